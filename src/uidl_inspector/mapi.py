@@ -1,0 +1,92 @@
+"""MAPI property identifiers and types used across layers ([MS-OXPROPS], [MS-OXCDATA]).
+
+Properties are keyed by their 16-bit identifier (the high word of a property tag); the
+type is kept beside the value where it matters (String8 vs Unicode in ANSI stores).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = ["PropId", "PropType", "AttachMethod"]
+
+
+class PropType(IntEnum):
+    """Property types ([MS-OXCDATA] 2.11.1)."""
+
+    INT16 = 0x0002
+    INT32 = 0x0003
+    FLOAT32 = 0x0004
+    FLOAT64 = 0x0005
+    CURRENCY = 0x0006
+    FLOATING_TIME = 0x0007
+    ERROR = 0x000A
+    BOOLEAN = 0x000B
+    OBJECT = 0x000D
+    INT64 = 0x0014
+    STRING8 = 0x001E
+    UNICODE = 0x001F
+    TIME = 0x0040
+    GUID = 0x0048
+    BINARY = 0x0102
+    MV_INT32 = 0x1003
+    MV_STRING8 = 0x101E
+    MV_UNICODE = 0x101F
+    MV_BINARY = 0x1102
+
+
+class PropId(IntEnum):
+    """Property identifiers this tool reads or writes."""
+
+    CONVERSATION_KEY = 0x000B
+    IMPORTANCE = 0x0017
+    MESSAGE_CLASS = 0x001A
+    SUBJECT = 0x0037
+    CLIENT_SUBMIT_TIME = 0x0039
+    SENT_REPRESENTING_NAME = 0x0042
+    SENT_REPRESENTING_EMAIL = 0x0065
+    TRANSPORT_MESSAGE_HEADERS = 0x007D
+    SENDER_NAME = 0x0C1A
+    SENDER_EMAIL_ADDRESS = 0x0C1F
+    DISPLAY_TO = 0x0E04
+    MESSAGE_DELIVERY_TIME = 0x0E06
+    MESSAGE_FLAGS = 0x0E07
+    MESSAGE_SIZE = 0x0E08
+    HASATTACH = 0x0E1B
+    MESSAGE_STATUS = 0x0E17
+    ATTACH_SIZE = 0x0E20
+    RECORD_KEY = 0x0FF9
+    BODY = 0x1000
+    INTERNET_MESSAGE_ID = 0x1035
+    DISPLAY_NAME = 0x3001
+    CREATION_TIME = 0x3007
+    LAST_MODIFICATION_TIME = 0x3008
+    SEARCH_KEY = 0x300B
+    IPM_SUBTREE_ENTRYID = 0x35E0
+    IPM_WASTEBASKET_ENTRYID = 0x35E3
+    FINDER_ENTRYID = 0x35E7
+    CONTENT_COUNT = 0x3602
+    CONTENT_UNREAD_COUNT = 0x3603
+    SUBFOLDERS = 0x360A
+    CONTAINER_CLASS = 0x3613
+    ASSOC_CONTENT_COUNT = 0x3617
+    ATTACH_DATA = 0x3701  # PidTagAttachDataBinary / PidTagAttachDataObject
+    ATTACH_EXTENSION = 0x3703
+    ATTACH_FILENAME = 0x3704
+    ATTACH_METHOD = 0x3705
+    ATTACH_LONG_FILENAME = 0x3707
+    RENDERING_POSITION = 0x370B
+    ATTACH_MIME_TAG = 0x370E
+    LTP_ROW_ID = 0x67F2
+    LTP_ROW_VER = 0x67F3
+
+
+class AttachMethod(IntEnum):
+    """PidTagAttachMethod values ([MS-OXCMSG] 2.2.2.9)."""
+
+    NONE = 0
+    BY_VALUE = 1
+    BY_REFERENCE = 2
+    BY_REFERENCE_ONLY = 4
+    EMBEDDED_MESSAGE = 5
+    OLE = 6
