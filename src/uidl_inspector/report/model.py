@@ -1,0 +1,205 @@
+"""The report: what was examined, what was found, and where. Shared by every command.
+
+The JSON contract (docs/report-schema.md) is extended by later commands and never renamed:
+``{"tool", "generated_at", "run", "sources", "histories", ...}``. Everything here is a
+frozen dataclass with a ``to_dict`` that yields exactly the documented keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from uidl_inspector import __version__
+
+if TYPE_CHECKING:
+    from uidl_inspector.history import PopHistory
+
+__all__ = ["Source", "Location", "Account", "Profile", "HistoryRecord", "Run", "Report", "hash_file"]
+
+TOOL_NAME = "uidl-inspector"
+
+
+def hash_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> tuple[int, str, str]:
+    """Size, SHA-256 and MD5 of a file, read once, opened read-only."""
+    sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            sha256.update(block)
+            md5.update(block)
+            size += len(block)
+    return size, sha256.hexdigest(), md5.hexdigest()
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input of the run, with its hashes so that the report can be tied to evidence."""
+
+    path: str
+    kind: str  # pst | ost | msg | blob | hex | demo | unknown
+    size: int
+    sha256: str
+    md5: str
+    errors: tuple[str, ...] = ()
+    variant: str | None = None  # unicode | ansi | ost | ost4k | msg | blob
+    encryption: str | None = None  # none | permute | cyclic
+    findings: tuple[Any, ...] = ()  # Finding records about the container itself
+
+    @classmethod
+    def from_bytes(cls, path: str, kind: str, data: bytes, **extra: Any) -> Source:
+        return cls(path, kind, len(data), hashlib.sha256(data).hexdigest(),
+                   hashlib.md5(data).hexdigest(), **extra)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], kind: str, **extra: Any) -> Source:
+        size, sha256, md5 = hash_file(path)
+        return cls(str(path), kind, size, sha256, md5, **extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "path": self.path, "kind": self.kind, "size": self.size,
+            "sha256": self.sha256, "md5": self.md5, "errors": list(self.errors),
+        }
+        if self.variant is not None:
+            out["variant"] = self.variant
+        if self.encryption is not None:
+            out["encryption"] = self.encryption
+        if self.findings:
+            out["findings"] = [f.to_dict() for f in self.findings]
+        return out
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a history BLOB sits in its container, and which documented rule found it."""
+
+    folder: str | None = None
+    message_nid: int | None = None
+    message_class: str | None = None
+    subject: str | None = None
+    attachment_index: int | None = None
+    attachment_name: str | None = None
+    match_rule: str | None = None  # conversation_key | search_key | subject | general_key | content
+    attachment_rule: str | None = None  # long_filename | filename | display_name | mini_uid | content
+    embedded_path: tuple[int, ...] = ()  # attachment indexes of embedded messages, outermost first
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "folder": self.folder, "message_nid": self.message_nid,
+            "message_class": self.message_class, "subject": self.subject,
+            "attachment_index": self.attachment_index, "attachment_name": self.attachment_name,
+            "match_rule": self.match_rule, "attachment_rule": self.attachment_rule,
+            "embedded_path": list(self.embedded_path),
+        }
+
+
+@dataclass(frozen=True)
+class Account:
+    email: str | None = None
+    mini_uid: str | None = None  # 8 lowercase hex digits, as in the Blob%.8x name
+
+    @property
+    def label(self) -> str:
+        return self.email or (f"mini-uid:{self.mini_uid}" if self.mini_uid else "unknown")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"email": self.email, "mini_uid": self.mini_uid}
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str | None = None
+    search_key: str | None = None  # hex
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "search_key": self.search_key}
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    """One decoded history BLOB with its provenance."""
+
+    source: str
+    history: PopHistory
+    blob: bytes = field(repr=False)
+    location: Location = Location()
+    account: Account = Account()
+    profile: Profile = Profile()
+
+    def to_dict(self) -> dict[str, Any]:
+        h = self.history
+        return {
+            "source": self.source,
+            "location": self.location.to_dict(),
+            "account": self.account.to_dict(),
+            "profile": self.profile.to_dict(),
+            "blob": {
+                "size": len(self.blob),
+                "sha256": hashlib.sha256(self.blob).hexdigest(),
+                "version": h.version,
+                "declared_count": h.declared_count,
+                "parsed_count": len(h.entries),
+            },
+            "entries": [e.to_dict() for e in h.entries],
+            "anomalies": [a.to_dict() for a in h.anomalies],
+        }
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Run:
+    """Run metadata: the only part of a report allowed to differ between identical runs."""
+
+    command_line: list[str] = field(default_factory=lambda: list(sys.argv))
+    started_at: datetime = field(default_factory=_now)
+    finished_at: datetime | None = None
+    run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def finish(self) -> None:
+        self.finished_at = _now()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command_line": self.command_line,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "run_id": self.run_id,
+        }
+
+
+@dataclass
+class Report:
+    """Everything a command found. Sections beyond sources/histories are added by commands
+    (``extra``: for example ``cross_check`` or ``audit``), never renamed."""
+
+    sources: list[Source] = field(default_factory=list)
+    histories: list[HistoryRecord] = field(default_factory=list)
+    run: Run = field(default_factory=Run)
+    extra: dict[str, Any] = field(default_factory=dict)
+    demo: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "tool": {"name": TOOL_NAME, "version": __version__},
+            "generated_at": (self.run.finished_at or self.run.started_at).isoformat(),
+            "run": self.run.to_dict(),
+            "demo": self.demo,
+            "sources": [s.to_dict() for s in self.sources],
+            "histories": [h.to_dict() for h in self.histories],
+        }
+        out.update(self.extra)
+        return out
+
+
+def source_path(path: str | os.PathLike[str]) -> str:
+    """The path as given on the command line, normalised for the report."""
+    return str(Path(path))
