@@ -1,0 +1,193 @@
+"""[MS-PST] lists, tables and properties (LTP) layer, declared once with Construct.
+
+Exports:
+- Heap-on-node (§2.3.1): ``HNHDR``, ``HNPAGEHDR``, ``HNBITMAPHDR``, ``HNPAGEMAP``, client
+  signatures ``CLIENT_SIG_*``, ``HN_SIGNATURE``; HID helpers ``hid_index``,
+  ``hid_block_index``, ``make_hid`` (the 4K OST takes ``four_k=True``; UNCONFIRMED).
+- BTree-on-heap (§2.3.2): ``BTHHEADER``, ``bth_index_record(cbKey)``.
+- Property context (§2.3.3): ``PCBTH`` (the record: wPropId, wPropType, dwValueHnid),
+  ``PTYPOBJECT`` (§2.3.3.5), ``MV_VARIABLE_HEADER`` (§2.3.3.4.2).
+- Table context (§2.3.4): ``TCINFO``, ``TCOLDESC``, ``TCROWID_UNICODE``, ``TCROWID_ANSI``
+  (the RowIndex records), ``TCI_*`` indexes into ``TCINFO.rgib``.
+- Name-to-ID map (§2.4.7): ``NAMEID``.
+- Fast paths: ``PCBTH_FAST``, ``TCOLDESC_FAST``, ``TCROWID_UNICODE_FAST``,
+  ``TCROWID_ANSI_FAST`` (:class:`uidl_inspector.schemas.ndb.FastRecord`).
+"""
+
+from __future__ import annotations
+
+from construct import (
+    Array,
+    BitsInteger,
+    BitStruct,
+    Bytes,
+    ByteSwapped,
+    Const,
+    Flag,
+    Int8ul,
+    Int16ul,
+    Int32ul,
+    Struct,
+    this,
+)
+
+from uidl_inspector.schemas.ndb import FastRecord
+
+__all__ = [
+    "HN_SIGNATURE",
+    "CLIENT_SIG_TC",
+    "CLIENT_SIG_BTH",
+    "CLIENT_SIG_PC",
+    "BTH_TYPE",
+    "TC_TYPE",
+    "HNHDR",
+    "HNPAGEHDR",
+    "HNBITMAPHDR",
+    "HNPAGEMAP",
+    "BTHHEADER",
+    "bth_index_record",
+    "PCBTH",
+    "PTYPOBJECT",
+    "MV_VARIABLE_HEADER",
+    "TCOLDESC",
+    "TCINFO",
+    "TCROWID_UNICODE",
+    "TCROWID_ANSI",
+    "TCI_4B",
+    "TCI_2B",
+    "TCI_1B",
+    "TCI_BM",
+    "NAMEID",
+    "PCBTH_FAST",
+    "TCOLDESC_FAST",
+    "TCROWID_UNICODE_FAST",
+    "TCROWID_ANSI_FAST",
+    "MAX_HEAP_ITEM",
+    "hid_index",
+    "hid_block_index",
+    "make_hid",
+    "hnpm_first_bitmap_block",
+]
+
+HN_SIGNATURE = 0xEC  # HNHDR.bSig
+CLIENT_SIG_TC = 0x7C
+CLIENT_SIG_BTH = 0xB5
+CLIENT_SIG_PC = 0xBC
+BTH_TYPE = 0xB5  # BTHHEADER.bType
+TC_TYPE = 0x7C  # TCINFO.bType
+MAX_HEAP_ITEM = 3580  # §2.3.3.3: larger values go to a subnode
+
+# §2.3.1.2 HNHDR: first block of a heap-on-node (12 bytes)
+HNHDR = Struct(
+    "ibHnpm" / Int16ul,  # 0: offset of the HNPAGEMAP in this block
+    "bSig" / Const(HN_SIGNATURE, Int8ul),  # 2
+    "bClientSig" / Int8ul,  # 3: 0x7C TC, 0xB5 BTH, 0xBC PC
+    "hidUserRoot" / Int32ul,  # 4
+    "rgbFillLevel" / Bytes(4),  # 8
+)
+
+# §2.3.1.3 HNPAGEHDR: blocks 1-7 and every block except 8 + 128k (2 bytes)
+HNPAGEHDR = Struct("ibHnpm" / Int16ul)
+
+# §2.3.1.4 HNBITMAPHDR: blocks 8, 136, 264, ... (66 bytes)
+HNBITMAPHDR = Struct(
+    "ibHnpm" / Int16ul,  # 0
+    "rgbFillLevel" / Bytes(64),  # 2
+)
+
+# §2.3.1.5 HNPAGEMAP: at ibHnpm; item n (1-based) spans rgibAlloc[n-1]..rgibAlloc[n]
+HNPAGEMAP = Struct(
+    "cAlloc" / Int16ul,  # 0
+    "cFree" / Int16ul,  # 2
+    "rgibAlloc" / Array(this.cAlloc + 1, Int16ul),  # 4
+)
+
+
+def hnpm_first_bitmap_block(block_index: int) -> bool:
+    """Whether heap block ``block_index`` starts with an HNBITMAPHDR (8, 136, 264, ...)."""
+    return block_index >= 8 and (block_index - 8) % 128 == 0
+
+
+def hid_index(hid: int, four_k: bool = False) -> int:
+    """hidIndex (1-based) of a HID (§2.3.1.1); 14 bits in the 4K OST (libpff)."""
+    return (hid >> 5) & (0x3FFF if four_k else 0x7FF)
+
+
+def hid_block_index(hid: int, four_k: bool = False) -> int:
+    """hidBlockIndex: which block of the heap's data tree holds the item."""
+    return hid >> 19 if four_k else hid >> 16
+
+
+def make_hid(block_index: int, index: int, four_k: bool = False) -> int:
+    """A HID (hidType 0) from its block index and 1-based item index."""
+    if four_k:
+        return (block_index << 19) | ((index & 0x3FFF) << 5)
+    return (block_index << 16) | ((index & 0x7FF) << 5)
+
+
+# §2.3.2.1 BTHHEADER (8 bytes)
+BTHHEADER = Struct(
+    "bType" / Const(BTH_TYPE, Int8ul),  # 0
+    "cbKey" / Int8ul,  # 1: 2, 4, 8 or 16
+    "cbEnt" / Int8ul,  # 2: 1..32
+    "bIdxLevels" / Int8ul,  # 3: 0 = hidRoot holds leaf records
+    "hidRoot" / Int32ul,  # 4: 0 = empty
+)
+
+
+def bth_index_record(cb_key: int) -> Struct:
+    """§2.3.2.2 intermediate BTH record: key (cbKey bytes) + hidNextLevel."""
+    return Struct("key" / Bytes(cb_key), "hidNextLevel" / Int32ul)
+
+
+# §2.3.3.3 PC BTH record (cbKey 2, cbEnt 6)
+PCBTH = Struct(
+    "wPropId" / Int16ul,  # 0: the BTH key
+    "wPropType" / Int16ul,  # 2
+    "dwValueHnid" / Int32ul,  # 4: value (<= 4 bytes), HID, or subnode NID
+)
+
+# §2.3.3.5 PtypObject value in a PC: points at a subnode
+PTYPOBJECT = Struct("Nid" / Int32ul, "ulSize" / Int32ul)
+
+# §2.3.3.4.2 multi-valued property of variable-size items
+MV_VARIABLE_HEADER = Struct(
+    "ulCount" / Int32ul,  # 0
+    "rgulDataOffsets" / Array(this.ulCount, Int32ul),  # 4: from the value's start
+)
+
+# §2.3.4.2 TCOLDESC (8 bytes)
+TCOLDESC = Struct(
+    "tag" / Int32ul,  # 0: property type (low word) and id (high word)
+    "ibData" / Int16ul,  # 4: offset of the cell in the row
+    "cbData" / Int8ul,  # 6: size of the cell
+    "iBit" / Int8ul,  # 7: bit of the cell in the CEB
+)
+
+# §2.3.4.1 TCINFO
+TCI_4B, TCI_2B, TCI_1B, TCI_BM = 0, 1, 2, 3  # ends of the cell groups; TCI_BM = row size
+TCINFO = Struct(
+    "bType" / Const(TC_TYPE, Int8ul),  # 0
+    "cCols" / Int8ul,  # 1
+    "rgib" / Array(4, Int16ul),  # 2
+    "hidRowIndex" / Int32ul,  # 10: BTH of TCROWIDs
+    "hnidRows" / Int32ul,  # 14: row matrix, HID or subnode NID
+    "hidIndex" / Int32ul,  # 18: deprecated, 0
+    "rgTCOLDESC" / Array(this.cCols, TCOLDESC),  # 22
+)
+
+# §2.3.4.3.1 TCROWID: the RowIndex BTH records (cbKey 4, cbEnt 4 Unicode / 2 ANSI)
+TCROWID_UNICODE = Struct("dwRowID" / Int32ul, "dwRowIndex" / Int32ul)
+TCROWID_ANSI = Struct("dwRowID" / Int32ul, "dwRowIndex" / Int16ul)
+
+# §2.4.7.1 NAMEID: the wGuid word holds N in bit 0 and wGuid in bits 1-15
+NAMEID = Struct(
+    "dwPropertyID" / Int32ul,  # 0: LID, or offset in the string stream when N is set
+    "guid" / ByteSwapped(BitStruct("wGuid" / BitsInteger(15), "N" / Flag)),  # 4
+    "wPropIdx" / Int16ul,  # 6: named property id = 0x8000 + wPropIdx
+)
+
+PCBTH_FAST = FastRecord(PCBTH, "PCBTH")
+TCOLDESC_FAST = FastRecord(TCOLDESC, "TCOLDESC")
+TCROWID_UNICODE_FAST = FastRecord(TCROWID_UNICODE, "TCROWID")
+TCROWID_ANSI_FAST = FastRecord(TCROWID_ANSI, "TCROWID")

@@ -1,0 +1,612 @@
+"""[MS-PST] node database (NDB) layer: every on-disk structure, declared once with Construct.
+
+Each declaration parses and builds; offsets from the spec sit beside the fields. The three
+variants differ in field widths and order, so each structure is declared per variant by one
+factory and the results are gathered in an :class:`NdbFormat`:
+
+- ``ANSI`` (wVer 14/15), ``UNICODE`` (wVer 23, also OST wVer 23 "SO") and ``UNICODE_4K``
+  (wVer 36 OST with 4 KiB pages; layout from libpff, UNCONFIRMED by Microsoft).
+- ``FORMATS``: those three by name (``"ansi"``, ``"unicode"``, ``"4k"``);
+  ``format_for_version(wVer)`` picks one.
+- In each format: ``HEADER``, ``ROOT``, ``BREF``, ``PAGETRAILER``, ``BTPAGE``, ``BTENTRY``,
+  ``BBTENTRY``, ``NBTENTRY``, ``BLOCKTRAILER``, ``XBLOCK``, ``XXBLOCK``, ``SLBLOCK``,
+  ``SIBLOCK``, ``SLENTRY``, ``SIENTRY``, ``AMAPPAGE``, ``PMAPPAGE``, plus the sizes a reader
+  or writer needs (``page_size``, ``block_align``, ``max_block_size``, ``bid_size``, ...).
+- ``HEADER_MAGIC``, client magics, page types (``PTYPE_*``), NID types (``NID_TYPE_*``),
+  special NIDs (``NID_*``), block types (``BTYPE_*``).
+- ``header_crc_partial`` / ``header_crc_full`` (§2.2.2.6), ``page_crc`` and ``block_crc``.
+- ``FastRecord``: a struct-based fast path derived from a fixed-size declaration (used on
+  B-tree entries and LTP records); tests prove it agrees with the declaration.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import namedtuple
+from dataclasses import dataclass
+from typing import Any
+
+from construct import (
+    Array,
+    Bytes,
+    Check,
+    Const,
+    Construct,
+    Default,
+    FixedSized,
+    FormatField,
+    GreedyBytes,
+    Int8ul,
+    Int16ul,
+    Int32ul,
+    Int64ul,
+    Struct,
+    this,
+)
+
+from uidl_inspector.schemas.encoding import crc32
+
+__all__ = [
+    "HEADER_MAGIC",
+    "CLIENT_PST",
+    "CLIENT_OST",
+    "CLIENT_PAB",
+    "PTYPE_BBT",
+    "PTYPE_NBT",
+    "PTYPE_FMAP",
+    "PTYPE_PMAP",
+    "PTYPE_AMAP",
+    "PTYPE_FPMAP",
+    "PTYPE_DL",
+    "BTYPE_XBLOCK",
+    "BTYPE_SLBLOCK",
+    "NdbFormat",
+    "ANSI",
+    "UNICODE",
+    "UNICODE_4K",
+    "FORMATS",
+    "format_for_version",
+    "header_crc_partial",
+    "header_crc_full",
+    "page_crc",
+    "block_crc",
+    "block_size",
+    "FastRecord",
+    "nid_type",
+    "nid_index",
+    "make_nid",
+]
+
+HEADER_MAGIC = b"!BDN"  # dwMagic §2.2.2.6
+CLIENT_PST = b"SM"
+CLIENT_OST = b"SO"
+CLIENT_PAB = b"AB"
+
+# §2.2.2.7.1 page types
+PTYPE_BBT = 0x80
+PTYPE_NBT = 0x81
+PTYPE_FMAP = 0x82
+PTYPE_PMAP = 0x83
+PTYPE_AMAP = 0x84
+PTYPE_FPMAP = 0x85
+PTYPE_DL = 0x86
+
+# §2.2.2.8.3.2 btype of internal blocks
+BTYPE_XBLOCK = 0x01  # XBLOCK (cLevel 1) and XXBLOCK (cLevel 2)
+BTYPE_SLBLOCK = 0x02  # SLBLOCK (cLevel 0) and SIBLOCK (cLevel 1)
+
+# §2.2.2.1 nidType
+NID_TYPE_HID = 0x00
+NID_TYPE_INTERNAL = 0x01
+NID_TYPE_NORMAL_FOLDER = 0x02
+NID_TYPE_SEARCH_FOLDER = 0x03
+NID_TYPE_NORMAL_MESSAGE = 0x04
+NID_TYPE_ATTACHMENT = 0x05
+NID_TYPE_SEARCH_UPDATE_QUEUE = 0x06
+NID_TYPE_SEARCH_CRITERIA_OBJECT = 0x07
+NID_TYPE_ASSOC_MESSAGE = 0x08
+NID_TYPE_CONTENTS_TABLE_INDEX = 0x0A
+NID_TYPE_RECEIVE_FOLDER_TABLE = 0x0B
+NID_TYPE_OUTGOING_QUEUE_TABLE = 0x0C
+NID_TYPE_HIERARCHY_TABLE = 0x0D
+NID_TYPE_CONTENTS_TABLE = 0x0E
+NID_TYPE_ASSOC_CONTENTS_TABLE = 0x0F
+NID_TYPE_SEARCH_CONTENTS_TABLE = 0x10
+NID_TYPE_ATTACHMENT_TABLE = 0x11
+NID_TYPE_RECIPIENT_TABLE = 0x12
+NID_TYPE_SEARCH_TABLE_INDEX = 0x13
+NID_TYPE_LTP = 0x1F
+
+# §2.4.1 special NIDs
+NID_MESSAGE_STORE = 0x21
+NID_NAME_TO_ID_MAP = 0x61
+NID_NORMAL_FOLDER_TEMPLATE = 0xA1
+NID_SEARCH_FOLDER_TEMPLATE = 0xC1
+NID_ROOT_FOLDER = 0x122
+NID_SEARCH_MANAGEMENT_QUEUE = 0x1E1
+NID_SEARCH_ACTIVITY_LIST = 0x201
+NID_HIERARCHY_TABLE_TEMPLATE = 0x60D
+NID_CONTENTS_TABLE_TEMPLATE = 0x60E
+NID_ASSOC_CONTENTS_TABLE_TEMPLATE = 0x60F
+NID_SEARCH_CONTENTS_TABLE_TEMPLATE = 0x610
+NID_ATTACHMENT_TABLE = 0x671
+NID_RECIPIENT_TABLE = 0x692
+
+# Initial rgnid[] values for a new file (§2.2.2.6 / ms-pst-map §1).
+RGNID_INITIAL = tuple(
+    {0x03: 0x4000, 0x04: 0x10000, 0x08: 0x8000}.get(nid_t, 0x400) for nid_t in range(32)
+)
+
+
+def nid_type(nid: int) -> int:
+    """nidType: the low 5 bits of a NID (§2.2.2.1)."""
+    return nid & 0x1F
+
+
+def nid_index(nid: int) -> int:
+    """nidIndex: the NID without its type bits (§2.2.2.1)."""
+    return (nid >> 5) & 0x7FFFFFF
+
+
+def make_nid(nid_type_value: int, index: int) -> int:
+    """A NID from its type and index."""
+    return ((index & 0x7FFFFFF) << 5) | (nid_type_value & 0x1F)
+
+
+def _zero(size: int) -> Construct:
+    """A reserved or padding field that builds as zeros when not given."""
+    return Default(Bytes(size), bytes(size))
+
+
+# ---------------------------------------------------------------- HEADER / ROOT
+
+
+def _root(wide: bool) -> Struct:
+    """ROOT §2.2.2.5 (Unicode 72 bytes, ANSI 40)."""
+    ib = Int64ul if wide else Int32ul
+    return Struct(
+        "dwReserved" / Default(Int32ul, 0),  # 0
+        "ibFileEof" / ib,  # 4
+        "ibAMapLast" / ib,  # 12 | 8
+        "cbAMapFree" / ib,  # 20 | 12
+        "cbPMapFree" / ib,  # 28 | 16
+        "BREFNBT" / _bref(wide),  # 36 | 20
+        "BREFBBT" / _bref(wide),  # 52 | 28
+        "fAMapValid" / Int8ul,  # 68 | 36
+        "bReserved" / Default(Int8ul, 0),  # 69 | 37
+        "wReserved" / Default(Int16ul, 0),  # 70 | 38
+    )
+
+
+def _bref(wide: bool) -> Struct:
+    """BREF §2.2.2.4: a block or page BID and its absolute file offset."""
+    if wide:
+        return Struct("bid" / Int64ul, "ib" / Int64ul)
+    return Struct("bid" / Int32ul, "ib" / Int32ul)
+
+
+def _header_start() -> list[Construct]:
+    """The first 24 bytes, laid out alike in both variants."""
+    return [
+        "dwMagic" / Const(HEADER_MAGIC),  # 0
+        "dwCRCPartial" / Int32ul,  # 4: CRC of bytes 8..478
+        "wMagicClient" / Bytes(2),  # 8: "SM" PST, "SO" OST, "AB" PAB
+        "wVer" / Int16ul,  # 10
+        "wVerClient" / Int16ul,  # 12
+        "bPlatformCreate" / Int8ul,  # 14
+        "bPlatformAccess" / Int8ul,  # 15
+        "dwReserved1" / Default(Int32ul, 0),  # 16
+        "dwReserved2" / Default(Int32ul, 0),  # 20
+    ]
+
+
+def _header_unicode() -> Struct:
+    """HEADER §2.2.2.6.2 (Unicode, also used by OST and the 4K OST): 564 bytes."""
+    return Struct(
+        *_header_start(),
+        "bidUnused" / Default(Int64ul, 0),  # 24
+        "bidNextP" / Int64ul,  # 32
+        "dwUnique" / Int32ul,  # 40
+        "rgnid" / Array(32, Int32ul),  # 44
+        "qwUnused" / Default(Int64ul, 0),  # 172
+        "root" / _root(True),  # 180
+        "dwAlign" / Default(Int32ul, 0),  # 252
+        "rgbFM" / Default(Bytes(128), b"\xff" * 128),  # 256
+        "rgbFP" / Default(Bytes(128), b"\xff" * 128),  # 384
+        "bSentinel" / Int8ul,  # 512: 0x80
+        "bCryptMethod" / Int8ul,  # 513
+        "rgbReserved" / _zero(2),  # 514
+        "bidNextB" / Int64ul,  # 516
+        "dwCRCFull" / Int32ul,  # 524: CRC of bytes 8..523
+        "rgbReserved2" / _zero(3),  # 528
+        "bReserved" / Default(Int8ul, 0),  # 531
+        "rgbReserved3" / _zero(32),  # 532
+    )  # 564
+
+
+def _header_ansi() -> Struct:
+    """HEADER §2.2.2.6.1 (ANSI): 512 bytes; no dwCRCFull."""
+    return Struct(
+        *_header_start(),
+        "bidNextB" / Int32ul,  # 24
+        "bidNextP" / Int32ul,  # 28
+        "dwUnique" / Int32ul,  # 32
+        "rgnid" / Array(32, Int32ul),  # 36
+        "root" / _root(False),  # 164
+        "rgbFM" / Default(Bytes(128), b"\xff" * 128),  # 204
+        "rgbFP" / Default(Bytes(128), b"\xff" * 128),  # 332
+        "bSentinel" / Int8ul,  # 460: 0x80
+        "bCryptMethod" / Int8ul,  # 461
+        "rgbReserved" / _zero(2),  # 462
+        "ullReserved" / Default(Int64ul, 0),  # 464
+        "dwReserved" / Default(Int32ul, 0),  # 472
+        "rgbReserved2" / _zero(3),  # 476
+        "bReserved" / Default(Int8ul, 0),  # 479
+        "rgbReserved3" / _zero(32),  # 480
+    )  # 512
+
+
+# The header CRCs cover fixed byte ranges of the raw header (§2.2.2.6).
+_CRC_PARTIAL_RANGE = (8, 8 + 471)
+_CRC_FULL_RANGE = (8, 8 + 516)
+
+
+def header_crc_partial(raw: bytes) -> int:
+    """dwCRCPartial: CRC of the 471 bytes from wMagicClient (both variants)."""
+    return crc32(bytes(raw[_CRC_PARTIAL_RANGE[0] : _CRC_PARTIAL_RANGE[1]]))
+
+
+def header_crc_full(raw: bytes) -> int:
+    """dwCRCFull (Unicode only): CRC of the 516 bytes from wMagicClient."""
+    return crc32(bytes(raw[_CRC_FULL_RANGE[0] : _CRC_FULL_RANGE[1]]))
+
+
+# ---------------------------------------------------------------- pages
+
+
+def _pagetrailer(variant: str) -> Struct:
+    """PAGETRAILER §2.2.2.7.1; ptypeRepeat must equal ptype."""
+    if variant == "ansi":
+        fields = [
+            "ptype" / Int8ul,  # 0 (page offset 500)
+            "ptypeRepeat" / Int8ul,  # 1
+            "wSig" / Int16ul,  # 2
+            "bid" / Int32ul,  # 4 (504)
+            "dwCRC" / Int32ul,  # 8 (508): CRC of page bytes 0..499
+        ]
+    else:
+        fields = [
+            "ptype" / Int8ul,  # 0 (page offset 496 | 4072)
+            "ptypeRepeat" / Int8ul,  # 1
+            "wSig" / Int16ul,  # 2
+            "dwCRC" / Int32ul,  # 4: CRC of page bytes 0..495 | 0..4071
+            "bid" / Int64ul,  # 8
+        ]
+        if variant == "4k":
+            fields.append("qwUnknown" / Default(Int64ul, 0))  # 16 (libpff: unknown)
+    fields.append(Check(this.ptype == this.ptypeRepeat))
+    return Struct(*fields)
+
+
+def _btpage(variant: str) -> Struct:
+    """BTPAGE §2.2.2.7.7.1: entries as raw bytes (stride cbEnt), then the counts.
+
+    Offsets (ANSI | Unicode | 4K from libpff, UNCONFIRMED): rgentries 0, cEnt 496 | 488 |
+    4056, cEntMax 497 | 489 | 4058, cbEnt 498 | 490 | 4060, cLevel 499 | 491 | 4061,
+    padding - | 492 (4) | 4062 (10), pageTrailer 500 | 496 | 4072.
+    """
+    entries, count, padding = {
+        "ansi": (496, Int8ul, 0),
+        "unicode": (488, Int8ul, 4),
+        "4k": (4056, Int16ul, 10),
+    }[variant]
+    fields = [
+        "rgentries" / FixedSized(entries, GreedyBytes),
+        "cEnt" / count,
+        "cEntMax" / count,
+        "cbEnt" / Int8ul,
+        "cLevel" / Int8ul,
+    ]
+    if padding:
+        fields.append("dwPadding" / _zero(padding))
+    fields.append("pageTrailer" / _pagetrailer(variant))
+    return Struct(*fields)
+
+
+def _btentry(wide: bool) -> Struct:
+    """BTENTRY §2.2.2.7.7.2 (intermediate pages): lowest key of the child page + BREF."""
+    return Struct(
+        "btkey" / (Int64ul if wide else Int32ul),  # 0
+        "BREF" / _bref(wide),  # 8 | 4
+    )
+
+
+def _bbtentry(variant: str) -> Struct:
+    """BBTENTRY §2.2.2.7.7.3 (BBT leaf)."""
+    if variant == "ansi":
+        return Struct("BREF" / _bref(False), "cb" / Int16ul, "cRef" / Int16ul)  # 12
+    if variant == "unicode":
+        return Struct(
+            "BREF" / _bref(True),  # 0
+            "cb" / Int16ul,  # 16
+            "cRef" / Int16ul,  # 18
+            "dwPadding" / Default(Int32ul, 0),  # 20
+        )  # 24
+    # 4K: libpst reads an inflated size at 18 (libpff calls it cRef); UNCONFIRMED.
+    return Struct(
+        "BREF" / _bref(True),  # 0
+        "cb" / Int16ul,  # 16: stored (possibly compressed) size
+        "cbInflated" / Int16ul,  # 18
+        "cRef" / Int16ul,  # 20
+        "wPadding" / Default(Int16ul, 0),  # 22
+    )  # 24
+
+
+def _nbtentry(wide: bool) -> Struct:
+    """NBTENTRY §2.2.2.7.7.4 (NBT leaf). The NID is zero-extended to 8 bytes in Unicode."""
+    if not wide:
+        return Struct(
+            "nid" / Int32ul,  # 0
+            "bidData" / Int32ul,  # 4
+            "bidSub" / Int32ul,  # 8
+            "nidParent" / Int32ul,  # 12
+        )  # 16
+    return Struct(
+        "nid" / Int64ul,  # 0
+        "bidData" / Int64ul,  # 8
+        "bidSub" / Int64ul,  # 16
+        "nidParent" / Int32ul,  # 24
+        "dwPadding" / Default(Int32ul, 0),  # 28
+    )  # 32
+
+
+def _mappage(variant: str) -> Struct:
+    """AMap §2.2.2.7.2 / PMap §2.2.2.7.3: a bitmap then the page trailer."""
+    if variant == "ansi":
+        return Struct(
+            "dwPadding" / Default(Int32ul, 0),  # 0
+            "rgbBits" / Bytes(496),  # 4
+            "pageTrailer" / _pagetrailer(variant),  # 500
+        )
+    size = 4072 if variant == "4k" else 496
+    return Struct("rgbBits" / Bytes(size), "pageTrailer" / _pagetrailer(variant))
+
+
+# ---------------------------------------------------------------- blocks
+
+
+def _blocktrailer(variant: str) -> Struct:
+    """BLOCKTRAILER §2.2.2.8.1; dwCRC covers the cb stored bytes."""
+    if variant == "ansi":
+        return Struct(
+            "cb" / Int16ul,  # 0
+            "wSig" / Int16ul,  # 2
+            "bid" / Int32ul,  # 4
+            "dwCRC" / Int32ul,  # 8
+        )  # 12
+    fields = [
+        "cb" / Int16ul,  # 0
+        "wSig" / Int16ul,  # 2
+        "dwCRC" / Int32ul,  # 4
+        "bid" / Int64ul,  # 8
+    ]
+    if variant == "4k":  # libpff (UNCONFIRMED by MS)
+        fields += [
+            "wUnknown" / Default(Int16ul, 0),  # 16 (libpff has seen 2)
+            "cbInflated" / Int16ul,  # 18: size after zlib inflation
+            "dwUnknown" / Default(Int32ul, 0),  # 20
+        ]
+    return Struct(*fields)  # 16 | 24
+
+
+def _xblock(wide: bool, level: int) -> Struct:
+    """XBLOCK (cLevel 1) §2.2.2.8.3.2.1 / XXBLOCK (cLevel 2) §2.2.2.8.3.2.2."""
+    bid = Int64ul if wide else Int32ul
+    return Struct(
+        "btype" / Const(BTYPE_XBLOCK, Int8ul),  # 0
+        "cLevel" / Const(level, Int8ul),  # 1
+        "cEnt" / Int16ul,  # 2
+        "lcbTotal" / Int32ul,  # 4: bytes of data the tree holds
+        "rgbid" / Array(this.cEnt, bid),  # 8
+    )
+
+
+def _slentry(wide: bool) -> Struct:
+    """SLENTRY §2.2.2.8.3.3.1.1: a subnode, its data and its own subnodes."""
+    if wide:
+        return Struct("nid" / Int64ul, "bidData" / Int64ul, "bidSub" / Int64ul)  # 24
+    return Struct("nid" / Int32ul, "bidData" / Int32ul, "bidSub" / Int32ul)  # 12
+
+
+def _sientry(wide: bool) -> Struct:
+    """SIENTRY §2.2.2.8.3.3.2.1: lowest NID of a child SLBLOCK and its BID."""
+    if wide:
+        return Struct("nid" / Int64ul, "bid" / Int64ul)  # 16
+    return Struct("nid" / Int32ul, "bid" / Int32ul)  # 8
+
+
+def _sublock(wide: bool, level: int, entry: Struct) -> Struct:
+    """SLBLOCK (cLevel 0) §2.2.2.8.3.3.1 / SIBLOCK (cLevel 1) §2.2.2.8.3.3.2."""
+    fields = [
+        "btype" / Const(BTYPE_SLBLOCK, Int8ul),  # 0
+        "cLevel" / Const(level, Int8ul),  # 1
+        "cEnt" / Int16ul,  # 2
+    ]
+    if wide:
+        fields.append("dwPadding" / Default(Int32ul, 0))  # 4
+    fields.append("rgentries" / Array(this.cEnt, entry))  # 8 | 4
+    return Struct(*fields)
+
+
+@dataclass(frozen=True)
+class NdbFormat:
+    """The NDB declarations and sizes of one variant (ANSI, Unicode, Unicode 4K)."""
+
+    name: str
+    wide: bool  # 64-bit BIDs and offsets
+    page_size: int
+    page_trailer_size: int
+    page_crc_size: int  # bytes of a page the trailer's dwCRC covers
+    block_align: int
+    max_block_size: int  # data + padding + trailer
+    block_trailer_size: int
+    bid_size: int
+    btentries_size: int  # bytes available to rgentries
+    HEADER: Struct
+    ROOT: Struct
+    BREF: Struct
+    PAGETRAILER: Struct
+    BTPAGE: Struct
+    BTENTRY: Struct
+    BBTENTRY: Struct
+    NBTENTRY: Struct
+    AMAPPAGE: Struct
+    PMAPPAGE: Struct
+    BLOCKTRAILER: Struct
+    XBLOCK: Struct
+    XXBLOCK: Struct
+    SLENTRY: Struct
+    SIENTRY: Struct
+    SLBLOCK: Struct
+    SIBLOCK: Struct
+
+    @property
+    def max_block_data(self) -> int:
+        """Largest cb of one block (8176 Unicode, 8180 ANSI)."""
+        return self.max_block_size - self.block_trailer_size
+
+    @property
+    def internal_header_size(self) -> int:
+        """Bytes before the entries of an XBLOCK (8) or SLBLOCK/SIBLOCK (8 wide, 4 ANSI)."""
+        return 8 if self.wide else 4
+
+
+def _format(name: str) -> NdbFormat:
+    wide = name != "ansi"
+    big = name == "4k"
+    sl = _slentry(wide)
+    si = _sientry(wide)
+    return NdbFormat(
+        name=name,
+        wide=wide,
+        page_size=4096 if big else 512,
+        page_trailer_size=24 if big else (16 if wide else 12),
+        page_crc_size=4072 if big else (496 if wide else 500),
+        block_align=512 if big else 64,
+        max_block_size=65536 if big else 8192,
+        block_trailer_size=24 if big else (16 if wide else 12),
+        bid_size=8 if wide else 4,
+        btentries_size=4056 if big else (488 if wide else 496),
+        HEADER=_header_unicode() if wide else _header_ansi(),
+        ROOT=_root(wide),
+        BREF=_bref(wide),
+        PAGETRAILER=_pagetrailer(name),
+        BTPAGE=_btpage(name),
+        BTENTRY=_btentry(wide),
+        BBTENTRY=_bbtentry(name),
+        NBTENTRY=_nbtentry(wide),
+        AMAPPAGE=_mappage(name),
+        PMAPPAGE=_mappage(name),
+        BLOCKTRAILER=_blocktrailer(name),
+        XBLOCK=_xblock(wide, 1),
+        XXBLOCK=_xblock(wide, 2),
+        SLENTRY=sl,
+        SIENTRY=si,
+        SLBLOCK=_sublock(wide, 0, sl),
+        SIBLOCK=_sublock(wide, 1, si),
+    )
+
+
+ANSI = _format("ansi")
+UNICODE = _format("unicode")
+UNICODE_4K = _format("4k")
+FORMATS = {"ansi": ANSI, "unicode": UNICODE, "4k": UNICODE_4K}
+
+
+def format_for_version(wver: int) -> NdbFormat | None:
+    """The layout a header's wVer announces (libpff's ranges), or None if unknown."""
+    if wver in (14, 15):
+        return ANSI
+    if 21 <= wver <= 35:
+        return UNICODE
+    if wver == 36:
+        return UNICODE_4K
+    return None
+
+
+def page_crc(fmt: NdbFormat, page: bytes) -> int:
+    """The dwCRC a page trailer should hold: CRC of the bytes before the trailer."""
+    return crc32(bytes(page[: fmt.page_crc_size]))
+
+
+def block_crc(stored: bytes) -> int:
+    """The dwCRC a block trailer should hold: CRC of the cb stored bytes, not the padding."""
+    return crc32(bytes(stored))
+
+
+def block_size(fmt: NdbFormat, cb: int) -> int:
+    """On-disk size of a block holding ``cb`` bytes: data + trailer, rounded up."""
+    align = fmt.block_align
+    return (cb + fmt.block_trailer_size + align - 1) // align * align
+
+
+# ---------------------------------------------------------------- fast path
+
+
+def _flatten(struct_: Struct, prefix: str = "") -> tuple[list[str], list[str]]:
+    """Field names and struct codes of a fixed-size Struct of integers and byte strings."""
+    names: list[str] = []
+    codes: list[str] = []
+    for sub in struct_.subcons:
+        name = sub.name
+        inner = sub.subcon if hasattr(sub, "subcon") else sub
+        while isinstance(inner, Default):
+            inner = inner.subcon
+        if isinstance(inner, Struct):
+            more_names, more_codes = _flatten(inner, f"{prefix}{name}_")
+            names += more_names
+            codes += more_codes
+        elif isinstance(inner, FormatField):
+            if inner.fmtstr[0] != "<":
+                raise TypeError(f"{name}: only little-endian fields have a fast path")
+            names.append(prefix + name)
+            codes.append(inner.fmtstr[1:])
+        elif type(inner).__name__ == "StringEncoded" or not hasattr(inner, "length"):
+            raise TypeError(f"{name}: {type(inner).__name__} has no fast path")
+        else:
+            names.append(prefix + name)
+            codes.append(f"{inner.length}s")
+    return names, codes
+
+
+class FastRecord:
+    """A fixed-size declaration unpacked with :mod:`struct`, for hot loops.
+
+    Derived from the declaration itself (so names and layout cannot drift); nested Structs
+    are flattened with ``_`` (``BREF_bid``). Results are namedtuples. Only integer and
+    fixed byte-string fields are accepted; Const/Check are not enforced here, so use it on
+    records without integrity rules (B-tree entries, PC records, row index records).
+    """
+
+    def __init__(self, declaration: Struct, name: str = "Record") -> None:
+        names, codes = _flatten(declaration)
+        self.declaration = declaration
+        self.struct = struct.Struct("<" + "".join(codes))
+        self.size = self.struct.size
+        self.tuple_type = namedtuple(name, names)  # type: ignore[misc]
+        declared = declaration.sizeof()
+        if declared != self.size:
+            raise TypeError(f"fast layout is {self.size} bytes, declaration {declared}")
+
+    def parse(self, data: bytes, offset: int = 0) -> Any:
+        """One record at ``offset``."""
+        return self.tuple_type._make(self.struct.unpack_from(data, offset))
+
+    def parse_many(self, data: bytes, count: int, stride: int | None = None) -> list[Any]:
+        """``count`` records from the start of ``data``, ``stride`` bytes apart."""
+        make = self.tuple_type._make
+        if stride is None or stride == self.size:
+            view = memoryview(data)[: count * self.size]
+            return [make(t) for t in self.struct.iter_unpack(view)]
+        unpack = self.struct.unpack_from
+        return [make(unpack(data, i * stride)) for i in range(count)]
