@@ -1,0 +1,548 @@
+"""An Outlook MSG file (OLE compound file, [MS-OXMSG]) as a Message of the store protocol.
+
+An analyst often receives the hidden Message Manager exported on its own (MFCMAPI can save
+it as .msg). extract-msg reads it first (``strict=False``: it refuses unfamiliar message
+classes such as ``IPM.MessageManager`` otherwise); files it rejects are read again through
+olefile and our own declaration of the property stream (``schemas.msg_props``). Both paths
+give the same property mapping, which tests check on every real sample.
+
+Everything is read eagerly and the file is closed before returning: MSG files are small, and
+evidence must not stay open behind the caller's back.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+import struct
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import construct
+import olefile
+
+from uidl_inspector.exceptions import CorruptStructureError, NotAStoreError
+from uidl_inspector.findings import Finding
+from uidl_inspector.mapi import PropId, PropType
+from uidl_inspector.schemas.msg_props import HEADER_SIZES, PROPERTY_STREAM, property_stream
+
+__all__ = ["MsgMessage", "MsgAttachment", "MsgSpec", "MsgAttachmentSpec", "build_msg",
+           "open_msg", "read_msg_olefile", "read_msg_extract",
+           "OLE_MAGIC", "MAX_EMBED_DEPTH"]
+
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+MAX_EMBED_DEPTH = 8  # embedded messages inside embedded messages: bounded against loops
+MAX_ATTACHMENTS = 4096
+_EMBEDDED_STORAGE = "__substg1.0_3701000D"
+_STREAM_RE = re.compile(r"^__substg1\.0_([0-9A-Fa-f]{4})([0-9A-Fa-f]{4})$")
+_ATTACH_RE = re.compile(r"^__attach_version1\.0_#([0-9A-Fa-f]{8})$")
+_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
+_FLOATING_EPOCH = datetime(1899, 12, 30, tzinfo=timezone.utc)
+_VARIABLE = {PropType.STRING8, PropType.UNICODE, PropType.BINARY, PropType.OBJECT,
+             PropType.GUID}
+_MV_FIXED = {0x1002: "<h", 0x1003: "<I", 0x1004: "<f", 0x1005: "<d", 0x1006: "<q",
+             0x1007: "<d", 0x1014: "<Q", 0x1040: "<Q"}
+# Windows code pages whose Python codec name is not "cp<N>".
+_CODEPAGES = {65001: "utf-8", 20127: "ascii", 1200: "utf-16-le", 28591: "latin-1",
+              28592: "iso8859-2", 28595: "iso8859-5", 28597: "iso8859-7", 28599: "iso8859-9",
+              28605: "iso8859-15", 50220: "iso2022_jp", 51932: "euc_jp", 936: "gbk",
+              54936: "gb18030", 20866: "koi8-r"}
+
+
+@dataclass
+class MsgAttachment:
+    """One ``__attach_version1.0_#N`` storage, read."""
+
+    index: int
+    storage: str
+    props: dict[int, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    embedded_message: MsgMessage | None = None
+    nid: int | None = None
+
+    @property
+    def data(self) -> bytes | None:
+        value = self.props.get(PropId.ATTACH_DATA)
+        return value if isinstance(value, bytes) else None
+
+    def embedded(self) -> MsgMessage | None:
+        return self.embedded_message
+
+
+@dataclass
+class MsgMessage:
+    """A message read from an MSG file (the file itself or an embedded message in it)."""
+
+    path: str
+    storage: str  # "" for the top-level message, else the OLE storage path
+    backend: str  # extract-msg | olefile
+    props: dict[int, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    attachment_list: list[MsgAttachment] = field(default_factory=list)
+    nid: int | None = None
+
+    @property
+    def message_class(self) -> str | None:
+        value = self.props.get(PropId.MESSAGE_CLASS)
+        return value if isinstance(value, str) else None
+
+    @property
+    def subject(self) -> str | None:
+        value = self.props.get(PropId.SUBJECT)
+        return value if isinstance(value, str) else None
+
+    def attachments(self) -> list[MsgAttachment]:
+        return list(self.attachment_list)
+
+
+# ---------------------------------------------------------------------------------------
+# Value decoding shared by both back ends
+
+
+def string8_codec(props: dict[int, Any]) -> str:
+    """The codec for String8 values: PidTagMessageCodepage, else ISO-8859-15.
+
+    [MS-OXMSG] 2.1.2: without PidTagMessageCodepage a reader uses ISO-8859-15 (extract-msg
+    does the same, which the tests check on the real samples).
+    """
+    page = props.get(0x3FFD)
+    if isinstance(page, int) and page:
+        try:
+            return codecs.lookup(_CODEPAGES.get(page, f"cp{page}")).name
+        except LookupError:
+            pass
+    return codecs.lookup("iso8859-15").name
+
+
+def decode_fixed(prop_type: int, raw: bytes) -> Any:
+    """A fixed-size value from the 8 value bytes of a property entry (integers unsigned)."""
+    if prop_type == PropType.INT16:
+        return struct.unpack_from("<H", raw)[0]
+    if prop_type in (PropType.INT32, PropType.ERROR):
+        return struct.unpack_from("<I", raw)[0]
+    if prop_type == PropType.FLOAT32:
+        return struct.unpack_from("<f", raw)[0]
+    if prop_type in (PropType.FLOAT64, PropType.FLOATING_TIME):
+        return struct.unpack_from("<d", raw)[0]
+    if prop_type == PropType.CURRENCY:
+        return struct.unpack_from("<q", raw)[0]
+    if prop_type == PropType.BOOLEAN:
+        return struct.unpack_from("<H", raw)[0] != 0
+    if prop_type == PropType.INT64:
+        return struct.unpack_from("<Q", raw)[0]
+    if prop_type == PropType.TIME:
+        return filetime(struct.unpack_from("<Q", raw)[0])
+    if prop_type == 0x0001:  # PtypNull
+        return None
+    return bytes(raw)
+
+
+def filetime(value: int) -> datetime | int:
+    """A FILETIME as an aware UTC datetime; the raw integer when out of datetime's range."""
+    try:
+        return _FILETIME_EPOCH + timedelta(microseconds=value // 10)
+    except OverflowError:
+        return value
+
+
+def mv_fixed(ptype: int, data: bytes) -> list[Any]:
+    """A multi-valued property of a fixed-size base type: values packed in one stream."""
+    if ptype == 0x1048:  # GUIDs
+        return [data[i:i + 16] for i in range(0, len(data) - 15, 16)]
+    fmt = _MV_FIXED.get(ptype, "<Q")
+    size = struct.calcsize(fmt)
+    values = [v for (v,) in struct.iter_unpack(fmt, data[:len(data) - len(data) % size])]
+    return [filetime(v) for v in values] if ptype == 0x1040 else values
+
+
+def decode_variable(prop_type: int, data: bytes, codec: str) -> tuple[Any, str | None]:
+    """A variable-size value from its stream; the second item names a decoding problem."""
+    if prop_type == PropType.UNICODE:
+        if len(data) % 2:
+            data = data[:-1]
+        text = data.decode("utf-16-le", errors="replace")
+        problem = "invalid UTF-16" if "\ufffd" in text and b"\xfd\xff" not in data else None
+        return text.rstrip("\0"), problem
+    if prop_type == PropType.STRING8:
+        text = data.decode(codec, errors="replace")
+        problem = f"invalid {codec}" if "\ufffd" in text else None
+        return text.rstrip("\0"), problem
+    return bytes(data), None
+
+
+# ---------------------------------------------------------------------------------------
+# olefile back end: our own reading of the property stream
+
+
+class _OleReader:
+    """Reads storages of one open OLE file, bounded in depth and attachment count."""
+
+    def __init__(self, ole: olefile.OleFileIO, path: str) -> None:
+        self.ole = ole
+        self.path = path
+        self.entries = [tuple(e) for e in ole.listdir(streams=True, storages=True)]
+
+    def children(self, parent: tuple[str, ...]) -> list[str]:
+        depth = len(parent)
+        return sorted({e[depth] for e in self.entries
+                       if len(e) > depth and e[:depth] == parent})
+
+    def read(self, parts: tuple[str, ...], findings: list[Finding]) -> bytes | None:
+        """A whole stream, or None (with a finding when the file cut it short)."""
+        name = "/".join(parts)
+        if self.ole.get_type(name) != olefile.STGTY_STREAM:
+            return None
+        with self.ole.openstream(name) as stream:
+            data = stream.read()
+        declared = self.ole.get_size(name)
+        if len(data) < declared:
+            findings.append(Finding("truncated_stream", None,
+                                    f"{name}: {len(data)} of {declared} bytes readable"))
+            return None
+        return data
+
+    def message(self, parts: tuple[str, ...], depth: int) -> MsgMessage:
+        msg = MsgMessage(self.path, "/".join(parts), "olefile")
+        kind = "top" if not parts else "embedded"
+        msg.props = self.properties(parts, kind, msg.findings, None)
+        codec = string8_codec(msg.props)
+        attachments = [name for name in self.children(parts) if _ATTACH_RE.match(name)]
+        if len(attachments) > MAX_ATTACHMENTS:
+            msg.findings.append(Finding("too_many_attachments", None,
+                                        f"{len(attachments)} attachment storages; "
+                                        f"the first {MAX_ATTACHMENTS} are read"))
+        for index, name in enumerate(attachments[:MAX_ATTACHMENTS]):
+            apath = (*parts, name)
+            att = MsgAttachment(index, "/".join(apath))
+            att.props = self.properties(apath, "attachment", att.findings, codec)
+            if _EMBEDDED_STORAGE in self.children(apath):
+                if depth >= MAX_EMBED_DEPTH:
+                    att.findings.append(Finding("embedding_too_deep", None,
+                                                f"{att.storage}: deeper than {MAX_EMBED_DEPTH}"))
+                else:
+                    att.embedded_message = self.message((*apath, _EMBEDDED_STORAGE), depth + 1)
+            msg.attachment_list.append(att)
+        return msg
+
+    def properties(self, parts: tuple[str, ...], kind: str, findings: list[Finding],
+                   codec: str | None) -> dict[int, Any]:
+        """Property stream entries with their values, then streams the stream forgot."""
+        where = "/".join(parts) or "(root)"
+        raw = self.read((*parts, PROPERTY_STREAM), findings)
+        entries: list[Any] = []
+        if raw is None:
+            findings.append(Finding("missing_property_stream", None, where))
+        else:
+            try:
+                parsed = property_stream(kind).parse(raw)
+            except construct.ConstructError as exc:
+                detail = " ".join(str(exc).split())
+                findings.append(Finding("bad_property_stream", None, f"{where}: {detail}"))
+            else:
+                entries = list(parsed.entries)
+                extra = (len(raw) - HEADER_SIZES[kind]) % 16
+                if len(raw) >= HEADER_SIZES[kind] and extra:
+                    findings.append(Finding("trailing_data", len(raw) - extra,
+                                            f"{where}: {extra} bytes after the last entry"))
+        streams = {}
+        for name in self.children(parts):
+            match = _STREAM_RE.match(name)
+            if match:
+                streams[(int(match.group(1), 16), int(match.group(2), 16))] = name
+        props: dict[int, Any] = {}
+        fixed = [(e.prop_id, e.prop_type, e.value) for e in entries
+                 if e.prop_type not in _VARIABLE and not e.prop_type & 0x1000]
+        for pid, ptype, value in fixed:
+            props[pid] = decode_fixed(ptype, value)
+        codec = codec or string8_codec(props)
+        wanted = [(e.prop_id, e.prop_type) for e in entries
+                  if e.prop_type in _VARIABLE or e.prop_type & 0x1000]
+        wanted += [key for key in sorted(streams) if key not in wanted]
+        for pid, ptype in wanted:
+            if pid in props or ptype == PropType.OBJECT:
+                continue
+            value = self.variable(parts, streams, pid, ptype, codec, findings)
+            if value is not None:
+                props[pid] = value
+        return props
+
+    def variable(self, parts: tuple[str, ...], streams: dict[tuple[int, int], str],
+                 pid: int, ptype: int, codec: str, findings: list[Finding]) -> Any:
+        name = streams.get((pid, ptype))
+        if name is None:
+            findings.append(Finding("missing_value_stream", None,
+                                    f"{'/'.join(parts) or '(root)'}: no stream for "
+                                    f"property {pid:04X}{ptype:04X}"))
+            return None
+        data = self.read((*parts, name), findings)
+        if data is None:
+            return None
+        if ptype & 0x1000:
+            return self.multi(parts, name, ptype, data, codec, findings)
+        value, problem = decode_variable(ptype, data, codec)
+        if problem:
+            findings.append(Finding("bad_string", None, f"{name}: {problem}"))
+        return value
+
+    def multi(self, parts: tuple[str, ...], name: str, ptype: int, data: bytes,
+              codec: str, findings: list[Finding]) -> list[Any]:
+        """Multi-valued property ([MS-OXMSG] 2.1.4.2.2): packed, or one stream per value."""
+        if ptype in _MV_FIXED or ptype == 0x1048:
+            return mv_fixed(ptype, data)
+        width = 8 if ptype == 0x1102 else 4
+        count = min(len(data) // width, MAX_ATTACHMENTS)
+        out = []
+        for i in range(count):
+            item = self.read((*parts, f"{name}-{i:08X}"), findings)
+            if item is None:
+                break
+            out.append(decode_variable(ptype & 0x0FFF, item, codec)[0])
+        return out
+
+
+def read_msg_olefile(path: str) -> MsgMessage:
+    """Read an MSG with olefile and our property-stream declaration."""
+    if not olefile.isOleFile(path):
+        raise NotAStoreError(f"{path}: not an OLE compound file")
+    try:
+        ole = olefile.OleFileIO(path)
+    except (OSError, ValueError, struct.error) as exc:  # olefile raises these on damage
+        raise CorruptStructureError(f"{path}: unreadable OLE compound file: {exc}") from exc
+    try:
+        reader = _OleReader(ole, path)
+        if not any(e == (PROPERTY_STREAM,) for e in reader.entries):
+            raise NotAStoreError(f"{path}: OLE file without an MSG property stream")
+        return reader.message((), 0)
+    except (OSError, ValueError, struct.error) as exc:
+        raise CorruptStructureError(f"{path}: damaged OLE compound file: {exc}") from exc
+    finally:
+        ole.close()
+
+
+# ---------------------------------------------------------------------------------------
+# extract-msg back end
+
+
+def _normalise(prop_type: int, value: Any) -> Any:
+    """extract-msg's decoded fixed values in the protocol's conventions."""
+    if isinstance(value, datetime):
+        if hasattr(value, "filetime"):  # extract-msg's NullDate: keep the raw FILETIME
+            return filetime(value.filetime)
+        if prop_type == PropType.FLOATING_TIME:
+            return (value.replace(tzinfo=timezone.utc) - _FLOATING_EPOCH) / timedelta(days=1)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+    if isinstance(value, Decimal):
+        return int(value * 10000)
+    if isinstance(value, bool) or value is None or isinstance(value, (float, bytes)):
+        return value
+    if isinstance(value, int):
+        return int(value)  # ErrorCodeType and other IntEnums
+    return value
+
+
+def _extract_message(source: Any, path: str, storage: str, depth: int) -> MsgMessage:
+    import extract_msg
+
+    msg = MsgMessage(path, storage, "extract-msg")
+    msg.props = _extract_props(source, source.props, msg.findings, None)
+    codec = string8_codec(msg.props)
+    for index, att in enumerate(source.attachments[:MAX_ATTACHMENTS]):
+        out = MsgAttachment(index, f"{storage}/{att.dir}".lstrip("/"))
+        out.props = _extract_props(att, att.props, out.findings, codec)
+        if att.type == extract_msg.enums.AttachmentType.MSG:
+            if depth >= MAX_EMBED_DEPTH:
+                out.findings.append(Finding("embedding_too_deep", None,
+                                            f"{out.storage}: deeper than {MAX_EMBED_DEPTH}"))
+            else:
+                out.embedded_message = _extract_message(
+                    att.data, path, f"{out.storage}/{_EMBEDDED_STORAGE}", depth + 1)
+        elif att.type not in (extract_msg.enums.AttachmentType.DATA,):
+            out.findings.append(Finding("attachment_type", None,
+                                        f"{out.storage}: extract-msg type {att.type.name}"))
+        msg.attachment_list.append(out)
+    return msg
+
+
+def _extract_props(owner: Any, store: Any, findings: list[Finding],
+                   codec: str | None) -> dict[int, Any]:
+    """Properties of a message (``codec`` None: from its own code page) or attachment."""
+    props: dict[int, Any] = {}
+    listed: list[tuple[int, int]] = []
+    for key, prop in store.items():
+        pid, ptype = int(key[:4], 16), int(key[4:], 16)
+        if ptype in _VARIABLE or ptype & 0x1000:
+            listed.append((pid, ptype))
+        else:
+            props[pid] = _normalise(ptype, prop.value)
+    streams = []
+    for entry in _relative_streams(owner):
+        match = _STREAM_RE.match(entry[-1])
+        if match and len(entry) == 1:
+            streams.append((int(match.group(1), 16), int(match.group(2), 16)))
+    codec = codec or string8_codec(props)
+    for pid, ptype in listed + [k for k in sorted(streams) if k not in listed]:
+        if pid in props or ptype == PropType.OBJECT:
+            continue
+        name = f"__substg1.0_{pid:04X}{ptype:04X}"
+        if ptype & 0x1000:
+            value = _extract_multi(owner, pid, ptype, codec)
+        else:
+            data = owner.getStream(name)
+            if data is None:
+                findings.append(Finding("missing_value_stream", None,
+                                        f"no stream for property {pid:04X}{ptype:04X}"))
+                continue
+            value, problem = decode_variable(ptype, data, codec)
+            if problem:
+                findings.append(Finding("bad_string", None, f"{name}: {problem}"))
+        if value is not None:
+            props[pid] = value
+    return props
+
+
+def _relative_streams(owner: Any) -> list[tuple[str, ...]]:
+    """Stream paths below ``owner`` (a message or an attachment of extract-msg)."""
+    if hasattr(owner, "prefixList"):
+        return [tuple(e) for e in owner.listDir(True, False, includePrefix=False)]
+    return [tuple(e) for e in owner.listDir(True, False)]
+
+
+def _extract_multi(owner: Any, pid: int, ptype: int, codec: str) -> Any:
+    base = f"__substg1.0_{pid:04X}"
+    if ptype == 0x1102:
+        return owner.getMultipleBinary(base)
+    if ptype in (0x101E, 0x101F):
+        data = owner.getStream(f"{base}{ptype:04X}") or b""
+        width = 4
+        out = []
+        for i in range(len(data) // width):
+            item = owner.getStream(f"{base}{ptype:04X}-{i:08X}")
+            if item is None:
+                break
+            out.append(decode_variable(ptype & 0x0FFF, item, codec)[0])
+        return out
+    return mv_fixed(ptype, owner.getStream(f"{base}{ptype:04X}") or b"")
+
+
+def read_msg_extract(path: str) -> MsgMessage:
+    """Read an MSG through extract-msg (raises its own exceptions on files it rejects)."""
+    import extract_msg
+
+    handle = extract_msg.openMsg(path, strict=False, delayAttachments=False)
+    try:
+        return _extract_message(handle, path, "", 0)
+    finally:
+        handle.close()
+
+
+def open_msg(path: str) -> MsgMessage:
+    """The MSG at ``path``: extract-msg first, olefile for files extract-msg rejects."""
+    import extract_msg
+
+    if not olefile.isOleFile(path):
+        raise NotAStoreError(f"{path}: not an OLE compound file")
+    rejected = (extract_msg.exceptions.ExMsgBaseException, OSError, ValueError, KeyError,
+                IndexError, TypeError, AttributeError, struct.error, UnicodeError)
+    try:
+        return read_msg_extract(path)
+    except rejected as exc:
+        message = read_msg_olefile(path)
+        message.findings.insert(0, Finding("extract_msg_rejected", None,
+                                           f"{type(exc).__name__}: {exc}"[:300]))
+        return message
+
+
+
+# ---------------------------------------------------------------------------------------
+# Writing: the exported-message fixture for tests and synthetic evidence
+
+
+@dataclass(frozen=True)
+class MsgSpec:
+    """What to write: ``props`` maps property id to (type, value); attachments nest."""
+
+    props: dict[int, tuple[int, Any]]
+    attachments: tuple[MsgAttachmentSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class MsgAttachmentSpec:
+    props: dict[int, tuple[int, Any]]
+    embedded: MsgSpec | None = None
+
+
+def _encode_props(props: dict[int, tuple[int, Any]]) -> tuple[list[dict[str, Any]],
+                                                               dict[str, bytes]]:
+    entries, streams = [], {}
+    for pid, (ptype, value) in sorted(props.items()):
+        if ptype in _VARIABLE:
+            if ptype == PropType.UNICODE:
+                data = value.encode("utf-16-le")
+                size = len(data) + 2
+            elif ptype == PropType.STRING8:
+                data = value.encode("cp1252")
+                size = len(data) + 1
+            else:
+                data = bytes(value)
+                size = len(data)
+            streams[f"__substg1.0_{pid:04X}{ptype:04X}"] = data
+            raw = struct.pack("<II", size, 0)
+        elif ptype == PropType.TIME:
+            ticks = (value - _FILETIME_EPOCH) // timedelta(microseconds=1) * 10
+            raw = struct.pack("<Q", ticks)
+        elif ptype == PropType.BOOLEAN:
+            raw = struct.pack("<Q", int(bool(value)))
+        else:
+            fmt = {PropType.INT16: "<H", PropType.INT32: "<I", PropType.ERROR: "<I",
+                   PropType.INT64: "<Q", PropType.FLOAT64: "<d"}[PropType(ptype)]
+            raw = struct.pack(fmt, value).ljust(8, b"\0")
+        entries.append({"prop_type": ptype, "prop_id": pid, "flags": 6, "value": raw})
+    return entries, streams
+
+
+def build_msg(spec: MsgSpec, path: str, named_map: bool = True) -> None:
+    """Write ``spec`` as an MSG file at ``path`` (property streams built with our schema).
+
+    ``named_map=False`` leaves out the (empty) named-property storage, which every Outlook
+    MSG has and extract-msg requires: a file that only the olefile path can read.
+    """
+    from extract_msg.ole_writer import OleWriter
+
+    writer = OleWriter()
+    if named_map:
+        for stream in ("00020102", "00030102", "00040102"):
+            writer.addEntry(f"__nameid_version1.0/__substg1.0_{stream}", b"")
+
+    def add(parts: tuple[str, ...], message: MsgSpec, kind: str) -> None:
+        entries, streams = _encode_props(message.props)
+        count = len(message.attachments)
+        header = {"next_recipient_id": 0, "next_attachment_id": count,
+                  "recipient_count": 0, "attachment_count": count}
+        writer.addEntry("/".join((*parts, PROPERTY_STREAM)),
+                        property_stream(kind).build({"header": header, "entries": entries}))
+        for name, data in streams.items():
+            writer.addEntry("/".join((*parts, name)), data)
+        for index, att in enumerate(message.attachments):
+            apath = (*parts, f"__attach_version1.0_#{index:08X}")
+            a_entries, a_streams = _encode_props(att.props)
+            if att.embedded is not None:
+                a_entries.append({"prop_type": PropType.OBJECT, "prop_id": PropId.ATTACH_DATA,
+                                  "flags": 6, "value": b"\xff" * 4 + b"\0" * 4})
+            writer.addEntry("/".join((*apath, PROPERTY_STREAM)),
+                            property_stream("attachment").build({"header": {},
+                                                                 "entries": a_entries}))
+            for name, data in a_streams.items():
+                writer.addEntry("/".join((*apath, name)), data)
+            if att.embedded is not None:
+                add((*apath, _EMBEDDED_STORAGE), att.embedded, "embedded")
+
+    add((), spec, "top")
+    writer.write(path)
