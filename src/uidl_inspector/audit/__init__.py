@@ -1,1 +1,110 @@
-"""audit layer."""
+"""The audit: what happened to a POP3 mailbox, from its history, its store and its server.
+
+:func:`run_audit` returns the report's ``audit`` section (docs/report-schema.md): per-account
+classification against the server's UIDL listing, duplicate messages, the BLOB's inferred
+clock offset, links from history entries to the messages they produced, and cause findings.
+Everything is ordered deterministically, so identical input gives identical output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from uidl_inspector.audit.classify import AccountClassification, classify_account
+from uidl_inspector.audit.clock import DEFAULT_TOLERANCE, infer_clock, link_entries
+from uidl_inspector.audit.duplicates import find_duplicates
+from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef, entry_refs
+from uidl_inspector.audit.findings import AuditContext, derive_findings
+from uidl_inspector.audit.inventory import Inventory, take_inventory
+from uidl_inspector.audit.server_listing import (
+    ServerListing,
+    parse_server_listing,
+    read_server_listing,
+)
+from uidl_inspector.report.model import HistoryRecord
+
+__all__ = [
+    "run_audit", "take_inventory", "Inventory", "ServerListing", "parse_server_listing",
+    "read_server_listing",
+]
+
+NO_HISTORY = "(no history)"
+
+
+def _assign_listings(labels: Sequence[str], entries: Sequence[EntryRef],
+                     listings: Sequence[ServerListing]) -> tuple[dict[str, ServerListing],
+                                                                 list[dict[str, Any]]]:
+    """Each listing goes to the account whose history shares most UIDs with it (the only
+    account when there is one); an account takes the first listing that fits it."""
+    uids: dict[str, set[str]] = {label: set() for label in labels}
+    for ref in entries:
+        if ref.uid:
+            uids[ref.account].add(ref.uid)
+    assigned: dict[str, ServerListing] = {}
+    notes = []
+    for listing in listings:
+        listed = set(listing.uids)
+        scores = sorted(((len(listed & uids[label]), label) for label in labels),
+                        key=lambda sl: (-sl[0], labels.index(sl[1])))
+        account = None
+        if len(labels) == 1:
+            account = labels[0]
+        elif scores and scores[0][0] > 0:
+            account = scores[0][1]
+        if not labels:
+            account = NO_HISTORY
+        if account is not None and account in assigned:
+            notes.append({**listing.to_dict(), "account": None,
+                          "note": f"{account} already has a listing; this one is not used"})
+            continue
+        if account is not None:
+            assigned[account] = listing
+        notes.append({**listing.to_dict(), "account": account,
+                      "note": None if account else "shares no UID with any history"})
+    return assigned, notes
+
+
+def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventory] = (),
+              listings: Sequence[ServerListing] = (),
+              tolerance: float = DEFAULT_TOLERANCE) -> dict[str, Any]:
+    """The ``audit`` section for these histories, store inventories and server listings."""
+    entries = entry_refs(histories)
+    labels = list(dict.fromkeys(h.account.label for h in histories))
+    assigned, listing_notes = _assign_listings(labels, entries, listings)
+    accounts: list[AccountClassification] = [
+        classify_account(label, [r for r in entries if r.account == label], assigned.get(label))
+        for label in labels
+    ]
+    if NO_HISTORY in assigned:
+        accounts.append(classify_account(NO_HISTORY, [], assigned[NO_HISTORY]))
+
+    messages = [m for inv in inventories for m in inv.messages]
+    groups, keyless = find_duplicates(messages)
+    clock = infer_clock(entries, messages, tolerance)
+    links = link_entries(entries, messages, clock)
+    ctx = AuditContext(histories, entries, inventories, groups, clock, links, accounts)
+    findings = derive_findings(ctx)
+    gets = sum(1 for r in entries if r.operation in GET_OPERATIONS)
+    return {
+        "summary": {
+            "histories": len(histories),
+            "entries": len(entries),
+            "get_entries": gets,
+            "messages": len(messages),
+            "messages_without_key": keyless,
+            "duplicate_groups": len(groups),
+            "duplicate_copies": sum(len(g.copies) for g in groups),
+            "linked_entries": len(links),
+            "findings": sorted({f.code for f in findings}),
+        },
+        "listings": listing_notes,
+        "accounts": [a.to_dict() for a in accounts],
+        "duplicates": [g.to_dict() for g in groups],
+        "clock": clock.to_dict(),
+        "links": [link.to_dict() for link in links],
+        "findings": [f.to_dict() for f in findings],
+        "inventory_findings": [
+            f.to_dict() for inv in inventories for f in inv.findings
+        ],
+    }

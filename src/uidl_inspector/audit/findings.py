@@ -1,0 +1,473 @@
+"""Cause findings: which known reason for duplicate (or missing) downloads the traces fit.
+
+Each rule reads only the evidence (histories, store messages, Message Managers, duplicate
+groups, the inferred clock and the entry-to-message links) and returns findings with a
+stable ``code``, a plain-language ``explanation`` and the ``evidence`` that supports it.
+The traces each code looks for are listed in docs/audit.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import combinations
+from typing import Any
+
+from uidl_inspector.audit.classify import AccountClassification
+from uidl_inspector.audit.clock import ClockInference, Link
+from uidl_inspector.audit.duplicates import DuplicateGroup
+from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef
+from uidl_inspector.audit.inventory import Inventory, StoreMessage
+from uidl_inspector.report.model import HistoryRecord
+
+__all__ = ["AuditFinding", "AuditContext", "derive_findings", "CODES", "uid_shape"]
+
+CODES = (
+    "history_reset", "multiple_managers", "same_uid_in_two_histories", "uid_scheme_change",
+    "get_without_delete", "blob_anomaly", "history_missing",
+)
+EVIDENCE_LIMIT = 50
+SESSION_GAP = timedelta(seconds=60)  # gets closer than this belong to one send/receive
+UNKNOWN_ZONE_MARGIN = timedelta(hours=15)  # any UTC offset is within -14:00..+14:00
+KNOWN_ZONE_MARGIN = timedelta(minutes=1)
+FAR = timedelta(days=1)
+_HEX = frozenset(string.hexdigits)
+
+
+@dataclass(frozen=True)
+class AuditFinding:
+    code: str
+    explanation: str
+    evidence: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "explanation": self.explanation, "evidence": self.evidence}
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    histories: Sequence[HistoryRecord]
+    entries: Sequence[EntryRef]
+    inventories: Sequence[Inventory]
+    duplicates: Sequence[DuplicateGroup]
+    clock: ClockInference
+    links: Sequence[Link]
+    accounts: Sequence[AccountClassification]
+
+
+def _capped(name: str, refs: Sequence[Any]) -> dict[str, Any]:
+    """At most EVIDENCE_LIMIT references, and how many there were."""
+    return {name: list(refs[:EVIDENCE_LIMIT]), f"{name}_total": len(refs)}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _history_ref(ctx: AuditContext, index: int) -> dict[str, Any]:
+    record = ctx.histories[index]
+    loc = record.location
+    return {
+        "history": index, "source": record.source, "account": record.account.label,
+        "folder": loc.folder, "message_nid": loc.message_nid, "subject": loc.subject,
+        "attachment_name": loc.attachment_name, "match_rule": loc.match_rule,
+        "profile": record.profile.name, "search_key": record.profile.search_key,
+        "blob_sha256": hashlib.sha256(record.blob).hexdigest(),
+    }
+
+
+def _by_history(ctx: AuditContext) -> dict[int, list[EntryRef]]:
+    out: dict[int, list[EntryRef]] = {i: [] for i in range(len(ctx.histories))}
+    for ref in ctx.entries:
+        out[ref.history].append(ref)
+    return out
+
+
+def _span(refs: Sequence[EntryRef]) -> tuple[datetime, datetime] | None:
+    times = [r.timestamp for r in refs if r.timestamp is not None]
+    return (min(times), max(times)) if times else None
+
+
+def _mailboxes(ctx: AuditContext) -> list[list[int]]:
+    """Histories of one mailbox: same account label, or most UIDs of the smaller in common."""
+    by_history = _by_history(ctx)
+    uids = {i: {r.uid for r in refs if r.uid} for i, refs in by_history.items()}
+    parent = list(range(len(ctx.histories)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in combinations(range(len(ctx.histories)), 2):
+        same_label = ctx.histories[i].account.label == ctx.histories[j].account.label
+        shared = len(uids[i] & uids[j])
+        smaller = min(len(uids[i]), len(uids[j]))
+        if same_label or (shared >= 3 and shared * 2 >= smaller):
+            parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(ctx.histories)):
+        groups.setdefault(root(i), []).append(i)
+    return sorted(groups.values())
+
+
+def _scope(ctx: AuditContext, indexes: Sequence[int]) -> list[StoreMessage]:
+    """The store messages a mailbox's histories should cover: those of the Message
+    Manager's folder (where POP3 mail is delivered), else all of the same source."""
+    sources = {ctx.histories[i].source for i in indexes}
+    folders = {ctx.histories[i].location.folder for i in indexes}
+    messages = [m for inv in ctx.inventories for m in inv.messages if m.source in sources]
+    in_folder = [m for m in messages if m.folder in folders]
+    return in_folder or messages
+
+
+def _to_utc(ctx: AuditContext, local: datetime) -> datetime:
+    return local - timedelta(minutes=ctx.clock.offset_minutes or 0)
+
+
+def _first_session(gets: Sequence[EntryRef]) -> list[EntryRef]:
+    ordered = sorted(gets, key=lambda r: (r.timestamp, r.history, r.index))
+    session = ordered[:1]
+    for prev, cur in zip(ordered, ordered[1:], strict=False):
+        if cur.timestamp - prev.timestamp > SESSION_GAP:
+            break
+        session.append(cur)
+    return session
+
+
+def history_reset(ctx: AuditContext) -> list[AuditFinding]:
+    """The mailbox's history begins after mail it should already cover: the earlier
+    history was lost, and what was still on the server was fetched again."""
+    out = []
+    by_history = _by_history(ctx)
+    known = ctx.clock.offset_minutes is not None
+    margin = KNOWN_ZONE_MARGIN if known else UNKNOWN_ZONE_MARGIN
+    linked = {id(link.message) for link in ctx.links}
+    for indexes in _mailboxes(ctx):
+        refs = [r for i in indexes for r in by_history[i]]
+        gets = [r for r in refs if r.operation in GET_OPERATIONS and r.timestamp is not None]
+        if not gets:
+            continue
+        start_local = min(r.timestamp for r in gets)
+        start = _to_utc(ctx, start_local)
+        scope = _scope(ctx, indexes)
+        scope_ids = {id(m) for m in scope}
+        refetched = []
+        for group in ctx.duplicates:
+            copies = [c for c in group.copies if id(c) in scope_ids and c.delivery_time]
+            before = [c for c in copies if c.delivery_time.replace(tzinfo=None) < start - margin
+                      and (not known or id(c) not in linked)]
+            after = [c for c in copies if c.delivery_time.replace(tzinfo=None) >= start - margin
+                     and (not known or id(c) in linked)]
+            if before and after:
+                refetched.append(group)
+        older = [m for m in scope if m.delivery_time is not None and id(m) not in linked
+                 and m.delivery_time.replace(tzinfo=None) < start - margin - FAR]
+        # A delete-only tag stands for a download whose own tag time is gone.
+        deletes = sum(1 for r in refs if r.operation == "delete")
+        unexplained = len(older) - deletes
+        if not refetched and unexplained < 1:
+            continue
+        session = _first_session(gets)
+        label = ctx.histories[indexes[0]].account.label
+        why = []
+        if refetched:
+            why.append(f"{len(refetched)} message(s) already in the store before the history's "
+                       "first download were downloaded again after it")
+        if unexplained >= 1:
+            why.append(f"{len(older)} message(s) in the store are more than a day older than "
+                       "the history's first download")
+        explanation = (
+            f"The download history of {label} begins at {start_local.isoformat()} (BLOB "
+            f"clock), later than mail it should cover: {'; '.join(why)}. This is the trace "
+            "of a history that was lost, reset or recreated; Outlook then treats every message "
+            "still on the server as new and downloads it again. The first send/receive of the "
+            f"history fetched {len(session)} message(s) within "
+            f"{(session[-1].timestamp - session[0].timestamp).total_seconds():.0f} s.")
+        evidence = {
+            "histories": [_history_ref(ctx, i) for i in indexes],
+            "history_start": start_local.isoformat(),
+            "history_start_utc": start.isoformat() + "Z" if known else None,
+            "first_session": {"gets": len(session), "from": _iso(session[0].timestamp),
+                              "to": _iso(session[-1].timestamp),
+                              "entries": [r.ref() for r in session[:EVIDENCE_LIMIT]]},
+            **_capped("redownloaded", [g.to_dict() for g in refetched]),
+            **_capped("older_messages", [m.ref() for m in older]),
+            "delete_entries": deletes,
+        }
+        out.append(AuditFinding("history_reset", explanation, evidence))
+    return out
+
+
+def _manager_key(record: HistoryRecord) -> tuple[str, Any]:
+    loc = record.location
+    return (record.source, loc.message_nid if loc.message_nid is not None else loc.subject)
+
+
+def multiple_managers(ctx: AuditContext) -> list[AuditFinding]:
+    """Several Message Managers (or several profile keys, or several BLOBs of one mailbox)
+    in one store: the profile or the account was recreated or upgraded."""
+    out = []
+    by_history = _by_history(ctx)
+    uids = {i: {r.uid for r in refs if r.uid} for i, refs in by_history.items()}
+    for source in sorted({h.source for h in ctx.histories}):
+        indexes = [i for i, h in enumerate(ctx.histories) if h.source == source]
+        managers: dict[Any, list[int]] = {}
+        for i in indexes:
+            managers.setdefault(_manager_key(ctx.histories[i]), []).append(i)
+        profiles = {(ctx.histories[i].profile.name, ctx.histories[i].profile.search_key)
+                    for i in indexes} - {(None, None)}
+        hidden = [m for inv in ctx.inventories for m in inv.managers if m.source == source]
+        overlaps = []
+        for i, j in combinations(indexes, 2):
+            shared = uids[i] & uids[j]
+            if shared:
+                overlaps.append({"histories": [i, j], "shared_uids": len(shared),
+                                 "examples": sorted(shared)[:10]})
+        same_manager_overlap = [o for o in overlaps
+                                if _manager_key(ctx.histories[o["histories"][0]])
+                                == _manager_key(ctx.histories[o["histories"][1]])]
+        count = max(len(managers), len({m.nid for m in hidden}))
+        if count < 2 and len(profiles) < 2 and not same_manager_overlap:
+            continue
+        spans = []
+        for i in indexes:
+            span = _span(by_history[i])
+            spans.append({"history": i, "first": _iso(span[0]) if span else None,
+                          "last": _iso(span[1]) if span else None,
+                          "profile": ctx.histories[i].profile.name})
+        spans.sort(key=lambda s: (s["first"] or "", s["history"]))
+        explanation = (
+            f"{source} holds {count} Message Manager(s) with {len(profiles)} distinct "
+            f"profile key(s) and {len(indexes)} history BLOB(s)"
+            + (f"; {len(overlaps)} pair(s) of histories share UIDs" if overlaps else "")
+            + ". Outlook keeps one history per profile (and per account); several mean the "
+            "profile or the account was recreated, copied or upgraded (for example Outlook "
+            "2010's \"General Key\"), and a new, empty history makes Outlook download "
+            "again every message still on the server.")
+        evidence = {
+            "histories": [_history_ref(ctx, i) for i in indexes],
+            "hidden": [m.ref() for m in hidden],
+            "profiles": sorted([{"name": n, "search_key": k} for n, k in profiles],
+                               key=lambda p: (p["name"] or "", p["search_key"] or "")),
+            "spans": spans,
+            "overlaps": overlaps,
+        }
+        out.append(AuditFinding("multiple_managers", explanation, evidence))
+    return out
+
+
+def same_uid_in_two_histories(ctx: AuditContext) -> list[AuditFinding]:
+    """The same server UID recorded by two histories that were active at the same time,
+    or by two different accounts: two clients or accounts on one mailbox."""
+    out = []
+    by_history = _by_history(ctx)
+    for i, j in combinations(range(len(ctx.histories)), 2):
+        a, b = ctx.histories[i], ctx.histories[j]
+        if a.blob == b.blob:
+            continue  # one BLOB seen through two inputs (a store and its exported MSG)
+        shared = sorted({r.uid for r in by_history[i] if r.uid}
+                        & {r.uid for r in by_history[j] if r.uid})
+        if not shared:
+            continue
+        span_a, span_b = _span(by_history[i]), _span(by_history[j])
+        concurrent = bool(span_a and span_b
+                          and max(span_a[0], span_b[0]) < min(span_a[1], span_b[1]))
+        different = a.account.label != b.account.label
+        if not (concurrent or different):
+            continue
+        reason = ("were in use at the same time" if concurrent else
+                  "belong to different accounts")
+        explanation = (
+            f"{len(shared)} UID(s) appear in two histories that {reason} "
+            f"({a.account.label} and {b.account.label}). One server mailbox was being "
+            "downloaded by two accounts, profiles or clients; each keeps its own history, so "
+            "each fetches every message once more.")
+        evidence = {
+            "histories": [_history_ref(ctx, i), _history_ref(ctx, j)],
+            "spans": [[_iso(s[0]), _iso(s[1])] if s else None for s in (span_a, span_b)],
+            "concurrent": concurrent,
+            **_capped("shared_uids", shared),
+        }
+        out.append(AuditFinding("same_uid_in_two_histories", explanation, evidence))
+    return out
+
+
+def uid_shape(uid: str) -> tuple[str, str, int | None]:
+    """(character class, punctuation skeleton, length for fixed-width forms)."""
+    skeleton = "".join(c for c in uid if not c.isalnum())
+    core = "".join(c for c in uid if c.isalnum())
+    if core.isdigit():
+        return ("digits", skeleton, None)
+    if core and all(c in _HEX for c in core):
+        return ("hex", skeleton, len(uid))
+    return ("text", skeleton, len(uid))
+
+
+def _shapes(uids: Sequence[str]) -> dict[str, tuple[str, str, int | None]]:
+    """Shapes per UID; an all-digit UID that fits a hex form seen in the same account is
+    counted as that form (random hex is sometimes all digits)."""
+    shapes = {u: uid_shape(u) for u in uids}
+    hex_forms = {(s[1], s[2]) for s in shapes.values() if s[0] == "hex"}
+    for uid, shape in shapes.items():
+        if shape[0] == "digits" and (shape[1], len(uid)) in hex_forms:
+            shapes[uid] = ("hex", shape[1], len(uid))
+    return shapes
+
+
+def uid_scheme_change(ctx: AuditContext) -> list[AuditFinding]:
+    """The server changed how it names messages: two UID forms with one switch date, or
+    one Message-ID downloaded under different UIDs."""
+    out = []
+    link_of = {id(link.message): link for link in ctx.links}
+    for label in sorted({h.account.label for h in ctx.histories}):
+        refs = sorted((r for r in ctx.entries if r.account == label and r.uid
+                       and r.timestamp is not None),
+                      key=lambda r: (r.timestamp, r.history, r.index))
+        shapes = _shapes([r.uid for r in refs])
+        seq = [shapes[r.uid] for r in refs]
+        switch = None
+        changes = [k for k in range(1, len(seq)) if seq[k] != seq[k - 1]]
+        if len(changes) == 1 and changes[0] >= 2 and len(seq) - changes[0] >= 2:
+            switch = changes[0]
+        regrouped = []
+        for group in ctx.duplicates:
+            linked = [link_of[id(c)] for c in group.copies if id(c) in link_of]
+            linked = [lk for lk in linked if lk.entry.account == label]
+            if len({lk.entry.uid for lk in linked}) >= 2:
+                regrouped.append({**group.to_dict(),
+                                  "entries": [lk.entry.ref() for lk in linked]})
+        if switch is None and not regrouped:
+            continue
+        parts = []
+        if switch is not None:
+            parts.append(f"its UIDs change form once, at {refs[switch].timestamp.isoformat()} "
+                         f"(BLOB clock), from {_describe(seq[0])} to {_describe(seq[-1])}")
+        if regrouped:
+            parts.append(f"{len(regrouped)} message(s) with one Message-ID were downloaded "
+                         "under different UIDs")
+        explanation = (
+            f"For {label}, {' and '.join(parts)}. The server renamed its messages (a mailbox "
+            "migration or a change such as Dovecot's pop3_uidl_format): every old message "
+            "looked new to Outlook and was downloaded again.")
+        evidence: dict[str, Any] = {"account": label, **_capped("duplicates", regrouped)}
+        if switch is not None:
+            evidence["switch"] = {
+                "at": refs[switch].timestamp.isoformat(),
+                "before": {"shape": _describe(seq[0]), "count": switch,
+                           "last": refs[switch - 1].ref()},
+                "after": {"shape": _describe(seq[-1]), "count": len(seq) - switch,
+                          "first": refs[switch].ref()},
+            }
+        out.append(AuditFinding("uid_scheme_change", explanation, evidence))
+    return out
+
+
+def _describe(shape: tuple[str, str, int | None]) -> str:
+    kind, skeleton, length = shape
+    text = {"digits": "decimal", "hex": "hexadecimal", "text": "alphanumeric"}[kind]
+    if length is not None:
+        text += f", {length} characters"
+    if skeleton:
+        text += f", separators {skeleton!r}"
+    return text
+
+
+def get_without_delete(ctx: AuditContext) -> list[AuditFinding]:
+    """Downloads kept on the server by an account that otherwise deletes on download
+    (``&``): the RETR and DELE of an interrupted session were split."""
+    out = []
+    for index, refs in _by_history(ctx).items():
+        and_times = [r.timestamp for r in refs
+                     if r.operation == "get-and-delete" and r.timestamp is not None]
+        if not and_times:
+            continue
+        latest = max(and_times)
+        kept = [r for r in refs if r.operation == "get" and r.timestamp is not None
+                and r.timestamp < latest]
+        if not kept:
+            continue
+        record = ctx.histories[index]
+        still = []
+        for account in ctx.accounts:
+            if account.account == record.account.label and account.listing is not None:
+                on_server = set(account.downloaded)
+                still = [r.uid for r in kept if r.uid in on_server]
+        explanation = (
+            f"{record.account.label} deletes messages from the server as it downloads them "
+            f"({len(and_times)} get-and-delete entries), yet {len(kept)} earlier download(s) "
+            "were recorded as get only: the session was interrupted between RETR and DELE, "
+            "or the leave-on-server setting changed. Messages left on the server this way are "
+            "downloaded again if the history loses them.")
+        evidence = {
+            "histories": [_history_ref(ctx, index)],
+            "get_and_delete_entries": len(and_times),
+            **_capped("entries", [r.ref() for r in kept]),
+            "still_on_server": still[:EVIDENCE_LIMIT],
+        }
+        out.append(AuditFinding("get_without_delete", explanation, evidence))
+    return out
+
+
+def blob_anomaly(ctx: AuditContext) -> list[AuditFinding]:
+    """The BLOB itself is damaged or was written against the rules."""
+    out = []
+    for index, record in enumerate(ctx.histories):
+        anomalies = list(record.history.anomalies)
+        if not anomalies:
+            continue
+        codes = sorted({a.code for a in anomalies})
+        explanation = (
+            f"The history BLOB of {record.account.label} has {len(anomalies)} anomaly(ies) "
+            f"({', '.join(codes)}). A damaged history can lose entries; every UID missing from "
+            "it is downloaded again at the next send/receive.")
+        evidence = {"histories": [_history_ref(ctx, index)],
+                    "declared_count": record.history.declared_count,
+                    "parsed_count": len(record.history.entries),
+                    **_capped("anomalies", [a.to_dict() for a in anomalies])}
+        out.append(AuditFinding("blob_anomaly", explanation, evidence))
+    return out
+
+
+def history_missing(ctx: AuditContext) -> list[AuditFinding]:
+    """A store holds Internet mail but no download history at all."""
+    out = []
+    with_history = {h.source for h in ctx.histories}
+    for inventory in ctx.inventories:
+        sources = sorted({m.source for m in inventory.messages}
+                         | {m.source for m in inventory.managers})
+        for source in sources:
+            if source in with_history:
+                continue
+            mail = [m for m in inventory.messages
+                    if m.source == source and m.transport_headers]
+            if not mail:
+                continue
+            hidden = [m for m in inventory.managers if m.source == source]
+            explanation = (
+                f"{source} holds {len(mail)} message(s) received from the Internet but no POP3 "
+                "download history"
+                + (f", although {len(hidden)} Message Manager(s) exist" if hidden else "")
+                + ". If this mail came by POP3, the history was deleted or the store was "
+                "replaced or restored (delivery moved to a new store); the next send/receive "
+                "would download everything still on the server.")
+            evidence = {"source": source, "hidden": [m.ref() for m in hidden],
+                        **_capped("messages", [m.ref() for m in mail])}
+            out.append(AuditFinding("history_missing", explanation, evidence))
+    return out
+
+
+RULES: tuple[Callable[[AuditContext], list[AuditFinding]], ...] = (
+    history_reset, multiple_managers, same_uid_in_two_histories, uid_scheme_change,
+    get_without_delete, blob_anomaly, history_missing,
+)
+
+
+def derive_findings(ctx: AuditContext) -> list[AuditFinding]:
+    """Every rule's findings, in the fixed order of CODES."""
+    return [finding for rule in RULES for finding in rule(ctx)]
+

@@ -1,0 +1,167 @@
+"""The store's messages as the audit needs them: identity, place and times, nothing else.
+
+Walking a store follows the file's own folder pointers, so the walk is bounded (depth and a
+visited set) and a folder that cannot be opened becomes a finding, not a stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from uidl_inspector.exceptions import UidlInspectorError
+from uidl_inspector.findings import Finding
+from uidl_inspector.mapi import PropId
+from uidl_inspector.store.model import Folder, Message, Store
+
+__all__ = ["StoreMessage", "HiddenMessage", "Inventory", "take_inventory"]
+
+MAX_FOLDER_DEPTH = 64
+MANAGER_CLASS = "ipm.messagemanager"
+
+
+@dataclass(frozen=True)
+class StoreMessage:
+    """One normal message of a store."""
+
+    source: str
+    folder: str
+    nid: int | None
+    internet_message_id: str | None
+    delivery_time: datetime | None  # UTC-aware
+    submit_time: datetime | None
+    subject: str | None
+    sender: str | None
+    transport_headers: str | None
+
+    def ref(self) -> dict[str, Any]:
+        """The reference used as evidence in findings and links."""
+        return {
+            "source": self.source, "folder": self.folder, "nid": self.nid,
+            "internet_message_id": self.internet_message_id,
+            "delivery_time": iso_utc(self.delivery_time),
+        }
+
+
+@dataclass(frozen=True)
+class HiddenMessage:
+    """One associated (hidden) message of class IPM.MessageManager."""
+
+    source: str
+    folder: str
+    nid: int | None
+    subject: str | None
+    attachments: int
+
+    def ref(self) -> dict[str, Any]:
+        return {"source": self.source, "folder": self.folder, "nid": self.nid,
+                "subject": self.subject, "attachments": self.attachments}
+
+
+@dataclass(frozen=True)
+class Inventory:
+    messages: tuple[StoreMessage, ...]
+    managers: tuple[HiddenMessage, ...]
+    findings: tuple[Finding, ...]
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """ISO 8601 with an explicit offset; a naive value from a store is taken as UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return None
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def store_message(source: str, folder: str, message: Message) -> StoreMessage:
+    """The audit's view of one message, from its properties only."""
+    props = message.props
+    message_id = _text(props.get(PropId.INTERNET_MESSAGE_ID))
+    sender = _text(props.get(PropId.SENDER_EMAIL_ADDRESS)) or _text(
+        props.get(PropId.SENT_REPRESENTING_EMAIL))
+    return StoreMessage(
+        source=source, folder=folder, nid=message.nid,
+        internet_message_id=message_id.strip() if message_id and message_id.strip() else None,
+        delivery_time=_time(props.get(PropId.MESSAGE_DELIVERY_TIME)),
+        submit_time=_time(props.get(PropId.CLIENT_SUBMIT_TIME)),
+        subject=_text(props.get(PropId.SUBJECT)),
+        sender=sender,
+        transport_headers=_text(props.get(PropId.TRANSPORT_MESSAGE_HEADERS)),
+    )
+
+
+def _walk(root: Folder, findings: list[Finding]) -> Iterator[Folder]:
+    """Every folder once, depth first in the store's order, bounded."""
+    seen: set[int] = set()
+    stack: list[tuple[Folder, int]] = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        if folder.nid in seen:
+            findings.append(Finding("folder_cycle", None,
+                                    f"folder nid {folder.nid:#x} reached twice; skipped"))
+            continue
+        seen.add(folder.nid)
+        yield folder
+        if depth >= MAX_FOLDER_DEPTH:
+            findings.append(Finding("folder_too_deep", None,
+                                    f"subfolders of {folder.path!r} below depth "
+                                    f"{MAX_FOLDER_DEPTH} not examined"))
+            continue
+        try:
+            children = list(folder.subfolders())
+        except UidlInspectorError as error:
+            findings.append(Finding("folder_unreadable", None, f"{folder.path!r}: {error}"))
+            continue
+        stack.extend((child, depth + 1) for child in reversed(children))
+
+
+def _safe_iter(items: Iterable[Message], path: str, what: str,
+               findings: list[Finding]) -> Iterator[Message]:
+    try:
+        yield from items
+    except UidlInspectorError as error:
+        findings.append(Finding("folder_unreadable", None, f"{what} of {path!r}: {error}"))
+
+
+def take_inventory(store: Store, source: str | None = None) -> Inventory:
+    """All normal messages and every Message Manager of a store."""
+    source = source or store.path
+    findings: list[Finding] = []
+    messages: list[StoreMessage] = []
+    managers: list[HiddenMessage] = []
+    try:
+        root = store.root_folder()
+    except UidlInspectorError as error:
+        return Inventory((), (), (Finding("store_unreadable", None, str(error)),))
+    for folder in _walk(root, findings):
+        path = folder.path
+        for message in _safe_iter(folder.messages(), path, "contents", findings):
+            messages.append(store_message(source, path, message))
+        for hidden in _safe_iter(folder.associated(), path, "associated contents", findings):
+            if (hidden.message_class or "").lower() != MANAGER_CLASS:
+                continue
+            try:
+                count = len(hidden.attachments())
+            except UidlInspectorError:
+                count = 0
+            managers.append(HiddenMessage(source, path, hidden.nid, hidden.subject, count))
+    return Inventory(tuple(messages), tuple(managers), tuple(findings))

@@ -1,0 +1,135 @@
+"""A POP3 server's UIDL listing, as an analyst captures it, parsed tolerantly.
+
+Two shapes are accepted: a raw ``UIDL`` transcript (``+OK`` line, ``n uid`` lines, ``.``
+terminator, RFC 1939 section 7) and a bare list with one UID per line. Lines that fit
+neither are skipped and reported as :class:`~uidl_inspector.findings.Finding` records with
+their byte offset, so a damaged capture still yields every UID it holds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from uidl_inspector.exceptions import UidlInspectorError
+from uidl_inspector.findings import Finding
+
+__all__ = ["ServerListing", "parse_server_listing", "read_server_listing"]
+
+# A listing larger than this is not a UIDL capture; refuse instead of allocating.
+MAX_LISTING_BYTES = 256 << 20
+_NUMBERED = re.compile(rb"^(\d+)[ \t]+(\S+)[ \t]*$")
+_RFC1939_UID = re.compile(rb"^[\x21-\x7e]{1,70}$")
+
+
+@dataclass(frozen=True)
+class ServerListing:
+    """The server's UIDs in listing order, with what was wrong in the capture."""
+
+    uids: tuple[str, ...]
+    shape: str  # uidl-transcript | uid-per-line | empty
+    findings: tuple[Finding, ...] = ()
+    path: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "shape": self.shape,
+            "count": len(self.uids),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def _lines(data: bytes) -> list[tuple[int, bytes]]:
+    """Lines with their byte offsets; CRLF, LF and lone CR all end a line."""
+    out: list[tuple[int, bytes]] = []
+    pos = 0
+    for raw in data.splitlines(keepends=True):
+        out.append((pos, raw.rstrip(b"\r\n")))
+        pos += len(raw)
+    return out
+
+
+def _decode_uid(raw: bytes, offset: int, findings: list[Finding]) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        findings.append(Finding("invalid_utf8", offset, f"UID bytes {raw.hex()} are not UTF-8"))
+        return raw.decode("utf-8", errors="backslashreplace")
+
+
+def parse_server_listing(data: bytes | str, path: str | None = None) -> ServerListing:
+    """Parse a UIDL transcript or a one-UID-per-line list; never raises on content."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    findings: list[Finding] = []
+    lines = [(o, line) for o, line in _lines(data) if line.strip()]
+    if not lines:
+        return ServerListing((), "empty", (), path)
+
+    first_offset, first = lines[0]
+    transcript = first.startswith((b"+OK", b"-ERR")) or any(
+        _NUMBERED.match(line.strip()) for _, line in lines[:3]
+    )
+    if first.startswith(b"-ERR"):
+        findings.append(Finding("server_error", first_offset,
+                                f"server answered {first[:80].decode('latin-1')!r}"))
+    if first.startswith((b"+OK", b"-ERR")):
+        lines = lines[1:]
+
+    uids: list[str] = []
+    seen: dict[str, int] = {}
+    numbers: list[int] = []
+    terminated = False
+    for offset, line in lines:
+        text = line.strip()
+        if terminated:
+            findings.append(Finding("trailing_data", offset,
+                                    "text after the '.' terminator is ignored"))
+            break
+        if transcript and text == b".":
+            terminated = True
+            continue
+        if transcript:
+            match = _NUMBERED.match(text)
+            if match is None:
+                findings.append(Finding("bad_line", offset,
+                                        f"not a 'number uid' line: {text[:80]!r}"))
+                continue
+            numbers.append(int(match.group(1)))
+            raw_uid = match.group(2)
+        else:
+            if len(text.split()) != 1:
+                findings.append(Finding("bad_line", offset,
+                                        f"expected one UID per line: {text[:80]!r}"))
+                continue
+            raw_uid = text
+        uid = _decode_uid(raw_uid, offset, findings)
+        if not _RFC1939_UID.match(raw_uid):
+            findings.append(Finding("uid_not_rfc1939", offset,
+                                    f"UID {uid[:80]!r} is not 1-70 characters 0x21-0x7E"))
+        if uid in seen:
+            findings.append(Finding("duplicate_uid", offset,
+                                    f"UID {uid[:80]!r} already listed at line {seen[uid]}"))
+            continue
+        seen[uid] = len(uids) + 1
+        uids.append(uid)
+
+    if transcript and not terminated:
+        findings.append(Finding("truncated", len(data), "the transcript has no '.' terminator"))
+    if numbers and numbers != list(range(1, len(numbers) + 1)):
+        findings.append(Finding("bad_numbering", None,
+                                "message numbers are not 1..n in order (RFC 1939)"))
+    shape = "uidl-transcript" if transcript else "uid-per-line"
+    return ServerListing(tuple(uids), shape, tuple(findings), path)
+
+
+def read_server_listing(path: str | os.PathLike[str]) -> ServerListing:
+    """Read a listing file (opened read-only, size bounded) and parse it."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_LISTING_BYTES + 1)
+    if len(data) > MAX_LISTING_BYTES:
+        raise UidlInspectorError(
+            f"{path}: larger than {MAX_LISTING_BYTES} bytes, not a UIDL listing")
+    return parse_server_listing(data, str(path))

@@ -1,0 +1,191 @@
+"""Classification, duplicate groups, clock inference and links on small in-memory stores."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from audit_fakes import FakeMessage, history, mail, mailbox, store, utc
+from uidl_inspector.audit import run_audit, take_inventory
+from uidl_inspector.audit.classify import classify_account
+from uidl_inspector.audit.clock import infer_clock, link_entries
+from uidl_inspector.audit.duplicates import find_duplicates, message_key, normalise_headers
+from uidl_inspector.audit.entries import entry_refs
+from uidl_inspector.audit.inventory import store_message
+from uidl_inspector.audit.server_listing import parse_server_listing
+from uidl_inspector.mapi import PropId
+
+T = datetime(2025, 3, 3, 9, 0, 0)
+
+
+# --- classification ------------------------------------------------------------------
+
+def test_classes_against_listing():
+    h = history([("+", T, "a"), ("&", T + timedelta(minutes=1), "b"),
+                 ("-", T + timedelta(minutes=2), "c"), ("+", T + timedelta(minutes=3), "d")])
+    refs = entry_refs([h])
+    listing = parse_server_listing("+OK\r\n1 a\r\n2 b\r\n3 new1\r\n4 new2\r\n.\r\n")
+    result = classify_account("user@example.org", refs, listing)
+    assert result.downloaded == ("a",)
+    assert result.deleted == ("b",)  # deleted per history, yet still listed
+    assert result.new == ("new1", "new2")
+    assert result.history_only == ("c", "d")
+    server = result.to_dict()["server"]
+    assert server["counts"] == {"downloaded": 1, "deleted": 1, "new": 2, "history_only": 2}
+    assert result.to_dict()["operations"] == {"delete": 1, "get": 2, "get-and-delete": 1}
+
+
+def test_last_operation_wins_across_histories():
+    old = history([("+", T, "x")], nid=1)
+    new = history([("-", T + timedelta(days=1), "x")], nid=2)
+    refs = entry_refs([new, old])  # report order must not matter, time does
+    result = classify_account("u", refs, parse_server_listing("x\n"))
+    assert result.deleted == ("x",) and result.downloaded == ()
+
+
+def test_without_listing_server_is_none():
+    result = classify_account("u", entry_refs([history([("+", T, "x")])]), None)
+    assert result.to_dict()["server"] is None
+
+
+def test_listings_assigned_by_uid_overlap():
+    a = history([("+", T, "a1"), ("+", T, "a2")], account="a@x")
+    b = history([("+", T, "b1")], account="b@x", nid=9)
+    out = run_audit([a, b], [], [parse_server_listing("b1\nb9\n", "lb"),
+                                 parse_server_listing("a1\n", "la")])
+    by = {acc["account"]: acc["server"] for acc in out["accounts"]}
+    assert by["a@x"]["listing"] == "la" and by["a@x"]["history_only"] == ["a2"]
+    assert by["b@x"]["listing"] == "lb" and by["b@x"]["new"] == ["b9"]
+
+
+def test_listing_with_no_history_is_all_new():
+    out = run_audit([], [], [parse_server_listing("u1\nu2\n")])
+    assert out["accounts"][0]["account"] == "(no history)"
+    assert out["accounts"][0]["server"]["new"] == ["u1", "u2"]
+
+
+# --- duplicates --------------------------------------------------------------------------
+
+def test_groups_by_message_id_across_folders():
+    d1, d2 = utc(2025, 3, 1, 8), utc(2025, 3, 5, 8)
+    st = store("s.pst", [mail(0x24, "<a@x>", d1), mail(0x44, "<b@x>", d1),
+                         mail(0x64, " <a@x> ", d2)],
+               other=[mail(0x84, "a@x", d2 + timedelta(hours=1))])
+    groups, keyless = find_duplicates(take_inventory(st).messages)
+    assert keyless == 0 and len(groups) == 1
+    g = groups[0].to_dict()
+    assert g["internet_message_id"] == "<a@x>" and g["key_method"] == "message_id"
+    assert [(c["folder"].rsplit("/", 1)[1], c["nid"]) for c in g["copies"]] == [
+        ("Inbox", 0x24), ("Inbox", 0x64), ("Archive", 0x84)]
+    assert g["copies"][0]["delivery_time"] == "2025-03-01T08:00:00+00:00"
+
+
+def test_fallback_headers_then_subject_sender_submit():
+    d = utc(2025, 3, 1, 8)
+    h1 = "Subject: hi\r\nX-Long: one\r\n  two\r\n"
+    h2 = "subject:   hi\nX-LONG: one two\n"
+    assert normalise_headers(h1) == normalise_headers(h2)
+    a = mail(1, None, d, headers=h1)
+    b = mail(2, None, d + timedelta(days=1), headers=h2)
+    c = FakeMessage(3, {PropId.SUBJECT: "s", PropId.SENDER_EMAIL_ADDRESS: "A@x",
+                        PropId.CLIENT_SUBMIT_TIME: d})
+    e = FakeMessage(4, {PropId.SUBJECT: "s", PropId.SENDER_EMAIL_ADDRESS: "a@x",
+                        PropId.CLIENT_SUBMIT_TIME: d, PropId.MESSAGE_DELIVERY_TIME: d})
+    nothing = FakeMessage(5, {PropId.SUBJECT: "only a subject"})
+    msgs = [store_message("s", "f", m) for m in (a, b, c, e, nothing)]
+    assert message_key(msgs[0])[0] == "transport_headers"
+    assert message_key(msgs[2])[0] == "subject_sender_submit"
+    groups, keyless = find_duplicates(msgs)
+    assert keyless == 1
+    assert sorted(g.key_method for g in groups) == ["subject_sender_submit", "transport_headers"]
+    assert all(g.internet_message_id is None for g in groups)
+
+
+def test_duplicate_order_is_stable():
+    d = utc(2025, 3, 1, 8)
+    msgs = [mail(n, f"<{n % 3}@x>", d + timedelta(hours=n)) for n in range(9)]
+    one = [g.to_dict() for g in find_duplicates(take_inventory(store("s", msgs)).messages)[0]]
+    two = [g.to_dict() for g in find_duplicates(
+        take_inventory(store("s", list(reversed(msgs)))).messages)[0]]
+    assert one == two and len(one) == 3
+
+
+# --- clock -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("offset", [0, 120, -300, 345, -570, 840, -720])
+def test_clock_recovers_offset(offset):
+    msgs, tags = mailbox(utc(2025, 3, 3, 8), 30, offset)
+    inv = take_inventory(store("s.pst", msgs))
+    refs = entry_refs([history(tags)])
+    clock = infer_clock(refs, inv.messages)
+    assert clock.status == "inferred"
+    assert clock.offset_minutes == offset
+    assert clock.support == 30 and clock.considered == 30
+    links = link_entries(refs, inv.messages, clock)
+    assert len(links) == 30
+    for link in links:
+        assert link.message.internet_message_id == f"<m{link.entry.index}@example.net>"
+        assert link.delta_seconds == pytest.approx(1.0)
+        assert 0.9 < link.confidence <= 1.0
+
+
+def test_clock_insufficient_when_thin():
+    msgs, tags = mailbox(utc(2025, 3, 3, 8), 2, 60)
+    inv = take_inventory(store("s.pst", msgs))
+    refs = entry_refs([history(tags)])
+    clock = infer_clock(refs, inv.messages)
+    assert clock.status == "insufficient_evidence" and clock.offset_minutes is None
+    assert link_entries(refs, inv.messages, clock) == []
+    assert "insufficient evidence" in clock.to_dict()["explanation"]
+
+
+def test_clock_insufficient_when_nothing_aligns():
+    msgs, _ = mailbox(utc(2025, 3, 3, 8), 20, 0)
+    tags = [("+", datetime(2025, 6, 1, 0, 7, 13) + timedelta(hours=5 * n, seconds=n * 11),
+             f"u{n}") for n in range(20)]
+    clock = infer_clock(entry_refs([history(tags)]),
+                        take_inventory(store("s", msgs)).messages)
+    assert clock.offset_minutes is None and clock.support == 0
+
+
+def test_clock_ignores_deletes_and_undated():
+    msgs, tags = mailbox(utc(2025, 3, 3, 8), 10, 60)
+    tags = [("-", ts, u) for _, ts, u in tags[:5]] + tags[5:] + [("+", None, "nodate")]
+    clock = infer_clock(entry_refs([history(tags)]), take_inventory(store("s", msgs)).messages)
+    assert clock.offset_minutes == 60 and clock.considered == 5 and clock.support == 5
+
+
+def test_links_are_one_to_one_and_ambiguity_lowers_confidence():
+    d = utc(2025, 3, 3, 8)
+    msgs = [mail(1, "<a@x>", d), mail(2, "<b@x>", d + timedelta(seconds=3)),
+            mail(3, "<c@x>", d + timedelta(hours=5)), mail(4, "<e@x>", d + timedelta(hours=9))]
+    local = d.replace(tzinfo=None)
+    tags = [("+", local, "u1"), ("+", local + timedelta(seconds=3), "u2"),
+            ("+", local + timedelta(hours=5), "u3"), ("+", local + timedelta(hours=9), "u4")]
+    inv = take_inventory(store("s", msgs))
+    refs = entry_refs([history(tags)])
+    clock = infer_clock(refs, inv.messages)
+    links = link_entries(refs, inv.messages, clock)
+    assert [lk.message.nid for lk in links] == [1, 2, 3, 4]
+    assert links[0].candidates == 2 and links[0].confidence == pytest.approx(0.5)
+    assert links[2].candidates == 1 and links[2].confidence == pytest.approx(1.0)
+
+
+# --- whole audit -------------------------------------------------------------------------
+
+def test_run_audit_is_deterministic_and_has_documented_keys():
+    msgs, tags = mailbox(utc(2025, 3, 3, 8), 12, 90)
+    dup = mail(0x9004, "<m3@example.net>", utc(2025, 4, 1, 8))
+    inv = take_inventory(store("s.pst", msgs + [dup]))
+    listing = parse_server_listing("+OK\r\n1 00000000ABCD0123\r\n.\r\n")
+    one = run_audit([history(tags, source="s.pst")], [inv], [listing])
+    two = run_audit([history(tags, source="s.pst")], [inv], [listing])
+    assert one == two
+    assert {"accounts", "duplicates", "clock", "links", "findings"} <= set(one)
+    assert set(one["accounts"][0]) >= {"account", "server"}
+    assert set(one["duplicates"][0]) >= {"internet_message_id", "copies"}
+    assert set(one["duplicates"][0]["copies"][0]) >= {"folder", "nid", "delivery_time"}
+    assert set(one["clock"]) >= {"offset_minutes", "support", "method"}
+    assert set(one["links"][0]) >= {"entry", "message", "confidence"}
+    assert one["clock"]["offset_minutes"] == 90
