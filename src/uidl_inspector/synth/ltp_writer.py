@@ -1,0 +1,417 @@
+"""LTP writer: heap-on-node, BTree-on-heap, property contexts and table contexts.
+
+Everything here produces the bytes of one node: a list of heap blocks (the node's data
+tree, one heap page per block) plus the subnodes it needed, which the caller hands to the
+NDB writer. Structures are built with the shared declarations of ``schemas/ltp.py``
+([MS-PST] 2.3; ms-pst-map section 3).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from uidl_inspector.mapi import PropType
+from uidl_inspector.schemas.ltp import (
+    BTHHEADER,
+    CLIENT_SIG_PC,
+    CLIENT_SIG_TC,
+    HNBITMAPHDR,
+    HNHDR,
+    HNPAGEHDR,
+    HNPAGEMAP,
+    MAX_HEAP_ITEM,
+    MV_VARIABLE_HEADER,
+    PCBTH,
+    PTYPOBJECT,
+    TCINFO,
+    TCOLDESC,
+    TCROWID_ANSI,
+    TCROWID_UNICODE,
+    bth_index_record,
+    hnpm_first_bitmap_block,
+    make_hid,
+)
+from uidl_inspector.synth.ndb_writer import FastBuild
+
+__all__ = [
+    "SubnodeSink",
+    "HeapWriter",
+    "build_bth",
+    "encode_value",
+    "cell_size",
+    "build_pc",
+    "Column",
+    "build_tc",
+    "filetime",
+]
+
+_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
+_MAX_ITEMS_PER_BLOCK = 0x7FF  # hidIndex has 11 bits
+
+
+class SubnodeSink(Protocol):
+    """Where a node's large values go: a subnode (NID type 0x1F) holding a data tree."""
+
+    def add_value(self, data: bytes | list[bytes]) -> int:
+        """Store ``data`` in a new subnode and return its NID."""
+
+
+def filetime(value: datetime | int) -> int:
+    """A UTC-aware datetime (or a raw FILETIME) as 100 ns ticks since 1601."""
+    if isinstance(value, int):
+        return value
+    if value.tzinfo is None:
+        raise ValueError("PtypTime values must be timezone-aware (UTC)")
+    delta = value - _FILETIME_EPOCH
+    return (delta.days * 86400 + delta.seconds) * 10_000_000 + delta.microseconds * 10
+
+
+# -- heap-on-node ------------------------------------------------------------------
+
+_PCBTH = FastBuild(PCBTH).positional()
+_TCOLDESC = FastBuild(TCOLDESC)
+
+
+def _fill_level(free: int) -> int:
+    """§2.3.1.2 fill level nibble of a block with ``free`` bytes left."""
+    for level, floor in enumerate((3584, 2560, 2048, 1792, 1536, 1280, 1024, 768, 512, 256,
+                                   128, 64, 32, 16, 8)):
+        if free >= floor:
+            return level
+    return 15
+
+
+class HeapWriter:
+    """Allocates heap items into blocks of at most ``block_max`` bytes (§2.3.1).
+
+    An item never spans blocks; a new block starts when the next item, its page-map slot
+    and the page map no longer fit.
+    """
+
+    def __init__(self, client_sig: int, block_max: int) -> None:
+        self.client_sig = client_sig
+        self.block_max = block_max
+        self.user_root = 0
+        self._items: list[list[bytes]] = [[]]
+        self._used = [HNHDR.sizeof()]
+
+    @staticmethod
+    def _header_size(block_index: int) -> int:
+        if block_index == 0:
+            return HNHDR.sizeof()
+        if hnpm_first_bitmap_block(block_index):
+            return HNBITMAPHDR.sizeof()
+        return HNPAGEHDR.sizeof()
+
+    def _fits(self, block_index: int, size: int) -> bool:
+        items = self._items[block_index]
+        used = self._used[block_index] + size
+        pagemap = 4 + 2 * (len(items) + 2)
+        return (len(items) < _MAX_ITEMS_PER_BLOCK
+                and used + (used & 1) + pagemap <= self.block_max)
+
+    def alloc(self, data: bytes) -> int:
+        """Store one item; return its HID."""
+        if len(data) > MAX_HEAP_ITEM:
+            raise ValueError(f"heap item of {len(data)} bytes exceeds {MAX_HEAP_ITEM}")
+        b = len(self._items) - 1
+        if not self._fits(b, len(data)):
+            b += 1
+            self._items.append([])
+            self._used.append(self._header_size(b))
+        self._items[b].append(data)
+        self._used[b] += len(data)
+        return make_hid(b, len(self._items[b]))
+
+    def replace(self, hid: int, data: bytes) -> None:
+        """Overwrite an item with bytes of the same size (headers filled in late)."""
+        b, i = hid >> 16, ((hid >> 5) & 0x7FF) - 1
+        if len(self._items[b][i]) != len(data):
+            raise ValueError("a replaced heap item must keep its size")
+        self._items[b][i] = data
+
+    def free_in(self, block_index: int) -> int:
+        items = self._items[block_index]
+        used = self._used[block_index]
+        return self.block_max - (used + (used & 1) + 4 + 2 * (len(items) + 1))
+
+    def blocks(self) -> list[bytes]:
+        """The heap as one byte string per data block, page maps included."""
+        out = []
+        levels = [_fill_level(self.free_in(b)) for b in range(len(self._items))]
+        for b, items in enumerate(self._items):
+            body = b"".join(items)
+            head_size = self._header_size(b)
+            ib_hnpm = head_size + len(body)
+            ib_hnpm += ib_hnpm & 1
+            offsets = [head_size]
+            for it in items:
+                offsets.append(offsets[-1] + len(it))
+            pagemap = HNPAGEMAP.build({"cAlloc": len(items), "cFree": 0, "rgibAlloc": offsets})
+            if b == 0:
+                fill = _nibbles(levels[0:8], 4)
+                head = HNHDR.build({"ibHnpm": ib_hnpm, "bClientSig": self.client_sig,
+                                    "hidUserRoot": self.user_root, "rgbFillLevel": fill})
+            elif hnpm_first_bitmap_block(b):
+                head = HNBITMAPHDR.build({"ibHnpm": ib_hnpm,
+                                          "rgbFillLevel": _nibbles(levels[b:b + 128], 64)})
+            else:
+                head = HNPAGEHDR.build({"ibHnpm": ib_hnpm})
+            raw = head + body
+            out.append(raw + bytes(ib_hnpm - len(raw)) + pagemap)
+        return out
+
+
+def _nibbles(levels: Sequence[int], size: int) -> bytes:
+    out = bytearray(size)
+    for i, lv in enumerate(levels[: size * 2]):
+        out[i // 2] |= lv << (4 * (i % 2))
+    return bytes(out)
+
+
+# -- BTree-on-heap -----------------------------------------------------------------
+
+
+def build_bth(heap: HeapWriter, cb_key: int, cb_ent: int, records: Sequence[bytes],
+              *, max_levels: int | None = None) -> int:
+    """Write a BTH of sorted ``records`` (key + data bytes); return the BTHHEADER's HID."""
+    header_hid = heap.alloc(bytes(BTHHEADER.sizeof()))
+    levels = 0
+    root = 0
+    if records:
+        rec = cb_key + cb_ent
+        per = MAX_HEAP_ITEM // rec
+        groups = [records[i:i + per] for i in range(0, len(records), per)]
+        hids = [heap.alloc(b"".join(g)) for g in groups]
+        index_rec = bth_index_record(cb_key)
+        while len(hids) > 1:
+            levels += 1
+            if max_levels is not None and levels > max_levels:
+                raise ValueError(f"{len(records)} records need more than {max_levels} BTH levels")
+            keys = [g[0][:cb_key] for g in groups]
+            level_recs = [index_rec.build({"key": k, "hidNextLevel": h})
+                          for k, h in zip(keys, hids, strict=True)]
+            per = MAX_HEAP_ITEM // index_rec.sizeof()
+            groups = [level_recs[i:i + per] for i in range(0, len(level_recs), per)]
+            hids = [heap.alloc(b"".join(g)) for g in groups]
+        root = hids[0]
+    heap.replace(header_hid, BTHHEADER.build({"cbKey": cb_key, "cbEnt": cb_ent,
+                                              "bIdxLevels": levels, "hidRoot": root}))
+    return header_hid
+
+
+# -- property values ---------------------------------------------------------------
+
+_FIXED = {
+    PropType.INT16: ("<h", 2),
+    PropType.INT32: ("<i", 4),
+    PropType.FLOAT32: ("<f", 4),
+    PropType.ERROR: ("<I", 4),
+    PropType.BOOLEAN: ("<B", 1),
+    PropType.FLOAT64: ("<d", 8),
+    PropType.CURRENCY: ("<q", 8),
+    PropType.FLOATING_TIME: ("<d", 8),
+    PropType.INT64: ("<q", 8),
+    PropType.TIME: ("<Q", 8),
+}
+
+
+def cell_size(ptype: int) -> int:
+    """Bytes of a TC cell: the value itself up to 8 bytes, else a 4-byte HNID."""
+    fixed = _FIXED.get(ptype)  # type: ignore[call-overload]
+    return fixed[1] if fixed else 4
+
+
+def _fixed_bytes(ptype: int, value: Any) -> bytes:
+    fmt, _ = _FIXED[ptype]  # type: ignore[index]
+    if ptype == PropType.TIME:
+        value = filetime(value)
+    elif ptype == PropType.BOOLEAN:
+        value = 1 if value else 0
+    elif ptype in (PropType.INT16, PropType.INT32) and value >= 1 << (8 * struct.calcsize(fmt) - 1):
+        value -= 1 << (8 * struct.calcsize(fmt))
+    return struct.pack(fmt, value)
+
+
+def _string(value: str, ptype: int) -> bytes:
+    if ptype == PropType.STRING8:
+        return value.encode("cp1252", errors="replace")
+    return value.encode("utf-16-le")
+
+
+def encode_value(ptype: int, value: Any) -> bytes:
+    """The stored bytes of a property value ([MS-OXCDATA] 2.11.1, [MS-PST] 2.3.3.4)."""
+    if ptype in _FIXED:
+        return _fixed_bytes(ptype, value)
+    if ptype in (PropType.STRING8, PropType.UNICODE):
+        return _string(value, ptype)
+    if ptype in (PropType.BINARY, PropType.OBJECT):
+        return bytes(value)
+    if ptype == PropType.GUID:
+        if len(value) != 16:
+            raise ValueError("a GUID value is 16 bytes")
+        return bytes(value)
+    if ptype & 0x1000:
+        base = ptype & ~0x1000
+        if base in _FIXED or base == PropType.GUID:
+            return b"".join(encode_value(base, v) for v in value)
+        items = [encode_value(base, v) for v in value]
+        head = MV_VARIABLE_HEADER.sizeof() + 4 * len(items)
+        offsets = []
+        pos = head
+        for it in items:
+            offsets.append(pos)
+            pos += len(it)
+        return MV_VARIABLE_HEADER.build({"ulCount": len(items),
+                                         "rgulDataOffsets": offsets}) + b"".join(items)
+    raise ValueError(f"property type {ptype:#06x} is not supported by the writer")
+
+
+def _variable_hnid(heap: HeapWriter, data: bytes, sink: SubnodeSink) -> int:
+    """HID when it fits a heap item, else a subnode; empty values are HNID 0 (as Outlook)."""
+    if not data:
+        return 0
+    if len(data) <= MAX_HEAP_ITEM:
+        return heap.alloc(data)
+    return sink.add_value(data)
+
+
+# -- property context --------------------------------------------------------------
+
+PcValue = tuple[int, Any]  # (property type, value); an OBJECT value is (nid, size)
+
+
+def build_pc(props: Iterable[tuple[int, int, Any]], sink: SubnodeSink,
+             block_max: int) -> list[bytes]:
+    """A property context of (prop id, type, value) triples; return its heap blocks.
+
+    PtypObject values are given as (subnode NID, size) and written as §2.3.3.5 says. The
+    BTH stays one level (libpst reads hidRoot as a flat array), so at most 447 properties.
+    """
+    heap = HeapWriter(CLIENT_SIG_PC, block_max)
+    header_hid = heap.alloc(bytes(BTHHEADER.sizeof()))
+    records: list[bytes] = []
+    for pid, ptype, value in sorted(props, key=lambda p: p[0]):
+        if ptype == PropType.OBJECT:
+            nid, size = value
+            hnid = heap.alloc(PTYPOBJECT.build({"Nid": nid, "ulSize": size}))
+        elif ptype in _FIXED and cell_size(ptype) <= 4:
+            hnid = int.from_bytes(_fixed_bytes(ptype, value).ljust(4, b"\0"), "little")
+        elif ptype in _FIXED or ptype == PropType.GUID:
+            hnid = heap.alloc(encode_value(ptype, value))
+        else:
+            hnid = _variable_hnid(heap, encode_value(ptype, value), sink)
+        records.append(_PCBTH(pid, ptype, hnid))
+    if len(records) * PCBTH.sizeof() > MAX_HEAP_ITEM:
+        raise ValueError(f"{len(records)} properties do not fit a one-level PC BTH")
+    root = heap.alloc(b"".join(records)) if records else 0
+    heap.replace(header_hid, BTHHEADER.build({"cbKey": 2, "cbEnt": 6, "bIdxLevels": 0,
+                                              "hidRoot": root}))
+    heap.user_root = header_hid
+    return heap.blocks()
+
+
+# -- table context -----------------------------------------------------------------
+
+Column = tuple[int, int]  # (prop id, prop type)
+ROW_ID = (0x67F2, PropType.INT32)
+ROW_VER = (0x67F3, PropType.INT32)
+
+
+class _RowLayout:
+    """Where each column's cell sits in a row (§2.3.4.4.1) and the TCOLDESCs."""
+
+    def __init__(self, columns: Sequence[Column]) -> None:
+        cols = [c for c in dict.fromkeys(columns) if c[0] not in (ROW_ID[0], ROW_VER[0])]
+        groups: dict[int, list[Column]] = {8: [], 4: [], 2: [], 1: []}
+        for c in sorted(cols):
+            groups[cell_size(c[1])].append(c)
+        self.cells: list[tuple[Column, int, int, int]] = []  # column, ibData, cbData, iBit
+        pos = 8
+        bits = 2
+        self.cells.append((ROW_ID, 0, 4, 0))
+        self.cells.append((ROW_VER, 4, 4, 1))
+        ends = []
+        for size in (8, 4, 2, 1):
+            for c in groups[size]:
+                self.cells.append((c, pos, size, bits))
+                pos += size
+                bits += 1
+            if size != 8:
+                ends.append(pos)
+        self.n_cols = len(self.cells)
+        self.ceb_at = pos
+        self.row_size = pos + (self.n_cols + 7) // 8
+        self.rgib = [*ends, self.row_size]
+
+    def coldescs(self) -> list[dict[str, int]]:
+        descs = [{"tag": (c[0] << 16) | c[1], "ibData": ib, "cbData": cb, "iBit": bit}
+                 for c, ib, cb, bit in self.cells]
+        return sorted(descs, key=lambda d: d["tag"])
+
+
+def build_tc(columns: Sequence[Column], rows: Sequence[tuple[int, dict[int, Any]]],
+             sink: SubnodeSink, block_max: int, *, unicode: bool = True) -> list[bytes]:
+    """A table context; ``rows`` are (dwRowID, {prop id: value}); return its heap blocks.
+
+    The row matrix is a heap item when it fits, else a subnode whose blocks hold whole
+    rows (§2.3.4.4).
+    """
+    layout = _RowLayout(columns)
+    heap = HeapWriter(CLIENT_SIG_TC, block_max)
+    # The TCINFO first (Outlook's hidUserRoot is 0x20), sized now and filled in last.
+    info_hid = heap.alloc(bytes(len(_tcinfo(layout, 0, 0))))
+    matrix = [_row_bytes(layout, i, row_id, values, heap, sink)
+              for i, (row_id, values) in enumerate(rows)]
+    rowid = TCROWID_UNICODE if unicode else TCROWID_ANSI
+    index = sorted((rid, i) for i, (rid, _) in enumerate(rows))
+    recs = [rowid.build({"dwRowID": rid, "dwRowIndex": i}) for rid, i in index]
+    index_hid = build_bth(heap, 4, rowid.sizeof() - 4, recs)
+    hnid_rows = 0
+    total = len(matrix) * layout.row_size
+    if matrix and total <= MAX_HEAP_ITEM:
+        hnid_rows = heap.alloc(b"".join(matrix))
+    elif matrix:
+        per = block_max // layout.row_size
+        chunks = [b"".join(matrix[i:i + per]) for i in range(0, len(matrix), per)]
+        hnid_rows = sink.add_value(chunks)
+    heap.replace(info_hid, _tcinfo(layout, index_hid, hnid_rows))
+    heap.user_root = info_hid
+    return heap.blocks()
+
+
+def _tcinfo(layout: _RowLayout, index_hid: int, hnid_rows: int) -> bytes:
+    return TCINFO.build({
+        "cCols": layout.n_cols,
+        "rgib": layout.rgib,
+        "hidRowIndex": index_hid,
+        "hnidRows": hnid_rows,
+        "hidIndex": 0,
+        "rgTCOLDESC": layout.coldescs(),
+    })
+
+
+def _row_bytes(layout: _RowLayout, row_version: int, row_id: int, values: dict[int, Any],
+               heap: HeapWriter, sink: SubnodeSink) -> bytes:
+    row = bytearray(layout.row_size)
+    ceb = bytearray(layout.row_size - layout.ceb_at)
+    for (pid, ptype), ib, cb, bit in layout.cells:
+        if pid == ROW_ID[0]:
+            value: Any = row_id
+        elif pid == ROW_VER[0]:
+            value = row_version
+        elif pid in values and values[pid] is not None:
+            value = values[pid]
+        else:
+            continue
+        if ptype in _FIXED:
+            row[ib:ib + cb] = _fixed_bytes(ptype, value)
+        else:
+            row[ib:ib + 4] = _variable_hnid(heap, encode_value(ptype, value), sink).to_bytes(
+                4, "little")
+        ceb[bit // 8] |= 0x80 >> (bit % 8)
+    row[layout.ceb_at:] = ceb
+    return bytes(row)

@@ -1,0 +1,491 @@
+"""Write a PST store (Unicode or ANSI, any block encoding) from a messaging-level spec.
+
+Why: no public store holds a POP3 history, so the project writes its own evidence and
+proves it valid with independent readers (libpff, libpst). This module is the messaging
+layer ([MS-PST] 2.4): message store, name-to-id map, root folder, IPM subtree, search
+root, folders with their hierarchy / contents / associated-contents tables, messages with
+recipient and attachment tables, attachments (by value or embedded message) and deleted
+("orphan") messages whose blocks stay in the file. ``ltp_writer`` builds the nodes and
+``ndb_writer`` the file. Output is a pure function of (spec, variant, encoding, seed).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from uidl_inspector.mapi import AttachMethod, PropId, PropType
+from uidl_inspector.schemas.encoding import crc32
+from uidl_inspector.schemas.ltp import NAMEID
+from uidl_inspector.schemas.ndb import (
+    NID_MESSAGE_STORE,
+    NID_NAME_TO_ID_MAP,
+    NID_ROOT_FOLDER,
+    NID_SEARCH_MANAGEMENT_QUEUE,
+    RGNID_INITIAL,
+    make_nid,
+    nid_index,
+    nid_type,
+)
+from uidl_inspector.synth.ltp_writer import Column, build_pc, build_tc, encode_value
+from uidl_inspector.synth.ndb_writer import NdbWriter
+
+__all__ = [
+    "Prop",
+    "Props",
+    "AttachmentSpec",
+    "MessageSpec",
+    "FolderSpec",
+    "StoreSpec",
+    "default_folders",
+    "write_pst",
+]
+
+
+@dataclass
+class Prop:
+    """One MAPI property value: str, bytes, int, bool, UTC-aware datetime, list or None."""
+
+    type: PropType
+    value: Any
+
+
+Props = dict[int, Prop]
+
+
+@dataclass
+class AttachmentSpec:
+    props: Props
+    data: bytes | None = None  # PidTagAttachDataBinary (method 1)
+    embedded: MessageSpec | None = None  # method 5: a full embedded message
+    nid: int | None = None  # filled in by the writer
+
+
+@dataclass
+class MessageSpec:
+    props: Props
+    attachments: list[AttachmentSpec] = field(default_factory=list)
+    recipients: list[Props] = field(default_factory=list)
+    nid: int | None = None  # filled in (type 0x04, or 0x08 when associated)
+    block_ranges: list[tuple[int, int]] = field(default_factory=list)  # (offset, size)
+
+
+@dataclass
+class FolderSpec:
+    name: str
+    container_class: str | None = "IPF.Note"
+    folders: list[FolderSpec] = field(default_factory=list)
+    messages: list[MessageSpec] = field(default_factory=list)  # contents table
+    associated: list[MessageSpec] = field(default_factory=list)  # FAI, NID type 0x08
+    props: Props = field(default_factory=dict)
+    nid: int | None = None
+
+
+def default_folders() -> list[FolderSpec]:
+    """The folders Outlook creates under "Top of Personal Folders" in a new PST."""
+    return [
+        FolderSpec("Deleted Items"),
+        FolderSpec("Inbox"),
+        FolderSpec("Outbox"),
+        FolderSpec("Sent Items"),
+        FolderSpec("Calendar", "IPF.Appointment"),
+        FolderSpec("Contacts", "IPF.Contact"),
+        FolderSpec("Journal", "IPF.Journal"),
+        FolderSpec("Notes", "IPF.StickyNote"),
+        FolderSpec("Tasks", "IPF.Task"),
+        FolderSpec("Drafts"),
+        FolderSpec("Junk E-mail"),
+    ]
+
+
+@dataclass
+class StoreSpec:
+    display_name: str = "Personal Folders"
+    top_name: str = "Top of Personal Folders"
+    folders: list[FolderSpec] = field(default_factory=default_folders)
+    # Written into the file (blocks with valid trailers) but referenced by no NBT/BBT
+    # entry: deleted messages whose bytes remain. Their NID is type 0x08 unless preset.
+    orphans: list[MessageSpec] = field(default_factory=list)
+
+
+# Fixed NIDs of a new store ([MS-PST] 2.7.1, ms-pst-map 5).
+NID_IPM_SUBTREE = 0x8022
+NID_SEARCH_ROOT = 0x8042
+NID_DELETED_ITEMS = 0x8062
+TYPE_FOLDER, TYPE_MESSAGE, TYPE_ATTACHMENT, TYPE_ASSOC = 0x02, 0x04, 0x05, 0x08
+TYPE_HIERARCHY, TYPE_CONTENTS, TYPE_ASSOC_CONTENTS, TYPE_LTP = 0x0D, 0x0E, 0x0F, 0x1F
+SUBNODE_ATTACHMENTS = 0x671
+SUBNODE_RECIPIENTS = 0x692
+MSGFLAG_READ, MSGFLAG_HASATTACH, MSGFLAG_ASSOCIATED = 0x01, 0x10, 0x40
+PS_PUBLIC_STRINGS_INDEX = 2
+PSETID_COMMON = bytes.fromhex("0820060000000000c000000000000046")  # {00062008-...-46}
+NAMEID_BUCKETS = 251
+
+_S = PropType.UNICODE
+_STRING_TYPES = {PropType.STRING8, PropType.UNICODE}
+HIERARCHY_COLUMNS: list[Column] = [
+    (0x3001, _S), (0x3602, PropType.INT32), (0x3603, PropType.INT32),
+    (0x360A, PropType.BOOLEAN), (0x3613, _S), (0x3617, PropType.INT32),
+]
+CONTENTS_COLUMNS: list[Column] = [
+    (0x0017, PropType.INT32), (0x001A, _S), (0x0037, _S), (0x0039, PropType.TIME),
+    (0x0042, _S), (0x0E04, _S), (0x0E06, PropType.TIME), (0x0E07, PropType.INT32),
+    (0x0E08, PropType.INT32), (0x0E17, PropType.INT32), (0x1035, _S),
+    (0x3008, PropType.TIME),
+]
+ASSOC_COLUMNS: list[Column] = [
+    (0x001A, _S), (0x0037, _S), (0x0E07, PropType.INT32), (0x0E08, PropType.INT32),
+    (0x0E17, PropType.INT32), (0x3008, PropType.TIME),
+]
+ATTACHMENT_COLUMNS: list[Column] = [
+    (0x0E20, PropType.INT32), (0x3704, _S), (0x3705, PropType.INT32),
+    (0x370B, PropType.INT32),
+]
+RECIPIENT_COLUMNS: list[Column] = [
+    (0x0C15, PropType.INT32), (0x0FFE, PropType.INT32), (0x3001, _S), (0x3002, _S),
+    (0x3003, _S), (0x3900, PropType.INT32),
+]
+
+
+def write_pst(spec: StoreSpec, path: str | os.PathLike[str], *, variant: str = "unicode",
+              encoding: str = "none", seed: int = 0) -> None:
+    """Write ``spec`` as a PST at ``path`` (via a temp file in the same directory).
+
+    Fills in each spec object's ``nid`` and each message's ``block_ranges``.
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w+b") as out:
+            _StoreWriter(spec, out, variant, encoding, seed).write()
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class _Subnodes:
+    """One node's subnode tree under construction (the SubnodeSink of ltp_writer)."""
+
+    def __init__(self, ndb: NdbWriter, orphan: bool, ranges: list[tuple[int, int]] | None):
+        self.ndb = ndb
+        self.orphan = orphan
+        self.ranges = ranges
+        self.entries: list[tuple[int, int, int]] = []
+        self._next = 0x400
+
+    def new_nid(self, ntype: int) -> int:
+        self._next += 1
+        return make_nid(ntype, self._next)
+
+    def add_value(self, data: bytes | list[bytes]) -> int:
+        nid = self.new_nid(TYPE_LTP)
+        self.entries.append((nid, self.data(data), 0))
+        return nid
+
+    def data(self, data: bytes | list[bytes], share: object = None) -> int:
+        return self.ndb.add_data(data, orphan=self.orphan, ranges=self.ranges,
+                                 share=None if self.orphan else share)
+
+    def finish(self) -> int:
+        return self.ndb.add_subnodes(self.entries, orphan=self.orphan, ranges=self.ranges)
+
+
+class _StoreWriter:
+    def __init__(self, spec: StoreSpec, out: Any, variant: str, encoding: str, seed: int):
+        self.spec = spec
+        self.ndb = NdbWriter(out, variant, encoding)
+        self.unicode = variant == "unicode"
+        self.block_max = self.ndb.block_max
+        self.rng = random.Random(f"uidl-inspector-pst:{seed}")
+        self.uid = self.rng.randbytes(16)
+        self.base_time = datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(
+            seconds=self.rng.randrange(365 * 86400))
+        self.last = dict(enumerate(RGNID_INITIAL))  # nidType -> last nidIndex used
+
+    # -- helpers ------------------------------------------------------------------
+
+    def new_nid(self, ntype: int) -> int:
+        self.last[ntype] += 1
+        return make_nid(ntype, self.last[ntype])
+
+    def entry_id(self, nid: int) -> bytes:
+        return bytes(4) + self.uid + nid.to_bytes(4, "little")
+
+    def adapt(self, props: Iterable[tuple[int, Prop]]) -> list[tuple[int, int, Any]]:
+        """(id, type, value) triples; ANSI files store Unicode strings as String8."""
+        out = []
+        for pid, p in props:
+            if p.value is None:
+                continue
+            ptype = int(p.type)
+            if not self.unicode and ptype in (PropType.UNICODE, PropType.MV_UNICODE):
+                ptype -= 1  # 0x1F -> 0x1E, 0x101F -> 0x101E
+            out.append((pid, ptype, p.value))
+        return out
+
+    def columns(self, cols: list[Column]) -> list[Column]:
+        if self.unicode:
+            return cols
+        return [(pid, PropType.STRING8 if t == PropType.UNICODE else t) for pid, t in cols]
+
+    def cells(self, props: dict[int, tuple[int, Any]], cols: list[Column]) -> dict[int, Any]:
+        """Row values for the table's columns, where the message's type matches."""
+        row = {}
+        for pid, ctype in cols:
+            got = props.get(pid)
+            if got is not None and (got[0] == ctype or {got[0], ctype} == _STRING_TYPES):
+                row[pid] = got[1]
+        return row
+
+    def put_node(self, nid: int, blocks: list[bytes], subs: _Subnodes, parent: int) -> None:
+        bid_data = subs.data(blocks)
+        self.ndb.add_node(nid, bid_data, subs.finish(), parent)
+
+    def pc(self, props: list[tuple[int, int, Any]], subs: _Subnodes) -> list[bytes]:
+        return build_pc(props, subs, self.block_max)
+
+    def tc(self, cols: list[Column], rows: list[tuple[int, dict[int, Any]]],
+           subs: _Subnodes) -> list[bytes]:
+        return build_tc(self.columns(cols), rows, subs, self.block_max, unicode=self.unicode)
+
+    # -- the store ----------------------------------------------------------------
+
+    def write(self) -> None:
+        spec = self.spec
+        top = list(spec.folders)
+        if not any(f.name == "Deleted Items" for f in top):
+            top.insert(0, FolderSpec("Deleted Items"))
+        self.assign_nids(top)
+        self.write_store()
+        self.write_name_map()
+        self.ndb.add_node(NID_SEARCH_MANAGEMENT_QUEUE, 0, 0, 0)  # empty, as Outlook writes it
+        root = FolderSpec("", None, folders=[], nid=NID_ROOT_FOLDER)
+        ipm = FolderSpec(spec.top_name, None, folders=top, nid=NID_IPM_SUBTREE)
+        search = FolderSpec("Search Root", None, nid=NID_SEARCH_ROOT)
+        root.folders = [ipm, search]
+        self.write_folder(root, NID_ROOT_FOLDER, recurse=False)
+        self.write_folder(ipm, NID_ROOT_FOLDER)
+        self.write_folder(search, NID_ROOT_FOLDER)
+        for msg in spec.orphans:
+            if msg.nid is None:
+                msg.nid = self.new_nid(TYPE_ASSOC)
+            self.write_message(msg, orphan=True, assoc=nid_type(msg.nid) == TYPE_ASSOC)
+        rgnid = [self.last[t] for t in range(32)]
+        self.ndb.finish(rgnid=rgnid, dw_unique=1 + self.rng.randrange(1 << 16))
+
+    def assign_nids(self, folders: list[FolderSpec]) -> None:
+        """Folder NIDs first (depth first), Deleted Items at its fixed NID."""
+        self.last[TYPE_FOLDER] = max(self.last[TYPE_FOLDER], nid_index(NID_DELETED_ITEMS))
+        deleted = next(f for f in folders if f.name == "Deleted Items")
+        stack = list(reversed(folders))
+        while stack:
+            f = stack.pop()
+            f.nid = NID_DELETED_ITEMS if f is deleted else self.new_nid(TYPE_FOLDER)
+            stack.extend(reversed(f.folders))
+
+    def write_store(self) -> None:
+        props = {
+            PropId.RECORD_KEY: Prop(PropType.BINARY, self.uid),
+            PropId.DISPLAY_NAME: Prop(PropType.UNICODE, self.spec.display_name),
+            0x35DF: Prop(PropType.INT32, 0x89),  # PidTagValidFolderMask
+            PropId.IPM_SUBTREE_ENTRYID: Prop(PropType.BINARY, self.entry_id(NID_IPM_SUBTREE)),
+            PropId.IPM_WASTEBASKET_ENTRYID: Prop(PropType.BINARY,
+                                                 self.entry_id(NID_DELETED_ITEMS)),
+            PropId.FINDER_ENTRYID: Prop(PropType.BINARY, self.entry_id(NID_SEARCH_ROOT)),
+        }
+        subs = _Subnodes(self.ndb, False, None)
+        self.put_node(NID_MESSAGE_STORE, self.pc(self.adapt(props.items()), subs), subs, 0)
+
+    def write_name_map(self) -> None:
+        """§2.4.7 with one numeric (PSETID_Common) and one string (PS_PUBLIC_STRINGS) name."""
+        name = "Keywords".encode("utf-16-le")
+        strings = len(name).to_bytes(4, "little") + name
+        strings += bytes(-len(strings) % 4)
+        entries = [  # (dwPropertyID, wGuid, N, wPropIdx)
+            (0x8554, 3, False, 0),
+            (0, PS_PUBLIC_STRINGS_INDEX, True, 1),
+        ]
+        raw = [NAMEID.build({"dwPropertyID": pid, "guid": {"wGuid": g, "N": n},
+                             "wPropIdx": idx}) for pid, g, n, idx in entries]
+        buckets: dict[int, bytes] = {}
+        for (pid, g, n, _), rec in zip(entries, raw, strict=True):
+            key = crc32(name) if n else pid
+            bucket = (key ^ ((g << 1) | int(n))) % NAMEID_BUCKETS
+            buckets[bucket] = buckets.get(bucket, b"") + rec
+        props = [
+            (0x0001, PropType.INT32, NAMEID_BUCKETS),
+            (0x0002, PropType.BINARY, PSETID_COMMON),
+            (0x0003, PropType.BINARY, b"".join(raw)),
+            (0x0004, PropType.BINARY, strings),
+        ] + [(0x1000 + b, PropType.BINARY, v) for b, v in sorted(buckets.items())]
+        subs = _Subnodes(self.ndb, False, None)
+        self.put_node(NID_NAME_TO_ID_MAP, self.pc(props, subs), subs, 0)
+
+    # -- folders ------------------------------------------------------------------
+
+    def folder_props(self, f: FolderSpec) -> Props:
+        unread = sum(1 for m in f.messages if not self.flags_of(m, False) & MSGFLAG_READ)
+        props: Props = {
+            PropId.DISPLAY_NAME: Prop(PropType.UNICODE, f.name),
+            PropId.CONTENT_COUNT: Prop(PropType.INT32, len(f.messages)),
+            PropId.CONTENT_UNREAD_COUNT: Prop(PropType.INT32, unread),
+            PropId.SUBFOLDERS: Prop(PropType.BOOLEAN, bool(f.folders)),
+            PropId.ASSOC_CONTENT_COUNT: Prop(PropType.INT32, len(f.associated)),
+        }
+        if f.container_class is not None:
+            props[PropId.CONTAINER_CLASS] = Prop(PropType.UNICODE, f.container_class)
+        props.update(f.props)
+        return props
+
+    def write_folder(self, f: FolderSpec, parent: int, *, recurse: bool = True) -> None:
+        nid = f.nid
+        assert nid is not None
+        subs = _Subnodes(self.ndb, False, None)
+        self.put_node(nid, self.pc(self.adapt(self.folder_props(f).items()), subs), subs,
+                      parent)
+        rows = []
+        for child in f.folders:
+            assert child.nid is not None
+            values = {pid: (t, v) for pid, t, v in self.adapt(self.folder_props(child).items())}
+            rows.append((child.nid, self.cells(values, self.columns(HIERARCHY_COLUMNS))))
+        self.table(nid, TYPE_HIERARCHY, HIERARCHY_COLUMNS, rows)
+        for assoc, msgs, cols, ttype in ((False, f.messages, CONTENTS_COLUMNS, TYPE_CONTENTS),
+                                         (True, f.associated, ASSOC_COLUMNS,
+                                          TYPE_ASSOC_CONTENTS)):
+            rows = []
+            for m in msgs:
+                m.nid = self.new_nid(TYPE_ASSOC if assoc else TYPE_MESSAGE)
+                values = self.write_message(m, parent=nid, assoc=assoc)
+                rows.append((m.nid, self.cells(values, self.columns(cols))))
+            self.table(nid, ttype, cols, rows)
+        if recurse:
+            for child in f.folders:
+                self.write_folder(child, nid)
+
+    def table(self, folder: int, ttype: int, cols: list[Column],
+              rows: list[tuple[int, dict[int, Any]]]) -> None:
+        nid = (folder & ~0x1F) | ttype
+        subs = _Subnodes(self.ndb, False, None)
+        blocks = self.tc(cols, rows, subs)
+        share = ("empty-table", ttype) if not rows else None
+        bid = subs.data(blocks, share=share)
+        self.ndb.add_node(nid, bid, subs.finish(), 0)
+
+    # -- messages -----------------------------------------------------------------
+
+    def flags_of(self, m: MessageSpec, assoc: bool) -> int:
+        given = m.props.get(PropId.MESSAGE_FLAGS)
+        flags = int(given.value) if given is not None and given.value is not None else (
+            MSGFLAG_READ)
+        if m.attachments:
+            flags |= MSGFLAG_HASATTACH
+        if assoc:
+            flags |= MSGFLAG_ASSOCIATED
+        return flags
+
+    def write_message(self, m: MessageSpec, *, parent: int = 0, assoc: bool = False,
+                      orphan: bool = False, subs: _Subnodes | None = None,
+                      ) -> dict[int, tuple[int, Any]]:
+        """Write a message node (or, with ``subs``, an embedded one into that subnode tree).
+
+        Returns the message's final properties as {id: (type, value)}.
+        """
+        m.block_ranges.clear()
+        ranges = m.block_ranges
+        own = _Subnodes(self.ndb, orphan, ranges)
+        when = self.message_time(m)
+        props: Props = {
+            PropId.MESSAGE_CLASS: Prop(PropType.UNICODE, "IPM.Note"),
+            PropId.MESSAGE_STATUS: Prop(PropType.INT32, 0),
+            PropId.CREATION_TIME: Prop(PropType.TIME, when),
+            PropId.LAST_MODIFICATION_TIME: Prop(PropType.TIME, when),
+            PropId.SEARCH_KEY: Prop(PropType.BINARY, self.rng.randbytes(16)),
+        }
+        props.update(m.props)
+        props[PropId.MESSAGE_FLAGS] = Prop(PropType.INT32, self.flags_of(m, assoc))
+        if m.attachments:
+            props.setdefault(PropId.HASATTACH, Prop(PropType.BOOLEAN, True))
+        self.write_recipients(m, own)
+        if m.attachments:
+            self.write_attachments(m, own, orphan)
+        triples = self.adapt(props.items())
+        if PropId.MESSAGE_SIZE not in m.props:
+            size = sum(len(encode_value(t, v)) for _, t, v in triples) + sum(
+                len(a.data or b"") for a in m.attachments)
+            triples.append((PropId.MESSAGE_SIZE, PropType.INT32, size))
+        blocks = self.pc(triples, own)
+        bid_data = own.data(blocks)
+        bid_sub = own.finish()
+        if subs is not None:
+            subs.entries.append((m.nid or 0, bid_data, bid_sub))
+        elif not orphan:
+            assert m.nid is not None
+            self.ndb.add_node(m.nid, bid_data, bid_sub, parent)
+        return {pid: (t, v) for pid, t, v in triples}
+
+    def message_time(self, m: MessageSpec) -> datetime:
+        for pid in (PropId.MESSAGE_DELIVERY_TIME, PropId.CLIENT_SUBMIT_TIME):
+            p = m.props.get(pid)
+            if p is not None and isinstance(p.value, datetime):
+                return p.value
+        return self.base_time
+
+    def write_recipients(self, m: MessageSpec, own: _Subnodes) -> None:
+        cols = list(RECIPIENT_COLUMNS)
+        rows = []
+        for i, r in enumerate(m.recipients):
+            values = {pid: (t, v) for pid, t, v in self.adapt(r.items())}
+            known = {c[0] for c in cols}
+            cols += [(pid, t) for pid, (t, _) in sorted(values.items()) if pid not in known]
+            rows.append((i, values))
+        cols = self.columns(cols)
+        table_rows = [(rid, self.cells(values, cols)) for rid, values in rows]
+        tsubs = _Subnodes(self.ndb, own.orphan, own.ranges)
+        blocks = build_tc(cols, table_rows, tsubs, self.block_max, unicode=self.unicode)
+        share = "empty-recipients" if not rows and not tsubs.entries else None
+        own.entries.append((SUBNODE_RECIPIENTS, tsubs.data(blocks, share=share),
+                            tsubs.finish()))
+
+    def write_attachments(self, m: MessageSpec, own: _Subnodes, orphan: bool) -> None:
+        rows = []
+        for a in m.attachments:
+            a.nid = own.new_nid(TYPE_ATTACHMENT)
+            asubs = _Subnodes(self.ndb, orphan, own.ranges)
+            props: Props = {
+                PropId.RENDERING_POSITION: Prop(PropType.INT32, 0xFFFFFFFF),
+            }
+            if a.embedded is not None:
+                props[PropId.ATTACH_METHOD] = Prop(PropType.INT32, AttachMethod.EMBEDDED_MESSAGE)
+            else:
+                props[PropId.ATTACH_METHOD] = Prop(PropType.INT32, AttachMethod.BY_VALUE)
+            props.update(a.props)
+            triples = self.adapt(props.items())
+            size = len(a.data or b"")
+            if a.embedded is not None:
+                emb = a.embedded
+                emb.nid = asubs.new_nid(TYPE_LTP)
+                values = self.write_message(emb, orphan=orphan, subs=asubs)
+                if own.ranges is not None:
+                    own.ranges.extend(emb.block_ranges)
+                size = int(values.get(PropId.MESSAGE_SIZE, (0, 0))[1])
+                triples = [t for t in triples if t[0] != PropId.ATTACH_DATA]
+                triples.append((PropId.ATTACH_DATA, PropType.OBJECT, (emb.nid, size)))
+            elif a.data is not None:
+                triples = [t for t in triples if t[0] != PropId.ATTACH_DATA]
+                triples.append((PropId.ATTACH_DATA, PropType.BINARY, a.data))
+            if not any(t[0] == PropId.ATTACH_SIZE for t in triples):
+                triples.append((PropId.ATTACH_SIZE, PropType.INT32, size))
+            blocks = self.pc(triples, asubs)
+            own.entries.append((a.nid, asubs.data(blocks), asubs.finish()))
+            values = {pid: (t, v) for pid, t, v in triples}
+            rows.append((a.nid, self.cells(values, self.columns(ATTACHMENT_COLUMNS))))
+        tsubs = _Subnodes(self.ndb, orphan, own.ranges)
+        blocks = self.tc(ATTACHMENT_COLUMNS, rows, tsubs)
+        own.entries.append((SUBNODE_ATTACHMENTS, tsubs.data(blocks), tsubs.finish()))
