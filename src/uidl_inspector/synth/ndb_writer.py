@@ -17,8 +17,6 @@ from construct import Struct
 
 from uidl_inspector.schemas.encoding import CRYPT_NONE, compute_sig, crc32, encode_block
 from uidl_inspector.schemas.ndb import (
-    BTYPE_SLBLOCK,
-    BTYPE_XBLOCK,
     CLIENT_PST,
     FORMATS,
     PTYPE_AMAP,
@@ -31,7 +29,6 @@ from uidl_inspector.schemas.ndb import (
     header_crc_partial,
     page_crc,
 )
-
 
 __all__ = ["NdbWriter", "FastBuild", "AMAP_RANGE", "FIRST_AMAP", "format_for"]
 
@@ -237,7 +234,7 @@ class NdbWriter:
     def finish(self, *, rgnid: list[int], dw_unique: int = 1) -> int:
         """Write NBT, BBT, AMaps, PMaps and the header; return the file size."""
         nbt = sorted(self._nbt)
-        for a, b in zip(nbt, nbt[1:]):
+        for a, b in zip(nbt, nbt[1:], strict=False):
             if a[0] == b[0]:
                 raise ValueError(f"NID {a[0]:#x} written twice")
         bbt = sorted(tuple(e) for e in self._bbt)
