@@ -131,7 +131,9 @@ def _string(item: ctypes.c_void_p, entry_type: int) -> str | None:
     if _call("libpff_message_get_entry_value_utf8_string_size", item, entry_type,
              ctypes.byref(size)) != 1:
         return None
-    buffer = ctypes.create_string_buffer(max(size.value, 1))
+    if size.value <= 1:  # an empty string (stored as HNID 0): libpff cannot copy it out
+        return ""
+    buffer = ctypes.create_string_buffer(size.value)
     _call("libpff_message_get_entry_value_utf8_string", item, entry_type, buffer, size.value)
     return buffer.raw[: max(size.value - 1, 0)].decode("utf-8")
 

@@ -1,0 +1,750 @@
+"""Synthetic evidence scenarios: what a POP3 user's Outlook store looks like after a story.
+
+A :class:`Scenario` is the story as data: the accounts and their servers, the Outlook
+profiles, the Message Managers with their history BLOBs, the Inbox messages those downloads
+produced and the server's UIDL listing at the end. :func:`store_spec` turns it into the PST
+writer's spec; ``synth.truth`` derives the ground truth from the same objects (and from the
+node ids the writer fills in), never from the written file.
+
+Times: delivery times are UTC, as Outlook stores them; the BLOB's tags carry the wall-clock
+time of the machine, which is UTC shifted by ``clock_offset`` minutes. A ``get`` tag is written
+within seconds of the delivery time of the message it fetched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+
+from uidl_inspector.mapi import AttachMethod, PropId, PropType
+from uidl_inspector.synth.pst_writer import (
+    AttachmentSpec,
+    FolderSpec,
+    MessageSpec,
+    Prop,
+    Props,
+    StoreSpec,
+)
+
+__all__ = [
+    "SCENARIOS",
+    "GENERAL_KEY",
+    "Account",
+    "Profile",
+    "Tag",
+    "Damage",
+    "HistorySpec",
+    "ManagerSpec",
+    "InboxMessage",
+    "Scenario",
+    "BuiltStore",
+    "scenario",
+    "store_spec",
+    "manager_subject",
+    "StoredTag",
+    "stored_tags",
+    "declared_count",
+    "history_blob",
+    "manager_message",
+]
+
+MANAGER_CLASS = "IPM.MessageManager"
+TOP_NAME = "Top of Personal Folders"
+OPERATIONS = {"+": "get", "-": "delete", "&": "get-and-delete"}
+CONTENTS = {" ": "none", "h": "header", "b": "body"}
+_EPOCH = datetime(2025, 3, 3, 7, 0, 0, tzinfo=timezone.utc)
+_SYNC_MINUTES = 10  # Outlook's default send/receive interval
+
+
+@dataclass(frozen=True)
+class Account:
+    """A POP3 account: its SMTP address, PROP_ACCT_MINI_UID and the server's UID shape."""
+
+    smtp: str
+    mini_uid: int
+    uid_scheme: str = "dovecot"  # dovecot | uuid | numeric
+    display_name: str = ""
+
+    @property
+    def mini_uid_hex(self) -> str:
+        return f"{self.mini_uid:08x}"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """An Outlook profile as the Message Manager reveals it: its name and 16-byte search key
+    (the "General Key" pseudo-profile has a 12-byte key: the string with its NUL)."""
+
+    name: str
+    search_key: bytes
+
+
+GENERAL_KEY = Profile("General Key", b"General Key\0")
+
+
+@dataclass(frozen=True)
+class Tag:
+    """One resource tag as written. ``stamp`` and ``raw_uid`` are the exact text, so a broken
+    tag (bad date, bad escape) is expressed as data; ``uid`` is the real UID."""
+
+    operation: str  # + - &
+    content: str  # ' ' h b
+    stamp: str  # yyyyMMddhhmmss, 14 characters when well formed
+    raw_uid: str
+    uid: str
+
+    @property
+    def timestamp(self) -> datetime | None:
+        try:
+            return datetime.strptime(self.stamp, "%Y%m%d%H%M%S")  # noqa: DTZ007 (no zone: as recorded)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class Damage:
+    """A deliberate defect in a BLOB: ``count_mismatch`` (declared count + ``amount``),
+    ``truncated`` (cut ``amount`` bytes into the last tag), ``bad_escape`` / ``bad_date``
+    (tag number ``amount`` rewritten with a broken escape or an impossible date)."""
+
+    kind: str
+    amount: int = 0
+
+
+@dataclass(frozen=True)
+class HistorySpec:
+    """One history attachment: whose it is, how it is named, and its tags."""
+
+    account: Account
+    tags: tuple[Tag, ...]
+    attachment_rule: str = "long_filename"  # long_filename | filename | display_name | mini_uid
+    damage: Damage | None = None
+    version: int = 3
+
+    @property
+    def attachment_name(self) -> str:
+        if self.attachment_rule == "mini_uid":
+            return f"Blob{self.account.mini_uid:08x}"
+        return f"BlobPOP{self.account.smtp}"
+
+
+@dataclass(frozen=True)
+class ManagerSpec:
+    """A hidden ``IPM.MessageManager`` message and which identification it carries."""
+
+    profile: Profile
+    histories: tuple[HistorySpec, ...]
+    identification: tuple[str, ...] = ("conversation_key", "search_key", "subject")
+    embedded: bool = False  # histories inside an embedded-message attachment
+    deleted: bool = False  # written to the file, unreferenced
+    created: datetime = _EPOCH
+
+
+@dataclass(frozen=True)
+class InboxMessage:
+    """A downloaded message as the store holds it."""
+
+    account: Account
+    uid: str
+    subject: str
+    sender_name: str
+    sender_email: str
+    internet_message_id: str
+    delivery_time: datetime  # UTC
+    submit_time: datetime  # UTC
+    body: str
+    folder: str = "Inbox"
+
+    @property
+    def transport_headers(self) -> str:
+        date = self.submit_time.strftime("%a, %d %b %Y %H:%M:%S +0000")
+        return (
+            f"Return-Path: <{self.sender_email}>\r\n"
+            f"Received: from mx.example.net by pop.{self.account.smtp.split('@')[1]}; {date}\r\n"
+            f"From: {self.sender_name} <{self.sender_email}>\r\n"
+            f"To: {self.account.display_name} <{self.account.smtp}>\r\n"
+            f"Subject: {self.subject}\r\n"
+            f"Date: {date}\r\n"
+            f"Message-ID: {self.internet_message_id}\r\n"
+            "MIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        )
+
+
+@dataclass
+class Scenario:
+    """Everything a scenario wrote, as data. ``server_uidl`` maps an account's SMTP address
+    to the server's listing in message-number order; ``facts`` are what the audit must find."""
+
+    name: str
+    seed: int
+    clock_offset: int  # minutes east of UTC of the machine that wrote the BLOBs
+    accounts: list[Account]
+    managers: list[ManagerSpec]
+    messages: list[InboxMessage]
+    server_uidl: dict[str, list[str]]
+    inbox_name: str = "Inbox"
+    folder_names: dict[str, str] = field(default_factory=dict)
+    other_hidden: list[tuple[str, str]] = field(default_factory=list)  # (class, subject)
+    facts: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class BuiltStore:
+    """The writer's spec plus the spec objects that truth needs (their nids are filled in by
+    ``write_pst``)."""
+
+    spec: StoreSpec
+    inbox: FolderSpec
+    managers: list[tuple[ManagerSpec, MessageSpec]]
+    hidden: list[tuple[str, MessageSpec]]  # (folder path, message), every associated message
+    messages: list[tuple[str, InboxMessage, MessageSpec]]
+    deleted: list[tuple[ManagerSpec, MessageSpec]]
+
+
+# --- building blocks -------------------------------------------------------------------
+
+def _rng(name: str, seed: int) -> random.Random:
+    return random.Random(zlib.crc32(name.encode()) ^ (seed * 0x9E3779B1))
+
+
+def _escape(uid: str) -> str:
+    from uidl_inspector.history import escape_uid
+
+    return escape_uid(uid)
+
+
+def manager_subject(profile: Profile) -> str:
+    """The subject Outlook gives a Message Manager in a non-Exchange store."""
+    return f"Outlook Message Manager ({profile.name}) (KEY: {profile.search_key.hex().upper()})"
+
+
+def _stamp(moment: datetime, clock_offset: int) -> str:
+    """A UTC moment as the local wall clock of a machine ``clock_offset`` minutes east."""
+    local = moment.astimezone(timezone.utc) + timedelta(minutes=clock_offset)
+    return local.strftime("%Y%m%d%H%M%S")
+
+
+def _tag(operation: str, content: str, moment: datetime, uid: str, clock_offset: int) -> Tag:
+    return Tag(operation, content, _stamp(moment, clock_offset), _escape(uid), uid)
+
+
+def _uid(account: Account, number: int, rng: random.Random) -> str:
+    if account.uid_scheme == "uuid":
+        return "-".join(f"{rng.getrandbits(b):0{b // 4}X}" for b in (32, 16, 16, 16, 48))
+    if account.uid_scheme == "numeric":
+        return f"{1000 + number}.{rng.getrandbits(20)}"
+    return f"{number:08x}{account.mini_uid ^ 0x5A5A5A5A:08x}"  # Dovecot %08Xu%08Xv
+
+
+_SENDERS = [
+    ("Anna Keller", "anna.keller@lieferant.example"), ("Bob Marsh", "bob@marsh-consulting.example"),
+    ("Chloé Martin", "chloe.martin@cabinet.example"), ("Deepak Rao", "d.rao@newsletter.example"),
+    ("Eva Novak", "eva.novak@bank.example"), ("Faisal Haddad", "faisal@shipping.example"),
+]
+_TOPICS = [
+    "Invoice {n} for March", "Re: meeting notes {n}", "Shipping confirmation #{n}",
+    "Your statement {n} is ready", "Quarterly figures ({n})", "Fwd: contract draft v{n}",
+]
+
+
+@dataclass
+class _Mailbox:
+    """A server mailbox and the client that downloads from it, step by step."""
+
+    account: Account
+    rng: random.Random
+    clock_offset: int
+    now: datetime = _EPOCH
+    number: int = 0
+    on_server: list[InboxMessage] = field(default_factory=list)
+    messages: list[InboxMessage] = field(default_factory=list)
+    tags: dict[str, Tag] = field(default_factory=dict)  # UID -> latest tag, in first-seen order
+
+    def arrive(self, count: int) -> list[InboxMessage]:
+        """``count`` messages reach the server before the next sync."""
+        arrived = []
+        for _ in range(count):
+            self.number += 1
+            name, email = self.rng.choice(_SENDERS)
+            submit = (self.now + timedelta(seconds=self.rng.randint(30, _SYNC_MINUTES * 60 - 30))
+                      ).replace(microsecond=0)
+            ident = hashlib.sha1(f"{self.account.smtp}/{self.number}/{self.rng.random()}".encode())
+            message = InboxMessage(
+                account=self.account, uid=_uid(self.account, self.number, self.rng),
+                subject=self.rng.choice(_TOPICS).format(n=self.rng.randint(100, 999)),
+                sender_name=name, sender_email=email,
+                internet_message_id=f"<{ident.hexdigest()[:20]}@{email.split('@')[1]}>",
+                delivery_time=submit, submit_time=submit,
+                body=f"Message {self.number} for {self.account.smtp}.\r\n",
+            )
+            arrived.append(message)
+            self.on_server.append(message)
+        return arrived
+
+    def sync(self, delete_after: bool = False, content: str = "b") -> list[InboxMessage]:
+        """Outlook's send/receive: fetch every UID absent from the history, seconds apart."""
+        self.now += timedelta(minutes=_SYNC_MINUTES)
+        moment = self.now.replace(second=self.rng.randint(0, 20), microsecond=0)
+        fetched = []
+        for message in list(self.on_server):
+            if message.uid in self.tags:
+                continue
+            moment += timedelta(seconds=self.rng.randint(1, 3))
+            copy = replace(message, delivery_time=moment)
+            get_time = moment + timedelta(seconds=self.rng.randint(0, 2))
+            operation = "&" if delete_after else "+"
+            self.tags[message.uid] = _tag(operation, content, get_time, message.uid,
+                                          self.clock_offset)
+            if delete_after:
+                self.on_server.remove(message)
+            fetched.append(copy)
+        self.messages.extend(fetched)
+        return fetched
+
+    def idle(self, hours: float) -> None:
+        self.now += timedelta(hours=hours)
+
+    def delete_on_server(self, message: InboxMessage) -> None:
+        """Outlook's "remove from server after N days": a ``-`` tag at the deletion time."""
+        self.now += timedelta(seconds=self.rng.randint(5, 40))
+        self.tags[message.uid] = _tag("-", self.tags[message.uid].content, self.now,
+                                      message.uid, self.clock_offset)
+        self.on_server = [m for m in self.on_server if m.uid != message.uid]
+
+    def reset_history(self) -> None:
+        self.tags = {}
+
+    def history(self, **extra: object) -> HistorySpec:
+        return HistorySpec(self.account, tuple(self.tags.values()), **extra)  # type: ignore[arg-type]
+
+
+def _account(rng: random.Random, smtp: str, scheme: str, display: str) -> Account:
+    return Account(smtp, rng.getrandbits(32), scheme, display)
+
+
+def _profile(rng: random.Random, name: str) -> Profile:
+    return Profile(name, bytes(rng.getrandbits(8) for _ in range(16)))
+
+
+def _simple_days(box: _Mailbox, days: int, per_sync: tuple[int, int] = (0, 2)) -> None:
+    """Working days of mail: a few syncs a day bring 0-2 messages each."""
+    for _ in range(days):
+        for _ in range(box.rng.randint(2, 4)):
+            box.arrive(box.rng.randint(*per_sync))
+            box.sync()
+            box.idle(box.rng.uniform(0.5, 2.5))
+        box.idle(14)
+
+
+def _one_account(name: str, seed: int, clock_offset: int, smtp: str, scheme: str,
+                 display: str, days: int) -> tuple[random.Random, Account, _Mailbox]:
+    """The common start of a story: one account, ``days`` of ordinary mail."""
+    rng = _rng(name, seed)
+    account = _account(rng, smtp, scheme, display)
+    box = _Mailbox(account, rng, clock_offset)
+    _simple_days(box, days)
+    return rng, account, box
+
+
+def _finish(box: _Mailbox, new_on_server: int = 2) -> list[str]:
+    """Mail that reaches the server after the last sync, then the server's listing."""
+    box.idle(1)
+    box.arrive(new_on_server)
+    return [m.uid for m in box.on_server]
+
+
+# --- scenarios --------------------------------------------------------------------------
+
+def _single_account(seed: int, clock_offset: int, **_: object) -> Scenario:
+    rng, account, box = _one_account("single-account", seed, clock_offset,
+                                     "maria.lopez@example.org", "dovecot", "Maria Lopez", 3)
+    # "Remove from server after N days" took out the two oldest; webmail deleted another.
+    for message in list(box.on_server[:2]):
+        box.delete_on_server(message)
+    webmail_deleted = box.on_server.pop(0).uid if box.on_server else None
+    listing = _finish(box)
+    manager = ManagerSpec(_profile(rng, "Outlook"), (box.history(),), created=_EPOCH)
+    facts = {"history_only": [webmail_deleted] if webmail_deleted else []}
+    return Scenario("single-account", seed, clock_offset, [account], [manager], box.messages,
+                    {account.smtp: listing}, facts=facts)
+
+
+def _multi_account(seed: int, clock_offset: int, **_: object) -> Scenario:
+    rng = _rng("multi-account", seed)
+    accounts = [
+        _account(rng, "j.doe@example.com", "dovecot", "John Doe"),
+        _account(rng, "john.doe@mail.example.net", "uuid", "John Doe"),
+        _account(rng, "jd@isp.example", "numeric", "John Doe"),
+    ]
+    rules = ["long_filename", "mini_uid", "display_name"]
+    boxes = [_Mailbox(a, random.Random(rng.getrandbits(64)), clock_offset) for a in accounts]
+    for index, box in enumerate(boxes):
+        box.now = _EPOCH + timedelta(minutes=3 * index)
+        for _ in range(5):
+            box.arrive(box.rng.randint(1, 2))
+            box.sync(delete_after=index == 2, content="h" if index == 1 else "b")
+            box.idle(box.rng.uniform(1, 6))
+    histories = tuple(b.history(attachment_rule=r) for b, r in zip(boxes, rules, strict=True))
+    manager = ManagerSpec(_profile(rng, "Outlook"), histories,
+                          identification=("search_key", "subject"))
+    messages = sorted((m for b in boxes for m in b.messages), key=lambda m: m.delivery_time)
+    listing = {b.account.smtp: _finish(b, 1) for b in boxes}
+    return Scenario("multi-account", seed, clock_offset, accounts, [manager], messages, listing)
+
+
+def _general_key(seed: int, clock_offset: int, **_: object) -> Scenario:
+    rng, account, box = _one_account("general-key", seed, clock_offset, "office@smallfirm.example",
+                                     "dovecot", "Small Firm Office", 2)
+    manager = ManagerSpec(GENERAL_KEY, (box.history(attachment_rule="filename"),),
+                          identification=("conversation_key", "subject"))
+    return Scenario("general-key", seed, clock_offset, [account], [manager], box.messages,
+                    {account.smtp: _finish(box)})
+
+
+def _embedded(seed: int, clock_offset: int, **_: object) -> Scenario:
+    rng, account, box = _one_account("embedded", seed, clock_offset, "k.tanaka@example.jp",
+                                     "uuid", "Kenji Tanaka", 2)
+    manager = ManagerSpec(_profile(rng, "Outlook"), (box.history(),), embedded=True)
+    return Scenario("embedded", seed, clock_offset, [account], [manager], box.messages,
+                    {account.smtp: _finish(box)})
+
+
+def _two_profiles(seed: int, clock_offset: int, **_: object) -> Scenario:
+    """The profile was recreated: the new profile has a new key, an empty history, and
+    fetched again every message still on the server (leave-on-server)."""
+    rng, account, box = _one_account("two-profiles", seed, clock_offset, "p.schmidt@example.de",
+                                     "dovecot", "Petra Schmidt", 3)
+    old = ManagerSpec(_profile(rng, "Outlook"), (box.history(),), identification=("subject",),
+                      created=_EPOCH)
+    box.idle(30)
+    recreated_at = box.now
+    box.reset_history()
+    refetched = box.sync()
+    _simple_days(box, 2)
+    new = ManagerSpec(_profile(rng, "Petra (new)"), (box.history(),), created=recreated_at)
+    overlap = sorted({t.uid for t in old.histories[0].tags}
+                     & {t.uid for t in new.histories[0].tags})
+    facts = {"profile_recreated_at": recreated_at.isoformat(), "shared_uids": overlap,
+             "refetched_message_ids": [m.internet_message_id for m in refetched]}
+    return Scenario("two-profiles", seed, clock_offset, [account], [old, new], box.messages,
+                    {account.smtp: _finish(box)}, facts=facts)
+
+
+def _anomalous(seed: int, clock_offset: int, **_: object) -> Scenario:
+    rng = _rng("anomalous", seed)
+    damages = [Damage("count_mismatch", 2), Damage("truncated", 6), Damage("bad_escape", 1),
+               Damage("bad_date", 2)]
+    accounts, histories, messages, listing = [], [], [], {}
+    for index, damage in enumerate(damages):
+        account = _account(rng, f"user{index + 1}@broken.example", "uuid", f"User {index + 1}")
+        box = _Mailbox(account, random.Random(rng.getrandbits(64)), clock_offset)
+        box.now = _EPOCH + timedelta(minutes=index)
+        for _ in range(3):
+            box.arrive(2)
+            box.sync()
+            box.idle(2)
+        accounts.append(account)
+        histories.append(box.history(damage=damage))
+        messages.extend(box.messages)
+        listing[account.smtp] = _finish(box, 0)
+    manager = ManagerSpec(_profile(rng, "Outlook"), tuple(histories))
+    messages.sort(key=lambda m: m.delivery_time)
+    return Scenario("anomalous", seed, clock_offset, accounts, [manager], messages, listing)
+
+
+def _duplicates(seed: int, clock_offset: int, **_: object) -> Scenario:
+    """The history was reset (lost BLOB, same profile): at the next sync Outlook fetched
+    every message still on the server again; the Inbox holds both copies."""
+    rng, account, box = _one_account("duplicates", seed, clock_offset, "claims@insurer.example",
+                                     "dovecot", "Claims Desk", 4)
+    box.idle(rng.uniform(20, 40))
+    box.reset_history()
+    reset_at = box.now
+    refetched = box.sync()
+    _simple_days(box, 1)
+    manager = ManagerSpec(_profile(rng, "Outlook"), (box.history(),))
+    facts = {
+        "history_reset_at": reset_at.isoformat(),
+        "duplicated_message_ids": sorted(m.internet_message_id for m in refetched),
+        "burst_size": len(refetched),
+    }
+    return Scenario("duplicates", seed, clock_offset, [account], [manager], box.messages,
+                    {account.smtp: _finish(box)}, facts=facts)
+
+
+def _deleted_manager(seed: int, clock_offset: int, **_: object) -> Scenario:
+    rng, account, box = _one_account("deleted-manager", seed, clock_offset, "s.ivanova@example.org",
+                                     "dovecot", "Svetlana Ivanova", 2)
+    old = ManagerSpec(_profile(rng, "Outlook"), (box.history(),), deleted=True)
+    box.idle(20)
+    box.reset_history()
+    box.sync()
+    _simple_days(box, 1)
+    new = ManagerSpec(_profile(rng, "Outlook 2"), (box.history(),), created=box.now)
+    return Scenario("deleted-manager", seed, clock_offset, [account], [old, new], box.messages,
+                    {account.smtp: _finish(box)})
+
+
+_GERMAN = {"Inbox": "Posteingang", "Deleted Items": "Gelöschte Elemente",
+           "Sent Items": "Gesendete Elemente", "Outbox": "Postausgang", "Drafts": "Entwürfe",
+           "Junk E-mail": "Junk-E-Mail", "Calendar": "Kalender", "Contacts": "Kontakte",
+           "Journal": "Journal", "Notes": "Notizen", "Tasks": "Aufgaben"}
+
+
+def _localized(seed: int, clock_offset: int, **_: object) -> Scenario:
+    rng, account, box = _one_account("localized", seed, clock_offset,
+                                     "juergen.mueller@beispiel.example", "numeric",
+                                     "Jürgen Müller", 2)
+    manager = ManagerSpec(_profile(rng, "Jürgens Profil"), (box.history(),))
+    return Scenario("localized", seed, clock_offset, [account], [manager], box.messages,
+                    {account.smtp: _finish(box)}, inbox_name=_GERMAN["Inbox"],
+                    folder_names=_GERMAN)
+
+
+def _large(seed: int, clock_offset: int, messages: int = 1000, **_: object) -> Scenario:
+    rng = _rng("large", seed)
+    account = _account(rng, "archive@bigcorp.example", "dovecot", "Archive")
+    box = _Mailbox(account, rng, clock_offset)
+    while box.number < messages:
+        box.arrive(min(rng.randint(1, 8), messages - box.number))
+        box.sync()
+        box.idle(rng.uniform(0.2, 3))
+    manager = ManagerSpec(_profile(rng, "Outlook"), (box.history(),))
+    return Scenario("large", seed, clock_offset, [account], [manager], box.messages,
+                    {account.smtp: _finish(box, 0)})
+
+
+SCENARIOS: dict[str, Callable[..., Scenario]] = {
+    "single-account": _single_account,
+    "multi-account": _multi_account,
+    "general-key": _general_key,
+    "embedded": _embedded,
+    "two-profiles": _two_profiles,
+    "anomalous": _anomalous,
+    "duplicates": _duplicates,
+    "deleted-manager": _deleted_manager,
+    "localized": _localized,
+    "large": _large,
+}
+
+
+def scenario(name: str, *, seed: int = 0, clock_offset: int = 0, messages: int = 1000) -> Scenario:
+    """Build the named scenario; the same arguments always give the same scenario."""
+    try:
+        factory = SCENARIOS[name]
+    except KeyError:
+        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}") from None
+    if not -14 * 60 <= clock_offset <= 14 * 60:
+        raise ValueError(f"clock offset {clock_offset} minutes is outside -14:00..+14:00")
+    if messages < 1:
+        raise ValueError("messages must be at least 1")
+    return factory(seed=seed, clock_offset=clock_offset, messages=messages)
+
+
+# --- BLOB bytes -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StoredTag:
+    """A tag as it lies in the BLOB: possibly damaged, possibly cut by the BLOB's end."""
+
+    tag: Tag
+    complete: bool = True
+
+    @property
+    def text(self) -> str:
+        t = self.tag
+        return f"{t.operation}{t.content}{t.stamp}{t.raw_uid}"
+
+
+def stored_tags(history: HistorySpec) -> list[StoredTag]:
+    """The tags as written, with the history's damage applied (the truth's source)."""
+    tags = list(history.tags)
+    damage = history.damage
+    kind = damage.kind if damage else None
+    if damage and kind == "bad_escape":
+        tag = tags[damage.amount]
+        tags[damage.amount] = replace(tag, raw_uid=tag.raw_uid[:4] + "$G7" + tag.raw_uid[4:])
+    if damage and kind == "bad_date":
+        tag = tags[damage.amount]
+        tags[damage.amount] = replace(tag, stamp=tag.stamp[:4] + "1345" + tag.stamp[8:])
+    stored = [StoredTag(t) for t in tags]
+    if damage and kind == "truncated" and stored:
+        cut = stored[-1].text[: damage.amount]
+        stored[-1] = StoredTag(Tag(cut[:1], cut[1:2], cut[2:16], cut[16:], ""), complete=False)
+    return stored
+
+
+def declared_count(history: HistorySpec) -> int:
+    damage = history.damage
+    extra = damage.amount if damage and damage.kind == "count_mismatch" else 0
+    return len(history.tags) + extra
+
+
+def history_blob(history: HistorySpec) -> bytes:
+    """The BLOB bytes of a history, built (and broken, when asked) through history.py."""
+    from uidl_inspector.history import build_blob, make_tag
+
+    stored = stored_tags(history)
+    written = [s.tag if s.complete else history.tags[-1] for s in stored]
+    raws = [make_tag(t.operation, t.content, t.stamp, t.raw_uid, escaped=True) for t in written]
+    blob = build_blob(raws, version=history.version, count=declared_count(history))
+    if stored and not stored[-1].complete:  # cut inside the last tag: the built BLOB, shortened
+        blob = blob[: len(blob) - len(raws[-1]) - 1 + len(stored[-1].text)]
+    return blob
+
+
+# --- store spec -------------------------------------------------------------------------
+
+_OUTLOOK_FOLDERS = [
+    ("Deleted Items", "IPF.Note"), ("Inbox", "IPF.Note"), ("Outbox", "IPF.Note"),
+    ("Sent Items", "IPF.Note"), ("Calendar", "IPF.Appointment"), ("Contacts", "IPF.Contact"),
+    ("Drafts", "IPF.Note"), ("Journal", "IPF.Journal"), ("Junk E-mail", "IPF.Note"),
+    ("Notes", "IPF.StickyNote"), ("Tasks", "IPF.Task"),
+]
+
+
+_READ, _HASATTACH, _ASSOCIATED = 0x01, 0x10, 0x40  # PidTagMessageFlags ([MS-OXCMSG] 2.2.1.6)
+
+
+class _Strings:
+    """Strings typed for the variant: String8 in ANSI stores, Unicode otherwise."""
+
+    def __init__(self, variant: str) -> None:
+        self.kind = PropType.STRING8 if variant == "ansi" else PropType.UNICODE
+
+    def __call__(self, value: str) -> Prop:
+        return Prop(self.kind, value)
+
+
+def _manager_props(manager: ManagerSpec, s: _Strings, rng: random.Random) -> Props:
+    key = manager.profile.search_key
+    props: Props = {
+        PropId.MESSAGE_CLASS: s(MANAGER_CLASS),
+        PropId.MESSAGE_FLAGS: Prop(PropType.INT32, _READ | _HASATTACH | _ASSOCIATED),
+        PropId.MESSAGE_STATUS: Prop(PropType.INT32, 0),
+        PropId.CREATION_TIME: Prop(PropType.TIME, manager.created),
+        PropId.LAST_MODIFICATION_TIME: Prop(PropType.TIME, manager.created),
+    }
+    if "conversation_key" in manager.identification:
+        props[PropId.CONVERSATION_KEY] = Prop(PropType.BINARY, key)
+    if "search_key" in manager.identification:
+        props[PropId.SEARCH_KEY] = Prop(PropType.BINARY, key)
+    else:
+        props[PropId.SEARCH_KEY] = Prop(PropType.BINARY, bytes(rng.getrandbits(8)
+                                                               for _ in range(16)))
+    if "subject" in manager.identification:
+        props[PropId.SUBJECT] = s(manager_subject(manager.profile))
+    return props
+
+
+def _blob_attachment(history: HistorySpec, s: _Strings) -> AttachmentSpec:
+    blob = history_blob(history)
+    name = history.attachment_name
+    props: Props = {
+        PropId.ATTACH_METHOD: Prop(PropType.INT32, AttachMethod.BY_VALUE),
+        PropId.ATTACH_SIZE: Prop(PropType.INT32, len(blob)),
+        PropId.RENDERING_POSITION: Prop(PropType.INT32, -1),
+    }
+    rule = history.attachment_rule
+    if rule == "long_filename":
+        props[PropId.ATTACH_LONG_FILENAME] = s(name)
+    if rule in ("long_filename", "filename", "mini_uid"):
+        props[PropId.ATTACH_FILENAME] = s(name)
+    if rule in ("long_filename", "display_name"):
+        props[PropId.DISPLAY_NAME] = s(name)
+    return AttachmentSpec(props=props, data=blob)
+
+
+def manager_message(manager: ManagerSpec, variant: str, rng: random.Random) -> MessageSpec:
+    """The hidden message spec (also the MSG writer's input)."""
+    s = _Strings(variant)
+    attachments = [_blob_attachment(h, s) for h in manager.histories]
+    if manager.embedded:
+        inner = MessageSpec(props={
+            PropId.MESSAGE_CLASS: s(MANAGER_CLASS),
+            PropId.MESSAGE_FLAGS: Prop(PropType.INT32, _READ | _HASATTACH),
+            PropId.SUBJECT: s("POP3 download history"),
+        }, attachments=attachments)
+        attachments = [AttachmentSpec(props={
+            PropId.ATTACH_METHOD: Prop(PropType.INT32, AttachMethod.EMBEDDED_MESSAGE),
+            PropId.ATTACH_SIZE: Prop(PropType.INT32, 0),
+            PropId.RENDERING_POSITION: Prop(PropType.INT32, -1),
+            PropId.DISPLAY_NAME: s("POP3 download history"),
+        }, embedded=inner)]
+    return MessageSpec(props=_manager_props(manager, s, rng), attachments=attachments)
+
+
+def _message_props(message: InboxMessage, s: _Strings, rng: random.Random) -> Props:
+    body = message.body
+    return {
+        PropId.MESSAGE_CLASS: s("IPM.Note"),
+        PropId.SUBJECT: s(message.subject),
+        PropId.SENDER_NAME: s(message.sender_name),
+        PropId.SENDER_EMAIL_ADDRESS: s(message.sender_email),
+        PropId.SENT_REPRESENTING_NAME: s(message.sender_name),
+        PropId.SENT_REPRESENTING_EMAIL: s(message.sender_email),
+        PropId.DISPLAY_TO: s(message.account.display_name),
+        PropId.INTERNET_MESSAGE_ID: s(message.internet_message_id),
+        PropId.TRANSPORT_MESSAGE_HEADERS: s(message.transport_headers),
+        PropId.CLIENT_SUBMIT_TIME: Prop(PropType.TIME, message.submit_time),
+        PropId.MESSAGE_DELIVERY_TIME: Prop(PropType.TIME, message.delivery_time),
+        PropId.CREATION_TIME: Prop(PropType.TIME, message.delivery_time),
+        PropId.LAST_MODIFICATION_TIME: Prop(PropType.TIME, message.delivery_time),
+        PropId.MESSAGE_FLAGS: Prop(PropType.INT32, _READ),
+        PropId.MESSAGE_STATUS: Prop(PropType.INT32, 0),
+        PropId.MESSAGE_SIZE: Prop(PropType.INT32, len(body) + len(message.transport_headers)),
+        PropId.IMPORTANCE: Prop(PropType.INT32, 1),
+        PropId.SEARCH_KEY: Prop(PropType.BINARY, bytes(rng.getrandbits(8) for _ in range(16))),
+        PropId.BODY: s(body),
+    }
+
+
+def _recipient(message: InboxMessage, s: _Strings) -> Props:
+    return {
+        0x0C15: Prop(PropType.INT32, 1),  # PidTagRecipientType: To
+        PropId.DISPLAY_NAME: s(message.account.display_name),
+        0x3002: s("SMTP"),  # PidTagAddressType
+        0x3003: s(message.account.smtp),  # PidTagEmailAddress
+    }
+
+
+def store_spec(sc: Scenario, variant: str = "unicode") -> BuiltStore:
+    """The PST writer's spec for a scenario, in one variant (strings typed accordingly)."""
+    s = _Strings(variant)
+    rng = _rng(sc.name + "/store", sc.seed)
+    folders: dict[str, FolderSpec] = {}
+    for english, container in _OUTLOOK_FOLDERS:
+        name = sc.folder_names.get(english, english)
+        folders[english] = FolderSpec(name=name, container_class=container)
+    inbox = folders["Inbox"]
+    inbox_path = f"{TOP_NAME}/{inbox.name}"
+    built = BuiltStore(StoreSpec(folders=list(folders.values())), inbox, [], [], [], [])
+    for message in sc.messages:
+        spec = MessageSpec(props=_message_props(message, s, rng),
+                           recipients=[_recipient(message, s)])
+        folder = folders[message.folder]
+        folder.messages.append(spec)
+        built.messages.append((f"{TOP_NAME}/{folder.name}", message, spec))
+    # Outlook keeps other hidden messages beside the Message Manager in the Inbox.
+    rule = MessageSpec(props={
+        PropId.MESSAGE_CLASS: s("IPM.Rule.Version2.Message"),
+        PropId.MESSAGE_FLAGS: Prop(PropType.INT32, _READ | _ASSOCIATED),
+        PropId.SEARCH_KEY: Prop(PropType.BINARY, bytes(rng.getrandbits(8) for _ in range(16))),
+    })
+    inbox.associated.append(rule)
+    built.hidden.append((inbox_path, rule))
+    for manager in sc.managers:
+        spec = manager_message(manager, variant, rng)
+        if manager.deleted:
+            built.spec.orphans.append(spec)
+            built.deleted.append((manager, spec))
+        else:
+            inbox.associated.append(spec)
+            built.hidden.append((inbox_path, spec))
+            built.managers.append((manager, spec))
+    return built

@@ -1,0 +1,352 @@
+"""Ground truth for a synthetic store: what a correct reader and audit must find.
+
+Everything here is derived from the scenario and the spec that was written (with the node
+ids and block ranges the writer filled in), never by reading the written file back, so the
+truth is an independent witness for the readers under test. ``histories`` have the shape of
+the scan report's (``report.model.HistoryRecord.to_dict``); ``expected`` holds facts (which
+Message-IDs occur twice, which UIDs two histories share), not verdicts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from uidl_inspector.history import unescape_uid
+from uidl_inspector.mapi import PropId
+from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec
+from uidl_inspector.synth.scenarios import (
+    CONTENTS,
+    GENERAL_KEY,
+    OPERATIONS,
+    TOP_NAME,
+    BuiltStore,
+    HistorySpec,
+    ManagerSpec,
+    Scenario,
+    StoredTag,
+    declared_count,
+    history_blob,
+    stored_tags,
+)
+
+__all__ = ["TRUTH_FORMAT", "truth", "write_truth", "uidl_transcript"]
+
+TRUTH_FORMAT = 1
+_LINK_SECONDS = 5  # a get tag is written within seconds of the delivery it produced
+_HEX_PAIR = re.compile(r"[0-9a-fA-F]{2}")
+_NAME_PROPS = (PropId.ATTACH_LONG_FILENAME, PropId.ATTACH_FILENAME, PropId.DISPLAY_NAME)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+_TS_AT, _UID_AT = 2, 16  # where the timestamp and the UID start in a tag
+
+
+def _stamp(text: str) -> datetime | None:
+    if len(text) != 14 or not text.isdigit():
+        return None
+    try:
+        return datetime.strptime(text, "%Y%m%d%H%M%S")  # noqa: DTZ007 (no zone: as recorded)
+    except ValueError:
+        return None
+
+
+def _tag_findings(stored: StoredTag, offset: int) -> list[tuple[str, int]]:
+    """(code, BLOB offset) of what is wrong with one tag, per the anomaly definitions."""
+    tag = stored.tag
+    found = []
+    if tag.operation not in OPERATIONS:
+        found.append(("bad_operation", offset))
+    if tag.content not in CONTENTS:
+        found.append(("bad_content", offset + 1))
+    if _stamp(tag.stamp) is None:
+        found.append(("bad_timestamp", offset + _TS_AT))
+    bad = [i for i, c in enumerate(tag.raw_uid)
+           if (c == "$" and not _HEX_PAIR.fullmatch(tag.raw_uid[i + 1:i + 3]))
+           or (c != "$" and not c.isalnum() and not _escaped_at(tag.raw_uid, i))]
+    if bad:
+        found.append(("bad_uid_escape", offset + _UID_AT + bad[0]))
+    uid = unescape_uid(tag.raw_uid).encode()
+    if not 1 <= len(uid) <= 70 or not all(0x21 <= b <= 0x7E for b in uid):
+        found.append(("uid_not_rfc1939", offset + _UID_AT))
+    if not stored.complete:
+        found.append(("truncated", offset))
+    return found
+
+
+def _escaped_at(raw: str, i: int) -> bool:
+    """True when position ``i`` is one of the two hex digits of a valid ``$hh``."""
+    return any(raw[j] == "$" and _HEX_PAIR.fullmatch(raw[j + 1:j + 3]) is not None
+               for j in (i - 1, i - 2) if j >= 0)
+
+
+def _entries(history: HistorySpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The entries a reader must decode, and the BLOB's anomalies (code, offset)."""
+    entries, anomalies, offset = [], [], 4
+    for index, stored in enumerate(stored_tags(history)):
+        tag = stored.tag
+        stamp = _stamp(tag.stamp)
+        findings = _tag_findings(stored, offset)
+        anomalies += [{"code": code, "offset": where} for code, where in findings]
+        raw = stored.text.encode()
+        entries.append({
+            "index": index,
+            "offset": offset,
+            "operation": OPERATIONS.get(tag.operation),
+            "content": CONTENTS.get(tag.content),
+            "timestamp": stamp.isoformat() if stamp else None,
+            "raw_timestamp": tag.stamp,
+            "raw_uid": tag.raw_uid,
+            "uid": unescape_uid(tag.raw_uid),
+            "uid_hex": None,
+            "raw_operation": tag.operation,
+            "raw_content": tag.content,
+            "complete": stored.complete,
+            "beyond_count": False,
+            "anomalies": [code for code, _ in findings],
+            "raw_tag_hex": raw.hex() if findings else None,
+        })
+        offset += len(raw) + 1
+    complete = not stored_tags(history) or stored_tags(history)[-1].complete
+    if complete and len(entries) < declared_count(history):
+        anomalies.append({"code": "count_mismatch", "offset": 2})
+    anomalies.sort(key=lambda a: a["offset"])
+    return entries, anomalies
+
+
+def _match_rule(manager: ManagerSpec) -> str:
+    if manager.profile == GENERAL_KEY:
+        return "general_key"
+    return manager.identification[0]
+
+
+def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
+    records = []
+    for manager, spec in built.managers:
+        path = [0] if manager.embedded else []
+        for index, history in enumerate(manager.histories):
+            blob = history_blob(history)
+            entries, anomalies = _entries(history)
+            by_mini = history.attachment_rule == "mini_uid"
+            records.append({
+                "source": source,
+                "location": {
+                    "folder": f"{TOP_NAME}/{built.inbox.name}",
+                    "message_nid": spec.nid,
+                    "message_class": "IPM.MessageManager",
+                    "subject": _text(spec.props.get(PropId.SUBJECT)),
+                    "attachment_index": index,
+                    "attachment_name": history.attachment_name,
+                    "match_rule": _match_rule(manager),
+                    "attachment_rule": history.attachment_rule,
+                    "embedded_path": path,
+                },
+                "account": {
+                    "email": None if by_mini else history.account.smtp,
+                    "mini_uid": history.account.mini_uid_hex if by_mini else None,
+                },
+                "profile": {
+                    "name": manager.profile.name if "subject" in manager.identification
+                    or manager.profile == GENERAL_KEY else None,
+                    "search_key": manager.profile.search_key.hex(),
+                },
+                "blob": {
+                    "size": len(blob),
+                    "sha256": hashlib.sha256(blob).hexdigest(),
+                    "version": history.version,
+                    "declared_count": declared_count(history),
+                    "parsed_count": len(entries),
+                },
+                "entries": entries,
+                "anomalies": anomalies,
+            })
+    return records
+
+
+def _text(prop: Any) -> Any:
+    return None if prop is None else prop.value
+
+
+def _attachment_name(attachment: AttachmentSpec) -> str | None:
+    for prop_id in _NAME_PROPS:
+        if prop_id in attachment.props:
+            return attachment.props[prop_id].value
+    return None
+
+
+def _attachments(message: MessageSpec) -> list[dict[str, Any]]:
+    out = []
+    for index, attachment in enumerate(message.attachments):
+        data = attachment.data
+        row: dict[str, Any] = {
+            "index": index,
+            "nid": attachment.nid,
+            "name": _attachment_name(attachment),
+            "method": attachment.props[PropId.ATTACH_METHOD].value,
+            "size": None if data is None else len(data),
+            "sha256": None if data is None else hashlib.sha256(data).hexdigest(),
+        }
+        if attachment.embedded is not None:
+            row["embedded"] = {
+                "message_class": _text(attachment.embedded.props.get(PropId.MESSAGE_CLASS)),
+                "subject": _text(attachment.embedded.props.get(PropId.SUBJECT)),
+                "attachments": _attachments(attachment.embedded),
+            }
+        out.append(row)
+    return out
+
+
+def _hidden_row(folder: str, message: MessageSpec) -> dict[str, Any]:
+    props = message.props
+    key = props.get(PropId.CONVERSATION_KEY)
+    search = props.get(PropId.SEARCH_KEY)
+    return {
+        "folder": folder,
+        "nid": message.nid,
+        "message_class": _text(props.get(PropId.MESSAGE_CLASS)),
+        "subject": _text(props.get(PropId.SUBJECT)),
+        "conversation_key": key.value.hex() if key else None,
+        "search_key": search.value.hex() if search else None,
+        "attachments": _attachments(message),
+    }
+
+
+def _server_classes(history: HistorySpec, listing: list[str]) -> dict[str, list[str]]:
+    """Per the audit's classes: a server UID is downloaded (``+`` tag), deleted (``-``/``&``
+    tag) or new (no tag); a history UID with a ``+`` tag absent from the server is
+    history_only."""
+    ops = {unescape_uid(s.tag.raw_uid): s.tag.operation
+           for s in stored_tags(history) if s.complete}
+    on_server = set(listing)
+    return {
+        "downloaded": [u for u in listing if ops.get(u) == "+"],
+        "deleted": sorted(u for u, op in ops.items() if op in "-&"),
+        "new": [u for u in listing if u not in ops],
+        "history_only": sorted(u for u, op in ops.items() if op == "+" and u not in on_server),
+    }
+
+
+def _links(sc: Scenario, built: BuiltStore) -> list[dict[str, Any]]:
+    """Which store message each get tag produced: same account and UID, delivered within
+    seconds of the tag's time shifted back by the clock offset."""
+    by_uid: dict[tuple[str, str], list[tuple[str, Any, MessageSpec]]] = defaultdict(list)
+    for folder, message, spec in built.messages:
+        by_uid[(message.account.smtp, message.uid)].append((folder, message, spec))
+    links = []
+    record_index = 0
+    for manager, _spec in built.managers:
+        for history in manager.histories:
+            for entry_index, stored in enumerate(stored_tags(history)):
+                tag = stored.tag
+                stamp = _stamp(tag.stamp)
+                if tag.operation not in "+&" or stamp is None:
+                    continue
+                utc = stamp - timedelta(minutes=sc.clock_offset)
+                for folder, message, spec in by_uid[(history.account.smtp, tag.uid)]:
+                    delta = abs((message.delivery_time.replace(tzinfo=None) - utc).total_seconds())
+                    if delta <= _LINK_SECONDS:
+                        links.append({"history": record_index, "entry": entry_index,
+                                      "uid": tag.uid, "folder": folder, "nid": spec.nid,
+                                      "internet_message_id": message.internet_message_id})
+            record_index += 1
+    return links
+
+
+def _duplicates(built: BuiltStore) -> list[dict[str, Any]]:
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for folder, message, spec in built.messages:
+        groups[message.internet_message_id].append({
+            "folder": folder, "nid": spec.nid, "delivery_time": _iso(message.delivery_time)})
+    return [{"internet_message_id": ident, "copies": copies}
+            for ident, copies in sorted(groups.items()) if len(copies) > 1]
+
+
+def truth(sc: Scenario, built: BuiltStore, *, variant: str, encoding: str,
+          source: str) -> dict[str, Any]:
+    """The truth document for a written store (``write_pst`` must have filled the nids)."""
+    histories = _history_records(built, source)
+    hidden = [_hidden_row(folder, message) for folder, message in built.hidden]
+    messages = [{
+        "folder": folder, "nid": spec.nid, "subject": message.subject,
+        "sender_email": message.sender_email,
+        "internet_message_id": message.internet_message_id,
+        "delivery_time": _iso(message.delivery_time), "uid": message.uid,
+        "account": message.account.smtp,
+    } for folder, message, spec in built.messages]
+    folders = [{
+        "path": f"{TOP_NAME}/{folder.name}", "name": folder.name,
+        "container_class": folder.container_class, "nid": folder.nid,
+        "messages": len(folder.messages), "hidden": len(folder.associated),
+    } for folder in built.spec.folders]
+    deleted = [{
+        "nid": spec.nid, "profile": manager.profile.name,
+        "subject": _text(spec.props.get(PropId.SUBJECT)),
+        "block_ranges": [list(r) for r in spec.block_ranges],
+        "blobs": [{"account": h.account.smtp, "sha256": hashlib.sha256(history_blob(h)).hexdigest(),
+                   "size": len(history_blob(h))} for h in manager.histories],
+    } for manager, spec in built.deleted]
+    server = []
+    record_index = 0
+    for manager, _spec in built.managers:
+        for history in manager.histories:
+            listing = sc.server_uidl.get(history.account.smtp, [])
+            server.append({"history": record_index, "account": history.account.smtp,
+                           **_server_classes(history, listing)})
+            record_index += 1
+    shared: dict[str, list[int]] = defaultdict(list)
+    for index, record in enumerate(histories):
+        for uid in {e["uid"] for e in record["entries"]}:
+            shared[uid].append(index)
+    expected: dict[str, Any] = {
+        "clock_offset_minutes": sc.clock_offset,
+        "managers": len(built.managers),
+        "profiles": [{"name": m.profile.name, "search_key": m.profile.search_key.hex(),
+                      "identification": list(m.identification)} for m, _ in built.managers],
+        "accounts": [{"email": a.smtp, "mini_uid": a.mini_uid_hex, "uid_scheme": a.uid_scheme}
+                     for a in sc.accounts],
+        "server": server,
+        "duplicates": _duplicates(built),
+        "uids_in_several_histories": {u: i for u, i in sorted(shared.items()) if len(i) > 1},
+        "anomaly_codes": [sorted({a["code"] for a in r["anomalies"]}) for r in histories],
+        "links": _links(sc, built),
+        **sc.facts,
+    }
+    return {
+        "truth_format": TRUTH_FORMAT,
+        "scenario": sc.name,
+        "seed": sc.seed,
+        "variant": variant,
+        "encoding": encoding,
+        "clock_offset_minutes": sc.clock_offset,
+        "store": {"display_name": built.spec.display_name, "top_name": built.spec.top_name},
+        "folders": folders,
+        "histories": histories,
+        "hidden": hidden,
+        "messages": messages,
+        "deleted": deleted,
+        "server_uidl": {smtp: [[n, uid] for n, uid in enumerate(uids, 1)]
+                        for smtp, uids in sc.server_uidl.items()},
+        "expected": expected,
+    }
+
+
+def uidl_transcript(uids: list[str]) -> str:
+    """A raw POP3 ``UIDL`` response as a client log shows it (RFC 1939 section 7)."""
+    lines = [f"+OK {len(uids)} messages"]
+    lines += [f"{n} {uid}" for n, uid in enumerate(uids, 1)]
+    lines.append(".")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def write_truth(document: dict[str, Any], path: str | Path) -> None:
+    """Write the truth as stable, diff-friendly JSON (same input, same bytes)."""
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    Path(path).write_text(text, encoding="utf-8")
