@@ -1,0 +1,207 @@
+"""Timeline export in the shape Timesketch imports (JSONL, CSV) with plaso-style fields.
+
+One event per dated history entry and one per copy of a duplicated message. The BLOB
+records local times with no zone, so the caller must say how to read them: an IANA zone,
+or the audit's inferred offset. Events keep the raw BLOB time beside the converted one.
+Timesketch drops rows whose date it cannot parse or whose year is outside 1700-9999
+silently; such entries are left out here and counted instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from uidl_inspector.exceptions import UidlInspectorError
+from uidl_inspector.report.model import Report
+
+__all__ = [
+    "TimelineError", "Zone", "resolve_zone", "timeline_events", "to_jsonl",
+    "to_timeline_csv", "CSV_COLUMNS", "HISTORY_DATA_TYPE", "COPY_DATA_TYPE",
+]
+
+HISTORY_DATA_TYPE = "outlook:pop3:uidl_history"
+COPY_DATA_TYPE = "outlook:pop3:duplicate_copy"
+HISTORY_PARSER = "uidl_inspector/pop3_history"
+COPY_PARSER = "uidl_inspector/audit_duplicates"
+DESCRIPTIONS = {
+    "get": "POP3 Download Time",
+    "delete": "POP3 Delete Time",
+    "get-and-delete": "POP3 Download and Delete Time",
+}
+COPY_DESCRIPTION = "Message Delivery Time"
+MIN_YEAR, MAX_YEAR = 1700, 9999
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+CSV_COLUMNS = (
+    "datetime", "timestamp", "timestamp_desc", "message", "data_type", "parser",
+    "display_name", "sha256_hash", "folder", "nid", "offset", "uid", "account",
+    "operation", "content", "internet_message_id", "blob_time", "time_zone", "zone_note",
+    "history", "entry",
+)
+_FORMULA_START = tuple("=+-@\t\r\n") + tuple("\uff1d\uff0b\uff0d\uff20")
+
+
+class TimelineError(UidlInspectorError):
+    """The timeline cannot be written as asked (no zone chosen, unknown zone, ...)."""
+
+
+@dataclass(frozen=True)
+class Zone:
+    """How BLOB times are read: ``label`` goes into every event."""
+
+    tz: tzinfo
+    label: str
+    inferred: bool = False
+
+
+def resolve_zone(choice: str | None, inferred_offset_minutes: int | None) -> Zone:
+    """The zone from ``--tz``: an IANA name, or ``inferred`` (the audit's clock offset)."""
+    if not choice:
+        raise TimelineError(
+            "the history's times carry no time zone: choose one with --tz ZONE (an IANA "
+            "name such as Europe/Berlin or UTC) or --tz inferred to use the audit's clock "
+            "inference")
+    if choice == "inferred":
+        if inferred_offset_minutes is None:
+            raise TimelineError(
+                "--tz inferred: the audit found insufficient evidence to infer the history's "
+                "clock offset; choose a zone with --tz ZONE")
+        delta = timedelta(minutes=inferred_offset_minutes)
+        sign = "-" if inferred_offset_minutes < 0 else "+"
+        hours, minutes = divmod(abs(inferred_offset_minutes), 60)
+        return Zone(timezone(delta), f"inferred UTC{sign}{hours:02d}:{minutes:02d}", True)
+    try:
+        return Zone(ZoneInfo(choice), choice)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise TimelineError(f"--tz {choice!r} is not a known IANA time zone name") from error
+
+
+def _localise(naive: datetime, zone: Zone) -> tuple[datetime, str | None]:
+    """The local time in the zone; a note when the wall time was skipped or repeated."""
+    aware = naive.replace(tzinfo=zone.tz)
+    note = None
+    if aware.replace(fold=1).utcoffset() != aware.utcoffset():
+        back = aware.astimezone(timezone.utc).astimezone(zone.tz).replace(tzinfo=None)
+        note = "nonexistent local time (clock change)" if back != naive else \
+            "ambiguous local time (clock change): earlier offset used"
+    return aware, note
+
+
+def _micros(moment: datetime) -> int:
+    delta = moment - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _display(kind: str, path: str) -> str:
+    return f"{kind.upper()}:{path}"
+
+
+def timeline_events(report: Report, audit: dict[str, Any] | None,
+                    zone: Zone) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Events sorted by time (stable), and counts of what could not be placed."""
+    sources = {s.path: s for s in report.sources}
+    skipped = {"undated_entries": 0, "out_of_range": 0}
+    events: list[dict[str, Any]] = []
+    for h_index, record in enumerate(report.histories):
+        source = sources.get(record.source)
+        kind = source.kind if source else "unknown"
+        loc = record.location
+        label = record.account.label
+        for entry in record.history.entries:
+            if entry.timestamp is None or entry.operation is None:
+                skipped["undated_entries"] += 1
+                continue
+            if not MIN_YEAR <= entry.timestamp.year <= MAX_YEAR:
+                skipped["out_of_range"] += 1
+                continue
+            moment, note = _localise(entry.timestamp, zone)
+            desc = DESCRIPTIONS[entry.operation]
+            events.append({
+                "message": f"POP3 {entry.operation} ({entry.content}) of UID {entry.uid} "
+                           f"by {label}",
+                "datetime": moment.isoformat(),
+                "timestamp": _micros(moment),
+                "timestamp_desc": desc,
+                "data_type": HISTORY_DATA_TYPE,
+                "parser": HISTORY_PARSER,
+                "display_name": _display(kind, record.source),
+                "sha256_hash": source.sha256 if source else None,
+                "folder": loc.folder,
+                "nid": loc.message_nid,
+                "offset": entry.offset,
+                "uid": entry.uid,
+                "account": label,
+                "operation": entry.operation,
+                "content": entry.content,
+                "blob_time": entry.timestamp.isoformat(),
+                "time_zone": zone.label,
+                "zone_note": note,
+                "history": h_index,
+                "entry": entry.index,
+            })
+    for group in (audit or {}).get("duplicates", []):
+        copies = group["copies"]
+        for number, copy in enumerate(copies, 1):
+            if not copy.get("delivery_time"):
+                skipped["undated_entries"] += 1
+                continue
+            moment = datetime.fromisoformat(copy["delivery_time"])
+            source = sources.get(copy.get("source"))
+            ident = group.get("internet_message_id") or f"{group['key_method']}:{group['key']}"
+            events.append({
+                "message": f"Copy {number} of {len(copies)} of {ident} "
+                           f"({group.get('subject') or 'no subject'}) in {copy['folder']}",
+                "datetime": moment.isoformat(),
+                "timestamp": _micros(moment),
+                "timestamp_desc": COPY_DESCRIPTION,
+                "data_type": COPY_DATA_TYPE,
+                "parser": COPY_PARSER,
+                "display_name": _display(source.kind if source else "unknown",
+                                         copy.get("source") or ""),
+                "sha256_hash": source.sha256 if source else None,
+                "folder": copy["folder"],
+                "nid": copy["nid"],
+                "offset": None,
+                "internet_message_id": group.get("internet_message_id"),
+                "time_zone": "UTC",
+            })
+    events.sort(key=lambda e: (e["timestamp"], e["data_type"], e.get("history", -1),
+                               e.get("entry", -1), e["folder"] or "", e["nid"] or -1))
+    return events, skipped
+
+
+def to_jsonl(events: Sequence[dict[str, Any]]) -> str:
+    """One sorted-key JSON object per line (plaso json_line style); exact values."""
+    return "".join(json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n" for e in events)
+
+
+def neutralise_cell(value: object) -> tuple[str, bool]:
+    """A CSV cell that no spreadsheet evaluates (OWASP): prefix, never strip. Numbers are
+    left alone (a negative timestamp is not a formula)."""
+    text = "" if value is None else str(value)
+    if isinstance(value, str) and text.startswith(_FORMULA_START):
+        return "'" + text, True
+    return text, False
+
+
+def to_timeline_csv(events: Sequence[dict[str, Any]]) -> tuple[str, int]:
+    """CSV with fixed columns; cells that could start a formula get a leading quote.
+    Returns the text and how many cells were neutralised (exact values are in JSONL)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    changed = 0
+    for event in events:
+        row = []
+        for column in CSV_COLUMNS:
+            cell, was = neutralise_cell(event.get(column))
+            changed += was
+            row.append(cell)
+        writer.writerow(row)
+    return buffer.getvalue(), changed
