@@ -29,8 +29,7 @@ from uidl_inspector.findings import Finding
 from uidl_inspector.mapi import PropId, PropType
 from uidl_inspector.schemas.msg_props import HEADER_SIZES, PROPERTY_STREAM, property_stream
 
-__all__ = ["MsgMessage", "MsgAttachment", "MsgSpec", "MsgAttachmentSpec", "build_msg",
-           "open_msg", "read_msg_olefile", "read_msg_extract",
+__all__ = ["MsgMessage", "MsgAttachment", "open_msg", "read_msg_olefile", "read_msg_extract",
            "OLE_MAGIC", "MAX_EMBED_DEPTH"]
 
 log = logging.getLogger(__name__)
@@ -460,89 +459,3 @@ def open_msg(path: str) -> MsgMessage:
         return message
 
 
-
-# ---------------------------------------------------------------------------------------
-# Writing: the exported-message fixture for tests and synthetic evidence
-
-
-@dataclass(frozen=True)
-class MsgSpec:
-    """What to write: ``props`` maps property id to (type, value); attachments nest."""
-
-    props: dict[int, tuple[int, Any]]
-    attachments: tuple[MsgAttachmentSpec, ...] = ()
-
-
-@dataclass(frozen=True)
-class MsgAttachmentSpec:
-    props: dict[int, tuple[int, Any]]
-    embedded: MsgSpec | None = None
-
-
-def _encode_props(props: dict[int, tuple[int, Any]]) -> tuple[list[dict[str, Any]],
-                                                               dict[str, bytes]]:
-    entries, streams = [], {}
-    for pid, (ptype, value) in sorted(props.items()):
-        if ptype in _VARIABLE:
-            if ptype == PropType.UNICODE:
-                data = value.encode("utf-16-le")
-                size = len(data) + 2
-            elif ptype == PropType.STRING8:
-                data = value.encode("cp1252")
-                size = len(data) + 1
-            else:
-                data = bytes(value)
-                size = len(data)
-            streams[f"__substg1.0_{pid:04X}{ptype:04X}"] = data
-            raw = struct.pack("<II", size, 0)
-        elif ptype == PropType.TIME:
-            ticks = (value - _FILETIME_EPOCH) // timedelta(microseconds=1) * 10
-            raw = struct.pack("<Q", ticks)
-        elif ptype == PropType.BOOLEAN:
-            raw = struct.pack("<Q", int(bool(value)))
-        else:
-            fmt = {PropType.INT16: "<H", PropType.INT32: "<I", PropType.ERROR: "<I",
-                   PropType.INT64: "<Q", PropType.FLOAT64: "<d"}[PropType(ptype)]
-            raw = struct.pack(fmt, value).ljust(8, b"\0")
-        entries.append({"prop_type": ptype, "prop_id": pid, "flags": 6, "value": raw})
-    return entries, streams
-
-
-def build_msg(spec: MsgSpec, path: str, named_map: bool = True) -> None:
-    """Write ``spec`` as an MSG file at ``path`` (property streams built with our schema).
-
-    ``named_map=False`` leaves out the (empty) named-property storage, which every Outlook
-    MSG has and extract-msg requires: a file that only the olefile path can read.
-    """
-    from extract_msg.ole_writer import OleWriter
-
-    writer = OleWriter()
-    if named_map:
-        for stream in ("00020102", "00030102", "00040102"):
-            writer.addEntry(f"__nameid_version1.0/__substg1.0_{stream}", b"")
-
-    def add(parts: tuple[str, ...], message: MsgSpec, kind: str) -> None:
-        entries, streams = _encode_props(message.props)
-        count = len(message.attachments)
-        header = {"next_recipient_id": 0, "next_attachment_id": count,
-                  "recipient_count": 0, "attachment_count": count}
-        writer.addEntry("/".join((*parts, PROPERTY_STREAM)),
-                        property_stream(kind).build({"header": header, "entries": entries}))
-        for name, data in streams.items():
-            writer.addEntry("/".join((*parts, name)), data)
-        for index, att in enumerate(message.attachments):
-            apath = (*parts, f"__attach_version1.0_#{index:08X}")
-            a_entries, a_streams = _encode_props(att.props)
-            if att.embedded is not None:
-                a_entries.append({"prop_type": PropType.OBJECT, "prop_id": PropId.ATTACH_DATA,
-                                  "flags": 6, "value": b"\xff" * 4 + b"\0" * 4})
-            writer.addEntry("/".join((*apath, PROPERTY_STREAM)),
-                            property_stream("attachment").build({"header": {},
-                                                                 "entries": a_entries}))
-            for name, data in a_streams.items():
-                writer.addEntry("/".join((*apath, name)), data)
-            if att.embedded is not None:
-                add((*apath, _EMBEDDED_STORAGE), att.embedded, "embedded")
-
-    add((), spec, "top")
-    writer.write(path)

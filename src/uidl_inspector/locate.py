@@ -1,0 +1,341 @@
+"""Find every POP3 download history in a store, with the documented rule that found it.
+
+Outlook looks for its Message Manager in the Inbox's associated contents and picks it by
+profile (PidTagConversationKey, then PidTagSearchKey, then the subject; "General Key"
+first since Outlook 2010), then picks the history attachment by name (long filename,
+filename, display name ``BlobPOP<smtp>``, then ``Blob%.8x`` of the account's mini UID).
+An analyst holding a copied store has no profile, so every folder (Inbox may be localized
+or renamed) and every ``IPM.MessageManager`` candidate is examined, and each one is
+annotated with every rule it satisfies and the profile it reveals. A content sweep then
+reports any attachment of any associated message whose bytes are a version-3 history
+(``deep=True``: of every message of the store). Embedded messages are searched.
+
+Rules are documented in docs/locating.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from uidl_inspector.exceptions import UidlInspectorError
+from uidl_inspector.findings import Finding
+from uidl_inspector.history import parse_blob
+from uidl_inspector.mapi import PropId
+from uidl_inspector.report.model import Account, HistoryRecord, Location, Profile
+from uidl_inspector.store.detect import looks_like_pop_blob
+
+__all__ = ["MANAGER_CLASS", "GENERAL_KEY_NAME", "GENERAL_KEY", "MATCH_RULES",
+           "ATTACHMENT_RULES", "Candidate", "LocateResult", "parse_manager_subject",
+           "message_rules", "attachment_rule", "locate", "locate_message",
+           "hidden_inventory", "walk_folders", "MAX_FOLDER_DEPTH", "MAX_EMBED_DEPTH"]
+
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())
+
+MANAGER_CLASS = "IPM.MessageManager"
+GENERAL_KEY_NAME = "General Key"
+GENERAL_KEY = b"General Key\0"
+# Outlook's order: "General Key" is tried first, then the real profile's values in turn.
+MATCH_RULES = ("general_key", "conversation_key", "search_key", "subject")
+ATTACHMENT_RULES = ("long_filename", "filename", "display_name", "mini_uid")
+MAX_FOLDER_DEPTH = 64
+MAX_EMBED_DEPTH = 8
+
+_SUBJECT = re.compile(r"^Outlook Message Manager \((?P<name>.*)\) \(KEY: (?P<key>[0-9A-Fa-f]*)\)$",
+                      re.DOTALL)
+_MINI_UID = re.compile(r"^Blob(?P<uid>[0-9a-f]{8})$")
+_BLOB_POP = "BlobPOP"
+
+
+def parse_manager_subject(subject: str | None) -> tuple[str, bytes] | None:
+    """Profile name and search key from ``Outlook Message Manager (<name>) (KEY: <hex>)``.
+
+    The name may itself hold parentheses: it runs to the last ``) (KEY: ``.
+    """
+    if not subject:
+        return None
+    match = _SUBJECT.match(subject.rstrip("\0"))
+    if not match or len(match.group("key")) % 2:
+        return None
+    return match.group("name"), bytes.fromhex(match.group("key"))
+
+
+def _binary(props: Any, pid: int) -> bytes | None:
+    value = props.get(pid)
+    return value if isinstance(value, bytes) and value else None
+
+
+def _text(props: Any, pid: int) -> str | None:
+    value = props.get(pid)
+    return value.rstrip("\0") if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A Message Manager as found: the rules it satisfies and the profile it reveals."""
+
+    folder: str
+    nid: int | None
+    message_class: str | None
+    subject: str | None
+    rules: tuple[str, ...]  # in Outlook's order; empty: matched by class alone
+    profile: Profile
+
+    @property
+    def match_rule(self) -> str:
+        return self.rules[0] if self.rules else "message_class"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"folder": self.folder, "nid": self.nid, "message_class": self.message_class,
+                "subject": self.subject, "match_rule": self.match_rule,
+                "rules": list(self.rules), "profile": self.profile.to_dict()}
+
+
+def message_rules(props: Any) -> tuple[tuple[str, ...], Profile]:
+    """Which identification rules a Message Manager's properties satisfy, and its profile.
+
+    Without the analyst's profile, ``conversation_key`` means PidTagConversationKey is set
+    (it holds the profile's search key), and ``search_key`` means PidTagSearchKey equals a
+    key revealed by the conversation key or the subject (every message has a search key of
+    its own, which identifies nothing).
+    """
+    conversation = _binary(props, PropId.CONVERSATION_KEY)
+    search = _binary(props, PropId.SEARCH_KEY)
+    parsed = parse_manager_subject(_text(props, PropId.SUBJECT))
+    revealed = [k for k in (conversation, parsed[1] if parsed else None) if k]
+    rules = []
+    name = parsed[0] if parsed else None
+    if name == GENERAL_KEY_NAME or GENERAL_KEY in revealed or (
+            search == GENERAL_KEY and not revealed):
+        rules.append("general_key")
+    if conversation:
+        rules.append("conversation_key")
+    if search and search in revealed:
+        rules.append("search_key")
+    if parsed:
+        rules.append("subject")
+    key = conversation or (parsed[1] if parsed else None) or (
+        search if "general_key" in rules else None)
+    return tuple(rules), Profile(name, key.hex() if key else None)
+
+
+def attachment_rule(props: Any) -> tuple[str | None, str | None, Account]:
+    """(rule, name, account) for one attachment by Outlook's naming rules; rule None if none.
+
+    ``name`` is the name the rule read, else the first of long filename, filename and
+    display name that is set.
+    """
+    long_name = _text(props, PropId.ATTACH_LONG_FILENAME)
+    short_name = _text(props, PropId.ATTACH_FILENAME)
+    display = _text(props, PropId.DISPLAY_NAME)
+    for rule, name in (("long_filename", long_name), ("filename", short_name),
+                       ("display_name", display)):
+        if name and name.startswith(_BLOB_POP) and len(name) > len(_BLOB_POP):
+            return rule, name, Account(email=name[len(_BLOB_POP):])
+    if short_name and (match := _MINI_UID.match(short_name)):
+        return "mini_uid", short_name, Account(mini_uid=match.group("uid"))
+    return None, long_name or short_name or display, Account()
+
+
+@dataclass
+class LocateResult:
+    """What :func:`locate` found: histories, Message Manager candidates, reading problems."""
+
+    histories: list[HistoryRecord] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    folders: int = 0
+    messages: int = 0  # messages examined (associated, plus normal ones when deep)
+
+
+def walk_folders(root: Any, findings: list[Finding]) -> Iterator[Any]:
+    """Every folder below and including ``root``, depth-first, bounded, each once."""
+    seen: set[int] = set()
+    stack: list[tuple[Any, int]] = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        if folder.nid in seen:
+            findings.append(Finding("folder_cycle", None,
+                                    f"folder nid {folder.nid:#x} reached twice"))
+            continue
+        seen.add(folder.nid)
+        yield folder
+        if depth >= MAX_FOLDER_DEPTH:
+            findings.append(Finding("folder_too_deep", None,
+                                    f"{folder.path}: deeper than {MAX_FOLDER_DEPTH}"))
+            continue
+        try:
+            children = list(folder.subfolders())
+        except UidlInspectorError as exc:
+            findings.append(_read_error(folder.path, "subfolders", exc))
+            continue
+        stack.extend((child, depth + 1) for child in reversed(children))
+
+
+def _read_error(where: str, what: str, exc: UidlInspectorError) -> Finding:
+    return Finding("unreadable", getattr(exc, "offset", None), f"{where}: {what}: {exc}")
+
+
+def _messages(folder: Any, which: str, findings: list[Finding]) -> Iterator[Any]:
+    """A folder's messages of one table, carrying on past a message that cannot be read."""
+    try:
+        yield from getattr(folder, which)()
+    except UidlInspectorError as exc:
+        findings.append(_read_error(folder.path, which, exc))
+
+
+def _is_manager(message: Any) -> bool:
+    cls = message.message_class
+    return isinstance(cls, str) and cls.rstrip("\0").casefold() == MANAGER_CLASS.casefold()
+
+
+def _attachments(message: Any, path: tuple[int, ...], where: str,
+                 findings: list[Finding]) -> Iterator[tuple[tuple[int, ...], Any]]:
+    """(embedded_path, attachment) for a message and its embedded messages, bounded."""
+    try:
+        attachments = message.attachments()
+    except UidlInspectorError as exc:
+        findings.append(_read_error(where, "attachments", exc))
+        return
+    for att in attachments:
+        yield path, att
+        if len(path) >= MAX_EMBED_DEPTH:
+            continue
+        try:
+            inner = att.embedded()
+        except UidlInspectorError as exc:
+            findings.append(_read_error(where, f"embedded message of attachment {att.index}",
+                                        exc))
+            continue
+        if inner is not None:
+            if len(path) + 1 >= MAX_EMBED_DEPTH:
+                findings.append(Finding("embedding_too_deep", None,
+                                        f"{where}: embedded deeper than {MAX_EMBED_DEPTH}"))
+                continue
+            yield from _attachments(inner, (*path, att.index), where, findings)
+
+
+def locate_message(message: Any, folder: str | None, source: str,
+                   result: LocateResult) -> None:
+    """Add to ``result`` the histories held by one message (of any class)."""
+    where = f"{folder or ''}#{message.nid if message.nid is not None else 'msg'}"
+    candidate = None
+    if _is_manager(message):
+        rules, profile = message_rules(message.props)
+        candidate = Candidate(folder or "", message.nid, message.message_class,
+                              message.subject, rules, profile)
+        result.candidates.append(candidate)
+    result.findings.extend(message.findings)
+    for path, att in _attachments(message, (), where, result.findings):
+        result.findings.extend(att.findings)
+        rule, name, account = attachment_rule(att.props)
+        try:
+            data = att.data
+        except UidlInspectorError as exc:
+            result.findings.append(_read_error(where, f"attachment {att.index} data", exc))
+            continue
+        if candidate is not None and rule is not None:
+            if data is None:
+                result.findings.append(Finding(
+                    "history_without_data", None,
+                    f"{where}: attachment {att.index} is named {name!r} but holds no bytes"))
+                continue
+            match_rule, attach = candidate.match_rule, rule
+        elif looks_like_pop_blob(data):
+            match_rule = candidate.match_rule if candidate is not None else "content"
+            attach = rule or "content"
+        else:
+            continue
+        profile = candidate.profile if candidate is not None else Profile()
+        location = Location(folder, message.nid, message.message_class, message.subject,
+                            att.index, name, match_rule, attach, path)
+        result.histories.append(HistoryRecord(source, parse_blob(data), data, location,
+                                              account, profile))
+
+
+def locate(store: Any, source: str | None = None, deep: bool = False,
+           progress: Callable[[int], None] | None = None) -> LocateResult:
+    """Every history in ``store`` (a store.model.Store), in folder order.
+
+    The default reads only folders' associated contents, so its cost does not grow with
+    the number of ordinary messages; ``deep=True`` also sweeps every normal message.
+    ``progress`` is called with the number of messages examined so far.
+    """
+    source = source if source is not None else store.path
+    result = LocateResult()
+    try:
+        root = store.root_folder()
+    except UidlInspectorError as exc:
+        result.findings.append(_read_error(source, "root folder", exc))
+        return result
+    tables = ("associated", "messages") if deep else ("associated",)
+    for folder in walk_folders(root, result.findings):
+        result.folders += 1
+        for table in tables:
+            for message in _messages(folder, table, result.findings):
+                result.messages += 1
+                locate_message(message, folder.path, source, result)
+                if progress is not None:
+                    progress(result.messages)
+    return result
+
+
+def _attachment_row(att: Any, where: str, findings: list[Finding], depth: int) -> dict:
+    _, name, _ = attachment_rule(att.props)
+    try:
+        data = att.data
+    except UidlInspectorError as exc:
+        findings.append(_read_error(where, f"attachment {att.index} data", exc))
+        data = None
+    row: dict[str, Any] = {"index": att.index, "nid": att.nid, "name": name,
+                           "method": att.props.get(PropId.ATTACH_METHOD),
+                           "size": None if data is None else len(data)}
+    if depth < MAX_EMBED_DEPTH:
+        try:
+            inner = att.embedded()
+        except UidlInspectorError as exc:
+            findings.append(_read_error(where, f"embedded message of attachment {att.index}",
+                                        exc))
+            inner = None
+        if inner is not None:
+            row["embedded"] = {"message_class": inner.message_class, "subject": inner.subject,
+                               "attachments": _attachment_rows(inner, where, findings,
+                                                               depth + 1)}
+    return row
+
+
+def _attachment_rows(message: Any, where: str, findings: list[Finding], depth: int) -> list:
+    try:
+        attachments = message.attachments()
+    except UidlInspectorError as exc:
+        findings.append(_read_error(where, "attachments", exc))
+        return []
+    return [_attachment_row(att, where, findings, depth) for att in attachments]
+
+
+def hidden_inventory(store: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
+    """Every associated (hidden) message of every folder, for the ``hidden`` command."""
+    findings: list[Finding] = []
+    rows: list[dict[str, Any]] = []
+    try:
+        root = store.root_folder()
+    except UidlInspectorError as exc:
+        return rows, [_read_error(store.path, "root folder", exc)]
+    for folder in walk_folders(root, findings):
+        for message in _messages(folder, "associated", findings):
+            props = message.props
+            key = _binary(props, PropId.CONVERSATION_KEY)
+            search = _binary(props, PropId.SEARCH_KEY)
+            where = f"{folder.path}#{message.nid}"
+            rows.append({
+                "folder": folder.path, "nid": message.nid,
+                "message_class": message.message_class, "subject": message.subject,
+                "conversation_key": key.hex() if key else None,
+                "search_key": search.hex() if search else None,
+                "attachments": _attachment_rows(message, where, findings, 0),
+            })
+    return rows, findings

@@ -1,0 +1,219 @@
+"""What an input is, decided from its content (never its extension), and opening it.
+
+Analysts point the tool at exports whose names lie (``.dat``, no extension, a renamed
+``.ost``), so each file is sniffed: PST/OST by the ``!BDN`` magic, MSG by the OLE magic, a
+raw POP3 history by a version-3 header followed by a well-formed first tag, and hex text of
+such a BLOB as copied from MFCMAPI. Directories are walked recursively in sorted order
+without following symbolic links, so two runs over the same tree list the same inputs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from uidl_inspector.exceptions import NotAStoreError
+from uidl_inspector.findings import Finding
+from uidl_inspector.schemas.popblob import CONTENTS, OPERATIONS, PBLOB_VERSION
+from uidl_inspector.store.msg import OLE_MAGIC
+
+__all__ = ["PST_MAGIC", "EvidenceFile", "Evidence", "sniff", "detect_kind",
+           "looks_like_pop_blob", "decode_hex_text", "walk_inputs", "open_evidence",
+           "MAX_BLOB_FILE", "MAX_WALK_DEPTH"]
+
+PST_MAGIC = b"!BDN"
+MAX_BLOB_FILE = 64 << 20  # a 65,535-tag BLOB is a few MB; its hex text twice that
+MAX_WALK_DEPTH = 64
+_SNIFF = 4096
+_CLIENT_KINDS = {b"SM": "pst", b"SO": "ost", b"AB": "pst"}  # wMagicClient at offset 8
+_HEX_TEXT = re.compile(rb"^(?:\s|0[xX]|[0-9A-Fa-f]{2}|,)*$")
+_TAG_HEAD = re.compile(rb"^[%s][%s][0-9]{14}" % (
+    re.escape(b"".join(OPERATIONS)), re.escape(b"".join(CONTENTS))))
+
+
+def looks_like_pop_blob(data: bytes | None) -> bool:
+    """A version-3 header whose first tag (if any) starts like a resource tag.
+
+    A cheap test that keeps the locator's content sweep and the directory walk from
+    decoding arbitrary attachments or files; the decoder itself is ``history.parse_blob``.
+    """
+    if data is None or len(data) < 4:
+        return False
+    if int.from_bytes(data[:2], "little") != PBLOB_VERSION:
+        return False
+    count = int.from_bytes(data[2:4], "little")
+    if count == 0:
+        return len(data) == 4
+    return bool(_TAG_HEAD.match(data[4:20]))
+
+
+def decode_hex_text(text: bytes) -> bytes | None:
+    """Bytes from hex text (spaces, newlines, commas and ``0x`` prefixes allowed), or None."""
+    if not _HEX_TEXT.match(text):
+        return None
+    cleaned = re.sub(rb"0[xX]|[\s,]", b"", text)
+    if not cleaned or len(cleaned) % 2:
+        return None
+    try:
+        return bytes.fromhex(cleaned.decode("ascii"))
+    except ValueError:
+        return None
+
+
+def sniff(head: bytes, size: int, read_all: Any = None) -> str:
+    """The kind of a file from its first bytes: pst | ost | msg | blob | hex | unknown.
+
+    ``read_all`` (a callable returning the whole content) is only called for files small
+    enough to be a BLOB or its hex text, when the first bytes do not settle it.
+    """
+    if head.startswith(PST_MAGIC):
+        return _CLIENT_KINDS.get(head[8:10], "pst")
+    if head.startswith(OLE_MAGIC):
+        return "msg"
+    if looks_like_pop_blob(head[:20]):
+        return "blob"
+    if size <= MAX_BLOB_FILE and read_all is not None and _HEX_TEXT.match(head[:_SNIFF]):
+        decoded = decode_hex_text(read_all())
+        if looks_like_pop_blob(decoded):
+            return "hex"
+    return "unknown"
+
+
+def detect_kind(path: str | os.PathLike[str]) -> str:
+    """The kind of the file at ``path`` (opened read-only)."""
+    with open(path, "rb") as handle:
+        head = handle.read(_SNIFF)
+        size = os.fstat(handle.fileno()).st_size
+
+        def read_all() -> bytes:
+            handle.seek(0)
+            return handle.read(MAX_BLOB_FILE + 1)
+
+        return sniff(head, size, read_all)
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """One input found on the command line or in a walked directory."""
+
+    path: str
+    kind: str | None  # pst | ost | msg | blob | hex | unknown; None when unreadable
+    error: str | None = None  # one line: why it could not be read
+    from_directory: bool = False  # found by walking (unknown files there are skipped)
+
+
+def _classify(path: str, from_directory: bool) -> EvidenceFile:
+    try:
+        return EvidenceFile(path, detect_kind(path), None, from_directory)
+    except OSError as exc:
+        return EvidenceFile(path, None, f"cannot read: {exc.strerror or exc}", from_directory)
+
+
+def walk_inputs(paths: Iterable[str | os.PathLike[str]]) -> Iterator[EvidenceFile]:
+    """Every file named or found below a named directory, in a deterministic order.
+
+    Symbolic links inside directories are not followed (a link given by name is); special
+    files and unreadable entries come back with an ``error`` instead of stopping the walk.
+    """
+    for given in paths:
+        path = str(given)
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            yield EvidenceFile(path, None, f"cannot read: {exc.strerror or exc}")
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            yield from _walk_directory(path, 0, {(info.st_dev, info.st_ino)})
+        elif stat.S_ISREG(info.st_mode):
+            yield _classify(path, False)
+        else:
+            yield EvidenceFile(path, None, "not a regular file")
+
+
+def _walk_directory(path: str, depth: int, seen: set[tuple[int, int]]) -> Iterator[EvidenceFile]:
+    if depth >= MAX_WALK_DEPTH:
+        yield EvidenceFile(path, None, f"directory nesting deeper than {MAX_WALK_DEPTH}", True)
+        return
+    try:
+        with os.scandir(path) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+    except OSError as exc:
+        yield EvidenceFile(path, None, f"cannot list: {exc.strerror or exc}", True)
+        return
+    for entry in entries:
+        if entry.is_symlink():
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            yield EvidenceFile(entry.path, None, f"cannot read: {exc.strerror or exc}", True)
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            key = (info.st_dev, info.st_ino)
+            if key not in seen:  # bind mounts can loop even without links
+                seen.add(key)
+                yield from _walk_directory(entry.path, depth + 1, seen)
+        elif stat.S_ISREG(info.st_mode):
+            yield _classify(entry.path, True)
+
+
+@dataclass
+class Evidence:
+    """An opened input: exactly one of ``store``, ``message`` or ``blob`` is set."""
+
+    path: str
+    kind: str
+    variant: str | None = None  # unicode | ansi | ost | ost4k | msg | blob
+    encryption: str | None = None
+    store: Any = None  # store.model.Store
+    message: Any = None  # store.model.Message (an MSG file)
+    blob: bytes | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    def __enter__(self) -> Evidence:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def open_evidence(path: str | os.PathLike[str], kind: str | None = None) -> Evidence:
+    """Open ``path`` read-only as what its content says it is.
+
+    Raises :class:`NotAStoreError` for content of no known kind, and the readers' own
+    :class:`~uidl_inspector.exceptions.UidlInspectorError` subclasses when a known format
+    is too damaged to open.
+    """
+    path = str(path)
+    kind = kind or detect_kind(path)
+    if kind in ("pst", "ost"):
+        from uidl_inspector.store.pst import open_pst
+
+        store = open_pst(path)
+        return Evidence(path, kind, store.variant, store.encryption, store=store,
+                        findings=list(store.findings))
+    if kind == "msg":
+        from uidl_inspector.store.msg import open_msg
+
+        message = open_msg(path)
+        return Evidence(path, kind, "msg", None, message=message,
+                        findings=list(message.findings))
+    if kind in ("blob", "hex"):
+        data = Path(path).read_bytes()
+        if kind == "hex":
+            decoded = decode_hex_text(data)
+            if decoded is None:
+                raise NotAStoreError(f"{path}: not hex text of a POP3 history BLOB")
+            data = decoded
+        return Evidence(path, kind, "blob", None, blob=data)
+    raise NotAStoreError(f"{path}: not a PST/OST store, an MSG file or a POP3 history BLOB")
+
