@@ -9,4 +9,6 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+from uidl_inspector.history import PopHistory, build_blob, parse_blob  # noqa: E402
+
+__all__ = ["__version__", "PopHistory", "build_blob", "parse_blob"]

@@ -1,0 +1,534 @@
+"""The decoded POP3 download history: entries and anomalies, from the BLOB's bytes.
+
+:func:`parse_blob` is lenient: it never raises on data, recovers every tag it can and
+records what is wrong as :class:`~uidl_inspector.findings.Finding` records with stable
+codes (see ``ANOMALY_CODES``); ``strict=True`` turns any anomaly into
+:class:`~uidl_inspector.exceptions.StrictModeError`. :func:`build_blob` writes BLOBs,
+exact or deliberately broken, through the same declaration (:mod:`schemas.popblob`).
+
+UIDs. The BLOB stores each UID escaped: every byte that is not an ASCII letter or digit is
+written ``$xx``. ``Entry.raw_uid`` is the stored text, ``Entry.uid`` the unescaped UID. When
+the unescaped bytes are not UTF-8, ``uid`` shows each bad byte as ``\\xNN`` (Python's
+``backslashreplace``), ``uid_hex`` holds the exact bytes, and an ``invalid_utf8`` anomaly
+says so; ``uid_hex`` is None otherwise.
+
+Speed. A BLOB with no anomaly is recognised by one regular expression over all its tags
+(C speed); its entries are then decoded one by one when first read. Any other BLOB takes
+the tag-by-tag path, which finds and places every anomaly. Both paths decode entries with
+the same function, and ``tests/test_history.py`` proves they agree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from uidl_inspector.exceptions import StrictModeError
+from uidl_inspector.findings import Finding
+from uidl_inspector.schemas.popblob import (
+    CONTENTS,
+    FIXED_TAG_SIZE,
+    MAX_TAGS,
+    OPERATIONS,
+    PBLOB_VERSION,
+    TAG_FIELDS,
+    PopBlob,
+    TagList,
+    tag_fields,
+)
+
+__all__ = [
+    "ANOMALY_CODES",
+    "Entry",
+    "PopHistory",
+    "parse_blob",
+    "build_blob",
+    "make_tag",
+    "escape_uid",
+    "unescape_uid",
+    "unescape_uid_bytes",
+]
+
+ANOMALY_CODES = (
+    "bad_version",
+    "count_mismatch",
+    "truncated",
+    "trailing_data",
+    "bad_operation",
+    "bad_content",
+    "bad_timestamp",
+    "bad_uid_escape",
+    "invalid_utf8",
+    "duplicate_uid",
+    "uid_not_rfc1939",
+)
+
+RFC1939_MAX_UID = 70
+HEADER_SIZE = 4
+_OP_NAMES = {name: char for char, name in OPERATIONS.items()}
+_CONTENT_NAMES = {name: char for char, name in CONTENTS.items()}
+_ALNUM = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_RFC1939_BYTES = bytes(range(0x21, 0x7F))  # what a POP3 UID may be made of
+_NOT_ALNUM = re.compile(rb"[^0-9A-Za-z]")
+_WELL_ESCAPED = re.compile(rb"[0-9A-Za-z]*(?:\$[0-9A-Fa-f]{2}[0-9A-Za-z]*)*")
+_ESCAPE = re.compile(rb"\$[0-9A-Fa-f]{2}")
+_ESCAPE_BYTES = {b"$%02x" % i: bytes([i]) for i in range(256)}
+_ESCAPE_BYTES.update({b"$%02X" % i: bytes([i]) for i in range(256)})
+_ESCAPE_BYTES.update({b"$%x%X" % (i >> 4, i & 15): bytes([i]) for i in range(256)})
+_ESCAPE_BYTES.update({b"$%X%x" % (i >> 4, i & 15): bytes([i]) for i in range(256)})
+
+
+def _escaped_byte(match: re.Match[bytes]) -> bytes:
+    return _ESCAPE_BYTES[match[0]]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One resource tag of the history, decoded, with the raw values beside the meanings.
+
+    ``operation``/``content``/``timestamp`` are None when the stored value is invalid (the
+    ``raw_*`` field keeps it). ``complete`` is False for a tag cut by the end of the BLOB;
+    ``beyond_count`` is True for a well-formed tag found after the declared Count.
+    ``anomalies`` lists the codes of the findings about this tag.
+    """
+
+    index: int
+    offset: int
+    operation: str | None
+    content: str | None
+    timestamp: datetime | None
+    raw_uid: str
+    uid: str
+    raw_operation: str
+    raw_content: str
+    raw_timestamp: str
+    uid_hex: str | None = None
+    complete: bool = True
+    beyond_count: bool = False
+    anomalies: tuple[str, ...] = ()
+    raw_tag: bytes = field(default=b"", repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "offset": self.offset,
+            "operation": self.operation,
+            "content": self.content,
+            "timestamp": self.timestamp.isoformat() if self.timestamp else None,
+            "raw_timestamp": self.raw_timestamp,
+            "raw_uid": self.raw_uid,
+            "uid": self.uid,
+            "uid_hex": self.uid_hex,
+            "raw_operation": self.raw_operation,
+            "raw_content": self.raw_content,
+            "complete": self.complete,
+            "beyond_count": self.beyond_count,
+            "anomalies": list(self.anomalies),
+            "raw_tag_hex": self.raw_tag.hex() if self.anomalies else None,
+        }
+
+
+@dataclass(frozen=True)
+class PopHistory:
+    """A decoded BLOB. ``version``/``declared_count`` are None when the header is cut."""
+
+    version: int | None
+    declared_count: int | None
+    entries: Sequence[Entry]
+    anomalies: tuple[Finding, ...]
+
+    @property
+    def parsed_count(self) -> int:
+        return len(self.entries)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "declared_count": self.declared_count,
+            "parsed_count": self.parsed_count,
+            "entries": [e.to_dict() for e in self.entries],
+            "anomalies": [a.to_dict() for a in self.anomalies],
+        }
+
+
+# --- UIDs --------------------------------------------------------------------------------
+
+def escape_uid(uid: str | bytes) -> str:
+    """The UID as Outlook stores it: every byte that is not an ASCII letter or digit as $xx.
+
+    Text is encoded as UTF-8 first; bytes are escaped as they are.
+    """
+    data = uid.encode("utf-8") if isinstance(uid, str) else bytes(uid)
+    return _NOT_ALNUM.sub(lambda m: b"$%02x" % m[0][0], data).decode("ascii")
+
+
+def _unescape(raw: bytes) -> tuple[bytes, list[tuple[int, str]]]:
+    """Unescaped bytes and the escaping problems seen (position in ``raw``, description)."""
+    if raw.isalnum():  # ASCII letters and digits only (bytes.isalnum is ASCII-only)
+        return raw, []
+    if _WELL_ESCAPED.fullmatch(raw):
+        return _ESCAPE.sub(_escaped_byte, raw), []
+    out = bytearray()
+    problems: list[tuple[int, str]] = []
+    i, n = 0, len(raw)
+    while i < n:
+        b = raw[i]
+        if b == 0x24:  # '$'
+            pair = raw[i + 1:i + 3]
+            if len(pair) == 2 and pair[0] in _HEX and pair[1] in _HEX:
+                out.append(int(pair, 16))
+                i += 3
+                continue
+            problems.append((i, f"'$' not followed by two hex digits ({raw[i:i + 3]!r})"))
+        elif b not in _ALNUM:
+            problems.append((i, f"byte 0x{b:02x} stored unescaped"))
+        out.append(b)
+        i += 1
+    return bytes(out), problems
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "backslashreplace")
+
+
+def unescape_uid_bytes(raw: str | bytes) -> bytes:
+    """The UID's bytes: ``$xx`` -> byte; anything malformed is kept as it is."""
+    return _unescape(raw.encode("utf-8") if isinstance(raw, str) else raw)[0]
+
+
+def unescape_uid(raw: str | bytes) -> str:
+    """The UID as text (UTF-8; bytes that are not UTF-8 shown as ``\\xNN``)."""
+    return _text(unescape_uid_bytes(raw))
+
+
+# --- one tag ----------------------------------------------------------------------------
+
+def _timestamp(raw: bytes) -> tuple[datetime | None, str]:
+    if len(raw) != 14 or not raw.isdigit():
+        return None, f"timestamp {raw!r} is not 14 digits"
+    try:
+        # The BLOB records no time zone: the value stays naive, as recorded.
+        moment = datetime(  # noqa: DTZ001
+            int(raw[0:4]), int(raw[4:6]), int(raw[6:8]),
+            int(raw[8:10]), int(raw[10:12]), int(raw[12:14]))
+        return moment, ""
+    except ValueError as exc:
+        return None, f"timestamp {raw.decode()} is not a valid date and time ({exc})"
+
+
+_OP, _CT, _TS, _UID = (slice(start, end) for _, start, end in TAG_FIELDS)
+
+
+def _decode(index: int, offset: int, raw: bytes, complete: bool = True,
+            beyond_count: bool = False) -> tuple[Entry, list[Finding], bytes]:
+    """One tag: the entry, the findings about it, and the UID's unescaped bytes."""
+    op_raw, ct_raw, ts_raw, uid_raw = raw[_OP], raw[_CT], raw[_TS], raw[_UID]
+    operation = OPERATIONS.get(op_raw)
+    content = CONTENTS.get(ct_raw)
+    timestamp, why = _timestamp(ts_raw)
+    uid_bytes, problems = _unescape(uid_raw)
+    uid_hex = None
+    try:
+        uid = uid_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        uid, uid_hex = _text(uid_bytes), uid_bytes.hex()
+    rfc_ok = (1 <= len(uid_bytes) <= RFC1939_MAX_UID
+              and not uid_bytes.translate(None, _RFC1939_BYTES))
+    found: list[Finding] = []
+    codes: tuple[str, ...] = ()
+    if (operation is None or content is None or timestamp is None or problems or uid_hex
+            or not rfc_ok or not complete or not raw.isascii()):
+        found = _tag_findings(index, offset, raw, operation, content, why, problems, uid_hex,
+                              rfc_ok, len(uid_bytes), complete)
+        codes = tuple(dict.fromkeys(f.code for f in found))
+    entry = Entry(
+        index=index, offset=offset, operation=operation, content=content,
+        timestamp=timestamp, raw_uid=_text(uid_raw), uid=uid,
+        raw_operation=_text(op_raw), raw_content=_text(ct_raw),
+        raw_timestamp=_text(ts_raw), uid_hex=uid_hex, complete=complete,
+        beyond_count=beyond_count, anomalies=codes,
+        raw_tag=raw,
+    )
+    return entry, found, uid_bytes
+
+
+def _tag_findings(index: int, offset: int, raw: bytes, operation: str | None,
+                  content: str | None, why: str, problems: list[tuple[int, str]],
+                  uid_hex: str | None, rfc_ok: bool, uid_size: int,
+                  complete: bool) -> list[Finding]:
+    found: list[Finding] = []
+
+    def note(code: str, where: int, detail: str) -> None:
+        # a field missing from a short tag is placed at the tag's end
+        found.append(Finding(code, offset + min(where, len(raw)), f"tag #{index}: {detail}"))
+
+    if operation is None:
+        note("bad_operation", _OP.start, f"operation {raw[_OP]!r} is not one of + - &")
+    if content is None:
+        note("bad_content", _CT.start, f"content {raw[_CT]!r} is not one of ' ' h b")
+    if why:
+        note("bad_timestamp", _TS.start, why)
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        note("invalid_utf8", exc.start, f"tag is not UTF-8 (byte 0x{raw[exc.start]:02x})")
+    if problems:
+        shown = "; ".join(f"+{pos}: {what}" for pos, what in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        note("bad_uid_escape", _UID.start + problems[0][0], f"UID escaping: {shown}{more}")
+    if uid_hex is not None:
+        note("invalid_utf8", _UID.start, f"unescaped UID is not UTF-8 (hex {uid_hex})")
+    if not rfc_ok:
+        note("uid_not_rfc1939", _UID.start,
+             f"UID of {uid_size} bytes is not 1-70 characters in 0x21-0x7E")
+    if not complete:
+        note("truncated", 0, "the BLOB ends inside this tag (no NUL terminator)")
+    return found
+
+
+def _well_formed(raw: bytes) -> bool:
+    """Enough of a tag to be taken as one when it lies beyond the declared Count."""
+    return (raw[_OP] in OPERATIONS and raw[_CT] in CONTENTS
+            and _timestamp(raw[_TS])[0] is not None)
+
+
+# --- the fast path ----------------------------------------------------------------------
+
+def _class(chars: Iterable[bytes]) -> bytes:
+    return b"[" + b"".join(re.escape(c) for c in chars) + b"]"
+
+
+# A tag with no anomaly at all: valid operation and content, a valid date (29 February is
+# checked apart, for leap years), and a non-empty UID of letters, digits and lowercase
+# escapes of the other printable ASCII bytes, so that stored and unescaped UIDs map one to
+# one. Written as runs of letters and digits between escapes, which re matches quickly.
+_ESCAPED = rb"\$(?:2[1-9a-f]|3[a-f]|40|5[b-f]|60|7[b-e])"
+_CLEAN_TAG = (
+    _class(OPERATIONS) + _class(CONTENTS)
+    + rb"(?!0000)[0-9]{4}"
+    + rb"(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])"
+    + rb"|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)|02(?:0[1-9]|1[0-9]|2[0-9]))"
+    + rb"(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]"
+    + rb"(?!\x00)[0-9A-Za-z]*(?:" + _ESCAPED + rb"[0-9A-Za-z]*)*\x00"
+)
+try:  # a possessive repeat (Python 3.11+) keeps no backtracking state per tag
+    _CLEAN_TAGS = re.compile(b"(?:" + _CLEAN_TAG + b")*+")
+except re.error:
+    _CLEAN_TAGS = re.compile(b"(?:" + _CLEAN_TAG + b")*")
+_LEAP_DAY = re.compile(rb"\x00..([0-9]{4})0229", re.DOTALL)  # any tag after the first
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _clean(data: bytes, tags: TagList, trailing: bytes) -> bool:
+    """True when the tag-by-tag path would find no anomaly at all."""
+    if not tags.complete or trailing:
+        return False
+    end = len(data)
+    if _CLEAN_TAGS.fullmatch(data, HEADER_SIZE, end) is None:
+        return False
+    if b"0229" in data:
+        first = tags.raws[0] if tags.raws else b""
+        years = [int(m.group(1)) for m in _LEAP_DAY.finditer(data, HEADER_SIZE, end)]
+        if first[_TS.start + 4:_TS.start + 8] == b"0229":
+            years.append(int(first[_TS.start:_TS.start + 4]))
+        if not all(map(_is_leap, years)):
+            return False
+    uids = [raw[_UID.start:] for raw in tags.raws]
+    if len(set(uids)) != len(uids):
+        return False
+    if uids and max(map(len, uids)) > RFC1939_MAX_UID:
+        return all(len(u) - 2 * u.count(b"$") <= RFC1939_MAX_UID for u in uids)
+    return True
+
+
+class _LazyEntries(Sequence[Entry]):
+    """The entries of a BLOB with no anomaly, decoded on first access."""
+
+    __slots__ = ("_tags", "_cache")
+
+    def __init__(self, tags: TagList) -> None:
+        self._tags = tags
+        self._cache: list[Entry | None] = [None] * len(tags.raws)
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        if index < 0:
+            index += len(self)
+        entry = self._cache[index]  # IndexError as a list's
+        if entry is None:
+            entry = _decode(index, self._tags.offsets[index], self._tags.raws[index])[0]
+            self._cache[index] = entry
+        return entry
+
+    def __iter__(self) -> Iterator[Entry]:
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} entries>"
+
+
+# --- the whole BLOB ---------------------------------------------------------------------
+
+def parse_blob(data: bytes, strict: bool = False) -> PopHistory:
+    """Decode a history BLOB. Lenient unless ``strict``: see the module docstring."""
+    data = bytes(data)
+    history = _parse(data, fast=True)
+    if strict and history.anomalies:
+        first = history.anomalies[0]
+        raise StrictModeError(
+            f"{len(history.anomalies)} anomal{'y' if len(history.anomalies) == 1 else 'ies'}"
+            f" in the BLOB; first: {first.code} at offset {first.offset}: {first.detail}")
+    return history
+
+
+def _parse(data: bytes, fast: bool) -> PopHistory:
+    if len(data) < HEADER_SIZE:
+        version = int.from_bytes(data[:2], "little") if len(data) >= 2 else None
+        cut = Finding("truncated", 0,
+                      f"{len(data)} byte(s): too short for the 4-byte header (Version, Count)")
+        found = [cut]
+        if version is not None and version != PBLOB_VERSION:
+            found.insert(0, _bad_version(version))
+        return PopHistory(version, None, (), tuple(found))
+    blob = PopBlob.parse(data)
+    tags: TagList = blob.tags
+    if fast and blob.version == PBLOB_VERSION and _clean(data, tags, blob.trailing):
+        return PopHistory(blob.version, blob.count, _LazyEntries(tags), ())
+    return _parse_slow(data, blob.version, blob.count, tags, blob.trailing)
+
+
+def _bad_version(version: int) -> Finding:
+    return Finding("bad_version", 0, f"Version is {version}, expected {PBLOB_VERSION}")
+
+
+def _parse_slow(data: bytes, version: int, count: int, tags: TagList,
+                trailing: bytes) -> PopHistory:
+    found: list[Finding] = []
+    if version != PBLOB_VERSION:
+        found.append(_bad_version(version))
+    entries: list[Entry] = []
+    uids: list[bytes] = []
+    last = len(tags.raws) - 1
+    for index, (offset, raw) in enumerate(zip(tags.offsets, tags.raws, strict=True)):
+        entry, notes, uid = _decode(index, offset, raw, complete=not (tags.cut and index == last))
+        entries.append(entry)
+        found.extend(notes)
+        uids.append(uid)
+    if not tags.cut and len(tags.raws) < count:
+        found.append(Finding("count_mismatch", 2,
+                             f"Count says {count} tags, the BLOB holds {len(tags.raws)}"))
+    if trailing:
+        base = len(data) - len(trailing)
+        pos = 0
+        while (nul := trailing.find(b"\0", pos)) >= 0 and _well_formed(trailing[pos:nul]):
+            entry, notes, uid = _decode(len(entries), base + pos, trailing[pos:nul],
+                                        beyond_count=True)
+            entries.append(entry)
+            found.extend(notes)
+            uids.append(uid)
+            pos = nul + 1
+        extra = len(entries) - len(tags.raws)
+        if extra:
+            found.append(Finding("count_mismatch", 2,
+                                 f"Count says {count} tags; {extra} more well-formed tag(s) "
+                                 f"follow them"))
+        rest = trailing[pos:]
+        if rest:
+            what = ("all NUL" if not rest.strip(b"\0")
+                    else f"starting {rest[:16].hex()}")
+            found.append(Finding("trailing_data", base + pos,
+                                 f"{len(rest)} bytes after the last tag ({what})"))
+    first_seen: dict[bytes, int] = {}
+    for entry, uid in zip(entries, uids, strict=True):
+        if not uid:
+            continue
+        seen = first_seen.setdefault(uid, entry.index)
+        if seen != entry.index:
+            found.append(Finding("duplicate_uid", entry.offset + _UID.start,
+                                 f"tag #{entry.index}: UID also in tag #{seen} "
+                                 f"(offset {entries[seen].offset})"))
+    duplicates = {e.index for e, uid in zip(entries, uids, strict=True)
+                  if uid and first_seen[uid] != e.index}
+    if duplicates:
+        entries = [_with_code(e, "duplicate_uid") if e.index in duplicates else e
+                   for e in entries]
+    found.sort(key=lambda f: f.offset if f.offset is not None else -1)
+    return PopHistory(version, count, tuple(entries), tuple(found))
+
+
+def _with_code(entry: Entry, code: str) -> Entry:
+    return replace(entry, anomalies=(*entry.anomalies, code))
+
+
+# --- building ---------------------------------------------------------------------------
+
+TagInput = Entry | bytes | tuple  # a tuple is make_tag's (operation, content, timestamp, uid)
+
+
+def make_tag(operation: str, content: str, timestamp: datetime | str,
+             uid: str | bytes, *, escaped: bool = False) -> bytes:
+    """One resource tag's bytes (without its NUL).
+
+    ``operation``/``content`` are names (``get``, ``body``...) or the stored characters;
+    ``timestamp`` a naive datetime or the 14 stored characters (any text, to make a bad
+    date); ``uid`` the real UID, escaped here unless ``escaped`` says it already is.
+    """
+    op = _OP_NAMES.get(operation) or operation.encode("utf-8")
+    ct = _CONTENT_NAMES.get(content) or content.encode("utf-8")
+    if isinstance(timestamp, datetime):
+        t = timestamp
+        ts = f"{t.year:04d}{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}{t.second:02d}"
+    else:
+        ts = timestamp
+    if escaped:
+        stored = uid if isinstance(uid, bytes) else uid.encode("utf-8")
+    else:
+        stored = escape_uid(uid).encode("ascii")
+    return op + ct + ts.encode("utf-8") + stored
+
+
+def build_blob(entries: Iterable[TagInput], version: int = PBLOB_VERSION,
+               count: int | None = None, trailing: bytes = b"") -> bytes:
+    """A BLOB from entries, through the declared structure.
+
+    Each item is an :class:`Entry` (its stored bytes are written back exactly), the bytes
+    of one tag, or a ``(operation, content, timestamp, uid)`` tuple for :func:`make_tag`.
+    ``count`` overrides the Count field (to make a mismatch) and ``trailing`` appends bytes
+    after the last tag. A truncated BLOB is a built one cut short.
+    """
+    raws: list[bytes] = []
+    for item in entries:
+        if isinstance(item, Entry):
+            raw = item.raw_tag
+        elif isinstance(item, (bytes, bytearray)):
+            raw = bytes(item)
+        else:
+            raw = make_tag(*item)
+        if len(raw) < FIXED_TAG_SIZE or b"\0" in raw:
+            raise ValueError(f"tag {raw[:40]!r} has fewer than {FIXED_TAG_SIZE} bytes or a "
+                             "NUL; write such bytes with trailing= or by editing the BLOB")
+        raws.append(raw)
+    count = len(raws) if count is None else count
+    if not 0 <= count <= MAX_TAGS or not 0 <= version <= 0xFFFF:
+        raise ValueError(f"Count {count} or Version {version} does not fit in 16 bits")
+    return PopBlob.build({"version": version, "count": count,
+                          "tags": [tag_fields(raw) for raw in raws], "trailing": trailing})
