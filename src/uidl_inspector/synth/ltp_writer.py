@@ -27,14 +27,13 @@ from uidl_inspector.schemas.ltp import (
     PCBTH,
     PTYPOBJECT,
     TCINFO,
-    TCOLDESC,
     TCROWID_ANSI,
     TCROWID_UNICODE,
     bth_index_record,
     hnpm_first_bitmap_block,
     make_hid,
 )
-from uidl_inspector.synth.ndb_writer import FastBuild
+from uidl_inspector.synth.ndb_writer import FastBuild, compiled
 
 __all__ = [
     "SubnodeSink",
@@ -71,8 +70,22 @@ def filetime(value: datetime | int) -> int:
 
 # -- heap-on-node ------------------------------------------------------------------
 
+# Hot-path builders: struct packers derived from fixed-size declarations, and construct's
+# compile() for the others; tests/test_pst_writer.py proves both build the declared bytes.
 _PCBTH = FastBuild(PCBTH).positional()
-_TCOLDESC = FastBuild(TCOLDESC)
+_TCROWID = {True: FastBuild(TCROWID_UNICODE).positional(),
+            False: FastBuild(TCROWID_ANSI).positional()}
+_HNHDR = compiled(HNHDR)
+_HNPAGEHDR = compiled(HNPAGEHDR)
+_HNBITMAPHDR = compiled(HNBITMAPHDR)
+_HNPAGEMAP = compiled(HNPAGEMAP)
+_BTHHEADER = compiled(BTHHEADER)
+_PTYPOBJECT = compiled(PTYPOBJECT)
+_TCINFO = compiled(TCINFO)
+_HNHDR_SIZE, _HNPAGEHDR_SIZE, _HNBITMAPHDR_SIZE = (HNHDR.sizeof(), HNPAGEHDR.sizeof(),
+                                                  HNBITMAPHDR.sizeof())
+_BTHHEADER_SIZE, _PCBTH_SIZE = BTHHEADER.sizeof(), PCBTH.sizeof()
+_BTH_INDEX = {n: FastBuild(bth_index_record(n)).positional() for n in (2, 4, 8, 16)}
 
 
 def _fill_level(free: int) -> int:
@@ -96,15 +109,15 @@ class HeapWriter:
         self.block_max = block_max
         self.user_root = 0
         self._items: list[list[bytes]] = [[]]
-        self._used = [HNHDR.sizeof()]
+        self._used = [_HNHDR_SIZE]
 
     @staticmethod
     def _header_size(block_index: int) -> int:
         if block_index == 0:
-            return HNHDR.sizeof()
+            return _HNHDR_SIZE
         if hnpm_first_bitmap_block(block_index):
-            return HNBITMAPHDR.sizeof()
-        return HNPAGEHDR.sizeof()
+            return _HNBITMAPHDR_SIZE
+        return _HNPAGEHDR_SIZE
 
     def _fits(self, block_index: int, size: int) -> bool:
         items = self._items[block_index]
@@ -150,16 +163,16 @@ class HeapWriter:
             offsets = [head_size]
             for it in items:
                 offsets.append(offsets[-1] + len(it))
-            pagemap = HNPAGEMAP.build({"cAlloc": len(items), "cFree": 0, "rgibAlloc": offsets})
+            pagemap = _HNPAGEMAP.build({"cAlloc": len(items), "cFree": 0, "rgibAlloc": offsets})
             if b == 0:
                 fill = _nibbles(levels[0:8], 4)
-                head = HNHDR.build({"ibHnpm": ib_hnpm, "bClientSig": self.client_sig,
+                head = _HNHDR.build({"ibHnpm": ib_hnpm, "bClientSig": self.client_sig,
                                     "hidUserRoot": self.user_root, "rgbFillLevel": fill})
             elif hnpm_first_bitmap_block(b):
-                head = HNBITMAPHDR.build({"ibHnpm": ib_hnpm,
+                head = _HNBITMAPHDR.build({"ibHnpm": ib_hnpm,
                                           "rgbFillLevel": _nibbles(levels[b:b + 128], 64)})
             else:
-                head = HNPAGEHDR.build({"ibHnpm": ib_hnpm})
+                head = _HNPAGEHDR.build({"ibHnpm": ib_hnpm})
             raw = head + body
             out.append(raw + bytes(ib_hnpm - len(raw)) + pagemap)
         return out
@@ -178,7 +191,7 @@ def _nibbles(levels: Sequence[int], size: int) -> bytes:
 def build_bth(heap: HeapWriter, cb_key: int, cb_ent: int, records: Sequence[bytes],
               *, max_levels: int | None = None) -> int:
     """Write a BTH of sorted ``records`` (key + data bytes); return the BTHHEADER's HID."""
-    header_hid = heap.alloc(bytes(BTHHEADER.sizeof()))
+    header_hid = heap.alloc(bytes(_BTHHEADER_SIZE))
     levels = 0
     root = 0
     if records:
@@ -186,20 +199,19 @@ def build_bth(heap: HeapWriter, cb_key: int, cb_ent: int, records: Sequence[byte
         per = MAX_HEAP_ITEM // rec
         groups = [records[i:i + per] for i in range(0, len(records), per)]
         hids = [heap.alloc(b"".join(g)) for g in groups]
-        index_rec = bth_index_record(cb_key)
+        index_rec = _BTH_INDEX[cb_key]
         while len(hids) > 1:
             levels += 1
             if max_levels is not None and levels > max_levels:
                 raise ValueError(f"{len(records)} records need more than {max_levels} BTH levels")
             keys = [g[0][:cb_key] for g in groups]
-            level_recs = [index_rec.build({"key": k, "hidNextLevel": h})
-                          for k, h in zip(keys, hids, strict=True)]
-            per = MAX_HEAP_ITEM // index_rec.sizeof()
+            level_recs = [index_rec(k, h) for k, h in zip(keys, hids, strict=True)]
+            per = MAX_HEAP_ITEM // (cb_key + 4)
             groups = [level_recs[i:i + per] for i in range(0, len(level_recs), per)]
             hids = [heap.alloc(b"".join(g)) for g in groups]
         root = hids[0]
-    heap.replace(header_hid, BTHHEADER.build({"cbKey": cb_key, "cbEnt": cb_ent,
-                                              "bIdxLevels": levels, "hidRoot": root}))
+    heap.replace(header_hid, _BTHHEADER.build({"cbKey": cb_key, "cbEnt": cb_ent,
+                                               "bIdxLevels": levels, "hidRoot": root}))
     return header_hid
 
 
@@ -259,9 +271,9 @@ def encode_value(ptype: int, value: Any) -> bytes:
         if base in _FIXED or base == PropType.GUID:
             return b"".join(encode_value(base, v) for v in value)
         items = [encode_value(base, v) for v in value]
-        head = MV_VARIABLE_HEADER.sizeof() + 4 * len(items)
+        blank = {"ulCount": len(items), "rgulDataOffsets": [0] * len(items)}
         offsets = []
-        pos = head
+        pos = len(MV_VARIABLE_HEADER.build(blank))
         for it in items:
             offsets.append(pos)
             pos += len(it)
@@ -292,12 +304,12 @@ def build_pc(props: Iterable[tuple[int, int, Any]], sink: SubnodeSink,
     BTH stays one level (libpst reads hidRoot as a flat array), so at most 447 properties.
     """
     heap = HeapWriter(CLIENT_SIG_PC, block_max)
-    header_hid = heap.alloc(bytes(BTHHEADER.sizeof()))
+    header_hid = heap.alloc(bytes(_BTHHEADER_SIZE))
     records: list[bytes] = []
     for pid, ptype, value in sorted(props, key=lambda p: p[0]):
         if ptype == PropType.OBJECT:
             nid, size = value
-            hnid = heap.alloc(PTYPOBJECT.build({"Nid": nid, "ulSize": size}))
+            hnid = heap.alloc(_PTYPOBJECT.build({"Nid": nid, "ulSize": size}))
         elif ptype in _FIXED and cell_size(ptype) <= 4:
             hnid = int.from_bytes(_fixed_bytes(ptype, value).ljust(4, b"\0"), "little")
         elif ptype in _FIXED or ptype == PropType.GUID:
@@ -305,11 +317,11 @@ def build_pc(props: Iterable[tuple[int, int, Any]], sink: SubnodeSink,
         else:
             hnid = _variable_hnid(heap, encode_value(ptype, value), sink)
         records.append(_PCBTH(pid, ptype, hnid))
-    if len(records) * PCBTH.sizeof() > MAX_HEAP_ITEM:
+    if len(records) * _PCBTH_SIZE > MAX_HEAP_ITEM:
         raise ValueError(f"{len(records)} properties do not fit a one-level PC BTH")
     root = heap.alloc(b"".join(records)) if records else 0
-    heap.replace(header_hid, BTHHEADER.build({"cbKey": 2, "cbEnt": 6, "bIdxLevels": 0,
-                                              "hidRoot": root}))
+    heap.replace(header_hid, _BTHHEADER.build({"cbKey": 2, "cbEnt": 6, "bIdxLevels": 0,
+                                               "hidRoot": root}))
     heap.user_root = header_hid
     return heap.blocks()
 
@@ -366,10 +378,11 @@ def build_tc(columns: Sequence[Column], rows: Sequence[tuple[int, dict[int, Any]
     info_hid = heap.alloc(bytes(len(_tcinfo(layout, 0, 0))))
     matrix = [_row_bytes(layout, i, row_id, values, heap, sink)
               for i, (row_id, values) in enumerate(rows)]
-    rowid = TCROWID_UNICODE if unicode else TCROWID_ANSI
+    rowid = _TCROWID[unicode]
     index = sorted((rid, i) for i, (rid, _) in enumerate(rows))
-    recs = [rowid.build({"dwRowID": rid, "dwRowIndex": i}) for rid, i in index]
-    index_hid = build_bth(heap, 4, rowid.sizeof() - 4, recs)
+    recs = [rowid(rid, i) for rid, i in index]
+    index_hid = build_bth(heap, 4, (TCROWID_UNICODE if unicode else TCROWID_ANSI).sizeof() - 4,
+                          recs)
     hnid_rows = 0
     total = len(matrix) * layout.row_size
     if matrix and total <= MAX_HEAP_ITEM:
@@ -384,7 +397,7 @@ def build_tc(columns: Sequence[Column], rows: Sequence[tuple[int, dict[int, Any]
 
 
 def _tcinfo(layout: _RowLayout, index_hid: int, hnid_rows: int) -> bytes:
-    return TCINFO.build({
+    return _TCINFO.build({
         "cCols": layout.n_cols,
         "rgib": layout.rgib,
         "hidRowIndex": index_hid,

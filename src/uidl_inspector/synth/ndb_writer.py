@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from construct import Struct
 
@@ -30,7 +30,7 @@ from uidl_inspector.schemas.ndb import (
     page_crc,
 )
 
-__all__ = ["NdbWriter", "FastBuild", "AMAP_RANGE", "FIRST_AMAP", "format_for"]
+__all__ = ["NdbWriter", "FastBuild", "compiled", "AMAP_RANGE", "FIRST_AMAP", "format_for"]
 
 FIRST_AMAP = 0x4400
 PAGE = 512
@@ -322,14 +322,25 @@ def _block_trailer(fmt: NdbFormat) -> Callable[[int, int, int, int], bytes]:
     return lambda cb, sig, crc, bid: build(cb=cb, wSig=sig, dwCRC=crc, bid=bid)
 
 
+_COMPILED: dict[int, Any] = {}
+
+
+def compiled(declaration: Struct) -> Any:
+    """construct's compile() of a declaration, once (tests prove it builds the same bytes)."""
+    key = id(declaration)
+    if key not in _COMPILED:
+        _COMPILED[key] = declaration.compile()
+    return _COMPILED[key]
+
+
 def _xblock_payload(fmt: NdbFormat, level: int, bids: list[int], total: int) -> bytes:
     decl = fmt.XBLOCK if level == 1 else fmt.XXBLOCK
-    return decl.build({"cEnt": len(bids), "lcbTotal": total, "rgbid": bids})
+    return compiled(decl).build({"cEnt": len(bids), "lcbTotal": total, "rgbid": bids})
 
 
 def _slblock(fmt: NdbFormat, entries: list[tuple[int, int, int]]) -> bytes:
     rows = [{"nid": n, "bidData": d, "bidSub": s} for n, d, s in entries]
-    return fmt.SLBLOCK.build({"cEnt": len(rows), "rgentries": rows})
+    return compiled(fmt.SLBLOCK).build({"cEnt": len(rows), "rgentries": rows})
 
 
 def _siblock(fmt: NdbFormat, entries: list[tuple[int, int]]) -> bytes:

@@ -164,6 +164,9 @@ def write_pst(spec: StoreSpec, path: str | os.PathLike[str], *, variant: str = "
     try:
         with os.fdopen(fd, "w+b") as out:
             _StoreWriter(spec, out, variant, encoding, seed).write()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a new file would not be
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -208,6 +211,7 @@ class _StoreWriter:
         self.base_time = datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(
             seconds=self.rng.randrange(365 * 86400))
         self.last = dict(enumerate(RGNID_INITIAL))  # nidType -> last nidIndex used
+        self._empty_recipients: list[bytes] | None = None
 
     # -- helpers ------------------------------------------------------------------
 
@@ -446,10 +450,15 @@ class _StoreWriter:
             cols += [(pid, t) for pid, (t, _) in sorted(values.items()) if pid not in known]
             rows.append((i, values))
         cols = self.columns(cols)
-        table_rows = [(rid, self.cells(values, cols)) for rid, values in rows]
         tsubs = _Subnodes(self.ndb, own.orphan, own.ranges)
-        blocks = build_tc(cols, table_rows, tsubs, self.block_max, unicode=self.unicode)
-        share = "empty-recipients" if not rows and not tsubs.entries else None
+        if rows or self._empty_recipients is None:
+            table_rows = [(rid, self.cells(values, cols)) for rid, values in rows]
+            blocks = build_tc(cols, table_rows, tsubs, self.block_max, unicode=self.unicode)
+            if not rows:
+                self._empty_recipients = blocks
+        else:
+            blocks = self._empty_recipients
+        share = "empty-recipients" if not rows else None
         own.entries.append((SUBNODE_RECIPIENTS, tsubs.data(blocks, share=share),
                             tsubs.finish()))
 
@@ -470,7 +479,7 @@ class _StoreWriter:
             size = len(a.data or b"")
             if a.embedded is not None:
                 emb = a.embedded
-                emb.nid = asubs.new_nid(TYPE_LTP)
+                emb.nid = self.new_nid(TYPE_MESSAGE)  # as Outlook: a message NID, as subnode
                 values = self.write_message(emb, orphan=orphan, subs=asubs)
                 if own.ranges is not None:
                     own.ranges.extend(emb.block_ranges)
