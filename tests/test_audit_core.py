@@ -28,11 +28,12 @@ def test_classes_against_listing():
     listing = parse_server_listing("+OK\r\n1 a\r\n2 b\r\n3 new1\r\n4 new2\r\n.\r\n")
     result = classify_account("user@example.org", refs, listing)
     assert result.downloaded == ("a",)
-    assert result.deleted == ("b",)  # deleted per history, yet still listed
+    assert result.deleted == ("b", "c")
+    assert result.deleted_but_listed == ("b",)  # the history says deleted, the server lists it
     assert result.new == ("new1", "new2")
-    assert result.history_only == ("c", "d")
+    assert result.history_only == ("d",)
     server = result.to_dict()["server"]
-    assert server["counts"] == {"downloaded": 1, "deleted": 1, "new": 2, "history_only": 2}
+    assert server["counts"] == {"downloaded": 1, "deleted": 2, "new": 2, "history_only": 1}
     assert result.to_dict()["operations"] == {"delete": 1, "get": 2, "get-and-delete": 1}
 
 
@@ -159,6 +160,7 @@ def test_clock_ignores_deletes_and_undated():
 def test_links_are_one_to_one_and_ambiguity_lowers_confidence():
     d = utc(2025, 3, 3, 8)
     msgs = [mail(1, "<a@x>", d), mail(2, "<b@x>", d + timedelta(seconds=3)),
+            mail(5, "<f@x>", d + timedelta(seconds=6)),  # eligible, but produced by no entry
             mail(3, "<c@x>", d + timedelta(hours=5)), mail(4, "<e@x>", d + timedelta(hours=9))]
     local = d.replace(tzinfo=None)
     tags = [("+", local, "u1"), ("+", local + timedelta(seconds=3), "u2"),
@@ -168,7 +170,7 @@ def test_links_are_one_to_one_and_ambiguity_lowers_confidence():
     clock = infer_clock(refs, inv.messages)
     links = link_entries(refs, inv.messages, clock)
     assert [lk.message.nid for lk in links] == [1, 2, 3, 4]
-    assert links[0].candidates == 2 and links[0].confidence == pytest.approx(0.5)
+    assert links[0].candidates == 3 and links[0].confidence == pytest.approx(0.5)
     assert links[2].candidates == 1 and links[2].confidence == pytest.approx(1.0)
 
 
@@ -189,3 +191,63 @@ def test_run_audit_is_deterministic_and_has_documented_keys():
     assert set(one["clock"]) >= {"offset_minutes", "support", "method"}
     assert set(one["links"][0]) >= {"entry", "message", "confidence"}
     assert one["clock"]["offset_minutes"] == 90
+
+
+def test_links_keep_the_order_of_a_burst():
+    # Fetched 1 s apart, tags written 2 s after each delivery: nearest-time pairing would
+    # give each tag the next message; the order-preserving pairing gives each its own.
+    d = utc(2025, 3, 3, 8)
+    msgs = [mail(0x100 + n, f"<{n}@x>", d + timedelta(seconds=n)) for n in range(8)]
+    early = mail(0x99, "<early@x>", d - timedelta(seconds=4))  # no tag: its tag was lost
+    local = d.replace(tzinfo=None)
+    tags = [("+", local + timedelta(seconds=n + 2), f"u{n}") for n in range(8)]
+    later = [timedelta(hours=3 * h, minutes=17 * h, seconds=h * 7) for h in range(1, 6)]
+    tags += [("+", local + t, f"v{h}") for h, t in enumerate(later)]
+    msgs += [mail(0x200 + h, f"<v{h}@x>", d + t) for h, t in enumerate(later)]
+    inv = take_inventory(store("s", [early] + msgs))
+    refs = entry_refs([history(tags)])
+    clock = infer_clock(refs, inv.messages)
+    assert clock.offset_minutes == 0
+    links = link_entries(refs, inv.messages, clock)
+    assert [lk.message.nid for lk in links[:8]] == [0x100 + n for n in range(8)]
+    assert all(lk.delta_seconds == 2.0 for lk in links[:8])
+
+
+def test_links_follow_fetch_order_when_tag_times_cross():
+    # Fetched at :00 and :01; the first tag written 2 s late, the second at once: the tags'
+    # times cross, their BLOB order does not.
+    d = utc(2025, 3, 3, 8)
+    local = d.replace(tzinfo=None)
+    msgs = [mail(1, "<a@x>", d), mail(2, "<b@x>", d + timedelta(seconds=1))]
+    tags = [("+", local + timedelta(seconds=2), "a"), ("+", local + timedelta(seconds=1), "b")]
+    later = [timedelta(hours=3 * h, minutes=17 * h, seconds=h * 7) for h in range(1, 6)]
+    tags += [("+", local + t, f"v{h}") for h, t in enumerate(later)]
+    msgs += [mail(0x200 + h, f"<v{h}@x>", d + t) for h, t in enumerate(later)]
+    inv = take_inventory(store("s", msgs))
+    refs = entry_refs([history(tags)])
+    links = link_entries(refs, inv.messages, infer_clock(refs, inv.messages))
+    assert [(lk.entry.uid, lk.message.nid) for lk in links[:2]] == [("a", 1), ("b", 2)]
+
+
+def test_listing_named_for_an_account_and_by_elimination():
+    a = history([("+", T, "a1")], account="a@x")
+    b = history([("&", T, "b1")], account="b@x", nid=9)
+    c = history([("+", T, "c1")], account="c@x", nid=10)
+    out = run_audit([a, b, c], [], [
+        parse_server_listing("zz\n", "named", account="A@X"),  # shares nothing, but named
+        parse_server_listing("c1\n", "overlap"),
+        parse_server_listing("b7\n", "leftover"),  # b@x deleted everything it fetched
+    ])
+    by = {acc["account"]: acc["server"]["listing"] for acc in out["accounts"]}
+    assert by == {"a@x": "named", "b@x": "leftover", "c@x": "overlap"}
+    assert [n["matched_by"] for n in out["listings"]] == ["named", "shared UIDs",
+                                                          "by elimination"]
+
+
+def test_unmatched_listing_is_reported_not_used():
+    a = history([("+", T, "a1")], account="a@x")
+    b = history([("+", T, "b1")], account="b@x", nid=9)
+    out = run_audit([a, b], [], [parse_server_listing("q1\n", "l1"),
+                                 parse_server_listing("q2\n", "l2")])
+    assert all(acc["server"] is None for acc in out["accounts"])
+    assert [n["account"] for n in out["listings"]] == [None, None]

@@ -35,33 +35,45 @@ NO_HISTORY = "(no history)"
 def _assign_listings(labels: Sequence[str], entries: Sequence[EntryRef],
                      listings: Sequence[ServerListing]) -> tuple[dict[str, ServerListing],
                                                                  list[dict[str, Any]]]:
-    """Each listing goes to the account whose history shares most UIDs with it (the only
-    account when there is one); an account takes the first listing that fits it."""
+    """Which account each listing belongs to: the account named with it; else the account
+    whose history shares most UIDs with it (the only account when there is one); else, when
+    one listing and one account are left over, each other ("by elimination")."""
     uids: dict[str, set[str]] = {label: set() for label in labels}
     for ref in entries:
         if ref.uid:
             uids[ref.account].add(ref.uid)
     assigned: dict[str, ServerListing] = {}
-    notes = []
-    for listing in listings:
-        listed = set(listing.uids)
-        scores = sorted(((len(listed & uids[label]), label) for label in labels),
-                        key=lambda sl: (-sl[0], labels.index(sl[1])))
-        account = None
-        if len(labels) == 1:
-            account = labels[0]
-        elif scores and scores[0][0] > 0:
-            account = scores[0][1]
-        if not labels:
-            account = NO_HISTORY
-        if account is not None and account in assigned:
-            notes.append({**listing.to_dict(), "account": None,
-                          "note": f"{account} already has a listing; this one is not used"})
+    how: dict[int, str] = {}
+    for n, listing in enumerate(listings):
+        if listing.account is None:
             continue
-        if account is not None:
-            assigned[account] = listing
-        notes.append({**listing.to_dict(), "account": account,
-                      "note": None if account else "shares no UID with any history"})
+        wanted = listing.account.lower()
+        match = next((label for label in labels if label.lower() == wanted), None)
+        if match is not None and match not in assigned:
+            assigned[match], how[n] = listing, "named"
+    for n, listing in enumerate(listings):
+        if n in how or listing.account is not None:
+            continue
+        free = [label for label in labels if label not in assigned]
+        listed = set(listing.uids)
+        scores = sorted(((len(listed & uids[label]), labels.index(label)) for label in free),
+                        key=lambda si: (-si[0], si[1]))
+        if len(labels) == 1 and free:
+            assigned[free[0]], how[n] = listing, "only account"
+        elif scores and scores[0][0] > 0:
+            assigned[labels[scores[0][1]]], how[n] = listing, "shared UIDs"
+    left = [n for n in range(len(listings)) if n not in how]
+    free = [label for label in labels if label not in assigned]
+    if len(left) == 1 and len(free) == 1 and listings[left[0]].account is None:
+        assigned[free[0]], how[left[0]] = listings[left[0]], "by elimination"
+    if not labels and listings:
+        assigned[NO_HISTORY], how[0] = listings[0], "no history"
+    owner = {id(listing): label for label, listing in assigned.items()}
+    notes = []
+    for n, listing in enumerate(listings):
+        label = owner.get(id(listing))
+        notes.append({**listing.to_dict(), "account": label, "matched_by": how.get(n),
+                      "note": None if label else "not matched to any account; not used"})
     return assigned, notes
 
 

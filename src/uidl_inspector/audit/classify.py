@@ -2,10 +2,12 @@
 
 A UID's state is the last operation recorded for it across the account's histories (by
 time, then BLOB order): ``get`` leaves the message on the server, ``delete`` and
-``get-and-delete`` remove it. Against a server listing every server UID is ``downloaded``
-(in the history, kept on the server), ``deleted`` (the history says it was deleted, yet the
-server lists it), or ``new`` (absent from the history: Outlook would download it at the
-next sync); every history UID the server does not list is ``history_only``.
+``get-and-delete`` remove it. Against a server listing the UIDs of both sides fall in four
+classes: ``downloaded`` (listed, and the history's last word is a get: kept on the server),
+``deleted`` (the history's last word is a delete), ``new`` (listed, absent from the
+history: Outlook would download it at the next sync) and ``history_only`` (a get in the
+history, no longer listed: removed by someone else). ``deleted_but_listed`` picks out the
+deleted UIDs the server still lists (a DELE that did not take effect).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class AccountClassification:
     deleted: tuple[str, ...] = ()
     new: tuple[str, ...] = ()
     history_only: tuple[str, ...] = ()
+    deleted_but_listed: tuple[str, ...] = ()
     history_uids: int = 0
     operations: tuple[tuple[str, int], ...] = ()
 
@@ -42,6 +45,7 @@ class AccountClassification:
                 "listed": len(self.listing.uids),
                 "counts": {name: len(getattr(self, name)) for name in CLASSES},
                 **{name: list(getattr(self, name)) for name in CLASSES},
+                "deleted_but_listed": list(self.deleted_but_listed),
             }
         return {
             "account": self.account,
@@ -85,17 +89,13 @@ def classify_account(account: str, entries: Sequence[EntryRef],
     if listing is None:
         return AccountClassification(**common)
     on_server = set(listing.uids)
-    downloaded, deleted, new = [], [], []
-    for uid in listing.uids:
-        state = states.get(uid)
-        if state is None:
-            new.append(uid)
-        elif state in DELETE_OPERATIONS:
-            deleted.append(uid)
-        else:
-            downloaded.append(uid)
-    history_only = [uid for uid in states if uid not in on_server]
+    downloaded = [u for u in listing.uids if u in states and states[u] not in DELETE_OPERATIONS]
+    new = [u for u in listing.uids if u not in states]
+    deleted = sorted(u for u, state in states.items() if state in DELETE_OPERATIONS)
+    history_only = sorted(u for u, state in states.items()
+                          if state not in DELETE_OPERATIONS and u not in on_server)
     return AccountClassification(
         **common, downloaded=tuple(downloaded), deleted=tuple(deleted), new=tuple(new),
         history_only=tuple(history_only),
+        deleted_but_listed=tuple(u for u in deleted if u in on_server),
     )

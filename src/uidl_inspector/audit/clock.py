@@ -145,9 +145,80 @@ def infer_clock(entries: Sequence[EntryRef], messages: Sequence[StoreMessage],
     )
 
 
+def _better(a: tuple[int, float, Any], b: tuple[int, float, Any]) -> bool:
+    return (a[0], a[1]) > (b[0], b[1])
+
+
+def _monotone_matching(times: Sequence[float], keys: Sequence[float],
+                       tol: float) -> list[tuple[int, int]]:
+    """Pair ``times`` (in their given order) with sorted ``keys`` so that the key index
+    grows along the sequence, every pair is within ``tol``, the number of pairs is the
+    largest possible and, among such pairings, the total difference the smallest.
+
+    A longest-chain search over eligible pairs with a Fenwick tree of prefix maxima:
+    cost O(P log K) for P eligible pairs and K keys.
+    """
+    size = len(keys)
+    zero: tuple[int, float, Any] = (0, 0.0, None)
+    tree = [zero] * (size + 1)
+
+    def query(j: int) -> tuple[int, float, Any]:  # best chain using keys < j
+        out = zero
+        while j > 0:
+            if _better(tree[j], out):
+                out = tree[j]
+            j -= j & -j
+        return out
+
+    def update(j: int, value: tuple[int, float, Any]) -> None:  # a chain ending at key j
+        j += 1
+        while j <= size:
+            if _better(value, tree[j]):
+                tree[j] = value
+            j += j & -j
+
+    best = zero
+    for i, t in enumerate(times):
+        lo, hi = bisect_left(keys, t - tol), bisect_right(keys, t + tol)
+        values = []
+        for j in range(lo, hi):
+            prev = query(j)
+            values.append((j, (prev[0] + 1, prev[1] - abs(t - keys[j]), (i, j, prev[2]))))
+        for j, value in values:
+            update(j, value)
+            if _better(value, best):
+                best = value
+    node = best[2]
+    pairs = []
+    while node is not None:
+        pairs.append((node[0], node[1]))
+        node = node[2]
+    pairs.reverse()
+    return pairs
+
+
+def _sequence(gets: Sequence[tuple[float, EntryRef]], tol: float) -> list[int]:
+    """Positions of one history's gets in the order Outlook fetched them: BLOB order,
+    unless that order is not chronological (then time order)."""
+    blob = sorted(range(len(gets)), key=lambda k: gets[k][1].index)
+    times = [gets[k][0] for k in blob]
+    inversions = sum(1 for a, b in zip(times, times[1:], strict=False) if b < a - 2 * tol)
+    if inversions * 20 > len(times):
+        return sorted(range(len(gets)), key=lambda k: (gets[k][0], gets[k][1].index))
+    return blob
+
+
 def link_entries(entries: Sequence[EntryRef], messages: Sequence[StoreMessage],
                  clock: ClockInference) -> list[Link]:
-    """Each get entry paired with at most one message and vice versa, nearest first."""
+    """Each get entry paired with at most one message and vice versa.
+
+    One send/receive fetches messages seconds apart and records them in fetch order, so
+    pairing each entry with its nearest delivery can cross neighbours. Per history, the
+    pairing keeps the fetch order (BLOB order when it is chronological): as many pairs as
+    possible, then the smallest total time difference. A message claimed by two histories
+    stays with the closer entry. ``confidence`` falls with the time difference and with
+    the number of still unlinked deliveries that were equally eligible.
+    """
     if clock.offset_minutes is None:
         return []
     tol = clock.tolerance_seconds
@@ -155,23 +226,27 @@ def link_entries(entries: Sequence[EntryRef], messages: Sequence[StoreMessage],
     deliveries = _deliveries(messages)
     keys = [t for t, _ in deliveries]
     gets = _gets(entries)
-    pairs: list[tuple[float, int, int, float, int]] = []
-    for order, (t, _) in enumerate(gets):
-        target = t - shift
+    by_history: dict[int, list[int]] = {}
+    for k, (_, ref) in enumerate(gets):
+        by_history.setdefault(ref.history, []).append(k)
+    claims: dict[int, tuple[float, int, int]] = {}  # key -> (|delta|, history, get)
+    for history in sorted(by_history):
+        members = by_history[history]
+        local = [gets[k] for k in members]
+        order = [members[p] for p in _sequence(local, tol)]
+        for i, j in _monotone_matching([gets[k][0] - shift for k in order], keys, tol):
+            k = order[i]
+            claim = (abs(gets[k][0] - shift - keys[j]), history, k)
+            if j not in claims or claim < claims[j]:
+                claims[j] = claim
+    linked = set(claims)
+    links = []
+    for j, (distance, _history, k) in claims.items():
+        target = gets[k][0] - shift
         lo, hi = bisect_left(keys, target - tol), bisect_right(keys, target + tol)
-        for pos in range(lo, hi):
-            delta = target - keys[pos]
-            pairs.append((abs(delta), order, deliveries[pos][1], delta, hi - lo))
-    pairs.sort()
-    used_entries: set[int] = set()
-    used_messages: set[int] = set()
-    links: list[tuple[int, Link]] = []
-    for distance, order, m_index, delta, count in pairs:
-        if order in used_entries or m_index in used_messages:
-            continue
-        used_entries.add(order)
-        used_messages.add(m_index)
-        confidence = round((1.0 / count) * (1.0 - 0.5 * distance / tol), 3) if tol else 1.0
-        links.append((order, Link(gets[order][1], messages[m_index], delta, count, confidence)))
-    links.sort(key=lambda ol: ol[0])
+        rivals = sum(1 for p in range(lo, hi) if p == j or p not in linked)
+        confidence = round((1.0 - 0.5 * distance / tol) / rivals, 3) if tol else 1.0
+        links.append((k, Link(gets[k][1], messages[deliveries[j][1]], target - keys[j],
+                              hi - lo, confidence)))
+    links.sort(key=lambda kl: kl[0])
     return [link for _, link in links]

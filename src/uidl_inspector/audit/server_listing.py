@@ -31,10 +31,12 @@ class ServerListing:
     shape: str  # uidl-transcript | uid-per-line | empty
     findings: tuple[Finding, ...] = ()
     path: str | None = None
+    account: str | None = None  # the account the analyst says it belongs to, if any
 
     def to_dict(self) -> dict[str, object]:
         return {
             "path": self.path,
+            "declared_account": self.account,
             "shape": self.shape,
             "count": len(self.uids),
             "findings": [f.to_dict() for f in self.findings],
@@ -59,14 +61,15 @@ def _decode_uid(raw: bytes, offset: int, findings: list[Finding]) -> str:
         return raw.decode("utf-8", errors="backslashreplace")
 
 
-def parse_server_listing(data: bytes | str, path: str | None = None) -> ServerListing:
+def parse_server_listing(data: bytes | str, path: str | None = None,
+                         account: str | None = None) -> ServerListing:
     """Parse a UIDL transcript or a one-UID-per-line list; never raises on content."""
     if isinstance(data, str):
         data = data.encode("utf-8")
     findings: list[Finding] = []
     lines = [(o, line) for o, line in _lines(data) if line.strip()]
     if not lines:
-        return ServerListing((), "empty", (), path)
+        return ServerListing((), "empty", (), path, account)
 
     first_offset, first = lines[0]
     transcript = first.startswith((b"+OK", b"-ERR")) or any(
@@ -122,14 +125,15 @@ def parse_server_listing(data: bytes | str, path: str | None = None) -> ServerLi
         findings.append(Finding("bad_numbering", None,
                                 "message numbers are not 1..n in order (RFC 1939)"))
     shape = "uidl-transcript" if transcript else "uid-per-line"
-    return ServerListing(tuple(uids), shape, tuple(findings), path)
+    return ServerListing(tuple(uids), shape, tuple(findings), path, account)
 
 
-def read_server_listing(path: str | os.PathLike[str]) -> ServerListing:
+def read_server_listing(path: str | os.PathLike[str],
+                        account: str | None = None) -> ServerListing:
     """Read a listing file (opened read-only, size bounded) and parse it."""
     with open(path, "rb") as handle:
         data = handle.read(MAX_LISTING_BYTES + 1)
     if len(data) > MAX_LISTING_BYTES:
         raise UidlInspectorError(
             f"{path}: larger than {MAX_LISTING_BYTES} bytes, not a UIDL listing")
-    return parse_server_listing(data, str(path))
+    return parse_server_listing(data, str(path), account)
