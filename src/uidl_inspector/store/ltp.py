@@ -1,0 +1,431 @@
+"""Read-only LTP layer: heap-on-node, BTree-on-heap, property contexts and table contexts.
+
+Why: messages, folders and attachments are property contexts, and folder contents,
+hierarchies and attachment lists are table contexts. Values may sit in the heap or, when
+large, in a subnode of the owning node; both are followed here. A broken structure raises
+:class:`LtpError` (carrying a stable finding code); a broken single value becomes a finding
+and the other values are still read. Layouts come from :mod:`uidl_inspector.schemas.ltp`.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from construct import ConstructError
+
+from uidl_inspector.exceptions import CorruptStructureError
+from uidl_inspector.findings import Finding
+from uidl_inspector.mapi import PropType
+from uidl_inspector.schemas import ltp as s
+from uidl_inspector.store.ndb import Node
+
+__all__ = [
+    "LtpError",
+    "Heap",
+    "PropertyContext",
+    "TableContext",
+    "SubnodeRef",
+    "decode_value",
+    "read_page_map",
+    "MAX_BTH_DEPTH",
+]
+
+MAX_BTH_DEPTH = 8
+MAX_ROWS = 1 << 22  # absurd-count guard for one table
+_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
+_ANSI_CODEC = "cp1252"
+
+# Inline sizes of fixed-size types in a TC cell or heap item ([MS-OXCDATA] 2.11.1).
+_FIXED = {
+    PropType.INT16: 2,
+    PropType.INT32: 4,
+    PropType.FLOAT32: 4,
+    PropType.FLOAT64: 8,
+    PropType.CURRENCY: 8,
+    PropType.FLOATING_TIME: 8,
+    PropType.ERROR: 4,
+    PropType.BOOLEAN: 1,
+    PropType.INT64: 8,
+    PropType.TIME: 8,
+    PropType.GUID: 16,
+}
+_VARIABLE = {PropType.STRING8, PropType.UNICODE, PropType.BINARY, PropType.OBJECT}
+_MV_FLAG = 0x1000
+
+
+class LtpError(CorruptStructureError):
+    """A heap, BTH, PC or TC structure cannot be used; ``code`` is the finding code."""
+
+    def __init__(self, code: str, detail: str, offset: int | None = None) -> None:
+        super().__init__(detail, offset)
+        self.code = code
+        self.detail = detail
+
+    def finding(self) -> Finding:
+        return Finding(self.code, self.offset, self.detail)
+
+
+@dataclass(frozen=True, slots=True)
+class SubnodeRef:
+    """A PtypObject value (§2.3.3.5): the subnode holding the object, and its size."""
+
+    nid: int
+    size: int
+
+
+def read_page_map(block: bytes, ib_hnpm: int) -> list[int]:
+    """rgibAlloc of the HNPAGEMAP at ``ib_hnpm`` (fast path of ``schemas.ltp.HNPAGEMAP``)."""
+    if ib_hnpm + 4 > len(block) or ib_hnpm % 2:
+        raise ValueError(f"page map offset {ib_hnpm} outside the block")
+    c_alloc = int.from_bytes(block[ib_hnpm : ib_hnpm + 2], "little")
+    end = ib_hnpm + 4 + 2 * (c_alloc + 1)
+    if end > len(block):
+        raise ValueError(f"page map of {c_alloc} items overruns the block")
+    return list(struct.unpack_from(f"<{c_alloc + 1}H", block, ib_hnpm + 4))
+
+
+class Heap:
+    """The heap-on-node of a node (§2.3.1): items by HID across the data tree's blocks."""
+
+    def __init__(self, node: Node, four_k: bool = False) -> None:
+        self.node = node
+        self.four_k = four_k
+        self.blocks = node.blocks()
+        if not self.blocks:
+            raise LtpError("heap_missing", f"node {node.nid:#x} has no data")
+        try:
+            self.header = s.HNHDR.parse(self.blocks[0])
+        except ConstructError:
+            raise LtpError(
+                "heap_bad_signature", f"node {node.nid:#x}: no heap signature", node.block_offset(0)
+            ) from None
+        self.client_sig = self.header.bClientSig
+        self._maps: dict[int, list[int]] = {}
+
+    def _map(self, index: int) -> list[int]:
+        found = self._maps.get(index)
+        if found is not None:
+            return found
+        block = self.blocks[index]
+        ib_hnpm = int.from_bytes(block[:2], "little")
+        try:
+            alloc = read_page_map(block, ib_hnpm)
+        except ValueError as error:
+            raise LtpError(
+                "heap_bad_page_map",
+                f"node {self.node.nid:#x} heap block {index}: {error}",
+                self.node.block_offset(index),
+            ) from None
+        if any(a > b for a, b in zip(alloc, alloc[1:], strict=False)) or alloc[-1] > ib_hnpm:
+            raise LtpError(
+                "heap_bad_page_map",
+                f"node {self.node.nid:#x} heap block {index}: allocations out of order",
+                self.node.block_offset(index),
+            )
+        self._maps[index] = alloc
+        return alloc
+
+    def item(self, hid: int) -> bytes:
+        """The bytes of heap item ``hid``; HID 0 is the empty value."""
+        if hid == 0:
+            return b""
+        if hid & 0x1F:
+            raise LtpError("heap_bad_hid", f"node {self.node.nid:#x}: {hid:#x} is not a HID")
+        block_index = s.hid_block_index(hid, self.four_k)
+        index = s.hid_index(hid, self.four_k)
+        if block_index >= len(self.blocks):
+            raise LtpError(
+                "heap_bad_hid", f"node {self.node.nid:#x}: HID {hid:#x} names a missing block"
+            )
+        alloc = self._map(block_index)
+        if not 1 <= index < len(alloc):
+            raise LtpError("heap_bad_hid", f"node {self.node.nid:#x}: HID {hid:#x} not allocated")
+        return self.blocks[block_index][alloc[index - 1] : alloc[index]]
+
+    def bth(self, hid: int) -> tuple[int, int, list[tuple[bytes, bytes]]]:
+        """A BTree-on-heap at ``hid``: (cbKey, cbEnt, leaf records as (key, data))."""
+        try:
+            header = s.BTHHEADER.parse(self.item(hid))
+        except ConstructError:
+            raise LtpError(
+                "bth_bad_header", f"node {self.node.nid:#x}: bad BTH at {hid:#x}"
+            ) from None
+        cb_key, cb_ent = header.cbKey, header.cbEnt
+        if cb_key not in (2, 4, 8, 16) or not 1 <= cb_ent <= 32:
+            raise LtpError(
+                "bth_bad_header", f"node {self.node.nid:#x}: key {cb_key}, data {cb_ent}"
+            )
+        if header.bIdxLevels > MAX_BTH_DEPTH:
+            raise LtpError("bth_too_deep", f"node {self.node.nid:#x}: {header.bIdxLevels} levels")
+        out: list[tuple[bytes, bytes]] = []
+        if header.hidRoot:
+            self._bth_walk(header.hidRoot, header.bIdxLevels, cb_key, cb_ent, set(), out)
+        return cb_key, cb_ent, out
+
+    def _bth_walk(
+        self,
+        hid: int,
+        level: int,
+        cb_key: int,
+        cb_ent: int,
+        seen: set[int],
+        out: list[tuple[bytes, bytes]],
+    ) -> None:
+        if hid in seen:
+            raise LtpError("bth_cycle", f"node {self.node.nid:#x}: BTH item {hid:#x} seen twice")
+        seen.add(hid)
+        raw = self.item(hid)
+        size = cb_key + (4 if level else cb_ent)
+        if len(raw) % size:
+            self.node.findings.append(
+                Finding("bth_bad_record", None, f"node {self.node.nid:#x}: BTH item {hid:#x}")
+            )
+        for at in range(0, len(raw) - size + 1, size):
+            key = raw[at : at + cb_key]
+            if level:
+                child = int.from_bytes(raw[at + cb_key : at + size], "little")
+                self._bth_walk(child, level - 1, cb_key, cb_ent, seen, out)
+            else:
+                out.append((key, raw[at + cb_key : at + size]))
+
+    def value_bytes(self, hnid: int, findings: list[Finding]) -> bytes | None:
+        """A HNID's bytes: a heap item, or the data of the owning node's subnode."""
+        if hnid & 0x1F == 0:
+            return self.item(hnid)
+        sub = self.node.subnode(hnid, findings)
+        if sub is None:
+            findings.append(
+                Finding("subnode_missing", None, f"node {self.node.nid:#x}: no subnode {hnid:#x}")
+            )
+            return None
+        return sub.data()
+
+
+def _filetime(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value // 10)
+
+
+def _string(raw: bytes, ptype: int) -> str:
+    if ptype == PropType.UNICODE:
+        text = raw[: len(raw) - len(raw) % 2].decode("utf-16-le", errors="replace")
+    else:
+        text = raw.decode(_ANSI_CODEC, errors="replace")
+    return text.rstrip("\x00")
+
+
+def _scalar(ptype: int, raw: bytes) -> Any:
+    """A fixed-size value from exactly its bytes."""
+    if ptype == PropType.INT16:
+        return int.from_bytes(raw[:2], "little", signed=True)
+    if ptype == PropType.INT32:
+        return int.from_bytes(raw[:4], "little", signed=True)
+    if ptype == PropType.ERROR:
+        return int.from_bytes(raw[:4], "little")
+    if ptype == PropType.BOOLEAN:
+        return raw[0] != 0
+    if ptype == PropType.FLOAT32:
+        return struct.unpack_from("<f", raw)[0]
+    if ptype in (PropType.FLOAT64, PropType.FLOATING_TIME):
+        return struct.unpack_from("<d", raw)[0]
+    if ptype in (PropType.INT64, PropType.CURRENCY):
+        return int.from_bytes(raw[:8], "little", signed=True)
+    if ptype == PropType.TIME:
+        return _filetime(int.from_bytes(raw[:8], "little"))
+    if ptype == PropType.GUID:
+        return bytes(raw[:16])
+    raise ValueError(f"type {ptype:#06x} is not fixed-size")
+
+
+def decode_value(ptype: int, raw: bytes) -> Any:
+    """Decode a property value from its bytes (already fetched from heap or subnode).
+
+    Raises ValueError when the bytes do not fit the type.
+    """
+    if ptype & _MV_FLAG:
+        return _decode_mv(ptype & ~_MV_FLAG, raw)
+    if ptype in (PropType.STRING8, PropType.UNICODE):
+        return _string(raw, ptype)
+    if ptype in (PropType.BINARY, PropType.OBJECT):
+        return bytes(raw)
+    size = _FIXED.get(ptype)
+    if size is None:
+        return bytes(raw)  # unknown type: keep the bytes
+    if len(raw) < size:
+        raise ValueError(f"{len(raw)} bytes for a {size}-byte type {ptype:#06x}")
+    return _scalar(ptype, raw)
+
+
+def _decode_mv(base: int, raw: bytes) -> list[Any]:
+    size = _FIXED.get(base)
+    if size is not None:
+        if len(raw) % size:
+            raise ValueError(f"multi-valued {base:#06x}: {len(raw)} bytes")
+        return [_scalar(base, raw[i : i + size]) for i in range(0, len(raw), size)]
+    if len(raw) < 4:
+        raise ValueError("multi-valued value shorter than its count")
+    count = int.from_bytes(raw[:4], "little")
+    if 4 + 4 * count > len(raw):
+        raise ValueError(f"multi-valued count {count} overruns {len(raw)} bytes")
+    offsets = list(s.MV_VARIABLE_HEADER.parse(raw).rgulDataOffsets) + [len(raw)]
+    items = []
+    for start, end in zip(offsets, offsets[1:], strict=False):
+        if not 4 + 4 * count <= start <= end <= len(raw):
+            raise ValueError("multi-valued offsets out of order")
+        items.append(decode_value(base, raw[start:end]))
+    return items
+
+
+class PropertyContext:
+    """A node's property context (§2.3.3): ``props`` by property id, ``types`` beside."""
+
+    def __init__(self, node: Node, four_k: bool = False) -> None:
+        self.node = node
+        self.findings = node.findings
+        heap = Heap(node, four_k)
+        if heap.client_sig != s.CLIENT_SIG_PC:
+            raise LtpError(
+                "pc_wrong_client", f"node {node.nid:#x}: heap client {heap.client_sig:#x}"
+            )
+        cb_key, cb_ent, records = heap.bth(heap.header.hidUserRoot)
+        if (cb_key, cb_ent) != (2, 6):
+            raise LtpError("pc_bad_bth", f"node {node.nid:#x}: PC BTH key {cb_key}, data {cb_ent}")
+        self.heap = heap
+        self.props: dict[int, Any] = {}
+        self.types: dict[int, int] = {}
+        for key, data in records:
+            rec = s.PCBTH_FAST.parse(key + data)
+            try:
+                value = self._value(rec.wPropType, rec.dwValueHnid)
+            except (LtpError, ValueError, OverflowError) as error:
+                self.findings.append(
+                    Finding(
+                        "pc_bad_value",
+                        None,
+                        f"node {node.nid:#x} property {rec.wPropId:#06x}: {error}",
+                    )
+                )
+                continue
+            if value is not None:
+                self.props[rec.wPropId] = value
+                self.types[rec.wPropId] = rec.wPropType
+
+    def _value(self, ptype: int, hnid: int) -> Any:
+        size = _FIXED.get(ptype)
+        if size is not None and size <= 4:
+            return _scalar(ptype, hnid.to_bytes(4, "little"))
+        if ptype == PropType.OBJECT:
+            raw = self.heap.item(hnid) if hnid & 0x1F == 0 else None
+            if raw is None or len(raw) < 8:
+                raise ValueError("PtypObject without its {Nid, ulSize} record")
+            obj = s.PTYPOBJECT.parse(raw)
+            return SubnodeRef(obj.Nid, obj.ulSize)
+        raw = self.heap.value_bytes(hnid, self.findings)
+        if raw is None:
+            return None
+        return decode_value(ptype, raw)
+
+
+class TableContext:
+    """A node's table context (§2.3.4): columns, row index and rows decoded lazily."""
+
+    def __init__(self, node: Node, four_k: bool = False) -> None:
+        self.node = node
+        self.findings = node.findings
+        heap = Heap(node, four_k)
+        if heap.client_sig != s.CLIENT_SIG_TC:
+            raise LtpError(
+                "tc_wrong_client", f"node {node.nid:#x}: heap client {heap.client_sig:#x}"
+            )
+        self.heap = heap
+        try:
+            info = s.TCINFO.parse(heap.item(heap.header.hidUserRoot))
+        except ConstructError:
+            raise LtpError("tc_bad_info", f"node {node.nid:#x}: unreadable TCINFO") from None
+        self.info = info
+        self.row_size = info.rgib[s.TCI_BM]
+        self.columns = [(c.tag, c.ibData, c.cbData, c.iBit) for c in info.rgTCOLDESC]
+        for tag, ib, cb, bit in self.columns:
+            if ib + cb > self.row_size or bit // 8 >= self.row_size - info.rgib[s.TCI_1B]:
+                raise LtpError("tc_bad_info", f"node {node.nid:#x}: column {tag:#010x} outside row")
+        self._rows: list[tuple[bytes, int]] | None = None
+
+    def row_index(self) -> list[tuple[int, int]]:
+        """(dwRowID, dwRowIndex) records of the RowIndex BTH, in key order."""
+        if not self.info.hidRowIndex:
+            return []
+        cb_key, cb_ent, records = self.heap.bth(self.info.hidRowIndex)
+        if cb_key != 4 or cb_ent not in (2, 4):
+            raise LtpError(
+                "tc_bad_row_index", f"node {self.node.nid:#x}: key {cb_key} data {cb_ent}"
+            )
+        return [(int.from_bytes(k, "little"), int.from_bytes(d, "little")) for k, d in records]
+
+    def _matrix(self) -> list[tuple[bytes, int]]:
+        """Every physical row as (block bytes, offset), rows never spanning blocks."""
+        if self._rows is not None:
+            return self._rows
+        hnid = self.info.hnidRows
+        size = self.row_size
+        rows: list[tuple[bytes, int]] = []
+        if hnid and size:
+            if hnid & 0x1F == 0:
+                blocks = [self.heap.item(hnid)]
+            else:
+                sub = self.node.subnode(hnid)
+                if sub is None:
+                    raise LtpError("subnode_missing", f"node {self.node.nid:#x}: no rows {hnid:#x}")
+                blocks = sub.blocks()
+            for block in blocks:
+                for at in range(0, len(block) - size + 1, size):
+                    rows.append((block, at))
+                    if len(rows) > MAX_ROWS:
+                        raise LtpError("tc_too_many_rows", f"node {self.node.nid:#x}")
+        self._rows = rows
+        return rows
+
+    def rows(self) -> Iterator[tuple[int, dict[int, Any]]]:
+        """(dwRowID, properties) of each row the row index names, in row order."""
+        matrix = self._matrix()
+        index = sorted(self.row_index(), key=lambda pair: pair[1])
+        for row_id, row_number in index:
+            if row_number >= len(matrix):
+                self.findings.append(
+                    Finding(
+                        "tc_row_out_of_range",
+                        None,
+                        f"node {self.node.nid:#x}: row {row_number} of {len(matrix)}"
+                        f" (id {row_id:#x})",
+                    )
+                )
+                continue
+            block, at = matrix[row_number]
+            yield row_id, self._cells(block[at : at + self.row_size])
+
+    def _cells(self, row: bytes) -> dict[int, Any]:
+        ceb = row[self.info.rgib[s.TCI_1B] :]
+        out: dict[int, Any] = {}
+        for tag, ib, cb, bit in self.columns:
+            if not ceb[bit // 8] & (0x80 >> (bit % 8)):
+                continue
+            ptype = tag & 0xFFFF
+            cell = row[ib : ib + cb]
+            try:
+                size = _FIXED.get(ptype)
+                if size is not None and size <= 8:
+                    value = _scalar(ptype, cell.ljust(size, b"\0"))
+                else:
+                    raw = self.heap.value_bytes(int.from_bytes(cell[:4], "little"), self.findings)
+                    if raw is None:
+                        continue
+                    value = decode_value(ptype, raw)
+            except (LtpError, ValueError, OverflowError) as error:
+                self.findings.append(
+                    Finding("tc_bad_cell", None, f"node {self.node.nid:#x} {tag:#010x}: {error}")
+                )
+                continue
+            out[tag >> 16] = value
+        return out

@@ -1,0 +1,309 @@
+"""Messaging layer of a PST/OST (§2.4): folders, messages, attachments, embedded messages.
+
+Implements the protocols of :mod:`uidl_inspector.store.model`. Folders list their children
+through their hierarchy, contents and associated-contents tables (what Outlook shows), so a
+scan reads only what it visits. With ``check_parents`` the store also compares each table
+with the nodes whose nidParent is the folder (a whole-NBT index, built once when asked) and
+reports, and yields, children that the table omits. Every problem is a finding on the
+object concerned; nothing here raises on bad data except through ``open_pst``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from uidl_inspector.findings import Finding
+from uidl_inspector.mapi import AttachMethod, PropId
+from uidl_inspector.schemas import ndb as s
+from uidl_inspector.store.ltp import LtpError, PropertyContext, SubnodeRef, TableContext
+from uidl_inspector.store.ndb import NbtEntry, Node
+
+if TYPE_CHECKING:
+    from uidl_inspector.store.pst import PstStore
+
+__all__ = ["PstFolder", "PstMessage", "PstAttachment", "table_nid", "MAX_FOLDER_DEPTH"]
+
+MAX_FOLDER_DEPTH = 64
+MAX_EMBEDDING_DEPTH = 16
+
+
+def table_nid(folder_nid: int, nid_type: int) -> int:
+    """The NID of a folder's hierarchy, contents or associated table (§2.4.4)."""
+    return (folder_nid & ~0x1F) | nid_type
+
+
+def _props(node: Node, four_k: bool, findings: list[Finding]) -> PropertyContext | None:
+    try:
+        return PropertyContext(node, four_k)
+    except LtpError as error:
+        findings.append(error.finding())
+        return None
+
+
+def _table_rows(
+    store: PstStore, node: Node, findings: list[Finding]
+) -> list[tuple[int, dict[int, Any]]]:
+    """The rows of the TC in ``node``; an unusable table gives a finding and no rows."""
+    try:
+        return list(TableContext(node, store.four_k).rows())
+    except LtpError as error:
+        findings.append(error.finding())
+        return []
+
+
+class _PropsMixin:
+    """Lazy property context of a node."""
+
+    node: Node
+    findings: list[Finding]
+    store: PstStore
+
+    @cached_property
+    def _pc(self) -> PropertyContext | None:
+        return _props(self.node, self.store.four_k, self.findings)
+
+    @property
+    def props(self) -> dict[int, Any]:
+        """Properties by id, decoded (see ``store.model``)."""
+        pc = self._pc
+        return pc.props if pc is not None else {}
+
+    @property
+    def prop_types(self) -> dict[int, int]:
+        """The stored property type of each property."""
+        pc = self._pc
+        return pc.types if pc is not None else {}
+
+
+class PstAttachment(_PropsMixin):
+    """One row of a message's attachment table, opened on its subnode's PC."""
+
+    def __init__(self, store: PstStore, index: int, node: Node, row: dict[int, Any]) -> None:
+        self.store = store
+        self.index = index
+        self.nid: int | None = node.nid
+        self.node = node
+        self.row = row
+        self.findings = node.findings
+
+    @property
+    def method(self) -> int | None:
+        value = self.props.get(PropId.ATTACH_METHOD, self.row.get(PropId.ATTACH_METHOD))
+        return value if isinstance(value, int) else None
+
+    @property
+    def data(self) -> bytes | None:
+        """PidTagAttachDataBinary when the attachment holds bytes."""
+        value = self.props.get(PropId.ATTACH_DATA)
+        return value if isinstance(value, bytes) else None
+
+    def embedded(self, _depth: int = 0) -> PstMessage | None:
+        """The embedded message when the attach method is 5 (PtypObject -> subnode)."""
+        if self.method != AttachMethod.EMBEDDED_MESSAGE:
+            return None
+        ref = self.props.get(PropId.ATTACH_DATA)
+        if not isinstance(ref, SubnodeRef):
+            self.findings.append(
+                Finding("embedded_missing", None, f"attachment {self.nid:#x}: no PtypObject")
+            )
+            return None
+        sub = self.node.subnode(ref.nid, [])
+        if sub is None:
+            self.findings.append(
+                Finding(
+                    "embedded_missing", None, f"attachment {self.nid:#x}: no subnode {ref.nid:#x}"
+                )
+            )
+            return None
+        return PstMessage(self.store, sub, depth=_depth + 1)
+
+
+class PstMessage(_PropsMixin):
+    """A message (normal, associated or embedded) and its attachment table."""
+
+    def __init__(
+        self, store: PstStore, node: Node, folder: PstFolder | None = None, depth: int = 0
+    ) -> None:
+        self.store = store
+        self.node = node
+        self.nid: int | None = node.nid
+        self.folder = folder
+        self.findings = node.findings
+        self._depth = depth
+
+    @property
+    def message_class(self) -> str | None:
+        value = self.props.get(PropId.MESSAGE_CLASS)
+        return value if isinstance(value, str) else None
+
+    @property
+    def subject(self) -> str | None:
+        """PidTagSubject without its prefix marker (0x01 + prefix length) when present."""
+        value = self.props.get(PropId.SUBJECT)
+        if not isinstance(value, str):
+            return None
+        if value[:1] == "\x01" and len(value) >= 2:
+            return value[2:]
+        return value
+
+    @property
+    def is_associated(self) -> bool:
+        return self.nid is not None and self.nid & 0x1F == s.NID_TYPE_ASSOC_MESSAGE
+
+    def attachments(self) -> list[PstAttachment]:
+        """Attachments in attachment-table order, each opened on its subnode."""
+        if self._depth > MAX_EMBEDDING_DEPTH:
+            self.findings.append(Finding("embedding_too_deep", None, f"message {self.nid:#x}"))
+            return []
+        table = self.node.subnode(s.NID_ATTACHMENT_TABLE)
+        if table is None:
+            return []
+        out: list[PstAttachment] = []
+        for index, (row_id, row) in enumerate(_table_rows(self.store, table, self.findings)):
+            attachment_findings: list[Finding] = []
+            sub = self.node.subnode(row_id, attachment_findings)
+            if sub is None:
+                self.findings.append(
+                    Finding(
+                        "attachment_missing",
+                        None,
+                        f"message {self.nid:#x}: attachment row {row_id:#x} has no subnode",
+                    )
+                )
+                continue
+            attachment = PstAttachment(self.store, index, sub, row)
+            out.append(attachment)
+        return out
+
+    def recipients(self) -> list[dict[int, Any]]:
+        """Rows of the recipient table (0x692), properties by id."""
+        table = self.node.subnode(s.NID_RECIPIENT_TABLE)
+        if table is None:
+            return []
+        return [row for _, row in _table_rows(self.store, table, self.findings)]
+
+
+class PstFolder(_PropsMixin):
+    """A folder: its PC, and its children through its three tables."""
+
+    def __init__(
+        self,
+        store: PstStore,
+        entry: NbtEntry,
+        path: str | None = None,
+        ancestors: frozenset[int] = frozenset(),
+    ) -> None:
+        self.store = store
+        self.findings: list[Finding] = []
+        self.node = Node(store.ndb, entry, self.findings)
+        self.nid = entry.nid
+        self._path = path
+        self._ancestors = ancestors
+
+    @property
+    def name(self) -> str:
+        value = self.props.get(PropId.DISPLAY_NAME)
+        return value if isinstance(value, str) else ""
+
+    @property
+    def path(self) -> str:
+        """Display names from the root folder's children down to this one, joined with '/'."""
+        if self._path is None:
+            self._path = self.store.folder_path(self.nid)
+        return self._path
+
+    def _child_path(self, name: str) -> str:
+        return f"{self.path}/{name}" if self.path else name
+
+    @property
+    def is_search_folder(self) -> bool:
+        """Search folders (type 0x03) hold a search contents table of other folders' items."""
+        return self.nid & 0x1F == s.NID_TYPE_SEARCH_FOLDER
+
+    def _rows(self, nid_type: int) -> list[int]:
+        if self.is_search_folder:
+            return []
+        nid = table_nid(self.nid, nid_type)
+        entry = self.store.ndb.node_entry(nid, self.findings)
+        if entry is None:
+            self.findings.append(
+                Finding("folder_table_missing", None, f"folder {self.nid:#x}: no table {nid:#x}")
+            )
+            return []
+        table = Node(self.store.ndb, entry, self.findings)
+        return [row_id for row_id, _ in _table_rows(self.store, table, self.findings)]
+
+    def _children(self, nid_type: int, kinds: tuple[int, ...]) -> Iterator[NbtEntry]:
+        """Children listed in one table, checked; then unlisted nidParent children if asked."""
+        listed: set[int] = set()
+        for row_id in self._rows(nid_type):
+            if row_id in listed:
+                self.findings.append(
+                    Finding(
+                        "folder_row_duplicate", None, f"folder {self.nid:#x}: {row_id:#x} twice"
+                    )
+                )
+                continue
+            listed.add(row_id)
+            entry = self.store.ndb.node_entry(row_id, self.findings)
+            if entry is None:
+                self.findings.append(
+                    Finding(
+                        "folder_row_node_missing",
+                        None,
+                        f"folder {self.nid:#x}: table row {row_id:#x} has no node",
+                    )
+                )
+                continue
+            if entry.nid_parent != self.nid:
+                self.findings.append(
+                    Finding(
+                        "folder_row_parent_mismatch",
+                        None,
+                        f"folder {self.nid:#x}: {row_id:#x} has nidParent {entry.nid_parent:#x}",
+                    )
+                )
+            yield entry
+        if self.store.check_parents:
+            for entry in self.store.children_of(self.nid):
+                if entry.nid & 0x1F in kinds and entry.nid not in listed and entry.nid != self.nid:
+                    self.findings.append(
+                        Finding(
+                            "folder_child_unlisted",
+                            None,
+                            f"folder {self.nid:#x}: child {entry.nid:#x} is not in its table",
+                        )
+                    )
+                    yield entry
+
+    def subfolders(self) -> Iterator[PstFolder]:
+        """Child folders (normal and search) from the hierarchy table."""
+        if len(self._ancestors) >= MAX_FOLDER_DEPTH:
+            self.findings.append(Finding("folder_too_deep", None, f"folder {self.nid:#x}"))
+            return
+        ancestors = self._ancestors | {self.nid}
+        kinds = (s.NID_TYPE_NORMAL_FOLDER, s.NID_TYPE_SEARCH_FOLDER)
+        for entry in self._children(s.NID_TYPE_HIERARCHY_TABLE, kinds):
+            if entry.nid in ancestors:
+                self.findings.append(
+                    Finding(
+                        "folder_cycle", None, f"folder {self.nid:#x} lists ancestor {entry.nid:#x}"
+                    )
+                )
+                continue
+            child = PstFolder(self.store, entry, None, ancestors)
+            child._path = self._child_path(child.name)
+            yield child
+
+    def messages(self) -> Iterator[PstMessage]:
+        """Normal contents (contents table)."""
+        for entry in self._children(s.NID_TYPE_CONTENTS_TABLE, (s.NID_TYPE_NORMAL_MESSAGE,)):
+            yield PstMessage(self.store, Node(self.store.ndb, entry), self)
+
+    def associated(self) -> Iterator[PstMessage]:
+        """Hidden contents (associated contents table, NID type 0x08)."""
+        kinds = (s.NID_TYPE_ASSOC_MESSAGE,)
+        for entry in self._children(s.NID_TYPE_ASSOC_CONTENTS_TABLE, kinds):
+            yield PstMessage(self.store, Node(self.store.ndb, entry), self)

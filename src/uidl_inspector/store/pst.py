@@ -1,0 +1,129 @@
+"""Open a PST or OST store read-only: ``open_pst(path) -> PstStore``.
+
+The store is the entry point of the native reader: the message store properties, the root
+folder, lookups by NID and, when asked, walks over every node of a type (for carving and
+orphan sweeps). Wrong magic raises NotAStoreError, an unknown version or encoding
+UnsupportedVersionError, and a file whose B-trees cannot be read CorruptStructureError;
+anything less is a finding and reading goes on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from functools import cached_property
+from types import TracebackType
+from typing import Any
+
+from uidl_inspector.exceptions import CorruptStructureError
+from uidl_inspector.findings import Finding
+from uidl_inspector.schemas import ndb as s
+from uidl_inspector.store.messaging import MAX_FOLDER_DEPTH, PstFolder, PstMessage, _props
+from uidl_inspector.store.ndb import NbtEntry, NdbFile, Node
+
+__all__ = ["PstStore", "open_pst", "walk_folders"]
+
+
+class PstStore:
+    """A PST/OST store opened read-only (see ``store.model.Store``)."""
+
+    def __init__(self, path: str | os.PathLike[str], check_parents: bool = False) -> None:
+        self.ndb = NdbFile(path)
+        self.path = self.ndb.path
+        self.variant = self.ndb.variant
+        self.encryption = self.ndb.encryption
+        self.four_k = self.ndb.fmt is s.UNICODE_4K
+        self.check_parents = check_parents
+        self.findings: list[Finding] = self.ndb.findings
+        self._children: dict[int, list[NbtEntry]] | None = None
+
+    def __enter__(self) -> PstStore:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.ndb.close()
+
+    @cached_property
+    def props(self) -> dict[int, Any]:
+        """The message store's properties (NID 0x21)."""
+        entry = self.ndb.node_entry(s.NID_MESSAGE_STORE)
+        if entry is None:
+            self.findings.append(Finding("store_properties_missing", None, "no node 0x21"))
+            return {}
+        pc = _props(Node(self.ndb, entry, self.findings), self.four_k, self.findings)
+        return pc.props if pc is not None else {}
+
+    def root_folder(self) -> PstFolder:
+        """The root folder (NID 0x122); its path is empty."""
+        entry = self.ndb.node_entry(s.NID_ROOT_FOLDER)
+        if entry is None:
+            raise CorruptStructureError(f"{self.path}: the root folder (0x122) is missing")
+        return PstFolder(self, entry, "")
+
+    def get_folder(self, nid: int) -> PstFolder | None:
+        """A folder by NID, or None when absent or not a folder."""
+        if nid & 0x1F not in (s.NID_TYPE_NORMAL_FOLDER, s.NID_TYPE_SEARCH_FOLDER):
+            return None
+        entry = self.ndb.node_entry(nid)
+        return None if entry is None else PstFolder(self, entry)
+
+    def get_message(self, nid: int) -> PstMessage | None:
+        """A message (normal 0x04 or associated 0x08) by NID, or None."""
+        if nid & 0x1F not in (s.NID_TYPE_NORMAL_MESSAGE, s.NID_TYPE_ASSOC_MESSAGE):
+            return None
+        entry = self.ndb.node_entry(nid)
+        if entry is None:
+            return None
+        return PstMessage(self, Node(self.ndb, entry), self.get_folder(entry.nid_parent))
+
+    def iter_nodes(self, nid_type: int | None = None) -> Iterator[NbtEntry]:
+        """Every NBT node of one NID type (or all): walks the whole NBT, so only on demand."""
+        return self.ndb.iter_nodes(nid_type)
+
+    def children_of(self, nid: int) -> list[NbtEntry]:
+        """Nodes whose nidParent is ``nid`` (an index of the whole NBT, built on first use)."""
+        if self._children is None:
+            index: dict[int, list[NbtEntry]] = {}
+            for entry in self.ndb.iter_nodes():
+                index.setdefault(entry.nid_parent, []).append(entry)
+            self._children = index
+        return self._children.get(nid, [])
+
+    def folder_path(self, nid: int) -> str:
+        """Display names from below the root down to folder ``nid``, joined with '/'."""
+        names: list[str] = []
+        seen: set[int] = set()
+        while nid != s.NID_ROOT_FOLDER and nid not in seen and len(seen) < MAX_FOLDER_DEPTH:
+            seen.add(nid)
+            entry = self.ndb.node_entry(nid)
+            if entry is None:
+                break
+            names.append(PstFolder(self, entry, "").name)
+            nid = entry.nid_parent
+        return "/".join(reversed(names))
+
+
+def open_pst(path: str | os.PathLike[str], check_parents: bool = False) -> PstStore:
+    """Open a PST/OST read-only; ``check_parents`` also checks tables against nidParent."""
+    return PstStore(path, check_parents)
+
+
+def walk_folders(folder: PstFolder) -> Iterator[PstFolder]:
+    """``folder`` and every folder below it, depth first (cycles and depth are bounded)."""
+    stack = [folder]
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if current.nid in seen:
+            continue
+        seen.add(current.nid)
+        yield current
+        stack.extend(reversed(list(current.subfolders())))
