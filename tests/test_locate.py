@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 import pytest
@@ -220,4 +221,5 @@ def test_hidden_inventory_lists_every_associated_message():
         ("Top of Personal Folders/Calendar", 0x200044, "IPM.Configuration.X")]
     assert rows[0]["conversation_key"] == KEY.hex()
     assert rows[0]["attachments"] == [{"index": 0, "nid": None, "name": "BlobPOPa@b.c",
-                                       "method": 1, "size": len(BLOB)}]
+                                       "method": 1, "size": len(BLOB),
+                                       "sha256": hashlib.sha256(BLOB).hexdigest()}]

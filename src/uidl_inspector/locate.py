@@ -15,6 +15,7 @@ Rules are documented in docs/locating.md.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -25,13 +26,27 @@ from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import parse_blob
 from uidl_inspector.mapi import PropId
-from uidl_inspector.report.model import Account, HistoryRecord, Location, Profile
-from uidl_inspector.store.detect import looks_like_pop_blob
+from uidl_inspector.report.model import (
+    Account,
+    HistoryRecord,
+    Location,
+    Profile,
+    Report,
+    Source,
+    source_path,
+)
+from uidl_inspector.store.detect import (
+    EvidenceFile,
+    looks_like_pop_blob,
+    open_evidence,
+    walk_inputs,
+)
 
 __all__ = ["MANAGER_CLASS", "GENERAL_KEY_NAME", "GENERAL_KEY", "MATCH_RULES",
            "ATTACHMENT_RULES", "Candidate", "LocateResult", "parse_manager_subject",
            "message_rules", "attachment_rule", "locate", "locate_message",
-           "hidden_inventory", "walk_folders", "MAX_FOLDER_DEPTH", "MAX_EMBED_DEPTH"]
+           "hidden_inventory", "walk_folders", "scan_evidence", "ScanOutcome",
+           "MAX_FOLDER_DEPTH", "MAX_EMBED_DEPTH"]
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -217,6 +232,7 @@ def _attachments(message: Any, path: tuple[int, ...], where: str,
                                         f"{where}: embedded deeper than {MAX_EMBED_DEPTH}"))
                 continue
             yield from _attachments(inner, (*path, att.index), where, findings)
+            findings.extend(inner.findings)
 
 
 def locate_message(message: Any, folder: str | None, source: str,
@@ -229,15 +245,15 @@ def locate_message(message: Any, folder: str | None, source: str,
         candidate = Candidate(folder or "", message.nid, message.message_class,
                               message.subject, rules, profile)
         result.candidates.append(candidate)
-    result.findings.extend(message.findings)
     for path, att in _attachments(message, (), where, result.findings):
-        result.findings.extend(att.findings)
         rule, name, account = attachment_rule(att.props)
         try:
             data = att.data
         except UidlInspectorError as exc:
             result.findings.append(_read_error(where, f"attachment {att.index} data", exc))
             continue
+        finally:
+            result.findings.extend(att.findings)
         if candidate is not None and rule is not None:
             if data is None:
                 result.findings.append(Finding(
@@ -255,6 +271,7 @@ def locate_message(message: Any, folder: str | None, source: str,
                             att.index, name, match_rule, attach, path)
         result.histories.append(HistoryRecord(source, parse_blob(data), data, location,
                                               account, profile))
+    result.findings.extend(message.findings)
 
 
 def locate(store: Any, source: str | None = None, deep: bool = False,
@@ -281,6 +298,8 @@ def locate(store: Any, source: str | None = None, deep: bool = False,
                 locate_message(message, folder.path, source, result)
                 if progress is not None:
                     progress(result.messages)
+        result.findings.extend(folder.findings)
+    result.findings.extend(store.findings)
     return result
 
 
@@ -293,7 +312,8 @@ def _attachment_row(att: Any, where: str, findings: list[Finding], depth: int) -
         data = None
     row: dict[str, Any] = {"index": att.index, "nid": att.nid, "name": name,
                            "method": att.props.get(PropId.ATTACH_METHOD),
-                           "size": None if data is None else len(data)}
+                           "size": None if data is None else len(data),
+                           "sha256": None if data is None else hashlib.sha256(data).hexdigest()}
     if depth < MAX_EMBED_DEPTH:
         try:
             inner = att.embedded()
@@ -338,4 +358,87 @@ def hidden_inventory(store: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
                 "search_key": search.hex() if search else None,
                 "attachments": _attachment_rows(message, where, findings, 0),
             })
+            findings.extend(message.findings)
+        findings.extend(folder.findings)
     return rows, findings
+
+
+# ---------------------------------------------------------------------------------------
+# Scanning inputs: every file named or found, each with its Source record
+
+
+@dataclass
+class ScanOutcome:
+    """A scan's report plus what the command needs to choose its exit code."""
+
+    report: Report
+    failed: list[str] = field(default_factory=list)  # one line per input not processed
+    skipped: int = 0  # files of no known kind found while walking directories
+
+
+def _history_from_blob(source: str, data: bytes) -> HistoryRecord:
+    return HistoryRecord(source, parse_blob(data), data)
+
+
+def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
+              progress: Callable[[int], None] | None) -> None:
+    from uidl_inspector.verify import cross_check
+
+    source = source_path(item.path)
+    extra: dict[str, Any] = {}
+    with open_evidence(item.path, item.kind) as evidence:
+        findings: list[Finding] = []  # the store's and message's own are gathered by locate
+        if evidence.store is not None:
+            result = locate(evidence.store, source, deep=deep, progress=progress)
+            findings += result.findings
+            report.histories.extend(result.histories)
+            report.extra.setdefault("message_managers", []).extend(
+                {"source": source, **c.to_dict()} for c in result.candidates)
+            if verify:
+                rows, _ = hidden_inventory(evidence.store)
+                report.extra.setdefault("cross_check", []).append(
+                    {"source": source, **cross_check(rows, item.path)})
+        elif evidence.message is not None:
+            result = LocateResult()
+            locate_message(evidence.message, None, source, result)
+            findings += result.findings
+            report.histories.extend(result.histories)
+            report.extra.setdefault("message_managers", []).extend(
+                {"source": source, **c.to_dict()} for c in result.candidates)
+        else:
+            report.histories.append(_history_from_blob(source, evidence.blob or b""))
+        extra = {"variant": evidence.variant, "encryption": evidence.encryption,
+                 "findings": tuple(findings)}
+    report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
+
+
+def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
+                  progress: Callable[[int], None] | None = None) -> ScanOutcome:
+    """Scan every input (files, directories walked recursively) into one report.
+
+    An input that cannot be read or opened gets a Source with its one-line error and the
+    scan goes on with the others; files of no known kind inside directories are skipped.
+    """
+    outcome = ScanOutcome(Report())
+    for item in walk_inputs(paths):
+        if item.kind == "unknown" and item.from_directory:
+            outcome.skipped += 1
+            continue
+        error = item.error
+        if error is None:
+            try:
+                _scan_one(item, outcome.report, deep, verify, progress)
+                continue
+            except (UidlInspectorError, OSError) as exc:
+                error = " ".join(str(exc).split()) or type(exc).__name__
+        outcome.failed.append(f"{item.path}: {error}" if item.path not in error else error)
+        outcome.report.sources.append(_failed_source(item, error))
+    outcome.report.run.finish()
+    return outcome
+
+
+def _failed_source(item: EvidenceFile, error: str) -> Source:
+    try:
+        return Source.from_file(item.path, item.kind or "unknown", errors=(error,))
+    except OSError:
+        return Source(source_path(item.path), item.kind or "unknown", 0, "", "", (error,))

@@ -1,0 +1,245 @@
+"""`scan` and `hidden` end to end: synthetic truth, real stores against libpff, damage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pypff
+import pytest
+from typer.testing import CliRunner
+
+from conftest import REAL_PSTS, SAMPLES
+from libpff_oracle import hidden_messages
+from uidl_inspector.cli import app
+from uidl_inspector.locate import scan_evidence
+from uidl_inspector.synth.scenarios import SCENARIOS, scenario
+from uidl_inspector.synth.truth import write_evidence
+
+VARIANTS = ("unicode", "ansi")
+ENCODINGS = ("none", "permute", "cyclic")
+MATRIX = [(s, v, e) for s in SCENARIOS for v in VARIANTS for e in ENCODINGS]
+
+runner = CliRunner()
+
+
+def _invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> Path:
+    """Every scenario x variant x encoding, small, with its truth and MSG exports."""
+    out = tmp_path_factory.mktemp("synthetic")
+    for name, variant, encoding in MATRIX:
+        write_evidence(out, scenario(name, seed=7, messages=40), variant=variant,
+                       encoding=encoding, msg=True)
+    return out
+
+
+def _key(record: dict) -> tuple:
+    loc = record["location"]
+    return (loc["message_nid"] or 0, loc["embedded_path"], loc["attachment_index"])
+
+
+def _as_truth(record: dict, truth: dict) -> dict:
+    """Our record with anomalies reduced to the keys the truth states (code, offset)."""
+    out = dict(record)
+    keys = {k for a in truth["anomalies"] for k in a} or {"code", "offset"}
+    out["anomalies"] = [{k: a[k] for k in keys} for a in record["anomalies"]]
+    return out
+
+
+@pytest.mark.parametrize(("name", "variant", "encoding"), MATRIX,
+                         ids=["-".join(m) for m in MATRIX])
+def test_scan_equals_truth(synthetic, name, variant, encoding):
+    stem = f"{name}-{variant}-{encoding}"
+    store = synthetic / f"{stem}.pst"
+    truth = json.loads((synthetic / f"{stem}.truth.json").read_text())
+    outcome = scan_evidence([str(store)])
+    assert outcome.failed == []
+    [source] = outcome.report.to_dict()["sources"]
+    assert (source["kind"], source["variant"], source["encryption"]) == ("pst", variant, encoding)
+    ours = sorted((h.to_dict() for h in outcome.report.histories), key=_key)
+    expected = sorted(truth["histories"], key=_key)
+    assert len(ours) == len(expected)
+    for mine, want in zip(ours, expected, strict=True):
+        mine["source"] = want["source"]  # the truth names the store by its file name
+        assert _as_truth(mine, want) == want
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_msg_export_yields_the_store_history(synthetic, name):
+    stem = f"{name}-unicode-none"
+    msgs = sorted(synthetic.glob(f"{stem}.manager-*.msg"))
+    if not msgs:
+        pytest.skip(f"scenario {name} exports no Message Manager")
+    from_store = scan_evidence([str(synthetic / f"{stem}.pst")]).report.histories
+    from_msgs = [h for m in msgs for h in scan_evidence([str(m)]).report.histories]
+    assert from_msgs
+
+    def essence(record):
+        loc = record.location
+        return (record.blob, record.account, record.profile, loc.subject, loc.message_class,
+                loc.attachment_index, loc.attachment_name, loc.match_rule,
+                loc.attachment_rule, loc.embedded_path,
+                [e.to_dict() for e in record.history.entries])
+
+    store_set = [essence(h) for h in from_store]
+    for record in from_msgs:
+        assert record.location.message_nid is None and record.location.folder is None
+        assert essence(record) in store_set
+
+
+@pytest.mark.parametrize("path", REAL_PSTS, ids=lambda p: p.name)
+def test_hidden_equals_pypff_on_real_stores(path):
+    result = _invoke("hidden", str(path), "--format", "json")
+    assert result.exit_code == 0, result.output
+    ours = json.loads(result.stdout)["hidden"]
+
+    handle = pypff.file()
+    handle.open(str(path))
+    try:
+        theirs, stack, seen = [], [handle.get_root_folder()], set()
+        while stack:
+            folder = stack.pop()
+            if folder.identifier in seen:
+                continue
+            seen.add(folder.identifier)
+            for item in folder.sub_items:
+                if item.identifier & 0x1F == 8:
+                    entry = item.get_record_set(0).get_entry_by_type(0x001A)
+                    cls = entry.data.decode("utf-16-le" if entry.value_type == 0x1F
+                                            else "cp1252").rstrip("\0")
+                    theirs.append((item.identifier, cls))
+            stack.extend(folder.sub_folders)
+    finally:
+        handle.close()
+    assert sorted((r["nid"], r["message_class"]) for r in ours) == sorted(theirs)
+
+
+@pytest.mark.parametrize("path", REAL_PSTS, ids=lambda p: p.name)
+def test_hidden_attachments_equal_libpff_c_api(path):
+    ours = json.loads(_invoke("hidden", str(path), "--format", "json").stdout)["hidden"]
+    oracle = {m.nid: m for m in hidden_messages(path)}
+    assert sorted(oracle) == sorted(r["nid"] for r in ours)
+    for row in ours:
+        assert len(row["attachments"]) == len(oracle[row["nid"]].attachments)
+
+
+def test_verify_agrees_with_libpff(synthetic):
+    store = synthetic / "multi-account-ansi-cyclic.pst"
+    result = _invoke("scan", str(store), "--verify", "--format", "json")
+    assert result.exit_code == 0, result.output
+    [check] = json.loads(result.stdout)["cross_check"]
+    assert check["engine"] == f"libpff {pypff.get_version()}"
+    assert check["agreed"] >= 2
+    assert (check["disagreements"], check["only_ours"], check["only_libpff"]) == ([], [], [])
+
+
+def test_verify_reports_disagreements(monkeypatch, synthetic):
+    import uidl_inspector.verify as verify
+
+    real = verify.libpff_hidden
+
+    def altered(path, codec="cp1252"):
+        rows = real(path, codec)
+        rows[0]["subject"] = "changed"
+        return rows[1:] + [rows[0]] + [{"nid": 0x7777, "folder": "x", "message_class": "y",
+                                         "subject": None, "conversation_key": None,
+                                         "search_key": None}]
+
+    monkeypatch.setattr(verify, "libpff_hidden", altered)
+    store = synthetic / "single-account-unicode-none.pst"
+    [check] = json.loads(_invoke("scan", str(store), "--verify",
+                                 "--format", "json").stdout)["cross_check"]
+    assert [d["field"] for d in check["disagreements"]] == ["subject"]
+    assert check["disagreements"][0]["libpff"] == "changed"
+    assert [r["nid"] for r in check["only_libpff"]] == [0x7777]
+
+
+def test_demo_is_said(tmp_path):
+    result = _invoke("scan", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["demo"] is True
+    assert "demo" in result.stderr.splitlines()[0]
+    assert len(result.stderr.splitlines()) == 1
+    assert report["histories"] and report["sources"][0]["path"].endswith(
+        ("demo.pst", "demo-history.blob"))
+
+
+def test_bad_inputs_do_not_stop_the_others(synthetic, tmp_path):
+    good = synthetic / "single-account-unicode-permute.pst"
+    data = good.read_bytes()
+    truncated = tmp_path / "truncated.pst"
+    truncated.write_bytes(data[:600])
+    halved = tmp_path / "halved.pst"
+    halved.write_bytes(data[: len(data) // 2])
+    scrambled = tmp_path / "scrambled.pst"
+    damaged = bytearray(data)
+    damaged[0x4400:0x8400] = b"\xa5" * 0x4000
+    scrambled.write_bytes(bytes(damaged))
+    garbage = tmp_path / "notes.txt"
+    garbage.write_text("not evidence\n")
+    paths = [truncated, halved, scrambled, garbage, tmp_path / "missing.pst", good]
+    result = _invoke("scan", *map(str, paths), "--format", "json")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output + result.stderr
+    report = json.loads(result.stdout)
+    assert [Path(s["path"]).name for s in report["sources"]] == [p.name for p in paths]
+    errors = result.stderr.strip().splitlines()
+    for source in report["sources"]:
+        for error in source["errors"]:
+            assert "\n" not in error
+            assert any(error in line for line in errors)
+    by_name = {Path(s["path"]).name: s for s in report["sources"]}
+    assert by_name["truncated.pst"]["errors"] and by_name["notes.txt"]["errors"]
+    assert by_name["missing.pst"]["errors"]
+    for name in ("halved.pst", "scrambled.pst"):  # an error, or a partial read with findings
+        assert by_name[name]["errors"] or by_name[name].get("findings") or any(
+            h["source"].endswith(name) for h in report["histories"])
+    assert by_name[good.name]["errors"] == []
+    assert any(h["source"] == str(good) for h in report["histories"])
+
+
+def test_directory_scan_and_output_file(synthetic, tmp_path):
+    out = tmp_path / "report.json"
+    result = _invoke("scan", str(synthetic), "--format", "json", "--output", str(out))
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(out.read_text())
+    kinds = {s["kind"] for s in report["sources"]}
+    assert kinds == {"pst", "msg"}  # truth and listing files are skipped
+    again = _invoke("scan", str(synthetic), "--format", "json", "--output", str(out))
+    assert again.exit_code == 1 and "exists" in again.stderr
+    forced = _invoke("scan", str(synthetic), "--format", "csv", "--output", str(out), "--force")
+    assert forced.exit_code == 0
+    assert out.read_text().startswith("source,")
+
+
+def test_formats_and_strict(synthetic):
+    store = synthetic / "anomalous-unicode-none.pst"
+    table = _invoke("scan", str(store), "--format", "table")
+    assert table.exit_code == 0 and "POP3 download histories" in table.stdout
+    csv_out = _invoke("scan", str(store), "--format", "csv").stdout
+    assert csv_out.splitlines()[0].startswith("source,folder")
+    strict = _invoke("scan", str(store), "--strict", "--format", "json")
+    assert strict.exit_code == 1 and "strict:" in strict.stderr
+    clean = _invoke("scan", str(synthetic / "single-account-unicode-none.pst"), "--strict",
+                    "--format", "json")
+    assert clean.exit_code == 0
+    assert _invoke("scan", "--format", "xml").exit_code == 2
+
+
+def test_hidden_rejects_non_stores(tmp_path):
+    other = tmp_path / "x.bin"
+    other.write_bytes(b"\x03\x00\x00\x00")
+    result = _invoke("hidden", str(other))
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+
+
+def test_samples_demo_is_where_demo_py_looks():
+    from uidl_inspector.demo import demo_path
+
+    found = demo_path()
+    assert found is not None and found.parent.resolve() == SAMPLES.resolve()
