@@ -473,3 +473,43 @@ def test_heap_items_never_span_blocks_and_hids_address_them():
         pm = ltp.HNPAGEMAP.parse(block[ib_hnpm:])
         i = ltp.hid_index(hid)
         assert block[pm.rgibAlloc[i - 1]:pm.rgibAlloc[i]] == it
+
+
+def test_deleted_items_found_in_a_localized_spec_or_added(tmp_path):
+    german = StoreSpec(folders=[FolderSpec("Posteingang"), FolderSpec("Gelöschte Elemente"),
+                                FolderSpec("Gesendete Elemente", folders=[FolderSpec("Alt")])])
+    write_pst(german, tmp_path / "de.pst")
+    top = _open(tmp_path / "de.pst").get_root_folder().sub_folders[0]
+    # libpff lists a folder's children by row ID (the NID), not by table position
+    assert [(f.name, f.identifier) for f in top.sub_folders] == sorted(
+        ((f.name, f.nid) for f in german.folders), key=lambda x: x[1])
+    assert german.folders[1].nid == 0x8062
+    assert len({f.nid for f in german.folders} | {german.folders[2].folders[0].nid}) == 4
+    bare = StoreSpec(folders=[FolderSpec("Inbox")])
+    write_pst(bare, tmp_path / "bare.pst")
+    top = _open(tmp_path / "bare.pst").get_root_folder().sub_folders[0]
+    assert [(f.name, f.identifier) for f in top.sub_folders] == [
+        ("Deleted Items", 0x8062), ("Inbox", bare.folders[0].nid)]
+    # a spec written twice keeps its NIDs and its bytes
+    first = (tmp_path / "de.pst").read_bytes()
+    write_pst(german, tmp_path / "de2.pst")
+    assert (tmp_path / "de2.pst").read_bytes() == first
+
+
+def test_shared_block_gets_a_fresh_copy_when_cref_is_full():
+    import io
+
+    out = io.BytesIO()
+    w = ndb_writer.NdbWriter(out, "unicode")
+    bids = {w.add_data(b"same bytes", share="k") for _ in range(0xFFFF + 10)}
+    assert len(bids) == 2
+    w.add_node(0x21, min(bids), 0, 0)
+    w.finish(rgnid=list(ndb.RGNID_INITIAL))
+    data = out.getvalue()
+    fmt = ndb.UNICODE
+    root = fmt.HEADER.parse(data).root.BREFBBT
+    page = fmt.BTPAGE.parse(data[root.ib:root.ib + 512])
+    refs = [fmt.BBTENTRY.parse(page.rgentries[i * 24:(i + 1) * 24]).cRef
+            for i in range(page.cEnt)]
+    # cRef counts the BBT entry plus each referrer: 65,534 users fill one copy
+    assert sorted(refs) == [1 + (0xFFFF + 10 - 0xFFFE), 0xFFFF]

@@ -37,6 +37,7 @@ PAGE = 512
 AMAP_RANGE = 496 * 8 * 64  # bytes one AMap page describes (253,952)
 PMAP_EVERY = 8  # one PMap per 8 AMaps, at the AMap's offset + 512
 MAX_BLOCK = 8192
+MAX_CREF = 0xFFFF
 CRYPT = {"none": 0, "permute": 1, "cyclic": 2}
 
 
@@ -148,8 +149,11 @@ class NdbWriter:
         """
         if share is not None and not orphan and share in self._shared:
             bid = self._shared[share]
-            self._bbt[self._bbt_at[bid]][3] += 1
-            return bid
+            entry = self._bbt[self._bbt_at[bid]]
+            if entry[3] < MAX_CREF:
+                entry[3] += 1
+                return bid
+            del self._shared[share]  # cRef is a WORD: a full block gets a fresh copy
         m = self.block_max
         chunks = data if isinstance(data, list) else [data[i:i + m] for i in range(0, len(data), m)]
         if not chunks:

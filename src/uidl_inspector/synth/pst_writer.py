@@ -173,6 +173,23 @@ def write_pst(spec: StoreSpec, path: str | os.PathLike[str], *, variant: str = "
         raise
 
 
+# Deleted Items as Outlook names it in a few languages, to find it in a localized spec.
+DELETED_ITEMS_NAMES = ("Deleted Items", "Gelöschte Elemente", "Éléments supprimés",
+                       "Elementos eliminados", "Posta eliminata", "Verwijderde items",
+                       "Itens Excluídos", "Удаленные", "已删除邮件", "削除済みアイテム")
+
+
+def _deleted_items(top: list[FolderSpec]) -> FolderSpec | None:
+    """The top folder that gets NID 0x8062: preset to it, else found by its name."""
+    for f in top:
+        if f.nid == NID_DELETED_ITEMS:
+            return f
+    for f in top:
+        if f.name in DELETED_ITEMS_NAMES:
+            return f
+    return None
+
+
 class _Subnodes:
     """One node's subnode tree under construction (the SubnodeSink of ltp_writer)."""
 
@@ -264,8 +281,8 @@ class _StoreWriter:
     def write(self) -> None:
         spec = self.spec
         top = list(spec.folders)
-        if not any(f.name == "Deleted Items" for f in top):
-            top.insert(0, FolderSpec("Deleted Items"))
+        if _deleted_items(top) is None:
+            top.insert(0, FolderSpec("Deleted Items", nid=NID_DELETED_ITEMS))
         self.assign_nids(top)
         self.write_store()
         self.write_name_map()
@@ -285,14 +302,28 @@ class _StoreWriter:
         self.ndb.finish(rgnid=rgnid, dw_unique=1 + self.rng.randrange(1 << 16))
 
     def assign_nids(self, folders: list[FolderSpec]) -> None:
-        """Folder NIDs first (depth first), Deleted Items at its fixed NID."""
+        """Folder NIDs, depth first; Deleted Items at its fixed NID; preset NIDs kept."""
         self.last[TYPE_FOLDER] = max(self.last[TYPE_FOLDER], nid_index(NID_DELETED_ITEMS))
-        deleted = next(f for f in folders if f.name == "Deleted Items")
+        deleted = _deleted_items(folders)
+        every: list[FolderSpec] = []
         stack = list(reversed(folders))
         while stack:
             f = stack.pop()
-            f.nid = NID_DELETED_ITEMS if f is deleted else self.new_nid(TYPE_FOLDER)
+            every.append(f)
             stack.extend(reversed(f.folders))
+        if deleted is not None:
+            deleted.nid = NID_DELETED_ITEMS
+        taken = {f.nid for f in every if f.nid is not None and nid_type(f.nid) == TYPE_FOLDER
+                 and nid_index(f.nid) > nid_index(NID_SEARCH_ROOT)}
+        for f in every:
+            if f.nid in taken:
+                taken.discard(f.nid)  # a NID given twice is reassigned the second time
+                continue
+            f.nid = self.new_nid(TYPE_FOLDER)
+            while f.nid in taken or any(g.nid == f.nid for g in every if g is not f):
+                f.nid = self.new_nid(TYPE_FOLDER)
+        self.last[TYPE_FOLDER] = max(self.last[TYPE_FOLDER],
+                                     *(nid_index(f.nid) for f in every if f.nid))
 
     def write_store(self) -> None:
         props = {
