@@ -314,6 +314,10 @@ def read_msg_olefile(path: str) -> MsgMessage:
     except (OSError, ValueError, struct.error) as exc:  # olefile raises these on damage
         raise CorruptStructureError(f"{path}: unreadable OLE compound file: {exc}") from exc
     try:
+        # olefile only logs a wrong sector shift; a 2**4976-byte sector cannot be read.
+        if ole.sector_size not in (512, 4096) or ole.mini_sector_size != 64:
+            raise CorruptStructureError(f"{path}: sector sizes {ole.sector_size}/"
+                                        f"{ole.mini_sector_size} are not [MS-CFB]'s")
         reader = _OleReader(ole, path)
         if not any(e == (PROPERTY_STREAM,) for e in reader.entries):
             raise NotAStoreError(f"{path}: OLE file without an MSG property stream")
@@ -448,8 +452,10 @@ def open_msg(path: str) -> MsgMessage:
 
     if not olefile.isOleFile(path):
         raise NotAStoreError(f"{path}: not an OLE compound file")
+    # NotImplementedError: extract-msg refuses attachments by reference or without data.
     rejected = (extract_msg.exceptions.ExMsgBaseException, OSError, ValueError, KeyError,
-                IndexError, TypeError, AttributeError, struct.error, UnicodeError)
+                IndexError, TypeError, AttributeError, struct.error, UnicodeError,
+                NotImplementedError)
     try:
         return read_msg_extract(path)
     except rejected as exc:
