@@ -220,6 +220,12 @@ class WorkerPool:
                     self._replace(slot)
                     yield key, Outcome("timeout", now - started, "Watchdog")
 
+    def run(self, target: str, data: bytes) -> Outcome:
+        """One input, waited for (tests drive the pool one example at a time)."""
+        for _, outcome in self.map([(0, target, data)]):
+            return outcome
+        raise RuntimeError("the pool returned no outcome")
+
     def close(self) -> None:
         for proc, conn in self._workers:
             try:
