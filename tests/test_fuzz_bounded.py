@@ -95,22 +95,14 @@ def test_blob_seeds_cover_every_anomaly_kind_they_should():
 # --- stores and MSG: a few hundred mutants each ------------------------------------------
 
 
+@pytest.mark.parametrize("target", ["pst", "msg"])
 @_settings(250)
 @given(pick=st.integers(0, 1 << 16), rng=st.randoms(use_true_random=False))
-def test_pst_mutants_end_in_a_result_or_our_error(pool, pick, rng):
-    seeds = _seeds("pst")
+def test_store_mutants_end_in_a_result_or_our_error(pool, target, pick, rng):
+    seeds = _seeds(target)
     seed = seeds[pick % len(seeds)]
     mutant = mutate(seed.data, seed.layout, rng)
-    _check(pool, "pst", mutant.data, mutant.steps)
-
-
-@_settings(250)
-@given(pick=st.integers(0, 1 << 16), rng=st.randoms(use_true_random=False))
-def test_msg_mutants_end_in_a_result_or_our_error(pool, pick, rng):
-    seeds = _seeds("msg")
-    seed = seeds[pick % len(seeds)]
-    mutant = mutate(seed.data, seed.layout, rng)
-    _check(pool, "msg", mutant.data, mutant.steps)
+    _check(pool, target, mutant.data, mutant.steps)
 
 
 # --- the harness itself: its layouts are right, its runs reproducible, its limits hold ----
