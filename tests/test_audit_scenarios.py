@@ -157,3 +157,35 @@ def test_large_store_clock_and_links(tmp_path, offset):
     doc, result = audit_of(tmp_path, "large", offset, messages=400)
     check_common(doc, result)
     assert codes(result) == []
+
+
+# --- file-fed: the written PST through the project's reader and locator ----------------
+
+@pytest.mark.parametrize(("name", "variant", "encoding", "offset", "want"), [
+    ("duplicates", "unicode", "permute", 120, ["history_reset"]),
+    ("two-profiles", "ansi", "none", -300, ["multiple_managers"]),
+    ("single-account", "unicode", "cyclic", 345, []),
+    ("multi-account", "ansi", "permute", -570, []),
+])
+def test_audit_of_written_store(tmp_path, name, variant, encoding, offset, want):
+    from uidl_inspector.cli.audit import audit_report
+
+    sc = scenario(name, seed=3, clock_offset=offset)
+    ev = write_evidence(tmp_path, sc, variant=variant, encoding=encoding)
+    listings = [read_server_listing(p) for p in ev.listings.values()]
+    report, failed = audit_report([str(ev.store)], listings)
+    assert failed == []
+    result = report.extra["audit"]
+    doc = ev.document
+    assert codes(result) == want
+    check_server(doc, result)
+    # The reader names the source by its path; the truth by its file name.
+    assert result["clock"]["offset_minutes"] == offset
+    ours = sorted((lk["entry"]["history"], lk["entry"]["entry"], lk["message"]["nid"])
+                  for lk in result["links"])
+    assert ours == sorted((lk["history"], lk["entry"], lk["nid"])
+                          for lk in doc["expected"]["links"])
+    groups = sorted((g["internet_message_id"], [c["nid"] for c in g["copies"]])
+                    for g in result["duplicates"])
+    assert groups == sorted((g["internet_message_id"], [c["nid"] for c in g["copies"]])
+                            for g in doc["expected"]["duplicates"])

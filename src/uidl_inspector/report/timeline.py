@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from uidl_inspector.exceptions import UidlInspectorError
+from uidl_inspector.report.csv_report import neutralise
 from uidl_inspector.report.model import Report
 
 __all__ = [
@@ -30,6 +31,8 @@ HISTORY_DATA_TYPE = "outlook:pop3:uidl_history"
 COPY_DATA_TYPE = "outlook:pop3:duplicate_copy"
 HISTORY_PARSER = "uidl_inspector/pop3_history"
 COPY_PARSER = "uidl_inspector/audit_duplicates"
+RUN_DATA_TYPE = "uidl_inspector:run"
+RUN_PARSER = "uidl_inspector"
 DESCRIPTIONS = {
     "get": "POP3 Download Time",
     "delete": "POP3 Delete Time",
@@ -44,7 +47,6 @@ CSV_COLUMNS = (
     "operation", "content", "internet_message_id", "blob_time", "time_zone", "zone_note",
     "history", "entry",
 )
-_FORMULA_START = tuple("=+-@\t\r\n") + tuple("\uff1d\uff0b\uff0d\uff20")
 
 
 class TimelineError(UidlInspectorError):
@@ -176,6 +178,27 @@ def timeline_events(report: Report, audit: dict[str, Any] | None,
     return events, skipped
 
 
+def run_event(meta: dict[str, Any]) -> dict[str, Any]:
+    """The run's provenance as an event of its own (tool, version, command line, run id),
+    dated at the run's start, so a timeline carries the metadata every report carries."""
+    started = datetime.fromisoformat(meta["started_at"])
+    return {
+        "message": f"{meta['tool']} {meta['version']} audit run {meta['run_id']}: "
+                   + " ".join(meta["command_line"]),
+        "datetime": started.isoformat(),
+        "timestamp": _micros(started),
+        "timestamp_desc": "Analysis Run Time",
+        "data_type": RUN_DATA_TYPE,
+        "parser": RUN_PARSER,
+        "display_name": f"{meta['tool']} {meta['version']}",
+        "sha256_hash": None,
+        "run_id": meta["run_id"],
+        "command_line": meta["command_line"],
+        "started_at": meta["started_at"],
+        "finished_at": meta["finished_at"],
+    }
+
+
 def to_jsonl(events: Sequence[dict[str, Any]]) -> str:
     """One sorted-key JSON object per line (plaso json_line style); exact values."""
     return "".join(json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n" for e in events)
@@ -184,10 +207,9 @@ def to_jsonl(events: Sequence[dict[str, Any]]) -> str:
 def neutralise_cell(value: object) -> tuple[str, bool]:
     """A CSV cell that no spreadsheet evaluates (OWASP): prefix, never strip. Numbers are
     left alone (a negative timestamp is not a formula)."""
-    text = "" if value is None else str(value)
-    if isinstance(value, str) and text.startswith(_FORMULA_START):
-        return "'" + text, True
-    return text, False
+    if isinstance(value, str):
+        return neutralise(value)
+    return ("" if value is None else str(value)), False
 
 
 def to_timeline_csv(events: Sequence[dict[str, Any]]) -> tuple[str, int]:

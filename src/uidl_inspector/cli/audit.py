@@ -1,0 +1,224 @@
+"""``uidl-inspector audit``: the scan report plus what happened to the mailbox."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from uidl_inspector import __version__
+from uidl_inspector.audit import (
+    Inventory,
+    ServerListing,
+    read_server_listing,
+    run_audit,
+    take_inventory,
+)
+from uidl_inspector.cli.app import app
+from uidl_inspector.cli.common import (
+    EXIT_INPUT,
+    ForceOpt,
+    OutputOpt,
+    error,
+    guarded,
+    usage_error,
+)
+from uidl_inspector.demo import DEMO_STORE, demo_path, samples_dir
+from uidl_inspector.report.model import TOOL_NAME, Report
+from uidl_inspector.report.output import STDOUT, write_output
+from uidl_inspector.report.table_report import render_table, terminal_safe
+from uidl_inspector.report.timeline import TimelineError, resolve_zone
+
+__all__ = ["audit", "AuditFormat", "audit_report", "parse_listing_option"]
+
+DEMO_LISTING = "demo.uidl.txt"
+STORE_KINDS = ("pst", "ost")
+
+
+class AuditFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    jsonl = "jsonl"
+    timeline_csv = "timeline-csv"
+    html = "html"
+
+
+TIMELINE_FORMATS = (AuditFormat.jsonl, AuditFormat.timeline_csv)
+
+
+def parse_listing_option(value: str) -> tuple[str | None, str]:
+    """``FILE`` or ``ACCOUNT=FILE`` (a path that exists as given is always a file)."""
+    if os.path.exists(value) or "=" not in value:
+        return None, value
+    account, _, path = value.partition("=")
+    return (account or None), path
+
+
+def audit_report(paths: list[str], listings: list[ServerListing],
+                 progress: Any = None) -> tuple[Report, list[str]]:
+    """Scan the evidence, take each store's inventory, audit. Returns the report (with
+    ``audit`` in its extra sections) and one line per input that could not be processed."""
+    from uidl_inspector.locate import scan_evidence
+    from uidl_inspector.store.detect import open_evidence
+
+    outcome = scan_evidence(paths, progress=progress)
+    report = outcome.report
+    failed = list(outcome.failed)
+    inventories: list[Inventory] = []
+    for source in report.sources:
+        if source.kind not in STORE_KINDS or source.errors:
+            continue
+        with open_evidence(source.path, source.kind) as evidence:
+            inventories.append(take_inventory(evidence.store, source.path))
+    report.extra["audit"] = run_audit(report.histories, inventories, listings)
+    report.run.finish()
+    return report, failed
+
+
+def _run_meta(report: Report) -> dict[str, Any]:
+    return {"tool": TOOL_NAME, "version": __version__, **report.run.to_dict()}
+
+
+def _audit_table(audit: dict[str, Any], console: Console) -> None:
+    summary = audit["summary"]
+    clock = audit["clock"]
+    console.print(Text(
+        f"Audit: {summary['histories']} histories, {summary['entries']} entries, "
+        f"{summary['messages']} messages, {summary['duplicate_groups']} duplicate groups "
+        f"({summary['duplicate_copies']} copies), {summary['linked_entries']} entries linked"))
+    console.print(Text(f"Clock: {terminal_safe(clock['explanation'])}"))
+    table = Table(title="Accounts against the server listing")
+    for column in ("account", "histories", "history UIDs", "downloaded", "deleted", "new",
+                   "history only"):
+        table.add_column(column)
+    for account in audit["accounts"]:
+        counts = (account["server"] or {}).get("counts")
+        cells = [str(counts[c]) for c in ("downloaded", "deleted", "new", "history_only")] \
+            if counts else ["-"] * 4
+        table.add_row(terminal_safe(account["account"]), str(len(account["histories"])),
+                      str(account["history_uids"]), *cells)
+    console.print(table)
+    for finding in audit["findings"]:
+        console.print(Text.assemble((finding["code"], "bold yellow"), " ",
+                                    terminal_safe(finding["explanation"])))
+    if not audit["findings"]:
+        console.print(Text("No cause finding."))
+
+
+def _table_text(report: Report) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, color_system=None, force_terminal=False,
+                      highlight=False, emoji=False, markup=False)
+    render_table(report, console)
+    _audit_table(report.extra["audit"], console)
+    return buffer.getvalue()
+
+
+def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str:
+    from uidl_inspector.audit.rows import audit_csv
+    from uidl_inspector.report.json_report import to_json
+
+    audit = report.extra["audit"]
+    if fmt is AuditFormat.json:
+        return to_json(report)
+    if fmt is AuditFormat.csv:
+        return audit_csv(audit, _run_meta(report))
+    if fmt is AuditFormat.html:
+        from uidl_inspector.report.html_report import to_html
+
+        return to_html(report)
+    if fmt in TIMELINE_FORMATS:
+        from uidl_inspector.report.timeline import (
+            run_event,
+            timeline_events,
+            to_jsonl,
+            to_timeline_csv,
+        )
+
+        zone = resolve_zone(tz, audit["clock"]["offset_minutes"])
+        events, skipped = timeline_events(report, audit, zone)
+        events.insert(0, run_event(_run_meta(report)))
+        if any(skipped.values()):
+            error(f"note: left out of the timeline: {skipped['undated_entries']} entries "
+                  f"without a valid time, {skipped['out_of_range']} outside years 1700-9999")
+        if fmt is AuditFormat.jsonl:
+            return to_jsonl(events)
+        text, changed = to_timeline_csv(events)
+        if changed:
+            error(f"note: {changed} CSV cells that could start a formula were prefixed "
+                  "with ' (exact values: --format jsonl)")
+        return text
+    return _table_text(report)
+
+
+@app.command()
+@guarded
+def audit(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="PST/OST stores, MSG files, BLOBs or directories. None: the bundled demo.")] = None,
+    server_uidl: Annotated[list[str] | None, typer.Option(
+        "--server-uidl", metavar="[ACCOUNT=]FILE",
+        help="The server's UIDL listing (raw transcript or one UID per line); repeat for "
+             "several accounts. ACCOUNT= names its account, else it is matched by UIDs.")]
+        = None,
+    fmt: Annotated[AuditFormat | None, typer.Option(
+        "--format", "-f", case_sensitive=False,
+        help="table (default on a terminal), json (default otherwise), csv, jsonl, "
+             "timeline-csv or html.")] = None,
+    tz: Annotated[str | None, typer.Option(
+        "--tz", metavar="ZONE|inferred",
+        help="How to read the history's zoneless times in a timeline: an IANA zone name, "
+             "or 'inferred' (the audit's clock inference).")] = None,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Audit POP3 downloads: server classes, duplicate messages, clock, findings."""
+    if fmt in TIMELINE_FORMATS:
+        try:
+            resolve_zone(tz, 0 if tz == "inferred" else None)
+        except TimelineError as exc:
+            raise usage_error(str(exc)) from None
+    demo = not paths
+    inputs = [str(p) for p in paths or []]
+    listing_args = list(server_uidl or [])
+    if demo:
+        found = demo_path()
+        if found is None or found.name != DEMO_STORE:
+            error("no PATH given and the bundled demo store is not installed")
+            raise typer.Exit(EXIT_INPUT)
+        inputs = [str(found)]
+        folder = samples_dir()
+        if not listing_args and folder is not None and (folder / DEMO_LISTING).is_file():
+            listing_args = [str(folder / DEMO_LISTING)]
+        sys.stderr.write(f"demo: auditing the bundled demo evidence {found} with the server "
+                         f"listing {', '.join(listing_args) or '(none)'}; give a PATH to "
+                         "audit your own\n")
+    listings = []
+    for value in listing_args:
+        account, path = parse_listing_option(value)
+        listings.append(read_server_listing(path, account))
+    report, failed = audit_report(inputs, listings)
+    report.demo = demo
+    for line in failed:
+        error(line)
+    chosen = fmt or (AuditFormat.table if (output in (None, STDOUT) and sys.stdout.isatty())
+                     else AuditFormat.json)
+    if chosen is AuditFormat.table and output in (None, STDOUT):
+        console = Console(highlight=False, markup=False, emoji=False)
+        render_table(report, console)
+        _audit_table(report.extra["audit"], console)
+    else:
+        text = _render(report, chosen, tz)
+        write_output(text, output or STDOUT, force=force,
+                     protect=[*inputs, *(parse_listing_option(v)[1] for v in listing_args)])
+    if failed:
+        raise typer.Exit(EXIT_INPUT)

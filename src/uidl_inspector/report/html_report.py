@@ -1,0 +1,251 @@
+"""The audit as one self-contained HTML file an analyst can hand over.
+
+No script, no network, no external asset: styles are inline, the chart is inline SVG, and
+a Content-Security-Policy forbids every fetch. Every value from the evidence (UIDs,
+subjects, folder names, paths) is attacker-controlled and goes through :func:`_e`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date, datetime
+from html import escape
+from typing import Any
+
+from uidl_inspector.report.model import TOOL_NAME, Report
+
+__all__ = ["to_html", "downloads_per_period", "MAX_BARS", "MAX_GROUPS_SHOWN"]
+
+MAX_BARS = 120
+MAX_GROUPS_SHOWN = 200
+MAX_EVIDENCE_CHARS = 20_000
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'"
+STYLE = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#1b1f24}
+h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #d0d7de}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #d0d7de;padding:3px 8px;
+text-align:left;vertical-align:top}th{background:#f6f8fa}.num{text-align:right}
+.figures{display:flex;flex-wrap:wrap;gap:1em}.figure{border:1px solid #d0d7de;border-radius:6px;
+padding:.6em 1em;min-width:9em}.figure b{display:block;font-size:1.5em}
+.demo{background:#fff8c5;border:1px solid #d4a72c;padding:.5em 1em}
+.finding{border-left:4px solid #d4a72c;padding:.2em 1em;margin:1em 0}
+code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}
+pre{background:#f6f8fa;padding:.6em;overflow:auto;max-height:30em;white-space:pre-wrap;
+word-break:break-all}.muted{color:#57606a}svg text{font:11px sans-serif}
+"""
+
+
+def _e(value: object) -> str:
+    """Text of any value, HTML-escaped (quotes included); None shows as an empty cell."""
+    return "" if value is None else escape(str(value), quote=True)
+
+
+def _figure(key: str, label: str, value: object) -> str:
+    return (f'<div class="figure" id="figure-{_e(key)}"><b>{_e(value)}</b>'
+            f'{_e(label)}</div>')
+
+
+def _table(headers: list[str], rows: list[list[object]], table_id: str) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(
+            f'<td class="num">{_e(c)}</td>' if isinstance(c, int) and not isinstance(c, bool)
+            else f"<td>{_e(c)}</td>" for c in row) + "</tr>"
+        for row in rows)
+    return f'<table id="{_e(table_id)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _bucket(day: date, unit: str) -> str:
+    if unit == "day":
+        return day.isoformat()
+    if unit == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{day.year}-{day.month:02d}"
+
+
+def downloads_per_period(report: Report) -> tuple[str, list[tuple[str, int, int]]]:
+    """(unit, [(period, downloads, duplicate copies delivered)]) in time order.
+
+    Downloads are counted on the BLOB's own calendar (its dates, as recorded); duplicate
+    copies by their UTC delivery date. Days become ISO weeks, then months, so that there
+    are never more than MAX_BARS bars.
+    """
+    downloads: Counter[date] = Counter()
+    for record in report.histories:
+        for entry in record.history.entries:
+            if entry.timestamp is not None and entry.operation in ("get", "get-and-delete"):
+                downloads[entry.timestamp.date()] += 1
+    copies: Counter[date] = Counter()
+    for group in report.extra.get("audit", {}).get("duplicates", []):
+        for copy in group["copies"]:
+            if copy.get("delivery_time"):
+                copies[datetime.fromisoformat(copy["delivery_time"]).date()] += 1
+    days = sorted(set(downloads) | set(copies))
+    for unit in ("day", "week", "month"):
+        periods = sorted({_bucket(d, unit) for d in days})
+        if len(periods) <= MAX_BARS:
+            break
+    got: Counter[str] = Counter()
+    dup: Counter[str] = Counter()
+    for d, n in downloads.items():
+        got[_bucket(d, unit)] += n
+    for d, n in copies.items():
+        dup[_bucket(d, unit)] += n
+    periods = sorted(set(got) | set(dup))
+    if len(periods) > MAX_BARS:  # centuries of bogus dates: keep the busiest periods
+        periods = sorted(sorted(periods, key=lambda p: -(got[p] + dup[p]))[:MAX_BARS])
+    return unit, [(p, got[p], dup[p]) for p in periods]
+
+
+def _chart(unit: str, bars: list[tuple[str, int, int]]) -> str:
+    """Grouped bars (downloads, duplicate copies) as inline SVG with a title per bar."""
+    if not bars:
+        return '<p class="muted" id="chart-empty">No dated download to chart.</p>'
+    top = max(max(g, d) for _, g, d in bars) or 1
+    width, height, left, bottom = max(320, 24 * len(bars) + 60), 220, 40, 60
+    plot = height - bottom - 10
+    step = (width - left - 10) / len(bars)
+    parts = [f'<svg id="downloads-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+             f'height="{height}" role="img" aria-label="Downloads per {_e(unit)}">',
+             f'<line x1="{left}" y1="{10 + plot}" x2="{width - 10}" y2="{10 + plot}" '
+             'stroke="#57606a"/>',
+             f'<text x="{left - 4}" y="18" text-anchor="end">{top}</text>',
+             f'<text x="{left - 4}" y="{10 + plot}" text-anchor="end">0</text>']
+    bar = max(2.0, step / 2 - 2)
+    for i, (period, got, dup) in enumerate(bars):
+        x = left + i * step + 1
+        for k, (value, colour, what) in enumerate(((got, "#0969da", "downloads"),
+                                                   (dup, "#cf222e", "duplicate copies"))):
+            h = plot * value / top
+            parts.append(
+                f'<rect class="bar-{"get" if k == 0 else "dup"}" x="{x + k * bar:.1f}" '
+                f'y="{10 + plot - h:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{colour}">'
+                f"<title>{_e(period)}: {value} {what}</title></rect>")
+        if len(bars) <= 40 or i % max(1, len(bars) // 20) == 0:
+            parts.append(f'<text x="{x:.1f}" y="{height - bottom + 14}" '
+                         f'transform="rotate(45 {x:.1f} {height - bottom + 14})">'
+                         f"{_e(period)}</text>")
+    parts.append("</svg>")
+    legend = ('<p class="muted"><span style="color:#0969da">&#9632;</span> downloads '
+              "(history entries, BLOB calendar) &nbsp; "
+              '<span style="color:#cf222e">&#9632;</span> duplicate copies delivered (UTC), '
+              f"per {_e(unit)}.</p>")
+    return "".join(parts) + legend
+
+
+def _accounts(audit: dict[str, Any]) -> str:
+    rows = []
+    for account in audit["accounts"]:
+        server = account.get("server")
+        counts = server["counts"] if server else {}
+        rows.append([account["account"], len(account["histories"]), account["history_uids"],
+                     ", ".join(f"{k} {v}" for k, v in sorted(account["operations"].items())),
+                     server["listing"] if server else "no listing",
+                     *(counts.get(c, "-") for c in ("downloaded", "deleted", "new",
+                                                   "history_only"))])
+    return _table(["account", "histories", "history UIDs", "operations", "server listing",
+                   "downloaded", "deleted", "new", "history only"], rows, "accounts")
+
+
+def _duplicates(audit: dict[str, Any]) -> str:
+    groups = audit["duplicates"]
+    if not groups:
+        return '<p id="duplicates-none">No message is present more than once.</p>'
+    rows = []
+    for group in groups[:MAX_GROUPS_SHOWN]:
+        ident = group["internet_message_id"] or f"({group['key_method']})"
+        for n, copy in enumerate(group["copies"]):
+            rows.append([ident if n == 0 else "", group.get("subject") if n == 0 else "",
+                         copy["folder"], copy["nid"], copy["delivery_time"]])
+    more = len(groups) - MAX_GROUPS_SHOWN
+    note = (f'<p class="muted">{more} more groups are in the JSON report.</p>'
+            if more > 0 else "")
+    return _table(["Internet Message-ID", "subject", "folder", "nid", "delivery time (UTC)"],
+                  rows, "duplicates") + note
+
+
+def _evidence_text(evidence: Any) -> str:
+    text = json.dumps(evidence, indent=1, ensure_ascii=False, sort_keys=True)
+    if len(text) > MAX_EVIDENCE_CHARS:
+        text = text[:MAX_EVIDENCE_CHARS] + "\n... (cut; the JSON report has all of it)"
+    return text
+
+
+def _findings(audit: dict[str, Any]) -> str:
+    if not audit["findings"]:
+        return ('<p id="findings-none">No cause finding: the traces fit none of the known '
+                "causes.</p>")
+    out = []
+    for n, finding in enumerate(audit["findings"]):
+        out.append(
+            f'<div class="finding" id="finding-{n}"><h3><code>{_e(finding["code"])}</code></h3>'
+            f"<p>{_e(finding['explanation'])}</p><details><summary>Evidence</summary>"
+            f"<pre>{_e(_evidence_text(finding['evidence']))}</pre></details></div>")
+    return "".join(out)
+
+
+def _provenance(report: Report, data: dict[str, Any]) -> str:
+    run = data["run"]
+    rows = [["tool", f"{data['tool']['name']} {data['tool']['version']}"],
+            ["command line", " ".join(run["command_line"])],
+            ["run id", run["run_id"]], ["started", run["started_at"]],
+            ["finished", run["finished_at"]]]
+    sources = [[s["path"], s["kind"], s.get("variant"), s["size"], s["sha256"], s["md5"],
+                "; ".join(s["errors"])] for s in data["sources"]]
+    listings = [[n.get("path"), n.get("account"), n.get("matched_by"), n.get("count")]
+                for n in data.get("audit", {}).get("listings", [])]
+    return (_table(["", ""], rows, "run") + "<h3>Evidence</h3>"
+            + _table(["path", "kind", "variant", "size", "SHA-256", "MD5", "errors"],
+                     sources, "sources")
+            + ("<h3>Server listings</h3>" + _table(["path", "account", "matched by",
+                                                    "UIDs"], listings, "listings")
+               if listings else ""))
+
+
+def to_html(report: Report) -> str:
+    """The whole report as one HTML document (UTF-8, no external reference)."""
+    data = report.to_dict()
+    audit = data.get("audit") or {}
+    summary = audit.get("summary", {})
+    clock = audit.get("clock", {})
+    unit, bars = downloads_per_period(report)
+    figures = "".join([
+        _figure("histories", "histories", summary.get("histories", len(report.histories))),
+        _figure("entries", "history entries", summary.get("entries", 0)),
+        _figure("messages", "messages in the store", summary.get("messages", 0)),
+        _figure("duplicate-groups", "duplicated messages", summary.get("duplicate_groups", 0)),
+        _figure("duplicate-copies", "copies of them", summary.get("duplicate_copies", 0)),
+        _figure("clock", "BLOB clock (UTC offset)", clock.get("offset") or "unknown"),
+        _figure("findings", "cause findings", len(audit.get("findings", []))),
+    ])
+    codes = ", ".join(summary.get("findings", [])) or "none"
+    demo = ('<p class="demo" id="demo">Demo: this report is about the bundled demo evidence, '
+            "not your data.</p>" if report.demo else "")
+    sections = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">',
+        '<meta name="referrer" content="no-referrer">',
+        f"<title>{_e(TOOL_NAME)} audit</title><style>{STYLE}</style></head><body>",
+        f"<h1>POP3 download audit</h1>{demo}",
+        f'<p class="muted">{_e(TOOL_NAME)} {_e(data["tool"]["version"])}, run '
+        f'{_e(data["run"]["run_id"])}, generated {_e(data["generated_at"])}.</p>',
+        '<h2 id="summary">Summary</h2>',
+        f'<div class="figures">{figures}</div>',
+        f'<p id="finding-codes">Findings: <b>{_e(codes)}</b>.</p>',
+        f'<p id="clock-explanation">{_e(clock.get("explanation", ""))}</p>',
+        '<h2 id="accounts-heading">Accounts against the server listing</h2>',
+        _accounts(audit) if audit else "",
+        f'<h2 id="chart-heading">Downloads per {_e(unit)}</h2>',
+        _chart(unit, bars),
+        '<h2 id="duplicates-heading">Duplicate messages</h2>',
+        _duplicates(audit) if audit else "",
+        '<h2 id="findings-heading">Findings</h2>',
+        _findings(audit) if audit else "",
+        '<h2 id="provenance">Provenance</h2>',
+        _provenance(report, data),
+        "</body></html>",
+    ]
+    return "\n".join(sections) + "\n"
