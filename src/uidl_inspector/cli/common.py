@@ -1,0 +1,118 @@
+"""What every command shares: --format/--output/--force, one-line errors, exit codes.
+
+Exit codes (docs/exit-codes.md): 0 success, anomalies included (they are findings, not
+failures); 1 an input could not be processed, or the report could not be written;
+2 a usage error (typer's own, for bad options, and :func:`usage_error`). :func:`guarded`
+wraps a command so that nothing it raises reaches the user as a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterable
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from uidl_inspector.exceptions import UidlInspectorError
+from uidl_inspector.report.csv_report import to_csv
+from uidl_inspector.report.json_report import to_json
+from uidl_inspector.report.model import Report
+from uidl_inspector.report.output import STDOUT, write_output
+from uidl_inspector.report.table_report import render_table, terminal_safe, to_table_text
+
+__all__ = [
+    "EXIT_OK", "EXIT_INPUT", "EXIT_USAGE", "Format", "FormatOpt", "OutputOpt", "ForceOpt",
+    "error", "usage_error", "guarded", "resolve_format", "emit",
+]
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
+PROG = "uidl-inspector"
+DEBUG_ENV = "UIDL_DEBUG"  # set to 1 to see the traceback of an unexpected error
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FormatOpt = Annotated[Format | None, typer.Option(
+    "--format", "-f", case_sensitive=False,
+    help="Report format [default: table on a terminal, json otherwise].")]
+OutputOpt = Annotated[str | None, typer.Option(
+    "--output", "-o", metavar="FILE", help="Write the report to FILE ('-' = stdout).")]
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="Replace the --output file if it exists.")]
+
+
+def error(message: str) -> None:
+    """One line on stderr, whatever the message holds."""
+    line = terminal_safe(message)  # a newline in it shows as \x0a: one line
+    sys.stderr.write(f"{PROG}: error: {line}\n")
+    sys.stderr.flush()
+
+
+def usage_error(message: str) -> typer.Exit:
+    """Say what is wrong with the command line; raise the result (exit code 2)."""
+    error(message)
+    return typer.Exit(EXIT_USAGE)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(command: F) -> F:
+    """Run ``command`` so that any error ends in one line on stderr and exit code 1."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own exits
+            raise
+        except KeyboardInterrupt:
+            error("interrupted")
+            raise typer.Exit(130) from None
+        except UidlInspectorError as exc:
+            error(str(exc))
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            error(f"{where}{exc.strerror or exc}")
+        except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
+            if os.environ.get(DEBUG_ENV) == "1":
+                raise
+            error(f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see "
+                  "the traceback, and please report it)")
+        raise typer.Exit(EXIT_INPUT)
+
+    return run  # type: ignore[return-value]
+
+
+def resolve_format(fmt: Format | None, output: str | None) -> Format:
+    """The format asked for, else table when the report goes to a terminal, else json."""
+    if fmt is not None:
+        return fmt
+    to_stdout = output is None or output == STDOUT
+    return Format.table if to_stdout and sys.stdout.isatty() else Format.json
+
+
+def emit(report: Report, fmt: Format | None, output: str | None, force: bool,
+         inputs: Iterable[str] = ()) -> None:
+    """Render ``report`` and write it where asked (stdout by default)."""
+    chosen = resolve_format(fmt, output)
+    target = output or STDOUT
+    if chosen is Format.table and target == STDOUT:
+        render_table(report, Console(highlight=False, markup=False, emoji=False))
+        return
+    if chosen is Format.table:
+        text = to_table_text(report)
+    elif chosen is Format.csv:
+        text = to_csv(report)
+    else:
+        text = to_json(report)
+    write_output(text, target, force=force, protect=inputs)

@@ -1,0 +1,73 @@
+"""The CSV report: one row per history entry, safe to open in a spreadsheet.
+
+A cell whose text could start a formula (OWASP: ``=`` ``+`` ``-`` ``@``, tab, CR, LF, and
+their full-width forms) gets a leading ``'``. Real UIDs and times can start with ``-``, so
+the value is never stripped: it is prefixed, and the ``neutralised`` column names the
+columns of that row that were. The JSON report keeps the exact values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from uidl_inspector.report.model import HistoryRecord, Report
+
+__all__ = ["COLUMNS", "FORMULA_STARTS", "neutralise", "to_csv", "csv_rows"]
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+COLUMNS = (
+    "source", "account", "mini_uid", "profile", "folder", "message_nid", "message_class",
+    "attachment_index", "attachment_name", "match_rule", "attachment_rule", "embedded_path",
+    "blob_sha256", "index", "offset", "operation", "content", "timestamp", "raw_timestamp",
+    "uid", "raw_uid", "entry_anomalies", "neutralised",
+)
+
+
+def neutralise(value: Any) -> tuple[str, bool]:
+    """The cell text, and whether it had to be prefixed with ``'``."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_STARTS):
+        return "'" + text, True
+    return text, False
+
+
+def _record_cells(record: HistoryRecord) -> list[Any]:
+    loc, blob = record.location, record.to_dict()["blob"]
+    return [
+        record.source, record.account.label, record.account.mini_uid, record.profile.name,
+        loc.folder, loc.message_nid, loc.message_class, loc.attachment_index,
+        loc.attachment_name, loc.match_rule, loc.attachment_rule,
+        "/".join(str(i) for i in loc.embedded_path), blob["sha256"],
+    ]
+
+
+def csv_rows(histories: Sequence[HistoryRecord]) -> list[list[str]]:
+    """The header and one neutralised row per entry."""
+    rows = [list(COLUMNS)]
+    for record in histories:
+        shared = _record_cells(record)
+        for entry in record.history.entries:
+            e = entry.to_dict()
+            cells = [*shared, e["index"], e["offset"], e["operation"], e["content"],
+                     e["timestamp"], e["raw_timestamp"], e["uid"], e["raw_uid"],
+                     ";".join(e["anomalies"])]
+            row, changed = [], []
+            for name, cell in zip(COLUMNS, cells, strict=False):
+                text, was = neutralise(cell)
+                row.append(text)
+                if was:
+                    changed.append(name)
+            row.append(";".join(changed))
+            rows.append(row)
+    return rows
+
+
+def to_csv(report: Report) -> str:
+    """The report's entries as CSV text (RFC 4180 quoting, ``\\r\\n`` line ends)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(csv_rows(report.histories))
+    return out.getvalue()

@@ -1,0 +1,110 @@
+"""The terminal report (rich), safe against hostile text.
+
+UIDs, subjects, folder names and paths come from the evidence; a crafted UID could hold
+ANSI escape sequences, carriage returns or bidirectional overrides that would redraw or
+disguise the analyst's terminal. Every such character is shown as a visible escape
+(``\\x1b``, ``\\u202e``), and cells are rich ``Text`` objects, so rich markup in the
+evidence is shown, not interpreted.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from uidl_inspector.report.model import HistoryRecord, Report
+
+__all__ = ["terminal_safe", "render_table", "to_table_text"]
+
+# Everything str.isprintable() rejects: controls (C0, DEL, C1), format characters such as
+# bidi overrides and zero-width joiners, line/paragraph separators, surrogates, unassigned.
+_UNSAFE = re.compile(r"[^ -~]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    ch = match[0]
+    if ch.isprintable():
+        return ch
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 \
+        else f"\\U{code:08x}"
+
+
+def terminal_safe(value: object) -> str:
+    """``value`` as text with every non-printable character shown as an escape."""
+    text = "" if value is None else str(value)
+    if text.isascii() and text.isprintable():
+        return text
+    return _UNSAFE.sub(_escape_char, text)
+
+
+def _t(value: object, style: str = "") -> Text:
+    return Text(terminal_safe(value), style=style)
+
+
+def _history_title(record: HistoryRecord) -> Text:
+    h, loc = record.history, record.location
+    where = [part for part in (
+        loc.folder,
+        f"message nid {loc.message_nid:#x}" if loc.message_nid is not None else None,
+        f"attachment {loc.attachment_index} {loc.attachment_name or ''}".rstrip()
+        if loc.attachment_index is not None else None,
+    ) if part]
+    title = Text()
+    title.append(terminal_safe(record.source), style="bold")
+    title.append(f"  account {terminal_safe(record.account.label)}")
+    if where:
+        title.append("  " + terminal_safe(" / ".join(where)))
+    title.append(f"\nversion {h.version}, {h.parsed_count} of {h.declared_count} declared tags,"
+                 f" {len(h.anomalies)} anomal{'y' if len(h.anomalies) == 1 else 'ies'}")
+    return title
+
+
+def _history_table(record: HistoryRecord) -> Table:
+    table = Table(title=_history_title(record), title_justify="left", expand=False)
+    for name in ("#", "offset"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for name in ("operation", "content", "timestamp"):
+        table.add_column(name)
+    table.add_column("UID", overflow="fold", min_width=12)  # never cut: fold
+    table.add_column("anomalies", overflow="fold")
+    for e in record.history.entries:
+        table.add_row(
+            _t(e.index), _t(e.offset),
+            _t(e.operation or f"? {e.raw_operation!r}", "" if e.operation else "red"),
+            _t(e.content or f"? {e.raw_content!r}", "" if e.content else "red"),
+            _t(e.timestamp.isoformat(sep=" ") if e.timestamp else f"? {e.raw_timestamp}",
+               "" if e.timestamp else "red"),
+            _t(e.uid), _t(", ".join(e.anomalies), "yellow"))
+    return table
+
+
+def render_table(report: Report, console: Console) -> None:
+    """Print the report on ``console``."""
+    if report.demo:
+        console.print(Text("Demo: this is the bundled demo evidence, not your data.",
+                           style="bold yellow"))
+    for source in report.sources:
+        for error in source.errors:
+            console.print(Text(f"{terminal_safe(source.path)}: {terminal_safe(error)}",
+                               style="red"))
+    for record in report.histories:
+        console.print(_history_table(record))
+        for a in record.history.anomalies:
+            console.print(Text.assemble(("  " + terminal_safe(a.code), "yellow"),
+                                        f" at offset {a.offset}: {terminal_safe(a.detail)}"))
+    if not report.histories:
+        console.print(Text("No POP3 download history found."))
+
+
+def to_table_text(report: Report, width: int = 120) -> str:
+    """The table as plain text (no colour), for ``--output`` with ``--format table``."""
+    buffer = io.StringIO()
+    render_table(report, Console(file=buffer, width=width, color_system=None,
+                                 force_terminal=False, highlight=False, emoji=False,
+                                 markup=False))
+    return buffer.getvalue()
