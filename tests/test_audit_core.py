@@ -251,3 +251,32 @@ def test_unmatched_listing_is_reported_not_used():
                                  parse_server_listing("q2\n", "l2")])
     assert all(acc["server"] is None for acc in out["accounts"])
     assert [n["account"] for n in out["listings"]] == [None, None]
+
+
+def test_inventory_survives_cycles_and_unreadable_folders():
+    from uidl_inspector.exceptions import CorruptStructureError
+
+    d = utc(2025, 3, 1, 8)
+    st = store("s.pst", [mail(1, "<a@x>", d)])
+    top = st.root.children[0]
+    top.children.append(top)  # a folder that lists its own parent again
+
+    class Broken:
+        nid, name, path, props, findings = 0x9992, "Bad", "Top of Personal Folders/Bad", {}, []
+
+        def subfolders(self):
+            raise CorruptStructureError("hierarchy table damaged", 0x4400)
+
+        def messages(self):
+            yield mail(2, "<b@x>", d)
+            raise CorruptStructureError("contents table damaged", 0x4800)
+
+        def associated(self):
+            return iter(())
+
+    top.children.append(Broken())
+    inv = take_inventory(st)
+    assert sorted(m.internet_message_id for m in inv.messages) == ["<a@x>", "<b@x>"]
+    found = {f.code for f in inv.findings}
+    assert {"folder_cycle", "unreadable"} <= found
+    assert any(f.offset == 0x4800 for f in inv.findings)

@@ -1,7 +1,8 @@
 """The store's messages as the audit needs them: identity, place and times, nothing else.
 
-Walking a store follows the file's own folder pointers, so the walk is bounded (depth and a
-visited set) and a folder that cannot be opened becomes a finding, not a stop.
+Walking a store follows the file's own folder pointers, so the walk (the locator's
+``walk_folders``) is bounded by depth and a visited set, and a folder that cannot be opened
+becomes a finding, not a stop.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from typing import Any
 
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
+from uidl_inspector.locate import walk_folders
 from uidl_inspector.mapi import PropId
-from uidl_inspector.store.model import Folder, Message, Store
+from uidl_inspector.store.model import Message, Store
 
 __all__ = ["StoreMessage", "HiddenMessage", "Inventory", "take_inventory"]
 
-MAX_FOLDER_DEPTH = 64
 MANAGER_CLASS = "ipm.messagemanager"
 
 
@@ -109,37 +110,13 @@ def store_message(source: str, folder: str, message: Message) -> StoreMessage:
     )
 
 
-def _walk(root: Folder, findings: list[Finding]) -> Iterator[Folder]:
-    """Every folder once, depth first in the store's order, bounded."""
-    seen: set[int] = set()
-    stack: list[tuple[Folder, int]] = [(root, 0)]
-    while stack:
-        folder, depth = stack.pop()
-        if folder.nid in seen:
-            findings.append(Finding("folder_cycle", None,
-                                    f"folder nid {folder.nid:#x} reached twice; skipped"))
-            continue
-        seen.add(folder.nid)
-        yield folder
-        if depth >= MAX_FOLDER_DEPTH:
-            findings.append(Finding("folder_too_deep", None,
-                                    f"subfolders of {folder.path!r} below depth "
-                                    f"{MAX_FOLDER_DEPTH} not examined"))
-            continue
-        try:
-            children = list(folder.subfolders())
-        except UidlInspectorError as error:
-            findings.append(Finding("folder_unreadable", None, f"{folder.path!r}: {error}"))
-            continue
-        stack.extend((child, depth + 1) for child in reversed(children))
-
-
 def _safe_iter(items: Iterable[Message], path: str, what: str,
                findings: list[Finding]) -> Iterator[Message]:
     try:
         yield from items
     except UidlInspectorError as error:
-        findings.append(Finding("folder_unreadable", None, f"{what} of {path!r}: {error}"))
+        findings.append(Finding("unreadable", getattr(error, "offset", None),
+                                f"{path}: {what}: {error}"))
 
 
 def take_inventory(store: Store, source: str | None = None) -> Inventory:
@@ -152,7 +129,7 @@ def take_inventory(store: Store, source: str | None = None) -> Inventory:
         root = store.root_folder()
     except UidlInspectorError as error:
         return Inventory((), (), (Finding("store_unreadable", None, str(error)),))
-    for folder in _walk(root, findings):
+    for folder in walk_folders(root, findings):
         path = folder.path
         for message in _safe_iter(folder.messages(), path, "contents", findings):
             messages.append(store_message(source, path, message))
