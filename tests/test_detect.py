@@ -11,7 +11,6 @@ from conftest import REAL_MSGS, REAL_PSTS
 from uidl_inspector.exceptions import NotAStoreError
 from uidl_inspector.history import build_blob
 from uidl_inspector.store.detect import (
-    decode_hex_text,
     detect_kind,
     looks_like_pop_blob,
     open_evidence,
@@ -39,6 +38,7 @@ def test_kind_comes_from_content_not_extension(tmp_path):
         "export.bin": (bytes.fromhex("d0cf11e0a1b11ae1") + bytes(600), "msg"),
         "copied.msg": (" ".join(f"{b:02X}" for b in BLOB).encode() + b"\n", "hex"),
         "mfcmapi.txt": (b"0x" + BLOB.hex().encode() + b"\r\n", "hex"),
+        "mfcmapi-cb.txt": (f"cb: {len(BLOB)} lpb: {BLOB.hex().upper()}".encode(), "hex"),
         "empty.blob": (bytes.fromhex("03000000"), "blob"),
         "notes.txt": (b"hello world\n", "unknown"),
         "v2.blob": (b"\x02\x00" + BLOB[2:], "unknown"),
@@ -55,8 +55,6 @@ def test_blob_sniff_and_hex_text():
     assert not looks_like_pop_blob(BLOB[:3]) and not looks_like_pop_blob(None)
     assert not looks_like_pop_blob(b"\x03\x00\x01\x00Xb20120906131138x\0")
     assert not looks_like_pop_blob(b"\x03\x00\x00\x00extra")
-    assert decode_hex_text(b"0x03 0x00,\n01 00") == b"\x03\x00\x01\x00"
-    assert decode_hex_text(b"030") is None and decode_hex_text(b"zz") is None
 
 
 def test_walk_is_recursive_sorted_and_skips_links(tmp_path):

@@ -6,19 +6,22 @@ analyst sees what the store hides before anything is interpreted.
 
 from __future__ import annotations
 
-import json
+import io
 import sys
 from enum import Enum
-from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from uidl_inspector.cli.app import app
-from uidl_inspector.cli.scan import say, write_text
-from uidl_inspector.exceptions import UidlInspectorError
+from uidl_inspector.cli.common import EXIT_INPUT, ForceOpt, OutputOpt, error, guarded
 from uidl_inspector.locate import hidden_inventory
-from uidl_inspector.report.model import Source
+from uidl_inspector.report.json_report import to_json
+from uidl_inspector.report.model import Source, source_path
+from uidl_inspector.report.output import STDOUT, write_output
+from uidl_inspector.report.table_report import terminal_safe
 from uidl_inspector.store.detect import detect_kind, open_evidence
 
 __all__ = ["hidden", "HiddenFormat"]
@@ -29,53 +32,60 @@ class HiddenFormat(str, Enum):
     json = "json"
 
 
-def _table(source: Source, rows: list[dict]) -> str:
-    import io
+def _attachments_text(attachments: list[dict[str, Any]]) -> str:
+    parts = []
+    for a in attachments:
+        name = a["name"] or f"#{a['index']}"
+        parts.append(name if a["size"] is None else f"{name} ({a['size']} B)")
+        if "embedded" in a:
+            inner = _attachments_text(a["embedded"]["attachments"])
+            parts[-1] += f" [embedded {a['embedded']['message_class']}: {inner}]"
+    return ", ".join(parts)
 
-    from rich.table import Table
 
-    table = Table(title=f"Hidden messages of {source.path}")
+def _table(source: Source, rows: list[dict[str, Any]], console: Console) -> None:
+    table = Table(title=f"Hidden messages of {terminal_safe(source.path)}")
     for column in ("folder", "nid", "message_class", "subject", "attachments"):
         table.add_column(column)
     for row in rows:
-        names = ", ".join(f"{a['name'] or '#' + str(a['index'])} ({a['size']} B)"
-                          if a["size"] is not None else f"{a['name'] or '#' + str(a['index'])}"
-                          for a in row["attachments"])
-        table.add_row(row["folder"], str(row["nid"]), row["message_class"] or "",
-                      row["subject"] or "", names)
-    buffer = io.StringIO()
-    Console(file=buffer, width=160, force_terminal=sys.stdout.isatty()).print(table)
-    return buffer.getvalue()
+        table.add_row(*(terminal_safe(v) for v in (
+            row["folder"], row["nid"], row["message_class"] or "", row["subject"] or "",
+            _attachments_text(row["attachments"]))))
+    console.print(table)
+    for finding in source.findings:
+        console.print(f"finding {finding.code}: {terminal_safe(finding.detail)}")
 
 
-@app.command()
+@app.command("hidden")
+@guarded
 def hidden(
-    path: Path = typer.Argument(..., help="A PST or OST store."),
-    fmt: HiddenFormat = typer.Option(None, "--format", help="table (default on a terminal) "
-                                     "or json (default otherwise)."),
-    output: Path = typer.Option(None, "--output", "-o", help="Write to FILE."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
+    path: Annotated[str, typer.Argument(metavar="PATH", help="A PST or OST store.")],
+    fmt: Annotated[HiddenFormat | None, typer.Option(
+        "--format", "-f", case_sensitive=False,
+        help="table (default on a terminal) or json (default otherwise).")] = None,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """List every associated (hidden) message of every folder, with its attachments."""
-    err = Console(stderr=True)
-    try:
-        kind = detect_kind(path)
-        if kind not in ("pst", "ost"):
-            say(err, f"error: {path}: not a PST/OST store (found: {kind})")
-            raise typer.Exit(1)
-        with open_evidence(path, kind) as evidence:
-            rows, findings = hidden_inventory(evidence.store)
-            source = Source.from_file(path, kind, variant=evidence.variant,
-                                      encryption=evidence.encryption,
-                                      findings=tuple(evidence.findings + findings))
-    except (UidlInspectorError, OSError) as exc:
-        say(err, f"error: {path}: {' '.join(str(exc).split())}")
-        raise typer.Exit(1) from None
-    if fmt is None:
-        fmt = HiddenFormat.table if output is None and sys.stdout.isatty() else HiddenFormat.json
-    if fmt is HiddenFormat.json:
-        text = json.dumps({"source": source.to_dict(), "hidden": rows}, indent=2,
-                          ensure_ascii=False) + "\n"
+    kind = detect_kind(path)
+    if kind not in ("pst", "ost"):
+        error(f"{source_path(path)}: not a PST/OST store (its content is: {kind})")
+        raise typer.Exit(EXIT_INPUT)
+    with open_evidence(path, kind) as evidence:
+        rows, findings = hidden_inventory(evidence.store)
+    source = Source.from_file(path, kind, variant=evidence.variant,
+                              encryption=evidence.encryption, findings=tuple(findings))
+    target = output or STDOUT
+    to_terminal = target == STDOUT and sys.stdout.isatty()
+    chosen = fmt or (HiddenFormat.table if to_terminal else HiddenFormat.json)
+    if chosen is HiddenFormat.json:
+        text = to_json({"source": source.to_dict(), "hidden": rows})
+    elif to_terminal:
+        _table(source, rows, Console(highlight=False, markup=False, emoji=False))
+        return
     else:
-        text = _table(source, rows)
-    write_text(text, output, force, err)
+        buffer = io.StringIO()
+        _table(source, rows, Console(file=buffer, width=160, color_system=None,
+                                     force_terminal=False, highlight=False, markup=False))
+        text = buffer.getvalue()
+    write_output(text, target, force=force, protect=[path])

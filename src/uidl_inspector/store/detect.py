@@ -19,11 +19,12 @@ from typing import Any
 
 from uidl_inspector.exceptions import NotAStoreError
 from uidl_inspector.findings import Finding
+from uidl_inspector.history import decode_hex_text
 from uidl_inspector.schemas.popblob import CONTENTS, OPERATIONS, PBLOB_VERSION
 from uidl_inspector.store.msg import OLE_MAGIC
 
 __all__ = ["PST_MAGIC", "EvidenceFile", "Evidence", "sniff", "detect_kind",
-           "looks_like_pop_blob", "decode_hex_text", "walk_inputs", "open_evidence",
+           "looks_like_pop_blob", "walk_inputs", "open_evidence",
            "MAX_BLOB_FILE", "MAX_WALK_DEPTH"]
 
 PST_MAGIC = b"!BDN"
@@ -31,7 +32,7 @@ MAX_BLOB_FILE = 64 << 20  # a 65,535-tag BLOB is a few MB; its hex text twice th
 MAX_WALK_DEPTH = 64
 _SNIFF = 4096
 _CLIENT_KINDS = {b"SM": "pst", b"SO": "ost", b"AB": "pst"}  # wMagicClient at offset 8
-_HEX_TEXT = re.compile(rb"^(?:\s|0[xX]|[0-9A-Fa-f]{2}|,)*$")
+_PRINTABLE = re.compile(rb"^[\x20-\x7e\r\n\t]*$")  # what hex text (and MFCMAPI's) is made of
 _TAG_HEAD = re.compile(rb"^[%s][%s][0-9]{14}" % (
     re.escape(b"".join(OPERATIONS)), re.escape(b"".join(CONTENTS))))
 
@@ -52,19 +53,6 @@ def looks_like_pop_blob(data: bytes | None) -> bool:
     return bool(_TAG_HEAD.match(data[4:20]))
 
 
-def decode_hex_text(text: bytes) -> bytes | None:
-    """Bytes from hex text (spaces, newlines, commas and ``0x`` prefixes allowed), or None."""
-    if not _HEX_TEXT.match(text):
-        return None
-    cleaned = re.sub(rb"0[xX]|[\s,]", b"", text)
-    if not cleaned or len(cleaned) % 2:
-        return None
-    try:
-        return bytes.fromhex(cleaned.decode("ascii"))
-    except ValueError:
-        return None
-
-
 def sniff(head: bytes, size: int, read_all: Any = None) -> str:
     """The kind of a file from its first bytes: pst | ost | msg | blob | hex | unknown.
 
@@ -77,8 +65,8 @@ def sniff(head: bytes, size: int, read_all: Any = None) -> str:
         return "msg"
     if looks_like_pop_blob(head[:20]):
         return "blob"
-    if size <= MAX_BLOB_FILE and read_all is not None and _HEX_TEXT.match(head[:_SNIFF]):
-        decoded = decode_hex_text(read_all())
+    if size <= MAX_BLOB_FILE and read_all is not None and _PRINTABLE.match(head[:_SNIFF]):
+        decoded, _ = decode_hex_text(read_all())
         if looks_like_pop_blob(decoded):
             return "hex"
     return "unknown"
@@ -209,11 +197,14 @@ def open_evidence(path: str | os.PathLike[str], kind: str | None = None) -> Evid
                         findings=list(message.findings))
     if kind in ("blob", "hex"):
         data = Path(path).read_bytes()
+        findings = []
         if kind == "hex":
-            decoded = decode_hex_text(data)
+            decoded, note = decode_hex_text(data)
             if decoded is None:
                 raise NotAStoreError(f"{path}: not hex text of a POP3 history BLOB")
+            if note:
+                findings.append(Finding("hex_length_mismatch", None, note))
             data = decoded
-        return Evidence(path, kind, "blob", None, blob=data)
+        return Evidence(path, kind, "blob", None, blob=data, findings=findings)
     raise NotAStoreError(f"{path}: not a PST/OST store, an MSG file or a POP3 history BLOB")
 
