@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 
 from uidl_inspector.mapi import AttachMethod, PropId, PropType
 from uidl_inspector.synth.pst_writer import (
+    NID_DELETED_ITEMS,
     AttachmentSpec,
     FolderSpec,
     MessageSpec,
@@ -720,7 +721,9 @@ def store_spec(sc: Scenario, variant: str = "unicode") -> BuiltStore:
     folders: dict[str, FolderSpec] = {}
     for english, container in _OUTLOOK_FOLDERS:
         name = sc.folder_names.get(english, english)
-        folders[english] = FolderSpec(name=name, container_class=container)
+        # The wastebasket is marked by its fixed NID, whatever its (localized) name.
+        nid = NID_DELETED_ITEMS if english == "Deleted Items" else None
+        folders[english] = FolderSpec(name=name, container_class=container, nid=nid)
     inbox = folders["Inbox"]
     inbox_path = f"{TOP_NAME}/{inbox.name}"
     built = BuiltStore(StoreSpec(folders=list(folders.values())), inbox, [], [], [], [])

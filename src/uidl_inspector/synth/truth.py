@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +38,8 @@ from uidl_inspector.synth.scenarios import (
     stored_tags,
 )
 
-__all__ = ["TRUTH_FORMAT", "truth", "write_truth", "uidl_transcript"]
+__all__ = ["TRUTH_FORMAT", "EvidenceSet", "truth", "truth_bytes", "write_evidence",
+           "evidence_paths", "uidl_transcript"]
 
 TRUTH_FORMAT = 1
 _LINK_SECONDS = 5  # a get tag is written within seconds of the delivery it produced
@@ -76,7 +80,8 @@ def _tag_findings(stored: StoredTag, offset: int) -> list[tuple[str, int]]:
         found.append(("bad_uid_escape", offset + _UID_AT + bad[0]))
     uid = unescape_uid(tag.raw_uid).encode()
     if not 1 <= len(uid) <= 70 or not all(0x21 <= b <= 0x7E for b in uid):
-        found.append(("uid_not_rfc1939", offset + _UID_AT))
+        # A tag cut before its UID has the finding where the BLOB ends.
+        found.append(("uid_not_rfc1939", offset + min(_UID_AT, len(stored.text.encode()))))
     if not stored.complete:
         found.append(("truncated", offset))
     return found
@@ -346,7 +351,83 @@ def uidl_transcript(uids: list[str]) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
-def write_truth(document: dict[str, Any], path: str | Path) -> None:
-    """Write the truth as stable, diff-friendly JSON (same input, same bytes)."""
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    Path(path).write_text(text, encoding="utf-8")
+# --- the evidence set -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EvidenceSet:
+    """The files one scenario wrote, and its truth document."""
+
+    store: Path
+    truth_file: Path
+    listings: dict[str, Path]  # SMTP address -> UIDL transcript
+    msgs: tuple[Path, ...]
+    document: dict[str, Any]
+
+
+def evidence_paths(outdir: Path, sc: Scenario, variant: str, encoding: str, msg: bool,
+                   stem: str | None = None) -> dict[str, Path | dict[str, Path] | list[Path]]:
+    """Where each file of the set goes: ``stem`` (by default
+    ``<scenario>-<variant>-<encoding>``) plus a suffix per kind."""
+    base = stem or f"{sc.name}-{variant}-{encoding}"
+    listings = {a.smtp: outdir / (f"{base}.uidl.txt" if i == 0 else f"{base}.{i + 1}.uidl.txt")
+                for i, a in enumerate(sc.accounts)}
+    live = [m for m in sc.managers if not m.deleted]
+    msgs = [outdir / f"{base}.manager-{i + 1}.msg" for i in range(len(live))] if msg else []
+    return {"store": outdir / f"{base}.pst", "truth": outdir / f"{base}.truth.json",
+            "listings": listings, "msgs": msgs}
+
+
+def write_evidence(outdir: str | Path, sc: Scenario, *, variant: str = "unicode",
+                   encoding: str = "none", msg: bool = False, force: bool = False,
+                   stem: str | None = None,
+                   step: Callable[[str], None] | None = None) -> EvidenceSet:
+    """Write a scenario's store, truth, UIDL listings and (``msg``) hidden-message MSGs.
+
+    Refuses to replace an existing file unless ``force``; ``step`` is told each phase.
+    """
+    from uidl_inspector.synth.msg_writer import write_msg
+    from uidl_inspector.synth.pst_writer import write_pst
+    from uidl_inspector.synth.scenarios import store_spec
+
+    say = step or (lambda _phase: None)
+    out = Path(outdir)
+    paths = evidence_paths(out, sc, variant, encoding, msg, stem)
+    store, truth_file = Path(paths["store"]), Path(paths["truth"])  # type: ignore[arg-type]
+    listings: dict[str, Path] = paths["listings"]  # type: ignore[assignment]
+    msgs: list[Path] = paths["msgs"]  # type: ignore[assignment]
+    every = [store, truth_file, *listings.values(), *msgs]
+    existing = [p for p in every if p.exists()]
+    if existing and not force:
+        raise FileExistsError(f"{existing[0]} exists (use --force to replace it)")
+    out.mkdir(parents=True, exist_ok=True)
+    say("building the store spec")
+    built = store_spec(sc, variant)
+    say(f"writing {store.name} ({len(sc.messages)} messages)")
+    write_pst(built.spec, store, variant=variant, encoding=encoding, seed=sc.seed)
+    say("deriving the truth")
+    document = truth(sc, built, variant=variant, encoding=encoding, source=store.name)
+    document["files"] = {
+        "store": store.name,
+        "server_uidl": {smtp: p.name for smtp, p in listings.items()},
+        "msg": [{"file": p.name, "message_nid": spec.nid}
+                for p, (_m, spec) in zip(msgs, built.managers, strict=False)],
+    }
+    for smtp, path in listings.items():
+        _atomic(path, uidl_transcript(sc.server_uidl.get(smtp, [])).encode())
+    for path, (_manager, spec) in zip(msgs, built.managers, strict=False):
+        say(f"writing {path.name}")
+        write_msg(spec, path)
+    _atomic(truth_file, truth_bytes(document))
+    return EvidenceSet(store, truth_file, listings, tuple(msgs), document)
+
+
+def truth_bytes(document: dict[str, Any]) -> bytes:
+    """The truth as stable, diff-friendly JSON: the same document gives the same bytes."""
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _atomic(path: Path, data: bytes) -> None:
+    """Write through a temporary file in the same directory, then rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
