@@ -87,6 +87,8 @@ def build_spec() -> StoreSpec:
         AttachmentSpec({0x3707: Prop(T.UNICODE, "forwarded")},
                        embedded=_normal(99, "Embedded")),
     ]
+    inbox.messages[2].props[0x1000] = Prop(T.UNICODE, "long body line\r\n" * 700)  # XBLOCK
+    inbox.messages[2].props[0x3A05] = Prop(T.MV_UNICODE, ["first", "second value"])
     inbox.messages[1].recipients = [
         {0x3001: Prop(T.UNICODE, "Bob"), 0x3003: Prop(T.UNICODE, "bob@example.org"),
          0x3002: Prop(T.UNICODE, "SMTP"), 0x0C15: Prop(T.INT32, 1)},
@@ -183,6 +185,8 @@ def test_messages_and_hidden_items_are_the_spec(written):
             e = _entries(m)
             assert e[0x0037][0] == string_type
             got.append((m.identifier, m.subject, _text(e.get(0x1035)), m.delivery_time))
+            body = m.plain_text_body
+            assert body is not None and body.decode("utf-8").rstrip("\0") == _spec_body(fs, m)
         want = [(m.nid, m.props[0x37].value, m.props[0x1035].value,
                  m.props[0x0E06].value.replace(tzinfo=None)) for m in fs.messages]
         assert got == want
@@ -206,6 +210,11 @@ def test_messages_and_hidden_items_are_the_spec(written):
                 assert g[4] == w[4]
             else:
                 assert g[4] is not None and len(g[4]) == 16
+
+
+def _spec_body(folder: FolderSpec, m) -> str:
+    spec_msg = next(x for x in folder.messages if x.nid == m.identifier)
+    return spec_msg.props[0x1000].value
 
 
 def test_attachments_are_byte_equal(written):
@@ -513,3 +522,64 @@ def test_shared_block_gets_a_fresh_copy_when_cref_is_full():
             for i in range(page.cEnt)]
     # cRef counts the BBT entry plus each referrer: 65,534 users fill one copy
     assert sorted(refs) == [1 + (0xFFFF + 10 - 0xFFFE), 0xFFFF]
+
+
+# -- round trip through the project's own reader (store/) ---------------------------
+
+
+def test_round_trip_through_the_native_reader(written):
+    from uidl_inspector.store.pst import open_pst
+
+    spec, path, variant, encoding = written
+    with open_pst(path, check_parents=True) as store:
+        assert (store.variant, store.encryption) == (variant, encoding)
+        assert store.findings == []
+        top = next(f for f in store.root_folder().subfolders() if f.name == spec.top_name)
+        problems: list = []
+        _compare_folders(spec.folders, list(top.subfolders()), problems)
+        assert problems == []
+        assert store.get_message(spec.orphans[0].nid) is None
+
+
+def _compare_folders(specs: list[FolderSpec], folders: list, problems: list) -> None:
+    if [(f.nid, f.name) for f in folders] != [(s.nid, s.name) for s in specs]:
+        problems.append(("folders", [f.name for f in folders], [s.name for s in specs]))
+        return
+    for s, f in zip(specs, folders, strict=True):
+        problems += [("folder", f.path, x) for x in f.findings]
+        msgs = list(f.messages())
+        got = [(m.nid, m.subject, m.props.get(0x1035), m.props.get(0x0E06), m.props.get(0x1000),
+                m.props.get(0x3A05)) for m in msgs]
+        want = [(m.nid, m.props[0x37].value, m.props[0x1035].value, m.props[0x0E06].value,
+                 m.props[0x1000].value, m.props[0x3A05].value if 0x3A05 in m.props else None)
+                for m in s.messages]
+        if got != want:
+            problems.append(("messages", f.path, got, want))
+        for m, ms in zip(msgs, s.messages, strict=False):
+            problems += [("message", m.nid, x) for x in m.findings]
+            _compare_attachments(m.attachments(), ms.attachments, problems)
+        hidden = list(f.associated())
+        got_h = [(m.nid, m.message_class, m.subject, m.props.get(0x0B)) for m in hidden]
+        want_h = [(m.nid, m.props[0x1A].value, m.props[0x37].value,
+                   m.props[0x0B].value if 0x0B in m.props else None) for m in s.associated]
+        if got_h != want_h:
+            problems.append(("hidden", f.path, got_h, want_h))
+        for m, ms in zip(hidden, s.associated, strict=False):
+            _compare_attachments(m.attachments(), ms.attachments, problems)
+        _compare_folders(s.folders, list(f.subfolders()), problems)
+
+
+def _compare_attachments(got: list, want: list[AttachmentSpec], problems: list) -> None:
+    if [a.nid for a in got] != [a.nid for a in want]:
+        problems.append(("attachments", [a.nid for a in got], [a.nid for a in want]))
+        return
+    for a, sa in zip(got, want, strict=True):
+        problems += [("attachment", a.nid, x) for x in a.findings]
+        if sa.data is not None and a.data != sa.data:
+            problems.append(("attachment data", a.nid))
+        if sa.embedded is not None:
+            e = a.embedded()
+            if e is None or e.subject != sa.embedded.props[0x37].value:
+                problems.append(("embedded", a.nid, e and e.subject))
+            else:
+                _compare_attachments(e.attachments(), sa.embedded.attachments, problems)

@@ -158,7 +158,8 @@ class NdbWriter:
         chunks = data if isinstance(data, list) else [data[i:i + m] for i in range(0, len(data), m)]
         if not chunks:
             return 0
-        kw = {"orphan": orphan, "ranges": ranges}
+        # a shared block belongs to no single message: keep it out of their block ranges
+        kw = {"orphan": orphan, "ranges": None if share is not None else ranges}
         bids = [self.write_block(c, **kw) for c in chunks]
         if len(bids) == 1:
             root = bids[0]
