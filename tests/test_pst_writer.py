@@ -472,10 +472,15 @@ def _nest(values: dict) -> dict:
 
 def test_heap_items_never_span_blocks_and_hids_address_them():
     heap = ltp_writer.HeapWriter(ltp.CLIENT_SIG_PC, 8176)
-    items = [_blob(3000 + i, i) for i in range(12)]
+    items = [_blob(3000 + i, i) for i in range(24)]
     hids = [heap.alloc(it) for it in items]
     blocks = heap.blocks()
-    assert len(blocks) > 1 and all(len(b) <= 8176 for b in blocks)
+    assert len(blocks) > 9 and all(len(b) <= 8176 for b in blocks)
+    hn = ltp.HNHDR.parse(blocks[0])
+    assert (hn.bClientSig, hn.hidUserRoot) == (ltp.CLIENT_SIG_PC, 0)
+    # block 8 starts with an HNBITMAPHDR: its first item follows the 66-byte header
+    assert ltp.HNPAGEMAP.parse(blocks[8][int.from_bytes(blocks[8][:2], "little"):]
+                               ).rgibAlloc[0] == ltp.HNBITMAPHDR.sizeof()
     for hid, it in zip(hids, items, strict=True):
         block = blocks[ltp.hid_block_index(hid)]
         ib_hnpm = int.from_bytes(block[:2], "little")

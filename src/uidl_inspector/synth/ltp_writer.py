@@ -293,7 +293,6 @@ def _variable_hnid(heap: HeapWriter, data: bytes, sink: SubnodeSink) -> int:
 
 # -- property context --------------------------------------------------------------
 
-PcValue = tuple[int, Any]  # (property type, value); an OBJECT value is (nid, size)
 
 
 def build_pc(props: Iterable[tuple[int, int, Any]], sink: SubnodeSink,
