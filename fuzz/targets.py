@@ -91,9 +91,10 @@ def has_command(name: str) -> bool:
     return importlib.util.find_spec(f"uidl_inspector.cli.{name}") is not None
 
 
-def run_cli(args: list[str]) -> tuple[int, str, str] | None:
+def run_cli(args: list[str], inputs: int = 1) -> tuple[int, str, str] | None:
     """Invoke the CLI in-process and check its contract: exit 0 or 1; on 1, one line on
-    stderr and no traceback anywhere. None when the command has not landed yet."""
+    stderr per failed input (at most ``inputs``) and no traceback anywhere. None when the
+    command has not landed yet."""
     from typer.testing import CliRunner
 
     if not has_command(args[0]):
@@ -111,7 +112,7 @@ def run_cli(args: list[str]) -> tuple[int, str, str] | None:
         raise CliContractError(f"{args[0]}: traceback in output")
     if result.exit_code == 1:
         lines = [line for line in err.splitlines() if line.strip()]
-        if len(lines) != 1:
+        if not 1 <= len(lines) <= inputs:
             raise CliContractError(f"{args[0]}: exit 1 with {len(lines)} stderr lines: "
                                    f"{err.strip()[:200]!r}")
     return result.exit_code, out, err

@@ -215,7 +215,7 @@ def test_scan_reports_the_other_inputs_when_one_is_hostile(tmp_path, real_psts):
     out = tmp_path / "report.json"
     code, _, err = fuzz_targets.run_cli(
         ["scan", str(good_pst), str(truncated), str(garbage), str(good_msg),
-         "--format", "json", "--output", str(out)]) or (None, "", "")
+         "--format", "json", "--output", str(out)], inputs=4) or (None, "", "")
     assert code in (0, 1), "scan has not landed"
     report = json.loads(out.read_text())
     by_path = {Path(s["path"]).name: s for s in report["sources"]}
