@@ -142,8 +142,8 @@ def test_verify_reports_disagreements(monkeypatch, synthetic):
 
     real = verify.libpff_hidden
 
-    def altered(path, codec="cp1252"):
-        rows = real(path, codec)
+    def altered(path, codec="cp1252", errors=None):
+        rows = real(path, codec, errors)
         rows[0]["subject"] = "changed"
         return rows[1:] + [rows[0]] + [{"nid": 0x7777, "folder": "x", "message_class": "y",
                                          "subject": None, "conversation_key": None,
@@ -244,3 +244,17 @@ def test_samples_demo_is_where_demo_py_looks():
 
     found = demo_path()
     assert found is not None and found.parent.resolve() == SAMPLES.resolve()
+
+
+def test_verify_survives_what_libpff_cannot_read(tmp_path):
+    # one byte of a node's data changed: pypff raises MemoryError ("unable to create sub
+    # item object") for that item; the cross-check records it and goes on (fuzzer finding)
+    data = bytearray((SAMPLES / "synthetic" / "embedded-ansi-permute.pst").read_bytes())
+    data[0x8186] = 221
+    damaged = tmp_path / "damaged.pst"
+    damaged.write_bytes(bytes(data))
+    result = _invoke("scan", str(damaged), "--verify", "--format", "json")
+    assert "Traceback" not in result.output + result.stderr
+    [check] = json.loads(result.stdout)["cross_check"]
+    assert check.get("libpff_errors") or check.get("error")
+    assert all("\n" not in line for line in check.get("libpff_errors", []))

@@ -14,7 +14,8 @@ from typing import Any
 
 from uidl_inspector.mapi import PropId
 
-__all__ = ["libpff_engine", "libpff_hidden", "cross_check", "FIELDS", "MAX_DEPTH"]
+__all__ = ["libpff_engine", "libpff_hidden", "cross_check", "FIELDS", "MAX_DEPTH",
+           "LIBPFF_FAILURES"]
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -65,14 +66,21 @@ def _item_row(item: Any, codec: str) -> dict[str, Any]:
     return row
 
 
-def libpff_hidden(path: str, codec: str = "cp1252") -> list[dict[str, Any]]:
+# pypff reports libpff's failures as IOError/OSError, and as MemoryError when it "is unable
+# to create" an item object from a damaged node: both mean "libpff could not read this".
+LIBPFF_FAILURES = (OSError, MemoryError, ValueError)
+
+
+def libpff_hidden(path: str, codec: str = "cp1252",
+                  errors: list[str] | None = None) -> list[dict[str, Any]]:
     """Every hidden item libpff lists: nid, folder path, class, subject and keys (hex).
 
-    ``codec`` decodes String8 values (ANSI stores). Raises OSError if libpff cannot open
-    the file.
+    ``codec`` decodes String8 values (ANSI stores). An item or folder libpff cannot read
+    is skipped and described in ``errors``. Raises OSError if libpff cannot open the file.
     """
     import pypff
 
+    errors = errors if errors is not None else []
     handle = pypff.file()
     handle.open(path, "r")
     try:
@@ -81,16 +89,29 @@ def libpff_hidden(path: str, codec: str = "cp1252") -> list[dict[str, Any]]:
         stack = [(handle.get_root_folder(), "", 0)]
         while stack:
             folder, folder_path, depth = stack.pop()
-            if folder.identifier in seen or depth > MAX_DEPTH:
+            try:
+                if folder.identifier in seen or depth > MAX_DEPTH:
+                    continue
+                seen.add(folder.identifier)
+                count = folder.number_of_sub_items
+                children = [folder.get_sub_folder(i)
+                            for i in range(folder.number_of_sub_folders)]
+            except LIBPFF_FAILURES as exc:
+                errors.append(f"folder {folder_path or '(root)'}: {_one_line(exc)}")
                 continue
-            seen.add(folder.identifier)
-            for index in range(folder.number_of_sub_items):
-                item = folder.get_sub_item(index)
-                if item.identifier & 0x1F == _NID_TYPE_ASSOCIATED:
-                    rows.append({"folder": folder_path, **_item_row(item, codec)})
-            children = [folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders)]
+            for index in range(count):
+                try:
+                    item = folder.get_sub_item(index)
+                    if item.identifier & 0x1F == _NID_TYPE_ASSOCIATED:
+                        rows.append({"folder": folder_path, **_item_row(item, codec)})
+                except LIBPFF_FAILURES as exc:
+                    errors.append(f"folder {folder_path or '(root)'} item {index}: "
+                                  f"{_one_line(exc)}")
             for child in reversed(children):
-                name = child.name or ""
+                try:
+                    name = child.name or ""
+                except LIBPFF_FAILURES:
+                    name = ""
                 stack.append((child, f"{folder_path}/{name}" if folder_path or depth else name,
                                depth + 1))
         return rows
@@ -98,21 +119,29 @@ def libpff_hidden(path: str, codec: str = "cp1252") -> list[dict[str, Any]]:
         handle.close()
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def cross_check(ours: list[dict[str, Any]], path: str) -> dict[str, Any]:
     """Compare ``ours`` (rows of locate.hidden_inventory) with libpff's inventory of ``path``.
 
     The result is the report's ``cross_check`` section: ``engine``, ``agreed`` (items whose
     every field agrees), ``disagreements`` (one per differing field), ``only_ours`` and
-    ``only_libpff`` (items one engine lists and the other does not), or ``error`` when
-    libpff cannot open the store.
+    ``only_libpff`` (items one engine lists and the other does not), ``libpff_errors``
+    (what libpff could not read, when anything), or ``error`` when libpff cannot open the
+    store at all.
     """
     result: dict[str, Any] = {"engine": libpff_engine(), "agreed": 0, "disagreements": [],
                               "only_ours": [], "only_libpff": []}
+    errors: list[str] = []
     try:
-        theirs = libpff_hidden(path)
-    except OSError as exc:
-        result["error"] = " ".join(str(exc).split())
+        theirs = libpff_hidden(path, errors=errors)
+    except LIBPFF_FAILURES as exc:
+        result["error"] = _one_line(exc)
         return result
+    if errors:
+        result["libpff_errors"] = errors
     by_nid = {row["nid"]: row for row in theirs}
     mine = {row["nid"]: row for row in ours}
     for nid, row in mine.items():
