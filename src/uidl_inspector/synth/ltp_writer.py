@@ -9,6 +9,7 @@ NDB writer. Structures are built with the shared declarations of ``schemas/ltp.p
 from __future__ import annotations
 
 import struct
+from array import array
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -108,8 +109,9 @@ class HeapWriter:
         self.client_sig = client_sig
         self.block_max = block_max
         self.user_root = 0
-        self._items: list[list[bytes]] = [[]]
-        self._used = [_HNHDR_SIZE]
+        # per block: the items' bytes back to back and where each item ends in them
+        self._bodies: list[bytearray] = [bytearray()]
+        self._ends: list[list[int]] = [[]]
 
     @staticmethod
     def _header_size(block_index: int) -> int:
@@ -119,62 +121,60 @@ class HeapWriter:
             return _HNBITMAPHDR_SIZE
         return _HNPAGEHDR_SIZE
 
-    def _fits(self, block_index: int, size: int) -> bool:
-        items = self._items[block_index]
-        used = self._used[block_index] + size
-        pagemap = 4 + 2 * (len(items) + 2)
-        return (len(items) < _MAX_ITEMS_PER_BLOCK
-                and used + (used & 1) + pagemap <= self.block_max)
+    def _room(self, block_index: int, extra_items: int) -> int:
+        """Bytes left in a block once ``extra_items`` more page-map slots are counted."""
+        used = self._header_size(block_index) + len(self._bodies[block_index])
+        slots = len(self._ends[block_index]) + extra_items
+        return self.block_max - (used + (used & 1) + 4 + 2 * (slots + 1))
 
     def alloc(self, data: bytes) -> int:
         """Store one item; return its HID."""
         if len(data) > MAX_HEAP_ITEM:
             raise ValueError(f"heap item of {len(data)} bytes exceeds {MAX_HEAP_ITEM}")
-        b = len(self._items) - 1
-        if not self._fits(b, len(data)):
+        b = len(self._bodies) - 1
+        if len(self._ends[b]) >= _MAX_ITEMS_PER_BLOCK or self._room(b, 1) < len(data) + 1:
             b += 1
-            self._items.append([])
-            self._used.append(self._header_size(b))
-        self._items[b].append(data)
-        self._used[b] += len(data)
-        return make_hid(b, len(self._items[b]))
+            self._bodies.append(bytearray())
+            self._ends.append([])
+        body = self._bodies[b]
+        body += data
+        self._ends[b].append(len(body))
+        return make_hid(b, len(self._ends[b]))
 
     def replace(self, hid: int, data: bytes) -> None:
         """Overwrite an item with bytes of the same size (headers filled in late)."""
         b, i = hid >> 16, ((hid >> 5) & 0x7FF) - 1
-        if len(self._items[b][i]) != len(data):
+        ends = self._ends[b]
+        start = ends[i - 1] if i else 0
+        if ends[i] - start != len(data):
             raise ValueError("a replaced heap item must keep its size")
-        self._items[b][i] = data
+        self._bodies[b][start:ends[i]] = data
 
     def free_in(self, block_index: int) -> int:
-        items = self._items[block_index]
-        used = self._used[block_index]
-        return self.block_max - (used + (used & 1) + 4 + 2 * (len(items) + 1))
+        return self._room(block_index, 0)
 
     def blocks(self) -> list[bytes]:
         """The heap as one byte string per data block, page maps included."""
         out = []
-        levels = [_fill_level(self.free_in(b)) for b in range(len(self._items))]
-        for b, items in enumerate(self._items):
-            body = b"".join(items)
+        levels = [_fill_level(self.free_in(b)) for b in range(len(self._bodies))]
+        for b, body in enumerate(self._bodies):
             head_size = self._header_size(b)
             ib_hnpm = head_size + len(body)
             ib_hnpm += ib_hnpm & 1
-            offsets = [head_size]
-            for it in items:
-                offsets.append(offsets[-1] + len(it))
-            pagemap = _HNPAGEMAP.build({"cAlloc": len(items), "cFree": 0, "rgibAlloc": offsets})
+            offsets = [head_size] + [head_size + e for e in self._ends[b]]
+            pagemap = _HNPAGEMAP.build({"cAlloc": len(offsets) - 1, "cFree": 0,
+                                        "rgibAlloc": offsets})
             if b == 0:
                 fill = _nibbles(levels[0:8], 4)
                 head = _HNHDR.build({"ibHnpm": ib_hnpm, "bClientSig": self.client_sig,
-                                    "hidUserRoot": self.user_root, "rgbFillLevel": fill})
+                                     "hidUserRoot": self.user_root, "rgbFillLevel": fill})
             elif hnpm_first_bitmap_block(b):
                 head = _HNBITMAPHDR.build({"ibHnpm": ib_hnpm,
-                                          "rgbFillLevel": _nibbles(levels[b:b + 128], 64)})
+                                           "rgbFillLevel": _nibbles(levels[b:b + 128], 64)})
             else:
                 head = _HNPAGEHDR.build({"ibHnpm": ib_hnpm})
             raw = head + body
-            out.append(raw + bytes(ib_hnpm - len(raw)) + pagemap)
+            out.append(bytes(raw) + bytes(ib_hnpm - len(raw)) + pagemap)
         return out
 
 
@@ -364,32 +364,35 @@ class _RowLayout:
         return sorted(descs, key=lambda d: d["tag"])
 
 
-def build_tc(columns: Sequence[Column], rows: Sequence[tuple[int, dict[int, Any]]],
+def build_tc(columns: Sequence[Column], rows: Iterable[tuple[int, dict[int, Any]]],
              sink: SubnodeSink, block_max: int, *, unicode: bool = True) -> list[bytes]:
     """A table context; ``rows`` are (dwRowID, {prop id: value}); return its heap blocks.
 
-    The row matrix is a heap item when it fits, else a subnode whose blocks hold whole
-    rows (§2.3.4.4).
+    Rows are consumed one at a time (a contents table of 100,000 messages is never held
+    as Python objects). The row matrix is a heap item when it fits, else a subnode whose
+    blocks hold whole rows (§2.3.4.4).
     """
     layout = _RowLayout(columns)
     heap = HeapWriter(CLIENT_SIG_TC, block_max)
     # The TCINFO first (Outlook's hidUserRoot is 0x20), sized now and filled in last.
     info_hid = heap.alloc(bytes(len(_tcinfo(layout, 0, 0))))
-    matrix = [_row_bytes(layout, i, row_id, values, heap, sink)
-              for i, (row_id, values) in enumerate(rows)]
+    matrix = bytearray()
+    row_ids = array("I")
+    for i, (row_id, values) in enumerate(rows):
+        matrix += _row_bytes(layout, i, row_id, values, heap, sink)
+        row_ids.append(row_id)
     rowid = _TCROWID[unicode]
-    index = sorted((rid, i) for i, (rid, _) in enumerate(rows))
-    recs = [rowid(rid, i) for rid, i in index]
+    recs = [rowid(row_ids[i], i) for i in sorted(range(len(row_ids)), key=row_ids.__getitem__)]
     index_hid = build_bth(heap, 4, (TCROWID_UNICODE if unicode else TCROWID_ANSI).sizeof() - 4,
                           recs)
+    del recs
     hnid_rows = 0
-    total = len(matrix) * layout.row_size
-    if matrix and total <= MAX_HEAP_ITEM:
-        hnid_rows = heap.alloc(b"".join(matrix))
+    if matrix and len(matrix) <= MAX_HEAP_ITEM:
+        hnid_rows = heap.alloc(bytes(matrix))
     elif matrix:
-        per = block_max // layout.row_size
-        chunks = [b"".join(matrix[i:i + per]) for i in range(0, len(matrix), per)]
-        hnid_rows = sink.add_value(chunks)
+        step = block_max // layout.row_size * layout.row_size
+        hnid_rows = sink.add_value([bytes(matrix[i:i + step])
+                                    for i in range(0, len(matrix), step)])
     heap.replace(info_hid, _tcinfo(layout, index_hid, hnid_rows))
     heap.user_root = info_hid
     return heap.blocks()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 from construct import Struct
@@ -74,11 +75,12 @@ class NdbWriter:
         self._pos = FIRST_AMAP + 2 * PAGE  # next free offset: after the first AMap and PMap
         self._next_block = 1  # bidIndex of the next block BID
         self._next_page = 1
-        self._bbt: list[list[int]] = []  # [bid, ib, cb, cRef]
-        self._bbt_at: dict[int, int] = {}  # shared bid -> index in _bbt
-        self._nbt: list[tuple[int, int, int, int]] = []
+        # Entries kept as columns of machine integers: 100,000 messages make ~300,000 blocks.
+        self._bbt = (array("Q"), array("Q"), array("H"), array("H"))  # bid, ib, cb, cRef
+        self._bbt_at: dict[int, int] = {}  # shared bid -> index in the BBT columns
+        self._nbt = (array("Q"), array("Q"), array("Q"), array("Q"))  # nid, data, sub, parent
         self._shared: dict[object, int] = {}
-        self._used: list[tuple[int, int]] = []  # allocated (ib, size) for the AMaps
+        self._slots = bytearray()  # one byte per 64 bytes from FIRST_AMAP: b"1" allocated
         self._trailer = _block_trailer(fmt)
         self._zero = bytes(MAX_BLOCK)
 
@@ -133,8 +135,9 @@ class NdbWriter:
         pad = size - cb - len(trailer)
         self._write_at(ib, stored + self._zero[:pad] + trailer)
         if not orphan:
-            self._bbt.append([bid, ib, cb, 2])
-            self._used.append((ib, size))
+            for column, value in zip(self._bbt, (bid, ib, cb, 2), strict=True):
+                column.append(value)
+            self._mark(ib, size)
         if ranges is not None:
             ranges.append((ib, size))
         return bid
@@ -149,9 +152,9 @@ class NdbWriter:
         """
         if share is not None and not orphan and share in self._shared:
             bid = self._shared[share]
-            entry = self._bbt[self._bbt_at[bid]]
-            if entry[3] < MAX_CREF:
-                entry[3] += 1
+            at = self._bbt_at[bid]
+            if self._bbt[3][at] < MAX_CREF:
+                self._bbt[3][at] += 1
                 return bid
             del self._shared[share]  # cRef is a WORD: a full block gets a fresh copy
         m = self.block_max
@@ -181,7 +184,7 @@ class NdbWriter:
                 root = self._xblock(2, xbids, total, **kw)
         if share is not None and not orphan:
             self._shared[share] = root
-            self._bbt_at[root] = len(self._bbt) - 1
+            self._bbt_at[root] = len(self._bbt[0]) - 1
         return root
 
     def _xblock(self, level: int, bids: list[int], total: int, **kw: object) -> int:
@@ -212,24 +215,33 @@ class NdbWriter:
 
     def add_node(self, nid: int, bid_data: int, bid_sub: int, nid_parent: int) -> None:
         """Register a node in the NBT."""
-        self._nbt.append((nid, bid_data, bid_sub, nid_parent))
+        for column, value in zip(self._nbt, (nid, bid_data, bid_sub, nid_parent), strict=True):
+            column.append(value)
 
     # -- B-trees, maps, header ------------------------------------------------------
 
-    def _build_btree(self, ptype: int, leaf: list[tuple[int, ...]]) -> tuple[int, int]:
+    def _mark(self, ib: int, size: int) -> None:
+        """Mark [ib, ib + size) allocated for the AMaps."""
+        a = (ib - FIRST_AMAP) // 64
+        n = size // 64
+        if len(self._slots) < a + n:
+            self._slots.extend(b"0" * (a + n - len(self._slots)))
+        self._slots[a:a + n] = b"1" * n
+
+    def _build_btree(self, ptype: int, leaf: _Rows | list[tuple[int, ...]]) -> tuple[int, int]:
         """Pages bottom-up, leaves full; each BTENTRY key is its child's first key."""
         level = 0
-        entries = leaf
+        entries: _Rows | list[tuple[int, ...]] = leaf
         while True:
             per = self._pages.capacity(ptype, level)
-            groups = [entries[i:i + per] for i in range(0, len(entries), per)] or [[]]
             refs = []
-            for g in groups:
+            for start in range(0, max(len(entries), 1), per):
+                g = entries[start:start + per]
                 ib = self._alloc(PAGE, PAGE)
                 bid = self._next_page
                 self._next_page += 1
                 self._write_at(ib, self._pages.build(ptype, level, g, bid, ib))
-                self._used.append((ib, PAGE))
+                self._mark(ib, PAGE)
                 refs.append((g[0][0] if g else 0, bid, ib))
             if len(refs) == 1:
                 return refs[0][1], refs[0][2]
@@ -238,19 +250,22 @@ class NdbWriter:
 
     def finish(self, *, rgnid: list[int], dw_unique: int = 1) -> int:
         """Write NBT, BBT, AMaps, PMaps and the header; return the file size."""
-        nbt = sorted(self._nbt)
-        for a, b in zip(nbt, nbt[1:], strict=False):
-            if a[0] == b[0]:
-                raise ValueError(f"NID {a[0]:#x} written twice")
-        bbt = sorted(tuple(e) for e in self._bbt)
+        nids = self._nbt[0]
+        order = sorted(range(len(nids)), key=nids.__getitem__)
+        for a, b in zip(order, order[1:], strict=False):
+            if nids[a] == nids[b]:
+                raise ValueError(f"NID {nids[a]:#x} written twice")
+        nbt = _Rows(self._nbt, order)
+        bids = self._bbt[0]
+        if any(bids[i] >= bids[i + 1] for i in range(len(bids) - 1)):
+            raise AssertionError("block BIDs are allocated in writing order")  # invariant
+        bbt = _Rows(self._bbt, range(len(bids)))
         nbt_ref = self._build_btree(PTYPE_NBT, nbt)
         bbt_ref = self._build_btree(PTYPE_BBT, bbt)
         n_amaps = max(1, -(-(self._pos - FIRST_AMAP) // AMAP_RANGE))
         eof = FIRST_AMAP + n_amaps * AMAP_RANGE
-        slots = bytearray(b"0") * (n_amaps * (AMAP_RANGE // 64))
-        for ib, size in self._used:
-            a = (ib - FIRST_AMAP) // 64
-            slots[a:a + size // 64] = b"1" * (size // 64)
+        slots = self._slots
+        slots.extend(b"0" * (n_amaps * (AMAP_RANGE // 64) - len(slots)))
         for k in range(n_amaps):
             base = (self._reserved_end(k) - FIRST_AMAP - k * AMAP_RANGE) // 64
             a = k * (AMAP_RANGE // 64)
@@ -284,6 +299,21 @@ class NdbWriter:
         self._out.write(header)
         self._out.seek(0, io.SEEK_END)
         return eof
+
+
+class _Rows:
+    """Entries of a B-tree level read from integer columns in a given order (sliceable)."""
+
+    def __init__(self, columns: tuple[array, ...], order: Sequence[int]) -> None:
+        self.columns = columns
+        self.order = order
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, index: slice) -> list[tuple[int, ...]]:
+        cols = self.columns
+        return [tuple(c[i] for c in cols) for i in self.order[index]]
 
 
 # -- building with the shared declarations (schemas/ndb.py) -------------------------

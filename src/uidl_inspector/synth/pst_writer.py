@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import random
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -272,7 +272,7 @@ class _StoreWriter:
     def pc(self, props: list[tuple[int, int, Any]], subs: _Subnodes) -> list[bytes]:
         return build_pc(props, subs, self.block_max)
 
-    def tc(self, cols: list[Column], rows: list[tuple[int, dict[int, Any]]],
+    def tc(self, cols: list[Column], rows: Iterable[tuple[int, dict[int, Any]]],
            subs: _Subnodes) -> list[bytes]:
         return build_tc(self.columns(cols), rows, subs, self.block_max, unicode=self.unicode)
 
@@ -390,26 +390,31 @@ class _StoreWriter:
             assert child.nid is not None
             values = {pid: (t, v) for pid, t, v in self.adapt(self.folder_props(child).items())}
             rows.append((child.nid, self.cells(values, self.columns(HIERARCHY_COLUMNS))))
-        self.table(nid, TYPE_HIERARCHY, HIERARCHY_COLUMNS, rows)
+        self.table(nid, TYPE_HIERARCHY, HIERARCHY_COLUMNS, rows, empty=not rows)
         for assoc, msgs, cols, ttype in ((False, f.messages, CONTENTS_COLUMNS, TYPE_CONTENTS),
                                          (True, f.associated, ASSOC_COLUMNS,
                                           TYPE_ASSOC_CONTENTS)):
-            rows = []
-            for m in msgs:
-                m.nid = self.new_nid(TYPE_ASSOC if assoc else TYPE_MESSAGE)
-                values = self.write_message(m, parent=nid, assoc=assoc)
-                rows.append((m.nid, self.cells(values, self.columns(cols))))
-            self.table(nid, ttype, cols, rows)
+            self.table(nid, ttype, cols, self.message_rows(msgs, nid, assoc, cols),
+                       empty=not msgs)
         if recurse:
             for child in f.folders:
                 self.write_folder(child, nid)
 
+    def message_rows(self, msgs: list[MessageSpec], folder: int, assoc: bool,
+                     cols: list[Column]) -> Iterator[tuple[int, dict[int, Any]]]:
+        """Write each message as its contents-table row is asked for (bounded memory)."""
+        cols = self.columns(cols)
+        for m in msgs:
+            m.nid = self.new_nid(TYPE_ASSOC if assoc else TYPE_MESSAGE)
+            values = self.write_message(m, parent=folder, assoc=assoc)
+            yield m.nid, self.cells(values, cols)
+
     def table(self, folder: int, ttype: int, cols: list[Column],
-              rows: list[tuple[int, dict[int, Any]]]) -> None:
+              rows: Iterable[tuple[int, dict[int, Any]]], *, empty: bool = False) -> None:
         nid = (folder & ~0x1F) | ttype
         subs = _Subnodes(self.ndb, False, None)
         blocks = self.tc(cols, rows, subs)
-        share = ("empty-table", ttype) if not rows else None
+        share = ("empty-table", ttype) if empty else None
         bid = subs.data(blocks, share=share)
         self.ndb.add_node(nid, bid, subs.finish(), 0)
 
