@@ -588,3 +588,9 @@ def _compare_attachments(got: list, want: list[AttachmentSpec], problems: list) 
                 problems.append(("embedded", a.nid, e and e.subject))
             else:
                 _compare_attachments(e.attachments(), sa.embedded.attachments, problems)
+
+
+def test_ansi_table_over_65535_rows_is_refused_in_one_line():
+    rows = ((i, {}) for i in range(0x10000))
+    with pytest.raises(ValueError, match="65,535 rows"):
+        ltp_writer.build_tc([(0x0037, T.STRING8)], rows, None, 8180, unicode=False)

@@ -381,6 +381,8 @@ def build_tc(columns: Sequence[Column], rows: Iterable[tuple[int, dict[int, Any]
     for i, (row_id, values) in enumerate(rows):
         matrix += _row_bytes(layout, i, row_id, values, heap, sink)
         row_ids.append(row_id)
+    if not unicode and len(row_ids) > 0xFFFF:
+        raise ValueError(f"an ANSI table holds at most 65,535 rows, not {len(row_ids)}")
     rowid = _TCROWID[unicode]
     recs = [rowid(row_ids[i], i) for i in sorted(range(len(row_ids)), key=row_ids.__getitem__)]
     index_hid = build_bth(heap, 4, (TCROWID_UNICODE if unicode else TCROWID_ANSI).sizeof() - 4,

@@ -264,6 +264,8 @@ class NdbWriter:
         bbt_ref = self._build_btree(PTYPE_BBT, bbt)
         n_amaps = max(1, -(-(self._pos - FIRST_AMAP) // AMAP_RANGE))
         eof = FIRST_AMAP + n_amaps * AMAP_RANGE
+        if not self.fmt.wide and eof > 0x7FFFFFFF:
+            raise ValueError("an ANSI PST cannot exceed 2 GB")
         slots = self._slots
         slots.extend(b"0" * (n_amaps * (AMAP_RANGE // 64) - len(slots)))
         for k in range(n_amaps):
