@@ -26,7 +26,7 @@ OFFSETS_MINUTES = tuple(range(-14 * 60, 14 * 60 + 1, 15))
 DEFAULT_TOLERANCE = 10.0
 MIN_SUPPORT = 3
 # Offsets are ranked on at most SAMPLE entries, then the winner is counted in full.
-SAMPLE = 4000
+SAMPLE = 2000
 _EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 (BLOB times are naive; deliveries made naive UTC)
 
 

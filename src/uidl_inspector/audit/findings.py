@@ -9,7 +9,7 @@ The traces each code looks for are listed in docs/audit.md.
 from __future__ import annotations
 
 import hashlib
-import string
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +34,9 @@ SESSION_GAP = timedelta(seconds=60)  # gets closer than this belong to one send/
 UNKNOWN_ZONE_MARGIN = timedelta(hours=15)  # any UTC offset is within -14:00..+14:00
 KNOWN_ZONE_MARGIN = timedelta(minutes=1)
 FAR = timedelta(days=1)
-_HEX = frozenset(string.hexdigits)
+_ALNUM = re.compile(r"[0-9A-Za-z]+")
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
+_HEX_ONLY = re.compile(r"[0-9A-Fa-f]+")
 
 
 @dataclass(frozen=True)
@@ -299,11 +301,11 @@ def same_uid_in_two_histories(ctx: AuditContext) -> list[AuditFinding]:
 
 def uid_shape(uid: str) -> tuple[str, str, int | None]:
     """(character class, punctuation skeleton, length for fixed-width forms)."""
-    skeleton = "".join(c for c in uid if not c.isalnum())
-    core = "".join(c for c in uid if c.isalnum())
+    skeleton = _ALNUM.sub("", uid)
+    core = _NOT_ALNUM.sub("", uid)
     if core.isdigit():
         return ("digits", skeleton, None)
-    if core and all(c in _HEX for c in core):
+    if _HEX_ONLY.fullmatch(core):
         return ("hex", skeleton, len(uid))
     return ("text", skeleton, len(uid))
 

@@ -132,8 +132,12 @@ def read_server_listing(path: str | os.PathLike[str],
                         account: str | None = None) -> ServerListing:
     """Read a listing file (opened read-only, size bounded) and parse it."""
     with open(path, "rb") as handle:
-        data = handle.read(MAX_LISTING_BYTES + 1)
-    if len(data) > MAX_LISTING_BYTES:
+        # read(n) would reserve n bytes up front: check the size first, then read it all
+        if os.fstat(handle.fileno()).st_size > MAX_LISTING_BYTES:
+            data = b""
+        else:
+            data = handle.read()
+    if len(data) > MAX_LISTING_BYTES or not data and os.path.getsize(path) > 0:
         raise UidlInspectorError(
             f"{path}: larger than {MAX_LISTING_BYTES} bytes, not a UIDL listing")
     return parse_server_listing(data, str(path), account)
