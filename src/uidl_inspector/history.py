@@ -246,14 +246,13 @@ def _decode(index: int, offset: int, raw: bytes, complete: bool = True,
         found = _tag_findings(index, offset, raw, operation, content, why, problems, uid_hex,
                               rfc_ok, len(uid_bytes), complete)
         codes = tuple(dict.fromkeys(f.code for f in found))
-    entry = Entry(
-        index=index, offset=offset, operation=operation, content=content,
-        timestamp=timestamp, raw_uid=_text(uid_raw), uid=uid,
-        raw_operation=_text(op_raw), raw_content=_text(ct_raw),
-        raw_timestamp=_text(ts_raw), uid_hex=uid_hex, complete=complete,
-        beyond_count=beyond_count, anomalies=codes,
-        raw_tag=raw,
-    )
+    if raw.isascii():  # decode once; the fields are the same slices of the text
+        text = raw.decode("ascii")
+        raw_op, raw_ct, raw_ts, raw_uid = text[_OP], text[_CT], text[_TS], text[_UID]
+    else:
+        raw_op, raw_ct, raw_ts, raw_uid = map(_text, (op_raw, ct_raw, ts_raw, uid_raw))
+    entry = Entry(index, offset, operation, content, timestamp, raw_uid, uid, raw_op, raw_ct,
+                  raw_ts, uid_hex, complete, beyond_count, codes, raw)
     return entry, found, uid_bytes
 
 
