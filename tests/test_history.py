@@ -307,3 +307,15 @@ def test_fast_path_agrees_on_odd_escapes(tags):
     # '$2D' vs '$2d', an escaped letter '$41' vs 'A', stray '$', literal '-' and 'é'.
     data = build_blob([make_tag(*t, escaped=True) for t in tags])
     assert parse_blob(data) == _parse(data, fast=False)
+
+
+def test_fast_check_without_possessive_repeats(monkeypatch):
+    # Python 3.10 has no possessive repeat: the findall tiling must decide the same.
+    import uidl_inspector.history as history
+
+    samples = [BLOB, build_blob([GOOD, GOOD2, ("get", "body", WHEN, "uid3")]),
+               *ANOMALIES.values(), BLOB[:4] + b"junk" + BLOB[4:]]
+    expected = [parse_blob(d) for d in samples]
+    monkeypatch.setattr(history, "_CLEAN_TAGS", None)
+    assert [parse_blob(d) for d in samples] == expected
+    assert isinstance(parse_blob(BLOB).entries, _LazyEntries)

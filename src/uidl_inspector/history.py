@@ -315,11 +315,20 @@ _CLEAN_TAG = (
     + rb"(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]"
     + rb"(?!\x00)[0-9A-Za-z]*(?:" + _ESCAPED + rb"[0-9A-Za-z]*)*\x00"
 )
+_ONE_CLEAN_TAG = re.compile(_CLEAN_TAG)
 try:  # a possessive repeat (Python 3.11+) keeps no backtracking state per tag
-    _CLEAN_TAGS = re.compile(b"(?:" + _CLEAN_TAG + b")*+")
-except re.error:
-    _CLEAN_TAGS = re.compile(b"(?:" + _CLEAN_TAG + b")*")
+    _CLEAN_TAGS: re.Pattern[bytes] | None = re.compile(b"(?:" + _CLEAN_TAG + b")*+")
+except re.error:  # Python 3.10: a plain repeat would keep state for every tag
+    _CLEAN_TAGS = None
 _LEAP_DAY = re.compile(rb"\x00..([0-9]{4})0229", re.DOTALL)  # any tag after the first
+
+
+def _all_clean_tags(data: bytes, start: int, end: int) -> bool:
+    """Whether ``data[start:end]`` is a run of clean tags and nothing else."""
+    if _CLEAN_TAGS is not None:
+        return _CLEAN_TAGS.fullmatch(data, start, end) is not None
+    # Non-overlapping matches whose lengths add up to the whole span tile it exactly.
+    return sum(map(len, _ONE_CLEAN_TAG.findall(data, start, end))) == end - start
 
 
 def _is_leap(year: int) -> bool:
@@ -331,7 +340,7 @@ def _clean(data: bytes, tags: TagList, trailing: bytes) -> bool:
     if not tags.complete or trailing:
         return False
     end = len(data)
-    if _CLEAN_TAGS.fullmatch(data, HEADER_SIZE, end) is None:
+    if not _all_clean_tags(data, HEADER_SIZE, end):
         return False
     if b"0229" in data:
         first = tags.raws[0] if tags.raws else b""
