@@ -191,3 +191,21 @@ def test_output_refuses_inputs_dangling_links_and_directories(tmp_path):
 def test_output_dash_is_stdout(capsysbinary):
     write_output("to stdout\n", "-")
     assert capsysbinary.readouterr().out == b"to stdout\n"
+
+
+def test_large_histories_are_listed_plainly_and_still_escaped(monkeypatch):
+    import uidl_inspector.report.table_report as table_report
+
+    monkeypatch.setattr(table_report, "TABLE_ROWS_LIMIT", 3)
+    text = to_table_text(make_report(), width=200)
+    assert "┃" not in text  # not a rich table
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("#"))
+    assert len(lines[header + 1:header + 1 + len(TAGS)]) == len(TAGS)
+    assert lines[header + 1].split()[:3] == ["0", "4", "get"]
+    assert lines[header + 1].endswith("0BC535DB-EA63-11E1-A75C-00215AD7BB74")
+    assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
+    assert "\\x1b[2J" in text
+    buffer = io.StringIO()
+    render_table(make_report(), Console(file=buffer, force_terminal=True, width=200))
+    assert "\x1b[2J" not in buffer.getvalue() and "\u202e" not in buffer.getvalue()

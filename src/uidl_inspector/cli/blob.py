@@ -69,11 +69,10 @@ def blob(
     strict: Annotated[bool, typer.Option(
         "--strict", help="Treat any anomaly as a failure of that input (exit 1).")] = False,
 ) -> None:
-    """Decode POP3 download-history BLOBs (PidTagAttachDataBinary of the history attachment).
+    """Decode POP3 download-history BLOBs, given as binary or as hex text.
 
-    Anomalies are reported as findings and do not change the exit code, unless --strict.
-    A bad input gets one line on stderr; the others are still reported, and the exit code
-    is then 1.
+    Anomalies are findings: they do not change the exit code, unless --strict is given.
+    A bad input gets one line on stderr, the others are still reported, and the exit code is 1.
     """
     report = Report()
     failed = False

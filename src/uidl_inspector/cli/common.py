@@ -43,7 +43,7 @@ class Format(str, Enum):
 
 FormatOpt = Annotated[Format | None, typer.Option(
     "--format", "-f", case_sensitive=False,
-    help="Report format [default: table on a terminal, json otherwise].")]
+    help="Report format (default: table on a terminal, json otherwise).")]
 OutputOpt = Annotated[str | None, typer.Option(
     "--output", "-o", metavar="FILE", help="Write the report to FILE ('-' = stdout).")]
 ForceOpt = Annotated[bool, typer.Option(

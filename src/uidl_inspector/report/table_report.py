@@ -18,7 +18,11 @@ from rich.text import Text
 
 from uidl_inspector.report.model import HistoryRecord, Report
 
-__all__ = ["terminal_safe", "render_table", "to_table_text"]
+__all__ = ["terminal_safe", "render_table", "to_table_text", "TABLE_ROWS_LIMIT"]
+
+# Rich measures every cell: past this many entries a history is printed as an aligned
+# plain listing instead (65,535 rows take minutes as a rich table, a second as a listing).
+TABLE_ROWS_LIMIT = 1000
 
 # Everything str.isprintable() rejects: controls (C0, DEL, C1), format characters such as
 # bidi overrides and zero-width joiners, line/paragraph separators, surrogates, unassigned.
@@ -64,6 +68,30 @@ def _history_title(record: HistoryRecord) -> Text:
     return title
 
 
+def _cells(record: HistoryRecord) -> list[tuple[str, ...]]:
+    return [(
+        str(e.index), str(e.offset),
+        e.operation or f"? {e.raw_operation!r}",
+        e.content or f"? {e.raw_content!r}",
+        e.timestamp.isoformat(sep=" ") if e.timestamp else f"? {e.raw_timestamp}",
+        e.uid, ", ".join(e.anomalies),
+    ) for e in record.history.entries]
+
+
+def _listing(record: HistoryRecord) -> str:
+    """The entries as aligned plain text, every cell made terminal-safe."""
+    header = ("#", "offset", "operation", "content", "timestamp", "anomalies", "UID")
+    rows = [header] + [tuple(terminal_safe(c) for c in (*r[:5], r[6], r[5]))
+                       for r in _cells(record)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    lines = []
+    for row in rows:
+        fixed = [row[0].rjust(widths[0]), row[1].rjust(widths[1]),
+                 *(cell.ljust(width) for cell, width in zip(row[2:6], widths[2:], strict=True))]
+        lines.append("  ".join([*fixed, row[6]]).rstrip())
+    return "\n".join(lines) + "\n"
+
+
 def _history_table(record: HistoryRecord) -> Table:
     table = Table(title=_history_title(record), title_justify="left", expand=False)
     for name in ("#", "offset"):
@@ -72,14 +100,13 @@ def _history_table(record: HistoryRecord) -> Table:
         table.add_column(name)
     table.add_column("UID", overflow="fold", min_width=12)  # never cut: fold
     table.add_column("anomalies", overflow="fold")
-    for e in record.history.entries:
+    for index, offset, operation, content, timestamp, uid, anomalies in _cells(record):
         table.add_row(
-            _t(e.index), _t(e.offset),
-            _t(e.operation or f"? {e.raw_operation!r}", "" if e.operation else "red"),
-            _t(e.content or f"? {e.raw_content!r}", "" if e.content else "red"),
-            _t(e.timestamp.isoformat(sep=" ") if e.timestamp else f"? {e.raw_timestamp}",
-               "" if e.timestamp else "red"),
-            _t(e.uid), _t(", ".join(e.anomalies), "yellow"))
+            _t(index), _t(offset),
+            _t(operation, "red" if operation.startswith("?") else ""),
+            _t(content, "red" if content.startswith("?") else ""),
+            _t(timestamp, "red" if timestamp.startswith("?") else ""),
+            _t(uid), _t(anomalies, "yellow"))
     return table
 
 
@@ -93,7 +120,12 @@ def render_table(report: Report, console: Console) -> None:
             console.print(Text(f"{terminal_safe(source.path)}: {terminal_safe(error)}",
                                style="red"))
     for record in report.histories:
-        console.print(_history_table(record))
+        if record.history.parsed_count > TABLE_ROWS_LIMIT:
+            console.print(_history_title(record))
+            console.file.write(_listing(record))
+            console.file.flush()
+        else:
+            console.print(_history_table(record))
         for a in record.history.anomalies:
             console.print(Text.assemble(("  " + terminal_safe(a.code), "yellow"),
                                         f" at offset {a.offset}: {terminal_safe(a.detail)}"))
