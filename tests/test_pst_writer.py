@@ -544,6 +544,11 @@ def test_round_trip_through_the_native_reader(written):
         _compare_folders(spec.folders, list(top.subfolders()), problems)
         assert problems == []
         assert store.get_message(spec.orphans[0].nid) is None
+        nodes = {e.nid for e in store.iter_nodes()}
+        # the nodes a new store holds ([MS-PST] 2.7.1): store, name map, root folder and its
+        # tables, search queues, table templates, IPM subtree, search root, Deleted Items
+        assert {0x21, 0x61, 0x122, 0x12D, 0x12E, 0x12F, 0x1E1, 0x201, 0x60D, 0x60E, 0x60F,
+                0x610, 0x671, 0x692, 0x8022, 0x802D, 0x8042, 0x8062} <= nodes
 
 
 def _compare_folders(specs: list[FolderSpec], folders: list, problems: list) -> None:

@@ -24,9 +24,16 @@ from uidl_inspector.mapi import AttachMethod, PropId, PropType
 from uidl_inspector.schemas.encoding import crc32
 from uidl_inspector.schemas.ltp import NAMEID
 from uidl_inspector.schemas.ndb import (
+    NID_ASSOC_CONTENTS_TABLE_TEMPLATE,
+    NID_ATTACHMENT_TABLE,
+    NID_CONTENTS_TABLE_TEMPLATE,
+    NID_HIERARCHY_TABLE_TEMPLATE,
     NID_MESSAGE_STORE,
     NID_NAME_TO_ID_MAP,
+    NID_RECIPIENT_TABLE,
     NID_ROOT_FOLDER,
+    NID_SEARCH_ACTIVITY_LIST,
+    NID_SEARCH_CONTENTS_TABLE_TEMPLATE,
     NID_SEARCH_MANAGEMENT_QUEUE,
     RGNID_INITIAL,
     make_nid,
@@ -287,6 +294,8 @@ class _StoreWriter:
         self.write_store()
         self.write_name_map()
         self.ndb.add_node(NID_SEARCH_MANAGEMENT_QUEUE, 0, 0, 0)  # empty, as Outlook writes it
+        self.ndb.add_node(NID_SEARCH_ACTIVITY_LIST, 0, 0, 0)  # no search folders to list
+        self.write_templates()
         root = FolderSpec("", None, folders=[], nid=NID_ROOT_FOLDER)
         ipm = FolderSpec(spec.top_name, None, folders=top, nid=NID_IPM_SUBTREE)
         search = FolderSpec("Search Root", None, nid=NID_SEARCH_ROOT)
@@ -362,6 +371,16 @@ class _StoreWriter:
         ] + [(0x1000 + b, PropType.BINARY, v) for b, v in sorted(buckets.items())]
         subs = _Subnodes(self.ndb, False, None)
         self.put_node(NID_NAME_TO_ID_MAP, self.pc(props, subs), subs, 0)
+
+    def write_templates(self) -> None:
+        """The empty table templates new folders and messages copy (§2.4.1, §2.7.1)."""
+        for nid, cols in ((NID_HIERARCHY_TABLE_TEMPLATE, HIERARCHY_COLUMNS),
+                          (NID_CONTENTS_TABLE_TEMPLATE, CONTENTS_COLUMNS),
+                          (NID_ASSOC_CONTENTS_TABLE_TEMPLATE, ASSOC_COLUMNS),
+                          (NID_SEARCH_CONTENTS_TABLE_TEMPLATE, CONTENTS_COLUMNS),
+                          (NID_ATTACHMENT_TABLE, ATTACHMENT_COLUMNS),
+                          (NID_RECIPIENT_TABLE, RECIPIENT_COLUMNS)):
+            self.table(nid, nid_type(nid), cols, [], empty=True)
 
     # -- folders ------------------------------------------------------------------
 
