@@ -236,6 +236,7 @@ def test_attachments_are_byte_equal(written):
             assert a.size > 0
 
 
+@pytest.mark.peers
 def test_hidden_blobs_through_libpff_c_api(written):
     spec, path, _, _ = written
     inbox_spec = next(f for f in spec.folders if f.name == "Inbox")
@@ -320,6 +321,7 @@ def _subjects(text: str) -> list[str]:
     return out
 
 
+@pytest.mark.peers
 def test_readpst_exports_the_normal_messages(written, tmp_path):
     spec, path, variant, _ = written
     log, files = _readpst(path, tmp_path / "out")
@@ -343,6 +345,7 @@ def test_readpst_exports_the_normal_messages(written, tmp_path):
 # -- structure ---------------------------------------------------------------------
 
 
+@pytest.mark.peers
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_many_messages_need_multi_level_btrees_and_read_in_both_peers(variant, tmp_path):
     spec = StoreSpec()
