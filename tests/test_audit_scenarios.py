@@ -189,3 +189,28 @@ def test_audit_of_written_store(tmp_path, name, variant, encoding, offset, want)
                     for g in result["duplicates"])
     assert groups == sorted((g["internet_message_id"], [c["nid"] for c in g["copies"]])
                             for g in doc["expected"]["duplicates"])
+
+
+SWEEP = {"single-account": [], "multi-account": [], "general-key": [], "embedded": [],
+         "localized": [], "duplicates": ["history_reset"], "two-profiles": ["multiple_managers"],
+         "deleted-manager": ["history_reset"], "anomalous": ["blob_anomaly"] * 4}
+
+
+@pytest.mark.parametrize("name", sorted(SWEEP))
+def test_seed_sweep_findings_right_and_clock_never_wrong(tmp_path, name):
+    """Across seeds and zones: exactly the expected findings; an inferred offset is always
+    the writer's; when inferred, links equal the truth (except where a damaged BLOB lost
+    the tag that would compete for a message)."""
+    for seed in range(6):
+        for offset in (-420, 345):
+            sc, ev = evidence(tmp_path / f"{seed}{offset}", name, offset, seed=seed)
+            result = run_audit(*truth_fed(sc, ev))
+            assert codes(result) == SWEEP[name], (seed, offset)
+            clock = result["clock"]
+            if clock["status"] == "inferred":
+                assert clock["offset_minutes"] == offset, (seed, offset)
+                if name != "anomalous":
+                    check_common(ev.document, result)
+            else:
+                assert result["links"] == []
+                assert clock["considered"] < 8, (seed, offset, clock)  # only thin evidence

@@ -3,7 +3,8 @@
 Outlook writes a ``get`` tag when it stores the fetched message, so a tag's local time minus
 the writer's UTC offset falls within seconds of some message's delivery time (UTC in the
 store). Every offset on the quarter-hour grid from -14:00 to +14:00 is tried; an offset's
-*support* is how many ``get`` entries then land within ``tolerance`` seconds of a delivery.
+*support* is how many ``get`` entries then pair with distinct deliveries within
+``tolerance`` seconds.
 The best offset is accepted only when its support is at least ``min_support`` and at least
 twice that of any other offset; otherwise the result says "insufficient evidence" and
 nothing is linked.
@@ -112,12 +113,17 @@ def _deliveries(messages: Sequence[StoreMessage]) -> list[tuple[float, int]]:
 
 
 def _support(times: Sequence[float], keys: Sequence[float], shift: float, tol: float) -> int:
+    """How many of the sorted ``times`` (shifted) pair with distinct sorted ``keys`` within
+    ``tol``: one delivery supports one entry, so a burst of gets cannot all lean on the
+    same message. Greedy earliest-key pairing is a maximum pairing for sorted inputs."""
     count = 0
+    free = 0  # keys before this one are taken
     for t in times:
         target = t - shift
-        pos = bisect_left(keys, target - tol)
+        pos = max(free, bisect_left(keys, target - tol))
         if pos < len(keys) and keys[pos] <= target + tol:
             count += 1
+            free = pos + 1
     return count
 
 
