@@ -13,12 +13,16 @@ within seconds of the delivery time of the message it fetched.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import random
 import zlib
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 
 from uidl_inspector.mapi import AttachMethod, PropId, PropType
 from uidl_inspector.synth.pst_writer import (
@@ -59,6 +63,7 @@ OPERATIONS = {"+": "get", "-": "delete", "&": "get-and-delete"}
 CONTENTS = {" ": "none", "h": "header", "b": "body"}
 _EPOCH = datetime(2025, 3, 3, 7, 0, 0, tzinfo=timezone.utc)
 _SYNC_MINUTES = 10  # Outlook's default send/receive interval
+LARGE_SERVER_KEEP = 60_000  # messages the server keeps in the `large` story
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,7 @@ class InboxMessage:
     body: str
     folder: str = "Inbox"
 
-    @property
+    @cached_property
     def transport_headers(self) -> str:
         date = self.submit_time.strftime("%a, %d %b %Y %H:%M:%S +0000")
         return (
@@ -208,6 +213,20 @@ class BuiltStore:
 
 
 # --- building blocks -------------------------------------------------------------------
+
+@contextmanager
+def _no_gc_pauses() -> Iterator[None]:
+    """Bulk building creates millions of small acyclic objects; the cyclic collector would
+    rescan them all at every generation-2 pass (measured: 3x slower for 20,000 messages).
+    It is paused for the build and restored as it was."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
 
 def _rng(name: str, seed: int) -> random.Random:
     return random.Random(zlib.crc32(name.encode()) ^ (seed * 0x9E3779B1))
@@ -262,9 +281,10 @@ class _Mailbox:
     clock_offset: int
     now: datetime = _EPOCH
     number: int = 0
-    on_server: list[InboxMessage] = field(default_factory=list)
+    on_server: deque[InboxMessage] = field(default_factory=deque)  # oldest first
     messages: list[InboxMessage] = field(default_factory=list)
     tags: dict[str, Tag] = field(default_factory=dict)  # UID -> latest tag, in first-seen order
+    pending: list[InboxMessage] = field(default_factory=list)  # on the server, not in tags
 
     def arrive(self, count: int) -> list[InboxMessage]:
         """``count`` messages reach the server before the next sync."""
@@ -285,6 +305,7 @@ class _Mailbox:
             )
             arrived.append(message)
             self.on_server.append(message)
+            self.pending.append(message)
         return arrived
 
     def sync(self, delete_after: bool = False, content: str = "b") -> list[InboxMessage]:
@@ -292,7 +313,8 @@ class _Mailbox:
         self.now += timedelta(minutes=_SYNC_MINUTES)
         moment = self.now.replace(second=self.rng.randint(0, 20), microsecond=0)
         fetched = []
-        for message in list(self.on_server):
+        fetching, self.pending = self.pending, []
+        for message in fetching:
             if message.uid in self.tags:
                 continue
             moment += timedelta(seconds=self.rng.randint(1, 3))
@@ -315,10 +337,18 @@ class _Mailbox:
         self.now += timedelta(seconds=self.rng.randint(5, 40))
         self.tags[message.uid] = _tag("-", self.tags[message.uid].content, self.now,
                                       message.uid, self.clock_offset)
-        self.on_server = [m for m in self.on_server if m.uid != message.uid]
+        self.on_server = deque(m for m in self.on_server if m.uid != message.uid)
+
+    def expire(self, keep: int) -> None:
+        """"Remove from server after N days", and Outlook dropping from the history the UIDs
+        the server no longer lists: the oldest messages beyond ``keep`` leave both."""
+        while len(self.on_server) > keep:
+            gone = self.on_server.popleft()
+            self.tags.pop(gone.uid, None)
 
     def reset_history(self) -> None:
         self.tags = {}
+        self.pending = list(self.on_server)
 
     def history(self, **extra: object) -> HistorySpec:
         return HistorySpec(self.account, tuple(self.tags.values()), **extra)  # type: ignore[arg-type]
@@ -329,7 +359,7 @@ def _account(rng: random.Random, smtp: str, scheme: str, display: str) -> Accoun
 
 
 def _profile(rng: random.Random, name: str) -> Profile:
-    return Profile(name, bytes(rng.getrandbits(8) for _ in range(16)))
+    return Profile(name, rng.randbytes(16))
 
 
 def _simple_days(box: _Mailbox, days: int, per_sync: tuple[int, int] = (0, 2)) -> None:
@@ -365,9 +395,9 @@ def _single_account(seed: int, clock_offset: int, **_: object) -> Scenario:
     rng, account, box = _one_account("single-account", seed, clock_offset,
                                      "maria.lopez@example.org", "dovecot", "Maria Lopez", 3)
     # "Remove from server after N days" took out the two oldest; webmail deleted another.
-    for message in list(box.on_server[:2]):
+    for message in list(box.on_server)[:2]:
         box.delete_on_server(message)
-    webmail_deleted = box.on_server.pop(0).uid if box.on_server else None
+    webmail_deleted = box.on_server.popleft().uid if box.on_server else None
     listing = _finish(box)
     manager = ManagerSpec(_profile(rng, "Outlook"), (box.history(),), created=_EPOCH)
     facts = {"history_only": [webmail_deleted] if webmail_deleted else []}
@@ -514,6 +544,7 @@ def _large(seed: int, clock_offset: int, messages: int = 1000, **_: object) -> S
     while box.number < messages:
         box.arrive(min(rng.randint(1, 8), messages - box.number))
         box.sync()
+        box.expire(LARGE_SERVER_KEEP)  # a BLOB holds at most 65,535 tags
         box.idle(rng.uniform(0.2, 3))
     manager = ManagerSpec(_profile(rng, "Outlook"), (box.history(),))
     return Scenario("large", seed, clock_offset, [account], [manager], box.messages,
@@ -544,7 +575,8 @@ def scenario(name: str, *, seed: int = 0, clock_offset: int = 0, messages: int =
         raise ValueError(f"clock offset {clock_offset} minutes is outside -14:00..+14:00")
     if messages < 1:
         raise ValueError("messages must be at least 1")
-    return factory(seed=seed, clock_offset=clock_offset, messages=messages)
+    with _no_gc_pauses():
+        return factory(seed=seed, clock_offset=clock_offset, messages=messages)
 
 
 # --- BLOB bytes -------------------------------------------------------------------------
@@ -636,8 +668,7 @@ def _manager_props(manager: ManagerSpec, s: _Strings, rng: random.Random) -> Pro
     if "search_key" in manager.identification:
         props[PropId.SEARCH_KEY] = Prop(PropType.BINARY, key)
     else:
-        props[PropId.SEARCH_KEY] = Prop(PropType.BINARY, bytes(rng.getrandbits(8)
-                                                               for _ in range(16)))
+        props[PropId.SEARCH_KEY] = Prop(PropType.BINARY, rng.randbytes(16))
     if "subject" in manager.identification:
         props[PropId.SUBJECT] = s(manager_subject(manager.profile))
     return props
@@ -700,7 +731,7 @@ def _message_props(message: InboxMessage, s: _Strings, rng: random.Random) -> Pr
         PropId.MESSAGE_STATUS: Prop(PropType.INT32, 0),
         PropId.MESSAGE_SIZE: Prop(PropType.INT32, len(body) + len(message.transport_headers)),
         PropId.IMPORTANCE: Prop(PropType.INT32, 1),
-        PropId.SEARCH_KEY: Prop(PropType.BINARY, bytes(rng.getrandbits(8) for _ in range(16))),
+        PropId.SEARCH_KEY: Prop(PropType.BINARY, rng.randbytes(16)),
         PropId.BODY: s(body),
     }
 
@@ -716,6 +747,11 @@ def _recipient(message: InboxMessage, s: _Strings) -> Props:
 
 def store_spec(sc: Scenario, variant: str = "unicode") -> BuiltStore:
     """The PST writer's spec for a scenario, in one variant (strings typed accordingly)."""
+    with _no_gc_pauses():
+        return _store_spec(sc, variant)
+
+
+def _store_spec(sc: Scenario, variant: str) -> BuiltStore:
     s = _Strings(variant)
     rng = _rng(sc.name + "/store", sc.seed)
     folders: dict[str, FolderSpec] = {}
@@ -737,7 +773,7 @@ def store_spec(sc: Scenario, variant: str = "unicode") -> BuiltStore:
     rule = MessageSpec(props={
         PropId.MESSAGE_CLASS: s("IPM.Rule.Version2.Message"),
         PropId.MESSAGE_FLAGS: Prop(PropType.INT32, _READ | _ASSOCIATED),
-        PropId.SEARCH_KEY: Prop(PropType.BINARY, bytes(rng.getrandbits(8) for _ in range(16))),
+        PropId.SEARCH_KEY: Prop(PropType.BINARY, rng.randbytes(16)),
     })
     inbox.associated.append(rule)
     built.hidden.append((inbox_path, rule))
