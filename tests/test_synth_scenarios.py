@@ -404,3 +404,59 @@ def test_cli_rejects_bad_offsets_and_scenarios(tmp_path):
                       ).exit_code == 2
     assert _synth_cli(str(tmp_path), "--scenario", "nope").exit_code == 2
     assert not any(tmp_path.iterdir())
+
+
+def _directory(data: bytes) -> list:
+    """Every directory entry of a compound file, parsed with the declared schema."""
+    from uidl_inspector.schemas.cfb import CfbHeader, DirectoryEntry, SectorOfIds
+
+    header = CfbHeader.parse(data)
+    fat = [i for s in header.difat[:header.fat_sectors]
+           for i in SectorOfIds.parse(data[512 + s * 512:1024 + s * 512])]
+    entries, sector, seen = [], header.first_directory_sector, set()
+    while sector < 0xFFFFFFFA and sector not in seen:
+        seen.add(sector)
+        block = data[512 + sector * 512:1024 + sector * 512]
+        entries += [DirectoryEntry.parse(block[i:i + 128]) for i in range(0, 512, 128)]
+        sector = fat[sector]
+    return entries
+
+
+def _check_siblings(entries: list, node: int, low, high) -> int:
+    """Assert the sibling tree under ``node`` is a red-black BST in [MS-CFB] name order;
+    return its black height."""
+    if node == 0xFFFFFFFF:
+        return 1
+    entry = entries[node]
+    name = entry.name[:entry.name_length - 2].decode("utf-16-le")
+    key = (len(name), name.upper())
+    assert (low is None or low < key) and (high is None or key < high)
+    if entry.color == "red":
+        for child in (entry.left_sibling, entry.right_sibling):
+            assert child == 0xFFFFFFFF or entries[child].color == "black"
+    left = _check_siblings(entries, entry.left_sibling, low, key)
+    right = _check_siblings(entries, entry.right_sibling, key, high)
+    assert left == right
+    return left + (entry.color == "black")
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7, 8, 40])
+def test_compound_file_directory_is_a_red_black_tree_in_name_order(count):
+    from uidl_inspector.synth.msg_writer import CompoundFile, Storage, Stream
+
+    names = [f"s{i:0{1 + i % 3}d}" for i in range(count)]
+    inner = Storage("inner", [Stream(n, bytes([i % 256]) * (i * 97)) for i, n in
+                              enumerate(names)])
+    data = CompoundFile(Storage("Root Entry", [inner, Stream("big", bytes(5000))])).to_bytes()
+    entries = _directory(data)
+    storages = [e for e in entries if e.object_type in ("storage", "root")]
+    for storage in storages:
+        if storage.child != 0xFFFFFFFF:
+            assert entries[storage.child].color == "black"
+            _check_siblings(entries, storage.child, None, None)
+    import io
+
+    with olefile.OleFileIO(io.BytesIO(data), raise_defects=olefile.DEFECT_INCORRECT) as ole:
+        for i, name in enumerate(names):
+            assert ole.openstream(f"inner/{name}").read() == bytes([i % 256]) * (i * 97)
+        assert ole.openstream("big").read() == bytes(5000)
