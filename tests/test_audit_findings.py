@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from audit_fakes import Finding, history, mail, mailbox, store, utc
+from audit_fakes import FakeMessage, Finding, history, mail, mailbox, store, utc
 from uidl_inspector.audit import run_audit, take_inventory
 from uidl_inspector.audit.findings import uid_shape
+from uidl_inspector.audit.server_listing import parse_server_listing
 
 START = utc(2025, 3, 3, 8)
 OFFSET = 60
@@ -171,11 +172,26 @@ def test_blob_anomaly():
     assert ev["anomalies"] == [{"code": "count_mismatch", "offset": 2, "detail": "declared 7"}]
 
 
-def test_history_missing():
+def test_history_missing_needs_a_pop3_reason():
     msgs, _ = mailbox(START, 5, OFFSET)
-    result = audit([], store("s.pst", msgs))
-    assert codes(result) == ["history_missing"]
-    assert by_code(result, "history_missing")[0]["evidence"]["messages_total"] == 5
+    # Internet mail alone (an IMAP or Exchange store holds it too) is no reason.
+    assert codes(audit([], store("s.pst", msgs))) == []
+    # A server listing for an account that has no history is.
+    listed = audit([], store("s.pst", msgs), [parse_server_listing("u1\nu2\n", "l.txt")])
+    assert codes(listed) == ["history_missing"]
+    ev = by_code(listed, "history_missing")[0]["evidence"]
+    assert ev["messages_total"] == 5 and ev["listings"] == ["l.txt"]
+    # So is a Message Manager in the store, or a Received header naming a POP3 fetch.
+    manager = FakeMessage(0x200008, {0x0037: "Outlook Message Manager (x) (KEY: 00)"},
+                          message_class="IPM.MessageManager")
+    assert codes(audit([], store("s.pst", msgs, managers=[manager]))) == ["history_missing"]
+    fetched = mail(0x300004, "<p@x>", START, headers=(
+        "Received: from pop.example.net\r\n\tby host with POP3 (fetchmail-6.4)\r\n"
+        "Message-ID: <p@x>\r\n"))
+    found = audit([], store("s.pst", msgs + [fetched]))
+    assert codes(found) == ["history_missing"]
+    assert [m["nid"] for m in by_code(found, "history_missing")[0]["evidence"]
+            ["pop3_received"]] == [0x300004]
 
 
 def test_no_internet_mail_no_history_is_silent():

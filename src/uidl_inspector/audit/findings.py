@@ -37,6 +37,9 @@ FAR = timedelta(days=1)
 _ALNUM = re.compile(r"[0-9A-Za-z]+")
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 _HEX_ONLY = re.compile(r"[0-9A-Fa-f]+")
+# A Received line (with its folded continuation) that says the hop was a POP3 fetch.
+_POP3_RECEIVED = re.compile(r"^Received:(?:[^\n]|\n[ \t])*?\bwith\s+POP3?\b",
+                            re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -436,9 +439,14 @@ def blob_anomaly(ctx: AuditContext) -> list[AuditFinding]:
 
 
 def history_missing(ctx: AuditContext) -> list[AuditFinding]:
-    """A store holds Internet mail but no download history at all."""
+    """A store holds Internet mail and there is reason to think it came by POP3, but no
+    download history was found in it. Internet mail alone is no such reason (IMAP and
+    Exchange stores hold it too): it takes a Message Manager in the store, a server UIDL
+    listing given for an account without history, or Received headers that name POP3."""
     out = []
     with_history = {h.source for h in ctx.histories}
+    unmatched_listing = [a.listing.path for a in ctx.accounts
+                         if a.listing is not None and not a.histories]
     for inventory in ctx.inventories:
         sources = sorted({m.source for m in inventory.messages}
                          | {m.source for m in inventory.managers})
@@ -450,14 +458,24 @@ def history_missing(ctx: AuditContext) -> list[AuditFinding]:
             if not mail:
                 continue
             hidden = [m for m in inventory.managers if m.source == source]
+            pop3 = [m for m in mail if _POP3_RECEIVED.search(m.transport_headers or "")]
+            reasons = []
+            if hidden:
+                reasons.append(f"{len(hidden)} Message Manager(s) exist in it")
+            if unmatched_listing:
+                reasons.append("a server UIDL listing was given and no history matches it")
+            if pop3:
+                reasons.append(f"{len(pop3)} message(s) have Received headers naming POP3")
+            if not reasons:
+                continue
             explanation = (
                 f"{source} holds {len(mail)} message(s) received from the Internet but no POP3 "
-                "download history"
-                + (f", although {len(hidden)} Message Manager(s) exist" if hidden else "")
-                + ". If this mail came by POP3, the history was deleted or the store was "
-                "replaced or restored (delivery moved to a new store); the next send/receive "
-                "would download everything still on the server.")
+                f"download history, although {'; '.join(reasons)}. The history was deleted, "
+                "or the store was replaced or restored (delivery moved to a new store); the "
+                "next send/receive would download everything still on the server.")
             evidence = {"source": source, "hidden": [m.ref() for m in hidden],
+                        "listings": unmatched_listing,
+                        "pop3_received": [m.ref() for m in pop3[:EVIDENCE_LIMIT]],
                         **_capped("messages", [m.ref() for m in mail])}
             out.append(AuditFinding("history_missing", explanation, evidence))
     return out

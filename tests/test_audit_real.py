@@ -1,0 +1,49 @@
+"""The audit on the real Outlook stores: no spurious finding, duplicates libpff agrees with."""
+
+from __future__ import annotations
+
+import re
+
+import pypff
+
+from conftest import REAL_SAMPLES
+from uidl_inspector.cli.audit import audit_report
+
+
+def pypff_message_ids(path):
+    """(nid, Message-ID from the transport headers) of every message, through libpff."""
+    found = []
+    handle = pypff.file()
+    handle.open(str(path))
+    try:
+        stack = [handle.root_folder]
+        while stack:
+            folder = stack.pop()
+            for i in range(folder.number_of_sub_messages):
+                message = folder.get_sub_message(i)
+                match = re.search(r"(?im)^Message-ID:\s*(\S+)", message.transport_headers or "")
+                found.append((message.identifier, match.group(1) if match else None))
+            stack.extend(folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders))
+    finally:
+        handle.close()
+    return found
+
+
+def test_real_stores(real_psts):
+    report, failed = audit_report([str(REAL_SAMPLES / "pst")], [])
+    assert failed == []
+    audit = report.extra["audit"]
+    # None of these stores holds a POP3 history or a reason to expect one.
+    assert audit["findings"] == [] and report.histories == []
+    assert audit["clock"]["status"] == "insufficient_evidence" and audit["links"] == []
+    by_id = [g for g in audit["duplicates"] if g["key_method"] == "message_id"]
+    assert by_id, "the two pstsdk samples hold one mail with one Message-ID"
+    for group in by_id:
+        for copy in group["copies"]:
+            assert (copy["nid"], group["internet_message_id"]) in pypff_message_ids(
+                copy["source"])
+    # The same mail in a folder and in a recovered-items folder of one store.
+    libyal = [g for g in audit["duplicates"]
+              if {c["folder"].rsplit("/", 1)[1] for c in g["copies"]} ==
+              {"Inbox", "Recovered_Group2"}]
+    assert len(libyal) == 1 and libyal[0]["key_method"] == "subject_sender_submit"
