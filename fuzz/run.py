@@ -120,8 +120,10 @@ def run_one(target: Target, data: bytes, scratch: Path, timeout: float,
     except InputTimeout:
         status, error_type, site, message, detail = "timeout", "", "", "", ""
     except MemoryError as exc:
+        # Free what the failed input's frames still hold before describing it.
+        traceback.clear_frames(exc.__traceback__)
         status, error_type = "memory", type(exc).__name__
-        site, message, detail = _site(exc.__traceback__), "", traceback.format_exc()
+        site, message, detail = _site(exc.__traceback__), "", ""
     except UidlInspectorError as exc:
         status, error_type, site = "rejected", type(exc).__name__, _site(exc.__traceback__)
         message, detail = str(exc)[:300], ""

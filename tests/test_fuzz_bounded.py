@@ -270,3 +270,62 @@ def test_msg_with_absurd_mini_sector_shift_is_refused(tmp_path, shift):
     path.write_bytes(bytes(data))
     with pytest.raises(CorruptStructureError):
         open_msg(str(path))
+
+
+def _cfb_entry(data: bytes, name: str) -> tuple[int, int]:
+    """(offset of the directory entry named ``name``, its start sector) in a v3 CFB."""
+    import olefile
+
+    ole = olefile.OleFileIO(data)
+    try:
+        sect, index = ole.first_dir_sector, 0
+        while sect < 0xFFFFFFFA:
+            for k in range(4):
+                at = (sect + 1) * 512 + 128 * k
+                length = int.from_bytes(data[at + 0x40:at + 0x42], "little")
+                if data[at:at + max(length - 2, 0)].decode("utf-16-le") == name:
+                    return at, int.from_bytes(data[at + 0x74:at + 0x78], "little")
+                index += 1
+            sect = ole.fat[sect]
+    finally:
+        ole.close()
+    raise KeyError(name)
+
+
+def _loop_stream(data: bytes, name: str) -> bytes:
+    """Declare stream ``name`` 0xFFFFFFFF bytes long and point its first FAT entry at
+    itself: olefile in lenient mode then reads the same sector until memory runs out."""
+    out = bytearray(data)
+    at, start = _cfb_entry(data, name)
+    out[at + 0x78:at + 0x80] = (0xFFFFFFFF).to_bytes(8, "little")  # not 0x7FFFFFFF: "unknown"
+    fat_sector = int.from_bytes(data[0x4C:0x50], "little")
+    fat_at = (fat_sector + 1) * 512 + 4 * start
+    out[fat_at:fat_at + 4] = start.to_bytes(4, "little")
+    return bytes(out)
+
+
+def test_msg_stream_size_beyond_the_file_is_bounded(pool, tmp_path):
+    """A 5 KB MSG whose mini stream (root entry) or a big stream claims 4 GiB over a
+    self-looping sector chain made olefile allocate until MemoryError (found by fuzz seed
+    11: 'cycle FAT next; absurd size dir stream size'). Now: CorruptStructureError for the
+    root, a stream_beyond_file finding for a stream, in bounded memory."""
+    from uidl_inspector.exceptions import CorruptStructureError
+    from uidl_inspector.store.msg import read_msg_olefile
+
+    small = _msg_with_attachment(1, b"x" * 100)
+    path = tmp_path / "root.msg"
+    path.write_bytes(_loop_stream(small, "Root Entry"))
+    with pytest.raises(CorruptStructureError):
+        read_msg_olefile(str(path))
+    assert pool.run("msg", path.read_bytes()).status == "rejected"
+
+    big = _msg_with_attachment(1, bytes(range(256)) * 20)  # 5120 bytes: a regular stream
+    path = tmp_path / "stream.msg"
+    path.write_bytes(_loop_stream(big, "__substg1.0_37010102"))
+    message = read_msg_olefile(str(path))
+    (attachment,) = message.attachments()
+    assert attachment.data is None
+    codes = [f.code for f in attachment.findings + message.findings]
+    assert "stream_beyond_file" in codes
+    outcome = pool.run("msg", path.read_bytes())
+    assert outcome.status == "ok" and outcome.peak_rss_kib < 256 << 10

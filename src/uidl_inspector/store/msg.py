@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import os
 import re
 import struct
 from dataclasses import dataclass, field
@@ -185,6 +186,7 @@ class _OleReader:
     def __init__(self, ole: olefile.OleFileIO, path: str) -> None:
         self.ole = ole
         self.path = path
+        self.file_size = os.path.getsize(path)
         self.entries = [tuple(e) for e in ole.listdir(streams=True, storages=True)]
 
     def children(self, parent: tuple[str, ...]) -> list[str]:
@@ -196,6 +198,12 @@ class _OleReader:
         """A whole stream, or None (with a finding when the file cut it short)."""
         name = "/".join(parts)
         if self.ole.get_type(name) != olefile.STGTY_STREAM:
+            return None
+        # Lenient olefile follows a cyclic sector chain as far as the declared size: bound it.
+        if self.ole.get_size(name) > self.file_size:
+            findings.append(Finding("stream_beyond_file", None,
+                                    f"{name}: declares {self.ole.get_size(name)} bytes in a "
+                                    f"{self.file_size}-byte file"))
             return None
         with self.ole.openstream(name) as stream:
             data = stream.read()
@@ -318,6 +326,9 @@ def read_msg_olefile(path: str) -> MsgMessage:
         if ole.sector_size not in (512, 4096) or ole.mini_sector_size != 64:
             raise CorruptStructureError(f"{path}: sector sizes {ole.sector_size}/"
                                         f"{ole.mini_sector_size} are not [MS-CFB]'s")
+        if ole.root.size > os.path.getsize(path):  # the mini stream holds every small stream
+            raise CorruptStructureError(f"{path}: mini stream of {ole.root.size} bytes is "
+                                        "larger than the file")
         reader = _OleReader(ole, path)
         if not any(e == (PROPERTY_STREAM,) for e in reader.entries):
             raise NotAStoreError(f"{path}: OLE file without an MSG property stream")
