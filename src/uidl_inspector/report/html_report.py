@@ -14,6 +14,7 @@ from html import escape
 from typing import Any
 
 from uidl_inspector.report.model import TOOL_NAME, Report
+from uidl_inspector.report.table_report import terminal_safe
 
 __all__ = ["to_html", "downloads_per_period", "MAX_BARS", "MAX_GROUPS_SHOWN"]
 
@@ -37,8 +38,16 @@ word-break:break-all}.muted{color:#57606a}svg text{font:11px sans-serif}
 
 
 def _e(value: object) -> str:
-    """Text of any value, HTML-escaped (quotes included); None shows as an empty cell."""
-    return "" if value is None else escape(str(value), quote=True)
+    """Text of any value, HTML-escaped (quotes included); None shows as an empty cell.
+
+    Controls and bidi overrides from the evidence would hide or disguise text (and act on
+    a terminal showing the file): they are shown as escapes (``\\x1b``, ``\\u202e``);
+    line breaks are kept.
+    """
+    if value is None:
+        return ""
+    lines = str(value).split("\n")
+    return escape("\n".join(terminal_safe(line) for line in lines), quote=True)
 
 
 def _figure(key: str, label: str, value: object) -> str:
