@@ -417,13 +417,23 @@ def write_evidence(outdir: str | Path, sc: Scenario, *, variant: str = "unicode"
     for path, (_manager, spec) in zip(msgs, built.managers, strict=False):
         say(f"writing {path.name}")
         write_msg(spec, path)
-    _atomic(truth_file, truth_bytes(document))
+    _write_json(truth_file, document)
     return EvidenceSet(store, truth_file, listings, tuple(msgs), document)
 
 
 def truth_bytes(document: dict[str, Any]) -> bytes:
     """The truth as stable, diff-friendly JSON: the same document gives the same bytes."""
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    """:func:`truth_bytes`, streamed to a temporary file then renamed: a 100,000-message
+    truth is about 90 MB of text, which need not be held twice in memory."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as out:
+        json.dump(document, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    os.replace(tmp, path)
 
 
 def _atomic(path: Path, data: bytes) -> None:
