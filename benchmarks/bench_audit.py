@@ -1,0 +1,180 @@
+"""Audit time and memory on a 100,000-message store against a 1,000-message one.
+
+Run: ``python benchmarks/bench_audit.py [--big N] [--small N] [--runs R] [--keep DIR]``.
+
+Both stores are written first, each in its own child process (not timed): an Inbox of N
+POP3 messages delivered irregularly, 1% of them delivered twice (a re-download), and a
+Message Manager whose history holds a get tag for each of the newest min(N, 65,535)
+messages (the BLOB's Count is 16 bits), written on a clock one hour east of UTC; plus the
+server's UIDL listing. Then each size is measured in a fresh child process (spawn), so that
+its ``ru_maxrss`` is the audit's own and not the writer's:
+
+- ``audit``: what ``uidl-inspector audit STORE --server-uidl LISTING`` does: scan (locate and
+  decode the history), walk every folder's messages (inventory), and the audit (classes,
+  duplicate groups, clock inference, links, findings). Median of ``--runs``.
+- ``analysis``: the audit alone (``run_audit`` on the histories and the inventory), median.
+- memory: tracemalloc peak of one more audit run (traced separately, so tracing does not
+  distort the timings), and the child's ru_maxrss (interpreter included).
+
+Prints absolute times, the per-message ratio big/small (1.0 = linear) and memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import random
+import resource
+import statistics
+import tempfile
+import time
+import tracemalloc
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from uidl_inspector.audit import read_server_listing, run_audit, take_inventory
+from uidl_inspector.cli.audit import audit_report
+from uidl_inspector.history import build_blob, escape_uid
+from uidl_inspector.locate import scan_evidence
+from uidl_inspector.mapi import PropId
+from uidl_inspector.mapi import PropType as T
+from uidl_inspector.store.pst import open_pst
+from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec, Prop, StoreSpec, write_pst
+from uidl_inspector.synth.truth import uidl_transcript
+
+T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+OFFSET = timedelta(minutes=60)
+MAX_TAGS = 65_535
+
+
+def write_store(n: int, folder: Path) -> tuple[Path, Path]:
+    """The store and its server listing (see the module docstring)."""
+    rng = random.Random(n)
+    spec = StoreSpec()
+    inbox = next(f for f in spec.folders if f.name == "Inbox")
+    moment = T0
+    fetched = []
+    for i in range(n):
+        moment += timedelta(seconds=rng.randint(20, 400))
+        mid = f"<{i:08d}.{rng.getrandbits(32):08x}@mail.example.org>"
+        uid = f"{i + 1:08X}{0x5A5A5A5A:08X}"
+        copies = [moment] + ([moment + timedelta(days=3)] if i % 100 == 7 else [])
+        for delivered in copies:
+            inbox.messages.append(MessageSpec({
+                PropId.MESSAGE_CLASS: Prop(T.UNICODE, "IPM.Note"),
+                PropId.SUBJECT: Prop(T.UNICODE, f"Report {i}"),
+                PropId.INTERNET_MESSAGE_ID: Prop(T.UNICODE, mid),
+                PropId.MESSAGE_DELIVERY_TIME: Prop(T.TIME, delivered),
+                PropId.CLIENT_SUBMIT_TIME: Prop(T.TIME, moment - timedelta(seconds=30)),
+                PropId.SENDER_EMAIL_ADDRESS: Prop(T.UNICODE, "alice@example.org"),
+                PropId.TRANSPORT_MESSAGE_HEADERS: Prop(T.UNICODE, f"Message-ID: {mid}\r\n"),
+            }))
+        fetched.append((moment, uid))
+    tags = [("+", "b", (at + OFFSET + timedelta(seconds=1)).strftime("%Y%m%d%H%M%S"),
+             escape_uid(uid)) for at, uid in fetched[-MAX_TAGS:]]
+    inbox.associated.append(MessageSpec(
+        {PropId.MESSAGE_CLASS: Prop(T.UNICODE, "IPM.MessageManager"),
+         PropId.SUBJECT: Prop(T.UNICODE, "Outlook Message Manager (Outlook) (KEY: 00)")},
+        attachments=[AttachmentSpec(
+            {PropId.ATTACH_LONG_FILENAME: Prop(T.UNICODE, "BlobPOPa@example.org")},
+            data=build_blob(tags))]))
+    store = folder / f"audit-{n}.pst"
+    write_pst(spec, store)
+    listing = folder / f"audit-{n}.uidl.txt"
+    listing.write_text(uidl_transcript([uid for _, uid in fetched] + ["NEW1", "NEW2"]))
+    return store, listing
+
+
+def audit_once(store: Path, listing: Path) -> dict:
+    report, failed = audit_report([str(store)], [read_server_listing(listing)])
+    assert not failed, failed
+    return report.extra["audit"]
+
+
+def analysis_inputs(store: Path, listing: Path) -> tuple:
+    report = scan_evidence([str(store)]).report
+    pst = open_pst(str(store))
+    try:
+        inventory = take_inventory(pst, str(store))
+    finally:
+        pst.close()
+    return report.histories, [inventory], [read_server_listing(listing)]
+
+
+def median_time(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure(store: Path, listing: Path, runs: int, queue: mp.Queue) -> None:
+    """One size, in a fresh process: times, tracemalloc peak, ru_maxrss, summary."""
+    audit = audit_once(store, listing)  # warm-up, and a sanity check
+    assert audit["clock"]["offset_minutes"] == 60, audit["clock"]
+    total = median_time(lambda: audit_once(store, listing), runs)
+    inputs = analysis_inputs(store, listing)
+    analysis = median_time(lambda: run_audit(*inputs), runs)
+    inputs = None
+    tracemalloc.start()
+    audit_once(store, listing)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    queue.put((total, analysis, peak, maxrss, audit["summary"]))
+
+
+def in_child(target, *args):
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=target, args=(*args, queue))
+    child.start()
+    result = queue.get()
+    child.join()
+    return result
+
+
+def write_child(n: int, folder: Path, queue: mp.Queue) -> None:
+    start = time.perf_counter()
+    store, listing = write_store(n, folder)
+    queue.put((store, listing, time.perf_counter() - start))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--big", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=1_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="write the stores here and keep them")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        results = {}
+        for n in (args.small, args.big):
+            store, listing = folder / f"audit-{n}.pst", folder / f"audit-{n}.uidl.txt"
+            if store.exists() and listing.exists() and args.keep:
+                written = "kept"
+            else:
+                store, listing, seconds = in_child(write_child, n, folder)
+                written = f"{seconds:.1f} s"
+            total, analysis, peak, maxrss, summary = in_child(measure, store, listing,
+                                                              args.runs)
+            results[n] = (total, analysis)
+            print(f"{n:>7} messages ({store.stat().st_size / 1e6:.1f} MB store, written: "
+                  f"{written}): audit {total:.2f} s (analysis alone {analysis:.2f} s), "
+                  f"tracemalloc peak {peak / 1e6:.1f} MB, ru_maxrss {maxrss / 1e6:.0f} MB; "
+                  f"{summary['entries']} entries, {summary['duplicate_groups']} duplicate "
+                  f"groups, {summary['linked_entries']} links, findings {summary['findings']}",
+                  flush=True)
+        small, big = results[args.small], results[args.big]
+        per = (big[0] / args.big) / (small[0] / args.small)
+        print(f"audit time ratio {args.big}/{args.small}: {big[0] / small[0]:.1f}x "
+              f"({per:.2f}x per message); analysis alone {big[1] / small[1]:.1f}x "
+              f"({(big[1] / args.big) / (small[1] / args.small):.2f}x per message)")
+
+
+if __name__ == "__main__":
+    main()
