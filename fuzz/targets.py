@@ -15,6 +15,7 @@ worker's scratch directory.
 from __future__ import annotations
 
 import importlib.util
+import json
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -581,9 +582,9 @@ def _pst_run(data: bytes, scratch: Path) -> int:
     finally:
         store.close()
     turn = _cli_turn(data)
-    if turn is not None:
-        command = ("scan", "hidden")[turn % 2]
-        run_cli([command, str(path), "--format", "json"])
+    if turn is not None:  # --verify also reads the mutant with libpff (C code, in-process)
+        command = (["scan"], ["hidden"], ["scan", "--verify"])[turn % 3]
+        run_cli([*command, str(path), "--format", "json"])
     return found
 
 
@@ -692,10 +693,15 @@ def _audit_seeds() -> list[Seed]:
 
 
 def _audit_run(data: bytes, scratch: Path) -> int:
-    path = scratch / "input.pst"
+    """The audit command over a mutated store; findings: the sources' and the audit's."""
+    path, out = scratch / "input.pst", scratch / "audit.json"
     path.write_bytes(data)
-    run_cli(["audit", str(path), "--format", "json"])
-    return 0
+    run_cli(["audit", str(path), "--format", "json", "--output", str(out)])
+    if not out.exists():
+        return 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    found = sum(len(s.get("findings", ())) for s in report["sources"])
+    return found + len(report.get("audit", {}).get("findings", ()))
 
 
 TARGETS: dict[str, Target] = {
