@@ -112,6 +112,7 @@ class HeapWriter:
         # per block: the items' bytes back to back and where each item ends in them
         self._bodies: list[bytearray] = [bytearray()]
         self._ends: list[list[int]] = [[]]
+        self._head = _HNHDR_SIZE  # header size of the last block
 
     @staticmethod
     def _header_size(block_index: int) -> int:
@@ -129,17 +130,24 @@ class HeapWriter:
 
     def alloc(self, data: bytes) -> int:
         """Store one item; return its HID."""
-        if len(data) > MAX_HEAP_ITEM:
-            raise ValueError(f"heap item of {len(data)} bytes exceeds {MAX_HEAP_ITEM}")
+        size = len(data)
+        if size > MAX_HEAP_ITEM:
+            raise ValueError(f"heap item of {size} bytes exceeds {MAX_HEAP_ITEM}")
         b = len(self._bodies) - 1
-        if len(self._ends[b]) >= _MAX_ITEMS_PER_BLOCK or self._room(b, 1) < len(data) + 1:
+        ends = self._ends[b]
+        used = self._head + len(self._bodies[b]) + size
+        # room for the item, 2-byte alignment, cAlloc/cFree and one more rgibAlloc slot
+        if len(ends) >= _MAX_ITEMS_PER_BLOCK or used + 1 + 4 + 2 * (len(ends) + 2) > (
+                self.block_max):
             b += 1
             self._bodies.append(bytearray())
             self._ends.append([])
+            self._head = self._header_size(b)
+            ends = self._ends[b]
         body = self._bodies[b]
         body += data
-        self._ends[b].append(len(body))
-        return make_hid(b, len(self._ends[b]))
+        ends.append(len(body))
+        return make_hid(b, len(ends))
 
     def replace(self, hid: int, data: bytes) -> None:
         """Overwrite an item with bytes of the same size (headers filled in late)."""
@@ -217,35 +225,52 @@ def build_bth(heap: HeapWriter, cb_key: int, cb_ent: int, records: Sequence[byte
 
 # -- property values ---------------------------------------------------------------
 
-_FIXED = {
-    PropType.INT16: ("<h", 2),
-    PropType.INT32: ("<i", 4),
-    PropType.FLOAT32: ("<f", 4),
-    PropType.ERROR: ("<I", 4),
-    PropType.BOOLEAN: ("<B", 1),
-    PropType.FLOAT64: ("<d", 8),
-    PropType.CURRENCY: ("<q", 8),
-    PropType.FLOATING_TIME: ("<d", 8),
-    PropType.INT64: ("<q", 8),
-    PropType.TIME: ("<Q", 8),
+_FIXED = {  # type: (struct, size); integers are written two's complement, as MAPI does
+    int(PropType.INT16): (struct.Struct("<H"), 2),
+    int(PropType.INT32): (struct.Struct("<I"), 4),
+    int(PropType.FLOAT32): (struct.Struct("<f"), 4),
+    int(PropType.ERROR): (struct.Struct("<I"), 4),
+    int(PropType.BOOLEAN): (struct.Struct("<B"), 1),
+    int(PropType.FLOAT64): (struct.Struct("<d"), 8),
+    int(PropType.CURRENCY): (struct.Struct("<Q"), 8),
+    int(PropType.FLOATING_TIME): (struct.Struct("<d"), 8),
+    int(PropType.INT64): (struct.Struct("<Q"), 8),
+    int(PropType.TIME): (struct.Struct("<Q"), 8),
 }
+_INTEGER_MASK = {int(PropType.INT16): 0xFFFF, int(PropType.INT32): 0xFFFFFFFF,
+                 int(PropType.ERROR): 0xFFFFFFFF, int(PropType.CURRENCY): (1 << 64) - 1,
+                 int(PropType.INT64): (1 << 64) - 1}
 
 
 def cell_size(ptype: int) -> int:
     """Bytes of a TC cell: the value itself up to 8 bytes, else a 4-byte HNID."""
-    fixed = _FIXED.get(ptype)  # type: ignore[call-overload]
+    fixed = _FIXED.get(ptype)
     return fixed[1] if fixed else 4
 
 
 def _fixed_bytes(ptype: int, value: Any) -> bytes:
-    fmt, _ = _FIXED[ptype]  # type: ignore[index]
+    packer = _FIXED[ptype][0]
     if ptype == PropType.TIME:
         value = filetime(value)
     elif ptype == PropType.BOOLEAN:
         value = 1 if value else 0
-    elif ptype in (PropType.INT16, PropType.INT32) and value >= 1 << (8 * struct.calcsize(fmt) - 1):
-        value -= 1 << (8 * struct.calcsize(fmt))
-    return struct.pack(fmt, value)
+    elif ptype in _INTEGER_MASK:
+        value &= _INTEGER_MASK[ptype]
+    return packer.pack(value)
+
+
+def value_size(ptype: int, value: Any) -> int:
+    """Stored size of a value without encoding it (for PidTagMessageSize)."""
+    fixed = _FIXED.get(ptype)
+    if fixed:
+        return fixed[1]
+    if ptype == PropType.UNICODE:
+        return len(value.encode("utf-16-le")) if not value.isascii() else 2 * len(value)
+    if ptype == PropType.STRING8:
+        return len(value)
+    if ptype in (PropType.BINARY, PropType.GUID):
+        return len(value)
+    return len(encode_value(ptype, value))
 
 
 def _string(value: str, ptype: int) -> bytes:

@@ -40,7 +40,7 @@ from uidl_inspector.schemas.ndb import (
     nid_index,
     nid_type,
 )
-from uidl_inspector.synth.ltp_writer import Column, build_pc, build_tc, encode_value
+from uidl_inspector.synth.ltp_writer import Column, build_pc, build_tc, value_size
 from uidl_inspector.synth.ndb_writer import NdbWriter
 
 __all__ = [
@@ -476,7 +476,7 @@ class _StoreWriter:
             self.write_attachments(m, own, orphan)
         triples = self.adapt(props.items())
         if PropId.MESSAGE_SIZE not in m.props:
-            size = sum(len(encode_value(t, v)) for _, t, v in triples) + sum(
+            size = sum(value_size(t, v) for _, t, v in triples) + sum(
                 len(a.data or b"") for a in m.attachments)
             triples.append((PropId.MESSAGE_SIZE, PropType.INT32, size))
         blocks = self.pc(triples, own)
