@@ -104,7 +104,9 @@ def run_cli(args: list[str], inputs: int = 1) -> tuple[int, str, str] | None:
 
     from uidl_inspector.cli import app
 
-    result = CliRunner().invoke(app, args, catch_exceptions=True)
+    # UIDL_DEBUG=1: an unexpected exception propagates instead of becoming the CLI's
+    # one-line "internal error", so the harness counts it as the crash it is.
+    result = CliRunner().invoke(app, args, catch_exceptions=True, env={"UIDL_DEBUG": "1"})
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     out, err = result.stdout, result.stderr
