@@ -329,3 +329,36 @@ def test_msg_stream_size_beyond_the_file_is_bounded(pool, tmp_path):
     assert "stream_beyond_file" in codes
     outcome = pool.run("msg", path.read_bytes())
     assert outcome.status == "ok" and outcome.peak_rss_kib < 256 << 10
+
+
+# --- truncation at every structure boundary, exhaustively on small seeds -----------------
+
+SWEPT_STORES = ["outlookpstrs-empty-unicode.pst", "pstsdk-test-ansi.pst"]
+
+
+@pytest.mark.parametrize("name", SWEPT_STORES)
+def test_store_truncated_at_every_boundary(pool, real_psts, name):
+    """Every page, block, entry and heap boundary the layout knows (each a place where a
+    copy or a carve can end): a result or our error, every time."""
+    (path,) = [p for p in real_psts if p.name == name]
+    data = path.read_bytes()
+    cuts = fuzz_targets.pst_layout(data).boundaries
+    assert len(cuts) > 400
+    statuses = {}
+    for cut, outcome in pool.map((b, "pst", data[:b]) for b in cuts):
+        assert outcome.status in ("ok", "rejected"), (cut, _explain(outcome, ()))
+        statuses[cut] = outcome.status
+    assert set(statuses.values()) == {"ok", "rejected"}
+
+
+def test_msg_and_blobs_truncated_at_every_boundary(pool):
+    from uidl_inspector.history import parse_blob
+
+    for seed in _seeds("blob"):
+        if len(seed.data) > 4096:  # many-600: its 4,800 boundaries repeat one tag shape
+            continue
+        for cut in seed.layout.boundaries:
+            parse_blob(seed.data[:cut])  # lenient: never raises
+    msg = min(_seeds("msg"), key=lambda s: len(s.data))
+    for cut, outcome in pool.map((b, "msg", msg.data[:b]) for b in msg.layout.boundaries):
+        assert outcome.status in ("ok", "rejected"), (cut, _explain(outcome, ()))
