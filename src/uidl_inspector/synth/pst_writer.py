@@ -7,6 +7,11 @@ root, folders with their hierarchy / contents / associated-contents tables, mess
 recipient and attachment tables, attachments (by value or embedded message) and deleted
 ("orphan") messages whose blocks stay in the file. ``ltp_writer`` builds the nodes and
 ``ndb_writer`` the file. Output is a pure function of (spec, variant, encoding, seed).
+
+Not written (no reader we validate against needs them, and Outlook rebuilds them): the
+spam search folder 0x2223 and its search criteria, the DList page, FMap/FPMap pages
+(deprecated; Outlook would place them past 128 AMaps, about 32 MB), folder templates
+0xA1/0xC1. 4K-page OST files are read by the project but never written.
 """
 
 from __future__ import annotations
