@@ -541,3 +541,57 @@ def test_absurd_counts_do_not_allocate(tmp_path):
     with open_pst(_copy(tmp_path, data)) as store:
         assert store.props == {}
         assert {f.code for f in store.findings} == {"heap_bad_page_map"}
+
+
+# ---------------------------------------------------------------- the project's own writer
+
+
+@pytest.mark.parametrize("variant", ["unicode", "ansi"])
+@pytest.mark.parametrize("crypt", ["none", "permute", "cyclic"])
+def test_synthetic_writer_stores_read_like_libpff(tmp_path, variant, crypt):
+    from uidl_inspector.mapi import PropType as T
+    from uidl_inspector.synth.pst_writer import (
+        AttachmentSpec,
+        MessageSpec,
+        Prop,
+        StoreSpec,
+        write_pst,
+    )
+
+    spec = StoreSpec()
+    inbox = next(f for f in spec.folders if f.name == "Inbox")
+    blob = bytes(range(256)) * 80  # 20 KB: an XBLOCK data tree in a subnode
+    inner = MessageSpec({0x001A: Prop(T.UNICODE, "IPM.Note"), 0x0037: Prop(T.UNICODE, "inner")})
+    inbox.messages.append(
+        MessageSpec(
+            {0x001A: Prop(T.UNICODE, "IPM.Note"), 0x0037: Prop(T.UNICODE, "outer")},
+            attachments=[AttachmentSpec({0x3707: Prop(T.UNICODE, "e.msg")}, embedded=inner)],
+        )
+    )
+    inbox.associated.append(
+        MessageSpec(
+            {
+                0x001A: Prop(T.UNICODE, "IPM.MessageManager"),
+                0x0037: Prop(T.UNICODE, "Outlook Message Manager (Outlook)"),
+            },
+            attachments=[
+                AttachmentSpec({0x3707: Prop(T.UNICODE, "BlobPOPa@example.org")}, data=blob),
+                AttachmentSpec({0x3707: Prop(T.UNICODE, "small")}, data=b"\x03\x00\x00\x00"),
+            ],
+        )
+    )
+    path = tmp_path / f"w-{variant}-{crypt}.pst"
+    write_pst(spec, path, variant=variant, encoding=crypt)
+    with open_pst(path, check_parents=True) as store:
+        assert (store.variant, store.encryption) == (variant, crypt)
+        assert _our_tree(store) == _pff_tree(path)
+        folder = next(f for f in walk_folders(store.root_folder()) if f.name == "Inbox")
+        (manager,) = list(folder.associated())
+        assert [a.data for a in manager.attachments()] == [blob, b"\x03\x00\x00\x00"]
+        assert [a.props.get(0x3707) for a in manager.attachments()] == [
+            "BlobPOPa@example.org",
+            "small",
+        ]
+        (outer,) = list(folder.messages())
+        assert outer.attachments()[0].embedded().subject == "inner"
+        assert not manager.findings and not outer.findings and store.findings == []
