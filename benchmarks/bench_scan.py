@@ -1,0 +1,168 @@
+"""Scan a 100,000-message store against a 1,000-message one, and against pypff, same run.
+
+Run: ``python benchmarks/bench_scan.py [--big N] [--small N] [--runs R]``.
+Both stores are written with ``uidl_inspector.synth`` (the write benchmark's spec) into a temporary
+directory first (not timed). Each measurement runs in a fresh child process (spawn), so
+that caches of one do not help the next and ``ru_maxrss`` is that run's peak:
+
+- ``locate``: open the store and find every history (the default scan: associated
+  contents of every folder), the part whose cost must not grow with the store (both
+  stores hold the same 1,000-tag history, so only the number of messages differs);
+- ``scan``: ``locate.scan_evidence`` as the command runs it, which also hashes the whole
+  file (SHA-256 and MD5) for the report's Source record;
+- ``pypff``: libpff opening the same file and walking every folder's ``sub_items``.
+
+Imports are done before the clock starts. Peak memory is the child's VmHWM (the whole
+process: interpreter, libraries and the run).
+
+Printed: medians, the big/small ratio (target <= 2x), our time over pypff's on the big
+store (target <= 1.0x), and the peak memory of a scan of the big store (target < 150 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+HISTORY_TAGS = 1_000
+
+
+def history_blob(tags: int = HISTORY_TAGS) -> bytes:
+    """A realistic history (distinct Dovecot-style UIDs), the same in both stores."""
+    from uidl_inspector.history import build_blob
+
+    start = datetime(2024, 1, 1)
+    return build_blob(("get", "body", start + timedelta(minutes=7 * i), f"{i:08x}{i * 7919:08x}")
+                      for i in range(tags))
+
+
+def write_store(folder: Path, messages: int) -> Path:
+    """The write benchmark's store (``messages`` Inbox messages, one Message Manager), with
+    the same history BLOB whatever the size, so that only the store's size differs."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_synth_write import make_spec
+
+    from uidl_inspector.synth.pst_writer import write_pst
+
+    spec = make_spec(messages)
+    inbox = next(f for f in spec.folders if f.name == "Inbox")
+    inbox.associated[0].attachments[0].data = history_blob()
+    path = folder / f"inbox-{messages}.pst"
+    write_pst(spec, path, variant="unicode", encoding="permute", seed=1)
+    return path
+
+
+def _locate(path: str) -> int:
+    from uidl_inspector.locate import locate
+    from uidl_inspector.store.pst import open_pst
+
+    with open_pst(path) as store:
+        return len(locate(store).histories)
+
+
+def _scan(path: str) -> int:
+    from uidl_inspector.locate import scan_evidence
+
+    return len(scan_evidence([path]).report.histories)
+
+
+def _pypff(path: str) -> int:
+    import pypff
+
+    handle = pypff.file()
+    handle.open(path)
+    count, stack = 0, [handle.get_root_folder()]
+    while stack:
+        folder = stack.pop()
+        for index in range(folder.number_of_sub_items):
+            count += folder.get_sub_item(index).identifier & 1 | 1
+        stack.extend(folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders))
+    handle.close()
+    return count
+
+
+TASKS = {"locate": _locate, "scan": _scan, "pypff": _pypff}
+
+
+def _peak_rss_kib() -> int:
+    """VmHWM: unlike ru_maxrss it starts afresh at exec, so the parent's size is not in it."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _child(task: str, path: str, queue: mp.Queue) -> None:
+    import pypff  # noqa: F401  (imports are not what is measured)
+
+    import uidl_inspector.locate  # noqa: F401
+    import uidl_inspector.store.pst  # noqa: F401
+
+    start = time.perf_counter()
+    result = TASKS[task](path)
+    elapsed = time.perf_counter() - start
+    queue.put((elapsed, _peak_rss_kib(), result))
+
+
+def measure(task: str, path: Path, runs: int) -> tuple[float, int, int]:
+    """Median seconds, highest peak RSS (KiB) and the task's result over ``runs`` children."""
+    ctx = mp.get_context("spawn")
+    times, peaks, result = [], [], 0
+    for _ in range(runs):
+        queue = ctx.Queue()
+        child = ctx.Process(target=_child, args=(task, str(path), queue))
+        child.start()
+        elapsed, peak, result = queue.get(timeout=3600)
+        child.join()
+        times.append(elapsed)
+        peaks.append(peak)
+    return statistics.median(times), max(peaks), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--big", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=1_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--tasks", default=",".join(TASKS),
+                        help="comma-separated subset of: " + ", ".join(TASKS))
+    parser.add_argument("--pypff-runs", type=int, default=None,
+                        help="runs of the pypff walk (slow on the big store); default --runs")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        small, big = write_store(folder, args.small), write_store(folder, args.big)
+        print(f"stores: {args.small:,} messages {small.stat().st_size / 1e6:.1f} MB, "
+              f"{args.big:,} messages {big.stat().st_size / 1e6:.1f} MB; "
+              f"medians of {args.runs} runs, each in a fresh process")
+        rows = {}
+        tasks = [t for t in args.tasks.split(",") if t in TASKS]
+        for task in tasks:
+            for label, path in (("small", small), ("big", big)):
+                runs = args.runs if task != "pypff" else args.pypff_runs or args.runs
+                rows[task, label] = measure(task, path, runs)
+                seconds, peak, result = rows[task, label]
+                print(f"  {task:6} {label:5}: {seconds * 1000:9.1f} ms   peak RSS "
+                      f"{peak / 1024:6.1f} MB   (result {result})")
+        for task in ("locate", "scan"):
+            if task not in tasks:
+                continue
+            ratio = rows[task, "big"][0] / rows[task, "small"][0]
+            print(f"{task}: big/small = {ratio:.2f}x (target <= 2x)")
+            if "pypff" in tasks:
+                versus = rows[task, "big"][0] / rows["pypff", "big"][0]
+                print(f"{task}: ours/pypff on the big store = {versus:.3f}x (target <= 1.0x)")
+            print(f"{task} of the big store: peak RSS {rows[task, 'big'][1] / 1024:.1f} MB "
+                  "(target < 150 MB)")
+
+
+if __name__ == "__main__":
+    main()
