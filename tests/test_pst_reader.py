@@ -363,18 +363,20 @@ def _pc(props: list[tuple[int, int, bytes]], four_k=False) -> bytes:
     return _heap(0xBC, [bth, b"".join(records), *values])
 
 
-def _build_store(fmt, nodes, crypt=0, compress=False, client=b"SM", wver=None) -> bytes:
+def _build_store(
+    fmt, nodes, crypt=0, compress=False, client=b"SM", wver=None, prepare=None
+) -> bytes:
     """A minimal store built with the shared declarations: one NBT and one BBT leaf page."""
     page = fmt.page_size
     out = bytearray(0x4400 if page == 512 else 0x5000)
     bbt, nbt, next_bid = [], [], [4]
 
-    def block(data: bytes) -> int:
-        bid = next_bid[0]
+    def block(data: bytes, internal: bool = False) -> int:
+        bid = next_bid[0] | (2 if internal else 0)
         next_bid[0] += 4
-        stored = encoding.encode_block(data, crypt, bid)
+        stored = data if internal else encoding.encode_block(data, crypt, bid)
         inflated = len(stored)
-        if compress and len(zlib.compress(stored)) < len(stored):  # only when it helps
+        if compress and not internal and len(zlib.compress(stored)) < len(stored):
             stored = zlib.compress(stored)
         ib = len(out)
         trailer = dict(
@@ -394,8 +396,11 @@ def _build_store(fmt, nodes, crypt=0, compress=False, client=b"SM", wver=None) -
         bbt.append(entry)
         return bid
 
-    for nid, data, parent in nodes:
-        nbt.append(dict(nid=nid, bidData=block(data), bidSub=0, nidParent=parent))
+    if prepare is not None:  # builds blocks itself; returns (nid, bidData, parent, bidSub)
+        nodes = list(nodes) + prepare(block)
+    for nid, data, parent, *sub in nodes:
+        bid_data = data if isinstance(data, int) else block(data)
+        nbt.append(dict(nid=nid, bidData=bid_data, bidSub=sub[0] if sub else 0, nidParent=parent))
 
     def bt_page(ptype, decl, entries, bid) -> dict:
         while len(out) % page:
@@ -595,3 +600,73 @@ def test_synthetic_writer_stores_read_like_libpff(tmp_path, variant, crypt):
         (outer,) = list(folder.messages())
         assert outer.attachments()[0].embedded().subject == "inner"
         assert not manager.findings and not outer.findings and store.findings == []
+
+
+def _pc_with_subnode_value(four_k: bool) -> bytes:
+    """A PC whose 0x3701 value lives in subnode 0x3F (a HNID with a non-zero type)."""
+    records = ltp.PCBTH.build(dict(wPropId=0x3701, wPropType=0x102, dwValueHnid=0x3F))
+    bth = ltp.BTHHEADER.build(
+        dict(cbKey=2, cbEnt=6, bIdxLevels=0, hidRoot=ltp.make_hid(0, 2, four_k))
+    )
+    return _heap(0xBC, [bth, records])
+
+
+@pytest.mark.parametrize("fmt", list(ndb.FORMATS.values()), ids=list(ndb.FORMATS))
+def test_siblock_xblock_and_subnode_value(tmp_path, fmt):
+    four_k = fmt.name == "4k"
+    parts = [bytes([n]) * 3000 for n in (1, 2, 3)]
+
+    def prepare(block):
+        data_bids = [block(p) for p in parts]
+        xblock = block(
+            fmt.XBLOCK.build(dict(cEnt=3, lcbTotal=9000, rgbid=data_bids)), internal=True
+        )
+        sl = block(
+            fmt.SLBLOCK.build(dict(cEnt=1, rgentries=[dict(nid=0x3F, bidData=xblock, bidSub=0)])),
+            internal=True,
+        )
+        si = block(fmt.SIBLOCK.build(dict(cEnt=1, rgentries=[dict(nid=0x3F, bid=sl)])), True)
+        return [(0x21, block(_pc_with_subnode_value(four_k)), 0, si)]
+
+    data = _build_store(fmt, [], prepare=prepare, client=b"SO" if four_k else b"SM")
+    with open_pst(_copy(tmp_path, data)) as store:
+        assert store.props[0x3701] == b"".join(parts)
+        assert store.findings == []
+
+
+@pytest.mark.parametrize("fmt", [ndb.ANSI, ndb.UNICODE], ids=["ansi", "unicode"])
+def test_tree_cycles_and_lies_are_findings(tmp_path, fmt):
+    def prepare(block):
+        data_bid = block(b"x" * 100)
+        # An XBLOCK whose lcbTotal lies, an XXBLOCK that lists itself (its BID is the next).
+        liar = block(fmt.XBLOCK.build(dict(cEnt=1, lcbTotal=999, rgbid=[data_bid])), True)
+        me = (data_bid + 8) | 2
+        loop = block(fmt.XXBLOCK.build(dict(cEnt=2, lcbTotal=5, rgbid=[liar, me])), True)
+        assert loop == me
+        sl = block(
+            fmt.SLBLOCK.build(dict(cEnt=1, rgentries=[dict(nid=0x3F, bidData=loop, bidSub=0)])),
+            True,
+        )
+        return [(0x21, block(_pc_with_subnode_value(False)), 0, sl)]
+
+    with open_pst(_copy(tmp_path, _build_store(fmt, [], prepare=prepare))) as store:
+        assert store.props[0x3701] == b"x" * 100
+        codes = {f.code for f in store.findings}
+        assert {"data_tree_cycle", "data_tree_size_mismatch"} <= codes
+
+
+@pytest.mark.parametrize("path", REAL_PSTS, ids=IDS)
+def test_heap_page_map_fast_path_on_real_heaps(path):
+    from uidl_inspector.store.ndb import Node
+
+    checked = 0
+    with open_pst(path) as store:
+        for entry in store.iter_nodes():
+            for block in Node(store.ndb, entry).blocks():
+                if len(block) < 12 or block[2] != 0xEC:
+                    continue
+                ib = int.from_bytes(block[:2], "little")
+                declared = list(ltp.HNPAGEMAP.parse(block[ib:]).rgibAlloc)
+                assert ltp_reader.read_page_map(block, ib) == declared
+                checked += 1
+    assert checked > 20
