@@ -21,7 +21,10 @@ from uidl_inspector import __version__
 if TYPE_CHECKING:
     from uidl_inspector.history import PopHistory
 
-__all__ = ["Source", "Location", "Account", "Profile", "HistoryRecord", "Run", "Report", "hash_file"]
+__all__ = [
+    "Source", "Location", "Account", "Profile", "HistoryRecord", "Run", "Report",
+    "hash_file", "source_path",
+]
 
 TOOL_NAME = "uidl-inspector"
 
@@ -86,7 +89,8 @@ class Location:
     attachment_index: int | None = None
     attachment_name: str | None = None
     match_rule: str | None = None  # conversation_key | search_key | subject | general_key | content
-    attachment_rule: str | None = None  # long_filename | filename | display_name | mini_uid | content
+    # long_filename | filename | display_name | mini_uid | content
+    attachment_rule: str | None = None
     embedded_path: tuple[int, ...] = ()  # attachment indexes of embedded messages, outermost first
 
     def to_dict(self) -> dict[str, Any]:
