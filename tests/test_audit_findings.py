@@ -197,3 +197,27 @@ def test_history_missing_needs_a_pop3_reason():
 def test_no_internet_mail_no_history_is_silent():
     result = audit([], store("s.pst", []))
     assert codes(result) == []
+
+
+def test_coincidental_links_are_no_uid_scheme_change():
+    # Eight mails were copied by a rule a day later. Two copies land seconds after the
+    # download of a message the user has since deleted, so those downloads link to the
+    # copies: two groups "under two UIDs" out of eight is coincidence, not a renaming server.
+    msgs, tags = mailbox(START, 40, OFFSET)
+    copies, deleted = [], set()
+    for k, n in enumerate(range(0, 40, 5)):
+        if k < 2:  # the copy falls 2 s after message n+1's download; n+1 was deleted
+            at = msgs[n + 1].props[0x0E06] + timedelta(seconds=3)
+            deleted.add(n + 1)
+        else:
+            at = msgs[n].props[0x0E06] + timedelta(hours=25, minutes=7)
+        copies.append(mail(0x500004 + 32 * k, msgs[n].props[0x1035], at))
+    kept = [m for i, m in enumerate(msgs) if i not in deleted]
+    result = audit([history(tags, source="s.pst")], store("s.pst", kept + copies))
+    assert len(result["duplicates"]) == 8
+    two_uids = [g for g in result["duplicates"]
+                if len({lk["entry"]["uid"] for lk in result["links"]
+                        if lk["message"]["internet_message_id"] == g["internet_message_id"]})
+                == 2]
+    assert len(two_uids) == 2  # the coincidences are there ...
+    assert "uid_scheme_change" not in codes(result)  # ... and are not taken for a renaming

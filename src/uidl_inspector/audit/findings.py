@@ -326,7 +326,8 @@ def _shapes(uids: Sequence[str]) -> dict[str, tuple[str, str, int | None]]:
 
 def uid_scheme_change(ctx: AuditContext) -> list[AuditFinding]:
     """The server changed how it names messages: two UID forms with one switch date, or
-    one Message-ID downloaded under different UIDs."""
+    mail downloaded again under a different UID (at least two, and at least half of the
+    account's duplicate groups, each pair of links with a confidence above 0.5)."""
     out = []
     link_of = {id(link.message): link for link in ctx.links}
     for label in sorted({h.account.label for h in ctx.histories}):
@@ -340,12 +341,21 @@ def uid_scheme_change(ctx: AuditContext) -> list[AuditFinding]:
         if len(changes) == 1 and changes[0] >= 2 and len(seq) - changes[0] >= 2:
             switch = changes[0]
         regrouped = []
+        groups = 0
         for group in ctx.duplicates:
             linked = [link_of[id(c)] for c in group.copies if id(c) in link_of]
             linked = [lk for lk in linked if lk.entry.account == label]
-            if len({lk.entry.uid for lk in linked}) >= 2:
+            if not linked:
+                continue
+            groups += 1
+            sure = [lk for lk in linked if lk.confidence > 0.5]
+            if len({lk.entry.uid for lk in sure}) >= 2:
                 regrouped.append({**group.to_dict(),
-                                  "entries": [lk.entry.ref() for lk in linked]})
+                                  "entries": [lk.entry.ref() for lk in sure]})
+        # A renaming server makes most re-downloaded mail carry a second UID; a copy that
+        # merely fell within seconds of an unrelated download must not count as one.
+        if len(regrouped) < 2 or len(regrouped) * 2 < groups:
+            regrouped = []
         if switch is None and not regrouped:
             continue
         parts = []
