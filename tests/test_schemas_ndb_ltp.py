@@ -299,6 +299,12 @@ def test_real_headers_and_root_pages_round_trip(path):
         page_raw = data[bref.ib : bref.ib + fmt.page_size]
         page = fmt.BTPAGE.parse(page_raw)
         assert fmt.BTPAGE.build(page) == page_raw
+        fast = ndb.FastRecord(fmt.BTPAGE).parse(page_raw)  # the reader's fast path
+        assert fast.rgentries == page.rgentries and fast.cLevel == page.cLevel
+        assert (fast.cEnt, fast.cEntMax, fast.cbEnt) == (page.cEnt, page.cEntMax, page.cbEnt)
+        assert {k: v for k, v in fast._asdict().items() if k.startswith("pageTrailer_")} == {
+            f"pageTrailer_{k}": v for k, v in page.pageTrailer.items() if not k.startswith("_")
+        }
         assert page.pageTrailer.ptype == ptype
         assert page.pageTrailer.bid == bref.bid
         assert page.pageTrailer.dwCRC == ndb.page_crc(fmt, page_raw)
@@ -406,6 +412,18 @@ def test_ltp_fast_paths_agree(declaration, fast):
             declaration.build(Container(record._asdict()))
             == blob[i * fast.size : (i + 1) * fast.size]
         )
+
+
+@pytest.mark.parametrize("fmt", VARIANTS, ids=IDS)
+def test_block_trailer_fast_path_agrees(fmt):
+    import random
+
+    rnd = random.Random(fmt.name)
+    fast = ndb.FastRecord(fmt.BLOCKTRAILER)
+    for _ in range(50):
+        raw = rnd.randbytes(fmt.block_trailer_size)
+        slow = fmt.BLOCKTRAILER.parse(raw)
+        assert fast.parse(raw)._asdict() == {k: v for k, v in slow.items() if k[0] != "_"}
 
 
 def test_fast_record_refuses_what_it_cannot_check():

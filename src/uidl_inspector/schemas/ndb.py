@@ -558,6 +558,8 @@ def _flatten(struct_: Struct, prefix: str = "") -> tuple[list[str], list[str]]:
     names: list[str] = []
     codes: list[str] = []
     for sub in struct_.subcons:
+        if isinstance(sub, Check):
+            continue  # integrity rules are the caller's to apply on the fast path
         name = sub.name
         inner = sub.subcon if hasattr(sub, "subcon") else sub
         while isinstance(inner, Default):
@@ -584,8 +586,8 @@ class FastRecord:
 
     Derived from the declaration itself (so names and layout cannot drift); nested Structs
     are flattened with ``_`` (``BREF_bid``). Results are namedtuples. Only integer and
-    fixed byte-string fields are accepted; Const/Check are not enforced here, so use it on
-    records without integrity rules (B-tree entries, PC records, row index records).
+    fixed byte-string fields are accepted. ``Check`` rules are skipped, so a caller using
+    the fast path on a structure that has them (BTPAGE's ptypeRepeat) applies them itself.
     """
 
     def __init__(self, declaration: Struct, name: str = "Record") -> None:

@@ -387,21 +387,29 @@ class TableContext:
         self._rows = rows
         return rows
 
-    def rows(self) -> Iterator[tuple[int, dict[int, Any]]]:
-        """(dwRowID, properties) of each row the row index names, in row order."""
-        matrix = self._matrix()
-        index = sorted(self.row_index(), key=lambda pair: pair[1])
-        for row_id, row_number in index:
-            if row_number >= len(matrix):
+    def _indexed(self) -> Iterator[tuple[int, int]]:
+        """(dwRowID, row number) in row order, rows the matrix lacks reported and skipped."""
+        count = len(self._matrix())
+        for row_id, row_number in sorted(self.row_index(), key=lambda pair: pair[1]):
+            if row_number >= count:
                 self.findings.append(
                     Finding(
                         "tc_row_out_of_range",
                         None,
-                        f"node {self.node.nid:#x}: row {row_number} of {len(matrix)}"
-                        f" (id {row_id:#x})",
+                        f"node {self.node.nid:#x}: row {row_number} of {count} (id {row_id:#x})",
                     )
                 )
                 continue
+            yield row_id, row_number
+
+    def row_ids(self) -> list[int]:
+        """dwRowID of each row, in row order, without decoding any cell."""
+        return [row_id for row_id, _ in self._indexed()]
+
+    def rows(self) -> Iterator[tuple[int, dict[int, Any]]]:
+        """(dwRowID, properties) of each row the row index names, in row order."""
+        matrix = self._matrix()
+        for row_id, row_number in self._indexed():
             block, at = matrix[row_number]
             yield row_id, self._cells(block[at : at + self.row_size])
 

@@ -232,8 +232,13 @@ class PstFolder(_PropsMixin):
                 Finding("folder_table_missing", None, f"folder {self.nid:#x}: no table {nid:#x}")
             )
             return []
-        table = Node(self.store.ndb, entry, self.findings)
-        return [row_id for row_id, _ in _table_rows(self.store, table, self.findings)]
+        try:
+            return TableContext(
+                Node(self.store.ndb, entry, self.findings), self.store.four_k
+            ).row_ids()
+        except LtpError as error:
+            self.findings.append(error.finding())
+            return []
 
     def _children(self, nid_type: int, kinds: tuple[int, ...]) -> Iterator[NbtEntry]:
         """Children listed in one table, checked; then unlisted nidParent children if asked."""

@@ -117,6 +117,13 @@ class NdbFile:
         self._nbt_fast = s.FastRecord(self.fmt.NBTENTRY, "NBTENTRY")
         self._bbt_fast = s.FastRecord(self.fmt.BBTENTRY, "BBTENTRY")
         self._bt_fast = s.FastRecord(self.fmt.BTENTRY, "BTENTRY")
+        self._page_fast = s.FastRecord(self.fmt.BTPAGE, "BTPAGE")
+        self._trailer_fast = s.FastRecord(self.fmt.BLOCKTRAILER, "BLOCKTRAILER")
+        root = self.header.root
+        self._roots = {
+            s.PTYPE_NBT: (root.BREFNBT.ib, root.BREFNBT.bid),
+            s.PTYPE_BBT: (root.BREFBBT.ib, root.BREFBBT.bid),
+        }
         self._check_roots()
 
     # ------------------------------------------------------------ header
@@ -215,21 +222,21 @@ class NdbFile:
             record("page_out_of_bounds", ib, f"page {bid:#x} at {ib:#x} is outside the file")
             return None
         raw = bytes(self._map[ib : ib + size])
-        try:
-            page = fmt.BTPAGE.parse(raw)
-        except ConstructError:
+        page = self._page_fast.parse(raw)  # BTPAGE, its Check applied just below
+        if page.pageTrailer_ptype != page.pageTrailer_ptypeRepeat:
             record("page_bad_trailer", ib, f"page {bid:#x}: ptype and ptypeRepeat differ")
             return None
-        trailer = page.pageTrailer
-        if trailer.ptype != ptype:
-            record("page_type_mismatch", ib, f"page {bid:#x} has ptype {trailer.ptype:#x}")
+        if page.pageTrailer_ptype != ptype:
+            record("page_type_mismatch", ib, f"page {bid:#x} has ptype {page.pageTrailer_ptype:#x}")
             return None
-        if trailer.bid != bid:
-            record("page_bid_mismatch", ib, f"trailer bid {trailer.bid:#x}, expected {bid:#x}")
+        if page.pageTrailer_bid != bid:
+            record(
+                "page_bid_mismatch", ib, f"trailer bid {page.pageTrailer_bid:#x}, expected {bid:#x}"
+            )
             return None
-        if trailer.dwCRC != s.page_crc(fmt, raw):
+        if page.pageTrailer_dwCRC != s.page_crc(fmt, raw):
             record("page_crc_mismatch", ib, f"page {bid:#x} CRC does not match")
-        if trailer.wSig != compute_sig(ib, bid):
+        if page.pageTrailer_wSig != compute_sig(ib, bid):
             record("page_sig_mismatch", ib, f"page {bid:#x} signature does not match")
         if level is not None and page.cLevel != level:
             record("page_level_mismatch", ib, f"page {bid:#x} level {page.cLevel}, want {level}")
@@ -267,15 +274,14 @@ class NdbFile:
         return result
 
     def _lookup(self, ptype: int, key: int, sink: list[Finding]) -> Any | None:
-        """The leaf entry with exactly ``key`` in the NBT or BBT, walking one path down."""
-        bref = self.header.root.BREFNBT if ptype == s.PTYPE_NBT else self.header.root.BREFBBT
-        ib, bid, level = bref.ib, bref.bid, None
-        seen: set[int] = set()
+        """The leaf entry with exactly ``key`` in the NBT or BBT, walking one path down.
+
+        Each step must reach a page one level lower, so the walk ends within
+        MAX_BTREE_DEPTH + 1 pages even when pages point back up.
+        """
+        ib, bid = self._roots[ptype]
+        level = None
         for _ in range(MAX_BTREE_DEPTH + 1):
-            if ib in seen:
-                _Recorder(sink)("btree_cycle", ib, f"page at {ib:#x} visited twice")
-                return None
-            seen.add(ib)
             page = self._page(ib, bid, ptype, level, sink)
             if page is None:
                 return None
@@ -308,9 +314,9 @@ class NdbFile:
     def iter_entries(self, ptype: int, sink: list[Finding] | None = None) -> Iterator[Any]:
         """Every leaf entry of the NBT or BBT in key order (reads the whole tree)."""
         sink = self.findings if sink is None else sink
-        bref = self.header.root.BREFNBT if ptype == s.PTYPE_NBT else self.header.root.BREFBBT
+        root_ib, root_bid = self._roots[ptype]
         seen: set[int] = set()
-        stack = [(bref.ib, bref.bid, None, 0)]
+        stack: list[tuple[int, int, int | None, int]] = [(root_ib, root_bid, None, 0)]
         while stack:
             ib, bid, level, depth = stack.pop()
             if ib in seen:
@@ -358,11 +364,7 @@ class NdbFile:
             record("block_out_of_bounds", ib, f"block {bid:#x} ({cb} bytes) is outside the file")
             return None
         tail = ib + total - fmt.block_trailer_size
-        try:
-            trailer = fmt.BLOCKTRAILER.parse(bytes(self._map[tail : ib + total]))
-        except ConstructError:  # fixed-size integers only: cannot fail on full input
-            record("block_bad_trailer", tail, f"block {bid:#x}: unreadable trailer")
-            return None
+        trailer = self._trailer_fast.parse(self._map, tail)
         if trailer.bid & ~1 != bid:
             record("block_bid_mismatch", tail, f"trailer bid {trailer.bid:#x}, expected {bid:#x}")
             return None
