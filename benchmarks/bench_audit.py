@@ -16,7 +16,8 @@ its ``ru_maxrss`` is the audit's own and not the writer's:
 - memory: tracemalloc peak of one more audit run (traced separately, so tracing does not
   distort the timings), and the child's ru_maxrss (interpreter included).
 
-Prints absolute times, the per-message ratio big/small (1.0 = linear) and memory.
+Prints wall and CPU times, the per-message ratio big/small of the CPU times (1.0 =
+linear) and memory.
 """
 
 from __future__ import annotations
@@ -101,13 +102,16 @@ def analysis_inputs(store: Path, listing: Path) -> tuple:
     return report.histories, [inventory], [read_server_listing(listing)]
 
 
-def median_time(fn, runs: int) -> float:
-    times = []
+def median_time(fn, runs: int) -> tuple[float, float]:
+    """Median wall time and median CPU time of the process (the machine is shared: CPU
+    time is the steadier figure when other work competes for the cores)."""
+    wall, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def measure(store: Path, listing: Path, runs: int, queue: mp.Queue) -> None:
@@ -162,16 +166,17 @@ def main() -> None:
                 written = f"{seconds:.1f} s"
             total, analysis, peak, maxrss, summary = in_child(measure, store, listing,
                                                               args.runs)
-            results[n] = (total, analysis)
+            results[n] = (total[1], analysis[1])
             print(f"{n:>7} messages ({store.stat().st_size / 1e6:.1f} MB store, written: "
-                  f"{written}): audit {total:.2f} s (analysis alone {analysis:.2f} s), "
+                  f"{written}): audit {total[0]:.2f} s wall, {total[1]:.2f} s CPU (analysis "
+                  f"alone {analysis[0]:.2f} s wall, {analysis[1]:.2f} s CPU), "
                   f"tracemalloc peak {peak / 1e6:.1f} MB, ru_maxrss {maxrss / 1e6:.0f} MB; "
                   f"{summary['entries']} entries, {summary['duplicate_groups']} duplicate "
                   f"groups, {summary['linked_entries']} links, findings {summary['findings']}",
                   flush=True)
         small, big = results[args.small], results[args.big]
         per = (big[0] / args.big) / (small[0] / args.small)
-        print(f"audit time ratio {args.big}/{args.small}: {big[0] / small[0]:.1f}x "
+        print(f"audit CPU time ratio {args.big}/{args.small}: {big[0] / small[0]:.1f}x "
               f"({per:.2f}x per message); analysis alone {big[1] / small[1]:.1f}x "
               f"({(big[1] / args.big) / (small[1] / args.small):.2f}x per message)")
 

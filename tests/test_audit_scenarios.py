@@ -41,7 +41,7 @@ def truth_fed(sc, ev):
         source=source, folder=m["folder"], nid=m["nid"],
         internet_message_id=m["internet_message_id"],
         delivery_time=datetime.fromisoformat(m["delivery_time"]), submit_time=None,
-        subject=m["subject"], sender=m["sender_email"], transport_headers="Received: x",
+        subject=m["subject"], sender=m["sender_email"], headers_sha256="0" * 64,
     ) for m in doc["messages"])
     listings = [read_server_listing(p) for p in ev.listings.values()]
     return histories, [Inventory(messages, (), ())], listings

@@ -8,18 +8,15 @@ these cannot be compared and is left out (counted).
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from uidl_inspector.audit.inventory import StoreMessage, iso_utc
+from uidl_inspector.audit.inventory import StoreMessage, iso_utc, normalise_headers
 
 __all__ = ["DuplicateGroup", "find_duplicates", "message_key", "normalise_headers"]
 
-_FOLD = re.compile(r"\r?\n[ \t]+")
-_SPACE = re.compile(r"[ \t]+")
 _LATEST = datetime.max.replace(tzinfo=timezone.utc)
 
 
@@ -46,18 +43,6 @@ class DuplicateGroup:
         }
 
 
-def normalise_headers(headers: str) -> str:
-    """Headers with folding undone, runs of blanks collapsed, names lower-cased."""
-    out = []
-    for line in _FOLD.sub(" ", headers.replace("\r\n", "\n")).split("\n"):
-        line = _SPACE.sub(" ", line).strip()
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        out.append(f"{name.strip().lower()}{sep}{value.strip()}" if sep else line)
-    return "\n".join(out)
-
-
 def _normalise_id(message_id: str) -> str:
     return message_id.strip().strip("<>").strip()
 
@@ -66,9 +51,8 @@ def message_key(message: StoreMessage) -> tuple[str, str] | None:
     """(method, key) identifying the mail, or None when nothing identifies it."""
     if message.internet_message_id:
         return "message_id", _normalise_id(message.internet_message_id)
-    if message.transport_headers and message.transport_headers.strip():
-        digest = hashlib.sha256(normalise_headers(message.transport_headers).encode()).hexdigest()
-        return "transport_headers", digest
+    if message.headers_sha256:
+        return "transport_headers", message.headers_sha256
     if message.subject and message.sender and message.submit_time:
         basis = "\0".join((message.subject.strip(), message.sender.strip().lower(),
                            iso_utc(message.submit_time) or ""))

@@ -37,9 +37,6 @@ FAR = timedelta(days=1)
 _ALNUM = re.compile(r"[0-9A-Za-z]+")
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 _HEX_ONLY = re.compile(r"[0-9A-Fa-f]+")
-# A Received line (with its folded continuation) that says the hop was a POP3 fetch.
-_POP3_RECEIVED = re.compile(r"^Received:(?:[^\n]|\n[ \t])*?\bwith\s+POP3?\b",
-                            re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -464,11 +461,11 @@ def history_missing(ctx: AuditContext) -> list[AuditFinding]:
             if source in with_history:
                 continue
             mail = [m for m in inventory.messages
-                    if m.source == source and m.transport_headers]
+                    if m.source == source and m.headers_sha256]
             if not mail:
                 continue
             hidden = [m for m in inventory.managers if m.source == source]
-            pop3 = [m for m in mail if _POP3_RECEIVED.search(m.transport_headers or "")]
+            pop3 = [m for m in mail if m.pop3_received]
             reasons = []
             if hidden:
                 reasons.append(f"{len(hidden)} Message Manager(s) exist in it")

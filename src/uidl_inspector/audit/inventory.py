@@ -7,6 +7,8 @@ becomes a finding, not a stop.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,9 +20,15 @@ from uidl_inspector.locate import walk_folders
 from uidl_inspector.mapi import PropId
 from uidl_inspector.store.model import Message, Store
 
-__all__ = ["StoreMessage", "HiddenMessage", "Inventory", "take_inventory"]
+__all__ = ["StoreMessage", "HiddenMessage", "Inventory", "take_inventory",
+           "normalise_headers", "headers_digest"]
 
 MANAGER_CLASS = "ipm.messagemanager"
+_FOLD = re.compile(r"\r?\n[ \t]+")
+_SPACE = re.compile(r"[ \t]+")
+# A Received line (with its folded continuation) that says the hop was a POP3 fetch.
+POP3_RECEIVED = re.compile(r"^Received:(?:[^\n]|\n[ \t])*?\bwith\s+POP3?\b",
+                           re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,11 @@ class StoreMessage:
     submit_time: datetime | None
     subject: str | None
     sender: str | None
-    transport_headers: str | None
+    # The transport headers are not kept (100,000 of them weigh hundreds of MB), only what
+    # the audit asks of them: a digest of their normalised form and whether a Received
+    # line names a POP3 fetch.
+    headers_sha256: str | None = None
+    pop3_received: bool = False
 
     def ref(self) -> dict[str, Any]:
         """The reference used as evidence in findings and links."""
@@ -66,6 +78,23 @@ class Inventory:
     messages: tuple[StoreMessage, ...]
     managers: tuple[HiddenMessage, ...]
     findings: tuple[Finding, ...]
+
+
+def normalise_headers(headers: str) -> str:
+    """Headers with folding undone, runs of blanks collapsed, names lower-cased."""
+    out = []
+    for line in _FOLD.sub(" ", headers.replace("\r\n", "\n")).split("\n"):
+        line = _SPACE.sub(" ", line).strip()
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        out.append(f"{name.strip().lower()}{sep}{value.strip()}" if sep else line)
+    return "\n".join(out)
+
+
+def headers_digest(headers: str) -> str:
+    """SHA-256 of the normalised headers: the duplicate key of a mail with no Message-ID."""
+    return hashlib.sha256(normalise_headers(headers).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -99,6 +128,8 @@ def store_message(source: str, folder: str, message: Message) -> StoreMessage:
     message_id = _text(props.get(PropId.INTERNET_MESSAGE_ID))
     sender = _text(props.get(PropId.SENDER_EMAIL_ADDRESS)) or _text(
         props.get(PropId.SENT_REPRESENTING_EMAIL))
+    headers = _text(props.get(PropId.TRANSPORT_MESSAGE_HEADERS))
+    has_headers = bool(headers and headers.strip())
     return StoreMessage(
         source=source, folder=folder, nid=message.nid,
         internet_message_id=message_id.strip() if message_id and message_id.strip() else None,
@@ -106,7 +137,8 @@ def store_message(source: str, folder: str, message: Message) -> StoreMessage:
         submit_time=_time(props.get(PropId.CLIENT_SUBMIT_TIME)),
         subject=_text(props.get(PropId.SUBJECT)),
         sender=sender,
-        transport_headers=_text(props.get(PropId.TRANSPORT_MESSAGE_HEADERS)),
+        headers_sha256=headers_digest(headers) if has_headers else None,
+        pop3_received=bool(has_headers and POP3_RECEIVED.search(headers)),
     )
 
 
