@@ -18,6 +18,7 @@ from uidl_inspector.findings import Finding
 from uidl_inspector.mapi import AttachMethod, PropId
 from uidl_inspector.schemas import ndb as s
 from uidl_inspector.store.ltp import LtpError, PropertyContext, SubnodeRef, TableContext
+from uidl_inspector.store.model import MessageAccessors
 from uidl_inspector.store.ndb import NbtEntry, Node
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class PstAttachment(_PropsMixin):
         return PstMessage(self.store, sub, depth=_depth + 1)
 
 
-class PstMessage(_PropsMixin):
+class PstMessage(_PropsMixin, MessageAccessors):
     """A message (normal, associated or embedded) and its attachment table."""
 
     def __init__(
@@ -132,21 +133,6 @@ class PstMessage(_PropsMixin):
         self.folder = folder
         self.findings = node.findings
         self._depth = depth
-
-    @property
-    def message_class(self) -> str | None:
-        value = self.props.get(PropId.MESSAGE_CLASS)
-        return value if isinstance(value, str) else None
-
-    @property
-    def subject(self) -> str | None:
-        """PidTagSubject without its prefix marker (0x01 + prefix length) when present."""
-        value = self.props.get(PropId.SUBJECT)
-        if not isinstance(value, str):
-            return None
-        if value[:1] == "\x01" and len(value) >= 2:
-            return value[2:]
-        return value
 
     @property
     def is_associated(self) -> bool:

@@ -13,8 +13,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 from uidl_inspector.findings import Finding
+from uidl_inspector.mapi import PropId
 
-__all__ = ["Attachment", "Message", "Folder", "Store"]
+__all__ = ["Attachment", "Message", "MessageAccessors", "Folder", "Store"]
 
 
 class Attachment(Protocol):
@@ -45,6 +46,27 @@ class Message(Protocol):
     def subject(self) -> str | None: ...
 
     def attachments(self) -> list[Attachment]: ...
+
+
+class MessageAccessors:
+    """The class and subject of a message from its ``props``, the same for every reader."""
+
+    props: Mapping[int, Any]
+
+    @property
+    def message_class(self) -> str | None:
+        value = self.props.get(PropId.MESSAGE_CLASS)
+        return value if isinstance(value, str) else None
+
+    @property
+    def subject(self) -> str | None:
+        """PidTagSubject without its prefix marker (0x01 + prefix length) when present."""
+        value = self.props.get(PropId.SUBJECT)
+        if not isinstance(value, str):
+            return None
+        if value[:1] == "\x01" and len(value) >= 2:
+            return value[2:]
+        return value
 
 
 class Folder(Protocol):
