@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fuzz.mutators import Checksum, Codec, Field, Layout
+from uidl_inspector.exceptions import UidlInspectorError
 
 __all__ = [
     "Seed",
@@ -54,6 +55,10 @@ class TargetUnavailable(Exception):
 
 class CliContractError(AssertionError):
     """The CLI broke its contract: exit code not 0/1, traceback, or a multi-line error."""
+
+
+class CliRefused(UidlInspectorError):
+    """The CLI refused the input the documented way (exit 1, one line): a rejection."""
 
 
 class WalkLoopError(AssertionError):
@@ -699,9 +704,9 @@ def _audit_run(data: bytes, scratch: Path) -> int:
     """The audit command over a mutated store; findings: the sources' and the audit's."""
     path, out = scratch / "input.pst", scratch / "audit.json"
     path.write_bytes(data)
-    run_cli(["audit", str(path), "--format", "json", "--output", str(out)])
-    if not out.exists():
-        return 0
+    code, _, err = run_cli(["audit", str(path), "--format", "json", "--output", str(out)])
+    if code == 1:
+        raise CliRefused(err.strip())
     report = json.loads(out.read_text(encoding="utf-8"))
     found = sum(len(s.get("findings", ())) for s in report["sources"])
     return found + len(report.get("audit", {}).get("findings", ()))
