@@ -362,3 +362,15 @@ def test_msg_and_blobs_truncated_at_every_boundary(pool):
     msg = min(_seeds("msg"), key=lambda s: len(s.data))
     for cut, outcome in pool.map((b, "msg", msg.data[:b]) for b in msg.layout.boundaries):
         assert outcome.status in ("ok", "rejected"), (cut, _explain(outcome, ()))
+
+
+@pytest.mark.parametrize("shift", [0x25, 0x1F])
+def test_msg_with_absurd_sector_shift_is_refused_in_bounded_memory(pool, shift):
+    """A sector shift of 0x25 made olefile's constructor read one 128 GiB sector
+    (MemoryError; found by the campaign, seed 2026, 'absurd size sector shift'): the
+    olefile fallback must refuse the header before olefile reads a sector."""
+    data = bytearray(_msg_with_attachment(1, b"x" * 100))
+    data[0x1E:0x20] = shift.to_bytes(2, "little")
+    outcome = pool.run("msg", bytes(data))
+    assert outcome.status == "rejected", _explain(outcome, ())
+    assert outcome.peak_rss_kib < 256 << 10

@@ -13,6 +13,7 @@ evidence must not stay open behind the caller's back.
 from __future__ import annotations
 
 import codecs
+import io
 import logging
 import os
 import re
@@ -318,7 +319,10 @@ def read_msg_olefile(path: str) -> MsgMessage:
     if not olefile.isOleFile(path):
         raise NotAStoreError(f"{path}: not an OLE compound file")
     try:
-        ole = olefile.OleFileIO(path)
+        # olefile reads a whole sector at once: from an in-memory copy a read cannot ask for
+        # more than the file holds, whatever the header's sector shift says.
+        with open(path, "rb") as handle:
+            ole = olefile.OleFileIO(io.BytesIO(handle.read()))
     except (OSError, ValueError, struct.error) as exc:  # olefile raises these on damage
         raise CorruptStructureError(f"{path}: unreadable OLE compound file: {exc}") from exc
     try:
