@@ -10,7 +10,7 @@ and the other values are still read. Layouts come from :mod:`uidl_inspector.sche
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -279,8 +279,46 @@ def _decode_mv(base: int, raw: bytes) -> list[Any]:
     return items
 
 
+class LazyProps(Mapping[int, Any]):
+    """The decoded properties of a :class:`PropertyContext`, decoded on first access.
+
+    Empty values and values that cannot be decoded are absent, as if never stored.
+    """
+
+    __slots__ = ("_pc", "_cache")
+
+    def __init__(self, pc: PropertyContext) -> None:
+        self._pc = pc
+        self._cache: dict[int, Any] = {}
+
+    def __getitem__(self, prop_id: int) -> Any:
+        try:
+            value = self._cache[prop_id]
+        except KeyError:
+            if prop_id not in self._pc.types:
+                raise
+            value = self._cache[prop_id] = self._pc.decode(prop_id)
+        if value is None:
+            raise KeyError(prop_id)
+        return value
+
+    def __contains__(self, prop_id: object) -> bool:
+        return self.get(prop_id) is not None  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[int]:
+        return (pid for pid in list(self._pc.types) if self.get(pid) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 class PropertyContext:
-    """A node's property context (§2.3.3): ``props`` by property id, ``types`` beside."""
+    """A node's property context (§2.3.3): ``props`` by property id, ``types`` beside.
+
+    The BTH records are read at once; each value is decoded the first time it is asked for
+    (a reader that wants seven properties of a message pays for seven). A value that cannot
+    be decoded becomes a ``pc_bad_value`` finding when it is first asked for, and is absent.
+    """
 
     def __init__(self, node: Node, four_k: bool = False) -> None:
         self.node = node
@@ -294,24 +332,25 @@ class PropertyContext:
         if (cb_key, cb_ent) != (2, 6):
             raise LtpError("pc_bad_bth", f"node {node.nid:#x}: PC BTH key {cb_key}, data {cb_ent}")
         self.heap = heap
-        self.props: dict[int, Any] = {}
         self.types: dict[int, int] = {}
+        self._hnids: dict[int, int] = {}
         for key, data in records:
             rec = s.PCBTH_FAST.parse(key + data)
-            try:
-                value = self._value(rec.wPropType, rec.dwValueHnid)
-            except (LtpError, ValueError, OverflowError) as error:
-                self.findings.append(
-                    Finding(
-                        "pc_bad_value",
-                        None,
-                        f"node {node.nid:#x} property {rec.wPropId:#06x}: {error}",
-                    )
-                )
-                continue
-            if value is not None:
-                self.props[rec.wPropId] = value
+            if rec.wPropId not in self.types:
                 self.types[rec.wPropId] = rec.wPropType
+                self._hnids[rec.wPropId] = rec.dwValueHnid
+        self.props: Mapping[int, Any] = LazyProps(self)
+
+    def decode(self, prop_id: int) -> Any:
+        """The value of ``prop_id``, or None when it is empty or cannot be decoded."""
+        try:
+            return self._value(self.types[prop_id], self._hnids[prop_id])
+        except (LtpError, ValueError, OverflowError) as error:
+            self.findings.append(
+                Finding("pc_bad_value", None,
+                        f"node {self.node.nid:#x} property {prop_id:#06x}: {error}")
+            )
+            return None
 
     def _value(self, ptype: int, hnid: int) -> Any:
         size = _FIXED.get(ptype)

@@ -10,7 +10,7 @@ object concerned; nothing here raises on bad data except through ``open_pst``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +66,7 @@ class _PropsMixin:
         return _props(self.node, self.store.four_k, self.findings)
 
     @property
-    def props(self) -> dict[int, Any]:
+    def props(self) -> Mapping[int, Any]:
         """Properties by id, decoded (see ``store.model``)."""
         pc = self._pc
         return pc.props if pc is not None else {}
