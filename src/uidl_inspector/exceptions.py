@@ -15,7 +15,18 @@ __all__ = [
     "CorruptStructureError",
     "UnsupportedVersionError",
     "StrictModeError",
+    "DEBUG_ENV",
+    "debugging",
 ]
+
+import os
+
+DEBUG_ENV = "UIDL_DEBUG"  # set to 1 to let an unexpected error show its traceback
+
+
+def debugging() -> bool:
+    """Whether unexpected errors should propagate (for developers and the fuzz harness)."""
+    return os.environ.get(DEBUG_ENV) == "1"
 
 
 class UidlInspectorError(Exception):

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from uidl_inspector.exceptions import UidlInspectorError
+from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import parse_blob
 from uidl_inspector.mapi import PropId
@@ -431,6 +431,11 @@ def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
                 continue
             except (UidlInspectorError, OSError) as exc:
                 error = " ".join(str(exc).split()) or type(exc).__name__
+            except Exception as exc:  # noqa: BLE001 - one input's bug must not end the run
+                if debugging():
+                    raise
+                error = (f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 "
+                         "to see the traceback, and please report it)")
         outcome.failed.append(f"{item.path}: {error}" if item.path not in error else error)
         outcome.report.sources.append(_failed_source(item, error))
     outcome.report.run.finish()

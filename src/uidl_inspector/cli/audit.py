@@ -32,6 +32,7 @@ from uidl_inspector.cli.common import (
     usage_error,
 )
 from uidl_inspector.demo import DEMO_STORE, demo_path, samples_dir
+from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.report.model import TOOL_NAME, Report
 from uidl_inspector.report.output import STDOUT, write_output
 from uidl_inspector.report.table_report import render_table, terminal_safe
@@ -77,8 +78,11 @@ def audit_report(paths: list[str], listings: list[ServerListing],
     for source in report.sources:
         if source.kind not in STORE_KINDS or source.errors:
             continue
-        with open_evidence(source.path, source.kind) as evidence:
-            inventories.append(take_inventory(evidence.store, source.path))
+        try:
+            with open_evidence(source.path, source.kind) as evidence:
+                inventories.append(take_inventory(evidence.store, source.path))
+        except (UidlInspectorError, OSError) as exc:
+            failed.append(f"{source.path}: cannot list its messages: {exc}")
     report.extra["audit"] = run_audit(report.histories, inventories, listings)
     report.run.finish()
     return report, failed

@@ -9,7 +9,6 @@ wraps a command so that nothing it raises reaches the user as a traceback.
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from collections.abc import Callable, Iterable
 from enum import Enum
@@ -18,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from uidl_inspector.exceptions import UidlInspectorError
+from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
 from uidl_inspector.report.csv_report import to_csv
 from uidl_inspector.report.json_report import to_json
 from uidl_inspector.report.model import Report
@@ -32,7 +31,6 @@ __all__ = [
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 PROG = "uidl-inspector"
-DEBUG_ENV = "UIDL_DEBUG"  # set to 1 to see the traceback of an unexpected error
 
 
 class Format(str, Enum):
@@ -84,7 +82,7 @@ def guarded(command: F) -> F:
             where = f"{exc.filename}: " if exc.filename else ""
             error(f"{where}{exc.strerror or exc}")
         except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
-            if os.environ.get(DEBUG_ENV) == "1":
+            if debugging():
                 raise
             error(f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see "
                   "the traceback, and please report it)")

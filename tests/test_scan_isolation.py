@@ -1,0 +1,75 @@
+"""A bug met on one input becomes that input's error; the other inputs are still reported."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import SAMPLES
+from uidl_inspector import locate
+from uidl_inspector.cli.app import app
+from uidl_inspector.exceptions import DEBUG_ENV
+
+REAL_SCAN_ONE = locate._scan_one
+
+
+@pytest.fixture
+def two_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    good, bad = tmp_path / "good.pst", tmp_path / "bad.pst"
+    shutil.copyfile(SAMPLES / "demo.pst", good)
+    shutil.copyfile(SAMPLES / "demo.pst", bad)
+    def scan_one(item, *args, **kwargs):
+        if Path(item.path).name == "bad.pst":
+            raise IndexError("simulated reader bug")
+        return REAL_SCAN_ONE(item, *args, **kwargs)
+
+    monkeypatch.setattr(locate, "_scan_one", scan_one)
+    return good, bad
+
+
+def test_unexpected_error_is_kept_to_its_input(two_stores, monkeypatch) -> None:
+    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    good, bad = two_stores
+    result = CliRunner().invoke(app, ["scan", str(bad), str(good), "--format", "json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    by_path = {Path(s["path"]).name: s for s in report["sources"]}
+    assert by_path["bad.pst"]["errors"] == [
+        f"internal error: IndexError: simulated reader bug (set {DEBUG_ENV}=1 to see the "
+        "traceback, and please report it)"
+    ]
+    assert by_path["good.pst"]["errors"] == []
+    assert [Path(h["source"]).name for h in report["histories"]] == ["good.pst"]
+    assert "Traceback" not in result.output
+
+
+def test_debug_mode_lets_the_bug_propagate(two_stores, monkeypatch) -> None:
+    monkeypatch.setenv(DEBUG_ENV, "1")
+    _, bad = two_stores
+    with pytest.raises(IndexError):
+        locate.scan_evidence([str(bad)])
+
+
+def test_audit_goes_on_when_a_store_cannot_be_listed(two_stores, monkeypatch) -> None:
+    from uidl_inspector.cli import audit as audit_cli
+    from uidl_inspector.exceptions import CorruptStructureError
+
+    monkeypatch.setattr(locate, "_scan_one", REAL_SCAN_ONE)  # both stores scan cleanly
+    good, bad = two_stores
+    real = audit_cli.take_inventory
+
+    def take_inventory(store, source=None):
+        if Path(str(source)).name == "bad.pst":
+            raise CorruptStructureError("simulated: node B-tree unreadable on reopen")
+        return real(store, source)
+
+    monkeypatch.setattr(audit_cli, "take_inventory", take_inventory)
+    result = CliRunner().invoke(app, ["audit", str(bad), str(good), "--format", "json"])
+    assert result.exit_code == 1
+    assert "cannot list its messages: simulated" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["audit"]["summary"]["messages"] > 0  # the good store was still audited
