@@ -30,6 +30,7 @@ from uidl_inspector.exceptions import CorruptStructureError, NotAStoreError
 from uidl_inspector.findings import Finding
 from uidl_inspector.mapi import PropId, PropType
 from uidl_inspector.schemas.msg_props import HEADER_SIZES, PROPERTY_STREAM, property_stream
+from uidl_inspector.store.model import MessageAccessors
 
 __all__ = ["MsgMessage", "MsgAttachment", "open_msg", "read_msg_olefile", "read_msg_extract",
            "OLE_MAGIC", "MAX_EMBED_DEPTH"]
@@ -77,7 +78,7 @@ class MsgAttachment:
 
 
 @dataclass
-class MsgMessage:
+class MsgMessage(MessageAccessors):
     """A message read from an MSG file (the file itself or an embedded message in it)."""
 
     path: str
@@ -87,16 +88,6 @@ class MsgMessage:
     findings: list[Finding] = field(default_factory=list)
     attachment_list: list[MsgAttachment] = field(default_factory=list)
     nid: int | None = None
-
-    @property
-    def message_class(self) -> str | None:
-        value = self.props.get(PropId.MESSAGE_CLASS)
-        return value if isinstance(value, str) else None
-
-    @property
-    def subject(self) -> str | None:
-        value = self.props.get(PropId.SUBJECT)
-        return value if isinstance(value, str) else None
 
     def attachments(self) -> list[MsgAttachment]:
         return list(self.attachment_list)
