@@ -279,6 +279,14 @@ def _decode_mv(base: int, raw: bytes) -> list[Any]:
     return items
 
 
+def _client_heap(node: Node, four_k: bool, client_sig: int, code: str) -> Heap:
+    """The node's heap, refused (``code``) unless its client signature is ``client_sig``."""
+    heap = Heap(node, four_k)
+    if heap.client_sig != client_sig:
+        raise LtpError(code, f"node {node.nid:#x}: heap client {heap.client_sig:#x}")
+    return heap
+
+
 class LazyProps(Mapping[int, Any]):
     """The decoded properties of a :class:`PropertyContext`, decoded on first access.
 
@@ -323,11 +331,7 @@ class PropertyContext:
     def __init__(self, node: Node, four_k: bool = False) -> None:
         self.node = node
         self.findings = node.findings
-        heap = Heap(node, four_k)
-        if heap.client_sig != s.CLIENT_SIG_PC:
-            raise LtpError(
-                "pc_wrong_client", f"node {node.nid:#x}: heap client {heap.client_sig:#x}"
-            )
+        heap = _client_heap(node, four_k, s.CLIENT_SIG_PC, "pc_wrong_client")
         cb_key, cb_ent, records = heap.bth(heap.header.hidUserRoot)
         if (cb_key, cb_ent) != (2, 6):
             raise LtpError("pc_bad_bth", f"node {node.nid:#x}: PC BTH key {cb_key}, data {cb_ent}")
@@ -374,11 +378,7 @@ class TableContext:
     def __init__(self, node: Node, four_k: bool = False) -> None:
         self.node = node
         self.findings = node.findings
-        heap = Heap(node, four_k)
-        if heap.client_sig != s.CLIENT_SIG_TC:
-            raise LtpError(
-                "tc_wrong_client", f"node {node.nid:#x}: heap client {heap.client_sig:#x}"
-            )
+        heap = _client_heap(node, four_k, s.CLIENT_SIG_TC, "tc_wrong_client")
         self.heap = heap
         try:
             info = s.TCINFO.parse(heap.item(heap.header.hidUserRoot))
