@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from fakes_store import FakeFolder, FakeStore
 from uidl_inspector.findings import Finding
 from uidl_inspector.mapi import PropId
 from uidl_inspector.report.model import Account, HistoryRecord, Location, Profile
@@ -69,42 +70,6 @@ class FakeMessage:
         return []
 
 
-@dataclass
-class FakeFolder:
-    nid: int
-    name: str
-    path: str
-    props: dict = field(default_factory=dict)
-    findings: list = field(default_factory=list)
-    children: list = field(default_factory=list)
-    contents: list = field(default_factory=list)
-    hidden: list = field(default_factory=list)
-
-    def subfolders(self):
-        return iter(self.children)
-
-    def messages(self):
-        return iter(self.contents)
-
-    def associated(self):
-        return iter(self.hidden)
-
-
-@dataclass
-class FakeStore:
-    path: str
-    root: FakeFolder
-    variant: str = "unicode"
-    encryption: str = "none"
-    findings: list = field(default_factory=list)
-
-    def root_folder(self):
-        return self.root
-
-    def close(self):
-        pass
-
-
 def mail(nid, message_id, delivered, subject="Hello", sender="a@example.net", headers=None):
     props = {PropId.SUBJECT: subject, PropId.SENDER_EMAIL_ADDRESS: sender,
              PropId.MESSAGE_DELIVERY_TIME: delivered, PropId.CLIENT_SUBMIT_TIME: delivered}
@@ -120,13 +85,13 @@ def mail(nid, message_id, delivered, subject="Hello", sender="a@example.net", he
 def store(path, inbox_messages, other=None, managers=()):
     """A store whose root has Top of Personal Folders with Inbox (and one other folder)."""
     inbox = FakeFolder(0x8022, "Inbox", "Top of Personal Folders/Inbox",
-                       contents=list(inbox_messages), hidden=list(managers))
+                       normal=list(inbox_messages), hidden=list(managers))
     archive = FakeFolder(0x8042, "Archive", "Top of Personal Folders/Archive",
-                         contents=list(other or []))
+                         normal=list(other or []))
     top = FakeFolder(0x8062, "Top of Personal Folders", "Top of Personal Folders",
                      children=[inbox, archive])
     root = FakeFolder(0x122, "", "", children=[top])
-    return FakeStore(path, root)
+    return FakeStore(root, path)
 
 
 def utc(*args):
