@@ -6,9 +6,13 @@ type is kept beside the value where it matters (String8 vs Unicode in ANSI store
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from enum import IntEnum
 
-__all__ = ["PropId", "PropType", "AttachMethod"]
+__all__ = [
+    "PropId", "PropType", "AttachMethod", "FILETIME_EPOCH", "filetime_to_datetime",
+    "datetime_to_filetime",
+]
 
 
 class PropType(IntEnum):
@@ -90,3 +94,25 @@ class AttachMethod(IntEnum):
     BY_REFERENCE_ONLY = 4
     EMBEDDED_MESSAGE = 5
     OLE = 6
+
+
+FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
+
+
+def filetime_to_datetime(value: int) -> datetime:
+    """A PtypTime FILETIME (100 ns ticks since 1601, UTC) as an aware datetime.
+
+    Raises OverflowError past datetime's range (year 9999); callers decide whether that is
+    a finding or a raw value.
+    """
+    return FILETIME_EPOCH + timedelta(microseconds=value // 10)
+
+
+def datetime_to_filetime(value: datetime | int) -> int:
+    """A UTC-aware datetime (or a raw FILETIME, returned as is) as 100 ns ticks since 1601."""
+    if isinstance(value, int):
+        return value
+    if value.tzinfo is None:
+        raise ValueError("PtypTime values must be timezone-aware (UTC)")
+    delta = value - FILETIME_EPOCH
+    return (delta.days * 86400 + delta.seconds) * 10_000_000 + delta.microseconds * 10

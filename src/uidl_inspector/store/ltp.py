@@ -12,14 +12,13 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from construct import ConstructError
 
 from uidl_inspector.exceptions import CorruptStructureError
 from uidl_inspector.findings import Finding
-from uidl_inspector.mapi import PropType
+from uidl_inspector.mapi import PropType, filetime_to_datetime
 from uidl_inspector.schemas import ltp as s
 from uidl_inspector.store.ndb import Node
 
@@ -36,7 +35,6 @@ __all__ = [
 
 MAX_BTH_DEPTH = 8
 MAX_ROWS = 1 << 22  # absurd-count guard for one table
-_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 _ANSI_CODEC = "cp1252"
 
 # Inline sizes of fixed-size types in a TC cell or heap item ([MS-OXCDATA] 2.11.1).
@@ -205,10 +203,6 @@ class Heap:
         return sub.data()
 
 
-def _filetime(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value // 10)
-
-
 def _string(raw: bytes, ptype: int) -> str:
     if ptype == PropType.UNICODE:
         text = raw[: len(raw) - len(raw) % 2].decode("utf-16-le", errors="replace")
@@ -234,7 +228,7 @@ def _scalar(ptype: int, raw: bytes) -> Any:
     if ptype in (PropType.INT64, PropType.CURRENCY):
         return int.from_bytes(raw[:8], "little", signed=True)
     if ptype == PropType.TIME:
-        return _filetime(int.from_bytes(raw[:8], "little"))
+        return filetime_to_datetime(int.from_bytes(raw[:8], "little"))
     if ptype == PropType.GUID:
         return bytes(raw[:16])
     raise ValueError(f"type {ptype:#06x} is not fixed-size")

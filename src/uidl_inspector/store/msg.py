@@ -28,7 +28,7 @@ import olefile
 
 from uidl_inspector.exceptions import CorruptStructureError, NotAStoreError
 from uidl_inspector.findings import Finding
-from uidl_inspector.mapi import PropId, PropType
+from uidl_inspector.mapi import PropId, PropType, filetime_to_datetime
 from uidl_inspector.schemas.msg_props import HEADER_SIZES, PROPERTY_STREAM, property_stream
 from uidl_inspector.store.model import MessageAccessors
 
@@ -44,7 +44,6 @@ MAX_ATTACHMENTS = 4096
 _EMBEDDED_STORAGE = "__substg1.0_3701000D"
 _STREAM_RE = re.compile(r"^__substg1\.0_([0-9A-Fa-f]{4})([0-9A-Fa-f]{4})$")
 _ATTACH_RE = re.compile(r"^__attach_version1\.0_#([0-9A-Fa-f]{8})$")
-_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 _FLOATING_EPOCH = datetime(1899, 12, 30, tzinfo=timezone.utc)
 _VARIABLE = {PropType.STRING8, PropType.UNICODE, PropType.BINARY, PropType.OBJECT,
              PropType.GUID}
@@ -138,7 +137,7 @@ def decode_fixed(prop_type: int, raw: bytes) -> Any:
 def filetime(value: int) -> datetime | int:
     """A FILETIME as an aware UTC datetime; the raw integer when out of datetime's range."""
     try:
-        return _FILETIME_EPOCH + timedelta(microseconds=value // 10)
+        return filetime_to_datetime(value)
     except OverflowError:
         return value
 

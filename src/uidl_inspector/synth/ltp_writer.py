@@ -11,10 +11,9 @@ from __future__ import annotations
 import struct
 from array import array
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from uidl_inspector.mapi import PropType
+from uidl_inspector.mapi import PropType, datetime_to_filetime
 from uidl_inspector.schemas.ltp import (
     BTHHEADER,
     CLIENT_SIG_PC,
@@ -45,10 +44,8 @@ __all__ = [
     "build_pc",
     "Column",
     "build_tc",
-    "filetime",
 ]
 
-_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 _MAX_ITEMS_PER_BLOCK = 0x7FF  # hidIndex has 11 bits
 
 
@@ -59,14 +56,6 @@ class SubnodeSink(Protocol):
         """Store ``data`` in a new subnode and return its NID."""
 
 
-def filetime(value: datetime | int) -> int:
-    """A UTC-aware datetime (or a raw FILETIME) as 100 ns ticks since 1601."""
-    if isinstance(value, int):
-        return value
-    if value.tzinfo is None:
-        raise ValueError("PtypTime values must be timezone-aware (UTC)")
-    delta = value - _FILETIME_EPOCH
-    return (delta.days * 86400 + delta.seconds) * 10_000_000 + delta.microseconds * 10
 
 
 # -- heap-on-node ------------------------------------------------------------------
@@ -251,7 +240,7 @@ def cell_size(ptype: int) -> int:
 def _fixed_bytes(ptype: int, value: Any) -> bytes:
     packer = _FIXED[ptype][0]
     if ptype == PropType.TIME:
-        value = filetime(value)
+        value = datetime_to_filetime(value)
     elif ptype == PropType.BOOLEAN:
         value = 1 if value else 0
     elif ptype in _INTEGER_MASK:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from construct import Container
 
-from uidl_inspector.mapi import PropType
+from uidl_inspector.mapi import PropType, datetime_to_filetime
 from uidl_inspector.schemas.cfb import (
     DIFAT_IN_HEADER,
     ENDOFCHAIN,
@@ -41,7 +40,6 @@ __all__ = ["Storage", "Stream", "CompoundFile", "msg_bytes", "write_msg"]
 # CLSID of an Outlook message storage ({00020D0B-0000-0000-C000-000000000046}).
 MSG_CLSID = bytes.fromhex("0b0d020000000000c000000000000046")
 _IDS_PER_SECTOR = SECTOR_SIZE // 4
-_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 _READABLE_WRITABLE = 0x06  # PROPATTR_READABLE | PROPATTR_WRITABLE ([MS-OXMSG] 2.4.2.1)
 
 
@@ -235,16 +233,13 @@ _FIXED = {
 }
 
 
-def _filetime(moment: datetime) -> int:
-    delta = moment.astimezone(timezone.utc) - _FILETIME_EPOCH
-    return (delta.days * 86400 + delta.seconds) * 10_000_000 + delta.microseconds * 10
 
 
 def _value(prop: Prop, ansi_codec: str) -> tuple[bytes, bytes | None]:
     """(8-byte value field, stream bytes or None) of one property ([MS-OXMSG] 2.4.2)."""
     kind = PropType(prop.type)
     if kind == PropType.TIME:
-        return struct.pack("<Q", _filetime(prop.value)), None
+        return struct.pack("<Q", datetime_to_filetime(prop.value)), None
     if kind in _FIXED:
         value = int(prop.value) if kind != PropType.FLOAT64 else prop.value
         if kind == PropType.INT32 and value < 0:
