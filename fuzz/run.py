@@ -79,8 +79,12 @@ def _site(tb: Any) -> str:
     return f"{path}:{frame.lineno} {frame.name}"
 
 
+_ARMED = False  # the alarm interrupts only the target itself, never the harness's handlers
+
+
 def _on_alarm(signum: int, frame: Any) -> None:
-    raise InputTimeout()
+    if _ARMED:
+        raise InputTimeout()
 
 
 def _reset_peak_rss() -> bool:
@@ -109,13 +113,18 @@ def run_one(target: Target, data: bytes, scratch: Path, timeout: float,
     """Run one input in this process under the alarm (the worker's body; also --replay)."""
     from uidl_inspector.exceptions import UidlInspectorError
 
+    global _ARMED
     _reset_peak_rss()
     findings = 0
     old = signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     start = time.perf_counter()
     try:
-        findings = target.run(data, scratch)
+        _ARMED = True
+        try:
+            findings = target.run(data, scratch)
+        finally:
+            _ARMED = False
         status, error_type, site, message, detail = "ok", "", "", "", ""
     except InputTimeout:
         status, error_type, site, message, detail = "timeout", "", "", "", ""

@@ -374,3 +374,25 @@ def test_msg_with_absurd_sector_shift_is_refused_in_bounded_memory(pool, shift):
     outcome = pool.run("msg", bytes(data))
     assert outcome.status == "rejected", _explain(outcome, ())
     assert outcome.peak_rss_kib < 256 << 10
+
+
+def test_a_late_alarm_never_escapes_the_harness(tmp_path):
+    """The alarm may fire while a handler classifies the target's exception; it must then be
+    ignored, not raised through the worker (the flaky 'died' seen under load)."""
+    import signal
+
+    from fuzz import run as fuzz_run
+
+    class SlowToDescribe(KeyError):
+        def __str__(self) -> str:
+            time.sleep(0.05)  # the handler is still describing it when the alarm fires
+            return "slow"
+
+    def late(data: bytes, scratch: Path) -> int:
+        signal.setitimer(signal.ITIMER_REAL, 0.01)
+        raise SlowToDescribe()
+
+    target = Target("late", lambda: [], late)
+    outcome = fuzz_run.run_one(target, b"x", tmp_path, 5.0)
+    assert outcome.status == "crash" and outcome.error_type == "SlowToDescribe"
+    assert fuzz_run._ARMED is False
