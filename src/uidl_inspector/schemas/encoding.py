@@ -82,24 +82,62 @@ def permute_decode(data: bytes) -> bytes:
     return data.translate(_I)
 
 
+_RAMP = bytes(range(256)) * 2
+
+
+def _lanes(n: int) -> tuple[int, int]:
+    """Masks of the low seven bits and the top bit of every byte lane of an n-byte int."""
+    return int.from_bytes(b"\x7f" * n, "little"), int.from_bytes(b"\x80" * n, "little")
+
+
+def _add_lanes(x: int, y: int, low: int, top: int) -> int:
+    """Bytewise (x + y) mod 256 on n-byte ints at once: no carry crosses a lane."""
+    return ((x & low) + (y & low)) ^ ((x ^ y) & top)
+
+
+def _sub_lanes(x: int, y: int, low: int, top: int) -> int:
+    """Bytewise (x - y) mod 256 on n-byte ints at once: no borrow crosses a lane."""
+    return ((x | top) - (y & low)) ^ ((x ^ ~y) & top)
+
+
+_MIDDLE: dict[int, bytes] = {}
+
+
+def _middle(hi: int) -> bytes:
+    """The steps of §5.2 between the two low-byte shifts, for one high byte, as one table."""
+    table = _MIDDLE.get(hi)
+    if table is None:
+        table = bytes(_I[(_S[(x + hi) & 0xFF] - hi) & 0xFF] for x in range(256))
+        _MIDDLE[hi] = table
+    return table
+
+
 def cyclic_code(data: bytes, key: int) -> bytes:
     """Encode or decode with the cyclic algorithm (§5.2); ``key`` is the block's BID.
 
-    The routine is its own inverse. Only the low DWORD of the key is used.
+    The routine is its own inverse. Only the low DWORD of the key is used. §5.2 walks the
+    bytes one by one with a 16-bit counter w: add w's low byte, substitute through R, S
+    (shifted by w's high byte) and I, subtract the low byte. Here the low-byte shifts are
+    done on all lanes of one big integer at once, and the high byte, constant over runs of
+    up to 256 bytes, selects one translation table per run.
     """
+    n = len(data)
+    if not n:
+        return b""
     key &= 0xFFFFFFFF
     w = (key ^ (key >> 16)) & 0xFFFF
-    r, s, i = _R, _S, _I
-    out = bytearray(data)
-    for index, b in enumerate(out):
-        lo = w & 0xFF
-        hi = w >> 8
-        b = r[(b + lo) & 0xFF]
-        b = s[(b + hi) & 0xFF]
-        b = i[(b - hi) & 0xFF]
-        out[index] = (b - lo) & 0xFF
-        w = (w + 1) & 0xFFFF
-    return bytes(out)
+    low, top = _lanes(n)
+    first = w & 0xFF
+    ramp = int.from_bytes((_RAMP[first:256] + _RAMP[:256] * (n // 256 + 1))[:n], "little")
+    shifted = _add_lanes(int.from_bytes(data, "little"), ramp, low, top)
+    substituted = shifted.to_bytes(n, "little").translate(_R)
+    runs, start, hi = [], 0, w >> 8
+    end = 256 - first
+    while start < n:
+        runs.append(substituted[start:end].translate(_middle(hi)))
+        start, end, hi = end, end + 256, (hi + 1) & 0xFF
+    middle = int.from_bytes(b"".join(runs), "little")
+    return _sub_lanes(middle, ramp, low, top).to_bytes(n, "little")
 
 
 def _code(data: bytes, method: int, bid: int, permute: Callable[[bytes], bytes]) -> bytes:
