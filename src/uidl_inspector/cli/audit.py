@@ -22,13 +22,14 @@ from uidl_inspector.audit import (
     run_audit,
     take_inventory,
 )
-from uidl_inspector.cli.app import app
+from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
     ForceOpt,
     OutputOpt,
     error,
     guarded,
+    note,
     usage_error,
 )
 from uidl_inspector.demo import DEMO_STORE, demo_path, samples_dir
@@ -152,34 +153,39 @@ def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str:
         events, skipped = timeline_events(report, audit, zone)
         events.insert(0, run_event(_run_meta(report)))
         if any(skipped.values()):
-            error(f"note: left out of the timeline: {skipped['undated_entries']} entries "
-                  f"without a valid time, {skipped['out_of_range']} outside years 1700-9999")
+            note(f"note: left out of the timeline: {skipped['undated_entries']} entries "
+                 f"without a valid time, {skipped['out_of_range']} outside years 1700-9999")
         if fmt is AuditFormat.jsonl:
             return to_jsonl(events)
         text, changed = to_timeline_csv(events)
         if changed:
-            error(f"note: {changed} CSV cells that could start a formula were prefixed "
-                  "with ' (exact values: --format jsonl)")
+            note(f"note: {changed} CSV cells that could start a formula were prefixed "
+                 "with ' (exact values: --format jsonl)")
         return text
     return _table_text(report)
 
 
-@app.command()
+@app.command(epilog=examples(
+    "uidl-inspector audit mailbox.pst --server-uidl uidl.txt",
+    "uidl-inspector audit a.pst b.pst --server-uidl alice@example.com=alice.txt",
+    "uidl-inspector audit mailbox.pst -f html -o audit.html --log-file audit.log",
+    "uidl-inspector audit mailbox.pst -f jsonl --tz inferred -o timeline.jsonl",
+    "uidl-inspector audit                 # the bundled demo store and its listing"))
 @guarded
 def audit(
     paths: Annotated[list[Path] | None, typer.Argument(
-        help="PST/OST stores, MSG files, BLOBs or directories. None: the bundled demo.")] = None,
+        metavar="PATH", help="PST/OST stores, MSG files, BLOBs or directories. None: the bundled demo.")] = None,
     server_uidl: Annotated[list[str] | None, typer.Option(
-        "--server-uidl", metavar="[ACCOUNT=]FILE",
+        "--server-uidl", metavar="[ACCOUNT=]FILE", rich_help_panel=PANEL_INPUT,
         help="The server's UIDL listing (raw transcript or one UID per line); repeat for "
              "several accounts. ACCOUNT= names its account, else it is matched by UIDs.")]
         = None,
     fmt: Annotated[AuditFormat | None, typer.Option(
-        "--format", "-f", case_sensitive=False,
+        "--format", "-f", case_sensitive=False, rich_help_panel=PANEL_OUTPUT,
         help="table (default on a terminal), json (default otherwise), csv, jsonl, "
              "timeline-csv or html.")] = None,
     tz: Annotated[str | None, typer.Option(
-        "--tz", metavar="ZONE|inferred",
+        "--tz", metavar="ZONE|inferred", rich_help_panel=PANEL_OUTPUT,
         help="How to read the history's zoneless times in a timeline: an IANA zone name, "
              "or 'inferred' (the audit's clock inference).")] = None,
     output: OutputOpt = None,
@@ -203,9 +209,8 @@ def audit(
         folder = samples_dir()
         if not listing_args and folder is not None and (folder / DEMO_LISTING).is_file():
             listing_args = [str(folder / DEMO_LISTING)]
-        sys.stderr.write(f"demo: auditing the bundled demo evidence {found} with the server "
-                         f"listing {', '.join(listing_args) or '(none)'}; give a PATH to "
-                         "audit your own\n")
+        note(f"demo: auditing the bundled demo evidence {found} with the server "
+             f"listing {', '.join(listing_args) or '(none)'}; give a PATH to audit your own")
     listings = []
     for value in listing_args:
         account, path = parse_listing_option(value)

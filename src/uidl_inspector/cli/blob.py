@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from uidl_inspector.cli.app import app
+from uidl_inspector.cli.app import PANEL_CHECKS, PANEL_INPUT, app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
     ForceOpt,
@@ -56,18 +56,21 @@ def read_blob_input(name: str, force_hex: bool = False) -> tuple[Source, bytes]:
     return Source.from_bytes(path, "hex", raw, variant="blob", errors=errors), decoded
 
 
-@app.command("blob")
+@app.command("blob", epilog=examples(
+    "uidl-inspector blob history.bin                 # a BLOB saved as a file",
+    "uidl-inspector blob -f json -o h.json a.bin b.hex",
+    "xclip -o | uidl-inspector blob --hex -          # hex copied from MFCMAPI"))
 @guarded
 def blob(
     files: Annotated[list[str], typer.Argument(
         metavar="FILE|-", help="BLOB files, binary or hex text; '-' reads stdin.")],
     hex_text: Annotated[bool, typer.Option(
-        "--hex", help="The inputs are hex text (otherwise detected from the content).")] = False,
+        "--hex", rich_help_panel=PANEL_INPUT, help="The inputs are hex text (otherwise detected from the content).")] = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
     strict: Annotated[bool, typer.Option(
-        "--strict", help="Treat any anomaly as a failure of that input (exit 1).")] = False,
+        "--strict", rich_help_panel=PANEL_CHECKS, help="Treat any anomaly as a failure of that input (exit 1).")] = False,
 ) -> None:
     """Decode POP3 download-history BLOBs, given as binary or as hex text.
 

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from uidl_inspector.cli.app import app
+from uidl_inspector.cli.app import PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import EXIT_INPUT, ForceOpt, OutputOpt, error, guarded
 from uidl_inspector.locate import hidden_inventory
 from uidl_inspector.report.json_report import to_json
@@ -56,12 +56,14 @@ def _table(source: Source, rows: list[dict[str, Any]], console: Console) -> None
         console.print(f"finding {finding.code}: {terminal_safe(finding.detail)}")
 
 
-@app.command("hidden")
+@app.command("hidden", epilog=examples(
+    "uidl-inspector hidden mailbox.pst",
+    "uidl-inspector hidden mailbox.ost -f json -o hidden.json"))
 @guarded
 def hidden(
     path: Annotated[str, typer.Argument(metavar="PATH", help="A PST or OST store.")],
     fmt: Annotated[HiddenFormat | None, typer.Option(
-        "--format", "-f", case_sensitive=False,
+        "--format", "-f", case_sensitive=False, rich_help_panel=PANEL_OUTPUT,
         help="table (default on a terminal) or json (default otherwise).")] = None,
     output: OutputOpt = None,
     force: ForceOpt = False,

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from uidl_inspector.cli.app import app
+from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import guarded, usage_error
 from uidl_inspector.synth.scenarios import SCENARIOS
 
@@ -47,21 +47,31 @@ def parse_clock_offset(text: str) -> int:
     return -value if sign == "-" else value
 
 
-@app.command()
+@app.command(epilog=examples(
+    "uidl-inspector synth out/ --scenario duplicates",
+    "uidl-inspector synth out/ --scenario large --messages 100000 --variant ansi",
+    "uidl-inspector synth out/ --scenario multi-account --clock-offset +02:00 --msg"))
 @guarded
 def synth(
-    outdir: Path = typer.Argument(..., help="Directory to write into (created if absent)."),
-    scenario: ScenarioName = typer.Option(..., "--scenario", help="Which story to write."),
-    variant: Variant = typer.Option(Variant.unicode, help="PST variant."),
-    encoding: Encoding = typer.Option(Encoding.none, help="Block encoding (bCryptMethod)."),
-    messages: int = typer.Option(1000, min=1, max=1_000_000,
+    outdir: Path = typer.Argument(..., metavar="OUTDIR",
+                                  help="Directory to write into (created if absent)."),
+    scenario: ScenarioName = typer.Option(..., "--scenario", rich_help_panel=PANEL_INPUT,
+                                          help="Which story to write."),
+    messages: int = typer.Option(1000, min=1, max=1_000_000, rich_help_panel=PANEL_INPUT,
                                  help="Inbox messages (scenario 'large' only)."),
-    clock_offset: str = typer.Option("+00:00", "--clock-offset",
-                                     help="Zone of the machine that wrote the BLOB, +HH:MM."),
-    seed: int = typer.Option(0, help="Seed: the same seed writes the same bytes."),
-    msg: bool = typer.Option(False, "--msg", help="Also export each hidden Message Manager "
-                             "as an .msg file."),
-    force: bool = typer.Option(False, "--force", help="Replace existing files."),
+    clock_offset: str = typer.Option("+00:00", "--clock-offset", metavar="+HH:MM",
+                                     rich_help_panel=PANEL_INPUT,
+                                     help="Zone of the machine that wrote the BLOB."),
+    seed: int = typer.Option(0, metavar="N", rich_help_panel=PANEL_INPUT,
+                             help="Seed: the same seed writes the same bytes."),
+    variant: Variant = typer.Option(Variant.unicode, rich_help_panel=PANEL_OUTPUT,
+                                    help="PST variant."),
+    encoding: Encoding = typer.Option(Encoding.none, rich_help_panel=PANEL_OUTPUT,
+                                      help="Block encoding (bCryptMethod)."),
+    msg: bool = typer.Option(False, "--msg", rich_help_panel=PANEL_OUTPUT,
+                             help="Also export each hidden Message Manager as an .msg file."),
+    force: bool = typer.Option(False, "--force", rich_help_panel=PANEL_OUTPUT,
+                               help="Replace existing files."),
 ) -> None:
     """Write <scenario>-<variant>-<encoding>.pst, its .truth.json and .uidl.txt listing."""
     from uidl_inspector.synth.scenarios import scenario as make_scenario

@@ -9,6 +9,7 @@ never written over one of the inputs, with or without ``force``.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from uidl_inspector.exceptions import UidlInspectorError
 __all__ = ["OutputError", "STDOUT", "write_output"]
 
 STDOUT = "-"
+log = logging.getLogger(__name__)
 
 
 class OutputError(UidlInspectorError):
@@ -37,6 +39,7 @@ def write_output(text: str | bytes, target: str | os.PathLike[str], force: bool 
                  protect: Iterable[str | os.PathLike[str]] = ()) -> None:
     """Write ``text`` to ``target`` (``-`` is stdout). ``protect`` lists the inputs."""
     data = text.encode("utf-8") if isinstance(text, str) else text
+    log.info("report: %d bytes to %s", len(data), "stdout" if str(target) == STDOUT else target)
     if str(target) == STDOUT:
         stream = getattr(sys.stdout, "buffer", None)
         if stream is not None:
