@@ -72,7 +72,7 @@ app = App(
     cls=Group,
     help="Find, decode and audit Outlook's hidden POP3 download history (UIDL BLOB).",
     no_args_is_help=True,
-    add_completion=False,  # completion is still served: see docs/cli.md
+    add_completion=True,  # --install-completion, --show-completion (docs/cli.md)
     pretty_exceptions_enable=False,
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import sys
 from enum import Enum
@@ -34,6 +35,7 @@ from uidl_inspector.cli.common import (
 )
 from uidl_inspector.demo import DEMO_STORE, demo_path, samples_dir
 from uidl_inspector.exceptions import UidlInspectorError
+from uidl_inspector.logs import codes_summary, step
 from uidl_inspector.report.model import TOOL_NAME, Report
 from uidl_inspector.report.output import STDOUT, write_output
 from uidl_inspector.report.table_report import render_table, terminal_safe
@@ -55,6 +57,7 @@ class AuditFormat(str, Enum):
 
 
 TIMELINE_FORMATS = (AuditFormat.jsonl, AuditFormat.timeline_csv)
+log = logging.getLogger(__name__)
 
 
 def parse_listing_option(value: str) -> tuple[str | None, str]:
@@ -72,7 +75,8 @@ def audit_report(paths: list[str], listings: list[ServerListing],
     from uidl_inspector.locate import scan_evidence
     from uidl_inspector.store.detect import open_evidence
 
-    outcome = scan_evidence(paths, progress=progress)
+    with step(log, "scan"):
+        outcome = scan_evidence(paths, progress=progress)
     report = outcome.report
     failed = list(outcome.failed)
     inventories: list[Inventory] = []
@@ -80,11 +84,21 @@ def audit_report(paths: list[str], listings: list[ServerListing],
         if source.kind not in STORE_KINDS or source.errors:
             continue
         try:
-            with open_evidence(source.path, source.kind) as evidence:
+            with step(log, f"inventory {source.path}"), \
+                    open_evidence(source.path, source.kind) as evidence:
                 inventories.append(take_inventory(evidence.store, source.path))
+            log.info("inventory %s: %d messages, %d hidden messages, findings: %s",
+                     source.path, len(inventories[-1].messages),
+                     len(inventories[-1].managers),
+                     codes_summary(f.code for f in inventories[-1].findings))
         except (UidlInspectorError, OSError) as exc:
             failed.append(f"{source.path}: cannot list its messages: {exc}")
-    report.extra["audit"] = run_audit(report.histories, inventories, listings)
+    with step(log, "audit"):
+        report.extra["audit"] = run_audit(report.histories, inventories, listings)
+    summary = report.extra["audit"]["summary"]
+    log.info("audit: %d entries, %d messages, %d duplicate groups, findings: %s",
+             summary["entries"], summary["messages"], summary["duplicate_groups"],
+             codes_summary(f["code"] for f in report.extra["audit"]["findings"]))
     report.run.finish()
     return report, failed
 

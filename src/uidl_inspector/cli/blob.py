@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import replace
 from typing import Annotated
@@ -20,10 +21,12 @@ from uidl_inspector.cli.common import (
 )
 from uidl_inspector.exceptions import StrictModeError, UidlInspectorError
 from uidl_inspector.history import decode_hex_text, parse_blob
+from uidl_inspector.logs import codes_summary
 from uidl_inspector.report.model import HistoryRecord, Report, Source, source_path
 
 __all__ = ["blob", "read_blob_input", "MAX_INPUT"]
 
+log = logging.getLogger(__name__)
 MAX_INPUT = 256 << 20  # a 65,535-tag BLOB is a few MB; its hex text a few times that
 STDIN = "-"
 
@@ -98,6 +101,8 @@ def blob(
             continue
         report.sources.append(source)
         report.histories.append(HistoryRecord(source=source.path, history=history, blob=data))
+        log.info("blob %s: %d entries, anomalies: %s", source.path, len(history.entries),
+                 codes_summary(a.code for a in history.anomalies))
     report.run.finish()
     emit(report, fmt, output, force, inputs=[f for f in files if f != STDIN])
     if failed:

@@ -7,6 +7,7 @@ analyst sees what the store hides before anything is interpreted.
 from __future__ import annotations
 
 import io
+import logging
 import sys
 from enum import Enum
 from typing import Annotated, Any
@@ -25,6 +26,7 @@ from uidl_inspector.report.table_report import terminal_safe
 from uidl_inspector.store.detect import detect_kind, open_evidence
 
 __all__ = ["hidden", "HiddenFormat"]
+log = logging.getLogger(__name__)
 
 
 class HiddenFormat(str, Enum):
@@ -77,6 +79,7 @@ def hidden(
         rows, findings = hidden_inventory(evidence.store)
     source = Source.from_file(path, kind, variant=evidence.variant,
                               encryption=evidence.encryption, findings=tuple(findings))
+    log.info("hidden %s: %d hidden messages", source.path, len(rows))
     target = output or STDOUT
     to_terminal = target == STDOUT and sys.stdout.isatty()
     chosen = fmt or (HiddenFormat.table if to_terminal else HiddenFormat.json)

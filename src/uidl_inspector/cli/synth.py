@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from enum import Enum
 from pathlib import Path
@@ -29,6 +30,7 @@ class Encoding(str, Enum):
     cyclic = "cyclic"
 
 
+log = logging.getLogger(__name__)
 _OFFSET = re.compile(r"^([+-]?)(\d{1,2})(?::?(\d{2}))?$")
 _PROGRESS_FROM = 2000  # messages: below this the write takes well under a second
 
@@ -93,4 +95,5 @@ def synth(
         written = write_evidence(outdir, story, variant=variant.value,
                                  encoding=encoding.value, msg=msg, force=force)
     for path in (written.store, written.truth_file, *written.listings.values(), *written.msgs):
+        log.info("synth: wrote %s", path)
         typer.echo(path)

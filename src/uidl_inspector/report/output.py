@@ -39,7 +39,6 @@ def write_output(text: str | bytes, target: str | os.PathLike[str], force: bool 
                  protect: Iterable[str | os.PathLike[str]] = ()) -> None:
     """Write ``text`` to ``target`` (``-`` is stdout). ``protect`` lists the inputs."""
     data = text.encode("utf-8") if isinstance(text, str) else text
-    log.info("report: %d bytes to %s", len(data), "stdout" if str(target) == STDOUT else target)
     if str(target) == STDOUT:
         stream = getattr(sys.stdout, "buffer", None)
         if stream is not None:
@@ -48,6 +47,7 @@ def write_output(text: str | bytes, target: str | os.PathLike[str], force: bool 
         else:  # a text-only stdout (a test runner's capture)
             sys.stdout.write(data.decode("utf-8"))
             sys.stdout.flush()
+        log.info("report: %d bytes written to stdout", len(data))
         return
     path = Path(target)
     if any(_same_file(path, p) for p in protect if str(p) != STDOUT):
@@ -74,6 +74,7 @@ def write_output(text: str | bytes, target: str | os.PathLike[str], force: bool 
         else:
             _link_new(temp, path)
         _fsync_dir(directory)
+        log.info("report: %d bytes written to %s", len(data), path)
     except FileExistsError:
         raise OutputError(f"{path} exists (use --force to replace it)") from None
     except OSError as exc:
