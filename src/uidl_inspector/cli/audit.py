@@ -188,7 +188,9 @@ def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str:
 @guarded
 def audit(
     paths: Annotated[list[Path] | None, typer.Argument(
-        metavar="PATH", help="PST/OST stores, MSG files, BLOBs or directories. None: the bundled demo.")] = None,
+        metavar="PATH",
+        help="PST/OST stores, MSG files, BLOBs or directories. None: the bundled demo.")]
+        = None,
     server_uidl: Annotated[list[str] | None, typer.Option(
         "--server-uidl", metavar="[ACCOUNT=]FILE", rich_help_panel=PANEL_INPUT,
         help="The server's UIDL listing (raw transcript or one UID per line); repeat for "

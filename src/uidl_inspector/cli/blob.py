@@ -68,12 +68,14 @@ def blob(
     files: Annotated[list[str], typer.Argument(
         metavar="FILE|-", help="BLOB files, binary or hex text; '-' reads stdin.")],
     hex_text: Annotated[bool, typer.Option(
-        "--hex", rich_help_panel=PANEL_INPUT, help="The inputs are hex text (otherwise detected from the content).")] = False,
+        "--hex", rich_help_panel=PANEL_INPUT,
+        help="The inputs are hex text (otherwise detected from the content).")] = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
     strict: Annotated[bool, typer.Option(
-        "--strict", rich_help_panel=PANEL_CHECKS, help="Treat any anomaly as a failure of that input (exit 1).")] = False,
+        "--strict", rich_help_panel=PANEL_CHECKS,
+        help="Treat any anomaly as a failure of that input (exit 1).")] = False,
 ) -> None:
     """Decode POP3 download-history BLOBs, given as binary or as hex text.
 

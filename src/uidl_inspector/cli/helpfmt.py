@@ -89,8 +89,7 @@ def _default(param: Any) -> str | None:
     if getattr(param, "is_flag", False):
         if not param.secondary_opts:
             return None  # a plain flag is off unless given
-        longest = (lambda opts: max(opts, key=len))
-        return longest(param.opts) if value else longest(param.secondary_opts)
+        return max(param.opts if value else param.secondary_opts, key=len)
     if isinstance(value, Enum):
         return str(value.value)
     if isinstance(value, (list, tuple)):

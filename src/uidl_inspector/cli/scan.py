@@ -56,13 +56,15 @@ def scan(
     output: OutputOpt = None,
     force: ForceOpt = False,
     deep: Annotated[bool, typer.Option(
-        "--deep", rich_help_panel=PANEL_INPUT, help="Also sweep every normal message (cost grows with the store).")] = False,
+        "--deep", rich_help_panel=PANEL_INPUT,
+        help="Also sweep every normal message (cost grows with the store).")] = False,
     verify: Annotated[bool, typer.Option(
-        "--verify", rich_help_panel=PANEL_CHECKS, help="Cross-check the hidden messages with libpff (a second full read "
-        "of each store).")] = False,
+        "--verify", rich_help_panel=PANEL_CHECKS, help="Cross-check the hidden messages with "
+        "libpff (a second full read of each store).")] = False,
     strict: Annotated[bool, typer.Option(
-        "--strict", rich_help_panel=PANEL_CHECKS, help="Exit 1 if any history shows an anomaly or any container finding "
-        "was recorded (the report is still written).")] = False,
+        "--strict", rich_help_panel=PANEL_CHECKS, help="Exit 1 if any history shows an "
+        "anomaly or any container finding was recorded (the report is still written).")]
+        = False,
 ) -> None:
     """Find and decode every POP3 download history (UIDL BLOB) in the evidence.
 
