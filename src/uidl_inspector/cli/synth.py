@@ -12,6 +12,7 @@ from rich.console import Console
 
 from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import guarded, usage_error
+from uidl_inspector.cli.runlog import quiet
 from uidl_inspector.synth.scenarios import SCENARIOS
 
 __all__ = ["synth", "parse_clock_offset"]
@@ -86,7 +87,7 @@ def synth(
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     err = Console(stderr=True)
-    if len(story.messages) >= _PROGRESS_FROM and err.is_terminal:
+    if len(story.messages) >= _PROGRESS_FROM and err.is_terminal and not quiet():
         with err.status("writing") as status:
             written = write_evidence(outdir, story, variant=variant.value,
                                      encoding=encoding.value, msg=msg, force=force,
