@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from uidl_inspector import __version__
@@ -38,7 +37,7 @@ from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.logs import codes_summary, step
 from uidl_inspector.report.model import TOOL_NAME, Report
 from uidl_inspector.report.output import STDOUT, write_output
-from uidl_inspector.report.table_report import render_table, terminal_safe
+from uidl_inspector.report.table_report import data_table, render_table, terminal_safe
 from uidl_inspector.report.timeline import TimelineError, resolve_zone
 
 __all__ = ["audit", "AuditFormat", "audit_report", "parse_listing_option"]
@@ -115,10 +114,9 @@ def _audit_table(audit: dict[str, Any], console: Console) -> None:
         f"{summary['messages']} messages, {summary['duplicate_groups']} duplicate groups "
         f"({summary['duplicate_copies']} copies), {summary['linked_entries']} entries linked"))
     console.print(Text(f"Clock: {terminal_safe(clock['explanation'])}"))
-    table = Table(title="Accounts against the server listing")
-    for column in ("account", "histories", "history UIDs", "downloaded", "deleted", "new",
-                   "history only"):
-        table.add_column(column)
+    numbers = ("histories", "history UIDs", "downloaded", "deleted", "new", "history only")
+    table = data_table("account", *numbers, title="Accounts against the server listing",
+                       numeric=numbers)
     for account in audit["accounts"]:
         counts = (account["server"] or {}).get("counts")
         cells = [str(counts[c]) for c in ("downloaded", "deleted", "new", "history_only")] \

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from uidl_inspector.cli.app import PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import EXIT_INPUT, ForceOpt, OutputOpt, error, guarded
@@ -22,7 +21,7 @@ from uidl_inspector.locate import hidden_inventory
 from uidl_inspector.report.json_report import to_json
 from uidl_inspector.report.model import Source, source_path
 from uidl_inspector.report.output import STDOUT, write_output
-from uidl_inspector.report.table_report import terminal_safe
+from uidl_inspector.report.table_report import data_table, terminal_safe
 from uidl_inspector.store.detect import detect_kind, open_evidence
 
 __all__ = ["hidden", "HiddenFormat"]
@@ -46,9 +45,9 @@ def _attachments_text(attachments: list[dict[str, Any]]) -> str:
 
 
 def _table(source: Source, rows: list[dict[str, Any]], console: Console) -> None:
-    table = Table(title=f"Hidden messages of {terminal_safe(source.path)}")
-    for column in ("folder", "nid", "message_class", "subject", "attachments"):
-        table.add_column(column)
+    table = data_table("folder", "nid", "message_class", "subject", "attachments",
+                       title=f"Hidden messages of {terminal_safe(source.path)}",
+                       numeric=("nid",))
     for row in rows:
         table.add_row(*(terminal_safe(v) for v in (
             row["folder"], row["nid"], row["message_class"] or "", row["subject"] or "",

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from uidl_inspector.report.model import HistoryRecord, Report
 
-__all__ = ["terminal_safe", "render_table", "to_table_text", "TABLE_ROWS_LIMIT",
+__all__ = ["terminal_safe", "render_table", "to_table_text", "data_table", "TABLE_ROWS_LIMIT",
            "HEADING_LABELS", "HISTORY_BLOCKS"]
 log = logging.getLogger(__name__)
 
@@ -133,16 +133,26 @@ def _listing(record: HistoryRecord) -> str:
     return "\n".join(lines) + "\n"
 
 
+def data_table(*columns: str, title: str | None = None, numeric: tuple[str, ...] = ()) -> Table:
+    """The house style of a table of evidence: no vertical rules (the room goes to the
+    data), text folds onto more lines and is never cut, numbers never wrap."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, collapse_padding=True)
+    for name in columns:
+        if name in numeric:
+            table.add_column(name, justify="right", no_wrap=True)
+        else:
+            table.add_column(name, overflow="fold")
+    return table
+
+
 def _history_table(record: HistoryRecord, width: int) -> Table:
     """The entries; short columns never wrap, the UID folds (never cut) into what is left.
     An entry's anomaly codes get a column of their own when the terminal has the room
     (and any entry has one), else a second line in the UID's cell."""
     cells = _cells(record)
     with_anomalies = width >= ANOMALY_COLUMN_FROM and any(row[6] for row in cells)
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, expand=False, pad_edge=False,
-                  collapse_padding=True)
-    for name in ("#", "offset"):
-        table.add_column(name, justify="right", no_wrap=True)
+    table = data_table("#", "offset", numeric=("#", "offset"))
     for name in ("operation", "content", "timestamp"):
         table.add_column(name, no_wrap=True)
     table.add_column("UID", overflow="fold", min_width=12, ratio=3)
