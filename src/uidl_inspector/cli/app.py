@@ -72,6 +72,7 @@ app = App(
     cls=Group,
     help="Find, decode and audit Outlook's hidden POP3 download history (UIDL BLOB).",
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},  # -h as in argparse tools
     add_completion=True,  # --install-completion, --show-completion (docs/cli.md)
     pretty_exceptions_enable=False,
 )

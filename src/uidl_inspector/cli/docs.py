@@ -46,7 +46,7 @@ too; `-q` leaves only errors on stderr (no notes, no progress).
 def command_reference(width: int = DOC_WIDTH) -> str:
     """The markdown text of docs/cli.md."""
     group = typer.main.get_command(app)
-    root = typer.Context(group, info_name=TOOL_NAME)
+    root = typer.Context(group, info_name=TOOL_NAME, **group.context_settings)
     sections = [HEADER]
     commands = [(TOOL_NAME, group, root)]
     for name in group.list_commands(root):  # type: ignore[attr-defined]

@@ -52,10 +52,14 @@ def usage_pieces(command: Any, ctx: typer.Context) -> list[str]:
 
 
 def _choices(param: Any) -> list[str] | None:
+    """The values an option accepts, when it is a choice (typer's descriptor, else the
+    click type of older typer releases)."""
     descriptor = getattr(param, "type_descriptor", None)
-    if descriptor is None or not descriptor.is_choice or not descriptor.choices:
-        return None
-    return [str(c.value if isinstance(c, Enum) else c) for c in descriptor.choices]
+    if descriptor is not None:
+        choices = descriptor.choices if descriptor.is_choice else None
+    else:
+        choices = getattr(getattr(param, "type", None), "choices", None)
+    return [str(c.value if isinstance(c, Enum) else c) for c in choices] if choices else None
 
 
 def _long_choices(param: Any) -> list[str] | None:
@@ -97,12 +101,29 @@ def _default(param: Any) -> str | None:
     return str(value)
 
 
+def _range(param: Any) -> str | None:
+    """``1<=x<=1000000`` for a bounded number (typer keeps the bounds on the parameter,
+    click on its type)."""
+    if getattr(param, "count", False):
+        return None
+    kind = getattr(param, "type", None)
+    low = getattr(param, "min", None)
+    high = getattr(param, "max", None)
+    if low is None and high is None:
+        low, high = getattr(kind, "min", None), getattr(kind, "max", None)
+    if low is not None and high is not None:
+        return f"{low}<=x<={high}"
+    if low is not None or high is not None:
+        return f"x>={low}" if low is not None else f"x<={high}"
+    return None
+
+
 def _param_help(param: Any) -> str:
     parts = [" ".join((param.help or "").split())]
     if not param.metavar and (choices := _long_choices(param)):
         parts.append(f"One of: {', '.join(choices)}.")
-    ranged = getattr(param, "_get_number_range_help_str", lambda: None)()
-    if ranged and not getattr(param, "count", False):
+    ranged = _range(param)
+    if ranged:
         parts.append(f"[{ranged}]")
     default = _default(param)
     if default is not None:
