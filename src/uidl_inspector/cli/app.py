@@ -75,6 +75,7 @@ app = App(
     context_settings={"help_option_names": ["-h", "--help"]},  # -h as in argparse tools
     add_completion=True,  # --install-completion, --show-completion (docs/cli.md)
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # usage errors as plain lines, like the tool's own errors
 )
 
 
