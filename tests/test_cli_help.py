@@ -136,6 +136,9 @@ def test_a_new_option_only_needs_its_panel():
     ) -> None:
         """Go.
 
+        A paragraph whose source line breaks before an option name
+        --jobs is still prose.
+
         Steps:
         - one
         - two
@@ -154,6 +157,7 @@ def test_a_new_option_only_needs_its_panel():
     assert re.search(r"--deleted / --no-deleted +Look at deleted files\. \[default: --deleted\]",
                      text)
     assert "  Steps:\n  - one\n  - two\n" in text
+    assert "  A paragraph whose source line breaks before an option name --jobs is still" in text
     assert text.splitlines()[0] == "Usage: demo go [OPTIONS] PATH"
 
 

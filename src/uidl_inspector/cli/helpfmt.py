@@ -140,7 +140,7 @@ def _paragraphs(text: str | None) -> list[tuple[bool, str]]:
     for block in body.split("\n\n") if body else []:
         lines = block.split("\n")
         verbatim = block.startswith("\b") or any(
-            line.startswith((" ", "-", "*", "$")) for line in lines)
+            line.startswith(("  ", "- ", "* ", "$ ")) for line in lines)  # not "--option"
         out.append((verbatim, block.lstrip("\b\n") if verbatim else " ".join(block.split())))
     return out
 
