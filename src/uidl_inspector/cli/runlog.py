@@ -24,6 +24,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
+from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.logs import LOGGER
 from uidl_inspector.report.table_report import terminal_safe
 from uidl_inspector.versions import TOOL_NAME, version_text
@@ -95,20 +96,25 @@ def _named_files(ctx: typer.Context) -> list[str]:
     return found
 
 
+class LogFileError(UidlInspectorError):
+    """The log file cannot be written where asked."""
+
+
 def _open_log(path: str, force: bool, protect: list[str]) -> TextIO:
+    """The log file, opened for writing: new, or replaced with ``force``; never an input."""
     target = Path(path)
     for other in protect:
         with contextlib.suppress(OSError):
             if os.path.samefile(target, other):
-                raise typer.BadParameter(f"{path}: refusing to write the log over an input")
+                raise LogFileError(f"{path}: refusing to write the log over an input")
     if target.is_dir():
-        raise typer.BadParameter(f"{path} is a directory")
+        raise LogFileError(f"{path} is a directory")
     try:
         return open(target, "w" if force else "x", encoding="utf-8")  # noqa: SIM115
     except FileExistsError:
-        raise typer.BadParameter(f"{path} exists (use --force to replace it)") from None
+        raise LogFileError(f"{path} exists (use --force to replace it)") from None
     except OSError as exc:
-        raise typer.BadParameter(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise LogFileError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _refuse(message: str, code: int) -> typer.Exit:
@@ -125,15 +131,15 @@ def run_log(ctx: typer.Context) -> Iterator[None]:
     if verbose and asked_quiet:
         raise _refuse("-v/--verbose and -q/--quiet exclude each other", 2)
     output = ctx.params.get("output")
-    if log_file and output not in (None, "-") and os.path.abspath(output) == \
-            os.path.abspath(log_file):
+    if log_file and output not in (None, "-") and os.path.realpath(output) == \
+            os.path.realpath(log_file):
         raise _refuse(f"{log_file}: the log and the report cannot be the same file", 2)
     package = logging.getLogger(LOGGER)
     handlers: list[logging.Handler] = []
     if log_file:
         try:
             stream = _open_log(log_file, bool(ctx.params.get("force")), _named_files(ctx))
-        except typer.BadParameter as exc:
+        except LogFileError as exc:
             raise _refuse(str(exc), 1) from None
         to_file = logging.StreamHandler(stream)
         to_file.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
