@@ -124,6 +124,9 @@ def test_existing_log_kept_without_force_and_never_over_an_input(stores, tmp_pat
                "--force")
     assert over.exit_code == 1 and "over an input" in over.stderr
     assert stores["anomalous"].read_bytes() == before
+    same = run("scan", stores["duplicates"], "-f", "json", "-o", tmp_path / "one",
+               "--log-file", tmp_path / "one")
+    assert same.exit_code == 2 and not (tmp_path / "one").exists()
     listing = stores["duplicates.listing"]
     kept = listing.read_bytes()
     over = run("audit", stores["duplicates"], "--server-uidl", f"acct={listing}", "-f", "json",
