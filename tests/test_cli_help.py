@@ -23,7 +23,7 @@ from uidl_inspector.cli.app import PANEL_CHECKS, PANEL_PERFORMANCE, PANELS, App,
 from uidl_inspector.cli.docs import command_reference
 
 runner = CliRunner()
-COMMANDS = ("audit", "blob", "hidden", "scan", "synth")
+COMMANDS = tuple(typer.main.get_command(app).commands)  # every command, present and future
 WIDTHS = (80, 120, 200)
 PLACEHOLDERS = re.compile(r"<bool>|<int>|<str>|<list\[|<Path>|\[\[|\]\.\.\.\]\.\.\.|"
                           r"<[a-z_]+\|")
