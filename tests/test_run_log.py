@@ -66,6 +66,7 @@ def test_scan_log_records_inputs_steps_errors_and_exit_code(stores, tmp_path):
         assert re.search(rf"scan {re.escape(str(store))}: done in \d+\.\d{{3}} s", text)
         assert re.search(rf"scan {re.escape(str(store))}: \d+ histories", text)
     assert re.search(r"anomalies: \w+ x\d", text)  # the anomalous store's codes
+    assert "DEBUG" not in text
     assert f"ERROR cli.common: {missing}" in text  # the error, with its input
     assert "scan run started:" in lines[0] and "libpff" in lines[1]
     assert re.search(r"scan run finished in \d+\.\d{3} s, exit code 1$", lines[-1])
@@ -162,3 +163,18 @@ def test_verbose_shows_the_log_and_quiet_hides_notes(tmp_path):
     assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout
     both = run("scan", "-q", "-v")
     assert both.exit_code == 2 and "exclude each other" in both.stderr
+
+
+def test_debug_log_lists_each_anomaly_by_code_and_offset(stores, tmp_path):
+    log, out = tmp_path / "debug.log", tmp_path / "debug.json"
+    result = run("scan", stores["anomalous"], "-f", "json", "-o", out, "--log-file", log,
+                 "-vv")
+    assert result.exit_code == 0
+    text = log.read_text(encoding="utf-8")
+    report = json.loads(out.read_text())
+    anomalies = [a for h in report["histories"] for a in h["anomalies"]]
+    assert anomalies
+    for anomaly in anomalies:
+        assert f"{anomaly['code']} at offset {anomaly['offset']}" in text
+        assert anomaly["detail"] not in text
+    assert [s for s in evidence_strings(report) if s in text] == []

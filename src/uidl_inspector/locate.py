@@ -25,7 +25,7 @@ from typing import Any
 from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import parse_blob
-from uidl_inspector.logs import codes_summary, step
+from uidl_inspector.logs import codes_summary, log_findings, step
 from uidl_inspector.mapi import PropId
 from uidl_inspector.report.model import (
     Account,
@@ -417,6 +417,8 @@ def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
     log.info("scan %s: %d histories (%d entries), anomalies: %s", source, len(found),
              sum(len(h.history.entries) for h in found),
              codes_summary(a.code for h in found for a in h.history.anomalies))
+    for record in found:
+        log_findings(log, f"history in {source}", record.history.anomalies)
     report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
 
 

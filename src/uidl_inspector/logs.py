@@ -14,8 +14,9 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from typing import Any
 
-__all__ = ["LOGGER", "step", "codes_summary"]
+__all__ = ["LOGGER", "step", "codes_summary", "log_findings"]
 
 LOGGER = "uidl_inspector"
 logging.getLogger(LOGGER).addHandler(logging.NullHandler())  # silent unless configured
@@ -39,3 +40,9 @@ def codes_summary(codes: Iterable[str]) -> str:
     """``"bad_timestamp x2, truncated x1"`` (``"none"``): codes only, never details."""
     counts = Counter(codes)
     return ", ".join(f"{code} x{n}" for code, n in sorted(counts.items())) or "none"
+
+
+def log_findings(logger: logging.Logger, where: str, findings: Iterable[Any]) -> None:
+    """One debug line per finding (``-vv``): its code and offset, never its detail."""
+    for finding in findings:
+        logger.debug("%s: %s at offset %s", where, finding.code, finding.offset)

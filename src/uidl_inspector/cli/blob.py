@@ -21,7 +21,7 @@ from uidl_inspector.cli.common import (
 )
 from uidl_inspector.exceptions import StrictModeError, UidlInspectorError
 from uidl_inspector.history import decode_hex_text, parse_blob
-from uidl_inspector.logs import codes_summary
+from uidl_inspector.logs import codes_summary, log_findings
 from uidl_inspector.report.model import HistoryRecord, Report, Source, source_path
 
 __all__ = ["blob", "read_blob_input", "MAX_INPUT"]
@@ -105,6 +105,7 @@ def blob(
         report.histories.append(HistoryRecord(source=source.path, history=history, blob=data))
         log.info("blob %s: %d entries, anomalies: %s", source.path, len(history.entries),
                  codes_summary(a.code for a in history.anomalies))
+        log_findings(log, f"blob {source.path}", history.anomalies)
     report.run.finish()
     emit(report, fmt, output, force, inputs=[f for f in files if f != STDIN])
     if failed:

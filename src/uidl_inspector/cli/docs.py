@@ -38,8 +38,9 @@ each step found (counts, finding and anomaly codes with offsets) and how long it
 error with its input, and last the exit code. It holds codes, counts, paths and hashes,
 never a UID or message content, and every control character is escaped, so a hostile file
 name cannot forge a line. An existing log is replaced only with `--force`, an input never.
-`-v` shows the same lines on stderr, `-vv` adds debug lines (each step's start), in FILE
-too; `-q` leaves only errors on stderr (no notes, no progress).
+`-v` shows the same lines on stderr; `-vv` adds debug lines (each step's start, each
+anomaly's code and offset), in FILE too; `-q` leaves only errors on stderr (no notes, no
+progress).
 """
 
 
