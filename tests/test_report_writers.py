@@ -6,11 +6,14 @@ import csv
 import io
 import json
 import os
+import platform
 from datetime import datetime
 
+import pypff
 import pytest
 from rich.console import Console
 
+import uidl_inspector
 from uidl_inspector.history import build_blob, parse_blob
 from uidl_inspector.report.csv_report import COLUMNS, neutralise, to_csv
 from uidl_inspector.report.json_report import VOLATILE_KEYS, to_json
@@ -56,7 +59,12 @@ def stable(text: str) -> dict:
 def test_json_contract_keys_and_order():
     data = json.loads(to_json(make_report()))
     assert list(data)[:6] == ["tool", "generated_at", "run", "demo", "sources", "histories"]
-    assert data["tool"] == {"name": "uidl-inspector", "version": data["tool"]["version"]}
+    assert list(data["tool"]) == ["name", "version", "python", "backends"]
+    assert data["tool"]["name"] == "uidl-inspector"
+    assert data["tool"]["version"] == uidl_inspector.__version__
+    assert data["tool"]["python"].endswith(platform.python_version())
+    assert data["tool"]["backends"]["libpff"] == str(pypff.get_version())
+    assert set(data["tool"]["backends"]) == {"libpff", "dfvfs"}
     assert list(data["sources"][0])[:6] == ["path", "kind", "size", "sha256", "md5", "errors"]
     history = data["histories"][0]
     assert list(history) == ["source", "location", "account", "profile", "blob", "entries",

@@ -25,6 +25,7 @@ from typing import Any
 from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import parse_blob
+from uidl_inspector.logs import codes_summary, log_findings, step
 from uidl_inspector.mapi import PropId
 from uidl_inspector.report.model import (
     Account,
@@ -386,10 +387,13 @@ def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
 
     source = source_path(item.path)
     extra: dict[str, Any] = {}
+    before = len(report.histories)
     with open_evidence(item.path, item.kind) as evidence:
         findings: list[Finding] = []  # the store's and message's own are gathered by locate
         if evidence.store is not None:
             result = locate(evidence.store, source, deep=deep, progress=progress)
+            log.info("scan %s: %d folders and %d messages examined, %d Message Managers",
+                     source, result.folders, result.messages, len(result.candidates))
             findings += result.findings
             report.histories.extend(result.histories)
             report.extra.setdefault("message_managers", []).extend(
@@ -409,6 +413,12 @@ def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
             report.histories.append(_history_from_blob(source, evidence.blob or b""))
         extra = {"variant": evidence.variant, "encryption": evidence.encryption,
                  "findings": tuple(findings)}
+    found = report.histories[before:]
+    log.info("scan %s: %d histories (%d entries), anomalies: %s", source, len(found),
+             sum(len(h.history.entries) for h in found),
+             codes_summary(a.code for h in found for a in h.history.anomalies))
+    for record in found:
+        log_findings(log, f"history in {source}", record.history.anomalies)
     report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
 
 
@@ -427,7 +437,8 @@ def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
         error = item.error
         if error is None:
             try:
-                _scan_one(item, outcome.report, deep, verify, progress)
+                with step(log, f"scan {item.path}"):
+                    _scan_one(item, outcome.report, deep, verify, progress)
                 continue
             except (UidlInspectorError, OSError) as exc:
                 error = " ".join(str(exc).split()) or type(exc).__name__
@@ -438,6 +449,8 @@ def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
                          "to see the traceback, and please report it)")
         outcome.failed.append(f"{item.path}: {error}" if item.path not in error else error)
         outcome.report.sources.append(_failed_source(item, error))
+    if outcome.skipped:
+        log.info("scan: %d files of no known kind skipped in directories", outcome.skipped)
     outcome.report.run.finish()
     return outcome
 

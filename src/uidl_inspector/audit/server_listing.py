@@ -8,6 +8,8 @@ their byte offset, so a damaged capture still yields every UID it holds.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ __all__ = ["ServerListing", "parse_server_listing", "read_server_listing"]
 MAX_LISTING_BYTES = 256 << 20
 _NUMBERED = re.compile(rb"^(\d+)[ \t]+(\S+)[ \t]*$")
 _RFC1939_UID = re.compile(rb"^[\x21-\x7e]{1,70}$")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -140,4 +143,8 @@ def read_server_listing(path: str | os.PathLike[str],
     if len(data) > MAX_LISTING_BYTES or not data and os.path.getsize(path) > 0:
         raise UidlInspectorError(
             f"{path}: larger than {MAX_LISTING_BYTES} bytes, not a UIDL listing")
-    return parse_server_listing(data, str(path), account)
+    listing = parse_server_listing(data, str(path), account)
+    log.info("input %s: server listing, %d bytes, sha256 %s, md5 %s: %s, %d UIDs, %d findings",
+             path, len(data), hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest(),
+             listing.shape, len(listing.uids), len(listing.findings))
+    return listing

@@ -10,14 +10,16 @@ import importlib
 import pkgutil
 
 from uidl_inspector.cli.app import app
+from uidl_inspector.versions import TOOL_NAME
 
+NOT_COMMANDS = {"app", "helpfmt", "runlog", "docs"}  # the machinery, not commands
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-    if _module not in {"app"} and not _module.startswith("_"):
+    if _module not in NOT_COMMANDS and not _module.startswith("_"):
         importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (the same name in usage lines however it is started)."""
+    app(prog_name=TOOL_NAME)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import sys
 from enum import Enum
@@ -11,7 +12,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from uidl_inspector import __version__
@@ -22,20 +22,22 @@ from uidl_inspector.audit import (
     run_audit,
     take_inventory,
 )
-from uidl_inspector.cli.app import app
+from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
     ForceOpt,
     OutputOpt,
     error,
     guarded,
+    note,
     usage_error,
 )
 from uidl_inspector.demo import DEMO_STORE, demo_path, samples_dir
 from uidl_inspector.exceptions import UidlInspectorError
+from uidl_inspector.logs import codes_summary, step
 from uidl_inspector.report.model import TOOL_NAME, Report
 from uidl_inspector.report.output import STDOUT, write_output
-from uidl_inspector.report.table_report import render_table, terminal_safe
+from uidl_inspector.report.table_report import data_table, render_table, terminal_safe
 from uidl_inspector.report.timeline import TimelineError, resolve_zone
 
 __all__ = ["audit", "AuditFormat", "audit_report", "parse_listing_option"]
@@ -54,6 +56,7 @@ class AuditFormat(str, Enum):
 
 
 TIMELINE_FORMATS = (AuditFormat.jsonl, AuditFormat.timeline_csv)
+log = logging.getLogger(__name__)
 
 
 def parse_listing_option(value: str) -> tuple[str | None, str]:
@@ -71,7 +74,8 @@ def audit_report(paths: list[str], listings: list[ServerListing],
     from uidl_inspector.locate import scan_evidence
     from uidl_inspector.store.detect import open_evidence
 
-    outcome = scan_evidence(paths, progress=progress)
+    with step(log, "scan"):
+        outcome = scan_evidence(paths, progress=progress)
     report = outcome.report
     failed = list(outcome.failed)
     inventories: list[Inventory] = []
@@ -79,11 +83,21 @@ def audit_report(paths: list[str], listings: list[ServerListing],
         if source.kind not in STORE_KINDS or source.errors:
             continue
         try:
-            with open_evidence(source.path, source.kind) as evidence:
+            with step(log, f"inventory {source.path}"), \
+                    open_evidence(source.path, source.kind) as evidence:
                 inventories.append(take_inventory(evidence.store, source.path))
+            log.info("inventory %s: %d messages, %d hidden messages, findings: %s",
+                     source.path, len(inventories[-1].messages),
+                     len(inventories[-1].managers),
+                     codes_summary(f.code for f in inventories[-1].findings))
         except (UidlInspectorError, OSError) as exc:
             failed.append(f"{source.path}: cannot list its messages: {exc}")
-    report.extra["audit"] = run_audit(report.histories, inventories, listings)
+    with step(log, "audit"):
+        report.extra["audit"] = run_audit(report.histories, inventories, listings)
+    summary = report.extra["audit"]["summary"]
+    log.info("audit: %d entries, %d messages, %d duplicate groups, findings: %s",
+             summary["entries"], summary["messages"], summary["duplicate_groups"],
+             codes_summary(f["code"] for f in report.extra["audit"]["findings"]))
     report.run.finish()
     return report, failed
 
@@ -100,10 +114,9 @@ def _audit_table(audit: dict[str, Any], console: Console) -> None:
         f"{summary['messages']} messages, {summary['duplicate_groups']} duplicate groups "
         f"({summary['duplicate_copies']} copies), {summary['linked_entries']} entries linked"))
     console.print(Text(f"Clock: {terminal_safe(clock['explanation'])}"))
-    table = Table(title="Accounts against the server listing")
-    for column in ("account", "histories", "history UIDs", "downloaded", "deleted", "new",
-                   "history only"):
-        table.add_column(column)
+    numbers = ("histories", "history UIDs", "downloaded", "deleted", "new", "history only")
+    table = data_table("account", *numbers, title="Accounts against the server listing",
+                       numeric=numbers)
     for account in audit["accounts"]:
         counts = (account["server"] or {}).get("counts")
         cells = [str(counts[c]) for c in ("downloaded", "deleted", "new", "history_only")] \
@@ -152,34 +165,41 @@ def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str:
         events, skipped = timeline_events(report, audit, zone)
         events.insert(0, run_event(_run_meta(report)))
         if any(skipped.values()):
-            error(f"note: left out of the timeline: {skipped['undated_entries']} entries "
-                  f"without a valid time, {skipped['out_of_range']} outside years 1700-9999")
+            note(f"note: left out of the timeline: {skipped['undated_entries']} entries "
+                 f"without a valid time, {skipped['out_of_range']} outside years 1700-9999")
         if fmt is AuditFormat.jsonl:
             return to_jsonl(events)
         text, changed = to_timeline_csv(events)
         if changed:
-            error(f"note: {changed} CSV cells that could start a formula were prefixed "
-                  "with ' (exact values: --format jsonl)")
+            note(f"note: {changed} CSV cells that could start a formula were prefixed "
+                 "with ' (exact values: --format jsonl)")
         return text
     return _table_text(report)
 
 
-@app.command()
+@app.command(epilog=examples(
+    "uidl-inspector audit mailbox.pst --server-uidl uidl.txt",
+    "uidl-inspector audit a.pst b.pst --server-uidl alice@example.com=alice.txt",
+    "uidl-inspector audit mailbox.pst -f html -o audit.html --log-file audit.log",
+    "uidl-inspector audit mailbox.pst -f jsonl --tz inferred -o timeline.jsonl",
+    "uidl-inspector audit                 # the bundled demo store and its listing"))
 @guarded
 def audit(
     paths: Annotated[list[Path] | None, typer.Argument(
-        help="PST/OST stores, MSG files, BLOBs or directories. None: the bundled demo.")] = None,
+        metavar="PATH",
+        help="PST/OST stores, MSG files, BLOBs or directories. None: the bundled demo.")]
+        = None,
     server_uidl: Annotated[list[str] | None, typer.Option(
-        "--server-uidl", metavar="[ACCOUNT=]FILE",
+        "--server-uidl", metavar="[ACCOUNT=]FILE", rich_help_panel=PANEL_INPUT,
         help="The server's UIDL listing (raw transcript or one UID per line); repeat for "
              "several accounts. ACCOUNT= names its account, else it is matched by UIDs.")]
         = None,
     fmt: Annotated[AuditFormat | None, typer.Option(
-        "--format", "-f", case_sensitive=False,
+        "--format", "-f", case_sensitive=False, rich_help_panel=PANEL_OUTPUT,
         help="table (default on a terminal), json (default otherwise), csv, jsonl, "
              "timeline-csv or html.")] = None,
     tz: Annotated[str | None, typer.Option(
-        "--tz", metavar="ZONE|inferred",
+        "--tz", metavar="ZONE|inferred", rich_help_panel=PANEL_OUTPUT,
         help="How to read the history's zoneless times in a timeline: an IANA zone name, "
              "or 'inferred' (the audit's clock inference).")] = None,
     output: OutputOpt = None,
@@ -203,9 +223,8 @@ def audit(
         folder = samples_dir()
         if not listing_args and folder is not None and (folder / DEMO_LISTING).is_file():
             listing_args = [str(folder / DEMO_LISTING)]
-        sys.stderr.write(f"demo: auditing the bundled demo evidence {found} with the server "
-                         f"listing {', '.join(listing_args) or '(none)'}; give a PATH to "
-                         "audit your own\n")
+        note(f"demo: auditing the bundled demo evidence {found} with the server "
+             f"listing {', '.join(listing_args) or '(none)'}; give a PATH to audit your own")
     listings = []
     for value in listing_args:
         account, path = parse_listing_option(value)

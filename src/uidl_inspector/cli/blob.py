@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import replace
 from typing import Annotated
 
 import typer
 
-from uidl_inspector.cli.app import app
+from uidl_inspector.cli.app import PANEL_CHECKS, PANEL_INPUT, app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
     ForceOpt,
@@ -20,10 +21,12 @@ from uidl_inspector.cli.common import (
 )
 from uidl_inspector.exceptions import StrictModeError, UidlInspectorError
 from uidl_inspector.history import decode_hex_text, parse_blob
+from uidl_inspector.logs import codes_summary, log_findings
 from uidl_inspector.report.model import HistoryRecord, Report, Source, source_path
 
 __all__ = ["blob", "read_blob_input", "MAX_INPUT"]
 
+log = logging.getLogger(__name__)
 MAX_INPUT = 256 << 20  # a 65,535-tag BLOB is a few MB; its hex text a few times that
 STDIN = "-"
 
@@ -56,18 +59,23 @@ def read_blob_input(name: str, force_hex: bool = False) -> tuple[Source, bytes]:
     return Source.from_bytes(path, "hex", raw, variant="blob", errors=errors), decoded
 
 
-@app.command("blob")
+@app.command("blob", epilog=examples(
+    "uidl-inspector blob history.bin                 # a BLOB saved as a file",
+    "uidl-inspector blob -f json -o h.json a.bin b.hex",
+    "xclip -o | uidl-inspector blob --hex -          # hex copied from MFCMAPI"))
 @guarded
 def blob(
     files: Annotated[list[str], typer.Argument(
         metavar="FILE|-", help="BLOB files, binary or hex text; '-' reads stdin.")],
     hex_text: Annotated[bool, typer.Option(
-        "--hex", help="The inputs are hex text (otherwise detected from the content).")] = False,
+        "--hex", rich_help_panel=PANEL_INPUT,
+        help="The inputs are hex text (otherwise detected from the content).")] = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
     strict: Annotated[bool, typer.Option(
-        "--strict", help="Treat any anomaly as a failure of that input (exit 1).")] = False,
+        "--strict", rich_help_panel=PANEL_CHECKS,
+        help="Treat any anomaly as a failure of that input (exit 1).")] = False,
 ) -> None:
     """Decode POP3 download-history BLOBs, given as binary or as hex text.
 
@@ -95,6 +103,9 @@ def blob(
             continue
         report.sources.append(source)
         report.histories.append(HistoryRecord(source=source.path, history=history, blob=data))
+        log.info("blob %s: %d entries, anomalies: %s", source.path, len(history.entries),
+                 codes_summary(a.code for a in history.anomalies))
+        log_findings(log, f"blob {source.path}", history.anomalies)
     report.run.finish()
     emit(report, fmt, output, force, inputs=[f for f in files if f != STDIN])
     if failed:

@@ -9,6 +9,7 @@ wraps a command so that nothing it raises reaches the user as a traceback.
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import Callable, Iterable
 from enum import Enum
@@ -17,6 +18,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from uidl_inspector.cli.app import PANEL_OUTPUT
+from uidl_inspector.cli.runlog import PROG, SHOWN, quiet
 from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
 from uidl_inspector.report.csv_report import to_csv
 from uidl_inspector.report.json_report import to_json
@@ -26,11 +29,11 @@ from uidl_inspector.report.table_report import render_table, terminal_safe, to_t
 
 __all__ = [
     "EXIT_OK", "EXIT_INPUT", "EXIT_USAGE", "Format", "FormatOpt", "OutputOpt", "ForceOpt",
-    "error", "usage_error", "guarded", "resolve_format", "emit",
+    "error", "note", "usage_error", "guarded", "resolve_format", "emit",
 ]
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
-PROG = "uidl-inspector"
+log = logging.getLogger(__name__)
 
 
 class Format(str, Enum):
@@ -40,19 +43,30 @@ class Format(str, Enum):
 
 
 FormatOpt = Annotated[Format | None, typer.Option(
-    "--format", "-f", case_sensitive=False,
+    "--format", "-f", case_sensitive=False, rich_help_panel=PANEL_OUTPUT,
     help="Report format (default: table on a terminal, json otherwise).")]
 OutputOpt = Annotated[str | None, typer.Option(
-    "--output", "-o", metavar="FILE", help="Write the report to FILE ('-' = stdout).")]
+    "--output", "-o", metavar="FILE", rich_help_panel=PANEL_OUTPUT,
+    help="Write the report to FILE ('-' = stdout).")]
 ForceOpt = Annotated[bool, typer.Option(
-    "--force", help="Replace the --output file if it exists.")]
+    "--force", rich_help_panel=PANEL_OUTPUT,
+    help="Replace the --output (or --log-file) file if it exists.")]
 
 
 def error(message: str) -> None:
-    """One line on stderr, whatever the message holds."""
+    """One line on stderr, whatever the message holds; the same line in the run log."""
     line = terminal_safe(message)  # a newline in it shows as \x0a: one line
     sys.stderr.write(f"{PROG}: error: {line}\n")
     sys.stderr.flush()
+    log.error("%s", message, extra={SHOWN: True})
+
+
+def note(message: str) -> None:
+    """A note for the analyst on stderr (not an error), unless -q/--quiet; and in the log."""
+    if not quiet():
+        sys.stderr.write(f"{PROG}: {terminal_safe(message)}\n")
+        sys.stderr.flush()
+    log.info("%s", message, extra={SHOWN: True})
 
 
 def usage_error(message: str) -> typer.Exit:

@@ -7,24 +7,25 @@ analyst sees what the store hides before anything is interpreted.
 from __future__ import annotations
 
 import io
+import logging
 import sys
 from enum import Enum
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from uidl_inspector.cli.app import app
+from uidl_inspector.cli.app import PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import EXIT_INPUT, ForceOpt, OutputOpt, error, guarded
 from uidl_inspector.locate import hidden_inventory
 from uidl_inspector.report.json_report import to_json
 from uidl_inspector.report.model import Source, source_path
 from uidl_inspector.report.output import STDOUT, write_output
-from uidl_inspector.report.table_report import terminal_safe
+from uidl_inspector.report.table_report import data_table, terminal_safe
 from uidl_inspector.store.detect import detect_kind, open_evidence
 
 __all__ = ["hidden", "HiddenFormat"]
+log = logging.getLogger(__name__)
 
 
 class HiddenFormat(str, Enum):
@@ -44,9 +45,9 @@ def _attachments_text(attachments: list[dict[str, Any]]) -> str:
 
 
 def _table(source: Source, rows: list[dict[str, Any]], console: Console) -> None:
-    table = Table(title=f"Hidden messages of {terminal_safe(source.path)}")
-    for column in ("folder", "nid", "message_class", "subject", "attachments"):
-        table.add_column(column)
+    table = data_table("folder", "nid", "message_class", "subject", "attachments",
+                       title=f"Hidden messages of {terminal_safe(source.path)}",
+                       numeric=("nid",))
     for row in rows:
         table.add_row(*(terminal_safe(v) for v in (
             row["folder"], row["nid"], row["message_class"] or "", row["subject"] or "",
@@ -56,12 +57,14 @@ def _table(source: Source, rows: list[dict[str, Any]], console: Console) -> None
         console.print(f"finding {finding.code}: {terminal_safe(finding.detail)}")
 
 
-@app.command("hidden")
+@app.command("hidden", epilog=examples(
+    "uidl-inspector hidden mailbox.pst",
+    "uidl-inspector hidden mailbox.ost -f json -o hidden.json"))
 @guarded
 def hidden(
     path: Annotated[str, typer.Argument(metavar="PATH", help="A PST or OST store.")],
     fmt: Annotated[HiddenFormat | None, typer.Option(
-        "--format", "-f", case_sensitive=False,
+        "--format", "-f", case_sensitive=False, rich_help_panel=PANEL_OUTPUT,
         help="table (default on a terminal) or json (default otherwise).")] = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
@@ -75,6 +78,7 @@ def hidden(
         rows, findings = hidden_inventory(evidence.store)
     source = Source.from_file(path, kind, variant=evidence.variant,
                               encryption=evidence.encryption, findings=tuple(findings))
+    log.info("hidden %s: %d hidden messages", source.path, len(rows))
     target = output or STDOUT
     to_terminal = target == STDOUT and sys.stdout.isatty()
     chosen = fmt or (HiddenFormat.table if to_terminal else HiddenFormat.json)

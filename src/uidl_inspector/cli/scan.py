@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from uidl_inspector.cli.app import app
+from uidl_inspector.cli.app import PANEL_CHECKS, PANEL_INPUT, app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
     ForceOpt,
@@ -18,7 +18,9 @@ from uidl_inspector.cli.common import (
     emit,
     error,
     guarded,
+    note,
 )
+from uidl_inspector.cli.runlog import quiet
 from uidl_inspector.demo import demo_path
 from uidl_inspector.locate import scan_evidence
 
@@ -28,7 +30,7 @@ __all__ = ["scan", "progress_on_stderr"]
 @contextlib.contextmanager
 def progress_on_stderr() -> Iterator[Callable[[int], None] | None]:
     """A live count of messages examined, on stderr, only when stderr is a terminal."""
-    if not sys.stderr.isatty():
+    if quiet() or not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console
@@ -40,23 +42,29 @@ def progress_on_stderr() -> Iterator[Callable[[int], None] | None]:
         yield lambda count: progress.update(task, description=f"{count} messages examined")
 
 
-@app.command("scan")
+@app.command("scan", epilog=examples(
+    "uidl-inspector scan mailbox.pst                      # a table on the terminal",
+    "uidl-inspector scan evidence/ -f json -o scan.json   # every store below evidence/",
+    "uidl-inspector scan mailbox.pst --verify --log-file scan.log",
+    "uidl-inspector scan                                  # the bundled demo evidence"))
 @guarded
 def scan(
     paths: Annotated[list[str] | None, typer.Argument(
-        metavar="[PATH]...", help="PST/OST stores, MSG files, BLOBs (binary or hex text) "
+        metavar="PATH", help="PST/OST stores, MSG files, BLOBs (binary or hex text) "
         "or directories, walked recursively. None: the bundled demo.")] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
     deep: Annotated[bool, typer.Option(
-        "--deep", help="Also sweep every normal message (cost grows with the store).")] = False,
+        "--deep", rich_help_panel=PANEL_INPUT,
+        help="Also sweep every normal message (cost grows with the store).")] = False,
     verify: Annotated[bool, typer.Option(
-        "--verify", help="Cross-check the hidden messages with libpff (a second full read "
-        "of each store).")] = False,
+        "--verify", rich_help_panel=PANEL_CHECKS, help="Cross-check the hidden messages with "
+        "libpff (a second full read of each store).")] = False,
     strict: Annotated[bool, typer.Option(
-        "--strict", help="Exit 1 if any history shows an anomaly or any container finding "
-        "was recorded (the report is still written).")] = False,
+        "--strict", rich_help_panel=PANEL_CHECKS, help="Exit 1 if any history shows an "
+        "anomaly or any container finding was recorded (the report is still written).")]
+        = False,
 ) -> None:
     """Find and decode every POP3 download history (UIDL BLOB) in the evidence.
 
@@ -69,8 +77,8 @@ def scan(
         if found is None:
             error("no PATH given and the bundled demo evidence is not installed")
             raise typer.Exit(EXIT_INPUT)
-        sys.stderr.write(f"uidl-inspector: demo: scanning the bundled demo evidence {found} "
-                         "(give a PATH to scan your own)\n")
+        note(f"demo: scanning the bundled demo evidence {found} (give a PATH to scan "
+             "your own)")
         paths = [str(found)]
     with progress_on_stderr() as progress:
         outcome = scan_evidence(paths, deep=deep, verify=verify, progress=progress)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from enum import Enum
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from uidl_inspector.cli.app import app
+from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import guarded, usage_error
+from uidl_inspector.cli.runlog import quiet
 from uidl_inspector.synth.scenarios import SCENARIOS
 
 __all__ = ["synth", "parse_clock_offset"]
@@ -29,6 +31,7 @@ class Encoding(str, Enum):
     cyclic = "cyclic"
 
 
+log = logging.getLogger(__name__)
 _OFFSET = re.compile(r"^([+-]?)(\d{1,2})(?::?(\d{2}))?$")
 _PROGRESS_FROM = 2000  # messages: below this the write takes well under a second
 
@@ -47,21 +50,31 @@ def parse_clock_offset(text: str) -> int:
     return -value if sign == "-" else value
 
 
-@app.command()
+@app.command(epilog=examples(
+    "uidl-inspector synth out/ --scenario duplicates",
+    "uidl-inspector synth out/ --scenario large --messages 100000 --variant ansi",
+    "uidl-inspector synth out/ --scenario multi-account --clock-offset +02:00 --msg"))
 @guarded
 def synth(
-    outdir: Path = typer.Argument(..., help="Directory to write into (created if absent)."),
-    scenario: ScenarioName = typer.Option(..., "--scenario", help="Which story to write."),
-    variant: Variant = typer.Option(Variant.unicode, help="PST variant."),
-    encoding: Encoding = typer.Option(Encoding.none, help="Block encoding (bCryptMethod)."),
-    messages: int = typer.Option(1000, min=1, max=1_000_000,
+    outdir: Path = typer.Argument(..., metavar="OUTDIR",
+                                  help="Directory to write into (created if absent)."),
+    scenario: ScenarioName = typer.Option(..., "--scenario", rich_help_panel=PANEL_INPUT,
+                                          help="Which story to write."),
+    messages: int = typer.Option(1000, min=1, max=1_000_000, rich_help_panel=PANEL_INPUT,
                                  help="Inbox messages (scenario 'large' only)."),
-    clock_offset: str = typer.Option("+00:00", "--clock-offset",
-                                     help="Zone of the machine that wrote the BLOB, +HH:MM."),
-    seed: int = typer.Option(0, help="Seed: the same seed writes the same bytes."),
-    msg: bool = typer.Option(False, "--msg", help="Also export each hidden Message Manager "
-                             "as an .msg file."),
-    force: bool = typer.Option(False, "--force", help="Replace existing files."),
+    clock_offset: str = typer.Option("+00:00", "--clock-offset", metavar="+HH:MM",
+                                     rich_help_panel=PANEL_INPUT,
+                                     help="Zone of the machine that wrote the BLOB."),
+    seed: int = typer.Option(0, metavar="N", rich_help_panel=PANEL_INPUT,
+                             help="Seed: the same seed writes the same bytes."),
+    variant: Variant = typer.Option(Variant.unicode, rich_help_panel=PANEL_OUTPUT,
+                                    help="PST variant."),
+    encoding: Encoding = typer.Option(Encoding.none, rich_help_panel=PANEL_OUTPUT,
+                                      help="Block encoding (bCryptMethod)."),
+    msg: bool = typer.Option(False, "--msg", rich_help_panel=PANEL_OUTPUT,
+                             help="Also export each hidden Message Manager as an .msg file."),
+    force: bool = typer.Option(False, "--force", rich_help_panel=PANEL_OUTPUT,
+                               help="Replace existing files."),
 ) -> None:
     """Write <scenario>-<variant>-<encoding>.pst, its .truth.json and .uidl.txt listing."""
     from uidl_inspector.synth.scenarios import scenario as make_scenario
@@ -74,7 +87,7 @@ def synth(
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     err = Console(stderr=True)
-    if len(story.messages) >= _PROGRESS_FROM and err.is_terminal:
+    if len(story.messages) >= _PROGRESS_FROM and err.is_terminal and not quiet():
         with err.status("writing") as status:
             written = write_evidence(outdir, story, variant=variant.value,
                                      encoding=encoding.value, msg=msg, force=force,
@@ -83,4 +96,5 @@ def synth(
         written = write_evidence(outdir, story, variant=variant.value,
                                  encoding=encoding.value, msg=msg, force=force)
     for path in (written.store, written.truth_file, *written.listings.values(), *written.msgs):
+        log.info("synth: wrote %s", path)
         typer.echo(path)

@@ -197,7 +197,10 @@ def _findings(audit: dict[str, Any]) -> str:
 
 def _provenance(report: Report, data: dict[str, Any]) -> str:
     run = data["run"]
-    rows = [["tool", f"{data['tool']['name']} {data['tool']['version']}"],
+    tool = data["tool"]
+    software = ", ".join([tool.get("python", "")] + [
+        f"{name} {found or 'not installed'}" for name, found in tool.get("backends", {}).items()])
+    rows = [["tool", f"{tool['name']} {tool['version']}"], ["software", software],
             ["command line", " ".join(run["command_line"])],
             ["run id", run["run_id"]], ["started", run["started_at"]],
             ["finished", run["finished_at"]]]

@@ -8,6 +8,7 @@ frozen dataclass with a ``to_dict`` that yields exactly the documented keys.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
 import uuid
@@ -16,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from uidl_inspector import __version__
+from uidl_inspector.versions import TOOL_NAME, tool_info
 
 if TYPE_CHECKING:
     from uidl_inspector.history import PopHistory
@@ -26,7 +27,8 @@ __all__ = [
     "hash_file", "source_path",
 ]
 
-TOOL_NAME = "uidl-inspector"
+__all__ += ["TOOL_NAME"]
+log = logging.getLogger(__name__)
 
 
 def hash_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> tuple[int, str, str]:
@@ -57,12 +59,21 @@ class Source:
     @classmethod
     def from_bytes(cls, path: str, kind: str, data: bytes, **extra: Any) -> Source:
         return cls(path, kind, len(data), hashlib.sha256(data).hexdigest(),
-                   hashlib.md5(data).hexdigest(), **extra)
+                   hashlib.md5(data).hexdigest(), **extra)._logged()
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], kind: str, **extra: Any) -> Source:
         size, sha256, md5 = hash_file(path)
-        return cls(str(path), kind, size, sha256, md5, **extra)
+        return cls(str(path), kind, size, sha256, md5, **extra)._logged()
+
+    def _logged(self) -> Source:
+        """Record the input in the processing log, as the report records it."""
+        log.info("input %s: %s, %d bytes, sha256 %s, md5 %s", self.path, self.kind, self.size,
+                 self.sha256, self.md5)
+        for finding in self.findings:
+            log.warning("input %s: finding %s at offset %s", self.path, finding.code,
+                        finding.offset)
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -193,7 +204,7 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "tool": {"name": TOOL_NAME, "version": __version__},
+            "tool": tool_info(),
             "generated_at": (self.run.finished_at or self.run.started_at).isoformat(),
             "run": self.run.to_dict(),
             "demo": self.demo,

@@ -9,6 +9,7 @@ never written over one of the inputs, with or without ``force``.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from uidl_inspector.exceptions import UidlInspectorError
 __all__ = ["OutputError", "STDOUT", "write_output"]
 
 STDOUT = "-"
+log = logging.getLogger(__name__)
 
 
 class OutputError(UidlInspectorError):
@@ -45,6 +47,7 @@ def write_output(text: str | bytes, target: str | os.PathLike[str], force: bool 
         else:  # a text-only stdout (a test runner's capture)
             sys.stdout.write(data.decode("utf-8"))
             sys.stdout.flush()
+        log.info("report: %d bytes written to stdout", len(data))
         return
     path = Path(target)
     if any(_same_file(path, p) for p in protect if str(p) != STDOUT):
@@ -71,6 +74,7 @@ def write_output(text: str | bytes, target: str | os.PathLike[str], force: bool 
         else:
             _link_new(temp, path)
         _fsync_dir(directory)
+        log.info("report: %d bytes written to %s", len(data), path)
     except FileExistsError:
         raise OutputError(f"{path} exists (use --force to replace it)") from None
     except OSError as exc:

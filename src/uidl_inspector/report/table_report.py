@@ -10,15 +10,19 @@ evidence is shown, not interpreted.
 from __future__ import annotations
 
 import io
+import logging
 import re
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from uidl_inspector.report.model import HistoryRecord, Report
 
-__all__ = ["terminal_safe", "render_table", "to_table_text", "TABLE_ROWS_LIMIT"]
+__all__ = ["terminal_safe", "render_table", "to_table_text", "data_table", "TABLE_ROWS_LIMIT",
+           "HEADING_LABELS", "HISTORY_BLOCKS"]
+log = logging.getLogger(__name__)
 
 # Rich measures every cell: past this many entries a history is printed as an aligned
 # plain listing instead (65,535 rows take minutes as a rich table, a second as a listing).
@@ -50,22 +54,59 @@ def _t(value: object, style: str = "") -> Text:
     return Text(terminal_safe(value), style=style)
 
 
-def _history_title(record: HistoryRecord) -> Text:
-    h, loc = record.history, record.location
-    where = [part for part in (
+# The heading's labels, in order; a new row is one more (label, value) in _heading_rows.
+HEADING_LABELS = ("source", "account", "profile", "manager", "attachment", "rule", "blob")
+WIDE = 160  # from this width the heading takes two label/value pairs per line
+ANOMALY_COLUMN_FROM = 110  # narrower: an entry's anomaly codes go under its UID
+
+
+def _summary(record: HistoryRecord) -> str:
+    h = record.history
+    return (f"version {h.version}, {h.parsed_count} of {h.declared_count} declared tags, "
+            f"{len(h.anomalies)} anomal{'y' if len(h.anomalies) == 1 else 'ies'}")
+
+
+def _heading_rows(record: HistoryRecord) -> list[tuple[str, str]]:
+    """(label, value) of a history's heading; "-" where the container has no such thing."""
+    loc, profile = record.location, record.profile
+    manager = ", ".join(part for part in (
         loc.folder,
         f"message nid {loc.message_nid:#x}" if loc.message_nid is not None else None,
-        f"attachment {loc.attachment_index} {loc.attachment_name or ''}".rstrip()
-        if loc.attachment_index is not None else None,
-    ) if part]
-    title = Text()
-    title.append(terminal_safe(record.source), style="bold")
-    title.append(f"  account {terminal_safe(record.account.label)}")
-    if where:
-        title.append("  " + terminal_safe(" / ".join(where)))
-    title.append(f"\nversion {h.version}, {h.parsed_count} of {h.declared_count} declared tags,"
-                 f" {len(h.anomalies)} anomal{'y' if len(h.anomalies) == 1 else 'ies'}")
-    return title
+        loc.message_class) if part)
+    attachment = ""
+    if loc.attachment_index is not None:
+        attachment = f"#{loc.attachment_index} {loc.attachment_name or ''}".rstrip()
+        if loc.embedded_path:
+            attachment += " (in embedded message " + \
+                "/".join(f"#{i}" for i in loc.embedded_path) + ")"
+    name = profile.name or ""
+    if profile.search_key:
+        name = f"{name} (search key {profile.search_key})".lstrip()
+    rules = ", ".join(f"{what} by {rule}" for what, rule in (
+        ("manager", loc.match_rule), ("attachment", loc.attachment_rule)) if rule)
+    values = (record.source, record.account.label, name, manager, attachment, rules,
+              _summary(record))
+    return [(label, value or "-") for label, value in zip(HEADING_LABELS, values, strict=True)]
+
+
+def _grid(rows: list[tuple[str, str]], width: int) -> Table:
+    """Labels beside their values; values fold within their column, never cut. Two pairs
+    per line when the terminal is wide."""
+    pairs = 2 if width >= WIDE else 1
+    grid = Table.grid(padding=(0, 2, 0, 0))
+    for _ in range(pairs):
+        grid.add_column(no_wrap=True, style="bold")
+        grid.add_column(overflow="fold", ratio=1)
+    for first in range(0, len(rows), pairs):
+        cells: list[Text] = []
+        for label, value in rows[first:first + pairs]:
+            cells += [Text(label), _t(value)]
+        grid.add_row(*cells)
+    return grid
+
+
+def _heading(record: HistoryRecord, console: Console) -> None:
+    console.print(_grid(_heading_rows(record), console.width))
 
 
 def _cells(record: HistoryRecord) -> list[tuple[str, ...]]:
@@ -92,45 +133,95 @@ def _listing(record: HistoryRecord) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _history_table(record: HistoryRecord) -> Table:
-    table = Table(title=_history_title(record), title_justify="left", expand=False)
-    for name in ("#", "offset"):
-        table.add_column(name, justify="right", no_wrap=True)
-    for name in ("operation", "content", "timestamp"):
-        table.add_column(name)
-    table.add_column("UID", overflow="fold", min_width=12)  # never cut: fold
-    table.add_column("anomalies", overflow="fold")
-    for index, offset, operation, content, timestamp, uid, anomalies in _cells(record):
-        table.add_row(
-            _t(index), _t(offset),
-            _t(operation, "red" if operation.startswith("?") else ""),
-            _t(content, "red" if content.startswith("?") else ""),
-            _t(timestamp, "red" if timestamp.startswith("?") else ""),
-            _t(uid), _t(anomalies, "yellow"))
+def data_table(*columns: str, title: str | None = None, numeric: tuple[str, ...] = ()) -> Table:
+    """The house style of a table of evidence: no vertical rules (the room goes to the
+    data), text folds onto more lines and is never cut, numbers never wrap."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, collapse_padding=True)
+    for name in columns:
+        if name in numeric:
+            table.add_column(name, justify="right", no_wrap=True)
+        else:
+            table.add_column(name, overflow="fold")
     return table
 
 
-def render_table(report: Report, console: Console) -> None:
-    """Print the report on ``console``."""
-    if report.demo:
-        console.print(Text("Demo: this is the bundled demo evidence, not your data.",
-                           style="bold yellow"))
+def _history_table(record: HistoryRecord, width: int) -> Table:
+    """The entries; short columns never wrap, the UID folds (never cut) into what is left.
+    An entry's anomaly codes get a column of their own when the terminal has the room
+    (and any entry has one), else a second line in the UID's cell."""
+    cells = _cells(record)
+    with_anomalies = width >= ANOMALY_COLUMN_FROM and any(row[6] for row in cells)
+    table = data_table("#", "offset", numeric=("#", "offset"))
+    for name in ("operation", "content", "timestamp"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("UID", overflow="fold", min_width=12, ratio=3)
+    if with_anomalies:
+        table.add_column("anomalies", overflow="fold", min_width=10, ratio=1)
+    for index, offset, operation, content, timestamp, uid, anomalies in cells:
+        row = [_t(index), _t(offset),
+               _t(operation, "red" if operation.startswith("?") else ""),
+               _t(content, "red" if content.startswith("?") else ""),
+               _t(timestamp, "red" if timestamp.startswith("?") else "")]
+        if with_anomalies:
+            row += [_t(uid), _t(anomalies, "yellow")]
+        elif anomalies:
+            row.append(Text.assemble(terminal_safe(uid), "\n",
+                                     (f"! {terminal_safe(anomalies)}", "yellow")))
+        else:
+            row.append(_t(uid))
+        table.add_row(*row)
+    return table
+
+
+def _entries(record: HistoryRecord, console: Console) -> None:
+    if record.history.parsed_count > TABLE_ROWS_LIMIT:
+        console.file.write(_listing(record))
+        console.file.flush()
+    else:
+        console.print(_history_table(record, console.width))
+
+
+def _anomalies(record: HistoryRecord, console: Console) -> None:
+    """One line per anomaly: its code, then where and what, folded beside the code."""
+    if not record.history.anomalies:
+        return
+    grid = Table.grid(padding=(0, 1, 0, 0))
+    grid.add_column(no_wrap=True, style="yellow")
+    grid.add_column(overflow="fold", ratio=1)
+    for a in record.history.anomalies:
+        grid.add_row(Text("  " + terminal_safe(a.code)),
+                     Text(f"at offset {a.offset}: {terminal_safe(a.detail)}"))
+    console.print(grid)
+
+
+# What is printed for each history, in order: one function per block, each given the
+# record and the console.
+HISTORY_BLOCKS = (_heading, _entries, _anomalies)
+
+
+def _source_errors(report: Report, console: Console) -> None:
     for source in report.sources:
         for error in source.errors:
             console.print(Text(f"{terminal_safe(source.path)}: {terminal_safe(error)}",
                                style="red"))
-    for record in report.histories:
-        if record.history.parsed_count > TABLE_ROWS_LIMIT:
-            console.print(_history_title(record))
-            console.file.write(_listing(record))
-            console.file.flush()
-        else:
-            console.print(_history_table(record))
-        for a in record.history.anomalies:
-            console.print(Text.assemble(("  " + terminal_safe(a.code), "yellow"),
-                                        f" at offset {a.offset}: {terminal_safe(a.detail)}"))
+
+
+def render_table(report: Report, console: Console) -> None:
+    """Print the report on ``console``, laid out for its width."""
+    if report.demo:
+        console.print(Text("Demo: this is the bundled demo evidence, not your data.",
+                           style="bold yellow"))
+    _source_errors(report, console)
+    total = len(report.histories)
+    for number, record in enumerate(report.histories, 1):
+        console.print(Text(f"History {number} of {total}", style="bold underline"))
+        for block in HISTORY_BLOCKS:
+            block(record, console)
+        console.print()
     if not report.histories:
         console.print(Text("No POP3 download history found."))
+    log.info("report: table of %d histories at %d columns", total, console.width)
 
 
 def to_table_text(report: Report, width: int = 120) -> str:
