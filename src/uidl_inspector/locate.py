@@ -19,15 +19,16 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
 from uidl_inspector.findings import Finding
-from uidl_inspector.history import parse_blob
+from uidl_inspector.history import PopHistory, parse_blob
 from uidl_inspector.mapi import PropId
 from uidl_inspector.report.model import (
     Account,
+    Companion,
     HistoryRecord,
     Location,
     Profile,
@@ -142,18 +143,29 @@ def attachment_rule(props: Any) -> tuple[str | None, str | None, Account]:
     """(rule, name, account) for one attachment by Outlook's naming rules; rule None if none.
 
     ``name`` is the name the rule read, else the first of long filename, filename and
-    display name that is set.
+    display name that is set. Real Outlook names one attachment both ways (``Blob<8 hex>``
+    as filename, ``BlobPOP<email>`` as long filename): the account then has both.
     """
     long_name = _text(props, PropId.ATTACH_LONG_FILENAME)
     short_name = _text(props, PropId.ATTACH_FILENAME)
     display = _text(props, PropId.DISPLAY_NAME)
+    mini = _MINI_UID.match(short_name) if short_name else None
+    mini_uid = mini.group("uid") if mini else None
     for rule, name in (("long_filename", long_name), ("filename", short_name),
                        ("display_name", display)):
         if name and name.startswith(_BLOB_POP) and len(name) > len(_BLOB_POP):
-            return rule, name, Account(email=name[len(_BLOB_POP):])
-    if short_name and (match := _MINI_UID.match(short_name)):
-        return "mini_uid", short_name, Account(mini_uid=match.group("uid"))
+            return rule, name, Account(email=name[len(_BLOB_POP):], mini_uid=mini_uid)
+    if mini:
+        return "mini_uid", short_name, Account(mini_uid=mini_uid)
     return None, long_name or short_name or display, Account()
+
+
+def _companion(att: Any, data: bytes | None) -> Companion:
+    props = att.props
+    return Companion(att.index, _text(props, PropId.ATTACH_LONG_FILENAME),
+                     _text(props, PropId.ATTACH_FILENAME), _text(props, PropId.DISPLAY_NAME),
+                     None if data is None else len(data),
+                     None if data is None else hashlib.sha256(data).hexdigest())
 
 
 @dataclass
@@ -237,7 +249,12 @@ def _attachments(message: Any, path: tuple[int, ...], where: str,
 
 def locate_message(message: Any, folder: str | None, source: str,
                    result: LocateResult) -> None:
-    """Add to ``result`` the histories held by one message (of any class)."""
+    """Add to ``result`` the histories held by one message (of any class).
+
+    Every Message Manager yields at least one record: one holding no history attachment
+    gets a record with no BLOB and an ``info`` anomaly ``no_history_attachment``. Each
+    record lists the other attachments of the message holding it as companions.
+    """
     where = f"{folder or ''}#{message.nid if message.nid is not None else 'msg'}"
     candidate = None
     if _is_manager(message):
@@ -245,15 +262,19 @@ def locate_message(message: Any, folder: str | None, source: str,
         candidate = Candidate(folder or "", message.nid, message.message_class,
                               message.subject, rules, profile)
         result.candidates.append(candidate)
+    siblings: dict[tuple[int, ...], list[Companion]] = {}
+    found: list[tuple[Location, bytes, Account]] = []
     for path, att in _attachments(message, (), where, result.findings):
         rule, name, account = attachment_rule(att.props)
         try:
             data = att.data
         except UidlInspectorError as exc:
             result.findings.append(_read_error(where, f"attachment {att.index} data", exc))
+            data = None
             continue
         finally:
             result.findings.extend(att.findings)
+            siblings.setdefault(path, []).append(_companion(att, data))
         if candidate is not None and rule is not None:
             if data is None:
                 result.findings.append(Finding(
@@ -266,11 +287,25 @@ def locate_message(message: Any, folder: str | None, source: str,
             attach = rule or "content"
         else:
             continue
-        profile = candidate.profile if candidate is not None else Profile()
+        found.append((Location(folder, message.nid, message.message_class, message.subject,
+                               att.index, name, match_rule, attach, path), data, account))
+    profile = candidate.profile if candidate is not None else Profile()
+    for location, data, account in found:
+        companions = tuple(c for c in siblings[location.embedded_path]
+                           if c.index != location.attachment_index)
+        result.histories.append(HistoryRecord(
+            source, parse_blob(data), data, replace(location, companions=companions),
+            account, profile))
+    if candidate is not None and not found:
+        companions = tuple(siblings.get((), ()))
+        empty = Finding("no_history_attachment", None,
+                        f"{where}: Message Manager without a history attachment "
+                        f"({len(companions)} other attachment(s)): an account was "
+                        "configured, its history is empty or was never written")
         location = Location(folder, message.nid, message.message_class, message.subject,
-                            att.index, name, match_rule, attach, path)
-        result.histories.append(HistoryRecord(source, parse_blob(data), data, location,
-                                              account, profile))
+                            match_rule=candidate.match_rule, companions=companions)
+        result.histories.append(HistoryRecord(
+            source, PopHistory(None, None, (), (empty,)), None, location, Account(), profile))
     result.findings.extend(message.findings)
 
 
