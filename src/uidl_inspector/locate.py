@@ -177,6 +177,7 @@ class LocateResult:
     findings: list[Finding] = field(default_factory=list)
     folders: int = 0
     messages: int = 0  # messages examined (associated, plus normal ones when deep)
+    hidden_messages: int = 0  # associated (hidden) messages examined
 
 
 def walk_folders(root: Any, findings: list[Finding]) -> Iterator[Any]:
@@ -330,6 +331,7 @@ def locate(store: Any, source: str | None = None, deep: bool = False,
         for table in tables:
             for message in _messages(folder, table, result.findings):
                 result.messages += 1
+                result.hidden_messages += table == "associated"
                 locate_message(message, folder.path, source, result)
                 if progress is not None:
                     progress(result.messages)
@@ -425,6 +427,9 @@ def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
         findings: list[Finding] = []  # the store's and message's own are gathered by locate
         if evidence.store is not None:
             result = locate(evidence.store, source, deep=deep, progress=progress)
+            examined = report.extra.setdefault("examined", {"folders": 0, "hidden_messages": 0})
+            examined["folders"] += result.folders
+            examined["hidden_messages"] += result.hidden_messages
             findings += result.findings
             report.histories.extend(result.histories)
             report.extra.setdefault("message_managers", []).extend(
