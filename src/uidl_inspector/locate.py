@@ -46,7 +46,8 @@ from uidl_inspector.store.detect import (
 __all__ = ["MANAGER_CLASS", "GENERAL_KEY_NAME", "GENERAL_KEY", "MATCH_RULES",
            "ATTACHMENT_RULES", "Candidate", "LocateResult", "parse_manager_subject",
            "message_rules", "attachment_rule", "locate", "locate_message",
-           "hidden_inventory", "walk_folders", "scan_evidence", "ScanOutcome",
+           "hidden_inventory", "walk_folders", "scan_evidence", "hidden_evidence",
+           "ScanOutcome",
            "MAX_FOLDER_DEPTH", "MAX_EMBED_DEPTH"]
 
 log = logging.getLogger(__name__)
@@ -324,6 +325,7 @@ def locate(store: Any, source: str | None = None, deep: bool = False,
         root = store.root_folder()
     except UidlInspectorError as exc:
         result.findings.append(_read_error(source, "root folder", exc))
+        result.findings.extend(store.findings)
         return result
     tables = ("associated", "messages") if deep else ("associated",)
     for folder in walk_folders(root, result.findings):
@@ -375,13 +377,16 @@ def _attachment_rows(message: Any, where: str, findings: list[Finding], depth: i
 
 
 def hidden_inventory(store: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
-    """Every associated (hidden) message of every folder, for the ``hidden`` command."""
+    """Every associated (hidden) message of every folder, for the ``hidden`` command.
+
+    The findings include the store's own (header, B-tree pages), as ``scan`` reports them.
+    """
     findings: list[Finding] = []
     rows: list[dict[str, Any]] = []
     try:
         root = store.root_folder()
     except UidlInspectorError as exc:
-        return rows, [_read_error(store.path, "root folder", exc)]
+        return rows, [_read_error(store.path, "root folder", exc), *store.findings]
     for folder in walk_folders(root, findings):
         for message in _messages(folder, "associated", findings):
             props = message.props
@@ -397,6 +402,7 @@ def hidden_inventory(store: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
             })
             findings.extend(message.findings)
         findings.extend(folder.findings)
+    findings.extend(store.findings)
     return rows, findings
 
 
@@ -459,15 +465,50 @@ def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
     An input that cannot be read or opened gets a Source with its one-line error and the
     scan goes on with the others; files of no known kind inside directories are skipped.
     """
+    return _each_input(paths, lambda item, report: _scan_one(item, report, deep, verify,
+                                                             progress))
+
+
+def _hidden_one(item: EvidenceFile, report: Report) -> None:
+    source = source_path(item.path)
+    with open_evidence(item.path, item.kind) as evidence:
+        rows, findings = hidden_inventory(evidence.store)
+        extra = {"variant": evidence.variant, "encryption": evidence.encryption,
+                 "findings": tuple(findings)}
+    report.extra.setdefault("hidden", []).extend({"source": source, **row} for row in rows)
+    report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
+
+
+def hidden_evidence(paths: list[str]) -> ScanOutcome:
+    """The ``hidden`` command's report: every associated message of every PST/OST input.
+
+    The same envelope as a scan (``sources[]`` with hashes and every finding met while
+    opening and walking), with ``hidden[]`` rows that each name their ``source``. A file
+    named on the command line that is not a store is an input error; inside directories,
+    other files are skipped.
+    """
+    outcome = _each_input(paths, _hidden_one, ("pst", "ost"), "a PST/OST store")
+    outcome.report.extra.setdefault("hidden", [])
+    return outcome
+
+
+def _each_input(paths: list[str], handle: Callable[[EvidenceFile, Report], None],
+                kinds: tuple[str, ...] | None = None, what: str = "") -> ScanOutcome:
+    """Run ``handle`` on every input (of one of ``kinds``, when given: any other file named
+    on the command line is ``not what``), each failure one line; files of no wanted kind
+    found in directories are skipped."""
     outcome = ScanOutcome(Report())
     for item in walk_inputs(paths):
-        if item.kind == "unknown" and item.from_directory:
+        wanted = item.kind != "unknown" if kinds is None else item.kind in kinds
+        if item.error is None and not wanted and item.from_directory:
             outcome.skipped += 1
             continue
         error = item.error
+        if error is None and not wanted and kinds is not None:
+            error = f"not {what} (its content is: {item.kind})"
         if error is None:
             try:
-                _scan_one(item, outcome.report, deep, verify, progress)
+                handle(item, outcome.report)
                 continue
             except (UidlInspectorError, OSError) as exc:
                 error = " ".join(str(exc).split()) or type(exc).__name__
