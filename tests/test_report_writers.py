@@ -255,3 +255,4 @@ def test_slack_text_and_managers_without_history_reach_every_report():
     html = to_html(report)
     assert "=x@lab" in html and "no history attachment" in html
     assert "info no_history_attachment" in html and "RestagsPOPx@lab (0 B)" in html
+    assert f"8: {memory.hex()}" in html
