@@ -23,8 +23,9 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uf
 COLUMNS = (
     "source", "account", "mini_uid", "profile", "folder", "message_nid", "message_class",
     "attachment_index", "attachment_name", "match_rule", "attachment_rule", "embedded_path",
-    "blob_sha256", "slack_size", "slack_text", "history_anomalies", "index", "offset", "operation", "content",
-    "timestamp", "raw_timestamp", "uid", "raw_uid", "entry_anomalies", "neutralised",
+    "blob_sha256", "slack_size", "slack_text", "history_anomalies", "index", "offset",
+    "operation", "content", "timestamp", "raw_timestamp", "uid", "raw_uid", "entry_anomalies",
+    "neutralised",
 )
 
 
