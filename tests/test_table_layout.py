@@ -102,15 +102,13 @@ def console_text(draw, width: int) -> str:
 def test_hidden_and_audit_tables_fold_never_cut(width, tmp_path):
     from uidl_inspector.cli.audit import _audit_table, audit_report
     from uidl_inspector.cli.hidden import _table
-    from uidl_inspector.locate import hidden_inventory
-    from uidl_inspector.store.detect import open_evidence
+    from uidl_inspector.locate import hidden_evidence
     from uidl_inspector.synth.scenarios import scenario
     from uidl_inspector.synth.truth import write_evidence
 
     written = write_evidence(tmp_path, scenario("multi-account", seed=1, messages=20))
-    with open_evidence(str(written.store), "pst") as evidence:
-        rows, _ = hidden_inventory(evidence.store)
-    source = Source.from_file(written.store, "pst")
+    outcome = hidden_evidence([str(written.store)])
+    rows, (source,) = outcome.report.extra["hidden"], outcome.report.sources
     hidden = console_text(lambda c: _table(source, rows, c), width)
     report, _ = audit_report([str(written.store)], [])
     audit = console_text(lambda c: _audit_table(report.extra["audit"], c), width)

@@ -21,6 +21,7 @@ from uidl_inspector.audit.clock import ClockInference, Link
 from uidl_inspector.audit.duplicates import DuplicateGroup
 from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef
 from uidl_inspector.audit.inventory import Inventory, StoreMessage
+from uidl_inspector.findings import above_info, severity_of
 from uidl_inspector.report.model import HistoryRecord
 
 __all__ = ["AuditFinding", "AuditContext", "derive_findings", "CODES", "uid_shape"]
@@ -45,8 +46,13 @@ class AuditFinding:
     explanation: str
     evidence: dict[str, Any]
 
+    @property
+    def severity(self) -> str:
+        return severity_of(self.code)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "explanation": self.explanation, "evidence": self.evidence}
+        return {"code": self.code, "severity": self.severity, "explanation": self.explanation,
+                "evidence": self.evidence}
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ def _history_ref(ctx: AuditContext, index: int) -> dict[str, Any]:
         "folder": loc.folder, "message_nid": loc.message_nid, "subject": loc.subject,
         "attachment_name": loc.attachment_name, "match_rule": loc.match_rule,
         "profile": record.profile.name, "search_key": record.profile.search_key,
-        "blob_sha256": hashlib.sha256(record.blob).hexdigest(),
+        "blob_sha256": None if record.blob is None else hashlib.sha256(record.blob).hexdigest(),
     }
 
 
@@ -429,7 +435,7 @@ def blob_anomaly(ctx: AuditContext) -> list[AuditFinding]:
     """The BLOB itself is damaged or was written against the rules."""
     out = []
     for index, record in enumerate(ctx.histories):
-        anomalies = list(record.history.anomalies)
+        anomalies = above_info(record.history.anomalies)  # info is normal Outlook output
         if not anomalies:
             continue
         codes = sorted({a.code for a in anomalies})
@@ -451,7 +457,7 @@ def history_missing(ctx: AuditContext) -> list[AuditFinding]:
     Exchange stores hold it too): it takes a Message Manager in the store, a server UIDL
     listing given for an account without history, or Received headers that name POP3."""
     out = []
-    with_history = {h.source for h in ctx.histories}
+    with_history = {h.source for h in ctx.histories if h.blob is not None}
     unmatched_listing = [a.listing.path for a in ctx.accounts
                          if a.listing is not None and not a.histories]
     for inventory in ctx.inventories:

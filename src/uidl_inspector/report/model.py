@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from uidl_inspector.history import PopHistory
 
 __all__ = [
-    "Source", "Location", "Account", "Profile", "HistoryRecord", "Run", "Report",
+    "Source", "Companion", "Location", "Account", "Profile", "HistoryRecord", "Run", "Report",
     "hash_file", "source_path",
 ]
 
@@ -90,6 +90,24 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Companion:
+    """Another attachment of the message that holds a history (real Outlook writes an empty
+    ``Restags<8 hex>`` / ``RestagsPOP<email>`` beside each BLOB); anything else is unusual."""
+
+    index: int
+    long_filename: str | None = None
+    filename: str | None = None
+    display_name: str | None = None
+    size: int | None = None  # None when the attachment holds no readable bytes
+    sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "long_filename": self.long_filename,
+                "filename": self.filename, "display_name": self.display_name,
+                "size": self.size, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
 class Location:
     """Where a history BLOB sits in its container, and which documented rule found it."""
 
@@ -103,6 +121,7 @@ class Location:
     # long_filename | filename | display_name | mini_uid | content
     attachment_rule: str | None = None
     embedded_path: tuple[int, ...] = ()  # attachment indexes of embedded messages, outermost first
+    companions: tuple[Companion, ...] = ()  # the holding message's other attachments
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +130,7 @@ class Location:
             "attachment_index": self.attachment_index, "attachment_name": self.attachment_name,
             "match_rule": self.match_rule, "attachment_rule": self.attachment_rule,
             "embedded_path": list(self.embedded_path),
+            "companions": [c.to_dict() for c in self.companions],
         }
 
 
@@ -138,11 +158,15 @@ class Profile:
 
 @dataclass(frozen=True)
 class HistoryRecord:
-    """One decoded history BLOB with its provenance."""
+    """One decoded history BLOB with its provenance.
+
+    ``blob`` is None for a Message Manager that holds no history attachment: it is still
+    reported (an account was configured), with no entry and an ``info`` anomaly.
+    """
 
     source: str
     history: PopHistory
-    blob: bytes = field(repr=False)
+    blob: bytes | None = field(repr=False)
     location: Location = Location()
     account: Account = Account()
     profile: Profile = Profile()
@@ -154,12 +178,13 @@ class HistoryRecord:
             "location": self.location.to_dict(),
             "account": self.account.to_dict(),
             "profile": self.profile.to_dict(),
-            "blob": {
+            "blob": None if self.blob is None else {
                 "size": len(self.blob),
                 "sha256": hashlib.sha256(self.blob).hexdigest(),
                 "version": h.version,
                 "declared_count": h.declared_count,
                 "parsed_count": len(h.entries),
+                "slack": h.slack_dict(),
             },
             "entries": [e.to_dict() for e in h.entries],
             "anomalies": [a.to_dict() for a in h.anomalies],

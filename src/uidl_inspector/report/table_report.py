@@ -20,8 +20,8 @@ from rich.text import Text
 
 from uidl_inspector.report.model import HistoryRecord, Report
 
-__all__ = ["terminal_safe", "render_table", "to_table_text", "data_table", "TABLE_ROWS_LIMIT",
-           "HEADING_LABELS", "HISTORY_BLOCKS"]
+__all__ = ["terminal_safe", "render_table", "to_table_text", "data_table", "slack_lines",
+           "examined_line", "TABLE_ROWS_LIMIT", "HEADING_LABELS", "HISTORY_BLOCKS"]
 log = logging.getLogger(__name__)
 
 # Rich measures every cell: past this many entries a history is printed as an aligned
@@ -55,13 +55,16 @@ def _t(value: object, style: str = "") -> Text:
 
 
 # The heading's labels, in order; a new row is one more (label, value) in _heading_rows.
-HEADING_LABELS = ("source", "account", "profile", "manager", "attachment", "rule", "blob")
+HEADING_LABELS = ("source", "account", "profile", "manager", "attachment", "rule", "blob",
+                  "companions")
 WIDE = 160  # from this width the heading takes two label/value pairs per line
 ANOMALY_COLUMN_FROM = 110  # narrower: an entry's anomaly codes go under its UID
 
 
 def _summary(record: HistoryRecord) -> str:
     h = record.history
+    if record.blob is None:
+        return "none: a Message Manager with no history attachment"
     return (f"version {h.version}, {h.parsed_count} of {h.declared_count} declared tags, "
             f"{len(h.anomalies)} anomal{'y' if len(h.anomalies) == 1 else 'ies'}")
 
@@ -79,13 +82,21 @@ def _heading_rows(record: HistoryRecord) -> list[tuple[str, str]]:
         if loc.embedded_path:
             attachment += " (in embedded message " + \
                 "/".join(f"#{i}" for i in loc.embedded_path) + ")"
-    name = profile.name or ""
+    name = '"" (empty name)' if profile.name == "" else profile.name or ""
     if profile.search_key:
         name = f"{name} (search key {profile.search_key})".lstrip()
     rules = ", ".join(f"{what} by {rule}" for what, rule in (
         ("manager", loc.match_rule), ("attachment", loc.attachment_rule)) if rule)
-    values = (record.source, record.account.label, name, manager, attachment, rules,
-              _summary(record))
+    account = record.account.label
+    if record.account.email and record.account.mini_uid:
+        account += f" (mini UID {record.account.mini_uid})"
+    companions = "; ".join(
+        f"#{c.index} " + (" / ".join(n for n in dict.fromkeys(
+            (c.long_filename, c.filename, c.display_name)) if n) or "(unnamed)")
+        + (" (no data)" if c.size is None else f" ({c.size} bytes)")
+        for c in loc.companions)
+    values = (record.source, account, name, manager, attachment, rules, _summary(record),
+              companions)
     return [(label, value or "-") for label, value in zip(HEADING_LABELS, values, strict=True)]
 
 
@@ -107,6 +118,29 @@ def _grid(rows: list[tuple[str, str]], width: int) -> Table:
 
 def _heading(record: HistoryRecord, console: Console) -> None:
     console.print(_grid(_heading_rows(record), console.width))
+
+
+def slack_lines(record: HistoryRecord) -> list[str]:
+    """What the analyst reads about the slack: its size and the text found in it."""
+    slack = record.history.slack_dict()
+    if slack is None:
+        return []
+    lines = [f"slack: {slack['size']} bytes after the last tag (Outlook's leftover memory, "
+             f"normal): {slack['hex']}"]
+    lines += [f"slack text: {terminal_safe(text)}" for text in slack["text"]]
+    return lines
+
+
+def examined_line(report: Report) -> str:
+    """What a run looked at, for a run that found no history."""
+    kinds: dict[str, int] = {}
+    for source in report.sources:
+        kinds[source.kind] = kinds.get(source.kind, 0) + 1
+    files = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())) or "none"
+    seen = report.extra.get("examined", {})
+    return (f"Examined {len(report.sources)} file(s) ({files}), "
+            f"{seen.get('folders', 0)} folder(s), {seen.get('hidden_messages', 0)} hidden "
+            f"message(s), {len(report.extra.get('message_managers', []))} Message Manager(s).")
 
 
 def _cells(record: HistoryRecord) -> list[tuple[str, ...]]:
@@ -175,6 +209,8 @@ def _history_table(record: HistoryRecord, width: int) -> Table:
 
 
 def _entries(record: HistoryRecord, console: Console) -> None:
+    if record.blob is None:
+        return
     if record.history.parsed_count > TABLE_ROWS_LIMIT:
         console.file.write(_listing(record))
         console.file.flush()
@@ -190,14 +226,22 @@ def _anomalies(record: HistoryRecord, console: Console) -> None:
     grid.add_column(no_wrap=True, style="yellow")
     grid.add_column(overflow="fold", ratio=1)
     for a in record.history.anomalies:
-        grid.add_row(Text("  " + terminal_safe(a.code)),
-                     Text(f"at offset {a.offset}: {terminal_safe(a.detail)}"))
+        grid.add_row(Text(f"  {a.severity} {terminal_safe(a.code)}",
+                          style="yellow" if a.severity != "info" else ""),
+                     Text(("" if a.offset is None else f"at offset {a.offset}: ")
+                          + terminal_safe(a.detail)))
     console.print(grid)
+
+
+def _slack(record: HistoryRecord, console: Console) -> None:
+    """The slack and the text in it: leftover memory can name addresses, subjects, paths."""
+    for line in slack_lines(record):
+        console.print(Text("  " + line, style="cyan"), overflow="fold")
 
 
 # What is printed for each history, in order: one function per block, each given the
 # record and the console.
-HISTORY_BLOCKS = (_heading, _entries, _anomalies)
+HISTORY_BLOCKS = (_heading, _entries, _slack, _anomalies)
 
 
 def _source_errors(report: Report, console: Console) -> None:
@@ -221,6 +265,7 @@ def render_table(report: Report, console: Console) -> None:
         console.print()
     if not report.histories:
         console.print(Text("No POP3 download history found."))
+        console.print(Text(examined_line(report)))
     log.info("report: table of %d histories at %d columns", total, console.width)
 
 
