@@ -36,7 +36,7 @@ from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.report.model import TOOL_NAME, Report
 from uidl_inspector.report.output import STDOUT, write_output
 from uidl_inspector.report.table_report import render_table, terminal_safe
-from uidl_inspector.report.timeline import TimelineError, resolve_zone
+from uidl_inspector.report.timeline import TimelineError, check_zone_name
 
 __all__ = ["audit", "AuditFormat", "audit_report", "parse_listing_option"]
 
@@ -142,13 +142,14 @@ def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str:
         return to_html(report)
     if fmt in TIMELINE_FORMATS:
         from uidl_inspector.report.timeline import (
+            resolve_zone,
             run_event,
             timeline_events,
             to_jsonl,
             to_timeline_csv,
         )
 
-        zone = resolve_zone(tz, audit["clock"]["offset_minutes"])
+        zone = resolve_zone(tz, audit["clock"])
         events, skipped = timeline_events(report, audit, zone)
         events.insert(0, run_event(_run_meta(report)))
         if any(skipped.values()):
@@ -180,15 +181,17 @@ def audit(
              "timeline-csv or html.")] = None,
     tz: Annotated[str | None, typer.Option(
         "--tz", metavar="ZONE|inferred",
-        help="How to read the history's zoneless times in a timeline: an IANA zone name, "
-             "or 'inferred' (the audit's clock inference).")] = None,
+        help="How to read the history's zoneless times in a timeline. Default: UTC, as "
+             "Outlook writes them, unless the store's evidence supports another offset "
+             "(clock_mismatch). An IANA zone name overrides; 'inferred' takes the offset the "
+             "evidence supports and is refused without it.")] = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Audit POP3 downloads: server classes, duplicate messages, clock, findings."""
     if fmt in TIMELINE_FORMATS:
         try:
-            resolve_zone(tz, 0 if tz == "inferred" else None)
+            check_zone_name(tz)
         except TimelineError as exc:
             raise usage_error(str(exc)) from None
     demo = not paths
