@@ -33,6 +33,10 @@ class FakeHistory:
     anomalies: tuple = ()
     version: int = 3
     declared_count: int = 0
+    slack: bytes | None = None
+
+    def slack_dict(self):
+        return None if self.slack is None else {"size": len(self.slack)}
 
 
 def history(tags, *, account="user@example.org", source="store.pst", nid=0x200008,

@@ -190,7 +190,8 @@ def test_blob_anomaly():
     result = audit([bad], store("s.pst", msgs))
     assert codes(result) == ["blob_anomaly"]
     ev = by_code(result, "blob_anomaly")[0]["evidence"]
-    assert ev["anomalies"] == [{"code": "count_mismatch", "offset": 2, "detail": "declared 7"}]
+    assert ev["anomalies"] == [{"code": "count_mismatch", "severity": "warning", "offset": 2,
+                                "detail": "declared 7"}]
 
 
 def test_history_missing_needs_a_pop3_reason():

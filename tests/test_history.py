@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import uidl_inspector
 from uidl_inspector.exceptions import StrictModeError
+from uidl_inspector.findings import SEVERITIES, severity_of
 from uidl_inspector.history import (
     ANOMALY_CODES,
     Entry,
@@ -20,6 +21,7 @@ from uidl_inspector.history import (
     escape_uid,
     make_tag,
     parse_blob,
+    slack_text,
     unescape_uid,
     unescape_uid_bytes,
 )
@@ -234,8 +236,38 @@ def test_tags_beyond_the_count_are_recovered():
     h = parse_blob(data)
     assert codes(h) == ["count_mismatch"] and h.parsed_count == 2
     assert h.entries[1].beyond_count and h.entries[1].uid == "uid2"
-    padded = parse_blob(BLOB + b"\0" * 6)
+    padded = parse_blob(BLOB + b"\0" * 7)  # not the count + 4 bytes of slack
     assert codes(padded) == ["trailing_data"] and "all NUL" in padded.anomalies[0].detail
+    assert padded.slack is None
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 9])
+def test_count_plus_4_bytes_after_the_last_tag_are_slack_not_an_anomaly(count):
+    tags = [("get", "body", WHEN, f"uid{i}") for i in range(count)]
+    memory = bytes(range(0x80, 0x80 + count + 4))  # leftover memory: any bytes
+    for fast in (True, False):
+        h = _parse(build_blob(tags) + memory, fast=fast)
+        assert h.anomalies == () and h.slack == memory and h.parsed_count == count
+        assert h.slack_dict() == {"size": count + 4, "hex": memory.hex(), "text": []}
+    assert parse_blob(build_blob(tags) + memory, strict=True).slack == memory
+    for extra in (count + 3, count + 5):  # any other length stays trailing data
+        h = parse_blob(build_blob(tags) + bytes(range(0x80, 0x80 + extra)))
+        assert codes(h) == ["trailing_data"] and h.slack is None
+
+
+def test_slack_text_finds_ascii_and_utf16_runs():
+    memory = b"\x01ab\x02user@lab\x00\x07" + "C:\\Mail".encode("utf-16-le") + b"\x00x\x00"
+    tags = [("get", "body", WHEN, f"u{i}") for i in range(len(memory) - 4)]
+    h = parse_blob(build_blob(tags) + memory)
+    assert h.anomalies == () and h.slack_dict()["text"] == ["user@lab", "C:\\Mail"]
+    # UTF-16 text at an odd offset of the slack is found too
+    assert slack_text(b"\x00" + "Subject".encode("utf-16-le")) == ["Subject"]
+    assert slack_text(b"abc\x00") == []
+
+
+def test_a_cut_blob_has_no_slack():
+    data = build_blob([GOOD, GOOD2])[:-3]
+    assert parse_blob(data).slack is None
 
 
 def test_short_and_empty_tags():
@@ -262,6 +294,13 @@ def test_leap_days():
         assert codes(h) == ["bad_timestamp"]
 
 
+def test_every_anomaly_has_a_severity_from_the_one_table():
+    assert {severity_of(code) for code in ANOMALY_CODES} <= set(SEVERITIES)
+    assert severity_of("truncated") == "error" and severity_of("trailing_data") == "warning"
+    assert severity_of("no_history_attachment") == "info"
+    assert severity_of("a_code_nobody_declared") == "warning"
+
+
 def test_strict_mode_on_a_clean_blob():
     assert parse_blob(BLOB, strict=True).anomalies == ()
 
@@ -269,12 +308,13 @@ def test_strict_mode_on_a_clean_blob():
 def test_to_dict_keys():
     h = parse_blob(BLOB)
     d = h.to_dict()
-    assert list(d) == ["version", "declared_count", "parsed_count", "entries", "anomalies"]
+    assert list(d) == ["version", "declared_count", "parsed_count", "slack", "entries",
+                       "anomalies"]
     assert list(d["entries"][0])[:8] == ["index", "offset", "operation", "content",
                                          "timestamp", "raw_timestamp", "raw_uid", "uid"]
     bad = parse_blob(ANOMALIES["bad_content"]).to_dict()
     assert bad["entries"][0]["raw_tag_hex"] == ANOMALIES["bad_content"][4:-1].hex()
-    assert bad["anomalies"][0] == {"code": "bad_content", "offset": 5,
+    assert bad["anomalies"][0] == {"code": "bad_content", "severity": "warning", "offset": 5,
                                    "detail": "tag #0: content b'x' is not one of ' ' h b"}
 
 

@@ -62,7 +62,7 @@ def test_json_contract_keys_and_order():
     assert list(history) == ["source", "location", "account", "profile", "blob", "entries",
                              "anomalies"]
     assert list(history["blob"]) == ["size", "sha256", "version", "declared_count",
-                                     "parsed_count"]
+                                     "parsed_count", "slack"]
     entry = history["entries"][0]
     assert {k: entry[k] for k in ("index", "offset", "operation", "content", "timestamp",
                                   "raw_uid", "uid")} == {

@@ -1,10 +1,51 @@
-"""A problem noted while reading, kept with the result instead of stopping the read."""
+"""A problem noted while reading, kept with the result instead of stopping the read.
+
+Every finding and anomaly code has one severity, declared here and nowhere else
+(:data:`SEVERITY`, documented in docs/report-schema.md):
+
+- ``info``: normal output of real Outlook, nothing wrong (worth knowing, not a problem);
+- ``warning``: unusual (damage that was read around, tampering, another writer);
+- ``error``: data was lost (a structure could not be read, a BLOB is cut).
+
+A code not listed is a ``warning``: an unknown condition is unusual by definition.
+``--strict`` fails on warnings and errors only.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Finding"]
+__all__ = ["Finding", "SEVERITIES", "SEVERITY", "severity_of", "above_info"]
+
+SEVERITIES = ("info", "warning", "error")
+
+_INFO = (
+    "no_history_attachment",  # a Message Manager with no history: an account never used
+)
+_ERROR = (
+    # history BLOB
+    "truncated", "history_without_data",
+    # store file, pages, blocks, trees: the structure was not used, its data is lost
+    "file_truncated", "store_unreadable", "store_properties_missing", "unreadable",
+    "page_out_of_bounds", "page_type_mismatch", "page_bid_mismatch", "page_bad_counts",
+    "block_not_found", "block_out_of_bounds", "block_bad_trailer", "block_bid_mismatch",
+    "block_size_mismatch", "block_inflate_failed", "data_tree_bad_block",
+    "data_tree_size_mismatch", "subnode_bad_block", "subnode_missing", "heap_missing",
+    "heap_bad_signature", "heap_bad_hid", "pc_wrong_client", "pc_bad_bth", "pc_bad_value",
+    "tc_wrong_client", "tc_bad_info", "tc_bad_row_index", "tc_bad_cell",
+    "tc_row_out_of_range", "folder_table_missing", "folder_row_node_missing",
+    # MSG files
+    "missing_property_stream", "missing_value_stream", "truncated_stream",
+    "stream_beyond_file", "embedded_missing",
+)
+SEVERITY: dict[str, str] = {**dict.fromkeys(_INFO, "info"), **dict.fromkeys(_ERROR, "error")}
+DEFAULT_SEVERITY = "warning"
+
+
+def severity_of(code: str) -> str:
+    """The severity of a finding or anomaly code (``warning`` when not listed)."""
+    return SEVERITY.get(code, DEFAULT_SEVERITY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,5 +60,15 @@ class Finding:
     offset: int | None
     detail: str
 
+    @property
+    def severity(self) -> str:
+        return severity_of(self.code)
+
     def to_dict(self) -> dict[str, object]:
-        return {"code": self.code, "offset": self.offset, "detail": self.detail}
+        return {"code": self.code, "severity": self.severity, "offset": self.offset,
+                "detail": self.detail}
+
+
+def above_info(findings: Iterable[Finding]) -> list[Finding]:
+    """The findings that ``--strict`` fails on: warnings and errors."""
+    return [f for f in findings if f.severity != "info"]

@@ -2,7 +2,7 @@
 
 :func:`parse_blob` is lenient: it never raises on data, recovers every tag it can and
 records what is wrong as :class:`~uidl_inspector.findings.Finding` records with stable
-codes (see ``ANOMALY_CODES``); ``strict=True`` turns any anomaly into
+codes (see ``ANOMALY_CODES``); ``strict=True`` turns any anomaly above ``info`` into
 :class:`~uidl_inspector.exceptions.StrictModeError`. :func:`build_blob` writes BLOBs,
 exact or deliberately broken, through the same declaration (:mod:`schemas.popblob`).
 
@@ -11,6 +11,11 @@ written ``$xx``. ``Entry.raw_uid`` is the stored text, ``Entry.uid`` the unescap
 the unescaped bytes are not UTF-8, ``uid`` shows each bad byte as ``\\xNN`` (Python's
 ``backslashreplace``), ``uid_hex`` holds the exact bytes, and an ``invalid_utf8`` anomaly
 says so; ``uid_hex`` is None otherwise.
+
+Slack. Real Outlook writes ``count + 4`` bytes of leftover memory after the last tag
+(:func:`~uidl_inspector.schemas.popblob.slack_size`). Those bytes are ``PopHistory.slack``,
+not an anomaly; :func:`slack_text` finds the text an analyst will want to read in them.
+Any other number of bytes after the last tag is ``trailing_data``.
 
 Speed. A BLOB with no anomaly is recognised by one regular expression over all its tags
 (C speed); its entries are then decoded one by one when first read. Any other BLOB takes
@@ -27,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from uidl_inspector.exceptions import StrictModeError
-from uidl_inspector.findings import Finding
+from uidl_inspector.findings import Finding, above_info
 from uidl_inspector.schemas.popblob import (
     CONTENTS,
     FIXED_TAG_SIZE,
@@ -37,6 +42,7 @@ from uidl_inspector.schemas.popblob import (
     TAG_FIELDS,
     PopBlob,
     TagList,
+    slack_size,
     tag_fields,
 )
 
@@ -51,6 +57,7 @@ __all__ = [
     "unescape_uid",
     "unescape_uid_bytes",
     "decode_hex_text",
+    "slack_text",
 ]
 
 ANOMALY_CODES = (
@@ -133,24 +140,55 @@ class Entry:
         }
 
 
+_ASCII_RUN = re.compile(rb"[\x20-\x7e]{4,}")
+_UTF16_RUN = re.compile(rb"(?:[\x20-\x7e\xa0-\xff]\x00){4,}")
+MIN_TEXT_RUN = 4
+
+
+def slack_text(data: bytes) -> list[str]:
+    """Printable runs of 4+ characters, as ASCII or UTF-16LE, in the order they occur.
+
+    Slack is leftover process memory: the runs can hold addresses, subjects or paths.
+    """
+    runs = [(m.start(), m[0].decode("ascii")) for m in _ASCII_RUN.finditer(data)]
+    for parity in (0, 1):  # UTF-16 text may start at an odd offset of leftover memory
+        runs += [(parity + m.start(), m[0].decode("utf-16-le"))
+                 for m in _UTF16_RUN.finditer(data, parity)
+                 if (m.start() - parity) % 2 == 0]
+    return [text for _, text in sorted(runs)]
+
+
 @dataclass(frozen=True)
 class PopHistory:
-    """A decoded BLOB. ``version``/``declared_count`` are None when the header is cut."""
+    """A decoded BLOB. ``version``/``declared_count`` are None when the header is cut.
+
+    ``slack`` holds the ``count + 4`` bytes real Outlook leaves after the last tag (None
+    when the BLOB ends otherwise).
+    """
 
     version: int | None
     declared_count: int | None
     entries: Sequence[Entry]
     anomalies: tuple[Finding, ...]
+    slack: bytes | None = None
 
     @property
     def parsed_count(self) -> int:
         return len(self.entries)
+
+    def slack_dict(self) -> dict[str, Any] | None:
+        """``{"size", "hex", "text"}`` of the slack, or None."""
+        if self.slack is None:
+            return None
+        return {"size": len(self.slack), "hex": self.slack.hex(),
+                "text": slack_text(self.slack)}
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version,
             "declared_count": self.declared_count,
             "parsed_count": self.parsed_count,
+            "slack": self.slack_dict(),
             "entries": [e.to_dict() for e in self.entries],
             "anomalies": [a.to_dict() for a in self.anomalies],
         }
@@ -335,11 +373,11 @@ def _is_leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
-def _clean(data: bytes, tags: TagList, trailing: bytes) -> bool:
+def _clean(data: bytes, tags: TagList, trailing: bytes, slack: bytes | None) -> bool:
     """True when the tag-by-tag path would find no anomaly at all."""
     if not tags.complete or trailing:
         return False
-    end = len(data)
+    end = len(data) - len(slack or b"")
     if not _all_clean_tags(data, HEADER_SIZE, end):
         return False
     if b"0229" in data:
@@ -401,11 +439,13 @@ def parse_blob(data: bytes, strict: bool = False) -> PopHistory:
     """Decode a history BLOB. Lenient unless ``strict``: see the module docstring."""
     data = bytes(data)
     history = _parse(data, fast=True)
-    if strict and history.anomalies:
-        first = history.anomalies[0]
+    problems = above_info(history.anomalies) if strict else []
+    if problems:
+        first = problems[0]
         raise StrictModeError(
-            f"{len(history.anomalies)} anomal{'y' if len(history.anomalies) == 1 else 'ies'}"
-            f" in the BLOB; first: {first.code} at offset {first.offset}: {first.detail}")
+            f"{len(problems)} anomal{'y' if len(problems) == 1 else 'ies'} above info"
+            f" in the BLOB; first: {first.severity} {first.code} at offset {first.offset}: "
+            f"{first.detail}")
     return history
 
 
@@ -420,9 +460,13 @@ def _parse(data: bytes, fast: bool) -> PopHistory:
         return PopHistory(version, None, (), tuple(found))
     blob = PopBlob.parse(data)
     tags: TagList = blob.tags
-    if fast and blob.version == PBLOB_VERSION and _clean(data, tags, blob.trailing):
-        return PopHistory(blob.version, blob.count, _LazyEntries(tags), ())
-    return _parse_slow(data, blob.version, blob.count, tags, blob.trailing)
+    trailing, slack = blob.trailing, None
+    if tags.complete and len(trailing) == slack_size(blob.count):
+        trailing, slack = b"", trailing
+    if fast and blob.version == PBLOB_VERSION and _clean(data, tags, trailing, slack):
+        return PopHistory(blob.version, blob.count, _LazyEntries(tags), (), slack)
+    history = _parse_slow(data, blob.version, blob.count, tags, trailing)
+    return replace(history, slack=slack)
 
 
 def _bad_version(version: int) -> Finding:

@@ -21,6 +21,7 @@ from uidl_inspector.audit.clock import ClockInference, Link, format_offset
 from uidl_inspector.audit.duplicates import DuplicateGroup
 from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef
 from uidl_inspector.audit.inventory import Inventory, StoreMessage
+from uidl_inspector.findings import above_info, severity_of
 from uidl_inspector.report.model import HistoryRecord
 
 __all__ = ["AuditFinding", "AuditContext", "derive_findings", "CODES", "uid_shape"]
@@ -45,8 +46,13 @@ class AuditFinding:
     explanation: str
     evidence: dict[str, Any]
 
+    @property
+    def severity(self) -> str:
+        return severity_of(self.code)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "explanation": self.explanation, "evidence": self.evidence}
+        return {"code": self.code, "severity": self.severity, "explanation": self.explanation,
+                "evidence": self.evidence}
 
 
 @dataclass(frozen=True)
@@ -429,7 +435,7 @@ def blob_anomaly(ctx: AuditContext) -> list[AuditFinding]:
     """The BLOB itself is damaged or was written against the rules."""
     out = []
     for index, record in enumerate(ctx.histories):
-        anomalies = list(record.history.anomalies)
+        anomalies = above_info(record.history.anomalies)  # info is normal Outlook output
         if not anomalies:
             continue
         codes = sorted({a.code for a in anomalies})

@@ -67,11 +67,12 @@ def blob(
     output: OutputOpt = None,
     force: ForceOpt = False,
     strict: Annotated[bool, typer.Option(
-        "--strict", help="Treat any anomaly as a failure of that input (exit 1).")] = False,
+        "--strict", help="Treat any anomaly above info as a failure of that input (exit 1).")] = False,
 ) -> None:
     """Decode POP3 download-history BLOBs, given as binary or as hex text.
 
-    Anomalies are findings: they do not change the exit code, unless --strict is given.
+    Anomalies are findings: they do not change the exit code, unless --strict is given
+    (which fails on warnings and errors, not on info).
     A bad input gets one line on stderr, the others are still reported, and the exit code is 1.
     """
     report = Report()

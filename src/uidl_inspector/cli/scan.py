@@ -20,6 +20,7 @@ from uidl_inspector.cli.common import (
     guarded,
 )
 from uidl_inspector.demo import demo_path
+from uidl_inspector.findings import above_info
 from uidl_inspector.locate import scan_evidence
 
 __all__ = ["scan", "progress_on_stderr"]
@@ -55,8 +56,8 @@ def scan(
         "--verify", help="Cross-check the hidden messages with libpff (a second full read "
         "of each store).")] = False,
     strict: Annotated[bool, typer.Option(
-        "--strict", help="Exit 1 if any history shows an anomaly or any container finding "
-        "was recorded (the report is still written).")] = False,
+        "--strict", help="Exit 1 if any history anomaly or container finding is a warning "
+        "or an error (info is not; the report is still written).")] = False,
 ) -> None:
     """Find and decode every POP3 download history (UIDL BLOB) in the evidence.
 
@@ -80,9 +81,9 @@ def scan(
     emit(outcome.report, fmt, output, force, inputs=paths)
     problems = 0
     if strict:
-        problems = sum(len(h.history.anomalies) for h in outcome.report.histories) + sum(
-            len(s.findings) for s in outcome.report.sources)
+        problems = sum(len(above_info(h.history.anomalies)) for h in outcome.report.histories)
+        problems += sum(len(above_info(s.findings)) for s in outcome.report.sources)
         if problems:
-            error(f"strict: {problems} anomalies or findings")
+            error(f"strict: {problems} anomalies or findings of severity warning or error")
     if outcome.failed or problems:
         raise typer.Exit(EXIT_INPUT)

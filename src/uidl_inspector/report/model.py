@@ -149,6 +149,7 @@ class HistoryRecord:
                 "version": h.version,
                 "declared_count": h.declared_count,
                 "parsed_count": len(h.entries),
+                "slack": h.slack_dict(),
             },
             "entries": [e.to_dict() for e in h.entries],
             "anomalies": [a.to_dict() for a in h.anomalies],

@@ -54,6 +54,8 @@ __all__ = [
     "TagList",
     "PopBlob",
     "PopBlobChecked",
+    "SLACK_EXTRA",
+    "slack_size",
 ]
 
 PBLOB_VERSION = 3
@@ -213,11 +215,23 @@ class ResourceTags(Construct):
 
 _TAGS = ResourceTags(this.count)
 
+# Real Outlook sizes its buffer too large and writes it whole: every real BLOB (9 from
+# three origins) ends with exactly Count + 4 bytes of leftover memory after the Count-th
+# tag. Microsoft's pages do not mention it. It is kept in ``trailing``; the decoder calls
+# it slack when its length is exactly this, trailing data otherwise.
+SLACK_EXTRA = 4
+
+
+def slack_size(count: int) -> int:
+    """How many bytes real Outlook writes after the Count-th tag: ``count + 4``."""
+    return count + SLACK_EXTRA
+
+
 PopBlob = Struct(
     "version" / Int16ul,  # PBLOB_VERSION_NUM, 3
     "count" / Int16ul,  # number of resource tags
     "tags" / _TAGS,
-    "trailing" / GreedyBytes,  # nothing, in a well-formed BLOB
+    "trailing" / GreedyBytes,  # slack_size(count) bytes from real Outlook, else nothing
 )
 
 # The same declaration parsed by Construct's generic, checked path: every one of Count tags

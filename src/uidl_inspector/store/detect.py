@@ -19,8 +19,8 @@ from typing import Any
 
 from uidl_inspector.exceptions import NotAStoreError
 from uidl_inspector.findings import Finding
-from uidl_inspector.history import decode_hex_text
-from uidl_inspector.schemas.popblob import CONTENTS, OPERATIONS, PBLOB_VERSION
+from uidl_inspector.history import HEADER_SIZE, decode_hex_text
+from uidl_inspector.schemas.popblob import CONTENTS, OPERATIONS, PBLOB_VERSION, slack_size
 from uidl_inspector.store.msg import OLE_MAGIC
 
 __all__ = ["PST_MAGIC", "EvidenceFile", "Evidence", "sniff", "detect_kind",
@@ -40,6 +40,8 @@ _TAG_HEAD = re.compile(rb"^[%s][%s][0-9]{14}" % (
 def looks_like_pop_blob(data: bytes | None) -> bool:
     """A version-3 header whose first tag (if any) starts like a resource tag.
 
+    ``data`` is the whole BLOB when it has no tag (a 0-tag BLOB of real Outlook is 8 bytes).
+
     A cheap test that keeps the locator's content sweep and the directory walk from
     decoding arbitrary attachments or files; the decoder itself is ``history.parse_blob``.
     """
@@ -48,8 +50,8 @@ def looks_like_pop_blob(data: bytes | None) -> bool:
     if int.from_bytes(data[:2], "little") != PBLOB_VERSION:
         return False
     count = int.from_bytes(data[2:4], "little")
-    if count == 0:
-        return len(data) == 4
+    if count == 0:  # the bare header, or the header and real Outlook's 4 bytes of slack
+        return len(data) in (HEADER_SIZE, HEADER_SIZE + slack_size(0))
     return bool(_TAG_HEAD.match(data[4:20]))
 
 

@@ -169,6 +169,7 @@ def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
                     "version": history.version,
                     "declared_count": declared_count(history),
                     "parsed_count": len(entries),
+                    "slack": None,  # this writer leaves no slack after the last tag
                 },
                 "entries": entries,
                 "anomalies": anomalies,
