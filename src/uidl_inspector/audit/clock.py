@@ -205,10 +205,13 @@ def _better(a: tuple[int, float, Any], b: tuple[int, float, Any]) -> bool:
     return (a[0], a[1]) > (b[0], b[1])
 
 
-def _monotone_matching(times: Sequence[float], keys: Sequence[float]) -> list[tuple[int, int]]:
-    """Pair ``times`` (in their given order) with sorted ``keys`` so that the key index
-    grows along the sequence, every key is in its time's lag window, the number of pairs is the
-    largest possible and, among such pairings, the total difference the smallest.
+def _monotone_matching(times: Sequence[float], keys: Sequence[float],
+                       excluded: set[int] | frozenset[int] = frozenset()
+                       ) -> list[tuple[int, int]]:
+    """Pair ``times`` (in their given order) with sorted ``keys`` (but the ``excluded``
+    ones) so that the key index grows along the sequence, every key is in its time's lag
+    window, the number of pairs is the largest possible and, among such pairings, the total
+    difference the smallest.
 
     A longest-chain search over eligible pairs with a Fenwick tree of prefix maxima:
     cost O(P log K) for P eligible pairs and K keys.
@@ -237,6 +240,8 @@ def _monotone_matching(times: Sequence[float], keys: Sequence[float]) -> list[tu
         lo, hi = _window(keys, t)
         values = []
         for j in range(lo, hi):
+            if j in excluded:
+                continue
             prev = query(j)
             values.append((j, (prev[0] + 1, prev[1] - abs(t - keys[j]), (i, j, prev[2]))))
         for j, value in values:
@@ -271,9 +276,11 @@ def link_entries(entries: Sequence[EntryRef], messages: Sequence[StoreMessage],
     pairing each entry with its nearest delivery can cross neighbours. Per history, the
     pairing keeps the fetch order (BLOB order when it is chronological): as many pairs as
     possible, each tag written after its message's delivery (within the lag window), then
-    the smallest total time difference. A message claimed by two histories stays with the
-    closer entry. ``confidence`` falls with the lag and with the number of still unlinked
-    deliveries that were equally eligible.
+    the smallest total time difference. A message claimed by two histories (two accounts
+    fetching at the same moment) goes to the one that would otherwise lose a link, else to
+    the closer entry; the other history is matched again without it. ``confidence`` falls
+    with the lag and with the number of still unlinked deliveries that were equally
+    eligible.
     """
     shift = clock.offset_minutes * 60.0
     deliveries = _deliveries(messages)
@@ -282,13 +289,34 @@ def link_entries(entries: Sequence[EntryRef], messages: Sequence[StoreMessage],
     by_history: dict[int, list[int]] = {}
     for k, (_, ref) in enumerate(gets):
         by_history.setdefault(ref.history, []).append(k)
+    orders = {h: [m[p] for p in _sequence([gets[k] for k in m])] for h, m in by_history.items()}
+    excluded: dict[int, set[int]] = {h: set() for h in by_history}
+
+    def matched(history: int, without: set[int]) -> list[tuple[int, int]]:
+        order = orders[history]
+        return [(order[i], j) for i, j in
+                _monotone_matching([gets[k][0] - shift for k in order], keys, without)]
+
+    pairs = {h: matched(h, excluded[h]) for h in sorted(by_history)}
+    for _round in range(len(by_history)):
+        claimants: dict[int, list[tuple[float, int]]] = {}
+        for history, found in pairs.items():
+            for k, j in found:
+                claimants.setdefault(j, []).append((abs(gets[k][0] - shift - keys[j]), history))
+        contested = {j: sorted(c) for j, c in claimants.items() if len(c) > 1}
+        if not contested:
+            break
+        for j, rivals in sorted(contested.items()):
+            needy = [h for _d, h in rivals
+                     if len(matched(h, excluded[h] | {j})) < len(pairs[h])]
+            winner = needy[0] if len(needy) == 1 else rivals[0][1]
+            for _d, h in rivals:
+                if h != winner:
+                    excluded[h].add(j)
+        pairs = {h: matched(h, excluded[h]) for h in sorted(by_history)}
     claims: dict[int, tuple[float, int, int]] = {}  # key -> (|delta|, history, get)
-    for history in sorted(by_history):
-        members = by_history[history]
-        local = [gets[k] for k in members]
-        order = [members[p] for p in _sequence(local)]
-        for i, j in _monotone_matching([gets[k][0] - shift for k in order], keys):
-            k = order[i]
+    for history, found in sorted(pairs.items()):
+        for k, j in found:
             claim = (abs(gets[k][0] - shift - keys[j]), history, k)
             if j not in claims or claim < claims[j]:
                 claims[j] = claim
