@@ -101,6 +101,9 @@ class HiddenAttachment:
     kind: str  # data | item | other
     data: bytes | None = None
     embedded: tuple[HiddenAttachment, ...] = ()
+    long_filename: str | None = None  # PidTagAttachLongFilename (0x3707)
+    filename: str | None = None  # PidTagAttachFilename (0x3704)
+    display_name: str | None = None  # PidTagDisplayName (0x3001)
 
 
 @dataclass(frozen=True)
@@ -170,18 +173,23 @@ def _attachments(message: ctypes.c_void_p, depth: int) -> tuple[HiddenAttachment
         try:
             kind = ctypes.c_int()
             _call("libpff_attachment_get_type", attachment, ctypes.byref(kind))
+            names = {"long_filename": _string(attachment, 0x3707),
+                     "filename": _string(attachment, 0x3704),
+                     "display_name": _string(attachment, 0x3001)}
             if kind.value == _ATTACHMENT_TYPE_DATA:
-                out.append(HiddenAttachment(index, "data", _attachment_data(attachment)))
+                out.append(HiddenAttachment(index, "data", _attachment_data(attachment),
+                                            **names))
             elif kind.value == _ATTACHMENT_TYPE_ITEM and depth < _MAX_EMBEDDED:
                 inner = ctypes.c_void_p()
                 _call("libpff_attachment_get_item", attachment, ctypes.byref(inner))
                 try:
                     out.append(HiddenAttachment(index, "item",
-                                                embedded=_attachments(inner, depth + 1)))
+                                                embedded=_attachments(inner, depth + 1),
+                                                **names))
                 finally:
                     _free_item(inner)
             else:
-                out.append(HiddenAttachment(index, "other"))
+                out.append(HiddenAttachment(index, "other", **names))
         finally:
             _free_item(attachment)
     return tuple(out)

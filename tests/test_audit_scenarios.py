@@ -15,8 +15,9 @@ import pytest
 from uidl_inspector.audit import run_audit
 from uidl_inspector.audit.inventory import Inventory, StoreMessage
 from uidl_inspector.audit.server_listing import read_server_listing
-from uidl_inspector.history import parse_blob
-from uidl_inspector.report.model import Account, HistoryRecord, Location, Profile
+from uidl_inspector.findings import Finding
+from uidl_inspector.history import PopHistory, parse_blob
+from uidl_inspector.report.model import Account, Companion, HistoryRecord, Location, Profile
 from uidl_inspector.synth.scenarios import history_blob, scenario
 from uidl_inspector.synth.truth import write_evidence
 
@@ -30,13 +31,21 @@ def truth_fed(sc, ev):
     """History records and an inventory from the scenario and its truth (no reader)."""
     doc = ev.document
     source = doc["files"]["store"]
-    blobs = [history_blob(h) for m in sc.managers if not m.deleted for h in m.histories]
+    blobs = iter([history_blob(h) for m in sc.managers if not m.deleted for h in m.histories])
     histories = []
-    for blob, rec in zip(blobs, doc["histories"], strict=True):
-        loc = dict(rec["location"], embedded_path=tuple(rec["location"]["embedded_path"]))
-        histories.append(HistoryRecord(source=source, history=parse_blob(blob), blob=blob,
+    for rec in doc["histories"]:
+        loc = dict(rec["location"], embedded_path=tuple(rec["location"]["embedded_path"]),
+                   companions=tuple(Companion(**c) for c in rec["location"]["companions"]))
+        if rec["blob"] is None:  # a Message Manager without history
+            blob, decoded = None, PopHistory(None, None, (), tuple(
+                Finding(a["code"], a["offset"], "") for a in rec["anomalies"]))
+        else:
+            blob = next(blobs)
+            decoded = parse_blob(blob)
+        histories.append(HistoryRecord(source=source, history=decoded, blob=blob,
                                        location=Location(**loc), account=Account(**rec["account"]),
                                        profile=Profile(**rec["profile"])))
+    assert next(blobs, None) is None
     messages = tuple(StoreMessage(
         source=source, folder=m["folder"], nid=m["nid"],
         internet_message_id=m["internet_message_id"],
@@ -89,7 +98,11 @@ def check_server(doc, result):
     latest = {}
     for row in doc["expected"]["server"]:
         latest[id(accounts[row["history"]])] = row
-    assert len(latest) == len(result["accounts"])
+    # A Message Manager without history names no account ("unknown", nothing in it).
+    idle = [a for a in result["accounts"] if not a["histories"]]
+    assert all(a["account"] == "unknown" and a["history_uids"] == 0 for a in idle)
+    assert len(idle) == sum(1 for r in doc["histories"] if r["blob"] is None)
+    assert len(latest) == len(result["accounts"]) - len(idle)
     for row in latest.values():
         server = accounts[row["history"]]["server"]
         for cls in ("downloaded", "deleted", "new", "history_only"):
@@ -121,7 +134,12 @@ def test_two_profiles_scenario(tmp_path):
     ev = result["findings"][0]["evidence"]
     expected = doc["expected"]
     assert [o["shared_uids"] for o in ev["overlaps"]] == [len(expected["shared_uids"])]
-    assert [s["profile"] for s in ev["spans"]] == [p["name"] for p in expected["profiles"]]
+    # The unused profile's manager has no history, hence no span: it sorts first.
+    used = [r["profile"]["name"] for r in doc["histories"] if r["entries"]]
+    unused = [r["profile"]["name"] for r in doc["histories"] if r["blob"] is None]
+    assert [s["profile"] for s in ev["spans"] if s["first"] is None] == unused == ["Petra (test)"]
+    assert [s["profile"] for s in ev["spans"] if s["first"]] == used
+    assert used + unused == [p["name"] for p in expected["profiles"]]
     refetched = {g["internet_message_id"] for g in result["duplicates"]}
     assert refetched == set(expected["refetched_message_ids"])
 

@@ -127,6 +127,52 @@ def test_manager_in_inbox_with_two_accounts():
     assert (second.location.attachment_index, second.location.attachment_rule) == (2, "mini_uid")
     assert second.account.mini_uid == "0a1b2c3d" and second.account.email is None
     assert first.source == "fake.pst"
+    # each history lists the message's other attachments, the other history included
+    assert [c.index for c in first.location.companions] == [1, 2]
+    readme = first.location.companions[0].to_dict()
+    assert readme == {"index": 1, "long_filename": None, "filename": "readme",
+                      "display_name": None, "size": 4,
+                      "sha256": hashlib.sha256(b"text").hexdigest()}
+    assert [c.index for c in second.location.companions] == [0, 1]
+
+
+def test_real_outlook_names_one_attachment_both_ways_beside_an_empty_restags():
+    real = subject("", GENERAL_KEY)  # Outlook Message Manager () (KEY: 4765...00)
+    names = {P.ATTACH_LONG_FILENAME: "BlobPOPuser1@test.lab", P.ATTACH_FILENAME: "Blob1a2b3c4d"}
+    restags = FakeAttachment(1, {P.ATTACH_METHOD: 1, P.ATTACH_LONG_FILENAME:
+                                 "RestagsPOPuser1@test.lab", P.ATTACH_FILENAME:
+                                 "Restags1a2b3c4d"}, b"")
+    m = manager(0x100028, [blob_att(0, BLOB, names), restags],
+                {P.CONVERSATION_KEY: GENERAL_KEY, P.SUBJECT: real})
+    [record] = locate(store_with(m)).histories
+    assert (record.account.email, record.account.mini_uid) == ("user1@test.lab", "1a2b3c4d")
+    assert (record.profile.name, record.location.match_rule) == ("", "general_key")
+    [companion] = record.location.companions
+    assert (companion.long_filename, companion.filename, companion.size) == (
+        "RestagsPOPuser1@test.lab", "Restags1a2b3c4d", 0)
+    assert record.history.anomalies == ()
+
+
+def test_a_manager_without_history_attachment_is_reported():
+    restags = FakeAttachment(0, {P.ATTACH_METHOD: 1, P.ATTACH_FILENAME: "Restags1a2b3c4d"}, b"")
+    bare = manager(0x100028, [], {P.CONVERSATION_KEY: GENERAL_KEY,
+                                  P.SUBJECT: subject("", GENERAL_KEY)})
+    with_restags = manager(0x100048, [restags], {P.SUBJECT: subject("Outlook", KEY)})
+    result = locate(store_with(bare, with_restags))
+    first, second = result.histories
+    assert first.blob is None and first.history.entries == ()
+    d = first.to_dict()
+    assert d["blob"] is None and d["entries"] == []
+    assert [(a["code"], a["severity"]) for a in d["anomalies"]] == [
+        ("no_history_attachment", "info")]
+    assert (d["location"]["match_rule"], d["location"]["attachment_index"],
+            d["profile"]) == ("general_key", None, {"name": "", "search_key": GENERAL_KEY.hex()})
+    assert d["location"]["companions"] == []
+    assert (second.location.match_rule, second.profile.name) == ("subject", "Outlook")
+    assert [c.filename for c in second.location.companions] == ["Restags1a2b3c4d"]
+    # a message that is not a manager yields nothing without a BLOB
+    other = FakeMessage(0x100068, {P.MESSAGE_CLASS: "IPM.Note"}, [])
+    assert locate(store_with(other)).histories == []
 
 
 def test_any_folder_name_and_nested_folders():

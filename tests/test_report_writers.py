@@ -11,10 +11,20 @@ from datetime import datetime
 import pytest
 from rich.console import Console
 
-from uidl_inspector.history import build_blob, parse_blob
+from uidl_inspector.findings import Finding
+from uidl_inspector.history import PopHistory, build_blob, parse_blob
 from uidl_inspector.report.csv_report import COLUMNS, neutralise, to_csv
+from uidl_inspector.report.html_report import to_html
 from uidl_inspector.report.json_report import VOLATILE_KEYS, to_json
-from uidl_inspector.report.model import Account, HistoryRecord, Location, Report, Source
+from uidl_inspector.report.model import (
+    Account,
+    Companion,
+    HistoryRecord,
+    Location,
+    Profile,
+    Report,
+    Source,
+)
 from uidl_inspector.report.output import OutputError, write_output
 from uidl_inspector.report.table_report import render_table, terminal_safe, to_table_text
 
@@ -209,3 +219,39 @@ def test_large_histories_are_listed_plainly_and_still_escaped(monkeypatch):
     buffer = io.StringIO()
     render_table(make_report(), Console(file=buffer, force_terminal=True, width=200))
     assert "\x1b[2J" not in buffer.getvalue() and "\u202e" not in buffer.getvalue()
+
+
+def test_slack_text_and_managers_without_history_reach_every_report():
+    tags = TAGS[:4]  # 4 tags: 8 bytes of slack
+    memory = b"=x@lab\x00\x01"
+    blob = build_blob(tags) + memory
+    history = parse_blob(blob)
+    assert history.anomalies == () and history.slack_dict()["text"] == ["=x@lab"]
+    restags = Companion(1, "RestagsPOPx@lab", "Restags0a0b0c0d", None, 0, "e3b0")
+    record = HistoryRecord("s.pst", history, blob,
+                           Location(attachment_index=0, attachment_name="BlobPOPx@lab",
+                                    match_rule="general_key", companions=(restags,)),
+                           Account(email="x@lab", mini_uid="0a0b0c0d"), Profile("", "47"))
+    empty = HistoryRecord("s.pst", PopHistory(None, None, (), (
+        Finding("no_history_attachment", None, "manager without history"),)), None,
+        Location(folder="Inbox", message_nid=0x100048, match_rule="subject"),
+        profile=Profile("Outlook", "00"))
+    report = Report(histories=[record, empty])
+    report.run.finish()
+    table = to_table_text(report, width=200)
+    assert "slack text: =x@lab" in table and "slack: 8 bytes" in table
+    assert "companion attachment 1: RestagsPOPx@lab / Restags0a0b0c0d, 0 bytes" in table
+    assert "(mini UID 0a0b0c0d)" in table
+    assert 'Message Manager with no history attachment (profile "Outlook", rule subject)' in table
+    assert "info no_history_attachment" in table
+    rows = list(csv.DictReader(io.StringIO(to_csv(report))))
+    assert len(rows) == 5 and {r["slack_text"] for r in rows[:4]} == {"'=x@lab"}
+    assert rows[4]["index"] == "" and rows[4]["message_nid"] == str(0x100048)
+    assert rows[4]["blob_sha256"] == "" and rows[4]["slack_size"] == ""
+    data = json.loads(to_json(report))
+    assert data["histories"][1]["blob"] is None and data["histories"][1]["entries"] == []
+    assert data["histories"][0]["blob"]["slack"] == {"size": 8, "hex": memory.hex(),
+                                                     "text": ["=x@lab"]}
+    html = to_html(report)
+    assert "=x@lab" in html and "no history attachment" in html
+    assert "info no_history_attachment" in html and "RestagsPOPx@lab (0 B)" in html

@@ -19,15 +19,16 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
 from uidl_inspector.findings import Finding
-from uidl_inspector.history import parse_blob
+from uidl_inspector.history import PopHistory, parse_blob
 from uidl_inspector.mapi import PropId
 from uidl_inspector.report.model import (
     Account,
+    Companion,
     HistoryRecord,
     Location,
     Profile,
@@ -45,7 +46,8 @@ from uidl_inspector.store.detect import (
 __all__ = ["MANAGER_CLASS", "GENERAL_KEY_NAME", "GENERAL_KEY", "MATCH_RULES",
            "ATTACHMENT_RULES", "Candidate", "LocateResult", "parse_manager_subject",
            "message_rules", "attachment_rule", "locate", "locate_message",
-           "hidden_inventory", "walk_folders", "scan_evidence", "ScanOutcome",
+           "hidden_inventory", "walk_folders", "scan_evidence", "hidden_evidence",
+           "ScanOutcome",
            "MAX_FOLDER_DEPTH", "MAX_EMBED_DEPTH"]
 
 log = logging.getLogger(__name__)
@@ -142,18 +144,29 @@ def attachment_rule(props: Any) -> tuple[str | None, str | None, Account]:
     """(rule, name, account) for one attachment by Outlook's naming rules; rule None if none.
 
     ``name`` is the name the rule read, else the first of long filename, filename and
-    display name that is set.
+    display name that is set. Real Outlook names one attachment both ways (``Blob<8 hex>``
+    as filename, ``BlobPOP<email>`` as long filename): the account then has both.
     """
     long_name = _text(props, PropId.ATTACH_LONG_FILENAME)
     short_name = _text(props, PropId.ATTACH_FILENAME)
     display = _text(props, PropId.DISPLAY_NAME)
+    mini = _MINI_UID.match(short_name) if short_name else None
+    mini_uid = mini.group("uid") if mini else None
     for rule, name in (("long_filename", long_name), ("filename", short_name),
                        ("display_name", display)):
         if name and name.startswith(_BLOB_POP) and len(name) > len(_BLOB_POP):
-            return rule, name, Account(email=name[len(_BLOB_POP):])
-    if short_name and (match := _MINI_UID.match(short_name)):
-        return "mini_uid", short_name, Account(mini_uid=match.group("uid"))
+            return rule, name, Account(email=name[len(_BLOB_POP):], mini_uid=mini_uid)
+    if mini:
+        return "mini_uid", short_name, Account(mini_uid=mini_uid)
     return None, long_name or short_name or display, Account()
+
+
+def _companion(att: Any, data: bytes | None) -> Companion:
+    props = att.props
+    return Companion(att.index, _text(props, PropId.ATTACH_LONG_FILENAME),
+                     _text(props, PropId.ATTACH_FILENAME), _text(props, PropId.DISPLAY_NAME),
+                     None if data is None else len(data),
+                     None if data is None else hashlib.sha256(data).hexdigest())
 
 
 @dataclass
@@ -165,6 +178,7 @@ class LocateResult:
     findings: list[Finding] = field(default_factory=list)
     folders: int = 0
     messages: int = 0  # messages examined (associated, plus normal ones when deep)
+    hidden_messages: int = 0  # associated (hidden) messages examined
 
 
 def walk_folders(root: Any, findings: list[Finding]) -> Iterator[Any]:
@@ -237,7 +251,12 @@ def _attachments(message: Any, path: tuple[int, ...], where: str,
 
 def locate_message(message: Any, folder: str | None, source: str,
                    result: LocateResult) -> None:
-    """Add to ``result`` the histories held by one message (of any class)."""
+    """Add to ``result`` the histories held by one message (of any class).
+
+    Every Message Manager yields at least one record: one holding no history attachment
+    gets a record with no BLOB and an ``info`` anomaly ``no_history_attachment``. Each
+    record lists the other attachments of the message holding it as companions.
+    """
     where = f"{folder or ''}#{message.nid if message.nid is not None else 'msg'}"
     candidate = None
     if _is_manager(message):
@@ -245,15 +264,19 @@ def locate_message(message: Any, folder: str | None, source: str,
         candidate = Candidate(folder or "", message.nid, message.message_class,
                               message.subject, rules, profile)
         result.candidates.append(candidate)
+    siblings: dict[tuple[int, ...], list[Companion]] = {}
+    found: list[tuple[Location, bytes, Account]] = []
     for path, att in _attachments(message, (), where, result.findings):
         rule, name, account = attachment_rule(att.props)
         try:
             data = att.data
         except UidlInspectorError as exc:
             result.findings.append(_read_error(where, f"attachment {att.index} data", exc))
+            data = None
             continue
         finally:
             result.findings.extend(att.findings)
+            siblings.setdefault(path, []).append(_companion(att, data))
         if candidate is not None and rule is not None:
             if data is None:
                 result.findings.append(Finding(
@@ -266,11 +289,25 @@ def locate_message(message: Any, folder: str | None, source: str,
             attach = rule or "content"
         else:
             continue
-        profile = candidate.profile if candidate is not None else Profile()
+        found.append((Location(folder, message.nid, message.message_class, message.subject,
+                               att.index, name, match_rule, attach, path), data, account))
+    profile = candidate.profile if candidate is not None else Profile()
+    for location, data, account in found:
+        companions = tuple(c for c in siblings[location.embedded_path]
+                           if c.index != location.attachment_index)
+        result.histories.append(HistoryRecord(
+            source, parse_blob(data), data, replace(location, companions=companions),
+            account, profile))
+    if candidate is not None and not found:
+        companions = tuple(siblings.get((), ()))
+        empty = Finding("no_history_attachment", None,
+                        f"{where}: Message Manager without a history attachment "
+                        f"({len(companions)} other attachment(s)): an account was "
+                        "configured, its history is empty or was never written")
         location = Location(folder, message.nid, message.message_class, message.subject,
-                            att.index, name, match_rule, attach, path)
-        result.histories.append(HistoryRecord(source, parse_blob(data), data, location,
-                                              account, profile))
+                            match_rule=candidate.match_rule, companions=companions)
+        result.histories.append(HistoryRecord(
+            source, PopHistory(None, None, (), (empty,)), None, location, Account(), profile))
     result.findings.extend(message.findings)
 
 
@@ -288,6 +325,7 @@ def locate(store: Any, source: str | None = None, deep: bool = False,
         root = store.root_folder()
     except UidlInspectorError as exc:
         result.findings.append(_read_error(source, "root folder", exc))
+        result.findings.extend(store.findings)
         return result
     tables = ("associated", "messages") if deep else ("associated",)
     for folder in walk_folders(root, result.findings):
@@ -295,6 +333,7 @@ def locate(store: Any, source: str | None = None, deep: bool = False,
         for table in tables:
             for message in _messages(folder, table, result.findings):
                 result.messages += 1
+                result.hidden_messages += table == "associated"
                 locate_message(message, folder.path, source, result)
                 if progress is not None:
                     progress(result.messages)
@@ -338,13 +377,16 @@ def _attachment_rows(message: Any, where: str, findings: list[Finding], depth: i
 
 
 def hidden_inventory(store: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
-    """Every associated (hidden) message of every folder, for the ``hidden`` command."""
+    """Every associated (hidden) message of every folder, for the ``hidden`` command.
+
+    The findings include the store's own (header, B-tree pages), as ``scan`` reports them.
+    """
     findings: list[Finding] = []
     rows: list[dict[str, Any]] = []
     try:
         root = store.root_folder()
     except UidlInspectorError as exc:
-        return rows, [_read_error(store.path, "root folder", exc)]
+        return rows, [_read_error(store.path, "root folder", exc), *store.findings]
     for folder in walk_folders(root, findings):
         for message in _messages(folder, "associated", findings):
             props = message.props
@@ -360,6 +402,7 @@ def hidden_inventory(store: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
             })
             findings.extend(message.findings)
         findings.extend(folder.findings)
+    findings.extend(store.findings)
     return rows, findings
 
 
@@ -390,6 +433,9 @@ def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
         findings: list[Finding] = []  # the store's and message's own are gathered by locate
         if evidence.store is not None:
             result = locate(evidence.store, source, deep=deep, progress=progress)
+            examined = report.extra.setdefault("examined", {"folders": 0, "hidden_messages": 0})
+            examined["folders"] += result.folders
+            examined["hidden_messages"] += result.hidden_messages
             findings += result.findings
             report.histories.extend(result.histories)
             report.extra.setdefault("message_managers", []).extend(
@@ -419,15 +465,50 @@ def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
     An input that cannot be read or opened gets a Source with its one-line error and the
     scan goes on with the others; files of no known kind inside directories are skipped.
     """
+    return _each_input(paths, lambda item, report: _scan_one(item, report, deep, verify,
+                                                             progress))
+
+
+def _hidden_one(item: EvidenceFile, report: Report) -> None:
+    source = source_path(item.path)
+    with open_evidence(item.path, item.kind) as evidence:
+        rows, findings = hidden_inventory(evidence.store)
+        extra = {"variant": evidence.variant, "encryption": evidence.encryption,
+                 "findings": tuple(findings)}
+    report.extra.setdefault("hidden", []).extend({"source": source, **row} for row in rows)
+    report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
+
+
+def hidden_evidence(paths: list[str]) -> ScanOutcome:
+    """The ``hidden`` command's report: every associated message of every PST/OST input.
+
+    The same envelope as a scan (``sources[]`` with hashes and every finding met while
+    opening and walking), with ``hidden[]`` rows that each name their ``source``. A file
+    named on the command line that is not a store is an input error; inside directories,
+    other files are skipped.
+    """
+    outcome = _each_input(paths, _hidden_one, ("pst", "ost"), "a PST/OST store")
+    outcome.report.extra.setdefault("hidden", [])
+    return outcome
+
+
+def _each_input(paths: list[str], handle: Callable[[EvidenceFile, Report], None],
+                kinds: tuple[str, ...] | None = None, what: str = "") -> ScanOutcome:
+    """Run ``handle`` on every input (of one of ``kinds``, when given: any other file named
+    on the command line is ``not what``), each failure one line; files of no wanted kind
+    found in directories are skipped."""
     outcome = ScanOutcome(Report())
     for item in walk_inputs(paths):
-        if item.kind == "unknown" and item.from_directory:
+        wanted = item.kind != "unknown" if kinds is None else item.kind in kinds
+        if item.error is None and not wanted and item.from_directory:
             outcome.skipped += 1
             continue
         error = item.error
+        if error is None and not wanted and kinds is not None:
+            error = f"not {what} (its content is: {item.kind})"
         if error is None:
             try:
-                _scan_one(item, outcome.report, deep, verify, progress)
+                handle(item, outcome.report)
                 continue
             except (UidlInspectorError, OSError) as exc:
                 error = " ".join(str(exc).split()) or type(exc).__name__

@@ -101,6 +101,7 @@ def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventor
     return {
         "summary": {
             "histories": len(histories),
+            "histories_without_blob": sum(1 for h in histories if h.blob is None),
             "entries": len(entries),
             "get_entries": gets,
             "messages": len(messages),

@@ -83,7 +83,7 @@ def _history_ref(ctx: AuditContext, index: int) -> dict[str, Any]:
         "folder": loc.folder, "message_nid": loc.message_nid, "subject": loc.subject,
         "attachment_name": loc.attachment_name, "match_rule": loc.match_rule,
         "profile": record.profile.name, "search_key": record.profile.search_key,
-        "blob_sha256": hashlib.sha256(record.blob).hexdigest(),
+        "blob_sha256": None if record.blob is None else hashlib.sha256(record.blob).hexdigest(),
     }
 
 
@@ -457,7 +457,7 @@ def history_missing(ctx: AuditContext) -> list[AuditFinding]:
     Exchange stores hold it too): it takes a Message Manager in the store, a server UIDL
     listing given for an account without history, or Received headers that name POP3."""
     out = []
-    with_history = {h.source for h in ctx.histories}
+    with_history = {h.source for h in ctx.histories if h.blob is not None}
     unmatched_listing = [a.listing.path for a in ctx.accounts
                          if a.listing is not None and not a.histories]
     for inventory in ctx.inventories:

@@ -67,7 +67,8 @@ def blob(
     output: OutputOpt = None,
     force: ForceOpt = False,
     strict: Annotated[bool, typer.Option(
-        "--strict", help="Treat any anomaly above info as a failure of that input (exit 1).")] = False,
+        "--strict",
+        help="Treat any anomaly above info as a failure of that input (exit 1).")] = False,
 ) -> None:
     """Decode POP3 download-history BLOBs, given as binary or as hex text.
 

@@ -17,12 +17,11 @@ from rich.table import Table
 
 from uidl_inspector.cli.app import app
 from uidl_inspector.cli.common import EXIT_INPUT, ForceOpt, OutputOpt, error, guarded
-from uidl_inspector.locate import hidden_inventory
+from uidl_inspector.locate import hidden_evidence
 from uidl_inspector.report.json_report import to_json
-from uidl_inspector.report.model import Source, source_path
+from uidl_inspector.report.model import Report, Source
 from uidl_inspector.report.output import STDOUT, write_output
 from uidl_inspector.report.table_report import terminal_safe
-from uidl_inspector.store.detect import detect_kind, open_evidence
 
 __all__ = ["hidden", "HiddenFormat"]
 
@@ -44,48 +43,70 @@ def _attachments_text(attachments: list[dict[str, Any]]) -> str:
 
 
 def _table(source: Source, rows: list[dict[str, Any]], console: Console) -> None:
+    for problem in source.errors:
+        console.print(f"{terminal_safe(source.path)}: {terminal_safe(problem)}")
+    if source.errors:
+        return
     table = Table(title=f"Hidden messages of {terminal_safe(source.path)}")
     for column in ("folder", "nid", "message_class", "subject", "attachments"):
         table.add_column(column)
     for row in rows:
+        if row["source"] != source.path:
+            continue
         table.add_row(*(terminal_safe(v) for v in (
             row["folder"], row["nid"], row["message_class"] or "", row["subject"] or "",
             _attachments_text(row["attachments"]))))
     console.print(table)
     for finding in source.findings:
-        console.print(f"finding {finding.code}: {terminal_safe(finding.detail)}")
+        console.print(f"finding {finding.severity} {finding.code}: "
+                      f"{terminal_safe(finding.detail)}")
+
+
+def _tables(report: Report, console: Console) -> None:
+    for source in report.sources:
+        _table(source, report.extra["hidden"], console)
+
+
+def envelope(report: Report) -> dict[str, Any]:
+    """The scan's envelope (tool, run, sources...) with ``hidden[]`` instead of histories."""
+    data = report.to_dict()
+    del data["histories"]
+    return data
 
 
 @app.command("hidden")
 @guarded
 def hidden(
-    path: Annotated[str, typer.Argument(metavar="PATH", help="A PST or OST store.")],
+    paths: Annotated[list[str], typer.Argument(
+        metavar="PATH...", help="PST/OST stores or directories, walked recursively.")],
     fmt: Annotated[HiddenFormat | None, typer.Option(
         "--format", "-f", case_sensitive=False,
         help="table (default on a terminal) or json (default otherwise).")] = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
 ) -> None:
-    """List every associated (hidden) message of every folder, with its attachments."""
-    kind = detect_kind(path)
-    if kind not in ("pst", "ost"):
-        error(f"{source_path(path)}: not a PST/OST store (its content is: {kind})")
-        raise typer.Exit(EXIT_INPUT)
-    with open_evidence(path, kind) as evidence:
-        rows, findings = hidden_inventory(evidence.store)
-    source = Source.from_file(path, kind, variant=evidence.variant,
-                              encryption=evidence.encryption, findings=tuple(findings))
+    """List every associated (hidden) message of every folder, with its attachments.
+
+    A bad input gets one line on stderr and the others are still listed; the exit code is
+    then 1.
+    """
+    outcome = hidden_evidence(paths)
+    for line in outcome.failed:
+        error(line)
     target = output or STDOUT
     to_terminal = target == STDOUT and sys.stdout.isatty()
     chosen = fmt or (HiddenFormat.table if to_terminal else HiddenFormat.json)
     if chosen is HiddenFormat.json:
-        text = to_json({"source": source.to_dict(), "hidden": rows})
+        text = to_json(envelope(outcome.report))
     elif to_terminal:
-        _table(source, rows, Console(highlight=False, markup=False, emoji=False))
-        return
+        _tables(outcome.report, Console(highlight=False, markup=False, emoji=False))
+        text = None
     else:
         buffer = io.StringIO()
-        _table(source, rows, Console(file=buffer, width=160, color_system=None,
-                                     force_terminal=False, highlight=False, markup=False))
+        _tables(outcome.report, Console(file=buffer, width=160, color_system=None,
+                                        force_terminal=False, highlight=False, markup=False))
         text = buffer.getvalue()
-    write_output(text, target, force=force, protect=[path])
+    if text is not None:
+        write_output(text, target, force=force, protect=paths)
+    if outcome.failed:
+        raise typer.Exit(EXIT_INPUT)

@@ -57,7 +57,8 @@ def synth(
     messages: int = typer.Option(1000, min=1, max=1_000_000,
                                  help="Inbox messages (scenario 'large' only)."),
     clock_offset: str = typer.Option("+00:00", "--clock-offset",
-                                     help="Zone of the machine that wrote the BLOB, +HH:MM."),
+                                     help="Shift the BLOB's tags by +HH:MM, as a writer on "
+                                          "a local-time clock would (Outlook writes UTC)."),
     seed: int = typer.Option(0, help="Seed: the same seed writes the same bytes."),
     msg: bool = typer.Option(False, "--msg", help="Also export each hidden Message Manager "
                              "as an .msg file."),

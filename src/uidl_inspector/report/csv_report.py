@@ -17,13 +17,14 @@ from uidl_inspector.report.model import HistoryRecord, Report
 
 __all__ = ["COLUMNS", "FORMULA_STARTS", "neutralise", "to_csv", "csv_rows"]
 
+SLACK_TEXT_SEPARATOR = " | "
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 COLUMNS = (
     "source", "account", "mini_uid", "profile", "folder", "message_nid", "message_class",
     "attachment_index", "attachment_name", "match_rule", "attachment_rule", "embedded_path",
-    "blob_sha256", "index", "offset", "operation", "content", "timestamp", "raw_timestamp",
-    "uid", "raw_uid", "entry_anomalies", "neutralised",
+    "blob_sha256", "slack_size", "slack_text", "index", "offset", "operation", "content",
+    "timestamp", "raw_timestamp", "uid", "raw_uid", "entry_anomalies", "neutralised",
 )
 
 
@@ -36,25 +37,29 @@ def neutralise(value: Any) -> tuple[str, bool]:
 
 
 def _record_cells(record: HistoryRecord) -> list[Any]:
-    loc, blob = record.location, record.to_dict()["blob"]
+    loc, blob = record.location, record.to_dict()["blob"] or {}
+    slack = blob.get("slack") or {}
     return [
         record.source, record.account.label, record.account.mini_uid, record.profile.name,
         loc.folder, loc.message_nid, loc.message_class, loc.attachment_index,
         loc.attachment_name, loc.match_rule, loc.attachment_rule,
-        "/".join(str(i) for i in loc.embedded_path), blob["sha256"],
+        "/".join(str(i) for i in loc.embedded_path), blob.get("sha256"), slack.get("size"),
+        SLACK_TEXT_SEPARATOR.join(slack.get("text", ())),
     ]
 
 
 def csv_rows(histories: Sequence[HistoryRecord]) -> list[list[str]]:
-    """The header and one neutralised row per entry."""
+    """The header and one neutralised row per entry (one row with empty entry cells for a
+    history without entries, so that every Message Manager shows)."""
     rows = [list(COLUMNS)]
     for record in histories:
         shared = _record_cells(record)
-        for entry in record.history.entries:
-            e = entry.to_dict()
-            cells = [*shared, e["index"], e["offset"], e["operation"], e["content"],
-                     e["timestamp"], e["raw_timestamp"], e["uid"], e["raw_uid"],
-                     ";".join(e["anomalies"])]
+        entries = [e.to_dict() for e in record.history.entries] or [{}]
+        for e in entries:
+            cells = [*shared, *(e.get(k) for k in ("index", "offset", "operation", "content",
+                                                   "timestamp", "raw_timestamp", "uid",
+                                                   "raw_uid")),
+                     ";".join(e.get("anomalies", ()))]
             row, changed = [], []
             for name, cell in zip(COLUMNS, cells, strict=False):
                 text, was = neutralise(cell)

@@ -158,6 +158,31 @@ def _accounts(audit: dict[str, Any]) -> str:
                    "downloaded", "deleted", "new", "history only"], rows, "accounts")
 
 
+def _histories(data: dict[str, Any]) -> str:
+    """One row per history: where it is, its companions, anomalies, and the slack's text
+    (leftover memory that can hold addresses, subjects or paths)."""
+    rows = []
+    for h in data["histories"]:
+        loc, blob = h["location"], h["blob"]
+        slack = (blob or {}).get("slack") or {}
+        companions = "; ".join(
+            f"{c['long_filename'] or c['filename'] or c['display_name'] or c['index']} "
+            f"({'no data' if c['size'] is None else str(c['size']) + ' B'})"
+            for c in loc["companions"])
+        rows.append([h["source"], h["account"]["email"] or h["account"]["mini_uid"],
+                     h["account"]["mini_uid"] if h["account"]["email"] else None,
+                     h["profile"]["name"], loc["match_rule"], loc["attachment_name"],
+                     "no history attachment" if blob is None else len(h["entries"]),
+                     companions,
+                     ", ".join(f"{a['severity']} {a['code']}" for a in h["anomalies"]),
+                     slack.get("size"), "\n".join(slack.get("text", ())) or None])
+    if not rows:
+        return '<p id="histories-none">No POP3 download history and no Message Manager.</p>'
+    return _table(["source", "account", "mini UID", "profile", "rule", "attachment",
+                   "entries", "companion attachments", "anomalies", "slack bytes",
+                   "slack text"], rows, "histories")
+
+
 def _duplicates(audit: dict[str, Any]) -> str:
     groups = audit["duplicates"]
     if not groups:
@@ -247,6 +272,8 @@ def to_html(report: Report) -> str:
         f'<p id="clock-explanation">{_e(clock.get("explanation", ""))}</p>',
         '<h2 id="accounts-heading">Accounts against the server listing</h2>',
         _accounts(audit) if audit else "",
+        '<h2 id="histories-heading">Histories and Message Managers</h2>',
+        _histories(data),
         f'<h2 id="chart-heading">Downloads per {_e(unit)}</h2>',
         _chart(unit, bars),
         '<h2 id="duplicates-heading">Duplicate messages</h2>',

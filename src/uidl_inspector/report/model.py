@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from uidl_inspector.history import PopHistory
 
 __all__ = [
-    "Source", "Location", "Account", "Profile", "HistoryRecord", "Run", "Report",
+    "Source", "Companion", "Location", "Account", "Profile", "HistoryRecord", "Run", "Report",
     "hash_file", "source_path",
 ]
 
@@ -79,6 +79,24 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Companion:
+    """Another attachment of the message that holds a history (real Outlook writes an empty
+    ``Restags<8 hex>`` / ``RestagsPOP<email>`` beside each BLOB); anything else is unusual."""
+
+    index: int
+    long_filename: str | None = None
+    filename: str | None = None
+    display_name: str | None = None
+    size: int | None = None  # None when the attachment holds no readable bytes
+    sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "long_filename": self.long_filename,
+                "filename": self.filename, "display_name": self.display_name,
+                "size": self.size, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
 class Location:
     """Where a history BLOB sits in its container, and which documented rule found it."""
 
@@ -92,6 +110,7 @@ class Location:
     # long_filename | filename | display_name | mini_uid | content
     attachment_rule: str | None = None
     embedded_path: tuple[int, ...] = ()  # attachment indexes of embedded messages, outermost first
+    companions: tuple[Companion, ...] = ()  # the holding message's other attachments
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +119,7 @@ class Location:
             "attachment_index": self.attachment_index, "attachment_name": self.attachment_name,
             "match_rule": self.match_rule, "attachment_rule": self.attachment_rule,
             "embedded_path": list(self.embedded_path),
+            "companions": [c.to_dict() for c in self.companions],
         }
 
 
@@ -127,11 +147,15 @@ class Profile:
 
 @dataclass(frozen=True)
 class HistoryRecord:
-    """One decoded history BLOB with its provenance."""
+    """One decoded history BLOB with its provenance.
+
+    ``blob`` is None for a Message Manager that holds no history attachment: it is still
+    reported (an account was configured), with no entry and an ``info`` anomaly.
+    """
 
     source: str
     history: PopHistory
-    blob: bytes = field(repr=False)
+    blob: bytes | None = field(repr=False)
     location: Location = Location()
     account: Account = Account()
     profile: Profile = Profile()
@@ -143,7 +167,7 @@ class HistoryRecord:
             "location": self.location.to_dict(),
             "account": self.account.to_dict(),
             "profile": self.profile.to_dict(),
-            "blob": {
+            "blob": None if self.blob is None else {
                 "size": len(self.blob),
                 "sha256": hashlib.sha256(self.blob).hexdigest(),
                 "version": h.version,

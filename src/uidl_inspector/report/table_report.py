@@ -18,7 +18,8 @@ from rich.text import Text
 
 from uidl_inspector.report.model import HistoryRecord, Report
 
-__all__ = ["terminal_safe", "render_table", "to_table_text", "TABLE_ROWS_LIMIT"]
+__all__ = ["terminal_safe", "render_table", "to_table_text", "slack_lines", "examined_line",
+           "TABLE_ROWS_LIMIT"]
 
 # Rich measures every cell: past this many entries a history is printed as an aligned
 # plain listing instead (65,535 rows take minutes as a rich table, a second as a listing).
@@ -61,11 +62,45 @@ def _history_title(record: HistoryRecord) -> Text:
     title = Text()
     title.append(terminal_safe(record.source), style="bold")
     title.append(f"  account {terminal_safe(record.account.label)}")
+    if record.account.email and record.account.mini_uid:
+        title.append(f" (mini UID {terminal_safe(record.account.mini_uid)})")
     if where:
         title.append("  " + terminal_safe(" / ".join(where)))
-    title.append(f"\nversion {h.version}, {h.parsed_count} of {h.declared_count} declared tags,"
-                 f" {len(h.anomalies)} anomal{'y' if len(h.anomalies) == 1 else 'ies'}")
+    if record.blob is None:
+        title.append(f"\nMessage Manager with no history attachment (profile "
+                     f"\"{terminal_safe(record.profile.name)}\", rule {loc.match_rule})")
+    else:
+        title.append(f"\nversion {h.version}, {h.parsed_count} of {h.declared_count} declared "
+                     f"tags, {len(h.anomalies)} anomal{'y' if len(h.anomalies) == 1 else 'ies'}")
+    for c in loc.companions:
+        names = " / ".join(terminal_safe(n) for n in dict.fromkeys(
+            (c.long_filename, c.filename, c.display_name)) if n) or "(unnamed)"
+        title.append(f"\ncompanion attachment {c.index}: {names}, "
+                     f"{'no data' if c.size is None else f'{c.size} bytes'}")
     return title
+
+
+def slack_lines(record: HistoryRecord) -> list[str]:
+    """What the analyst reads about the slack: its size and the text found in it."""
+    slack = record.history.slack_dict()
+    if slack is None:
+        return []
+    lines = [f"slack: {slack['size']} bytes after the last tag (Outlook's leftover memory, "
+             f"normal): {slack['hex']}"]
+    lines += [f"slack text: {terminal_safe(text)}" for text in slack["text"]]
+    return lines
+
+
+def examined_line(report: Report) -> str:
+    """What a run looked at, for a run that found no history."""
+    kinds: dict[str, int] = {}
+    for source in report.sources:
+        kinds[source.kind] = kinds.get(source.kind, 0) + 1
+    files = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())) or "none"
+    seen = report.extra.get("examined", {})
+    return (f"Examined {len(report.sources)} file(s) ({files}), "
+            f"{seen.get('folders', 0)} folder(s), {seen.get('hidden_messages', 0)} hidden "
+            f"message(s), {len(report.extra.get('message_managers', []))} Message Manager(s).")
 
 
 def _cells(record: HistoryRecord) -> list[tuple[str, ...]]:
@@ -124,13 +159,20 @@ def render_table(report: Report, console: Console) -> None:
             console.print(_history_title(record))
             console.file.write(_listing(record))
             console.file.flush()
+        elif record.blob is None:
+            console.print(_history_title(record))
         else:
             console.print(_history_table(record))
+        for line in slack_lines(record):
+            console.print(Text("  " + line, style="cyan"))
         for a in record.history.anomalies:
-            console.print(Text.assemble(("  " + terminal_safe(a.code), "yellow"),
-                                        f" at offset {a.offset}: {terminal_safe(a.detail)}"))
+            console.print(Text.assemble(
+                (f"  {a.severity} {terminal_safe(a.code)}",
+                 "yellow" if a.severity != "info" else ""),
+                f" at offset {a.offset}: {terminal_safe(a.detail)}"))
     if not report.histories:
         console.print(Text("No POP3 download history found."))
+        console.print(Text(examined_line(report)))
 
 
 def to_table_text(report: Report, width: int = 120) -> str:

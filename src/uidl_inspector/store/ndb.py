@@ -181,11 +181,8 @@ class NdbFile:
 
     def _check_roots(self) -> None:
         root = self.header.root
-        sink: list[Finding] = []
-        nbt = self._page(root.BREFNBT.ib, root.BREFNBT.bid, s.PTYPE_NBT, None, sink)
-        bbt = self._page(root.BREFBBT.ib, root.BREFBBT.bid, s.PTYPE_BBT, None, sink)
-        for finding in sink:
-            self._record(finding.code, finding.offset, finding.detail)
+        nbt = self._page(root.BREFNBT.ib, root.BREFNBT.bid, s.PTYPE_NBT, None)
+        bbt = self._page(root.BREFBBT.ib, root.BREFBBT.bid, s.PTYPE_BBT, None)
         if nbt is None and bbt is None:
             raise CorruptStructureError(f"{self.path}: neither B-tree root page can be read")
 
@@ -204,20 +201,24 @@ class NdbFile:
 
     # ------------------------------------------------------------ pages
 
-    def _page(
-        self, ib: int, bid: int, ptype: int, level: int | None, sink: list[Finding]
-    ) -> _Page | None:
-        """A checked BT page; None (with findings in ``sink``) when it cannot be used."""
+    def _page(self, ib: int, bid: int, ptype: int, level: int | None) -> _Page | None:
+        """A checked BT page; None when it cannot be used.
+
+        A page is a structure of the store: its findings go to the store's own list, once
+        per page, however many lookups cross it (a page that cannot be used is not cached,
+        so each lookup checks it again; recording it in each lookup's list reported one
+        damaged page several times).
+        """
         key = (ib, bid, ptype)
+        record = self._record
         cached = self._pages.get(key)
         if cached is not None:
             if level is not None and cached.level != level:
-                _Recorder(sink)("page_level_mismatch", ib, f"page {bid:#x} reached at two levels")
+                record("page_level_mismatch", ib, f"page {bid:#x} reached at two levels")
                 return None
             return cached
         fmt = self.fmt
         size = fmt.page_size
-        record = _Recorder(sink)
         if ib % size or ib + size > self.size or ib <= 0:
             record("page_out_of_bounds", ib, f"page {bid:#x} at {ib:#x} is outside the file")
             return None
@@ -282,7 +283,7 @@ class NdbFile:
         ib, bid = self._roots[ptype]
         level = None
         for _ in range(MAX_BTREE_DEPTH + 1):
-            page = self._page(ib, bid, ptype, level, sink)
+            page = self._page(ib, bid, ptype, level)
             if page is None:
                 return None
             pos = bisect.bisect_right(page.key_list, key) - 1
@@ -326,7 +327,7 @@ class NdbFile:
             if depth > MAX_BTREE_DEPTH:
                 _Recorder(sink)("btree_too_deep", ib, "B-tree deeper than allowed")
                 continue
-            page = self._page(ib, bid, ptype, level, sink)
+            page = self._page(ib, bid, ptype, level)
             if page is None:
                 continue
             if page.level == 0:

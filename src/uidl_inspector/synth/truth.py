@@ -134,11 +134,54 @@ def _match_rule(manager: ManagerSpec) -> str:
     return manager.identification[0]
 
 
+def _companions(holder: MessageSpec, skip: int | None) -> list[dict[str, Any]]:
+    """The holding message's other attachments, as the locator lists them."""
+    out = []
+    for index, attachment in enumerate(holder.attachments):
+        if index == skip:
+            continue
+        data, props = attachment.data, attachment.props
+        out.append({
+            "index": index,
+            "long_filename": _text(props.get(PropId.ATTACH_LONG_FILENAME)),
+            "filename": _text(props.get(PropId.ATTACH_FILENAME)),
+            "display_name": _text(props.get(PropId.DISPLAY_NAME)),
+            "size": None if data is None else len(data),
+            "sha256": None if data is None else hashlib.sha256(data).hexdigest(),
+        })
+    return out
+
+
 def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
     records = []
     for manager, spec in built.managers:
         path = [0] if manager.embedded else []
         positions = attachment_positions(manager)
+        holder = spec.attachments[0].embedded if manager.embedded else spec
+        profile = {
+            "name": manager.profile.name if "subject" in manager.identification
+            or manager.profile == GENERAL_KEY else None,
+            "search_key": manager.profile.search_key.hex(),
+        }
+        location = {
+            "folder": f"{TOP_NAME}/{built.inbox.name}",
+            "message_nid": spec.nid,
+            "message_class": "IPM.MessageManager",
+            "subject": _text(spec.props.get(PropId.SUBJECT)),
+            "attachment_index": None,
+            "attachment_name": None,
+            "match_rule": _match_rule(manager),
+            "attachment_rule": None,
+            "embedded_path": [],
+            "companions": _companions(spec, None),
+        }
+        if not manager.histories:  # a manager without history is reported all the same
+            records.append({
+                "source": source, "location": location,
+                "account": {"email": None, "mini_uid": None}, "profile": profile,
+                "blob": None, "entries": [],
+                "anomalies": [{"code": "no_history_attachment", "offset": None}],
+            })
         for index, history in enumerate(manager.histories):
             blob = history_blob(history)
             entries, anomalies = _entries(history)
@@ -146,25 +189,19 @@ def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
             records.append({
                 "source": source,
                 "location": {
-                    "folder": f"{TOP_NAME}/{built.inbox.name}",
-                    "message_nid": spec.nid,
-                    "message_class": "IPM.MessageManager",
-                    "subject": _text(spec.props.get(PropId.SUBJECT)),
+                    **location,
                     "attachment_index": positions[index],
                     "attachment_name": history.attachment_name,
-                    "match_rule": _match_rule(manager),
                     "attachment_rule": history.attachment_rule,
                     "embedded_path": path,
+                    "companions": _companions(holder, positions[index]),
                 },
-                "account": {
+                "account": {  # what the names reveal: real naming (long_filename) has both
                     "email": None if by_mini else history.account.smtp,
-                    "mini_uid": history.account.mini_uid_hex if by_mini else None,
+                    "mini_uid": history.account.mini_uid_hex
+                    if history.attachment_rule in ("mini_uid", "long_filename") else None,
                 },
-                "profile": {
-                    "name": manager.profile.name if "subject" in manager.identification
-                    or manager.profile == GENERAL_KEY else None,
-                    "search_key": manager.profile.search_key.hex(),
-                },
+                "profile": profile,
                 "blob": {
                     "size": len(blob),
                     "sha256": hashlib.sha256(blob).hexdigest(),
