@@ -8,6 +8,7 @@ from audit_fakes import FakeMessage, Finding, history, mail, mailbox, store, utc
 from uidl_inspector.audit import run_audit, take_inventory
 from uidl_inspector.audit.findings import uid_shape
 from uidl_inspector.audit.server_listing import parse_server_listing
+from uidl_inspector.findings import SEVERITY
 
 START = utc(2025, 3, 3, 8)
 OFFSET = 0  # Outlook writes its tags in UTC
@@ -85,6 +86,7 @@ def test_clock_mismatch_when_the_store_supports_another_offset():
     result = audit([history(tags, source="s.pst")], store("s.pst", msgs))
     assert codes(result) == ["clock_mismatch"]
     (f,) = by_code(result, "clock_mismatch")
+    assert f["severity"] == "warning" == SEVERITY["clock_mismatch"]
     assert f["evidence"]["offset_minutes"] == 60 and f["evidence"]["offset"] == "+01:00"
     assert f["evidence"]["support"] == 25 == f["evidence"]["considered"]
     assert f["evidence"]["links_total"] == 25  # linked at the offset the evidence supports
