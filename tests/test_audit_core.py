@@ -142,7 +142,7 @@ def test_clock_insufficient_when_thin():
     # Written an hour ahead: read as UTC, no tag follows a delivery within 30 s.
     assert link_entries(refs, inv.messages, clock) == []
     assert "insufficient evidence" in clock.to_dict()["explanation"]
-    assert clock.to_dict()["basis"].startswith("UTC assumed")
+    assert clock.to_dict()["explanation"].startswith("UTC assumed")
 
 
 def test_thin_evidence_still_links_as_utc():

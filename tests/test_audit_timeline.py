@@ -107,8 +107,8 @@ def test_default_zone_is_utc_with_its_basis():
     history_events = [e for e in events if e["data_type"] == "outlook:pop3:uidl_history"]
     assert history_events[0]["datetime"] == tags[0][1].isoformat() + "+00:00"
     assert {e["time_zone"] for e in history_events} == {"UTC"}
-    assert {e["timezone_basis"] for e in history_events} == {audit["clock"]["basis"]}
-    assert "this store confirms it" in audit["clock"]["basis"]
+    assert {e["timezone_basis"] for e in history_events} == {audit["clock"]["explanation"]}
+    assert "this store confirms it" in audit["clock"]["explanation"]
     copies = [e for e in events if e["data_type"] == "outlook:pop3:duplicate_copy"]
     assert all("PidTagMessageDeliveryTime" in c["timezone_basis"] for c in copies)
 

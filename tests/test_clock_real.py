@@ -11,74 +11,39 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pypff
 import pytest
 
-from conftest import REAL_SAMPLES, REQUIRE_PEERS
+from conftest import REAL_SAMPLES
+from test_audit_real import pypff_messages
+from test_real_pop3 import EXPECTED, TAG_TIME, pop3_dir  # noqa: F401 (fixture)
 from uidl_inspector.cli.audit import audit_report
 
 LAB = REAL_SAMPLES / "pop3"
-# Tag time (UTC, as written in the BLOB) per UID of the lab mailbox.
-TAGS = {"1": "20170605203421", "2": "20170605203421", "3": "20170605203421",
-        "4": "20170605203421", "5": "20170606192351", "6": "20170612143250",
-        "7": "20170613161929", "8": "20170613182626", "9": "20170617142103"}
 # UID -> node id of the message it fetched (libpff's identifier); UIDs 1-4 left no copy.
 FETCHED = {"5": 2097380, "6": 2097476, "7": 2097572, "8": 2097668, "9": 2097764}
-# Store -> the UIDs its history holds, in BLOB order (Outlook pruned 1-5 by 25 June).
-STORES = {
-    "tghanem-user1-20170606-219b27d7.pst": "12345",
-    "tghanem-user1-20170612-186cefc2.pst": "12345",
-    "tghanem-user1-20170612-39ba6b10.pst": "123456",
-    "tghanem-user1-20170613-b3882ec8.pst": "1234567",
-    "tghanem-user1-20170613-d94af90c.pst": "12345678",
-    "tghanem-user1-20170617-3b2b9c93.pst": "123456789",
-    "tghanem-user1-20170625-cb6a8618.pst": "6789",
-}
+pytestmark = pytest.mark.usefixtures("pop3_dir")  # skip (fail in CI) without the samples
 
 
 def pypff_deliveries(path):
     """node id -> delivery time (UTC) of every normal message, through libpff."""
-    found = {}
-    handle = pypff.file()
-    handle.open(str(path))
-    try:
-        stack = [handle.root_folder]
-        while stack:
-            folder = stack.pop()
-            for i in range(folder.number_of_sub_messages):
-                message = folder.get_sub_message(i)
-                found[message.identifier] = message.delivery_time.replace(tzinfo=timezone.utc)
-            stack.extend(folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders))
-    finally:
-        handle.close()
-    return found
+    return {m.identifier: m.delivery_time.replace(tzinfo=timezone.utc)
+            for m in pypff_messages(path)}
 
 
-@pytest.fixture(scope="module")
-def lab_stores():
-    paths = [LAB / name for name in STORES]
-    if not all(p.is_file() for p in paths):
-        message = f"real lab stores not found under {LAB}"
-        if REQUIRE_PEERS:
-            pytest.fail(message)
-        pytest.skip(message)
-    return paths
-
-
-@pytest.mark.parametrize("name", sorted(STORES))
-def test_every_message_in_the_store_is_linked_at_utc(lab_stores, name):
+@pytest.mark.parametrize("name", sorted(EXPECTED))  # histories per store: UIDs first
+def test_every_message_in_the_store_is_linked_at_utc(name):
     path = LAB / name
     report, failed = audit_report([str(path)], [])
     assert failed == []
     audit = report.extra["audit"]
     deliveries = pypff_deliveries(path)
-    uids = list(STORES[name])
+    uids = list(EXPECTED[name][0])  # in BLOB order; Outlook pruned 1-5 by 25 June
     expected = []
     for index, uid in enumerate(uids):
         nid = FETCHED.get(uid)
         if nid is None or nid not in deliveries:
             continue
-        tag = datetime.strptime(TAGS[uid], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+        tag = datetime.strptime(TAG_TIME[uid], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
         lag = (tag - deliveries[nid]).total_seconds()
         assert 3 <= lag <= 16, (uid, lag)  # what the real stores show
         expected.append((index, uid, nid, lag))
@@ -92,7 +57,7 @@ def test_every_message_in_the_store_is_linked_at_utc(lab_stores, name):
                                         else "insufficient_evidence")
 
 
-def test_lab_timeline_is_utc_with_its_basis(lab_stores):
+def test_lab_timeline_is_utc_with_its_basis():
     from uidl_inspector.report.timeline import resolve_zone, timeline_events
 
     report, _ = audit_report([str(LAB / "tghanem-user1-20170617-3b2b9c93.pst")], [])

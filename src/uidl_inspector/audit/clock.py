@@ -71,19 +71,6 @@ class ClockInference:
                 f"delivery time; an offset is accepted when >= {MIN_SUPPORT} and >= 2x any "
                 "other offset")
 
-    @property
-    def basis(self) -> str:
-        """Why the clock is read as it is, in one sentence (the timeline's basis)."""
-        found = (f"{self.support} of {self.considered} download entries fall 0-"
-                 f"{LAG_AFTER:g} s after a delivery time")
-        if self.status == "consistent":
-            return f"UTC: {BASIS_OUTLOOK}; this store confirms it ({found} read as UTC)"
-        if self.status == "mismatch":
-            return (f"UTC{format_offset(self.offset_minutes)} from this store's evidence "
-                    f"({found} read so), although {BASIS_OUTLOOK}: clock_mismatch")
-        return (f"UTC assumed: {BASIS_OUTLOOK}; this store holds too little evidence to "
-                "confirm or refute it")
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "offset_minutes": self.offset_minutes,
@@ -94,7 +81,6 @@ class ClockInference:
             "support": self.support,
             "considered": self.considered,
             "explanation": self.explanation,
-            "basis": self.basis,
             "method": self.method,
             "lag_seconds": {"before": LAG_BEFORE, "after": LAG_AFTER},
             "runner_up": (None if self.runner_up is None else
@@ -104,15 +90,16 @@ class ClockInference:
 
     @property
     def explanation(self) -> str:
+        """How the clock is read and why, in one sentence (each timeline event's basis)."""
         found = (f"{self.support} of {self.considered} download entries fall up to "
                  f"{LAG_AFTER:g} s after a message's delivery time")
         if self.status == "consistent":
-            return f"The history's times are UTC, as Outlook writes them: {found}."
+            return f"UTC: {BASIS_OUTLOOK}; this store confirms it: {found}."
         if self.status == "mismatch":
-            return (f"The history's times are not UTC: {found} only when its clock is read "
-                    f"as UTC{format_offset(self.offset_minutes)}, which is used instead.")
-        return ("The history's times are read as UTC, as Outlook writes them; the store holds "
-                "too little evidence (insufficient evidence) to confirm or refute it.")
+            return (f"UTC{format_offset(self.offset_minutes)}: although {BASIS_OUTLOOK}, in "
+                    f"this store {found} only when the history is read so (clock_mismatch).")
+        return (f"UTC assumed: {BASIS_OUTLOOK}; this store holds too little evidence "
+                "(insufficient evidence) to confirm or refute it.")
 
 
 @dataclass(frozen=True)

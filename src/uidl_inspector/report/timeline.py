@@ -85,7 +85,7 @@ def resolve_zone(choice: str | None, clock: dict[str, Any] | None) -> Zone:
     if not choice:
         minutes = clock["offset_minutes"] if clock else 0
         tz, label = _fixed(minutes)
-        basis = clock["basis"] if clock else (
+        basis = clock["explanation"] if clock else (
             "UTC assumed: Outlook writes its POP3 history times in UTC")
         return Zone(tz, "UTC" if minutes == 0 else label, basis)
     if choice == "inferred":
@@ -95,7 +95,7 @@ def resolve_zone(choice: str | None, clock: dict[str, Any] | None) -> Zone:
                 "--tz inferred: the store holds insufficient evidence to infer the history's "
                 "clock offset; leave --tz out to read it as UTC, or choose --tz ZONE")
         tz, label = _fixed(minutes)
-        return Zone(tz, f"inferred {label}", f"chosen with --tz inferred: {clock['basis']}",
+        return Zone(tz, f"inferred {label}", f"chosen with --tz inferred: {clock['explanation']}",
                     True)
     try:
         return Zone(ZoneInfo(choice), choice, f"chosen by the analyst with --tz {choice}")
