@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,6 +15,8 @@ from uidl_inspector.audit.duplicates import find_duplicates, message_key, normal
 from uidl_inspector.audit.entries import entry_refs
 from uidl_inspector.audit.inventory import store_message
 from uidl_inspector.audit.server_listing import parse_server_listing
+from uidl_inspector.findings import Finding
+from uidl_inspector.history import PopHistory
 from uidl_inspector.mapi import PropId
 
 T = datetime(2025, 3, 3, 9, 0, 0)
@@ -64,6 +67,21 @@ def test_listing_with_no_history_is_all_new():
     out = run_audit([], [], [parse_server_listing("u1\nu2\n")])
     assert out["accounts"][0]["account"] == "(no history)"
     assert out["accounts"][0]["server"]["new"] == ["u1", "u2"]
+
+
+def test_a_manager_without_history_is_counted_not_classified():
+    base = history([("+", None, "u1")], source="s.pst")
+    empty = replace(base, blob=None, history=PopHistory(None, None, (), (
+        Finding("no_history_attachment", None, "no attachment"),)))
+    listing = parse_server_listing("u1\nu2\n")
+    out = run_audit([base, empty], [], [listing])
+    assert out["summary"]["histories"] == 2 and out["summary"]["histories_without_blob"] == 1
+    [account] = out["accounts"]  # the listing still goes to the only account with a history
+    assert account["account"] == "user@example.org" and account["server"]["new"] == ["u2"]
+    assert out["findings"] == []  # info is not a blob_anomaly
+    alone = run_audit([empty], [], [listing])
+    assert alone["accounts"][0]["account"] == "(no history)"
+    assert alone["summary"]["histories_without_blob"] == 1
 
 
 # --- duplicates --------------------------------------------------------------------------

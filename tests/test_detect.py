@@ -55,6 +55,15 @@ def test_blob_sniff_and_hex_text():
     assert not looks_like_pop_blob(BLOB[:3]) and not looks_like_pop_blob(None)
     assert not looks_like_pop_blob(b"\x03\x00\x01\x00Xb20120906131138x\0")
     assert not looks_like_pop_blob(b"\x03\x00\x00\x00extra")
+    # real Outlook's empty history: the header and count + 4 = 4 bytes of leftover memory
+    assert looks_like_pop_blob(b"\x03\x00\x00\x00\x00\x60\xb8\x07")
+    assert looks_like_pop_blob(b"\x03\x00\x00\x00")
+
+
+def test_a_real_empty_history_file_is_a_blob_with_slack(tmp_path):
+    path = tmp_path / "empty-history.bin"
+    path.write_bytes(b"\x03\x00\x00\x00\x00\x60\xb8\x07")
+    assert detect_kind(path) == "blob"
 
 
 def test_walk_is_recursive_sorted_and_skips_links(tmp_path):

@@ -82,7 +82,9 @@ def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventor
               listings: Sequence[ServerListing] = ()) -> dict[str, Any]:
     """The ``audit`` section for these histories, store inventories and server listings."""
     entries = entry_refs(histories)
-    labels = list(dict.fromkeys(h.account.label for h in histories))
+    # A Message Manager without history attachment names no account: it is counted in the
+    # summary (a configured account), not classified against the server.
+    labels = list(dict.fromkeys(h.account.label for h in histories if h.blob is not None))
     assigned, listing_notes = _assign_listings(labels, entries, listings)
     accounts: list[AccountClassification] = [
         classify_account(label, [r for r in entries if r.account == label], assigned.get(label))
