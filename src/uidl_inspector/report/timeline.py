@@ -63,7 +63,6 @@ class Zone:
     tz: tzinfo
     label: str
     basis: str
-    inferred: bool = False
 
 
 def _fixed(minutes: int) -> tuple[timezone, str]:
@@ -95,8 +94,7 @@ def resolve_zone(choice: str | None, clock: dict[str, Any] | None) -> Zone:
                 "--tz inferred: the store holds insufficient evidence to infer the history's "
                 "clock offset; leave --tz out to read it as UTC, or choose --tz ZONE")
         tz, label = _fixed(minutes)
-        return Zone(tz, f"inferred {label}", f"chosen with --tz inferred: {clock['explanation']}",
-                    True)
+        return Zone(tz, f"inferred {label}", f"chosen with --tz inferred: {clock['explanation']}")
     try:
         return Zone(ZoneInfo(choice), choice, f"chosen by the analyst with --tz {choice}")
     except (ZoneInfoNotFoundError, ValueError) as error:
