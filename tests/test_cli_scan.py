@@ -13,7 +13,7 @@ from conftest import REAL_PSTS, SAMPLES
 from libpff_oracle import hidden_messages
 from uidl_inspector.cli import app
 from uidl_inspector.locate import scan_evidence
-from uidl_inspector.synth.scenarios import SCENARIOS, scenario
+from uidl_inspector.synth.scenarios import GENERAL_KEY, SCENARIOS, ManagerSpec, scenario
 from uidl_inspector.synth.truth import write_evidence
 
 VARIANTS = ("unicode", "ansi")
@@ -258,3 +258,28 @@ def test_verify_survives_what_libpff_cannot_read(tmp_path):
     [check] = json.loads(result.stdout)["cross_check"]
     assert check.get("libpff_errors") or check.get("error")
     assert all("\n" not in line for line in check.get("libpff_errors", []))
+
+
+def test_a_written_manager_without_history_is_reported_as_truth_says(tmp_path):
+    """End to end: a store (and its MSG export) holding a General Key manager with no
+    attachment, next to a normal one; libpff sees the same empty manager."""
+    story = scenario("single-account", seed=7, messages=20)
+    story.managers.append(ManagerSpec(GENERAL_KEY, (), ("conversation_key", "subject")))
+    written = write_evidence(tmp_path, story, variant="unicode", encoding="none", msg=True)
+    truth = json.loads(written.truth_file.read_text())
+    outcome = scan_evidence([str(written.store)])
+    ours = sorted((h.to_dict() for h in outcome.report.histories), key=_key)
+    expected = sorted(truth["histories"], key=_key)
+    assert [h["blob"] is None for h in expected] == [False, True]
+    for mine, want in zip(ours, expected, strict=True):
+        mine["source"] = want["source"]
+        assert _as_truth(mine, want) == want
+    empty = next(h for h in outcome.report.histories if h.blob is None)
+    [oracle] = [m for m in hidden_messages(written.store) if m.nid == empty.location.message_nid]
+    assert (oracle.message_class, oracle.attachments) == ("IPM.MessageManager", ())
+    from_msg = [h for m in written.msgs for h in scan_evidence([str(m)]).report.histories
+                if h.blob is None]
+    assert [(h.profile, h.location.match_rule) for h in from_msg] == [
+        (empty.profile, empty.location.match_rule)]
+    strict = _invoke("scan", str(written.store), "--strict", "--format", "json")
+    assert strict.exit_code == 0, strict.stderr  # no_history_attachment is info

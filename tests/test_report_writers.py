@@ -248,6 +248,8 @@ def test_slack_text_and_managers_without_history_reach_every_report():
     assert len(rows) == 5 and {r["slack_text"] for r in rows[:4]} == {"'=x@lab"}
     assert rows[4]["index"] == "" and rows[4]["message_nid"] == str(0x100048)
     assert rows[4]["blob_sha256"] == "" and rows[4]["slack_size"] == ""
+    assert rows[4]["history_anomalies"] == "info:no_history_attachment"
+    assert rows[0]["history_anomalies"] == ""
     data = json.loads(to_json(report))
     assert data["histories"][1]["blob"] is None and data["histories"][1]["entries"] == []
     assert data["histories"][0]["blob"]["slack"] == {"size": 8, "hex": memory.hex(),
@@ -255,3 +257,4 @@ def test_slack_text_and_managers_without_history_reach_every_report():
     html = to_html(report)
     assert "=x@lab" in html and "no history attachment" in html
     assert "info no_history_attachment" in html and "RestagsPOPx@lab (0 B)" in html
+    assert f"8: {memory.hex()}" in html

@@ -28,7 +28,8 @@ _ERROR = (
     "truncated", "history_without_data",
     # store file, pages, blocks, trees: the structure was not used, its data is lost
     "file_truncated", "store_unreadable", "store_properties_missing", "unreadable",
-    "page_out_of_bounds", "page_type_mismatch", "page_bid_mismatch", "page_bad_counts",
+    "page_out_of_bounds", "page_bad_trailer", "page_type_mismatch", "page_bid_mismatch",
+    "page_level_mismatch", "page_bad_counts",
     "block_not_found", "block_out_of_bounds", "block_bad_trailer", "block_bid_mismatch",
     "block_size_mismatch", "block_inflate_failed", "data_tree_bad_block",
     "data_tree_size_mismatch", "subnode_bad_block", "subnode_missing", "heap_missing",

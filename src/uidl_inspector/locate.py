@@ -264,19 +264,20 @@ def locate_message(message: Any, folder: str | None, source: str,
         candidate = Candidate(folder or "", message.nid, message.message_class,
                               message.subject, rules, profile)
         result.candidates.append(candidate)
-    siblings: dict[tuple[int, ...], list[Companion]] = {}
+    # every attachment read, by embedded path: companions are hashed only for records made
+    siblings: dict[tuple[int, ...], list[tuple[Any, bytes | None]]] = {}
     found: list[tuple[Location, bytes, Account]] = []
     for path, att in _attachments(message, (), where, result.findings):
         rule, name, account = attachment_rule(att.props)
+        data = None
         try:
             data = att.data
         except UidlInspectorError as exc:
             result.findings.append(_read_error(where, f"attachment {att.index} data", exc))
-            data = None
             continue
         finally:
             result.findings.extend(att.findings)
-            siblings.setdefault(path, []).append(_companion(att, data))
+            siblings.setdefault(path, []).append((att, data))
         if candidate is not None and rule is not None:
             if data is None:
                 result.findings.append(Finding(
@@ -293,13 +294,13 @@ def locate_message(message: Any, folder: str | None, source: str,
                                att.index, name, match_rule, attach, path), data, account))
     profile = candidate.profile if candidate is not None else Profile()
     for location, data, account in found:
-        companions = tuple(c for c in siblings[location.embedded_path]
-                           if c.index != location.attachment_index)
+        companions = tuple(_companion(att, other) for att, other in siblings[location.embedded_path]
+                           if att.index != location.attachment_index)
         result.histories.append(HistoryRecord(
             source, parse_blob(data), data, replace(location, companions=companions),
             account, profile))
     if candidate is not None and not found:
-        companions = tuple(siblings.get((), ()))
+        companions = tuple(_companion(att, other) for att, other in siblings.get((), ()))
         empty = Finding("no_history_attachment", None,
                         f"{where}: Message Manager without a history attachment "
                         f"({len(companions)} other attachment(s)): an account was "

@@ -23,8 +23,9 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uf
 COLUMNS = (
     "source", "account", "mini_uid", "profile", "folder", "message_nid", "message_class",
     "attachment_index", "attachment_name", "match_rule", "attachment_rule", "embedded_path",
-    "blob_sha256", "slack_size", "slack_text", "index", "offset", "operation", "content",
-    "timestamp", "raw_timestamp", "uid", "raw_uid", "entry_anomalies", "neutralised",
+    "blob_sha256", "slack_size", "slack_text", "history_anomalies", "index", "offset",
+    "operation", "content", "timestamp", "raw_timestamp", "uid", "raw_uid", "entry_anomalies",
+    "neutralised",
 )
 
 
@@ -45,6 +46,7 @@ def _record_cells(record: HistoryRecord) -> list[Any]:
         loc.attachment_name, loc.match_rule, loc.attachment_rule,
         "/".join(str(i) for i in loc.embedded_path), blob.get("sha256"), slack.get("size"),
         SLACK_TEXT_SEPARATOR.join(slack.get("text", ())),
+        ";".join(f"{a.severity}:{a.code}" for a in record.history.anomalies),
     ]
 
 

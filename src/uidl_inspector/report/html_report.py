@@ -21,6 +21,7 @@ __all__ = ["to_html", "downloads_per_period", "MAX_BARS", "MAX_GROUPS_SHOWN"]
 MAX_BARS = 120
 MAX_GROUPS_SHOWN = 200
 MAX_EVIDENCE_CHARS = 20_000
+MAX_SLACK_BYTES_SHOWN = 64
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'"
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#1b1f24}
@@ -175,12 +176,20 @@ def _histories(data: dict[str, Any]) -> str:
                      "no history attachment" if blob is None else len(h["entries"]),
                      companions,
                      ", ".join(f"{a['severity']} {a['code']}" for a in h["anomalies"]),
-                     slack.get("size"), "\n".join(slack.get("text", ())) or None])
+                     _slack_bytes(slack), "\n".join(slack.get("text", ())) or None])
     if not rows:
         return '<p id="histories-none">No POP3 download history and no Message Manager.</p>'
     return _table(["source", "account", "mini UID", "profile", "rule", "attachment",
-                   "entries", "companion attachments", "anomalies", "slack bytes",
+                   "entries", "companion attachments", "anomalies", "slack (bytes: hex)",
                    "slack text"], rows, "histories")
+
+
+def _slack_bytes(slack: dict[str, Any]) -> str | None:
+    if not slack:
+        return None
+    shown = slack["hex"][:2 * MAX_SLACK_BYTES_SHOWN]
+    more = " ... (the JSON report has all)" if len(slack["hex"]) > len(shown) else ""
+    return f"{slack['size']}: {shown}{more}"
 
 
 def _duplicates(audit: dict[str, Any]) -> str:
