@@ -65,7 +65,8 @@ def _sample_blobs() -> list[tuple[str, bytes]]:
         store = open_pst(str(path))
         try:
             for record in locate(store).histories:
-                if record.blob not in seen and len(out) < 40:
+                # a Message Manager without history has no BLOB (record.blob is None)
+                if record.blob is not None and record.blob not in seen and len(out) < 40:
                     seen.add(record.blob)
                     out.append((f"{path.name}#{len(out)}", record.blob))
         finally:

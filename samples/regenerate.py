@@ -21,9 +21,10 @@ HERE = Path(__file__).resolve().parent
 
 # (directory under samples/, stem or None, scenario, variant, encoding, clock offset, seed, msg)
 SAMPLES: list[tuple[str, str | None, str, str, str, int, int, bool]] = [
-    # The demo: one Unicode store, Outlook's default "compressible encryption", a machine in
-    # CET (+01:00), and the duplicates story (history reset, everything fetched again).
-    (".", "demo", "duplicates", "unicode", "permute", 60, 2025, True),
+    # The demo: one Unicode store, Outlook's default "compressible encryption", tag times in
+    # UTC as Outlook writes them, and the duplicates story (history reset, everything
+    # fetched again).
+    (".", "demo", "duplicates", "unicode", "permute", 0, 2025, True),
     ("synthetic", None, "single-account", "unicode", "none", 0, 1, True),
     ("synthetic", None, "multi-account", "ansi", "cyclic", 120, 1, True),
     ("synthetic", None, "general-key", "unicode", "permute", -300, 1, False),

@@ -24,6 +24,7 @@ def invoke(*args):
 @pytest.fixture(scope="module")
 def dup_store(tmp_path_factory):
     out = tmp_path_factory.mktemp("audit-cli")
+    # Written on a clock 90 minutes ahead of UTC: not as Outlook writes (clock_mismatch).
     return write_evidence(out, scenario("duplicates", seed=5, clock_offset=90))
 
 
@@ -40,7 +41,7 @@ def test_demo_is_announced_and_audited():
     audit = report["audit"]
     assert [f["code"] for f in audit["findings"]] == ["history_reset"]
     assert audit["accounts"][0]["server"]["listing"].endswith("demo.uidl.txt")
-    assert audit["clock"]["status"] == "inferred"
+    assert audit["clock"]["status"] == "consistent"  # the demo's history is UTC, as Outlook's
     assert set(report["run"]) >= {"command_line", "started_at", "finished_at", "run_id"}
     assert report["tool"]["name"] == "uidl-inspector"
 
@@ -99,12 +100,16 @@ def test_jsonl_events(dup_store):
     assert all(e["time_zone"] == "inferred UTC+01:30" for e in history)
 
 
-def test_timeline_needs_a_zone(dup_store):
+def test_timeline_without_zone_reads_as_the_audit_does(dup_store):
+    # No --tz: UTC unless the evidence says otherwise; here it says +01:30, and each event
+    # says so.
     result = invoke(dup_store.store, "-f", "jsonl")
-    assert result.exit_code == 2
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "--tz" in lines[0]
+    assert result.exit_code == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    history = [e for e in events if e["data_type"] == "outlook:pop3:uidl_history"]
+    assert history and all(e["datetime"].endswith("+01:30") for e in history)
+    assert all(e["time_zone"] == "UTC+01:30" for e in history)
+    assert all("clock_mismatch" in e["timezone_basis"] for e in history)
     bad = invoke(dup_store.store, "-f", "timeline-csv", "--tz", "Nowhere/Atlantis")
     assert bad.exit_code == 2 and "not a known IANA" in bad.stderr
 
@@ -121,6 +126,11 @@ def test_inferred_zone_refused_without_evidence(tmp_path):
     ok = invoke(blob, "-f", "jsonl", "--tz", "UTC")
     assert ok.exit_code == 0
     assert json.loads(ok.stdout.splitlines()[1])["datetime"] == "2025-03-03T10:10:10+00:00"
+    assumed = invoke(blob, "-f", "jsonl")  # no store to check against: UTC assumed
+    assert assumed.exit_code == 0, assumed.stderr
+    event = json.loads(assumed.stdout.splitlines()[1])
+    assert event["datetime"] == "2025-03-03T10:10:10+00:00" and event["time_zone"] == "UTC"
+    assert event["timezone_basis"].startswith("UTC assumed")
 
 
 def test_never_overwrites_without_force(dup_store, tmp_path):
@@ -141,7 +151,8 @@ def test_bad_input_reported_others_audited(dup_store, tmp_path):
     assert result.exit_code == 1
     assert "cut.pst" in result.stderr and "Traceback" not in result.stderr
     report = json.loads(result.stdout)
-    assert [f["code"] for f in report["audit"]["findings"]] == ["history_reset"]
+    assert [f["code"] for f in report["audit"]["findings"]] == ["history_reset",
+                                                                 "clock_mismatch"]
 
 
 def test_listing_errors_and_named_account(dup_store, tmp_path):

@@ -138,8 +138,9 @@ def test_clock_recovers_offset(offset):
     inv = take_inventory(store("s.pst", msgs))
     refs = entry_refs([history(tags)])
     clock = infer_clock(refs, inv.messages)
-    assert clock.status == "inferred"
-    assert clock.offset_minutes == offset
+    # Outlook writes UTC: the evidence confirms it, or contradicts it (a mismatch).
+    assert clock.status == ("consistent" if offset == 0 else "mismatch")
+    assert clock.offset_minutes == offset == clock.inferred_minutes
     assert clock.support == 30 and clock.considered == 30
     links = link_entries(refs, inv.messages, clock)
     assert len(links) == 30
@@ -154,9 +155,38 @@ def test_clock_insufficient_when_thin():
     inv = take_inventory(store("s.pst", msgs))
     refs = entry_refs([history(tags)])
     clock = infer_clock(refs, inv.messages)
-    assert clock.status == "insufficient_evidence" and clock.offset_minutes is None
+    assert clock.status == "insufficient_evidence" and clock.inferred_minutes is None
+    assert clock.offset_minutes == 0  # read as UTC, as Outlook writes
+    # Written an hour ahead: read as UTC, no tag follows a delivery within 30 s.
     assert link_entries(refs, inv.messages, clock) == []
     assert "insufficient evidence" in clock.to_dict()["explanation"]
+    assert clock.to_dict()["explanation"].startswith("UTC assumed")
+
+
+def test_thin_evidence_still_links_as_utc():
+    # Two downloads cannot prove the clock, but Outlook writes UTC: they are linked.
+    msgs, tags = mailbox(utc(2025, 3, 3, 8), 2, 0)
+    inv = take_inventory(store("s.pst", msgs))
+    refs = entry_refs([history(tags)])
+    clock = infer_clock(refs, inv.messages)
+    assert clock.status == "insufficient_evidence"
+    links = link_entries(refs, inv.messages, clock)
+    assert [(lk.entry.index, lk.message.nid) for lk in links] == [(0, 0x200004), (1, 0x200024)]
+
+
+def test_tag_must_follow_its_delivery():
+    # A tag is written after the message is stored: up to 30 s after, never well before.
+    d = utc(2025, 3, 3, 8)
+    local = d.replace(tzinfo=None)
+    msgs = [mail(1, "<a@x>", d), mail(2, "<b@x>", d + timedelta(hours=2)),
+            mail(3, "<c@x>", d + timedelta(hours=4))]
+    tags = [("+", local + timedelta(seconds=29), "a"),  # 29 s after: linked
+            ("+", local + timedelta(hours=2, seconds=-5), "b"),  # 5 s before: not
+            ("+", local + timedelta(hours=4, seconds=31), "c")]  # 31 s after: not
+    inv = take_inventory(store("s", msgs))
+    refs = entry_refs([history(tags)])
+    links = link_entries(refs, inv.messages, infer_clock(refs, inv.messages))
+    assert [(lk.entry.uid, lk.message.nid, lk.delta_seconds) for lk in links] == [("a", 1, 29.0)]
 
 
 def test_clock_insufficient_when_nothing_aligns():
@@ -165,7 +195,7 @@ def test_clock_insufficient_when_nothing_aligns():
              f"u{n}") for n in range(20)]
     clock = infer_clock(entry_refs([history(tags)]),
                         take_inventory(store("s", msgs)).messages)
-    assert clock.offset_minutes is None and clock.support == 0
+    assert clock.inferred_minutes is None and clock.support == 0
 
 
 def test_clock_ignores_deletes_and_undated():
@@ -177,19 +207,33 @@ def test_clock_ignores_deletes_and_undated():
 
 def test_links_are_one_to_one_and_ambiguity_lowers_confidence():
     d = utc(2025, 3, 3, 8)
-    msgs = [mail(1, "<a@x>", d), mail(2, "<b@x>", d + timedelta(seconds=3)),
-            mail(5, "<f@x>", d + timedelta(seconds=6)),  # eligible, but produced by no entry
+    msgs = [mail(5, "<f@x>", d - timedelta(seconds=4)),  # eligible, but produced by no entry
+            mail(1, "<a@x>", d), mail(2, "<b@x>", d + timedelta(seconds=3)),
             mail(3, "<c@x>", d + timedelta(hours=5)), mail(4, "<e@x>", d + timedelta(hours=9))]
     local = d.replace(tzinfo=None)
-    tags = [("+", local, "u1"), ("+", local + timedelta(seconds=3), "u2"),
+    tags = [("+", local + timedelta(seconds=5), "u1"), ("+", local + timedelta(seconds=8), "u2"),
             ("+", local + timedelta(hours=5), "u3"), ("+", local + timedelta(hours=9), "u4")]
     inv = take_inventory(store("s", msgs))
     refs = entry_refs([history(tags)])
     clock = infer_clock(refs, inv.messages)
     links = link_entries(refs, inv.messages, clock)
     assert [lk.message.nid for lk in links] == [1, 2, 3, 4]
-    assert links[0].candidates == 3 and links[0].confidence == pytest.approx(0.5)
+    # Three deliveries precede the first tag within 30 s; one (f) stays free beside it.
+    assert links[0].candidates == 3
+    assert links[0].confidence == pytest.approx(round((1 - 0.5 * 5 / 30) / 2, 3))
     assert links[2].candidates == 1 and links[2].confidence == pytest.approx(1.0)
+
+
+def test_copies_with_one_delivery_time_link_the_first_allocated():
+    # A message copied to another folder keeps its delivery time: the tag goes to the copy
+    # with the lower node id (the one Outlook delivered), whatever the walk order.
+    d = utc(2025, 3, 3, 8)
+    local = d.replace(tzinfo=None)
+    msgs = [mail(0x200024, "<a@x>", d), mail(0x200004, "<a@x>", d)]
+    refs = entry_refs([history([("+", local + timedelta(seconds=7), "a")])])
+    inv = take_inventory(store("s", msgs))
+    links = link_entries(refs, inv.messages, infer_clock(refs, inv.messages))
+    assert [lk.message.nid for lk in links] == [0x200004]
 
 
 # --- whole audit -------------------------------------------------------------------------

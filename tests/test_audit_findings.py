@@ -8,9 +8,10 @@ from audit_fakes import FakeMessage, Finding, history, mail, mailbox, store, utc
 from uidl_inspector.audit import run_audit, take_inventory
 from uidl_inspector.audit.findings import uid_shape
 from uidl_inspector.audit.server_listing import parse_server_listing
+from uidl_inspector.findings import SEVERITY
 
 START = utc(2025, 3, 3, 8)
-OFFSET = 60
+OFFSET = 0  # Outlook writes its tags in UTC
 
 
 def audit(histories, st=None, listings=()):
@@ -75,8 +76,30 @@ def test_history_reset_found_without_a_clock():
     msgs, tags = mailbox(START, 2, OFFSET)
     copies, new_tags = refetch(msgs, tags, START + timedelta(days=5))
     result = audit([history(new_tags, source="s.pst")], store("s.pst", msgs + copies))
-    assert result["clock"]["offset_minutes"] is None
+    assert result["clock"]["status"] == "insufficient_evidence"
     assert codes(result) == ["history_reset"]
+
+
+def test_clock_mismatch_when_the_store_supports_another_offset():
+    # A history written on a clock one hour ahead of UTC: not as Outlook writes it.
+    msgs, tags = mailbox(START, 25, 60)
+    result = audit([history(tags, source="s.pst")], store("s.pst", msgs))
+    assert codes(result) == ["clock_mismatch"]
+    (f,) = by_code(result, "clock_mismatch")
+    assert f["severity"] == "warning" == SEVERITY["clock_mismatch"]
+    assert f["evidence"]["offset_minutes"] == 60 and f["evidence"]["offset"] == "+01:00"
+    assert f["evidence"]["support"] == 25 == f["evidence"]["considered"]
+    assert f["evidence"]["links_total"] == 25  # linked at the offset the evidence supports
+    assert "UTC+01:00" in f["explanation"]
+
+
+def test_no_clock_mismatch_on_utc_or_thin_evidence():
+    msgs, tags = mailbox(START, 25, 0)
+    assert "clock_mismatch" not in codes(audit([history(tags, source="s.pst")],
+                                               store("s.pst", msgs)))
+    msgs, tags = mailbox(START, 2, 60)  # two downloads prove nothing
+    assert "clock_mismatch" not in codes(audit([history(tags, source="s.pst")],
+                                               store("s.pst", msgs)))
 
 
 def test_two_profiles_is_multiple_managers_not_reset():
@@ -201,14 +224,14 @@ def test_no_internet_mail_no_history_is_silent():
 
 
 def test_coincidental_links_are_no_uid_scheme_change():
-    # Eight mails were copied by a rule a day later. Two copies land seconds after the
-    # download of a message the user has since deleted, so those downloads link to the
+    # Eight mails were copied by a rule a day later. Two copies land seconds before the
+    # download tag of a message the user has since deleted, so those downloads link to the
     # copies: two groups "under two UIDs" out of eight is coincidence, not a renaming server.
     msgs, tags = mailbox(START, 40, OFFSET)
     copies, deleted = [], set()
     for k, n in enumerate(range(0, 40, 5)):
-        if k < 2:  # the copy falls 2 s after message n+1's download; n+1 was deleted
-            at = msgs[n + 1].props[0x0E06] + timedelta(seconds=3)
+        if k < 2:  # the copy falls 4 s before message n+1's tag; n+1 was deleted
+            at = msgs[n + 1].props[0x0E06] - timedelta(seconds=3)
             deleted.add(n + 1)
         else:
             at = msgs[n].props[0x0E06] + timedelta(hours=25, minutes=7)

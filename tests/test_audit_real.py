@@ -10,9 +10,8 @@ from conftest import REAL_SAMPLES
 from uidl_inspector.cli.audit import audit_report
 
 
-def pypff_message_ids(path):
-    """(nid, Message-ID from the transport headers) of every message, through libpff."""
-    found = []
+def pypff_messages(path):
+    """Every normal message of a store, through libpff (the file stays open meanwhile)."""
     handle = pypff.file()
     handle.open(str(path))
     try:
@@ -20,12 +19,18 @@ def pypff_message_ids(path):
         while stack:
             folder = stack.pop()
             for i in range(folder.number_of_sub_messages):
-                message = folder.get_sub_message(i)
-                match = re.search(r"(?im)^Message-ID:\s*(\S+)", message.transport_headers or "")
-                found.append((message.identifier, match.group(1) if match else None))
+                yield folder.get_sub_message(i)
             stack.extend(folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders))
     finally:
         handle.close()
+
+
+def pypff_message_ids(path):
+    """(nid, Message-ID from the transport headers) of every message, through libpff."""
+    found = []
+    for message in pypff_messages(path):
+        match = re.search(r"(?im)^Message-ID:\s*(\S+)", message.transport_headers or "")
+        found.append((message.identifier, match.group(1) if match else None))
     return found
 
 

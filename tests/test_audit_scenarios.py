@@ -15,8 +15,9 @@ import pytest
 from uidl_inspector.audit import run_audit
 from uidl_inspector.audit.inventory import Inventory, StoreMessage
 from uidl_inspector.audit.server_listing import read_server_listing
-from uidl_inspector.history import parse_blob
-from uidl_inspector.report.model import Account, HistoryRecord, Location, Profile
+from uidl_inspector.findings import Finding
+from uidl_inspector.history import PopHistory, parse_blob
+from uidl_inspector.report.model import Account, Companion, HistoryRecord, Location, Profile
 from uidl_inspector.synth.scenarios import history_blob, scenario
 from uidl_inspector.synth.truth import write_evidence
 
@@ -30,13 +31,21 @@ def truth_fed(sc, ev):
     """History records and an inventory from the scenario and its truth (no reader)."""
     doc = ev.document
     source = doc["files"]["store"]
-    blobs = [history_blob(h) for m in sc.managers if not m.deleted for h in m.histories]
+    blobs = iter([history_blob(h) for m in sc.managers if not m.deleted for h in m.histories])
     histories = []
-    for blob, rec in zip(blobs, doc["histories"], strict=True):
-        loc = dict(rec["location"], embedded_path=tuple(rec["location"]["embedded_path"]))
-        histories.append(HistoryRecord(source=source, history=parse_blob(blob), blob=blob,
+    for rec in doc["histories"]:
+        loc = dict(rec["location"], embedded_path=tuple(rec["location"]["embedded_path"]),
+                   companions=tuple(Companion(**c) for c in rec["location"]["companions"]))
+        if rec["blob"] is None:  # a Message Manager without history
+            blob, decoded = None, PopHistory(None, None, (), tuple(
+                Finding(a["code"], a["offset"], "") for a in rec["anomalies"]))
+        else:
+            blob = next(blobs)
+            decoded = parse_blob(blob)
+        histories.append(HistoryRecord(source=source, history=decoded, blob=blob,
                                        location=Location(**loc), account=Account(**rec["account"]),
                                        profile=Profile(**rec["profile"])))
+    assert next(blobs, None) is None
     messages = tuple(StoreMessage(
         source=source, folder=m["folder"], nid=m["nid"],
         internet_message_id=m["internet_message_id"],
@@ -57,6 +66,18 @@ def codes(result):
     return [f["code"] for f in result["findings"]]
 
 
+def with_clock(want, offset):
+    """Outlook writes UTC: a history written at another offset adds clock_mismatch."""
+    return list(want) + (["clock_mismatch"] if offset else [])
+
+
+def check_links(doc, result):
+    ours = sorted((lk["entry"]["history"], lk["entry"]["entry"], lk["message"]["nid"])
+                  for lk in result["links"])
+    theirs = sorted((lk["history"], lk["entry"], lk["nid"]) for lk in doc["expected"]["links"])
+    assert ours == theirs
+
+
 def check_common(doc, result):
     """Duplicate groups, clock and links equal what the scenario built."""
     expected = doc["expected"]
@@ -65,12 +86,10 @@ def check_common(doc, result):
                         for c in g["copies"]]}
             for g in sorted(result["duplicates"], key=lambda g: g["internet_message_id"])] \
         == expected["duplicates"]
-    assert result["clock"]["offset_minutes"] == expected["clock_offset_minutes"]
-    assert result["clock"]["status"] == "inferred"
-    ours = sorted((lk["entry"]["history"], lk["entry"]["entry"], lk["message"]["nid"])
-                  for lk in result["links"])
-    theirs = sorted((lk["history"], lk["entry"], lk["nid"]) for lk in expected["links"])
-    assert ours == theirs
+    offset = expected["clock_offset_minutes"]
+    assert result["clock"]["offset_minutes"] == offset
+    assert result["clock"]["status"] == ("consistent" if offset == 0 else "mismatch")
+    check_links(doc, result)
 
 
 def check_server(doc, result):
@@ -79,7 +98,7 @@ def check_server(doc, result):
     latest = {}
     for row in doc["expected"]["server"]:
         latest[id(accounts[row["history"]])] = row
-    assert len(latest) == len(result["accounts"])
+    assert len(latest) == len(result["accounts"])  # a manager without history names none
     for row in latest.values():
         server = accounts[row["history"]]["server"]
         for cls in ("downloaded", "deleted", "new", "history_only"):
@@ -87,7 +106,7 @@ def check_server(doc, result):
 
 
 def test_duplicates_scenario(tmp_path):
-    doc, result = audit_of(tmp_path, "duplicates", 120)
+    doc, result = audit_of(tmp_path, "duplicates", 0)
     check_common(doc, result)
     check_server(doc, result)
     assert codes(result) == ["history_reset"]
@@ -104,14 +123,19 @@ def test_duplicates_scenario(tmp_path):
 
 
 def test_two_profiles_scenario(tmp_path):
-    doc, result = audit_of(tmp_path, "two-profiles", -300)
+    doc, result = audit_of(tmp_path, "two-profiles", 0)
     check_common(doc, result)
     check_server(doc, result)
     assert codes(result) == ["multiple_managers"]
     ev = result["findings"][0]["evidence"]
     expected = doc["expected"]
     assert [o["shared_uids"] for o in ev["overlaps"]] == [len(expected["shared_uids"])]
-    assert [s["profile"] for s in ev["spans"]] == [p["name"] for p in expected["profiles"]]
+    # The unused profile's manager has no history, hence no span: it sorts first.
+    used = [r["profile"]["name"] for r in doc["histories"] if r["entries"]]
+    unused = [r["profile"]["name"] for r in doc["histories"] if r["blob"] is None]
+    assert [s["profile"] for s in ev["spans"] if s["first"] is None] == unused == ["Petra (test)"]
+    assert [s["profile"] for s in ev["spans"] if s["first"]] == used
+    assert used + unused == [p["name"] for p in expected["profiles"]]
     refetched = {g["internet_message_id"] for g in result["duplicates"]}
     assert refetched == set(expected["refetched_message_ids"])
 
@@ -119,7 +143,7 @@ def test_two_profiles_scenario(tmp_path):
 @pytest.mark.parametrize("name", ["single-account", "multi-account", "general-key",
                                   "embedded", "localized"])
 def test_clean_scenarios_have_no_finding(tmp_path, name):
-    doc, result = audit_of(tmp_path, name, 60)
+    doc, result = audit_of(tmp_path, name, 0)
     check_common(doc, result)
     check_server(doc, result)
     assert codes(result) == []
@@ -147,25 +171,28 @@ def test_deleted_manager_looks_like_a_reset(tmp_path):
 
 @pytest.mark.parametrize("offset", [0, 60, -300, 345, -570, 780])
 def test_clock_offset_recovered(tmp_path, offset):
+    # A history written at another offset than UTC is read at the offset the evidence
+    # supports, and reported.
     doc, result = audit_of(tmp_path, "duplicates", offset)
     assert result["clock"]["offset_minutes"] == offset
     check_common(doc, result)
+    assert codes(result) == with_clock(["history_reset"], offset)
 
 
 @pytest.mark.parametrize("offset", [0, 330])
 def test_large_store_clock_and_links(tmp_path, offset):
     doc, result = audit_of(tmp_path, "large", offset, messages=400)
     check_common(doc, result)
-    assert codes(result) == []
+    assert codes(result) == with_clock([], offset)
 
 
 # --- file-fed: the written PST through the project's reader and locator ----------------
 
 @pytest.mark.parametrize(("name", "variant", "encoding", "offset", "want"), [
-    ("duplicates", "unicode", "permute", 120, ["history_reset"]),
-    ("two-profiles", "ansi", "none", -300, ["multiple_managers"]),
-    ("single-account", "unicode", "cyclic", 345, []),
-    ("multi-account", "ansi", "permute", -570, []),
+    ("duplicates", "unicode", "permute", 0, ["history_reset"]),
+    ("two-profiles", "ansi", "none", -300, ["multiple_managers", "clock_mismatch"]),
+    ("single-account", "unicode", "cyclic", 0, []),
+    ("multi-account", "ansi", "permute", -570, ["clock_mismatch"]),
 ])
 def test_audit_of_written_store(tmp_path, name, variant, encoding, offset, want):
     from uidl_inspector.cli.audit import audit_report
@@ -181,10 +208,7 @@ def test_audit_of_written_store(tmp_path, name, variant, encoding, offset, want)
     check_server(doc, result)
     # The reader names the source by its path; the truth by its file name.
     assert result["clock"]["offset_minutes"] == offset
-    ours = sorted((lk["entry"]["history"], lk["entry"]["entry"], lk["message"]["nid"])
-                  for lk in result["links"])
-    assert ours == sorted((lk["history"], lk["entry"], lk["nid"])
-                          for lk in doc["expected"]["links"])
+    check_links(doc, result)
     groups = sorted((g["internet_message_id"], [c["nid"] for c in g["copies"]])
                     for g in result["duplicates"])
     assert groups == sorted((g["internet_message_id"], [c["nid"] for c in g["copies"]])
@@ -198,19 +222,22 @@ SWEEP = {"single-account": [], "multi-account": [], "general-key": [], "embedded
 
 @pytest.mark.parametrize("name", sorted(SWEEP))
 def test_seed_sweep_findings_right_and_clock_never_wrong(tmp_path, name):
-    """Across seeds and zones: exactly the expected findings; an inferred offset is always
-    the writer's; when inferred, links equal the truth (except where a damaged BLOB lost
-    the tag that would compete for a message)."""
+    """Across seeds, in UTC (as Outlook writes) and at another offset: exactly the expected
+    findings; an inferred offset is always the writer's; links equal the truth whenever the
+    clock is read right (except where a damaged BLOB lost the tag that would compete for a
+    message)."""
     for seed in range(6):
-        for offset in (-420, 345):
+        for offset in (0, 345):
             sc, ev = evidence(tmp_path / f"{seed}{offset}", name, offset, seed=seed)
             result = run_audit(*truth_fed(sc, ev))
-            assert codes(result) == SWEEP[name], (seed, offset)
             clock = result["clock"]
-            if clock["status"] == "inferred":
+            found = clock["status"] != "insufficient_evidence"
+            assert codes(result) == with_clock(SWEEP[name], offset if found else 0), \
+                (seed, offset)
+            if found:
                 assert clock["offset_minutes"] == offset, (seed, offset)
-                if name != "anomalous":
-                    check_common(ev.document, result)
             else:
-                assert result["links"] == []
+                assert clock["offset_minutes"] == 0  # read as UTC
                 assert clock["considered"] < 8, (seed, offset, clock)  # only thin evidence
+            if name != "anomalous" and clock["offset_minutes"] == offset:
+                check_links(ev.document, result)

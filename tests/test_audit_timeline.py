@@ -54,7 +54,7 @@ def build(offset=120, tags_extra=()):
 
 def test_events_meet_timesketch_requirements():
     report, audit, tags = build()
-    zone = resolve_zone("inferred", audit["clock"]["offset_minutes"])
+    zone = resolve_zone("inferred", audit["clock"])
     events, skipped = timeline_events(report, audit, zone)
     assert skipped == {"undated_entries": 0, "out_of_range": 0}
     assert len(events) == 6 + 2  # six entries, two copies of one duplicate
@@ -81,7 +81,7 @@ def test_iana_zone_with_daylight_saving():
         ("+", datetime(2025, 3, 30, 2, 30, 0), "gap"),  # skipped wall time in Berlin
         ("+", datetime(2025, 10, 26, 2, 30, 0), "twice"),  # repeated wall time
     ])
-    events, _ = timeline_events(report, audit, resolve_zone("Europe/Berlin", None))
+    events, _ = timeline_events(report, audit, resolve_zone("Europe/Berlin", audit["clock"]))
     by_uid = {e.get("uid"): e for e in events}
     assert by_uid["summer"]["datetime"] == "2025-07-01T12:00:00+02:00"
     assert by_uid["summer"]["timestamp_desc"] == "POP3 Delete Time"
@@ -99,14 +99,46 @@ def test_undated_and_out_of_range_entries_are_counted_not_written():
     assert not {"nodate", "ancient"} & {e.get("uid") for e in events}
 
 
-def test_zone_must_be_chosen():
-    with pytest.raises(TimelineError, match="--tz"):
-        resolve_zone(None, 60)
+def test_default_zone_is_utc_with_its_basis():
+    # Outlook writes UTC: without --tz the times are read as UTC and every event says why.
+    report, audit, tags = build(offset=0)
+    assert audit["clock"]["status"] == "consistent"
+    events, _ = timeline_events(report, audit, resolve_zone(None, audit["clock"]))
+    history_events = [e for e in events if e["data_type"] == "outlook:pop3:uidl_history"]
+    assert history_events[0]["datetime"] == tags[0][1].isoformat() + "+00:00"
+    assert {e["time_zone"] for e in history_events} == {"UTC"}
+    assert {e["timezone_basis"] for e in history_events} == {audit["clock"]["explanation"]}
+    assert "this store confirms it" in audit["clock"]["explanation"]
+    copies = [e for e in events if e["data_type"] == "outlook:pop3:duplicate_copy"]
+    assert all("PidTagMessageDeliveryTime" in c["timezone_basis"] for c in copies)
+
+
+def test_default_zone_without_evidence_is_assumed_utc():
+    report, audit, tags = build(offset=0)
+    thin = run_audit(report.histories, [], [])  # no store messages: nothing to check against
+    assert thin["clock"]["status"] == "insufficient_evidence"
+    zone = resolve_zone(None, thin["clock"])
+    assert zone.label == "UTC" and zone.basis.startswith("UTC assumed")
     with pytest.raises(TimelineError, match="insufficient evidence"):
-        resolve_zone("inferred", None)
+        resolve_zone("inferred", thin["clock"])
+
+
+def test_default_zone_follows_the_evidence_on_a_mismatch():
+    report, audit, tags = build(offset=-345)
+    assert audit["clock"]["status"] == "mismatch"
+    zone = resolve_zone(None, audit["clock"])
+    assert zone.label == "UTC-05:45" and "clock_mismatch" in zone.basis
+    events, _ = timeline_events(report, audit, zone)
+    first = next(e for e in events if e["data_type"] == "outlook:pop3:uidl_history")
+    assert first["datetime"] == tags[0][1].isoformat() + "-05:45"
+    assert resolve_zone("inferred", audit["clock"]).label == "inferred UTC-05:45"
+    berlin = resolve_zone("Europe/Berlin", audit["clock"])  # --tz ZONE overrides
+    assert berlin.label == "Europe/Berlin" and berlin.basis.endswith("--tz Europe/Berlin")
+
+
+def test_unknown_zone_refused():
     with pytest.raises(TimelineError, match="not a known IANA"):
         resolve_zone("Mars/Olympus", None)
-    assert resolve_zone("inferred", -345).label == "inferred UTC-05:45"
 
 
 def test_output_is_stable():

@@ -250,7 +250,7 @@ def test_verify_survives_what_libpff_cannot_read(tmp_path):
     # one byte of a node's data changed: pypff raises MemoryError ("unable to create sub
     # item object") for that item; the cross-check records it and goes on (fuzzer finding)
     data = bytearray((SAMPLES / "synthetic" / "embedded-ansi-permute.pst").read_bytes())
-    data[0x8186] = 221
+    data[0x82C0] = 221
     damaged = tmp_path / "damaged.pst"
     damaged.write_bytes(bytes(data))
     result = _invoke("scan", str(damaged), "--verify", "--format", "json")

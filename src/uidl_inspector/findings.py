@@ -40,7 +40,12 @@ _ERROR = (
     "missing_property_stream", "missing_value_stream", "truncated_stream",
     "stream_beyond_file", "embedded_missing",
 )
-SEVERITY: dict[str, str] = {**dict.fromkeys(_INFO, "info"), **dict.fromkeys(_ERROR, "error")}
+# Warnings are the default; these are listed so that their severity is declared, not implied.
+_WARNING = (
+    "clock_mismatch",  # the history's times fit the store only at an offset other than UTC
+)
+SEVERITY: dict[str, str] = {**dict.fromkeys(_INFO, "info"), **dict.fromkeys(_WARNING, "warning"),
+                            **dict.fromkeys(_ERROR, "error")}
 DEFAULT_SEVERITY = "warning"
 
 

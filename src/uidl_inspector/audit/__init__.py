@@ -1,8 +1,9 @@
 """The audit: what happened to a POP3 mailbox, from its history, its store and its server.
 
 :func:`run_audit` returns the report's ``audit`` section (docs/report-schema.md): per-account
-classification against the server's UIDL listing, duplicate messages, the BLOB's inferred
-clock offset, links from history entries to the messages they produced, and cause findings.
+classification against the server's UIDL listing, duplicate messages, the BLOB's clock (UTC,
+checked against the store), links from history entries to the messages they produced, and
+cause findings.
 Everything is ordered deterministically, so identical input gives identical output.
 """
 
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from uidl_inspector.audit.classify import AccountClassification, classify_account
-from uidl_inspector.audit.clock import DEFAULT_TOLERANCE, infer_clock, link_entries
+from uidl_inspector.audit.clock import infer_clock, link_entries
 from uidl_inspector.audit.duplicates import find_duplicates
 from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef, entry_refs
 from uidl_inspector.audit.findings import AuditContext, derive_findings
@@ -78,8 +79,7 @@ def _assign_listings(labels: Sequence[str], entries: Sequence[EntryRef],
 
 
 def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventory] = (),
-              listings: Sequence[ServerListing] = (),
-              tolerance: float = DEFAULT_TOLERANCE) -> dict[str, Any]:
+              listings: Sequence[ServerListing] = ()) -> dict[str, Any]:
     """The ``audit`` section for these histories, store inventories and server listings."""
     entries = entry_refs(histories)
     # A Message Manager without history attachment names no account: it is counted in the
@@ -95,7 +95,7 @@ def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventor
 
     messages = [m for inv in inventories for m in inv.messages]
     groups, keyless = find_duplicates(messages)
-    clock = infer_clock(entries, messages, tolerance)
+    clock = infer_clock(entries, messages)
     links = link_entries(entries, messages, clock)
     ctx = AuditContext(histories, entries, inventories, groups, clock, links, accounts)
     findings = derive_findings(ctx)

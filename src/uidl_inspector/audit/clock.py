@@ -1,13 +1,15 @@
-"""The BLOB's missing time zone, inferred from the store, and entries linked to messages.
+"""The BLOB's clock, read as UTC and checked against the store, and entries linked to messages.
 
-Outlook writes a ``get`` tag when it stores the fetched message, so a tag's local time minus
-the writer's UTC offset falls within seconds of some message's delivery time (UTC in the
-store). Every offset on the quarter-hour grid from -14:00 to +14:00 is tried; an offset's
-*support* is how many ``get`` entries then pair with distinct deliveries within
-``tolerance`` seconds.
-The best offset is accepted only when its support is at least ``min_support`` and at least
-twice that of any other offset; otherwise the result says "insufficient evidence" and
-nothing is linked.
+Outlook writes a ``get`` tag in UTC a few seconds *after* it stores the fetched message
+(real stores: 3-16 s after the message's delivery time, several tags of one send/receive
+sometimes sharing one second). So the history's times are read as UTC by default, and the
+store is asked whether it agrees: every offset on the quarter-hour grid from -14:00 to
++14:00 is tried; an offset's *support* is how many ``get`` entries then pair with distinct
+deliveries made between ``LAG_AFTER`` seconds before the tag and ``LAG_BEFORE`` after it.
+An offset is accepted only when its support is at least ``MIN_SUPPORT`` and at least twice
+that of any other offset. An accepted offset other than zero is a mismatch (the history was
+not written the way Outlook writes it): the evidence then decides how the clock is read,
+and the audit raises ``clock_mismatch``. Otherwise the clock is read as UTC.
 """
 
 from __future__ import annotations
@@ -21,42 +23,66 @@ from typing import Any
 from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef
 from uidl_inspector.audit.inventory import StoreMessage
 
-__all__ = ["ClockInference", "Link", "infer_clock", "link_entries", "OFFSETS_MINUTES"]
+__all__ = ["ClockInference", "Link", "infer_clock", "link_entries", "OFFSETS_MINUTES",
+           "format_offset", "LAG_BEFORE", "LAG_AFTER", "ASSUMED_OFFSET"]
 
 OFFSETS_MINUTES = tuple(range(-14 * 60, 14 * 60 + 1, 15))
-DEFAULT_TOLERANCE = 10.0
+ASSUMED_OFFSET = 0  # Outlook writes its tags in UTC
+# A tag follows its message's delivery by up to about 30 s (3-16 s seen in real stores);
+# its whole second may fall just before a delivery time that carries a fraction.
+LAG_AFTER = 30.0
+LAG_BEFORE = 1.0
 MIN_SUPPORT = 3
 # Offsets are ranked on at most SAMPLE entries, then the winner is counted in full.
 SAMPLE = 2000
 _EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 (BLOB times are naive; deliveries made naive UTC)
+BASIS_OUTLOOK = ("Outlook writes its POP3 history times in UTC (real stores: each tag 3-16 s "
+                 "after the delivery time of the message it fetched)")
 
 
 @dataclass(frozen=True)
 class ClockInference:
-    offset_minutes: int | None
+    """How the history's zoneless clock is read, and what the store's evidence says."""
+
+    inferred_minutes: int | None  # the offset the evidence supports; None: not enough
     support: int
     considered: int
-    tolerance_seconds: float
     runner_up: tuple[int, int] | None  # (offset_minutes, support)
     candidates: tuple[tuple[int, int], ...]
-    status: str  # inferred | insufficient_evidence
+
+    @property
+    def status(self) -> str:
+        """``consistent`` (evidence confirms UTC), ``mismatch`` (evidence supports another
+        offset) or ``insufficient_evidence`` (UTC assumed)."""
+        if self.inferred_minutes is None:
+            return "insufficient_evidence"
+        return "consistent" if self.inferred_minutes == ASSUMED_OFFSET else "mismatch"
+
+    @property
+    def offset_minutes(self) -> int:
+        """The offset the clock is read with: UTC unless the evidence says otherwise."""
+        return ASSUMED_OFFSET if self.inferred_minutes is None else self.inferred_minutes
 
     @property
     def method(self) -> str:
-        return (f"quarter-hour offsets -14:00..+14:00; support = get entries within "
-                f"{self.tolerance_seconds:g} s of a message delivery time; accepted when "
-                f">= {MIN_SUPPORT} and >= 2x any other offset")
+        return (f"read as UTC{format_offset(ASSUMED_OFFSET)} unless the store disagrees; "
+                f"checked on quarter-hour offsets -14:00..+14:00; support = get entries "
+                f"{LAG_BEFORE:g} s before to {LAG_AFTER:g} s after a distinct message "
+                f"delivery time; an offset is accepted when >= {MIN_SUPPORT} and >= 2x any "
+                "other offset")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "offset_minutes": self.offset_minutes,
-            "offset": None if self.offset_minutes is None else format_offset(self.offset_minutes),
+            "offset": format_offset(self.offset_minutes),
+            "status": self.status,
+            "assumed_offset_minutes": ASSUMED_OFFSET,
+            "inferred_offset_minutes": self.inferred_minutes,
             "support": self.support,
             "considered": self.considered,
-            "status": self.status,
             "explanation": self.explanation,
             "method": self.method,
-            "tolerance_seconds": self.tolerance_seconds,
+            "lag_seconds": {"before": LAG_BEFORE, "after": LAG_AFTER},
             "runner_up": (None if self.runner_up is None else
                           {"offset_minutes": self.runner_up[0], "support": self.runner_up[1]}),
             "candidates": [{"offset_minutes": o, "support": s} for o, s in self.candidates],
@@ -64,12 +90,16 @@ class ClockInference:
 
     @property
     def explanation(self) -> str:
-        if self.status == "inferred":
-            return (f"{self.support} of {self.considered} download entries fall within "
-                    f"{self.tolerance_seconds:g} s of a delivery time when the history's "
-                    f"clock is read as UTC{format_offset(self.offset_minutes or 0)}.")
-        return ("insufficient evidence: no clock offset aligns enough download entries with "
-                "message delivery times, so no entry is linked to a message.")
+        """How the clock is read and why, in one sentence (each timeline event's basis)."""
+        found = (f"{self.support} of {self.considered} download entries fall up to "
+                 f"{LAG_AFTER:g} s after a message's delivery time")
+        if self.status == "consistent":
+            return f"UTC: {BASIS_OUTLOOK}; this store confirms it: {found}."
+        if self.status == "mismatch":
+            return (f"UTC{format_offset(self.offset_minutes)}: although {BASIS_OUTLOOK}, in "
+                    f"this store {found} only when the history is read so (clock_mismatch).")
+        return (f"UTC assumed: {BASIS_OUTLOOK}; this store holds too little evidence "
+                "(insufficient evidence) to confirm or refute it.")
 
 
 @dataclass(frozen=True)
@@ -77,7 +107,7 @@ class Link:
     entry: EntryRef
     message: StoreMessage
     delta_seconds: float  # entry time (shifted to UTC) minus delivery time
-    candidates: int  # messages within the tolerance of this entry
+    candidates: int  # messages within the lag window of this entry
     confidence: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,47 +138,54 @@ def _gets(entries: Sequence[EntryRef]) -> list[tuple[float, EntryRef]]:
 
 
 def _deliveries(messages: Sequence[StoreMessage]) -> list[tuple[float, int]]:
-    return sorted((_seconds(m.delivery_time), i) for i, m in enumerate(messages)
-                  if m.delivery_time is not None)
+    """(delivery time, message index) in time order; copies delivered at one moment (a
+    message copied to another folder keeps its delivery time) in node id order, so the
+    first-allocated copy, the one Outlook delivered, comes first."""
+    dated = [(_seconds(m.delivery_time), m.source, m.nid if m.nid is not None else -1, i)
+             for i, m in enumerate(messages) if m.delivery_time is not None]
+    return [(t, i) for t, _source, _nid, i in sorted(dated)]
 
 
-def _support(times: Sequence[float], keys: Sequence[float], shift: float, tol: float) -> int:
-    """How many of the sorted ``times`` (shifted) pair with distinct sorted ``keys`` within
-    ``tol``: one delivery supports one entry, so a burst of gets cannot all lean on the
-    same message. Greedy earliest-key pairing is a maximum pairing for sorted inputs."""
+def _window(keys: Sequence[float], target: float) -> tuple[int, int]:
+    """The keys a tag at ``target`` (UTC) can have been written after: [lo, hi)."""
+    return bisect_left(keys, target - LAG_AFTER), bisect_right(keys, target + LAG_BEFORE)
+
+
+def _support(times: Sequence[float], keys: Sequence[float], shift: float) -> int:
+    """How many of the sorted ``times`` (shifted) pair with distinct sorted ``keys`` in
+    their lag window: one delivery supports one entry, so a burst of gets cannot all lean
+    on the same message. Greedy earliest-key pairing is a maximum pairing for sorted inputs
+    and windows of one width."""
     count = 0
     free = 0  # keys before this one are taken
     for t in times:
-        target = t - shift
-        pos = max(free, bisect_left(keys, target - tol))
-        if pos < len(keys) and keys[pos] <= target + tol:
+        lo, hi = _window(keys, t - shift)
+        pos = max(free, lo)
+        if pos < hi:
             count += 1
             free = pos + 1
     return count
 
 
-def infer_clock(entries: Sequence[EntryRef], messages: Sequence[StoreMessage],
-                tolerance: float = DEFAULT_TOLERANCE) -> ClockInference:
-    """The quarter-hour UTC offset that best aligns get entries with delivery times."""
+def infer_clock(entries: Sequence[EntryRef], messages: Sequence[StoreMessage]) -> ClockInference:
+    """The quarter-hour UTC offset the store's delivery times support, if any."""
     gets = _gets(entries)
     keys = [t for t, _ in _deliveries(messages)]
     times = sorted(t for t, _ in gets)
     if not times or not keys:
-        return ClockInference(None, 0, len(times), tolerance, None, (), "insufficient_evidence")
+        return ClockInference(None, 0, len(times), None, ())
     stride = max(1, len(times) // SAMPLE)
     sample = times[::stride]
-    ranked = sorted(((_support(sample, keys, o * 60.0, tolerance), o) for o in OFFSETS_MINUTES),
+    ranked = sorted(((_support(sample, keys, o * 60.0), o) for o in OFFSETS_MINUTES),
                     key=lambda so: (-so[0], abs(so[1]), so[1]))
     best, second = ranked[0][1], ranked[1][1]
-    support = _support(times, keys, best * 60.0, tolerance)
-    runner = _support(times, keys, second * 60.0, tolerance)
+    support = _support(times, keys, best * 60.0)
+    runner = _support(times, keys, second * 60.0)
     candidates = tuple((o, s if stride == 1 else round(s * len(times) / len(sample)))
                        for s, o in ranked[:3] if s > 0)
     accepted = support >= MIN_SUPPORT and support >= 2 * runner
-    return ClockInference(
-        best if accepted else None, support, len(times), tolerance, (second, runner),
-        candidates, "inferred" if accepted else "insufficient_evidence",
-    )
+    return ClockInference(best if accepted else None, support, len(times), (second, runner),
+                          candidates)
 
 
 def _better(a: tuple[int, float, Any], b: tuple[int, float, Any]) -> bool:
@@ -156,10 +193,12 @@ def _better(a: tuple[int, float, Any], b: tuple[int, float, Any]) -> bool:
 
 
 def _monotone_matching(times: Sequence[float], keys: Sequence[float],
-                       tol: float) -> list[tuple[int, int]]:
-    """Pair ``times`` (in their given order) with sorted ``keys`` so that the key index
-    grows along the sequence, every pair is within ``tol``, the number of pairs is the
-    largest possible and, among such pairings, the total difference the smallest.
+                       excluded: set[int] | frozenset[int] = frozenset()
+                       ) -> list[tuple[int, int]]:
+    """Pair ``times`` (in their given order) with sorted ``keys`` (but the ``excluded``
+    ones) so that the key index grows along the sequence, every key is in its time's lag
+    window, the number of pairs is the largest possible and, among such pairings, the total
+    difference the smallest.
 
     A longest-chain search over eligible pairs with a Fenwick tree of prefix maxima:
     cost O(P log K) for P eligible pairs and K keys.
@@ -185,9 +224,11 @@ def _monotone_matching(times: Sequence[float], keys: Sequence[float],
 
     best = zero
     for i, t in enumerate(times):
-        lo, hi = bisect_left(keys, t - tol), bisect_right(keys, t + tol)
+        lo, hi = _window(keys, t)
         values = []
         for j in range(lo, hi):
+            if j in excluded:
+                continue
             prev = query(j)
             values.append((j, (prev[0] + 1, prev[1] - abs(t - keys[j]), (i, j, prev[2]))))
         for j, value in values:
@@ -203,12 +244,12 @@ def _monotone_matching(times: Sequence[float], keys: Sequence[float],
     return pairs
 
 
-def _sequence(gets: Sequence[tuple[float, EntryRef]], tol: float) -> list[int]:
+def _sequence(gets: Sequence[tuple[float, EntryRef]]) -> list[int]:
     """Positions of one history's gets in the order Outlook fetched them: BLOB order,
     unless that order is not chronological (then time order)."""
     blob = sorted(range(len(gets)), key=lambda k: gets[k][1].index)
     times = [gets[k][0] for k in blob]
-    inversions = sum(1 for a, b in zip(times, times[1:], strict=False) if b < a - 2 * tol)
+    inversions = sum(1 for a, b in zip(times, times[1:], strict=False) if b < a - LAG_AFTER)
     if inversions * 20 > len(times):
         return sorted(range(len(gets)), key=lambda k: (gets[k][0], gets[k][1].index))
     return blob
@@ -221,13 +262,13 @@ def link_entries(entries: Sequence[EntryRef], messages: Sequence[StoreMessage],
     One send/receive fetches messages seconds apart and records them in fetch order, so
     pairing each entry with its nearest delivery can cross neighbours. Per history, the
     pairing keeps the fetch order (BLOB order when it is chronological): as many pairs as
-    possible, then the smallest total time difference. A message claimed by two histories
-    stays with the closer entry. ``confidence`` falls with the time difference and with
-    the number of still unlinked deliveries that were equally eligible.
+    possible, each tag written after its message's delivery (within the lag window), then
+    the smallest total time difference. A message claimed by two histories (two accounts
+    fetching at the same moment) goes to the one that would otherwise lose a link, else to
+    the closer entry; the other history is matched again without it. ``confidence`` falls
+    with the lag and with the number of still unlinked deliveries that were equally
+    eligible.
     """
-    if clock.offset_minutes is None:
-        return []
-    tol = clock.tolerance_seconds
     shift = clock.offset_minutes * 60.0
     deliveries = _deliveries(messages)
     keys = [t for t, _ in deliveries]
@@ -235,13 +276,34 @@ def link_entries(entries: Sequence[EntryRef], messages: Sequence[StoreMessage],
     by_history: dict[int, list[int]] = {}
     for k, (_, ref) in enumerate(gets):
         by_history.setdefault(ref.history, []).append(k)
+    orders = {h: [m[p] for p in _sequence([gets[k] for k in m])] for h, m in by_history.items()}
+    excluded: dict[int, set[int]] = {h: set() for h in by_history}
+
+    def matched(history: int, without: set[int]) -> list[tuple[int, int]]:
+        order = orders[history]
+        return [(order[i], j) for i, j in
+                _monotone_matching([gets[k][0] - shift for k in order], keys, without)]
+
+    pairs = {h: matched(h, excluded[h]) for h in sorted(by_history)}
+    for _round in range(len(by_history)):
+        claimants: dict[int, list[tuple[float, int]]] = {}
+        for history, found in pairs.items():
+            for k, j in found:
+                claimants.setdefault(j, []).append((abs(gets[k][0] - shift - keys[j]), history))
+        contested = {j: sorted(c) for j, c in claimants.items() if len(c) > 1}
+        if not contested:
+            break
+        for j, rivals in sorted(contested.items()):
+            needy = [h for _d, h in rivals
+                     if len(matched(h, excluded[h] | {j})) < len(pairs[h])]
+            winner = needy[0] if len(needy) == 1 else rivals[0][1]
+            for _d, h in rivals:
+                if h != winner:
+                    excluded[h].add(j)
+        pairs = {h: matched(h, excluded[h]) for h in sorted(by_history)}
     claims: dict[int, tuple[float, int, int]] = {}  # key -> (|delta|, history, get)
-    for history in sorted(by_history):
-        members = by_history[history]
-        local = [gets[k] for k in members]
-        order = [members[p] for p in _sequence(local, tol)]
-        for i, j in _monotone_matching([gets[k][0] - shift for k in order], keys, tol):
-            k = order[i]
+    for history, found in sorted(pairs.items()):
+        for k, j in found:
             claim = (abs(gets[k][0] - shift - keys[j]), history, k)
             if j not in claims or claim < claims[j]:
                 claims[j] = claim
@@ -249,9 +311,9 @@ def link_entries(entries: Sequence[EntryRef], messages: Sequence[StoreMessage],
     links = []
     for j, (distance, _history, k) in claims.items():
         target = gets[k][0] - shift
-        lo, hi = bisect_left(keys, target - tol), bisect_right(keys, target + tol)
+        lo, hi = _window(keys, target)
         rivals = sum(1 for p in range(lo, hi) if p == j or p not in linked)
-        confidence = round((1.0 - 0.5 * distance / tol) / rivals, 3) if tol else 1.0
+        confidence = round(max(0.0, 1.0 - 0.5 * distance / LAG_AFTER) / rivals, 3)
         links.append((k, Link(gets[k][1], messages[deliveries[j][1]], target - keys[j],
                               hi - lo, confidence)))
     links.sort(key=lambda kl: kl[0])

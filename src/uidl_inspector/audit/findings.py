@@ -17,7 +17,7 @@ from itertools import combinations
 from typing import Any
 
 from uidl_inspector.audit.classify import AccountClassification
-from uidl_inspector.audit.clock import ClockInference, Link
+from uidl_inspector.audit.clock import ClockInference, Link, format_offset
 from uidl_inspector.audit.duplicates import DuplicateGroup
 from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef
 from uidl_inspector.audit.inventory import Inventory, StoreMessage
@@ -28,7 +28,7 @@ __all__ = ["AuditFinding", "AuditContext", "derive_findings", "CODES", "uid_shap
 
 CODES = (
     "history_reset", "multiple_managers", "same_uid_in_two_histories", "uid_scheme_change",
-    "get_without_delete", "blob_anomaly", "history_missing",
+    "get_without_delete", "blob_anomaly", "history_missing", "clock_mismatch",
 )
 EVIDENCE_LIMIT = 50
 SESSION_GAP = timedelta(seconds=60)  # gets closer than this belong to one send/receive
@@ -134,7 +134,7 @@ def _scope(ctx: AuditContext, indexes: Sequence[int]) -> list[StoreMessage]:
 
 
 def _to_utc(ctx: AuditContext, local: datetime) -> datetime:
-    return local - timedelta(minutes=ctx.clock.offset_minutes or 0)
+    return local - timedelta(minutes=ctx.clock.offset_minutes)
 
 
 def _first_session(gets: Sequence[EntryRef]) -> list[EntryRef]:
@@ -152,7 +152,7 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
     history was lost, and what was still on the server was fetched again."""
     out = []
     by_history = _by_history(ctx)
-    known = ctx.clock.offset_minutes is not None
+    known = ctx.clock.inferred_minutes is not None  # the store's evidence fixed it
     margin = KNOWN_ZONE_MARGIN if known else UNKNOWN_ZONE_MARGIN
     linked = {id(link.message) for link in ctx.links}
     for indexes in _mailboxes(ctx):
@@ -494,9 +494,29 @@ def history_missing(ctx: AuditContext) -> list[AuditFinding]:
     return out
 
 
+def clock_mismatch(ctx: AuditContext) -> list[AuditFinding]:
+    """The store's delivery times fit the history's times read at an offset other than
+    UTC, which Outlook writes: another writer, a tool, an edit, or a clock set wrong."""
+    clock = ctx.clock
+    if clock.status != "mismatch":
+        return []
+    offset = format_offset(clock.offset_minutes)
+    explanation = (
+        f"Outlook writes its POP3 history times in UTC, but {clock.support} of "
+        f"{clock.considered} download entries fit message delivery times only when read as "
+        f"UTC{offset}. The history was written on a clock set to that offset (a client or "
+        "tool other than Outlook, or a machine whose clock was wrong) or its times were "
+        f"edited. Links and the timeline read it as UTC{offset}.")
+    evidence = {"offset_minutes": clock.offset_minutes, "offset": offset,
+                "support": clock.support, "considered": clock.considered,
+                "candidates": [{"offset_minutes": o, "support": s} for o, s in clock.candidates],
+                **_capped("links", [link.to_dict() for link in ctx.links])}
+    return [AuditFinding("clock_mismatch", explanation, evidence)]
+
+
 RULES: tuple[Callable[[AuditContext], list[AuditFinding]], ...] = (
     history_reset, multiple_managers, same_uid_in_two_histories, uid_scheme_change,
-    get_without_delete, blob_anomaly, history_missing,
+    get_without_delete, blob_anomaly, history_missing, clock_mismatch,
 )
 
 

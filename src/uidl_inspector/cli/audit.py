@@ -38,7 +38,7 @@ from uidl_inspector.logs import codes_summary, step
 from uidl_inspector.report.model import TOOL_NAME, Report
 from uidl_inspector.report.output import STDOUT, write_output
 from uidl_inspector.report.table_report import data_table, render_table, terminal_safe
-from uidl_inspector.report.timeline import TimelineError, resolve_zone
+from uidl_inspector.report.timeline import TimelineError, check_zone_name
 
 __all__ = ["audit", "AuditFormat", "audit_report", "parse_listing_option"]
 
@@ -155,13 +155,14 @@ def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str:
         return to_html(report)
     if fmt in TIMELINE_FORMATS:
         from uidl_inspector.report.timeline import (
+            resolve_zone,
             run_event,
             timeline_events,
             to_jsonl,
             to_timeline_csv,
         )
 
-        zone = resolve_zone(tz, audit["clock"]["offset_minutes"])
+        zone = resolve_zone(tz, audit["clock"])
         events, skipped = timeline_events(report, audit, zone)
         events.insert(0, run_event(_run_meta(report)))
         if any(skipped.values()):
@@ -181,7 +182,8 @@ def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str:
     "uidl-inspector audit mailbox.pst --server-uidl uidl.txt",
     "uidl-inspector audit a.pst b.pst --server-uidl alice@example.com=alice.txt",
     "uidl-inspector audit mailbox.pst -f html -o audit.html --log-file audit.log",
-    "uidl-inspector audit mailbox.pst -f jsonl --tz inferred -o timeline.jsonl",
+    "uidl-inspector audit mailbox.pst -f jsonl -o timeline.jsonl   # times read as UTC",
+    "uidl-inspector audit mailbox.pst -f jsonl --tz Europe/Berlin -o timeline.jsonl",
     "uidl-inspector audit                 # the bundled demo store and its listing"))
 @guarded
 def audit(
@@ -200,15 +202,17 @@ def audit(
              "timeline-csv or html.")] = None,
     tz: Annotated[str | None, typer.Option(
         "--tz", metavar="ZONE|inferred", rich_help_panel=PANEL_OUTPUT,
-        help="How to read the history's zoneless times in a timeline: an IANA zone name, "
-             "or 'inferred' (the audit's clock inference).")] = None,
+        help="How to read the history's zoneless times in a timeline. Default: UTC, as "
+             "Outlook writes them, unless the store's evidence supports another offset "
+             "(clock_mismatch). An IANA zone name overrides; 'inferred' takes the offset the "
+             "evidence supports and is refused without it.")] = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Audit POP3 downloads: server classes, duplicate messages, clock, findings."""
     if fmt in TIMELINE_FORMATS:
         try:
-            resolve_zone(tz, 0 if tz == "inferred" else None)
+            check_zone_name(tz)
         except TimelineError as exc:
             raise usage_error(str(exc)) from None
     demo = not paths

@@ -64,7 +64,8 @@ def synth(
                                  help="Inbox messages (scenario 'large' only)."),
     clock_offset: str = typer.Option("+00:00", "--clock-offset", metavar="+HH:MM",
                                      rich_help_panel=PANEL_INPUT,
-                                     help="Zone of the machine that wrote the BLOB."),
+                                     help="Shift the BLOB's tags by +HH:MM, as a writer "
+                                          "on a local-time clock would (Outlook writes UTC)."),
     seed: int = typer.Option(0, metavar="N", rich_help_panel=PANEL_INPUT,
                              help="Seed: the same seed writes the same bytes."),
     variant: Variant = typer.Option(Variant.unicode, rich_help_panel=PANEL_OUTPUT,

@@ -1,8 +1,10 @@
 """Timeline export in the shape Timesketch imports (JSONL, CSV) with plaso-style fields.
 
 One event per dated history entry and one per copy of a duplicated message. The BLOB
-records local times with no zone, so the caller must say how to read them: an IANA zone,
-or the audit's inferred offset. Events keep the raw BLOB time beside the converted one.
+records times with no zone; Outlook writes them in UTC, so they are read as the audit's
+clock says (UTC, unless the store's evidence supports another offset), or as ``--tz``
+says. Every event states its zone and the basis for it; the raw BLOB time stays beside
+the converted one.
 Timesketch drops rows whose date it cannot parse or whose year is outside 1700-9999
 silently; such entries are left out here and counted instead.
 """
@@ -23,7 +25,7 @@ from uidl_inspector.report.csv_report import neutralise
 from uidl_inspector.report.model import Report
 
 __all__ = [
-    "TimelineError", "Zone", "resolve_zone", "timeline_events", "to_jsonl",
+    "TimelineError", "Zone", "resolve_zone", "check_zone_name", "timeline_events", "to_jsonl",
     "to_timeline_csv", "CSV_COLUMNS", "HISTORY_DATA_TYPE", "COPY_DATA_TYPE",
 ]
 
@@ -44,9 +46,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 CSV_COLUMNS = (
     "datetime", "timestamp", "timestamp_desc", "message", "data_type", "parser",
     "display_name", "sha256_hash", "folder", "nid", "offset", "uid", "account",
-    "operation", "content", "internet_message_id", "blob_time", "time_zone", "zone_note",
-    "history", "entry",
+    "operation", "content", "internet_message_id", "blob_time", "time_zone", "timezone_basis",
+    "zone_note", "history", "entry",
 )
+DELIVERY_BASIS = "delivery time (PidTagMessageDeliveryTime), stored in UTC by the store"
 
 
 class TimelineError(UidlInspectorError):
@@ -55,31 +58,45 @@ class TimelineError(UidlInspectorError):
 
 @dataclass(frozen=True)
 class Zone:
-    """How BLOB times are read: ``label`` goes into every event."""
+    """How BLOB times are read: ``label`` and ``basis`` go into every event."""
 
     tz: tzinfo
     label: str
-    inferred: bool = False
+    basis: str
 
 
-def resolve_zone(choice: str | None, inferred_offset_minutes: int | None) -> Zone:
-    """The zone from ``--tz``: an IANA name, or ``inferred`` (the audit's clock offset)."""
+def _fixed(minutes: int) -> tuple[timezone, str]:
+    sign = "-" if minutes < 0 else "+"
+    hours, rest = divmod(abs(minutes), 60)
+    return timezone(timedelta(minutes=minutes)), f"UTC{sign}{hours:02d}:{rest:02d}"
+
+
+def check_zone_name(choice: str | None) -> None:
+    """Refuse an unknown ``--tz`` before any work is done (``inferred`` and none are fine)."""
+    if choice and choice != "inferred":
+        resolve_zone(choice, None)
+
+
+def resolve_zone(choice: str | None, clock: dict[str, Any] | None) -> Zone:
+    """How to read the history's times: as the audit's ``clock`` reads them (no ``--tz``:
+    UTC, as Outlook writes, unless the store's evidence supports another offset), an IANA
+    name, or ``inferred`` (the offset the store's evidence supports, refused without one)."""
     if not choice:
-        raise TimelineError(
-            "the history's times carry no time zone: choose one with --tz ZONE (an IANA "
-            "name such as Europe/Berlin or UTC) or --tz inferred to use the audit's clock "
-            "inference")
+        minutes = clock["offset_minutes"] if clock else 0
+        tz, label = _fixed(minutes)
+        basis = clock["explanation"] if clock else (
+            "UTC assumed: Outlook writes its POP3 history times in UTC")
+        return Zone(tz, "UTC" if minutes == 0 else label, basis)
     if choice == "inferred":
-        if inferred_offset_minutes is None:
+        minutes = clock.get("inferred_offset_minutes") if clock else None
+        if minutes is None:
             raise TimelineError(
-                "--tz inferred: the audit found insufficient evidence to infer the history's "
-                "clock offset; choose a zone with --tz ZONE")
-        delta = timedelta(minutes=inferred_offset_minutes)
-        sign = "-" if inferred_offset_minutes < 0 else "+"
-        hours, minutes = divmod(abs(inferred_offset_minutes), 60)
-        return Zone(timezone(delta), f"inferred UTC{sign}{hours:02d}:{minutes:02d}", True)
+                "--tz inferred: the store holds insufficient evidence to infer the history's "
+                "clock offset; leave --tz out to read it as UTC, or choose --tz ZONE")
+        tz, label = _fixed(minutes)
+        return Zone(tz, f"inferred {label}", f"chosen with --tz inferred: {clock['explanation']}")
     try:
-        return Zone(ZoneInfo(choice), choice)
+        return Zone(ZoneInfo(choice), choice, f"chosen by the analyst with --tz {choice}")
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise TimelineError(f"--tz {choice!r} is not a known IANA time zone name") from error
 
@@ -143,6 +160,7 @@ def timeline_events(report: Report, audit: dict[str, Any] | None,
                 "content": entry.content,
                 "blob_time": entry.timestamp.isoformat(),
                 "time_zone": zone.label,
+                "timezone_basis": zone.basis,
                 "zone_note": note,
                 "history": h_index,
                 "entry": entry.index,
@@ -172,6 +190,7 @@ def timeline_events(report: Report, audit: dict[str, Any] | None,
                 "offset": None,
                 "internet_message_id": group.get("internet_message_id"),
                 "time_zone": "UTC",
+                "timezone_basis": DELIVERY_BASIS,
             })
     events.sort(key=lambda e: (e["timestamp"], e["data_type"], e.get("history", -1),
                                e.get("entry", -1), e["folder"] or "", e["nid"] or -1))

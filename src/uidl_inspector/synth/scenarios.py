@@ -6,9 +6,10 @@ produced and the server's UIDL listing at the end. :func:`store_spec` turns it i
 writer's spec; ``synth.truth`` derives the ground truth from the same objects (and from the
 node ids the writer fills in), never from the written file.
 
-Times: delivery times are UTC, as Outlook stores them; the BLOB's tags carry the wall-clock
-time of the machine, which is UTC shifted by ``clock_offset`` minutes. A ``get`` tag is written
-within seconds of the delivery time of the message it fetched.
+Times: delivery times are UTC, as Outlook stores them; so are the BLOB's tags, as real Outlook
+writes them, 3-16 s (up to about 30 s) after the delivery of the message each fetched
+(``synth.outlook_traits``). ``clock_offset`` shifts the tags by that many minutes, as a writer
+on a local-time clock would: not what Outlook does (the audit reports ``clock_mismatch``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property
 
 from uidl_inspector.mapi import AttachMethod, PropId, PropType
+from uidl_inspector.synth.outlook_traits import blob_slack, companion_name, tag_times
 from uidl_inspector.synth.pst_writer import (
     NID_DELETED_ITEMS,
     AttachmentSpec,
@@ -55,6 +57,8 @@ __all__ = [
     "declared_count",
     "history_blob",
     "manager_message",
+    "history_attachments",
+    "attachment_positions",
 ]
 
 MANAGER_CLASS = "IPM.MessageManager"
@@ -89,7 +93,8 @@ class Profile:
     search_key: bytes
 
 
-GENERAL_KEY = Profile("General Key", b"General Key\0")
+# Real General Key managers show an empty profile name: "Outlook Message Manager () (KEY: ...)".
+GENERAL_KEY = Profile("", b"General Key\0")
 
 
 @dataclass(frozen=True)
@@ -123,19 +128,37 @@ class Damage:
 
 @dataclass(frozen=True)
 class HistorySpec:
-    """One history attachment: whose it is, how it is named, and its tags."""
+    """One history attachment: whose it is, how it is named, and its tags.
+
+    ``long_filename`` is real Outlook's naming: ``BlobPOP<smtp>`` as long filename and
+    ``Blob<mini uid>`` as filename; the other rules carry one name only. ``companion``:
+    the empty ``Restags`` attachment real Outlook keeps beside the history.
+    """
 
     account: Account
     tags: tuple[Tag, ...]
     attachment_rule: str = "long_filename"  # long_filename | filename | display_name | mini_uid
     damage: Damage | None = None
     version: int = 3
+    companion: bool = True
 
     @property
     def attachment_name(self) -> str:
         if self.attachment_rule == "mini_uid":
-            return f"Blob{self.account.mini_uid:08x}"
+            return self.mini_uid_name
         return f"BlobPOP{self.account.smtp}"
+
+    @property
+    def mini_uid_name(self) -> str:
+        return f"Blob{self.account.mini_uid:08x}"
+
+    @property
+    def slack(self) -> tuple[bytes, list[str]] | None:
+        """Real Outlook's leftover bytes after the last tag and the text in them; none when
+        the damage leaves no clean end (a cut BLOB, a Count beyond its tags)."""
+        if self.damage is not None and self.damage.kind in ("truncated", "count_mismatch"):
+            return None
+        return blob_slack(len(self.tags), f"{self.account.smtp}/{self.attachment_rule}")
 
 
 @dataclass(frozen=True)
@@ -285,6 +308,7 @@ class _Mailbox:
     messages: list[InboxMessage] = field(default_factory=list)
     tags: dict[str, Tag] = field(default_factory=dict)  # UID -> latest tag, in first-seen order
     pending: list[InboxMessage] = field(default_factory=list)  # on the server, not in tags
+    pruned: list[str] = field(default_factory=list)  # UIDs whose tags Outlook dropped
 
     def arrive(self, count: int) -> list[InboxMessage]:
         """``count`` messages reach the server before the next sync."""
@@ -309,8 +333,10 @@ class _Mailbox:
         return arrived
 
     def sync(self, delete_after: bool = False, content: str = "b") -> list[InboxMessage]:
-        """Outlook's send/receive: fetch every UID absent from the history, seconds apart."""
+        """Outlook's send/receive: drop the tags of messages that left the server, then fetch
+        every UID absent from the history, seconds apart; tags follow in UTC."""
         self.now += timedelta(minutes=_SYNC_MINUTES)
+        self.prune()
         moment = self.now.replace(second=self.rng.randint(0, 20), microsecond=0)
         fetched = []
         fetching, self.pending = self.pending, []
@@ -318,16 +344,25 @@ class _Mailbox:
             if message.uid in self.tags:
                 continue
             moment += timedelta(seconds=self.rng.randint(1, 3))
-            copy = replace(message, delivery_time=moment)
-            get_time = moment + timedelta(seconds=self.rng.randint(0, 2))
-            operation = "&" if delete_after else "+"
-            self.tags[message.uid] = _tag(operation, content, get_time, message.uid,
-                                          self.clock_offset)
+            fetched.append(replace(message, delivery_time=moment))
+        operation = "&" if delete_after else "+"
+        for copy, at in zip(fetched, tag_times([c.delivery_time for c in fetched], self.rng),
+                            strict=True):
+            self.tags[copy.uid] = _tag(operation, content, at, copy.uid, self.clock_offset)
             if delete_after:
-                self.on_server.remove(message)
-            fetched.append(copy)
+                self.on_server = deque(m for m in self.on_server if m.uid != copy.uid)
         self.messages.extend(fetched)
         return fetched
+
+    def prune(self) -> None:
+        """Outlook drops the ``get`` tags of UIDs the server no longer lists (a later real
+        store keeps only the newest tags once older messages left the server). Its own
+        delete tags (``-``, ``&``) are kept, as Microsoft's page defines them."""
+        listed = {m.uid for m in self.on_server}
+        gone = [u for u, t in self.tags.items() if t.operation == "+" and u not in listed]
+        for uid in gone:
+            del self.tags[uid]
+        self.pruned += gone
 
     def idle(self, hours: float) -> None:
         self.now += timedelta(hours=hours)
@@ -344,7 +379,8 @@ class _Mailbox:
         the server no longer lists: the oldest messages beyond ``keep`` leave both."""
         while len(self.on_server) > keep:
             gone = self.on_server.popleft()
-            self.tags.pop(gone.uid, None)
+            if self.tags.pop(gone.uid, None) is not None:
+                self.pruned.append(gone.uid)
 
     def reset_history(self) -> None:
         self.tags = {}
@@ -391,16 +427,34 @@ def _finish(box: _Mailbox, new_on_server: int = 2) -> list[str]:
 
 # --- scenarios --------------------------------------------------------------------------
 
+def _session_opener(box: _Mailbox) -> InboxMessage | None:
+    """A message fetched first in its send/receive (not the mailbox's first), still listed
+    and tagged ``+``: one whose tag can be dropped without leaving its neighbours' links in
+    doubt."""
+    listed = {m.uid for m in box.on_server}
+    found = [m for prev, m in zip(box.messages, box.messages[1:], strict=False)
+             if (m.delivery_time - prev.delivery_time).total_seconds() > 60
+             and m.uid in listed and box.tags.get(m.uid, Tag("", "", "", "", "")).operation == "+"]
+    return found[len(found) // 2] if found else None
+
+
 def _single_account(seed: int, clock_offset: int, **_: object) -> Scenario:
     rng, account, box = _one_account("single-account", seed, clock_offset,
-                                     "maria.lopez@example.org", "dovecot", "Maria Lopez", 3)
+                                     "maria.lopez@example.org", "dovecot", "Maria Lopez", 2)
+    # Webmail deleted one of the first days' messages: the next send/receive dropped its tag,
+    # its copy stays in the store, linked to nothing (as in the real lab stores).
+    gone = _session_opener(box)
+    if gone is not None:
+        box.on_server = deque(m for m in box.on_server if m.uid != gone.uid)
+    _simple_days(box, 1)
     # "Remove from server after N days" took out the two oldest; webmail deleted another.
     for message in list(box.on_server)[:2]:
         box.delete_on_server(message)
     webmail_deleted = box.on_server.popleft().uid if box.on_server else None
     listing = _finish(box)
     manager = ManagerSpec(_profile(rng, "Outlook"), (box.history(),), created=_EPOCH)
-    facts = {"history_only": [webmail_deleted] if webmail_deleted else []}
+    facts = {"history_only": [webmail_deleted] if webmail_deleted else [],
+             "pruned_uids": list(box.pruned)}
     return Scenario("single-account", seed, clock_offset, [account], [manager], box.messages,
                     {account.smtp: listing}, facts=facts)
 
@@ -414,12 +468,15 @@ def _multi_account(seed: int, clock_offset: int, **_: object) -> Scenario:
     ]
     rules = ["long_filename", "mini_uid", "display_name"]
     boxes = [_Mailbox(a, random.Random(rng.getrandbits(64)), clock_offset) for a in accounts]
+    # One send/receive serves the accounts one after the other, minutes apart: whole-hour
+    # pauses keep each account's sessions on its own minutes (3 apart), so no two accounts
+    # fetch within the same half minute.
     for index, box in enumerate(boxes):
         box.now = _EPOCH + timedelta(minutes=3 * index)
         for _ in range(5):
             box.arrive(box.rng.randint(1, 2))
             box.sync(delete_after=index == 2, content="h" if index == 1 else "b")
-            box.idle(box.rng.uniform(1, 6))
+            box.idle(box.rng.randint(1, 6))
     histories = tuple(b.history(attachment_rule=r) for b, r in zip(boxes, rules, strict=True))
     manager = ManagerSpec(_profile(rng, "Outlook"), histories,
                           identification=("search_key", "subject"))
@@ -458,11 +515,15 @@ def _two_profiles(seed: int, clock_offset: int, **_: object) -> Scenario:
     refetched = box.sync()
     _simple_days(box, 2)
     new = ManagerSpec(_profile(rng, "Petra (new)"), (box.history(),), created=recreated_at)
+    # A third profile was tried and never fetched mail: its manager holds no attachment, as
+    # most real Message Managers (14 of 23).
+    unused = ManagerSpec(_profile(rng, "Petra (test)"), (), created=recreated_at)
     overlap = sorted({t.uid for t in old.histories[0].tags}
                      & {t.uid for t in new.histories[0].tags})
     facts = {"profile_recreated_at": recreated_at.isoformat(), "shared_uids": overlap,
              "refetched_message_ids": [m.internet_message_id for m in refetched]}
-    return Scenario("two-profiles", seed, clock_offset, [account], [old, new], box.messages,
+    return Scenario("two-profiles", seed, clock_offset, [account], [old, new, unused],
+                    box.messages,
                     {account.smtp: _finish(box)}, facts=facts)
 
 
@@ -628,7 +689,8 @@ def history_blob(history: HistorySpec) -> bytes:
     blob = build_blob(raws, version=history.version, count=declared_count(history))
     if stored and not stored[-1].complete:  # cut inside the last tag: the built BLOB, shortened
         blob = blob[: len(blob) - len(raws[-1]) - 1 + len(stored[-1].text)]
-    return blob
+    slack = history.slack
+    return blob + slack[0] if slack else blob
 
 
 # --- store spec -------------------------------------------------------------------------
@@ -658,7 +720,8 @@ def _manager_props(manager: ManagerSpec, s: _Strings, rng: random.Random) -> Pro
     key = manager.profile.search_key
     props: Props = {
         PropId.MESSAGE_CLASS: s(MANAGER_CLASS),
-        PropId.MESSAGE_FLAGS: Prop(PropType.INT32, _READ | _HASATTACH | _ASSOCIATED),
+        PropId.MESSAGE_FLAGS: Prop(PropType.INT32, _READ | _ASSOCIATED
+                                   | (_HASATTACH if manager.histories else 0)),
         PropId.MESSAGE_STATUS: Prop(PropType.INT32, 0),
         PropId.CREATION_TIME: Prop(PropType.TIME, manager.created),
         PropId.LAST_MODIFICATION_TIME: Prop(PropType.TIME, manager.created),
@@ -674,28 +737,54 @@ def _manager_props(manager: ManagerSpec, s: _Strings, rng: random.Random) -> Pro
     return props
 
 
-def _blob_attachment(history: HistorySpec, s: _Strings) -> AttachmentSpec:
-    blob = history_blob(history)
-    name = history.attachment_name
+_ATTACH_ADDITIONAL_INFO = 0x370F  # PidTagAttachAdditionalInformation: the mini UID's bytes
+
+
+def _named_attachment(history: HistorySpec, s: _Strings, data: bytes,
+                      rename: Callable[[str], str]) -> AttachmentSpec:
+    """A by-value attachment named by the history's rule (``rename`` maps Blob names to the
+    companion's). Real Outlook (``long_filename``): BlobPOP<smtp> as long filename,
+    Blob<mini uid> as filename, the mini UID's four bytes beside them."""
     props: Props = {
         PropId.ATTACH_METHOD: Prop(PropType.INT32, AttachMethod.BY_VALUE),
-        PropId.ATTACH_SIZE: Prop(PropType.INT32, len(blob)),
+        PropId.ATTACH_SIZE: Prop(PropType.INT32, len(data)),
         PropId.RENDERING_POSITION: Prop(PropType.INT32, -1),
     }
     rule = history.attachment_rule
+    name = rename(history.attachment_name)
     if rule == "long_filename":
         props[PropId.ATTACH_LONG_FILENAME] = s(name)
-    if rule in ("long_filename", "filename", "mini_uid"):
+        props[PropId.ATTACH_FILENAME] = s(rename(history.mini_uid_name))
+        props[_ATTACH_ADDITIONAL_INFO] = Prop(PropType.BINARY,
+                                              history.account.mini_uid.to_bytes(4, "little"))
+    if rule in ("filename", "mini_uid"):
         props[PropId.ATTACH_FILENAME] = s(name)
-    if rule in ("long_filename", "display_name"):
+    if rule == "display_name":
         props[PropId.DISPLAY_NAME] = s(name)
-    return AttachmentSpec(props=props, data=blob)
+    return AttachmentSpec(props=props, data=data)
+
+
+def history_attachments(history: HistorySpec, s: _Strings) -> list[AttachmentSpec]:
+    """The history attachment, then its empty Restags companion when it has one."""
+    out = [_named_attachment(history, s, history_blob(history), lambda name: name)]
+    if history.companion:
+        out.append(_named_attachment(history, s, b"", companion_name))
+    return out
+
+
+def attachment_positions(manager: ManagerSpec) -> list[int]:
+    """Where each history's attachment sits in its message's attachment table."""
+    positions, at = [], 0
+    for history in manager.histories:
+        positions.append(at)
+        at += 2 if history.companion else 1
+    return positions
 
 
 def manager_message(manager: ManagerSpec, variant: str, rng: random.Random) -> MessageSpec:
     """The hidden message spec (also the MSG writer's input)."""
     s = _Strings(variant)
-    attachments = [_blob_attachment(h, s) for h in manager.histories]
+    attachments = [a for h in manager.histories for a in history_attachments(h, s)]
     if manager.embedded:
         inner = MessageSpec(props={
             PropId.MESSAGE_CLASS: s(MANAGER_CLASS),

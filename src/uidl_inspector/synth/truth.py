@@ -22,6 +22,7 @@ from typing import Any
 
 from uidl_inspector.history import unescape_uid
 from uidl_inspector.mapi import PropId
+from uidl_inspector.synth.outlook_traits import TAG_LAG_MAX
 from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec
 from uidl_inspector.synth.scenarios import (
     CONTENTS,
@@ -33,6 +34,7 @@ from uidl_inspector.synth.scenarios import (
     ManagerSpec,
     Scenario,
     StoredTag,
+    attachment_positions,
     declared_count,
     history_blob,
     stored_tags,
@@ -42,7 +44,6 @@ __all__ = ["TRUTH_FORMAT", "EvidenceSet", "truth", "truth_bytes", "write_evidenc
            "evidence_paths", "uidl_transcript"]
 
 TRUTH_FORMAT = 1
-_LINK_SECONDS = 5  # a get tag is written within seconds of the delivery it produced
 _HEX_PAIR = re.compile(r"[0-9a-fA-F]{2}")
 _NAME_PROPS = (PropId.ATTACH_LONG_FILENAME, PropId.ATTACH_FILENAME, PropId.DISPLAY_NAME)
 
@@ -155,6 +156,7 @@ def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
     records = []
     for manager, spec in built.managers:
         path = [0] if manager.embedded else []
+        positions = attachment_positions(manager)
         holder = spec.attachments[0].embedded if manager.embedded else spec
         profile = {
             "name": manager.profile.name if "subject" in manager.identification
@@ -188,15 +190,16 @@ def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
                 "source": source,
                 "location": {
                     **location,
-                    "attachment_index": index,
+                    "attachment_index": positions[index],
                     "attachment_name": history.attachment_name,
                     "attachment_rule": history.attachment_rule,
                     "embedded_path": path,
-                    "companions": _companions(holder, index),
+                    "companions": _companions(holder, positions[index]),
                 },
-                "account": {
+                "account": {  # what the names reveal: real naming (long_filename) has both
                     "email": None if by_mini else history.account.smtp,
-                    "mini_uid": history.account.mini_uid_hex if by_mini else None,
+                    "mini_uid": history.account.mini_uid_hex
+                    if history.attachment_rule in ("mini_uid", "long_filename") else None,
                 },
                 "profile": profile,
                 "blob": {
@@ -205,12 +208,21 @@ def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
                     "version": history.version,
                     "declared_count": declared_count(history),
                     "parsed_count": len(entries),
-                    "slack": None,  # this writer leaves no slack after the last tag
+                    "slack": _slack(history),
                 },
                 "entries": entries,
                 "anomalies": anomalies,
             })
     return records
+
+
+def _slack(history: HistorySpec) -> dict[str, Any] | None:
+    """The leftover bytes the writer put after the last tag, and the text it placed there."""
+    slack = history.slack
+    if slack is None:
+        return None
+    data, texts = slack
+    return {"size": len(data), "hex": data.hex(), "text": texts}
 
 
 def _text(prop: Any) -> Any:
@@ -277,8 +289,8 @@ def _server_classes(history: HistorySpec, listing: list[str]) -> dict[str, list[
 
 
 def _links(sc: Scenario, built: BuiltStore) -> list[dict[str, Any]]:
-    """Which store message each get tag produced: same account and UID, delivered within
-    seconds of the tag's time shifted back by the clock offset."""
+    """Which store message each get tag produced: same account and UID, delivered at most
+    TAG_LAG_MAX seconds before the tag's time shifted back by the clock offset."""
     by_uid: dict[tuple[str, str], list[tuple[str, Any, MessageSpec]]] = defaultdict(list)
     for folder, message, spec in built.messages:
         by_uid[(message.account.smtp, message.uid)].append((folder, message, spec))
@@ -293,8 +305,8 @@ def _links(sc: Scenario, built: BuiltStore) -> list[dict[str, Any]]:
                     continue
                 utc = stamp - timedelta(minutes=sc.clock_offset)
                 for folder, message, spec in by_uid[(history.account.smtp, tag.uid)]:
-                    delta = abs((message.delivery_time.replace(tzinfo=None) - utc).total_seconds())
-                    if delta <= _LINK_SECONDS:
+                    lag = (utc - message.delivery_time.replace(tzinfo=None)).total_seconds()
+                    if 0 <= lag <= TAG_LAG_MAX:
                         links.append({"history": record_index, "entry": entry_index,
                                       "uid": tag.uid, "folder": folder, "nid": spec.nid,
                                       "internet_message_id": message.internet_message_id})
