@@ -381,7 +381,7 @@ def _history_from_blob(source: str, data: bytes) -> HistoryRecord:
 
 
 def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
-              progress: Callable[[int], None] | None) -> None:
+              progress: Callable[[int], None] | None, recover: bool = True) -> None:
     from uidl_inspector.verify import cross_check
 
     source = source_path(item.path)
@@ -394,6 +394,8 @@ def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
             report.histories.extend(result.histories)
             report.extra.setdefault("message_managers", []).extend(
                 {"source": source, **c.to_dict()} for c in result.candidates)
+            if recover and getattr(evidence.store, "ndb", None) is not None:
+                findings += _recover(evidence.store.ndb, source, report)
             if verify:
                 rows, _ = hidden_inventory(evidence.store)
                 report.extra.setdefault("cross_check", []).append(
@@ -412,14 +414,34 @@ def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
     report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
 
 
+def _recover(ndb: Any, source: str, report: Report) -> list[Finding]:
+    """Recovery adds to the report; a failure of it costs a finding, never the live results."""
+    from uidl_inspector.recover import recover_store
+
+    try:
+        items, notes = recover_store(ndb, source, report.histories)
+    except (UidlInspectorError, OSError, ValueError, IndexError) as exc:
+        if debugging():
+            raise
+        return [Finding("recovery_failed", None, f"{type(exc).__name__}: {exc}")]
+    report.extra.setdefault("recovered", []).extend(items)
+    return notes
+
+
 def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
-                  progress: Callable[[int], None] | None = None) -> ScanOutcome:
+                  progress: Callable[[int], None] | None = None,
+                  recover: bool = True) -> ScanOutcome:
     """Scan every input (files, directories walked recursively) into one report.
+
+    ``recover``: also look for earlier histories in each store's unreferenced space
+    (``recovered`` in the report).
 
     An input that cannot be read or opened gets a Source with its one-line error and the
     scan goes on with the others; files of no known kind inside directories are skipped.
     """
     outcome = ScanOutcome(Report())
+    if recover:
+        outcome.report.extra["recovered"] = []
     for item in walk_inputs(paths):
         if item.kind == "unknown" and item.from_directory:
             outcome.skipped += 1
@@ -427,7 +449,7 @@ def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
         error = item.error
         if error is None:
             try:
-                _scan_one(item, outcome.report, deep, verify, progress)
+                _scan_one(item, outcome.report, deep, verify, progress, recover)
                 continue
             except (UidlInspectorError, OSError) as exc:
                 error = " ".join(str(exc).split()) or type(exc).__name__

@@ -26,6 +26,7 @@ from uidl_inspector.cli.app import app
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
     ForceOpt,
+    NoRecoverOpt,
     OutputOpt,
     error,
     guarded,
@@ -65,13 +66,13 @@ def parse_listing_option(value: str) -> tuple[str | None, str]:
 
 
 def audit_report(paths: list[str], listings: list[ServerListing],
-                 progress: Any = None) -> tuple[Report, list[str]]:
+                 progress: Any = None, recover: bool = True) -> tuple[Report, list[str]]:
     """Scan the evidence, take each store's inventory, audit. Returns the report (with
     ``audit`` in its extra sections) and one line per input that could not be processed."""
     from uidl_inspector.locate import scan_evidence
     from uidl_inspector.store.detect import open_evidence
 
-    outcome = scan_evidence(paths, progress=progress)
+    outcome = scan_evidence(paths, progress=progress, recover=recover)
     report = outcome.report
     failed = list(outcome.failed)
     inventories: list[Inventory] = []
@@ -184,6 +185,7 @@ def audit(
              "or 'inferred' (the audit's clock inference).")] = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
+    no_recover: NoRecoverOpt = False,
 ) -> None:
     """Audit POP3 downloads: server classes, duplicate messages, clock, findings."""
     if fmt in TIMELINE_FORMATS:
@@ -210,7 +212,7 @@ def audit(
     for value in listing_args:
         account, path = parse_listing_option(value)
         listings.append(read_server_listing(path, account))
-    report, failed = audit_report(inputs, listings)
+    report, failed = audit_report(inputs, listings, recover=not no_recover)
     report.demo = demo
     for line in failed:
         error(line)

@@ -26,6 +26,7 @@ from uidl_inspector.report.table_report import render_table, terminal_safe, to_t
 
 __all__ = [
     "EXIT_OK", "EXIT_INPUT", "EXIT_USAGE", "Format", "FormatOpt", "OutputOpt", "ForceOpt",
+    "NoRecoverOpt",
     "error", "usage_error", "guarded", "resolve_format", "emit",
 ]
 
@@ -46,6 +47,9 @@ OutputOpt = Annotated[str | None, typer.Option(
     "--output", "-o", metavar="FILE", help="Write the report to FILE ('-' = stdout).")]
 ForceOpt = Annotated[bool, typer.Option(
     "--force", help="Replace the --output file if it exists.")]
+NoRecoverOpt = Annotated[bool, typer.Option(
+    "--no-recover", help="Do not look for earlier histories in the stores' free and "
+    "orphaned space (the 'recovered' section).")]
 
 
 def error(message: str) -> None:

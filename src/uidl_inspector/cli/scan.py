@@ -14,6 +14,7 @@ from uidl_inspector.cli.common import (
     EXIT_INPUT,
     ForceOpt,
     FormatOpt,
+    NoRecoverOpt,
     OutputOpt,
     emit,
     error,
@@ -57,6 +58,7 @@ def scan(
     strict: Annotated[bool, typer.Option(
         "--strict", help="Exit 1 if any history shows an anomaly or any container finding "
         "was recorded (the report is still written).")] = False,
+    no_recover: NoRecoverOpt = False,
 ) -> None:
     """Find and decode every POP3 download history (UIDL BLOB) in the evidence.
 
@@ -73,7 +75,8 @@ def scan(
                          "(give a PATH to scan your own)\n")
         paths = [str(found)]
     with progress_on_stderr() as progress:
-        outcome = scan_evidence(paths, deep=deep, verify=verify, progress=progress)
+        outcome = scan_evidence(paths, deep=deep, verify=verify, progress=progress,
+                                recover=not no_recover)
     outcome.report.demo = demo
     for line in outcome.failed:
         error(line)

@@ -1,0 +1,185 @@
+"""In-store recovery: histories left in a PST/OST's free and orphaned space.
+
+Why: every send/receive rewrites the BLOB into new blocks and frees the old ones without
+wiping them, so earlier versions stay in the file until the space is reused. This reads
+every byte that no BBT entry references (free space, orphaned blocks, pages), finds block
+trailers at the block alignment (cb, wSig = ComputeSig(ib, bid), CRC: the block's bid and
+whether it is intact), decodes by the store's bCryptMethod (cyclic needs the bid from a
+surviving trailer; permute and none decode any byte) and hands the bytes to the finder.
+Each find is then marked allocated or free from the AMaps. The live blocks are not read:
+their histories are the live ones.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from uidl_inspector.findings import Finding
+from uidl_inspector.recover.finder import Run, find_runs
+from uidl_inspector.recover.items import Place, account_near
+from uidl_inspector.report.model import Account
+from uidl_inspector.schemas import ndb as s
+from uidl_inspector.schemas.encoding import (
+    CRYPT_CYCLIC,
+    CRYPT_NAMES,
+    compute_sig,
+    crc32,
+    decode_block,
+)
+from uidl_inspector.store.ndb import NdbFile
+
+__all__ = ["Block", "StoreSpace", "find_in_store"]
+
+FIRST_AMAP = 0x4400  # ms-pst §2.2.2.7.2: the first AMap page follows the header area
+_NEAR = 8192  # how far around a find without a trailer to look for the account name
+
+
+@dataclass(frozen=True)
+class Block:
+    """A block found by its trailer in unreferenced space."""
+
+    start: int
+    end: int  # of the trailer
+    bid: int
+    cb: int
+    crc_ok: bool
+
+
+class StoreSpace:
+    """Which bytes of a store are referenced (BBT) and allocated (AMap), and the gaps."""
+
+    def __init__(self, ndb: NdbFile) -> None:
+        self.ndb = ndb
+        self.fmt = ndb.fmt
+        self.findings: list[Finding] = []
+        refs = [(e.BREF_ib, e.BREF_ib + s.block_size(self.fmt, e.cb))
+                for e in ndb.iter_entries(s.PTYPE_BBT, self.findings)]
+        refs.sort()
+        self.refs = refs
+        self._ref_starts = [a for a, _ in refs]
+        self._amap = self._read_amaps()
+
+    # -- AMap ----------------------------------------------------------------------
+
+    @property
+    def _amap_range(self) -> int:
+        """Bytes one AMap page describes: one bit of rgbBits per block_align bytes."""
+        return self.fmt.AMAPPAGE.rgbBits.sizeof() * 8 * self.fmt.block_align
+
+    def _read_amaps(self) -> dict[int, bytes]:
+        """rgbBits of each AMap page by its offset; a page that fails its checks is left out."""
+        fmt, data, size = self.fmt, self.ndb._map, self.ndb.size
+        out: dict[int, bytes] = {}
+        if not self.ndb.header.root.fAMapValid:
+            self.findings.append(Finding("amap_not_valid", None,
+                                         "fAMapValid is 0: allocation state not trusted"))
+            return out
+        ib = FIRST_AMAP
+        while ib + fmt.page_size <= size:
+            raw = bytes(data[ib:ib + fmt.page_size])
+            page = fmt.AMAPPAGE.parse(raw)
+            if page.pageTrailer.ptype == s.PTYPE_AMAP and page.pageTrailer.dwCRC == \
+                    s.page_crc(fmt, raw):
+                out[ib] = page.rgbBits
+            else:
+                self.findings.append(Finding("amap_unreadable", ib, "AMap page fails its checks"))
+            ib += self._amap_range
+        return out
+
+    def allocated(self, offset: int) -> bool | None:
+        """The AMap's bit for ``offset`` (None when its page is missing or unusable)."""
+        base = FIRST_AMAP + (offset - FIRST_AMAP) // self._amap_range * self._amap_range
+        bits = self._amap.get(base)
+        if bits is None or offset < FIRST_AMAP:
+            return None
+        bit = (offset - base) // self.fmt.block_align
+        return bool(bits[bit >> 3] & (0x80 >> (bit & 7)))
+
+    # -- gaps and trailers ---------------------------------------------------------
+
+    def gaps(self) -> Iterator[tuple[int, int]]:
+        """[start, end) spans after the header area that no BBT entry covers."""
+        pos = FIRST_AMAP
+        for a, b in self.refs:
+            if a > pos:
+                yield pos, min(a, self.ndb.size)
+            pos = max(pos, b)
+        if pos < self.ndb.size:
+            yield pos, self.ndb.size
+
+    def referenced(self, offset: int) -> bool:
+        i = bisect.bisect_right(self._ref_starts, offset) - 1
+        return i >= 0 and self.refs[i][0] <= offset < self.refs[i][1]
+
+    def blocks(self, start: int, end: int) -> list[Block]:
+        """Blocks whose trailer survives in [start, end): size and signature hold.
+
+        A block may begin before ``start``: a newer, smaller block then overwrote its head
+        (its CRC fails) but its tail, and its bid, survive here.
+        """
+        fmt, data = self.fmt, self.ndb._map
+        trailer = self.ndb._trailer_fast
+        size, align = fmt.block_trailer_size, fmt.block_align
+        out: list[Block] = []
+        first = -(-(start + size) // align) * align
+        for tail_end in range(first, end + 1, align):
+            t = trailer.parse(data, tail_end - size)
+            if not 0 < t.cb <= fmt.max_block_data or not t.bid:
+                continue
+            begin = tail_end - s.block_size(fmt, t.cb)
+            if begin < FIRST_AMAP or t.wSig != compute_sig(begin, t.bid):
+                continue
+            ok = t.dwCRC == crc32(bytes(data[begin:begin + t.cb]))
+            out.append(Block(begin, tail_end, t.bid, t.cb, ok))
+        return out
+
+
+Found = tuple[Run, bytes, Place, str, Account | None]
+
+
+def _place(space: StoreSpace, run: Run, offset: int, block: Block | None) -> Place:
+    return Place(offset, run.size, block.bid if block else None,
+                 block.crc_ok if block else None, space.allocated(offset),
+                 space.referenced(offset))
+
+
+def _holder(blocks: list[Block], offset: int) -> Block | None:
+    """The smallest surviving block whose data holds ``offset``."""
+    holding = [b for b in blocks if b.start <= offset < b.start + b.cb]
+    return min(holding, key=lambda b: b.cb, default=None)
+
+
+def find_in_store(ndb: NdbFile) -> tuple[list[Found], list[Finding]]:
+    """Every run of tags in the store's unreferenced space, decoded as the store encodes.
+
+    Returns the finds and the findings about the allocation maps.
+    """
+    space = StoreSpace(ndb)
+    method = ndb.crypt_method
+    name = CRYPT_NAMES[method]
+    data = ndb._map
+    out: list[Found] = []
+    for start, end in space.gaps():
+        blocks = space.blocks(start, end)
+        if method == CRYPT_CYCLIC:  # each block decodes with its own bid: trailer needed
+            for block in blocks:
+                if block.bid & 2:
+                    continue
+                plain = decode_block(bytes(data[block.start:block.start + block.cb]),
+                                     method, block.bid)
+                for run in find_runs(plain, max(0, start - block.start)):
+                    offset = block.start + run.offset
+                    out.append((run, run.core(plain), _place(space, run, offset, block), name,
+                                account_near(plain)))
+            continue
+        plain = decode_block(bytes(data[start:end]), method, 0)
+        for run in find_runs(plain):
+            offset = start + run.offset
+            block = _holder(blocks, offset)
+            lo, hi = ((block.start, block.start + block.cb) if block
+                      else (max(start, offset - _NEAR), min(end, offset + _NEAR)))
+            out.append((run, run.core(plain), _place(space, run, offset, block), name,
+                        account_near(plain[lo - start:hi - start])))
+    return out, space.findings

@@ -1,0 +1,89 @@
+"""In-store recovery: earlier histories in free space of real and synthetic stores.
+
+Expected values for the real lab stores come from a hand inspection (permute-decoding each
+whole file, searching for ``03 00 cc 00 +b``, then locating each hit against the BBT with
+the NDB reader and against the AMap bit by hand), not from the engine's output: three of
+the seven stores keep the previous version (one tag fewer) in a free, unreferenced block.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from conftest import REAL_MSGS, REAL_PSTS, REAL_SAMPLES
+from uidl_inspector.locate import scan_evidence
+from uidl_inspector.recover import recover_store
+from uidl_inspector.recover.finder import find_runs
+from uidl_inspector.store.ndb import NdbFile
+
+POP3 = sorted((REAL_SAMPLES / "pop3").glob("*.pst"))
+# store -> (file offset of the earlier BLOB's header, its Count), found by hand
+EARLIER = {
+    "tghanem-user1-20170612-39ba6b10.pst": (0x9312, 5),
+    "tghanem-user1-20170613-d94af90c.pst": (0x14892, 7),
+    "tghanem-user1-20170617-3b2b9c93.pst": (0xB812, 8),
+}
+
+
+def _scan(path: Path, recover: bool = True):
+    return scan_evidence([str(path)], recover=recover).report
+
+
+@pytest.mark.parametrize("path", POP3, ids=lambda p: p.name)
+def test_real_lab_store_previous_version(path: Path) -> None:
+    report = _scan(path)
+    items = report.extra["recovered"]
+    if path.name not in EARLIER:
+        assert items == []
+        return
+    offset, count = EARLIER[path.name]
+    [item] = items
+    live = report.histories[0]
+    d = item.to_dict()
+    assert (d["kind"], d["offset"], d["relation"]) == ("blob", offset, "earlier_version")
+    assert d["blob"]["declared_count"] == count == d["blob"]["parsed_count"]
+    assert d["length"] == 4 + sum(len(e.raw_tag) + 1 for e in item.history.entries)
+    assert d["allocated"] is False and d["referenced"] is False
+    assert d["encoding"] == "permute"
+    assert d["account"]["email"] == "user1@test.lab"
+    # its tags are exactly the live history's first tags, and nothing was lost
+    assert [e.raw_tag for e in item.history.entries] == [
+        e.raw_tag for e in live.history.entries][:count]
+    assert d["lost_entries"] == []
+    assert d["entries"][0]["offset"] == offset + 4
+
+
+def test_no_recover_leaves_the_section_out() -> None:
+    report = _scan(POP3[2], recover=False)
+    assert "recovered" not in report.extra
+    assert report.histories
+
+
+@pytest.mark.parametrize("path", REAL_PSTS, ids=lambda p: p.name)
+def test_no_false_positive_on_real_stores_without_history(path: Path) -> None:
+    ndb = NdbFile(path)
+    try:
+        items, _ = recover_store(ndb, str(path))
+    finally:
+        ndb.close()
+    assert items == []
+
+
+@pytest.mark.parametrize("path", REAL_PSTS + REAL_MSGS, ids=lambda p: p.name)
+def test_no_tag_run_in_real_files_without_history(path: Path) -> None:
+    from uidl_inspector.schemas.encoding import permute_decode
+
+    data = path.read_bytes()
+    assert list(find_runs(data)) == []
+    assert list(find_runs(permute_decode(data))) == []
+
+
+def test_no_tag_run_in_random_bytes() -> None:
+    from uidl_inspector.schemas.encoding import permute_decode
+
+    data = random.Random(10).randbytes(4 << 20)
+    assert list(find_runs(data)) == []
+    assert list(find_runs(permute_decode(data))) == []
