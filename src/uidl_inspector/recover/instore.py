@@ -136,13 +136,14 @@ class StoreSpace:
         return out
 
 
-Found = tuple[Run, bytes, Place, str, Account | None]
+Found = tuple[Run, bytes, Place, Account | None]
 
 
-def _place(space: StoreSpace, run: Run, offset: int, block: Block | None) -> Place:
+def _place(space: StoreSpace, run: Run, offset: int, block: Block | None,
+           encoding: str) -> Place:
     return Place(offset, run.size, block.bid if block else None,
                  block.crc_ok if block else None, space.allocated(offset),
-                 space.referenced(offset))
+                 space.referenced(offset), encoding)
 
 
 def _holder(blocks: list[Block], offset: int) -> Block | None:
@@ -171,7 +172,7 @@ def find_in_store(ndb: NdbFile) -> tuple[list[Found], list[Finding]]:
                                      method, block.bid)
                 for run in find_runs(plain, max(0, start - block.start)):
                     offset = block.start + run.offset
-                    out.append((run, run.core(plain), _place(space, run, offset, block), name,
+                    out.append((run, run.core(plain), _place(space, run, offset, block, name),
                                 account_near(plain)))
             continue
         plain = decode_block(bytes(data[start:end]), method, 0)
@@ -180,6 +181,6 @@ def find_in_store(ndb: NdbFile) -> tuple[list[Found], list[Finding]]:
             block = _holder(blocks, offset)
             lo, hi = ((block.start, block.start + block.cb) if block
                       else (max(start, offset - _NEAR), min(end, offset + _NEAR)))
-            out.append((run, run.core(plain), _place(space, run, offset, block), name,
+            out.append((run, run.core(plain), _place(space, run, offset, block, name),
                         account_near(plain[lo - start:hi - start])))
     return out, space.findings

@@ -43,11 +43,12 @@ class Place:
     crc_ok: bool | None = None  # None: no trailer, nothing to check
     allocated: bool | None = None  # the AMap's view; None outside a store
     referenced: bool | None = None  # a BBT entry covers it; None outside a store
+    encoding: str = "none"  # none | permute | cyclic: how these bytes were stored
 
     def to_dict(self) -> dict[str, Any]:
         return {"offset": self.offset, "length": self.length, "bid": self.bid,
                 "crc_ok": self.crc_ok, "allocated": self.allocated,
-                "referenced": self.referenced}
+                "referenced": self.referenced, "encoding": self.encoding}
 
 
 @dataclass
@@ -57,7 +58,6 @@ class RecoveredItem:
     source: str
     kind: str  # blob | fragment | deleted_manager
     core: bytes = field(repr=False)  # decoded header and tags (no slack)
-    encoding: str  # none | permute | cyclic: how the bytes were stored
     history: PopHistory
     places: list[Place]
     account: Account | None = None
@@ -79,7 +79,7 @@ class RecoveredItem:
         listed = self.relation != "same_as_live"
         out: dict[str, Any] = {
             "source": self.source, "kind": self.kind, **first.to_dict(),
-            "encoding": self.encoding, "copies": len(self.places),
+            "copies": len(self.places),
             "places": [p.to_dict() for p in self.places],
             "blob": ({"size": len(self.core), "sha256": hashlib.sha256(self.core).hexdigest(),
                       "version": h.version, "declared_count": h.declared_count,
@@ -119,15 +119,15 @@ def account_near(data: bytes) -> Account | None:
     return Account(email=match[1].decode("ascii")) if match else None
 
 
-def collect(found: Iterable[tuple[Run, bytes, Place, str, Account | None]],
+def collect(found: Iterable[tuple[Run, bytes, Place, Account | None]],
             source: str) -> list[RecoveredItem]:
-    """Items from raw finds ``(run, core, place, encoding, account)``; copies merged."""
+    """Items from raw finds ``(run, core, place, account)``; copies merged."""
     items: dict[tuple[str, bytes], RecoveredItem] = {}
-    for run, core, place, encoding, account in found:
+    for run, core, place, account in found:
         kind = "blob" if run.complete else "fragment"
         item = items.get((kind, core))
         if item is None:
-            item = RecoveredItem(source, kind, core, encoding, _history(run, core, place.offset),
+            item = RecoveredItem(source, kind, core, _history(run, core, place.offset),
                                  [place], account, "attachment_name" if account else None)
             items[(kind, core)] = item
         elif place not in item.places:

@@ -129,8 +129,27 @@ def render_table(report: Report, console: Console) -> None:
         for a in record.history.anomalies:
             console.print(Text.assemble(("  " + terminal_safe(a.code), "yellow"),
                                         f" at offset {a.offset}: {terminal_safe(a.detail)}"))
-    if not report.histories:
+    recovered = report.extra.get("recovered") or []
+    if not report.histories and not recovered:
         console.print(Text("No POP3 download history found."))
+    if recovered:
+        console.print(_recovered_table(recovered))
+
+
+def _recovered_table(items: list) -> Table:
+    """One row per recovered item: where, what, how it relates to the live histories."""
+    table = Table(title=f"Recovered ({len(items)}): earlier states, not the present one")
+    for name in ("kind", "offset", "copies", "encoding", "allocated", "tags", "latest",
+                 "account", "relation", "lost"):
+        table.add_column(name)
+    for item in items:
+        d = item.to_dict() if hasattr(item, "to_dict") else item
+        tags = d["blob"]["parsed_count"] if d["blob"] else len(d["entries"])
+        account = (d["account"] or {}).get("email") or (d["account"] or {}).get("mini_uid")
+        table.add_row(_t(d["kind"]), _t(d["offset"]), _t(d["copies"]), _t(d["encoding"]),
+                      _t(d["allocated"]), _t(tags), _t(d["latest"]), _t(account),
+                      _t(d["relation"]), _t(len(d["lost_entries"])))
+    return table
 
 
 def to_table_text(report: Report, width: int = 120) -> str:
