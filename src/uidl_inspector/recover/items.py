@@ -22,6 +22,8 @@ from uidl_inspector.findings import Finding
 from uidl_inspector.history import Entry, PopHistory, parse_blob
 from uidl_inspector.recover.finder import Run
 from uidl_inspector.report.model import Account, HistoryRecord
+from uidl_inspector.schemas.ltp import HN_SIGNATURE, HNHDR
+from uidl_inspector.store.ltp import read_page_map
 
 __all__ = ["Place", "RecoveredItem", "collect", "relate", "account_near", "RELATIONS", "KINDS"]
 
@@ -110,13 +112,31 @@ def _history(run: Run, core: bytes, offset: int) -> PopHistory:
     return PopHistory(version, count, entries, anomalies)
 
 
+def _heap_items(block: bytes) -> list[bytes] | None:
+    """A heap block's items (§2.3.1), so a name is read to its item's end; None if no heap."""
+    if len(block) < HNHDR.sizeof() or block[2] != HN_SIGNATURE:
+        return None
+    try:
+        alloc = read_page_map(block, int.from_bytes(block[:2], "little"))
+    except (ValueError, struct.error):
+        return None
+    return [block[a:b] for a, b in zip(alloc, alloc[1:], strict=False) if 0 <= a <= b]
+
+
 def account_near(data: bytes) -> Account | None:
-    """The account a surviving heap names: its ``BlobPOP<smtp>`` attachment name."""
-    match = _BLOBPOP_WIDE.search(data)
-    if match:
-        return Account(email=match[1].decode("utf-16-le"))
-    match = _BLOBPOP_NARROW.search(data)
-    return Account(email=match[1].decode("ascii")) if match else None
+    """The account a surviving heap names: its ``BlobPOP<smtp>`` attachment name.
+
+    ``data`` is a block's decoded bytes (its heap items are then searched one by one: an
+    8-bit name has no terminator of its own) or any bytes around a find.
+    """
+    for part in _heap_items(data) or [data]:
+        match = _BLOBPOP_WIDE.search(part)
+        if match:
+            return Account(email=match[1].decode("utf-16-le"))
+        match = _BLOBPOP_NARROW.search(part)
+        if match:
+            return Account(email=match[1].decode("ascii"))
+    return None
 
 
 def collect(found: Iterable[tuple[Run, bytes, Place, Account | None]],
