@@ -35,7 +35,7 @@ def _scan(path: Path, recover: bool = True):
 @pytest.mark.parametrize("path", POP3, ids=lambda p: p.name)
 def test_real_lab_store_previous_version(path: Path) -> None:
     report = _scan(path)
-    items = report.extra["recovered"]
+    items = [i for i in report.extra["recovered"] if i.kind != "deleted_manager"]
     if path.name not in EARLIER:
         assert items == []
         return
@@ -54,6 +54,36 @@ def test_real_lab_store_previous_version(path: Path) -> None:
         e.raw_tag for e in live.history.entries][:count]
     assert d["lost_entries"] == []
     assert d["entries"][0]["offset"] == offset + 4
+
+
+# store -> file offset of a free block holding an earlier state of the live manager's
+# property context: found by hand (UTF-16 "IPM.MessageManager" in the permute-decoded file
+# at a 64-byte-aligned block start that no BBT entry covers)
+EARLIER_MANAGER = {
+    "tghanem-user1-20170612-39ba6b10.pst": (30720, ["BlobPOPuser1@test.lab"]),
+    "tghanem-user1-20170617-3b2b9c93.pst": (42432, ["BlobPOPuser1@test.lab"]),
+    "tghanem-user1-20170625-cb6a8618.pst": (43520, []),
+}
+
+
+@pytest.mark.parametrize("path", POP3, ids=lambda p: p.name)
+def test_real_lab_store_earlier_manager(path: Path) -> None:
+    from uidl_inspector.schemas.encoding import permute_decode
+
+    report = _scan(path)
+    managers = [i.to_dict() for i in report.extra["recovered"] if i.kind == "deleted_manager"]
+    if path.name not in EARLIER_MANAGER:
+        assert managers == []
+        return
+    offset, attachments = EARLIER_MANAGER[path.name]
+    [d] = managers
+    live = report.extra["message_managers"][0]
+    assert (d["offset"], d["relation"], d["attachments"]) == (offset, "earlier_version",
+                                                             attachments)
+    assert d["subject"] == live["subject"] and d["profile"] == live["profile"]
+    assert d["allocated"] is False and d["referenced"] is False
+    raw = permute_decode(path.read_bytes()[offset:offset + d["length"]])
+    assert "IPM.MessageManager".encode("utf-16-le") in raw
 
 
 def test_no_recover_leaves_the_section_out() -> None:

@@ -96,3 +96,20 @@ def test_deleted_manager_history_recovered(tmp_path, variant, encoding) -> None:
     assert {e.uid for e in item.history.entries} <= {
         e.uid for e in report.histories[0].history.entries}
     assert isinstance(item.latest, datetime)
+    # the deleted manager itself, from its surviving heap blocks
+    [manager] = [i.to_dict() for i in report.extra["recovered"] if i.kind == "deleted_manager"]
+    assert manager["subject"] == deleted["subject"]
+    assert manager["profile"]["name"] == deleted["profile"]
+    assert manager["attachments"] == [f"BlobPOP{deleted['blobs'][0]['account']}"]
+    assert manager["relation"] == "unrelated"  # another profile's manager than the live one
+    assert any(ib <= manager["offset"] < ib + size for ib, size in deleted["block_ranges"])
+
+
+@pytest.mark.parametrize(("variant", "encoding"), COMBOS)
+def test_evolving_earlier_managers(evolving_sets, variant, encoding) -> None:
+    evidence = evolving_sets[(variant, encoding)]
+    report = scan_evidence([str(evidence.store)]).report
+    managers = [i for i in report.extra["recovered"] if i.kind == "deleted_manager"]
+    earlier = [v for v in evidence.document["versions"] if not v["live"]]
+    assert len(managers) == len(earlier)
+    assert {m.relation for m in managers} == {"earlier_version"}

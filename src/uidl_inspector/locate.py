@@ -419,7 +419,9 @@ def _recover(ndb: Any, source: str, report: Report) -> list[Finding]:
     from uidl_inspector.recover import recover_store
 
     try:
-        items, notes = recover_store(ndb, source, report.histories)
+        subjects = [m.get("subject") or "" for m in report.extra.get("message_managers", [])
+                    if m.get("source") == source]
+        items, notes = recover_store(ndb, source, report.histories, subjects)
     except (UidlInspectorError, OSError, ValueError, IndexError) as exc:
         if debugging():
             raise

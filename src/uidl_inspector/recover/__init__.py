@@ -4,24 +4,29 @@
 - :mod:`.instore`: a store's unreferenced space, read block by block through the NDB
   declarations, marked allocated or free from the AMaps.
 - :mod:`.items`: one record per distinct content, related to the live histories.
+- :mod:`.managers`: deleted Message Managers from their surviving heap blocks.
 - :mod:`.carve`: any binary, streamed in chunks with overlap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from uidl_inspector.findings import Finding
 from uidl_inspector.recover.instore import find_in_store
 from uidl_inspector.recover.items import RecoveredItem, collect, relate
+from uidl_inspector.recover.managers import deleted_managers
 from uidl_inspector.report.model import HistoryRecord
 from uidl_inspector.store.ndb import NdbFile
 
 __all__ = ["recover_store", "RecoveredItem"]
 
 
-def recover_store(ndb: NdbFile, source: str, histories: Sequence[HistoryRecord] = ()
-                  ) -> tuple[list[RecoveredItem], list[Finding]]:
-    """Histories and fragments in a store's unreferenced space, related to its live ones."""
-    found, findings = find_in_store(ndb)
-    return relate(collect(found, source), histories, source), findings
+def recover_store(ndb: NdbFile, source: str, histories: Sequence[HistoryRecord] = (),
+                  live_subjects: Iterable[str] = ()) -> tuple[list[RecoveredItem], list[Finding]]:
+    """Histories, fragments and deleted Message Managers in a store's unreferenced space,
+    related to its live histories (and managers, by ``live_subjects``)."""
+    found, surviving, findings = find_in_store(ndb)
+    items = relate(collect(found, source), histories, source)
+    items += deleted_managers(ndb.fmt, surviving, source, set(live_subjects))
+    return items, findings

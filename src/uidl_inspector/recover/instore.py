@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from uidl_inspector.findings import Finding
 from uidl_inspector.recover.finder import Run, find_runs
 from uidl_inspector.recover.items import Place, account_near
+from uidl_inspector.recover.managers import Surviving
 from uidl_inspector.report.model import Account
 from uidl_inspector.schemas import ndb as s
+from uidl_inspector.schemas.ltp import CLIENT_SIG_PC, HN_SIGNATURE
 from uidl_inspector.schemas.encoding import (
     CRYPT_CYCLIC,
     CRYPT_NAMES,
@@ -152,30 +154,53 @@ def _holder(blocks: list[Block], offset: int) -> Block | None:
     return min(holding, key=lambda b: b.cb, default=None)
 
 
-def find_in_store(ndb: NdbFile) -> tuple[list[Found], list[Finding]]:
+def _keep(block: Block, data: bytes) -> bool:
+    """A block worth keeping for the deleted-manager search: a heap or a subnode list."""
+    if block.bid & 2:
+        return len(data) >= 4 and data[0] == s.BTYPE_SLBLOCK
+    return len(data) >= 4 and data[2] == HN_SIGNATURE and data[3] == CLIENT_SIG_PC
+
+
+def find_in_store(ndb: NdbFile) -> tuple[list[Found], list[Surviving], list[Finding]]:
     """Every run of tags in the store's unreferenced space, decoded as the store encodes.
 
-    Returns the finds and the findings about the allocation maps.
+    Returns the finds, the surviving blocks that may belong to a deleted message (property
+    contexts and subnode lists, decoded), and the findings about the allocation maps.
     """
     space = StoreSpace(ndb)
     method = ndb.crypt_method
     name = CRYPT_NAMES[method]
     data = ndb._map
     out: list[Found] = []
+    kept: list[Surviving] = []
+
+    def keep(block: Block, decoded: bytes) -> None:
+        if block.start >= FIRST_AMAP and _keep(block, decoded):
+            place = Place(block.start, block.cb, block.bid, block.crc_ok,
+                          space.allocated(block.start), space.referenced(block.start), name)
+            kept.append((block, decoded, place))
+
     for start, end in space.gaps():
         blocks = space.blocks(start, end)
         if method == CRYPT_CYCLIC:  # each block decodes with its own bid: trailer needed
             for block in blocks:
+                stored = bytes(data[block.start:block.start + block.cb])
                 if block.bid & 2:
+                    keep(block, stored)
                     continue
-                plain = decode_block(bytes(data[block.start:block.start + block.cb]),
-                                     method, block.bid)
+                plain = decode_block(stored, method, block.bid)
+                keep(block, plain)
                 for run in find_runs(plain, max(0, start - block.start)):
                     offset = block.start + run.offset
                     out.append((run, run.core(plain), _place(space, run, offset, block, name),
                                 account_near(plain)))
             continue
         plain = decode_block(bytes(data[start:end]), method, 0)
+        for block in blocks:
+            if block.start >= start:
+                own = bytes(data[block.start:block.start + block.cb]) if block.bid & 2 \
+                    else plain[block.start - start:block.start - start + block.cb]
+                keep(block, own)
         for run in find_runs(plain):
             offset = start + run.offset
             block = _holder(blocks, offset)
@@ -183,4 +208,4 @@ def find_in_store(ndb: NdbFile) -> tuple[list[Found], list[Finding]]:
                       else (max(start, offset - _NEAR), min(end, offset + _NEAR)))
             out.append((run, run.core(plain), _place(space, run, offset, block, name),
                         account_near(plain[lo - start:hi - start])))
-    return out, space.findings
+    return out, kept, space.findings
