@@ -84,7 +84,8 @@ def audit_report(paths: list[str], listings: list[ServerListing],
                 inventories.append(take_inventory(evidence.store, source.path))
         except (UidlInspectorError, OSError) as exc:
             failed.append(f"{source.path}: cannot list its messages: {exc}")
-    report.extra["audit"] = run_audit(report.histories, inventories, listings)
+    report.extra["audit"] = run_audit(report.histories, inventories, listings,
+                                      recovered=report.extra.get("recovered", []))
     report.run.finish()
     return report, failed
 
