@@ -117,3 +117,15 @@ def test_no_tag_run_in_random_bytes() -> None:
     data = random.Random(10).randbytes(4 << 20)
     assert list(find_runs(data)) == []
     assert list(find_runs(permute_decode(data))) == []
+
+
+def test_fast_columns_agree_with_the_declaration() -> None:
+    from uidl_inspector.schemas import ndb as s
+
+    for fmt in s.FORMATS.values():
+        record = s.FastRecord(fmt.BBTENTRY)
+        raw = random.Random(fmt.name).randbytes(record.size)
+        full = record.parse(raw)
+        assert record.columns("BREF_ib", "cb").unpack(raw) == (full.BREF_ib, full.cb)
+        with pytest.raises(KeyError):
+            record.columns("nope")

@@ -2,9 +2,10 @@
 
 Why streaming: the input may be many gigabytes, so it is read in chunks with an overlap
 (memory stays at one chunk plus, at worst, one BLOB still being read), hashed on the way
-(the report ties its finds to the exact bytes), and searched once by a prefilter that sees
-a tag's first bytes in plain text and in the PST permutation at the same time; each hit
-is then decoded locally and read by the same matcher as in-store recovery. A PST block
+(the report ties its finds to the exact bytes, on a second thread), and searched for the
+century digits of a tag's date (20) in plain text and in the PST permutation; each
+candidate is then decoded locally and read by the same matcher as in-store recovery. So a
+run is carved when its first tag is dated 2000-2099 (in-store recovery has no such limit). A PST block
 lying in unallocated disk space keeps its encoding: permute decodes anywhere, cyclic needs
 the block's id from its trailer and is not carved here (see docs/recovery.md).
 
@@ -16,14 +17,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from uidl_inspector.recover.finder import (
     MAX_TAG_SIZE,
-    PREFILTER,
     Run,
+    dated_tag_starts,
     decode_window,
+    encoding_at,
     run_at,
 )
 from uidl_inspector.recover.items import Place, RecoveredItem, account_near, collect, relate
@@ -37,7 +40,6 @@ _MARGIN = MAX_TAG_SIZE + 4  # a run starting this close to a chunk's end waits f
 _MAX_RUN = 4 + MAX_TAGS * MAX_TAG_SIZE  # the longest BLOB: a run longer is cut there
 _WINDOW = 1 << 16
 _NEAR = 8192
-_PLAIN_OPS = frozenset(b"+&-")
 
 Found = tuple[Run, bytes, Place, Account | None]
 
@@ -75,50 +77,73 @@ def _runs_at(buf: bytes, p: int, permuted: bool, final: bool) -> tuple[list[Run]
     return shifted, end, reaches
 
 
+def _update(hashers: tuple, data: bytes) -> None:
+    for h in hashers:
+        h.update(data)
+
+
+def _round(buf: bytes, start: int, final: bool) -> tuple[list[Found], int]:
+    """The finds of one buffer and how many of its bytes are done with.
+
+    A run that starts in the last _MARGIN bytes, or that reaches the end of the buffer
+    (it may go on), is left for the next round with the 4 bytes before it (its header).
+    """
+    limit = len(buf) if final else max(0, len(buf) - _MARGIN)
+    found: list[Found] = []
+    pos = 0  # end of the last run read: candidates before it are inside it
+    for p in dated_tag_starts(buf):
+        if p < pos:
+            continue
+        if p >= limit:
+            return found, max(0, p - 4)
+        permuted = encoding_at(buf, p)
+        if permuted is None:
+            continue
+        runs, end, reaches = _runs_at(buf, p, permuted, final)
+        if reaches:
+            return found, max(0, p - 4)
+        for run in runs:
+            core = decode_window(buf[run.offset:run.offset + run.size], permuted)
+            near = decode_window(buf[max(0, run.offset - _NEAR):run.offset + run.size + _NEAR],
+                                 permuted)
+            place = Place(start + run.offset, run.size,
+                          encoding="permute" if permuted else "none")
+            found.append((run, core, place, account_near(near)))
+        pos = max(end, p + 1)
+    return found, min(len(buf), max(limit, pos))
+
+
 def carve_runs(fh: BinaryIO, base: int = 0, chunk: int = CHUNK,
                progress: Callable[[int], None] | None = None,
                hashers: tuple = ()) -> Iterator[Found]:
-    """Every run of tags in ``fh`` (read to its end), at absolute offsets from ``base``."""
+    """Every run of tags in ``fh`` (read to its end), at absolute offsets from ``base``.
+
+    ``hashers`` (hashlib objects) are fed every byte read, in order.
+    """
     buf = b""
     start = base  # absolute offset of buf[0]
     done = 0
     final = False
-    while not final:
-        new = fh.read(chunk)
-        final = len(new) < chunk
-        for h in hashers:
-            h.update(new)
-        done += len(new)
-        buf = buf + new if buf else new
-        limit = len(buf) if final else max(0, len(buf) - _MARGIN)
-        keep: int | None = None  # where the next round starts when a run must wait
-        pos = 0  # end of the last run read: hits before it are inside it
-        for match in PREFILTER.finditer(buf):
-            p = match.start()
-            if p < pos:
-                continue
-            if p >= limit:
-                keep = max(0, p - 4)
-                break
-            permuted = buf[p] not in _PLAIN_OPS
-            runs, end, reaches = _runs_at(buf, p, permuted, final)
-            if reaches:  # it may go on in the next chunk: read it whole then
-                keep = max(0, p - 4)
-                break
-            for run in runs:
-                core = decode_window(buf[run.offset:run.offset + run.size], permuted)
-                near = decode_window(buf[max(0, run.offset - _NEAR):run.offset + run.size
-                                         + _NEAR], permuted)
-                place = Place(start + run.offset, run.size,
-                              encoding="permute" if permuted else "none")
-                yield run, core, place, account_near(near)
-            pos = max(end, p + 1)
-        if keep is None:
-            keep = min(len(buf), max(limit, pos))
-        start += keep
-        buf = buf[keep:]
-        if progress is not None:
-            progress(done)
+    # hashlib releases the GIL on large buffers: each chunk is hashed on a second thread
+    # while it is searched on this one (one hashing job at a time, so in order).
+    with ThreadPoolExecutor(1) as pool:
+        hashing: Future | None = None
+        while not final:
+            new = fh.read(chunk)
+            final = len(new) < chunk
+            if hashing is not None:
+                hashing.result()
+            hashing = pool.submit(_update, hashers, new) if hashers and new else None
+            done += len(new)
+            buf = buf + new if buf else new
+            found, keep = _round(buf, start, final)
+            yield from found
+            start += keep
+            buf = buf[keep:]
+            if progress is not None:
+                progress(done)
+        if hashing is not None:
+            hashing.result()
 
 
 def carve(fh: BinaryIO, source: str, base: int = 0, chunk: int = CHUNK,

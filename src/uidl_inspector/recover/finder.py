@@ -9,7 +9,7 @@ Nothing is assumed after the last tag: real BLOBs carry ``count + 4`` bytes of l
 memory there, and free space holds whatever came next.
 
 The same matcher serves the in-store engine (on decoded free blocks) and ``carve`` (on
-plain and on PST-permute-encoded bytes, told apart by a one-pass prefilter).
+plain and on PST-permute-encoded bytes, told apart at each candidate).
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from uidl_inspector.schemas.encoding import MPBBCRYPT, permute_decode
 from uidl_inspector.schemas.popblob import CONTENTS, MAX_TAGS, OPERATIONS, PBLOB_VERSION
 
-__all__ = ["Run", "find_runs", "run_at", "TAG", "MAX_TAG_SIZE", "PREFILTER", "is_permuted"]
+__all__ = ["Run", "find_runs", "run_at", "tag_starts", "dated_tag_starts", "encoding_at",
+           "decode_window", "TAG",
+           "MAX_TAG_SIZE", "PLAIN_DIGITS", "ENCODED_DIGITS"]
 
 MAX_UID_STORED = 256  # RFC 1939 allows 70 characters, escaped at most 210
 MAX_TAG_SIZE = 16 + MAX_UID_STORED + 1
@@ -39,28 +41,76 @@ _CTS = _chars(CONTENTS)
 TAG = (b"[" + _OPS + b"][" + _CTS + b"][0-9]{14}[0-9A-Za-z$]{1,%d}\\x00" % MAX_UID_STORED)
 _RUN = re.compile(b"(?:" + TAG + b")+")
 
-# A tag's first four bytes, in plain text or as the permutation of §5.1 encodes them: one
-# pass of this over raw bytes finds every place a run could start in either encoding.
+# Candidates are found without a regular expression: one ``bytes.translate`` marks every
+# digit "D" (every other byte "x"), then ``bytes.find`` looks for a tag's 14 timestamp
+# digits, both at C speed. A tag starts two bytes before its timestamp (its operation and
+# content are never digits, plain or encoded). With ``ENCODED_DIGITS`` the bytes that the
+# permutation of §5.1 makes of the digits are marked too, so that one pass serves plain
+# and permute-encoded data; each candidate is then checked and read at its position.
 _R = MPBBCRYPT[:256]
-
-
-def _encoded_class(chars: bytes) -> bytes:
-    return b"".join(re.escape(bytes([_R[c]])) for c in chars)
-
-
 _DIGITS = b"0123456789"
 _OP_BYTES = b"".join(OPERATIONS)
 _CT_BYTES = b"".join(CONTENTS)
-PREFILTER = re.compile(
-    b"[" + _OPS + b"][" + _CTS + b"][0-9]{4}"
-    + b"|[" + _encoded_class(_OP_BYTES) + b"][" + _encoded_class(_CT_BYTES) + b"]["
-    + _encoded_class(_DIGITS) + b"]{4}")
-_PLAIN_OPS = frozenset(_OP_BYTES)
+_TIMESTAMP = b"D" * 14
 
 
-def is_permuted(first_byte: int) -> bool:
-    """Whether a prefilter hit starting with this byte is permute-encoded."""
-    return first_byte not in _PLAIN_OPS
+def _marks(*digit_sets: bytes) -> bytes:
+    table = bytearray(b"x" * 256)
+    for digits in digit_sets:
+        for c in digits:
+            table[c] = ord("D")
+    return bytes(table)
+
+
+PLAIN_DIGITS = _marks(_DIGITS)
+ENCODED_DIGITS = _marks(_DIGITS, bytes(_R[c] for c in _DIGITS))
+_PLAIN_START = (frozenset(_OP_BYTES), frozenset(_CT_BYTES))
+_ENCODED_START = (frozenset(_R[c] for c in _OP_BYTES), frozenset(_R[c] for c in _CT_BYTES))
+
+
+def tag_starts(data: bytes, start: int = 0, end: int | None = None,
+               table: bytes = PLAIN_DIGITS) -> Iterator[int]:
+    """Offsets in ``data[start:end]`` where a tag may start (checked later), ascending."""
+    end = len(data) if end is None else end
+    marks = data[start:end].translate(table)
+    pos = 0
+    while (i := marks.find(_TIMESTAMP, pos)) >= 0:
+        if i >= 2:
+            yield start + i - 2
+        if data[start + i] == 0x20 and i >= 1:  # content " " is an encoded digit: one later
+            yield start + i - 1
+        rest = marks.find(b"x", i + len(_TIMESTAMP))  # past the rest of this run of digits
+        pos = len(marks) if rest < 0 else rest
+
+
+# The century of a tag's date, plain and permute-encoded: a literal that ``re`` finds at
+# memchr speed, one pass each. Outlook writes the time of the download: 20xx.
+CENTURY_NEEDLES = (b"20", bytes(_R[b] for b in b"20"))
+_CENTURY_SEARCH = tuple(re.compile(re.escape(n)) for n in CENTURY_NEEDLES)
+
+
+def dated_tag_starts(data: bytes, start: int = 0, end: int | None = None) -> list[int]:
+    """Where a tag dated 2000-2099 may start, plain or permute-encoded, ascending.
+
+    Two literal passes instead of a translate: the fast path of ``carve`` on gigabytes. A
+    run's later tags may hold any date; its first tag must be dated 20xx to be found.
+    """
+    end = len(data) if end is None else end
+    out = [m.start() - 2 for search in _CENTURY_SEARCH
+           for m in search.finditer(data, start + 2, end)]
+    out.sort()
+    return out
+
+
+def encoding_at(data: bytes, pos: int) -> bool | None:
+    """Whether a tag at ``pos`` would be plain (False) or permute-encoded (True); None if
+    its first two bytes are neither."""
+    op, ct = data[pos], data[pos + 1]
+    if op in _PLAIN_START[0] and ct in _PLAIN_START[1]:
+        return False
+    if op in _ENCODED_START[0] and ct in _ENCODED_START[1]:
+        return True
+    return None
 
 
 @dataclass(frozen=True)
@@ -116,8 +166,14 @@ def _split(data: bytes, start: int, end: int, lo: int) -> Iterator[Run]:
 def find_runs(data: bytes, start: int = 0, end: int | None = None) -> Iterator[Run]:
     """Every run of whole tags in ``data[start:end]`` (offsets are into ``data``)."""
     end = len(data) if end is None else end
-    for match in _RUN.finditer(data, start, end):
-        yield from _split(data, match.start(), match.end(), start)
+    pos = start
+    for p in tag_starts(data, start, end):
+        if p < pos:
+            continue
+        match = _RUN.match(data, p, end)
+        if match is not None:
+            yield from _split(data, match.start(), match.end(), start)
+            pos = match.end()
 
 
 def run_at(data: bytes, pos: int, end: int | None = None) -> list[Run]:
