@@ -23,8 +23,7 @@ from uidl_inspector.schemas.encoding import MPBBCRYPT, permute_decode
 from uidl_inspector.schemas.popblob import CONTENTS, MAX_TAGS, OPERATIONS, PBLOB_VERSION
 
 __all__ = ["Run", "find_runs", "run_at", "tag_starts", "dated_tag_starts", "encoding_at",
-           "decode_window", "TAG",
-           "MAX_TAG_SIZE", "PLAIN_DIGITS", "ENCODED_DIGITS"]
+           "decode_window", "TAG", "MAX_TAG_SIZE", "PLAIN_DIGITS", "CENTURY_NEEDLES"]
 
 MAX_UID_STORED = 256  # RFC 1939 allows 70 characters, escaped at most 210
 MAX_TAG_SIZE = 16 + MAX_UID_STORED + 1
@@ -41,44 +40,27 @@ _CTS = _chars(CONTENTS)
 TAG = (b"[" + _OPS + b"][" + _CTS + b"][0-9]{14}[0-9A-Za-z$]{1,%d}\\x00" % MAX_UID_STORED)
 _RUN = re.compile(b"(?:" + TAG + b")+")
 
-# Candidates are found without a regular expression: one ``bytes.translate`` marks every
-# digit "D" (every other byte "x"), then ``bytes.find`` looks for a tag's 14 timestamp
-# digits, both at C speed. A tag starts two bytes before its timestamp (its operation and
-# content are never digits, plain or encoded). With ``ENCODED_DIGITS`` the bytes that the
-# permutation of §5.1 makes of the digits are marked too, so that one pass serves plain
-# and permute-encoded data; each candidate is then checked and read at its position.
+# In-store candidates are found without a regular expression: one ``bytes.translate``
+# marks every digit "D" (every other byte "x"), then ``bytes.find`` looks for a tag's 14
+# timestamp digits, both at C speed. A tag starts two bytes before its timestamp (its
+# operation and content are never digits).
 _R = MPBBCRYPT[:256]
-_DIGITS = b"0123456789"
 _OP_BYTES = b"".join(OPERATIONS)
 _CT_BYTES = b"".join(CONTENTS)
 _TIMESTAMP = b"D" * 14
-
-
-def _marks(*digit_sets: bytes) -> bytes:
-    table = bytearray(b"x" * 256)
-    for digits in digit_sets:
-        for c in digits:
-            table[c] = ord("D")
-    return bytes(table)
-
-
-PLAIN_DIGITS = _marks(_DIGITS)
-ENCODED_DIGITS = _marks(_DIGITS, bytes(_R[c] for c in _DIGITS))
+PLAIN_DIGITS = bytes(ord("D") if chr(c).isdigit() and c < 128 else ord("x") for c in range(256))
 _PLAIN_START = (frozenset(_OP_BYTES), frozenset(_CT_BYTES))
 _ENCODED_START = (frozenset(_R[c] for c in _OP_BYTES), frozenset(_R[c] for c in _CT_BYTES))
 
 
-def tag_starts(data: bytes, start: int = 0, end: int | None = None,
-               table: bytes = PLAIN_DIGITS) -> Iterator[int]:
+def tag_starts(data: bytes, start: int = 0, end: int | None = None) -> Iterator[int]:
     """Offsets in ``data[start:end]`` where a tag may start (checked later), ascending."""
     end = len(data) if end is None else end
-    marks = data[start:end].translate(table)
+    marks = data[start:end].translate(PLAIN_DIGITS)
     pos = 0
     while (i := marks.find(_TIMESTAMP, pos)) >= 0:
         if i >= 2:
             yield start + i - 2
-        if data[start + i] == 0x20 and i >= 1:  # content " " is an encoded digit: one later
-            yield start + i - 1
         rest = marks.find(b"x", i + len(_TIMESTAMP))  # past the rest of this run of digits
         pos = len(marks) if rest < 0 else rest
 

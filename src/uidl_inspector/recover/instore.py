@@ -22,7 +22,6 @@ from uidl_inspector.recover.items import Place, account_near
 from uidl_inspector.recover.managers import Surviving
 from uidl_inspector.report.model import Account
 from uidl_inspector.schemas import ndb as s
-from uidl_inspector.schemas.ltp import CLIENT_SIG_PC, HN_SIGNATURE
 from uidl_inspector.schemas.encoding import (
     CRYPT_CYCLIC,
     CRYPT_NAMES,
@@ -30,6 +29,7 @@ from uidl_inspector.schemas.encoding import (
     crc32,
     decode_block,
 )
+from uidl_inspector.schemas.ltp import CLIENT_SIG_PC, HN_SIGNATURE
 from uidl_inspector.store.ndb import MAX_BTREE_DEPTH, NdbFile
 
 __all__ = ["Block", "StoreSpace", "find_in_store"]

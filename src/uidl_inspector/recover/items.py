@@ -193,5 +193,5 @@ def relate(items: list[RecoveredItem], histories: Sequence[HistoryRecord],
                 if item.account is None:
                     item.account, item.account_from = histories[best].account, "uid_overlap"
     items.sort(key=lambda it: ((it.account.label if it.account else "~"),
-                               it.latest or datetime.min, it.places[0].offset))
+                               it.latest is not None, it.latest or 0, it.places[0].offset))
     return items
