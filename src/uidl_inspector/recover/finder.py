@@ -15,19 +15,17 @@ plain and on PST-permute-encoded bytes, told apart at each candidate).
 from __future__ import annotations
 
 import re
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from uidl_inspector.schemas.encoding import MPBBCRYPT, permute_decode
-from uidl_inspector.schemas.popblob import CONTENTS, MAX_TAGS, OPERATIONS, PBLOB_VERSION
+from uidl_inspector.schemas.popblob import CONTENTS, MAX_TAGS, OPERATIONS, PBLOB_VERSION, PopBlob
 
 __all__ = ["Run", "find_runs", "run_at", "tag_starts", "dated_tag_starts", "encoding_at",
            "decode_window", "TAG", "MAX_TAG_SIZE", "PLAIN_DIGITS", "CENTURY_NEEDLES"]
 
 MAX_UID_STORED = 256  # RFC 1939 allows 70 characters, escaped at most 210
 MAX_TAG_SIZE = 16 + MAX_UID_STORED + 1
-_HEADER = struct.Struct("<HH")  # Version, Count: as schemas.popblob.PopBlob declares them
 
 
 def _chars(values: object) -> bytes:
@@ -122,7 +120,8 @@ class Run:
 def _header_before(data: bytes, tag_start: int, lo: int) -> tuple[int, int] | None:
     if tag_start - 4 < lo:
         return None
-    version, count = _HEADER.unpack_from(data, tag_start - 4)
+    head = PopBlob.parse(bytes(data[tag_start - 4:tag_start]))  # Version, Count, no tag
+    version, count = head.version, head.count
     if version != PBLOB_VERSION or not 1 <= count <= MAX_TAGS:
         return None
     return version, count

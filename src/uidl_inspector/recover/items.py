@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from uidl_inspector.findings import Finding
-from uidl_inspector.history import Entry, PopHistory, parse_blob
+from uidl_inspector.history import Entry, PopHistory, build_blob, parse_blob
 from uidl_inspector.recover.finder import Run
 from uidl_inspector.report.model import Account, HistoryRecord
 from uidl_inspector.schemas.ltp import HN_SIGNATURE, HNHDR
@@ -29,7 +29,6 @@ __all__ = ["Place", "RecoveredItem", "collect", "relate", "account_near", "RELAT
 
 KINDS = ("blob", "fragment", "deleted_manager")
 RELATIONS = ("same_as_live", "earlier_version", "unrelated")
-_HEADER = struct.Struct("<HH")
 # The history attachment's name, "BlobPOP<smtp>", as UTF-16LE or 8-bit text in a heap.
 _BLOBPOP_WIDE = re.compile(rb"B\x00l\x00o\x00b\x00P\x00O\x00P\x00((?:[\x21-\x7e]\x00){3,254})")
 _BLOBPOP_NARROW = re.compile(rb"BlobPOP([\x21-\x7e]{3,254})")
@@ -101,7 +100,7 @@ class RecoveredItem:
 def _history(run: Run, core: bytes, offset: int) -> PopHistory:
     """The run decoded as a BLOB, entries and anomalies placed at file offsets."""
     if run.header is None:  # a fragment: decoded behind a made-up header, then unshifted
-        parsed = parse_blob(_HEADER.pack(3, len(run.tags)) + core)
+        parsed = parse_blob(build_blob(run.tags))
         shift, version, count = offset - 4, None, None
     else:
         parsed = parse_blob(core)
