@@ -29,16 +29,14 @@ import hashlib
 import io
 import random
 import re
-import statistics
 import sys
 import tempfile
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_audit import write_store  # noqa: E402
+from bench_audit import median_time, write_store  # noqa: E402
 
 from uidl_inspector.history import build_blob, make_tag  # noqa: E402
 from uidl_inspector.recover import recover_store  # noqa: E402
@@ -51,12 +49,8 @@ HEADER = re.compile(rb"\x03\x00..[+&\-][ hb]", re.DOTALL)
 
 
 def median(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """Median wall time (bench_audit's helper: the same measure in every benchmark)."""
+    return median_time(fn, runs)[0]
 
 
 def in_store(store: Path, runs: int) -> None:

@@ -129,3 +129,42 @@ def test_fast_columns_agree_with_the_declaration() -> None:
         assert record.columns("BREF_ib", "cb").unpack(raw) == (full.BREF_ib, full.cb)
         with pytest.raises(KeyError):
             record.columns("nope")
+
+
+def test_relation_rules() -> None:
+    from datetime import datetime, timedelta
+
+    from uidl_inspector.history import build_blob, make_tag, parse_blob
+    from uidl_inspector.recover.items import Place, collect, relate
+    from uidl_inspector.report.model import Account, HistoryRecord
+
+    t0 = datetime(2024, 2, 1, 9, 0, 0)
+
+    def tag(uid: str, minutes: int) -> bytes:
+        return make_tag("get", "body", t0 + timedelta(minutes=minutes), uid)
+
+    a, b, c = tag("a", 0), tag("b", 1), tag("c", 2)
+    live_blob = build_blob([a, b, c]) + bytes(7)  # slack after the tags, as real BLOBs
+    live = HistoryRecord("s.pst", parse_blob(live_blob), live_blob,
+                         account=Account(email="x@example.org"))
+    pieces = {
+        "earlier": build_blob([a, b]),
+        "same": build_blob([a, b, c]),
+        "reset": build_blob([tag("a", 500), tag("b", 501)]),
+        "stranger": build_blob([tag("zz", 3)]),
+        "newer": build_blob([a, tag("d", 900)]),
+    }
+    found = []
+    for n, (_, data) in enumerate(pieces.items()):
+        [run] = list(find_runs(data))
+        found.append((run, data, Place(1000 * n, len(data)), None))
+    items = {i.places[0].offset // 1000: i for i in relate(collect(found, "s.pst"), [live])}
+    earlier, same, reset, stranger, newer = (items[n] for n in range(5))
+    assert (earlier.relation, earlier.related_history, earlier.lost) == ("earlier_version", 0, ())
+    assert earlier.account_from == "uid_overlap"
+    assert (same.relation, same.lost) == ("same_as_live", ())
+    assert (reset.relation, reset.related_history) == ("unrelated", None)
+    assert reset.account.email == "x@example.org" and len(reset.lost) == 2
+    assert (stranger.relation, stranger.account) == ("unrelated", None)
+    assert (newer.relation, newer.related_history) == ("unrelated", 0)
+    assert [e.uid for e in newer.lost] == ["d"]

@@ -170,6 +170,7 @@ def relate(items: list[RecoveredItem], histories: Sequence[HistoryRecord],
     """
     live = [(i, h) for i, h in enumerate(histories) if source is None or h.source == source]
     tags = {i: {e.raw_tag for e in h.history.entries} for i, h in live}
+    uids = {i: {e.uid for e in h.history.entries} for i, h in live}
     cores = {i: _live_core(h) for i, h in live}
     latest = {i: max((e.timestamp for e in h.history.entries if e.timestamp), default=None)
               for i, h in live}
@@ -181,16 +182,22 @@ def relate(items: list[RecoveredItem], histories: Sequence[HistoryRecord],
         if same:
             item.relation, item.related_history = "same_as_live", same[0]
             item.lost = ()
-        else:
-            overlap = {i: len(tags[i].intersection(own)) for i, _ in live}
-            best = max(overlap, key=lambda i: (overlap[i], -i), default=None)
-            if best is not None and overlap[best]:
-                mine = item.latest
-                if mine is None or latest[best] is None or mine <= latest[best]:
-                    item.relation = "earlier_version"
-                item.related_history = best
-                if item.account is None:
-                    item.account, item.account_from = histories[best].account, "uid_overlap"
+            continue
+        overlap = {i: len(tags[i].intersection(own)) for i, _ in live}
+        best = max(overlap, key=lambda i: (overlap[i], -i), default=None)
+        if best is not None and overlap[best]:
+            mine = item.latest
+            if mine is None or latest[best] is None or mine <= latest[best]:
+                item.relation = "earlier_version"
+            item.related_history = best
+        else:  # no tag in common: the same UIDs (a reset history) still name the account
+            mine_uids = {e.uid for e in item.history.entries}
+            shared = {i: len(uids[i] & mine_uids) for i, _ in live}
+            best = max(shared, key=lambda i: (shared[i], -i), default=None)
+            if best is None or not shared[best]:
+                continue
+        if item.account is None:
+            item.account, item.account_from = histories[best].account, "uid_overlap"
     items.sort(key=lambda it: ((it.account.label if it.account else "~"),
                                it.latest is not None, it.latest or 0, it.places[0].offset))
     return items
