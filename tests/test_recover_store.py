@@ -56,13 +56,16 @@ def test_real_lab_store_previous_version(path: Path) -> None:
     assert d["entries"][0]["offset"] == offset + 4
 
 
-# store -> file offset of a free block holding an earlier state of the live manager's
-# property context: found by hand (UTF-16 "IPM.MessageManager" in the permute-decoded file
-# at a 64-byte-aligned block start that no BBT entry covers)
+# store -> (file offset, bid) of a free block holding an earlier state of the live
+# manager's property context, and the attachment names its earlier subnode list leads to.
+# Found by hand: UTF-16 "IPM.MessageManager" in the permute-decoded file at a block start
+# that no BBT entry covers; and a node entry for the manager's NID (0x100028) with that
+# bidData in an NBT leaf page lying in free space (its bidSub names the subnode list).
+BOTH = ["BlobPOPuser1@test.lab", "RestagsPOPuser1@test.lab"]
 EARLIER_MANAGER = {
-    "tghanem-user1-20170612-39ba6b10.pst": (30720, ["BlobPOPuser1@test.lab"]),
-    "tghanem-user1-20170617-3b2b9c93.pst": (42432, ["BlobPOPuser1@test.lab"]),
-    "tghanem-user1-20170625-cb6a8618.pst": (43520, []),
+    "tghanem-user1-20170612-39ba6b10.pst": (30720, 3776, BOTH),
+    "tghanem-user1-20170617-3b2b9c93.pst": (42432, 7764, BOTH),
+    "tghanem-user1-20170625-cb6a8618.pst": (43520, 9060, ["RestagsPOPuser1@test.lab"]),
 }
 
 
@@ -75,11 +78,12 @@ def test_real_lab_store_earlier_manager(path: Path) -> None:
     if path.name not in EARLIER_MANAGER:
         assert managers == []
         return
-    offset, attachments = EARLIER_MANAGER[path.name]
+    offset, bid, attachments = EARLIER_MANAGER[path.name]
     [d] = managers
     live = report.extra["message_managers"][0]
-    assert (d["offset"], d["relation"], d["attachments"]) == (offset, "earlier_version",
-                                                             attachments)
+    assert (d["offset"], d["bid"], d["relation"]) == (offset, bid, "earlier_version")
+    assert (d["nid"], d["attachments"]) == (live["nid"], attachments)
+    assert d["attachments_from"] == "stale_node_entry"
     assert d["subject"] == live["subject"] and d["profile"] == live["profile"]
     assert d["allocated"] is False and d["referenced"] is False
     raw = permute_decode(path.read_bytes()[offset:offset + d["length"]])

@@ -102,6 +102,8 @@ def test_deleted_manager_history_recovered(tmp_path, variant, encoding) -> None:
     assert manager["profile"]["name"] == deleted["profile"]
     assert manager["attachments"] == [f"BlobPOP{deleted['blobs'][0]['account']}"]
     assert manager["relation"] == "unrelated"  # another profile's manager than the live one
+    # the writer leaves no node entry for it: its subnode list is the nearest surviving one
+    assert (manager["nid"], manager["attachments_from"]) == (None, "nearest_subnode_list")
     assert any(ib <= manager["offset"] < ib + size for ib, size in deleted["block_ranges"])
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from uidl_inspector.findings import Finding
-from uidl_inspector.recover.instore import find_in_store
+from uidl_inspector.recover.instore import StoreSpace, find_in_store
 from uidl_inspector.recover.items import RecoveredItem, collect, relate
 from uidl_inspector.recover.managers import deleted_managers
 from uidl_inspector.report.model import HistoryRecord
@@ -26,7 +26,10 @@ def recover_store(ndb: NdbFile, source: str, histories: Sequence[HistoryRecord] 
                   live_subjects: Iterable[str] = ()) -> tuple[list[RecoveredItem], list[Finding]]:
     """Histories, fragments and deleted Message Managers in a store's unreferenced space,
     related to its live histories (and managers, by ``live_subjects``)."""
-    found, surviving, findings = find_in_store(ndb)
+    space = StoreSpace(ndb)
+    found, surviving, findings = find_in_store(ndb, space)
     items = relate(collect(found, source), histories, source)
-    items += deleted_managers(ndb.fmt, surviving, source, set(live_subjects))
+    if surviving:
+        items += deleted_managers(ndb.fmt, surviving, source, set(live_subjects),
+                                  space.stale_nodes(), lambda bid: ndb.read_block(bid, []))
     return items, findings

@@ -118,6 +118,8 @@ class StoreSpace:
         """rgbBits of each AMap page by its offset; a page that fails its checks is left out."""
         fmt, data, size = self.fmt, self.ndb._map, self.ndb.size
         out: dict[int, bytes] = {}
+        if fmt is s.UNICODE_4K:  # where its AMaps lie is not documented: not guessed
+            return out
         if not self.ndb.header.root.fAMapValid:
             self.findings.append(Finding("amap_not_valid", None,
                                          "fAMapValid is 0: allocation state not trusted"))
@@ -161,6 +163,28 @@ class StoreSpace:
         """Whether a live block or page covers ``offset``."""
         i = bisect.bisect_right(self._starts, offset) - 1
         return i >= 0 and self._starts[i] <= offset < self._ends[i]
+
+    def stale_nodes(self) -> dict[int, tuple[int, int]]:
+        """bidData -> (nid, bidSub) of the node entries in NBT leaf pages left in free space
+        (page type and CRC checked): what the nodes pointed to before they were rewritten."""
+        ndb, fmt = self.ndb, self.fmt
+        size, record = fmt.page_size, ndb._nbt_fast
+        cols = record.columns("nid", "bidData", "bidSub")
+        out: dict[int, tuple[int, int]] = {}
+        for start, end in self.gaps():
+            for ib in range(-(-start // size) * size, end - size + 1, size):
+                raw = bytes(ndb._map[ib:ib + size])
+                page = ndb._page_fast.parse(raw)
+                if (page.pageTrailer_ptype != s.PTYPE_NBT or page.cLevel
+                        or page.pageTrailer_ptypeRepeat != s.PTYPE_NBT
+                        or page.cbEnt < record.size
+                        or page.cEnt * page.cbEnt > fmt.btentries_size
+                        or page.pageTrailer_dwCRC != s.page_crc(fmt, raw)):
+                    continue
+                for i in range(page.cEnt):
+                    nid, bid_data, bid_sub = cols.unpack_from(page.rgentries, i * page.cbEnt)
+                    out.setdefault(bid_data & ~1, (nid & 0xFFFFFFFF, bid_sub))
+        return out
 
     def blocks(self, start: int, end: int) -> list[Block]:
         """Blocks whose trailer survives in [start, end): size and signature hold.
@@ -208,13 +232,14 @@ def _keep(block: Block, data: bytes) -> bool:
     return len(data) >= 4 and data[2] == HN_SIGNATURE and data[3] == CLIENT_SIG_PC
 
 
-def find_in_store(ndb: NdbFile) -> tuple[list[Found], list[Surviving], list[Finding]]:
+def find_in_store(ndb: NdbFile, space: StoreSpace | None = None
+                  ) -> tuple[list[Found], list[Surviving], list[Finding]]:
     """Every run of tags in the store's unreferenced space, decoded as the store encodes.
 
     Returns the finds, the surviving blocks that may belong to a deleted message (property
     contexts and subnode lists, decoded), and the findings about the allocation maps.
     """
-    space = StoreSpace(ndb)
+    space = space or StoreSpace(ndb)
     method = ndb.crypt_method
     name = CRYPT_NAMES[method]
     data = ndb._map
