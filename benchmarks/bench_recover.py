@@ -29,6 +29,7 @@ import hashlib
 import io
 import random
 import re
+import statistics
 import sys
 import tempfile
 from datetime import datetime, timedelta
@@ -48,9 +49,14 @@ from uidl_inspector.store.ndb import NdbFile  # noqa: E402
 HEADER = re.compile(rb"\x03\x00..[+&\-][ hb]", re.DOTALL)
 
 
-def median(fn, runs: int) -> float:
-    """Median wall time (bench_audit's helper: the same measure in every benchmark)."""
-    return median_time(fn, runs)[0]
+def medians(fns: list, runs: int) -> list[float]:
+    """Median wall time of each function, runs interleaved (one of each per round), so that
+    a change in the machine's load weighs on all of them alike (bench_audit's measure)."""
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(runs):
+        for fn, out in zip(fns, times, strict=True):
+            out.append(median_time(fn, 1)[0])
+    return [statistics.median(t) for t in times]
 
 
 def in_store(store: Path, runs: int) -> None:
@@ -62,8 +68,7 @@ def in_store(store: Path, runs: int) -> None:
             ndb.close()
 
     found = recover()
-    t_hash = median(lambda: hash_file(store), runs)
-    t_rec = median(recover, runs)
+    t_hash, t_rec = medians([lambda: hash_file(store), recover], runs)
     size = store.stat().st_size
     print(f"in-store: {size / 1e6:.1f} MB store, {found} item(s) recovered")
     print(f"  hash once {t_hash:.3f} s, recovery {t_rec:.3f} s: ratio {t_rec / t_hash:.2f}x "
@@ -86,10 +91,11 @@ def planted(megabytes: int) -> bytes:
 def carving(megabytes: int, runs: int) -> None:
     data = planted(megabytes)
     found = sum(len(i.places) for i in carve(io.BytesIO(data), "bench").items)
-    t_bare = median(lambda: sum(1 for _ in HEADER.finditer(data)), runs)
-    t_search = median(lambda: list(carve_runs(io.BytesIO(data))), runs)
-    t_carve = median(lambda: carve(io.BytesIO(data), "bench"), runs)
-    t_hash = median(lambda: (hashlib.sha256(data).digest(), hashlib.md5(data).digest()), runs)
+    t_bare, t_search, t_carve, t_hash = medians([
+        lambda: sum(1 for _ in HEADER.finditer(data)),
+        lambda: list(carve_runs(io.BytesIO(data))),
+        lambda: carve(io.BytesIO(data), "bench"),
+        lambda: (hashlib.sha256(data).digest(), hashlib.md5(data).digest())], runs)
     print(f"carve: {megabytes} MB, {found} BLOB copies found ({2 * megabytes} planted)")
     print(f"  bare re.finditer {t_bare:.3f} s ({megabytes / t_bare:.0f} MB/s)")
     print(f"  carve search     {t_search:.3f} s ({megabytes / t_search:.0f} MB/s): throughput "

@@ -114,33 +114,59 @@ def _round(buf: bytes, start: int, final: bool) -> tuple[list[Found], int]:
     return found, min(len(buf), max(limit, pos))
 
 
+def _fill(fh: BinaryIO, view: memoryview) -> int:
+    """Read into ``view`` until it is full or the input ends (a short read is not the end)."""
+    got = 0
+    readinto = getattr(fh, "readinto", None)
+    while got < len(view):
+        if readinto is not None:
+            n = readinto(view[got:])
+        else:  # a reader without readinto: read, then copy
+            data = fh.read(len(view) - got)
+            n = len(data)
+            view[got:got + n] = data
+        if not n:
+            break
+        got += n
+    return got
+
+
 def carve_runs(fh: BinaryIO, base: int = 0, chunk: int = CHUNK,
                progress: Callable[[int], None] | None = None,
                hashers: tuple = ()) -> Iterator[Found]:
     """Every run of tags in ``fh`` (read to its end), at absolute offsets from ``base``.
 
-    ``hashers`` (hashlib objects) are fed every byte read, in order.
+    ``hashers`` (hashlib objects) are fed every byte read, in order. Each chunk is read
+    into one reused buffer after the bytes carried over from the last (no copy of the
+    chunk itself), hashed there on a second thread (hashlib releases the GIL on large
+    buffers) while it is searched on this one.
     """
-    buf = b""
-    start = base  # absolute offset of buf[0]
+    area = bytearray(chunk + _MARGIN)
+    carry = 0  # bytes at the start of area kept from the last round
+    start = base  # absolute offset of area[0]
     done = 0
     final = False
-    # hashlib releases the GIL on large buffers: each chunk is hashed on a second thread
-    # while it is searched on this one (one hashing job at a time, so in order).
     with ThreadPoolExecutor(1) as pool:
         hashing: Future | None = None
         while not final:
-            new = fh.read(chunk)
-            final = len(new) < chunk
             if hashing is not None:
-                hashing.result()
-            hashing = pool.submit(_update, hashers, new) if hashers and new else None
-            done += len(new)
-            buf = buf + new if buf else new
+                hashing.result()  # the hasher reads area: wait before writing to it
+                hashing = None
+            if len(area) < carry + chunk:
+                area = area[:carry] + bytearray(chunk)
+            view = memoryview(area)
+            got = _fill(fh, view[carry:carry + chunk])
+            final = got < chunk
+            if hashers and got:
+                hashing = pool.submit(_update, hashers, view[carry:carry + got])
+            done += got
+            buf = view[:carry + got]
             found, keep = _round(buf, start, final)
             yield from found
             start += keep
-            buf = buf[keep:]
+            carry = len(buf) - keep
+            area[:carry] = buf[keep:].tobytes() if carry else b""
+            del buf, view
             if progress is not None:
                 progress(done)
         if hashing is not None:

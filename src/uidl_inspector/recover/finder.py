@@ -165,6 +165,6 @@ def run_at(data: bytes, pos: int, end: int | None = None) -> list[Run]:
     return list(_split(data, match.start(), match.end(), 0))
 
 
-def decode_window(raw: bytes, permuted: bool) -> bytes:
+def decode_window(raw: bytes | memoryview, permuted: bool) -> bytes:
     """The bytes as the finder reads them: decoded when permute-encoded."""
-    return permute_decode(raw) if permuted else bytes(raw)
+    return permute_decode(bytes(raw)) if permuted else bytes(raw)

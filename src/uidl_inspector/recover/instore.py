@@ -13,7 +13,6 @@ their histories are the live ones.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from uidl_inspector.findings import Finding
@@ -63,9 +62,9 @@ class StoreSpace:
         whole_page = fmt.page_size - fmt.block_trailer_size  # a "cb" that spans one page
         refs = blocks + [(ib, whole_page) for ib in pages + list(self._amap)]
         refs.sort()
-        align, trailer = fmt.block_align, fmt.block_trailer_size + fmt.block_align - 1
-        self._starts = [ib for ib, _ in refs]
-        self._ends = [ib + (cb + trailer) // align * align for ib, cb in refs]
+        self._refs = refs
+        self._gaps = self._find_gaps()
+        self._bounds: tuple[list[int], list[int]] | None = None
 
     def _walk(self, ptype: int, leaves: bool) -> tuple[list[tuple[int, int]], list[int]]:
         """A B-tree's live pages and (``leaves``) its blocks' (ib, cb).
@@ -80,6 +79,8 @@ class StoreSpace:
         leaf, inner = ndb._bbt_fast, ndb._bt_fast
         leaf_cols = leaf.columns("BREF_ib", "cb")
         inner_cols = inner.columns("BREF_bid", "BREF_ib")
+        head = ndb._page_fast.columns("cEnt", "cbEnt", "cLevel", "pageTrailer_ptype",
+                                      "pageTrailer_ptypeRepeat", "pageTrailer_bid")
         blocks: list[tuple[int, int]] = []
         pages: list[int] = []
         seen: set[int] = set()
@@ -89,19 +90,18 @@ class StoreSpace:
             if ib in seen or depth > MAX_BTREE_DEPTH or ib <= 0 or ib + page_size > size:
                 continue
             seen.add(ib)
-            page = ndb._page_fast.parse(data, ib)
-            rec, cols = (inner, inner_cols) if page.cLevel else (leaf, leaf_cols)
-            if (page.pageTrailer_ptype != ptype or page.pageTrailer_ptypeRepeat != ptype
-                    or page.pageTrailer_bid != bid or page.cbEnt < rec.size
-                    or page.cEnt * page.cbEnt > fmt.btentries_size):
+            count, stride, level, kind, again, own = head.unpack_from(data, ib)
+            rec, cols = (inner, inner_cols) if level else (leaf, leaf_cols)
+            if (kind != ptype or again != ptype or own != bid or stride < rec.size
+                    or count * stride > fmt.btentries_size):
                 continue
             pages.append(ib)
-            if not page.cLevel and not leaves:
+            if not level and not leaves:
                 continue
-            raw, stride = page.rgentries, page.cbEnt
-            rows = (cols.iter_unpack(raw[:page.cEnt * stride]) if stride == rec.size
-                    else (cols.unpack_from(raw, i * stride) for i in range(page.cEnt)))
-            if page.cLevel:
+            raw = data[ib:ib + count * stride]  # rgentries open the page (BTPAGE)
+            rows = (cols.iter_unpack(raw) if stride == rec.size
+                    else (cols.unpack_from(raw, i * stride) for i in range(count)))
+            if level:
                 stack.extend((child_ib, child_bid, depth + 1) for child_bid, child_ib in rows)
             else:
                 blocks.extend(rows)
@@ -147,22 +147,35 @@ class StoreSpace:
 
     # -- gaps and trailers ---------------------------------------------------------
 
-    def gaps(self) -> Iterator[tuple[int, int]]:
-        """[start, end) spans after the header area that no live block or page covers."""
-        pos = FIRST_AMAP
-        size = self.ndb.size
-        for a, b in zip(self._starts, self._ends, strict=True):
-            if a > pos:
-                yield pos, min(a, size)
-            if b > pos:
-                pos = b
+    def _end(self, ib: int, cb: int) -> int:
+        align = self.fmt.block_align
+        return ib + (cb + self.fmt.block_trailer_size + align - 1) // align * align
+
+    def _find_gaps(self) -> list[tuple[int, int]]:
+        pos, size, out = FIRST_AMAP, self.ndb.size, []
+        align, extra = self.fmt.block_align, self.fmt.block_trailer_size + self.fmt.block_align - 1
+        for ib, cb in self._refs:
+            if ib > pos:
+                out.append((pos, min(ib, size)))
+            end = ib + (cb + extra) // align * align
+            if end > pos:
+                pos = end
         if pos < size:
-            yield pos, size
+            out.append((pos, size))
+        return out
+
+    def gaps(self) -> list[tuple[int, int]]:
+        """[start, end) spans after the header area that no live block or page covers."""
+        return self._gaps
 
     def referenced(self, offset: int) -> bool:
         """Whether a live block or page covers ``offset``."""
-        i = bisect.bisect_right(self._starts, offset) - 1
-        return i >= 0 and self._starts[i] <= offset < self._ends[i]
+        if self._bounds is None:  # built on first use: most stores have few finds
+            self._bounds = ([ib for ib, _ in self._refs],
+                            [self._end(ib, cb) for ib, cb in self._refs])
+        starts, ends = self._bounds
+        i = bisect.bisect_right(starts, offset) - 1
+        return i >= 0 and starts[i] <= offset < ends[i]
 
     def stale_nodes(self) -> dict[int, tuple[int, int]]:
         """bidData -> (nid, bidSub) of the node entries in NBT leaf pages left in free space
