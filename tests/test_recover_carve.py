@@ -116,3 +116,10 @@ def test_cli_carve_json_and_bad_input(tmp_path) -> None:
     assert (item["offset"], item["kind"], item["encoding"]) == (4096, "blob", "permute")
     assert item["blob"]["declared_count"] == 12
     assert "missing" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_text_full_of_dates_gives_only_the_planted_blob() -> None:
+    text = b"2020-01-02 20:20 +b20 -h2020 " * 20000
+    data = text + BLOB_A + text
+    result = carve(io.BytesIO(data), "log.txt", chunk=1 << 16)
+    assert _places(result.items) == [(len(text), len(BLOB_A), "none", "blob", BLOB_A)]
