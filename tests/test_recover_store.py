@@ -172,3 +172,20 @@ def test_relation_rules() -> None:
     assert (stranger.relation, stranger.account) == ("unrelated", None)
     assert (newer.relation, newer.related_history) == ("unrelated", 0)
     assert [e.uid for e in newer.lost] == ["d"]
+
+
+def test_cli_scan_recovers_by_default_and_no_recover_turns_it_off() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from uidl_inspector.cli import app
+
+    path = str(REAL_SAMPLES / "pop3" / "tghanem-user1-20170617-3b2b9c93.pst")
+    runner = CliRunner()
+    on = json.loads(runner.invoke(app, ["scan", path, "-f", "json"]).stdout)
+    off = json.loads(runner.invoke(app, ["scan", path, "-f", "json", "--no-recover"]).stdout)
+    assert [r["kind"] for r in on["recovered"]] == ["blob", "deleted_manager"]
+    assert "recovered" not in off and off["histories"] == on["histories"]
+    table = runner.invoke(app, ["scan", path, "-f", "table"]).stdout
+    assert "Recovered (2)" in table

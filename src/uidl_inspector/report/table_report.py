@@ -130,7 +130,7 @@ def render_table(report: Report, console: Console) -> None:
             console.print(Text.assemble(("  " + terminal_safe(a.code), "yellow"),
                                         f" at offset {a.offset}: {terminal_safe(a.detail)}"))
     recovered = report.extra.get("recovered") or []
-    if not report.histories and not recovered:
+    if not report.histories:
         console.print(Text("No POP3 download history found."))
     if recovered:
         console.print(_recovered_table(recovered))
