@@ -10,12 +10,15 @@ implementation we did not write. Signatures follow libyal/libpff ``include/libpf
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pypff
 
-__all__ = ["LibpffError", "HiddenAttachment", "HiddenMessage", "hidden_messages"]
+__all__ = ["LibpffError", "HiddenAttachment", "HiddenMessage", "hidden_messages",
+           "recovered_items"]
 
 _LIB = ctypes.CDLL(pypff.__file__)
 _P = ctypes.c_void_p
@@ -65,6 +68,11 @@ _SIGNATURES: dict[str, tuple[type, list[type]]] = {
         ctypes.c_ssize_t, [_P, ctypes.c_char_p, ctypes.c_size_t, _PP],
     ),
     "libpff_attachment_get_item": (ctypes.c_int, [_P, _PP, _PP]),
+    "libpff_file_recover_items": (ctypes.c_int, [_P, ctypes.c_int, _PP]),
+    "libpff_file_get_number_of_recovered_items": (
+        ctypes.c_int, [_P, ctypes.POINTER(ctypes.c_int), _PP],
+    ),
+    "libpff_file_get_recovered_item_by_index": (ctypes.c_int, [_P, ctypes.c_int, _PP, _PP]),
 }
 for _name, (_restype, _argtypes) in _SIGNATURES.items():
     _function = getattr(_LIB, _name)
@@ -206,23 +214,29 @@ def _hidden_message(item: ctypes.c_void_p, nid: int) -> HiddenMessage:
     )
 
 
-def hidden_messages(path: str | Path) -> list[HiddenMessage]:
-    """Every associated (NID type 0x08) message in the store, with its attachments' bytes,
-    in libpff's item-tree order."""
+@contextmanager
+def _opened(path: str | Path) -> Iterator[ctypes.c_void_p]:
+    """A libpff file handle open for reading, closed and freed after use."""
     handle = ctypes.c_void_p()
     _call("libpff_file_initialize", ctypes.byref(handle))
-    found: list[HiddenMessage] = []
     try:
         _call("libpff_file_open", handle, str(path).encode(), _ACCESS_READ)
         try:
-            root = ctypes.c_void_p()
-            if _call("libpff_file_get_root_item", handle, ctypes.byref(root)) != 1:
-                return found
-            _walk(root, 0, set(), found)
+            yield handle
         finally:
             _call("libpff_file_close", handle)
     finally:
         _call("libpff_file_free", ctypes.byref(handle))
+
+
+def hidden_messages(path: str | Path) -> list[HiddenMessage]:
+    """Every associated (NID type 0x08) message in the store, with its attachments' bytes,
+    in libpff's item-tree order."""
+    found: list[HiddenMessage] = []
+    with _opened(path) as handle:
+        root = ctypes.c_void_p()
+        if _call("libpff_file_get_root_item", handle, ctypes.byref(root)) == 1:
+            _walk(root, 0, set(), found)
     return found
 
 
@@ -250,3 +264,39 @@ def _walk(item: ctypes.c_void_p, depth: int, seen: set[int], found: list[HiddenM
                 _walk(sub, depth + 1, seen, found)
     finally:
         _free_item(item)
+
+
+def _quiet(read: object, item: ctypes.c_void_p, entry_type: int) -> object:
+    try:
+        return read(item, entry_type)  # type: ignore[operator]
+    except LibpffError:
+        return None
+
+
+def recovered_items(path: str | Path, flags: int = 0) -> list[HiddenMessage]:
+    """The items libpff's own recovery (``libpff_file_recover_items``) finds in unused space.
+
+    Attachments are read when libpff can (a recovered item's subnodes may be gone).
+    ``flags``: LIBPFF_RECOVERY_FLAG_IGNORE_ALLOCATION_DATA (1), ..._SCAN_FOR_FRAGMENTS (2).
+    """
+    found: list[HiddenMessage] = []
+    with _opened(path) as handle:
+        _call("libpff_file_recover_items", handle, flags)
+        count = ctypes.c_int()
+        _call("libpff_file_get_number_of_recovered_items", handle, ctypes.byref(count))
+        for index in range(count.value):
+            item = ctypes.c_void_p()
+            _call("libpff_file_get_recovered_item_by_index", handle, index, ctypes.byref(item))
+            try:
+                identifier = ctypes.c_uint32()
+                _call("libpff_item_get_identifier", item, ctypes.byref(identifier))
+                try:
+                    found.append(_hidden_message(item, identifier.value))
+                except LibpffError:  # values libpff cannot read are left out
+                    found.append(HiddenMessage(identifier.value, _quiet(_string, item, 0x001A),
+                                               _quiet(_string, item, 0x0037),
+                                               _quiet(_binary, item, 0x000B),
+                                               _quiet(_binary, item, 0x300B)))
+            finally:
+                _free_item(item)
+    return found

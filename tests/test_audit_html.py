@@ -71,7 +71,7 @@ def test_chart_buckets_stay_bounded():
     report = Report(histories=[history(tags)])
     unit, bars = downloads_per_period(report)
     assert unit == "month" and len(bars) <= MAX_BARS
-    assert sum(g for _, g, _ in bars) == 600
+    assert sum(g for _, g, _, _ in bars) == 600
 
 
 def chromium(args, tmp_path):

@@ -426,7 +426,7 @@ def _history_from_blob(source: str, data: bytes) -> HistoryRecord:
 
 
 def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
-              progress: Callable[[int], None] | None) -> None:
+              progress: Callable[[int], None] | None, recover: bool = True) -> None:
     from uidl_inspector.verify import cross_check
 
     source = source_path(item.path)
@@ -445,6 +445,8 @@ def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
             report.histories.extend(result.histories)
             report.extra.setdefault("message_managers", []).extend(
                 {"source": source, **c.to_dict()} for c in result.candidates)
+            if recover and getattr(evidence.store, "ndb", None) is not None:
+                findings += _recover(evidence.store.ndb, source, report)
             if verify:
                 rows, _ = hidden_inventory(evidence.store)
                 report.extra.setdefault("cross_check", []).append(
@@ -469,15 +471,38 @@ def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
     report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
 
 
+def _recover(ndb: Any, source: str, report: Report) -> list[Finding]:
+    """Recovery adds to the report; a failure of it costs a finding, never the live results."""
+    from uidl_inspector.recover import recover_store
+
+    try:
+        subjects = [m.get("subject") or "" for m in report.extra.get("message_managers", [])
+                    if m.get("source") == source]
+        items, notes = recover_store(ndb, source, report.histories, subjects)
+    except (UidlInspectorError, OSError, ValueError, IndexError) as exc:
+        if debugging():
+            raise
+        return [Finding("recovery_failed", None, f"{type(exc).__name__}: {exc}")]
+    report.extra.setdefault("recovered", []).extend(items)
+    return notes
+
+
 def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
-                  progress: Callable[[int], None] | None = None) -> ScanOutcome:
+                  progress: Callable[[int], None] | None = None,
+                  recover: bool = True) -> ScanOutcome:
     """Scan every input (files, directories walked recursively) into one report.
+
+    ``recover``: also look for earlier histories in each store's unreferenced space
+    (``recovered`` in the report).
 
     An input that cannot be read or opened gets a Source with its one-line error and the
     scan goes on with the others; files of no known kind inside directories are skipped.
     """
+    report = Report()
+    if recover:
+        report.extra["recovered"] = []  # present (if empty) whenever recovery ran
     return _each_input(paths, lambda item, report: _scan_one(item, report, deep, verify,
-                                                             progress))
+                                                             progress, recover), report=report)
 
 
 def _hidden_one(item: EvidenceFile, report: Report) -> None:
@@ -505,11 +530,11 @@ def hidden_evidence(paths: list[str]) -> ScanOutcome:
 
 def _each_input(paths: list[str], handle: Callable[[EvidenceFile, Report], None],
                 kinds: tuple[str, ...] | None = None, what: str = "",
-                step_name: str = "scan") -> ScanOutcome:
+                step_name: str = "scan", report: Report | None = None) -> ScanOutcome:
     """Run ``handle`` on every input (of one of ``kinds``, when given: any other file named
     on the command line is ``not what``), each failure one line; files of no wanted kind
     found in directories are skipped."""
-    outcome = ScanOutcome(Report())
+    outcome = ScanOutcome(report or Report())
     for item in walk_inputs(paths):
         wanted = item.kind != "unknown" if kinds is None else item.kind in kinds
         if item.error is None and not wanted and item.from_directory:

@@ -78,9 +78,36 @@ def _assign_listings(labels: Sequence[str], entries: Sequence[EntryRef],
     return assigned, notes
 
 
+def _recovered(items: Sequence[Any]) -> list[dict[str, Any]]:
+    """Per account: the recovered versions and the entries no live history holds."""
+    by_account: dict[str, dict[str, Any]] = {}
+    for index, item in enumerate(items):
+        if item.kind == "deleted_manager" or item.relation == "same_as_live":
+            continue
+        label = item.account.label if item.account else "unknown"
+        row = by_account.setdefault(label, {"account": label, "versions": [],
+                                            "lost_entries": []})
+        place = item.places[0]
+        row["versions"].append({"recovered": index, "kind": item.kind, "source": item.source,
+                                "offset": place.offset, "relation": item.relation,
+                                "latest": item.latest.isoformat() if item.latest else None,
+                                "entries": len(item.history.entries)})
+        for entry in item.lost:
+            row["lost_entries"].append({
+                "recovered": index, "offset": entry.offset, "uid": entry.uid,
+                "operation": entry.operation, "content": entry.content,
+                "timestamp": entry.timestamp.isoformat() if entry.timestamp else None})
+    return [by_account[k] for k in sorted(by_account)]
+
+
 def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventory] = (),
-              listings: Sequence[ServerListing] = ()) -> dict[str, Any]:
-    """The ``audit`` section for these histories, store inventories and server listings."""
+              listings: Sequence[ServerListing] = (),
+              recovered: Sequence[Any] = ()) -> dict[str, Any]:
+    """The ``audit`` section for these histories, store inventories and server listings.
+
+    ``recovered``: the scan's recovered items (earlier versions found in free space); their
+    lost entries are listed per account and cited by ``history_reset``.
+    """
     entries = entry_refs(histories)
     # A Message Manager without history attachment names no account: it is counted in the
     # summary (a configured account), not classified against the server.
@@ -97,7 +124,8 @@ def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventor
     groups, keyless = find_duplicates(messages)
     clock = infer_clock(entries, messages)
     links = link_entries(entries, messages, clock)
-    ctx = AuditContext(histories, entries, inventories, groups, clock, links, accounts)
+    ctx = AuditContext(histories, entries, inventories, groups, clock, links, accounts,
+                       recovered)
     findings = derive_findings(ctx)
     gets = sum(1 for r in entries if r.operation in GET_OPERATIONS)
     return {
@@ -122,4 +150,5 @@ def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventor
         "inventory_findings": [
             f.to_dict() for inv in inventories for f in inv.findings
         ],
+        "recovered": _recovered(recovered),
     }

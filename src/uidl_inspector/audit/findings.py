@@ -64,6 +64,7 @@ class AuditContext:
     clock: ClockInference
     links: Sequence[Link]
     accounts: Sequence[AccountClassification]
+    recovered: Sequence[Any] = ()  # recover.RecoveredItem: earlier states from free space
 
 
 def _capped(name: str, refs: Sequence[Any]) -> dict[str, Any]:
@@ -207,8 +208,29 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
             **_capped("older_messages", [m.ref() for m in older]),
             "delete_entries": deletes,
         }
+        proof = _earlier_versions(ctx, label, start_local)
+        if proof:
+            evidence["recovered_versions"] = proof
+            explanation += (f" {len(proof)} earlier version(s) of the history recovered from "
+                            "the store's free space hold downloads the live history has lost.")
         out.append(AuditFinding("history_reset", explanation, evidence))
     return out
+
+
+def _earlier_versions(ctx: AuditContext, label: str, start: datetime) -> list[dict[str, Any]]:
+    """Recovered histories of this account that prove an earlier history: they hold tags
+    the live ones lost, dated before the live history begins."""
+    out = []
+    for item in ctx.recovered:
+        if item.account is None or item.account.label != label:
+            continue
+        lost = [e for e in item.lost if e.timestamp is not None and e.timestamp < start]
+        if lost:
+            place = item.places[0]
+            out.append({"source": item.source, "kind": item.kind, "offset": place.offset,
+                        "latest": _iso(item.latest), "entries": len(item.history.entries),
+                        "lost_before_start": len(lost)})
+    return out[:EVIDENCE_LIMIT]
 
 
 def _manager_key(record: HistoryRecord) -> tuple[str, Any]:

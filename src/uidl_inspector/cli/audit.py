@@ -26,6 +26,7 @@ from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
     ForceOpt,
+    NoRecoverOpt,
     OutputOpt,
     error,
     guarded,
@@ -68,14 +69,14 @@ def parse_listing_option(value: str) -> tuple[str | None, str]:
 
 
 def audit_report(paths: list[str], listings: list[ServerListing],
-                 progress: Any = None) -> tuple[Report, list[str]]:
+                 progress: Any = None, recover: bool = True) -> tuple[Report, list[str]]:
     """Scan the evidence, take each store's inventory, audit. Returns the report (with
     ``audit`` in its extra sections) and one line per input that could not be processed."""
     from uidl_inspector.locate import scan_evidence
     from uidl_inspector.store.detect import open_evidence
 
     with step(log, "scan"):
-        outcome = scan_evidence(paths, progress=progress)
+        outcome = scan_evidence(paths, progress=progress, recover=recover)
     report = outcome.report
     failed = list(outcome.failed)
     inventories: list[Inventory] = []
@@ -93,7 +94,8 @@ def audit_report(paths: list[str], listings: list[ServerListing],
         except (UidlInspectorError, OSError) as exc:
             failed.append(f"{source.path}: cannot list its messages: {exc}")
     with step(log, "audit"):
-        report.extra["audit"] = run_audit(report.histories, inventories, listings)
+        report.extra["audit"] = run_audit(report.histories, inventories, listings,
+                                          recovered=report.extra.get("recovered", []))
     summary = report.extra["audit"]["summary"]
     log.info("audit: %d entries, %d messages, %d duplicate groups, findings: %s",
              summary["entries"], summary["messages"], summary["duplicate_groups"],
@@ -208,6 +210,7 @@ def audit(
              "evidence supports and is refused without it.")] = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
+    no_recover: NoRecoverOpt = False,
 ) -> None:
     """Audit POP3 downloads: server classes, duplicate messages, clock, findings."""
     if fmt in TIMELINE_FORMATS:
@@ -233,7 +236,7 @@ def audit(
     for value in listing_args:
         account, path = parse_listing_option(value)
         listings.append(read_server_listing(path, account))
-    report, failed = audit_report(inputs, listings)
+    report, failed = audit_report(inputs, listings, recover=not no_recover)
     report.demo = demo
     for line in failed:
         error(line)

@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from uidl_inspector.cli.app import PANEL_OUTPUT
+from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT
 from uidl_inspector.cli.runlog import PROG, SHOWN, quiet
 from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
 from uidl_inspector.report.csv_report import to_csv
@@ -29,6 +29,7 @@ from uidl_inspector.report.table_report import render_table, terminal_safe, to_t
 
 __all__ = [
     "EXIT_OK", "EXIT_INPUT", "EXIT_USAGE", "Format", "FormatOpt", "OutputOpt", "ForceOpt",
+    "NoRecoverOpt",
     "error", "note", "usage_error", "guarded", "resolve_format", "emit",
 ]
 
@@ -51,6 +52,9 @@ OutputOpt = Annotated[str | None, typer.Option(
 ForceOpt = Annotated[bool, typer.Option(
     "--force", rich_help_panel=PANEL_OUTPUT,
     help="Replace the --output (or --log-file) file if it exists.")]
+NoRecoverOpt = Annotated[bool, typer.Option(
+    "--no-recover", rich_help_panel=PANEL_INPUT, help="Do not look for earlier histories in "
+    "the stores' free and orphaned space (the 'recovered' section).")]
 
 
 def error(message: str) -> None:

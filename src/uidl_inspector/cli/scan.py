@@ -14,6 +14,7 @@ from uidl_inspector.cli.common import (
     EXIT_INPUT,
     ForceOpt,
     FormatOpt,
+    NoRecoverOpt,
     OutputOpt,
     emit,
     error,
@@ -66,6 +67,7 @@ def scan(
         "--strict", rich_help_panel=PANEL_CHECKS, help="Exit 1 if any history anomaly or "
         "container finding is a warning or an error (info is not; the report is still "
         "written).")] = False,
+    no_recover: NoRecoverOpt = False,
 ) -> None:
     """Find and decode every POP3 download history (UIDL BLOB) in the evidence.
 
@@ -82,7 +84,8 @@ def scan(
              "your own)")
         paths = [str(found)]
     with progress_on_stderr() as progress:
-        outcome = scan_evidence(paths, deep=deep, verify=verify, progress=progress)
+        outcome = scan_evidence(paths, deep=deep, verify=verify, progress=progress,
+                                recover=not no_recover)
     outcome.report.demo = demo
     for line in outcome.failed:
         error(line)

@@ -75,46 +75,56 @@ def _bucket(day: date, unit: str) -> str:
     return f"{day.year}-{day.month:02d}"
 
 
-def downloads_per_period(report: Report) -> tuple[str, list[tuple[str, int, int]]]:
-    """(unit, [(period, downloads, duplicate copies delivered)]) in time order.
+def downloads_per_period(report: Report) -> tuple[str, list[tuple[str, int, int, int]]]:
+    """(unit, [(period, downloads, duplicate copies delivered, recovered downloads)]).
 
     Downloads are counted on the BLOB's own calendar (its dates, as recorded); duplicate
-    copies by their UTC delivery date. Days become ISO weeks, then months, so that there
-    are never more than MAX_BARS bars.
+    copies by their UTC delivery date; recovered downloads are those only an earlier
+    version found in free space still records (its lost entries). Days become ISO weeks,
+    then months, so that there are never more than MAX_BARS bars.
     """
     downloads: Counter[date] = Counter()
     for record in report.histories:
         for entry in record.history.entries:
             if entry.timestamp is not None and entry.operation in ("get", "get-and-delete"):
                 downloads[entry.timestamp.date()] += 1
+    recovered: Counter[date] = Counter()
+    for item in report.extra.get("recovered") or []:
+        for entry in item.lost:
+            if entry.timestamp is not None and entry.operation in ("get", "get-and-delete"):
+                recovered[entry.timestamp.date()] += 1
     copies: Counter[date] = Counter()
     for group in report.extra.get("audit", {}).get("duplicates", []):
         for copy in group["copies"]:
             if copy.get("delivery_time"):
                 copies[datetime.fromisoformat(copy["delivery_time"]).date()] += 1
-    days = sorted(set(downloads) | set(copies))
+    days = sorted(set(downloads) | set(copies) | set(recovered))
     for unit in ("day", "week", "month"):
         periods = sorted({_bucket(d, unit) for d in days})
         if len(periods) <= MAX_BARS:
             break
-    got: Counter[str] = Counter()
-    dup: Counter[str] = Counter()
-    for d, n in downloads.items():
-        got[_bucket(d, unit)] += n
-    for d, n in copies.items():
-        dup[_bucket(d, unit)] += n
-    periods = sorted(set(got) | set(dup))
+    series: list[Counter[str]] = [Counter(), Counter(), Counter()]
+    for counts, out in zip((downloads, copies, recovered), series, strict=True):
+        for d, n in counts.items():
+            out[_bucket(d, unit)] += n
+    got, dup, rec = series
+    periods = sorted(set(got) | set(dup) | set(rec))
     if len(periods) > MAX_BARS:  # centuries of bogus dates: keep the busiest periods
-        periods = sorted(sorted(periods, key=lambda p: -(got[p] + dup[p]))[:MAX_BARS])
-    return unit, [(p, got[p], dup[p]) for p in periods]
+        periods = sorted(sorted(periods, key=lambda p: -(got[p] + dup[p] + rec[p]))[:MAX_BARS])
+    return unit, [(p, got[p], dup[p], rec[p]) for p in periods]
 
 
-def _chart(unit: str, bars: list[tuple[str, int, int]]) -> str:
-    """Grouped bars (downloads, duplicate copies) as inline SVG with a title per bar."""
+_SERIES = (("get", "#0969da", "downloads"), ("dup", "#cf222e", "duplicate copies"),
+           ("recovered", "#8250df", "recovered downloads (earlier history)"))
+
+
+def _chart(unit: str, bars: list[tuple[str, int, int, int]]) -> str:
+    """Grouped bars (downloads, duplicate copies, recovered) as inline SVG, titled."""
     if not bars:
         return '<p class="muted" id="chart-empty">No dated download to chart.</p>'
-    top = max(max(g, d) for _, g, d in bars) or 1
-    width, height, left, bottom = max(320, 24 * len(bars) + 60), 220, 40, 60
+    shown = _SERIES if any(b[3] for b in bars) else _SERIES[:2]
+    top = max(max(b[1:]) for b in bars) or 1
+    width, height, left, bottom = max(320, 12 * len(shown) * len(bars) + 60), 220, 40, 60
     plot = height - bottom - 10
     step = (width - left - 10) / len(bars)
     parts = [f'<svg id="downloads-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
@@ -123,14 +133,13 @@ def _chart(unit: str, bars: list[tuple[str, int, int]]) -> str:
              'stroke="#57606a"/>',
              f'<text x="{left - 4}" y="18" text-anchor="end">{top}</text>',
              f'<text x="{left - 4}" y="{10 + plot}" text-anchor="end">0</text>']
-    bar = max(2.0, step / 2 - 2)
-    for i, (period, got, dup) in enumerate(bars):
+    bar = max(2.0, step / len(shown) - 2)
+    for i, (period, *values) in enumerate(bars):
         x = left + i * step + 1
-        for k, (value, colour, what) in enumerate(((got, "#0969da", "downloads"),
-                                                   (dup, "#cf222e", "duplicate copies"))):
+        for k, ((name, colour, what), value) in enumerate(zip(shown, values, strict=False)):
             h = plot * value / top
             parts.append(
-                f'<rect class="bar-{"get" if k == 0 else "dup"}" x="{x + k * bar:.1f}" '
+                f'<rect class="bar-{name}" x="{x + k * bar:.1f}" '
                 f'y="{10 + plot - h:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{colour}">'
                 f"<title>{_e(period)}: {value} {what}</title></rect>")
         if len(bars) <= 40 or i % max(1, len(bars) // 20) == 0:
@@ -138,11 +147,32 @@ def _chart(unit: str, bars: list[tuple[str, int, int]]) -> str:
                          f'transform="rotate(45 {x:.1f} {height - bottom + 14})">'
                          f"{_e(period)}</text>")
     parts.append("</svg>")
+    recovered = (' &nbsp; <span style="color:#8250df">&#9632;</span> downloads only an '
+                 "earlier history recovered from free space records (BLOB calendar)"
+                 if len(shown) == 3 else "")
     legend = ('<p class="muted"><span style="color:#0969da">&#9632;</span> downloads '
               "(history entries, BLOB calendar) &nbsp; "
-              '<span style="color:#cf222e">&#9632;</span> duplicate copies delivered (UTC), '
-              f"per {_e(unit)}.</p>")
+              '<span style="color:#cf222e">&#9632;</span> duplicate copies delivered (UTC)'
+              f"{recovered}, per {_e(unit)}.</p>")
     return "".join(parts) + legend
+
+
+def _recovered(audit: dict[str, Any]) -> str:
+    """Recovered versions per account: evidence of a past state, not of the present one."""
+    rows = []
+    for account in audit.get("recovered", []):
+        for version in account["versions"]:
+            rows.append([account["account"], version["kind"], version["offset"],
+                         version["relation"], version["latest"], version["entries"],
+                         sum(1 for e in account["lost_entries"]
+                             if e["recovered"] == version["recovered"])])
+    if not rows:
+        return ('<p id="recovered-none">No earlier history was recovered from free '
+                "space.</p>")
+    return ('<p class="muted">Found in space the store no longer uses: each is evidence of '
+            "an earlier state of a history, not of the present one.</p>"
+            + _table(["account", "kind", "file offset", "relation", "latest tag", "entries",
+                      "lost entries"], rows, "recovered"))
 
 
 def _accounts(audit: dict[str, Any]) -> str:
@@ -288,6 +318,8 @@ def to_html(report: Report) -> str:
         _histories(data),
         f'<h2 id="chart-heading">Downloads per {_e(unit)}</h2>',
         _chart(unit, bars),
+        '<h2 id="recovered-heading">Recovered earlier histories</h2>',
+        _recovered(audit) if audit else "",
         '<h2 id="duplicates-heading">Duplicate messages</h2>',
         _duplicates(audit) if audit else "",
         '<h2 id="findings-heading">Findings</h2>',

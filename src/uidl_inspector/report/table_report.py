@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -266,7 +267,26 @@ def render_table(report: Report, console: Console) -> None:
     if not report.histories:
         console.print(Text("No POP3 download history found."))
         console.print(Text(examined_line(report)))
+    recovered = report.extra.get("recovered") or []
+    if recovered:
+        console.print(_recovered_table(recovered))
     log.info("report: table of %d histories at %d columns", total, console.width)
+
+
+def _recovered_table(items: list[Any]) -> Table:
+    """One row per recovered item: where, what, how it relates to the live histories."""
+    table = data_table("kind", "offset", "copies", "encoding", "allocated", "tags", "latest",
+                       "account", "relation", "lost",
+                       title=f"Recovered ({len(items)}): earlier states, not the present one",
+                       numeric=("offset", "copies", "tags", "lost"))
+    for item in items:
+        d = item.to_dict() if hasattr(item, "to_dict") else item
+        tags = d["blob"]["parsed_count"] if d["blob"] else len(d["entries"])
+        account = (d["account"] or {}).get("email") or (d["account"] or {}).get("mini_uid")
+        table.add_row(_t(d["kind"]), _t(d["offset"]), _t(d["copies"]), _t(d["encoding"]),
+                      _t(d["allocated"]), _t(tags), _t(d["latest"]), _t(account),
+                      _t(d["relation"]), _t(len(d["lost_entries"])))
+    return table
 
 
 def to_table_text(report: Report, width: int = 120) -> str:

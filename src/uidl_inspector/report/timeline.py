@@ -41,6 +41,7 @@ DESCRIPTIONS = {
     "get-and-delete": "POP3 Download and Delete Time",
 }
 COPY_DESCRIPTION = "Message Delivery Time"
+RECOVERED_SUFFIX = " (recovered from an earlier history)"
 MIN_YEAR, MAX_YEAR = 1700, 9999
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 CSV_COLUMNS = (
@@ -127,44 +128,56 @@ def timeline_events(report: Report, audit: dict[str, Any] | None,
     sources = {s.path: s for s in report.sources}
     skipped = {"undated_entries": 0, "out_of_range": 0}
     events: list[dict[str, Any]] = []
+
+    def entry_event(entry: Any, label: str, path: str, folder: str | None,
+                    nid: int | None) -> dict[str, Any] | None:
+        if entry.timestamp is None or entry.operation is None:
+            skipped["undated_entries"] += 1
+            return None
+        if not MIN_YEAR <= entry.timestamp.year <= MAX_YEAR:
+            skipped["out_of_range"] += 1
+            return None
+        source = sources.get(path)
+        moment, note = _localise(entry.timestamp, zone)
+        return {
+            "message": f"POP3 {entry.operation} ({entry.content}) of UID {entry.uid} "
+                       f"by {label}",
+            "datetime": moment.isoformat(),
+            "timestamp": _micros(moment),
+            "timestamp_desc": DESCRIPTIONS[entry.operation],
+            "data_type": HISTORY_DATA_TYPE,
+            "parser": HISTORY_PARSER,
+            "display_name": _display(source.kind if source else "unknown", path),
+            "sha256_hash": source.sha256 if source else None,
+            "folder": folder,
+            "nid": nid,
+            "offset": entry.offset,
+            "uid": entry.uid,
+            "account": label,
+            "operation": entry.operation,
+            "content": entry.content,
+            "blob_time": entry.timestamp.isoformat(),
+            "time_zone": zone.label,
+            "timezone_basis": zone.basis,
+            "zone_note": note,
+        }
+
     for h_index, record in enumerate(report.histories):
-        source = sources.get(record.source)
-        kind = source.kind if source else "unknown"
         loc = record.location
-        label = record.account.label
         for entry in record.history.entries:
-            if entry.timestamp is None or entry.operation is None:
-                skipped["undated_entries"] += 1
-                continue
-            if not MIN_YEAR <= entry.timestamp.year <= MAX_YEAR:
-                skipped["out_of_range"] += 1
-                continue
-            moment, note = _localise(entry.timestamp, zone)
-            desc = DESCRIPTIONS[entry.operation]
-            events.append({
-                "message": f"POP3 {entry.operation} ({entry.content}) of UID {entry.uid} "
-                           f"by {label}",
-                "datetime": moment.isoformat(),
-                "timestamp": _micros(moment),
-                "timestamp_desc": desc,
-                "data_type": HISTORY_DATA_TYPE,
-                "parser": HISTORY_PARSER,
-                "display_name": _display(kind, record.source),
-                "sha256_hash": source.sha256 if source else None,
-                "folder": loc.folder,
-                "nid": loc.message_nid,
-                "offset": entry.offset,
-                "uid": entry.uid,
-                "account": label,
-                "operation": entry.operation,
-                "content": entry.content,
-                "blob_time": entry.timestamp.isoformat(),
-                "time_zone": zone.label,
-                "timezone_basis": zone.basis,
-                "zone_note": note,
-                "history": h_index,
-                "entry": entry.index,
-            })
+            event = entry_event(entry, record.account.label, record.source, loc.folder,
+                                loc.message_nid)
+            if event is not None:
+                events.append({**event, "history": h_index, "entry": entry.index})
+    # Entries that only an earlier, recovered version of a history still holds.
+    for r_index, item in enumerate(report.extra.get("recovered") or []):
+        label = item.account.label if item.account else "unknown"
+        for entry in item.lost:
+            event = entry_event(entry, label, item.source, None, None)
+            if event is not None:
+                event["message"] = f"Recovered (earlier history, free space): {event['message']}"
+                event["timestamp_desc"] += RECOVERED_SUFFIX
+                events.append({**event, "recovered": True, "recovered_item": r_index})
     for group in (audit or {}).get("duplicates", []):
         copies = group["copies"]
         for number, copy in enumerate(copies, 1):

@@ -600,6 +600,17 @@ class FastRecord:
         if declared != self.size:
             raise TypeError(f"fast layout is {self.size} bytes, declaration {declared}")
 
+    def columns(self, *wanted: str) -> struct.Struct:
+        """A struct unpacking only the ``wanted`` fields (in layout order), the rest skipped:
+        for hot loops that need two numbers of a record (``iter_unpack`` gives plain tuples)."""
+        names, codes = _flatten(self.declaration)
+        missing = set(wanted) - set(names)
+        if missing:
+            raise KeyError(f"no field {sorted(missing)} in the declaration")
+        return struct.Struct("<" + "".join(
+            code if name in wanted else f"{struct.calcsize('<' + code)}x"
+            for name, code in zip(names, codes, strict=True)))
+
     def parse(self, data: bytes, offset: int = 0) -> Any:
         """One record at ``offset``."""
         return self.tuple_type._make(self.struct.unpack_from(data, offset))

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
+from typing import Any
 
 from uidl_inspector.mapi import AttachMethod, PropId, PropType
 from uidl_inspector.synth.outlook_traits import blob_slack, companion_name, tag_times
@@ -220,6 +221,8 @@ class Scenario:
     folder_names: dict[str, str] = field(default_factory=dict)
     other_hidden: list[tuple[str, str]] = field(default_factory=list)  # (class, subject)
     facts: dict[str, object] = field(default_factory=dict)
+    # (store path, built, variant, encoding) -> more truth: what happens after the writer
+    after_write: Callable[..., dict[str, Any]] | None = None
 
 
 @dataclass
@@ -623,7 +626,14 @@ SCENARIOS: dict[str, Callable[..., Scenario]] = {
     "deleted-manager": _deleted_manager,
     "localized": _localized,
     "large": _large,
+    "evolving": lambda **kw: _evolving(**kw),
 }
+
+
+def _evolving(**kw: Any) -> Scenario:
+    from uidl_inspector.synth.evolving import evolving
+
+    return evolving(**kw)
 
 
 def scenario(name: str, *, seed: int = 0, clock_offset: int = 0, messages: int = 1000) -> Scenario:

@@ -455,6 +455,8 @@ def write_evidence(outdir: str | Path, sc: Scenario, *, variant: str = "unicode"
     write_pst(built.spec, store, variant=variant, encoding=encoding, seed=sc.seed)
     say("deriving the truth")
     document = truth(sc, built, variant=variant, encoding=encoding, source=store.name)
+    if sc.after_write is not None:
+        document.update(sc.after_write(store, built, variant, encoding))
     document["files"] = {
         "store": store.name,
         "server_uidl": {smtp: p.name for smtp, p in listings.items()},

@@ -1,0 +1,190 @@
+"""Carve POP3 histories out of any binary: raw images, unallocated space, pagefiles, dumps.
+
+Why streaming: the input may be many gigabytes, so it is read in chunks with an overlap
+(memory stays at one chunk plus, at worst, one BLOB still being read), hashed on the way
+(the report ties its finds to the exact bytes, on a second thread), and searched for the
+century digits of a tag's date (20) in plain text and in the PST permutation; each
+candidate is then decoded locally and read by the same matcher as in-store recovery. So a
+run is carved when its first tag is dated 2000-2099 (in-store recovery has no such
+limit). A PST block lying in unallocated disk space keeps its encoding: permute decodes
+anywhere, cyclic needs the block's id from its trailer and is not carved here (see
+docs/recovery.md).
+
+The carver takes a binary file-like object and the absolute offset of its first byte, so
+a disk image's unallocated ranges can be fed one by one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from uidl_inspector.recover.finder import (
+    MAX_TAG_SIZE,
+    Run,
+    dated_tag_starts,
+    decode_window,
+    encoding_at,
+    run_at,
+)
+from uidl_inspector.recover.items import Place, RecoveredItem, account_near, collect, relate
+from uidl_inspector.report.model import Account
+from uidl_inspector.schemas.popblob import MAX_TAGS
+
+__all__ = ["CHUNK", "Carving", "carve", "carve_runs"]
+
+CHUNK = 8 << 20
+_MARGIN = MAX_TAG_SIZE + 4  # a run starting this close to a chunk's end waits for the next
+_MAX_RUN = 4 + MAX_TAGS * MAX_TAG_SIZE  # the longest BLOB: a run longer is cut there
+_WINDOW = 1 << 16
+_NEAR = 8192
+
+Found = tuple[Run, bytes, Place, Account | None]
+
+
+@dataclass
+class Carving:
+    """What carving one input gave: the items and the input's size and hashes."""
+
+    items: list[RecoveredItem]
+    size: int = 0
+    sha256: str = ""
+    md5: str = ""
+    hashes: dict[str, str] = field(default_factory=dict)
+
+
+def _runs_at(buf: bytes, p: int, permuted: bool, final: bool) -> tuple[list[Run], int, bool]:
+    """Runs starting at ``buf[p]`` read through a growing decoded window.
+
+    Returns the runs (offsets into ``buf``), the end of the last one, and whether the last
+    one reaches the end of ``buf`` (it may go on in bytes not read yet).
+    """
+    lo = max(0, p - 4)
+    size = _WINDOW
+    while True:
+        hi = min(len(buf), p + size)
+        window = decode_window(buf[lo:hi], permuted)
+        runs = run_at(window, p - lo)
+        end = lo + runs[-1].offset + runs[-1].size if runs else p
+        open_end = bool(runs) and hi - end < MAX_TAG_SIZE and hi < len(buf)
+        if not open_end or size >= _MAX_RUN:
+            break
+        size *= 4
+    reaches = bool(runs) and not final and len(buf) - end < MAX_TAG_SIZE and size < _MAX_RUN
+    shifted = [Run(r.offset + lo, r.tags, r.header, r.size) for r in runs]
+    return shifted, end, reaches
+
+
+def _update(hashers: tuple, data: bytes) -> None:
+    for h in hashers:
+        h.update(data)
+
+
+def _round(buf: bytes, start: int, final: bool) -> tuple[list[Found], int]:
+    """The finds of one buffer and how many of its bytes are done with.
+
+    A run that starts in the last _MARGIN bytes, or that reaches the end of the buffer
+    (it may go on), is left for the next round with the 4 bytes before it (its header).
+    """
+    limit = len(buf) if final else max(0, len(buf) - _MARGIN)
+    found: list[Found] = []
+    pos = 0  # end of the last run read: candidates before it are inside it
+    for p in dated_tag_starts(buf):
+        if p < pos:
+            continue
+        if p >= limit:
+            return found, max(0, p - 4)
+        permuted = encoding_at(buf, p)
+        if permuted is None:
+            continue
+        runs, end, reaches = _runs_at(buf, p, permuted, final)
+        if reaches:
+            return found, max(0, p - 4)
+        for run in runs:
+            core = decode_window(buf[run.offset:run.offset + run.size], permuted)
+            near = decode_window(buf[max(0, run.offset - _NEAR):run.offset + run.size + _NEAR],
+                                 permuted)
+            place = Place(start + run.offset, run.size,
+                          encoding="permute" if permuted else "none")
+            found.append((run, core, place, account_near(near)))
+        pos = max(end, p + 1)
+    return found, min(len(buf), max(limit, pos))
+
+
+def _fill(fh: BinaryIO, view: memoryview) -> int:
+    """Read into ``view`` until it is full or the input ends (a short read is not the end)."""
+    got = 0
+    readinto = getattr(fh, "readinto", None)
+    while got < len(view):
+        if readinto is not None:
+            n = readinto(view[got:])
+        else:  # a reader without readinto: read, then copy
+            data = fh.read(len(view) - got)
+            n = len(data)
+            view[got:got + n] = data
+        if not n:
+            break
+        got += n
+    return got
+
+
+def carve_runs(fh: BinaryIO, base: int = 0, chunk: int = CHUNK,
+               progress: Callable[[int], None] | None = None,
+               hashers: tuple = ()) -> Iterator[Found]:
+    """Every run of tags in ``fh`` (read to its end), at absolute offsets from ``base``.
+
+    ``hashers`` (hashlib objects) are fed every byte read, in order. Each chunk is read
+    into one reused buffer after the bytes carried over from the last (no copy of the
+    chunk itself), hashed there on a second thread (hashlib releases the GIL on large
+    buffers) while it is searched on this one.
+    """
+    area = bytearray(chunk + _MARGIN)
+    carry = 0  # bytes at the start of area kept from the last round
+    start = base  # absolute offset of area[0]
+    done = 0
+    final = False
+    with ThreadPoolExecutor(1) as pool:
+        hashing: Future | None = None
+        while not final:
+            if hashing is not None:
+                hashing.result()  # the hasher reads area: wait before writing to it
+                hashing = None
+            if len(area) < carry + chunk:
+                area = area[:carry] + bytearray(chunk)
+            view = memoryview(area)
+            got = _fill(fh, view[carry:carry + chunk])
+            final = got < chunk
+            if hashers and got:
+                hashing = pool.submit(_update, hashers, view[carry:carry + got])
+            done += got
+            buf = view[:carry + got]
+            found, keep = _round(buf, start, final)
+            yield from found
+            start += keep
+            carry = len(buf) - keep
+            area[:carry] = buf[keep:].tobytes() if carry else b""
+            del buf, view
+            if progress is not None:
+                progress(done)
+        if hashing is not None:
+            hashing.result()
+
+
+def carve(fh: BinaryIO, source: str, base: int = 0, chunk: int = CHUNK,
+          progress: Callable[[int], None] | None = None) -> Carving:
+    """Items carved from ``fh``, copies merged, with the size and hashes of what was read."""
+    sha256, md5 = hashlib.sha256(), hashlib.md5()
+    size = 0
+
+    def counted(n: int) -> None:
+        nonlocal size
+        size = n
+        if progress is not None:
+            progress(n)
+
+    found = list(carve_runs(fh, base, chunk, counted, (sha256, md5)))
+    items = relate(collect(found, source), ())
+    return Carving(items, size, sha256.hexdigest(), md5.hexdigest())

@@ -1,0 +1,144 @@
+"""Deleted Message Managers: ``IPM.MessageManager`` property contexts in surviving free blocks.
+
+Why: when a manager is deleted (or rewritten), its heap blocks stay in free space with its
+class, its subject (profile name and KEY) and, in its attachments' heaps, the
+``BlobPOP<smtp>`` names: who the history belonged to. A surviving block is read as a
+one-block node by the same LTP reader as live ones; its subnode tree is the SLBLOCK that
+named by a node entry left in a free NBT page (the node's earlier bidData and bidSub),
+else the list that survives nearest to it and lists an attachment table (the blocks of one
+message are written together); each attachment listed there is read from its surviving
+block, or from the live one it still shares.
+Values kept in subnodes of their own (large ones) are gone with the node and not read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from uidl_inspector.findings import Finding
+from uidl_inspector.history import PopHistory
+from uidl_inspector.locate import MANAGER_CLASS, attachment_rule, message_rules
+from uidl_inspector.mapi import PropId
+from uidl_inspector.recover.items import Place, RecoveredItem
+from uidl_inspector.schemas import ndb as s
+from uidl_inspector.schemas.ltp import CLIENT_SIG_PC, HN_SIGNATURE
+from uidl_inspector.store.ltp import LtpError, PropertyContext
+
+__all__ = ["deleted_managers", "Surviving"]
+
+_NID_TYPE_ATTACHMENT = 0x05
+Surviving = tuple[Any, bytes, Place]  # (instore.Block, decoded data, where it lies)
+
+
+class _BlockNode:
+    """One surviving block seen as a node by the LTP readers; its subnodes did not survive."""
+
+    nid = 0
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.findings: list[Finding] = []
+
+    def blocks(self) -> list[bytes]:
+        return [self._data]
+
+    def block_offset(self, index: int) -> int | None:
+        return None
+
+    def subnode(self, nid: int, findings: list[Finding] | None = None) -> None:
+        return None
+
+
+def _props(data: bytes) -> Any | None:
+    """The properties of a block holding a whole property context, else None."""
+    if len(data) < 12 or data[2] != HN_SIGNATURE or data[3] != CLIENT_SIG_PC:
+        return None
+    try:
+        return PropertyContext(_BlockNode(data)).props  # type: ignore[arg-type]
+    except (LtpError, ValueError, IndexError):
+        return None
+
+
+def _entries(fmt: s.NdbFormat, data: bytes | None) -> list[Any] | None:
+    """The entries of an SLBLOCK, or None when ``data`` is not one."""
+    if data is None or len(data) < 4 or data[0] != s.BTYPE_SLBLOCK or data[1] != 0:
+        return None
+    count = int.from_bytes(data[2:4], "little")
+    if fmt.internal_header_size + count * fmt.SLENTRY.sizeof() > len(data):
+        return None
+    return list(fmt.SLBLOCK.parse(data).rgentries)
+
+
+def _subnode_lists(fmt: s.NdbFormat, surviving: Sequence[Surviving]) -> list[tuple[int, Any]]:
+    """(offset, SLBLOCK entries) of surviving subnode blocks that list an attachment table."""
+    out = []
+    for block, data, _ in surviving:
+        entries = _entries(fmt, data) if block.bid & 2 else None
+        if entries and any(e.nid & 0xFFFFFFFF == s.NID_ATTACHMENT_TABLE for e in entries):
+            out.append((block.start, entries))
+    return out
+
+
+Lookup = Callable[[int], "bytes | None"]
+
+
+def deleted_managers(fmt: s.NdbFormat, surviving: Sequence[Surviving], source: str,
+                     live_subjects: set[str], stale: dict[int, tuple[int, int]] | None = None,
+                     live_block: Lookup | None = None) -> list[RecoveredItem]:
+    """A ``deleted_manager`` item per surviving Message Manager property context.
+
+    ``live_subjects``: subjects of the store's live managers; a surviving one with the same
+    subject is an earlier state of a live manager (relation ``earlier_version``).
+    ``stale``: bidData -> (nid, bidSub) of node entries left in free B-tree pages: they
+    name the node and its subnode list exactly (else the nearest surviving list is taken).
+    ``live_block``: reads a block the BBT still references (a subnode list or attachment
+    the earlier version shares with the live one).
+    """
+    by_bid = {block.bid & ~1: data for block, data, _ in surviving}
+    stale = stale or {}
+
+    def block(bid: int) -> bytes | None:
+        found = by_bid.get(bid & ~1)
+        if found is None and live_block is not None:
+            found = live_block(bid)
+        return found
+
+    lists = _subnode_lists(fmt, surviving)
+    items = []
+    for found, data, place in surviving:
+        if found.bid & 2:
+            continue
+        props = _props(data)
+        if props is None or props.get(PropId.MESSAGE_CLASS) != MANAGER_CLASS:
+            continue
+        rules, profile = message_rules(props)
+        subject = props.get(PropId.SUBJECT)
+        nid, bid_sub = stale.get(found.bid & ~1, (None, 0))
+        entries = _entries(fmt, block(bid_sub)) if bid_sub else None
+        linked = "stale_node_entry" if entries is not None else None
+        if entries is None and lists:
+            entries = min(lists, key=lambda sl: abs(sl[0] - found.start))[1]
+            linked = "nearest_subnode_list"
+        names: list[str] = []
+        account = None
+        for entry in entries or ():
+            if entry.nid & 0x1F != _NID_TYPE_ATTACHMENT:
+                continue
+            raw = block(entry.bidData)
+            attachment = _props(raw) if raw is not None else None
+            if attachment is None:
+                continue
+            rule, name, named = attachment_rule(attachment)
+            if name:
+                names.append(name)
+            if rule and account is None:
+                account = named
+        item = RecoveredItem(source, "deleted_manager", b"", PopHistory(None, None, (), ()),
+                             [place], account, "attachment_name" if account else None)
+        item.relation = "earlier_version" if subject in live_subjects else "unrelated"
+        item.extra = {"message_class": MANAGER_CLASS, "subject": subject,
+                      "rules": list(rules), "profile": profile.to_dict(), "nid": nid,
+                      "attachments": names, "attachments_from": linked}
+        items.append(item)
+    return items
