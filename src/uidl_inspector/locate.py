@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, BinaryIO
 
-from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
+from uidl_inspector.exceptions import DEBUG_ENV, NotAStoreError, UidlInspectorError, debugging
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import parse_blob
 from uidl_inspector.mapi import PropId
@@ -33,19 +34,22 @@ from uidl_inspector.report.model import (
     Profile,
     Report,
     Source,
+    hash_stream,
     source_path,
 )
 from uidl_inspector.store.detect import (
+    Evidence,
     EvidenceFile,
     looks_like_pop_blob,
     open_evidence,
     walk_inputs,
 )
+from uidl_inspector.store.image import ImageOptions, ImageScan, open_path_spec
 
 __all__ = ["MANAGER_CLASS", "GENERAL_KEY_NAME", "GENERAL_KEY", "MATCH_RULES",
            "ATTACHMENT_RULES", "Candidate", "LocateResult", "parse_manager_subject",
            "message_rules", "attachment_rule", "locate", "locate_message",
-           "hidden_inventory", "walk_folders", "scan_evidence", "ScanOutcome",
+           "hidden_inventory", "walk_folders", "scan_evidence", "ScanOutcome", "open_source",
            "MAX_FOLDER_DEPTH", "MAX_EMBED_DEPTH"]
 
 log = logging.getLogger(__name__)
@@ -380,13 +384,18 @@ def _history_from_blob(source: str, data: bytes) -> HistoryRecord:
     return HistoryRecord(source, parse_blob(data), data)
 
 
-def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
-              progress: Callable[[int], None] | None) -> None:
+def _read_one(name: str, kind: str, report: Report, deep: bool, verify: bool,
+              progress: Callable[[int], None] | None,
+              opener: Callable[[], BinaryIO] | None = None) -> dict[str, Any]:
+    """Locate every history of one input into ``report``; the Source's fields it learnt.
+
+    ``opener`` gives a fresh read-only stream of the input when it is not a loose file
+    (a file inside a disk image); ``name`` then only names it.
+    """
     from uidl_inspector.verify import cross_check
 
-    source = source_path(item.path)
-    extra: dict[str, Any] = {}
-    with open_evidence(item.path, item.kind) as evidence:
+    source = source_path(name) if opener is None else name
+    with open_evidence(name, kind, opener() if opener else None) as evidence:
         findings: list[Finding] = []  # the store's and message's own are gathered by locate
         if evidence.store is not None:
             result = locate(evidence.store, source, deep=deep, progress=progress)
@@ -396,8 +405,12 @@ def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
                 {"source": source, **c.to_dict()} for c in result.candidates)
             if verify:
                 rows, _ = hidden_inventory(evidence.store)
-                report.extra.setdefault("cross_check", []).append(
-                    {"source": source, **cross_check(rows, item.path)})
+                if opener is None:
+                    checked = cross_check(rows, name)
+                else:
+                    with opener() as stream:
+                        checked = cross_check(rows, stream)
+                report.extra.setdefault("cross_check", []).append({"source": source, **checked})
         elif evidence.message is not None:
             result = LocateResult()
             locate_message(evidence.message, None, source, result)
@@ -407,17 +420,81 @@ def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
                 {"source": source, **c.to_dict()} for c in result.candidates)
         else:
             report.histories.append(_history_from_blob(source, evidence.blob or b""))
-        extra = {"variant": evidence.variant, "encryption": evidence.encryption,
-                 "findings": tuple(findings)}
+        return {"variant": evidence.variant, "encryption": evidence.encryption,
+                "findings": tuple(findings)}
+
+
+def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
+              progress: Callable[[int], None] | None) -> None:
+    extra = _read_one(item.path, item.kind or "unknown", report, deep, verify, progress)
     report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
 
 
+def _scan_image(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bool,
+                progress: Callable[[Any], None] | None, options: ImageOptions) -> None:
+    """Every store of a disk image, each its own Source with its ``container``; the image
+    itself a Source of kind ``image`` placed before them. Identical bytes (the same store
+    unchanged in the live volume and in snapshots) are read once and listed ``also_in``."""
+    sources = outcome.report.sources
+    at = len(sources)
+    scan = ImageScan(item.path, options, progress)
+    first: dict[str, int] = {}  # SHA-256 -> index in sources
+    try:
+        for found in scan.stores():
+            location = found.place.location
+            try:
+                with found.open() as stream:
+                    size, sha256, md5 = hash_stream(stream)
+                if sha256 in first:
+                    index = first[sha256]
+                    sources[index] = replace(sources[index], also_in=(
+                        *sources[index].also_in, found.place.to_dict()))
+                    continue
+                extra = _read_one(location, found.kind, outcome.report, deep, verify,
+                                  progress, found.open)
+            except NotAStoreError:
+                if found.kind == "msg":  # an OLE file that is not a message (.doc, .msi)
+                    scan.examined["stores"] -= 1
+                    continue
+                raise
+            except (UidlInspectorError, OSError) as exc:
+                error = " ".join(str(exc).split()) or type(exc).__name__
+                outcome.failed.append(error if location in error else f"{location}: {error}")
+                sources.append(Source(location, found.kind, found.size, "", "", (error,),
+                                      container=found.place.to_dict()))
+                continue
+            first[sha256] = len(sources)
+            sources.append(Source(location, found.kind, size, sha256, md5,
+                                  container=found.place.to_dict(), **extra))
+    except UidlInspectorError as exc:
+        scan.errors.append(" ".join(str(exc).split()))
+    outcome.failed.extend(scan.errors)
+    meta = {"image_format": scan.format, "examined": dict(scan.examined),
+            "errors": tuple(scan.errors), "findings": tuple(scan.findings)}
+    if options.hash_images:
+        image = Source.from_file(item.path, "image", **meta)
+    else:
+        image = Source(source_path(item.path), "image", os.path.getsize(item.path), "", "",
+                       hashed=False, **meta)
+    sources.insert(at, image)
+
+
+def open_source(source: Source) -> Evidence:
+    """Open a source of a scan report again: a loose file, or a store inside an image."""
+    if source.container is None:
+        return open_evidence(source.path, source.kind)
+    return open_evidence(source.path, source.kind, open_path_spec(source.container["path_spec"]))
+
+
 def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
-                  progress: Callable[[int], None] | None = None) -> ScanOutcome:
-    """Scan every input (files, directories walked recursively) into one report.
+                  progress: Callable[[Any], None] | None = None,
+                  images: ImageOptions | None = None) -> ScanOutcome:
+    """Scan every input (files, directories walked recursively, disk images with every
+    partition, snapshot and file system in them) into one report.
 
     An input that cannot be read or opened gets a Source with its one-line error and the
     scan goes on with the others; files of no known kind inside directories are skipped.
+    ``progress`` gets message counts (int) and, for images, one-line status (str).
     """
     outcome = ScanOutcome(Report())
     for item in walk_inputs(paths):
@@ -427,7 +504,10 @@ def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
         error = item.error
         if error is None:
             try:
-                _scan_one(item, outcome.report, deep, verify, progress)
+                if item.kind == "image":
+                    _scan_image(item, outcome, deep, verify, progress, images or ImageOptions())
+                else:
+                    _scan_one(item, outcome.report, deep, verify, progress)
                 continue
             except (UidlInspectorError, OSError) as exc:
                 error = " ".join(str(exc).split()) or type(exc).__name__

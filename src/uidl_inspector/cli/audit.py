@@ -25,10 +25,15 @@ from uidl_inspector.audit import (
 from uidl_inspector.cli.app import app
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
+    DeletedOpt,
     ForceOpt,
+    NoHashImagesOpt,
     OutputOpt,
+    PartitionsOpt,
+    VssOpt,
     error,
     guarded,
+    image_options,
     usage_error,
 )
 from uidl_inspector.demo import DEMO_STORE, demo_path, samples_dir
@@ -65,13 +70,12 @@ def parse_listing_option(value: str) -> tuple[str | None, str]:
 
 
 def audit_report(paths: list[str], listings: list[ServerListing],
-                 progress: Any = None) -> tuple[Report, list[str]]:
+                 progress: Any = None, images: Any = None) -> tuple[Report, list[str]]:
     """Scan the evidence, take each store's inventory, audit. Returns the report (with
     ``audit`` in its extra sections) and one line per input that could not be processed."""
-    from uidl_inspector.locate import scan_evidence
-    from uidl_inspector.store.detect import open_evidence
+    from uidl_inspector.locate import open_source, scan_evidence
 
-    outcome = scan_evidence(paths, progress=progress)
+    outcome = scan_evidence(paths, progress=progress, images=images)
     report = outcome.report
     failed = list(outcome.failed)
     inventories: list[Inventory] = []
@@ -79,7 +83,7 @@ def audit_report(paths: list[str], listings: list[ServerListing],
         if source.kind not in STORE_KINDS or source.errors:
             continue
         try:
-            with open_evidence(source.path, source.kind) as evidence:
+            with open_source(source) as evidence:
                 inventories.append(take_inventory(evidence.store, source.path))
         except (UidlInspectorError, OSError) as exc:
             failed.append(f"{source.path}: cannot list its messages: {exc}")
@@ -168,7 +172,8 @@ def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str:
 @guarded
 def audit(
     paths: Annotated[list[Path] | None, typer.Argument(
-        help="PST/OST stores, MSG files, BLOBs or directories. None: the bundled demo.")] = None,
+        help="PST/OST stores, MSG files, BLOBs, disk images or directories. None: the "
+        "bundled demo.")] = None,
     server_uidl: Annotated[list[str] | None, typer.Option(
         "--server-uidl", metavar="[ACCOUNT=]FILE",
         help="The server's UIDL listing (raw transcript or one UID per line); repeat for "
@@ -184,8 +189,13 @@ def audit(
              "or 'inferred' (the audit's clock inference).")] = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
+    partitions: PartitionsOpt = "all",
+    vss: VssOpt = "all",
+    deleted: DeletedOpt = True,
+    no_hash_images: NoHashImagesOpt = False,
 ) -> None:
     """Audit POP3 downloads: server classes, duplicate messages, clock, findings."""
+    images = image_options(partitions, vss, deleted, no_hash_images)
     if fmt in TIMELINE_FORMATS:
         try:
             resolve_zone(tz, 0 if tz == "inferred" else None)
@@ -210,7 +220,7 @@ def audit(
     for value in listing_args:
         account, path = parse_listing_option(value)
         listings.append(read_server_listing(path, account))
-    report, failed = audit_report(inputs, listings)
+    report, failed = audit_report(inputs, listings, images=images)
     report.demo = demo
     for line in failed:
         error(line)

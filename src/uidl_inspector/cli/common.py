@@ -26,7 +26,8 @@ from uidl_inspector.report.table_report import render_table, terminal_safe, to_t
 
 __all__ = [
     "EXIT_OK", "EXIT_INPUT", "EXIT_USAGE", "Format", "FormatOpt", "OutputOpt", "ForceOpt",
-    "error", "usage_error", "guarded", "resolve_format", "emit",
+    "error", "usage_error", "guarded", "resolve_format", "emit", "PartitionsOpt", "VssOpt",
+    "DeletedOpt", "NoHashImagesOpt", "image_options",
 ]
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
@@ -46,6 +47,31 @@ OutputOpt = Annotated[str | None, typer.Option(
     "--output", "-o", metavar="FILE", help="Write the report to FILE ('-' = stdout).")]
 ForceOpt = Annotated[bool, typer.Option(
     "--force", help="Replace the --output file if it exists.")]
+
+
+PartitionsOpt = Annotated[str, typer.Option(
+    "--partitions", metavar="all|N,...",
+    help="Disk images: the partitions to examine (numbers from 1).")]
+VssOpt = Annotated[str, typer.Option(
+    "--vss", metavar="all|none|N,...",
+    help="Disk images: the Volume Shadow Copies to examine (numbers from 1).")]
+DeletedOpt = Annotated[bool, typer.Option(
+    "--deleted/--no-deleted",
+    help="Disk images: also read deleted files where the file system keeps them.")]
+NoHashImagesOpt = Annotated[bool, typer.Option(
+    "--no-hash-images",
+    help="Disk images: do not hash the image files themselves (the report says so).")]
+
+
+def image_options(partitions: str, vss: str, deleted: bool, no_hash_images: bool) -> Any:
+    """The image options of the command line (a bad selection is a usage error)."""
+    from uidl_inspector.store.image import ImageOptions, parse_selection
+
+    try:
+        return ImageOptions(parse_selection(partitions), parse_selection(vss, allow_none=True),
+                            deleted, not no_hash_images)
+    except ValueError as exc:
+        raise usage_error(f"invalid image selection: {exc}") from None
 
 
 def error(message: str) -> None:

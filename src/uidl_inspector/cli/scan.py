@@ -13,11 +13,16 @@ from uidl_inspector.cli.app import app
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
     ForceOpt,
+    DeletedOpt,
     FormatOpt,
+    NoHashImagesOpt,
     OutputOpt,
+    PartitionsOpt,
+    VssOpt,
     emit,
     error,
     guarded,
+    image_options,
 )
 from uidl_inspector.demo import demo_path
 from uidl_inspector.locate import scan_evidence
@@ -26,8 +31,9 @@ __all__ = ["scan", "progress_on_stderr"]
 
 
 @contextlib.contextmanager
-def progress_on_stderr() -> Iterator[Callable[[int], None] | None]:
-    """A live count of messages examined, on stderr, only when stderr is a terminal."""
+def progress_on_stderr() -> Iterator[Callable[[int | str], None] | None]:
+    """A live count of messages examined (an int), or a disk image's status (a str), on
+    stderr, only when stderr is a terminal."""
     if not sys.stderr.isatty():
         yield None
         return
@@ -37,15 +43,16 @@ def progress_on_stderr() -> Iterator[Callable[[int], None] | None]:
     with Progress(SpinnerColumn(), TextColumn("{task.description}"),
                   console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("scanning", total=None)
-        yield lambda count: progress.update(task, description=f"{count} messages examined")
+        yield lambda status: progress.update(task, description=status if isinstance(
+            status, str) else f"{status} messages examined")
 
 
 @app.command("scan")
 @guarded
 def scan(
     paths: Annotated[list[str] | None, typer.Argument(
-        metavar="[PATH]...", help="PST/OST stores, MSG files, BLOBs (binary or hex text) "
-        "or directories, walked recursively. None: the bundled demo.")] = None,
+        metavar="[PATH]...", help="PST/OST stores, MSG files, BLOBs (binary or hex text), "
+        "disk images or directories, walked recursively. None: the bundled demo.")] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
@@ -57,12 +64,17 @@ def scan(
     strict: Annotated[bool, typer.Option(
         "--strict", help="Exit 1 if any history shows an anomaly or any container finding "
         "was recorded (the report is still written).")] = False,
+    partitions: PartitionsOpt = "all",
+    vss: VssOpt = "all",
+    deleted: DeletedOpt = True,
+    no_hash_images: NoHashImagesOpt = False,
 ) -> None:
     """Find and decode every POP3 download history (UIDL BLOB) in the evidence.
 
     The input type comes from the content, not the extension. A bad input gets one line on
     stderr and the others are still reported; the exit code is then 1.
     """
+    images = image_options(partitions, vss, deleted, no_hash_images)
     demo = not paths
     if demo:
         found = demo_path()
@@ -73,7 +85,8 @@ def scan(
                          "(give a PATH to scan your own)\n")
         paths = [str(found)]
     with progress_on_stderr() as progress:
-        outcome = scan_evidence(paths, deep=deep, verify=verify, progress=progress)
+        outcome = scan_evidence(paths, deep=deep, verify=verify, progress=progress,
+                                images=images)
     outcome.report.demo = demo
     for line in outcome.failed:
         error(line)

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from uidl_inspector.exceptions import NotAStoreError
 from uidl_inspector.findings import Finding
@@ -73,7 +73,7 @@ def sniff(head: bytes, size: int, read_all: Any = None) -> str:
 
 
 def detect_kind(path: str | os.PathLike[str]) -> str:
-    """The kind of the file at ``path`` (opened read-only)."""
+    """The kind of the file at ``path`` (opened read-only); ``image`` for a disk image."""
     with open(path, "rb") as handle:
         head = handle.read(_SNIFF)
         size = os.fstat(handle.fileno()).st_size
@@ -82,7 +82,19 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
             handle.seek(0)
             return handle.read(MAX_BLOB_FILE + 1)
 
-        return sniff(head, size, read_all)
+        kind = sniff(head, size, read_all)
+    if kind == "unknown" and _is_image(str(path), head):
+        return "image"
+    return kind
+
+
+def _is_image(path: str, head: bytes) -> bool:
+    """dfVFS's verdict when it is installed, else a look at container/volume signatures."""
+    from uidl_inspector.store import image
+
+    if image.dfvfs_available():
+        return image.image_format(path) is not None
+    return image.looks_like_image(head)
 
 
 @dataclass(frozen=True)
@@ -90,14 +102,20 @@ class EvidenceFile:
     """One input found on the command line or in a walked directory."""
 
     path: str
-    kind: str | None  # pst | ost | msg | blob | hex | unknown; None when unreadable
+    kind: str | None  # pst | ost | msg | blob | hex | image | unknown; None when unreadable
     error: str | None = None  # one line: why it could not be read
     from_directory: bool = False  # found by walking (unknown files there are skipped)
 
 
 def _classify(path: str, from_directory: bool) -> EvidenceFile:
     try:
-        return EvidenceFile(path, detect_kind(path), None, from_directory)
+        kind = detect_kind(path)
+        if kind == "image":
+            from uidl_inspector.store.image import INSTALL_HINT, dfvfs_available
+
+            if not dfvfs_available():
+                return EvidenceFile(path, kind, INSTALL_HINT, from_directory)
+        return EvidenceFile(path, kind, None, from_directory)
     except OSError as exc:
         return EvidenceFile(path, None, f"cannot read: {exc.strerror or exc}", from_directory)
 
@@ -174,29 +192,37 @@ class Evidence:
         self.close()
 
 
-def open_evidence(path: str | os.PathLike[str], kind: str | None = None) -> Evidence:
+def open_evidence(path: str | os.PathLike[str], kind: str | None = None,
+                  stream: BinaryIO | None = None) -> Evidence:
     """Open ``path`` read-only as what its content says it is.
 
-    Raises :class:`NotAStoreError` for content of no known kind, and the readers' own
+    ``stream`` (with ``kind``): read the content from this read-only stream, a file inside
+    a disk image, which is never extracted; ``path`` then only names it. Raises
+    :class:`NotAStoreError` for content of no known kind, and the readers' own
     :class:`~uidl_inspector.exceptions.UidlInspectorError` subclasses when a known format
     is too damaged to open.
     """
     path = str(path)
     kind = kind or detect_kind(path)
+    if stream is not None and kind not in ("pst", "ost"):
+        with stream:  # MSGs and BLOBs are small and read whole
+            data = stream.read()
+    else:
+        data = None
     if kind in ("pst", "ost"):
         from uidl_inspector.store.pst import open_pst
 
-        store = open_pst(path)
+        store = open_pst(path, stream=stream)
         return Evidence(path, kind, store.variant, store.encryption, store=store,
                         findings=list(store.findings))
     if kind == "msg":
         from uidl_inspector.store.msg import open_msg
 
-        message = open_msg(path)
+        message = open_msg(path, data)
         return Evidence(path, kind, "msg", None, message=message,
                         findings=list(message.findings))
     if kind in ("blob", "hex"):
-        data = Path(path).read_bytes()
+        data = Path(path).read_bytes() if data is None else data
         findings = []
         if kind == "hex":
             decoded, note = decode_hex_text(data)

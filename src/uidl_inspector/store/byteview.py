@@ -1,0 +1,115 @@
+"""Random access to evidence that is not a loose file: a store inside a disk image.
+
+The readers slice their input like bytes (``data[a:b]``): a loose file is mmapped, which
+is the fast path. A store inside an image is only reachable through a read-only file-like
+object (dfVFS's, wrapped by :class:`RawReader`), and may be tens of GB: :class:`ByteView`
+gives it the same slicing interface, reading only the bytes each slice asks for, so
+nothing is extracted to disk or loaded whole into memory.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any, BinaryIO, Protocol
+
+__all__ = ["ByteView", "RawReader", "SeekableSource", "stream_size"]
+
+
+class SeekableSource(Protocol):
+    """What dfVFS's file objects offer: read, seek and their size."""
+
+    def read(self, size: int = ...) -> bytes: ...
+    def seek(self, offset: int, whence: int = ...) -> Any: ...
+    def get_size(self) -> int: ...
+
+
+class RawReader(io.RawIOBase):
+    """A standard read-only binary stream over a dfVFS-style file object.
+
+    With it the rest of the code (hashing, olefile, :class:`ByteView`) sees an ordinary
+    Python file; writing is impossible by construction.
+    """
+
+    def __init__(self, source: SeekableSource, close: Any = None) -> None:
+        super().__init__()
+        self._source = source
+        self._size = int(source.get_size())
+        self._offset = 0
+        self._close = close
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._offset
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._offset, os.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise OSError(22, "negative seek position")
+        self._offset = base + offset
+        return self._offset
+
+    def readinto(self, buffer: Any) -> int:
+        want = min(len(buffer), max(0, self._size - self._offset))
+        if want == 0:
+            return 0
+        self._source.seek(self._offset, os.SEEK_SET)
+        data = self._source.read(want) or b""
+        buffer[: len(data)] = data
+        self._offset += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed and self._close is not None:
+            self._close()
+        super().close()
+
+
+def stream_size(handle: BinaryIO) -> int:
+    """The size of a seekable stream (its position is left at 0)."""
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(0)
+    return size
+
+
+class ByteView:
+    """``view[a:b]`` reads bytes ``a`` to ``b`` of a seekable read-only stream.
+
+    Slices are clamped to the stream like bytes slices are; reads loop until the slice is
+    complete or the stream ends, so a short read from a damaged image gives fewer bytes
+    (which the readers' bounds checks then report) rather than an exception.
+    """
+
+    def __init__(self, handle: BinaryIO, size: int | None = None) -> None:
+        self._handle = handle
+        self.size = stream_size(handle) if size is None else size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key: slice) -> bytes:
+        if not isinstance(key, slice):
+            raise TypeError("ByteView supports slices only")
+        start, stop, step = key.indices(self.size)
+        if step != 1:
+            raise ValueError("ByteView slices have a step of 1")
+        if stop <= start:
+            return b""
+        self._handle.seek(start)
+        parts = []
+        left = stop - start
+        while left > 0:
+            chunk = self._handle.read(left)
+            if not chunk:
+                break
+            parts.append(chunk)
+            left -= len(chunk)
+        return b"".join(parts)
+
+    def close(self) -> None:
+        self._handle.close()
