@@ -25,6 +25,7 @@ from uidl_inspector.audit import (
 from uidl_inspector.cli.app import app
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
+    CredentialOpt,
     DeletedOpt,
     ForceOpt,
     NoHashImagesOpt,
@@ -193,9 +194,10 @@ def audit(
     vss: VssOpt = "all",
     deleted: DeletedOpt = True,
     no_hash_images: NoHashImagesOpt = False,
+    credential: CredentialOpt = None,
 ) -> None:
     """Audit POP3 downloads: server classes, duplicate messages, clock, findings."""
-    images = image_options(partitions, vss, deleted, no_hash_images)
+    images = image_options(partitions, vss, deleted, no_hash_images, credential)
     if fmt in TIMELINE_FORMATS:
         try:
             resolve_zone(tz, 0 if tz == "inferred" else None)

@@ -27,7 +27,7 @@ from uidl_inspector.report.table_report import render_table, terminal_safe, to_t
 __all__ = [
     "EXIT_OK", "EXIT_INPUT", "EXIT_USAGE", "Format", "FormatOpt", "OutputOpt", "ForceOpt",
     "error", "usage_error", "guarded", "resolve_format", "emit", "PartitionsOpt", "VssOpt",
-    "DeletedOpt", "NoHashImagesOpt", "image_options",
+    "DeletedOpt", "NoHashImagesOpt", "CredentialOpt", "image_options",
 ]
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
@@ -58,20 +58,26 @@ VssOpt = Annotated[str, typer.Option(
 DeletedOpt = Annotated[bool, typer.Option(
     "--deleted/--no-deleted",
     help="Disk images: also read deleted files where the file system keeps them.")]
+CredentialOpt = Annotated[list[str] | None, typer.Option(
+    "--credential", metavar="TYPE:VALUE",
+    help="Disk images: unlock BitLocker, FileVault or LUKS volumes (TYPE: password, "
+    "recovery_password, startup_key or key_data); repeat for several.")]
 NoHashImagesOpt = Annotated[bool, typer.Option(
     "--no-hash-images",
     help="Disk images: do not hash the image files themselves (the report says so).")]
 
 
-def image_options(partitions: str, vss: str, deleted: bool, no_hash_images: bool) -> Any:
+def image_options(partitions: str, vss: str, deleted: bool, no_hash_images: bool,
+                  credentials: list[str] | None = None) -> Any:
     """The image options of the command line (a bad selection is a usage error)."""
-    from uidl_inspector.store.image import ImageOptions, parse_selection
+    from uidl_inspector.store.image import ImageOptions, parse_credential, parse_selection
 
     try:
         return ImageOptions(parse_selection(partitions), parse_selection(vss, allow_none=True),
-                            deleted, not no_hash_images)
+                            deleted, not no_hash_images,
+                            tuple(parse_credential(c) for c in credentials or ()))
     except ValueError as exc:
-        raise usage_error(f"invalid image selection: {exc}") from None
+        raise usage_error(f"invalid image option: {exc}") from None
 
 
 def error(message: str) -> None:

@@ -13,6 +13,7 @@ from uidl_inspector.cli.app import app
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
     ForceOpt,
+    CredentialOpt,
     DeletedOpt,
     FormatOpt,
     NoHashImagesOpt,
@@ -68,13 +69,14 @@ def scan(
     vss: VssOpt = "all",
     deleted: DeletedOpt = True,
     no_hash_images: NoHashImagesOpt = False,
+    credential: CredentialOpt = None,
 ) -> None:
     """Find and decode every POP3 download history (UIDL BLOB) in the evidence.
 
     The input type comes from the content, not the extension. A bad input gets one line on
     stderr and the others are still reported; the exit code is then 1.
     """
-    images = image_options(partitions, vss, deleted, no_hash_images)
+    images = image_options(partitions, vss, deleted, no_hash_images, credential)
     demo = not paths
     if demo:
         found = demo_path()

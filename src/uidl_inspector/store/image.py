@@ -25,7 +25,7 @@ from uidl_inspector.store.byteview import RawReader
 
 __all__ = ["INSTALL_HINT", "ImageError", "ImageOptions", "Place", "FoundFile", "ImageScan",
            "DataRange", "dfvfs_available", "image_format", "looks_like_image",
-           "parse_selection", "open_path_spec", "data_ranges", "MAX_DIR_DEPTH"]
+           "parse_selection", "parse_credential", "CREDENTIAL_TYPES", "open_path_spec", "data_ranges", "MAX_DIR_DEPTH"]
 
 INSTALL_HINT = ("a disk image; reading images needs dfVFS: "
                 "python -m pip install 'uidl-inspector[images]'")
@@ -90,6 +90,17 @@ def image_format(path: str) -> str | None:
     return "raw" if kind not in definitions.STORAGE_MEDIA_IMAGE_TYPE_INDICATORS else kind.lower()
 
 
+CREDENTIAL_TYPES = ("password", "recovery_password", "startup_key", "key_data")
+
+
+def parse_credential(value: str) -> tuple[str, str]:
+    """``TYPE:VALUE`` for dfVFS's unlocking of BitLocker, FileVault and LUKS volumes."""
+    kind, sep, secret = value.partition(":")
+    if not sep or kind not in CREDENTIAL_TYPES:
+        raise ValueError(f"expected TYPE:VALUE with TYPE one of {', '.join(CREDENTIAL_TYPES)}")
+    return kind, secret
+
+
 def parse_selection(value: str, allow_none: bool = False) -> tuple[str, ...]:
     """``all`` (``none`` too when allowed) or comma-separated numbers from 1, for dfVFS."""
     text = value.strip().lower()
@@ -110,6 +121,7 @@ class ImageOptions:
     snapshots: tuple[str, ...] = ("all",)
     deleted: bool = True
     hash_images: bool = True
+    credentials: tuple[tuple[str, str], ...] = ()  # (type, value) for encrypted volumes
 
 
 @dataclass(frozen=True)
@@ -256,6 +268,7 @@ class ImageScan:
         options.partitions = list(self.options.partitions)
         options.snapshots = list(self.options.snapshots)
         options.volumes = ["all"]
+        options.credentials = list(self.options.credentials)
         mediator = _mediator()
         scanner = volume_scanner.VolumeScanner(mediator=mediator)
         try:
@@ -266,10 +279,16 @@ class ImageScan:
         self.format = image_format(self.path)
         for kind in mediator.locked:
             name = _ENCRYPTED.get(kind, kind)
-            self.errors.append(f"{self.path}: a {name} encrypted volume cannot be read "
-                               "(uidl-inspector has no option to pass its credentials yet)")
+            hint = ("could not be unlocked with the --credential given"
+                    if self.options.credentials else
+                    "is locked: pass --credential password:SECRET (or recovery_password:, "
+                    "startup_key:, key_data:)")
+            self.errors.append(f"{self.path}: a {name} encrypted volume {hint}")
         if not specs:
             specs = self._whole_media_file_system(context)
+        if not specs and not mediator.locked:
+            self.findings.append(Finding("image_no_file_system", None,
+                                         "dfVFS found no file system it can read"))
         volumes = sorted((_volume(spec) for spec in specs),
                          key=lambda v: (v.partition or "", v.snapshot or 0))
         self.examined["partitions"] = len({v.partition for v in volumes if v.partition})
@@ -537,25 +556,29 @@ def _media_spec(volumes: list[_Volume]) -> Any:
 def _partition_extents(volumes: list[_Volume]) -> dict[str, tuple[int, int]]:
     """Offset and size of every partition (first-level volume) in the media."""
     from dfvfs.lib import definitions
+    from dfvfs.path import factory
     from dfvfs.volume import factory as volume_factory
 
+    tables = (definitions.TYPE_INDICATOR_TSK_PARTITION, definitions.TYPE_INDICATOR_GPT)
     extents: dict[str, tuple[int, int]] = {}
+    opened: set[str] = set()
     for volume in volumes:
         node = volume.spec.parent
-        while node is not None and node.parent is not None:
-            parent = node.parent
-            if parent.type_indicator in (definitions.TYPE_INDICATOR_TSK_PARTITION,
-                                         definitions.TYPE_INDICATOR_GPT) and \
-                    getattr(parent, "location", None) == "/" and \
-                    node.type_indicator == parent.type_indicator:
-                system = volume_factory.Factory.NewVolumeSystem(parent.type_indicator)
-                system.Open(parent)
-                for part in system.volumes:
-                    if part.extents:
-                        extents[part.identifier] = (part.extents[0].offset,
-                                                    part.extents[0].size)
-                break
-            node = parent
+        while node is not None and not (node.type_indicator in tables and
+                                        getattr(node, "location", "/") != "/"):
+            node = node.parent
+        if node is None:
+            continue
+        root = factory.Factory.NewPathSpec(node.type_indicator, location="/",
+                                           parent=node.parent)
+        if root.comparable in opened:
+            continue
+        opened.add(root.comparable)
+        system = volume_factory.Factory.NewVolumeSystem(node.type_indicator)
+        system.Open(root)
+        for part in system.volumes:
+            if part.extents:
+                extents[part.identifier] = (part.extents[0].offset, part.extents[0].size)
     return extents
 
 
