@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from uidl_inspector.report.model import HistoryRecord, Report
+from uidl_inspector.report.model import HistoryRecord, Report, Source
 
 __all__ = ["terminal_safe", "render_table", "to_table_text", "TABLE_ROWS_LIMIT"]
 
@@ -110,12 +110,24 @@ def _history_table(record: HistoryRecord) -> Table:
     return table
 
 
+def _image_line(source: Source) -> str:
+    """What was examined in a disk image, in one line."""
+    seen = source.examined
+    hashed = "" if source.hashed else "; not hashed (--no-hash-images)"
+    return (f"{terminal_safe(source.path)}: {source.image_format or 'disk'} image, "
+            f"{seen['partitions']} partitions, {seen['snapshots']} snapshots, "
+            f"{seen['file_systems']} file systems, {seen['files']} files, "
+            f"{seen['stores']} stores{hashed}")
+
+
 def render_table(report: Report, console: Console) -> None:
     """Print the report on ``console``."""
     if report.demo:
         console.print(Text("Demo: this is the bundled demo evidence, not your data.",
                            style="bold yellow"))
     for source in report.sources:
+        if source.kind == "image" and source.examined is not None:
+            console.print(Text(_image_line(source)))
         for error in source.errors:
             console.print(Text(f"{terminal_safe(source.path)}: {terminal_safe(error)}",
                                style="red"))

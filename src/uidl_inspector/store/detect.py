@@ -3,8 +3,10 @@
 Analysts point the tool at exports whose names lie (``.dat``, no extension, a renamed
 ``.ost``), so each file is sniffed: PST/OST by the ``!BDN`` magic, MSG by the OLE magic, a
 raw POP3 history by a version-3 header followed by a well-formed first tag, and hex text of
-such a BLOB as copied from MFCMAPI. Directories are walked recursively in sorted order
-without following symbolic links, so two runs over the same tree list the same inputs.
+such a BLOB as copied from MFCMAPI; a file of none of these kinds is a disk image
+(``image``) when dfVFS recognises one (store.image). Directories are walked recursively in
+sorted order without following symbolic links, so two runs over the same tree list the
+same inputs.
 """
 
 from __future__ import annotations
