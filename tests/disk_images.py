@@ -84,7 +84,7 @@ def build(folder: Path) -> Images:
     subprocess.run([need_peer("sfdisk"), "-q", str(disk)], input=table.encode(), check=True,
                    capture_output=True, timeout=60)
     with open(disk, "r+b") as handle:
-        for (start, _, _), part in zip(DISK_PARTITIONS, (ntfs, fat2)):
+        for (start, _, _), part in zip(DISK_PARTITIONS, (ntfs, fat2), strict=True):
             handle.seek(start * 512)
             handle.write(part.read_bytes())
     images = Images(folder, fat, disk)

@@ -291,7 +291,7 @@ def test_data_ranges_for_a_carver(images):
     size = images.disk.stat().st_size
     raw = images.disk.read_bytes()
     spans = sorted((r.offset, r.offset + r.length) for r in ranges if r.offset is not None)
-    for (start, end), (next_start, _) in zip(spans, spans[1:]):
+    for (start, end), (next_start, _) in zip(spans, spans[1:], strict=False):
         assert 0 <= start < end <= next_start <= size
     outside = [r for r in ranges if r.what == "outside_partitions"]
     assert [(r.offset, r.length) for r in outside] == [(0, 2048 * 512)]

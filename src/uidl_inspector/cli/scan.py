@@ -12,9 +12,9 @@ import typer
 from uidl_inspector.cli.app import app
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
-    ForceOpt,
     CredentialOpt,
     DeletedOpt,
+    ForceOpt,
     FormatOpt,
     NoHashImagesOpt,
     OutputOpt,

@@ -25,7 +25,8 @@ from uidl_inspector.store.byteview import RawReader
 
 __all__ = ["INSTALL_HINT", "ImageError", "ImageOptions", "Place", "FoundFile", "ImageScan",
            "DataRange", "dfvfs_available", "image_format", "looks_like_image",
-           "parse_selection", "parse_credential", "CREDENTIAL_TYPES", "open_path_spec", "data_ranges", "MAX_DIR_DEPTH"]
+           "parse_selection", "parse_credential", "CREDENTIAL_TYPES", "open_path_spec",
+           "data_ranges", "MAX_DIR_DEPTH"]
 
 INSTALL_HINT = ("a disk image; reading images needs dfVFS: "
                 "python -m pip install 'uidl-inspector[images]'")
@@ -176,6 +177,12 @@ def open_path_spec(spec: Any) -> BinaryIO:
     return io.BufferedReader(RawReader(handle), buffer_size=64 << 10)
 
 
+def _dfvfs_error() -> type[Exception]:
+    from dfvfs.lib import errors as dfvfs_errors
+
+    return dfvfs_errors.Error
+
+
 def _serialise(spec: Any) -> str:
     from dfvfs.serializer import json_serializer
 
@@ -214,7 +221,9 @@ def _mediator() -> Any:
     from dfvfs.helpers import volume_scanner
 
     class Mediator(volume_scanner.VolumeScannerMediator):
-        locked: list[str] = []
+        def __init__(self) -> None:
+            super().__init__()
+            self.locked: list[str] = []  # type indicators of volumes left locked
 
         def PrintWarning(self, warning: str) -> None:  # noqa: N802 (dfVFS's names)
             raise ImageError(f"{warning.rstrip('.')} (see --partitions and --vss)")
@@ -233,9 +242,7 @@ def _mediator() -> Any:
             self.locked.append(node.type_indicator)
             return False
 
-    mediator = Mediator()
-    mediator.locked = []
-    return mediator
+    return Mediator()
 
 
 class ImageScan:
@@ -273,7 +280,6 @@ class ImageScan:
         scanner = volume_scanner.VolumeScanner(mediator=mediator)
         try:
             specs = scanner.GetBasePathSpecs(self.path, options)
-            context = scanner._source_scanner  # noqa: SLF001 (for the fallback below)
         except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
             raise ImageError(f"{self.path}: dfVFS cannot read the image: {exc}") from None
         self.format = image_format(self.path)
@@ -285,7 +291,7 @@ class ImageScan:
                     "startup_key:, key_data:)")
             self.errors.append(f"{self.path}: a {name} encrypted volume {hint}")
         if not specs:
-            specs = self._whole_media_file_system(context)
+            specs = self._whole_media_file_system()
         if not specs and not mediator.locked:
             self.findings.append(Finding("image_no_file_system", None,
                                          "dfVFS found no file system it can read"))
@@ -295,12 +301,13 @@ class ImageScan:
         self.examined["snapshots"] = sum(1 for v in volumes if v.snapshot is not None)
         return volumes
 
-    def _whole_media_file_system(self, scanner: Any) -> list[Any]:
+    def _whole_media_file_system(self) -> list[Any]:
         """A file system on the whole media when no volume yielded one (a FAT volume image
         whose boot sector also reads as a partition table that points past the image)."""
         from dfvfs.helpers import source_scanner
         from dfvfs.lib import errors as dfvfs_errors
 
+        scanner = source_scanner.SourceScanner()
         context = source_scanner.SourceScannerContext()
         context.OpenSourcePath(self.path)
         try:
@@ -357,7 +364,7 @@ class ImageScan:
         try:
             with open_path_spec(spec) as handle:
                 kind = sniff(handle.read(_HEAD), size)
-        except Exception as exc:  # noqa: BLE001 - dfVFS back ends raise many kinds
+        except (_dfvfs_error(), OSError, RuntimeError, ValueError) as exc:
             self.findings.append(Finding("image_file_unreadable", None,
                                          f"{label}:{path}: {type(exc).__name__}: {exc}"[:300]))
             return None
