@@ -11,32 +11,25 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
-__all__ = ["ByteView", "RawReader", "SeekableSource", "stream_size"]
-
-
-class SeekableSource(Protocol):
-    """What dfVFS's file objects offer: read, seek and their size."""
-
-    def read(self, size: int = ...) -> bytes: ...
-    def seek(self, offset: int, whence: int = ...) -> Any: ...
-    def get_size(self) -> int: ...
+__all__ = ["ByteView", "RawReader", "stream_size"]
 
 
 class RawReader(io.RawIOBase):
-    """A standard read-only binary stream over a dfVFS-style file object.
+    """A standard read-only binary stream over a dfVFS-style file object, or over bytes
+    ``start`` to ``start + size`` of any seekable stream (a range of an image).
 
     With it the rest of the code (hashing, olefile, :class:`ByteView`) sees an ordinary
-    Python file; writing is impossible by construction.
+    Python file; writing is impossible by construction. Closing it closes ``source``.
     """
 
-    def __init__(self, source: SeekableSource, close: Any = None) -> None:
+    def __init__(self, source: Any, start: int = 0, size: int | None = None) -> None:
         super().__init__()
         self._source = source
-        self._size = int(source.get_size())
+        self._start = start
+        self._size = int(source.get_size()) - start if size is None else size
         self._offset = 0
-        self._close = close
 
     def readable(self) -> bool:
         return True
@@ -58,15 +51,15 @@ class RawReader(io.RawIOBase):
         want = min(len(buffer), max(0, self._size - self._offset))
         if want == 0:
             return 0
-        self._source.seek(self._offset, os.SEEK_SET)
+        self._source.seek(self._start + self._offset, os.SEEK_SET)
         data = self._source.read(want) or b""
         buffer[: len(data)] = data
         self._offset += len(data)
         return len(data)
 
     def close(self) -> None:
-        if not self.closed and self._close is not None:
-            self._close()
+        if not self.closed:
+            self._source.close()
         super().close()
 
 

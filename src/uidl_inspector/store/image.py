@@ -486,42 +486,7 @@ class DataRange:
         stream = open_path_spec(self.spec)
         if self.offset is None:
             return stream
-        return io.BufferedReader(_Window(stream, self.offset, self.length))
-
-
-class _Window(io.RawIOBase):
-    """Bytes ``offset`` to ``offset + length`` of a seekable stream, as a stream."""
-
-    def __init__(self, base: BinaryIO, offset: int, length: int) -> None:
-        super().__init__()
-        self._base, self._start, self._size, self._at = base, offset, length, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._at
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        self._at = max(0, (0, self._at, self._size)[whence] + offset)
-        return self._at
-
-    def readinto(self, buffer: Any) -> int:
-        want = min(len(buffer), max(0, self._size - self._at))
-        if want == 0:
-            return 0
-        self._base.seek(self._start + self._at)
-        data = self._base.read(want)
-        buffer[: len(data)] = data
-        self._at += len(data)
-        return len(data)
-
-    def close(self) -> None:
-        self._base.close()
-        super().close()
+        return io.BufferedReader(RawReader(stream, self.offset, self.length))
 
 
 def data_ranges(path: str, options: ImageOptions | None = None) -> Iterator[DataRange]:
