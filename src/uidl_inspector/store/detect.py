@@ -91,11 +91,15 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
 
 
 def _is_image(path: str, head: bytes) -> bool:
-    """dfVFS's verdict when it is installed, else a look at container/volume signatures."""
+    """dfVFS's verdict when it is installed, else a look at container/volume signatures.
+
+    dfVFS is only asked about files with a signature of some image, volume or file system
+    in their first 4 KiB: a walked directory of ordinary files costs no scan.
+    """
     from uidl_inspector.store import image
 
     if image.dfvfs_available():
-        return image.image_format(path) is not None
+        return image.looks_like_image(head, weak=True) and image.image_format(path) is not None
     return image.looks_like_image(head)
 
 

@@ -36,12 +36,16 @@ _HEAD = 4096
 _MIN_STORE = 512  # a PST header; an MSG is at least 1,536 bytes
 _ENCRYPTED = {"BDE": "BitLocker", "FVDE": "FileVault", "LUKSDE": "LUKS"}
 
-# Container and volume signatures, only used without dfVFS so that an image is not called
-# "unknown": (offset, bytes).
+# Container and volume signatures (offset, bytes) in a file's first 4 KiB. Strong ones
+# decide without dfVFS (so that an image is not called "unknown"); weak ones only decide
+# whether dfVFS's slower scan is worth running on a file.
 _MAGIC = ((0, b"EVF\x09\r\n\xff\x00"), (0, b"EVF2\r\n\x81\x00"), (0, b"LVF\x09\r\n\xff\x00"),
           (0, b"KDMV"), (0, b"# Disk DescriptorFile"), (0, b"QFI\xfb"), (0, b"vhdxfile"),
           (0, b"conectix"), (512, b"EFI PART"), (3, b"NTFS    "), (3, b"EXFAT   "),
-          (3, b"-FVE-FS-"), (0, b"LUKS\xba\xbe"), (32, b"NXSB"))
+          (3, b"-FVE-FS-"), (0, b"LUKS\xba\xbe"), (32, b"NXSB"), (0, b"XFSB"),
+          (512, b"LABELONE"), (0, b"WithoutFreeSpace"), (0, b"WithouFreSpacExt"),
+          (0x36, b"FAT12   "), (0x36, b"FAT16   "), (0x52, b"FAT32   "))
+_WEAK_MAGIC = ((1080, b"\x53\xef"), (1024, b"H+"), (1024, b"HX"), (510, b"\x55\xaa"))
 
 
 class ImageError(UidlInspectorError):
@@ -57,14 +61,14 @@ def dfvfs_available() -> bool:
     return True
 
 
-def looks_like_image(head: bytes) -> bool:
-    """A container or volume signature in the first bytes (the test used without dfVFS)."""
-    if any(head[at:at + len(magic)] == magic for at, magic in _MAGIC):
-        return True
-    if len(head) >= 512 and head[510:512] == b"\x55\xaa":
-        # an MBR: a bootable/inactive status byte and a type in its first entry
-        return head[446] in (0, 0x80) and head[450] != 0
-    return False
+def looks_like_image(head: bytes, weak: bool = False) -> bool:
+    """A container or volume signature in the first bytes: the verdict without dfVFS, and
+    (``weak``, also 2-byte signatures) the test before asking dfVFS."""
+    found = any(head[at:at + len(magic)] == magic for at, magic in _MAGIC)
+    if found or not weak:
+        return found or (len(head) >= 512 and head[510:512] == b"\x55\xaa" and
+                         head[446] in (0, 0x80) and head[450] != 0)  # an MBR's first entry
+    return any(head[at:at + len(magic)] == magic for at, magic in _WEAK_MAGIC)
 
 
 def image_format(path: str) -> str | None:
