@@ -2,7 +2,7 @@
 
 Nothing is mounted: mtools writes the FAT volumes (``mdel`` deletes one store), ntfs-3g's
 ``mkntfs``/``ntfscp`` the NTFS one, ``sfdisk`` the partition table of a two-partition disk,
-``ewfacquire -u`` wraps the disk as E01 and ``qemu-img convert`` as VMDK, QCOW2 and VHD.
+``ewfacquire -u`` wraps the disk as E01 (also split in 1 MiB segments) and ``qemu-img convert`` as VMDK, QCOW2 and VHD.
 Built once per session (a few MB each) under pytest's temporary directory.
 """
 
@@ -65,6 +65,7 @@ class Images:
     fat: Path  # a FAT volume without partition table, one store deleted
     disk: Path  # raw disk: p1 NTFS, p2 FAT
     wrapped: dict[str, Path] = field(default_factory=dict)  # format -> image of ``disk``
+    split: Path | None = None  # a folder holding ``disk`` as a split E01 (E01, E02...)
 
 
 def build(folder: Path) -> Images:
@@ -93,6 +94,10 @@ def build(folder: Path) -> Images:
     _run(need_peer("ewfacquire"), "-u", "-q", "-t", str(target), "-c", "deflate:fast",
          str(disk))
     images.wrapped["ewf"] = folder / "disk.E01"
+    (folder / "split").mkdir()
+    _run(need_peer("ewfacquire"), "-u", "-q", "-t", str(folder / "split" / "disk"), "-c",
+         "none", "-S", "1MiB", str(disk))
+    images.split = folder / "split"
     qemu = need_peer("qemu-img")
     for fmt, suffix in (("vmdk", "vmdk"), ("qcow2", "qcow2"), ("vpc", "vhd")):
         out = folder / f"disk.{suffix}"

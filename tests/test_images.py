@@ -151,6 +151,18 @@ def test_partitioned_disk_in_every_format(images, fmt):
                                "vpc": "vhdi"}[fmt]
 
 
+def test_split_e01_read_once_from_its_first_segment(images):
+    segments = sorted(images.split.iterdir())
+    assert len(segments) > 2 and all(detect_kind(p) == "segment" for p in segments[1:])
+    report = _scan(images.split)
+    assert report["failed"] == []
+    assert [s["path"] for s in report["sources"] if s["kind"] == "image"] == [str(segments[0])]
+    assert len(_by_path(report)) == 3
+    result = runner.invoke(app, ["scan", str(segments[1]), "-f", "json"])
+    assert result.exit_code == 1
+    assert f"a later segment of the split image {segments[0]}" in result.stderr
+
+
 def test_partition_selection(images):
     report = _scan(images.disk, partitions=("2",))
     assert sorted(_by_path(report)) == ["/DOCS/ANOMAL.PST"]

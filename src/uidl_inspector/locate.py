@@ -498,7 +498,7 @@ def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
     """
     outcome = ScanOutcome(Report())
     for item in walk_inputs(paths):
-        if item.kind == "unknown" and item.from_directory:
+        if item.kind in ("unknown", "segment") and item.from_directory:
             outcome.skipped += 1
             continue
         error = item.error

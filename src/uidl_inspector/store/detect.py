@@ -33,6 +33,7 @@ PST_MAGIC = b"!BDN"
 MAX_BLOB_FILE = 64 << 20  # a 65,535-tag BLOB is a few MB; its hex text twice that
 MAX_WALK_DEPTH = 64
 _SNIFF = 4096
+_EWF_MAGIC = (b"EVF\x09\r\n\xff\x00", b"EVF2\r\n\x81\x00", b"LVF\x09\r\n\xff\x00")
 _CLIENT_KINDS = {b"SM": "pst", b"SO": "ost", b"AB": "pst"}  # wMagicClient at offset 8
 _PRINTABLE = re.compile(rb"^[\x20-\x7e\r\n\t]*$")  # what hex text (and MFCMAPI's) is made of
 _TAG_HEAD = re.compile(rb"^[%s][%s][0-9]{14}" % (
@@ -87,6 +88,8 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
         kind = sniff(head, size, read_all)
     if kind == "unknown" and _is_image(str(path), head):
         return "image"
+    if kind == "unknown" and head.startswith(_EWF_MAGIC):
+        return "segment"  # a later segment of a split EWF image (dfVFS reads the set)
     return kind
 
 
@@ -99,6 +102,8 @@ def _is_image(path: str, head: bytes) -> bool:
     from uidl_inspector.store import image
 
     if image.dfvfs_available():
+        if head.startswith(_EWF_MAGIC) and image.first_segment(path) != path:
+            return False
         return image.looks_like_image(head, weak=True) and image.image_format(path) is not None
     return image.looks_like_image(head)
 
@@ -108,7 +113,7 @@ class EvidenceFile:
     """One input found on the command line or in a walked directory."""
 
     path: str
-    kind: str | None  # pst | ost | msg | blob | hex | image | unknown; None when unreadable
+    kind: str | None  # pst | ost | msg | blob | hex | image | segment | unknown; None: unreadable
     error: str | None = None  # one line: why it could not be read
     from_directory: bool = False  # found by walking (unknown files there are skipped)
 
@@ -121,6 +126,11 @@ def _classify(path: str, from_directory: bool) -> EvidenceFile:
 
             if not dfvfs_available():
                 return EvidenceFile(path, kind, INSTALL_HINT, from_directory)
+        if kind == "segment":
+            from uidl_inspector.store.image import first_segment
+
+            return EvidenceFile(path, kind, f"a later segment of the split image "
+                                f"{first_segment(path)}: give that file", from_directory)
         return EvidenceFile(path, kind, None, from_directory)
     except OSError as exc:
         return EvidenceFile(path, None, f"cannot read: {exc.strerror or exc}", from_directory)

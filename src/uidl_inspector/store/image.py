@@ -15,6 +15,7 @@ one line saying what to install (:data:`INSTALL_HINT`).
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -25,7 +26,7 @@ from uidl_inspector.store.byteview import RawReader
 
 __all__ = ["INSTALL_HINT", "ImageError", "ImageOptions", "Place", "FoundFile", "ImageScan",
            "DataRange", "dfvfs_available", "image_format", "looks_like_image",
-           "parse_selection", "parse_credential", "CREDENTIAL_TYPES", "open_path_spec",
+           "parse_selection", "parse_credential", "first_segment", "CREDENTIAL_TYPES", "open_path_spec",
            "data_ranges", "MAX_DIR_DEPTH"]
 
 INSTALL_HINT = ("a disk image; reading images needs dfVFS: "
@@ -104,6 +105,20 @@ def parse_credential(value: str) -> tuple[str, str]:
     if not sep or kind not in CREDENTIAL_TYPES:
         raise ValueError(f"expected TYPE:VALUE with TYPE one of {', '.join(CREDENTIAL_TYPES)}")
     return kind, secret
+
+
+def first_segment(path: str) -> str:
+    """The first segment of the split EWF image ``path`` belongs to (``path`` itself when
+    it is the first or not split): every segment carries the EWF signature, and dfVFS
+    opens the whole set from any of them."""
+    import pyewf
+
+    try:
+        segments = pyewf.glob(path)
+    except (OSError, RuntimeError, ValueError):
+        return path
+    return segments[0] if segments and os.path.abspath(segments[0]) != os.path.abspath(path) \
+        else path
 
 
 def parse_selection(value: str, allow_none: bool = False) -> tuple[str, ...]:
