@@ -20,7 +20,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from uidl_inspector.exceptions import DEBUG_ENV, NotAStoreError, UidlInspectorError, debugging
@@ -34,7 +34,6 @@ from uidl_inspector.report.model import (
     Profile,
     Report,
     Source,
-    hash_stream,
     source_path,
 )
 from uidl_inspector.store.detect import (
@@ -44,7 +43,13 @@ from uidl_inspector.store.detect import (
     open_evidence,
     walk_inputs,
 )
-from uidl_inspector.store.image import ImageOptions, ImageScan, open_path_spec
+from uidl_inspector.store.image import (
+    DistinctStore,
+    ImageOptions,
+    ImageScan,
+    distinct_stores,
+    open_path_spec,
+)
 
 __all__ = ["MANAGER_CLASS", "GENERAL_KEY_NAME", "GENERAL_KEY", "MATCH_RULES",
            "ATTACHMENT_RULES", "Candidate", "LocateResult", "parse_manager_subject",
@@ -432,42 +437,35 @@ def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
 
 def _scan_image(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bool,
                 progress: Callable[[Any], None] | None, options: ImageOptions) -> None:
-    """Every store of a disk image, each its own Source with its ``container``; the image
-    itself a Source of kind ``image`` placed before them. Identical bytes (the same store
-    unchanged in the live volume and in snapshots) are read once and listed ``also_in``."""
-    sources = outcome.report.sources
-    at = len(sources)
+    """The image as a Source of kind ``image``, then each distinct store in it as its own
+    Source with its ``container`` and the other places holding the same bytes."""
     scan = ImageScan(item.path, options, progress)
-    first: dict[str, int] = {}  # SHA-256 -> index in sources
+    stores: list[Source] = []
+    done: list[tuple[DistinctStore, dict[str, Any]]] = []
     try:
-        for found in scan.stores():
-            location = found.place.location
+        for store in distinct_stores(scan):
+            location = store.found.place.location
             try:
-                with found.open() as stream:
-                    size, sha256, md5 = hash_stream(stream)
-                if sha256 in first:
-                    index = first[sha256]
-                    sources[index] = replace(sources[index], also_in=(
-                        *sources[index].also_in, found.place.to_dict()))
-                    continue
-                extra = _read_one(location, found.kind, outcome.report, deep, verify,
-                                  progress, found.open)
+                if store.error is not None:
+                    raise UidlInspectorError(store.error)
+                extra = _read_one(location, store.found.kind, outcome.report, deep, verify,
+                                  progress, store.found.open)
             except NotAStoreError:
-                if found.kind == "msg":  # an OLE file that is not a message (.doc, .msi)
+                if store.found.kind == "msg":  # an OLE file that is not a message (.doc)
                     scan.examined["stores"] -= 1
                     continue
                 raise
             except (UidlInspectorError, OSError) as exc:
                 error = " ".join(str(exc).split()) or type(exc).__name__
                 outcome.failed.append(error if location in error else f"{location}: {error}")
-                sources.append(Source(location, found.kind, found.size, "", "", (error,),
-                                      container=found.place.to_dict()))
-                continue
-            first[sha256] = len(sources)
-            sources.append(Source(location, found.kind, size, sha256, md5,
-                                  container=found.place.to_dict(), **extra))
+                extra = {"errors": (error,)}
+            done.append((store, extra))
     except UidlInspectorError as exc:
         scan.errors.append(" ".join(str(exc).split()))
+    for store, extra in done:  # also_in is complete once the walk has ended
+        stores.append(Source(store.found.place.location, store.found.kind, store.size,
+                             store.sha256, store.md5, container=store.found.place.to_dict(),
+                             also_in=tuple(p.to_dict() for p in store.also_in), **extra))
     outcome.failed.extend(scan.errors)
     meta = {"image_format": scan.format, "examined": dict(scan.examined),
             "errors": tuple(scan.errors), "findings": tuple(scan.findings)}
@@ -476,7 +474,7 @@ def _scan_image(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bo
     else:
         image = Source(source_path(item.path), "image", os.path.getsize(item.path), "", "",
                        hashed=False, **meta)
-    sources.insert(at, image)
+    outcome.report.sources.extend([image, *stores])
 
 
 def open_source(source: Source) -> Evidence:

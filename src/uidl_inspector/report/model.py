@@ -14,16 +14,17 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from uidl_inspector import __version__
+from uidl_inspector.store.byteview import hash_stream
 
 if TYPE_CHECKING:
     from uidl_inspector.history import PopHistory
 
 __all__ = [
     "Source", "Location", "Account", "Profile", "HistoryRecord", "Run", "Report",
-    "hash_file", "hash_stream", "source_path",
+    "hash_file", "source_path",
 ]
 
 TOOL_NAME = "uidl-inspector"
@@ -33,17 +34,6 @@ def hash_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> tuple[int, 
     """Size, SHA-256 and MD5 of a file, read once, opened read-only."""
     with open(path, "rb") as handle:
         return hash_stream(handle, chunk)
-
-
-def hash_stream(handle: BinaryIO, chunk: int = 1 << 20) -> tuple[int, str, str]:
-    """Size, SHA-256 and MD5 of a read-only stream from its start, in one pass."""
-    sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
-    handle.seek(0)
-    while block := handle.read(chunk):
-        sha256.update(block)
-        md5.update(block)
-        size += len(block)
-    return size, sha256.hexdigest(), md5.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ nothing is extracted to disk or loaded whole into memory.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from typing import Any, BinaryIO
 
-__all__ = ["ByteView", "RawReader", "stream_size"]
+__all__ = ["ByteView", "RawReader", "stream_size", "hash_stream"]
 
 
 class RawReader(io.RawIOBase):
@@ -61,6 +62,17 @@ class RawReader(io.RawIOBase):
         if not self.closed:
             self._source.close()
         super().close()
+
+
+def hash_stream(handle: BinaryIO, chunk: int = 1 << 20) -> tuple[int, str, str]:
+    """Size, SHA-256 and MD5 of a read-only stream from its start, in one pass."""
+    sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
+    handle.seek(0)
+    while block := handle.read(chunk):
+        sha256.update(block)
+        md5.update(block)
+        size += len(block)
+    return size, sha256.hexdigest(), md5.hexdigest()
 
 
 def stream_size(handle: BinaryIO) -> int:

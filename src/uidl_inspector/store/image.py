@@ -22,12 +22,13 @@ from typing import Any, BinaryIO
 
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
-from uidl_inspector.store.byteview import RawReader
+from uidl_inspector.store.byteview import RawReader, hash_stream
 
 __all__ = ["INSTALL_HINT", "ImageError", "ImageOptions", "Place", "FoundFile", "ImageScan",
-           "DataRange", "dfvfs_available", "image_format", "looks_like_image",
-           "parse_selection", "parse_credential", "first_segment", "CREDENTIAL_TYPES", "open_path_spec",
-           "data_ranges", "MAX_DIR_DEPTH"]
+           "DistinctStore", "distinct_stores", "DataRange", "dfvfs_available",
+           "image_format", "looks_like_image", "parse_selection", "parse_credential",
+           "first_segment", "CREDENTIAL_TYPES", "open_path_spec", "data_ranges",
+           "MAX_DIR_DEPTH"]
 
 INSTALL_HINT = ("a disk image; reading images needs dfVFS: "
                 "python -m pip install 'uidl-inspector[images]'")
@@ -476,6 +477,38 @@ class ImageScan:
                                     everything)
                 if found is not None:
                     yield found
+
+
+@dataclass
+class DistinctStore:
+    """A store with its hashes; ``also_in`` grows with every later place holding the same
+    bytes, until the walk ends. ``error``: its bytes could not be read to be hashed."""
+
+    found: FoundFile
+    size: int
+    sha256: str
+    md5: str
+    also_in: list[Place] = field(default_factory=list)
+    error: str | None = None
+
+
+def distinct_stores(scan: ImageScan) -> Iterator[DistinctStore]:
+    """Each store of the image once: every store is hashed (its own bytes, one pass) and
+    one whose bytes were already seen (the same file unchanged in the live volume and in
+    snapshots, or a copy) is added to the first one's ``also_in`` instead of yielded."""
+    first: dict[str, DistinctStore] = {}
+    for found in scan.stores():
+        try:
+            with found.open() as stream:
+                size, sha256, md5 = hash_stream(stream)
+        except (_dfvfs_error(), OSError, RuntimeError) as exc:
+            yield DistinctStore(found, found.size, "", "", error=f"cannot read: {exc}")
+            continue
+        if sha256 in first:
+            first[sha256].also_in.append(found.place)
+            continue
+        first[sha256] = DistinctStore(found, size, sha256, md5)
+        yield first[sha256]
 
 
 def _location(entry: Any, separator: str) -> str:
