@@ -2,8 +2,9 @@
 
 Nothing is mounted: mtools writes the FAT volumes (``mdel`` deletes one store), ntfs-3g's
 ``mkntfs``/``ntfscp`` the NTFS one, ``sfdisk`` the partition table of a two-partition disk,
-``ewfacquire -u`` wraps the disk as E01 (also split in 1 MiB segments) and ``qemu-img convert`` as VMDK, QCOW2 and VHD.
-Built once per session (a few MB each) under pytest's temporary directory.
+``ewfacquire -u`` wraps the disk as E01 (also split in 1 MiB segments) and
+``qemu-img convert`` as VMDK, QCOW2 and VHD. Built once per session (a few MB each) under
+pytest's temporary directory.
 """
 
 from __future__ import annotations
