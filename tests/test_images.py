@@ -265,6 +265,31 @@ def test_damaged_image_gives_what_can_be_read(images, tmp_path):
         assert cut_store["errors"] or cut_store.get("findings")
 
 
+def test_truncated_container_is_one_line(images, tmp_path):
+    cut = tmp_path / "half.qcow2"
+    cut.write_bytes(images.wrapped["qcow2"].read_bytes()[: 1 << 20])
+    result = runner.invoke(app, ["scan", str(cut), "-f", "json"])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "dfVFS cannot read the image" in lines[0]
+    assert len(lines[0]) < 400
+    image = json.loads(result.stdout)["sources"][0]
+    assert image["kind"] == "image" and image["errors"]
+
+
+def test_damaged_partition_is_a_finding_and_the_others_are_read(images, tmp_path):
+    damaged = tmp_path / "mft.raw"
+    data = bytearray(images.disk.read_bytes())
+    mft = data.find(b"FILE0", 2048 * 512)
+    data[mft: mft + 16384] = bytes(16384)  # the first MFT entries ($MFT itself) are gone
+    damaged.write_bytes(bytes(data))
+    report = _scan(damaged)
+    image = report["sources"][0]
+    assert [f["code"] for f in image["findings"]] == ["partition_without_file_system"]
+    assert image["findings"][0]["detail"].startswith("p1:")
+    assert sorted(_by_path(report)) == ["/DOCS/ANOMAL.PST"]
+
+
 def test_encrypted_volume_one_line(tmp_path):
     cryptsetup = need_peer("cryptsetup")
     path = tmp_path / "luks.img"

@@ -86,26 +86,27 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
             return handle.read(MAX_BLOB_FILE + 1)
 
         kind = sniff(head, size, read_all)
-    if kind == "unknown" and _is_image(str(path), head):
-        return "image"
-    if kind == "unknown" and head.startswith(_EWF_MAGIC):
-        return "segment"  # a later segment of a split EWF image (dfVFS reads the set)
-    return kind
+    return _image_kind(str(path), head) if kind == "unknown" else kind
 
 
-def _is_image(path: str, head: bytes) -> bool:
-    """dfVFS's verdict when it is installed, else a look at container/volume signatures.
+def _image_kind(path: str, head: bytes) -> str:
+    """``image``, ``segment`` (a later segment of a split EWF image) or ``unknown``.
 
-    dfVFS is only asked about files with a signature of some image, volume or file system
-    in their first 4 KiB: a walked directory of ordinary files costs no scan.
+    dfVFS decides when it is installed, but is only asked about files with a signature of
+    some image, volume or file system in their first 4 KiB (a walked directory of ordinary
+    files costs no scan); a strong signature makes an image even when dfVFS cannot read
+    it (damaged: the scan then says why), and decides alone without dfVFS.
     """
     from uidl_inspector.store import image
 
-    if image.dfvfs_available():
-        if head.startswith(_EWF_MAGIC) and image.first_segment(path) != path:
-            return False
-        return image.looks_like_image(head, weak=True) and image.image_format(path) is not None
-    return image.looks_like_image(head)
+    if not image.dfvfs_available():
+        return "image" if image.looks_like_image(head) else "unknown"
+    if head.startswith(_EWF_MAGIC) and image.first_segment(path) != path:
+        return "segment"
+    if image.looks_like_image(head) or (image.looks_like_image(head, weak=True) and
+                                        image.image_format(path) is not None):
+        return "image"
+    return "unknown"
 
 
 @dataclass(frozen=True)

@@ -197,6 +197,15 @@ def open_path_spec(spec: Any) -> BinaryIO:
     return io.BufferedReader(RawReader(handle), buffer_size=64 << 10)
 
 
+def _short(exc: BaseException, limit: int = 200) -> str:
+    """One line of a back end's message: dfVFS wraps the libyal error, which chains every
+    layer's complaint; the innermost binding's first complaint says what failed."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if "with error: '" in text:
+        text = text.rsplit("with error: '", 1)[1].split(". ")[0].rstrip("'.")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _dfvfs_error() -> type[Exception]:
     from dfvfs.lib import errors as dfvfs_errors
 
@@ -289,6 +298,7 @@ class ImageScan:
     def volumes(self) -> list[_Volume]:
         """Every file system to walk, live volumes before their snapshots (oldest first)."""
         from dfvfs.helpers import volume_scanner
+        from dfvfs.lib import definitions
         from dfvfs.lib import errors as dfvfs_errors
 
         options = volume_scanner.VolumeScannerOptions()
@@ -301,7 +311,11 @@ class ImageScan:
         try:
             specs = scanner.GetBasePathSpecs(self.path, options)
         except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
-            raise ImageError(f"{self.path}: dfVFS cannot read the image: {exc}") from None
+            raise ImageError(f"{self.path}: dfVFS cannot read the image: {_short(exc)}") \
+                from None
+        # A source dfVFS does not take for an image comes back as the host file itself:
+        # never walk the host's file system.
+        specs = [spec for spec in specs if spec.type_indicator != definitions.TYPE_INDICATOR_OS]
         self.format = image_format(self.path)
         for kind in mediator.locked:
             name = _ENCRYPTED.get(kind, kind)
@@ -317,9 +331,25 @@ class ImageScan:
                                          "dfVFS found no file system it can read"))
         volumes = sorted((_volume(spec) for spec in specs),
                          key=lambda v: (v.partition or "", v.snapshot or 0))
+        self._unread_partitions(volumes)
         self.examined["partitions"] = len({v.partition for v in volumes if v.partition})
         self.examined["snapshots"] = sum(1 for v in volumes if v.snapshot is not None)
         return volumes
+
+    def _unread_partitions(self, volumes: list[_Volume]) -> None:
+        """A finding for each selected partition in which no file system was found."""
+        try:
+            extents = _partition_extents(volumes)
+        except (_dfvfs_error(), OSError, RuntimeError):
+            return
+        chosen = self.options.partitions
+        seen = {(v.partition or "").split("/")[0] for v in volumes}
+        for name in sorted(set(extents) - seen):
+            if chosen == ("all",) or name.lstrip("p") in chosen:
+                self.findings.append(Finding(
+                    "partition_without_file_system", extents[name][0],
+                    f"{name}: no file system dfVFS can read (damaged, encrypted or "
+                    "unsupported)"))
 
     def _whole_media_file_system(self) -> list[Any]:
         """A file system on the whole media when no volume yielded one (a FAT volume image
@@ -337,7 +367,7 @@ class ImageScan:
             found = scanner.ScanForFileSystem(media)
         except (dfvfs_errors.Error, OSError, RuntimeError):
             found = None
-        return [found] if found is not None else []
+        return [found] if found is not None and found.parent is not None else []
 
     # ------------------------------------------------------------ stores
 
@@ -355,7 +385,7 @@ class ImageScan:
                 file_system = resolver.Resolver.OpenFileSystem(volume.spec)
             except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
                 self.errors.append(f"{self.path}: {label}: cannot open its "
-                                   f"{volume.file_system} file system: {exc}")
+                                   f"{volume.file_system} file system: {_short(exc)}")
                 continue
             self.examined["file_systems"] += 1
             yield from self._live(volume, file_system, label)
@@ -386,7 +416,7 @@ class ImageScan:
                 kind = sniff(handle.read(_HEAD), size)
         except (_dfvfs_error(), OSError, RuntimeError, ValueError) as exc:
             self.findings.append(Finding("image_file_unreadable", None,
-                                         f"{label}:{path}: {type(exc).__name__}: {exc}"[:300]))
+                                         f"{label}:{path}: {_short(exc)}"))
             return None
         if kind not in STORE_KINDS:
             return None
@@ -406,7 +436,8 @@ class ImageScan:
                 children = sorted(entry.sub_file_entries, key=lambda e: e.name or "")
             except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
                 self.findings.append(Finding("image_directory_unreadable", None,
-                                             f"{label}:{_location(entry, separator)}: {exc}"))
+                                             f"{label}:{_location(entry, separator)}: "
+                                             f"{_short(exc)}"))
                 continue
             directories = []
             for child in children:
@@ -441,7 +472,7 @@ class ImageScan:
         except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
             self.findings.append(Finding("deleted_files_not_listed", None,
                                          f"{label}: The Sleuth Kit cannot read this "
-                                         f"{volume.file_system}: {exc}"))
+                                         f"{volume.file_system}: {_short(exc)}"))
             return
         stack = [(info.info.root_inum, "", 0)]
         directories, files = {info.info.root_inum}, set()
@@ -502,7 +533,7 @@ def distinct_stores(scan: ImageScan) -> Iterator[DistinctStore]:
             with found.open() as stream:
                 size, sha256, md5 = hash_stream(stream)
         except (_dfvfs_error(), OSError, RuntimeError) as exc:
-            yield DistinctStore(found, found.size, "", "", error=f"cannot read: {exc}")
+            yield DistinctStore(found, found.size, "", "", error=f"cannot read: {_short(exc)}")
             continue
         if sha256 in first:
             first[sha256].also_in.append(found.place)
