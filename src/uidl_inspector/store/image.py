@@ -441,16 +441,23 @@ class ImageScan:
                 continue
             directories = []
             for child in children:
-                if child.IsLink():
+                try:
+                    if child.IsLink():
+                        continue
+                    if child.IsDirectory():
+                        if depth < MAX_DIR_DEPTH:
+                            directories.append((child, depth + 1))
+                        continue
+                    if not child.IsFile():
+                        continue
+                    path, size = _location(child, separator), child.size or 0
+                except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
+                    self.findings.append(Finding("image_file_unreadable", None,
+                                                 f"{label}:{child.name}: {_short(exc)}"))
                     continue
-                if child.IsDirectory():
-                    if depth < MAX_DIR_DEPTH:
-                        directories.append((child, depth + 1))
-                elif child.IsFile():
-                    found = self._found(volume, _location(child, separator), child.path_spec,
-                                        child.size or 0, False, None, label)
-                    if found is not None:
-                        yield found
+                found = self._found(volume, path, child.path_spec, size, False, None, label)
+                if found is not None:
+                    yield found
             stack.extend(reversed(directories))
 
     def _deleted(self, volume: _Volume, label: str,
