@@ -204,6 +204,15 @@ def test_cli_scan_and_audit_on_an_image(images):
     assert report["audit"]["summary"]["messages"] > 0  # inventories read inside the image
 
 
+def test_progress_says_files_examined_and_bytes_hashed(images):
+    said: list = []
+    scan_evidence([str(images.disk)], progress=said.append)
+    lines = [s for s in said if isinstance(s, str)]
+    total = images.disk.stat().st_size >> 20
+    assert any("p2 (2 of 2)" in line and "files examined" in line for line in lines)
+    assert lines[-1].endswith(f"hashing the image, {total} of {total} MiB")
+
+
 def test_bad_selection_is_a_usage_error(images):
     result = runner.invoke(app, ["scan", str(images.fat), "--vss", "first"])
     assert result.exit_code == 2

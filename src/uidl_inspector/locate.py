@@ -36,6 +36,7 @@ from uidl_inspector.report.model import (
     Source,
     source_path,
 )
+from uidl_inspector.store.byteview import hash_stream
 from uidl_inspector.store.detect import (
     Evidence,
     EvidenceFile,
@@ -470,7 +471,12 @@ def _scan_image(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bo
     meta = {"image_format": scan.format, "examined": dict(scan.examined),
             "errors": tuple(scan.errors), "findings": tuple(scan.findings)}
     if options.hash_images:
-        image = Source.from_file(item.path, "image", **meta)
+        total = os.path.getsize(item.path)
+        tell = None if progress is None else (lambda done: progress(
+            f"{item.path}: hashing the image, {done >> 20:,} of {total >> 20:,} MiB"))
+        with open(item.path, "rb") as handle:
+            size, sha256, md5 = hash_stream(handle, progress=tell)
+        image = Source(source_path(item.path), "image", size, sha256, md5, **meta)
     else:
         image = Source(source_path(item.path), "image", os.path.getsize(item.path), "", "",
                        hashed=False, **meta)

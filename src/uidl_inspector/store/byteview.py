@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 __all__ = ["ByteView", "RawReader", "stream_size", "hash_stream"]
@@ -64,14 +65,18 @@ class RawReader(io.RawIOBase):
         super().close()
 
 
-def hash_stream(handle: BinaryIO, chunk: int = 1 << 20) -> tuple[int, str, str]:
-    """Size, SHA-256 and MD5 of a read-only stream from its start, in one pass."""
+def hash_stream(handle: BinaryIO, chunk: int = 1 << 20,
+                progress: Callable[[int], None] | None = None) -> tuple[int, str, str]:
+    """Size, SHA-256 and MD5 of a read-only stream from its start, in one pass;
+    ``progress`` gets the bytes hashed so far (a disk image takes minutes)."""
     sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
     handle.seek(0)
     while block := handle.read(chunk):
         sha256.update(block)
         md5.update(block)
         size += len(block)
+        if progress is not None:
+            progress(size)
     return size, sha256.hexdigest(), md5.hexdigest()
 
 
