@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -347,12 +348,39 @@ def test_data_ranges_for_a_carver(images):
                 assert stream.read() == raw[item.offset:item.offset + item.length]
     # unallocated NTFS clusters lie inside partition 1 and hold no file's bytes
     p1 = (2048 * 512, (2048 + 12288) * 512)
-    unallocated = [r for r in ranges if r.what == "unallocated"]
+    unallocated = [r for r in ranges if r.what == "unallocated" and r.partition == "p1"]
     assert unallocated and all(p1[0] <= r.offset and r.offset + r.length <= p1[1]
                                for r in unallocated)
     for name in NTFS_LIVE.values():
         first = (SYNTHETIC / name).read_bytes()[:4096]
         assert all(first not in raw[r.offset:r.offset + r.length] for r in unallocated)
+    # ntfs-3g, an independent reader of the same volume, counts the same free clusters
+    info = subprocess.run([need_peer("ntfsinfo"), "-m", str(images.folder / "p1.ntfs")],
+                          check=True, capture_output=True, text=True).stdout
+    cluster = int(re.search(r"Cluster Size: (\d+)", info).group(1))
+    free = int(re.search(r"Free Clusters: (\d+)", info).group(1))
+    assert sum(r.length for r in unallocated) == free * cluster
+
+
+def test_fat_unallocated_holds_the_deleted_store_not_the_live_ones(images):
+    raw = images.fat.read_bytes()
+    unallocated = [r for r in data_ranges(str(images.fat)) if r.what == "unallocated"]
+    assert unallocated
+    free = b"".join(raw[r.offset:r.offset + r.length] for r in unallocated)
+    assert (SYNTHETIC / FAT_DELETED[1]).read_bytes()[:65536] in free  # mdel frees clusters
+    for name in set(FAT_LIVE.values()):
+        assert (SYNTHETIC / name).read_bytes()[:4096] not in free
+    for item in unallocated[:5]:
+        with item.open() as stream:
+            assert stream.read() == raw[item.offset:item.offset + item.length]
+    # mtools, an independent reader of the same FAT, counts the same free bytes
+    listing = subprocess.run([need_peer("mdir"), "-i", str(images.fat), "::"], check=True,
+                             capture_output=True, text=True).stdout
+    free_bytes = int(re.search(r"([\d ]+) bytes free", listing).group(1).replace(" ", ""))
+    assert sum(r.length for r in unallocated) == free_bytes
+    disk = [r for r in data_ranges(str(images.disk)) if r.what == "unallocated"]
+    p2 = (14336 * 512, (14336 + 8192) * 512)
+    assert any(p2[0] <= r.offset and r.offset + r.length <= p2[1] for r in disk)
 
 
 def test_deleted_file_data_range(images):

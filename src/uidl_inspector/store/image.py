@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
+from uidl_inspector.schemas import fat
 from uidl_inspector.store.byteview import RawReader, hash_stream
 
 __all__ = ["INSTALL_HINT", "ImageError", "ImageOptions", "Place", "FoundFile", "ImageScan",
@@ -580,8 +581,9 @@ class DataRange:
 
 
 def data_ranges(path: str, options: ImageOptions | None = None) -> Iterator[DataRange]:
-    """Unallocated clusters of each live NTFS volume, the space outside partitions, and
-    every deleted file's data (what :class:`ImageScan` lists, whatever its content)."""
+    """Unallocated clusters of each live NTFS and FAT12/16/32 volume, the space outside
+    partitions, and every deleted file's data (what :class:`ImageScan` lists, whatever its
+    content)."""
     scan = ImageScan(path, options)
     volumes = scan.volumes()
     media = _media_spec(volumes)
@@ -589,9 +591,11 @@ def data_ranges(path: str, options: ImageOptions | None = None) -> Iterator[Data
     if media is not None:
         yield from _outside_partitions(media, extents)
         for volume in volumes:
+            start = extents.get(volume.partition or "", (0, 0))[0]
             if volume.snapshot is None and volume.file_system == "NTFS":
-                start = extents.get(volume.partition or "", (0, 0))[0]
                 yield from _ntfs_unallocated(volume, media, start)
+            elif volume.file_system == "FAT":
+                yield from _fat_unallocated(volume, media, start)
     if scan.options.deleted:
         for volume in volumes:
             for found in scan._deleted(volume, volume.partition or "volume", everything=True):
@@ -654,6 +658,22 @@ def _outside_partitions(media: Any, extents: dict[str, tuple[int, int]]) -> Iter
         if offset > at:
             yield DataRange("outside_partitions", at, offset - at, None, spec=media)
         at = max(at, offset + length)
+
+
+def _fat_unallocated(volume: _Volume, media: Any, start: int) -> Iterator[DataRange]:
+    """Runs of free clusters of a FAT12/16/32 volume (its first FAT), as image offsets."""
+    with open_path_spec(volume.spec.parent) as stream:
+        size = stream.seek(0, 2)
+        stream.seek(0)
+        geo = fat.geometry(stream.read(512))
+        if geo is None:  # exFAT keeps an allocation bitmap instead: not listed yet
+            return
+        stream.seek(geo.fat_offset)
+        table = stream.read(geo.fat_bytes)
+    for offset, length in fat.free_cluster_runs(table, geo):
+        length = min(length, size - offset)
+        if length > 0:
+            yield DataRange("unallocated", start + offset, length, volume.partition, spec=media)
 
 
 def _ntfs_unallocated(volume: _Volume, media: Any, start: int) -> Iterator[DataRange]:
