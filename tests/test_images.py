@@ -159,6 +159,10 @@ def test_split_e01_read_once_from_its_first_segment(images):
     assert report["failed"] == []
     assert [s["path"] for s in report["sources"] if s["kind"] == "image"] == [str(segments[0])]
     assert len(_by_path(report)) == 3
+    image = report["sources"][0]
+    assert [(s["path"], s["sha256"]) for s in image["segments"]] == [
+        (str(p), _sha256(p)) for p in segments]
+    assert (image["size"], image["sha256"]) == (segments[0].stat().st_size, _sha256(segments[0]))
     result = runner.invoke(app, ["scan", str(segments[1]), "-f", "json"])
     assert result.exit_code == 1
     assert f"a later segment of the split image {segments[0]}" in result.stderr

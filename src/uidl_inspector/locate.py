@@ -50,6 +50,7 @@ from uidl_inspector.store.image import (
     ImageScan,
     distinct_stores,
     open_path_spec,
+    segments,
 )
 
 __all__ = ["MANAGER_CLASS", "GENERAL_KEY_NAME", "GENERAL_KEY", "MATCH_RULES",
@@ -470,17 +471,23 @@ def _scan_image(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bo
     outcome.failed.extend(scan.errors)
     meta = {"image_format": scan.format, "examined": dict(scan.examined),
             "errors": tuple(scan.errors), "findings": tuple(scan.findings)}
-    if options.hash_images:
-        total = os.path.getsize(item.path)
-        tell = None if progress is None else (lambda done: progress(
-            f"{item.path}: hashing the image, {done >> 20:,} of {total >> 20:,} MiB"))
-        with open(item.path, "rb") as handle:
-            size, sha256, md5 = hash_stream(handle, progress=tell)
-        image = Source(source_path(item.path), "image", size, sha256, md5, **meta)
-    else:
-        image = Source(source_path(item.path), "image", os.path.getsize(item.path), "", "",
-                       hashed=False, **meta)
+    files = [_image_file(path, options.hash_images, progress) for path in segments(item.path)]
+    image = Source(source_path(item.path), "image", *files[0][1:], hashed=options.hash_images,
+                   segments=tuple({"path": p, "size": n, "sha256": h, "md5": m}
+                                  for p, n, h, m in files) if len(files) > 1 else (), **meta)
     outcome.report.sources.extend([image, *stores])
+
+
+def _image_file(path: str, hashed: bool, progress: Callable[[Any], None] | None
+                ) -> tuple[str, int, str, str]:
+    """Path, size and hashes (empty unless ``hashed``) of one file of an image."""
+    total = os.path.getsize(path)
+    if not hashed:
+        return path, total, "", ""
+    tell = None if progress is None else (lambda done: progress(
+        f"{path}: hashing the image, {done >> 20:,} of {total >> 20:,} MiB"))
+    with open(path, "rb") as handle:
+        return (path, *hash_stream(handle, progress=tell))
 
 
 def open_source(source: Source) -> Evidence:

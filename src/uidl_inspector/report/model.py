@@ -57,6 +57,7 @@ class Source:
     image_format: str | None = None
     examined: dict[str, int] | None = None
     hashed: bool = True
+    segments: tuple[dict[str, Any], ...] = ()  # a split image's files: path, size, hashes
 
     @classmethod
     def from_bytes(cls, path: str, kind: str, data: bytes, **extra: Any) -> Source:
@@ -84,6 +85,8 @@ class Source:
             out["also_in"] = list(self.also_in)
         if self.kind == "image":
             out.update(format=self.image_format, examined=self.examined, hashed=self.hashed)
+            if self.segments:
+                out["segments"] = list(self.segments)
         return out
 
 

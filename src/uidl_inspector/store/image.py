@@ -28,7 +28,7 @@ from uidl_inspector.store.byteview import RawReader, hash_stream
 __all__ = ["INSTALL_HINT", "ImageError", "ImageOptions", "Place", "FoundFile", "ImageScan",
            "DistinctStore", "distinct_stores", "DataRange", "dfvfs_available",
            "image_format", "looks_like_image", "parse_selection", "parse_credential",
-           "first_segment", "CREDENTIAL_TYPES", "open_path_spec", "data_ranges",
+           "first_segment", "segments", "CREDENTIAL_TYPES", "open_path_spec", "data_ranges",
            "MAX_DIR_DEPTH"]
 
 INSTALL_HINT = ("a disk image; reading images needs dfVFS: "
@@ -109,18 +109,27 @@ def parse_credential(value: str) -> tuple[str, str]:
     return kind, secret
 
 
-def first_segment(path: str) -> str:
-    """The first segment of the split EWF image ``path`` belongs to (``path`` itself when
-    it is the first or not split): every segment carries the EWF signature, and dfVFS
-    opens the whole set from any of them."""
+def segments(path: str) -> list[str]:
+    """Every file of the (possibly split) image ``path`` belongs to, first segment first:
+    EWF sets (``.E01``, ``.E02``...) and split raw images (``.001``, ``.002``...) as the
+    libyal globbing dfVFS itself uses finds them; ``[path]`` when not split."""
     import pyewf
+    import pysmraw
 
-    try:
-        segments = pyewf.glob(path)
-    except (OSError, RuntimeError, ValueError):
-        return path
-    return segments[0] if segments and os.path.abspath(segments[0]) != os.path.abspath(path) \
-        else path
+    for glob in (pyewf.glob, pysmraw.glob):
+        try:
+            found = glob(path)
+        except (OSError, RuntimeError, ValueError, TypeError):
+            continue
+        if len(found) > 1 and any(os.path.abspath(f) == os.path.abspath(path) for f in found):
+            return list(found)
+    return [path]
+
+
+def first_segment(path: str) -> str:
+    """The first segment of the split image ``path`` belongs to (``path`` itself when it
+    is the first or not split): dfVFS opens the whole set from any EWF segment."""
+    return segments(path)[0]
 
 
 def parse_selection(value: str, allow_none: bool = False) -> tuple[str, ...]:
