@@ -372,7 +372,10 @@ class NdbFile:
             record("block_out_of_bounds", ib, f"block {bid:#x} ({cb} bytes) is outside the file")
             return None
         tail = ib + total - fmt.block_trailer_size
-        trailer = self._trailer_fast.parse(self._map[tail : tail + fmt.block_trailer_size])
+        if isinstance(self._map, ByteView):  # a stream: read the trailer's bytes
+            trailer = self._trailer_fast.parse(self._map[tail : tail + fmt.block_trailer_size])
+        else:  # the mmap fast path: unpack in place
+            trailer = self._trailer_fast.parse(self._map, tail)
         if trailer.bid & ~1 != bid:
             record("block_bid_mismatch", tail, f"trailer bid {trailer.bid:#x}, expected {bid:#x}")
             return None
