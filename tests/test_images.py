@@ -246,6 +246,8 @@ def test_vss_selection():
     assert none["snapshots"] == 0 and none["file_systems"] == 1
     one = _scan(path, snapshots=("2",))["sources"][0]["examined"]
     assert one["snapshots"] == 1 and one["file_systems"] == 2
+    missing = _scan(path, snapshots=("3",))
+    assert len(missing["failed"]) == 1 and "vss3" in missing["failed"][0]
 
 
 def test_real_ext_e01():
