@@ -23,7 +23,7 @@ from disk_images import DISK_FAT_LIVE, FAT_DELETED, FAT_LIVE, NTFS_LIVE, SYNTHET
 from uidl_inspector.cli import app
 from uidl_inspector.locate import hidden_inventory, scan_evidence
 from uidl_inspector.store import image as image_module
-from uidl_inspector.store.byteview import ByteView
+from uidl_inspector.store.byteview import ByteView, RawReader
 from uidl_inspector.store.detect import detect_kind, walk_inputs
 from uidl_inspector.store.image import ImageOptions, ImageScan, data_ranges, open_path_spec
 from uidl_inspector.store.pst import open_pst
@@ -304,6 +304,51 @@ def test_damaged_partition_is_a_finding_and_the_others_are_read(images, tmp_path
     assert [f["code"] for f in image["findings"]] == ["partition_without_file_system"]
     assert image["findings"][0]["detail"].startswith("p1:")
     assert sorted(_by_path(report)) == ["/DOCS/ANOMAL.PST"]
+
+
+def test_back_end_errors_while_reading_are_read_errors():
+    class Failing:
+        def __init__(self, data):
+            self.data, self.at, self.reads = data, 0, 0
+
+        def get_size(self):
+            return len(self.data)
+
+        def seek(self, offset, whence=0):
+            self.at = offset
+
+        def read(self, size):
+            self.reads += 1
+            if self.reads > 1:
+                raise RuntimeError("libewf_handle_read_buffer: unable to read chunk")
+            return self.data[self.at:self.at + size]
+
+        def close(self):
+            pass
+
+    data = (SYNTHETIC / "single-account-unicode-none.pst").read_bytes()
+    view = ByteView(io.BufferedReader(RawReader(Failing(data)), 512))
+    assert view[0:4] == b"!BDN"
+    with pytest.raises(OSError, match="unable to read chunk"):
+        view[100_000:200_000]
+
+
+def test_one_store_failing_does_not_end_the_image(images, monkeypatch):
+    import uidl_inspector.locate as locate_module
+
+    real = locate_module._read_one
+
+    def flaky(name, *args, **kwargs):
+        if name.endswith("/general.pst"):
+            raise ValueError("a bug")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(locate_module, "_read_one", flaky)
+    report = _scan(images.disk)
+    found = _by_path(report)
+    assert "internal error: ValueError: a bug" in found["/general.pst"]["errors"][0]
+    assert found["/embedded.pst"]["errors"] == [] and found["/DOCS/ANOMAL.PST"]["errors"] == []
+    assert len(report["failed"]) == 1
 
 
 def test_encrypted_volume_one_line(tmp_path):

@@ -458,9 +458,14 @@ def _scan_image(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bo
                     continue
                 raise
             except (UidlInspectorError, OSError) as exc:
-                error = " ".join(str(exc).split()) or type(exc).__name__
-                outcome.failed.append(error if location in error else f"{location}: {error}")
-                extra = {"errors": (error,)}
+                extra = _store_failed(outcome, location, " ".join(str(exc).split()) or
+                                      type(exc).__name__)
+            except Exception as exc:  # noqa: BLE001 - one store's bug must not end the image
+                if debugging():
+                    raise
+                extra = _store_failed(outcome, location, (
+                    f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see "
+                    "the traceback, and please report it)"))
             done.append((store, extra))
     except UidlInspectorError as exc:
         scan.errors.append(" ".join(str(exc).split()))
@@ -476,6 +481,12 @@ def _scan_image(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bo
                    segments=tuple({"path": p, "size": n, "sha256": h, "md5": m}
                                   for p, n, h, m in files) if len(files) > 1 else (), **meta)
     outcome.report.sources.extend([image, *stores])
+
+
+def _store_failed(outcome: ScanOutcome, location: str, error: str) -> dict[str, Any]:
+    """Record a store of an image that could not be read; its Source's fields."""
+    outcome.failed.append(error if location in error else f"{location}: {error}")
+    return {"errors": (error,)}
 
 
 def _image_file(path: str, hashed: bool, progress: Callable[[Any], None] | None

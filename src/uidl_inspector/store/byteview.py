@@ -53,8 +53,14 @@ class RawReader(io.RawIOBase):
         want = min(len(buffer), max(0, self._size - self._offset))
         if want == 0:
             return 0
-        self._source.seek(self._start + self._offset, os.SEEK_SET)
-        data = self._source.read(want) or b""
+        try:
+            self._source.seek(self._start + self._offset, os.SEEK_SET)
+            data = self._source.read(want) or b""
+        except OSError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - back ends (libyal, TSK) raise anything
+            raise OSError(f"cannot read at offset {self._start + self._offset}: "
+                          f"{' '.join(str(exc).split())[:200]}") from exc
         buffer[: len(data)] = data
         self._offset += len(data)
         return len(data)
