@@ -463,9 +463,7 @@ def _scan_image(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bo
             except Exception as exc:  # noqa: BLE001 - one store's bug must not end the image
                 if debugging():
                     raise
-                extra = _store_failed(outcome, location, (
-                    f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see "
-                    "the traceback, and please report it)"))
+                extra = _store_failed(outcome, location, _internal_error(exc))
             done.append((store, extra))
     except UidlInspectorError as exc:
         scan.errors.append(" ".join(str(exc).split()))
@@ -481,6 +479,11 @@ def _scan_image(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bo
                    segments=tuple({"path": p, "size": n, "sha256": h, "md5": m}
                                   for p, n, h, m in files) if len(files) > 1 else (), **meta)
     outcome.report.sources.extend([image, *stores])
+
+
+def _internal_error(exc: Exception) -> str:
+    return (f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the "
+            "traceback, and please report it)")
 
 
 def _store_failed(outcome: ScanOutcome, location: str, error: str) -> dict[str, Any]:
@@ -536,8 +539,7 @@ def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
             except Exception as exc:  # noqa: BLE001 - one input's bug must not end the run
                 if debugging():
                     raise
-                error = (f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 "
-                         "to see the traceback, and please report it)")
+                error = _internal_error(exc)
         outcome.failed.append(f"{item.path}: {error}" if item.path not in error else error)
         outcome.report.sources.append(_failed_source(item, error))
     outcome.report.run.finish()

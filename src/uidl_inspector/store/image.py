@@ -475,17 +475,13 @@ class ImageScan:
         """Deleted regular files whose metadata is still unallocated (not reused), through
         The Sleuth Kit over the same volume: names left in directories and TSK's orphans."""
         import pytsk3
-        from dfvfs.lib import definitions
         from dfvfs.lib import errors as dfvfs_errors
-        from dfvfs.path import factory
         from dfvfs.resolver import resolver
 
         if volume.file_system not in ("NTFS", "FAT", "EXT", "HFS", "TSK"):
             return
-        tsk_spec = factory.Factory.NewPathSpec(definitions.TYPE_INDICATOR_TSK, location="/",
-                                               parent=volume.spec.parent)
         try:
-            info = resolver.Resolver.OpenFileSystem(tsk_spec).GetFsInfo()
+            info = resolver.Resolver.OpenFileSystem(_tsk_spec(volume)).GetFsInfo()
         except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
             self.findings.append(Finding("deleted_files_not_listed", None,
                                          f"{label}: The Sleuth Kit cannot read this "
@@ -518,9 +514,7 @@ class ImageScan:
                         meta.addr in files:
                     continue
                 files.add(meta.addr)
-                spec = factory.Factory.NewPathSpec(definitions.TYPE_INDICATOR_TSK,
-                                                   inode=meta.addr, location=child,
-                                                   parent=volume.spec.parent)
+                spec = _tsk_spec(volume, child, inode=meta.addr)
                 found = self._found(volume, child, spec, int(meta.size), True, meta.addr, label,
                                     everything)
                 if found is not None:
@@ -557,6 +551,15 @@ def distinct_stores(scan: ImageScan) -> Iterator[DistinctStore]:
             continue
         first[sha256] = DistinctStore(found, size, sha256, md5)
         yield first[sha256]
+
+
+def _tsk_spec(volume: _Volume, location: str = "/", **more: Any) -> Any:
+    """The Sleuth Kit's path spec for ``location`` on the same volume as ``volume``'s."""
+    from dfvfs.lib import definitions
+    from dfvfs.path import factory
+
+    return factory.Factory.NewPathSpec(definitions.TYPE_INDICATOR_TSK, location=location,
+                                       parent=volume.spec.parent, **more)
 
 
 def _location(entry: Any, separator: str) -> str:
@@ -689,16 +692,10 @@ def _ntfs_unallocated(volume: _Volume, media: Any, start: int) -> Iterator[DataR
     """Runs of clear bits of the live NTFS's $Bitmap, as image offsets."""
     import re
 
-    from dfvfs.lib import definitions
-    from dfvfs.path import factory
     from dfvfs.resolver import resolver
 
-    tsk = factory.Factory.NewPathSpec(definitions.TYPE_INDICATOR_TSK, location="/",
-                                      parent=volume.spec.parent)
-    cluster = resolver.Resolver.OpenFileSystem(tsk).GetFsInfo().info.block_size
-    spec = factory.Factory.NewPathSpec(definitions.TYPE_INDICATOR_TSK, location="/$Bitmap",
-                                       parent=volume.spec.parent)
-    with open_path_spec(spec) as stream:
+    cluster = resolver.Resolver.OpenFileSystem(_tsk_spec(volume)).GetFsInfo().info.block_size
+    with open_path_spec(_tsk_spec(volume, "/$Bitmap")) as stream:
         bitmap = stream.read()
     with open_path_spec(volume.spec.parent) as stream:
         clusters = stream.seek(0, 2) // cluster
