@@ -99,6 +99,10 @@ def build(folder: Path) -> Images:
     _run(need_peer("ewfacquire"), "-u", "-q", "-t", str(folder / "split" / "disk"), "-c",
          "none", "-S", "1MiB", str(disk))
     images.split = folder / "split"
+    (folder / "splitraw").mkdir()
+    data = disk.read_bytes()
+    for number, start in enumerate(range(0, len(data), 4 * MIB), 1):  # disk.001, disk.002...
+        (folder / "splitraw" / f"disk.{number:03d}").write_bytes(data[start:start + 4 * MIB])
     qemu = need_peer("qemu-img")
     for fmt, suffix in (("vmdk", "vmdk"), ("qcow2", "qcow2"), ("vpc", "vhd")):
         out = folder / f"disk.{suffix}"

@@ -168,6 +168,19 @@ def test_split_e01_read_once_from_its_first_segment(images):
     assert f"a later segment of the split image {segments[0]}" in result.stderr
 
 
+def test_split_raw_read_once_with_every_segment_hashed(images):
+    folder = images.folder / "splitraw"
+    parts = sorted(folder.iterdir())
+    assert len(parts) == 3
+    report = _scan(folder)
+    assert report["failed"] == []
+    image = report["sources"][0]
+    assert image["path"] == str(parts[0]) and image["format"] == "raw"
+    assert [s["sha256"] for s in image["segments"]] == [_sha256(p) for p in parts]
+    assert sorted(_by_path(report)) == ["/DOCS/ANOMAL.PST", "/embedded.pst", "/general.pst"]
+    assert [s["kind"] for s in report["sources"]].count("image") == 1
+
+
 def test_partition_selection(images):
     report = _scan(images.disk, partitions=("2",))
     assert sorted(_by_path(report)) == ["/DOCS/ANOMAL.PST"]
