@@ -3,8 +3,9 @@
 Nothing is mounted: mtools writes the FAT volumes (``mdel`` deletes one store), ntfs-3g's
 ``mkntfs``/``ntfscp`` the NTFS one, ``sfdisk`` the partition table of a two-partition disk,
 ``ewfacquire -u`` wraps the disk as E01 (also split in 1 MiB segments) and
-``qemu-img convert`` as VMDK, QCOW2 and VHD. Built once per session (a few MB each) under
-pytest's temporary directory.
+``qemu-img convert`` as VMDK, QCOW2, VHD and VHDX; the raw disk is also split in 4 MiB
+``.001``... files. Built once per session (a few MB each) under pytest's temporary
+directory.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def build(folder: Path) -> Images:
     for number, start in enumerate(range(0, len(data), 4 * MIB), 1):  # disk.001, disk.002...
         (folder / "splitraw" / f"disk.{number:03d}").write_bytes(data[start:start + 4 * MIB])
     qemu = need_peer("qemu-img")
-    for fmt, suffix in (("vmdk", "vmdk"), ("qcow2", "qcow2"), ("vpc", "vhd")):
+    for fmt, suffix in (("vmdk", "vmdk"), ("qcow2", "qcow2"), ("vpc", "vhd"), ("vhdx", "vhdx")):
         out = folder / f"disk.{suffix}"
         _run(qemu, "convert", "-f", "raw", "-O", fmt, str(disk), str(out))
         images.wrapped[fmt] = out

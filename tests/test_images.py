@@ -130,7 +130,7 @@ def test_deleted_store_on_fat_found_and_marked(images):
     assert without["sources"][0]["examined"]["files"] == 3
 
 
-@pytest.mark.parametrize("fmt", ["raw", "ewf", "vmdk", "qcow2", "vpc"])
+@pytest.mark.parametrize("fmt", ["raw", "ewf", "vmdk", "qcow2", "vpc", "vhdx"])
 def test_partitioned_disk_in_every_format(images, fmt):
     path = images.wrapped[fmt]
     report = _scan(path)
@@ -149,7 +149,7 @@ def test_partitioned_disk_in_every_format(images, fmt):
     image = report["sources"][0]
     assert image["examined"]["partitions"] == 2 and image["examined"]["file_systems"] == 2
     assert image["format"] == {"raw": "raw", "ewf": "ewf", "vmdk": "vmdk", "qcow2": "qcow",
-                               "vpc": "vhdi"}[fmt]
+                               "vpc": "vhdi", "vhdx": "vhdi"}[fmt]
 
 
 def test_split_e01_read_once_from_its_first_segment(images):
