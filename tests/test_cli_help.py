@@ -92,9 +92,14 @@ def test_usage_lines(command, usage):
 
 def test_options_grouped_in_order_with_defaults():
     scan = help_of("scan", width=200)
-    assert sections(scan) == ["Arguments", "Input", "Output", "Checks", "Options", "Examples"]
-    checks = scan[scan.index("\nChecks:\n"):scan.index("\nOptions:\n")]
+    assert sections(scan) == ["Arguments", "Input", "Output", "Checks", "Performance", "Options",
+                              "Examples"]
+    checks = scan[scan.index("\nChecks:\n"):scan.index("\nPerformance:\n")]
     assert "--verify" in checks and "--strict" in checks
+    assert "--no-hash-images" in scan[scan.index("\nPerformance:\n"):scan.index("\nOptions:\n")]
+    inputs = scan[scan.index("\nInput:\n"):scan.index("\nOutput:\n")]
+    for option in ("--no-recover", "--partitions", "--vss", "--deleted", "--credential"):
+        assert option in inputs, option
     synth = help_of("synth", width=200)
     assert re.search(r"--variant \[unicode\|ansi\] +PST variant\. \[default: unicode\]", synth)
     assert re.search(r"--messages MESSAGES +.*\[1<=x<=1000000\] \[default: 1000\]", synth)

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, BinaryIO
 
-from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
+from uidl_inspector.exceptions import DEBUG_ENV, NotAStoreError, UidlInspectorError, debugging
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import PopHistory, parse_blob
 from uidl_inspector.logs import codes_summary, log_findings, step
@@ -37,18 +38,28 @@ from uidl_inspector.report.model import (
     Source,
     source_path,
 )
+from uidl_inspector.store.byteview import hash_stream
 from uidl_inspector.store.detect import (
+    Evidence,
     EvidenceFile,
     looks_like_pop_blob,
     open_evidence,
     walk_inputs,
+)
+from uidl_inspector.store.image import (
+    DistinctStore,
+    ImageOptions,
+    ImageScan,
+    distinct_stores,
+    open_path_spec,
+    segments,
 )
 
 __all__ = ["MANAGER_CLASS", "GENERAL_KEY_NAME", "GENERAL_KEY", "MATCH_RULES",
            "ATTACHMENT_RULES", "Candidate", "LocateResult", "parse_manager_subject",
            "message_rules", "attachment_rule", "locate", "locate_message",
            "hidden_inventory", "walk_folders", "scan_evidence", "hidden_evidence",
-           "ScanOutcome",
+           "ScanOutcome", "open_source",
            "MAX_FOLDER_DEPTH", "MAX_EMBED_DEPTH"]
 
 log = logging.getLogger(__name__)
@@ -425,14 +436,20 @@ def _history_from_blob(source: str, data: bytes) -> HistoryRecord:
     return HistoryRecord(source, parse_blob(data), data)
 
 
-def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
-              progress: Callable[[int], None] | None, recover: bool = True) -> None:
+def _read_one(name: str, kind: str, report: Report, deep: bool, verify: bool,
+              progress: Callable[[int], None] | None,
+              opener: Callable[[], BinaryIO] | None = None,
+              recover: bool = True) -> dict[str, Any]:
+    """Locate every history of one input into ``report``; the Source's fields it learnt.
+
+    ``opener`` gives a fresh read-only stream of the input when it is not a loose file
+    (a file inside a disk image); ``name`` then only names it.
+    """
     from uidl_inspector.verify import cross_check
 
-    source = source_path(item.path)
-    extra: dict[str, Any] = {}
+    source = source_path(name) if opener is None else name
     before = len(report.histories)
-    with open_evidence(item.path, item.kind) as evidence:
+    with open_evidence(name, kind, opener() if opener else None) as evidence:
         findings: list[Finding] = []  # the store's and message's own are gathered by locate
         if evidence.store is not None:
             result = locate(evidence.store, source, deep=deep, progress=progress)
@@ -449,8 +466,12 @@ def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
                 findings += _recover(evidence.store.ndb, source, report)
             if verify:
                 rows, _ = hidden_inventory(evidence.store)
-                report.extra.setdefault("cross_check", []).append(
-                    {"source": source, **cross_check(rows, item.path)})
+                if opener is None:
+                    checked = cross_check(rows, name)
+                else:
+                    with opener() as stream:
+                        checked = cross_check(rows, stream)
+                report.extra.setdefault("cross_check", []).append({"source": source, **checked})
         elif evidence.message is not None:
             result = LocateResult()
             locate_message(evidence.message, None, source, result)
@@ -468,7 +489,7 @@ def _scan_one(item: EvidenceFile, report: Report, deep: bool, verify: bool,
              codes_summary(a.code for h in found for a in h.history.anomalies))
     for record in found:
         log_findings(log, f"history in {source}", record.history.anomalies)
-    report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
+    return extra
 
 
 def _recover(ndb: Any, source: str, report: Report) -> list[Finding]:
@@ -487,26 +508,117 @@ def _recover(ndb: Any, source: str, report: Report) -> list[Finding]:
     return notes
 
 
+def _scan_one(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bool,
+              progress: Callable[[Any], None] | None, recover: bool = True) -> None:
+    extra = _read_one(item.path, item.kind or "unknown", outcome.report, deep, verify,
+                      progress, recover=recover)
+    outcome.report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
+
+
+def _scan_image(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bool,
+                progress: Callable[[Any], None] | None, options: ImageOptions,
+                recover: bool = True) -> None:
+    """The image as a Source of kind ``image``, then each distinct store in it as its own
+    Source with its ``container`` and the other places holding the same bytes."""
+    scan = ImageScan(item.path, options, progress)
+    stores: list[Source] = []
+    done: list[tuple[DistinctStore, dict[str, Any]]] = []
+    try:
+        for store in distinct_stores(scan):
+            location = store.found.place.location
+            try:
+                if store.error is not None:
+                    raise UidlInspectorError(store.error)
+                extra = _read_one(location, store.found.kind, outcome.report, deep, verify,
+                                  progress, store.found.open, recover)
+            except NotAStoreError:
+                if store.found.kind == "msg":  # an OLE file that is not a message (.doc)
+                    scan.examined["stores"] -= 1
+                    continue
+                raise
+            except (UidlInspectorError, OSError) as exc:
+                extra = _store_failed(outcome, location, " ".join(str(exc).split()) or
+                                      type(exc).__name__)
+            except Exception as exc:  # noqa: BLE001 - one store's bug must not end the image
+                if debugging():
+                    raise
+                extra = _store_failed(outcome, location, _internal_error(exc))
+            done.append((store, extra))
+    except UidlInspectorError as exc:
+        scan.errors.append(" ".join(str(exc).split()))
+    for store, extra in done:  # also_in is complete once the walk has ended
+        stores.append(Source(store.found.place.location, store.found.kind, store.size,
+                             store.sha256, store.md5, container=store.found.place.to_dict(),
+                             also_in=tuple(p.to_dict() for p in store.also_in), **extra))
+    outcome.failed.extend(scan.errors)
+    meta = {"image_format": scan.format, "examined": dict(scan.examined),
+            "errors": tuple(scan.errors), "findings": tuple(scan.findings)}
+    files = [_image_file(path, options.hash_images, progress) for path in segments(item.path)]
+    image = Source(source_path(item.path), "image", *files[0][1:], hashed=options.hash_images,
+                   segments=tuple({"path": p, "size": n, "sha256": h, "md5": m}
+                                  for p, n, h, m in files) if len(files) > 1 else (), **meta)
+    outcome.report.sources.extend([image, *stores])
+
+
+def _internal_error(exc: Exception) -> str:
+    return (f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the "
+            "traceback, and please report it)")
+
+
+def _store_failed(outcome: ScanOutcome, location: str, error: str) -> dict[str, Any]:
+    """Record a store of an image that could not be read; its Source's fields."""
+    outcome.failed.append(error if location in error else f"{location}: {error}")
+    return {"errors": (error,)}
+
+
+def _image_file(path: str, hashed: bool, progress: Callable[[Any], None] | None
+                ) -> tuple[str, int, str, str]:
+    """Path, size and hashes (empty unless ``hashed``) of one file of an image."""
+    total = os.path.getsize(path)
+    if not hashed:
+        return path, total, "", ""
+    tell = None if progress is None else (lambda done: progress(
+        f"{path}: hashing the image, {done >> 20:,} of {total >> 20:,} MiB"))
+    with open(path, "rb") as handle:
+        return (path, *hash_stream(handle, progress=tell))
+
+
+def open_source(source: Source) -> Evidence:
+    """Open a source of a scan report again: a loose file, or a store inside an image."""
+    if source.container is None:
+        return open_evidence(source.path, source.kind)
+    return open_evidence(source.path, source.kind, open_path_spec(source.container["path_spec"]))
+
+
 def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
-                  progress: Callable[[int], None] | None = None,
-                  recover: bool = True) -> ScanOutcome:
-    """Scan every input (files, directories walked recursively) into one report.
+                  progress: Callable[[Any], None] | None = None,
+                  recover: bool = True, images: ImageOptions | None = None) -> ScanOutcome:
+    """Scan every input (files, directories walked recursively, disk images with every
+    partition, snapshot and file system in them) into one report.
 
     ``recover``: also look for earlier histories in each store's unreferenced space
     (``recovered`` in the report).
 
     An input that cannot be read or opened gets a Source with its one-line error and the
     scan goes on with the others; files of no known kind inside directories are skipped.
+    ``progress`` gets message counts (int) and, for images, one-line status (str).
     """
     report = Report()
     if recover:
         report.extra["recovered"] = []  # present (if empty) whenever recovery ran
-    return _each_input(paths, lambda item, report: _scan_one(item, report, deep, verify,
-                                                             progress, recover), report=report)
+    options = images or ImageOptions()
+
+    def handle(item: EvidenceFile, outcome: ScanOutcome) -> None:
+        if item.kind == "image":
+            _scan_image(item, outcome, deep, verify, progress, options, recover)
+        else:
+            _scan_one(item, outcome, deep, verify, progress, recover)
+
+    return _each_input(paths, handle, report=report)
 
 
-def _hidden_one(item: EvidenceFile, report: Report) -> None:
-    source = source_path(item.path)
+def _hidden_one(item: EvidenceFile, outcome: ScanOutcome) -> None:
+    report, source = outcome.report, source_path(item.path)
     with open_evidence(item.path, item.kind) as evidence:
         rows, findings = hidden_inventory(evidence.store)
         extra = {"variant": evidence.variant, "encryption": evidence.encryption,
@@ -528,7 +640,7 @@ def hidden_evidence(paths: list[str]) -> ScanOutcome:
     return outcome
 
 
-def _each_input(paths: list[str], handle: Callable[[EvidenceFile, Report], None],
+def _each_input(paths: list[str], handle: Callable[[EvidenceFile, ScanOutcome], None],
                 kinds: tuple[str, ...] | None = None, what: str = "",
                 step_name: str = "scan", report: Report | None = None) -> ScanOutcome:
     """Run ``handle`` on every input (of one of ``kinds``, when given: any other file named
@@ -537,7 +649,7 @@ def _each_input(paths: list[str], handle: Callable[[EvidenceFile, Report], None]
     outcome = ScanOutcome(report or Report())
     for item in walk_inputs(paths):
         wanted = item.kind != "unknown" if kinds is None else item.kind in kinds
-        if item.error is None and not wanted and item.from_directory:
+        if item.from_directory and (item.kind == "segment" or item.error is None and not wanted):
             outcome.skipped += 1
             continue
         error = item.error
@@ -546,15 +658,14 @@ def _each_input(paths: list[str], handle: Callable[[EvidenceFile, Report], None]
         if error is None:
             try:
                 with step(log, f"{step_name} {item.path}"):
-                    handle(item, outcome.report)
+                    handle(item, outcome)
                 continue
             except (UidlInspectorError, OSError) as exc:
                 error = " ".join(str(exc).split()) or type(exc).__name__
             except Exception as exc:  # noqa: BLE001 - one input's bug must not end the run
                 if debugging():
                     raise
-                error = (f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 "
-                         "to see the traceback, and please report it)")
+                error = _internal_error(exc)
         outcome.failed.append(f"{item.path}: {error}" if item.path not in error else error)
         outcome.report.sources.append(_failed_source(item, error))
     if outcome.skipped:

@@ -10,7 +10,7 @@ libpff open, which is why ``scan`` only does it with ``--verify``.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, BinaryIO
 
 from uidl_inspector.mapi import PropId
 
@@ -71,7 +71,7 @@ def _item_row(item: Any, codec: str) -> dict[str, Any]:
 LIBPFF_FAILURES = (OSError, MemoryError, ValueError)
 
 
-def libpff_hidden(path: str, codec: str = "cp1252",
+def libpff_hidden(path: str | BinaryIO, codec: str = "cp1252",
                   errors: list[str] | None = None) -> list[dict[str, Any]]:
     """Every hidden item libpff lists: nid, folder path, class, subject and keys (hex).
 
@@ -82,7 +82,10 @@ def libpff_hidden(path: str, codec: str = "cp1252",
 
     errors = errors if errors is not None else []
     handle = pypff.file()
-    handle.open(path, "r")
+    if isinstance(path, str):
+        handle.open(path, "r")
+    else:  # a store inside a disk image, read in place
+        handle.open_file_object(path, "r")
     try:
         rows: list[dict[str, Any]] = []
         seen: set[int] = set()
@@ -123,7 +126,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def cross_check(ours: list[dict[str, Any]], path: str) -> dict[str, Any]:
+def cross_check(ours: list[dict[str, Any]], path: str | BinaryIO) -> dict[str, Any]:
     """Compare ``ours`` (rows of locate.hidden_inventory) with libpff's inventory of ``path``.
 
     The result is the report's ``cross_check`` section: ``engine``, ``agreed`` (items whose

@@ -25,11 +25,17 @@ from uidl_inspector.audit import (
 from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
+    CredentialOpt,
+    DeletedOpt,
     ForceOpt,
+    NoHashImagesOpt,
     NoRecoverOpt,
     OutputOpt,
+    PartitionsOpt,
+    VssOpt,
     error,
     guarded,
+    image_options,
     note,
     usage_error,
 )
@@ -69,14 +75,14 @@ def parse_listing_option(value: str) -> tuple[str | None, str]:
 
 
 def audit_report(paths: list[str], listings: list[ServerListing],
-                 progress: Any = None, recover: bool = True) -> tuple[Report, list[str]]:
+                 progress: Any = None, recover: bool = True,
+                 images: Any = None) -> tuple[Report, list[str]]:
     """Scan the evidence, take each store's inventory, audit. Returns the report (with
     ``audit`` in its extra sections) and one line per input that could not be processed."""
-    from uidl_inspector.locate import scan_evidence
-    from uidl_inspector.store.detect import open_evidence
+    from uidl_inspector.locate import open_source, scan_evidence
 
     with step(log, "scan"):
-        outcome = scan_evidence(paths, progress=progress, recover=recover)
+        outcome = scan_evidence(paths, progress=progress, recover=recover, images=images)
     report = outcome.report
     failed = list(outcome.failed)
     inventories: list[Inventory] = []
@@ -84,8 +90,7 @@ def audit_report(paths: list[str], listings: list[ServerListing],
         if source.kind not in STORE_KINDS or source.errors:
             continue
         try:
-            with step(log, f"inventory {source.path}"), \
-                    open_evidence(source.path, source.kind) as evidence:
+            with step(log, f"inventory {source.path}"), open_source(source) as evidence:
                 inventories.append(take_inventory(evidence.store, source.path))
             log.info("inventory %s: %d messages, %d hidden messages, findings: %s",
                      source.path, len(inventories[-1].messages),
@@ -191,8 +196,8 @@ def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str:
 def audit(
     paths: Annotated[list[Path] | None, typer.Argument(
         metavar="PATH",
-        help="PST/OST stores, MSG files, BLOBs or directories. None: the bundled demo.")]
-        = None,
+        help="PST/OST stores, MSG files, BLOBs, disk images or directories. None: the "
+        "bundled demo.")] = None,
     server_uidl: Annotated[list[str] | None, typer.Option(
         "--server-uidl", metavar="[ACCOUNT=]FILE", rich_help_panel=PANEL_INPUT,
         help="The server's UIDL listing (raw transcript or one UID per line); repeat for "
@@ -211,8 +216,14 @@ def audit(
     output: OutputOpt = None,
     force: ForceOpt = False,
     no_recover: NoRecoverOpt = False,
+    partitions: PartitionsOpt = "all",
+    vss: VssOpt = "all",
+    deleted: DeletedOpt = True,
+    no_hash_images: NoHashImagesOpt = False,
+    credential: CredentialOpt = None,
 ) -> None:
     """Audit POP3 downloads: server classes, duplicate messages, clock, findings."""
+    images = image_options(partitions, vss, deleted, no_hash_images, credential)
     if fmt in TIMELINE_FORMATS:
         try:
             check_zone_name(tz)
@@ -236,7 +247,7 @@ def audit(
     for value in listing_args:
         account, path = parse_listing_option(value)
         listings.append(read_server_listing(path, account))
-    report, failed = audit_report(inputs, listings, recover=not no_recover)
+    report, failed = audit_report(inputs, listings, recover=not no_recover, images=images)
     report.demo = demo
     for line in failed:
         error(line)

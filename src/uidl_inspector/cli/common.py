@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT
+from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, PANEL_PERFORMANCE
 from uidl_inspector.cli.runlog import PROG, SHOWN, quiet
 from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
 from uidl_inspector.report.csv_report import to_csv
@@ -31,6 +31,8 @@ __all__ = [
     "EXIT_OK", "EXIT_INPUT", "EXIT_USAGE", "Format", "FormatOpt", "OutputOpt", "ForceOpt",
     "NoRecoverOpt",
     "error", "note", "usage_error", "guarded", "resolve_format", "emit",
+    "PartitionsOpt", "VssOpt", "DeletedOpt", "NoHashImagesOpt", "CredentialOpt",
+    "image_options",
 ]
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
@@ -55,6 +57,37 @@ ForceOpt = Annotated[bool, typer.Option(
 NoRecoverOpt = Annotated[bool, typer.Option(
     "--no-recover", rich_help_panel=PANEL_INPUT, help="Do not look for earlier histories in "
     "the stores' free and orphaned space (the 'recovered' section).")]
+
+
+PartitionsOpt = Annotated[str, typer.Option(
+    "--partitions", metavar="all|N,...", rich_help_panel=PANEL_INPUT,
+    help="Disk images: the partitions to examine (numbers from 1).")]
+VssOpt = Annotated[str, typer.Option(
+    "--vss", metavar="all|none|N,...", rich_help_panel=PANEL_INPUT,
+    help="Disk images: the Volume Shadow Copies to examine (numbers from 1).")]
+DeletedOpt = Annotated[bool, typer.Option(
+    "--deleted/--no-deleted", rich_help_panel=PANEL_INPUT,
+    help="Disk images: also read deleted files where the file system keeps them.")]
+CredentialOpt = Annotated[list[str] | None, typer.Option(
+    "--credential", metavar="TYPE:VALUE", rich_help_panel=PANEL_INPUT,
+    help="Disk images: unlock BitLocker, FileVault or LUKS volumes (TYPE: password, "
+    "recovery_password, startup_key or key_data); repeat for several.")]
+NoHashImagesOpt = Annotated[bool, typer.Option(
+    "--no-hash-images", rich_help_panel=PANEL_PERFORMANCE,
+    help="Disk images: do not hash the image files themselves (the report says so).")]
+
+
+def image_options(partitions: str, vss: str, deleted: bool, no_hash_images: bool,
+                  credentials: list[str] | None = None) -> Any:
+    """The image options of the command line (a bad selection is a usage error)."""
+    from uidl_inspector.store.image import ImageOptions, parse_credential, parse_selection
+
+    try:
+        return ImageOptions(parse_selection(partitions), parse_selection(vss, allow_none=True),
+                            deleted, not no_hash_images,
+                            tuple(parse_credential(c) for c in credentials or ()))
+    except ValueError as exc:
+        raise usage_error(f"invalid image option: {exc}") from None
 
 
 def error(message: str) -> None:

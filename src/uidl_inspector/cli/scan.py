@@ -12,13 +12,19 @@ import typer
 from uidl_inspector.cli.app import PANEL_CHECKS, PANEL_INPUT, app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
+    CredentialOpt,
+    DeletedOpt,
     ForceOpt,
     FormatOpt,
+    NoHashImagesOpt,
     NoRecoverOpt,
     OutputOpt,
+    PartitionsOpt,
+    VssOpt,
     emit,
     error,
     guarded,
+    image_options,
     note,
 )
 from uidl_inspector.cli.runlog import quiet
@@ -30,8 +36,9 @@ __all__ = ["scan", "progress_on_stderr"]
 
 
 @contextlib.contextmanager
-def progress_on_stderr() -> Iterator[Callable[[int], None] | None]:
-    """A live count of messages examined, on stderr, only when stderr is a terminal."""
+def progress_on_stderr() -> Iterator[Callable[[int | str], None] | None]:
+    """A live count of messages examined (an int), or a disk image's status (a str), on
+    stderr, only when stderr is a terminal."""
     if quiet() or not sys.stderr.isatty():
         yield None
         return
@@ -41,7 +48,8 @@ def progress_on_stderr() -> Iterator[Callable[[int], None] | None]:
     with Progress(SpinnerColumn(), TextColumn("{task.description}"),
                   console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("scanning", total=None)
-        yield lambda count: progress.update(task, description=f"{count} messages examined")
+        yield lambda status: progress.update(task, description=status if isinstance(
+            status, str) else f"{status} messages examined")
 
 
 @app.command("scan", epilog=examples(
@@ -52,8 +60,8 @@ def progress_on_stderr() -> Iterator[Callable[[int], None] | None]:
 @guarded
 def scan(
     paths: Annotated[list[str] | None, typer.Argument(
-        metavar="PATH", help="PST/OST stores, MSG files, BLOBs (binary or hex text) "
-        "or directories, walked recursively. None: the bundled demo.")] = None,
+        metavar="PATH", help="PST/OST stores, MSG files, BLOBs (binary or hex text), "
+        "disk images or directories, walked recursively. None: the bundled demo.")] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
@@ -68,12 +76,18 @@ def scan(
         "container finding is a warning or an error (info is not; the report is still "
         "written).")] = False,
     no_recover: NoRecoverOpt = False,
+    partitions: PartitionsOpt = "all",
+    vss: VssOpt = "all",
+    deleted: DeletedOpt = True,
+    no_hash_images: NoHashImagesOpt = False,
+    credential: CredentialOpt = None,
 ) -> None:
     """Find and decode every POP3 download history (UIDL BLOB) in the evidence.
 
     The input type comes from the content, not the extension. A bad input gets one line on
     stderr and the others are still reported; the exit code is then 1.
     """
+    images = image_options(partitions, vss, deleted, no_hash_images, credential)
     demo = not paths
     if demo:
         found = demo_path()
@@ -85,7 +99,7 @@ def scan(
         paths = [str(found)]
     with progress_on_stderr() as progress:
         outcome = scan_evidence(paths, deep=deep, verify=verify, progress=progress,
-                                recover=not no_recover)
+                                recover=not no_recover, images=images)
     outcome.report.demo = demo
     for line in outcome.failed:
         error(line)

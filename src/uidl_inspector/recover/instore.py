@@ -91,7 +91,8 @@ class StoreSpace:
             if ib in seen or depth > MAX_BTREE_DEPTH or ib <= 0 or ib + page_size > size:
                 continue
             seen.add(ib)
-            count, stride, level, kind, again, own = head.unpack_from(data, ib)
+            page = data[ib:ib + page_size]  # a slice: mmap and an image's ByteView alike
+            count, stride, level, kind, again, own = head.unpack_from(page)
             rec, cols = (inner, inner_cols) if level else (leaf, leaf_cols)
             if (kind != ptype or again != ptype or own != bid or stride < rec.size
                     or count * stride > fmt.btentries_size):
@@ -99,7 +100,7 @@ class StoreSpace:
             pages.append(ib)
             if not level and not leaves:
                 continue
-            raw = data[ib:ib + count * stride]  # rgentries open the page (BTPAGE)
+            raw = page[:count * stride]  # rgentries open the page (BTPAGE)
             rows = (cols.iter_unpack(raw) if stride == rec.size
                     else (cols.unpack_from(raw, i * stride) for i in range(count)))
             if level:
@@ -214,8 +215,10 @@ class StoreSpace:
         size, align = fmt.block_trailer_size, fmt.block_align
         out: list[Block] = []
         first = -(-(start + size) // align) * align
+        base = first - size
+        window = data[base:end]  # one read: mmap and an image's ByteView alike
         for tail_end in range(first, end + 1, align):
-            t = trailer.parse(data, tail_end - size)
+            t = trailer.parse(window, tail_end - size - base)
             if not 0 < t.cb <= fmt.max_block_data or not t.bid:
                 continue
             begin = tail_end - s.block_size(fmt, t.cb)

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from uidl_inspector.store.byteview import hash_stream
 from uidl_inspector.versions import TOOL_NAME, tool_info
 
 if TYPE_CHECKING:
@@ -33,13 +34,8 @@ log = logging.getLogger(__name__)
 
 def hash_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> tuple[int, str, str]:
     """Size, SHA-256 and MD5 of a file, read once, opened read-only."""
-    sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
     with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            sha256.update(block)
-            md5.update(block)
-            size += len(block)
-    return size, sha256.hexdigest(), md5.hexdigest()
+        return hash_stream(handle, chunk)
 
 
 @dataclass(frozen=True)
@@ -47,7 +43,7 @@ class Source:
     """One input of the run, with its hashes so that the report can be tied to evidence."""
 
     path: str
-    kind: str  # pst | ost | msg | blob | hex | demo | unknown
+    kind: str  # pst | ost | msg | blob | hex | image | demo | unknown
     size: int
     sha256: str
     md5: str
@@ -55,6 +51,15 @@ class Source:
     variant: str | None = None  # unicode | ansi | ost | ost4k | msg | blob
     encryption: str | None = None  # none | permute | cyclic
     findings: tuple[Any, ...] = ()  # Finding records about the container itself
+    # A store found in a disk image: where (image, partition, snapshot, path, deleted,
+    # path_spec), and the other places holding the same bytes (read once).
+    container: dict[str, Any] | None = None
+    also_in: tuple[dict[str, Any], ...] = ()
+    # A disk image: its format, what was examined in it, whether it was hashed.
+    image_format: str | None = None
+    examined: dict[str, int] | None = None
+    hashed: bool = True
+    segments: tuple[dict[str, Any], ...] = ()  # a split image's files: path, size, hashes
 
     @classmethod
     def from_bytes(cls, path: str, kind: str, data: bytes, **extra: Any) -> Source:
@@ -86,6 +91,13 @@ class Source:
             out["encryption"] = self.encryption
         if self.findings:
             out["findings"] = [f.to_dict() for f in self.findings]
+        if self.container is not None:
+            out["container"] = self.container
+            out["also_in"] = list(self.also_in)
+        if self.kind == "image":
+            out.update(format=self.image_format, examined=self.examined, hashed=self.hashed)
+            if self.segments:
+                out["segments"] = list(self.segments)
         return out
 
 

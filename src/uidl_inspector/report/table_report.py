@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from uidl_inspector.report.model import HistoryRecord, Report
+from uidl_inspector.report.model import HistoryRecord, Report, Source
 
 __all__ = ["terminal_safe", "render_table", "to_table_text", "data_table", "slack_lines",
            "examined_line", "TABLE_ROWS_LIMIT", "HEADING_LABELS", "HISTORY_BLOCKS"]
@@ -245,8 +245,20 @@ def _slack(record: HistoryRecord, console: Console) -> None:
 HISTORY_BLOCKS = (_heading, _entries, _slack, _anomalies)
 
 
+def _image_line(source: Source) -> str:
+    """What was examined in a disk image, in one line."""
+    seen = source.examined
+    hashed = "" if source.hashed else "; not hashed (--no-hash-images)"
+    return (f"{terminal_safe(source.path)}: {source.image_format or 'disk'} image, "
+            f"{seen['partitions']} partitions, {seen['snapshots']} snapshots, "
+            f"{seen['file_systems']} file systems, {seen['files']} files, "
+            f"{seen['stores']} stores{hashed}")
+
+
 def _source_errors(report: Report, console: Console) -> None:
     for source in report.sources:
+        if source.kind == "image" and source.examined is not None:
+            console.print(Text(_image_line(source)))
         for error in source.errors:
             console.print(Text(f"{terminal_safe(source.path)}: {terminal_safe(error)}",
                                style="red"))

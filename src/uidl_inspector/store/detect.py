@@ -3,8 +3,10 @@
 Analysts point the tool at exports whose names lie (``.dat``, no extension, a renamed
 ``.ost``), so each file is sniffed: PST/OST by the ``!BDN`` magic, MSG by the OLE magic, a
 raw POP3 history by a version-3 header followed by a well-formed first tag, and hex text of
-such a BLOB as copied from MFCMAPI. Directories are walked recursively in sorted order
-without following symbolic links, so two runs over the same tree list the same inputs.
+such a BLOB as copied from MFCMAPI; a file of none of these kinds is a disk image
+(``image``) when dfVFS recognises one (store.image). Directories are walked recursively in
+sorted order without following symbolic links, so two runs over the same tree list the
+same inputs.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from uidl_inspector.exceptions import NotAStoreError
 from uidl_inspector.findings import Finding
@@ -31,6 +33,7 @@ PST_MAGIC = b"!BDN"
 MAX_BLOB_FILE = 64 << 20  # a 65,535-tag BLOB is a few MB; its hex text twice that
 MAX_WALK_DEPTH = 64
 _SNIFF = 4096
+_EWF_MAGIC = (b"EVF\x09\r\n\xff\x00", b"EVF2\r\n\x81\x00", b"LVF\x09\r\n\xff\x00")
 _CLIENT_KINDS = {b"SM": "pst", b"SO": "ost", b"AB": "pst"}  # wMagicClient at offset 8
 _PRINTABLE = re.compile(rb"^[\x20-\x7e\r\n\t]*$")  # what hex text (and MFCMAPI's) is made of
 _TAG_HEAD = re.compile(rb"^[%s][%s][0-9]{14}" % (
@@ -75,7 +78,7 @@ def sniff(head: bytes, size: int, read_all: Any = None) -> str:
 
 
 def detect_kind(path: str | os.PathLike[str]) -> str:
-    """The kind of the file at ``path`` (opened read-only)."""
+    """The kind of the file at ``path`` (opened read-only); ``image`` for a disk image."""
     with open(path, "rb") as handle:
         head = handle.read(_SNIFF)
         size = os.fstat(handle.fileno()).st_size
@@ -84,7 +87,28 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
             handle.seek(0)
             return handle.read(MAX_BLOB_FILE + 1)
 
-        return sniff(head, size, read_all)
+        kind = sniff(head, size, read_all)
+    return _image_kind(str(path), head) if kind == "unknown" else kind
+
+
+def _image_kind(path: str, head: bytes) -> str:
+    """``image``, ``segment`` (a later segment of a split EWF image) or ``unknown``.
+
+    dfVFS decides when it is installed, but is only asked about files with a signature of
+    some image, volume or file system in their first 4 KiB (a walked directory of ordinary
+    files costs no scan); a strong signature makes an image even when dfVFS cannot read
+    it (damaged: the scan then says why), and decides alone without dfVFS.
+    """
+    from uidl_inspector.store import image
+
+    if not image.dfvfs_available():
+        return "image" if image.looks_like_image(head) else "unknown"
+    if head.startswith(_EWF_MAGIC) and image.first_segment(path) != path:
+        return "segment"
+    if image.looks_like_image(head) or (image.looks_like_image(head, weak=True) and
+                                        image.image_format(path) is not None):
+        return "image"
+    return "unknown"
 
 
 @dataclass(frozen=True)
@@ -92,14 +116,25 @@ class EvidenceFile:
     """One input found on the command line or in a walked directory."""
 
     path: str
-    kind: str | None  # pst | ost | msg | blob | hex | unknown; None when unreadable
+    kind: str | None  # pst | ost | msg | blob | hex | image | segment | unknown; None: unreadable
     error: str | None = None  # one line: why it could not be read
     from_directory: bool = False  # found by walking (unknown files there are skipped)
 
 
 def _classify(path: str, from_directory: bool) -> EvidenceFile:
     try:
-        return EvidenceFile(path, detect_kind(path), None, from_directory)
+        kind = detect_kind(path)
+        if kind == "image":
+            from uidl_inspector.store.image import INSTALL_HINT, dfvfs_available
+
+            if not dfvfs_available():
+                return EvidenceFile(path, kind, INSTALL_HINT, from_directory)
+        if kind == "segment":
+            from uidl_inspector.store.image import first_segment
+
+            return EvidenceFile(path, kind, f"a later segment of the split image "
+                                f"{first_segment(path)}: give that file", from_directory)
+        return EvidenceFile(path, kind, None, from_directory)
     except OSError as exc:
         return EvidenceFile(path, None, f"cannot read: {exc.strerror or exc}", from_directory)
 
@@ -176,29 +211,37 @@ class Evidence:
         self.close()
 
 
-def open_evidence(path: str | os.PathLike[str], kind: str | None = None) -> Evidence:
+def open_evidence(path: str | os.PathLike[str], kind: str | None = None,
+                  stream: BinaryIO | None = None) -> Evidence:
     """Open ``path`` read-only as what its content says it is.
 
-    Raises :class:`NotAStoreError` for content of no known kind, and the readers' own
+    ``stream`` (with ``kind``): read the content from this read-only stream, a file inside
+    a disk image, which is never extracted; ``path`` then only names it. Raises
+    :class:`NotAStoreError` for content of no known kind, and the readers' own
     :class:`~uidl_inspector.exceptions.UidlInspectorError` subclasses when a known format
     is too damaged to open.
     """
     path = str(path)
     kind = kind or detect_kind(path)
+    if stream is not None and kind not in ("pst", "ost"):
+        with stream:  # MSGs and BLOBs are small and read whole
+            data = stream.read()
+    else:
+        data = None
     if kind in ("pst", "ost"):
         from uidl_inspector.store.pst import open_pst
 
-        store = open_pst(path)
+        store = open_pst(path, stream=stream)
         return Evidence(path, kind, store.variant, store.encryption, store=store,
                         findings=list(store.findings))
     if kind == "msg":
         from uidl_inspector.store.msg import open_msg
 
-        message = open_msg(path)
+        message = open_msg(path, data)
         return Evidence(path, kind, "msg", None, message=message,
                         findings=list(message.findings))
     if kind in ("blob", "hex"):
-        data = Path(path).read_bytes()
+        data = Path(path).read_bytes() if data is None else data
         findings = []
         if kind == "hex":
             decoded, note = decode_hex_text(data)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import codecs
 import io
 import logging
-import os
 import re
 import struct
 from dataclasses import dataclass, field
@@ -174,10 +173,10 @@ def decode_variable(prop_type: int, data: bytes, codec: str) -> tuple[Any, str |
 class _OleReader:
     """Reads storages of one open OLE file, bounded in depth and attachment count."""
 
-    def __init__(self, ole: olefile.OleFileIO, path: str) -> None:
+    def __init__(self, ole: olefile.OleFileIO, path: str, file_size: int) -> None:
         self.ole = ole
         self.path = path
-        self.file_size = os.path.getsize(path)
+        self.file_size = file_size
         self.entries = [tuple(e) for e in ole.listdir(streams=True, storages=True)]
 
     def children(self, parent: tuple[str, ...]) -> list[str]:
@@ -304,15 +303,24 @@ class _OleReader:
         return out
 
 
-def read_msg_olefile(path: str) -> MsgMessage:
-    """Read an MSG with olefile and our property-stream declaration."""
-    if not olefile.isOleFile(path):
+def _content(path: str, data: bytes | None) -> bytes:
+    """The MSG's bytes: ``data`` when given (a file inside an image), else the file's."""
+    if data is None:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    # isOleFile also wants the minimal size: olefile takes shorter bytes for a file name.
+    if not olefile.isOleFile(data=data):
         raise NotAStoreError(f"{path}: not an OLE compound file")
+    return data
+
+
+def read_msg_olefile(path: str, data: bytes | None = None) -> MsgMessage:
+    """Read an MSG with olefile and our property-stream declaration."""
+    data = _content(path, data)
     try:
         # olefile reads a whole sector at once: from an in-memory copy a read cannot ask for
         # more than the file holds, whatever the header's sector shift says.
-        with open(path, "rb") as handle:
-            ole = olefile.OleFileIO(io.BytesIO(handle.read()))
+        ole = olefile.OleFileIO(io.BytesIO(data))
     except (OSError, ValueError, struct.error) as exc:  # olefile raises these on damage
         raise CorruptStructureError(f"{path}: unreadable OLE compound file: {exc}") from exc
     try:
@@ -320,10 +328,10 @@ def read_msg_olefile(path: str) -> MsgMessage:
         if ole.sector_size not in (512, 4096) or ole.mini_sector_size != 64:
             raise CorruptStructureError(f"{path}: sector sizes {ole.sector_size}/"
                                         f"{ole.mini_sector_size} are not [MS-CFB]'s")
-        if ole.root.size > os.path.getsize(path):  # the mini stream holds every small stream
+        if ole.root.size > len(data):  # the mini stream holds every small stream
             raise CorruptStructureError(f"{path}: mini stream of {ole.root.size} bytes is "
                                         "larger than the file")
-        reader = _OleReader(ole, path)
+        reader = _OleReader(ole, path, len(data))
         if not any(e == (PROPERTY_STREAM,) for e in reader.entries):
             raise NotAStoreError(f"{path}: OLE file without an MSG property stream")
         return reader.message((), 0)
@@ -440,31 +448,32 @@ def _extract_multi(owner: Any, pid: int, ptype: int, codec: str) -> Any:
     return mv_fixed(ptype, owner.getStream(f"{base}{ptype:04X}") or b"")
 
 
-def read_msg_extract(path: str) -> MsgMessage:
+def read_msg_extract(path: str, data: bytes | None = None) -> MsgMessage:
     """Read an MSG through extract-msg (raises its own exceptions on files it rejects)."""
     import extract_msg
 
-    handle = extract_msg.openMsg(path, strict=False, delayAttachments=False)
+    handle = extract_msg.openMsg(path if data is None else data, strict=False,
+                                 delayAttachments=False)
     try:
         return _extract_message(handle, path, "", 0)
     finally:
         handle.close()
 
 
-def open_msg(path: str) -> MsgMessage:
-    """The MSG at ``path``: extract-msg first, olefile for files extract-msg rejects."""
+def open_msg(path: str, data: bytes | None = None) -> MsgMessage:
+    """The MSG at ``path`` (or its bytes ``data``, ``path`` then only names it):
+    extract-msg first, olefile for files extract-msg rejects."""
     import extract_msg
 
-    if not olefile.isOleFile(path):
-        raise NotAStoreError(f"{path}: not an OLE compound file")
+    data = _content(path, data)
     # NotImplementedError: extract-msg refuses attachments by reference or without data.
     rejected = (extract_msg.exceptions.ExMsgBaseException, OSError, ValueError, KeyError,
                 IndexError, TypeError, AttributeError, struct.error, UnicodeError,
                 NotImplementedError)
     try:
-        return read_msg_extract(path)
+        return read_msg_extract(path, data)
     except rejected as exc:
-        message = read_msg_olefile(path)
+        message = read_msg_olefile(path, data)
         message.findings.insert(0, Finding("extract_msg_rejected", None,
                                            f"{type(exc).__name__}: {exc}"[:300]))
         return message

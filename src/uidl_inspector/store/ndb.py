@@ -16,7 +16,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from construct import ConstructError
 
@@ -28,6 +28,7 @@ from uidl_inspector.exceptions import (
 from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ndb as s
 from uidl_inspector.schemas.encoding import CRYPT_NAMES, compute_sig, crc32, decode_block
+from uidl_inspector.store.byteview import ByteView
 
 __all__ = ["NdbFile", "Node", "NbtEntry", "BbtEntry", "MAX_BTREE_DEPTH", "MAX_SUBNODES"]
 
@@ -97,16 +98,23 @@ class _Lru(OrderedDict):
 class NdbFile:
     """A PST/OST file opened read-only at the NDB level."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], stream: BinaryIO | None = None) -> None:
+        """Open ``path`` (mmapped), or read ``stream`` (a store inside an image) in place.
+
+        ``path`` then only names the store in messages; the stream is closed by close().
+        """
         self.path = os.fspath(path)
         self.findings: list[Finding] = []
         self._record = _Recorder(self.findings)
-        self._file = open(self.path, "rb")  # noqa: SIM115 (closed by close())
+        self._file: BinaryIO | None = stream or open(self.path, "rb")  # noqa: SIM115
         try:
-            self.size = os.fstat(self._file.fileno()).st_size
-            self._map: mmap.mmap | bytes = (
-                mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if self.size else b""
-            )
+            if stream is not None:
+                self._map: mmap.mmap | ByteView | bytes = ByteView(stream)
+                self.size = len(self._map)
+            else:
+                self.size = os.fstat(self._file.fileno()).st_size
+                self._map = (mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+                             if self.size else b"")
             self._read_header()
         except BaseException:
             self.close()
@@ -365,7 +373,10 @@ class NdbFile:
             record("block_out_of_bounds", ib, f"block {bid:#x} ({cb} bytes) is outside the file")
             return None
         tail = ib + total - fmt.block_trailer_size
-        trailer = self._trailer_fast.parse(self._map, tail)
+        if isinstance(self._map, ByteView):  # a stream: read the trailer's bytes
+            trailer = self._trailer_fast.parse(self._map[tail : tail + fmt.block_trailer_size])
+        else:  # the mmap fast path: unpack in place
+            trailer = self._trailer_fast.parse(self._map, tail)
         if trailer.bid & ~1 != bid:
             record("block_bid_mismatch", tail, f"trailer bid {trailer.bid:#x}, expected {bid:#x}")
             return None

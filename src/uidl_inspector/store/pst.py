@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from functools import cached_property
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 from uidl_inspector.exceptions import CorruptStructureError
 from uidl_inspector.findings import Finding
@@ -27,8 +27,9 @@ __all__ = ["PstStore", "open_pst", "walk_folders"]
 class PstStore:
     """A PST/OST store opened read-only (see ``store.model.Store``)."""
 
-    def __init__(self, path: str | os.PathLike[str], check_parents: bool = False) -> None:
-        self.ndb = NdbFile(path)
+    def __init__(self, path: str | os.PathLike[str], check_parents: bool = False,
+                 stream: BinaryIO | None = None) -> None:
+        self.ndb = NdbFile(path, stream)
         self.path = self.ndb.path
         self.variant = self.ndb.variant
         self.encryption = self.ndb.encryption
@@ -111,9 +112,14 @@ class PstStore:
         return "/".join(reversed(names))
 
 
-def open_pst(path: str | os.PathLike[str], check_parents: bool = False) -> PstStore:
-    """Open a PST/OST read-only; ``check_parents`` also checks tables against nidParent."""
-    return PstStore(path, check_parents)
+def open_pst(path: str | os.PathLike[str], check_parents: bool = False,
+             stream: BinaryIO | None = None) -> PstStore:
+    """Open a PST/OST read-only; ``check_parents`` also checks tables against nidParent.
+
+    ``stream``: read the store from this read-only stream (a file inside a disk image)
+    instead of the file at ``path``, which then only names it.
+    """
+    return PstStore(path, check_parents, stream)
 
 
 def walk_folders(folder: PstFolder) -> Iterator[PstFolder]:
