@@ -18,6 +18,7 @@ from uidl_inspector.audit.duplicates import find_duplicates
 from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef, entry_refs
 from uidl_inspector.audit.findings import AuditContext, derive_findings
 from uidl_inspector.audit.inventory import Inventory, take_inventory
+from uidl_inspector.audit.lineage import Observation, build_lineages, observations
 from uidl_inspector.audit.server_listing import (
     ServerListing,
     parse_server_listing,
@@ -79,8 +80,14 @@ def _assign_listings(labels: Sequence[str], entries: Sequence[EntryRef],
 
 
 def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventory] = (),
-              listings: Sequence[ServerListing] = ()) -> dict[str, Any]:
-    """The ``audit`` section for these histories, store inventories and server listings."""
+              listings: Sequence[ServerListing] = (), source_kinds: dict[str, str] | None = None,
+              extra_versions: Sequence[Observation] = ()) -> dict[str, Any]:
+    """The ``audit`` section for these histories, store inventories and server listings.
+
+    ``source_kinds`` maps a source path to its kind (pst, msg, blob...): a history read from
+    an MSG or a bare BLOB is a ``copy`` in its lineage. ``extra_versions`` are histories seen
+    elsewhere (recovered from free space: ``lineage.recovered_observation``).
+    """
     entries = entry_refs(histories)
     # A Message Manager without history attachment names no account: it is counted in the
     # summary (a configured account), not classified against the server.
@@ -97,7 +104,16 @@ def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventor
     groups, keyless = find_duplicates(messages)
     clock = infer_clock(entries, messages)
     links = link_entries(entries, messages, clock)
-    ctx = AuditContext(histories, entries, inventories, groups, clock, links, accounts)
+    newest: dict[str, Any] = {}
+    for m in messages:
+        if m.delivery_time is not None:
+            t = m.delivery_time.replace(tzinfo=None)
+            newest[m.source] = max(newest.get(m.source, t), t)
+    lineages = build_lineages(
+        [*observations(histories, source_kinds), *extra_versions], newest,
+        {a.account: set(a.listing.uids) for a in accounts if a.listing is not None})
+    ctx = AuditContext(histories, entries, inventories, groups, clock, links, accounts,
+                       lineages)
     findings = derive_findings(ctx)
     gets = sum(1 for r in entries if r.operation in GET_OPERATIONS)
     return {
@@ -111,8 +127,10 @@ def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventor
             "duplicate_groups": len(groups),
             "duplicate_copies": sum(len(g.copies) for g in groups),
             "linked_entries": len(links),
+            "lineages": len(lineages),
             "findings": sorted({f.code for f in findings}),
         },
+        "lineages": [lineage.to_dict() for lineage in lineages],
         "listings": listing_notes,
         "accounts": [a.to_dict() for a in accounts],
         "duplicates": [g.to_dict() for g in groups],
