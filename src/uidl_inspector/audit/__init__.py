@@ -80,12 +80,12 @@ def _assign_listings(labels: Sequence[str], entries: Sequence[EntryRef],
 
 
 def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventory] = (),
-              listings: Sequence[ServerListing] = (), source_kinds: dict[str, str] | None = None,
+              listings: Sequence[ServerListing] = (), sources: Sequence[Any] = (),
               extra_versions: Sequence[Observation] = ()) -> dict[str, Any]:
     """The ``audit`` section for these histories, store inventories and server listings.
 
-    ``source_kinds`` maps a source path to its kind (pst, msg, blob...): a history read from
-    an MSG or a bare BLOB is a ``copy`` in its lineage. ``extra_versions`` are histories seen
+    ``sources`` are the report's sources: a history read from an MSG or a bare BLOB is a
+    ``copy`` in its lineage, one from a store in a volume snapshot a ``snapshot``. ``extra_versions`` are histories seen
     elsewhere (recovered from free space: ``lineage.recovered_observation``).
     """
     entries = entry_refs(histories)
@@ -110,7 +110,7 @@ def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventor
             t = m.delivery_time.replace(tzinfo=None)
             newest[m.source] = max(newest.get(m.source, t), t)
     lineages = build_lineages(
-        [*observations(histories, source_kinds), *extra_versions], newest,
+        [*observations(histories, sources), *extra_versions], newest,
         {a.account: set(a.listing.uids) for a in accounts if a.listing is not None})
     ctx = AuditContext(histories, entries, inventories, groups, clock, links, accounts,
                        lineages)

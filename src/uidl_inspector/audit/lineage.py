@@ -60,12 +60,21 @@ class Observation:
     sighting: Sighting
 
 
+def _snapshot(source: Any) -> str | None:
+    """The snapshot a source was found in, when its (optional) container names one."""
+    container = getattr(source, "container", None)
+    snap = container.get("snapshot") if isinstance(container, Mapping) else \
+        getattr(container, "snapshot", None)
+    return None if snap is None else str(snap)
+
+
 def observations(histories: Sequence[HistoryRecord],
-                 source_kinds: Mapping[str, str] | None = None,
-                 snapshots: Mapping[str, str] | None = None) -> list[Observation]:
+                 sources: Sequence[Any] = ()) -> list[Observation]:
     """Every history with a BLOB as an observation: ``snapshot`` when its source came from a
-    volume snapshot, ``copy`` when the source is an MSG or a bare BLOB, else ``live``."""
-    kinds, snaps = source_kinds or {}, snapshots or {}
+    volume snapshot (``container.snapshot`` set), ``copy`` when the source is an MSG or a
+    bare BLOB, else ``live``. ``sources`` are the report's sources (path, kind)."""
+    kinds = {s.path: s.kind for s in sources}
+    snaps = {s.path: snap for s in sources if (snap := _snapshot(s)) is not None}
     out = []
     for n, record in enumerate(histories):
         if record.blob is None:

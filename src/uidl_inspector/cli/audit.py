@@ -93,7 +93,8 @@ def audit_report(paths: list[str], listings: list[ServerListing],
         except (UidlInspectorError, OSError) as exc:
             failed.append(f"{source.path}: cannot list its messages: {exc}")
     with step(log, "audit"):
-        report.extra["audit"] = run_audit(report.histories, inventories, listings)
+        report.extra["audit"] = run_audit(report.histories, inventories, listings,
+                                            report.sources)
     summary = report.extra["audit"]["summary"]
     log.info("audit: %d entries, %d messages, %d duplicate groups, findings: %s",
              summary["entries"], summary["messages"], summary["duplicate_groups"],
