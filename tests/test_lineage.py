@@ -222,3 +222,36 @@ def test_every_cause_finding_names_severity_and_alternatives():
     for finding in audit["findings"]:
         assert finding["severity"] in SEVERITIES
         assert {"explanation", "would_settle"} <= set(finding["alternatives"][0])
+
+
+def test_reports_follow_lineages():
+    from uidl_inspector.cli.audit import _render, _table_text
+    from uidl_inspector.cli.audit import AuditFormat
+    from uidl_inspector.report.html_report import to_html
+
+    paths = lab_paths()
+    report, _ = audit_report([str(p) for p in paths], [])
+    events = [json.loads(line) for line in _render(report, AuditFormat.jsonl, None).splitlines()]
+    tags = [e for e in events if e["data_type"] == "outlook:pop3:uidl_history"]
+    assert sorted(e["uid"] for e in tags) == list("123456789")  # 44 entries, 9 tags
+    (one,) = [e for e in tags if e["uid"] == "6"]
+    assert len(one["seen_in"]) == 5 and one["lineage"] == 0  # 0612-39ba to 0625
+    assert _table_text(report).startswith("Lineage 0: user1@test.lab")
+    page = to_html(report)
+    assert page.index('id="lineages"') < page.index('id="accounts-heading"')
+    assert page.count('class="version"') == 6 and '<strong class="reset-mark">' not in page
+
+
+def test_html_marks_a_reset():
+    from uidl_inspector.report.html_report import to_html
+    from uidl_inspector.report.model import Report
+
+    msgs, tags = mailbox(utc(2025, 3, 3, 8), 6, 0)
+    old = replace(history(tags[:4], source="backup.pst"), store_key="aa" * 16)
+    new = replace(history([("+", datetime(2025, 3, 9, 9, 0, 1), "x<b>")], source="live.pst"),
+                  store_key="aa" * 16)
+    st = store("live.pst", msgs)
+    report = Report(histories=[old, new])
+    report.extra["audit"] = run_audit([old, new], [take_inventory(st, st.path)])
+    page = to_html(report)
+    assert page.count('<strong class="reset-mark">') == 1 and 'class="version reset"' in page

@@ -47,7 +47,7 @@ CSV_COLUMNS = (
     "datetime", "timestamp", "timestamp_desc", "message", "data_type", "parser",
     "display_name", "sha256_hash", "folder", "nid", "offset", "uid", "account",
     "operation", "content", "internet_message_id", "blob_time", "time_zone", "timezone_basis",
-    "zone_note", "history", "entry",
+    "zone_note", "history", "entry", "lineage", "seen_in",
 )
 DELIVERY_BASIS = "delivery time (PidTagMessageDeliveryTime), stored in UTC by the store"
 
@@ -123,16 +123,31 @@ def _display(kind: str, path: str) -> str:
 
 def timeline_events(report: Report, audit: dict[str, Any] | None,
                     zone: Zone) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Events sorted by time (stable), and counts of what could not be placed."""
+    """Events sorted by time (stable), and counts of what could not be placed.
+
+    A tag seen in several copies of one history (versions of one lineage) is one event,
+    ``seen_in`` listing every source that holds it, in report order."""
     sources = {s.path: s for s in report.sources}
     skipped = {"undated_entries": 0, "out_of_range": 0}
     events: list[dict[str, Any]] = []
+    lineage_of = {sighting["history"]: n
+                  for n, lineage in enumerate((audit or {}).get("lineages", []))
+                  for version in lineage["versions"] for sighting in version["sources"]
+                  if sighting.get("history") is not None}
+    first: dict[tuple[Any, ...], dict[str, Any]] = {}
     for h_index, record in enumerate(report.histories):
         source = sources.get(record.source)
         kind = source.kind if source else "unknown"
         loc = record.location
         label = record.account.label
+        lineage = lineage_of.get(h_index)
         for entry in record.history.entries:
+            key = (lineage, entry.uid, entry.operation, entry.timestamp)
+            if lineage is not None and key in first:
+                seen = first[key]["seen_in"]
+                if _display(kind, record.source) not in seen:
+                    seen.append(_display(kind, record.source))
+                continue
             if entry.timestamp is None or entry.operation is None:
                 skipped["undated_entries"] += 1
                 continue
@@ -164,7 +179,10 @@ def timeline_events(report: Report, audit: dict[str, Any] | None,
                 "zone_note": note,
                 "history": h_index,
                 "entry": entry.index,
+                "lineage": lineage,
+                "seen_in": [_display(kind, record.source)],
             })
+            first[key] = events[-1]
     for group in (audit or {}).get("duplicates", []):
         copies = group["copies"]
         for number, copy in enumerate(copies, 1):
@@ -241,7 +259,8 @@ def to_timeline_csv(events: Sequence[dict[str, Any]]) -> tuple[str, int]:
     for event in events:
         row = []
         for column in CSV_COLUMNS:
-            cell, was = neutralise_cell(event.get(column))
+            value = event.get(column)
+            cell, was = neutralise_cell("; ".join(value) if isinstance(value, list) else value)
             changed += was
             row.append(cell)
         writer.writerow(row)
