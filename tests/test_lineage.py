@@ -225,8 +225,7 @@ def test_every_cause_finding_names_severity_and_alternatives():
 
 
 def test_reports_follow_lineages():
-    from uidl_inspector.cli.audit import _render, _table_text
-    from uidl_inspector.cli.audit import AuditFormat
+    from uidl_inspector.cli.audit import AuditFormat, _render, _table_text
     from uidl_inspector.report.html_report import to_html
 
     paths = lab_paths()

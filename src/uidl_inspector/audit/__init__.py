@@ -85,8 +85,9 @@ def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventor
     """The ``audit`` section for these histories, store inventories and server listings.
 
     ``sources`` are the report's sources: a history read from an MSG or a bare BLOB is a
-    ``copy`` in its lineage, one from a store in a volume snapshot a ``snapshot``. ``extra_versions`` are histories seen
-    elsewhere (recovered from free space: ``lineage.recovered_observation``).
+    ``copy`` in its lineage, one from a store in a volume snapshot a ``snapshot``.
+    ``extra_versions`` are histories seen elsewhere (recovered from free space:
+    ``lineage.recovered_observation``).
     """
     entries = entry_refs(histories)
     # A Message Manager without history attachment names no account: it is counted in the

@@ -31,6 +31,7 @@ __all__ = ["SOURCE_KINDS", "Sighting", "Observation", "Lineage", "observations",
 SOURCE_KINDS = ("live", "copy", "snapshot", "recovered")
 _COPY_KINDS = frozenset({"msg", "blob", "hex"})
 
+_NEVER = datetime(1, 1, 1)  # noqa: DTZ001 (BLOB times are zoneless; sorts before every time)
 Tag = tuple[str | None, str | None, datetime | None]  # operation, content, time of one UID
 
 
@@ -252,7 +253,7 @@ def build_lineages(found: Sequence[Observation],
             if own is not None and (version.source_time is None or own > version.source_time):
                 version.source_time = own
         ordered = sorted(versions.values(), key=lambda v: (
-            v.latest or datetime.min, v.source_time or datetime.min, -len(v.state),
+            v.latest or _NEVER, v.source_time or _NEVER, -len(v.state),
             min(s.source for s in v.sightings)))
         for prev, cur in zip(ordered, ordered[1:], strict=False):
             _diff(prev, cur, (listings or {}).get(account))

@@ -227,7 +227,8 @@ class Scenario:
         """The store's identity: shared only by the copies of one store (``copies`` set)."""
         if self.store_key is not None:
             return self.store_key
-        return hashlib.sha256(f"uidl-inspector-store:{self.name}:{self.seed}".encode()).digest()[:16]
+        basis = f"uidl-inspector-store:{self.name}:{self.seed}".encode()
+        return hashlib.sha256(basis).digest()[:16]
 
 
 @dataclass
