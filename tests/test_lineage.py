@@ -254,3 +254,20 @@ def test_html_marks_a_reset():
     report.extra["audit"] = run_audit([old, new], [take_inventory(st, st.path)])
     page = to_html(report)
     assert page.count('<strong class="reset-mark">') == 1 and 'class="version reset"' in page
+
+
+def test_synth_cli_writes_a_set_and_the_same_seed_the_same_bytes(tmp_path):
+    from typer.testing import CliRunner
+
+    from uidl_inspector.cli import app
+
+    first = CliRunner().invoke(app, ["synth", str(tmp_path / "a"), "--scenario", "copies"])
+    assert first.exit_code == 0, first.output
+    stores = sorted((tmp_path / "a").glob("copies-*-unicode-none.pst"))
+    assert [p.name for p in stores] == [f"copies-{n}-unicode-none.pst" for n in range(1, 5)]
+    assert (tmp_path / "a" / "copies-unicode-none.set.truth.json").exists()
+    again = CliRunner().invoke(app, ["synth", str(tmp_path / "a"), "--scenario", "copies"])
+    assert again.exit_code != 0 and "exists" in again.output  # never replaced without --force
+    write_set(tmp_path / "b", "copies")
+    for store_file in stores:
+        assert store_file.read_bytes() == (tmp_path / "b" / store_file.name).read_bytes()
