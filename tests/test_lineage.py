@@ -271,3 +271,22 @@ def test_synth_cli_writes_a_set_and_the_same_seed_the_same_bytes(tmp_path):
     write_set(tmp_path / "b", "copies")
     for store_file in stores:
         assert store_file.read_bytes() == (tmp_path / "b" / store_file.name).read_bytes()
+
+
+def test_source_kinds_live_copy_snapshot():
+    from types import SimpleNamespace
+
+    _, tags = mailbox(utc(2025, 3, 3, 8), 3, 0)
+    live = replace(history(tags, source="live.pst"), store_key="0a" * 16)
+    exported = replace(history(tags, source="export.msg", nid=None), store_key="0a" * 16)
+    shadow = replace(history(tags[:2], source="vss/mail.pst"), store_key="0a" * 16)
+    sources = [SimpleNamespace(path="live.pst", kind="pst"),
+               SimpleNamespace(path="export.msg", kind="msg"),
+               SimpleNamespace(path="vss/mail.pst", kind="pst",
+                               container={"snapshot": "HarddiskVolumeShadowCopy1"})]
+    (lineage,) = build_lineages(observations([live, exported, shadow], sources))
+    first, last = lineage.versions
+    assert [(s.kind, s.snapshot) for s in first.sightings] == [
+        ("snapshot", "HarddiskVolumeShadowCopy1")]
+    assert [s.kind for s in last.sightings] == ["live", "copy"]
+    assert [a["uid"] for a in last.added] == [tags[2][2]] and not last.removed
