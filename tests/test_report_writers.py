@@ -77,8 +77,8 @@ def test_json_contract_keys_and_order():
     assert set(data["tool"]["backends"]) == {"libpff", "dfvfs"}
     assert list(data["sources"][0])[:6] == ["path", "kind", "size", "sha256", "md5", "errors"]
     history = data["histories"][0]
-    assert list(history) == ["source", "location", "account", "profile", "blob", "entries",
-                             "anomalies"]
+    assert list(history) == ["source", "store_key", "location", "account", "profile", "blob",
+                             "entries", "anomalies"]
     assert list(history["blob"]) == ["size", "sha256", "version", "declared_count",
                                      "parsed_count", "slack"]
     entry = history["entries"][0]

@@ -22,6 +22,7 @@ SEVERITIES = ("info", "warning", "error")
 
 _INFO = (
     "no_history_attachment",  # a Message Manager with no history: an account never used
+    "older_mail_untagged",  # what Outlook's pruning leaves (a reset would look the same)
 )
 _ERROR = (
     # history BLOB
@@ -43,6 +44,9 @@ _ERROR = (
 # Warnings are the default; these are listed so that their severity is declared, not implied.
 _WARNING = (
     "clock_mismatch",  # the history's times fit the store only at an offset other than UTC
+    # audit cause findings: a likely cause, with alternatives (audit/alternatives.py)
+    "history_reset", "multiple_managers", "same_uid_in_two_histories", "uid_scheme_change",
+    "get_without_delete", "blob_anomaly", "history_missing",
 )
 SEVERITY: dict[str, str] = {**dict.fromkeys(_INFO, "info"), **dict.fromkeys(_WARNING, "warning"),
                             **dict.fromkeys(_ERROR, "error")}

@@ -98,6 +98,17 @@ def _binary(props: Any, pid: int) -> bytes | None:
     return value if isinstance(value, bytes) and value else None
 
 
+def store_key(props: Any, pid: int = PropId.RECORD_KEY) -> str | None:
+    """The store's identity as hex: its PidTagRecordKey (for a message, the
+    PidTagStoreRecordKey naming the store that held it), kept by every copy of the store."""
+    value = _binary(props, pid)
+    return value.hex() if value else None
+
+
+def _with_store_key(records: list[HistoryRecord], key: str | None) -> list[HistoryRecord]:
+    return [replace(r, store_key=key) for r in records]
+
+
 def _text(props: Any, pid: int) -> str | None:
     value = props.get(pid)
     return value.rstrip("\0") if isinstance(value, str) else None
@@ -351,6 +362,7 @@ def locate(store: Any, source: str | None = None, deep: bool = False,
                 if progress is not None:
                     progress(result.messages)
         result.findings.extend(folder.findings)
+    result.histories = _with_store_key(result.histories, store_key(getattr(store, "props", {})))
     result.findings.extend(store.findings)
     return result
 
@@ -476,7 +488,8 @@ def _read_one(name: str, kind: str, report: Report, deep: bool, verify: bool,
             result = LocateResult()
             locate_message(evidence.message, None, source, result)
             findings += result.findings
-            report.histories.extend(result.histories)
+            report.histories.extend(_with_store_key(
+                result.histories, store_key(evidence.message.props, PropId.STORE_RECORD_KEY)))
             report.extra.setdefault("message_managers", []).extend(
                 {"source": source, **c.to_dict()} for c in result.candidates)
         else:

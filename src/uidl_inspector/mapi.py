@@ -60,6 +60,7 @@ class PropId(IntEnum):
     MESSAGE_STATUS = 0x0E17
     ATTACH_SIZE = 0x0E20
     RECORD_KEY = 0x0FF9
+    STORE_RECORD_KEY = 0x0FFA  # on a message: the record key of the store that held it
     BODY = 0x1000
     INTERNET_MESSAGE_ID = 0x1035
     DISPLAY_NAME = 0x3001

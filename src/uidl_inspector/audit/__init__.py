@@ -18,6 +18,12 @@ from uidl_inspector.audit.duplicates import find_duplicates
 from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef, entry_refs
 from uidl_inspector.audit.findings import AuditContext, derive_findings
 from uidl_inspector.audit.inventory import Inventory, take_inventory
+from uidl_inspector.audit.lineage import (
+    Observation,
+    build_lineages,
+    observations,
+    recovered_observations,
+)
 from uidl_inspector.audit.server_listing import (
     ServerListing,
     parse_server_listing,
@@ -101,11 +107,15 @@ def _recovered(items: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventory] = (),
-              listings: Sequence[ServerListing] = (),
+              listings: Sequence[ServerListing] = (), sources: Sequence[Any] = (),
+              extra_versions: Sequence[Observation] = (),
               recovered: Sequence[Any] = ()) -> dict[str, Any]:
     """The ``audit`` section for these histories, store inventories and server listings.
 
-    ``recovered``: the scan's recovered items (earlier versions found in free space); their
+    ``sources`` are the report's sources: a history read from an MSG or a bare BLOB is a
+    ``copy`` in its lineage, one from a store in a volume snapshot a ``snapshot``.
+    ``extra_versions`` are histories seen elsewhere (recovered from free space:
+    ``lineage.recovered_observation``). ``recovered``: the scan's recovered items; their
     lost entries are listed per account and cited by ``history_reset``.
     """
     entries = entry_refs(histories)
@@ -124,8 +134,17 @@ def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventor
     groups, keyless = find_duplicates(messages)
     clock = infer_clock(entries, messages)
     links = link_entries(entries, messages, clock)
+    newest: dict[str, Any] = {}
+    for m in messages:
+        if m.delivery_time is not None:
+            t = m.delivery_time.replace(tzinfo=None)
+            newest[m.source] = max(newest.get(m.source, t), t)
+    lineages = build_lineages(
+        [*observations(histories, sources), *extra_versions,
+         *recovered_observations(recovered, histories)], newest,
+        {a.account: set(a.listing.uids) for a in accounts if a.listing is not None})
     ctx = AuditContext(histories, entries, inventories, groups, clock, links, accounts,
-                       recovered)
+                       recovered, lineages)
     findings = derive_findings(ctx)
     gets = sum(1 for r in entries if r.operation in GET_OPERATIONS)
     return {
@@ -139,8 +158,10 @@ def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventor
             "duplicate_groups": len(groups),
             "duplicate_copies": sum(len(g.copies) for g in groups),
             "linked_entries": len(links),
+            "lineages": len(lineages),
             "findings": sorted({f.code for f in findings}),
         },
+        "lineages": [lineage.to_dict() for lineage in lineages],
         "listings": listing_notes,
         "accounts": [a.to_dict() for a in accounts],
         "duplicates": [g.to_dict() for g in groups],

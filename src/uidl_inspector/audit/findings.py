@@ -16,11 +16,13 @@ from datetime import datetime, timedelta
 from itertools import combinations
 from typing import Any
 
+from uidl_inspector.audit.alternatives import alternatives_of
 from uidl_inspector.audit.classify import AccountClassification
 from uidl_inspector.audit.clock import ClockInference, Link, format_offset
 from uidl_inspector.audit.duplicates import DuplicateGroup
 from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef
 from uidl_inspector.audit.inventory import Inventory, StoreMessage
+from uidl_inspector.audit.lineage import Lineage
 from uidl_inspector.findings import above_info, severity_of
 from uidl_inspector.report.model import HistoryRecord
 
@@ -29,6 +31,7 @@ __all__ = ["AuditFinding", "AuditContext", "derive_findings", "CODES", "uid_shap
 CODES = (
     "history_reset", "multiple_managers", "same_uid_in_two_histories", "uid_scheme_change",
     "get_without_delete", "blob_anomaly", "history_missing", "clock_mismatch",
+    "older_mail_untagged",
 )
 EVIDENCE_LIMIT = 50
 SESSION_GAP = timedelta(seconds=60)  # gets closer than this belong to one send/receive
@@ -52,7 +55,7 @@ class AuditFinding:
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "severity": self.severity, "explanation": self.explanation,
-                "evidence": self.evidence}
+                "alternatives": alternatives_of(self.code), "evidence": self.evidence}
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class AuditContext:
     links: Sequence[Link]
     accounts: Sequence[AccountClassification]
     recovered: Sequence[Any] = ()  # recover.RecoveredItem: earlier states from free space
+    lineages: Sequence[Lineage] = ()
 
 
 def _capped(name: str, refs: Sequence[Any]) -> dict[str, Any]:
@@ -148,9 +152,28 @@ def _first_session(gets: Sequence[EntryRef]) -> list[EntryRef]:
     return session
 
 
+def _lineage_resets(ctx: AuditContext, indexes: Sequence[int]) -> list[dict[str, Any]]:
+    """The resets the lineages of these histories show: a version that kept none of the
+    tags of the version before it (direct evidence that the chain broke)."""
+    out = []
+    wanted = set(indexes)
+    for n, lineage in enumerate(ctx.lineages):
+        if not wanted & set(lineage.histories):
+            continue
+        for v in lineage.resets:
+            prev, cur = lineage.versions[v - 1], lineage.versions[v]
+            out.append({"lineage": n, "version": v,
+                        "before": [s.to_dict() for s in prev.sightings],
+                        "after": [s.to_dict() for s in cur.sightings],
+                        "removed": len(cur.removed), "added": len(cur.added)})
+    return out
+
+
 def history_reset(ctx: AuditContext) -> list[AuditFinding]:
-    """The mailbox's history begins after mail it should already cover: the earlier
-    history was lost, and what was still on the server was fetched again."""
+    """The mailbox's history begins after mail it should already cover and that mail was
+    downloaded again, or a lineage shows a version that kept none of the tags before it.
+    Older mail without a tag and without a second download is what Outlook's pruning leaves
+    too: that alone is ``older_mail_untagged`` (info), not a reset."""
     out = []
     by_history = _by_history(ctx)
     known = ctx.clock.inferred_minutes is not None  # the store's evidence fixed it
@@ -179,7 +202,8 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
         # A delete-only tag stands for a download whose own tag time is gone.
         deletes = sum(1 for r in refs if r.operation == "delete")
         unexplained = len(older) - deletes
-        if not refetched and unexplained < 1:
+        resets = _lineage_resets(ctx, indexes)
+        if not refetched and not resets and unexplained < 1:
             continue
         session = _first_session(gets)
         label = ctx.histories[indexes[0]].account.label
@@ -187,16 +211,12 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
         if refetched:
             why.append(f"{len(refetched)} message(s) already in the store before the history's "
                        "first download were downloaded again after it")
+        if resets:
+            why.append(f"{len(resets)} version(s) of its lineage kept none of the tags of the "
+                       "version before")
         if unexplained >= 1:
             why.append(f"{len(older)} message(s) in the store are more than a day older than "
                        "the history's first download")
-        explanation = (
-            f"The download history of {label} begins at {start_local.isoformat()} (BLOB "
-            f"clock), later than mail it should cover: {'; '.join(why)}. This is the trace "
-            "of a history that was lost, reset or recreated; Outlook then treats every message "
-            "still on the server as new and downloads it again. The first send/receive of the "
-            f"history fetched {len(session)} message(s) within "
-            f"{(session[-1].timestamp - session[0].timestamp).total_seconds():.0f} s.")
         evidence = {
             "histories": [_history_ref(ctx, i) for i in indexes],
             "history_start": start_local.isoformat(),
@@ -207,10 +227,28 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
             **_capped("redownloaded", [g.to_dict() for g in refetched]),
             **_capped("older_messages", [m.ref() for m in older]),
             "delete_entries": deletes,
+            "lineage_resets": resets,
         }
         proof = _earlier_versions(ctx, label, start_local)
         if proof:
             evidence["recovered_versions"] = proof
+        if not refetched and not resets:
+            explanation = (
+                f"The download history of {label} begins at {start_local.isoformat()} (BLOB "
+                f"clock), and {len(older)} message(s) in the store are more than a day older, "
+                "with no tag and no second download. Outlook drops the tags of messages that "
+                "left the server, so this is what a pruned history looks like; a reset while "
+                "the server no longer held them would look the same (and caused no duplicate).")
+            out.append(AuditFinding("older_mail_untagged", explanation, evidence))
+            continue
+        explanation = (
+            f"The download history of {label} begins at {start_local.isoformat()} (BLOB "
+            f"clock), later than mail it should cover: {'; '.join(why)}. This is the trace "
+            "of a history that was lost, reset or recreated; Outlook then treats every message "
+            "still on the server as new and downloads it again. The first send/receive of the "
+            f"history fetched {len(session)} message(s) within "
+            f"{(session[-1].timestamp - session[0].timestamp).total_seconds():.0f} s.")
+        if proof:
             explanation += (f" {len(proof)} earlier version(s) of the history recovered from "
                             "the store's free space hold downloads the live history has lost.")
         out.append(AuditFinding("history_reset", explanation, evidence))
@@ -292,35 +330,29 @@ def multiple_managers(ctx: AuditContext) -> list[AuditFinding]:
 
 
 def same_uid_in_two_histories(ctx: AuditContext) -> list[AuditFinding]:
-    """The same server UID recorded by two histories that were active at the same time,
-    or by two different accounts: two clients or accounts on one mailbox."""
+    """The same server UID recorded by two lineages (two stores, profiles or clients) that
+    were active at the same time. Versions of one lineage (backups, exports, snapshots of
+    one store) are one history and never count."""
     out = []
-    by_history = _by_history(ctx)
-    for i, j in combinations(range(len(ctx.histories)), 2):
-        a, b = ctx.histories[i], ctx.histories[j]
-        if a.blob == b.blob:
-            continue  # one BLOB seen through two inputs (a store and its exported MSG)
-        shared = sorted({r.uid for r in by_history[i] if r.uid}
-                        & {r.uid for r in by_history[j] if r.uid})
+    for i, j in combinations(range(len(ctx.lineages)), 2):
+        a, b = ctx.lineages[i], ctx.lineages[j]
+        shared = sorted(a.uids & b.uids)
         if not shared:
             continue
-        span_a, span_b = _span(by_history[i]), _span(by_history[j])
-        concurrent = bool(span_a and span_b
-                          and max(span_a[0], span_b[0]) < min(span_a[1], span_b[1]))
-        different = a.account.label != b.account.label
-        if not (concurrent or different):
+        span_a, span_b = a.span, b.span
+        if not (span_a and span_b and max(span_a[0], span_b[0]) < min(span_a[1], span_b[1])):
             continue
-        reason = ("were in use at the same time" if concurrent else
-                  "belong to different accounts")
+        histories = [lin.histories[-1] for lin in (a, b) if lin.histories]
         explanation = (
-            f"{len(shared)} UID(s) appear in two histories that {reason} "
-            f"({a.account.label} and {b.account.label}). One server mailbox was being "
-            "downloaded by two accounts, profiles or clients; each keeps its own history, so "
-            "each fetches every message once more.")
+            f"{len(shared)} UID(s) appear in two histories of different stores, profiles or "
+            f"accounts that were in use at the same time ({a.account} and {b.account}). One "
+            "server mailbox was being downloaded by two accounts, profiles or clients; each "
+            "keeps its own history, so each fetches every message once more.")
         evidence = {
-            "histories": [_history_ref(ctx, i), _history_ref(ctx, j)],
-            "spans": [[_iso(s[0]), _iso(s[1])] if s else None for s in (span_a, span_b)],
-            "concurrent": concurrent,
+            "histories": [_history_ref(ctx, h) for h in histories],
+            "lineages": [i, j],
+            "spans": [[_iso(s[0]), _iso(s[1])] for s in (span_a, span_b)],
+            "concurrent": True,
             **_capped("shared_uids", shared),
         }
         out.append(AuditFinding("same_uid_in_two_histories", explanation, evidence))

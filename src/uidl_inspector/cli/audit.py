@@ -42,6 +42,7 @@ from uidl_inspector.cli.common import (
 from uidl_inspector.demo import DEMO_STORE, demo_path, samples_dir
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.logs import codes_summary, step
+from uidl_inspector.report.lineage_views import lineage_tables
 from uidl_inspector.report.model import TOOL_NAME, Report
 from uidl_inspector.report.output import STDOUT, write_output
 from uidl_inspector.report.table_report import data_table, render_table, terminal_safe
@@ -100,6 +101,7 @@ def audit_report(paths: list[str], listings: list[ServerListing],
             failed.append(f"{source.path}: cannot list its messages: {exc}")
     with step(log, "audit"):
         report.extra["audit"] = run_audit(report.histories, inventories, listings,
+                                          report.sources,
                                           recovered=report.extra.get("recovered", []))
     summary = report.extra["audit"]["summary"]
     log.info("audit: %d entries, %d messages, %d duplicate groups, findings: %s",
@@ -132,8 +134,12 @@ def _audit_table(audit: dict[str, Any], console: Console) -> None:
                       str(account["history_uids"]), *cells)
     console.print(table)
     for finding in audit["findings"]:
-        console.print(Text.assemble((finding["code"], "bold yellow"), " ",
+        console.print(Text.assemble((finding["code"], "bold yellow"),
+                                    f" [{finding['severity']}] ",
                                     terminal_safe(finding["explanation"])))
+        for alt in finding["alternatives"]:
+            console.print(Text(f"  or: {terminal_safe(alt['explanation'])} Would settle it: "
+                               f"{terminal_safe(alt['would_settle'])}"))
     if not audit["findings"]:
         console.print(Text("No cause finding."))
 
@@ -142,6 +148,7 @@ def _table_text(report: Report) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=120, color_system=None, force_terminal=False,
                       highlight=False, emoji=False, markup=False)
+    lineage_tables(report.extra["audit"], console)  # each history's life first
     render_table(report, console)
     _audit_table(report.extra["audit"], console)
     return buffer.getvalue()
@@ -255,6 +262,7 @@ def audit(
                      else AuditFormat.json)
     if chosen is AuditFormat.table and output in (None, STDOUT):
         console = Console(highlight=False, markup=False, emoji=False)
+        lineage_tables(report.extra["audit"], console)
         render_table(report, console)
         _audit_table(report.extra["audit"], console)
     else:

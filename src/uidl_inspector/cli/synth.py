@@ -13,11 +13,12 @@ from rich.console import Console
 from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import guarded, usage_error
 from uidl_inspector.cli.runlog import quiet
-from uidl_inspector.synth.scenarios import SCENARIOS
+from uidl_inspector.synth.scenarios import SCENARIO_SETS, SCENARIOS
 
 __all__ = ["synth", "parse_clock_offset"]
 
-ScenarioName = Enum("ScenarioName", {name: name for name in SCENARIOS}, type=str)  # type: ignore[misc]
+ScenarioName = Enum("ScenarioName",  # type: ignore[misc]
+                    {name: name for name in (*SCENARIOS, *SCENARIO_SETS)}, type=str)
 
 
 class Variant(str, Enum):
@@ -53,7 +54,8 @@ def parse_clock_offset(text: str) -> int:
 @app.command(epilog=examples(
     "uidl-inspector synth out/ --scenario duplicates",
     "uidl-inspector synth out/ --scenario large --messages 100000 --variant ansi",
-    "uidl-inspector synth out/ --scenario multi-account --clock-offset +02:00 --msg"))
+    "uidl-inspector synth out/ --scenario multi-account --clock-offset +02:00 --msg",
+    "uidl-inspector synth out/ --scenario copies"))
 @guarded
 def synth(
     outdir: Path = typer.Argument(..., metavar="OUTDIR",
@@ -77,12 +79,24 @@ def synth(
     force: bool = typer.Option(False, "--force", rich_help_panel=PANEL_OUTPUT,
                                help="Replace existing files."),
 ) -> None:
-    """Write <scenario>-<variant>-<encoding>.pst, its .truth.json and .uidl.txt listing."""
+    """Write <scenario>-<variant>-<encoding>.pst, its .truth.json and .uidl.txt listing.
+
+    The sets two-clients and copies write several stores, <set>-<n>-<variant>-<encoding>.pst
+    each with its truth and listing, and <set>-<variant>-<encoding>.set.truth.json."""
     from uidl_inspector.synth.scenarios import scenario as make_scenario
-    from uidl_inspector.synth.truth import write_evidence
+    from uidl_inspector.synth.truth import write_evidence, write_set
 
     try:
         offset = parse_clock_offset(clock_offset)
+        if scenario.value in SCENARIO_SETS:
+            members, set_file = write_set(outdir, scenario.value, seed=seed, clock_offset=offset,
+                                          variant=variant.value, encoding=encoding.value,
+                                          force=force)
+            for member in members:
+                for path in (member.store, member.truth_file, *member.listings.values()):
+                    typer.echo(path)
+            typer.echo(set_file)
+            return
         story = make_scenario(scenario.value, seed=seed, clock_offset=offset,
                               messages=messages)
     except ValueError as exc:

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from html import escape
 from typing import Any
 
+from uidl_inspector.report.lineage_views import lineage_rows_html
 from uidl_inspector.report.model import TOOL_NAME, Report
 from uidl_inspector.report.table_report import terminal_safe
 
@@ -35,6 +36,9 @@ padding:.6em 1em;min-width:9em}.figure b{display:block;font-size:1.5em}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}
 pre{background:#f6f8fa;padding:.6em;overflow:auto;max-height:30em;white-space:pre-wrap;
 word-break:break-all}.muted{color:#57606a}svg text{font:11px sans-serif}
+.versions{display:flex;flex-wrap:wrap;gap:.5em;list-style:none;padding:0}
+.version{border:1px solid #d0d7de;border-radius:6px;padding:.4em .7em;max-width:22em}
+.version.reset{border-left:6px solid #cf222e}.reset-mark{color:#cf222e}
 """
 
 
@@ -246,6 +250,13 @@ def _evidence_text(evidence: Any) -> str:
     return text
 
 
+def _alternatives(finding: dict[str, Any]) -> str:
+    items = "".join(f"<li>{_e(a['explanation'])} <i>Would settle it:</i> {_e(a['would_settle'])}"
+                    "</li>" for a in finding.get("alternatives", []))
+    return f'<p>Other explanations that fit:</p><ul class="alternatives">{items}</ul>' \
+        if items else ""
+
+
 def _findings(audit: dict[str, Any]) -> str:
     if not audit["findings"]:
         return ('<p id="findings-none">No cause finding: the traces fit none of the known '
@@ -253,8 +264,10 @@ def _findings(audit: dict[str, Any]) -> str:
     out = []
     for n, finding in enumerate(audit["findings"]):
         out.append(
-            f'<div class="finding" id="finding-{n}"><h3><code>{_e(finding["code"])}</code></h3>'
-            f"<p>{_e(finding['explanation'])}</p><details><summary>Evidence</summary>"
+            f'<div class="finding" id="finding-{n}"><h3><code>{_e(finding["code"])}</code> '
+            f'<small>{_e(finding.get("severity"))}</small></h3>'
+            f"<p>{_e(finding['explanation'])}</p>{_alternatives(finding)}"
+            "<details><summary>Evidence</summary>"
             f"<pre>{_e(_evidence_text(finding['evidence']))}</pre></details></div>")
     return "".join(out)
 
@@ -312,6 +325,7 @@ def to_html(report: Report) -> str:
         f'<div class="figures">{figures}</div>',
         f'<p id="finding-codes">Findings: <b>{_e(codes)}</b>.</p>',
         f'<p id="clock-explanation">{_e(clock.get("explanation", ""))}</p>',
+        lineage_rows_html(audit, _e) if audit else "",
         '<h2 id="accounts-heading">Accounts against the server listing</h2>',
         _accounts(audit) if audit else "",
         '<h2 id="histories-heading">Histories and Message Managers</h2>',

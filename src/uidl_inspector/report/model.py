@@ -182,11 +182,15 @@ class HistoryRecord:
     location: Location = Location()
     account: Account = Account()
     profile: Profile = Profile()
+    # hex of the store's PidTagRecordKey (for an MSG, the PidTagStoreRecordKey it carries):
+    # the store's identity, kept by every copy of it (audit lineages group by it)
+    store_key: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         h = self.history
         return {
             "source": self.source,
+            "store_key": self.store_key,
             "location": self.location.to_dict(),
             "account": self.account.to_dict(),
             "profile": self.profile.to_dict(),

@@ -48,7 +48,7 @@ CSV_COLUMNS = (
     "datetime", "timestamp", "timestamp_desc", "message", "data_type", "parser",
     "display_name", "sha256_hash", "folder", "nid", "offset", "uid", "account",
     "operation", "content", "internet_message_id", "blob_time", "time_zone", "timezone_basis",
-    "zone_note", "history", "entry",
+    "zone_note", "history", "entry", "lineage", "seen_in",
 )
 DELIVERY_BASIS = "delivery time (PidTagMessageDeliveryTime), stored in UTC by the store"
 
@@ -124,7 +124,10 @@ def _display(kind: str, path: str) -> str:
 
 def timeline_events(report: Report, audit: dict[str, Any] | None,
                     zone: Zone) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Events sorted by time (stable), and counts of what could not be placed."""
+    """Events sorted by time (stable), and counts of what could not be placed.
+
+    A tag seen in several copies of one history (versions of one lineage) is one event,
+    ``seen_in`` listing every source that holds it, in report order."""
     sources = {s.path: s for s in report.sources}
     skipped = {"undated_entries": 0, "out_of_range": 0}
     events: list[dict[str, Any]] = []
@@ -162,13 +165,28 @@ def timeline_events(report: Report, audit: dict[str, Any] | None,
             "zone_note": note,
         }
 
+    lineage_of = {sighting["history"]: n
+                  for n, lineage in enumerate((audit or {}).get("lineages", []))
+                  for version in lineage["versions"] for sighting in version["sources"]
+                  if sighting.get("history") is not None}
+    first: dict[tuple[Any, ...], dict[str, Any]] = {}
     for h_index, record in enumerate(report.histories):
         loc = record.location
+        label = record.account.label
+        lineage = lineage_of.get(h_index)
+        here = _display(sources[record.source].kind if record.source in sources else "unknown",
+                        record.source)
         for entry in record.history.entries:
-            event = entry_event(entry, record.account.label, record.source, loc.folder,
-                                loc.message_nid)
+            key = (lineage, entry.uid, entry.operation, entry.timestamp)
+            if lineage is not None and key in first:
+                if here not in first[key]["seen_in"]:
+                    first[key]["seen_in"].append(here)
+                continue
+            event = entry_event(entry, label, record.source, loc.folder, loc.message_nid)
             if event is not None:
-                events.append({**event, "history": h_index, "entry": entry.index})
+                events.append({**event, "history": h_index, "entry": entry.index,
+                               "lineage": lineage, "seen_in": [here]})
+                first[key] = events[-1]
     # Entries that only an earlier, recovered version of a history still holds.
     for r_index, item in enumerate(report.extra.get("recovered") or []):
         label = item.account.label if item.account else "unknown"
@@ -254,7 +272,8 @@ def to_timeline_csv(events: Sequence[dict[str, Any]]) -> tuple[str, int]:
     for event in events:
         row = []
         for column in CSV_COLUMNS:
-            cell, was = neutralise_cell(event.get(column))
+            value = event.get(column)
+            cell, was = neutralise_cell("; ".join(value) if isinstance(value, list) else value)
             changed += was
             row.append(cell)
         writer.writerow(row)

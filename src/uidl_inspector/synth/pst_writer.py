@@ -124,6 +124,9 @@ class StoreSpec:
     # Written into the file (blocks with valid trailers) but referenced by no NBT/BBT
     # entry: deleted messages whose bytes remain. Their NID is type 0x08 unless preset.
     orphans: list[MessageSpec] = field(default_factory=list)
+    # The store's identity (PidTagRecordKey, also the provider UID of its entry IDs): kept by
+    # every copy of one store; None derives it from the writer's seed.
+    record_key: bytes | None = None
 
 
 # Fixed NIDs of a new store ([MS-PST] 2.7.1, ms-pst-map 5).
@@ -237,6 +240,8 @@ class _StoreWriter:
         self.block_max = self.ndb.block_max
         self.rng = random.Random(f"uidl-inspector-pst:{seed}")
         self.uid = self.rng.randbytes(16)
+        if spec.record_key is not None:
+            self.uid = spec.record_key
         self.base_time = datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(
             seconds=self.rng.randrange(365 * 86400))
         self.last = dict(enumerate(RGNID_INITIAL))  # nidType -> last nidIndex used

@@ -39,7 +39,7 @@ from uidl_inspector.synth.pst_writer import (
 )
 
 __all__ = [
-    "SCENARIOS",
+    "SCENARIOS", "SCENARIO_SETS", "scenario_set",
     "GENERAL_KEY",
     "Account",
     "Profile",
@@ -223,6 +223,15 @@ class Scenario:
     facts: dict[str, object] = field(default_factory=dict)
     # (store path, built, variant, encoding) -> more truth: what happens after the writer
     after_write: Callable[..., dict[str, Any]] | None = None
+    store_key: bytes | None = None  # PidTagRecordKey; None: derived from name and seed
+
+    @property
+    def record_key(self) -> bytes:
+        """The store's identity: shared only by the copies of one store (``copies`` set)."""
+        if self.store_key is not None:
+            return self.store_key
+        basis = f"uidl-inspector-store:{self.name}:{self.seed}".encode()
+        return hashlib.sha256(basis).digest()[:16]
 
 
 @dataclass
@@ -615,6 +624,84 @@ def _large(seed: int, clock_offset: int, messages: int = 1000, **_: object) -> S
                     {account.smtp: _finish(box, 0)})
 
 
+def _two_clients(seed: int, clock_offset: int, **_: object) -> list[Scenario]:
+    """Two computers (two stores, two record keys) download one server mailbox at the same
+    time, both leaving mail on the server: each keeps its own history and fetches every
+    message once more."""
+    rng = _rng("two-clients", seed)
+    account = _account(rng, "family@home.example", "dovecot", "Family")
+    desk = _Mailbox(account, random.Random(rng.getrandbits(64)), clock_offset)
+    laptop = _Mailbox(account, random.Random(rng.getrandbits(64)), clock_offset)
+    for _day in range(3):
+        for _ in range(rng.randint(2, 3)):
+            arrived = desk.arrive(rng.randint(1, 2))
+            laptop.on_server.extend(arrived)
+            laptop.pending.extend(arrived)
+            desk.sync()
+            laptop.now = desk.now - timedelta(minutes=_SYNC_MINUTES - rng.randint(2, 5))
+            laptop.sync()
+            desk.idle(rng.uniform(0.5, 2.5))
+        desk.idle(14)
+    listing = _finish(desk)
+    shared = sorted(set(desk.tags) & set(laptop.tags))
+    out = []
+    for n, (box, name) in enumerate(((desk, "Desk"), (laptop, "Laptop")), 1):
+        manager = ManagerSpec(_profile(rng, name), (box.history(),))
+        out.append(Scenario("two-clients", seed, clock_offset, [account], [manager],
+                            box.messages, {account.smtp: listing},
+                            facts={"client": n, "shared_uids": shared},
+                            store_key=rng.randbytes(16)))
+    return out
+
+
+def _copies(seed: int, clock_offset: int, **_: object) -> list[Scenario]:
+    """One store copied at several moments of its life (backups). Between copies, mail
+    arrives and is downloaded (tags added), and webmail deletes the oldest messages on the
+    server, so Outlook drops their tags at the next send/receive (tags pruned). Every copy
+    keeps the store's record key: one lineage, one version per copy."""
+    rng, account, box = _one_account("copies", seed, clock_offset, "a.rossi@example.it",
+                                     "dovecot", "Anna Rossi", 2)
+    profile = _profile(rng, "Outlook")
+    key = rng.randbytes(16)
+    out = []
+    before: dict[str, Tag] = {}
+    for copy in range(1, 5):
+        if copy > 1:
+            for _ in range(min(2, max(0, len(box.on_server) - 2))):
+                box.on_server.popleft()  # deleted through webmail
+            _simple_days(box, 1, (1, 2))
+        added = [u for u in box.tags if u not in before]
+        removed = [u for u in before if u not in box.tags]
+        manager = ManagerSpec(profile, (box.history(),))
+        facts = {"copy": copy, "added_uids": added if copy > 1 else [],
+                 "pruned_uids": removed, "tags": list(box.tags)}
+        out.append(Scenario("copies", seed, clock_offset, [account], [manager],
+                            list(box.messages), {account.smtp: [m.uid for m in box.on_server]},
+                            facts=facts, store_key=key))
+        before = dict(box.tags)
+    return out
+
+
+SCENARIO_SETS: dict[str, Callable[..., list[Scenario]]] = {
+    "two-clients": _two_clients,
+    "copies": _copies,
+}
+
+
+def scenario_set(name: str, *, seed: int = 0, clock_offset: int = 0) -> list[Scenario]:
+    """Build a named set of stores (several stores of one story); the same arguments always
+    give the same stores."""
+    try:
+        factory = SCENARIO_SETS[name]
+    except KeyError:
+        raise ValueError(f"unknown scenario set {name!r}; known: "
+                         f"{', '.join(SCENARIO_SETS)}") from None
+    if not -14 * 60 <= clock_offset <= 14 * 60:
+        raise ValueError(f"clock offset {clock_offset} minutes is outside -14:00..+14:00")
+    with _no_gc_pauses():
+        return factory(seed=seed, clock_offset=clock_offset)
+
+
 SCENARIOS: dict[str, Callable[..., Scenario]] = {
     "single-account": _single_account,
     "multi-account": _multi_account,
@@ -861,7 +948,8 @@ def _store_spec(sc: Scenario, variant: str) -> BuiltStore:
         folders[english] = FolderSpec(name=name, container_class=container, nid=nid)
     inbox = folders["Inbox"]
     inbox_path = f"{TOP_NAME}/{inbox.name}"
-    built = BuiltStore(StoreSpec(folders=list(folders.values())), inbox, [], [], [], [])
+    built = BuiltStore(StoreSpec(folders=list(folders.values()), record_key=sc.record_key),
+                       inbox, [], [], [], [])
     for message in sc.messages:
         spec = MessageSpec(props=_message_props(message, s, rng),
                            recipients=[_recipient(message, s)])

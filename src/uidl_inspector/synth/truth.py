@@ -154,6 +154,7 @@ def _companions(holder: MessageSpec, skip: int | None) -> list[dict[str, Any]]:
 
 def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
     records = []
+    key = built.spec.record_key.hex() if built.spec.record_key else None
     for manager, spec in built.managers:
         path = [0] if manager.embedded else []
         positions = attachment_positions(manager)
@@ -177,7 +178,7 @@ def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
         }
         if not manager.histories:  # a manager without history is reported all the same
             records.append({
-                "source": source, "location": location,
+                "source": source, "store_key": key, "location": location,
                 "account": {"email": None, "mini_uid": None}, "profile": profile,
                 "blob": None, "entries": [],
                 "anomalies": [{"code": "no_history_attachment", "offset": None}],
@@ -187,7 +188,7 @@ def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
             entries, anomalies = _entries(history)
             by_mini = history.attachment_rule == "mini_uid"
             records.append({
-                "source": source,
+                "source": source, "store_key": key,
                 "location": {
                     **location,
                     "attachment_index": positions[index],
@@ -380,7 +381,8 @@ def truth(sc: Scenario, built: BuiltStore, *, variant: str, encoding: str,
         "variant": variant,
         "encoding": encoding,
         "clock_offset_minutes": sc.clock_offset,
-        "store": {"display_name": built.spec.display_name, "top_name": built.spec.top_name},
+        "store": {"display_name": built.spec.display_name, "top_name": built.spec.top_name,
+                  "record_key": built.spec.record_key.hex() if built.spec.record_key else None},
         "folders": folders,
         "histories": histories,
         "hidden": hidden,
@@ -470,6 +472,44 @@ def write_evidence(outdir: str | Path, sc: Scenario, *, variant: str = "unicode"
         write_msg(spec, path)
     _write_json(truth_file, document)
     return EvidenceSet(store, truth_file, listings, tuple(msgs), document)
+
+
+def set_truth(name: str, members: list[Scenario], written: list[EvidenceSet]) -> dict[str, Any]:
+    """The truth of a set of stores: which lineages the audit must find, their versions in
+    order with the tags each added and pruned, and whether two clients shared the mailbox."""
+    keys = list(dict.fromkeys(sc.record_key for sc in members))
+    uids = [{t.uid for m in sc.managers for h in m.histories for t in h.tags} for sc in members]
+    two_clients = any(a.record_key != b.record_key and uids[i] & uids[j]
+                      for i, a in enumerate(members) for j, b in enumerate(members) if i < j)
+    lineages = []
+    for key in keys:
+        versions = [{"store": w.store.name, "count": len(sc.facts.get("tags", ())),
+                     "added_uids": sc.facts.get("added_uids", []),
+                     "pruned_uids": sc.facts.get("pruned_uids", [])}
+                    for sc, w in zip(members, written, strict=True) if sc.record_key == key]
+        lineages.append({"store_key": key.hex(), "versions": versions})
+    return {"truth_format": TRUTH_FORMAT, "scenario_set": name, "seed": members[0].seed,
+            "stores": [w.store.name for w in written],
+            "truth_files": [w.truth_file.name for w in written],
+            "expected": {"lineages": lineages, "same_uid_in_two_histories": two_clients}}
+
+
+def write_set(outdir: str | Path, name: str, *, seed: int = 0, clock_offset: int = 0,
+              variant: str = "unicode", encoding: str = "none",
+              force: bool = False) -> tuple[list[EvidenceSet], Path]:
+    """Write every store of a scenario set (``<set>-<n>-<variant>-<encoding>.pst`` with its
+    own truth and listing) and the set's truth, ``<set>-<variant>-<encoding>.set.truth.json``."""
+    from uidl_inspector.synth.scenarios import scenario_set
+
+    members = scenario_set(name, seed=seed, clock_offset=clock_offset)
+    path = Path(outdir) / f"{name}-{variant}-{encoding}.set.truth.json"
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists (use --force to replace it)")
+    written = [write_evidence(outdir, sc, variant=variant, encoding=encoding, force=force,
+                              stem=f"{name}-{n}-{variant}-{encoding}")
+               for n, sc in enumerate(members, 1)]
+    _write_json(path, set_truth(name, members, written))
+    return written, path
 
 
 def truth_bytes(document: dict[str, Any]) -> bytes:
