@@ -459,3 +459,50 @@ def test_open_path_spec_round_trip(images):
     source = _by_path(report)["/OUTLOOK.PST"]
     with open_path_spec(source["container"]["path_spec"]) as stream:
         assert hashlib.sha256(stream.read()).hexdigest() == source["sha256"]
+
+
+def test_carve_an_image_reads_its_unused_space(tmp_path):
+    """`carve IMAGE` finds histories in deleted files' clusters at their offsets in the
+    decoded image, in a raw FAT volume and in the same volume wrapped as E01."""
+    history = (disk_images.SAMPLES / "demo-history.blob").read_bytes()
+    fat = tmp_path / "carve.img"
+    disk_images._fat(fat, 2 * disk_images.MIB, {"/KEEP.TXT": "../README.md",
+                                                "/GONE.BIN": "../demo-history.blob"})
+    disk_images._run(need_peer("mdel"), "-i", str(fat), "::/GONE.BIN")
+    at = fat.read_bytes().find(history)  # mdel frees the clusters, it does not wipe them
+    assert at > 0
+    ewf = tmp_path / "carve"
+    disk_images._run(need_peer("ewfacquire"), "-u", "-q", "-t", str(ewf), "-c",
+                     "deflate:fast", str(fat))
+    for image in (fat, tmp_path / "carve.E01"):
+        result = runner.invoke(app, ["carve", str(image), "-f", "json"])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        assert report["sources"][0]["kind"] == "image"
+        assert report["sources"][0]["examined"]["unallocated"] >= 1
+        blobs = [i for i in report["recovered"] if i["kind"] == "blob"]
+        in_media = [i for i in blobs if i["source"] == str(image)]
+        assert [(i["offset"], i["blob"]["declared_count"]) for i in in_media] == [(at, 25)]
+        assert in_media[0]["blob"]["sha256"] == hashlib.sha256(history).hexdigest()
+        # the deleted file's own data holds it too, at offset 0 of that file (FAT keeps a
+        # deleted name without its first character)
+        in_file = [i for i in blobs if i["source"].endswith("::/_ONE.BIN (deleted, inode 4)")]
+        assert [i["offset"] for i in in_file] == [0]
+
+
+def test_hidden_lists_the_stores_inside_an_image(images):
+    """`hidden IMAGE`: the image as a source, each PST/OST in it with its container, and
+    its hidden messages equal to those of the loose store it was copied from."""
+    result = runner.invoke(app, ["hidden", str(images.wrapped["qcow2"]), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["sources"][0]["kind"] == "image"
+    inside = {s["container"]["path"]: s for s in report["sources"] if "container" in s}
+    assert set(inside) == set(NTFS_LIVE) | set(DISK_FAT_LIVE)  # no MSG in this disk
+    for path, name in {**NTFS_LIVE, **DISK_FAT_LIVE}.items():
+        rows = [{k: v for k, v in r.items() if k != "source"} for r in report["hidden"]
+                if r["source"] == inside[path]["path"]]
+        with open_pst(SYNTHETIC / name) as store:
+            loose, _ = hidden_inventory(store)
+        assert rows == json.loads(json.dumps(loose)), path
+        assert inside[path]["sha256"] == _sha256(SYNTHETIC / name)

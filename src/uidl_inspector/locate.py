@@ -528,22 +528,28 @@ def _scan_one(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bool
     outcome.report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
 
 
-def _scan_image(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bool,
+# Reads one store into the report: (name, kind, opener) -> the Source's fields it learnt.
+StoreReader = Callable[[str, str, Callable[[], BinaryIO] | None], dict[str, Any]]
+
+
+def _scan_image(item: EvidenceFile, outcome: ScanOutcome,
                 progress: Callable[[Any], None] | None, options: ImageOptions,
-                recover: bool = True) -> None:
-    """The image as a Source of kind ``image``, then each distinct store in it as its own
-    Source with its ``container`` and the other places holding the same bytes."""
+                read: StoreReader, kinds: tuple[str, ...] = ("pst", "ost", "msg")) -> None:
+    """The image as a Source of kind ``image``, then each distinct store in it (of
+    ``kinds``) read by ``read`` as its own Source with its ``container`` and the other
+    places holding the same bytes."""
     scan = ImageScan(item.path, options, progress)
     stores: list[Source] = []
     done: list[tuple[DistinctStore, dict[str, Any]]] = []
     try:
         for store in distinct_stores(scan):
+            if store.found.kind not in kinds:
+                continue
             location = store.found.place.location
             try:
                 if store.error is not None:
                     raise UidlInspectorError(store.error)
-                extra = _read_one(location, store.found.kind, outcome.report, deep, verify,
-                                  progress, store.found.open, recover)
+                extra = read(location, store.found.kind, store.found.open)
             except NotAStoreError:
                 if store.found.kind == "msg":  # an OLE file that is not a message (.doc)
                     scan.examined["stores"] -= 1
@@ -623,32 +629,49 @@ def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
 
     def handle(item: EvidenceFile, outcome: ScanOutcome) -> None:
         if item.kind == "image":
-            _scan_image(item, outcome, deep, verify, progress, options, recover)
+            _scan_image(item, outcome, progress, options, lambda name, kind, opener: _read_one(
+                name, kind, outcome.report, deep, verify, progress, opener, recover))
         else:
             _scan_one(item, outcome, deep, verify, progress, recover)
 
     return _each_input(paths, handle, report=report)
 
 
-def _hidden_one(item: EvidenceFile, outcome: ScanOutcome) -> None:
-    report, source = outcome.report, source_path(item.path)
-    with open_evidence(item.path, item.kind) as evidence:
+def _hidden_read(report: Report, name: str, kind: str,
+                 opener: Callable[[], BinaryIO] | None = None) -> dict[str, Any]:
+    """The hidden messages of one store into ``report``; the Source's fields it learnt."""
+    source = source_path(name) if opener is None else name
+    with open_evidence(name, kind, opener() if opener else None) as evidence:
         rows, findings = hidden_inventory(evidence.store)
         extra = {"variant": evidence.variant, "encryption": evidence.encryption,
                  "findings": tuple(findings)}
     report.extra.setdefault("hidden", []).extend({"source": source, **row} for row in rows)
-    report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
+    return extra
 
 
-def hidden_evidence(paths: list[str]) -> ScanOutcome:
-    """The ``hidden`` command's report: every associated message of every PST/OST input.
+def hidden_evidence(paths: list[str], images: ImageOptions | None = None) -> ScanOutcome:
+    """The ``hidden`` command's report: every associated message of every PST/OST input,
+    also of the PST/OST stores inside disk images.
 
     The same envelope as a scan (``sources[]`` with hashes and every finding met while
     opening and walking), with ``hidden[]`` rows that each name their ``source``. A file
     named on the command line that is not a store is an input error; inside directories,
     other files are skipped.
     """
-    outcome = _each_input(paths, _hidden_one, ("pst", "ost"), "a PST/OST store", "hidden")
+    options = images or ImageOptions()
+
+    def handle(item: EvidenceFile, outcome: ScanOutcome) -> None:
+        report = outcome.report
+        if item.kind == "image":
+            _scan_image(item, outcome, None, options,
+                        lambda name, kind, opener: _hidden_read(report, name, kind, opener),
+                        ("pst", "ost"))
+            return
+        extra = _hidden_read(report, item.path, item.kind or "unknown")
+        report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
+
+    outcome = _each_input(paths, handle, ("pst", "ost", "image"), "a PST/OST store or a disk image",
+                          "hidden")
     outcome.report.extra.setdefault("hidden", [])
     return outcome
 

@@ -14,15 +14,22 @@ import typer
 from uidl_inspector.cli.app import app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
+    CredentialOpt,
+    DeletedOpt,
     ForceOpt,
     FormatOpt,
+    NoHashImagesOpt,
     OutputOpt,
+    PartitionsOpt,
+    VssOpt,
     emit,
     error,
     guarded,
+    image_options,
 )
 from uidl_inspector.cli.runlog import quiet
-from uidl_inspector.recover.carve import carve
+from uidl_inspector.exceptions import UidlInspectorError
+from uidl_inspector.recover.carve import carve, carve_image
 from uidl_inspector.report.model import Report, Source, source_path
 
 __all__ = ["carve_command", "byte_progress"]
@@ -55,33 +62,48 @@ def byte_progress(name: str, size: int) -> Iterator[Callable[[int], None] | None
 @app.command("carve", epilog=examples(
     "uidl-inspector carve unallocated.bin                 # a table on the terminal",
     "uidl-inspector carve disk.dd pagefile.sys -f json -o carved.json",
-    "uidl-inspector carve damaged.pst --log-file carve.log"))
+    "uidl-inspector carve damaged.pst --log-file carve.log",
+    "uidl-inspector carve disk.E01     # unallocated space, outside partitions, deleted files"))
 @guarded
 def carve_command(
     paths: Annotated[list[Path], typer.Argument(
-        metavar="FILE", help="Any binary: raw disk image, unallocated-space export, "
-        "pagefile, memory dump, a damaged store. Read only, streamed.")],
+        metavar="FILE", help="Any binary: unallocated-space export, pagefile, memory dump, "
+        "a damaged store, or a disk image (its unallocated space). Read only, streamed.")],
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
+    partitions: PartitionsOpt = "all",
+    vss: VssOpt = "all",
+    deleted: DeletedOpt = True,
+    no_hash_images: NoHashImagesOpt = False,
+    credential: CredentialOpt = None,
 ) -> None:
     """Carve POP3 history BLOBs and runs of tags out of any binary, plain or PST-permute-encoded.
 
-    Finds are reported in ``recovered`` with absolute offsets. An input that cannot be
-    read gets one line on stderr and the others are still carved; the exit code is then 1.
+    Finds are reported in ``recovered`` with absolute offsets. A disk image (E01, raw with
+    a partition table or file system, VMDK, VHD, QCOW2) is carved where its file systems
+    keep no live file: unallocated clusters (NTFS, FAT), the space outside partitions and
+    the deleted files' data, at offsets in the decoded image. An input that cannot be read
+    gets one line on stderr and the others are still carved; the exit code is then 1.
     """
+    from uidl_inspector.store.detect import detect_kind
+
+    images = image_options(partitions, vss, deleted, no_hash_images, credential)
     report = Report()
     report.extra["recovered"] = found = []
     failed = False
     for path in paths:
         where = source_path(path)
         try:
+            if detect_kind(path) == "image":
+                failed |= _carve_image(str(path), where, images, report, found)
+                continue
             with open(path, "rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
                 with byte_progress(path.name, size) as progress:
                     result = carve(handle, where, progress=progress)
-        except OSError as exc:
-            message = f"{where}: {exc.strerror or exc}"
+        except (OSError, UidlInspectorError) as exc:
+            message = f"{where}: {getattr(exc, 'strerror', None) or exc}"
             error(message)
             report.sources.append(Source(where, "raw", 0, "", "", (message,)))
             failed = True
@@ -92,3 +114,27 @@ def carve_command(
     emit(report, fmt, output, force, inputs=[str(p) for p in paths])
     if failed:
         raise typer.Exit(EXIT_INPUT)
+
+
+def _carve_image(path: str, where: str, options: object, report: Report,
+                 found: list[object]) -> bool:
+    """Carve one disk image into ``report``; True when some of it could not be read."""
+    from uidl_inspector.report.model import hash_file
+    from uidl_inspector.store.image import dfvfs_available, image_format
+
+    if not dfvfs_available():
+        from uidl_inspector.store.image import INSTALL_HINT
+
+        raise UidlInspectorError(INSTALL_HINT)
+    hashed = getattr(options, "hash_images", True)
+    size, sha256, md5 = hash_file(path) if hashed else (os.path.getsize(path), "", "")
+    with byte_progress(Path(path).name, size) as progress:
+        result = carve_image(path, where, options, progress)
+    for line in result.errors:
+        error(line)
+    report.sources.append(Source(where, "image", size, sha256, md5, tuple(result.errors),
+                                 hashed=hashed, image_format=image_format(path),
+                                 examined={"carved_ranges": sum(result.ranges.values()),
+                                           **result.ranges, "carved_bytes": result.carved_bytes}))
+    found.extend(result.items)
+    return bool(result.errors)

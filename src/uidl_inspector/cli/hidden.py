@@ -16,12 +16,24 @@ import typer
 from rich.console import Console
 
 from uidl_inspector.cli.app import PANEL_OUTPUT, app, examples
-from uidl_inspector.cli.common import EXIT_INPUT, ForceOpt, OutputOpt, error, guarded
+from uidl_inspector.cli.common import (
+    EXIT_INPUT,
+    CredentialOpt,
+    DeletedOpt,
+    ForceOpt,
+    NoHashImagesOpt,
+    OutputOpt,
+    PartitionsOpt,
+    VssOpt,
+    error,
+    guarded,
+    image_options,
+)
 from uidl_inspector.locate import hidden_evidence
 from uidl_inspector.report.json_report import to_json
 from uidl_inspector.report.model import Report, Source
 from uidl_inspector.report.output import STDOUT, write_output
-from uidl_inspector.report.table_report import data_table, terminal_safe
+from uidl_inspector.report.table_report import data_table, image_line, terminal_safe
 
 __all__ = ["hidden", "HiddenFormat"]
 log = logging.getLogger(__name__)
@@ -65,6 +77,11 @@ def _table(source: Source, rows: list[dict[str, Any]], console: Console) -> None
 
 def _tables(report: Report, console: Console) -> None:
     for source in report.sources:
+        if source.kind == "image":  # what was examined in it; its stores follow
+            console.print(image_line(source))
+            for problem in source.errors:
+                console.print(f"{terminal_safe(source.path)}: {terminal_safe(problem)}")
+            continue
         _table(source, report.extra["hidden"], console)
 
 
@@ -78,23 +95,31 @@ def envelope(report: Report) -> dict[str, Any]:
 @app.command("hidden", epilog=examples(
     "uidl-inspector hidden mailbox.pst",
     "uidl-inspector hidden mailbox.ost -f json -o hidden.json",
-    "uidl-inspector hidden evidence/ backup.pst    # every store below evidence/, and one more"))
+    "uidl-inspector hidden evidence/ backup.pst    # every store below evidence/, and one more",
+    "uidl-inspector hidden disk.E01 --vss none     # the stores in a disk image's live volumes"))
 @guarded
 def hidden(
     paths: Annotated[list[str], typer.Argument(
-        metavar="PATH", help="PST/OST stores or directories, walked recursively.")],
+        metavar="PATH", help="PST/OST stores, disk images or directories, walked "
+        "recursively.")],
     fmt: Annotated[HiddenFormat | None, typer.Option(
         "--format", "-f", case_sensitive=False, rich_help_panel=PANEL_OUTPUT,
         help="table (default on a terminal) or json (default otherwise).")] = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
+    partitions: PartitionsOpt = "all",
+    vss: VssOpt = "all",
+    deleted: DeletedOpt = True,
+    no_hash_images: NoHashImagesOpt = False,
+    credential: CredentialOpt = None,
 ) -> None:
     """List every associated (hidden) message of every folder, with its attachments.
 
     A bad input gets one line on stderr and the others are still listed; the exit code is
     then 1.
     """
-    outcome = hidden_evidence(paths)
+    images = image_options(partitions, vss, deleted, no_hash_images, credential)
+    outcome = hidden_evidence(paths, images)
     for line in outcome.failed:
         error(line)
     for source in outcome.report.sources:

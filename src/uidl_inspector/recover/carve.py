@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from uidl_inspector.recover.finder import (
     MAX_TAG_SIZE,
@@ -34,7 +34,7 @@ from uidl_inspector.recover.items import Place, RecoveredItem, account_near, col
 from uidl_inspector.report.model import Account
 from uidl_inspector.schemas.popblob import MAX_TAGS
 
-__all__ = ["CHUNK", "Carving", "carve", "carve_runs"]
+__all__ = ["CHUNK", "Carving", "ImageCarving", "carve", "carve_image", "carve_runs"]
 
 CHUNK = 8 << 20
 _MARGIN = MAX_TAG_SIZE + 4  # a run starting this close to a chunk's end waits for the next
@@ -188,3 +188,57 @@ def carve(fh: BinaryIO, source: str, base: int = 0, chunk: int = CHUNK,
     found = list(carve_runs(fh, base, chunk, counted, (sha256, md5)))
     items = relate(collect(found, source), ())
     return Carving(items, size, sha256.hexdigest(), md5.hexdigest())
+
+
+@dataclass
+class ImageCarving:
+    """What carving a disk image's unallocated space gave: items per place, and counts."""
+
+    items: list[RecoveredItem]
+    ranges: dict[str, int] = field(default_factory=dict)  # what -> count of ranges read
+    carved_bytes: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def carve_image(path: str, source: str, options: Any = None,
+                progress: Callable[[int], None] | None = None) -> ImageCarving:
+    """Carve the space a disk image's file systems do not use: unallocated clusters (NTFS,
+    FAT), the space outside partitions, and deleted files' data (store.image.data_ranges).
+
+    Offsets of unallocated and outside-partition finds are offsets in the decoded media
+    (what an E01/QCOW2/VMDK holds), under ``source``; a deleted file's finds are offsets in
+    that file, under its full location in the image. A range that cannot be read is one
+    error line; the others are still carved.
+    """
+    from uidl_inspector.exceptions import UidlInspectorError
+    from uidl_inspector.store.image import data_ranges
+
+    media: list[Found] = []
+    deleted: dict[str, list[Found]] = {}
+    out = ImageCarving([])
+    done = 0
+
+    def counted(n: int) -> None:
+        if progress is not None:
+            progress(done + n)
+
+    try:
+        for part in data_ranges(path, options):
+            out.ranges[part.what] = out.ranges.get(part.what, 0) + 1
+            where = part.place.location if part.place is not None else source
+            try:
+                with part.open() as stream:
+                    found = list(carve_runs(stream, part.offset or 0, progress=counted))
+            except (OSError, UidlInspectorError) as exc:
+                out.errors.append(f"{where}: cannot read {part.what} at "
+                                  f"{part.offset if part.offset is not None else 0}: {exc}")
+                continue
+            done += part.length
+            out.carved_bytes += part.length
+            (deleted.setdefault(where, []) if part.place is not None else media).extend(found)
+    except UidlInspectorError as exc:
+        out.errors.append(f"{source}: {' '.join(str(exc).split())}")
+    out.items = relate(collect(media, source), ())
+    for where, found in deleted.items():
+        out.items += relate(collect(found, where), ())
+    return out

@@ -22,6 +22,7 @@ from rich.text import Text
 from uidl_inspector.report.model import HistoryRecord, Report, Source
 
 __all__ = ["terminal_safe", "render_table", "to_table_text", "data_table", "slack_lines",
+           "image_line",
            "examined_line", "TABLE_ROWS_LIMIT", "HEADING_LABELS", "HISTORY_BLOCKS"]
 log = logging.getLogger(__name__)
 
@@ -245,10 +246,14 @@ def _slack(record: HistoryRecord, console: Console) -> None:
 HISTORY_BLOCKS = (_heading, _entries, _slack, _anomalies)
 
 
-def _image_line(source: Source) -> str:
+def image_line(source: Source) -> str:
     """What was examined in a disk image, in one line."""
-    seen = source.examined
+    seen = source.examined or {}
     hashed = "" if source.hashed else "; not hashed (--no-hash-images)"
+    if "carved_ranges" in seen:  # carve: the ranges of unused space read
+        return (f"{terminal_safe(source.path)}: {source.image_format or 'disk'} image, "
+                f"{seen['carved_ranges']} ranges of unused space carved "
+                f"({seen['carved_bytes']:,} bytes){hashed}")
     return (f"{terminal_safe(source.path)}: {source.image_format or 'disk'} image, "
             f"{seen['partitions']} partitions, {seen['snapshots']} snapshots, "
             f"{seen['file_systems']} file systems, {seen['files']} files, "
@@ -258,7 +263,7 @@ def _image_line(source: Source) -> str:
 def _source_errors(report: Report, console: Console) -> None:
     for source in report.sources:
         if source.kind == "image" and source.examined is not None:
-            console.print(Text(_image_line(source)))
+            console.print(Text(image_line(source)))
         for error in source.errors:
             console.print(Text(f"{terminal_safe(source.path)}: {terminal_safe(error)}",
                                style="red"))
