@@ -1,0 +1,807 @@
+"""A test per finding code: every code the docs list is produced by name from real input.
+
+The cases are driven by the code tables of docs/ (a Markdown table whose first header is
+``code``): each row is one case, produced from crafted, damaged or real input, with its
+offset and its severity checked. The test fails when a documented code has no producer
+here (or the producer no longer makes it), when a code made by ``src/`` is not documented,
+and when the severity table (``findings.SEVERITY``, docs/report-schema.md) misses a code.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import REAL_SAMPLES, REPO
+from uidl_inspector.findings import SEVERITY, Finding
+
+DOCS = REPO / "docs"
+CODE_DOCS = ("store-findings", "artifact", "audit", "recovery", "images", "locating")
+NO_OFFSET = object()  # the record has no offset key at all (audit findings)
+
+
+# ---------------------------------------------------------------- the documented codes
+
+
+def _heading_key(heading: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", heading.split()[0].lower())
+
+
+def documented_cases() -> dict[str, str]:
+    """``doc/section:code`` -> code, for every row of every code table in CODE_DOCS."""
+    cases: dict[str, str] = {}
+    for stem in CODE_DOCS:
+        heading, in_table = "", False
+        for line in (DOCS / f"{stem}.md").read_text().splitlines():
+            if line.startswith("#"):
+                heading = _heading_key(line.lstrip("#").strip())
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if not line.startswith("|"):
+                in_table = False
+            elif cells[0].lower() == "code":
+                in_table = True
+            elif in_table and not set(cells[0]) <= set("-: "):
+                for code in re.findall(r"`([a-z0-9_]+)`", cells[0]):
+                    cases[f"{stem}/{heading}:{code}"] = code
+    return cases
+
+
+def documented_severities() -> dict[str, set[str]]:
+    """The codes that docs/report-schema.md's severity table names for each severity."""
+    text = (DOCS / "report-schema.md").read_text()
+    table = text.split("### Severity", 1)[1].split("\n\n", 2)[2]
+    out: dict[str, set[str]] = {}
+    for line in table.splitlines():
+        if not line.startswith("|"):
+            break
+        cells = line.strip("|").split("|")
+        if cells[0].strip().startswith("`"):
+            out[cells[0].strip().strip("`")] = set(re.findall(r"`([a-z0-9_]+)`", cells[2]))
+    return out
+
+
+DOCUMENTED = documented_cases()
+DOC_SEVERITY = documented_severities()
+
+
+def doc_severity(code: str) -> str:
+    for severity in ("info", "error"):
+        if code in DOC_SEVERITY[severity]:
+            return severity
+    return "warning"
+
+
+# ---------------------------------------------------------------- what src/ produces
+
+
+def _finding_makers(trees: list[ast.Module]) -> set[str]:
+    """Callables whose first parameter is ``code`` (functions, classes through their
+    ``__init__``/``__call__`` or first dataclass field), and names bound to their calls."""
+    makers: set[str] = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef):
+                params = [a.arg for a in node.args.args if a.arg != "self"]
+                if params[:1] == ["code"] and not node.name.startswith("__"):
+                    makers.add(node.name)
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef) and item.name in ("__init__", "__call__"):
+                        if [a.arg for a in item.args.args][1:2] == ["code"]:
+                            makers.add(node.name)
+                    if isinstance(item, ast.AnnAssign):
+                        if getattr(item.target, "id", None) == "code":
+                            makers.add(node.name)
+                        break
+    callables = {n.name for tree in trees for n in ast.walk(tree) if isinstance(n, ast.ClassDef)
+                 and any(getattr(i, "name", "") == "__call__" for i in n.body)} & makers
+    for tree in trees:  # record = _Recorder(sink); self._record = _Recorder(self.findings)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                if _callee(node.value) in callables:
+                    makers |= {getattr(t, "id", None) or getattr(t, "attr", "")
+                               for t in node.targets}
+    return makers
+
+
+def _callee(call: ast.Call) -> str | None:
+    func = call.func
+    if isinstance(func, ast.Call):  # _Recorder(sink)(code, ...)
+        return _callee(func)
+    return getattr(func, "id", None) or getattr(func, "attr", None)
+
+
+def produced_in_src() -> dict[str, str]:
+    """Every code given as a literal to a finding maker in src/: code -> where."""
+    paths = sorted((REPO / "src" / "uidl_inspector").rglob("*.py"))
+    trees = [ast.parse(p.read_text()) for p in paths]
+    makers = _finding_makers(trees)
+    out: dict[str, str] = {}
+    for path, tree in zip(paths, trees, strict=True):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and node.args and _callee(node) in makers:
+                first = node.args[0]
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    out.setdefault(first.value, f"{path.relative_to(REPO)}:{node.lineno}")
+    return out
+
+
+def test_every_code_src_makes_is_documented():
+    made = produced_in_src()
+    assert len(made) > 80  # the scan sees the makers (Finding, LtpError, record, note...)
+    missing = {code: where for code, where in made.items()
+               if code not in set(DOCUMENTED.values())}
+    assert missing == {}
+
+
+def test_severity_table_lists_every_documented_code():
+    codes = set(DOCUMENTED.values())
+    assert set(SEVERITY) == codes
+    for severity in ("info", "error"):
+        assert DOC_SEVERITY[severity] == {c for c, s in SEVERITY.items() if s == severity}
+    assert DOC_SEVERITY["info"] | DOC_SEVERITY["error"] <= codes
+
+
+# Documented cases no test produces yet: each is an expected failure (strict: producing it
+# makes the run fail until it is taken off this list). Keep it empty.
+PENDING: frozenset[str] = frozenset({
+    "images/progress:deleted_files_not_listed",
+    "images/progress:image_directory_unreadable",
+    "images/progress:image_file_unreadable",
+    "images/progress:image_no_file_system",
+    "images/progress:partition_without_file_system",
+    "locating/damage:embedding_too_deep",
+    "locating/damage:folder_cycle",
+    "locating/damage:folder_too_deep",
+    "locating/damage:hex_length_mismatch",
+    "locating/damage:history_without_data",
+    "locating/damage:no_history_attachment",
+    "locating/damage:unreadable",
+    "recovery/how:amap_not_valid",
+    "recovery/how:amap_unreadable",
+    "recovery/how:recovery_failed",
+    "store-findings/heap:tc_bad_cell",
+    "store-findings/heap:tc_bad_info",
+    "store-findings/heap:tc_bad_row_index",
+    "store-findings/heap:tc_row_out_of_range",
+    "store-findings/heap:tc_too_many_rows",
+    "store-findings/heap:tc_wrong_client",
+    "store-findings/messaging:attachment_missing",
+    "store-findings/messaging:embedded_missing",
+    "store-findings/messaging:embedding_too_deep",
+    "store-findings/messaging:folder_child_unlisted",
+    "store-findings/messaging:folder_cycle",
+    "store-findings/messaging:folder_row_duplicate",
+    "store-findings/messaging:folder_row_node_missing",
+    "store-findings/messaging:folder_row_parent_mismatch",
+    "store-findings/messaging:folder_table_missing",
+    "store-findings/messaging:folder_too_deep",
+    "store-findings/msg:attachment_type",
+    "store-findings/msg:bad_property_stream",
+    "store-findings/msg:bad_string",
+    "store-findings/msg:embedding_too_deep",
+    "store-findings/msg:extract_msg_rejected",
+    "store-findings/msg:missing_property_stream",
+    "store-findings/msg:missing_value_stream",
+    "store-findings/msg:stream_beyond_file",
+    "store-findings/msg:too_many_attachments",
+    "store-findings/msg:trailing_data",
+    "store-findings/msg:truncated_stream",
+})
+
+
+def test_every_documented_case_has_a_producer():
+    assert sorted(set(DOCUMENTED) - set(PRODUCERS)) == sorted(PENDING)
+    assert sorted(set(PRODUCERS) - set(DOCUMENTED)) == []
+
+
+# ---------------------------------------------------------------- producers
+
+Produced = tuple[Iterable[Any], Any]  # the findings made, and the offset the case expects
+PRODUCERS: dict[str, Callable[[Path], Produced]] = {}
+
+
+def produces(*keys: str) -> Callable[[Callable[..., Produced]], Callable[..., Produced]]:
+    def register(func: Callable[..., Produced]) -> Callable[..., Produced]:
+        for key in keys:
+            PRODUCERS[key] = func
+        return func
+    return register
+
+
+def _as_dict(finding: Any) -> dict[str, Any]:
+    return finding if isinstance(finding, dict) else finding.to_dict()
+
+
+@pytest.mark.parametrize("key", [
+    pytest.param(key, marks=pytest.mark.xfail(strict=True, reason="no producer yet"))
+    if key in PENDING else key for key in sorted(DOCUMENTED)])
+def test_code_is_produced(key, tmp_path):
+    code = DOCUMENTED[key]
+    producer = PRODUCERS.get(key)
+    assert producer is not None, f"{key}: documented, but no test produces it"
+    found, offset = producer(tmp_path, code)
+    records = [_as_dict(f) for f in found]
+    assert {r["code"] for r in records} <= set(SEVERITY), "an undocumented code was made"
+    mine = [r for r in records if r["code"] == code]
+    assert mine, f"{key}: not produced; made {[r['code'] for r in records]}"
+    for record in mine:
+        assert record["severity"] == doc_severity(code) == SEVERITY[code]
+    if offset is NO_OFFSET:
+        assert all("offset" not in r for r in mine)
+    else:
+        assert offset in [r["offset"] for r in mine]
+
+
+# ---------------------------------------------------------------- history BLOB (artifact.md)
+
+GOOD_TAG = b"+b20250303080000UID1\0"  # operation, content, 14-digit time, UID, NUL
+
+
+def _blob(*tags: bytes, version: int = 3, count: int | None = None, tail: bytes = b"") -> bytes:
+    count = len(tags) if count is None else count
+    return version.to_bytes(2, "little") + count.to_bytes(2, "little") + b"".join(tags) + tail
+
+
+def _anomalies(data: bytes) -> list[Finding]:
+    from uidl_inspector.history import parse_blob
+
+    return list(parse_blob(data).anomalies)
+
+
+BLOB_CASES = {  # code: (BLOB, offset the anomaly points at)
+    "bad_version": (_blob(GOOD_TAG, version=2), 0),
+    "count_mismatch": (_blob(GOOD_TAG, count=3), 2),
+    "truncated": (_blob(GOOD_TAG[:-1]), 4),  # the tag at 4 has no NUL
+    "trailing_data": (_blob(GOOD_TAG, tail=b"\x01\x02\x03"), 4 + len(GOOD_TAG)),
+    "bad_operation": (_blob(b"x" + GOOD_TAG[1:]), 4),
+    "bad_content": (_blob(b"+z" + GOOD_TAG[2:]), 5),
+    "bad_timestamp": (_blob(b"+b20250230080000UID1\0"), 6),  # 30 February
+    "bad_uid_escape": (_blob(b"+b20250303080000U$zz\0"), 21),
+    "invalid_utf8": (_blob(b"+b20250303080000U\xff1\0"), 21),
+    "duplicate_uid": (_blob(GOOD_TAG, GOOD_TAG), 4 + len(GOOD_TAG) + 16),
+    "uid_not_rfc1939": (_blob(b"+b20250303080000" + b"U" * 71 + b"\0"), 20),
+}
+
+
+@produces(*(f"artifact/anomaly:{code}" for code in BLOB_CASES))
+def _blob_case(tmp_path: Path, code: str) -> Produced:
+    data, offset = BLOB_CASES[code]
+    return _anomalies(data), offset
+
+
+# ---------------------------------------------------------------- server listings (audit.md)
+
+LISTING_CASES = {  # code: (listing, offset)
+    "server_error": (b"-ERR no such mailbox\r\n", 0),
+    "bad_line": (b"+OK\r\n1 a\r\nnot a line here\r\n.\r\n", 10),
+    "invalid_utf8": (b"+OK\r\n1 a\xff\r\n.\r\n", 5),
+    "uid_not_rfc1939": (b"+OK\r\n1 " + b"u" * 71 + b"\r\n.\r\n", 5),
+    "duplicate_uid": (b"+OK\r\n1 a\r\n2 a\r\n.\r\n", 10),
+    "truncated": (b"+OK\r\n1 a\r\n", 10),
+    "trailing_data": (b"+OK\r\n1 a\r\n.\r\nmore\r\n", 13),
+    "bad_numbering": (b"+OK\r\n2 a\r\n1 b\r\n.\r\n", None),
+}
+
+
+@produces(*(f"audit/server:{code}" for code in LISTING_CASES))
+def _listing_case(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.audit.server_listing import read_server_listing
+
+    data, offset = LISTING_CASES[code]
+    path = tmp_path / "uidl.txt"
+    path.write_bytes(data)
+    return read_server_listing(path).findings, offset
+
+
+# ---------------------------------------------------------------- the audit (audit.md)
+
+
+def _audit(histories: list[Any], st: Any = None, listings: Iterable[Any] = ()) -> list[dict]:
+    from uidl_inspector.audit import run_audit, take_inventory
+
+    inventories = [take_inventory(st, st.path)] if st is not None else []
+    return run_audit(histories, inventories, list(listings))["findings"]
+
+
+def _refetched(count: int, days: int) -> tuple[list, list, list, list]:
+    """A mailbox and the same messages downloaded again ``days`` later (new copies, tags)."""
+    from datetime import timedelta
+
+    from audit_fakes import mail, mailbox, utc
+
+    start = utc(2025, 3, 3, 8)
+    msgs, tags = mailbox(start, count, 0)
+    at = start + timedelta(days=days)
+    copies = [mail(0x300004 + 32 * n, m.props[0x1035], at + timedelta(seconds=2 * n))
+              for n, m in enumerate(msgs)]
+    new_tags = [("+", (c.props[0x0E06] + timedelta(seconds=1)).replace(tzinfo=None), t[2])
+                for c, t in zip(copies, tags, strict=True)]
+    return msgs, tags, copies, new_tags
+
+
+@produces("audit/findings:history_reset")
+def _history_reset(tmp_path: Path, code: str) -> Produced:
+    from audit_fakes import history, store
+
+    msgs, _, copies, new_tags = _refetched(20, 5)
+    return _audit([history(new_tags, source="s.pst")], store("s.pst", msgs + copies)), NO_OFFSET
+
+
+@produces("audit/findings:multiple_managers")
+def _multiple_managers(tmp_path: Path, code: str) -> Produced:
+    from audit_fakes import history, store
+
+    msgs, tags, copies, new_tags = _refetched(15, 8)
+    old = history(tags, source="s.pst", nid=0x200008, profile="Outlook", key="11" * 16)
+    new = history(new_tags, source="s.pst", nid=0x200028, profile="New", key="22" * 16)
+    return _audit([old, new], store("s.pst", msgs + copies)), NO_OFFSET
+
+
+@produces("audit/findings:same_uid_in_two_histories")
+def _same_uid(tmp_path: Path, code: str) -> Produced:
+    from datetime import timedelta
+
+    from audit_fakes import history, mailbox, store, utc
+
+    msgs, tags = mailbox(utc(2025, 3, 3, 8), 10, 0)
+    a = history(tags, source="s.pst", account="one@x", nid=0x200008)
+    b = history([(op, ts + timedelta(seconds=30), u) for op, ts, u in tags[2:]],
+                source="s.pst", account="one@x", nid=0x200028, profile="Laptop", key="33" * 16)
+    return _audit([a, b], store("s.pst", msgs)), NO_OFFSET
+
+
+@produces("audit/findings:uid_scheme_change")
+def _uid_scheme_change(tmp_path: Path, code: str) -> Produced:
+    from audit_fakes import history, mailbox, store, utc
+
+    msgs, tags = mailbox(utc(2025, 3, 3, 8), 12, 0)
+    tags = tags[:6] + [(op, ts, f"{1000 + n}.{n * 7919}") for n, (op, ts, _) in
+                       enumerate(tags[6:])]
+    return _audit([history(tags, source="s.pst")], store("s.pst", msgs)), NO_OFFSET
+
+
+@produces("audit/findings:get_without_delete")
+def _get_without_delete(tmp_path: Path, code: str) -> Produced:
+    from audit_fakes import history, mailbox, store, utc
+
+    msgs, tags = mailbox(utc(2025, 3, 3, 8), 10, 0)
+    tags = [("&" if n != 4 else "+", ts, u) for n, (_, ts, u) in enumerate(tags)]
+    return _audit([history(tags, source="s.pst")], store("s.pst", msgs)), NO_OFFSET
+
+
+@produces("audit/findings:blob_anomaly")
+def _blob_anomaly(tmp_path: Path, code: str) -> Produced:
+    from audit_fakes import history, mailbox, store, utc
+
+    msgs, tags = mailbox(utc(2025, 3, 3, 8), 5, 0)
+    bad = history(tags, source="s.pst", anomalies=_anomalies(BLOB_CASES["count_mismatch"][0]))
+    return _audit([bad], store("s.pst", msgs)), NO_OFFSET
+
+
+@produces("audit/findings:history_missing")
+def _history_missing(tmp_path: Path, code: str) -> Produced:
+    from audit_fakes import mailbox, store, utc
+    from uidl_inspector.audit.server_listing import parse_server_listing
+
+    msgs, _ = mailbox(utc(2025, 3, 3, 8), 5, 0)
+    return _audit([], store("s.pst", msgs), [parse_server_listing("u1\nu2\n", "l.txt")]), \
+        NO_OFFSET
+
+
+@produces("audit/findings:clock_mismatch")
+def _clock_mismatch(tmp_path: Path, code: str) -> Produced:
+    from audit_fakes import history, mailbox, store, utc
+
+    msgs, tags = mailbox(utc(2025, 3, 3, 8), 25, 60)  # tags written one hour ahead of UTC
+    return _audit([history(tags, source="s.pst")], store("s.pst", msgs)), NO_OFFSET
+
+
+@produces("audit/findings:older_mail_untagged")
+def _older_mail_untagged(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.cli.audit import audit_report
+
+    (path,) = (REAL_SAMPLES / "pop3").glob("tghanem-user1-20170625-*.pst")  # pruned by Outlook
+    report, failed = audit_report([str(path)], [])
+    assert failed == []
+    return report.extra["audit"]["findings"], NO_OFFSET
+
+
+@produces("audit/server:store_unreadable")
+def _store_unreadable(tmp_path: Path, code: str) -> Produced:
+    from audit_fakes import store
+    from uidl_inspector.audit import take_inventory
+    from uidl_inspector.exceptions import CorruptStructureError
+
+    st = store("s.pst", [])
+
+    def unreadable_root() -> Any:
+        raise CorruptStructureError("node 0x122 is missing", None)
+
+    st.root_folder = unreadable_root
+    return take_inventory(st, st.path).findings, None
+
+
+@produces("audit/server:unreadable")
+def _inventory_unreadable(tmp_path: Path, code: str) -> Produced:
+    from audit_fakes import store
+    from uidl_inspector.audit import take_inventory
+
+    st = store("s.pst", [])
+    st.root.children[0].children[0].broken_contents = True  # contents table at 0x8000
+    return take_inventory(st, st.path).findings, 0x8000
+
+
+# ---------------------------------------------------------------- PST/OST (store-findings.md)
+
+
+def _store_bytes(fmt: Any = None, nodes: list | None = None, **kw: Any) -> bytes:
+    """A minimal schema-built store (tests/test_pst_reader.py) with node 0x21 by default."""
+    from test_pst_reader import STORE_PROPS, _build_store, _pc
+    from uidl_inspector.schemas import ndb
+
+    fmt = fmt or ndb.UNICODE
+    if nodes is None:
+        nodes = [(0x21, _pc(STORE_PROPS, fmt.name == "4k"), 0)]
+    return _build_store(fmt, nodes, **kw)
+
+
+def _read_store(tmp_path: Path, data: bytes, check_parents: bool = False) -> list[Finding]:
+    """Every finding of a full read: store, folders, messages, attachments, embedded."""
+    from uidl_inspector.store.pst import open_pst
+
+    path = tmp_path / "damaged.pst"
+    path.write_bytes(data)
+    with open_pst(path, check_parents=check_parents) as store:
+        found = list(store.findings)
+        _ = dict(store.props)
+        try:
+            root = store.root_folder()
+        except Exception:  # noqa: BLE001 - a schema-built store may have no folders
+            return found + list(store.findings)
+        stack, seen = [root], set()
+        while stack:
+            folder = stack.pop()
+            if folder.nid in seen:
+                continue
+            seen.add(folder.nid)
+            for message in [*folder.messages(), *folder.associated()]:
+                found += _message_findings(message)
+            stack.extend(folder.subfolders())
+            found += folder.findings
+        return found + [f for f in store.findings if f not in found]
+
+
+def _message_findings(message: Any, depth: int = 0) -> list[Finding]:
+    _ = (message.message_class, dict(message.props), message.recipients())
+    found = []
+    for attachment in message.attachments():
+        _ = attachment.data
+        embedded = attachment.embedded()
+        if embedded is not None and depth < 20:
+            found += _message_findings(embedded, depth + 1)
+        found += attachment.findings
+    return found + message.findings
+
+
+def _root_of(data: bytes, which: str = "BREFNBT") -> tuple[int, int]:
+    from uidl_inspector.schemas import ndb
+
+    ref = ndb.UNICODE.HEADER.parse(data).root[which]
+    return ref.ib, ref.bid
+
+
+def _edit_page(data: bytes, ib: int, fix_crc: bool = True, **changes: Any) -> bytes:
+    """A unicode B-tree page with fields (or ``pageTrailer_<field>``) changed."""
+    from uidl_inspector.schemas import ndb
+
+    fmt = ndb.UNICODE
+    raw = data[ib:ib + fmt.page_size]
+    page = dict(fmt.BTPAGE.parse(raw))
+    trailer = dict(page["pageTrailer"])
+    for name, value in changes.items():
+        if name.startswith("pageTrailer_"):
+            trailer[name.removeprefix("pageTrailer_")] = value
+        else:
+            page[name] = value
+    page["pageTrailer"] = trailer
+    out = bytearray(fmt.BTPAGE.build(page))
+    if fix_crc:
+        trailer["dwCRC"] = ndb.page_crc(fmt, bytes(out))
+        out = bytearray(fmt.BTPAGE.build(dict(page, pageTrailer=trailer)))
+    return data[:ib] + bytes(out) + data[ib + len(out):]
+
+
+def _edit_header(data: bytes, **root: Any) -> bytes:
+    """A unicode header with ROOT fields changed and its CRCs made right again."""
+    from uidl_inspector.schemas import ndb
+
+    fmt = ndb.UNICODE
+    header = dict(fmt.HEADER.parse(data))
+    header["root"] = dict(header["root"], **root)
+    raw = bytearray(fmt.HEADER.build(header))
+    raw[4:8] = ndb.header_crc_partial(raw).to_bytes(4, "little")
+    raw[524:528] = ndb.header_crc_full(raw).to_bytes(4, "little")
+    return bytes(raw) + data[len(raw):]
+
+
+def _flip(data: bytes, at: int, mask: int = 0xFF) -> bytes:
+    return data[:at] + bytes([data[at] ^ mask]) + data[at + 1:]
+
+
+@produces("store-findings/file:header_crc_mismatch")
+def _header_crc(tmp_path: Path, code: str) -> Produced:
+    return _read_store(tmp_path, _flip(_store_bytes(), 4, 1)), 4
+
+
+@produces("store-findings/file:header_bad_sentinel")
+def _header_sentinel(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.schemas import ndb
+
+    data = _store_bytes()
+    header = dict(ndb.UNICODE.HEADER.parse(data), bSentinel=0x81)
+    raw = bytearray(ndb.UNICODE.HEADER.build(header))
+    return _read_store(tmp_path, bytes(raw) + data[len(raw):]), None
+
+
+@produces("store-findings/file:file_truncated")
+def _file_truncated(tmp_path: Path, code: str) -> Produced:
+    data = _store_bytes() + bytes(512)
+    data = _edit_header(data, ibFileEof=len(data))[:-512]
+    return _read_store(tmp_path, data), len(data)
+
+
+@produces("store-findings/file:file_size_mismatch")
+def _file_size_mismatch(tmp_path: Path, code: str) -> Produced:
+    data = _store_bytes()
+    return _read_store(tmp_path, data + bytes(512)), len(data)
+
+
+@produces("store-findings/file:store_properties_missing")
+def _store_properties_missing(tmp_path: Path, code: str) -> Produced:
+    from test_pst_reader import _heap
+
+    return _read_store(tmp_path, _store_bytes(nodes=[(0x61, _heap(0xBC, [b"x"]), 0)])), None
+
+
+PAGE_DAMAGE = {  # code: NBT root page changes (the BBT root still reads, so the store opens)
+    "page_bad_trailer": dict(),  # ptypeRepeat, which the declaration's Check keeps equal
+    "page_type_mismatch": dict(pageTrailer_ptype=0x80, pageTrailer_ptypeRepeat=0x80),
+    "page_bid_mismatch": dict(pageTrailer_bid=0x1234),
+    "page_crc_mismatch": dict(pageTrailer_dwCRC=0, fix_crc=False),
+    "page_sig_mismatch": dict(pageTrailer_wSig=0),
+    "page_bad_counts": dict(cbEnt=1),
+    "btree_too_deep": dict(cLevel=9),
+}
+
+
+@produces(*(f"store-findings/btree:{code}" for code in PAGE_DAMAGE))
+def _page_damage(tmp_path: Path, code: str) -> Produced:
+    data = _store_bytes()
+    ib, _ = _root_of(data)
+    data = _edit_page(data, ib, **PAGE_DAMAGE[code])
+    if code == "page_bad_trailer":
+        data = _flip(data, ib + 497, 0x01)  # unicode PAGETRAILER: ptype 496, ptypeRepeat 497
+    return _read_store(tmp_path, data), ib
+
+
+@produces("store-findings/btree:page_out_of_bounds")
+def _page_out_of_bounds(tmp_path: Path, code: str) -> Produced:
+    data = _store_bytes()
+    ib, bid = _root_of(data)
+    bad = len(data) + 0x10000
+    return _read_store(tmp_path, _edit_header(data, BREFNBT=dict(ib=bad, bid=bid))), bad
+
+
+@produces("store-findings/btree:btree_key_order")
+def _btree_key_order(tmp_path: Path, code: str) -> Produced:
+    from test_pst_reader import STORE_PROPS, _pc
+
+    data = _store_bytes(nodes=[(0x21, _pc(STORE_PROPS), 0), (0x61, _pc(STORE_PROPS), 0)])
+    ib, _ = _root_of(data)
+    size = 32  # a unicode NBTENTRY: swap the first two
+    first, second = data[ib:ib + size], data[ib + size:ib + 2 * size]
+    data = data[:ib] + second + first + data[ib + 2 * size:]
+    return _read_store(tmp_path, _edit_page(data, ib)), ib
+
+
+def _two_level(data: bytes, level: int, children: int) -> tuple[bytes, int, int]:
+    """The store with a new NBT root: a level-``level`` page whose ``children`` entries all
+    point to the old leaf root. Returns the data, the new page's offset and the leaf's."""
+    from uidl_inspector.schemas import ndb
+    from uidl_inspector.schemas.encoding import compute_sig
+
+    fmt = ndb.UNICODE
+    leaf_ib, leaf_bid = _root_of(data)
+    ib, bid = len(data), 0x200
+    entries = [fmt.BTENTRY.build(dict(btkey=n, BREF=dict(bid=leaf_bid, ib=leaf_ib)))
+               for n in range(children)]
+    page = dict(rgentries=b"".join(entries).ljust(fmt.btentries_size, b"\0"),
+                cEnt=children, cEntMax=fmt.btentries_size // fmt.BTENTRY.sizeof(),
+                cbEnt=fmt.BTENTRY.sizeof(), cLevel=level,
+                pageTrailer=dict(ptype=ndb.PTYPE_NBT, ptypeRepeat=ndb.PTYPE_NBT,
+                                 wSig=compute_sig(ib, bid), dwCRC=0, bid=bid))
+    data = data + fmt.BTPAGE.build(page)
+    data = _edit_page(data, ib)
+    return _edit_header(data, BREFNBT=dict(ib=ib, bid=bid), ibFileEof=len(data)), ib, leaf_ib
+
+
+@produces("store-findings/btree:page_level_mismatch")
+def _page_level_mismatch(tmp_path: Path, code: str) -> Produced:
+    data, _, leaf = _two_level(_store_bytes(), 2, 1)  # the leaf (level 0) is not level 1
+    return _read_store(tmp_path, data), leaf
+
+
+@produces("store-findings/btree:btree_cycle")
+def _btree_cycle(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.schemas import ndb
+    from uidl_inspector.store.pst import open_pst
+
+    data, _, leaf = _two_level(_store_bytes(), 1, 2)  # two entries, one leaf
+    path = tmp_path / "cycle.pst"
+    path.write_bytes(data)
+    with open_pst(path) as store:  # a whole-tree walk meets the leaf twice
+        assert [e.nid for e in store.ndb.iter_entries(ndb.PTYPE_NBT)] == [0x21]
+        return list(store.findings), leaf
+
+
+def _block(data: bytes, tmp_path: Path, nid: int = 0x21) -> tuple[int, int, int]:
+    """Offset, stored size and trailer offset of the data block of node ``nid``."""
+    from uidl_inspector.schemas import ndb
+    from uidl_inspector.store.pst import open_pst
+
+    path = tmp_path / "good.pst"
+    path.write_bytes(data)
+    with open_pst(path) as store:
+        entry = store.ndb.block_entry(store.ndb.node_entry(nid).bid_data)
+    fmt = ndb.UNICODE
+    return entry.ib, entry.cb, entry.ib + ndb.block_size(fmt, entry.cb) - fmt.block_trailer_size
+
+
+BLOCK_DAMAGE = {  # code: (where to flip, relative to the block or its trailer; the offset)
+    "block_crc_mismatch": (("ib", 8), "ib"),  # rgbFillLevel: the heap still reads
+    "block_sig_mismatch": (("tail", 2), "tail"),  # wSig
+    "block_size_mismatch": (("tail", 0), "tail"),  # cb
+    "block_bid_mismatch": (("tail", 9), "tail"),  # bid
+}
+
+
+@produces(*(f"store-findings/blocks:{code}" for code in BLOCK_DAMAGE))
+def _block_damage(tmp_path: Path, code: str) -> Produced:
+    data = _store_bytes()
+    ib, _, tail = _block(data, tmp_path)
+    where = {"ib": ib, "tail": tail}
+    (base, delta), offset = BLOCK_DAMAGE[code]
+    return _read_store(tmp_path, _flip(data, where[base] + delta, 0x01)), where[offset]
+
+
+@produces("store-findings/blocks:block_not_found")
+def _block_not_found(tmp_path: Path, code: str) -> Produced:
+    return _read_store(tmp_path, _store_bytes(nodes=[(0x21, 0x4000, 0)])), None
+
+
+@produces("store-findings/blocks:block_out_of_bounds")
+def _block_out_of_bounds(tmp_path: Path, code: str) -> Produced:
+    data = _store_bytes()
+    ib, _, _ = _block(data, tmp_path)
+    page, _ = _root_of(data, "BREFBBT")
+    at = page + 16  # the only BBTENTRY's cb: larger than a block can hold
+    data = data[:at] + (0xFFFF).to_bytes(2, "little") + data[at + 2:]
+    return _read_store(tmp_path, _edit_page(data, page)), ib
+
+
+@produces("store-findings/blocks:block_inflate_failed")
+def _block_inflate_failed(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.schemas import ndb
+    from uidl_inspector.store.pst import open_pst
+
+    data = _store_bytes(ndb.UNICODE_4K, compress=True, client=b"SO")
+    path = tmp_path / "ost4k.ost"
+    path.write_bytes(data)
+    with open_pst(path) as store:
+        ib = store.ndb.block_entry(store.ndb.node_entry(0x21).bid_data).ib
+    return _read_store(tmp_path, _flip(data, ib + 2)), ib  # the zlib stream breaks
+
+
+def _subnode_store(fmt: Any, build: Callable[[Any, Callable[..., int]], int]) -> bytes:
+    """Node 0x21 whose PC value 0x3701 lives in subnode 0x3F; ``build(fmt, block)``
+    returns the bidSub of node 0x21 (test_pst_reader's block writer)."""
+    from test_pst_reader import _pc_with_subnode_value
+
+    def prepare(block: Callable[..., int]) -> list:
+        sub = build(fmt, block)
+        return [(0x21, block(_pc_with_subnode_value(False)), 0, sub)]
+
+    return _store_bytes(fmt, nodes=[], prepare=prepare)
+
+
+def _sl(fmt: Any, block: Callable[..., int], data_bid: int) -> int:
+    return block(fmt.SLBLOCK.build(dict(cEnt=1, rgentries=[dict(nid=0x3F, bidData=data_bid,
+                                                                   bidSub=0)])), True)
+
+
+def _tree(kind: str) -> Callable[[Any, Callable[..., int]], int]:
+    def build(fmt: Any, block: Callable[..., int]) -> int:
+        data = block(b"x" * 100)
+        if kind == "data_tree_bad_block":  # an XXBLOCK listing a data block, not an XBLOCK
+            return _sl(fmt, block, block(fmt.XXBLOCK.build(dict(cEnt=1, lcbTotal=100,
+                                                                 rgbid=[data])), True))
+        if kind == "data_tree_size_mismatch":  # lcbTotal lies
+            return _sl(fmt, block, block(fmt.XBLOCK.build(dict(cEnt=1, lcbTotal=999,
+                                                                rgbid=[data])), True))
+        if kind == "data_tree_cycle":  # an XBLOCK listing its data block twice
+            return _sl(fmt, block, block(fmt.XBLOCK.build(dict(cEnt=2, lcbTotal=200,
+                                                                rgbid=[data, data])), True))
+        if kind == "subnode_bad_block":  # bidSub names a data block
+            return data
+        if kind == "subnode_cycle":  # a SIBLOCK listing itself (its BID is the next one)
+            me = (data + 4) | 2
+            assert block(fmt.SIBLOCK.build(dict(cEnt=1, rgentries=[dict(nid=0x3F, bid=me)])),
+                         True) == me
+            return me
+        raise AssertionError(kind)
+    return build
+
+
+@produces(*(f"store-findings/blocks:{code}" for code in (
+    "data_tree_bad_block", "data_tree_size_mismatch", "data_tree_cycle", "subnode_bad_block",
+    "subnode_cycle")))
+def _tree_damage(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.schemas import ndb
+
+    return _read_store(tmp_path, _subnode_store(ndb.UNICODE, _tree(code))), None
+
+
+@produces("store-findings/blocks:subnode_missing")
+def _subnode_missing(tmp_path: Path, code: str) -> Produced:
+    from test_pst_reader import _pc_with_subnode_value
+
+    return _read_store(tmp_path, _store_bytes(nodes=[(0x21, _pc_with_subnode_value(False),
+                                                      0)])), None
+
+
+def _pc_raw(bth: dict | None = None, records: bytes | None = None, client: int = 0xBC,
+            items: list[bytes] | None = None) -> bytes:
+    """A PC heap: item 1 its BTH header (``bth`` changes it), item 2 its records."""
+    from test_pst_reader import _heap
+    from uidl_inspector.schemas import ltp
+
+    header = {**dict(cbKey=2, cbEnt=6, bIdxLevels=0, hidRoot=ltp.make_hid(0, 2)), **(bth or {})}
+    if records is None:  # PidTagDisplayName whose HID names item 3 (absent unless given)
+        records = ltp.PCBTH.build(dict(wPropId=0x3001, wPropType=0x1F,
+                                       dwValueHnid=ltp.make_hid(0, 3)))
+    return _heap(client, [ltp.BTHHEADER.build(header), records, *(items or [])])
+
+
+HEAP_CASES: dict[str, Callable[[], bytes]] = {
+    "heap_bad_signature": lambda: _pc_raw()[:2] + b"\x00" + _pc_raw()[3:],
+    "heap_bad_page_map": lambda: b"\xff\xff" + _pc_raw()[2:],
+    "heap_bad_hid": lambda: _pc_raw()[:4] + (9 << 5).to_bytes(4, "little") + _pc_raw()[8:],
+    "bth_bad_header": lambda: _pc_raw(dict(cbKey=3)),
+    "bth_too_deep": lambda: _pc_raw(dict(bIdxLevels=9)),
+    # one index level whose only record points to itself
+    "bth_cycle": lambda: _pc_raw(dict(bIdxLevels=1), records=b"\0\0" + (2 << 5).to_bytes(4,
+                                                                                       "little")),
+    "bth_bad_record": lambda: _pc_raw(records=bytes(7)),  # not a whole 8-byte record
+    "pc_wrong_client": lambda: _pc_raw(client=0x7C),
+    "pc_bad_bth": lambda: _pc_raw(dict(cbKey=4)),
+    "pc_bad_value": lambda: _pc_raw(),  # the value's HID names an item the heap lacks
+}
+
+
+@produces(*(f"store-findings/heap:{code}" for code in HEAP_CASES))
+def _heap_damage(tmp_path: Path, code: str) -> Produced:
+    data = _store_bytes(nodes=[(0x21, HEAP_CASES[code](), 0)])
+    ib, _, _ = _block(data, tmp_path)
+    offset = ib if code in ("heap_bad_signature", "heap_bad_page_map") else None
+    return _read_store(tmp_path, data), offset
+
+
+@produces("store-findings/heap:heap_missing")
+def _heap_missing(tmp_path: Path, code: str) -> Produced:
+    return _read_store(tmp_path, _store_bytes(nodes=[(0x21, 0, 0)])), None
