@@ -290,8 +290,8 @@ def test_damaged_image_gives_what_can_be_read(images, tmp_path):
         _loose(FAT_LIVE["/OUTLOOK.PST"])
     # whatever happened to the cut store, it is said, not raised
     cut_store = found.get("/USERS/BOB/_LD.PST")
-    if cut_store is not None:
-        assert cut_store["errors"] or cut_store.get("findings")
+    assert cut_store is not None, sorted(found)
+    assert cut_store["errors"] or cut_store.get("findings")
 
 
 def test_truncated_container_is_one_line(images, tmp_path):
