@@ -155,13 +155,6 @@ PENDING: frozenset[str] = frozenset({
     "images/progress:image_file_unreadable",
     "images/progress:image_no_file_system",
     "images/progress:partition_without_file_system",
-    "locating/damage:embedding_too_deep",
-    "locating/damage:folder_cycle",
-    "locating/damage:folder_too_deep",
-    "locating/damage:hex_length_mismatch",
-    "locating/damage:history_without_data",
-    "locating/damage:no_history_attachment",
-    "locating/damage:unreadable",
     "recovery/how:amap_not_valid",
     "recovery/how:amap_unreadable",
     "recovery/how:recovery_failed",
@@ -805,3 +798,95 @@ def _heap_damage(tmp_path: Path, code: str) -> Produced:
 @produces("store-findings/heap:heap_missing")
 def _heap_missing(tmp_path: Path, code: str) -> Produced:
     return _read_store(tmp_path, _store_bytes(nodes=[(0x21, 0, 0)])), None
+
+
+# ---------------------------------------------------------------- the locator (locating.md)
+
+
+def _locate(root: Any, deep: bool = False) -> list[Any]:
+    """The findings of locate() over a fake store, with its history records' anomalies."""
+    from fakes_store import FakeStore
+    from uidl_inspector.locate import locate
+
+    result = locate(FakeStore(root), deep=deep)
+    return result.findings + [a for h in result.histories for a in h.history.anomalies]
+
+
+def _manager(*attachments: Any) -> Any:
+    from fakes_store import FakeMessage
+    from uidl_inspector.mapi import PropId
+
+    return FakeMessage(0x200024, {PropId.MESSAGE_CLASS: "IPM.MessageManager",
+                                  PropId.SEARCH_KEY: bytes(range(16))}, list(attachments))
+
+
+def _inbox(*hidden: Any, **kw: Any) -> Any:
+    from fakes_store import FakeFolder, folder_tree
+
+    return folder_tree(FakeFolder(0x8082, "Inbox", "Top of Personal Folders/Inbox",
+                                  list(hidden), **kw))
+
+
+@produces("locating/damage:unreadable")
+def _locate_unreadable(tmp_path: Path, code: str) -> Produced:
+    from fakes_store import FakeAttachment
+    from uidl_inspector.mapi import PropId
+
+    broken = FakeAttachment(0, {PropId.ATTACH_LONG_FILENAME: "BlobPOPa@b.c"}, broken=True)
+    return _locate(_inbox(_manager(broken))), 0x4400  # where the fake's data block failed
+
+
+@produces("locating/damage:folder_cycle")
+def _locate_folder_cycle(tmp_path: Path, code: str) -> Produced:
+    root = _inbox()
+    inbox = root.children[0].children[0]
+    inbox.children = [inbox]  # a folder that is its own child
+    return _locate(root), None
+
+
+@produces("locating/damage:folder_too_deep")
+def _locate_folder_too_deep(tmp_path: Path, code: str) -> Produced:
+    from fakes_store import FakeFolder
+
+    root = _inbox()
+    folder = root.children[0].children[0]
+    for depth in range(70):
+        child = FakeFolder(0x10000 + 32 * depth, f"f{depth}", f"{folder.path}/f{depth}")
+        folder.children = [child]
+        folder = child
+    return _locate(root), None
+
+
+@produces("locating/damage:embedding_too_deep")
+def _locate_embedding_too_deep(tmp_path: Path, code: str) -> Produced:
+    from fakes_store import FakeAttachment, FakeMessage
+    from uidl_inspector.mapi import PropId
+
+    loop = FakeMessage(None, {PropId.MESSAGE_CLASS: "IPM.Note"})
+    loop.attachment_list = [FakeAttachment(0, {PropId.ATTACH_METHOD: 5}, None, loop)]
+    return _locate(_inbox(_manager(FakeAttachment(0, {}, None, loop)))), None
+
+
+@produces("locating/damage:history_without_data")
+def _locate_history_without_data(tmp_path: Path, code: str) -> Produced:
+    from fakes_store import FakeAttachment
+    from uidl_inspector.mapi import PropId
+
+    empty = FakeAttachment(0, {PropId.ATTACH_LONG_FILENAME: "BlobPOPa@b.c"}, None)
+    return _locate(_inbox(_manager(empty))), None
+
+
+@produces("locating/damage:no_history_attachment")
+def _locate_no_history_attachment(tmp_path: Path, code: str) -> Produced:
+    return _locate(_inbox(_manager())), None
+
+
+@produces("locating/damage:hex_length_mismatch")
+def _locate_hex_length_mismatch(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.locate import scan_evidence
+
+    path = tmp_path / "blob.txt"
+    blob = _blob(GOOD_TAG)
+    path.write_text(f"cb: {len(blob) + 3} lpb: {blob.hex().upper()}\n")
+    outcome = scan_evidence([str(path)])
+    return outcome.report.to_dict()["sources"][0].get("findings", []), None
