@@ -155,8 +155,6 @@ PENDING: frozenset[str] = frozenset({
     "images/progress:image_file_unreadable",
     "images/progress:image_no_file_system",
     "images/progress:partition_without_file_system",
-    "recovery/how:amap_not_valid",
-    "recovery/how:amap_unreadable",
     "recovery/how:recovery_failed",
     "store-findings/heap:tc_bad_cell",
     "store-findings/heap:tc_bad_info",
@@ -174,17 +172,6 @@ PENDING: frozenset[str] = frozenset({
     "store-findings/messaging:folder_row_parent_mismatch",
     "store-findings/messaging:folder_table_missing",
     "store-findings/messaging:folder_too_deep",
-    "store-findings/msg:attachment_type",
-    "store-findings/msg:bad_property_stream",
-    "store-findings/msg:bad_string",
-    "store-findings/msg:embedding_too_deep",
-    "store-findings/msg:extract_msg_rejected",
-    "store-findings/msg:missing_property_stream",
-    "store-findings/msg:missing_value_stream",
-    "store-findings/msg:stream_beyond_file",
-    "store-findings/msg:too_many_attachments",
-    "store-findings/msg:trailing_data",
-    "store-findings/msg:truncated_stream",
 })
 
 
@@ -890,3 +877,198 @@ def _locate_hex_length_mismatch(tmp_path: Path, code: str) -> Produced:
     path.write_text(f"cb: {len(blob) + 3} lpb: {blob.hex().upper()}\n")
     outcome = scan_evidence([str(path)])
     return outcome.report.to_dict()["sources"][0].get("findings", []), None
+
+
+# ---------------------------------------------------------------- recovery (recovery.md)
+
+
+def _scan_findings(path: Path) -> list[dict]:
+    """The findings of the scan's sources (store findings, recovery's, the image's)."""
+    from uidl_inspector.locate import scan_evidence
+
+    outcome = scan_evidence([str(path)])
+    assert outcome.failed == [], outcome.failed
+    return [f for s in outcome.report.to_dict()["sources"] for f in s.get("findings", [])]
+
+
+@produces("recovery/how:amap_not_valid")
+def _amap_not_valid(tmp_path: Path, code: str) -> Produced:
+    path = tmp_path / "schema.pst"
+    path.write_bytes(_store_bytes())  # written with fAMapValid 0
+    return _scan_findings(path), None
+
+
+@produces("recovery/how:amap_unreadable")
+def _amap_unreadable(tmp_path: Path, code: str) -> Produced:
+    from conftest import REAL_PSTS
+
+    source = next(p for p in REAL_PSTS if p.name == "javalibpst-dist-list-unicode.pst")
+    path = tmp_path / "amap.pst"
+    path.write_bytes(_flip(source.read_bytes(), 0x4400 + 3, 0x01))  # the first AMap's bits
+    return _scan_findings(path), 0x4400
+
+
+# ---------------------------------------------------------------- MSG files (store-findings.md)
+
+
+def _msg_findings(message: Any, depth: int = 0) -> list[Finding]:
+    found = list(message.findings)
+    for attachment in message.attachments():
+        found += attachment.findings
+        inner = attachment.embedded()
+        if inner is not None and depth < 20:
+            found += _msg_findings(inner, depth + 1)
+    return found
+
+
+def _msg(tmp_path: Path, data: bytes, backend: str = "open") -> list[Finding]:
+    """The findings of reading an MSG file through open_msg (extract-msg, then olefile)
+    or, for the stream-level checks only olefile makes, through the olefile reader."""
+    from uidl_inspector.store.msg import open_msg, read_msg_olefile
+
+    path = tmp_path / "case.msg"
+    path.write_bytes(data)
+    reader = open_msg if backend == "open" else read_msg_olefile
+    return _msg_findings(reader(str(path)))
+
+
+def _top(entries: list[dict], *streams: Any, attachments: int = 0) -> bytes:
+    from uidl_inspector.schemas.msg_props import PROPERTY_STREAM, property_stream
+    from uidl_inspector.synth.msg_writer import CompoundFile, Storage, Stream
+
+    header = {"next_recipient_id": 0, "next_attachment_id": attachments, "recipient_count": 0,
+              "attachment_count": attachments}
+    top = property_stream("top").build({"header": header, "entries": entries})
+    return CompoundFile(Storage("Root Entry", [Stream(PROPERTY_STREAM, top), *streams])) \
+        .to_bytes()
+
+
+def _class_stream() -> Any:
+    from uidl_inspector.synth.msg_writer import Stream
+
+    return Stream("__substg1.0_001A001F", "IPM.Note".encode("utf-16-le"))
+
+
+def _nested(depth: int) -> bytes:
+    """An MSG whose message embeds a message ``depth`` levels deep (more than our writer,
+    which stops at 8, will write)."""
+    from uidl_inspector.schemas.msg_props import PROPERTY_STREAM, property_stream
+    from uidl_inspector.synth.msg_writer import CompoundFile, Storage, Stream
+
+    header = {"next_recipient_id": 0, "next_attachment_id": 1, "recipient_count": 0,
+              "attachment_count": 1}
+    method = {"prop_type": 0x03, "prop_id": 0x3705, "flags": 6,
+              "value": (5).to_bytes(8, "little")}
+    children: list[Any] = [_class_stream()]
+    for _ in range(depth):
+        attachment = Storage("__attach_version1.0_#00000000", [
+            Stream(PROPERTY_STREAM, property_stream("attachment").build(
+                {"header": {}, "entries": [method]})),
+            Storage("__substg1.0_3701000D", [Stream(PROPERTY_STREAM, property_stream(
+                "embedded").build({"header": header, "entries": []})), *children])])
+        children = [_class_stream(), attachment]
+    top = property_stream("top").build({"header": header, "entries": []})
+    return CompoundFile(Storage("Root Entry", [Stream(PROPERTY_STREAM, top), *children])) \
+        .to_bytes()
+
+
+def _stream_size(data: bytes, name: str, size: int) -> bytes:
+    """The compound file with the directory entry of stream ``name`` declaring ``size``."""
+    at = data.index(name.encode("utf-16-le") + b"\0\0")
+    assert at % 128 == 0  # a directory entry starts with its name
+    return data[:at + 120] + size.to_bytes(4, "little") + data[at + 124:]
+
+
+@produces("store-findings/msg:extract_msg_rejected")
+def _msg_rejected(tmp_path: Path, code: str) -> Produced:
+    from test_msg_reader import _minimal_msg_without_named_map
+
+    return _msg(tmp_path, _minimal_msg_without_named_map()), None
+
+
+@produces("store-findings/msg:missing_property_stream")
+def _msg_missing_property_stream(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.synth.msg_writer import Storage
+
+    bare = Storage("__attach_version1.0_#00000000", [])  # an attachment without properties
+    return _msg(tmp_path, _top([], _class_stream(), bare, attachments=1), "olefile"), None
+
+
+@produces("store-findings/msg:bad_property_stream")
+def _msg_bad_property_stream(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.schemas.msg_props import PROPERTY_STREAM
+    from uidl_inspector.synth.msg_writer import CompoundFile, Storage, Stream
+
+    short = Stream(PROPERTY_STREAM, bytes(5))  # shorter than the 32-byte header
+    return _msg(tmp_path, CompoundFile(Storage("Root Entry", [short, _class_stream()]))
+                .to_bytes(), "olefile"), None
+
+
+@produces("store-findings/msg:trailing_data")
+def _msg_trailing_data(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.schemas.msg_props import PROPERTY_STREAM
+    from uidl_inspector.synth.msg_writer import CompoundFile, Storage, Stream
+
+    odd = Stream(PROPERTY_STREAM, bytes(32) + bytes.fromhex("1f001a0006"))
+    return _msg(tmp_path, CompoundFile(Storage("Root Entry", [odd, _class_stream()]))
+                .to_bytes(), "olefile"), 32
+
+
+@produces("store-findings/msg:missing_value_stream")
+def _msg_missing_value_stream(tmp_path: Path, code: str) -> Produced:
+    entry = {"prop_type": 0x1F, "prop_id": 0x0037, "flags": 6, "value": bytes(8)}
+    return _msg(tmp_path, _top([entry], _class_stream())), None
+
+
+@produces("store-findings/msg:bad_string")
+def _msg_bad_string(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.synth.msg_writer import Stream
+
+    lone = Stream("__substg1.0_0037001F", b"\x00\xd8")  # a lone surrogate
+    return _msg(tmp_path, _top([], _class_stream(), lone)), None
+
+
+@produces("store-findings/msg:stream_beyond_file")
+def _msg_stream_beyond_file(tmp_path: Path, code: str) -> Produced:
+    data = _top([], _class_stream())
+    return _msg(tmp_path, _stream_size(data, "__substg1.0_001A001F", len(data) + 1),
+                "olefile"), None
+
+
+@produces("store-findings/msg:truncated_stream")
+def _msg_truncated_stream(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.synth.msg_writer import Stream
+
+    big = Stream("__substg1.0_1000001F", "x".encode("utf-16-le") * 3000)  # 6000 bytes
+    data = _top([], _class_stream(), big)
+    return _msg(tmp_path, _stream_size(data, "__substg1.0_1000001F", 6000 + 1024),
+                "olefile"), None
+
+
+@produces("store-findings/msg:too_many_attachments")
+def _msg_too_many_attachments(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.store.msg import MAX_ATTACHMENTS
+    from uidl_inspector.synth.msg_writer import Storage
+
+    count = MAX_ATTACHMENTS + 1
+    storages = [Storage(f"__attach_version1.0_#{n:08X}", []) for n in range(count)]
+    return _msg(tmp_path, _top([], _class_stream(), *storages, attachments=count),
+                "olefile"), None
+
+
+@produces("store-findings/msg:attachment_type")
+def _msg_attachment_type(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.mapi import PropType as T
+    from uidl_inspector.synth.msg_writer import msg_bytes
+    from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec, Prop
+
+    web = AttachmentSpec({0x3705: Prop(T.INT32, 7)})  # ATTACH_BY_WEB_REFERENCE: no data
+    return _msg(tmp_path, msg_bytes(MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note")}, [web]))), \
+        None
+
+
+@produces("store-findings/msg:embedding_too_deep")
+def _msg_embedding_too_deep(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.store.msg import MAX_EMBED_DEPTH
+
+    return _msg(tmp_path, _nested(MAX_EMBED_DEPTH + 2)), None
