@@ -157,18 +157,11 @@ PENDING: frozenset[str] = frozenset({
     "images/progress:partition_without_file_system",
     "recovery/how:recovery_failed",
     "store-findings/heap:tc_bad_cell",
-    "store-findings/heap:tc_bad_info",
-    "store-findings/heap:tc_bad_row_index",
-    "store-findings/heap:tc_row_out_of_range",
     "store-findings/heap:tc_too_many_rows",
-    "store-findings/heap:tc_wrong_client",
     "store-findings/messaging:attachment_missing",
     "store-findings/messaging:embedded_missing",
     "store-findings/messaging:embedding_too_deep",
     "store-findings/messaging:folder_child_unlisted",
-    "store-findings/messaging:folder_cycle",
-    "store-findings/messaging:folder_row_duplicate",
-    "store-findings/messaging:folder_row_node_missing",
     "store-findings/messaging:folder_row_parent_mismatch",
     "store-findings/messaging:folder_table_missing",
     "store-findings/messaging:folder_too_deep",
@@ -1072,3 +1065,97 @@ def _msg_embedding_too_deep(tmp_path: Path, code: str) -> Produced:
     from uidl_inspector.store.msg import MAX_EMBED_DEPTH
 
     return _msg(tmp_path, _nested(MAX_EMBED_DEPTH + 2)), None
+
+
+# ---------------------------------------------------------------- tables and folders of a
+# store written by the synthetic writer (unencoded), then damaged
+
+
+def _synth_store(tmp_path: Path, folders: Any = None) -> tuple[bytes, Any]:
+    """A store with Inbox holding a message with a data and an embedded attachment."""
+    from uidl_inspector.mapi import PropType as T
+    from uidl_inspector.synth.pst_writer import (
+        AttachmentSpec,
+        MessageSpec,
+        Prop,
+        StoreSpec,
+        write_pst,
+    )
+
+    spec = StoreSpec() if folders is None else StoreSpec(folders=folders)
+    inbox = next((f for f in spec.folders if f.name == "Inbox"), spec.folders[0])
+    inner = MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note"), 0x37: Prop(T.UNICODE, "inner")})
+    inbox.messages += [
+        MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note"), 0x37: Prop(T.UNICODE, "outer")},
+                    [AttachmentSpec({0x3707: Prop(T.UNICODE, "a.txt")}, data=b"data"),
+                     AttachmentSpec({0x3707: Prop(T.UNICODE, "e.msg")}, embedded=inner)]),
+        MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note"), 0x37: Prop(T.UNICODE, "second")})]
+    path = tmp_path / "synth.pst"
+    write_pst(spec, path, encoding="none")
+    return path.read_bytes(), spec
+
+
+def _node_span(tmp_path: Path, data: bytes, nid: int, sub: int | None = None) -> int:
+    """File offset of the data block of node ``nid`` (or of its subnode ``sub``)."""
+    from uidl_inspector.store.pst import open_pst
+
+    path = tmp_path / "lookup.pst"
+    path.write_bytes(data)
+    with open_pst(path) as store:
+        entry = store.ndb.node_entry(nid)
+        bid = entry.bid_data
+        if sub is not None:
+            bid = store.ndb.read_subnodes(entry.bid_sub, [])[sub].bid_data
+        return store.ndb.block_entry(bid).ib
+
+
+def _item(data: bytes, block: int, hid: int) -> int:
+    """File offset of heap item ``hid`` in the (single, unencoded) heap block at ``block``."""
+    ib_hnpm = int.from_bytes(data[block:block + 2], "little")
+    index = hid >> 5
+    at = block + ib_hnpm + 4 + 2 * (index - 1)
+    return block + int.from_bytes(data[at:at + 2], "little")
+
+
+def _u32(data: bytes, at: int) -> int:
+    return int.from_bytes(data[at:at + 4], "little")
+
+
+def _put(data: bytes, at: int, value: int, size: int = 4) -> bytes:
+    return data[:at] + value.to_bytes(size, "little") + data[at + size:]
+
+
+def _table(data: bytes, block: int) -> dict[str, int]:
+    """Where a TC's parts lie: its TCINFO, row index BTH header and records, row matrix."""
+    info = _item(data, block, _u32(data, block + 4))
+    bth = _item(data, block, _u32(data, info + 10))
+    return {"info": info, "row_index": bth, "records": _item(data, block, _u32(data, bth + 4)),
+            "rows": _item(data, block, _u32(data, info + 14)), "columns": info + 22,
+            "cols": data[info + 1]}
+
+
+TOP = 0x8022  # Top of Personal Folders: its hierarchy table lists the default folders
+
+
+def _hierarchy(nid: int) -> int:
+    return (nid & ~0x1F) | 0x0D
+
+
+TABLE_DAMAGE: dict[str, Callable[[bytes, int, dict[str, int]], bytes]] = {
+    "tc_wrong_client": lambda d, b, t: _put(d, b + 3, 0xBC, 1),
+    "tc_bad_info": lambda d, b, t: _put(d, t["columns"] + 4, 0xFFFF, 2),  # ibData of column 0
+    "tc_bad_row_index": lambda d, b, t: _put(d, t["row_index"] + 1, 2, 1),  # cbKey 2
+    "tc_row_out_of_range": lambda d, b, t: _put(d, t["records"] + 4, 0xFFFF),
+    "folder_row_duplicate": lambda d, b, t: _put(d, t["records"] + 8, _u32(d, t["records"])),
+    "folder_cycle": lambda d, b, t: _put(d, t["records"], 0x122),  # the root: an ancestor
+    "folder_row_node_missing": lambda d, b, t: _put(d, t["records"], 0x7FFFE2),
+}
+
+
+@produces(*(f"store-findings/heap:{code}" for code in TABLE_DAMAGE if code.startswith("tc_")),
+          *(f"store-findings/messaging:{code}" for code in TABLE_DAMAGE
+            if code.startswith("folder_")))
+def _table_damage(tmp_path: Path, code: str) -> Produced:
+    data, _ = _synth_store(tmp_path)
+    block = _node_span(tmp_path, data, _hierarchy(TOP))
+    return _read_store(tmp_path, TABLE_DAMAGE[code](data, block, _table(data, block))), None
