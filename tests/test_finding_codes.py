@@ -156,14 +156,8 @@ PENDING: frozenset[str] = frozenset({
     "images/progress:image_no_file_system",
     "images/progress:partition_without_file_system",
     "recovery/how:recovery_failed",
-    "store-findings/heap:tc_bad_cell",
     "store-findings/heap:tc_too_many_rows",
-    "store-findings/messaging:attachment_missing",
-    "store-findings/messaging:embedded_missing",
     "store-findings/messaging:embedding_too_deep",
-    "store-findings/messaging:folder_child_unlisted",
-    "store-findings/messaging:folder_row_parent_mismatch",
-    "store-findings/messaging:folder_table_missing",
     "store-findings/messaging:folder_too_deep",
 })
 
@@ -1159,3 +1153,91 @@ def _table_damage(tmp_path: Path, code: str) -> Produced:
     data, _ = _synth_store(tmp_path)
     block = _node_span(tmp_path, data, _hierarchy(TOP))
     return _read_store(tmp_path, TABLE_DAMAGE[code](data, block, _table(data, block))), None
+
+
+def _nbt_entry(data: bytes, nid: int) -> int:
+    """(leaf page offset, entry offset) of node ``nid``, walking the unicode NBT."""
+    from uidl_inspector.schemas import ndb
+
+    fmt = ndb.UNICODE
+    ib, _ = _root_of(data)
+    while True:
+        page = fmt.BTPAGE.parse(data[ib:ib + fmt.page_size])
+        size = page.cbEnt
+        keys = [int.from_bytes(data[ib + n * size:ib + n * size + 8], "little")
+                for n in range(page.cEnt)]
+        if page.cLevel == 0:
+            return ib, ib + keys.index(nid) * size
+        child = max(n for n, key in enumerate(keys) if key <= nid)
+        ib = int.from_bytes(data[ib + child * size + 16:ib + child * size + 24], "little")
+
+
+def _with_nbt(data: bytes, nid: int, field: int, value: int, size: int = 8) -> bytes:
+    """The store with one field of node ``nid``'s NBTENTRY changed (0 nid, 24 nidParent)."""
+    page, entry = _nbt_entry(data, nid)
+    return _edit_page(_put(data, entry + field, value, size), page)
+
+
+def _inbox_nids(spec: Any) -> tuple[int, int, int]:
+    inbox = next(f for f in spec.folders if f.name == "Inbox")
+    return inbox.nid, inbox.messages[0].nid, inbox.messages[1].nid
+
+
+@produces("store-findings/messaging:folder_row_parent_mismatch")
+def _row_parent_mismatch(tmp_path: Path, code: str) -> Produced:
+    data, spec = _synth_store(tmp_path)
+    _, message, _ = _inbox_nids(spec)
+    return _read_store(tmp_path, _with_nbt(data, message, 24, TOP, 4)), None
+
+
+@produces("store-findings/messaging:folder_table_missing")
+def _table_missing(tmp_path: Path, code: str) -> Produced:
+    data, spec = _synth_store(tmp_path)
+    inbox, _, _ = _inbox_nids(spec)
+    contents = (inbox & ~0x1F) | 0x0E
+    return _read_store(tmp_path, _with_nbt(data, contents, 0, contents + 0x20)), None
+
+
+@produces("store-findings/messaging:folder_child_unlisted")
+def _child_unlisted(tmp_path: Path, code: str) -> Produced:
+    data, spec = _synth_store(tmp_path)
+    inbox, _, second = _inbox_nids(spec)
+    block = _node_span(tmp_path, data, (inbox & ~0x1F) | 0x0E)
+    records = _table(data, block)["records"]
+    at = next(records + 8 * n for n in range(2) if _u32(data, records + 8 * n) == second)
+    # the contents table no longer lists the second message; its node still names Inbox
+    return _read_store(tmp_path, _put(data, at, 0x7FFFE4), check_parents=True), None
+
+
+def _attachment_table(tmp_path: Path) -> tuple[bytes, int, int]:
+    data, spec = _synth_store(tmp_path)
+    _, message, _ = _inbox_nids(spec)
+    return data, message, _node_span(tmp_path, data, message, sub=0x671)
+
+
+@produces("store-findings/messaging:attachment_missing")
+def _attachment_missing(tmp_path: Path, code: str) -> Produced:
+    data, _, block = _attachment_table(tmp_path)
+    return _read_store(tmp_path, _put(data, _table(data, block)["records"], 0x7FFFE5)), None
+
+
+@produces("store-findings/heap:tc_bad_cell")
+def _tc_bad_cell(tmp_path: Path, code: str) -> Produced:
+    data, _, block = _attachment_table(tmp_path)
+    table = _table(data, block)
+    column = next(table["columns"] + 8 * n for n in range(table["cols"])
+                  if _u32(data, table["columns"] + 8 * n) == 0x3704001F)  # PidTagAttachFilename
+    ib, bit = data[column + 4], data[column + 7]
+    ceb = table["rows"] + int.from_bytes(data[table["info"] + 6:table["info"] + 8], "little")
+    data = _put(data, ceb + bit // 8, data[ceb + bit // 8] | 0x80 >> bit % 8, 1)  # present
+    return _read_store(tmp_path, _put(data, table["rows"] + ib, 0xFFE0)), None  # no such HID
+
+
+@produces("store-findings/messaging:embedded_missing")
+def _embedded_missing(tmp_path: Path, code: str) -> Produced:
+    data, spec = _synth_store(tmp_path)
+    inbox = next(f for f in spec.folders if f.name == "Inbox")
+    message = inbox.messages[0]
+    block = _node_span(tmp_path, data, message.nid, sub=message.attachments[1].nid)
+    at = data.index(b"\x01\x37\x0d\x00", block)  # the PtypObject record of 0x3701
+    return _read_store(tmp_path, data[:at] + b"\x01\x37\x02\x01" + data[at + 4:]), None
