@@ -157,8 +157,6 @@ PENDING: frozenset[str] = frozenset({
     "images/progress:partition_without_file_system",
     "recovery/how:recovery_failed",
     "store-findings/heap:tc_too_many_rows",
-    "store-findings/messaging:embedding_too_deep",
-    "store-findings/messaging:folder_too_deep",
 })
 
 
@@ -1241,3 +1239,32 @@ def _embedded_missing(tmp_path: Path, code: str) -> Produced:
     block = _node_span(tmp_path, data, message.nid, sub=message.attachments[1].nid)
     at = data.index(b"\x01\x37\x0d\x00", block)  # the PtypObject record of 0x3701
     return _read_store(tmp_path, data[:at] + b"\x01\x37\x02\x01" + data[at + 4:]), None
+
+
+@produces("store-findings/messaging:folder_too_deep")
+def _store_folder_too_deep(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.store.messaging import MAX_FOLDER_DEPTH
+    from uidl_inspector.synth.pst_writer import FolderSpec
+
+    top = folder = FolderSpec("Inbox")
+    for depth in range(MAX_FOLDER_DEPTH + 2):
+        folder.folders.append(FolderSpec(f"f{depth}"))
+        folder = folder.folders[0]
+    data, _ = _synth_store(tmp_path, folders=[top])
+    return _read_store(tmp_path, data), None
+
+
+@produces("store-findings/messaging:embedding_too_deep")
+def _store_embedding_too_deep(tmp_path: Path, code: str) -> Produced:
+    from uidl_inspector.mapi import PropType as T
+    from uidl_inspector.store.messaging import MAX_EMBEDDING_DEPTH
+    from uidl_inspector.synth.pst_writer import AttachmentSpec, FolderSpec, MessageSpec, Prop
+
+    inbox = FolderSpec("Inbox")
+    spec = MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note")})
+    for _ in range(MAX_EMBEDDING_DEPTH + 3):
+        spec = MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note")},
+                           [AttachmentSpec({0x3707: Prop(T.UNICODE, "e.msg")}, embedded=spec)])
+    inbox.messages.append(spec)
+    data, _ = _synth_store(tmp_path, folders=[inbox])
+    return _read_store(tmp_path, data), None
