@@ -153,8 +153,6 @@ PENDING: frozenset[str] = frozenset({
     "images/progress:deleted_files_not_listed",
     "images/progress:image_directory_unreadable",
     "images/progress:image_file_unreadable",
-    "images/progress:image_no_file_system",
-    "images/progress:partition_without_file_system",
     "recovery/how:recovery_failed",
     "store-findings/heap:tc_too_many_rows",
 })
@@ -168,13 +166,16 @@ def test_every_documented_case_has_a_producer():
 # ---------------------------------------------------------------- producers
 
 Produced = tuple[Iterable[Any], Any]  # the findings made, and the offset the case expects
-PRODUCERS: dict[str, Callable[[Path], Produced]] = {}
+PRODUCERS: dict[str, Callable[..., Produced]] = {}
+FIXTURES: dict[str, tuple[str, ...]] = {}  # fixtures a producer takes after (tmp_path, code)
 
 
-def produces(*keys: str) -> Callable[[Callable[..., Produced]], Callable[..., Produced]]:
+def produces(*keys: str, fixtures: tuple[str, ...] = ()
+             ) -> Callable[[Callable[..., Produced]], Callable[..., Produced]]:
     def register(func: Callable[..., Produced]) -> Callable[..., Produced]:
         for key in keys:
             PRODUCERS[key] = func
+            FIXTURES[key] = fixtures
         return func
     return register
 
@@ -186,11 +187,12 @@ def _as_dict(finding: Any) -> dict[str, Any]:
 @pytest.mark.parametrize("key", [
     pytest.param(key, marks=pytest.mark.xfail(strict=True, reason="no producer yet"))
     if key in PENDING else key for key in sorted(DOCUMENTED)])
-def test_code_is_produced(key, tmp_path):
+def test_code_is_produced(key, tmp_path, request):
     code = DOCUMENTED[key]
     producer = PRODUCERS.get(key)
     assert producer is not None, f"{key}: documented, but no test produces it"
-    found, offset = producer(tmp_path, code)
+    fixtures = [request.getfixturevalue(name) for name in FIXTURES[key]]
+    found, offset = producer(tmp_path, code, *fixtures)
     records = [_as_dict(f) for f in found]
     assert {r["code"] for r in records} <= set(SEVERITY), "an undocumented code was made"
     mine = [r for r in records if r["code"] == code]
@@ -1268,3 +1270,43 @@ def _store_embedding_too_deep(tmp_path: Path, code: str) -> Produced:
     inbox.messages.append(spec)
     data, _ = _synth_store(tmp_path, folders=[inbox])
     return _read_store(tmp_path, data), None
+
+
+# ---------------------------------------------------------------- disk images (images.md)
+
+
+def _image_findings(path: Path) -> list[dict]:
+    from uidl_inspector.locate import scan_evidence
+    from uidl_inspector.store.image import ImageOptions
+
+    outcome = scan_evidence([str(path)], images=ImageOptions())
+    image = outcome.report.to_dict()["sources"][0]
+    assert image["kind"] == "image"
+    return image.get("findings", [])
+
+
+def _damaged_disk(tmp_path: Path, images: Any, *zeroed: tuple[int, int]) -> Path:
+    data = bytearray(images.disk.read_bytes())
+    for start, size in zeroed:
+        data[start:start + size] = bytes(size)
+    path = tmp_path / "damaged.raw"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@produces("images/progress:partition_without_file_system", fixtures=("images",))
+def _partition_without_file_system(tmp_path: Path, code: str, images: Any) -> Produced:
+    from disk_images import DISK_PARTITIONS
+
+    start = DISK_PARTITIONS[0][0] * 512
+    data = images.disk.read_bytes()
+    mft = data.find(b"FILE0", start)  # the first MFT entries ($MFT itself) are gone
+    return _image_findings(_damaged_disk(tmp_path, images, (mft, 16384))), start
+
+
+@produces("images/progress:image_no_file_system", fixtures=("images",))
+def _image_no_file_system(tmp_path: Path, code: str, images: Any) -> Produced:
+    from disk_images import DISK_PARTITIONS
+
+    boots = [(start * 512, 64 * 1024) for start, _, _ in DISK_PARTITIONS]
+    return _image_findings(_damaged_disk(tmp_path, images, *boots)), None

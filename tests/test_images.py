@@ -34,11 +34,6 @@ EXT_IMAGE = REAL_IMAGES / "plaso-image.E01"
 runner = CliRunner()
 
 
-@pytest.fixture(scope="session")
-def images(tmp_path_factory) -> disk_images.Images:
-    return disk_images.build(tmp_path_factory.mktemp("images"))
-
-
 def _real(path: Path) -> Path:
     if not path.is_file():
         message = f"real image not found: {path}"
