@@ -150,7 +150,6 @@ def test_severity_table_lists_every_documented_code():
 # Documented cases no test produces yet: each is an expected failure (strict: producing it
 # makes the run fail until it is taken off this list). Keep it empty.
 PENDING: frozenset[str] = frozenset({
-    "images/progress:deleted_files_not_listed",
     "recovery/how:recovery_failed",
 })
 
@@ -1328,3 +1327,13 @@ def _tc_too_many_rows(tmp_path: Path, code: str, monkeypatch: Any) -> Produced:
     assert len(spec.folders) > 1
     monkeypatch.setattr(ltp, "MAX_ROWS", 1)
     return _read_store(tmp_path, data), None
+
+
+@produces("images/progress:deleted_files_not_listed", fixtures=("images",))
+def _deleted_files_not_listed(tmp_path: Path, code: str, images: Any) -> Produced:
+    data = images.fat.read_bytes()
+    path = tmp_path / "no-root-entries.img"
+    # BPB_RootEntCnt 0 in a FAT16 boot sector: dfVFS's FAT reader still opens the volume,
+    # The Sleuth Kit refuses it, so deleted files cannot be listed
+    path.write_bytes(data[:17] + bytes(2) + data[19:])
+    return _image_findings(path), None
