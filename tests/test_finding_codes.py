@@ -147,15 +147,8 @@ def test_severity_table_lists_every_documented_code():
     assert DOC_SEVERITY["info"] | DOC_SEVERITY["error"] <= codes
 
 
-# Documented cases no test produces yet: each is an expected failure (strict: producing it
-# makes the run fail until it is taken off this list). Keep it empty.
-PENDING: frozenset[str] = frozenset({
-    "recovery/how:recovery_failed",
-})
-
-
 def test_every_documented_case_has_a_producer():
-    assert sorted(set(DOCUMENTED) - set(PRODUCERS)) == sorted(PENDING)
+    assert sorted(set(DOCUMENTED) - set(PRODUCERS)) == []
     assert sorted(set(PRODUCERS) - set(DOCUMENTED)) == []
 
 
@@ -180,9 +173,7 @@ def _as_dict(finding: Any) -> dict[str, Any]:
     return finding if isinstance(finding, dict) else finding.to_dict()
 
 
-@pytest.mark.parametrize("key", [
-    pytest.param(key, marks=pytest.mark.xfail(strict=True, reason="no producer yet"))
-    if key in PENDING else key for key in sorted(DOCUMENTED)])
+@pytest.mark.parametrize("key", sorted(DOCUMENTED))
 def test_code_is_produced(key, tmp_path, request):
     code = DOCUMENTED[key]
     producer = PRODUCERS.get(key)
@@ -1337,3 +1328,32 @@ def _deleted_files_not_listed(tmp_path: Path, code: str, images: Any) -> Produce
     # The Sleuth Kit refuses it, so deleted files cannot be listed
     path.write_bytes(data[:17] + bytes(2) + data[19:])
     return _image_findings(path), None
+
+
+@produces("recovery/how:recovery_failed")
+def _recovery_failed(tmp_path: Path, code: str) -> Produced:
+    """Recovery reads the store's free space after the scan; a read error there (a bad
+    sector under a store read from a disk image) costs a finding, not the live results.
+    The failing medium is a stream that stops reading once the store is open."""
+    import io
+
+    from conftest import REAL_PSTS
+    from uidl_inspector.locate import _recover
+    from uidl_inspector.report.model import Report
+    from uidl_inspector.store.ndb import NdbFile
+
+    class BadSectors(io.BytesIO):
+        failing = False
+
+        def read(self, size: int | None = -1) -> bytes:
+            if self.failing:
+                raise OSError(5, "Input/output error")
+            return super().read(size)
+
+    stream = BadSectors(REAL_PSTS[0].read_bytes())
+    ndb = NdbFile("image::/store.pst", stream)
+    stream.failing = True
+    try:
+        return _recover(ndb, "image::/store.pst", Report()), None
+    finally:
+        ndb.close()
