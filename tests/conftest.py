@@ -38,3 +38,11 @@ def real_psts() -> list[Path]:
             pytest.fail(message)
         pytest.skip(message)
     return REAL_PSTS
+
+
+@pytest.fixture(scope="session")
+def images(tmp_path_factory):
+    """Every test disk image (tests/disk_images.py), built once per session."""
+    import disk_images
+
+    return disk_images.build(tmp_path_factory.mktemp("images"))

@@ -313,22 +313,24 @@ def test_interrupted_write_leaves_no_half_report(request, tmp_path, monkeypatch,
     def interrupt(*args, **kwargs):
         raise _Interrupted()
 
-    with monkeypatch.context() as patch:
-        for name in ("replace", "rename", "link"):
-            patch.setattr(os, name, interrupt)
-        try:
-            run_cli([command, str(source), "--format", fmt, "--output", str(out)])
-        except (KeyboardInterrupt, AssertionError):
-            pass
+    def interrupted_run(args: list[str]) -> None:
+        """The run stops as an interrupted run must: exit 130, one line, no traceback."""
+        from typer.testing import CliRunner
+
+        from uidl_inspector.cli import app
+
+        with monkeypatch.context() as patch:
+            for name in ("replace", "rename", "link"):
+                patch.setattr(os, name, interrupt)
+            result = CliRunner().invoke(app, args, catch_exceptions=True)
+        assert result.exit_code == 130, (result.exit_code, result.stderr[-300:])
+        assert [line for line in result.stderr.splitlines() if line.strip()] == [
+            "uidl-inspector: error: interrupted"]
+
+    interrupted_run([command, str(source), "--format", fmt, "--output", str(out)])
     assert sorted(p.name for p in out_dir.iterdir()) == []
 
     out.write_text("previous report\n")
-    with monkeypatch.context() as patch:
-        for name in ("replace", "rename", "link"):
-            patch.setattr(os, name, interrupt)
-        try:
-            run_cli([command, str(source), "--format", fmt, "--output", str(out), "--force"])
-        except (KeyboardInterrupt, AssertionError):
-            pass
+    interrupted_run([command, str(source), "--format", fmt, "--output", str(out), "--force"])
     assert sorted(p.name for p in out_dir.iterdir()) == [out.name]
     assert out.read_text() == "previous report\n"

@@ -266,16 +266,22 @@ def test_broken_message_does_not_stop_the_folder(tmp_path):
 def _touch_everything(store: PstStore) -> set[str]:
     """Read every object the locator may visit; returns the codes of the findings made."""
     codes = {f.code for f in store.findings}
+    folders = []
     for folder in walk_folders(store.root_folder()):
+        folders.append(folder)  # its subfolders are read (and their table checked) later
         for message in list(folder.messages()) + list(folder.associated()):
             _ = (message.message_class, message.subject, message.recipients())
             for attachment in message.attachments():
                 _ = attachment.data
                 embedded = attachment.embedded()
                 if embedded is not None:
-                    _ = embedded.props, [a.data for a in embedded.attachments()]
+                    inner = embedded.attachments()
+                    _ = embedded.props, [a.data for a in inner]
+                    codes |= {f.code for f in embedded.findings}
+                    codes |= {f.code for a in inner for f in a.findings}
                 codes |= {f.code for f in attachment.findings}
             codes |= {f.code for f in message.findings}
+    for folder in folders:
         codes |= {f.code for f in folder.findings}
     return codes | {f.code for f in store.findings}
 
@@ -293,31 +299,56 @@ def _survives(path: Path, check_parents: bool = False) -> set[str] | None:
 def test_truncated_files(tmp_path, name):
     data = next(p for p in REAL_PSTS if p.name == name).read_bytes()
     cuts = sorted({0, 3, 100, 511, 563, 600, 0x4400, 0x4600} | set(range(0x4800, len(data), 9973)))
+    read = []
     for cut in cuts:
         result = _survives(_copy(tmp_path, data[:cut]))
         if cut < 0x4400:
             assert result is None, f"cut at {cut}: nothing readable, yet no error"
-        elif result is not None:
-            assert "file_truncated" in result
+        else:  # refused (a B-tree root page is cut off), or read with the cut reported
+            assert result is None or "file_truncated" in result, f"cut at {cut}: {result}"
+            read += [cut] if result is not None else []
+    # the cuts that leave both B-tree roots in place are read, not refused
+    root = ndb.format_for_version(int.from_bytes(data[10:12], "little")).HEADER.parse(data).root
+    last_root = max(root.BREFNBT.ib, root.BREFBBT.ib)
+    assert read and read == [cut for cut in cuts if cut >= last_root + 512]
 
 
 @pytest.mark.parametrize("name", ["javalibpst-dist-list-unicode.pst", "pstsdk-test-ansi.pst"])
-def test_flipped_bytes(tmp_path, name):
+def test_flipped_bytes(tmp_path, monkeypatch, name):
+    """Random flips anywhere: read or refused with our error. One flip in the stored bytes
+    of a block the full read uses: that block's CRC finding, or refused."""
+    from uidl_inspector.store.ndb import NdbFile
+
     source = next(p for p in REAL_PSTS if p.name == name)
     data = source.read_bytes()
     rnd = random.Random(name)
+    used: set[int] = set()
+    read_block = NdbFile.read_block
+
+    def recording(self, bid, sink):
+        used.add(bid & ~1)
+        return read_block(self, bid, sink)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(NdbFile, "read_block", recording)
+        assert _survives(source) == set()
     with open_pst(source) as store:
-        # Where pages and blocks are: the leaves of both B-trees.
-        offsets = [e.BREF_ib for e in store.ndb.iter_entries(ndb.PTYPE_BBT)]
+        blocks = sorted((e.BREF_ib, e.cb) for e in store.ndb.iter_entries(ndb.PTYPE_BBT)
+                        if e.BREF_bid & ~1 in used and e.cb)
+    seen = []
     for round_ in range(60):
         damaged = bytearray(data)
-        for _ in range(1 + round_ % 4):
-            if round_ % 3 == 0:
-                at = rnd.randrange(len(damaged))
-            else:
-                at = rnd.choice(offsets) + rnd.randrange(64)
-            damaged[at] ^= 1 << rnd.randrange(8)
-        _survives(_copy(tmp_path, bytes(damaged)), check_parents=round_ % 2 == 0)
+        if round_ % 3 == 0:
+            for _ in range(1 + round_ % 4):
+                damaged[rnd.randrange(len(damaged))] ^= 1 << rnd.randrange(8)
+            _survives(_copy(tmp_path, bytes(damaged)), check_parents=round_ % 2 == 0)
+            continue
+        ib, cb = rnd.choice(blocks)
+        damaged[ib + rnd.randrange(cb)] ^= 1 << rnd.randrange(8)
+        codes = _survives(_copy(tmp_path, bytes(damaged)), check_parents=round_ % 2 == 0)
+        assert codes is None or "block_crc_mismatch" in codes, (ib, codes)
+        seen.append(codes is not None)
+    assert sum(seen) > len(seen) // 2  # most damaged blocks are read around, not refused
 
 
 def test_random_garbage_after_a_valid_header(tmp_path):

@@ -493,6 +493,7 @@ def _read_one(name: str, kind: str, report: Report, deep: bool, verify: bool,
             report.extra.setdefault("message_managers", []).extend(
                 {"source": source, **c.to_dict()} for c in result.candidates)
         else:
+            findings += evidence.findings  # hex_length_mismatch of a hex text input
             report.histories.append(_history_from_blob(source, evidence.blob or b""))
         extra = {"variant": evidence.variant, "encryption": evidence.encryption,
                  "findings": tuple(findings)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -142,10 +142,10 @@ def store_message(source: str, folder: str, message: Message) -> StoreMessage:
     )
 
 
-def _safe_iter(items: Iterable[Message], path: str, what: str,
+def _safe_iter(items: Callable[[], Iterable[Message]], path: str, what: str,
                findings: list[Finding]) -> Iterator[Message]:
-    try:
-        yield from items
+    try:  # the call too: a store may raise as soon as the table is asked for
+        yield from items()
     except UidlInspectorError as error:
         findings.append(Finding("unreadable", getattr(error, "offset", None),
                                 f"{path}: {what}: {error}"))
@@ -163,9 +163,9 @@ def take_inventory(store: Store, source: str | None = None) -> Inventory:
         return Inventory((), (), (Finding("store_unreadable", None, str(error)),))
     for folder in walk_folders(root, findings):
         path = folder.path
-        for message in _safe_iter(folder.messages(), path, "contents", findings):
+        for message in _safe_iter(folder.messages, path, "contents", findings):
             messages.append(store_message(source, path, message))
-        for hidden in _safe_iter(folder.associated(), path, "associated contents", findings):
+        for hidden in _safe_iter(folder.associated, path, "associated contents", findings):
             if (hidden.message_class or "").lower() != MANAGER_CLASS:
                 continue
             try:

@@ -81,9 +81,11 @@ class _PropsMixin:
 class PstAttachment(_PropsMixin):
     """One row of a message's attachment table, opened on its subnode's PC."""
 
-    def __init__(self, store: PstStore, index: int, node: Node, row: dict[int, Any]) -> None:
+    def __init__(self, store: PstStore, index: int, node: Node, row: dict[int, Any],
+                 depth: int = 0) -> None:
         self.store = store
         self.index = index
+        self.depth = depth  # the embedding depth of the message holding it
         self.nid: int | None = node.nid
         self.node = node
         self.row = row
@@ -100,7 +102,7 @@ class PstAttachment(_PropsMixin):
         value = self.props.get(PropId.ATTACH_DATA)
         return value if isinstance(value, bytes) else None
 
-    def embedded(self, _depth: int = 0) -> PstMessage | None:
+    def embedded(self) -> PstMessage | None:
         """The embedded message when the attach method is 5 (PtypObject -> subnode)."""
         if self.method != AttachMethod.EMBEDDED_MESSAGE:
             return None
@@ -118,7 +120,7 @@ class PstAttachment(_PropsMixin):
                 )
             )
             return None
-        return PstMessage(self.store, sub, depth=_depth + 1)
+        return PstMessage(self.store, sub, depth=self.depth + 1)
 
 
 class PstMessage(_PropsMixin, MessageAccessors):
@@ -159,7 +161,7 @@ class PstMessage(_PropsMixin, MessageAccessors):
                     )
                 )
                 continue
-            attachment = PstAttachment(self.store, index, sub, row)
+            attachment = PstAttachment(self.store, index, sub, row, self._depth)
             out.append(attachment)
         return out
 
