@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import disk_images
 from conftest import REAL_SAMPLES, REQUIRE_PEERS, need_peer
 from disk_images import DISK_FAT_LIVE, FAT_DELETED, FAT_LIVE, NTFS_LIVE, SYNTHETIC
 from uidl_inspector.cli import app
