@@ -83,8 +83,10 @@ class Inventory:
 def normalise_headers(headers: str) -> str:
     """Headers with folding undone, runs of blanks collapsed, names lower-cased."""
     out = []
-    for line in _FOLD.sub(" ", headers.replace("\r\n", "\n")).split("\n"):
-        line = _SPACE.sub(" ", line).strip()
+    # One pass over the whole text collapses blanks line by line (the pattern never spans
+    # a newline), instead of one regex call per line.
+    for line in _SPACE.sub(" ", _FOLD.sub(" ", headers.replace("\r\n", "\n"))).split("\n"):
+        line = line.strip()
         if not line:
             continue
         name, sep, value = line.partition(":")
