@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,9 +32,10 @@ POP3_RECEIVED = re.compile(r"^Received:(?:[^\n]|\n[ \t])*?\bwith\s+POP3?\b",
                            re.IGNORECASE | re.MULTILINE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoreMessage:
-    """One normal message of a store."""
+    """One normal message of a store (slots: a 100,000-message store holds 100,000 of them;
+    folder, source and sender strings are shared between records)."""
 
     source: str
     folder: str
@@ -58,7 +60,7 @@ class StoreMessage:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HiddenMessage:
     """One associated (hidden) message of class IPM.MessageManager."""
 
@@ -138,7 +140,7 @@ def store_message(source: str, folder: str, message: Message) -> StoreMessage:
         delivery_time=_time(props.get(PropId.MESSAGE_DELIVERY_TIME)),
         submit_time=_time(props.get(PropId.CLIENT_SUBMIT_TIME)),
         subject=_text(props.get(PropId.SUBJECT)),
-        sender=sender,
+        sender=sys.intern(sender) if sender else sender,
         headers_sha256=headers_digest(headers) if has_headers else None,
         pop3_received=bool(has_headers and POP3_RECEIVED.search(headers)),
     )
