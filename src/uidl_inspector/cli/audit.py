@@ -32,6 +32,7 @@ from uidl_inspector.cli.common import (
     note,
     usage_error,
 )
+from uidl_inspector.cli.scan import progress_on_stderr
 from uidl_inspector.demo import DEMO_STORE, demo_path, samples_dir
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.logs import codes_summary, step
@@ -68,9 +69,10 @@ def parse_listing_option(value: str) -> tuple[str | None, str]:
 
 
 def audit_report(paths: list[str], listings: list[ServerListing],
-                 progress: Any = None) -> tuple[Report, list[str]]:
+                 progress: Any = None, reading: Any = None) -> tuple[Report, list[str]]:
     """Scan the evidence, take each store's inventory, audit. Returns the report (with
-    ``audit`` in its extra sections) and one line per input that could not be processed."""
+    ``audit`` in its extra sections) and one line per input that could not be processed.
+    ``progress`` is the scan's, ``reading`` the inventory's (``count, total``)."""
     from uidl_inspector.locate import scan_evidence
     from uidl_inspector.store.detect import open_evidence
 
@@ -85,7 +87,7 @@ def audit_report(paths: list[str], listings: list[ServerListing],
         try:
             with step(log, f"inventory {source.path}"), \
                     open_evidence(source.path, source.kind) as evidence:
-                inventories.append(take_inventory(evidence.store, source.path))
+                inventories.append(take_inventory(evidence.store, source.path, reading))
             log.info("inventory %s: %d messages, %d hidden messages, findings: %s",
                      source.path, len(inventories[-1].messages),
                      len(inventories[-1].managers),
@@ -233,7 +235,10 @@ def audit(
     for value in listing_args:
         account, path = parse_listing_option(value)
         listings.append(read_server_listing(path, account))
-    report, failed = audit_report(inputs, listings)
+    with progress_on_stderr() as progress:
+        reading = None if progress is None else (
+            lambda count, total: progress(count, total, "messages read"))
+        report, failed = audit_report(inputs, listings, progress, reading)
     report.demo = demo
     for line in failed:
         error(line)

@@ -29,18 +29,24 @@ __all__ = ["scan", "progress_on_stderr"]
 
 
 @contextlib.contextmanager
-def progress_on_stderr() -> Iterator[Callable[[int], None] | None]:
-    """A live count of messages examined, on stderr, only when stderr is a terminal."""
+def progress_on_stderr(what: str = "messages examined"
+                       ) -> Iterator[Callable[..., None] | None]:
+    """A live count (``count``, or ``count, total, what`` for a step that knows its total or
+    counts something else) on stderr, only when stderr is a terminal and not ``-q``."""
     if quiet() or not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
+    def show(count: int, total: int | None = None, counted: str = what) -> None:
+        of = f" of {total}" if total is not None else ""
+        progress.update(task, description=f"{count}{of} {counted}")
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"),
                   console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("scanning", total=None)
-        yield lambda count: progress.update(task, description=f"{count} messages examined")
+        yield show
 
 
 @app.command("scan", epilog=examples(
