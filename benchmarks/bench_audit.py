@@ -35,11 +35,11 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import subprocess
-import sys
 import random
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc

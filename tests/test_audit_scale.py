@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from uidl_inspector.audit import take_inventory
 from uidl_inspector.audit import inventory as inv_mod
+from uidl_inspector.audit import take_inventory
 from uidl_inspector.store import ndb
 from uidl_inspector.store.pst import open_pst
 from uidl_inspector.synth.scenarios import scenario

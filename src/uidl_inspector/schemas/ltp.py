@@ -11,7 +11,8 @@ Exports:
   (the RowIndex records), ``TCI_*`` indexes into ``TCINFO.rgib``.
 - Name-to-ID map (§2.4.7): ``NAMEID``.
 - Fast paths: ``PCBTH_FAST``, ``TCOLDESC_FAST``, ``TCROWID_UNICODE_FAST``,
-  ``TCROWID_ANSI_FAST``, ``HNHDR_FAST``, ``BTHHEADER_FAST`` (:class:`uidl_inspector.schemas.ndb.FastRecord`).
+  ``TCROWID_ANSI_FAST``, ``HNHDR_FAST``, ``BTHHEADER_FAST``
+  (:class:`uidl_inspector.schemas.ndb.FastRecord`).
 """
 
 from __future__ import annotations
