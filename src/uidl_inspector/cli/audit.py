@@ -32,7 +32,6 @@ from uidl_inspector.cli.common import (
     note,
     usage_error,
 )
-from uidl_inspector.cli.scan import progress_on_stderr
 from uidl_inspector.demo import DEMO_STORE, demo_path, samples_dir
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.logs import codes_summary, step
@@ -235,6 +234,8 @@ def audit(
     for value in listing_args:
         account, path = parse_listing_option(value)
         listings.append(read_server_listing(path, account))
+    from uidl_inspector.cli.scan import progress_on_stderr  # here: commands keep their order
+
     with progress_on_stderr() as progress:
         reading = None if progress is None else (
             lambda count, total: progress(count, total, "messages read"))
