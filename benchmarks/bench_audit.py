@@ -203,9 +203,15 @@ def large_store(folder: Path, n: int) -> tuple[Path, Path]:
     return store, listing
 
 
-def medians(argv: list[str], runs: int) -> tuple[float, float]:
-    got = [child(argv) for _ in range(runs)]
-    return statistics.median(g[0] for g in got), statistics.median(g[1] for g in got)
+def medians(commands: list[list[str]], runs: int) -> list[tuple[float, float]]:
+    """Median seconds and peak RSS of each command, run in turn (interleaved, so that the
+    load of a shared machine weighs on all of them alike)."""
+    got: list[list[tuple[float, float]]] = [[] for _ in commands]
+    for _ in range(runs):
+        for n, argv in enumerate(commands):
+            got[n].append(child(argv))
+    return [(statistics.median(g[0] for g in one), statistics.median(g[1] for g in one))
+            for one in got]
 
 
 def targets(folder: Path, runs: int, small: int = 20_000, big: int = 100_000) -> None:
@@ -217,17 +223,17 @@ def targets(folder: Path, runs: int, small: int = 20_000, big: int = 100_000) ->
     report = folder / "bench-audit-report.json"
     cli = [py, "-m", "uidl_inspector", "audit", str(store), "--server-uidl", str(listing),
            "-q", "-f", "json", "-o", str(report), "--force"]
-    base_s, base_m = medians([py, "-c", PYPFF_WALK, str(store)], runs)
-    cli_s, cli_m = medians(cli, runs)
-    only_s, only_m = medians([py, "-c", AUDIT_ONLY, str(store), str(listing)], runs)
+    (base_s, base_m), (cli_s, cli_m), (only_s, only_m) = medians(
+        [[py, "-c", PYPFF_WALK, str(store)], cli,
+         [py, "-c", AUDIT_ONLY, str(store), str(listing)]], runs)
     print(f"{small} messages: pypff open + transport-header walk {base_s:.2f} s "
           f"({base_m / 1e6:.0f} MB); audit CLI {cli_s:.2f} s ({cli_m / 1e6:.0f} MB) = "
           f"{cli_s / base_s:.2f}x (target <= 1.0x); audit without writing the report "
           f"{only_s:.2f} s ({only_m / 1e6:.0f} MB) = {only_s / base_s:.2f}x", flush=True)
     store, listing = large_store(folder, big)
     cli[4], cli[6] = str(store), str(listing)
-    cli_s, cli_m = medians(cli, runs)
-    only_s, only_m = medians([py, "-c", AUDIT_ONLY, str(store), str(listing)], runs)
+    (cli_s, cli_m), (only_s, only_m) = medians(
+        [cli, [py, "-c", AUDIT_ONLY, str(store), str(listing)]], runs)
     print(f"{big} messages: audit CLI {cli_s:.2f} s, peak RSS {cli_m / 1e6:.0f} MB "
           f"(target <= 250 MB); without writing the report {only_s:.2f} s, peak RSS "
           f"{only_m / 1e6:.0f} MB", flush=True)

@@ -96,7 +96,7 @@ class Profile:
 GENERAL_KEY = Profile("", b"General Key\0")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tag:
     """One resource tag as written. ``stamp`` and ``raw_uid`` are the exact text, so a broken
     tag (bad date, bad escape) is expressed as data; ``uid`` is the real UID."""
@@ -172,7 +172,7 @@ class ManagerSpec:
     created: datetime = _EPOCH
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InboxMessage:
     """A downloaded message as the store holds it."""
 
