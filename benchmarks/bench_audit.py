@@ -18,15 +18,28 @@ its ``ru_maxrss`` is the audit's own and not the writer's:
 
 Prints wall and CPU times, the per-message ratio big/small of the CPU times (1.0 =
 linear) and memory.
+
+``--targets DIR`` measures issue 12's two audit targets instead, on the ``large`` synth
+scenario (written once with ``uidl-inspector synth`` into DIR/large-N/ and reused): each
+measurement is a fresh child process whose own peak RSS is read with ``os.wait4``, and
+each figure is the median of ``--runs``:
+
+- speed: ``audit STORE --server-uidl LISTING -f json`` of the 20,000-message store (and the
+  same without writing the report: scan, inventory, analysis) against pypff opening the
+  store and reading every message's transport headers, in the same run (target <= 1.0x);
+- memory: peak RSS of the same audit of the 100,000-message store (target <= 250 MB).
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import random
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -146,13 +159,100 @@ def write_child(n: int, folder: Path, queue: mp.Queue) -> None:
     queue.put((store, listing, time.perf_counter() - start))
 
 
+PYPFF_WALK = """
+import sys, pypff
+store = pypff.file()
+store.open(sys.argv[1])
+stack, count = [store.root_folder], 0
+while stack:
+    folder = stack.pop()
+    for i in range(folder.number_of_sub_messages):
+        folder.get_sub_message(i).transport_headers
+        count += 1
+    stack.extend(folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders))
+store.close()
+"""
+AUDIT_ONLY = """
+import sys
+from uidl_inspector.audit import read_server_listing
+from uidl_inspector.cli.audit import audit_report
+report, failed = audit_report([sys.argv[1]], [read_server_listing(sys.argv[2])])
+assert not failed, failed
+"""
+
+
+def child(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (bytes) of one child process, its own (os.wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{argv[:4]} failed with exit code {proc.returncode}")
+    return time.perf_counter() - start, usage.ru_maxrss * 1024
+
+
+def large_store(folder: Path, n: int) -> tuple[Path, Path]:
+    """The ``large`` scenario of n messages, written once by the synth CLI and reused."""
+    where = folder / f"large-{n}"
+    store, listing = where / "large-unicode-none.pst", where / "large-unicode-none.uidl.txt"
+    if not (store.exists() and listing.exists()):
+        subprocess.run([sys.executable, "-m", "uidl_inspector", "synth", str(where),
+                        "--scenario", "large", "--messages", str(n), "--force", "-q"],
+                       check=True, stdout=subprocess.DEVNULL)
+    return store, listing
+
+
+def medians(commands: list[list[str]], runs: int) -> list[tuple[float, float]]:
+    """Median seconds and peak RSS of each command, run in turn (interleaved, so that the
+    load of a shared machine weighs on all of them alike)."""
+    got: list[list[tuple[float, float]]] = [[] for _ in commands]
+    for _ in range(runs):
+        for n, argv in enumerate(commands):
+            got[n].append(child(argv))
+    return [(statistics.median(g[0] for g in one), statistics.median(g[1] for g in one))
+            for one in got]
+
+
+def targets(folder: Path, runs: int, small: int = 20_000, big: int = 100_000) -> None:
+    """Issue 12 point 2, as ratios and figures of one run (see the module docstring)."""
+    py = sys.executable
+    print(f"{os.cpu_count()} CPUs; medians of {runs} runs, each in a fresh process",
+          flush=True)
+    store, listing = large_store(folder, small)
+    report = folder / "bench-audit-report.json"
+    cli = [py, "-m", "uidl_inspector", "audit", str(store), "--server-uidl", str(listing),
+           "-q", "-f", "json", "-o", str(report), "--force"]
+    (base_s, base_m), (cli_s, cli_m), (only_s, only_m) = medians(
+        [[py, "-c", PYPFF_WALK, str(store)], cli,
+         [py, "-c", AUDIT_ONLY, str(store), str(listing)]], runs)
+    print(f"{small} messages: pypff open + transport-header walk {base_s:.2f} s "
+          f"({base_m / 1e6:.0f} MB); audit CLI {cli_s:.2f} s ({cli_m / 1e6:.0f} MB) = "
+          f"{cli_s / base_s:.2f}x (target <= 1.0x); audit without writing the report "
+          f"{only_s:.2f} s ({only_m / 1e6:.0f} MB) = {only_s / base_s:.2f}x", flush=True)
+    store, listing = large_store(folder, big)
+    cli[4], cli[6] = str(store), str(listing)
+    (cli_s, cli_m), (only_s, only_m) = medians(
+        [cli, [py, "-c", AUDIT_ONLY, str(store), str(listing)]], runs)
+    print(f"{big} messages: audit CLI {cli_s:.2f} s, peak RSS {cli_m / 1e6:.0f} MB "
+          f"(target <= 250 MB); without writing the report {only_s:.2f} s, peak RSS "
+          f"{only_m / 1e6:.0f} MB", flush=True)
+    report.unlink(missing_ok=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="write the stores here and keep them")
+    parser.add_argument("--targets", type=Path, metavar="DIR",
+                        help="measure issue 12's audit targets on stores kept in DIR")
     args = parser.parse_args()
+    if args.targets:
+        args.targets.mkdir(parents=True, exist_ok=True)
+        targets(args.targets, args.runs)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)

@@ -62,10 +62,10 @@ def test_audit_goes_on_when_a_store_cannot_be_listed(two_stores, monkeypatch) ->
     good, bad = two_stores
     real = audit_cli.take_inventory
 
-    def take_inventory(store, source=None):
+    def take_inventory(store, source=None, progress=None):
         if Path(str(source)).name == "bad.pst":
             raise CorruptStructureError("simulated: node B-tree unreadable on reopen")
-        return real(store, source)
+        return real(store, source, progress)
 
     monkeypatch.setattr(audit_cli, "take_inventory", take_inventory)
     result = CliRunner().invoke(app, ["audit", str(bad), str(good), "--format", "json"])

@@ -76,10 +76,11 @@ def parse_listing_option(value: str) -> tuple[str | None, str]:
 
 
 def audit_report(paths: list[str], listings: list[ServerListing],
-                 progress: Any = None, recover: bool = True,
+                 progress: Any = None, reading: Any = None, recover: bool = True,
                  images: Any = None) -> tuple[Report, list[str]]:
     """Scan the evidence, take each store's inventory, audit. Returns the report (with
-    ``audit`` in its extra sections) and one line per input that could not be processed."""
+    ``audit`` in its extra sections) and one line per input that could not be processed.
+    ``progress`` is the scan's, ``reading`` the inventory's (``count, total``)."""
     from uidl_inspector.locate import open_source, scan_evidence
 
     with step(log, "scan"):
@@ -92,7 +93,7 @@ def audit_report(paths: list[str], listings: list[ServerListing],
             continue
         try:
             with step(log, f"inventory {source.path}"), open_source(source) as evidence:
-                inventories.append(take_inventory(evidence.store, source.path))
+                inventories.append(take_inventory(evidence.store, source.path, reading))
             log.info("inventory %s: %d messages, %d hidden messages, findings: %s",
                      source.path, len(inventories[-1].messages),
                      len(inventories[-1].managers),
@@ -254,7 +255,13 @@ def audit(
     for value in listing_args:
         account, path = parse_listing_option(value)
         listings.append(read_server_listing(path, account))
-    report, failed = audit_report(inputs, listings, recover=not no_recover, images=images)
+    from uidl_inspector.cli.scan import progress_on_stderr  # here: commands keep their order
+
+    with progress_on_stderr() as progress:
+        reading = None if progress is None else (
+            lambda count, total: progress(count, total, "messages read"))
+        report, failed = audit_report(inputs, listings, progress, reading,
+                                      recover=not no_recover, images=images)
     report.demo = demo
     for line in failed:
         error(line)

@@ -36,20 +36,28 @@ __all__ = ["scan", "progress_on_stderr"]
 
 
 @contextlib.contextmanager
-def progress_on_stderr() -> Iterator[Callable[[int | str], None] | None]:
-    """A live count of messages examined (an int), or a disk image's status (a str), on
-    stderr, only when stderr is a terminal."""
+def progress_on_stderr(what: str = "messages examined"
+                       ) -> Iterator[Callable[..., None] | None]:
+    """A live count (``count``, or ``count, total, what`` for a step that knows its total or
+    counts something else) or a disk image's status (a str) on stderr, only when stderr is
+    a terminal and not ``-q``."""
     if quiet() or not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
+    def show(count: int | str, total: int | None = None, counted: str = what) -> None:
+        if isinstance(count, str):  # a disk image's status line
+            progress.update(task, description=count)
+            return
+        of = f" of {total}" if total is not None else ""
+        progress.update(task, description=f"{count}{of} {counted}")
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"),
                   console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("scanning", total=None)
-        yield lambda status: progress.update(task, description=status if isinstance(
-            status, str) else f"{status} messages examined")
+        yield show
 
 
 @app.command("scan", epilog=examples(

@@ -11,7 +11,8 @@ Exports:
   (the RowIndex records), ``TCI_*`` indexes into ``TCINFO.rgib``.
 - Name-to-ID map (§2.4.7): ``NAMEID``.
 - Fast paths: ``PCBTH_FAST``, ``TCOLDESC_FAST``, ``TCROWID_UNICODE_FAST``,
-  ``TCROWID_ANSI_FAST`` (:class:`uidl_inspector.schemas.ndb.FastRecord`).
+  ``TCROWID_ANSI_FAST``, ``HNHDR_FAST``, ``BTHHEADER_FAST``
+  (:class:`uidl_inspector.schemas.ndb.FastRecord`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ __all__ = [
     "TCI_BM",
     "NAMEID",
     "PCBTH_FAST",
+    "HNHDR_FAST",
+    "BTHHEADER_FAST",
     "TCOLDESC_FAST",
     "TCROWID_UNICODE_FAST",
     "TCROWID_ANSI_FAST",
@@ -188,6 +191,8 @@ NAMEID = Struct(
 )
 
 PCBTH_FAST = FastRecord(PCBTH, "PCBTH")
+HNHDR_FAST = FastRecord(HNHDR, "HNHDR")  # bSig is the caller's to check (HN_SIGNATURE)
+BTHHEADER_FAST = FastRecord(BTHHEADER, "BTHHEADER")  # bType likewise (BTH_TYPE)
 TCOLDESC_FAST = FastRecord(TCOLDESC, "TCOLDESC")
 TCROWID_UNICODE_FAST = FastRecord(TCROWID_UNICODE, "TCROWID")
 TCROWID_ANSI_FAST = FastRecord(TCROWID_ANSI, "TCROWID")

@@ -562,8 +562,8 @@ def _flatten(struct_: Struct, prefix: str = "") -> tuple[list[str], list[str]]:
             continue  # integrity rules are the caller's to apply on the fast path
         name = sub.name
         inner = sub.subcon if hasattr(sub, "subcon") else sub
-        while isinstance(inner, Default):
-            inner = inner.subcon
+        while isinstance(inner, (Default, Const)):
+            inner = inner.subcon  # a Const's value is the caller's to check, as Check rules
         if isinstance(inner, Struct):
             more_names, more_codes = _flatten(inner, f"{prefix}{name}_")
             names += more_names

@@ -95,12 +95,13 @@ class Heap:
         self.blocks = node.blocks()
         if not self.blocks:
             raise LtpError("heap_missing", f"node {node.nid:#x} has no data")
-        try:
-            self.header = s.HNHDR.parse(self.blocks[0])
-        except ConstructError:
+        first = self.blocks[0]
+        # The fast record, with the declaration's Const (bSig) checked here.
+        if len(first) < s.HNHDR_FAST.size or first[2] != s.HN_SIGNATURE:
             raise LtpError(
                 "heap_bad_signature", f"node {node.nid:#x}: no heap signature", node.block_offset(0)
-            ) from None
+            )
+        self.header = s.HNHDR_FAST.parse(first)
         self.client_sig = self.header.bClientSig
         self._maps: dict[int, list[int]] = {}
 
@@ -146,12 +147,10 @@ class Heap:
 
     def bth(self, hid: int) -> tuple[int, int, list[tuple[bytes, bytes]]]:
         """A BTree-on-heap at ``hid``: (cbKey, cbEnt, leaf records as (key, data))."""
-        try:
-            header = s.BTHHEADER.parse(self.item(hid))
-        except ConstructError:
-            raise LtpError(
-                "bth_bad_header", f"node {self.node.nid:#x}: bad BTH at {hid:#x}"
-            ) from None
+        raw = self.item(hid)
+        if len(raw) < s.BTHHEADER_FAST.size or raw[0] != s.BTH_TYPE:  # the declaration's Const
+            raise LtpError("bth_bad_header", f"node {self.node.nid:#x}: bad BTH at {hid:#x}")
+        header = s.BTHHEADER_FAST.parse(raw)
         cb_key, cb_ent = header.cbKey, header.cbEnt
         if cb_key not in (2, 4, 8, 16) or not 1 <= cb_ent <= 32:
             raise LtpError(
@@ -332,11 +331,13 @@ class PropertyContext:
         self.heap = heap
         self.types: dict[int, int] = {}
         self._hnids: dict[int, int] = {}
+        unpack = s.PCBTH_FAST.struct.unpack  # wPropId, wPropType, dwValueHnid
+        types, hnids = self.types, self._hnids
         for key, data in records:
-            rec = s.PCBTH_FAST.parse(key + data)
-            if rec.wPropId not in self.types:
-                self.types[rec.wPropId] = rec.wPropType
-                self._hnids[rec.wPropId] = rec.dwValueHnid
+            prop_id, prop_type, hnid = unpack(key + data)
+            if prop_id not in types:
+                types[prop_id] = prop_type
+                hnids[prop_id] = hnid
         self.props: Mapping[int, Any] = LazyProps(self)
 
     def decode(self, prop_id: int) -> Any:

@@ -38,6 +38,8 @@ MAX_SUBNODE_DEPTH = 2  # SIBLOCK -> SLBLOCK
 MAX_SUBNODES = 1 << 20  # entries of one subnode tree
 _PAGE_CACHE = 512
 _BLOCK_CACHE = 256
+RELEASE_EVERY = 16 << 20  # bytes read from the mapping between two releases of its pages
+_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)  # absent on Windows
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,7 @@ class NdbFile:
         except BaseException:
             self.close()
             raise
+        self._touched = 0  # bytes read through the mapping since it was last released
         self._pages: _Lru = _Lru(_PAGE_CACHE)
         self._blocks: _Lru = _Lru(_BLOCK_CACHE)
         self._block_ib: _Lru = _Lru(_BLOCK_CACHE * 8)
@@ -133,6 +136,18 @@ class NdbFile:
             s.PTYPE_BBT: (root.BREFBBT.ib, root.BREFBBT.bid),
         }
         self._check_roots()
+
+    def _read(self, start: int, size: int) -> bytes:
+        """Bytes of the file. The mapped pages read are released to the page cache every
+        RELEASE_EVERY bytes: a walk over every message of a 50 GB store would otherwise keep
+        each page it touched in this process's resident set."""
+        data = bytes(self._map[start : start + size])
+        self._touched += size
+        if self._touched >= RELEASE_EVERY and _DONTNEED is not None \
+                and isinstance(self._map, mmap.mmap):
+            self._map.madvise(_DONTNEED)
+            self._touched = 0
+        return data
 
     # ------------------------------------------------------------ header
 
@@ -230,7 +245,7 @@ class NdbFile:
         if ib % size or ib + size > self.size or ib <= 0:
             record("page_out_of_bounds", ib, f"page {bid:#x} at {ib:#x} is outside the file")
             return None
-        raw = bytes(self._map[ib : ib + size])
+        raw = self._read(ib, size)
         page = self._page_fast.parse(raw)  # BTPAGE, its Check applied just below
         if page.pageTrailer_ptype != page.pageTrailer_ptypeRepeat:
             record("page_bad_trailer", ib, f"page {bid:#x}: ptype and ptypeRepeat differ")
@@ -384,7 +399,7 @@ class NdbFile:
             record("block_size_mismatch", tail, f"block {bid:#x}: trailer cb {trailer.cb} != {cb}")
             return None
         self._block_ib.put(bid, ib)
-        stored = bytes(self._map[ib : ib + cb])
+        stored = self._read(ib, cb)
         if trailer.dwCRC != crc32(stored):
             record("block_crc_mismatch", ib, f"block {bid:#x} CRC does not match its data")
         if trailer.wSig != compute_sig(ib, entry.bid):

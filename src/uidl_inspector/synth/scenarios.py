@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from functools import cached_property
 from typing import Any
 
 from uidl_inspector.mapi import AttachMethod, PropId, PropType
@@ -98,7 +97,7 @@ class Profile:
 GENERAL_KEY = Profile("", b"General Key\0")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tag:
     """One resource tag as written. ``stamp`` and ``raw_uid`` are the exact text, so a broken
     tag (bad date, bad escape) is expressed as data; ``uid`` is the real UID."""
@@ -174,7 +173,7 @@ class ManagerSpec:
     created: datetime = _EPOCH
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InboxMessage:
     """A downloaded message as the store holds it."""
 
@@ -189,7 +188,7 @@ class InboxMessage:
     body: str
     folder: str = "Inbox"
 
-    @cached_property
+    @property  # not cached: 100,000 of them would stay in memory after the store is written
     def transport_headers(self) -> str:
         date = self.submit_time.strftime("%a, %d %b %Y %H:%M:%S +0000")
         return (
@@ -897,7 +896,39 @@ def manager_message(manager: ManagerSpec, variant: str, rng: random.Random) -> M
     return MessageSpec(props=_manager_props(manager, s, rng), attachments=attachments)
 
 
-def _message_props(message: InboxMessage, s: _Strings, rng: random.Random) -> Props:
+class InboxSpec(MessageSpec):
+    """A store message's spec whose properties are built when the writer asks for them, from
+    its :class:`InboxMessage`, and not kept: the 100,000 messages of the ``large`` scenario
+    would otherwise hold 100,000 property dictionaries while the store is written. The last
+    one built is kept, as the writer asks for one message's properties several times."""
+
+    _last: tuple[InboxSpec, Props, list[Props]] | None = None  # (spec, props, recipients)
+
+    def __init__(self, message: InboxMessage, strings: _Strings, search_key: bytes) -> None:
+        self.message, self._strings, self._search_key = message, strings, search_key
+        self.attachments: list[AttachmentSpec] = []
+        self.nid: int | None = None
+        self.block_ranges: list[tuple[int, int]] = []
+
+    def _built(self) -> tuple[InboxSpec, Props, list[Props]]:
+        last = InboxSpec._last
+        if last is None or last[0] is not self:
+            s = self._strings
+            last = (self, _message_props(self.message, s, self._search_key),
+                    [_recipient(self.message, s)])
+            InboxSpec._last = last
+        return last
+
+    @property  # type: ignore[override]
+    def props(self) -> Props:
+        return self._built()[1]
+
+    @property  # type: ignore[override]
+    def recipients(self) -> list[Props]:
+        return self._built()[2]
+
+
+def _message_props(message: InboxMessage, s: _Strings, search_key: bytes) -> Props:
     body = message.body
     return {
         PropId.MESSAGE_CLASS: s("IPM.Note"),
@@ -917,7 +948,7 @@ def _message_props(message: InboxMessage, s: _Strings, rng: random.Random) -> Pr
         PropId.MESSAGE_STATUS: Prop(PropType.INT32, 0),
         PropId.MESSAGE_SIZE: Prop(PropType.INT32, len(body) + len(message.transport_headers)),
         PropId.IMPORTANCE: Prop(PropType.INT32, 1),
-        PropId.SEARCH_KEY: Prop(PropType.BINARY, rng.randbytes(16)),
+        PropId.SEARCH_KEY: Prop(PropType.BINARY, search_key),
         PropId.BODY: s(body),
     }
 
@@ -951,8 +982,7 @@ def _store_spec(sc: Scenario, variant: str) -> BuiltStore:
     built = BuiltStore(StoreSpec(folders=list(folders.values()), record_key=sc.record_key),
                        inbox, [], [], [], [])
     for message in sc.messages:
-        spec = MessageSpec(props=_message_props(message, s, rng),
-                           recipients=[_recipient(message, s)])
+        spec = InboxSpec(message, s, rng.randbytes(16))
         folder = folders[message.folder]
         folder.messages.append(spec)
         built.messages.append((f"{TOP_NAME}/{folder.name}", message, spec))

@@ -14,7 +14,7 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -324,18 +324,42 @@ def _duplicates(built: BuiltStore) -> list[dict[str, Any]]:
             for ident, copies in sorted(groups.items()) if len(copies) > 1]
 
 
+class RowsOnDemand(list):  # type: ignore[type-arg]
+    """A list whose rows are made each time it is read, not held: the truth's 100,000
+    message rows are written by ``json.dump`` (its pure-Python encoder, as ``indent`` is
+    given, asks only ``len`` and iteration) without being in memory at once."""
+
+    def __init__(self, make: Callable[[], Iterator[dict[str, Any]]], count: int) -> None:
+        super().__init__()
+        self._make, self._count = make, count
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._make())
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: Any) -> Any:
+        return list(self._make())[index]
+
+    def __eq__(self, other: object) -> bool:
+        return list(self._make()) == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def truth(sc: Scenario, built: BuiltStore, *, variant: str, encoding: str,
           source: str) -> dict[str, Any]:
     """The truth document for a written store (``write_pst`` must have filled the nids)."""
     histories = _history_records(built, source)
     hidden = [_hidden_row(folder, message) for folder, message in built.hidden]
-    messages = [{
+    messages = RowsOnDemand(lambda: ({
         "folder": folder, "nid": spec.nid, "subject": message.subject,
         "sender_email": message.sender_email,
         "internet_message_id": message.internet_message_id,
         "delivery_time": _iso(message.delivery_time), "uid": message.uid,
         "account": message.account.smtp,
-    } for folder, message, spec in built.messages]
+    } for folder, message, spec in built.messages), len(built.messages))
     folders = [{
         "path": f"{TOP_NAME}/{folder.name}", "name": folder.name,
         "container_class": folder.container_class, "nid": folder.nid,
