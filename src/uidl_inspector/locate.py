@@ -15,6 +15,7 @@ Rules are documented in docs/locating.md.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
+from uidl_inspector import workers
 from uidl_inspector.exceptions import DEBUG_ENV, NotAStoreError, UidlInspectorError, debugging
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import PopHistory, parse_blob
@@ -605,7 +607,8 @@ def open_source(source: Source) -> Evidence:
 
 def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
                   progress: Callable[[Any], None] | None = None,
-                  recover: bool = True, images: ImageOptions | None = None) -> ScanOutcome:
+                  recover: bool = True, images: ImageOptions | None = None,
+                  jobs: int = 1, scheduler: str | None = None) -> ScanOutcome:
     """Scan every input (files, directories walked recursively, disk images with every
     partition, snapshot and file system in them) into one report.
 
@@ -614,23 +617,30 @@ def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
 
     An input that cannot be read or opened gets a Source with its one-line error and the
     scan goes on with the others; files of no known kind inside directories are skipped.
-    ``progress`` gets message counts (int) and, for images, one-line status (str).
+    ``progress`` gets message counts (int) and one-line status (str). ``jobs`` worker
+    processes (or the Dask cluster at ``scheduler``) each take one input; ``--verify``
+    always runs out of process, so that a libpff crash costs one input.
     """
     report = Report()
     if recover:
         report.extra["recovered"] = []  # present (if empty) whenever recovery ran
-    options = images or ImageOptions()
-
-    def handle(item: EvidenceFile, outcome: ScanOutcome) -> None:
-        if item.kind == "image":
-            _scan_image(item, outcome, deep, verify, progress, options, recover)
-        else:
-            _scan_one(item, outcome, deep, verify, progress, recover)
-
-    return _each_input(paths, handle, report=report)
+    handle = functools.partial(_scan_handle, deep=deep, verify=verify, recover=recover,
+                               options=images or ImageOptions())
+    return _each_input(paths, handle, report=report, jobs=jobs, scheduler=scheduler,
+                       progress=progress, isolate=verify)
 
 
-def _hidden_one(item: EvidenceFile, outcome: ScanOutcome) -> None:
+def _scan_handle(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bool,
+                 recover: bool, options: ImageOptions,
+                 progress: Callable[[Any], None] | None = None) -> None:
+    if item.kind == "image":
+        _scan_image(item, outcome, deep, verify, progress, options, recover)
+    else:
+        _scan_one(item, outcome, deep, verify, progress, recover)
+
+
+def _hidden_one(item: EvidenceFile, outcome: ScanOutcome,
+                progress: Callable[[Any], None] | None = None) -> None:
     report, source = outcome.report, source_path(item.path)
     with open_evidence(item.path, item.kind) as evidence:
         rows, findings = hidden_inventory(evidence.store)
@@ -640,7 +650,8 @@ def _hidden_one(item: EvidenceFile, outcome: ScanOutcome) -> None:
     report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
 
 
-def hidden_evidence(paths: list[str]) -> ScanOutcome:
+def hidden_evidence(paths: list[str], jobs: int = 1, scheduler: str | None = None,
+                    progress: Callable[[Any], None] | None = None) -> ScanOutcome:
     """The ``hidden`` command's report: every associated message of every PST/OST input.
 
     The same envelope as a scan (``sources[]`` with hashes and every finding met while
@@ -648,18 +659,27 @@ def hidden_evidence(paths: list[str]) -> ScanOutcome:
     named on the command line that is not a store is an input error; inside directories,
     other files are skipped.
     """
-    outcome = _each_input(paths, _hidden_one, ("pst", "ost"), "a PST/OST store", "hidden")
+    outcome = _each_input(paths, _hidden_one, ("pst", "ost"), "a PST/OST store", "hidden",
+                          jobs=jobs, scheduler=scheduler, progress=progress)
     outcome.report.extra.setdefault("hidden", [])
     return outcome
 
 
-def _each_input(paths: list[str], handle: Callable[[EvidenceFile, ScanOutcome], None],
+def _each_input(paths: list[str], handle: Callable[..., None],
                 kinds: tuple[str, ...] | None = None, what: str = "",
-                step_name: str = "scan", report: Report | None = None) -> ScanOutcome:
-    """Run ``handle`` on every input (of one of ``kinds``, when given: any other file named
-    on the command line is ``not what``), each failure one line; files of no wanted kind
-    found in directories are skipped."""
+                step_name: str = "scan", report: Report | None = None, jobs: int = 1,
+                scheduler: str | None = None, progress: Callable[[Any], None] | None = None,
+                isolate: bool = False) -> ScanOutcome:
+    """Run ``handle(item, outcome, progress=...)`` on every input (of one of ``kinds``,
+    when given: any other file named on the command line is ``not what``), each failure
+    one line; files of no wanted kind found in directories are skipped.
+
+    Each input is handled into an outcome of its own (in a worker process when ``jobs`` >
+    1, ``scheduler`` is set or ``isolate``), merged in input order: the report is the same
+    whichever ran it.
+    """
     outcome = ScanOutcome(report or Report())
+    todo: list[tuple[EvidenceFile, str | None]] = []
     for item in walk_inputs(paths):
         wanted = item.kind != "unknown" if kinds is None else item.kind in kinds
         if item.from_directory and (item.kind == "segment" or item.error is None and not wanted):
@@ -668,23 +688,70 @@ def _each_input(paths: list[str], handle: Callable[[EvidenceFile, ScanOutcome], 
         error = item.error
         if error is None and not wanted and kinds is not None:
             error = f"not {what} (its content is: {item.kind})"
-        if error is None:
-            try:
-                with step(log, f"{step_name} {item.path}"):
-                    handle(item, outcome)
-                continue
-            except (UidlInspectorError, OSError) as exc:
-                error = " ".join(str(exc).split()) or type(exc).__name__
-            except Exception as exc:  # noqa: BLE001 - one input's bug must not end the run
-                if debugging():
-                    raise
-                error = _internal_error(exc)
-        outcome.failed.append(f"{item.path}: {error}" if item.path not in error else error)
-        outcome.report.sources.append(_failed_source(item, error))
+        todo.append((item, error))
+    here = workers.runs_here(jobs, scheduler, len(todo), isolate)
+    task = functools.partial(_input_task, functools.partial(
+        handle, progress=progress if here else None), step_name)
+    tell = None if progress is None or here else (
+        lambda n, total: progress(f"{n} of {total} inputs done"))
+    for part in workers.run_ordered(task, todo, jobs, scheduler, isolate, _crashed, tell):
+        _merge(outcome, part)
     if outcome.skipped:
         log.info("scan: %d files of no known kind skipped in directories", outcome.skipped)
     outcome.report.run.finish()
     return outcome
+
+
+def _input_task(handle: Callable[[EvidenceFile, ScanOutcome], None], step_name: str,
+                todo: tuple[EvidenceFile, str | None]) -> ScanOutcome:
+    """One input's outcome (its one-line error included): what a worker returns."""
+    item, error = todo
+    outcome = ScanOutcome(Report())
+    if error is None:
+        try:
+            with step(log, f"{step_name} {item.path}"):
+                handle(item, outcome)
+            return outcome
+        except (UidlInspectorError, OSError) as exc:
+            error = " ".join(str(exc).split()) or type(exc).__name__
+        except Exception as exc:  # noqa: BLE001 - one input's bug must not end the run
+            if debugging():
+                raise
+            error = _internal_error(exc)
+        outcome = ScanOutcome(Report())  # nothing half-read of a failed input is kept
+    _input_failed(outcome, item, error)
+    return outcome
+
+
+def _input_failed(outcome: ScanOutcome, item: EvidenceFile, error: str) -> None:
+    outcome.failed.append(f"{item.path}: {error}" if item.path not in error else error)
+    outcome.report.sources.append(_failed_source(item, error))
+
+
+def _crashed(todo: tuple[EvidenceFile, str | None], reason: str) -> ScanOutcome:
+    outcome = ScanOutcome(Report())
+    _input_failed(outcome, todo[0], reason)
+    return outcome
+
+
+def _merge(outcome: ScanOutcome, part: ScanOutcome) -> None:
+    """Append one input's outcome to the run's, as if it had been read into it."""
+    report, offset = outcome.report, len(outcome.report.histories)
+    report.sources.extend(part.report.sources)
+    report.histories.extend(part.report.histories)
+    for key, value in part.report.extra.items():
+        if key == "recovered":  # an index into the histories, now the run's
+            for item in value:
+                if item.related_history is not None:
+                    item.related_history += offset
+        if isinstance(value, dict):
+            counts = report.extra.setdefault(key, {})
+            for name, count in value.items():
+                counts[name] = counts.get(name, 0) + count
+        else:
+            report.extra.setdefault(key, []).extend(value)
+    outcome.failed.extend(part.failed)
+    outcome.skipped += part.skipped
 
 
 def _failed_source(item: EvidenceFile, error: str) -> Source:

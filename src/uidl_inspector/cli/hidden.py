@@ -16,7 +16,16 @@ import typer
 from rich.console import Console
 
 from uidl_inspector.cli.app import PANEL_OUTPUT, app, examples
-from uidl_inspector.cli.common import EXIT_INPUT, ForceOpt, OutputOpt, error, guarded
+from uidl_inspector.cli.common import (
+    EXIT_INPUT,
+    ForceOpt,
+    JobsOpt,
+    OutputOpt,
+    SchedulerOpt,
+    error,
+    guarded,
+    jobs_or_default,
+)
 from uidl_inspector.locate import hidden_evidence
 from uidl_inspector.report.json_report import to_json
 from uidl_inspector.report.model import Report, Source
@@ -88,13 +97,15 @@ def hidden(
         help="table (default on a terminal) or json (default otherwise).")] = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
+    jobs: JobsOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """List every associated (hidden) message of every folder, with its attachments.
 
     A bad input gets one line on stderr and the others are still listed; the exit code is
     then 1.
     """
-    outcome = hidden_evidence(paths)
+    outcome = hidden_evidence(paths, jobs_or_default(jobs), scheduler)
     for line in outcome.failed:
         error(line)
     for source in outcome.report.sources:
