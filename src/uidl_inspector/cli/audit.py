@@ -6,6 +6,7 @@ import io
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -178,13 +179,13 @@ def _table_text(report: Report) -> str:
     return buffer.getvalue()
 
 
-def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str:
+def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str | Iterator[bytes]:
     from uidl_inspector.audit.rows import audit_csv
-    from uidl_inspector.report.json_report import to_json
+    from uidl_inspector.report.json_report import json_chunks
 
     audit = report.extra["audit"]
     if fmt is AuditFormat.json:
-        return to_json(report)
+        return json_chunks(report)
     if fmt is AuditFormat.csv:
         return audit_csv(audit, _run_meta(report))
     if fmt is AuditFormat.html:

@@ -21,8 +21,8 @@ from rich.console import Console
 from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, PANEL_PERFORMANCE
 from uidl_inspector.cli.runlog import PROG, SHOWN, quiet
 from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
-from uidl_inspector.report.csv_report import to_csv
-from uidl_inspector.report.json_report import to_json
+from uidl_inspector.report.csv_report import csv_chunks
+from uidl_inspector.report.json_report import json_chunks
 from uidl_inspector.report.model import Report
 from uidl_inspector.report.output import STDOUT, write_output
 from uidl_inspector.report.table_report import render_table, terminal_safe, to_table_text
@@ -174,10 +174,11 @@ def emit(report: Report, fmt: Format | None, output: str | None, force: bool,
     if chosen is Format.table and target == STDOUT:
         render_table(report, Console(highlight=False, markup=False, emoji=False))
         return
+    text: str | Iterable[bytes]
     if chosen is Format.table:
         text = to_table_text(report)
     elif chosen is Format.csv:
-        text = to_csv(report)
+        text = csv_chunks(report)
     else:
-        text = to_json(report)
+        text = json_chunks(report)
     write_output(text, target, force=force, protect=inputs)

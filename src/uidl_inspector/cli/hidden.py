@@ -27,7 +27,7 @@ from uidl_inspector.cli.common import (
     jobs_or_default,
 )
 from uidl_inspector.locate import hidden_evidence
-from uidl_inspector.report.json_report import to_json
+from uidl_inspector.report.json_report import json_chunks
 from uidl_inspector.report.model import Report, Source
 from uidl_inspector.report.output import STDOUT, write_output
 from uidl_inspector.report.table_report import data_table, terminal_safe
@@ -115,7 +115,7 @@ def hidden(
     to_terminal = target == STDOUT and sys.stdout.isatty()
     chosen = fmt or (HiddenFormat.table if to_terminal else HiddenFormat.json)
     if chosen is HiddenFormat.json:
-        text = to_json(envelope(outcome.report))
+        text = json_chunks(envelope(outcome.report))
     elif to_terminal:
         _tables(outcome.report, Console(highlight=False, markup=False, emoji=False))
         text = None

@@ -186,7 +186,9 @@ class HistoryRecord:
     # the store's identity, kept by every copy of it (audit lineages group by it)
     store_key: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, entries: bool = True) -> dict[str, Any]:
+        """The record; ``entries=False`` leaves ``entries`` empty for a writer that
+        streams them (:meth:`PopHistory.entry_dicts`)."""
         h = self.history
         return {
             "source": self.source,
@@ -202,7 +204,7 @@ class HistoryRecord:
                 "parsed_count": len(h.entries),
                 "slack": h.slack_dict(),
             },
-            "entries": [e.to_dict() for e in h.entries],
+            "entries": [d for batch in h.entry_dicts() for d in batch] if entries else [],
             "anomalies": [a.to_dict() for a in h.anomalies],
         }
 
@@ -243,15 +245,19 @@ class Report:
     extra: dict[str, Any] = field(default_factory=dict)
     demo: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict_head(self) -> dict[str, Any]:
+        """The keys before ``sources``: what the run was."""
+        return {
             "tool": tool_info(),
             "generated_at": (self.run.finished_at or self.run.started_at).isoformat(),
             "run": self.run.to_dict(),
             "demo": self.demo,
-            "sources": [s.to_dict() for s in self.sources],
-            "histories": [h.to_dict() for h in self.histories],
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.to_dict_head()
+        out["sources"] = [s.to_dict() for s in self.sources]
+        out["histories"] = [h.to_dict() for h in self.histories]
         out.update(self.extra)
         return out
 
