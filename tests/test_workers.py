@@ -105,3 +105,18 @@ def test_a_dask_cluster_gives_the_local_report(tmp_path, command) -> None:
                                                         cluster.scheduler_address})
     assert remote == local == by_env
     assert remote_code == code
+
+
+def test_progress_tells_hashing_recovery_and_inputs_done(tmp_path) -> None:
+    from uidl_inspector.locate import scan_evidence
+
+    store = SAMPLES / "demo.pst"
+    said: list = []
+    scan_evidence([str(store)], progress=said.append)
+    lines = [s for s in said if isinstance(s, str)]
+    mib = store.stat().st_size >> 20
+    assert f"{store}: looking for earlier histories in free space" in lines
+    assert lines[-1] == f"{store}: hashing, {mib} of {mib} MiB"
+    said.clear()
+    scan_evidence(_inputs(tmp_path), progress=said.append, jobs=2)
+    assert said[-1] == "6 of 6 inputs done"

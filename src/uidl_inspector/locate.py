@@ -38,9 +38,9 @@ from uidl_inspector.report.model import (
     Profile,
     Report,
     Source,
+    hash_file,
     source_path,
 )
-from uidl_inspector.store.byteview import hash_stream
 from uidl_inspector.store.detect import (
     Evidence,
     EvidenceFile,
@@ -477,6 +477,8 @@ def _read_one(name: str, kind: str, report: Report, deep: bool, verify: bool,
             report.extra.setdefault("message_managers", []).extend(
                 {"source": source, **c.to_dict()} for c in result.candidates)
             if recover and getattr(evidence.store, "ndb", None) is not None:
+                if progress is not None:
+                    progress(f"{source}: looking for earlier histories in free space")
                 findings += _recover(evidence.store.ndb, source, report)
             if verify:
                 rows, _ = hidden_inventory(evidence.store)
@@ -527,7 +529,8 @@ def _scan_one(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bool
               progress: Callable[[Any], None] | None, recover: bool = True) -> None:
     extra = _read_one(item.path, item.kind or "unknown", outcome.report, deep, verify,
                       progress, recover=recover)
-    outcome.report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
+    outcome.report.sources.append(Source.from_file(item.path, item.kind or "unknown",
+                                                   progress, **extra))
 
 
 def _scan_image(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bool,
@@ -589,13 +592,9 @@ def _store_failed(outcome: ScanOutcome, location: str, error: str) -> dict[str, 
 def _image_file(path: str, hashed: bool, progress: Callable[[Any], None] | None
                 ) -> tuple[str, int, str, str]:
     """Path, size and hashes (empty unless ``hashed``) of one file of an image."""
-    total = os.path.getsize(path)
     if not hashed:
-        return path, total, "", ""
-    tell = None if progress is None else (lambda done: progress(
-        f"{path}: hashing the image, {done >> 20:,} of {total >> 20:,} MiB"))
-    with open(path, "rb") as handle:
-        return (path, *hash_stream(handle, progress=tell))
+        return path, os.path.getsize(path), "", ""
+    return (path, *hash_file(path, progress=progress, what="hashing the image"))
 
 
 def open_source(source: Source) -> Evidence:

@@ -32,10 +32,17 @@ __all__ += ["TOOL_NAME"]
 log = logging.getLogger(__name__)
 
 
-def hash_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> tuple[int, str, str]:
-    """Size, SHA-256 and MD5 of a file, read once, opened read-only."""
+def hash_file(path: str | os.PathLike[str], chunk: int = 1 << 20, progress: Any = None,
+              what: str = "hashing") -> tuple[int, str, str]:
+    """Size, SHA-256 and MD5 of a file, read once, opened read-only; ``progress`` gets
+    one-line status as it goes."""
     with open(path, "rb") as handle:
-        return hash_stream(handle, chunk)
+        tell = None
+        if progress is not None:
+            total = os.fstat(handle.fileno()).st_size
+            tell = lambda done: progress(  # noqa: E731
+                f"{path}: {what}, {done >> 20:,} of {total >> 20:,} MiB")
+        return hash_stream(handle, chunk, progress=tell)
 
 
 @dataclass(frozen=True)
@@ -67,8 +74,9 @@ class Source:
                    hashlib.md5(data).hexdigest(), **extra)._logged()
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], kind: str, **extra: Any) -> Source:
-        size, sha256, md5 = hash_file(path)
+    def from_file(cls, path: str | os.PathLike[str], kind: str, progress: Any = None,
+                  **extra: Any) -> Source:
+        size, sha256, md5 = hash_file(path, progress=progress)
         return cls(str(path), kind, size, sha256, md5, **extra)._logged()
 
     def _logged(self) -> Source:
