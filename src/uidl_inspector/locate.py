@@ -21,6 +21,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
@@ -527,10 +528,14 @@ def _recover(ndb: Any, source: str, report: Report) -> list[Finding]:
 
 def _scan_one(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bool,
               progress: Callable[[Any], None] | None, recover: bool = True) -> None:
-    extra = _read_one(item.path, item.kind or "unknown", outcome.report, deep, verify,
-                      progress, recover=recover)
-    outcome.report.sources.append(Source.from_file(item.path, item.kind or "unknown",
-                                                   progress, **extra))
+    """One loose file. It is hashed on a thread of its own while it is read: hashlib lets
+    go of the GIL, so the hashes cost little more than the read they need anyway."""
+    with ThreadPoolExecutor(1, thread_name_prefix="hash") as hasher:
+        digests = hasher.submit(hash_file, item.path, progress=progress)
+        extra = _read_one(item.path, item.kind or "unknown", outcome.report, deep, verify,
+                          progress, recover=recover)
+        source = Source(str(item.path), item.kind or "unknown", *digests.result(), **extra)
+    outcome.report.sources.append(source.logged())
 
 
 def _scan_image(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bool,

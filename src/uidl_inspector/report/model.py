@@ -71,15 +71,15 @@ class Source:
     @classmethod
     def from_bytes(cls, path: str, kind: str, data: bytes, **extra: Any) -> Source:
         return cls(path, kind, len(data), hashlib.sha256(data).hexdigest(),
-                   hashlib.md5(data).hexdigest(), **extra)._logged()
+                   hashlib.md5(data).hexdigest(), **extra).logged()
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], kind: str, progress: Any = None,
                   **extra: Any) -> Source:
         size, sha256, md5 = hash_file(path, progress=progress)
-        return cls(str(path), kind, size, sha256, md5, **extra)._logged()
+        return cls(str(path), kind, size, sha256, md5, **extra).logged()
 
-    def _logged(self) -> Source:
+    def logged(self) -> Source:
         """Record the input in the processing log, as the report records it."""
         log.info("input %s: %s, %d bytes, sha256 %s, md5 %s", self.path, self.kind, self.size,
                  self.sha256, self.md5)
