@@ -81,7 +81,11 @@ def runs_here(jobs: int, scheduler: str | None, count: int, isolate: bool = Fals
     """Whether :func:`run_ordered` runs its tasks in this process (one worker, no cluster,
     no need to isolate a native library, or a single input)."""
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
-    return not scheduler and not isolate and (jobs <= 1 or count <= 1)
+    if scheduler:
+        return False
+    # a daemonic process (a harness's worker) may not start processes: it is the isolation
+    return multiprocessing.current_process().daemon or (
+        not isolate and (jobs <= 1 or count <= 1))
 
 
 def run_ordered(task: Callable[[T], R], items: Sequence[T], jobs: int = 1,

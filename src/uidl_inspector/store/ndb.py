@@ -140,7 +140,8 @@ class NdbFile:
         """``size`` bytes at ``offset`` (fewer at the end), without keeping them mapped: for
         a walk over pages spread across the file (recovery's B-tree walk), which through
         the map would keep a page of memory resident for every page read."""
-        if isinstance(self._map, mmap.mmap) and self._file is not None:
+        if isinstance(self._map, mmap.mmap) and self._file is not None and offset >= 0 \
+                and size > 0:  # otherwise a slice's meaning, as a damaged store may ask
             return os.pread(self._file.fileno(), size, offset)
         return bytes(self._map[offset:offset + size])
 
