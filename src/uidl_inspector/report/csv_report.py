@@ -56,7 +56,7 @@ def csv_rows(histories: Sequence[HistoryRecord], header: bool = True) -> list[li
     rows = [list(COLUMNS)] if header else []
     for record in histories:
         shared = _record_cells(record)
-        entries = [e.to_dict() for e in record.history.entries] or [{}]
+        entries = [d for batch in record.history.entry_dicts() for d in batch] or [{}]
         for e in entries:
             cells = [*shared, *(e.get(k) for k in ("index", "offset", "operation", "content",
                                                    "timestamp", "raw_timestamp", "uid",
