@@ -3,7 +3,9 @@
 Run: ``python benchmarks/bench_blob.py [--runs N]``. Prints medians of N runs of each, in
 the same process, their ratio (target: parse_blob <= 1.5x the baseline), and peak memory
 (tracemalloc, measured in separate runs so that tracing does not distort the timings).
-Also times the full materialisation of every entry (datetimes, unescaped UIDs), which
+Also times ``blob --format json``'s work (decode, build the report, encode it) against a
+bare split + regex + ``json.dumps`` of the same tags (target <= 2.0x), the full
+materialisation of every entry (datetimes, unescaped UIDs), which
 parse_blob defers for a BLOB without anomalies, and the generic Construct path.
 """
 
@@ -46,6 +48,27 @@ def baseline(data: bytes) -> list[tuple[bytes, ...]]:
     count = int.from_bytes(data[2:4], "little")
     match = BASELINE_TAG.fullmatch
     return [match(tag).groups() for tag in data[4:].split(b"\0")[:count]]
+
+
+def baseline_json(data: bytes) -> bytes:
+    """The bare script of the ``blob --format json`` target: split, regex, json.dumps."""
+    import json
+
+    rows = [{"operation": op.decode(), "content": ct.decode(), "timestamp": ts.decode(),
+             "uid": uid.decode()} for op, ct, ts, uid in baseline(data)]
+    return json.dumps(rows, indent=2).encode()
+
+
+def blob_json(data: bytes) -> bytes:
+    """What ``blob --format json`` does after reading its file: decode, report, write."""
+    from uidl_inspector.report.json_report import json_chunks
+    from uidl_inspector.report.model import HistoryRecord, Report, Source
+
+    report = Report()
+    report.sources.append(Source.from_bytes("bench.bin", "blob", data, variant="blob"))
+    report.histories.append(HistoryRecord("bench.bin", parse_blob(data), data))
+    report.run.finish()
+    return b"".join(json_chunks(report))
 
 
 def materialise(data: bytes) -> int:
@@ -94,6 +117,11 @@ def main() -> None:
     print(f"parse_blob           : {ours * 1000:8.1f} ms  ratio {ours / base:.2f}x (target <= 1.5)")
     print(f"parse_blob + entries : {full * 1000:8.1f} ms  ratio {full / base:.2f}x "
           "(every Entry built: datetime, unescaped UID)")
+    bare = median_time(lambda: baseline_json(data), args.runs)
+    report = median_time(lambda: blob_json(data), args.runs)
+    print(f"split+regex+json     : {bare * 1000:8.1f} ms (median of {args.runs})")
+    print(f"blob --format json   : {report * 1000:8.1f} ms  ratio {report / bare:.2f}x "
+          "(target <= 2.0; parse, every entry, hashes, the report's JSON)")
     if args.generic:
         generic = median_time(lambda: PopBlobChecked.parse(data), 1)
         print(f"generic Construct    : {generic * 1000:8.1f} ms  ratio {generic / base:.2f}x")

@@ -17,6 +17,16 @@ process: interpreter, libraries and the run).
 
 Printed: medians, the big/small ratio (target <= 2x), our time over pypff's on the big
 store (target <= 1.0x), and the peak memory of a scan of the big store (target < 150 MB).
+
+``--io STORE`` (issue 12): the command as a user runs it, ``uidl-inspector scan STORE -f
+json -o FILE`` in a fresh process (interpreter start and imports included), with and
+without ``--no-recover``, against a bare Python process hashing the file once (MD5 and
+SHA-256 in one pass). Targets: <= 2.5x with recovery, <= 2.0x without, peak RSS <= 120 MB
+(the child's ru_maxrss, from wait4). Build the store once with ``uidl-inspector synth
+/tmp/uidl-bench/large-100000 --scenario large --messages 100000``.
+
+``--jobs STORE``: 8 copies (hard links) of STORE scanned with ``--jobs 2`` against
+``--jobs 1`` (target <= 0.6x), reports compared apart from run metadata.
 """
 
 from __future__ import annotations
@@ -127,6 +137,79 @@ def measure(task: str, path: Path, runs: int) -> tuple[float, int, int]:
     return statistics.median(times), max(peaks), result
 
 
+HASH_ONCE = """
+import hashlib, sys
+sha, md5 = hashlib.sha256(), hashlib.md5()
+with open(sys.argv[1], "rb") as handle:
+    while block := handle.read(1 << 20):
+        sha.update(block)
+        md5.update(block)
+"""
+
+
+def run_process(argv: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one child process."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    start = time.perf_counter()
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - start
+    if status and os.waitstatus_to_exitcode(status) not in (0,):
+        raise SystemExit(f"{argv}: {child.stderr.read().decode()}")
+    return elapsed, usage.ru_maxrss
+
+
+def median_process(argv: list[str], runs: int) -> tuple[float, int]:
+    results = [run_process(argv) for _ in range(runs)]
+    return statistics.median(r[0] for r in results), max(r[1] for r in results)
+
+
+def scan_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "uidl_inspector", "scan", *args, "-f", "json", "--force"]
+
+
+def bench_io(store: Path, runs: int) -> None:
+    """The scan command against one hashing pass of the same file, same run."""
+    import os
+
+    print(f"{store} ({store.stat().st_size / 1e6:.1f} MB), medians of {runs} runs, "
+          f"{os.cpu_count()} CPUs (shared machine)")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = str(Path(tmp) / "report.json")
+        base, base_rss = median_process([sys.executable, "-c", HASH_ONCE, str(store)], runs)
+        print(f"  MD5+SHA-256 once : {base:7.3f} s  peak RSS {base_rss / 1024:6.1f} MB")
+        for label, extra, target in (("scan", (), 2.5), ("scan --no-recover",
+                                                         ("--no-recover",), 2.0)):
+            seconds, peak = median_process(scan_argv(str(store), *extra, "-o", out), runs)
+            print(f"  {label:17}: {seconds:7.3f} s  peak RSS {peak / 1024:6.1f} MB  "
+                  f"ratio {seconds / base:.2f}x (target <= {target}x, RSS <= 120 MB)")
+
+
+def bench_jobs(store: Path, runs: int, copies: int = 8) -> None:
+    """``--jobs 2`` against ``--jobs 1`` on copies of one store; the reports must agree."""
+    import json
+    import os
+
+    with tempfile.TemporaryDirectory(dir=store.parent) as tmp:
+        folder = Path(tmp) / "copies"
+        folder.mkdir()
+        for i in range(copies):
+            os.link(store, folder / f"copy-{i}.pst")
+        seconds, reports = {}, {}
+        for jobs in (1, 2):
+            out = Path(tmp) / f"jobs-{jobs}.json"
+            seconds[jobs], _ = median_process(
+                scan_argv(str(folder), "--jobs", str(jobs), "-o", str(out)), runs)
+            data = json.loads(out.read_text())
+            reports[jobs] = {k: v for k, v in data.items() if k not in ("run", "generated_at")}
+        print(f"{copies} copies of {store.name}: --jobs 1 {seconds[1]:.3f} s, --jobs 2 "
+              f"{seconds[2]:.3f} s, ratio {seconds[2] / seconds[1]:.2f}x (target <= 0.6x), "
+              f"{os.cpu_count()} CPUs; reports equal: {reports[1] == reports[2]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big", type=int, default=100_000)
@@ -136,7 +219,17 @@ def main() -> None:
                         help="comma-separated subset of: " + ", ".join(TASKS))
     parser.add_argument("--pypff-runs", type=int, default=None,
                         help="runs of the pypff walk (slow on the big store); default --runs")
+    parser.add_argument("--io", type=Path, metavar="STORE",
+                        help="time the scan command against one hashing pass of STORE")
+    parser.add_argument("--jobs", type=Path, metavar="STORE",
+                        help="time --jobs 2 against --jobs 1 on 8 copies of STORE")
     args = parser.parse_args()
+    if args.io or args.jobs:
+        if args.io:
+            bench_io(args.io, args.runs)
+        if args.jobs:
+            bench_jobs(args.jobs, args.runs)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         small, big = write_store(folder, args.small), write_store(folder, args.big)

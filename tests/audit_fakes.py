@@ -38,6 +38,9 @@ class FakeHistory:
     def slack_dict(self):
         return None if self.slack is None else {"size": len(self.slack)}
 
+    def entry_dicts(self):
+        yield [e.to_dict() for e in self.entries]
+
 
 def history(tags, *, account="user@example.org", source="store.pst", nid=0x200008,
             folder="Top of Personal Folders/Inbox", profile="Outlook", key="00" * 16,

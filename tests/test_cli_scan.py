@@ -139,6 +139,7 @@ def test_verify_agrees_with_libpff(synthetic):
 
 def test_verify_reports_disagreements(monkeypatch, synthetic):
     import uidl_inspector.verify as verify
+    import uidl_inspector.workers as workers
 
     real = verify.libpff_hidden
 
@@ -150,6 +151,8 @@ def test_verify_reports_disagreements(monkeypatch, synthetic):
                                          "search_key": None}]
 
     monkeypatch.setattr(verify, "libpff_hidden", altered)
+    # --verify runs libpff out of process; the altered reader exists in this one only
+    monkeypatch.setattr(workers, "runs_here", lambda *args: True)
     store = synthetic / "single-account-unicode-none.pst"
     [check] = json.loads(_invoke("scan", str(store), "--verify",
                                  "--format", "json").stdout)["cross_check"]

@@ -76,6 +76,7 @@ ANOMALY_CODES = (
 
 RFC1939_MAX_UID = 70
 HEADER_SIZE = 4
+ENTRY_BATCH = 4096  # entries converted for a report at a time
 _OP_NAMES = {name: char for char, name in OPERATIONS.items()}
 _CONTENT_NAMES = {name: char for char, name in CONTENTS.items()}
 _ALNUM = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -189,9 +190,40 @@ class PopHistory:
             "declared_count": self.declared_count,
             "parsed_count": self.parsed_count,
             "slack": self.slack_dict(),
-            "entries": [e.to_dict() for e in self.entries],
+            "entries": [d for batch in self.entry_dicts() for d in batch],
             "anomalies": [a.to_dict() for a in self.anomalies],
         }
+
+    def raw_tags(self, counted: bool = False) -> list[bytes]:
+        """Every entry's raw tag (``counted``: only those within the declared Count),
+        without decoding the entries of a BLOB with no anomaly."""
+        if isinstance(self.entries, _LazyEntries):  # every tag complete, none beyond Count
+            return self.entries.raws
+        return [e.raw_tag for e in self.entries if not (counted and e.beyond_count)]
+
+    def uids(self) -> set[str]:
+        """The entries' (unescaped) UIDs, cheaply when the BLOB has no anomaly."""
+        if isinstance(self.entries, _LazyEntries):
+            return {_ESCAPE.sub(_escaped_byte, raw[_UID]).decode("ascii") if b"$" in raw
+                    else raw[_UID].decode("ascii") for raw in self.entries.raws}
+        return {e.uid for e in self.entries}
+
+    def latest(self) -> datetime | None:
+        """The latest valid timestamp of the entries, or None."""
+        if isinstance(self.entries, _LazyEntries):  # 14-digit times sort as the times do
+            raws = self.entries.raws
+            return _timestamp(max(raw[_TS] for raw in raws))[0] if raws else None
+        return max((e.timestamp for e in self.entries if e.timestamp), default=None)
+
+    def entry_dicts(self, size: int = ENTRY_BATCH) -> Iterator[list[dict[str, Any]]]:
+        """Every entry's ``to_dict``, in batches of ``size``: what reports write. A BLOB
+        with no anomaly is converted straight from its tags (no Entry kept)."""
+        entries = self.entries
+        for start in range(0, len(entries), size):
+            if isinstance(entries, _LazyEntries):
+                yield entries.dicts(start, start + size)
+            else:
+                yield [e.to_dict() for e in entries[start:start + size]]
 
 
 # --- UIDs --------------------------------------------------------------------------------
@@ -407,6 +439,10 @@ class _LazyEntries(Sequence[Entry]):
     def __len__(self) -> int:
         return len(self._cache)
 
+    @property
+    def raws(self) -> list[bytes]:
+        return self._tags.raws
+
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
             return tuple(self[i] for i in range(*index.indices(len(self))))
@@ -420,6 +456,31 @@ class _LazyEntries(Sequence[Entry]):
 
     def __iter__(self) -> Iterator[Entry]:
         return (self[i] for i in range(len(self)))
+
+    def dicts(self, start: int, stop: int) -> list[dict[str, Any]]:
+        """``Entry.to_dict`` of entries ``start:stop``, made from the tags in one pass.
+
+        Every tag here is clean (see ``_CLEAN_TAG``): ASCII, a known operation and content,
+        a valid time (written as ``datetime.isoformat`` would), a UID whose escapes are of
+        printable ASCII; nothing else can differ from tag to tag.
+        """
+        raws, offsets = self._tags.raws[start:stop], self._tags.offsets[start:stop]
+        ops, cts = OPERATIONS, CONTENTS
+        out = []
+        for index, (offset, raw) in enumerate(zip(offsets, raws, strict=True), start):
+            text = raw.decode("ascii")
+            ts, uid = text[_TS], text[_UID]
+            out.append({
+                "index": index, "offset": offset, "operation": ops[raw[_OP]],
+                "content": cts[raw[_CT]],
+                "timestamp": f"{ts[:4]}-{ts[4:6]}-{ts[6:8]}T{ts[8:10]}:{ts[10:12]}:{ts[12:]}",
+                "raw_timestamp": ts, "raw_uid": uid,
+                "uid": uid if "$" not in uid else _ESCAPE.sub(_escaped_byte, raw[_UID]).decode(
+                    "ascii"),
+                "uid_hex": None, "raw_operation": text[_OP], "raw_content": text[_CT],
+                "complete": True, "beyond_count": False, "anomalies": [], "raw_tag_hex": None,
+            })
+        return out
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):

@@ -15,14 +15,17 @@ Rules are documented in docs/locating.md.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
+from uidl_inspector import workers
 from uidl_inspector.exceptions import DEBUG_ENV, NotAStoreError, UidlInspectorError, debugging
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import PopHistory, parse_blob
@@ -36,9 +39,9 @@ from uidl_inspector.report.model import (
     Profile,
     Report,
     Source,
+    hash_file,
     source_path,
 )
-from uidl_inspector.store.byteview import hash_stream
 from uidl_inspector.store.detect import (
     Evidence,
     EvidenceFile,
@@ -475,6 +478,8 @@ def _read_one(name: str, kind: str, report: Report, deep: bool, verify: bool,
             report.extra.setdefault("message_managers", []).extend(
                 {"source": source, **c.to_dict()} for c in result.candidates)
             if recover and getattr(evidence.store, "ndb", None) is not None:
+                if progress is not None:
+                    progress(f"{source}: looking for earlier histories in free space")
                 findings += _recover(evidence.store.ndb, source, report)
             if verify:
                 rows, _ = hidden_inventory(evidence.store)
@@ -524,9 +529,14 @@ def _recover(ndb: Any, source: str, report: Report) -> list[Finding]:
 
 def _scan_one(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bool,
               progress: Callable[[Any], None] | None, recover: bool = True) -> None:
-    extra = _read_one(item.path, item.kind or "unknown", outcome.report, deep, verify,
-                      progress, recover=recover)
-    outcome.report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
+    """One loose file. It is hashed on a thread of its own while it is read: hashlib lets
+    go of the GIL, so the hashes cost little more than the read they need anyway."""
+    with ThreadPoolExecutor(1, thread_name_prefix="hash") as hasher:
+        digests = hasher.submit(hash_file, item.path, progress=progress)
+        extra = _read_one(item.path, item.kind or "unknown", outcome.report, deep, verify,
+                          progress, recover=recover)
+        source = Source(str(item.path), item.kind or "unknown", *digests.result(), **extra)
+    outcome.report.sources.append(source.logged())
 
 
 # Reads one store into the report: (name, kind, opener) -> the Source's fields it learnt.
@@ -594,13 +604,9 @@ def _store_failed(outcome: ScanOutcome, location: str, error: str) -> dict[str, 
 def _image_file(path: str, hashed: bool, progress: Callable[[Any], None] | None
                 ) -> tuple[str, int, str, str]:
     """Path, size and hashes (empty unless ``hashed``) of one file of an image."""
-    total = os.path.getsize(path)
     if not hashed:
-        return path, total, "", ""
-    tell = None if progress is None else (lambda done: progress(
-        f"{path}: hashing the image, {done >> 20:,} of {total >> 20:,} MiB"))
-    with open(path, "rb") as handle:
-        return (path, *hash_stream(handle, progress=tell))
+        return path, os.path.getsize(path), "", ""
+    return (path, *hash_file(path, progress=progress, what="hashing the image"))
 
 
 def open_source(source: Source) -> Evidence:
@@ -612,7 +618,8 @@ def open_source(source: Source) -> Evidence:
 
 def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
                   progress: Callable[[Any], None] | None = None,
-                  recover: bool = True, images: ImageOptions | None = None) -> ScanOutcome:
+                  recover: bool = True, images: ImageOptions | None = None,
+                  jobs: int = 1, scheduler: str | None = None) -> ScanOutcome:
     """Scan every input (files, directories walked recursively, disk images with every
     partition, snapshot and file system in them) into one report.
 
@@ -621,21 +628,27 @@ def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
 
     An input that cannot be read or opened gets a Source with its one-line error and the
     scan goes on with the others; files of no known kind inside directories are skipped.
-    ``progress`` gets message counts (int) and, for images, one-line status (str).
+    ``progress`` gets message counts (int) and one-line status (str). ``jobs`` worker
+    processes (or the Dask cluster at ``scheduler``) each take one input; ``--verify``
+    always runs out of process, so that a libpff crash costs one input.
     """
     report = Report()
     if recover:
         report.extra["recovered"] = []  # present (if empty) whenever recovery ran
-    options = images or ImageOptions()
+    handle = functools.partial(_scan_handle, deep=deep, verify=verify, recover=recover,
+                               options=images or ImageOptions())
+    return _each_input(paths, handle, report=report, jobs=jobs, scheduler=scheduler,
+                       progress=progress, isolate=verify)
 
-    def handle(item: EvidenceFile, outcome: ScanOutcome) -> None:
-        if item.kind == "image":
-            _scan_image(item, outcome, progress, options, lambda name, kind, opener: _read_one(
-                name, kind, outcome.report, deep, verify, progress, opener, recover))
-        else:
-            _scan_one(item, outcome, deep, verify, progress, recover)
 
-    return _each_input(paths, handle, report=report)
+def _scan_handle(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bool,
+                 recover: bool, options: ImageOptions,
+                 progress: Callable[[Any], None] | None = None) -> None:
+    if item.kind == "image":
+        _scan_image(item, outcome, progress, options, lambda name, kind, opener: _read_one(
+            name, kind, outcome.report, deep, verify, progress, opener, recover))
+    else:
+        _scan_one(item, outcome, deep, verify, progress, recover)
 
 
 def _hidden_read(report: Report, name: str, kind: str,
@@ -650,7 +663,9 @@ def _hidden_read(report: Report, name: str, kind: str,
     return extra
 
 
-def hidden_evidence(paths: list[str], images: ImageOptions | None = None) -> ScanOutcome:
+def hidden_evidence(paths: list[str], images: ImageOptions | None = None, jobs: int = 1,
+                    scheduler: str | None = None,
+                    progress: Callable[[Any], None] | None = None) -> ScanOutcome:
     """The ``hidden`` command's report: every associated message of every PST/OST input,
     also of the PST/OST stores inside disk images.
 
@@ -659,31 +674,41 @@ def hidden_evidence(paths: list[str], images: ImageOptions | None = None) -> Sca
     named on the command line that is not a store is an input error; inside directories,
     other files are skipped.
     """
-    options = images or ImageOptions()
-
-    def handle(item: EvidenceFile, outcome: ScanOutcome) -> None:
-        report = outcome.report
-        if item.kind == "image":
-            _scan_image(item, outcome, None, options,
-                        lambda name, kind, opener: _hidden_read(report, name, kind, opener),
-                        ("pst", "ost"))
-            return
-        extra = _hidden_read(report, item.path, item.kind or "unknown")
-        report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
-
-    outcome = _each_input(paths, handle, ("pst", "ost", "image"), "a PST/OST store or a disk image",
-                          "hidden")
+    handle = functools.partial(_hidden_handle, options=images or ImageOptions())
+    outcome = _each_input(paths, handle, ("pst", "ost", "image"),
+                          "a PST/OST store or a disk image", "hidden", jobs=jobs,
+                          scheduler=scheduler, progress=progress)
     outcome.report.extra.setdefault("hidden", [])
     return outcome
 
 
-def _each_input(paths: list[str], handle: Callable[[EvidenceFile, ScanOutcome], None],
+def _hidden_handle(item: EvidenceFile, outcome: ScanOutcome, options: ImageOptions,
+                   progress: Callable[[Any], None] | None = None) -> None:
+    report = outcome.report
+    if item.kind == "image":
+        _scan_image(item, outcome, progress, options,
+                    lambda name, kind, opener: _hidden_read(report, name, kind, opener),
+                    ("pst", "ost"))
+        return
+    extra = _hidden_read(report, item.path, item.kind or "unknown")
+    report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
+
+
+def _each_input(paths: list[str], handle: Callable[..., None],
                 kinds: tuple[str, ...] | None = None, what: str = "",
-                step_name: str = "scan", report: Report | None = None) -> ScanOutcome:
-    """Run ``handle`` on every input (of one of ``kinds``, when given: any other file named
-    on the command line is ``not what``), each failure one line; files of no wanted kind
-    found in directories are skipped."""
+                step_name: str = "scan", report: Report | None = None, jobs: int = 1,
+                scheduler: str | None = None, progress: Callable[[Any], None] | None = None,
+                isolate: bool = False) -> ScanOutcome:
+    """Run ``handle(item, outcome, progress=...)`` on every input (of one of ``kinds``,
+    when given: any other file named on the command line is ``not what``), each failure
+    one line; files of no wanted kind found in directories are skipped.
+
+    Each input is handled into an outcome of its own (in a worker process when ``jobs`` >
+    1, ``scheduler`` is set or ``isolate``), merged in input order: the report is the same
+    whichever ran it.
+    """
     outcome = ScanOutcome(report or Report())
+    todo: list[tuple[EvidenceFile, str | None]] = []
     for item in walk_inputs(paths):
         wanted = item.kind != "unknown" if kinds is None else item.kind in kinds
         if item.from_directory and (item.kind == "segment" or item.error is None and not wanted):
@@ -692,23 +717,70 @@ def _each_input(paths: list[str], handle: Callable[[EvidenceFile, ScanOutcome], 
         error = item.error
         if error is None and not wanted and kinds is not None:
             error = f"not {what} (its content is: {item.kind})"
-        if error is None:
-            try:
-                with step(log, f"{step_name} {item.path}"):
-                    handle(item, outcome)
-                continue
-            except (UidlInspectorError, OSError) as exc:
-                error = " ".join(str(exc).split()) or type(exc).__name__
-            except Exception as exc:  # noqa: BLE001 - one input's bug must not end the run
-                if debugging():
-                    raise
-                error = _internal_error(exc)
-        outcome.failed.append(f"{item.path}: {error}" if item.path not in error else error)
-        outcome.report.sources.append(_failed_source(item, error))
+        todo.append((item, error))
+    here = workers.runs_here(jobs, scheduler, len(todo), isolate)
+    task = functools.partial(_input_task, functools.partial(
+        handle, progress=progress if here else None), step_name)
+    tell = None if progress is None or here else (
+        lambda n, total: progress(f"{n} of {total} inputs done"))
+    for part in workers.run_ordered(task, todo, jobs, scheduler, isolate, _crashed, tell):
+        _merge(outcome, part)
     if outcome.skipped:
         log.info("scan: %d files of no known kind skipped in directories", outcome.skipped)
     outcome.report.run.finish()
     return outcome
+
+
+def _input_task(handle: Callable[[EvidenceFile, ScanOutcome], None], step_name: str,
+                todo: tuple[EvidenceFile, str | None]) -> ScanOutcome:
+    """One input's outcome (its one-line error included): what a worker returns."""
+    item, error = todo
+    outcome = ScanOutcome(Report())
+    if error is None:
+        try:
+            with step(log, f"{step_name} {item.path}"):
+                handle(item, outcome)
+            return outcome
+        except (UidlInspectorError, OSError) as exc:
+            error = " ".join(str(exc).split()) or type(exc).__name__
+        except Exception as exc:  # noqa: BLE001 - one input's bug must not end the run
+            if debugging():
+                raise
+            error = _internal_error(exc)
+        outcome = ScanOutcome(Report())  # nothing half-read of a failed input is kept
+    _input_failed(outcome, item, error)
+    return outcome
+
+
+def _input_failed(outcome: ScanOutcome, item: EvidenceFile, error: str) -> None:
+    outcome.failed.append(f"{item.path}: {error}" if item.path not in error else error)
+    outcome.report.sources.append(_failed_source(item, error))
+
+
+def _crashed(todo: tuple[EvidenceFile, str | None], reason: str) -> ScanOutcome:
+    outcome = ScanOutcome(Report())
+    _input_failed(outcome, todo[0], reason)
+    return outcome
+
+
+def _merge(outcome: ScanOutcome, part: ScanOutcome) -> None:
+    """Append one input's outcome to the run's, as if it had been read into it."""
+    report, offset = outcome.report, len(outcome.report.histories)
+    report.sources.extend(part.report.sources)
+    report.histories.extend(part.report.histories)
+    for key, value in part.report.extra.items():
+        if key == "recovered":  # an index into the histories, now the run's
+            for item in value:
+                if item.related_history is not None:
+                    item.related_history += offset
+        if isinstance(value, dict):
+            counts = report.extra.setdefault(key, {})
+            for name, count in value.items():
+                counts[name] = counts.get(name, 0) + count
+        else:
+            report.extra.setdefault(key, []).extend(value)
+    outcome.failed.extend(part.failed)
+    outcome.skipped += part.skipped
 
 
 def _failed_source(item: EvidenceFile, error: str) -> Source:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,14 +30,17 @@ from uidl_inspector.cli.common import (
     CredentialOpt,
     DeletedOpt,
     ForceOpt,
+    JobsOpt,
     NoHashImagesOpt,
     NoRecoverOpt,
     OutputOpt,
     PartitionsOpt,
+    SchedulerOpt,
     VssOpt,
     error,
     guarded,
     image_options,
+    jobs_or_default,
     note,
     usage_error,
 )
@@ -43,7 +48,7 @@ from uidl_inspector.demo import DEMO_STORE, demo_path, samples_dir
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.logs import codes_summary, step
 from uidl_inspector.report.lineage_views import lineage_tables
-from uidl_inspector.report.model import TOOL_NAME, Report
+from uidl_inspector.report.model import TOOL_NAME, Report, Source
 from uidl_inspector.report.output import STDOUT, write_output
 from uidl_inspector.report.table_report import data_table, render_table, terminal_safe
 from uidl_inspector.report.timeline import TimelineError, check_zone_name
@@ -77,29 +82,38 @@ def parse_listing_option(value: str) -> tuple[str | None, str]:
 
 def audit_report(paths: list[str], listings: list[ServerListing],
                  progress: Any = None, reading: Any = None, recover: bool = True,
-                 images: Any = None) -> tuple[Report, list[str]]:
+                 images: Any = None, jobs: int = 1,
+                 scheduler: str | None = None) -> tuple[Report, list[str]]:
     """Scan the evidence, take each store's inventory, audit. Returns the report (with
     ``audit`` in its extra sections) and one line per input that could not be processed.
-    ``progress`` is the scan's, ``reading`` the inventory's (``count, total``)."""
-    from uidl_inspector.locate import open_source, scan_evidence
+    Scanning and inventories run one input per worker (``jobs``, or a Dask ``scheduler``);
+    the audit itself, across all stores, runs here. ``progress`` is the scan's,
+    ``reading`` the inventory's (``count, total``; told only when inventories run here)."""
+    from uidl_inspector.locate import scan_evidence
+    from uidl_inspector.workers import run_ordered, runs_here
 
     with step(log, "scan"):
-        outcome = scan_evidence(paths, progress=progress, recover=recover, images=images)
+        outcome = scan_evidence(paths, progress=progress, recover=recover, images=images,
+                                jobs=jobs, scheduler=scheduler)
     report = outcome.report
     failed = list(outcome.failed)
+    stores = [s for s in report.sources if s.kind in STORE_KINDS and not s.errors]
+    tell = None if progress is None else (
+        lambda n, total: progress(f"inventories: {n} of {total} stores listed"))
     inventories: list[Inventory] = []
-    for source in report.sources:
-        if source.kind not in STORE_KINDS or source.errors:
+    task = _inventory
+    if reading is not None and runs_here(jobs, scheduler, len(stores)):
+        task = functools.partial(_inventory, reading=reading)  # a lambda: never pickled
+    for source, taken in zip(stores, run_ordered(task, stores, jobs, scheduler,
+                                                 crashed=_inventory_crashed, done=tell),
+                             strict=True):
+        if isinstance(taken, str):
+            failed.append(f"{source.path}: cannot list its messages: {taken}")
             continue
-        try:
-            with step(log, f"inventory {source.path}"), open_source(source) as evidence:
-                inventories.append(take_inventory(evidence.store, source.path, reading))
-            log.info("inventory %s: %d messages, %d hidden messages, findings: %s",
-                     source.path, len(inventories[-1].messages),
-                     len(inventories[-1].managers),
-                     codes_summary(f.code for f in inventories[-1].findings))
-        except (UidlInspectorError, OSError) as exc:
-            failed.append(f"{source.path}: cannot list its messages: {exc}")
+        inventories.append(taken)
+        log.info("inventory %s: %d messages, %d hidden messages, findings: %s",
+                 source.path, len(taken.messages), len(taken.managers),
+                 codes_summary(f.code for f in taken.findings))
     with step(log, "audit"):
         report.extra["audit"] = run_audit(report.histories, inventories, listings,
                                           report.sources,
@@ -110,6 +124,21 @@ def audit_report(paths: list[str], listings: list[ServerListing],
              codes_summary(f["code"] for f in report.extra["audit"]["findings"]))
     report.run.finish()
     return report, failed
+
+
+def _inventory(source: Source, reading: Any = None) -> Inventory | str:
+    """One store's inventory, or why it could not be taken (run by a worker)."""
+    from uidl_inspector.locate import open_source
+
+    try:
+        with step(log, f"inventory {source.path}"), open_source(source) as evidence:
+            return take_inventory(evidence.store, source.path, reading)
+    except (UidlInspectorError, OSError) as exc:
+        return str(exc)
+
+
+def _inventory_crashed(source: Source, reason: str) -> str:
+    return reason
 
 
 def _run_meta(report: Report) -> dict[str, Any]:
@@ -155,13 +184,13 @@ def _table_text(report: Report) -> str:
     return buffer.getvalue()
 
 
-def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str:
+def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str | Iterator[bytes]:
     from uidl_inspector.audit.rows import audit_csv
-    from uidl_inspector.report.json_report import to_json
+    from uidl_inspector.report.json_report import json_chunks
 
     audit = report.extra["audit"]
     if fmt is AuditFormat.json:
-        return to_json(report)
+        return json_chunks(report)
     if fmt is AuditFormat.csv:
         return audit_csv(audit, _run_meta(report))
     if fmt is AuditFormat.html:
@@ -229,6 +258,8 @@ def audit(
     deleted: DeletedOpt = True,
     no_hash_images: NoHashImagesOpt = False,
     credential: CredentialOpt = None,
+    jobs: JobsOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Audit POP3 downloads: server classes, duplicate messages, clock, findings."""
     images = image_options(partitions, vss, deleted, no_hash_images, credential)
@@ -255,13 +286,13 @@ def audit(
     for value in listing_args:
         account, path = parse_listing_option(value)
         listings.append(read_server_listing(path, account))
-    from uidl_inspector.cli.scan import progress_on_stderr  # here: commands keep their order
+    from uidl_inspector.cli.scan import progress_on_stderr  # here: keeps the help's order
 
     with progress_on_stderr() as progress:
         reading = None if progress is None else (
             lambda count, total: progress(count, total, "messages read"))
-        report, failed = audit_report(inputs, listings, progress, reading,
-                                      recover=not no_recover, images=images)
+        report, failed = audit_report(inputs, listings, progress, reading, not no_recover,
+                                      images, jobs_or_default(jobs), scheduler)
     report.demo = demo
     for line in failed:
         error(line)

@@ -21,8 +21,8 @@ from rich.console import Console
 from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, PANEL_PERFORMANCE
 from uidl_inspector.cli.runlog import PROG, SHOWN, quiet
 from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
-from uidl_inspector.report.csv_report import to_csv
-from uidl_inspector.report.json_report import to_json
+from uidl_inspector.report.csv_report import csv_chunks
+from uidl_inspector.report.json_report import json_chunks
 from uidl_inspector.report.model import Report
 from uidl_inspector.report.output import STDOUT, write_output
 from uidl_inspector.report.table_report import render_table, terminal_safe, to_table_text
@@ -32,7 +32,7 @@ __all__ = [
     "NoRecoverOpt",
     "error", "note", "usage_error", "guarded", "resolve_format", "emit",
     "PartitionsOpt", "VssOpt", "DeletedOpt", "NoHashImagesOpt", "CredentialOpt",
-    "image_options",
+    "image_options", "JobsOpt", "SchedulerOpt", "jobs_or_default",
 ]
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
@@ -72,6 +72,15 @@ CredentialOpt = Annotated[list[str] | None, typer.Option(
     "--credential", metavar="TYPE:VALUE", rich_help_panel=PANEL_INPUT,
     help="Disk images: unlock BitLocker, FileVault or LUKS volumes (TYPE: password, "
     "recovery_password, startup_key or key_data); repeat for several.")]
+JobsOpt = Annotated[int | None, typer.Option(
+    "--jobs", "-j", min=1, metavar="N", rich_help_panel=PANEL_PERFORMANCE,
+    help="Worker processes, one input each; the report is the same for any N "
+    "(default: the number of CPUs).")]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", metavar="ADDRESS", envvar="DASK_SCHEDULER_ADDRESS",
+    rich_help_panel=PANEL_PERFORMANCE,
+    help="Run the per-input tasks on this Dask distributed cluster instead "
+    "(tcp://host:8786; the inputs must be readable by its workers at the same paths).")]
 NoHashImagesOpt = Annotated[bool, typer.Option(
     "--no-hash-images", rich_help_panel=PANEL_PERFORMANCE,
     help="Disk images: do not hash the image files themselves (the report says so).")]
@@ -88,6 +97,13 @@ def image_options(partitions: str, vss: str, deleted: bool, no_hash_images: bool
                             tuple(parse_credential(c) for c in credentials or ()))
     except ValueError as exc:
         raise usage_error(f"invalid image option: {exc}") from None
+
+
+def jobs_or_default(jobs: int | None) -> int:
+    """``--jobs``, else the number of CPUs this process may use."""
+    from uidl_inspector.workers import default_jobs
+
+    return jobs or default_jobs()
 
 
 def error(message: str) -> None:
@@ -158,10 +174,11 @@ def emit(report: Report, fmt: Format | None, output: str | None, force: bool,
     if chosen is Format.table and target == STDOUT:
         render_table(report, Console(highlight=False, markup=False, emoji=False))
         return
+    text: str | Iterable[bytes]
     if chosen is Format.table:
         text = to_table_text(report)
     elif chosen is Format.csv:
-        text = to_csv(report)
+        text = csv_chunks(report)
     else:
-        text = to_json(report)
+        text = json_chunks(report)
     write_output(text, target, force=force, protect=inputs)

@@ -21,16 +21,19 @@ from uidl_inspector.cli.common import (
     CredentialOpt,
     DeletedOpt,
     ForceOpt,
+    JobsOpt,
     NoHashImagesOpt,
     OutputOpt,
     PartitionsOpt,
+    SchedulerOpt,
     VssOpt,
     error,
     guarded,
     image_options,
+    jobs_or_default,
 )
 from uidl_inspector.locate import hidden_evidence
-from uidl_inspector.report.json_report import to_json
+from uidl_inspector.report.json_report import json_chunks
 from uidl_inspector.report.model import Report, Source
 from uidl_inspector.report.output import STDOUT, write_output
 from uidl_inspector.report.table_report import data_table, image_line, terminal_safe
@@ -112,6 +115,8 @@ def hidden(
     deleted: DeletedOpt = True,
     no_hash_images: NoHashImagesOpt = False,
     credential: CredentialOpt = None,
+    jobs: JobsOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """List every associated (hidden) message of every folder, with its attachments.
 
@@ -119,7 +124,7 @@ def hidden(
     then 1.
     """
     images = image_options(partitions, vss, deleted, no_hash_images, credential)
-    outcome = hidden_evidence(paths, images)
+    outcome = hidden_evidence(paths, images, jobs_or_default(jobs), scheduler)
     for line in outcome.failed:
         error(line)
     for source in outcome.report.sources:
@@ -129,7 +134,7 @@ def hidden(
     to_terminal = target == STDOUT and sys.stdout.isatty()
     chosen = fmt or (HiddenFormat.table if to_terminal else HiddenFormat.json)
     if chosen is HiddenFormat.json:
-        text = to_json(envelope(outcome.report))
+        text = json_chunks(envelope(outcome.report))
     elif to_terminal:
         _tables(outcome.report, Console(highlight=False, markup=False, emoji=False))
         text = None

@@ -16,15 +16,18 @@ from uidl_inspector.cli.common import (
     DeletedOpt,
     ForceOpt,
     FormatOpt,
+    JobsOpt,
     NoHashImagesOpt,
     NoRecoverOpt,
     OutputOpt,
     PartitionsOpt,
+    SchedulerOpt,
     VssOpt,
     emit,
     error,
     guarded,
     image_options,
+    jobs_or_default,
     note,
 )
 from uidl_inspector.cli.runlog import quiet
@@ -89,6 +92,8 @@ def scan(
     deleted: DeletedOpt = True,
     no_hash_images: NoHashImagesOpt = False,
     credential: CredentialOpt = None,
+    jobs: JobsOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Find and decode every POP3 download history (UIDL BLOB) in the evidence.
 
@@ -107,7 +112,8 @@ def scan(
         paths = [str(found)]
     with progress_on_stderr() as progress:
         outcome = scan_evidence(paths, deep=deep, verify=verify, progress=progress,
-                                recover=not no_recover, images=images)
+                                recover=not no_recover, images=images,
+                                jobs=jobs_or_default(jobs), scheduler=scheduler)
     outcome.report.demo = demo
     for line in outcome.failed:
         error(line)

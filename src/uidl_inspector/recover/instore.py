@@ -76,7 +76,7 @@ class StoreSpace:
         checks are left out; the store reader reports them.
         """
         ndb, fmt = self.ndb, self.fmt
-        data, size, page_size = ndb._map, ndb.size, fmt.page_size
+        read, size, page_size = ndb.read_at, ndb.size, fmt.page_size
         leaf, inner = ndb._bbt_fast, ndb._bt_fast
         leaf_cols = leaf.columns("BREF_ib", "cb")
         inner_cols = inner.columns("BREF_bid", "BREF_ib")
@@ -91,7 +91,7 @@ class StoreSpace:
             if ib in seen or depth > MAX_BTREE_DEPTH or ib <= 0 or ib + page_size > size:
                 continue
             seen.add(ib)
-            page = data[ib:ib + page_size]  # a slice: mmap and an image's ByteView alike
+            page = read(ib, page_size)
             count, stride, level, kind, again, own = head.unpack_from(page)
             rec, cols = (inner, inner_cols) if level else (leaf, leaf_cols)
             if (kind != ptype or again != ptype or own != bid or stride < rec.size
@@ -118,7 +118,7 @@ class StoreSpace:
 
     def _read_amaps(self) -> dict[int, bytes]:
         """rgbBits of each AMap page by its offset; a page that fails its checks is left out."""
-        fmt, data, size = self.fmt, self.ndb._map, self.ndb.size
+        fmt, size = self.fmt, self.ndb.size
         out: dict[int, bytes] = {}
         if fmt is s.UNICODE_4K:  # where its AMaps lie is not documented: not guessed
             return out
@@ -131,7 +131,7 @@ class StoreSpace:
         last = self.ndb.header.root.ibAMapLast
         ib = FIRST_AMAP
         while ib <= last and ib + fmt.page_size <= size:
-            raw = bytes(data[ib:ib + fmt.page_size])
+            raw = self.ndb.read_at(ib, fmt.page_size)
             page = fmt.AMAPPAGE.parse(raw)
             if page.pageTrailer.ptype == s.PTYPE_AMAP and page.pageTrailer.dwCRC == \
                     s.page_crc(fmt, raw):
@@ -191,7 +191,7 @@ class StoreSpace:
         out: dict[int, tuple[int, int]] = {}
         for start, end in self.gaps():
             for ib in range(-(-start // size) * size, end - size + 1, size):
-                raw = bytes(ndb._map[ib:ib + size])
+                raw = ndb.read_at(ib, size)
                 page = ndb._page_fast.parse(raw)
                 if (page.pageTrailer_ptype != s.PTYPE_NBT or page.cLevel
                         or page.pageTrailer_ptypeRepeat != s.PTYPE_NBT
@@ -210,13 +210,13 @@ class StoreSpace:
         A block may begin before ``start``: a newer, smaller block then overwrote its head
         (its CRC fails) but its tail, and its bid, survive here.
         """
-        fmt, data = self.fmt, self.ndb._map
+        fmt, read = self.fmt, self.ndb.read_at
         trailer = self.ndb._trailer_fast
         size, align = fmt.block_trailer_size, fmt.block_align
         out: list[Block] = []
         first = -(-(start + size) // align) * align
         base = first - size
-        window = data[base:end]  # one read: mmap and an image's ByteView alike
+        window = read(base, end - base)  # one read
         for tail_end in range(first, end + 1, align):
             t = trailer.parse(window, tail_end - size - base)
             if not 0 < t.cb <= fmt.max_block_data or not t.bid:
@@ -224,7 +224,7 @@ class StoreSpace:
             begin = tail_end - s.block_size(fmt, t.cb)
             if begin < FIRST_AMAP or t.wSig != compute_sig(begin, t.bid):
                 continue
-            ok = t.dwCRC == crc32(bytes(data[begin:begin + t.cb]))
+            ok = t.dwCRC == crc32(read(begin, t.cb))
             out.append(Block(begin, tail_end, t.bid, t.cb, ok))
         return out
 
@@ -269,7 +269,7 @@ def find_in_store(ndb: NdbFile, space: StoreSpace | None = None
     space = space or StoreSpace(ndb)
     method = ndb.crypt_method
     name = CRYPT_NAMES[method]
-    data = ndb._map
+    read = ndb.read_at  # not through the map: the gaps lie all over the file
     out: list[Found] = []
     kept: list[Surviving] = []
 
@@ -283,7 +283,7 @@ def find_in_store(ndb: NdbFile, space: StoreSpace | None = None
         blocks = space.blocks(start, end)
         if method == CRYPT_CYCLIC:  # each block decodes with its own bid: trailer needed
             for block in blocks:
-                stored = bytes(data[block.start:block.start + block.cb])
+                stored = read(block.start, block.cb)
                 if block.bid & 2:
                     keep(block, stored)
                     continue
@@ -294,10 +294,10 @@ def find_in_store(ndb: NdbFile, space: StoreSpace | None = None
                     out.append((run, run.core(plain), _place(space, run, offset, block, name),
                                 account_near(plain)))
             continue
-        plain = decode_block(bytes(data[start:end]), method, 0)
+        plain = decode_block(read(start, end - start), method, 0)
         for block in blocks:
             if block.start >= start:
-                own = bytes(data[block.start:block.start + block.cb]) if block.bid & 2 \
+                own = read(block.start, block.cb) if block.bid & 2 \
                     else plain[block.start - start:block.start - start + block.cb]
                 keep(block, own)
         for run in find_runs(plain):

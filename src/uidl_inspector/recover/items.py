@@ -157,8 +157,8 @@ def collect(found: Iterable[tuple[Run, bytes, Place, Account | None]],
 
 
 def _live_core(record: HistoryRecord) -> bytes:
-    counted = [e for e in record.history.entries if not e.beyond_count]
-    return bytes(record.blob[:4 + sum(len(e.raw_tag) + 1 for e in counted)])
+    counted = record.history.raw_tags(counted=True)
+    return bytes(record.blob[:4 + sum(map(len, counted)) + len(counted)])
 
 
 def relate(items: list[RecoveredItem], histories: Sequence[HistoryRecord],
@@ -170,11 +170,10 @@ def relate(items: list[RecoveredItem], histories: Sequence[HistoryRecord],
     """
     live = [(i, h) for i, h in enumerate(histories)
             if h.blob is not None and (source is None or h.source == source)]
-    tags = {i: {e.raw_tag for e in h.history.entries} for i, h in live}
-    uids = {i: {e.uid for e in h.history.entries} for i, h in live}
+    tags = {i: set(h.history.raw_tags()) for i, h in live}
+    uids = {i: h.history.uids() for i, h in live}
     cores = {i: _live_core(h) for i, h in live}
-    latest = {i: max((e.timestamp for e in h.history.entries if e.timestamp), default=None)
-              for i, h in live}
+    latest = {i: h.history.latest() for i, h in live}
     every = set().union(*tags.values()) if tags else set()
     for item in items:
         own = [e.raw_tag for e in item.history.entries]

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from uidl_inspector.report.model import HistoryRecord, Report
 
-__all__ = ["COLUMNS", "FORMULA_STARTS", "neutralise", "to_csv", "csv_rows"]
+__all__ = ["COLUMNS", "FORMULA_STARTS", "neutralise", "to_csv", "csv_rows", "csv_chunks"]
 
 SLACK_TEXT_SEPARATOR = " | "
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -50,13 +50,13 @@ def _record_cells(record: HistoryRecord) -> list[Any]:
     ]
 
 
-def csv_rows(histories: Sequence[HistoryRecord]) -> list[list[str]]:
+def csv_rows(histories: Sequence[HistoryRecord], header: bool = True) -> list[list[str]]:
     """The header and one neutralised row per entry (one row with empty entry cells for a
     history without entries, so that every Message Manager shows)."""
-    rows = [list(COLUMNS)]
+    rows = [list(COLUMNS)] if header else []
     for record in histories:
         shared = _record_cells(record)
-        entries = [e.to_dict() for e in record.history.entries] or [{}]
+        entries = [d for batch in record.history.entry_dicts() for d in batch] or [{}]
         for e in entries:
             cells = [*shared, *(e.get(k) for k in ("index", "offset", "operation", "content",
                                                    "timestamp", "raw_timestamp", "uid",
@@ -73,8 +73,19 @@ def csv_rows(histories: Sequence[HistoryRecord]) -> list[list[str]]:
     return rows
 
 
+def csv_chunks(report: Report) -> Iterator[bytes]:
+    """The CSV text in pieces, one history's rows at a time (UTF-8)."""
+    yield _csv_text([list(COLUMNS)])
+    for record in report.histories:
+        yield _csv_text(csv_rows([record], header=False))
+
+
+def _csv_text(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
 def to_csv(report: Report) -> str:
     """The report's entries as CSV text (RFC 4180 quoting, ``\\r\\n`` line ends)."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(csv_rows(report.histories))
-    return out.getvalue()
+    return b"".join(csv_chunks(report)).decode("utf-8")

@@ -4,19 +4,32 @@ Keys come out in the order the model's ``to_dict`` methods give them, never sort
 reshuffled, and two runs over the same input give the same text except for the ``run``
 section and ``generated_at``. Non-ASCII text is written as ``\\u`` escapes, so the file is
 pure ASCII whatever a hostile UID or a path holds.
+
+The text is produced in pieces (:func:`json_chunks`): each top-level section, and each
+history and source of a report on its own, encoded by orjson (C) and indented as
+``json.dumps(indent=2)`` would, so memory never holds the whole report as one dict tree or
+one string, and the bytes are those of the standard library's encoder.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from uidl_inspector.report.model import Report
+import orjson
 
-__all__ = ["to_json", "VOLATILE_KEYS"]
+from uidl_inspector.report.model import HistoryRecord, Report
+
+__all__ = ["to_json", "json_chunks", "encode_json", "VOLATILE_KEYS"]
 
 VOLATILE_KEYS = ("generated_at", "run")  # the only keys allowed to differ between runs
+_OPTIONS = (orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+            | orjson.OPT_PASSTHROUGH_DATETIME)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+STREAMED = ("sources", "histories")  # made as they are written; every list: item by item
 
 
 def _default(value: Any) -> Any:
@@ -26,11 +39,84 @@ def _default(value: Any) -> Any:
         return bytes(value).hex()
     if hasattr(value, "to_dict"):
         return value.to_dict()
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
     raise TypeError(f"{type(value).__name__} is not part of the report contract")
 
 
-def to_json(report: Report | dict[str, Any], indent: int | None = 2) -> str:
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xd800 | code >> 10:04x}\\u{0xdc00 | code & 0x3ff:04x}"
+
+
+def encode_json(value: Any, indent: int = 0) -> bytes:
+    """``value`` as ASCII JSON, as ``json.dumps(indent=2, ensure_ascii=True)`` gives it,
+    each line after the first indented by ``indent`` more spaces."""
+    try:
+        data = orjson.dumps(value, default=_default, option=_OPTIONS)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: the standard encoder
+        data = json.dumps(value, indent=2, ensure_ascii=True, allow_nan=False,
+                          default=_default).encode("ascii")
+    if not data.isascii():
+        data = _NON_ASCII.sub(_escape, data.decode("utf-8")).encode("ascii")
+    if indent and b"\n" in data:
+        data = data.replace(b"\n", b"\n" + b" " * indent)
+    return data
+
+
+def _list(items: Iterable[Any]) -> Iterator[bytes]:
+    """A top-level list, one item encoded at a time."""
+    first = True
+    for item in items:
+        yield b"[\n    " if first else b",\n    "
+        if isinstance(item, HistoryRecord):
+            yield from _history(item)
+        else:
+            yield encode_json(item, 4)
+        first = False
+    yield b"[]" if first else b"\n  ]"
+
+
+_ENTRIES_END = b"\n      ]"  # the closing bracket of a history's entries
+
+
+def _history(record: HistoryRecord) -> Iterator[bytes]:
+    """One history (a top-level list item), its entries encoded a batch at a time."""
+    head, _, tail = encode_json(record.to_dict(entries=False), 4).partition(
+        b'"entries": []')  # the first such text: strings before it escape their quotes
+    yield head + b'"entries": '
+    first = True
+    for batch in record.history.entry_dicts():
+        items = encode_json(batch, 6)[1:-len(_ENTRIES_END)]  # the items, without [ and ]
+        yield (b"[" if first else b",") + items
+        first = False
+    yield (b"[]" if first else _ENTRIES_END) + tail
+
+
+def json_chunks(report: Report | dict[str, Any]) -> Iterator[bytes]:
+    """The report's JSON text in pieces, ending with a newline (see the module's note)."""
+    if isinstance(report, Report):
+        head = report.to_dict_head()
+        sections: Iterable[tuple[str, Any]] = [
+            *head.items(), ("sources", (s.to_dict() for s in report.sources)),
+            ("histories", iter(report.histories)), *report.extra.items()]
+    else:
+        sections = report.items()
+    yield b"{"
+    first = True
+    for key, value in sections:
+        yield (b"\n  " if first else b",\n  ") + encode_json(key) + b": "
+        first = False
+        if key in STREAMED or isinstance(value, list):
+            yield from _list(value)
+        else:
+            yield encode_json(value, 2)
+    yield b"}\n" if first else b"\n}\n"
+
+
+def to_json(report: Report | dict[str, Any]) -> str:
     """The report as JSON text, ending with a newline."""
-    data = report.to_dict() if isinstance(report, Report) else report
-    return json.dumps(data, indent=indent, ensure_ascii=True, allow_nan=False,
-                      default=_default) + "\n"
+    return b"".join(json_chunks(report)).decode("ascii")

@@ -32,10 +32,17 @@ __all__ += ["TOOL_NAME"]
 log = logging.getLogger(__name__)
 
 
-def hash_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> tuple[int, str, str]:
-    """Size, SHA-256 and MD5 of a file, read once, opened read-only."""
+def hash_file(path: str | os.PathLike[str], chunk: int = 1 << 20, progress: Any = None,
+              what: str = "hashing") -> tuple[int, str, str]:
+    """Size, SHA-256 and MD5 of a file, read once, opened read-only; ``progress`` gets
+    one-line status as it goes."""
     with open(path, "rb") as handle:
-        return hash_stream(handle, chunk)
+        tell = None
+        if progress is not None:
+            total = os.fstat(handle.fileno()).st_size
+            tell = lambda done: progress(  # noqa: E731
+                f"{path}: {what}, {done >> 20:,} of {total >> 20:,} MiB")
+        return hash_stream(handle, chunk, progress=tell)
 
 
 @dataclass(frozen=True)
@@ -64,14 +71,15 @@ class Source:
     @classmethod
     def from_bytes(cls, path: str, kind: str, data: bytes, **extra: Any) -> Source:
         return cls(path, kind, len(data), hashlib.sha256(data).hexdigest(),
-                   hashlib.md5(data).hexdigest(), **extra)._logged()
+                   hashlib.md5(data).hexdigest(), **extra).logged()
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], kind: str, **extra: Any) -> Source:
-        size, sha256, md5 = hash_file(path)
-        return cls(str(path), kind, size, sha256, md5, **extra)._logged()
+    def from_file(cls, path: str | os.PathLike[str], kind: str, progress: Any = None,
+                  **extra: Any) -> Source:
+        size, sha256, md5 = hash_file(path, progress=progress)
+        return cls(str(path), kind, size, sha256, md5, **extra).logged()
 
-    def _logged(self) -> Source:
+    def logged(self) -> Source:
         """Record the input in the processing log, as the report records it."""
         log.info("input %s: %s, %d bytes, sha256 %s, md5 %s", self.path, self.kind, self.size,
                  self.sha256, self.md5)
@@ -186,7 +194,9 @@ class HistoryRecord:
     # the store's identity, kept by every copy of it (audit lineages group by it)
     store_key: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, entries: bool = True) -> dict[str, Any]:
+        """The record; ``entries=False`` leaves ``entries`` empty for a writer that
+        streams them (:meth:`PopHistory.entry_dicts`)."""
         h = self.history
         return {
             "source": self.source,
@@ -202,7 +212,7 @@ class HistoryRecord:
                 "parsed_count": len(h.entries),
                 "slack": h.slack_dict(),
             },
-            "entries": [e.to_dict() for e in h.entries],
+            "entries": [d for batch in h.entry_dicts() for d in batch] if entries else [],
             "anomalies": [a.to_dict() for a in h.anomalies],
         }
 
@@ -243,15 +253,19 @@ class Report:
     extra: dict[str, Any] = field(default_factory=dict)
     demo: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict_head(self) -> dict[str, Any]:
+        """The keys before ``sources``: what the run was."""
+        return {
             "tool": tool_info(),
             "generated_at": (self.run.finished_at or self.run.started_at).isoformat(),
             "run": self.run.to_dict(),
             "demo": self.demo,
-            "sources": [s.to_dict() for s in self.sources],
-            "histories": [h.to_dict() for h in self.histories],
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.to_dict_head()
+        out["sources"] = [s.to_dict() for s in self.sources]
+        out["histories"] = [h.to_dict() for h in self.histories]
         out.update(self.extra)
         return out
 

@@ -35,19 +35,23 @@ def _same_file(a: Path, b: str | os.PathLike[str]) -> bool:
         return False
 
 
-def write_output(text: str | bytes, target: str | os.PathLike[str], force: bool = False,
-                 protect: Iterable[str | os.PathLike[str]] = ()) -> None:
-    """Write ``text`` to ``target`` (``-`` is stdout). ``protect`` lists the inputs."""
-    data = text.encode("utf-8") if isinstance(text, str) else text
+def write_output(text: str | bytes | Iterable[bytes], target: str | os.PathLike[str],
+                 force: bool = False, protect: Iterable[str | os.PathLike[str]] = ()) -> None:
+    """Write ``text`` (or its pieces, written as they come) to ``target`` (``-`` is
+    stdout). ``protect`` lists the inputs."""
+    chunks = [text.encode("utf-8") if isinstance(text, str) else text] if isinstance(
+        text, (str, bytes)) else text
     if str(target) == STDOUT:
         stream = getattr(sys.stdout, "buffer", None)
-        if stream is not None:
-            stream.write(data)
-            stream.flush()
-        else:  # a text-only stdout (a test runner's capture)
-            sys.stdout.write(data.decode("utf-8"))
-            sys.stdout.flush()
-        log.info("report: %d bytes written to stdout", len(data))
+        size = 0
+        for data in chunks:
+            if stream is not None:
+                stream.write(data)
+            else:  # a text-only stdout (a test runner's capture)
+                sys.stdout.write(data.decode("utf-8"))
+            size += len(data)
+        sys.stdout.flush()
+        log.info("report: %d bytes written to stdout", size)
         return
     path = Path(target)
     if any(_same_file(path, p) for p in protect if str(p) != STDOUT):
@@ -65,8 +69,11 @@ def write_output(text: str | bytes, target: str | os.PathLike[str], force: bool 
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
+        size = 0
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for data in chunks:
+                handle.write(data)
+                size += len(data)
             handle.flush()
             os.fsync(handle.fileno())
         if force:
@@ -74,7 +81,7 @@ def write_output(text: str | bytes, target: str | os.PathLike[str], force: bool 
         else:
             _link_new(temp, path)
         _fsync_dir(directory)
-        log.info("report: %d bytes written to %s", len(data), path)
+        log.info("report: %d bytes written to %s", size, path)
     except FileExistsError:
         raise OutputError(f"{path} exists (use --force to replace it)") from None
     except OSError as exc:

@@ -151,6 +151,15 @@ class NdbFile:
 
     # ------------------------------------------------------------ header
 
+    def read_at(self, offset: int, size: int) -> bytes:
+        """``size`` bytes at ``offset`` (fewer at the end), without keeping them mapped: for
+        a walk over pages spread across the file (recovery's B-tree walk), which through
+        the map would keep a page of memory resident for every page read."""
+        if isinstance(self._map, mmap.mmap) and self._file is not None and offset >= 0 \
+                and size > 0:  # otherwise a slice's meaning, as a damaged store may ask
+            return os.pread(self._file.fileno(), size, offset)
+        return bytes(self._map[offset:offset + size])
+
     def _read_header(self) -> None:
         data = self._map
         if self.size < 4 or bytes(data[:4]) != s.HEADER_MAGIC:

@@ -1,0 +1,185 @@
+"""Running one task per input on local worker processes or a Dask cluster, in input order.
+
+The pipeline does not change with the executor: each input's task is the same function,
+given the same arguments, and its results are merged in the order the inputs were named,
+so a report is identical for any number of workers. A worker that dies (a crash in a
+native library) costs the input it was running one line of error; the run goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from uidl_inspector.exceptions import UidlInspectorError
+
+__all__ = ["SCHEDULER_ENV", "DISTRIBUTED_HINT", "default_jobs", "run_ordered", "runs_here",
+           "executor"]
+
+PACKAGE_LOGGER = "uidl_inspector"
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+DISTRIBUTED_HINT = ("--scheduler needs Dask distributed: "
+                    "pip install 'uidl-inspector[distributed]'")
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on (a container's limit, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _local_pool(jobs: int) -> ProcessPoolExecutor:
+    # forkserver: workers are forked from a clean, single-threaded server that has
+    # imported the pipeline once, so starting one is cheap and never copies the
+    # parent's threads (a progress bar) or open stores.
+    try:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["uidl_inspector.locate"])
+    except ValueError:  # no forkserver on this platform
+        context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(jobs, mp_context=context)
+
+
+@contextlib.contextmanager
+def executor(jobs: int, scheduler: str | None) -> Iterator[Executor | None]:
+    """A Dask cluster's executor when ``scheduler`` names one, else a pool of ``jobs``
+    local processes, else (``jobs`` 0) None: run in this process."""
+    if scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise UidlInspectorError(DISTRIBUTED_HINT) from None
+        try:
+            client = Client(scheduler, timeout="30s", set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise UidlInspectorError(f"cannot reach the Dask scheduler {scheduler}: "
+                                     f"{exc}") from None
+        try:
+            yield client.get_executor(pure=False)
+        finally:
+            client.close()
+    elif jobs >= 1:
+        with _local_pool(jobs) as pool:
+            yield pool
+    else:
+        yield None
+
+
+def runs_here(jobs: int, scheduler: str | None, count: int, isolate: bool = False) -> bool:
+    """Whether :func:`run_ordered` runs its tasks in this process (one worker, no cluster,
+    no need to isolate a native library, or a single input)."""
+    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    if scheduler:
+        return False
+    # a daemonic process (a harness's worker) may not start processes: it is the isolation
+    return multiprocessing.current_process().daemon or (
+        not isolate and (jobs <= 1 or count <= 1))
+
+
+def run_ordered(task: Callable[[T], R], items: Sequence[T], jobs: int = 1,
+                scheduler: str | None = None, isolate: bool = False,
+                crashed: Callable[[T, str], R] | None = None,
+                done: Callable[[int, int], None] | None = None) -> Iterator[R]:
+    """``task(item)`` for every item, yielded in the order of ``items``.
+
+    ``task`` must be a picklable module-level function (a functools.partial of one) that
+    returns its failures rather than raising them. When a worker process dies, the inputs
+    it may have been running are run again one at a time, each in a fresh process, and the
+    one that kills its worker again gets ``crashed(item, reason)``. ``done(n, total)`` is
+    told as results arrive.
+    """
+    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    total = len(items)
+    here = runs_here(jobs, scheduler, total, isolate)
+    with executor(0 if here else max(1, min(jobs, total)), scheduler) as pool:
+        if pool is None:
+            for n, item in enumerate(items, 1):
+                yield task(item)
+                if done is not None:
+                    done(n, total)
+            return
+        logged = functools.partial(_logged, task,
+                                   logging.getLogger(PACKAGE_LOGGER).getEffectiveLevel())
+        futures: list[Future] = [pool.submit(logged, item) for item in items]
+        for n, (item, future) in enumerate(zip(items, futures, strict=True), 1):
+            result = _result(logged, item, future, crashed)
+            if isinstance(result, _Logged):
+                _replay(result.records)
+                result = result.value
+            yield result
+            if done is not None:
+                done(n, total)
+
+
+class _Logged:
+    """A task's result with the log records it wrote in its worker."""
+
+    def __init__(self, value: Any, records: list[logging.LogRecord]) -> None:
+        self.value, self.records = value, records
+
+
+class _Capture(logging.Handler):
+    """Keeps the records of one thread (a Dask worker may run tasks in threads)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread, self.records = threading.get_ident(), []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            record.msg, record.args = record.getMessage(), None  # picklable, whatever args
+            if record.exc_info:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+                record.exc_info = None
+            self.records.append(record)
+
+
+def _logged(task: Callable[[T], R], level: int, item: T) -> _Logged:
+    """Run ``task`` in a worker, keeping what it logs for the run's log in the parent."""
+    package = logging.getLogger(PACKAGE_LOGGER)
+    if package.getEffectiveLevel() > level:
+        package.setLevel(level)
+    capture = _Capture()
+    package.addHandler(capture)
+    try:
+        return _Logged(task(item), capture.records)
+    finally:
+        package.removeHandler(capture)
+
+
+def _replay(records: list[logging.LogRecord]) -> None:
+    for record in records:
+        logger = logging.getLogger(record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
+
+
+def _result(task: Callable[[T], R], item: T, future: Future,
+            crashed: Callable[[T, str], R] | None) -> R:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        pass  # a worker died: this input, or another one sharing the pool
+    except Exception as exc:  # noqa: BLE001 - a cluster reports a lost worker as an error
+        if crashed is None:
+            raise
+        return crashed(item, f"worker failed: {type(exc).__name__}: {exc}")
+    with _local_pool(1) as alone:
+        try:
+            return alone.submit(task, item).result()
+        except BrokenProcessPool as exc:
+            if crashed is None:
+                raise
+            return crashed(item, f"its worker process crashed ({exc})")

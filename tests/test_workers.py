@@ -1,0 +1,122 @@
+"""Many inputs at once: worker processes and a Dask cluster give the report of one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import REAL_SAMPLES, SAMPLES
+from uidl_inspector.cli.app import app
+from uidl_inspector.report.json_report import VOLATILE_KEYS
+from uidl_inspector.workers import DISTRIBUTED_HINT, SCHEDULER_ENV, run_ordered
+
+POP3 = REAL_SAMPLES / "pop3"
+
+
+def _inputs(tmp_path: Path) -> list[str]:
+    """Real stores with histories, the demo store twice, and a file that is no store."""
+    real = sorted(POP3.glob("*.pst"))[:3]
+    if not real:
+        pytest.skip(f"real samples not found under {POP3}")
+    copy = tmp_path / "copy-of-demo.pst"
+    shutil.copyfile(SAMPLES / "demo.pst", copy)
+    junk = tmp_path / "junk.pst"
+    junk.write_bytes(b"!BDN" + b"\0" * 600)
+    return [*map(str, real), str(SAMPLES / "demo.pst"), str(junk), str(copy)]
+
+
+def _report(args: list[str], env: dict[str, str] | None = None) -> tuple[dict, int, str]:
+    result = CliRunner().invoke(app, [*args, "--format", "json"], env=env)
+    data = json.loads(result.stdout)
+    for key in VOLATILE_KEYS:
+        data.pop(key)
+    return data, result.exit_code, result.stderr
+
+
+@pytest.mark.parametrize("command", ["scan", "audit", "hidden"])
+def test_report_is_the_same_for_any_number_of_jobs(tmp_path, command) -> None:
+    inputs = _inputs(tmp_path)
+    one, code_one, err_one = _report([command, *inputs, "--jobs", "1"])
+    two, code_two, err_two = _report([command, *inputs, "--jobs", "2"])
+    assert one == two
+    assert code_one == code_two == 1  # junk.pst is that input's one-line error
+    assert err_one == err_two
+    assert [Path(s["path"]).name for s in one["sources"]] == [Path(p).name for p in inputs]
+    assert len(one["histories" if command != "hidden" else "hidden"]) > 3
+
+
+def test_recovered_items_point_at_the_merged_histories(tmp_path) -> None:
+    inputs = _inputs(tmp_path)
+    two, _, _ = _report(["scan", *inputs, "--jobs", "2"])
+    related = [r for r in two["recovered"] if r.get("related_history") is not None]
+    for item in related:  # an index into the whole run's histories, of its own store
+        assert two["histories"][item["related_history"]]["source"] == item["source"]
+
+
+def _square_or_die(n: int) -> int:
+    if n == 3:
+        os._exit(9)  # what a segfault in a native reader does to its worker
+    return n * n
+
+
+def test_a_crashing_worker_costs_only_its_input() -> None:
+    got = list(run_ordered(_square_or_die, list(range(6)), jobs=2,
+                           crashed=lambda n, why: f"{n}: {why}"))
+    assert got[:3] == [0, 1, 4] and got[4:] == [16, 25]
+    assert got[3].startswith("3: its worker process crashed")
+
+
+def test_verify_runs_libpff_out_of_process_with_the_same_result(tmp_path) -> None:
+    store = sorted(POP3.glob("*.pst"))[:1]
+    if not store:
+        pytest.skip(f"real samples not found under {POP3}")
+    loaded = "pypff" in sys.modules
+    report, code, _ = _report(["scan", str(store[0]), "--verify", "--jobs", "1"])
+    assert code == 0
+    check = report["cross_check"][0]
+    assert check["agreed"] > 0 and not check["disagreements"] and "error" not in check
+    assert loaded or "pypff" not in sys.modules  # libpff never ran in this process
+
+
+def test_scheduler_without_distributed_says_what_to_install(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import fails as if not installed
+    result = CliRunner().invoke(app, ["scan", str(SAMPLES / "demo.pst"), "--scheduler",
+                                      "tcp://127.0.0.1:1", "-f", "json"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [f"uidl-inspector: error: {DISTRIBUTED_HINT}"]
+
+
+@pytest.mark.parametrize("command", ["scan", "audit"])
+def test_a_dask_cluster_gives_the_local_report(tmp_path, command) -> None:
+    distributed = pytest.importorskip("distributed")
+    inputs = _inputs(tmp_path)
+    local, code, _ = _report([command, *inputs, "--jobs", "1"])
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        remote, remote_code, _ = _report([command, *inputs, "--scheduler",
+                                          cluster.scheduler_address])
+        by_env, _, _ = _report([command, *inputs], env={SCHEDULER_ENV:
+                                                        cluster.scheduler_address})
+    assert remote == local == by_env
+    assert remote_code == code
+
+
+def test_progress_tells_hashing_recovery_and_inputs_done(tmp_path) -> None:
+    from uidl_inspector.locate import scan_evidence
+
+    store = SAMPLES / "demo.pst"
+    said: list = []
+    scan_evidence([str(store)], progress=said.append)
+    lines = [s for s in said if isinstance(s, str)]
+    mib = store.stat().st_size >> 20
+    assert f"{store}: looking for earlier histories in free space" in lines
+    assert f"{store}: hashing, {mib} of {mib} MiB" in lines  # hashed while it is read
+    said.clear()
+    scan_evidence(_inputs(tmp_path), progress=said.append, jobs=2)
+    assert said[-1] == "6 of 6 inputs done"
