@@ -61,8 +61,9 @@ def baseline_json(data: bytes) -> bytes:
 
 def blob_json(data: bytes) -> bytes:
     """What ``blob --format json`` does after reading its file: decode, report, write."""
+    from uidl_inspector.records import HistoryRecord
     from uidl_inspector.report.json_report import json_chunks
-    from uidl_inspector.report.model import HistoryRecord, Report, Source
+    from uidl_inspector.report.model import Report, Source
 
     report = Report()
     report.sources.append(Source.from_bytes("bench.bin", "blob", data, variant="blob"))

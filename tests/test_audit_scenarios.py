@@ -17,7 +17,7 @@ from uidl_inspector.audit.inventory import Inventory, StoreMessage
 from uidl_inspector.audit.server_listing import read_server_listing
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import PopHistory, parse_blob
-from uidl_inspector.report.model import Account, Companion, HistoryRecord, Location, Profile
+from uidl_inspector.records import Account, Companion, HistoryRecord, Location, Profile
 from uidl_inspector.synth.scenarios import history_blob, scenario
 from uidl_inspector.synth.truth import write_evidence
 

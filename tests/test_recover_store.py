@@ -141,8 +141,8 @@ def test_relation_rules() -> None:
     from datetime import datetime, timedelta
 
     from uidl_inspector.history import build_blob, make_tag, parse_blob
+    from uidl_inspector.records import Account, HistoryRecord
     from uidl_inspector.recover.items import Place, collect, relate
-    from uidl_inspector.report.model import Account, HistoryRecord
 
     t0 = datetime(2024, 2, 1, 9, 0, 0)
 

@@ -13,7 +13,8 @@ from rich.console import Console
 from conftest import REAL_SAMPLES
 from uidl_inspector.history import build_blob, parse_blob
 from uidl_inspector.locate import scan_evidence
-from uidl_inspector.report.model import Account, HistoryRecord, Location, Profile, Report, Source
+from uidl_inspector.records import Account, HistoryRecord, Location, Profile
+from uidl_inspector.report.model import Report, Source
 from uidl_inspector.report.table_report import HEADING_LABELS, _heading_rows, to_table_text
 
 WIDTHS = (80, 120, 200)

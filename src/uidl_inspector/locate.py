@@ -31,17 +31,8 @@ from uidl_inspector.findings import Finding
 from uidl_inspector.history import PopHistory, parse_blob
 from uidl_inspector.logs import codes_summary, log_findings, step
 from uidl_inspector.mapi import PropId
-from uidl_inspector.report.model import (
-    Account,
-    Companion,
-    HistoryRecord,
-    Location,
-    Profile,
-    Report,
-    Source,
-    hash_file,
-    source_path,
-)
+from uidl_inspector.records import Account, Companion, HistoryRecord, Location, Profile
+from uidl_inspector.report.model import Report, Source, hash_file, source_path
 from uidl_inspector.store.detect import (
     Evidence,
     EvidenceFile,

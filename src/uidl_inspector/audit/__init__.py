@@ -29,7 +29,7 @@ from uidl_inspector.audit.server_listing import (
     parse_server_listing,
     read_server_listing,
 )
-from uidl_inspector.report.model import HistoryRecord
+from uidl_inspector.records import HistoryRecord
 
 __all__ = [
     "run_audit", "take_inventory", "Inventory", "ServerListing", "parse_server_listing",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from uidl_inspector.report.model import HistoryRecord
+from uidl_inspector.records import HistoryRecord
 
 __all__ = ["EntryRef", "entry_refs", "GET_OPERATIONS", "DELETE_OPERATIONS"]
 

@@ -24,7 +24,7 @@ from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef
 from uidl_inspector.audit.inventory import Inventory, StoreMessage
 from uidl_inspector.audit.lineage import Lineage
 from uidl_inspector.findings import above_info, severity_of
-from uidl_inspector.report.model import HistoryRecord
+from uidl_inspector.records import HistoryRecord
 
 __all__ = ["AuditFinding", "AuditContext", "derive_findings", "CODES", "uid_shape"]
 

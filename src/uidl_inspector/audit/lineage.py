@@ -23,7 +23,7 @@ from typing import Any
 from uidl_inspector.audit.entries import DELETE_OPERATIONS
 from uidl_inspector.history import parse_blob
 from uidl_inspector.locate import parse_manager_subject
-from uidl_inspector.report.model import Account, HistoryRecord
+from uidl_inspector.records import Account, HistoryRecord
 
 __all__ = ["SOURCE_KINDS", "Sighting", "Observation", "Lineage", "observations",
            "recovered_observation", "build_lineages"]

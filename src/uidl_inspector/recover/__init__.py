@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from uidl_inspector.findings import Finding
+from uidl_inspector.records import HistoryRecord
 from uidl_inspector.recover.instore import StoreSpace, find_in_store
 from uidl_inspector.recover.items import RecoveredItem, collect, relate
 from uidl_inspector.recover.managers import deleted_managers
-from uidl_inspector.report.model import HistoryRecord
 from uidl_inspector.store.ndb import NdbFile
 
 __all__ = ["recover_store", "RecoveredItem"]

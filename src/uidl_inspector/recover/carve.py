@@ -22,6 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from uidl_inspector.records import Account
 from uidl_inspector.recover.finder import (
     MAX_TAG_SIZE,
     Run,
@@ -31,7 +32,6 @@ from uidl_inspector.recover.finder import (
     run_at,
 )
 from uidl_inspector.recover.items import Place, RecoveredItem, account_near, collect, relate
-from uidl_inspector.report.model import Account
 from uidl_inspector.schemas.popblob import MAX_TAGS
 
 __all__ = ["CHUNK", "Carving", "ImageCarving", "carve", "carve_image", "carve_runs"]

@@ -16,10 +16,10 @@ import bisect
 from dataclasses import dataclass
 
 from uidl_inspector.findings import Finding
+from uidl_inspector.records import Account
 from uidl_inspector.recover.finder import Run, find_runs
 from uidl_inspector.recover.items import Place, account_near
 from uidl_inspector.recover.managers import Surviving
-from uidl_inspector.report.model import Account
 from uidl_inspector.schemas import ndb as s
 from uidl_inspector.schemas.encoding import (
     CRYPT_CYCLIC,

@@ -20,8 +20,8 @@ from typing import Any
 
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import Entry, PopHistory, build_blob, parse_blob
+from uidl_inspector.records import Account, HistoryRecord
 from uidl_inspector.recover.finder import Run
-from uidl_inspector.report.model import Account, HistoryRecord
 from uidl_inspector.schemas.ltp import HN_SIGNATURE, HNHDR
 from uidl_inspector.store.ltp import read_page_map
 

@@ -13,7 +13,8 @@ import io
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from uidl_inspector.report.model import HistoryRecord, Report
+from uidl_inspector.records import HistoryRecord
+from uidl_inspector.report.model import Report
 
 __all__ = ["COLUMNS", "FORMULA_STARTS", "neutralise", "to_csv", "csv_rows", "csv_chunks"]
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import orjson
 
-from uidl_inspector.report.model import HistoryRecord, Report
+from uidl_inspector.records import HistoryRecord
+from uidl_inspector.report.model import Report
 
 __all__ = ["to_json", "json_chunks", "encode_json", "VOLATILE_KEYS"]
 

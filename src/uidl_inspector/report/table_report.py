@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from uidl_inspector.report.model import HistoryRecord, Report, Source
+from uidl_inspector.records import HistoryRecord
+from uidl_inspector.report.model import Report, Source
 
 __all__ = ["terminal_safe", "render_table", "to_table_text", "data_table", "slack_lines",
            "image_line",

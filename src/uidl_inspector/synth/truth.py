@@ -3,7 +3,7 @@
 Everything here is derived from the scenario and the spec that was written (with the node
 ids and block ranges the writer filled in), never by reading the written file back, so the
 truth is an independent witness for the readers under test. ``histories`` have the shape of
-the scan report's (``report.model.HistoryRecord.to_dict``); ``expected`` holds facts (which
+the scan report's (``records.HistoryRecord.to_dict``); ``expected`` holds facts (which
 Message-IDs occur twice, which UIDs two histories share), not verdicts.
 """
 
