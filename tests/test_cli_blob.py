@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from conftest import SAMPLES
 from uidl_inspector.cli import app
-from uidl_inspector.history import build_blob, decode_hex_text
+from uidl_inspector.history import build_blob
+from uidl_inspector.store.detect import decode_hex_text
 
 WHEN = datetime(2012, 9, 6, 13, 11, 38)
 EXAMPLE_UID = "0BC535DB-EA63-11E1-A75C-00215AD7BB74"

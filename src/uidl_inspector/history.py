@@ -36,6 +36,7 @@ from uidl_inspector.findings import Finding, above_info
 from uidl_inspector.schemas.popblob import (
     CONTENTS,
     FIXED_TAG_SIZE,
+    HEADER_SIZE,
     MAX_TAGS,
     OPERATIONS,
     PBLOB_VERSION,
@@ -56,7 +57,6 @@ __all__ = [
     "escape_uid",
     "unescape_uid",
     "unescape_uid_bytes",
-    "decode_hex_text",
     "slack_text",
 ]
 
@@ -75,7 +75,6 @@ ANOMALY_CODES = (
 )
 
 RFC1939_MAX_UID = 70
-HEADER_SIZE = 4
 ENTRY_BATCH = 4096  # entries converted for a report at a time
 _OP_NAMES = {name: char for char, name in OPERATIONS.items()}
 _CONTENT_NAMES = {name: char for char, name in CONTENTS.items()}
@@ -649,27 +648,3 @@ def build_blob(entries: Iterable[TagInput], version: int = PBLOB_VERSION,
 
 
 # --- hex text, as copied from a hex viewer or MFCMAPI -----------------------------------
-
-_MFCMAPI_PREFIX = re.compile(rb"\A\s*cb:\s*([0-9]+)\s*lpb:", re.IGNORECASE)
-_HEX_DIGITS = b"0123456789abcdefABCDEF"
-_SEPARATORS = b" \t\r\n\v\f,"
-
-
-def decode_hex_text(text: bytes) -> tuple[bytes | None, str | None]:
-    """Bytes from hex text, and a note when MFCMAPI's ``cb:`` disagrees with them.
-
-    Spaces, newlines, commas, ``0x`` prefixes and MFCMAPI's ``cb: N lpb:`` prefix are
-    allowed. Returns ``(None, None)`` when the text is not hex. Linear time: no regex
-    runs over the digits.
-    """
-    declared = None
-    prefix = _MFCMAPI_PREFIX.match(text)
-    if prefix:
-        declared, text = int(prefix[1]), text[prefix.end():]
-    digits = text.replace(b"0x", b"").replace(b"0X", b"").translate(None, _SEPARATORS)
-    if not digits or len(digits) % 2 or digits.translate(None, _HEX_DIGITS):
-        return None, None
-    data = bytes.fromhex(digits.decode("ascii"))
-    if declared is not None and declared != len(data):
-        return data, f"MFCMAPI cb: says {declared} bytes, lpb: holds {len(data)}"
-    return data, None

@@ -20,10 +20,11 @@ from uidl_inspector.cli.common import (
     guarded,
 )
 from uidl_inspector.exceptions import StrictModeError, UidlInspectorError
-from uidl_inspector.history import decode_hex_text, parse_blob
+from uidl_inspector.history import parse_blob
 from uidl_inspector.logs import codes_summary, log_findings
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.model import Report, Source, source_path
+from uidl_inspector.store.detect import decode_hex_text
 
 __all__ = ["blob", "read_blob_input", "MAX_INPUT"]
 

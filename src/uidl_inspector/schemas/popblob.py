@@ -52,6 +52,8 @@ __all__ = [
     "FIXED_TAG_SIZE",
     "ResourceTags",
     "TagList",
+    "PopBlobHeader",
+    "HEADER_SIZE",
     "PopBlob",
     "PopBlobChecked",
     "SLACK_EXTRA",
@@ -227,9 +229,14 @@ def slack_size(count: int) -> int:
     return count + SLACK_EXTRA
 
 
-PopBlob = Struct(
+PopBlobHeader = Struct(
     "version" / Int16ul,  # PBLOB_VERSION_NUM, 3
     "count" / Int16ul,  # number of resource tags
+)
+HEADER_SIZE = PopBlobHeader.sizeof()
+
+PopBlob = Struct(
+    *PopBlobHeader.subcons,
     "tags" / _TAGS,
     "trailing" / GreedyBytes,  # slack_size(count) bytes from real Outlook, else nothing
 )

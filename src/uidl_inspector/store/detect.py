@@ -21,12 +21,17 @@ from typing import Any, BinaryIO
 
 from uidl_inspector.exceptions import NotAStoreError
 from uidl_inspector.findings import Finding
-from uidl_inspector.history import HEADER_SIZE, decode_hex_text
-from uidl_inspector.schemas.popblob import CONTENTS, OPERATIONS, PBLOB_VERSION, slack_size
+from uidl_inspector.schemas.popblob import (
+    CONTENTS,
+    HEADER_SIZE,
+    OPERATIONS,
+    PBLOB_VERSION,
+    slack_size,
+)
 from uidl_inspector.store.msg import OLE_MAGIC
 
 __all__ = ["PST_MAGIC", "EvidenceFile", "Evidence", "sniff", "detect_kind",
-           "looks_like_pop_blob", "walk_inputs", "open_evidence",
+           "looks_like_pop_blob", "decode_hex_text", "walk_inputs", "open_evidence",
            "MAX_BLOB_FILE", "MAX_WALK_DEPTH"]
 
 PST_MAGIC = b"!BDN"
@@ -56,6 +61,31 @@ def looks_like_pop_blob(data: bytes | None) -> bool:
     if count == 0:  # the bare header, or the header and real Outlook's 4 bytes of slack
         return len(data) in (HEADER_SIZE, HEADER_SIZE + slack_size(0))
     return bool(_TAG_HEAD.match(data[4:20]))
+
+
+_MFCMAPI_PREFIX = re.compile(rb"\A\s*cb:\s*([0-9]+)\s*lpb:", re.IGNORECASE)
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+_SEPARATORS = b" \t\r\n\v\f,"
+
+
+def decode_hex_text(text: bytes) -> tuple[bytes | None, str | None]:
+    """Bytes from hex text, and a note when MFCMAPI's ``cb:`` disagrees with them.
+
+    Spaces, newlines, commas, ``0x`` prefixes and MFCMAPI's ``cb: N lpb:`` prefix are
+    allowed. Returns ``(None, None)`` when the text is not hex. Linear time: no regex
+    runs over the digits.
+    """
+    declared = None
+    prefix = _MFCMAPI_PREFIX.match(text)
+    if prefix:
+        declared, text = int(prefix[1]), text[prefix.end():]
+    digits = text.replace(b"0x", b"").replace(b"0X", b"").translate(None, _SEPARATORS)
+    if not digits or len(digits) % 2 or digits.translate(None, _HEX_DIGITS):
+        return None, None
+    data = bytes.fromhex(digits.decode("ascii"))
+    if declared is not None and declared != len(data):
+        return data, f"MFCMAPI cb: says {declared} bytes, lpb: holds {len(data)}"
+    return data, None
 
 
 def sniff(head: bytes, size: int, read_all: Any = None) -> str:
