@@ -185,7 +185,7 @@ def _table_text(report: Report) -> str:
 
 
 def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str | Iterator[bytes]:
-    from uidl_inspector.audit.rows import audit_csv
+    from uidl_inspector.report.audit_csv import audit_csv
     from uidl_inspector.report.json_report import json_chunks
 
     audit = report.extra["audit"]
