@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=30_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    from uidl_inspector.locate import scan_evidence
+    from uidl_inspector.pipeline import scan_evidence
     from uidl_inspector.report.model import hash_file
     from uidl_inspector.store.image import ImageOptions
 

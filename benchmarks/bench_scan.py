@@ -8,7 +8,7 @@ that caches of one do not help the next and ``ru_maxrss`` is that run's peak:
 - ``locate``: open the store and find every history (the default scan: associated
   contents of every folder), the part whose cost must not grow with the store (both
   stores hold the same 1,000-tag history, so only the number of messages differs);
-- ``scan``: ``locate.scan_evidence`` as the command runs it, which also hashes the whole
+- ``scan``: ``pipeline.scan_evidence`` as the command runs it, which also hashes the whole
   file (SHA-256 and MD5) for the report's Source record;
 - ``pypff``: libpff opening the same file and walking every folder's ``sub_items``.
 
@@ -78,7 +78,7 @@ def _locate(path: str) -> int:
 
 
 def _scan(path: str) -> int:
-    from uidl_inspector.locate import scan_evidence
+    from uidl_inspector.pipeline import scan_evidence
 
     return len(scan_evidence([path]).report.histories)
 
@@ -113,7 +113,7 @@ def _peak_rss_kib() -> int:
 def _child(task: str, path: str, queue: mp.Queue) -> None:
     import pypff  # noqa: F401  (imports are not what is measured)
 
-    import uidl_inspector.locate  # noqa: F401
+    import uidl_inspector.pipeline  # noqa: F401
     import uidl_inspector.store.pst  # noqa: F401
 
     start = time.perf_counter()

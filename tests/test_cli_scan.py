@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from conftest import REAL_PSTS, SAMPLES
 from libpff_oracle import hidden_messages
 from uidl_inspector.cli import app
-from uidl_inspector.locate import scan_evidence
+from uidl_inspector.pipeline import scan_evidence
 from uidl_inspector.synth.scenarios import GENERAL_KEY, SCENARIOS, ManagerSpec, scenario
 from uidl_inspector.synth.truth import write_evidence
 

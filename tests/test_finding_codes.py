@@ -845,7 +845,7 @@ def _locate_no_history_attachment(tmp_path: Path, code: str) -> Produced:
 
 @produces("locating/damage:hex_length_mismatch")
 def _locate_hex_length_mismatch(tmp_path: Path, code: str) -> Produced:
-    from uidl_inspector.locate import scan_evidence
+    from uidl_inspector.pipeline import scan_evidence
 
     path = tmp_path / "blob.txt"
     blob = _blob(GOOD_TAG)
@@ -859,7 +859,7 @@ def _locate_hex_length_mismatch(tmp_path: Path, code: str) -> Produced:
 
 def _scan_findings(path: Path) -> list[dict]:
     """The findings of the scan's sources (store findings, recovery's, the image's)."""
-    from uidl_inspector.locate import scan_evidence
+    from uidl_inspector.pipeline import scan_evidence
 
     outcome = scan_evidence([str(path)])
     assert outcome.failed == [], outcome.failed
@@ -1264,7 +1264,7 @@ def _store_embedding_too_deep(tmp_path: Path, code: str) -> Produced:
 
 
 def _image_findings(path: Path) -> list[dict]:
-    from uidl_inspector.locate import scan_evidence
+    from uidl_inspector.pipeline import scan_evidence
     from uidl_inspector.store.image import ImageOptions
 
     outcome = scan_evidence([str(path)], images=ImageOptions())
@@ -1339,7 +1339,7 @@ def _recovery_failed(tmp_path: Path, code: str) -> Produced:
     import io
 
     from conftest import REAL_PSTS
-    from uidl_inspector.locate import _recover
+    from uidl_inspector.pipeline import _recover
     from uidl_inspector.report.model import Report
     from uidl_inspector.store.ndb import NdbFile
 

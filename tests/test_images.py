@@ -21,7 +21,8 @@ import disk_images
 from conftest import REAL_SAMPLES, REQUIRE_PEERS, need_peer
 from disk_images import DISK_FAT_LIVE, FAT_DELETED, FAT_LIVE, NTFS_LIVE, SYNTHETIC
 from uidl_inspector.cli import app
-from uidl_inspector.locate import hidden_inventory, scan_evidence
+from uidl_inspector.locate import hidden_inventory
+from uidl_inspector.pipeline import scan_evidence
 from uidl_inspector.store import image as image_module
 from uidl_inspector.store.byteview import ByteView, RawReader
 from uidl_inspector.store.detect import detect_kind, walk_inputs
@@ -342,16 +343,16 @@ def test_back_end_errors_while_reading_are_read_errors():
 
 
 def test_one_store_failing_does_not_end_the_image(images, monkeypatch):
-    import uidl_inspector.locate as locate_module
+    import uidl_inspector.pipeline as pipeline_module
 
-    real = locate_module._read_one
+    real = pipeline_module._read_one
 
     def flaky(name, *args, **kwargs):
         if name.endswith("/general.pst"):
             raise ValueError("a bug")
         return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(locate_module, "_read_one", flaky)
+    monkeypatch.setattr(pipeline_module, "_read_one", flaky)
     report = _scan(images.disk)
     found = _by_path(report)
     assert "internal error: ValueError: a bug" in found["/general.pst"]["errors"][0]

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import REAL_SAMPLES, SAMPLES
 from uidl_inspector.history import build_blob, make_tag, parse_blob
-from uidl_inspector.locate import hidden_evidence, scan_evidence
+from uidl_inspector.pipeline import hidden_evidence, scan_evidence
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.csv_report import csv_rows, to_csv
 from uidl_inspector.report.json_report import _default, to_json

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from conftest import REAL_SAMPLES, REQUIRE_PEERS
 from libpff_oracle import hidden_messages
 from uidl_inspector.cli import app
-from uidl_inspector.locate import scan_evidence
+from uidl_inspector.pipeline import scan_evidence
 
 POP3 = REAL_SAMPLES / "pop3"
 runner = CliRunner()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REAL_MSGS, REAL_PSTS, REAL_SAMPLES
-from uidl_inspector.locate import scan_evidence
+from uidl_inspector.pipeline import scan_evidence
 from uidl_inspector.recover import recover_store
 from uidl_inspector.recover.finder import find_runs
 from uidl_inspector.store.ndb import NdbFile

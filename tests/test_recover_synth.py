@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from uidl_inspector.locate import scan_evidence
+from uidl_inspector.pipeline import scan_evidence
 from uidl_inspector.synth.scenarios import scenario, stored_tags
 from uidl_inspector.synth.truth import write_evidence
 

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import REAL_SAMPLES
 from libpff_oracle import recovered_items
-from uidl_inspector.locate import scan_evidence
+from uidl_inspector.pipeline import scan_evidence
 from uidl_inspector.synth.scenarios import scenario
 from uidl_inspector.synth.truth import write_evidence
 

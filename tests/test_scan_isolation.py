@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import SAMPLES
-from uidl_inspector import locate
+from uidl_inspector import pipeline
 from uidl_inspector.cli.app import app
 from uidl_inspector.exceptions import DEBUG_ENV
 
-REAL_SCAN_ONE = locate._scan_one
+REAL_SCAN_ONE = pipeline._scan_one
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def two_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, P
             raise IndexError("simulated reader bug")
         return REAL_SCAN_ONE(item, *args, **kwargs)
 
-    monkeypatch.setattr(locate, "_scan_one", scan_one)
+    monkeypatch.setattr(pipeline, "_scan_one", scan_one)
     return good, bad
 
 
@@ -52,14 +52,14 @@ def test_debug_mode_lets_the_bug_propagate(two_stores, monkeypatch) -> None:
     monkeypatch.setenv(DEBUG_ENV, "1")
     _, bad = two_stores
     with pytest.raises(IndexError):
-        locate.scan_evidence([str(bad)])
+        pipeline.scan_evidence([str(bad)])
 
 
 def test_audit_goes_on_when_a_store_cannot_be_listed(two_stores, monkeypatch) -> None:
     from uidl_inspector.cli import audit as audit_cli
     from uidl_inspector.exceptions import CorruptStructureError
 
-    monkeypatch.setattr(locate, "_scan_one", REAL_SCAN_ONE)  # both stores scan cleanly
+    monkeypatch.setattr(pipeline, "_scan_one", REAL_SCAN_ONE)  # both stores scan cleanly
     good, bad = two_stores
     real = audit_cli.take_inventory
 

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from conftest import REAL_SAMPLES
 from uidl_inspector.history import build_blob, parse_blob
-from uidl_inspector.locate import scan_evidence
+from uidl_inspector.pipeline import scan_evidence
 from uidl_inspector.records import Account, HistoryRecord, Location, Profile
 from uidl_inspector.report.model import Report, Source
 from uidl_inspector.report.table_report import HEADING_LABELS, _heading_rows, to_table_text
@@ -103,7 +103,7 @@ def console_text(draw, width: int) -> str:
 def test_hidden_and_audit_tables_fold_never_cut(width, tmp_path):
     from uidl_inspector.cli.audit import _audit_table, audit_report
     from uidl_inspector.cli.hidden import _table
-    from uidl_inspector.locate import hidden_evidence
+    from uidl_inspector.pipeline import hidden_evidence
     from uidl_inspector.synth.scenarios import scenario
     from uidl_inspector.synth.truth import write_evidence
 

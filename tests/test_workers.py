@@ -108,7 +108,7 @@ def test_a_dask_cluster_gives_the_local_report(tmp_path, command) -> None:
 
 
 def test_progress_tells_hashing_recovery_and_inputs_done(tmp_path) -> None:
-    from uidl_inspector.locate import scan_evidence
+    from uidl_inspector.pipeline import scan_evidence
 
     store = SAMPLES / "demo.pst"
     said: list = []

@@ -46,7 +46,7 @@ def _local_pool(jobs: int) -> ProcessPoolExecutor:
     # parent's threads (a progress bar) or open stores.
     try:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["uidl_inspector.locate"])
+        context.set_forkserver_preload(["uidl_inspector.pipeline"])
     except ValueError:  # no forkserver on this platform
         context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(jobs, mp_context=context)

@@ -89,7 +89,7 @@ def audit_report(paths: list[str], listings: list[ServerListing],
     Scanning and inventories run one input per worker (``jobs``, or a Dask ``scheduler``);
     the audit itself, across all stores, runs here. ``progress`` is the scan's,
     ``reading`` the inventory's (``count, total``; told only when inventories run here)."""
-    from uidl_inspector.locate import scan_evidence
+    from uidl_inspector.pipeline import scan_evidence
     from uidl_inspector.workers import run_ordered, runs_here
 
     with step(log, "scan"):
@@ -128,7 +128,7 @@ def audit_report(paths: list[str], listings: list[ServerListing],
 
 def _inventory(source: Source, reading: Any = None) -> Inventory | str:
     """One store's inventory, or why it could not be taken (run by a worker)."""
-    from uidl_inspector.locate import open_source
+    from uidl_inspector.pipeline import open_source
 
     try:
         with step(log, f"inventory {source.path}"), open_source(source) as evidence:

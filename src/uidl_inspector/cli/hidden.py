@@ -32,7 +32,7 @@ from uidl_inspector.cli.common import (
     image_options,
     jobs_or_default,
 )
-from uidl_inspector.locate import hidden_evidence
+from uidl_inspector.pipeline import hidden_evidence
 from uidl_inspector.report.json_report import json_chunks
 from uidl_inspector.report.model import Report, Source
 from uidl_inspector.report.output import STDOUT, write_output

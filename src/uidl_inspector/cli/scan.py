@@ -33,7 +33,7 @@ from uidl_inspector.cli.common import (
 from uidl_inspector.cli.runlog import quiet
 from uidl_inspector.demo import demo_path
 from uidl_inspector.findings import above_info
-from uidl_inspector.locate import scan_evidence
+from uidl_inspector.pipeline import scan_evidence
 
 __all__ = ["scan", "progress_on_stderr"]
 
