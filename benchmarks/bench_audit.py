@@ -47,11 +47,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from uidl_inspector.audit import read_server_listing, run_audit, take_inventory
-from uidl_inspector.cli.audit import audit_report
 from uidl_inspector.history import build_blob, escape_uid
 from uidl_inspector.mapi import PropId
 from uidl_inspector.mapi import PropType as T
-from uidl_inspector.pipeline import scan_evidence
+from uidl_inspector.pipeline import audit_report, scan_evidence
 from uidl_inspector.store.pst import open_pst
 from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec, Prop, StoreSpec, write_pst
 from uidl_inspector.synth.truth import uidl_transcript
@@ -175,7 +174,7 @@ store.close()
 AUDIT_ONLY = """
 import sys
 from uidl_inspector.audit import read_server_listing
-from uidl_inspector.cli.audit import audit_report
+from uidl_inspector.pipeline import audit_report
 report, failed = audit_report([sys.argv[1]], [read_server_listing(sys.argv[2])])
 assert not failed, failed
 """

@@ -7,7 +7,7 @@ import re
 import pypff
 
 from conftest import REAL_SAMPLES
-from uidl_inspector.cli.audit import audit_report
+from uidl_inspector.pipeline import audit_report
 
 
 def pypff_messages(path):

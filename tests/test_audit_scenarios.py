@@ -195,7 +195,7 @@ def test_large_store_clock_and_links(tmp_path, offset):
     ("multi-account", "ansi", "permute", -570, ["clock_mismatch"]),
 ])
 def test_audit_of_written_store(tmp_path, name, variant, encoding, offset, want):
-    from uidl_inspector.cli.audit import audit_report
+    from uidl_inspector.pipeline import audit_report
 
     sc = scenario(name, seed=3, clock_offset=offset)
     ev = write_evidence(tmp_path, sc, variant=variant, encoding=encoding)

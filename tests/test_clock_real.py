@@ -16,7 +16,7 @@ import pytest
 from conftest import REAL_SAMPLES
 from test_audit_real import pypff_messages
 from test_real_pop3 import EXPECTED, TAG_TIME, pop3_dir  # noqa: F401 (fixture)
-from uidl_inspector.cli.audit import audit_report
+from uidl_inspector.pipeline import audit_report
 
 LAB = REAL_SAMPLES / "pop3"
 # UID -> node id of the message it fetched (libpff's identifier); UIDs 1-4 left no copy.

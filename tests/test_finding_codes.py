@@ -359,7 +359,7 @@ def _clock_mismatch(tmp_path: Path, code: str) -> Produced:
 
 @produces("audit/findings:older_mail_untagged")
 def _older_mail_untagged(tmp_path: Path, code: str) -> Produced:
-    from uidl_inspector.cli.audit import audit_report
+    from uidl_inspector.pipeline import audit_report
 
     (path,) = (REAL_SAMPLES / "pop3").glob("tghanem-user1-20170625-*.pst")  # pruned by Outlook
     report, failed = audit_report([str(path)], [])

@@ -25,8 +25,8 @@ from uidl_inspector.audit.alternatives import ALTERNATIVES
 from uidl_inspector.audit.findings import CODES
 from uidl_inspector.audit.lineage import build_lineages, observations, recovered_observation
 from uidl_inspector.audit.server_listing import parse_server_listing
-from uidl_inspector.cli.audit import audit_report
 from uidl_inspector.findings import SEVERITIES
+from uidl_inspector.pipeline import audit_report
 from uidl_inspector.synth.truth import write_set
 
 LAB = REAL_SAMPLES / "pop3"

@@ -56,19 +56,18 @@ def test_debug_mode_lets_the_bug_propagate(two_stores, monkeypatch) -> None:
 
 
 def test_audit_goes_on_when_a_store_cannot_be_listed(two_stores, monkeypatch) -> None:
-    from uidl_inspector.cli import audit as audit_cli
     from uidl_inspector.exceptions import CorruptStructureError
 
     monkeypatch.setattr(pipeline, "_scan_one", REAL_SCAN_ONE)  # both stores scan cleanly
     good, bad = two_stores
-    real = audit_cli.take_inventory
+    real = pipeline.take_inventory
 
     def take_inventory(store, source=None, progress=None):
         if Path(str(source)).name == "bad.pst":
             raise CorruptStructureError("simulated: node B-tree unreadable on reopen")
         return real(store, source, progress)
 
-    monkeypatch.setattr(audit_cli, "take_inventory", take_inventory)
+    monkeypatch.setattr(pipeline, "take_inventory", take_inventory)
     result = CliRunner().invoke(app, ["audit", str(bad), str(good), "--format", "json",
                                       "--jobs", "1"])  # the simulated bug is in this process
     assert result.exit_code == 1

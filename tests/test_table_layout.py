@@ -101,9 +101,9 @@ def console_text(draw, width: int) -> str:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_hidden_and_audit_tables_fold_never_cut(width, tmp_path):
-    from uidl_inspector.cli.audit import _audit_table, audit_report
+    from uidl_inspector.cli.audit import _audit_table
     from uidl_inspector.cli.hidden import _table
-    from uidl_inspector.pipeline import hidden_evidence
+    from uidl_inspector.pipeline import audit_report, hidden_evidence
     from uidl_inspector.synth.scenarios import scenario
     from uidl_inspector.synth.truth import write_evidence
 

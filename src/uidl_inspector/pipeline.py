@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from uidl_inspector import workers
+from uidl_inspector.audit import Inventory, ServerListing, run_audit, take_inventory
 from uidl_inspector.exceptions import DEBUG_ENV, NotAStoreError, UidlInspectorError, debugging
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import parse_blob
@@ -49,7 +50,9 @@ from uidl_inspector.store.image import (
     segments,
 )
 
-__all__ = ["ScanOutcome", "scan_evidence", "hidden_evidence", "open_source"]
+__all__ = ["ScanOutcome", "scan_evidence", "hidden_evidence", "open_source", "audit_report"]
+
+AUDITED_KINDS = ("pst", "ost")  # the stores whose messages the audit lists
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -409,3 +412,63 @@ def _failed_source(item: EvidenceFile, error: str) -> Source:
         return Source.from_file(item.path, item.kind or "unknown", errors=(error,))
     except OSError:
         return Source(source_path(item.path), item.kind or "unknown", 0, "", "", (error,))
+
+
+# ---------------------------------------------------------------------------------------
+# Auditing: the scan, then each store's inventory, then the audit across all of them
+
+
+def audit_report(paths: list[str], listings: list[ServerListing],
+                 progress: Any = None, reading: Any = None, recover: bool = True,
+                 images: Any = None, jobs: int = 1,
+                 scheduler: str | None = None) -> tuple[Report, list[str]]:
+    """Scan the evidence, take each store's inventory, audit. Returns the report (with
+    ``audit`` in its extra sections) and one line per input that could not be processed.
+    Scanning and inventories run one input per worker (``jobs``, or a Dask ``scheduler``);
+    the audit itself, across all stores, runs here. ``progress`` is the scan's,
+    ``reading`` the inventory's (``count, total``; told only when inventories run here)."""
+    with step(log, "scan"):
+        outcome = scan_evidence(paths, progress=progress, recover=recover, images=images,
+                                jobs=jobs, scheduler=scheduler)
+    report = outcome.report
+    failed = list(outcome.failed)
+    stores = [s for s in report.sources if s.kind in AUDITED_KINDS and not s.errors]
+    tell = None if progress is None else (
+        lambda n, total: progress(f"inventories: {n} of {total} stores listed"))
+    inventories: list[Inventory] = []
+    task = _inventory
+    if reading is not None and workers.runs_here(jobs, scheduler, len(stores)):
+        task = functools.partial(_inventory, reading=reading)  # a lambda: never pickled
+    taken_all = workers.run_ordered(task, stores, jobs, scheduler,
+                                    crashed=_inventory_crashed, done=tell)
+    for source, taken in zip(stores, taken_all, strict=True):
+        if isinstance(taken, str):
+            failed.append(f"{source.path}: cannot list its messages: {taken}")
+            continue
+        inventories.append(taken)
+        log.info("inventory %s: %d messages, %d hidden messages, findings: %s",
+                 source.path, len(taken.messages), len(taken.managers),
+                 codes_summary(f.code for f in taken.findings))
+    with step(log, "audit"):
+        report.extra["audit"] = run_audit(report.histories, inventories, listings,
+                                          report.sources,
+                                          recovered=report.extra.get("recovered", []))
+    summary = report.extra["audit"]["summary"]
+    log.info("audit: %d entries, %d messages, %d duplicate groups, findings: %s",
+             summary["entries"], summary["messages"], summary["duplicate_groups"],
+             codes_summary(f["code"] for f in report.extra["audit"]["findings"]))
+    report.run.finish()
+    return report, failed
+
+
+def _inventory(source: Source, reading: Any = None) -> Inventory | str:
+    """One store's inventory, or why it could not be taken (run by a worker)."""
+    try:
+        with step(log, f"inventory {source.path}"), open_source(source) as evidence:
+            return take_inventory(evidence.store, source.path, reading)
+    except (UidlInspectorError, OSError) as exc:
+        return str(exc)
+
+
+def _inventory_crashed(source: Source, reason: str) -> str:
+    return reason

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 import os
@@ -18,11 +17,7 @@ from rich.text import Text
 
 from uidl_inspector import __version__
 from uidl_inspector.audit import (
-    Inventory,
-    ServerListing,
     read_server_listing,
-    run_audit,
-    take_inventory,
 )
 from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import (
@@ -45,18 +40,16 @@ from uidl_inspector.cli.common import (
     usage_error,
 )
 from uidl_inspector.demo import DEMO_STORE, demo_path, samples_dir
-from uidl_inspector.exceptions import UidlInspectorError
-from uidl_inspector.logs import codes_summary, step
+from uidl_inspector.pipeline import audit_report
 from uidl_inspector.report.lineage_views import lineage_tables
-from uidl_inspector.report.model import TOOL_NAME, Report, Source
+from uidl_inspector.report.model import TOOL_NAME, Report
 from uidl_inspector.report.output import STDOUT, write_output
 from uidl_inspector.report.table_report import data_table, render_table, terminal_safe
 from uidl_inspector.report.timeline import TimelineError, check_zone_name
 
-__all__ = ["audit", "AuditFormat", "audit_report", "parse_listing_option"]
+__all__ = ["audit", "AuditFormat", "parse_listing_option"]
 
 DEMO_LISTING = "demo.uidl.txt"
-STORE_KINDS = ("pst", "ost")
 
 
 class AuditFormat(str, Enum):
@@ -78,67 +71,6 @@ def parse_listing_option(value: str) -> tuple[str | None, str]:
         return None, value
     account, _, path = value.partition("=")
     return (account or None), path
-
-
-def audit_report(paths: list[str], listings: list[ServerListing],
-                 progress: Any = None, reading: Any = None, recover: bool = True,
-                 images: Any = None, jobs: int = 1,
-                 scheduler: str | None = None) -> tuple[Report, list[str]]:
-    """Scan the evidence, take each store's inventory, audit. Returns the report (with
-    ``audit`` in its extra sections) and one line per input that could not be processed.
-    Scanning and inventories run one input per worker (``jobs``, or a Dask ``scheduler``);
-    the audit itself, across all stores, runs here. ``progress`` is the scan's,
-    ``reading`` the inventory's (``count, total``; told only when inventories run here)."""
-    from uidl_inspector.pipeline import scan_evidence
-    from uidl_inspector.workers import run_ordered, runs_here
-
-    with step(log, "scan"):
-        outcome = scan_evidence(paths, progress=progress, recover=recover, images=images,
-                                jobs=jobs, scheduler=scheduler)
-    report = outcome.report
-    failed = list(outcome.failed)
-    stores = [s for s in report.sources if s.kind in STORE_KINDS and not s.errors]
-    tell = None if progress is None else (
-        lambda n, total: progress(f"inventories: {n} of {total} stores listed"))
-    inventories: list[Inventory] = []
-    task = _inventory
-    if reading is not None and runs_here(jobs, scheduler, len(stores)):
-        task = functools.partial(_inventory, reading=reading)  # a lambda: never pickled
-    for source, taken in zip(stores, run_ordered(task, stores, jobs, scheduler,
-                                                 crashed=_inventory_crashed, done=tell),
-                             strict=True):
-        if isinstance(taken, str):
-            failed.append(f"{source.path}: cannot list its messages: {taken}")
-            continue
-        inventories.append(taken)
-        log.info("inventory %s: %d messages, %d hidden messages, findings: %s",
-                 source.path, len(taken.messages), len(taken.managers),
-                 codes_summary(f.code for f in taken.findings))
-    with step(log, "audit"):
-        report.extra["audit"] = run_audit(report.histories, inventories, listings,
-                                          report.sources,
-                                          recovered=report.extra.get("recovered", []))
-    summary = report.extra["audit"]["summary"]
-    log.info("audit: %d entries, %d messages, %d duplicate groups, findings: %s",
-             summary["entries"], summary["messages"], summary["duplicate_groups"],
-             codes_summary(f["code"] for f in report.extra["audit"]["findings"]))
-    report.run.finish()
-    return report, failed
-
-
-def _inventory(source: Source, reading: Any = None) -> Inventory | str:
-    """One store's inventory, or why it could not be taken (run by a worker)."""
-    from uidl_inspector.pipeline import open_source
-
-    try:
-        with step(log, f"inventory {source.path}"), open_source(source) as evidence:
-            return take_inventory(evidence.store, source.path, reading)
-    except (UidlInspectorError, OSError) as exc:
-        return str(exc)
-
-
-def _inventory_crashed(source: Source, reason: str) -> str:
-    return reason
 
 
 def _run_meta(report: Report) -> dict[str, Any]:
