@@ -32,7 +32,8 @@ from pathlib import Path
 import pypff
 
 from uidl_inspector.locate import locate
-from uidl_inspector.store.pst import open_pst, walk_folders
+from uidl_inspector.store.model import walk_folders
+from uidl_inspector.store.pst import open_pst
 
 
 def scan(path: str) -> int:
@@ -44,7 +45,7 @@ def read_only(path: str) -> int:
     """What the default scan reads from the store, without decoding the BLOBs."""
     size = 0
     with open_pst(path) as store:
-        for folder in walk_folders(store.root_folder()):
+        for folder in walk_folders(store.root_folder(), []):
             for message in folder.associated():
                 _ = message.message_class, message.subject, message.props
                 for attachment in message.attachments():
@@ -54,7 +55,7 @@ def read_only(path: str) -> int:
 
 def walk_all(path: str) -> int:
     with open_pst(path) as store:
-        return sum(1 for f in walk_folders(store.root_folder()) for _ in f.messages())
+        return sum(1 for f in walk_folders(store.root_folder(), []) for _ in f.messages())
 
 
 def pff_walk(path: str) -> int:

@@ -1044,7 +1044,7 @@ def _msg_attachment_type(tmp_path: Path, code: str) -> Produced:
 
 @produces("store-findings/msg:embedding_too_deep")
 def _msg_embedding_too_deep(tmp_path: Path, code: str) -> Produced:
-    from uidl_inspector.store.msg import MAX_EMBED_DEPTH
+    from uidl_inspector.store.model import MAX_EMBED_DEPTH
 
     return _msg(tmp_path, _nested(MAX_EMBED_DEPTH + 2)), None
 
@@ -1233,7 +1233,7 @@ def _embedded_missing(tmp_path: Path, code: str) -> Produced:
 
 @produces("store-findings/messaging:folder_too_deep")
 def _store_folder_too_deep(tmp_path: Path, code: str) -> Produced:
-    from uidl_inspector.store.messaging import MAX_FOLDER_DEPTH
+    from uidl_inspector.store.model import MAX_FOLDER_DEPTH
     from uidl_inspector.synth.pst_writer import FolderSpec
 
     top = folder = FolderSpec("Inbox")
@@ -1247,12 +1247,12 @@ def _store_folder_too_deep(tmp_path: Path, code: str) -> Produced:
 @produces("store-findings/messaging:embedding_too_deep")
 def _store_embedding_too_deep(tmp_path: Path, code: str) -> Produced:
     from uidl_inspector.mapi import PropType as T
-    from uidl_inspector.store.messaging import MAX_EMBEDDING_DEPTH
+    from uidl_inspector.store.model import MAX_EMBED_DEPTH
     from uidl_inspector.synth.pst_writer import AttachmentSpec, FolderSpec, MessageSpec, Prop
 
     inbox = FolderSpec("Inbox")
     spec = MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note")})
-    for _ in range(MAX_EMBEDDING_DEPTH + 3):
+    for _ in range(MAX_EMBED_DEPTH + 3):
         spec = MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note")},
                            [AttachmentSpec({0x3707: Prop(T.UNICODE, "e.msg")}, embedded=spec)])
     inbox.messages.append(spec)

@@ -19,7 +19,8 @@ from uidl_inspector.exceptions import (
 )
 from uidl_inspector.schemas import encoding, ltp, ndb
 from uidl_inspector.store import ltp as ltp_reader
-from uidl_inspector.store.pst import PstStore, open_pst, walk_folders
+from uidl_inspector.store.model import walk_folders
+from uidl_inspector.store.pst import PstStore, open_pst
 
 pypff = pytest.importorskip("pypff")
 
@@ -67,7 +68,7 @@ def _pff_tree(path: Path):
 
 def _our_tree(store: PstStore):
     out = {}
-    for folder in walk_folders(store.root_folder()):
+    for folder in walk_folders(store.root_folder(), []):
         hidden = {(m.nid, m.message_class, m.props.get(0x37)) for m in folder.associated()}
         messages = list(folder.messages())
         out[folder.nid] = (
@@ -99,7 +100,7 @@ def test_variant_encryption_and_paths(path):
         assert store.props.get(0x3001)
         root = store.root_folder()
         assert root.path == ""
-        for folder in walk_folders(root):
+        for folder in walk_folders(root, []):
             if folder.nid != root.nid:
                 assert folder.path.split("/")[-1] == folder.name
                 assert store.folder_path(folder.nid) == folder.path
@@ -108,7 +109,7 @@ def test_variant_encryption_and_paths(path):
 def test_localized_and_nested_paths():
     path = next(p for p in REAL_PSTS if p.name == "libyal-outlook2003-unicode.pst")
     with open_pst(path) as store:
-        paths = {f.path for f in walk_folders(store.root_folder())}
+        paths = {f.path for f in walk_folders(store.root_folder(), [])}
     assert "Top of Personal Folders/Inbox" in paths
     assert any("Recovered_Group" in p for p in paths)
 
@@ -129,7 +130,7 @@ def test_attachment_bytes_equal_libpff(path):
     f.close()
     ours = {}
     with open_pst(path) as store:
-        for folder in walk_folders(store.root_folder()):
+        for folder in walk_folders(store.root_folder(), []):
             for m in folder.messages():
                 ours[m.nid] = [a.data for a in m.attachments()]
                 assert not m.findings
@@ -141,7 +142,7 @@ def test_attachment_bytes_equal_libpff(path):
 def test_embedded_message_opens():
     path = next(p for p in REAL_PSTS if p.name == "pstsdk-submessage-unicode.pst")
     with open_pst(path) as store:
-        folder = next(f for f in walk_folders(store.root_folder()) if f.name == "submessage")
+        folder = next(f for f in walk_folders(store.root_folder(), []) if f.name == "submessage")
         (message,) = list(folder.messages())
         (attachment,) = message.attachments()
         assert attachment.method == 5 and attachment.data is None
@@ -176,7 +177,7 @@ def test_get_message_and_iteration_by_type():
 def test_recipients_table_is_read():
     path = next(p for p in REAL_PSTS if p.name == "pstsdk-sample1-unicode.pst")
     with open_pst(path) as store:
-        messages = [m for f in walk_folders(store.root_folder()) for m in f.messages()]
+        messages = [m for f in walk_folders(store.root_folder(), []) for m in f.messages()]
         recipients = messages[0].recipients()
     assert recipients and all(isinstance(r.get(0x3001), str) for r in recipients)
 
@@ -220,7 +221,7 @@ def test_header_crc_is_a_finding(tmp_path):
     data[4] ^= 1
     with open_pst(_copy(tmp_path, bytes(data))) as store:
         assert [f.code for f in store.findings] == ["header_crc_mismatch"]
-        assert list(walk_folders(store.root_folder()))
+        assert list(walk_folders(store.root_folder(), []))
 
 
 def _block_of(store, nid):
@@ -267,7 +268,7 @@ def _touch_everything(store: PstStore) -> set[str]:
     """Read every object the locator may visit; returns the codes of the findings made."""
     codes = {f.code for f in store.findings}
     folders = []
-    for folder in walk_folders(store.root_folder()):
+    for folder in walk_folders(store.root_folder(), []):
         folders.append(folder)  # its subfolders are read (and their table checked) later
         for message in list(folder.messages()) + list(folder.associated()):
             _ = (message.message_class, message.subject, message.recipients())
@@ -621,7 +622,7 @@ def test_synthetic_writer_stores_read_like_libpff(tmp_path, variant, crypt):
     with open_pst(path, check_parents=True) as store:
         assert (store.variant, store.encryption) == (variant, crypt)
         assert _our_tree(store) == _pff_tree(path)
-        folder = next(f for f in walk_folders(store.root_folder()) if f.name == "Inbox")
+        folder = next(f for f in walk_folders(store.root_folder(), []) if f.name == "Inbox")
         (manager,) = list(folder.associated())
         assert [a.data for a in manager.attachments()] == [blob, b"\x03\x00\x00\x00"]
         assert [a.props.get(0x3707) for a in manager.attachments()] == [

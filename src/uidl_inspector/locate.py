@@ -30,12 +30,16 @@ from uidl_inspector.records import Account, Companion, HistoryRecord, Location, 
 from uidl_inspector.store.detect import (
     looks_like_pop_blob,
 )
+from uidl_inspector.store.model import (
+    MAX_EMBED_DEPTH,
+    read_error,
+    walk_folders,
+)
 
 __all__ = ["MANAGER_CLASS", "GENERAL_KEY_NAME", "GENERAL_KEY", "MATCH_RULES",
            "ATTACHMENT_RULES", "Candidate", "LocateResult", "parse_manager_subject",
            "message_rules", "attachment_rule", "locate", "locate_message",
-           "hidden_inventory", "walk_folders", "store_key", "with_store_key",
-           "MAX_FOLDER_DEPTH", "MAX_EMBED_DEPTH"]
+           "hidden_inventory", "store_key", "with_store_key", "is_manager_class"]
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -46,8 +50,6 @@ GENERAL_KEY = b"General Key\0"
 # Outlook's order: "General Key" is tried first, then the real profile's values in turn.
 MATCH_RULES = ("general_key", "conversation_key", "search_key", "subject")
 ATTACHMENT_RULES = ("long_filename", "filename", "display_name", "mini_uid")
-MAX_FOLDER_DEPTH = 64
-MAX_EMBED_DEPTH = 8
 
 _SUBJECT = re.compile(r"^Outlook Message Manager \((?P<name>.*)\) \(KEY: (?P<key>[0-9A-Fa-f]*)\)$",
                       re.DOTALL)
@@ -179,44 +181,17 @@ class LocateResult:
     hidden_messages: int = 0  # associated (hidden) messages examined
 
 
-def walk_folders(root: Any, findings: list[Finding]) -> Iterator[Any]:
-    """Every folder below and including ``root``, depth-first, bounded, each once."""
-    seen: set[int] = set()
-    stack: list[tuple[Any, int]] = [(root, 0)]
-    while stack:
-        folder, depth = stack.pop()
-        if folder.nid in seen:
-            findings.append(Finding("folder_cycle", None,
-                                    f"folder nid {folder.nid:#x} reached twice"))
-            continue
-        seen.add(folder.nid)
-        yield folder
-        if depth >= MAX_FOLDER_DEPTH:
-            findings.append(Finding("folder_too_deep", None,
-                                    f"{folder.path}: deeper than {MAX_FOLDER_DEPTH}"))
-            continue
-        try:
-            children = list(folder.subfolders())
-        except UidlInspectorError as exc:
-            findings.append(_read_error(folder.path, "subfolders", exc))
-            continue
-        stack.extend((child, depth + 1) for child in reversed(children))
-
-
-def _read_error(where: str, what: str, exc: UidlInspectorError) -> Finding:
-    return Finding("unreadable", getattr(exc, "offset", None), f"{where}: {what}: {exc}")
-
-
 def _messages(folder: Any, which: str, findings: list[Finding]) -> Iterator[Any]:
     """A folder's messages of one table, carrying on past a message that cannot be read."""
     try:
         yield from getattr(folder, which)()
     except UidlInspectorError as exc:
-        findings.append(_read_error(folder.path, which, exc))
+        findings.append(read_error(folder.path, which, exc))
 
 
-def _is_manager(message: Any) -> bool:
-    cls = message.message_class
+def is_manager_class(cls: object) -> bool:
+    """The one Message Manager test: PidTagMessageClass ``IPM.MessageManager``, compared
+    case-insensitively and ignoring trailing NULs (a String8 written with its terminator)."""
     return isinstance(cls, str) and cls.rstrip("\0").casefold() == MANAGER_CLASS.casefold()
 
 
@@ -226,7 +201,7 @@ def _attachments(message: Any, path: tuple[int, ...], where: str,
     try:
         attachments = message.attachments()
     except UidlInspectorError as exc:
-        findings.append(_read_error(where, "attachments", exc))
+        findings.append(read_error(where, "attachments", exc))
         return
     for att in attachments:
         yield path, att
@@ -235,7 +210,7 @@ def _attachments(message: Any, path: tuple[int, ...], where: str,
         try:
             inner = att.embedded()
         except UidlInspectorError as exc:
-            findings.append(_read_error(where, f"embedded message of attachment {att.index}",
+            findings.append(read_error(where, f"embedded message of attachment {att.index}",
                                         exc))
             continue
         if inner is not None:
@@ -257,7 +232,7 @@ def locate_message(message: Any, folder: str | None, source: str,
     """
     where = f"{folder or ''}#{message.nid if message.nid is not None else 'msg'}"
     candidate = None
-    if _is_manager(message):
+    if is_manager_class(message.message_class):
         rules, profile = message_rules(message.props)
         candidate = Candidate(folder or "", message.nid, message.message_class,
                               message.subject, rules, profile)
@@ -271,7 +246,7 @@ def locate_message(message: Any, folder: str | None, source: str,
         try:
             data = att.data
         except UidlInspectorError as exc:
-            result.findings.append(_read_error(where, f"attachment {att.index} data", exc))
+            result.findings.append(read_error(where, f"attachment {att.index} data", exc))
             continue
         finally:
             result.findings.extend(att.findings)
@@ -323,7 +298,7 @@ def locate(store: Any, source: str | None = None, deep: bool = False,
     try:
         root = store.root_folder()
     except UidlInspectorError as exc:
-        result.findings.append(_read_error(source, "root folder", exc))
+        result.findings.append(read_error(source, "root folder", exc))
         result.findings.extend(store.findings)
         return result
     tables = ("associated", "messages") if deep else ("associated",)
@@ -347,7 +322,7 @@ def _attachment_row(att: Any, where: str, findings: list[Finding], depth: int) -
     try:
         data = att.data
     except UidlInspectorError as exc:
-        findings.append(_read_error(where, f"attachment {att.index} data", exc))
+        findings.append(read_error(where, f"attachment {att.index} data", exc))
         data = None
     row: dict[str, Any] = {"index": att.index, "nid": att.nid, "name": name,
                            "method": att.props.get(PropId.ATTACH_METHOD),
@@ -357,7 +332,7 @@ def _attachment_row(att: Any, where: str, findings: list[Finding], depth: int) -
         try:
             inner = att.embedded()
         except UidlInspectorError as exc:
-            findings.append(_read_error(where, f"embedded message of attachment {att.index}",
+            findings.append(read_error(where, f"embedded message of attachment {att.index}",
                                         exc))
             inner = None
         if inner is not None:
@@ -371,7 +346,7 @@ def _attachment_rows(message: Any, where: str, findings: list[Finding], depth: i
     try:
         attachments = message.attachments()
     except UidlInspectorError as exc:
-        findings.append(_read_error(where, "attachments", exc))
+        findings.append(read_error(where, "attachments", exc))
         return []
     return [_attachment_row(att, where, findings, depth) for att in attachments]
 
@@ -386,7 +361,7 @@ def hidden_inventory(store: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
     try:
         root = store.root_folder()
     except UidlInspectorError as exc:
-        return rows, [_read_error(store.path, "root folder", exc), *store.findings]
+        return rows, [read_error(store.path, "root folder", exc), *store.findings]
     for folder in walk_folders(root, findings):
         for message in _messages(folder, "associated", findings):
             props = message.props

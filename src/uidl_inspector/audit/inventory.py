@@ -17,14 +17,13 @@ from typing import Any
 
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
-from uidl_inspector.locate import walk_folders
+from uidl_inspector.locate import is_manager_class
 from uidl_inspector.mapi import PropId
-from uidl_inspector.store.model import Folder, Message, Store
+from uidl_inspector.store.model import Folder, Message, Store, walk_folders
 
 __all__ = ["StoreMessage", "HiddenMessage", "Inventory", "take_inventory",
            "normalise_headers", "headers_digest"]
 
-MANAGER_CLASS = "ipm.messagemanager"
 PROGRESS_EVERY = 500  # messages between two progress reports
 _FOLD = re.compile(r"\r?\n[ \t]+")
 _SPACE = re.compile(r"[ \t]+")
@@ -192,7 +191,7 @@ def take_inventory(store: Store, source: str | None = None,
             if progress is not None and not len(messages) % PROGRESS_EVERY:
                 progress(len(messages), total)
         for hidden in _safe_iter(folder.associated, path, "associated contents", findings):
-            if (hidden.message_class or "").lower() != MANAGER_CLASS:
+            if not is_manager_class(hidden.message_class):
                 continue
             try:
                 count = len(hidden.attachments())

@@ -18,7 +18,12 @@ from typing import Any
 
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import PopHistory
-from uidl_inspector.locate import MANAGER_CLASS, attachment_rule, message_rules
+from uidl_inspector.locate import (
+    MANAGER_CLASS,
+    attachment_rule,
+    is_manager_class,
+    message_rules,
+)
 from uidl_inspector.mapi import PropId
 from uidl_inspector.recover.items import Place, RecoveredItem
 from uidl_inspector.schemas import ndb as s
@@ -110,7 +115,7 @@ def deleted_managers(fmt: s.NdbFormat, surviving: Sequence[Surviving], source: s
         if found.bid & 2:
             continue
         props = _props(data)
-        if props is None or props.get(PropId.MESSAGE_CLASS) != MANAGER_CLASS:
+        if props is None or not is_manager_class(props.get(PropId.MESSAGE_CLASS)):
             continue
         rules, profile = message_rules(props)
         subject = props.get(PropId.SUBJECT)

@@ -18,16 +18,14 @@ from uidl_inspector.findings import Finding
 from uidl_inspector.mapi import AttachMethod, PropId
 from uidl_inspector.schemas import ndb as s
 from uidl_inspector.store.ltp import LtpError, PropertyContext, SubnodeRef, TableContext
-from uidl_inspector.store.model import MessageAccessors
+from uidl_inspector.store.model import MAX_EMBED_DEPTH, MAX_FOLDER_DEPTH, MessageAccessors
 from uidl_inspector.store.ndb import NbtEntry, Node
 
 if TYPE_CHECKING:
     from uidl_inspector.store.pst import PstStore
 
-__all__ = ["PstFolder", "PstMessage", "PstAttachment", "table_nid", "MAX_FOLDER_DEPTH"]
+__all__ = ["PstFolder", "PstMessage", "PstAttachment", "table_nid"]
 
-MAX_FOLDER_DEPTH = 64
-MAX_EMBEDDING_DEPTH = 16
 
 
 def table_nid(folder_nid: int, nid_type: int) -> int:
@@ -142,7 +140,7 @@ class PstMessage(_PropsMixin, MessageAccessors):
 
     def attachments(self) -> list[PstAttachment]:
         """Attachments in attachment-table order, each opened on its subnode."""
-        if self._depth > MAX_EMBEDDING_DEPTH:
+        if self._depth > MAX_EMBED_DEPTH:
             self.findings.append(Finding("embedding_too_deep", None, f"message {self.nid:#x}"))
             return []
         table = self.node.subnode(s.NID_ATTACHMENT_TABLE)

@@ -12,10 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
+from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
 from uidl_inspector.mapi import PropId
 
-__all__ = ["Attachment", "Message", "MessageAccessors", "Folder", "Store"]
+__all__ = ["Attachment", "Message", "MessageAccessors", "Folder", "Store", "walk_folders",
+           "read_error", "MAX_FOLDER_DEPTH", "MAX_EMBED_DEPTH"]
+
+# Bounds every reader and the locator share, against loops and hostile nesting.
+MAX_FOLDER_DEPTH = 64  # folders below the root
+MAX_EMBED_DEPTH = 8  # embedded messages inside embedded messages
 
 
 class Attachment(Protocol):
@@ -94,3 +100,36 @@ class Store(Protocol):
     def root_folder(self) -> Folder: ...
 
     def close(self) -> None: ...
+
+
+def read_error(where: str, what: str, exc: UidlInspectorError) -> Finding:
+    """The ``unreadable`` finding for a part of a store that could not be read."""
+    return Finding("unreadable", getattr(exc, "offset", None), f"{where}: {what}: {exc}")
+
+
+def walk_folders(root: Folder, findings: list[Finding]) -> Iterator[Folder]:
+    """Every folder below and including ``root``, depth-first, bounded, each once.
+
+    The one folder walk of the package (locate, hidden, audit inventories): a cycle, a
+    folder deeper than :data:`MAX_FOLDER_DEPTH` or unreadable subfolders cost a finding
+    appended to ``findings``, never the walk."""
+    seen: set[int] = set()
+    stack: list[tuple[Folder, int]] = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        if folder.nid in seen:
+            findings.append(Finding("folder_cycle", None,
+                                    f"folder nid {folder.nid:#x} reached twice"))
+            continue
+        seen.add(folder.nid)
+        yield folder
+        if depth >= MAX_FOLDER_DEPTH:
+            findings.append(Finding("folder_too_deep", None,
+                                    f"{folder.path}: deeper than {MAX_FOLDER_DEPTH}"))
+            continue
+        try:
+            children = list(folder.subfolders())
+        except UidlInspectorError as exc:
+            findings.append(read_error(folder.path, "subfolders", exc))
+            continue
+        stack.extend((child, depth + 1) for child in reversed(children))

@@ -29,16 +29,15 @@ from uidl_inspector.exceptions import CorruptStructureError, NotAStoreError
 from uidl_inspector.findings import Finding
 from uidl_inspector.mapi import PropId, PropType, filetime_to_datetime
 from uidl_inspector.schemas.msg_props import HEADER_SIZES, PROPERTY_STREAM, property_stream
-from uidl_inspector.store.model import MessageAccessors
+from uidl_inspector.store.model import MAX_EMBED_DEPTH, MessageAccessors
 
 __all__ = ["MsgMessage", "MsgAttachment", "open_msg", "read_msg_olefile", "read_msg_extract",
-           "OLE_MAGIC", "MAX_EMBED_DEPTH"]
+           "OLE_MAGIC"]
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-MAX_EMBED_DEPTH = 8  # embedded messages inside embedded messages: bounded against loops
 MAX_ATTACHMENTS = 4096
 _EMBEDDED_STORAGE = "__substg1.0_3701000D"
 _STREAM_RE = re.compile(r"^__substg1\.0_([0-9A-Fa-f]{4})([0-9A-Fa-f]{4})$")

@@ -18,10 +18,11 @@ from typing import Any, BinaryIO
 from uidl_inspector.exceptions import CorruptStructureError
 from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ndb as s
-from uidl_inspector.store.messaging import MAX_FOLDER_DEPTH, PstFolder, PstMessage, _props
+from uidl_inspector.store.messaging import PstFolder, PstMessage, _props
+from uidl_inspector.store.model import MAX_FOLDER_DEPTH
 from uidl_inspector.store.ndb import NbtEntry, NdbFile, Node
 
-__all__ = ["PstStore", "open_pst", "walk_folders"]
+__all__ = ["PstStore", "open_pst"]
 
 
 class PstStore:
@@ -120,16 +121,3 @@ def open_pst(path: str | os.PathLike[str], check_parents: bool = False,
     instead of the file at ``path``, which then only names it.
     """
     return PstStore(path, check_parents, stream)
-
-
-def walk_folders(folder: PstFolder) -> Iterator[PstFolder]:
-    """``folder`` and every folder below it, depth first (cycles and depth are bounded)."""
-    stack = [folder]
-    seen: set[int] = set()
-    while stack:
-        current = stack.pop()
-        if current.nid in seen:
-            continue
-        seen.add(current.nid)
-        yield current
-        stack.extend(reversed(list(current.subfolders())))
