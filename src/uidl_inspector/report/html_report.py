@@ -14,8 +14,9 @@ from html import escape
 from typing import Any
 
 from uidl_inspector.report.lineage_views import lineage_rows_html
-from uidl_inspector.report.model import TOOL_NAME, Report
+from uidl_inspector.report.model import Report
 from uidl_inspector.report.table_report import terminal_safe
+from uidl_inspector.versions import TOOL_NAME
 
 __all__ = ["to_html", "downloads_per_period", "MAX_BARS", "MAX_GROUPS_SHOWN"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from uidl_inspector.store.byteview import hash_stream
-from uidl_inspector.versions import TOOL_NAME, tool_info
+from uidl_inspector.versions import tool_info
 
 if TYPE_CHECKING:
     from uidl_inspector.records import HistoryRecord
@@ -28,7 +28,6 @@ __all__ = [
     "hash_file", "source_path",
 ]
 
-__all__ += ["TOOL_NAME"]
 log = logging.getLogger(__name__)
 
 
