@@ -12,19 +12,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from uidl_inspector.findings import Finding
 from uidl_inspector.mapi import AttachMethod, PropId
 from uidl_inspector.schemas import ndb as s
 from uidl_inspector.store.ltp import LtpError, PropertyContext, SubnodeRef, TableContext
 from uidl_inspector.store.model import MAX_EMBED_DEPTH, MAX_FOLDER_DEPTH, MessageAccessors
-from uidl_inspector.store.ndb import NbtEntry, Node
+from uidl_inspector.store.ndb import NbtEntry, NdbFile, Node
 
-if TYPE_CHECKING:
-    from uidl_inspector.store.pst import PstStore
+__all__ = ["PstFolder", "PstMessage", "PstAttachment", "PstParts", "table_nid", "props_of"]
 
-__all__ = ["PstFolder", "PstMessage", "PstAttachment", "table_nid"]
+
+class PstParts(Protocol):
+    """What the messaging layer needs of an open PST (``store.pst.PstStore``), so that it
+    does not import the module that builds on it."""
+
+    ndb: NdbFile
+    four_k: bool
+    check_parents: bool
+
+    def children_of(self, nid: int) -> list[NbtEntry]: ...
+
+    def folder_path(self, nid: int) -> str: ...
 
 
 
@@ -33,7 +43,7 @@ def table_nid(folder_nid: int, nid_type: int) -> int:
     return (folder_nid & ~0x1F) | nid_type
 
 
-def _props(node: Node, four_k: bool, findings: list[Finding]) -> PropertyContext | None:
+def props_of(node: Node, four_k: bool, findings: list[Finding]) -> PropertyContext | None:
     try:
         return PropertyContext(node, four_k)
     except LtpError as error:
@@ -42,7 +52,7 @@ def _props(node: Node, four_k: bool, findings: list[Finding]) -> PropertyContext
 
 
 def _table_rows(
-    store: PstStore, node: Node, findings: list[Finding]
+    store: PstParts, node: Node, findings: list[Finding]
 ) -> list[tuple[int, dict[int, Any]]]:
     """The rows of the TC in ``node``; an unusable table gives a finding and no rows."""
     try:
@@ -57,11 +67,11 @@ class _PropsMixin:
 
     node: Node
     findings: list[Finding]
-    store: PstStore
+    store: PstParts
 
     @cached_property
     def _pc(self) -> PropertyContext | None:
-        return _props(self.node, self.store.four_k, self.findings)
+        return props_of(self.node, self.store.four_k, self.findings)
 
     @property
     def props(self) -> Mapping[int, Any]:
@@ -79,7 +89,7 @@ class _PropsMixin:
 class PstAttachment(_PropsMixin):
     """One row of a message's attachment table, opened on its subnode's PC."""
 
-    def __init__(self, store: PstStore, index: int, node: Node, row: dict[int, Any],
+    def __init__(self, store: PstParts, index: int, node: Node, row: dict[int, Any],
                  depth: int = 0) -> None:
         self.store = store
         self.index = index
@@ -125,7 +135,7 @@ class PstMessage(_PropsMixin, MessageAccessors):
     """A message (normal, associated or embedded) and its attachment table."""
 
     def __init__(
-        self, store: PstStore, node: Node, folder: PstFolder | None = None, depth: int = 0
+        self, store: PstParts, node: Node, folder: PstFolder | None = None, depth: int = 0
     ) -> None:
         self.store = store
         self.node = node
@@ -176,7 +186,7 @@ class PstFolder(_PropsMixin):
 
     def __init__(
         self,
-        store: PstStore,
+        store: PstParts,
         entry: NbtEntry,
         path: str | None = None,
         ancestors: frozenset[int] = frozenset(),

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 from uidl_inspector.exceptions import CorruptStructureError
 from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ndb as s
-from uidl_inspector.store.messaging import PstFolder, PstMessage, _props
+from uidl_inspector.store.messaging import PstFolder, PstMessage, props_of
 from uidl_inspector.store.model import MAX_FOLDER_DEPTH
 from uidl_inspector.store.ndb import NbtEntry, NdbFile, Node
 
@@ -60,7 +60,7 @@ class PstStore:
         if entry is None:
             self.findings.append(Finding("store_properties_missing", None, "no node 0x21"))
             return {}
-        pc = _props(Node(self.ndb, entry, self.findings), self.four_k, self.findings)
+        pc = props_of(Node(self.ndb, entry, self.findings), self.four_k, self.findings)
         return pc.props if pc is not None else {}
 
     def root_folder(self) -> PstFolder:
