@@ -417,21 +417,27 @@ def hidden_inventory(store: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
         return rows, [_read_error(store.path, "root folder", exc), *store.findings]
     for folder in walk_folders(root, findings):
         for message in _messages(folder, "associated", findings):
-            props = message.props
-            key = _binary(props, PropId.CONVERSATION_KEY)
-            search = _binary(props, PropId.SEARCH_KEY)
-            where = f"{folder.path}#{message.nid}"
-            rows.append({
-                "folder": folder.path, "nid": message.nid,
-                "message_class": message.message_class, "subject": message.subject,
-                "conversation_key": key.hex() if key else None,
-                "search_key": search.hex() if search else None,
-                "attachments": _attachment_rows(message, where, findings, 0),
-            })
-            findings.extend(message.findings)
+            rows.append(hidden_row(message, folder.path, findings))
         findings.extend(folder.findings)
     findings.extend(store.findings)
     return rows, findings
+
+
+def hidden_row(message: Any, folder: str | None, findings: list[Finding]) -> dict[str, Any]:
+    """One ``hidden`` row: a store's associated message, or an MSG file (``folder`` None),
+    in one shape so the two forms of one message compare; its findings into ``findings``."""
+    key = _binary(message.props, PropId.CONVERSATION_KEY)
+    search = _binary(message.props, PropId.SEARCH_KEY)
+    row = {
+        "folder": folder, "nid": message.nid,
+        "message_class": message.message_class, "subject": message.subject,
+        "conversation_key": key.hex() if key else None,
+        "search_key": search.hex() if search else None,
+        "attachments": _attachment_rows(message, f"{folder or ''}#{message.nid or 'msg'}",
+                                        findings, 0),
+    }
+    findings.extend(message.findings)
+    return row
 
 
 # ---------------------------------------------------------------------------------------
@@ -656,7 +662,11 @@ def _hidden_read(report: Report, name: str, kind: str,
     """The hidden messages of one store into ``report``; the Source's fields it learnt."""
     source = source_path(name) if opener is None else name
     with open_evidence(name, kind, opener() if opener else None) as evidence:
-        rows, findings = hidden_inventory(evidence.store)
+        if evidence.message is not None:  # an exported message: itself, whatever its class
+            findings: list[Finding] = []
+            rows = [hidden_row(evidence.message, None, findings)]
+        else:
+            rows, findings = hidden_inventory(evidence.store)
         extra = {"variant": evidence.variant, "encryption": evidence.encryption,
                  "findings": tuple(findings)}
     report.extra.setdefault("hidden", []).extend({"source": source, **row} for row in rows)
@@ -667,7 +677,7 @@ def hidden_evidence(paths: list[str], images: ImageOptions | None = None, jobs: 
                     scheduler: str | None = None,
                     progress: Callable[[Any], None] | None = None) -> ScanOutcome:
     """The ``hidden`` command's report: every associated message of every PST/OST input,
-    also of the PST/OST stores inside disk images.
+    also of the PST/OST stores inside disk images, and each MSG input as one row.
 
     The same envelope as a scan (``sources[]`` with hashes and every finding met while
     opening and walking), with ``hidden[]`` rows that each name their ``source``. A file
@@ -675,8 +685,8 @@ def hidden_evidence(paths: list[str], images: ImageOptions | None = None, jobs: 
     other files are skipped.
     """
     handle = functools.partial(_hidden_handle, options=images or ImageOptions())
-    outcome = _each_input(paths, handle, ("pst", "ost", "image"),
-                          "a PST/OST store or a disk image", "hidden", jobs=jobs,
+    outcome = _each_input(paths, handle, ("pst", "ost", "msg", "image"),
+                          "a PST/OST store, an MSG file or a disk image", "hidden", jobs=jobs,
                           scheduler=scheduler, progress=progress)
     outcome.report.extra.setdefault("hidden", [])
     return outcome
