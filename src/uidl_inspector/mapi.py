@@ -21,6 +21,7 @@ __all__ = [
 class PropType(IntEnum):
     """Property types ([MS-OXCDATA] 2.11.1)."""
 
+    NULL = 0x0001
     INT16 = 0x0002
     INT32 = 0x0003
     FLOAT32 = 0x0004
@@ -87,6 +88,7 @@ class PropId(IntEnum):
     ATTACH_MIME_TAG = 0x370E
     LTP_ROW_ID = 0x67F2
     LTP_ROW_VER = 0x67F3
+    MESSAGE_CODEPAGE = 0x3FFD  # the code page of the message's String8 values
 
 
 class AttachMethod(IntEnum):

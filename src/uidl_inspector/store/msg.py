@@ -100,7 +100,7 @@ def string8_codec(props: dict[int, Any]) -> str:
     [MS-OXMSG] 2.1.2: without PidTagMessageCodepage a reader uses ISO-8859-15 (extract-msg
     does the same, which the tests check on the real samples).
     """
-    page = props.get(0x3FFD)
+    page = props.get(PropId.MESSAGE_CODEPAGE)
     if isinstance(page, int) and page:
         try:
             return codecs.lookup(_CODEPAGES.get(page, f"cp{page}")).name
@@ -111,7 +111,7 @@ def string8_codec(props: dict[int, Any]) -> str:
 
 def decode_fixed(prop_type: int, raw: bytes) -> Any:
     """A fixed-size value from the 8 value bytes of a property entry (through mapi's codec)."""
-    if prop_type == 0x0001:  # PtypNull
+    if prop_type == PropType.NULL:
         return None
     if prop_type not in FIXED_SIZE:
         return bytes(raw)
@@ -274,14 +274,14 @@ class _OleReader:
         """Multi-valued property ([MS-OXMSG] 2.1.4.2.2): packed, or one stream per value."""
         if ptype & ~MV_FLAG in FIXED_SIZE:
             return mv_fixed(ptype, data)
-        width = 8 if ptype == 0x1102 else 4
+        width = 8 if ptype == PropType.MV_BINARY else 4
         count = min(len(data) // width, MAX_ATTACHMENTS)
         out = []
         for i in range(count):
             item = self.read((*parts, f"{name}-{i:08X}"), findings)
             if item is None:
                 break
-            out.append(decode_variable(ptype & 0x0FFF, item, codec)[0])
+            out.append(decode_variable(ptype & ~MV_FLAG, item, codec)[0])
         return out
 
 
@@ -417,9 +417,9 @@ def _relative_streams(owner: Any) -> list[tuple[str, ...]]:
 
 def _extract_multi(owner: Any, pid: int, ptype: int, codec: str) -> Any:
     base = f"__substg1.0_{pid:04X}"
-    if ptype == 0x1102:
+    if ptype == PropType.MV_BINARY:
         return owner.getMultipleBinary(base)
-    if ptype in (0x101E, 0x101F):
+    if ptype in (PropType.MV_STRING8, PropType.MV_UNICODE):
         data = owner.getStream(f"{base}{ptype:04X}") or b""
         width = 4
         out = []
@@ -427,7 +427,7 @@ def _extract_multi(owner: Any, pid: int, ptype: int, codec: str) -> Any:
             item = owner.getStream(f"{base}{ptype:04X}-{i:08X}")
             if item is None:
                 break
-            out.append(decode_variable(ptype & 0x0FFF, item, codec)[0])
+            out.append(decode_variable(ptype & ~MV_FLAG, item, codec)[0])
         return out
     return mv_fixed(ptype, owner.getStream(f"{base}{ptype:04X}") or b"")
 
