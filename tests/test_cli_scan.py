@@ -235,6 +235,34 @@ def test_formats_and_strict(synthetic):
     assert _invoke("scan", "--format", "xml").exit_code == 2
 
 
+@pytest.mark.parametrize("stem", ["multi-account-unicode-none", "multi-account-ansi-cyclic"])
+def test_hidden_row_of_an_exported_msg_is_the_stores_row(synthetic, stem):
+    exported = json.loads((synthetic / f"{stem}.truth.json").read_text())["files"]["msg"]
+    assert exported
+    paths = [str(synthetic / f"{stem}.pst"), *(str(synthetic / e["file"]) for e in exported)]
+    result = _invoke("hidden", *paths, "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [s["kind"] for s in data["sources"]] == ["pst"] + ["msg"] * len(exported)
+    rows = {(r["source"], r["nid"]): r for r in data["hidden"]}
+    for entry, source in zip(exported, data["sources"][1:], strict=True):
+        from_msg = rows.pop((source["path"], None))
+        from_store = rows[(data["sources"][0]["path"], entry["message_nid"])]
+        assert from_msg["folder"] is None and from_msg["attachments"]
+        same = ("message_class", "subject", "conversation_key", "search_key", "attachments")
+        assert _without_nids({k: from_msg[k] for k in same}) == \
+            _without_nids({k: from_store[k] for k in same})
+
+
+def _without_nids(value):
+    """A hidden row without its NIDs, which only a store has."""
+    if isinstance(value, list):
+        return [_without_nids(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_nids(v) for k, v in value.items() if k != "nid"}
+    return value
+
+
 def test_hidden_rejects_non_stores(tmp_path):
     other = tmp_path / "x.bin"
     other.write_bytes(b"\x03\x00\x00\x00")

@@ -39,7 +39,7 @@ from uidl_inspector.store.model import (
 __all__ = ["MANAGER_CLASS", "GENERAL_KEY_NAME", "GENERAL_KEY", "MATCH_RULES",
            "ATTACHMENT_RULES", "Candidate", "LocateResult", "parse_manager_subject",
            "message_rules", "attachment_rule", "locate", "locate_message",
-           "hidden_inventory", "store_key", "with_store_key", "is_manager_class"]
+           "hidden_inventory", "hidden_row", "store_key", "with_store_key", "is_manager_class"]
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -364,18 +364,24 @@ def hidden_inventory(store: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
         return rows, [read_error(store.path, "root folder", exc), *store.findings]
     for folder in walk_folders(root, findings):
         for message in _messages(folder, "associated", findings):
-            props = message.props
-            key = _binary(props, PropId.CONVERSATION_KEY)
-            search = _binary(props, PropId.SEARCH_KEY)
-            where = f"{folder.path}#{message.nid}"
-            rows.append({
-                "folder": folder.path, "nid": message.nid,
-                "message_class": message.message_class, "subject": message.subject,
-                "conversation_key": key.hex() if key else None,
-                "search_key": search.hex() if search else None,
-                "attachments": _attachment_rows(message, where, findings, 0),
-            })
-            findings.extend(message.findings)
+            rows.append(hidden_row(message, folder.path, findings))
         findings.extend(folder.findings)
     findings.extend(store.findings)
     return rows, findings
+
+
+def hidden_row(message: Any, folder: str | None, findings: list[Finding]) -> dict[str, Any]:
+    """One ``hidden`` row: a store's associated message, or an MSG file (``folder`` None),
+    in one shape so the two forms of one message compare; its findings into ``findings``."""
+    key = _binary(message.props, PropId.CONVERSATION_KEY)
+    search = _binary(message.props, PropId.SEARCH_KEY)
+    row = {
+        "folder": folder, "nid": message.nid,
+        "message_class": message.message_class, "subject": message.subject,
+        "conversation_key": key.hex() if key else None,
+        "search_key": search.hex() if search else None,
+        "attachments": _attachment_rows(message, f"{folder or ''}#{message.nid or 'msg'}",
+                                        findings, 0),
+    }
+    findings.extend(message.findings)
+    return row

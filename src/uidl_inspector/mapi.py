@@ -6,18 +6,22 @@ type is kept beside the value where it matters (String8 vs Unicode in ANSI store
 
 from __future__ import annotations
 
+import struct
 from datetime import datetime, timedelta, timezone
 from enum import IntEnum
+from typing import Any
 
 __all__ = [
     "PropId", "PropType", "AttachMethod", "FILETIME_EPOCH", "filetime_to_datetime",
-    "datetime_to_filetime",
+    "datetime_to_filetime", "FIXED_SIZE", "MV_FLAG", "decode_fixed", "encode_fixed",
+    "decode_string", "encode_string",
 ]
 
 
 class PropType(IntEnum):
     """Property types ([MS-OXCDATA] 2.11.1)."""
 
+    NULL = 0x0001
     INT16 = 0x0002
     INT32 = 0x0003
     FLOAT32 = 0x0004
@@ -84,6 +88,7 @@ class PropId(IntEnum):
     ATTACH_MIME_TAG = 0x370E
     LTP_ROW_ID = 0x67F2
     LTP_ROW_VER = 0x67F3
+    MESSAGE_CODEPAGE = 0x3FFD  # the code page of the message's String8 values
 
 
 class AttachMethod(IntEnum):
@@ -117,3 +122,83 @@ def datetime_to_filetime(value: datetime | int) -> int:
         raise ValueError("PtypTime values must be timezone-aware (UTC)")
     delta = value - FILETIME_EPOCH
     return (delta.days * 86400 + delta.seconds) * 10_000_000 + delta.microseconds * 10
+
+
+# -- the value codec: one decode and one encode per fixed-size PtypXxx --------------------
+# [MS-OXCDATA] 2.11.1 defines PtypInteger16/32/64 and PtypCurrency as signed (two's
+# complement) and PtypErrorCode as an unsigned 32-bit code; PtypBoolean is one byte. Every
+# reader and writer goes through these, so a value reads the same from a PST and an MSG.
+
+MV_FLAG = 0x1000
+_CODEC: dict[int, struct.Struct] = {  # type: struct of exactly the stored bytes
+    PropType.INT16: struct.Struct("<h"),
+    PropType.INT32: struct.Struct("<i"),
+    PropType.FLOAT32: struct.Struct("<f"),
+    PropType.FLOAT64: struct.Struct("<d"),
+    PropType.CURRENCY: struct.Struct("<q"),
+    PropType.FLOATING_TIME: struct.Struct("<d"),
+    PropType.ERROR: struct.Struct("<I"),
+    PropType.BOOLEAN: struct.Struct("<B"),
+    PropType.INT64: struct.Struct("<q"),
+    PropType.TIME: struct.Struct("<Q"),
+}
+_BITS: dict[int, int] = {PropType.INT16: 16, PropType.INT32: 32, PropType.CURRENCY: 64,
+                         PropType.INT64: 64, PropType.ERROR: 32}
+FIXED_SIZE: dict[int, int] = {**{t: c.size for t, c in _CODEC.items()}, PropType.GUID: 16}
+
+
+def decode_fixed(ptype: int, raw: bytes) -> Any:
+    """A fixed-size value from its first ``FIXED_SIZE[ptype]`` bytes.
+
+    Raises ValueError on too few bytes or a type that is not fixed-size, OverflowError on a
+    PtypTime past datetime's range (callers decide: finding or raw FILETIME).
+    """
+    if ptype == PropType.GUID:
+        if len(raw) < 16:
+            raise ValueError(f"{len(raw)} bytes for a GUID")
+        return bytes(raw[:16])
+    codec = _CODEC.get(ptype)
+    if codec is None:
+        raise ValueError(f"type {ptype:#06x} is not fixed-size")
+    if len(raw) < codec.size:
+        raise ValueError(f"{len(raw)} bytes for a {codec.size}-byte type {ptype:#06x}")
+    value = codec.unpack_from(raw)[0]
+    if ptype == PropType.BOOLEAN:
+        return value != 0
+    if ptype == PropType.TIME:
+        return filetime_to_datetime(value)
+    return value
+
+
+def encode_fixed(ptype: int, value: Any) -> bytes:
+    """The stored bytes of a fixed-size value; integers wrap to the type's width (a value
+    given unsigned, such as 0xFFFFFFFF for PtypInteger32, is stored as the same bits)."""
+    if ptype == PropType.GUID:
+        if len(value) != 16:
+            raise ValueError("a GUID value is 16 bytes")
+        return bytes(value)
+    codec = _CODEC[ptype]
+    if ptype == PropType.TIME:
+        value = datetime_to_filetime(value)
+    elif ptype == PropType.BOOLEAN:
+        value = 1 if value else 0
+    elif ptype in _BITS:
+        bits = _BITS[ptype]
+        value = int(value) & ((1 << bits) - 1)
+        if ptype != PropType.ERROR and value >> (bits - 1):
+            value -= 1 << bits
+    return codec.pack(value)
+
+
+def decode_string(ptype: int, raw: bytes, codec: str) -> str:
+    """A PtypString (UTF-16LE) or PtypString8 (``codec``) value, trailing NULs dropped."""
+    if ptype == PropType.UNICODE:
+        return raw[: len(raw) - len(raw) % 2].decode("utf-16-le", errors="replace").rstrip("\0")
+    return raw.decode(codec, errors="replace").rstrip("\0")
+
+
+def encode_string(ptype: int, value: str, codec: str) -> bytes:
+    """The stored bytes of a PtypString or PtypString8 value, without a terminator."""
+    if ptype == PropType.UNICODE:
+        return value.encode("utf-16-le")
+    return value.encode(codec, errors="replace")

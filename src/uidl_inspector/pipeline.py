@@ -26,6 +26,7 @@ from uidl_inspector.history import parse_blob
 from uidl_inspector.locate import (
     LocateResult,
     hidden_inventory,
+    hidden_row,
     locate,
     locate_message,
     store_key,
@@ -280,7 +281,11 @@ def _hidden_read(report: Report, name: str, kind: str,
     """The hidden messages of one store into ``report``; the Source's fields it learnt."""
     source = source_path(name) if opener is None else name
     with open_evidence(name, kind, opener() if opener else None) as evidence:
-        rows, findings = hidden_inventory(evidence.store)
+        if evidence.message is not None:  # an exported message: itself, whatever its class
+            findings: list[Finding] = []
+            rows = [hidden_row(evidence.message, None, findings)]
+        else:
+            rows, findings = hidden_inventory(evidence.store)
         extra = {"variant": evidence.variant, "encryption": evidence.encryption,
                  "findings": tuple(findings)}
     report.extra.setdefault("hidden", []).extend({"source": source, **row} for row in rows)
@@ -291,7 +296,7 @@ def hidden_evidence(paths: list[str], images: ImageOptions | None = None, jobs: 
                     scheduler: str | None = None,
                     progress: Callable[[Any], None] | None = None) -> ScanOutcome:
     """The ``hidden`` command's report: every associated message of every PST/OST input,
-    also of the PST/OST stores inside disk images.
+    also of the PST/OST stores inside disk images, and each MSG input as one row.
 
     The same envelope as a scan (``sources[]`` with hashes and every finding met while
     opening and walking), with ``hidden[]`` rows that each name their ``source``. A file
@@ -299,8 +304,8 @@ def hidden_evidence(paths: list[str], images: ImageOptions | None = None, jobs: 
     other files are skipped.
     """
     handle = functools.partial(_hidden_handle, options=images or ImageOptions())
-    outcome = _each_input(paths, handle, ("pst", "ost", "image"),
-                          "a PST/OST store or a disk image", "hidden", jobs=jobs,
+    outcome = _each_input(paths, handle, ("pst", "ost", "msg", "image"),
+                          "a PST/OST store, an MSG file or a disk image", "hidden", jobs=jobs,
                           scheduler=scheduler, progress=progress)
     outcome.report.extra.setdefault("hidden", [])
     return outcome

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any, BinaryIO
 
-from uidl_inspector.mapi import PropId
+from uidl_inspector.mapi import PropId, PropType, decode_string
 
 __all__ = ["libpff_engine", "libpff_hidden", "cross_check", "FIELDS", "MAX_DEPTH",
            "LIBPFF_FAILURES"]
@@ -37,11 +37,9 @@ def _entry_value(entry: Any, codec: str) -> Any:
     data = entry.data
     if data is None:
         return None
-    if entry.value_type == 0x001F:
-        return data.decode("utf-16-le", errors="replace").rstrip("\0")
-    if entry.value_type == 0x001E:
-        return data.decode(codec, errors="replace").rstrip("\0")
-    if entry.value_type == 0x0102:
+    if entry.value_type in (PropType.UNICODE, PropType.STRING8):
+        return decode_string(entry.value_type, data, codec)
+    if entry.value_type == PropType.BINARY:
         return data.hex() if data else None
     return data
 

@@ -1,4 +1,5 @@
-"""``uidl-inspector hidden``: every associated (hidden) message of a store, in every folder.
+"""``uidl-inspector hidden``: every associated (hidden) message of a store, in every folder;
+an MSG file (a hidden message exported) as one row of the same shape, to compare the two.
 
 readpst and pffexport skip these messages; this lists them with their attachments so an
 analyst sees what the store hides before anything is interpreted.
@@ -98,13 +99,14 @@ def envelope(report: Report) -> dict[str, Any]:
 @app.command("hidden", epilog=examples(
     "uidl-inspector hidden mailbox.pst",
     "uidl-inspector hidden mailbox.ost -f json -o hidden.json",
+    "uidl-inspector hidden mailbox.pst exported.msg  # a store's rows beside an exported one",
     "uidl-inspector hidden evidence/ backup.pst    # every store below evidence/, and one more",
     "uidl-inspector hidden disk.E01 --vss none     # the stores in a disk image's live volumes"))
 @guarded
 def hidden(
     paths: Annotated[list[str], typer.Argument(
-        metavar="PATH", help="PST/OST stores, disk images or directories, walked "
-        "recursively.")],
+        metavar="PATH", help="PST/OST stores, MSG files, disk images or "
+        "directories, walked recursively.")],
     fmt: Annotated[HiddenFormat | None, typer.Option(
         "--format", "-f", case_sensitive=False, rich_help_panel=PANEL_OUTPUT,
         help="table (default on a terminal) or json (default otherwise).")] = None,

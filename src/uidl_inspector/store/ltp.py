@@ -18,7 +18,8 @@ from construct import ConstructError
 
 from uidl_inspector.exceptions import CorruptStructureError
 from uidl_inspector.findings import Finding
-from uidl_inspector.mapi import PropType, filetime_to_datetime
+from uidl_inspector.mapi import FIXED_SIZE as _FIXED
+from uidl_inspector.mapi import PropType, decode_fixed, decode_string
 from uidl_inspector.schemas import ltp as s
 from uidl_inspector.store.ndb import Node
 
@@ -37,20 +38,6 @@ MAX_BTH_DEPTH = 8
 MAX_ROWS = 1 << 22  # absurd-count guard for one table
 _ANSI_CODEC = "cp1252"
 
-# Inline sizes of fixed-size types in a TC cell or heap item ([MS-OXCDATA] 2.11.1).
-_FIXED = {
-    PropType.INT16: 2,
-    PropType.INT32: 4,
-    PropType.FLOAT32: 4,
-    PropType.FLOAT64: 8,
-    PropType.CURRENCY: 8,
-    PropType.FLOATING_TIME: 8,
-    PropType.ERROR: 4,
-    PropType.BOOLEAN: 1,
-    PropType.INT64: 8,
-    PropType.TIME: 8,
-    PropType.GUID: 16,
-}
 _VARIABLE = {PropType.STRING8, PropType.UNICODE, PropType.BINARY, PropType.OBJECT}
 _MV_FLAG = 0x1000
 
@@ -202,37 +189,6 @@ class Heap:
         return sub.data()
 
 
-def _string(raw: bytes, ptype: int) -> str:
-    if ptype == PropType.UNICODE:
-        text = raw[: len(raw) - len(raw) % 2].decode("utf-16-le", errors="replace")
-    else:
-        text = raw.decode(_ANSI_CODEC, errors="replace")
-    return text.rstrip("\x00")
-
-
-def _scalar(ptype: int, raw: bytes) -> Any:
-    """A fixed-size value from exactly its bytes."""
-    if ptype == PropType.INT16:
-        return int.from_bytes(raw[:2], "little", signed=True)
-    if ptype == PropType.INT32:
-        return int.from_bytes(raw[:4], "little", signed=True)
-    if ptype == PropType.ERROR:
-        return int.from_bytes(raw[:4], "little")
-    if ptype == PropType.BOOLEAN:
-        return raw[0] != 0
-    if ptype == PropType.FLOAT32:
-        return struct.unpack_from("<f", raw)[0]
-    if ptype in (PropType.FLOAT64, PropType.FLOATING_TIME):
-        return struct.unpack_from("<d", raw)[0]
-    if ptype in (PropType.INT64, PropType.CURRENCY):
-        return int.from_bytes(raw[:8], "little", signed=True)
-    if ptype == PropType.TIME:
-        return filetime_to_datetime(int.from_bytes(raw[:8], "little"))
-    if ptype == PropType.GUID:
-        return bytes(raw[:16])
-    raise ValueError(f"type {ptype:#06x} is not fixed-size")
-
-
 def decode_value(ptype: int, raw: bytes) -> Any:
     """Decode a property value from its bytes (already fetched from heap or subnode).
 
@@ -241,15 +197,12 @@ def decode_value(ptype: int, raw: bytes) -> Any:
     if ptype & _MV_FLAG:
         return _decode_mv(ptype & ~_MV_FLAG, raw)
     if ptype in (PropType.STRING8, PropType.UNICODE):
-        return _string(raw, ptype)
+        return decode_string(ptype, raw, _ANSI_CODEC)
     if ptype in (PropType.BINARY, PropType.OBJECT):
         return bytes(raw)
-    size = _FIXED.get(ptype)
-    if size is None:
+    if ptype not in _FIXED:
         return bytes(raw)  # unknown type: keep the bytes
-    if len(raw) < size:
-        raise ValueError(f"{len(raw)} bytes for a {size}-byte type {ptype:#06x}")
-    return _scalar(ptype, raw)
+    return decode_fixed(ptype, raw)
 
 
 def _decode_mv(base: int, raw: bytes) -> list[Any]:
@@ -257,7 +210,7 @@ def _decode_mv(base: int, raw: bytes) -> list[Any]:
     if size is not None:
         if len(raw) % size:
             raise ValueError(f"multi-valued {base:#06x}: {len(raw)} bytes")
-        return [_scalar(base, raw[i : i + size]) for i in range(0, len(raw), size)]
+        return [decode_fixed(base, raw[i : i + size]) for i in range(0, len(raw), size)]
     if len(raw) < 4:
         raise ValueError("multi-valued value shorter than its count")
     count = int.from_bytes(raw[:4], "little")
@@ -354,7 +307,7 @@ class PropertyContext:
     def _value(self, ptype: int, hnid: int) -> Any:
         size = _FIXED.get(ptype)
         if size is not None and size <= 4:
-            return _scalar(ptype, hnid.to_bytes(4, "little"))
+            return decode_fixed(ptype, hnid.to_bytes(4, "little"))
         if ptype == PropType.OBJECT:
             raw = self.heap.item(hnid) if hnid & 0x1F == 0 else None
             if raw is None or len(raw) < 8:
@@ -458,7 +411,7 @@ class TableContext:
             try:
                 size = _FIXED.get(ptype)
                 if size is not None and size <= 8:
-                    value = _scalar(ptype, cell.ljust(size, b"\0"))
+                    value = decode_fixed(ptype, cell.ljust(size, b"\0"))
                 else:
                     raw = self.heap.value_bytes(int.from_bytes(cell[:4], "little"), self.findings)
                     if raw is None:

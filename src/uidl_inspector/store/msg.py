@@ -25,9 +25,10 @@ from typing import Any
 import construct
 import olefile
 
+from uidl_inspector import mapi
 from uidl_inspector.exceptions import CorruptStructureError, NotAStoreError
 from uidl_inspector.findings import Finding
-from uidl_inspector.mapi import PropId, PropType, filetime_to_datetime
+from uidl_inspector.mapi import FIXED_SIZE, MV_FLAG, PropId, PropType, filetime_to_datetime
 from uidl_inspector.schemas.msg_props import HEADER_SIZES, PROPERTY_STREAM, property_stream
 from uidl_inspector.store.model import MAX_EMBED_DEPTH, MessageAccessors
 
@@ -45,8 +46,6 @@ _ATTACH_RE = re.compile(r"^__attach_version1\.0_#([0-9A-Fa-f]{8})$")
 _FLOATING_EPOCH = datetime(1899, 12, 30, tzinfo=timezone.utc)
 _VARIABLE = {PropType.STRING8, PropType.UNICODE, PropType.BINARY, PropType.OBJECT,
              PropType.GUID}
-_MV_FIXED = {0x1002: "<h", 0x1003: "<I", 0x1004: "<f", 0x1005: "<d", 0x1006: "<q",
-             0x1007: "<d", 0x1014: "<Q", 0x1040: "<Q"}
 # Windows code pages whose Python codec name is not "cp<N>".
 _CODEPAGES = {65001: "utf-8", 20127: "ascii", 1200: "utf-16-le", 28591: "latin-1",
               28592: "iso8859-2", 28595: "iso8859-5", 28597: "iso8859-7", 28599: "iso8859-9",
@@ -100,7 +99,7 @@ def string8_codec(props: dict[int, Any]) -> str:
     [MS-OXMSG] 2.1.2: without PidTagMessageCodepage a reader uses ISO-8859-15 (extract-msg
     does the same, which the tests check on the real samples).
     """
-    page = props.get(0x3FFD)
+    page = props.get(PropId.MESSAGE_CODEPAGE)
     if isinstance(page, int) and page:
         try:
             return codecs.lookup(_CODEPAGES.get(page, f"cp{page}")).name
@@ -110,26 +109,15 @@ def string8_codec(props: dict[int, Any]) -> str:
 
 
 def decode_fixed(prop_type: int, raw: bytes) -> Any:
-    """A fixed-size value from the 8 value bytes of a property entry (integers unsigned)."""
-    if prop_type == PropType.INT16:
-        return struct.unpack_from("<H", raw)[0]
-    if prop_type in (PropType.INT32, PropType.ERROR):
-        return struct.unpack_from("<I", raw)[0]
-    if prop_type == PropType.FLOAT32:
-        return struct.unpack_from("<f", raw)[0]
-    if prop_type in (PropType.FLOAT64, PropType.FLOATING_TIME):
-        return struct.unpack_from("<d", raw)[0]
-    if prop_type == PropType.CURRENCY:
-        return struct.unpack_from("<q", raw)[0]
-    if prop_type == PropType.BOOLEAN:
-        return struct.unpack_from("<H", raw)[0] != 0
-    if prop_type == PropType.INT64:
-        return struct.unpack_from("<Q", raw)[0]
-    if prop_type == PropType.TIME:
-        return filetime(struct.unpack_from("<Q", raw)[0])
-    if prop_type == 0x0001:  # PtypNull
+    """A fixed-size value from the 8 value bytes of a property entry (through mapi's codec)."""
+    if prop_type == PropType.NULL:
         return None
-    return bytes(raw)
+    if prop_type not in FIXED_SIZE:
+        return bytes(raw)
+    try:
+        return mapi.decode_fixed(prop_type, raw)
+    except OverflowError:  # a FILETIME past datetime's range: keep the raw integer
+        return int.from_bytes(raw[:8], "little")
 
 
 def filetime(value: int) -> datetime | int:
@@ -142,27 +130,21 @@ def filetime(value: int) -> datetime | int:
 
 def mv_fixed(ptype: int, data: bytes) -> list[Any]:
     """A multi-valued property of a fixed-size base type: values packed in one stream."""
-    if ptype == 0x1048:  # GUIDs
-        return [data[i:i + 16] for i in range(0, len(data) - 15, 16)]
-    fmt = _MV_FIXED.get(ptype, "<Q")
-    size = struct.calcsize(fmt)
-    values = [v for (v,) in struct.iter_unpack(fmt, data[:len(data) - len(data) % size])]
-    return [filetime(v) for v in values] if ptype == 0x1040 else values
+    base = ptype & ~MV_FLAG
+    size = FIXED_SIZE.get(base, 8)
+    return [decode_fixed(base, data[i:i + size]) for i in range(0, len(data) - size + 1, size)]
 
 
 def decode_variable(prop_type: int, data: bytes, codec: str) -> tuple[Any, str | None]:
     """A variable-size value from its stream; the second item names a decoding problem."""
+    if prop_type not in (PropType.UNICODE, PropType.STRING8):
+        return bytes(data), None
+    text = mapi.decode_string(prop_type, data, codec)
     if prop_type == PropType.UNICODE:
-        if len(data) % 2:
-            data = data[:-1]
-        text = data.decode("utf-16-le", errors="replace")
         problem = "invalid UTF-16" if "\ufffd" in text and b"\xfd\xff" not in data else None
-        return text.rstrip("\0"), problem
-    if prop_type == PropType.STRING8:
-        text = data.decode(codec, errors="replace")
+    else:
         problem = f"invalid {codec}" if "\ufffd" in text else None
-        return text.rstrip("\0"), problem
-    return bytes(data), None
+    return text, problem
 
 
 # ---------------------------------------------------------------------------------------
@@ -289,16 +271,16 @@ class _OleReader:
     def multi(self, parts: tuple[str, ...], name: str, ptype: int, data: bytes,
               codec: str, findings: list[Finding]) -> list[Any]:
         """Multi-valued property ([MS-OXMSG] 2.1.4.2.2): packed, or one stream per value."""
-        if ptype in _MV_FIXED or ptype == 0x1048:
+        if ptype & ~MV_FLAG in FIXED_SIZE:
             return mv_fixed(ptype, data)
-        width = 8 if ptype == 0x1102 else 4
+        width = 8 if ptype == PropType.MV_BINARY else 4
         count = min(len(data) // width, MAX_ATTACHMENTS)
         out = []
         for i in range(count):
             item = self.read((*parts, f"{name}-{i:08X}"), findings)
             if item is None:
                 break
-            out.append(decode_variable(ptype & 0x0FFF, item, codec)[0])
+            out.append(decode_variable(ptype & ~MV_FLAG, item, codec)[0])
         return out
 
 
@@ -358,6 +340,8 @@ def _normalise(prop_type: int, value: Any) -> Any:
         return int(value * 10000)
     if isinstance(value, bool) or value is None or isinstance(value, (float, bytes)):
         return value
+    if isinstance(value, int) and prop_type in FIXED_SIZE:  # extract-msg reads them unsigned
+        return mapi.decode_fixed(prop_type, mapi.encode_fixed(prop_type, value))
     if isinstance(value, int):
         return int(value)  # ErrorCodeType and other IntEnums
     return value
@@ -432,9 +416,9 @@ def _relative_streams(owner: Any) -> list[tuple[str, ...]]:
 
 def _extract_multi(owner: Any, pid: int, ptype: int, codec: str) -> Any:
     base = f"__substg1.0_{pid:04X}"
-    if ptype == 0x1102:
+    if ptype == PropType.MV_BINARY:
         return owner.getMultipleBinary(base)
-    if ptype in (0x101E, 0x101F):
+    if ptype in (PropType.MV_STRING8, PropType.MV_UNICODE):
         data = owner.getStream(f"{base}{ptype:04X}") or b""
         width = 4
         out = []
@@ -442,7 +426,7 @@ def _extract_multi(owner: Any, pid: int, ptype: int, codec: str) -> Any:
             item = owner.getStream(f"{base}{ptype:04X}-{i:08X}")
             if item is None:
                 break
-            out.append(decode_variable(ptype & 0x0FFF, item, codec)[0])
+            out.append(decode_variable(ptype & ~MV_FLAG, item, codec)[0])
         return out
     return mv_fixed(ptype, owner.getStream(f"{base}{ptype:04X}") or b"")
 

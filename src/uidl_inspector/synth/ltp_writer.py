@@ -8,12 +8,11 @@ NDB writer. Structures are built with the shared declarations of ``schemas/ltp.p
 
 from __future__ import annotations
 
-import struct
 from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from uidl_inspector.mapi import PropType, datetime_to_filetime
+from uidl_inspector.mapi import FIXED_SIZE, MV_FLAG, PropType, encode_fixed, encode_string
 from uidl_inspector.schemas.ltp import (
     BTHHEADER,
     CLIENT_SIG_PC,
@@ -214,45 +213,19 @@ def build_bth(heap: HeapWriter, cb_key: int, cb_ent: int, records: Sequence[byte
 
 # -- property values ---------------------------------------------------------------
 
-_FIXED = {  # type: (struct, size); integers are written two's complement, as MAPI does
-    int(PropType.INT16): (struct.Struct("<H"), 2),
-    int(PropType.INT32): (struct.Struct("<I"), 4),
-    int(PropType.FLOAT32): (struct.Struct("<f"), 4),
-    int(PropType.ERROR): (struct.Struct("<I"), 4),
-    int(PropType.BOOLEAN): (struct.Struct("<B"), 1),
-    int(PropType.FLOAT64): (struct.Struct("<d"), 8),
-    int(PropType.CURRENCY): (struct.Struct("<Q"), 8),
-    int(PropType.FLOATING_TIME): (struct.Struct("<d"), 8),
-    int(PropType.INT64): (struct.Struct("<Q"), 8),
-    int(PropType.TIME): (struct.Struct("<Q"), 8),
-}
-_INTEGER_MASK = {int(PropType.INT16): 0xFFFF, int(PropType.INT32): 0xFFFFFFFF,
-                 int(PropType.ERROR): 0xFFFFFFFF, int(PropType.CURRENCY): (1 << 64) - 1,
-                 int(PropType.INT64): (1 << 64) - 1}
+_FIXED = {t: n for t, n in FIXED_SIZE.items() if n <= 8}  # stored in the cell or HNID itself
 
 
 def cell_size(ptype: int) -> int:
     """Bytes of a TC cell: the value itself up to 8 bytes, else a 4-byte HNID."""
-    fixed = _FIXED.get(ptype)
-    return fixed[1] if fixed else 4
-
-
-def _fixed_bytes(ptype: int, value: Any) -> bytes:
-    packer = _FIXED[ptype][0]
-    if ptype == PropType.TIME:
-        value = datetime_to_filetime(value)
-    elif ptype == PropType.BOOLEAN:
-        value = 1 if value else 0
-    elif ptype in _INTEGER_MASK:
-        value &= _INTEGER_MASK[ptype]
-    return packer.pack(value)
+    return _FIXED.get(ptype, 4)
 
 
 def value_size(ptype: int, value: Any) -> int:
     """Stored size of a value without encoding it (for PidTagMessageSize)."""
-    fixed = _FIXED.get(ptype)
+    fixed = FIXED_SIZE.get(ptype)
     if fixed:
-        return fixed[1]
+        return fixed
     if ptype == PropType.UNICODE:
         return len(value.encode("utf-16-le")) if not value.isascii() else 2 * len(value)
     if ptype == PropType.STRING8:
@@ -262,27 +235,17 @@ def value_size(ptype: int, value: Any) -> int:
     return len(encode_value(ptype, value))
 
 
-def _string(value: str, ptype: int) -> bytes:
-    if ptype == PropType.STRING8:
-        return value.encode("cp1252", errors="replace")
-    return value.encode("utf-16-le")
-
-
 def encode_value(ptype: int, value: Any) -> bytes:
     """The stored bytes of a property value ([MS-OXCDATA] 2.11.1, [MS-PST] 2.3.3.4)."""
-    if ptype in _FIXED:
-        return _fixed_bytes(ptype, value)
+    if ptype in FIXED_SIZE:
+        return encode_fixed(ptype, value)
     if ptype in (PropType.STRING8, PropType.UNICODE):
-        return _string(value, ptype)
+        return encode_string(ptype, value, "cp1252")
     if ptype in (PropType.BINARY, PropType.OBJECT):
         return bytes(value)
-    if ptype == PropType.GUID:
-        if len(value) != 16:
-            raise ValueError("a GUID value is 16 bytes")
-        return bytes(value)
-    if ptype & 0x1000:
-        base = ptype & ~0x1000
-        if base in _FIXED or base == PropType.GUID:
+    if ptype & MV_FLAG:
+        base = ptype & ~MV_FLAG
+        if base in FIXED_SIZE:
             return b"".join(encode_value(base, v) for v in value)
         items = [encode_value(base, v) for v in value]
         blank = {"ulCount": len(items), "rgulDataOffsets": [0] * len(items)}
@@ -324,8 +287,8 @@ def build_pc(props: Iterable[tuple[int, int, Any]], sink: SubnodeSink,
             nid, size = value
             hnid = heap.alloc(_PTYPOBJECT.build({"Nid": nid, "ulSize": size}))
         elif ptype in _FIXED and cell_size(ptype) <= 4:
-            hnid = int.from_bytes(_fixed_bytes(ptype, value).ljust(4, b"\0"), "little")
-        elif ptype in _FIXED or ptype == PropType.GUID:
+            hnid = int.from_bytes(encode_fixed(ptype, value).ljust(4, b"\0"), "little")
+        elif ptype in FIXED_SIZE:
             hnid = heap.alloc(encode_value(ptype, value))
         else:
             hnid = _variable_hnid(heap, encode_value(ptype, value), sink)
@@ -439,7 +402,7 @@ def _row_bytes(layout: _RowLayout, row_version: int, row_id: int, values: dict[i
         else:
             continue
         if ptype in _FIXED:
-            row[ib:ib + cb] = _fixed_bytes(ptype, value)
+            row[ib:ib + cb] = encode_fixed(ptype, value)
         else:
             row[ib:ib + 4] = _variable_hnid(heap, encode_value(ptype, value), sink).to_bytes(
                 4, "little")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from construct import Container
 
-from uidl_inspector.mapi import PropType, datetime_to_filetime
+from uidl_inspector.mapi import FIXED_SIZE, PropType, encode_fixed, encode_string
 from uidl_inspector.schemas.cfb import (
     DIFAT_IN_HEADER,
     ENDOFCHAIN,
@@ -226,32 +226,14 @@ class CompoundFile:
 
 # --- [MS-OXMSG] ------------------------------------------------------------------------
 
-_FIXED = {
-    PropType.INT16: "<h", PropType.INT32: "<i", PropType.FLOAT32: "<f",
-    PropType.ERROR: "<I", PropType.BOOLEAN: "<H", PropType.FLOAT64: "<d",
-    PropType.CURRENCY: "<q", PropType.FLOATING_TIME: "<d", PropType.INT64: "<q",
-}
-
-
-
-
 def _value(prop: Prop, ansi_codec: str) -> tuple[bytes, bytes | None]:
     """(8-byte value field, stream bytes or None) of one property ([MS-OXMSG] 2.4.2)."""
     kind = PropType(prop.type)
-    if kind == PropType.TIME:
-        return struct.pack("<Q", datetime_to_filetime(prop.value)), None
-    if kind in _FIXED:
-        value = int(prop.value) if kind != PropType.FLOAT64 else prop.value
-        if kind == PropType.INT32 and value < 0:
-            value &= 0xFFFFFFFF
-            return struct.pack("<I", value).ljust(8, b"\0"), None
-        return struct.pack(_FIXED[kind], value).ljust(8, b"\0"), None
-    if kind == PropType.UNICODE:
-        data = prop.value.encode("utf-16-le")
-        return struct.pack("<II", len(data) + 2, 0), data
-    if kind == PropType.STRING8:
-        data = prop.value.encode(ansi_codec)
-        return struct.pack("<II", len(data) + 1, 0), data
+    if kind in FIXED_SIZE and kind != PropType.GUID:
+        return encode_fixed(kind, prop.value).ljust(8, b"\0"), None
+    if kind in (PropType.UNICODE, PropType.STRING8):
+        data = encode_string(kind, prop.value, ansi_codec)
+        return struct.pack("<II", len(data) + (2 if kind == PropType.UNICODE else 1), 0), data
     if kind in (PropType.BINARY, PropType.GUID):
         return struct.pack("<II", len(prop.value), 0), bytes(prop.value)
     raise ValueError(f"property type {kind.name} is not written to MSG files")
