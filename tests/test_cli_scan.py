@@ -254,6 +254,23 @@ def test_hidden_row_of_an_exported_msg_is_the_stores_row(synthetic, stem):
             _without_nids({k: from_store[k] for k in same})
 
 
+def test_hidden_reads_an_msg_only_when_named(synthetic, tmp_path):
+    """In a directory, MSG files are mostly ordinary mail: hidden lists the stores there,
+    and an MSG only when the analyst names it."""
+    import shutil
+
+    stem = "multi-account-unicode-none"
+    [exported] = json.loads((synthetic / f"{stem}.truth.json").read_text())["files"]["msg"][:1]
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    shutil.copy(synthetic / f"{stem}.pst", folder / "box.pst")
+    shutil.copy(synthetic / exported["file"], folder / "mgr.msg")
+    walked = json.loads(_invoke("hidden", str(folder), "--format", "json").stdout)
+    assert [s["kind"] for s in walked["sources"]] == ["pst"]
+    named = json.loads(_invoke("hidden", str(folder / "mgr.msg"), "--format", "json").stdout)
+    assert [s["kind"] for s in named["sources"]] == ["msg"] and len(named["hidden"]) == 1
+
+
 def _without_nids(value):
     """A hidden row without its NIDs, which only a store has."""
     if isinstance(value, list):

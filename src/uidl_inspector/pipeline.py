@@ -296,7 +296,8 @@ def hidden_evidence(paths: list[str], images: ImageOptions | None = None, jobs: 
                     scheduler: str | None = None,
                     progress: Callable[[Any], None] | None = None) -> ScanOutcome:
     """The ``hidden`` command's report: every associated message of every PST/OST input,
-    also of the PST/OST stores inside disk images, and each MSG input as one row.
+    also of the PST/OST stores inside disk images, and each MSG file named as one row (an
+    MSG found in a directory is skipped: most are ordinary mail, not exported hidden ones).
 
     The same envelope as a scan (``sources[]`` with hashes and every finding met while
     opening and walking), with ``hidden[]`` rows that each name their ``source``. A file
@@ -306,7 +307,7 @@ def hidden_evidence(paths: list[str], images: ImageOptions | None = None, jobs: 
     handle = functools.partial(_hidden_handle, options=images or ImageOptions())
     outcome = _each_input(paths, handle, ("pst", "ost", "msg", "image"),
                           "a PST/OST store, an MSG file or a disk image", "hidden", jobs=jobs,
-                          scheduler=scheduler, progress=progress)
+                          scheduler=scheduler, progress=progress, named_only=("msg",))
     outcome.report.extra.setdefault("hidden", [])
     return outcome
 
@@ -327,10 +328,11 @@ def _each_input(paths: list[str], handle: Callable[..., None],
                 kinds: tuple[str, ...] | None = None, what: str = "",
                 step_name: str = "scan", report: Report | None = None, jobs: int = 1,
                 scheduler: str | None = None, progress: Callable[[Any], None] | None = None,
-                isolate: bool = False) -> ScanOutcome:
+                isolate: bool = False, named_only: tuple[str, ...] = ()) -> ScanOutcome:
     """Run ``handle(item, outcome, progress=...)`` on every input (of one of ``kinds``,
     when given: any other file named on the command line is ``not what``), each failure
-    one line; files of no wanted kind found in directories are skipped.
+    one line; files of no wanted kind found in directories are skipped, and so are those
+    of ``named_only`` kinds, read only when named.
 
     Each input is handled into an outcome of its own (in a worker process when ``jobs`` >
     1, ``scheduler`` is set or ``isolate``), merged in input order: the report is the same
@@ -340,7 +342,8 @@ def _each_input(paths: list[str], handle: Callable[..., None],
     todo: list[tuple[EvidenceFile, str | None]] = []
     for item in walk_inputs(paths):
         wanted = item.kind != "unknown" if kinds is None else item.kind in kinds
-        if item.from_directory and (item.kind == "segment" or item.error is None and not wanted):
+        if item.from_directory and (item.kind == "segment" or item.kind in named_only
+                                    or item.error is None and not wanted):
             outcome.skipped += 1
             continue
         error = item.error

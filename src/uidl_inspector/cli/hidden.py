@@ -106,7 +106,8 @@ def envelope(report: Report) -> dict[str, Any]:
 def hidden(
     paths: Annotated[list[str], typer.Argument(
         metavar="PATH", help="PST/OST stores, MSG files, disk images or "
-        "directories, walked recursively.")],
+        "directories, walked recursively (for their stores and images; an MSG is read "
+        "when named).")],
     fmt: Annotated[HiddenFormat | None, typer.Option(
         "--format", "-f", case_sensitive=False, rich_help_panel=PANEL_OUTPUT,
         help="table (default on a terminal) or json (default otherwise).")] = None,
