@@ -22,7 +22,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from uidl_inspector.records import Account
 from uidl_inspector.recover.finder import (
     MAX_TAG_SIZE,
     Run,
@@ -31,7 +30,7 @@ from uidl_inspector.recover.finder import (
     encoding_at,
     run_at,
 )
-from uidl_inspector.recover.items import Place, RecoveredItem, account_near, collect, relate
+from uidl_inspector.recover.items import Found, Place, RecoveredItem, account_near, collect, relate
 from uidl_inspector.schemas.popblob import MAX_TAGS
 
 __all__ = ["CHUNK", "Carving", "ImageCarving", "carve", "carve_image", "carve_runs"]
@@ -42,7 +41,6 @@ _MAX_RUN = 4 + MAX_TAGS * MAX_TAG_SIZE  # the longest BLOB: a run longer is cut 
 _WINDOW = 1 << 16
 _NEAR = 8192
 
-Found = tuple[Run, bytes, Place, Account | None]
 
 
 @dataclass

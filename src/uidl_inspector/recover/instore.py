@@ -16,9 +16,8 @@ import bisect
 from dataclasses import dataclass
 
 from uidl_inspector.findings import Finding
-from uidl_inspector.records import Account
 from uidl_inspector.recover.finder import Run, find_runs
-from uidl_inspector.recover.items import Place, account_near
+from uidl_inspector.recover.items import Found, Place, account_near
 from uidl_inspector.recover.managers import Surviving
 from uidl_inspector.schemas import ndb as s
 from uidl_inspector.schemas.encoding import (
@@ -229,7 +228,6 @@ class StoreSpace:
         return out
 
 
-Found = tuple[Run, bytes, Place, Account | None]
 
 
 def _place(space: StoreSpace, run: Run, offset: int, block: Block | None,

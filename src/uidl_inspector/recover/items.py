@@ -25,7 +25,8 @@ from uidl_inspector.recover.finder import Run
 from uidl_inspector.schemas.ltp import HN_SIGNATURE, HNHDR
 from uidl_inspector.store.ltp import read_page_map
 
-__all__ = ["Place", "RecoveredItem", "collect", "relate", "account_near", "RELATIONS", "KINDS"]
+__all__ = ["Found", "Place", "RecoveredItem", "collect", "relate", "account_near", "RELATIONS",
+           "KINDS"]
 
 KINDS = ("blob", "fragment", "deleted_manager")
 RELATIONS = ("same_as_live", "earlier_version", "unrelated")
@@ -138,8 +139,12 @@ def account_near(data: bytes) -> Account | None:
     return None
 
 
-def collect(found: Iterable[tuple[Run, bytes, Place, Account | None]],
-            source: str) -> list[RecoveredItem]:
+# One raw find: the run of tags, its decoded core (header and tags), where it lies, and the
+# account named near it. The in-store search and the carver both produce these.
+Found = tuple[Run, bytes, Place, Account | None]
+
+
+def collect(found: Iterable[Found], source: str) -> list[RecoveredItem]:
     """Items from raw finds ``(run, core, place, account)``; copies merged."""
     items: dict[tuple[str, bytes], RecoveredItem] = {}
     for run, core, place, account in found:
