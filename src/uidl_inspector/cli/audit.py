@@ -22,21 +22,16 @@ from uidl_inspector.audit import (
 from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
-    CredentialOpt,
-    DeletedOpt,
     ForceOpt,
     JobsOpt,
-    NoHashImagesOpt,
     NoRecoverOpt,
     OutputOpt,
-    PartitionsOpt,
     SchedulerOpt,
-    VssOpt,
     error,
     guarded,
-    image_options,
     jobs_or_default,
     note,
+    takes_image_options,
     usage_error,
 )
 from uidl_inspector.demo import DEMO_STORE, demo_path, samples_dir
@@ -163,6 +158,7 @@ def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str | Iterator[
     "uidl-inspector audit mailbox.pst -f jsonl --tz Europe/Berlin -o timeline.jsonl",
     "uidl-inspector audit                 # the bundled demo store and its listing"))
 @guarded
+@takes_image_options
 def audit(
     paths: Annotated[list[Path] | None, typer.Argument(
         metavar="PATH",
@@ -186,16 +182,11 @@ def audit(
     output: OutputOpt = None,
     force: ForceOpt = False,
     no_recover: NoRecoverOpt = False,
-    partitions: PartitionsOpt = "all",
-    vss: VssOpt = "all",
-    deleted: DeletedOpt = True,
-    no_hash_images: NoHashImagesOpt = False,
-    credential: CredentialOpt = None,
+    images: Any = None,
     jobs: JobsOpt = None,
     scheduler: SchedulerOpt = None,
 ) -> None:
     """Audit POP3 downloads: server classes, duplicate messages, clock, findings."""
-    images = image_options(partitions, vss, deleted, no_hash_images, credential)
     if fmt in TIMELINE_FORMATS:
         try:
             check_zone_name(tz)

@@ -7,25 +7,20 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from uidl_inspector.cli.app import app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
-    CredentialOpt,
-    DeletedOpt,
     ForceOpt,
     FormatOpt,
-    NoHashImagesOpt,
     OutputOpt,
-    PartitionsOpt,
-    VssOpt,
     emit,
     error,
     guarded,
-    image_options,
+    takes_image_options,
 )
 from uidl_inspector.cli.runlog import quiet
 from uidl_inspector.exceptions import UidlInspectorError
@@ -65,6 +60,7 @@ def byte_progress(name: str, size: int) -> Iterator[Callable[[int], None] | None
     "uidl-inspector carve damaged.pst --log-file carve.log",
     "uidl-inspector carve disk.E01     # unallocated space, outside partitions, deleted files"))
 @guarded
+@takes_image_options
 def carve_command(
     paths: Annotated[list[Path], typer.Argument(
         metavar="FILE", help="Any binary: unallocated-space export, pagefile, memory dump, "
@@ -72,11 +68,7 @@ def carve_command(
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
-    partitions: PartitionsOpt = "all",
-    vss: VssOpt = "all",
-    deleted: DeletedOpt = True,
-    no_hash_images: NoHashImagesOpt = False,
-    credential: CredentialOpt = None,
+    images: Any = None,
 ) -> None:
     """Carve POP3 history BLOBs and runs of tags out of any binary, plain or PST-permute-encoded.
 
@@ -88,7 +80,6 @@ def carve_command(
     """
     from uidl_inspector.store.detect import detect_kind
 
-    images = image_options(partitions, vss, deleted, no_hash_images, credential)
     report = Report()
     report.extra["recovered"] = found = []
     failed = False

@@ -9,6 +9,7 @@ wraps a command so that nothing it raises reaches the user as a traceback.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import sys
 from collections.abc import Callable, Iterable
@@ -32,7 +33,7 @@ __all__ = [
     "NoRecoverOpt",
     "error", "note", "usage_error", "guarded", "resolve_format", "emit",
     "PartitionsOpt", "VssOpt", "DeletedOpt", "NoHashImagesOpt", "CredentialOpt",
-    "image_options", "JobsOpt", "SchedulerOpt", "jobs_or_default",
+    "image_options", "takes_image_options", "JobsOpt", "SchedulerOpt", "jobs_or_default",
 ]
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
@@ -84,6 +85,32 @@ SchedulerOpt = Annotated[str | None, typer.Option(
 NoHashImagesOpt = Annotated[bool, typer.Option(
     "--no-hash-images", rich_help_panel=PANEL_PERFORMANCE,
     help="Disk images: do not hash the image files themselves (the report says so).")]
+
+
+# The disk-image options every command that reads evidence takes, with their defaults.
+IMAGE_PARAMETERS = (("partitions", PartitionsOpt, "all"), ("vss", VssOpt, "all"),
+                    ("deleted", DeletedOpt, True), ("no_hash_images", NoHashImagesOpt, False),
+                    ("credential", CredentialOpt, None))
+
+
+def takes_image_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the disk-image options (declared once, above); it receives them as
+    one ``images`` argument (store.image.ImageOptions), checked like any usage error."""
+    names = [name for name, _, _ in IMAGE_PARAMETERS]
+    signature = inspect.signature(command, eval_str=True)  # typer reads objects, not strings
+    own = [p for p in signature.parameters.values() if p.name != "images"]
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                               annotation=kind) for name, kind, default in IMAGE_PARAMETERS]
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        images = image_options(*(kwargs.pop(name) for name in names))
+        return command(*args, images=images, **kwargs)
+
+    run.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in [*own, *extra]}
+    run.__annotations__["return"] = signature.return_annotation
+    return run
 
 
 def image_options(partitions: str, vss: str, deleted: bool, no_hash_images: bool,

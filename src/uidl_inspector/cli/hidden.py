@@ -19,19 +19,14 @@ from rich.console import Console
 from uidl_inspector.cli.app import PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
-    CredentialOpt,
-    DeletedOpt,
     ForceOpt,
     JobsOpt,
-    NoHashImagesOpt,
     OutputOpt,
-    PartitionsOpt,
     SchedulerOpt,
-    VssOpt,
     error,
     guarded,
-    image_options,
     jobs_or_default,
+    takes_image_options,
 )
 from uidl_inspector.pipeline import hidden_evidence
 from uidl_inspector.report.json_report import json_chunks
@@ -103,6 +98,7 @@ def envelope(report: Report) -> dict[str, Any]:
     "uidl-inspector hidden evidence/ backup.pst    # every store below evidence/, and one more",
     "uidl-inspector hidden disk.E01 --vss none     # the stores in a disk image's live volumes"))
 @guarded
+@takes_image_options
 def hidden(
     paths: Annotated[list[str], typer.Argument(
         metavar="PATH", help="PST/OST stores, MSG files, disk images or "
@@ -113,11 +109,7 @@ def hidden(
         help="table (default on a terminal) or json (default otherwise).")] = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
-    partitions: PartitionsOpt = "all",
-    vss: VssOpt = "all",
-    deleted: DeletedOpt = True,
-    no_hash_images: NoHashImagesOpt = False,
-    credential: CredentialOpt = None,
+    images: Any = None,
     jobs: JobsOpt = None,
     scheduler: SchedulerOpt = None,
 ) -> None:
@@ -126,7 +118,6 @@ def hidden(
     A bad input gets one line on stderr and the others are still listed; the exit code is
     then 1.
     """
-    images = image_options(partitions, vss, deleted, no_hash_images, credential)
     outcome = hidden_evidence(paths, images, jobs_or_default(jobs), scheduler)
     for line in outcome.failed:
         error(line)

@@ -5,30 +5,25 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from uidl_inspector.cli.app import PANEL_CHECKS, PANEL_INPUT, app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
-    CredentialOpt,
-    DeletedOpt,
     ForceOpt,
     FormatOpt,
     JobsOpt,
-    NoHashImagesOpt,
     NoRecoverOpt,
     OutputOpt,
-    PartitionsOpt,
     SchedulerOpt,
-    VssOpt,
     emit,
     error,
     guarded,
-    image_options,
     jobs_or_default,
     note,
+    takes_image_options,
 )
 from uidl_inspector.cli.runlog import quiet
 from uidl_inspector.demo import demo_path
@@ -69,6 +64,7 @@ def progress_on_stderr(what: str = "messages examined"
     "uidl-inspector scan mailbox.pst --verify --log-file scan.log",
     "uidl-inspector scan                                  # the bundled demo evidence"))
 @guarded
+@takes_image_options
 def scan(
     paths: Annotated[list[str] | None, typer.Argument(
         metavar="PATH", help="PST/OST stores, MSG files, BLOBs (binary or hex text), "
@@ -87,11 +83,7 @@ def scan(
         "container finding is a warning or an error (info is not; the report is still "
         "written).")] = False,
     no_recover: NoRecoverOpt = False,
-    partitions: PartitionsOpt = "all",
-    vss: VssOpt = "all",
-    deleted: DeletedOpt = True,
-    no_hash_images: NoHashImagesOpt = False,
-    credential: CredentialOpt = None,
+    images: Any = None,
     jobs: JobsOpt = None,
     scheduler: SchedulerOpt = None,
 ) -> None:
@@ -100,7 +92,6 @@ def scan(
     The input type comes from the content, not the extension. A bad input gets one line on
     stderr and the others are still reported; the exit code is then 1.
     """
-    images = image_options(partitions, vss, deleted, no_hash_images, credential)
     demo = not paths
     if demo:
         found = demo_path()
