@@ -73,24 +73,38 @@ def write_store(n: int, folder: Path) -> tuple[Path, Path]:
         uid = f"{i + 1:08X}{0x5A5A5A5A:08X}"
         copies = [moment] + ([moment + timedelta(days=3)] if i % 100 == 7 else [])
         for delivered in copies:
-            inbox.messages.append(MessageSpec({
-                PropId.MESSAGE_CLASS: Prop(T.UNICODE, "IPM.Note"),
-                PropId.SUBJECT: Prop(T.UNICODE, f"Report {i}"),
-                PropId.INTERNET_MESSAGE_ID: Prop(T.UNICODE, mid),
-                PropId.MESSAGE_DELIVERY_TIME: Prop(T.TIME, delivered),
-                PropId.CLIENT_SUBMIT_TIME: Prop(T.TIME, moment - timedelta(seconds=30)),
-                PropId.SENDER_EMAIL_ADDRESS: Prop(T.UNICODE, "alice@example.org"),
-                PropId.TRANSPORT_MESSAGE_HEADERS: Prop(T.UNICODE, f"Message-ID: {mid}\r\n"),
-            }))
+            inbox.messages.append(
+                MessageSpec(
+                    {
+                        PropId.MESSAGE_CLASS: Prop(T.UNICODE, "IPM.Note"),
+                        PropId.SUBJECT: Prop(T.UNICODE, f"Report {i}"),
+                        PropId.INTERNET_MESSAGE_ID: Prop(T.UNICODE, mid),
+                        PropId.MESSAGE_DELIVERY_TIME: Prop(T.TIME, delivered),
+                        PropId.CLIENT_SUBMIT_TIME: Prop(T.TIME, moment - timedelta(seconds=30)),
+                        PropId.SENDER_EMAIL_ADDRESS: Prop(T.UNICODE, "alice@example.org"),
+                        PropId.TRANSPORT_MESSAGE_HEADERS: Prop(T.UNICODE, f"Message-ID: {mid}\r\n"),
+                    }
+                )
+            )
         fetched.append((moment, uid))
-    tags = [("+", "b", (at + OFFSET + timedelta(seconds=1)).strftime("%Y%m%d%H%M%S"),
-             escape_uid(uid)) for at, uid in fetched[-MAX_TAGS:]]
-    inbox.associated.append(MessageSpec(
-        {PropId.MESSAGE_CLASS: Prop(T.UNICODE, "IPM.MessageManager"),
-         PropId.SUBJECT: Prop(T.UNICODE, "Outlook Message Manager (Outlook) (KEY: 00)")},
-        attachments=[AttachmentSpec(
-            {PropId.ATTACH_LONG_FILENAME: Prop(T.UNICODE, "BlobPOPa@example.org")},
-            data=build_blob(tags))]))
+    tags = [
+        ("+", "b", (at + OFFSET + timedelta(seconds=1)).strftime("%Y%m%d%H%M%S"), escape_uid(uid))
+        for at, uid in fetched[-MAX_TAGS:]
+    ]
+    inbox.associated.append(
+        MessageSpec(
+            {
+                PropId.MESSAGE_CLASS: Prop(T.UNICODE, "IPM.MessageManager"),
+                PropId.SUBJECT: Prop(T.UNICODE, "Outlook Message Manager (Outlook) (KEY: 00)"),
+            },
+            attachments=[
+                AttachmentSpec(
+                    {PropId.ATTACH_LONG_FILENAME: Prop(T.UNICODE, "BlobPOPa@example.org")},
+                    data=build_blob(tags),
+                )
+            ],
+        )
+    )
     store = folder / f"audit-{n}.pst"
     write_pst(spec, store)
     listing = folder / f"audit-{n}.uidl.txt"
@@ -196,9 +210,23 @@ def large_store(folder: Path, n: int) -> tuple[Path, Path]:
     where = folder / f"large-{n}"
     store, listing = where / "large-unicode-none.pst", where / "large-unicode-none.uidl.txt"
     if not (store.exists() and listing.exists()):
-        subprocess.run([sys.executable, "-m", "uidl_inspector", "synth", str(where),
-                        "--scenario", "large", "--messages", str(n), "--force", "-q"],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "uidl_inspector",
+                "synth",
+                str(where),
+                "--scenario",
+                "large",
+                "--messages",
+                str(n),
+                "--force",
+                "-q",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return store, listing
 
 
@@ -209,33 +237,54 @@ def medians(commands: list[list[str]], runs: int) -> list[tuple[float, float]]:
     for _ in range(runs):
         for n, argv in enumerate(commands):
             got[n].append(child(argv))
-    return [(statistics.median(g[0] for g in one), statistics.median(g[1] for g in one))
-            for one in got]
+    return [
+        (statistics.median(g[0] for g in one), statistics.median(g[1] for g in one)) for one in got
+    ]
 
 
 def targets(folder: Path, runs: int, small: int = 20_000, big: int = 100_000) -> None:
     """Issue 12 point 2, as ratios and figures of one run (see the module docstring)."""
     py = sys.executable
-    print(f"{os.cpu_count()} CPUs; medians of {runs} runs, each in a fresh process",
-          flush=True)
+    print(f"{os.cpu_count()} CPUs; medians of {runs} runs, each in a fresh process", flush=True)
     store, listing = large_store(folder, small)
     report = folder / "bench-audit-report.json"
-    cli = [py, "-m", "uidl_inspector", "audit", str(store), "--server-uidl", str(listing),
-           "-q", "-f", "json", "-o", str(report), "--force"]
+    cli = [
+        py,
+        "-m",
+        "uidl_inspector",
+        "audit",
+        str(store),
+        "--server-uidl",
+        str(listing),
+        "-q",
+        "-f",
+        "json",
+        "-o",
+        str(report),
+        "--force",
+    ]
     (base_s, base_m), (cli_s, cli_m), (only_s, only_m) = medians(
-        [[py, "-c", PYPFF_WALK, str(store)], cli,
-         [py, "-c", AUDIT_ONLY, str(store), str(listing)]], runs)
-    print(f"{small} messages: pypff open + transport-header walk {base_s:.2f} s "
-          f"({base_m / 1e6:.0f} MB); audit CLI {cli_s:.2f} s ({cli_m / 1e6:.0f} MB) = "
-          f"{cli_s / base_s:.2f}x (target <= 1.0x); audit without writing the report "
-          f"{only_s:.2f} s ({only_m / 1e6:.0f} MB) = {only_s / base_s:.2f}x", flush=True)
+        [[py, "-c", PYPFF_WALK, str(store)], cli, [py, "-c", AUDIT_ONLY, str(store), str(listing)]],
+        runs,
+    )
+    print(
+        f"{small} messages: pypff open + transport-header walk {base_s:.2f} s "
+        f"({base_m / 1e6:.0f} MB); audit CLI {cli_s:.2f} s ({cli_m / 1e6:.0f} MB) = "
+        f"{cli_s / base_s:.2f}x (target <= 1.0x); audit without writing the report "
+        f"{only_s:.2f} s ({only_m / 1e6:.0f} MB) = {only_s / base_s:.2f}x",
+        flush=True,
+    )
     store, listing = large_store(folder, big)
     cli[4], cli[6] = str(store), str(listing)
     (cli_s, cli_m), (only_s, only_m) = medians(
-        [cli, [py, "-c", AUDIT_ONLY, str(store), str(listing)]], runs)
-    print(f"{big} messages: audit CLI {cli_s:.2f} s, peak RSS {cli_m / 1e6:.0f} MB "
-          f"(target <= 250 MB); without writing the report {only_s:.2f} s, peak RSS "
-          f"{only_m / 1e6:.0f} MB", flush=True)
+        [cli, [py, "-c", AUDIT_ONLY, str(store), str(listing)]], runs
+    )
+    print(
+        f"{big} messages: audit CLI {cli_s:.2f} s, peak RSS {cli_m / 1e6:.0f} MB "
+        f"(target <= 250 MB); without writing the report {only_s:.2f} s, peak RSS "
+        f"{only_m / 1e6:.0f} MB",
+        flush=True,
+    )
     report.unlink(missing_ok=True)
 
 
@@ -245,8 +294,12 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="write the stores here and keep them")
-    parser.add_argument("--targets", type=Path, metavar="DIR",
-                        help="measure issue 12's audit targets on stores kept in DIR")
+    parser.add_argument(
+        "--targets",
+        type=Path,
+        metavar="DIR",
+        help="measure issue 12's audit targets on stores kept in DIR",
+    )
     args = parser.parse_args()
     if args.targets:
         args.targets.mkdir(parents=True, exist_ok=True)
@@ -263,21 +316,24 @@ def main() -> None:
             else:
                 store, listing, seconds = in_child(write_child, n, folder)
                 written = f"{seconds:.1f} s"
-            total, analysis, peak, maxrss, summary = in_child(measure, store, listing,
-                                                              args.runs)
+            total, analysis, peak, maxrss, summary = in_child(measure, store, listing, args.runs)
             results[n] = (total[1], analysis[1])
-            print(f"{n:>7} messages ({store.stat().st_size / 1e6:.1f} MB store, written: "
-                  f"{written}): audit {total[0]:.2f} s wall, {total[1]:.2f} s CPU (analysis "
-                  f"alone {analysis[0]:.2f} s wall, {analysis[1]:.2f} s CPU), "
-                  f"tracemalloc peak {peak / 1e6:.1f} MB, ru_maxrss {maxrss / 1e6:.0f} MB; "
-                  f"{summary['entries']} entries, {summary['duplicate_groups']} duplicate "
-                  f"groups, {summary['linked_entries']} links, findings {summary['findings']}",
-                  flush=True)
+            print(
+                f"{n:>7} messages ({store.stat().st_size / 1e6:.1f} MB store, written: "
+                f"{written}): audit {total[0]:.2f} s wall, {total[1]:.2f} s CPU (analysis "
+                f"alone {analysis[0]:.2f} s wall, {analysis[1]:.2f} s CPU), "
+                f"tracemalloc peak {peak / 1e6:.1f} MB, ru_maxrss {maxrss / 1e6:.0f} MB; "
+                f"{summary['entries']} entries, {summary['duplicate_groups']} duplicate "
+                f"groups, {summary['linked_entries']} links, findings {summary['findings']}",
+                flush=True,
+            )
         small, big = results[args.small], results[args.big]
         per = (big[0] / args.big) / (small[0] / args.small)
-        print(f"audit CPU time ratio {args.big}/{args.small}: {big[0] / small[0]:.1f}x "
-              f"({per:.2f}x per message); analysis alone {big[1] / small[1]:.1f}x "
-              f"({(big[1] / args.big) / (small[1] / args.small):.2f}x per message)")
+        print(
+            f"audit CPU time ratio {args.big}/{args.small}: {big[0] / small[0]:.1f}x "
+            f"({per:.2f}x per message); analysis alone {big[1] / small[1]:.1f}x "
+            f"({(big[1] / args.big) / (small[1] / args.small):.2f}x per message)"
+        )
 
 
 if __name__ == "__main__":

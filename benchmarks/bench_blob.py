@@ -54,8 +54,15 @@ def baseline_json(data: bytes) -> bytes:
     """The bare script of the ``blob --format json`` target: split, regex, json.dumps."""
     import json
 
-    rows = [{"operation": op.decode(), "content": ct.decode(), "timestamp": ts.decode(),
-             "uid": uid.decode()} for op, ct, ts, uid in baseline(data)]
+    rows = [
+        {
+            "operation": op.decode(),
+            "content": ct.decode(),
+            "timestamp": ts.decode(),
+            "uid": uid.decode(),
+        }
+        for op, ct, ts, uid in baseline(data)
+    ]
     return json.dumps(rows, indent=2).encode()
 
 
@@ -98,8 +105,9 @@ def peak_memory(func: Callable[[], object]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--generic", action="store_true",
-                        help="also time Construct's generic checked path (slow)")
+    parser.add_argument(
+        "--generic", action="store_true", help="also time Construct's generic checked path (slow)"
+    )
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -116,13 +124,17 @@ def main() -> None:
     print(f"BLOB: {TAGS} tags, {len(data):,} bytes (built in {built:.3f} s)")
     print(f"baseline split+regex : {base * 1000:8.1f} ms (median of {args.runs})")
     print(f"parse_blob           : {ours * 1000:8.1f} ms  ratio {ours / base:.2f}x (target <= 1.5)")
-    print(f"parse_blob + entries : {full * 1000:8.1f} ms  ratio {full / base:.2f}x "
-          "(every Entry built: datetime, unescaped UID)")
+    print(
+        f"parse_blob + entries : {full * 1000:8.1f} ms  ratio {full / base:.2f}x "
+        "(every Entry built: datetime, unescaped UID)"
+    )
     bare = median_time(lambda: baseline_json(data), args.runs)
     report = median_time(lambda: blob_json(data), args.runs)
     print(f"split+regex+json     : {bare * 1000:8.1f} ms (median of {args.runs})")
-    print(f"blob --format json   : {report * 1000:8.1f} ms  ratio {report / bare:.2f}x "
-          "(target <= 2.0; parse, every entry, hashes, the report's JSON)")
+    print(
+        f"blob --format json   : {report * 1000:8.1f} ms  ratio {report / bare:.2f}x "
+        "(target <= 2.0; parse, every entry, hashes, the report's JSON)"
+    )
     if args.generic:
         generic = median_time(lambda: PopBlobChecked.parse(data), 1)
         print(f"generic Construct    : {generic * 1000:8.1f} ms  ratio {generic / base:.2f}x")

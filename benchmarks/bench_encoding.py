@@ -50,14 +50,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     data = os.urandom(args.mib << 20)
-    blocks = [data[i:i + BLOCK] for i in range(0, len(data), BLOCK)]
+    blocks = [data[i : i + BLOCK] for i in range(0, len(data), BLOCK)]
     cyclic = _throughput(encoding.cyclic_code, blocks, args.runs)
     permute = _throughput(lambda block, bid: encoding.permute_encode(block), blocks, args.runs)
     spec = _throughput(_spec_loop, blocks[:64], 3)
     print(f"cores: {os.cpu_count()}, {len(blocks)} blocks of {BLOCK} bytes, median of {args.runs}")
     print(f"cyclic (table-driven)   {cyclic:8.1f} MB/s   target >= 50 MB/s")
-    print(f"permute (translate)     {permute:8.1f} MB/s   cyclic/permute time ratio "
-          f"{permute / cyclic:.1f}x")
+    print(
+        f"permute (translate)     {permute:8.1f} MB/s   cyclic/permute time ratio "
+        f"{permute / cyclic:.1f}x"
+    )
     print(f"cyclic (spec loop)      {spec:8.1f} MB/s   speed-up {cyclic / spec:.0f}x")
 
 

@@ -41,23 +41,36 @@ def build(folder: Path, messages: int) -> dict[str, Path]:
     subprocess.run(["mkntfs", "-F", "-Q", "-q", str(volume)], check=True, capture_output=True)
     files = [store, *sorted((ROOT / "samples" / "synthetic").glob("*.pst"))]
     for path in files:
-        subprocess.run(["ntfscp", "-f", str(volume), str(path), f"/{path.name}"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["ntfscp", "-f", str(volume), str(path), f"/{path.name}"],
+            check=True,
+            capture_output=True,
+        )
     disk = folder / "disk.raw"
     with open(disk, "wb") as handle:
         handle.truncate((1 << 20) + (size_mb << 20))
-    subprocess.run(["sfdisk", "-q", str(disk)], input=b"label: dos\nstart=2048, type=7\n",
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["sfdisk", "-q", str(disk)],
+        input=b"label: dos\nstart=2048, type=7\n",
+        check=True,
+        capture_output=True,
+    )
     with open(disk, "r+b") as handle, open(volume, "rb") as source:
         handle.seek(1 << 20)
         while block := source.read(1 << 20):
             handle.write(block)
     images = {"raw": disk}
-    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(disk),
-                    str(folder / "disk.qcow2")], check=True, capture_output=True)
+    subprocess.run(
+        ["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(disk), str(folder / "disk.qcow2")],
+        check=True,
+        capture_output=True,
+    )
     images["qcow2"] = folder / "disk.qcow2"
-    subprocess.run(["ewfacquire", "-u", "-q", "-t", str(folder / "disk"), "-c", "deflate:fast",
-                    str(disk)], check=True, capture_output=True)
+    subprocess.run(
+        ["ewfacquire", "-u", "-q", "-t", str(folder / "disk"), "-c", "deflate:fast", str(disk)],
+        check=True,
+        capture_output=True,
+    )
     images["e01"] = folder / "disk.E01"
     return images
 
@@ -82,19 +95,25 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         images = build(Path(tmp), args.messages)
-        print(f"images of a {args.messages:,}-message store plus 8 samples in NTFS; medians of "
-              f"{args.runs} runs, same process (shared machine: read the ratios)")
+        print(
+            f"images of a {args.messages:,}-message store plus 8 samples in NTFS; medians of "
+            f"{args.runs} runs, same process (shared machine: read the ratios)"
+        )
         for name, path in images.items():
             hashed, _ = median_seconds(lambda p=path: hash_file(p), args.runs)
             scanned, outcome = median_seconds(lambda p=path: scan_evidence([str(p)]), args.runs)
-            bare, _ = median_seconds(lambda p=path: scan_evidence(
-                [str(p)], images=ImageOptions(hash_images=False)), args.runs)
+            bare, _ = median_seconds(
+                lambda p=path: scan_evidence([str(p)], images=ImageOptions(hash_images=False)),
+                args.runs,
+            )
             stores = sum(1 for s in outcome.report.sources if s.kind == "pst")
             histories = len(outcome.report.histories)
-            print(f"  {name:5} {path.stat().st_size / 1e6:7.1f} MB: hash {hashed * 1000:8.1f} ms, "
-                  f"scan {scanned * 1000:8.1f} ms ({scanned / hashed:5.2f}x hash), "
-                  f"scan --no-hash-images {bare * 1000:8.1f} ms ({bare / hashed:5.2f}x hash); "
-                  f"{stores} stores, {histories} histories")
+            print(
+                f"  {name:5} {path.stat().st_size / 1e6:7.1f} MB: hash {hashed * 1000:8.1f} ms, "
+                f"scan {scanned * 1000:8.1f} ms ({scanned / hashed:5.2f}x hash), "
+                f"scan --no-hash-images {bare * 1000:8.1f} ms ({bare / hashed:5.2f}x hash); "
+                f"{stores} stores, {histories} histories"
+            )
 
 
 if __name__ == "__main__":

@@ -71,38 +71,49 @@ def in_store(store: Path, runs: int) -> None:
     t_hash, t_rec = medians([lambda: hash_file(store), recover], runs)
     size = store.stat().st_size
     print(f"in-store: {size / 1e6:.1f} MB store, {found} item(s) recovered")
-    print(f"  hash once {t_hash:.3f} s, recovery {t_rec:.3f} s: ratio {t_rec / t_hash:.2f}x "
-          "(goal <= 1.0x)")
+    print(
+        f"  hash once {t_hash:.3f} s, recovery {t_rec:.3f} s: ratio {t_rec / t_hash:.2f}x "
+        "(goal <= 1.0x)"
+    )
 
 
 def planted(megabytes: int) -> bytes:
     rng = random.Random(megabytes)
     data = bytearray(b"".join(rng.randbytes(1 << 20) for _ in range(megabytes)))
     t0 = datetime(2022, 1, 1)
-    blob = build_blob([make_tag("get", "body", t0 + timedelta(minutes=i), f"uid-{i}")
-                       for i in range(40)])
+    blob = build_blob(
+        [make_tag("get", "body", t0 + timedelta(minutes=i), f"uid-{i}") for i in range(40)]
+    )
     for mb in range(megabytes):
         at = (mb << 20) + rng.randrange(0, (1 << 20) - 2 * len(blob))
-        data[at:at + len(blob)] = blob
-        data[at + len(blob):at + 2 * len(blob)] = permute_encode(blob)
+        data[at : at + len(blob)] = blob
+        data[at + len(blob) : at + 2 * len(blob)] = permute_encode(blob)
     return bytes(data)
 
 
 def carving(megabytes: int, runs: int) -> None:
     data = planted(megabytes)
     found = sum(len(i.places) for i in carve(io.BytesIO(data), "bench").items)
-    t_bare, t_search, t_carve, t_hash = medians([
-        lambda: sum(1 for _ in HEADER.finditer(data)),
-        lambda: list(carve_runs(io.BytesIO(data))),
-        lambda: carve(io.BytesIO(data), "bench"),
-        lambda: (hashlib.sha256(data).digest(), hashlib.md5(data).digest())], runs)
+    t_bare, t_search, t_carve, t_hash = medians(
+        [
+            lambda: sum(1 for _ in HEADER.finditer(data)),
+            lambda: list(carve_runs(io.BytesIO(data))),
+            lambda: carve(io.BytesIO(data), "bench"),
+            lambda: (hashlib.sha256(data).digest(), hashlib.md5(data).digest()),
+        ],
+        runs,
+    )
     print(f"carve: {megabytes} MB, {found} BLOB copies found ({2 * megabytes} planted)")
     print(f"  bare re.finditer {t_bare:.3f} s ({megabytes / t_bare:.0f} MB/s)")
-    print(f"  carve search     {t_search:.3f} s ({megabytes / t_search:.0f} MB/s): throughput "
-          f"ratio {t_bare / t_search:.2f} (goal >= 0.33)")
-    print(f"  carve command    {t_carve:.3f} s ({megabytes / t_carve:.0f} MB/s, search plus "
-          f"SHA-256 and MD5 of the input; hashing alone {t_hash:.3f} s): ratio "
-          f"{t_bare / t_carve:.2f}")
+    print(
+        f"  carve search     {t_search:.3f} s ({megabytes / t_search:.0f} MB/s): throughput "
+        f"ratio {t_bare / t_search:.2f} (goal >= 0.33)"
+    )
+    print(
+        f"  carve command    {t_carve:.3f} s ({megabytes / t_carve:.0f} MB/s, search plus "
+        f"SHA-256 and MD5 of the input; hashing alone {t_hash:.3f} s): ratio "
+        f"{t_bare / t_carve:.2f}"
+    )
 
 
 def main() -> None:

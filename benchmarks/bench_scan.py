@@ -49,8 +49,10 @@ def history_blob(tags: int = HISTORY_TAGS) -> bytes:
     from uidl_inspector.history import build_blob
 
     start = datetime(2024, 1, 1)
-    return build_blob(("get", "body", start + timedelta(minutes=7 * i), f"{i:08x}{i * 7919:08x}")
-                      for i in range(tags))
+    return build_blob(
+        ("get", "body", start + timedelta(minutes=7 * i), f"{i:08x}{i * 7919:08x}")
+        for i in range(tags)
+    )
 
 
 def write_store(folder: Path, messages: int) -> Path:
@@ -175,17 +177,23 @@ def bench_io(store: Path, runs: int) -> None:
     """The scan command against one hashing pass of the same file, same run."""
     import os
 
-    print(f"{store} ({store.stat().st_size / 1e6:.1f} MB), medians of {runs} runs, "
-          f"{os.cpu_count()} CPUs (shared machine)")
+    print(
+        f"{store} ({store.stat().st_size / 1e6:.1f} MB), medians of {runs} runs, "
+        f"{os.cpu_count()} CPUs (shared machine)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "report.json")
         base, base_rss = median_process([sys.executable, "-c", HASH_ONCE, str(store)], runs)
         print(f"  MD5+SHA-256 once : {base:7.3f} s  peak RSS {base_rss / 1024:6.1f} MB")
-        for label, extra, target in (("scan", (), 2.5), ("scan --no-recover",
-                                                         ("--no-recover",), 2.0)):
+        for label, extra, target in (
+            ("scan", (), 2.5),
+            ("scan --no-recover", ("--no-recover",), 2.0),
+        ):
             seconds, peak = median_process(scan_argv(str(store), *extra, "-o", out), runs)
-            print(f"  {label:17}: {seconds:7.3f} s  peak RSS {peak / 1024:6.1f} MB  "
-                  f"ratio {seconds / base:.2f}x (target <= {target}x, RSS <= 120 MB)")
+            print(
+                f"  {label:17}: {seconds:7.3f} s  peak RSS {peak / 1024:6.1f} MB  "
+                f"ratio {seconds / base:.2f}x (target <= {target}x, RSS <= 120 MB)"
+            )
 
 
 def bench_jobs(store: Path, runs: int, copies: int = 8) -> None:
@@ -202,12 +210,15 @@ def bench_jobs(store: Path, runs: int, copies: int = 8) -> None:
         for jobs in (1, 2):
             out = Path(tmp) / f"jobs-{jobs}.json"
             seconds[jobs], _ = median_process(
-                scan_argv(str(folder), "--jobs", str(jobs), "-o", str(out)), runs)
+                scan_argv(str(folder), "--jobs", str(jobs), "-o", str(out)), runs
+            )
             data = json.loads(out.read_text())
             reports[jobs] = {k: v for k, v in data.items() if k not in ("run", "generated_at")}
-        print(f"{copies} copies of {store.name}: --jobs 1 {seconds[1]:.3f} s, --jobs 2 "
-              f"{seconds[2]:.3f} s, ratio {seconds[2] / seconds[1]:.2f}x (target <= 0.6x), "
-              f"{os.cpu_count()} CPUs; reports equal: {reports[1] == reports[2]}")
+        print(
+            f"{copies} copies of {store.name}: --jobs 1 {seconds[1]:.3f} s, --jobs 2 "
+            f"{seconds[2]:.3f} s, ratio {seconds[2] / seconds[1]:.2f}x (target <= 0.6x), "
+            f"{os.cpu_count()} CPUs; reports equal: {reports[1] == reports[2]}"
+        )
 
 
 def main() -> None:
@@ -215,14 +226,27 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--tasks", default=",".join(TASKS),
-                        help="comma-separated subset of: " + ", ".join(TASKS))
-    parser.add_argument("--pypff-runs", type=int, default=None,
-                        help="runs of the pypff walk (slow on the big store); default --runs")
-    parser.add_argument("--io", type=Path, metavar="STORE",
-                        help="time the scan command against one hashing pass of STORE")
-    parser.add_argument("--jobs", type=Path, metavar="STORE",
-                        help="time --jobs 2 against --jobs 1 on 8 copies of STORE")
+    parser.add_argument(
+        "--tasks", default=",".join(TASKS), help="comma-separated subset of: " + ", ".join(TASKS)
+    )
+    parser.add_argument(
+        "--pypff-runs",
+        type=int,
+        default=None,
+        help="runs of the pypff walk (slow on the big store); default --runs",
+    )
+    parser.add_argument(
+        "--io",
+        type=Path,
+        metavar="STORE",
+        help="time the scan command against one hashing pass of STORE",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=Path,
+        metavar="STORE",
+        help="time --jobs 2 against --jobs 1 on 8 copies of STORE",
+    )
     args = parser.parse_args()
     if args.io or args.jobs:
         if args.io:
@@ -233,9 +257,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         small, big = write_store(folder, args.small), write_store(folder, args.big)
-        print(f"stores: {args.small:,} messages {small.stat().st_size / 1e6:.1f} MB, "
-              f"{args.big:,} messages {big.stat().st_size / 1e6:.1f} MB; "
-              f"medians of {args.runs} runs, each in a fresh process")
+        print(
+            f"stores: {args.small:,} messages {small.stat().st_size / 1e6:.1f} MB, "
+            f"{args.big:,} messages {big.stat().st_size / 1e6:.1f} MB; "
+            f"medians of {args.runs} runs, each in a fresh process"
+        )
         rows = {}
         tasks = [t for t in args.tasks.split(",") if t in TASKS]
         for task in tasks:
@@ -243,8 +269,10 @@ def main() -> None:
                 runs = args.runs if task != "pypff" else args.pypff_runs or args.runs
                 rows[task, label] = measure(task, path, runs)
                 seconds, peak, result = rows[task, label]
-                print(f"  {task:6} {label:5}: {seconds * 1000:9.1f} ms   peak RSS "
-                      f"{peak / 1024:6.1f} MB   (result {result})")
+                print(
+                    f"  {task:6} {label:5}: {seconds * 1000:9.1f} ms   peak RSS "
+                    f"{peak / 1024:6.1f} MB   (result {result})"
+                )
         for task in ("locate", "scan"):
             if task not in tasks:
                 continue
@@ -253,8 +281,10 @@ def main() -> None:
             if "pypff" in tasks:
                 versus = rows[task, "big"][0] / rows["pypff", "big"][0]
                 print(f"{task}: ours/pypff on the big store = {versus:.3f}x (target <= 1.0x)")
-            print(f"{task} of the big store: peak RSS {rows[task, 'big'][1] / 1024:.1f} MB "
-                  "(target < 150 MB)")
+            print(
+                f"{task} of the big store: peak RSS {rows[task, 'big'][1] / 1024:.1f} MB "
+                "(target < 150 MB)"
+            )
 
 
 if __name__ == "__main__":

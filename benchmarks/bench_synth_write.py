@@ -39,23 +39,34 @@ def make_spec(n: int) -> StoreSpec:
     body = "Hello,\r\nthis is a synthetic message body for the write benchmark.\r\n" * 4
     for i in range(n):
         mid = f"<{i:08d}.{i * 7919 % 100003:05d}@mail.example.org>"
-        inbox.messages.append(MessageSpec({
-            0x001A: Prop(T.UNICODE, "IPM.Note"),
-            0x0037: Prop(T.UNICODE, f"Report {i} for the weekly meeting"),
-            0x1035: Prop(T.UNICODE, mid),
-            0x0E06: Prop(T.TIME, T0 + timedelta(seconds=37 * i)),
-            0x0C1A: Prop(T.UNICODE, "Alice Example"),
-            0x0C1F: Prop(T.UNICODE, "alice@example.org"),
-            0x007D: Prop(T.UNICODE, f"Message-ID: {mid}\r\nFrom: alice@example.org\r\n"),
-            0x1000: Prop(T.UNICODE, body),
-        }))
-    blob = b"\x03\x00" + min(n, 65535).to_bytes(2, "little") + b"+b20240101000000x\0" * min(
-        n, 65535)
-    inbox.associated.append(MessageSpec(
-        {0x001A: Prop(T.UNICODE, "IPM.MessageManager"),
-         0x0037: Prop(T.UNICODE, "Outlook Message Manager (Outlook) (KEY: 00)")},
-        attachments=[AttachmentSpec({0x3707: Prop(T.UNICODE, "BlobPOPa@example.org")},
-                                    data=blob)]))
+        inbox.messages.append(
+            MessageSpec(
+                {
+                    0x001A: Prop(T.UNICODE, "IPM.Note"),
+                    0x0037: Prop(T.UNICODE, f"Report {i} for the weekly meeting"),
+                    0x1035: Prop(T.UNICODE, mid),
+                    0x0E06: Prop(T.TIME, T0 + timedelta(seconds=37 * i)),
+                    0x0C1A: Prop(T.UNICODE, "Alice Example"),
+                    0x0C1F: Prop(T.UNICODE, "alice@example.org"),
+                    0x007D: Prop(T.UNICODE, f"Message-ID: {mid}\r\nFrom: alice@example.org\r\n"),
+                    0x1000: Prop(T.UNICODE, body),
+                }
+            )
+        )
+    blob = (
+        b"\x03\x00" + min(n, 65535).to_bytes(2, "little") + b"+b20240101000000x\0" * min(n, 65535)
+    )
+    inbox.associated.append(
+        MessageSpec(
+            {
+                0x001A: Prop(T.UNICODE, "IPM.MessageManager"),
+                0x0037: Prop(T.UNICODE, "Outlook Message Manager (Outlook) (KEY: 00)"),
+            },
+            attachments=[
+                AttachmentSpec({0x3707: Prop(T.UNICODE, "BlobPOPa@example.org")}, data=blob)
+            ],
+        )
+    )
     return spec
 
 
@@ -101,20 +112,33 @@ def main() -> None:
     for n in (args.small, args.big):
         runs = [measure(n, traced=False) for _ in range(args.runs)]
         traced = measure(n, traced=True)
-        rows[n] = (statistics.median(r[0] for r in runs), max(r[2] for r in runs), traced[1],
-                   runs[0][3], statistics.median(r[4] for r in runs))
+        rows[n] = (
+            statistics.median(r[0] for r in runs),
+            max(r[2] for r in runs),
+            traced[1],
+            runs[0][3],
+            statistics.median(r[4] for r in runs),
+        )
         t, rss, peak, size, cpu = rows[n]
-        print(f"{n:>8} messages: write {t:7.2f} s wall, {cpu:7.2f} s CPU (medians of {args.runs}), "
-              f"file {size / 2**20:7.1f} MiB, ru_maxrss {rss / 2**20:6.1f} MiB, "
-              f"tracemalloc peak in write_pst {peak / 2**20:6.1f} MiB")
+        print(
+            f"{n:>8} messages: write {t:7.2f} s wall, {cpu:7.2f} s CPU (medians of {args.runs}), "
+            f"file {size / 2**20:7.1f} MiB, ru_maxrss {rss / 2**20:6.1f} MiB, "
+            f"tracemalloc peak in write_pst {peak / 2**20:6.1f} MiB"
+        )
     (ts, *_, cs), (tb, rss_b, *_, cb) = rows[args.small], rows[args.big]
     per = (cb / args.big) / (cs / args.small)
-    print(f"ratio big/small: wall {tb / ts:.1f}x, CPU {cb / cs:.1f}x for "
-          f"{args.big / args.small:.0f}x messages; CPU per message {per:.2f}x")
-    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
-          "(wall time counts other processes' contention, CPU time does not)")
-    print(f"targets: {args.big} messages in < 60 s: {'yes' if tb < 60 else 'NO'}; "
-          f"< 300 MB: {'yes' if rss_b < 300 * 2**20 else 'NO'}")
+    print(
+        f"ratio big/small: wall {tb / ts:.1f}x, CPU {cb / cs:.1f}x for "
+        f"{args.big / args.small:.0f}x messages; CPU per message {per:.2f}x"
+    )
+    print(
+        f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+        "(wall time counts other processes' contention, CPU time does not)"
+    )
+    print(
+        f"targets: {args.big} messages in < 60 s: {'yes' if tb < 60 else 'NO'}; "
+        f"< 300 MB: {'yes' if rss_b < 300 * 2**20 else 'NO'}"
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,9 @@ def regenerate(root: Path) -> list[Path]:
     written: list[Path] = []
     for folder, stem, name, variant, encoding, offset, seed, msg in SAMPLES:
         story = scenario(name, seed=seed, clock_offset=offset)
-        result = write_evidence(root / folder, story, variant=variant, encoding=encoding,
-                                msg=msg, force=True, stem=stem)
+        result = write_evidence(
+            root / folder, story, variant=variant, encoding=encoding, msg=msg, force=True, stem=stem
+        )
         written += [result.store, result.truth_file, *result.listings.values(), *result.msgs]
     return written
 

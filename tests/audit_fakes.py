@@ -42,9 +42,18 @@ class FakeHistory:
         yield [e.to_dict() for e in self.entries]
 
 
-def history(tags, *, account="user@example.org", source="store.pst", nid=0x200008,
-            folder="Top of Personal Folders/Inbox", profile="Outlook", key="00" * 16,
-            anomalies=(), blob=None):
+def history(
+    tags,
+    *,
+    account="user@example.org",
+    source="store.pst",
+    nid=0x200008,
+    folder="Top of Personal Folders/Inbox",
+    profile="Outlook",
+    key="00" * 16,
+    anomalies=(),
+    blob=None,
+):
     """tags: (op char, naive local datetime or None, uid)."""
     entries = tuple(
         FakeEntry(i, 4 + 30 * i, OPS[op], "body", ts, uid, uid)
@@ -52,13 +61,21 @@ def history(tags, *, account="user@example.org", source="store.pst", nid=0x20000
     )
     blob = blob if blob is not None else repr((account, nid, tags)).encode()
     return HistoryRecord(
-        source=source, history=FakeHistory(entries, tuple(anomalies), 3, len(entries)),
+        source=source,
+        history=FakeHistory(entries, tuple(anomalies), 3, len(entries)),
         blob=blob,
-        location=Location(folder=folder, message_nid=nid, message_class="IPM.MessageManager",
-                          subject=f"Outlook Message Manager ({profile}) (KEY: {key})",
-                          attachment_index=0, attachment_name=f"BlobPOP{account}",
-                          match_rule="subject", attachment_rule="long_filename"),
-        account=Account(email=account), profile=Profile(name=profile, search_key=key),
+        location=Location(
+            folder=folder,
+            message_nid=nid,
+            message_class="IPM.MessageManager",
+            subject=f"Outlook Message Manager ({profile}) (KEY: {key})",
+            attachment_index=0,
+            attachment_name=f"BlobPOP{account}",
+            match_rule="subject",
+            attachment_rule="long_filename",
+        ),
+        account=Account(email=account),
+        profile=Profile(name=profile, search_key=key),
     )
 
 
@@ -78,8 +95,12 @@ class FakeMessage:
 
 
 def mail(nid, message_id, delivered, subject="Hello", sender="a@example.net", headers=None):
-    props = {PropId.SUBJECT: subject, PropId.SENDER_EMAIL_ADDRESS: sender,
-             PropId.MESSAGE_DELIVERY_TIME: delivered, PropId.CLIENT_SUBMIT_TIME: delivered}
+    props = {
+        PropId.SUBJECT: subject,
+        PropId.SENDER_EMAIL_ADDRESS: sender,
+        PropId.MESSAGE_DELIVERY_TIME: delivered,
+        PropId.CLIENT_SUBMIT_TIME: delivered,
+    }
     if message_id is not None:
         props[PropId.INTERNET_MESSAGE_ID] = message_id
     if headers is not None:
@@ -91,12 +112,19 @@ def mail(nid, message_id, delivered, subject="Hello", sender="a@example.net", he
 
 def store(path, inbox_messages, other=None, managers=()):
     """A store whose root has Top of Personal Folders with Inbox (and one other folder)."""
-    inbox = FakeFolder(0x8022, "Inbox", "Top of Personal Folders/Inbox",
-                       normal=list(inbox_messages), hidden=list(managers))
-    archive = FakeFolder(0x8042, "Archive", "Top of Personal Folders/Archive",
-                         normal=list(other or []))
-    top = FakeFolder(0x8062, "Top of Personal Folders", "Top of Personal Folders",
-                     children=[inbox, archive])
+    inbox = FakeFolder(
+        0x8022,
+        "Inbox",
+        "Top of Personal Folders/Inbox",
+        normal=list(inbox_messages),
+        hidden=list(managers),
+    )
+    archive = FakeFolder(
+        0x8042, "Archive", "Top of Personal Folders/Archive", normal=list(other or [])
+    )
+    top = FakeFolder(
+        0x8062, "Top of Personal Folders", "Top of Personal Folders", children=[inbox, archive]
+    )
     root = FakeFolder(0x122, "", "", children=[top])
     return FakeStore(root, path)
 
@@ -105,8 +133,16 @@ def utc(*args):
     return datetime(*args, tzinfo=timezone.utc)
 
 
-def mailbox(start, count, offset_minutes, *, uid=lambda n: f"{n:08x}ABCD0123", gap_h=3,
-            id_prefix="m", first_nid=0x200004):
+def mailbox(
+    start,
+    count,
+    offset_minutes,
+    *,
+    uid=lambda n: f"{n:08x}ABCD0123",
+    gap_h=3,
+    id_prefix="m",
+    first_nid=0x200004,
+):
     """count messages delivered about gap_h hours apart (irregularly, so that no wrong
     offset aligns by periodicity) from start (UTC), each with its get tag written on a
     clock offset_minutes east of UTC, 1 s after delivery."""

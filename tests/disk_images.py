@@ -27,8 +27,10 @@ FAT_LIVE = {
     "/USERS/ALICE/COPY.PST": "single-account-unicode-none.pst",  # same bytes as /OUTLOOK.PST
 }
 FAT_DELETED = ("/USERS/BOB/OLD.PST", "multi-account-ansi-cyclic.pst")
-NTFS_LIVE = {"/general.pst": "general-key-unicode-permute.pst",
-             "/embedded.pst": "embedded-ansi-permute.pst"}
+NTFS_LIVE = {
+    "/general.pst": "general-key-unicode-permute.pst",
+    "/embedded.pst": "embedded-ansi-permute.pst",
+}
 DISK_FAT_LIVE = {"/DOCS/ANOMAL.PST": "anomalous-unicode-cyclic.pst"}
 DISK_PARTITIONS = ((2048, 12288, "7"), (14336, 8192, "6"))  # start, sectors, MBR type
 
@@ -82,10 +84,16 @@ def build(folder: Path) -> Images:
     end = DISK_PARTITIONS[-1][0] + DISK_PARTITIONS[-1][1]
     with open(disk, "wb") as handle:
         handle.truncate(end * 512)
-    table = "label: dos\n" + "".join(f"start={s}, size={n}, type={t}\n"
-                                     for s, n, t in DISK_PARTITIONS)
-    subprocess.run([need_peer("sfdisk"), "-q", str(disk)], input=table.encode(), check=True,
-                   capture_output=True, timeout=60)
+    table = "label: dos\n" + "".join(
+        f"start={s}, size={n}, type={t}\n" for s, n, t in DISK_PARTITIONS
+    )
+    subprocess.run(
+        [need_peer("sfdisk"), "-q", str(disk)],
+        input=table.encode(),
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     with open(disk, "r+b") as handle:
         for (start, _, _), part in zip(DISK_PARTITIONS, (ntfs, fat2), strict=True):
             handle.seek(start * 512)
@@ -93,17 +101,26 @@ def build(folder: Path) -> Images:
     images = Images(folder, fat, disk)
 
     target = folder / "disk"
-    _run(need_peer("ewfacquire"), "-u", "-q", "-t", str(target), "-c", "deflate:fast",
-         str(disk))
+    _run(need_peer("ewfacquire"), "-u", "-q", "-t", str(target), "-c", "deflate:fast", str(disk))
     images.wrapped["ewf"] = folder / "disk.E01"
     (folder / "split").mkdir()
-    _run(need_peer("ewfacquire"), "-u", "-q", "-t", str(folder / "split" / "disk"), "-c",
-         "none", "-S", "1MiB", str(disk))
+    _run(
+        need_peer("ewfacquire"),
+        "-u",
+        "-q",
+        "-t",
+        str(folder / "split" / "disk"),
+        "-c",
+        "none",
+        "-S",
+        "1MiB",
+        str(disk),
+    )
     images.split = folder / "split"
     (folder / "splitraw").mkdir()
     data = disk.read_bytes()
     for number, start in enumerate(range(0, len(data), 4 * MIB), 1):  # disk.001, disk.002...
-        (folder / "splitraw" / f"disk.{number:03d}").write_bytes(data[start:start + 4 * MIB])
+        (folder / "splitraw" / f"disk.{number:03d}").write_bytes(data[start : start + 4 * MIB])
     qemu = need_peer("qemu-img")
     for fmt, suffix in (("vmdk", "vmdk"), ("qcow2", "qcow2"), ("vpc", "vhd"), ("vhdx", "vhdx")):
         out = folder / f"disk.{suffix}"

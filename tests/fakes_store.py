@@ -90,6 +90,7 @@ class FakeStore:
 
 def folder_tree(*folders: FakeFolder) -> FakeFolder:
     """A root ("") with "Top of Personal Folders" holding ``folders``."""
-    top = FakeFolder(0x8022, "Top of Personal Folders", "Top of Personal Folders",
-                     children=list(folders))
+    top = FakeFolder(
+        0x8022, "Top of Personal Folders", "Top of Personal Folders", children=list(folders)
+    )
     return FakeFolder(0x122, "", "", children=[top])

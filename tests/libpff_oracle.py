@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pypff
 
-__all__ = ["LibpffError", "HiddenAttachment", "HiddenMessage", "hidden_messages",
-           "recovered_items"]
+__all__ = ["LibpffError", "HiddenAttachment", "HiddenMessage", "hidden_messages", "recovered_items"]
 
 _LIB = ctypes.CDLL(pypff.__file__)
 _P = ctypes.c_void_p
@@ -53,24 +52,29 @@ _SIGNATURES: dict[str, tuple[type, list[type]]] = {
         [_P, ctypes.c_int, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint8, _PP],
     ),
     "libpff_message_get_entry_value_utf8_string_size": (
-        ctypes.c_int, [_P, ctypes.c_uint32, ctypes.POINTER(ctypes.c_size_t), _PP],
+        ctypes.c_int,
+        [_P, ctypes.c_uint32, ctypes.POINTER(ctypes.c_size_t), _PP],
     ),
     "libpff_message_get_entry_value_utf8_string": (
-        ctypes.c_int, [_P, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t, _PP],
+        ctypes.c_int,
+        [_P, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t, _PP],
     ),
     "libpff_message_get_number_of_attachments": (
-        ctypes.c_int, [_P, ctypes.POINTER(ctypes.c_int), _PP],
+        ctypes.c_int,
+        [_P, ctypes.POINTER(ctypes.c_int), _PP],
     ),
     "libpff_message_get_attachment": (ctypes.c_int, [_P, ctypes.c_int, _PP, _PP]),
     "libpff_attachment_get_type": (ctypes.c_int, [_P, ctypes.POINTER(ctypes.c_int), _PP]),
     "libpff_attachment_get_data_size": (ctypes.c_int, [_P, ctypes.POINTER(ctypes.c_uint64), _PP]),
     "libpff_attachment_data_read_buffer": (
-        ctypes.c_ssize_t, [_P, ctypes.c_char_p, ctypes.c_size_t, _PP],
+        ctypes.c_ssize_t,
+        [_P, ctypes.c_char_p, ctypes.c_size_t, _PP],
     ),
     "libpff_attachment_get_item": (ctypes.c_int, [_P, _PP, _PP]),
     "libpff_file_recover_items": (ctypes.c_int, [_P, ctypes.c_int, _PP]),
     "libpff_file_get_number_of_recovered_items": (
-        ctypes.c_int, [_P, ctypes.POINTER(ctypes.c_int), _PP],
+        ctypes.c_int,
+        [_P, ctypes.POINTER(ctypes.c_int), _PP],
     ),
     "libpff_file_get_recovered_item_by_index": (ctypes.c_int, [_P, ctypes.c_int, _PP, _PP]),
 }
@@ -139,8 +143,12 @@ class HiddenMessage:
 
 def _string(item: ctypes.c_void_p, entry_type: int) -> str | None:
     size = ctypes.c_size_t()
-    if _call("libpff_message_get_entry_value_utf8_string_size", item, entry_type,
-             ctypes.byref(size)) != 1:
+    if (
+        _call(
+            "libpff_message_get_entry_value_utf8_string_size", item, entry_type, ctypes.byref(size)
+        )
+        != 1
+    ):
         return None
     if size.value <= 1:  # an empty string (stored as HNID 0): libpff cannot copy it out
         return ""
@@ -151,12 +159,28 @@ def _string(item: ctypes.c_void_p, entry_type: int) -> str | None:
 
 def _binary(item: ctypes.c_void_p, entry_type: int) -> bytes | None:
     size = ctypes.c_size_t()
-    if _call("libpff_item_get_entry_value_binary_data_size", item, 0, entry_type,
-             ctypes.byref(size), _NO_FLAGS) != 1:
+    if (
+        _call(
+            "libpff_item_get_entry_value_binary_data_size",
+            item,
+            0,
+            entry_type,
+            ctypes.byref(size),
+            _NO_FLAGS,
+        )
+        != 1
+    ):
         return None
     buffer = ctypes.create_string_buffer(max(size.value, 1))
-    _call("libpff_item_get_entry_value_binary_data", item, 0, entry_type, buffer, size.value,
-          _NO_FLAGS)
+    _call(
+        "libpff_item_get_entry_value_binary_data",
+        item,
+        0,
+        entry_type,
+        buffer,
+        size.value,
+        _NO_FLAGS,
+    )
     return buffer.raw[: size.value]
 
 
@@ -181,19 +205,22 @@ def _attachments(message: ctypes.c_void_p, depth: int) -> tuple[HiddenAttachment
         try:
             kind = ctypes.c_int()
             _call("libpff_attachment_get_type", attachment, ctypes.byref(kind))
-            names = {"long_filename": _string(attachment, 0x3707),
-                     "filename": _string(attachment, 0x3704),
-                     "display_name": _string(attachment, 0x3001)}
+            names = {
+                "long_filename": _string(attachment, 0x3707),
+                "filename": _string(attachment, 0x3704),
+                "display_name": _string(attachment, 0x3001),
+            }
             if kind.value == _ATTACHMENT_TYPE_DATA:
-                out.append(HiddenAttachment(index, "data", _attachment_data(attachment),
-                                            **names))
+                out.append(HiddenAttachment(index, "data", _attachment_data(attachment), **names))
             elif kind.value == _ATTACHMENT_TYPE_ITEM and depth < _MAX_EMBEDDED:
                 inner = ctypes.c_void_p()
                 _call("libpff_attachment_get_item", attachment, ctypes.byref(inner))
                 try:
-                    out.append(HiddenAttachment(index, "item",
-                                                embedded=_attachments(inner, depth + 1),
-                                                **names))
+                    out.append(
+                        HiddenAttachment(
+                            index, "item", embedded=_attachments(inner, depth + 1), **names
+                        )
+                    )
                 finally:
                     _free_item(inner)
             else:
@@ -293,10 +320,15 @@ def recovered_items(path: str | Path, flags: int = 0) -> list[HiddenMessage]:
                 try:
                     found.append(_hidden_message(item, identifier.value))
                 except LibpffError:  # values libpff cannot read are left out
-                    found.append(HiddenMessage(identifier.value, _quiet(_string, item, 0x001A),
-                                               _quiet(_string, item, 0x0037),
-                                               _quiet(_binary, item, 0x000B),
-                                               _quiet(_binary, item, 0x300B)))
+                    found.append(
+                        HiddenMessage(
+                            identifier.value,
+                            _quiet(_string, item, 0x001A),
+                            _quiet(_string, item, 0x0037),
+                            _quiet(_binary, item, 0x000B),
+                            _quiet(_binary, item, 0x300B),
+                        )
+                    )
             finally:
                 _free_item(item)
     return found

@@ -79,8 +79,12 @@ def test_other_formats_identical_except_run(dup_store, fmt, tmp_path):
         assert one[skip - 1] != two[skip - 1]
         assert one[skip:] == two[skip:] and len(one) > skip + 10
     elif fmt == "html":
-        masked = [re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00|[0-9a-f-]{36}|uidl-inspector audit .*?<",
-                         "X", t) for t in texts]
+        masked = [
+            re.sub(
+                r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00|[0-9a-f-]{36}|uidl-inspector audit .*?<", "X", t
+            )
+            for t in texts
+        ]
         assert masked[0] == masked[1]
     else:
         assert texts[0] == texts[1]
@@ -151,8 +155,7 @@ def test_bad_input_reported_others_audited(dup_store, tmp_path):
     assert result.exit_code == 1
     assert "cut.pst" in result.stderr and "Traceback" not in result.stderr
     report = json.loads(result.stdout)
-    assert [f["code"] for f in report["audit"]["findings"]] == ["history_reset",
-                                                                 "clock_mismatch"]
+    assert [f["code"] for f in report["audit"]["findings"]] == ["history_reset", "clock_mismatch"]
 
 
 def test_listing_errors_and_named_account(dup_store, tmp_path):
@@ -160,16 +163,20 @@ def test_listing_errors_and_named_account(dup_store, tmp_path):
     assert missing.exit_code == 1 and "nope.txt" in missing.stderr
     assert "Traceback" not in missing.stderr
     hostile = tmp_path / "list.txt"
-    hostile.write_text("+OK\r\n1 =HYPERLINK(\"x\")\r\n2 -2d\r\n.\r\n")
-    result = invoke(dup_store.store, "--server-uidl", f"claims@insurer.example={hostile}",
-                    "-f", "csv")
+    hostile.write_text('+OK\r\n1 =HYPERLINK("x")\r\n2 -2d\r\n.\r\n')
+    result = invoke(
+        dup_store.store, "--server-uidl", f"claims@insurer.example={hostile}", "-f", "csv"
+    )
     assert result.exit_code == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     new = [r for r in rows if r["kind"] == "new"]
-    assert [r["uid"] for r in new] == ["'=HYPERLINK(\"x\")", "'-2d"]
+    assert [r["uid"] for r in new] == ['\'=HYPERLINK("x")', "'-2d"]
     assert all(r["neutralised"] == "uid" for r in new)
     assert rows[0]["section"] == "run"
-    as_json = json.loads(invoke(dup_store.store, "--server-uidl",
-                                f"claims@insurer.example={hostile}", "-f", "json").stdout)
+    as_json = json.loads(
+        invoke(
+            dup_store.store, "--server-uidl", f"claims@insurer.example={hostile}", "-f", "json"
+        ).stdout
+    )
     assert as_json["audit"]["listings"][0]["matched_by"] == "named"
     assert as_json["audit"]["accounts"][0]["server"]["new"] == ['=HYPERLINK("x")', "-2d"]

@@ -24,9 +24,16 @@ T = datetime(2025, 3, 3, 9, 0, 0)
 
 # --- classification ------------------------------------------------------------------
 
+
 def test_classes_against_listing():
-    h = history([("+", T, "a"), ("&", T + timedelta(minutes=1), "b"),
-                 ("-", T + timedelta(minutes=2), "c"), ("+", T + timedelta(minutes=3), "d")])
+    h = history(
+        [
+            ("+", T, "a"),
+            ("&", T + timedelta(minutes=1), "b"),
+            ("-", T + timedelta(minutes=2), "c"),
+            ("+", T + timedelta(minutes=3), "d"),
+        ]
+    )
     refs = entry_refs([h])
     listing = parse_server_listing("+OK\r\n1 a\r\n2 b\r\n3 new1\r\n4 new2\r\n.\r\n")
     result = classify_account("user@example.org", refs, listing)
@@ -56,8 +63,9 @@ def test_without_listing_server_is_none():
 def test_listings_assigned_by_uid_overlap():
     a = history([("+", T, "a1"), ("+", T, "a2")], account="a@x")
     b = history([("+", T, "b1")], account="b@x", nid=9)
-    out = run_audit([a, b], [], [parse_server_listing("b1\nb9\n", "lb"),
-                                 parse_server_listing("a1\n", "la")])
+    out = run_audit(
+        [a, b], [], [parse_server_listing("b1\nb9\n", "lb"), parse_server_listing("a1\n", "la")]
+    )
     by = {acc["account"]: acc["server"] for acc in out["accounts"]}
     assert by["a@x"]["listing"] == "la" and by["a@x"]["history_only"] == ["a2"]
     assert by["b@x"]["listing"] == "lb" and by["b@x"]["new"] == ["b9"]
@@ -71,8 +79,13 @@ def test_listing_with_no_history_is_all_new():
 
 def test_a_manager_without_history_is_counted_not_classified():
     base = history([("+", None, "u1")], source="s.pst")
-    empty = replace(base, blob=None, history=PopHistory(None, None, (), (
-        Finding("no_history_attachment", None, "no attachment"),)))
+    empty = replace(
+        base,
+        blob=None,
+        history=PopHistory(
+            None, None, (), (Finding("no_history_attachment", None, "no attachment"),)
+        ),
+    )
     listing = parse_server_listing("u1\nu2\n")
     out = run_audit([base, empty], [], [listing])
     assert out["summary"]["histories"] == 2 and out["summary"]["histories_without_blob"] == 1
@@ -86,17 +99,23 @@ def test_a_manager_without_history_is_counted_not_classified():
 
 # --- duplicates --------------------------------------------------------------------------
 
+
 def test_groups_by_message_id_across_folders():
     d1, d2 = utc(2025, 3, 1, 8), utc(2025, 3, 5, 8)
-    st = store("s.pst", [mail(0x24, "<a@x>", d1), mail(0x44, "<b@x>", d1),
-                         mail(0x64, " <a@x> ", d2)],
-               other=[mail(0x84, "a@x", d2 + timedelta(hours=1))])
+    st = store(
+        "s.pst",
+        [mail(0x24, "<a@x>", d1), mail(0x44, "<b@x>", d1), mail(0x64, " <a@x> ", d2)],
+        other=[mail(0x84, "a@x", d2 + timedelta(hours=1))],
+    )
     groups, keyless = find_duplicates(take_inventory(st).messages)
     assert keyless == 0 and len(groups) == 1
     g = groups[0].to_dict()
     assert g["internet_message_id"] == "<a@x>" and g["key_method"] == "message_id"
     assert [(c["folder"].rsplit("/", 1)[1], c["nid"]) for c in g["copies"]] == [
-        ("Inbox", 0x24), ("Inbox", 0x64), ("Archive", 0x84)]
+        ("Inbox", 0x24),
+        ("Inbox", 0x64),
+        ("Archive", 0x84),
+    ]
     assert g["copies"][0]["delivery_time"] == "2025-03-01T08:00:00+00:00"
 
 
@@ -107,10 +126,18 @@ def test_fallback_headers_then_subject_sender_submit():
     assert normalise_headers(h1) == normalise_headers(h2)
     a = mail(1, None, d, headers=h1)
     b = mail(2, None, d + timedelta(days=1), headers=h2)
-    c = FakeMessage(3, {PropId.SUBJECT: "s", PropId.SENDER_EMAIL_ADDRESS: "A@x",
-                        PropId.CLIENT_SUBMIT_TIME: d})
-    e = FakeMessage(4, {PropId.SUBJECT: "s", PropId.SENDER_EMAIL_ADDRESS: "a@x",
-                        PropId.CLIENT_SUBMIT_TIME: d, PropId.MESSAGE_DELIVERY_TIME: d})
+    c = FakeMessage(
+        3, {PropId.SUBJECT: "s", PropId.SENDER_EMAIL_ADDRESS: "A@x", PropId.CLIENT_SUBMIT_TIME: d}
+    )
+    e = FakeMessage(
+        4,
+        {
+            PropId.SUBJECT: "s",
+            PropId.SENDER_EMAIL_ADDRESS: "a@x",
+            PropId.CLIENT_SUBMIT_TIME: d,
+            PropId.MESSAGE_DELIVERY_TIME: d,
+        },
+    )
     nothing = FakeMessage(5, {PropId.SUBJECT: "only a subject"})
     msgs = [store_message("s", "f", m) for m in (a, b, c, e, nothing)]
     assert message_key(msgs[0])[0] == "transport_headers"
@@ -125,12 +152,15 @@ def test_duplicate_order_is_stable():
     d = utc(2025, 3, 1, 8)
     msgs = [mail(n, f"<{n % 3}@x>", d + timedelta(hours=n)) for n in range(9)]
     one = [g.to_dict() for g in find_duplicates(take_inventory(store("s", msgs)).messages)[0]]
-    two = [g.to_dict() for g in find_duplicates(
-        take_inventory(store("s", list(reversed(msgs)))).messages)[0]]
+    two = [
+        g.to_dict()
+        for g in find_duplicates(take_inventory(store("s", list(reversed(msgs)))).messages)[0]
+    ]
     assert one == two and len(one) == 3
 
 
 # --- clock -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("offset", [0, 120, -300, 345, -570, 840, -720])
 def test_clock_recovers_offset(offset):
@@ -178,11 +208,16 @@ def test_tag_must_follow_its_delivery():
     # A tag is written after the message is stored: up to 30 s after, never well before.
     d = utc(2025, 3, 3, 8)
     local = d.replace(tzinfo=None)
-    msgs = [mail(1, "<a@x>", d), mail(2, "<b@x>", d + timedelta(hours=2)),
-            mail(3, "<c@x>", d + timedelta(hours=4))]
-    tags = [("+", local + timedelta(seconds=29), "a"),  # 29 s after: linked
-            ("+", local + timedelta(hours=2, seconds=-5), "b"),  # 5 s before: not
-            ("+", local + timedelta(hours=4, seconds=31), "c")]  # 31 s after: not
+    msgs = [
+        mail(1, "<a@x>", d),
+        mail(2, "<b@x>", d + timedelta(hours=2)),
+        mail(3, "<c@x>", d + timedelta(hours=4)),
+    ]
+    tags = [
+        ("+", local + timedelta(seconds=29), "a"),  # 29 s after: linked
+        ("+", local + timedelta(hours=2, seconds=-5), "b"),  # 5 s before: not
+        ("+", local + timedelta(hours=4, seconds=31), "c"),
+    ]  # 31 s after: not
     inv = take_inventory(store("s", msgs))
     refs = entry_refs([history(tags)])
     links = link_entries(refs, inv.messages, infer_clock(refs, inv.messages))
@@ -191,10 +226,11 @@ def test_tag_must_follow_its_delivery():
 
 def test_clock_insufficient_when_nothing_aligns():
     msgs, _ = mailbox(utc(2025, 3, 3, 8), 20, 0)
-    tags = [("+", datetime(2025, 6, 1, 0, 7, 13) + timedelta(hours=5 * n, seconds=n * 11),
-             f"u{n}") for n in range(20)]
-    clock = infer_clock(entry_refs([history(tags)]),
-                        take_inventory(store("s", msgs)).messages)
+    tags = [
+        ("+", datetime(2025, 6, 1, 0, 7, 13) + timedelta(hours=5 * n, seconds=n * 11), f"u{n}")
+        for n in range(20)
+    ]
+    clock = infer_clock(entry_refs([history(tags)]), take_inventory(store("s", msgs)).messages)
     assert clock.inferred_minutes is None and clock.support == 0
 
 
@@ -207,12 +243,20 @@ def test_clock_ignores_deletes_and_undated():
 
 def test_links_are_one_to_one_and_ambiguity_lowers_confidence():
     d = utc(2025, 3, 3, 8)
-    msgs = [mail(5, "<f@x>", d - timedelta(seconds=4)),  # eligible, but produced by no entry
-            mail(1, "<a@x>", d), mail(2, "<b@x>", d + timedelta(seconds=3)),
-            mail(3, "<c@x>", d + timedelta(hours=5)), mail(4, "<e@x>", d + timedelta(hours=9))]
+    msgs = [
+        mail(5, "<f@x>", d - timedelta(seconds=4)),  # eligible, but produced by no entry
+        mail(1, "<a@x>", d),
+        mail(2, "<b@x>", d + timedelta(seconds=3)),
+        mail(3, "<c@x>", d + timedelta(hours=5)),
+        mail(4, "<e@x>", d + timedelta(hours=9)),
+    ]
     local = d.replace(tzinfo=None)
-    tags = [("+", local + timedelta(seconds=5), "u1"), ("+", local + timedelta(seconds=8), "u2"),
-            ("+", local + timedelta(hours=5), "u3"), ("+", local + timedelta(hours=9), "u4")]
+    tags = [
+        ("+", local + timedelta(seconds=5), "u1"),
+        ("+", local + timedelta(seconds=8), "u2"),
+        ("+", local + timedelta(hours=5), "u3"),
+        ("+", local + timedelta(hours=9), "u4"),
+    ]
     inv = take_inventory(store("s", msgs))
     refs = entry_refs([history(tags)])
     clock = infer_clock(refs, inv.messages)
@@ -237,6 +281,7 @@ def test_copies_with_one_delivery_time_link_the_first_allocated():
 
 
 # --- whole audit -------------------------------------------------------------------------
+
 
 def test_run_audit_is_deterministic_and_has_documented_keys():
     msgs, tags = mailbox(utc(2025, 3, 3, 8), 12, 90)
@@ -295,22 +340,26 @@ def test_listing_named_for_an_account_and_by_elimination():
     a = history([("+", T, "a1")], account="a@x")
     b = history([("&", T, "b1")], account="b@x", nid=9)
     c = history([("+", T, "c1")], account="c@x", nid=10)
-    out = run_audit([a, b, c], [], [
-        parse_server_listing("zz\n", "named", account="A@X"),  # shares nothing, but named
-        parse_server_listing("c1\n", "overlap"),
-        parse_server_listing("b7\n", "leftover"),  # b@x deleted everything it fetched
-    ])
+    out = run_audit(
+        [a, b, c],
+        [],
+        [
+            parse_server_listing("zz\n", "named", account="A@X"),  # shares nothing, but named
+            parse_server_listing("c1\n", "overlap"),
+            parse_server_listing("b7\n", "leftover"),  # b@x deleted everything it fetched
+        ],
+    )
     by = {acc["account"]: acc["server"]["listing"] for acc in out["accounts"]}
     assert by == {"a@x": "named", "b@x": "leftover", "c@x": "overlap"}
-    assert [n["matched_by"] for n in out["listings"]] == ["named", "shared UIDs",
-                                                          "by elimination"]
+    assert [n["matched_by"] for n in out["listings"]] == ["named", "shared UIDs", "by elimination"]
 
 
 def test_unmatched_listing_is_reported_not_used():
     a = history([("+", T, "a1")], account="a@x")
     b = history([("+", T, "b1")], account="b@x", nid=9)
-    out = run_audit([a, b], [], [parse_server_listing("q1\n", "l1"),
-                                 parse_server_listing("q2\n", "l2")])
+    out = run_audit(
+        [a, b], [], [parse_server_listing("q1\n", "l1"), parse_server_listing("q2\n", "l2")]
+    )
     assert all(acc["server"] is None for acc in out["accounts"])
     assert [n["account"] for n in out["listings"]] == [None, None]
 

@@ -33,8 +33,9 @@ def refetch(msgs, tags, at, offset=OFFSET, first_nid=0x300004):
     for n, (m, (_, _, uid)) in enumerate(zip(msgs, tags, strict=True)):
         delivered = at + timedelta(seconds=2 * n)
         copies.append(mail(first_nid + 32 * n, m.props[0x1035], delivered))
-        new_tags.append(("+", (delivered + timedelta(seconds=1, minutes=offset))
-                         .replace(tzinfo=None), uid))
+        new_tags.append(
+            ("+", (delivered + timedelta(seconds=1, minutes=offset)).replace(tzinfo=None), uid)
+        )
     return copies, new_tags
 
 
@@ -49,8 +50,9 @@ def test_delete_tags_do_not_look_like_a_reset():
     # "Remove from server after N days": the oldest tags became '-' at deletion time.
     msgs, tags = mailbox(START, 25, OFFSET, gap_h=20)
     later = tags[-1][1] + timedelta(hours=2)
-    tags = [("-", later + timedelta(seconds=n), uid) for n, (_, _, uid) in
-            enumerate(tags[:3])] + tags[3:]
+    tags = [
+        ("-", later + timedelta(seconds=n), uid) for n, (_, _, uid) in enumerate(tags[:3])
+    ] + tags[3:]
     result = audit([history(tags, source="s.pst")], store("s.pst", msgs))
     assert "history_reset" not in codes(result)
 
@@ -95,11 +97,13 @@ def test_clock_mismatch_when_the_store_supports_another_offset():
 
 def test_no_clock_mismatch_on_utc_or_thin_evidence():
     msgs, tags = mailbox(START, 25, 0)
-    assert "clock_mismatch" not in codes(audit([history(tags, source="s.pst")],
-                                               store("s.pst", msgs)))
+    assert "clock_mismatch" not in codes(
+        audit([history(tags, source="s.pst")], store("s.pst", msgs))
+    )
     msgs, tags = mailbox(START, 2, 60)  # two downloads prove nothing
-    assert "clock_mismatch" not in codes(audit([history(tags, source="s.pst")],
-                                               store("s.pst", msgs)))
+    assert "clock_mismatch" not in codes(
+        audit([history(tags, source="s.pst")], store("s.pst", msgs))
+    )
 
 
 def test_two_profiles_is_multiple_managers_not_reset():
@@ -112,16 +116,23 @@ def test_two_profiles_is_multiple_managers_not_reset():
     (f,) = by_code(result, "multiple_managers")
     ev = f["evidence"]
     assert [s["profile"] for s in ev["spans"]] == ["Outlook", "New"]
-    assert ev["overlaps"] == [{"histories": [0, 1], "shared_uids": 15,
-                               "examples": sorted(u for _, _, u in tags)[:10]}]
+    assert ev["overlaps"] == [
+        {"histories": [0, 1], "shared_uids": 15, "examples": sorted(u for _, _, u in tags)[:10]}
+    ]
     assert {p["name"] for p in ev["profiles"]} == {"Outlook", "New"}
 
 
 def test_same_uid_in_two_concurrent_histories():
     msgs, tags = mailbox(START, 10, OFFSET)
     a = history(tags, source="s.pst", account="one@x", nid=0x200008)
-    b = history([(op, ts + timedelta(seconds=30), u) for op, ts, u in tags[2:]],
-                source="s.pst", account="one@x", nid=0x200028, profile="Laptop", key="33" * 16)
+    b = history(
+        [(op, ts + timedelta(seconds=30), u) for op, ts, u in tags[2:]],
+        source="s.pst",
+        account="one@x",
+        nid=0x200028,
+        profile="Laptop",
+        key="33" * 16,
+    )
     result = audit([a, b], store("s.pst", msgs))
     assert "same_uid_in_two_histories" in codes(result)
     (f,) = by_code(result, "same_uid_in_two_histories")
@@ -138,8 +149,7 @@ def test_same_blob_twice_is_not_two_histories():
 
 def test_uid_scheme_change():
     msgs, tags = mailbox(START, 12, OFFSET)
-    tags = tags[:6] + [(op, ts, f"{1000 + n}.{n * 7919}") for n, (op, ts, _) in
-                       enumerate(tags[6:])]
+    tags = tags[:6] + [(op, ts, f"{1000 + n}.{n * 7919}") for n, (op, ts, _) in enumerate(tags[6:])]
     result = audit([history(tags, source="s.pst")], store("s.pst", msgs))
     assert codes(result) == ["uid_scheme_change"]
     sw = by_code(result, "uid_scheme_change")[0]["evidence"]["switch"]
@@ -180,8 +190,7 @@ def test_get_without_delete():
 def test_leave_on_server_and_delete_on_download_accounts_are_normal():
     msgs, tags = mailbox(START, 10, OFFSET)
     keep = history(tags[:5], source="s.pst", account="keep@x")
-    delete = history([("&", ts, u) for _, ts, u in tags[5:]], source="s.pst",
-                     account="del@x")
+    delete = history([("&", ts, u) for _, ts, u in tags[5:]], source="s.pst", account="del@x")
     result = audit([keep, delete], store("s.pst", msgs))
     assert codes(result) == []
 
@@ -192,8 +201,9 @@ def test_blob_anomaly():
     result = audit([bad], store("s.pst", msgs))
     assert codes(result) == ["blob_anomaly"]
     ev = by_code(result, "blob_anomaly")[0]["evidence"]
-    assert ev["anomalies"] == [{"code": "count_mismatch", "severity": "warning", "offset": 2,
-                                "detail": "declared 7"}]
+    assert ev["anomalies"] == [
+        {"code": "count_mismatch", "severity": "warning", "offset": 2, "detail": "declared 7"}
+    ]
 
 
 def test_history_missing_needs_a_pop3_reason():
@@ -206,16 +216,26 @@ def test_history_missing_needs_a_pop3_reason():
     ev = by_code(listed, "history_missing")[0]["evidence"]
     assert ev["messages_total"] == 5 and ev["listings"] == ["l.txt"]
     # So is a Message Manager in the store, or a Received header naming a POP3 fetch.
-    manager = FakeMessage(0x200008, {0x0037: "Outlook Message Manager (x) (KEY: 00)"},
-                          message_class="IPM.MessageManager")
+    manager = FakeMessage(
+        0x200008,
+        {0x0037: "Outlook Message Manager (x) (KEY: 00)"},
+        message_class="IPM.MessageManager",
+    )
     assert codes(audit([], store("s.pst", msgs, managers=[manager]))) == ["history_missing"]
-    fetched = mail(0x300004, "<p@x>", START, headers=(
-        "Received: from pop.example.net\r\n\tby host with POP3 (fetchmail-6.4)\r\n"
-        "Message-ID: <p@x>\r\n"))
+    fetched = mail(
+        0x300004,
+        "<p@x>",
+        START,
+        headers=(
+            "Received: from pop.example.net\r\n\tby host with POP3 (fetchmail-6.4)\r\n"
+            "Message-ID: <p@x>\r\n"
+        ),
+    )
     found = audit([], store("s.pst", msgs + [fetched]))
     assert codes(found) == ["history_missing"]
-    assert [m["nid"] for m in by_code(found, "history_missing")[0]["evidence"]
-            ["pop3_received"]] == [0x300004]
+    assert [
+        m["nid"] for m in by_code(found, "history_missing")[0]["evidence"]["pop3_received"]
+    ] == [0x300004]
 
 
 def test_no_internet_mail_no_history_is_silent():
@@ -239,9 +259,17 @@ def test_coincidental_links_are_no_uid_scheme_change():
     kept = [m for i, m in enumerate(msgs) if i not in deleted]
     result = audit([history(tags, source="s.pst")], store("s.pst", kept + copies))
     assert len(result["duplicates"]) == 8
-    two_uids = [g for g in result["duplicates"]
-                if len({lk["entry"]["uid"] for lk in result["links"]
-                        if lk["message"]["internet_message_id"] == g["internet_message_id"]})
-                == 2]
+    two_uids = [
+        g
+        for g in result["duplicates"]
+        if len(
+            {
+                lk["entry"]["uid"]
+                for lk in result["links"]
+                if lk["message"]["internet_message_id"] == g["internet_message_id"]
+            }
+        )
+        == 2
+    ]
     assert len(two_uids) == 2  # the coincidences are there ...
     assert "uid_scheme_change" not in codes(result)  # ... and are not taken for a renaming

@@ -31,10 +31,14 @@ def hostile_report():
     msgs[1].props[0x0037] = HOSTILE
     tags[2] = (tags[2][0], tags[2][1], HOSTILE)
     rec = history(tags, source="s.pst", account=f"{HOSTILE}@x")
-    report = Report(sources=[Source(f"dir/{HOSTILE}.pst", "pst", 1, "ab" * 32, "cd" * 16)],
-                    histories=[rec])
-    report.extra["audit"] = run_audit([rec], [take_inventory(store("s.pst", msgs), "s.pst")],
-                                      [parse_server_listing(f"1 {HOSTILE[:20]}\n", "l")])
+    report = Report(
+        sources=[Source(f"dir/{HOSTILE}.pst", "pst", 1, "ab" * 32, "cd" * 16)], histories=[rec]
+    )
+    report.extra["audit"] = run_audit(
+        [rec],
+        [take_inventory(store("s.pst", msgs), "s.pst")],
+        [parse_server_listing(f"1 {HOSTILE[:20]}\n", "l")],
+    )
     report.run.finish()
     return report
 
@@ -55,10 +59,30 @@ def test_html_is_self_contained_and_escaped():
     html = to_html(hostile_report())
     parsed = Tags()
     parsed.feed(html)
-    assert not parsed.tags & {"script", "img", "iframe", "object", "embed", "link", "base",
-                              "form", "audio", "video", "source"}
-    assert not parsed.attributes & {"src", "href", "action", "formaction", "background",
-                                    "srcset", "poster", "onerror", "onload"}
+    assert not parsed.tags & {
+        "script",
+        "img",
+        "iframe",
+        "object",
+        "embed",
+        "link",
+        "base",
+        "form",
+        "audio",
+        "video",
+        "source",
+    }
+    assert not parsed.attributes & {
+        "src",
+        "href",
+        "action",
+        "formaction",
+        "background",
+        "srcset",
+        "poster",
+        "onerror",
+        "onload",
+    }
     assert not re.search(r"url\(|@import", html, re.I)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "Content-Security-Policy" in html and "default-src &#x27;none&#x27;" in html
@@ -76,11 +100,21 @@ def test_chart_buckets_stay_bounded():
 
 def chromium(args, tmp_path):
     binary = need_peer("chromium")
-    command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-               "--no-first-run", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-               *args]
+    command = [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -93,8 +127,9 @@ def test_rendered_in_chromium(tmp_path):
     ev = write_evidence(tmp_path / "ev", scenario("duplicates", seed=2, clock_offset=-240))
     page = tmp_path / "audit.html"
     listing = next(iter(ev.listings.values()))
-    result = CliRunner().invoke(app, ["audit", str(ev.store), "--server-uidl", str(listing),
-                                      "-f", "html", "-o", str(page)])
+    result = CliRunner().invoke(
+        app, ["audit", str(ev.store), "--server-uidl", str(listing), "-f", "html", "-o", str(page)]
+    )
     assert result.exit_code == 0, result.stderr
     url = page.resolve().as_uri()
     dom = chromium(["--dump-dom", url], tmp_path)

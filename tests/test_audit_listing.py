@@ -41,8 +41,7 @@ def test_empty():
 
 
 def test_damaged_transcript_keeps_every_good_uid():
-    data = (b"+OK\r\n1 good1\r\nGARBAGE LINE HERE\r\n2 good2\r\n3 good2\r\n"
-            b"5 \xff\xfeuid\r\n")
+    data = b"+OK\r\n1 good1\r\nGARBAGE LINE HERE\r\n2 good2\r\n3 good2\r\n5 \xff\xfeuid\r\n"
     listing = parse_server_listing(data)
     assert listing.uids[:2] == ("good1", "good2")
     found = codes(listing)
@@ -53,7 +52,7 @@ def test_damaged_transcript_keeps_every_good_uid():
     assert "truncated" in found  # no '.'
     assert "bad_numbering" in found
     bad = next(f for f in listing.findings if f.code == "bad_line")
-    assert data[bad.offset:].startswith(b"GARBAGE")
+    assert data[bad.offset :].startswith(b"GARBAGE")
 
 
 def test_trailing_data_and_err():
@@ -67,8 +66,15 @@ def test_long_uid_flagged():
     assert codes(listing) == ["uid_not_rfc1939"]
 
 
-@given(st.lists(st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E),
-                        min_size=1, max_size=70), unique=True, max_size=40))
+@given(
+    st.lists(
+        st.text(
+            alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=70
+        ),
+        unique=True,
+        max_size=40,
+    )
+)
 def test_round_trip_transcript(uids):
     text = "+OK\r\n" + "".join(f"{n} {u}\r\n" for n, u in enumerate(uids, 1)) + ".\r\n"
     listing = parse_server_listing(text)

@@ -45,10 +45,11 @@ def test_real_stores(real_psts):
     assert by_id, "the two pstsdk samples hold one mail with one Message-ID"
     for group in by_id:
         for copy in group["copies"]:
-            assert (copy["nid"], group["internet_message_id"]) in pypff_message_ids(
-                copy["source"])
+            assert (copy["nid"], group["internet_message_id"]) in pypff_message_ids(copy["source"])
     # The same mail in a folder and in a recovered-items folder of one store.
-    libyal = [g for g in audit["duplicates"]
-              if {c["folder"].rsplit("/", 1)[1] for c in g["copies"]} ==
-              {"Inbox", "Recovered_Group2"}]
+    libyal = [
+        g
+        for g in audit["duplicates"]
+        if {c["folder"].rsplit("/", 1)[1] for c in g["copies"]} == {"Inbox", "Recovered_Group2"}
+    ]
     assert len(libyal) == 1 and libyal[0]["key_method"] == "subject_sender_submit"

@@ -53,4 +53,5 @@ def test_releasing_mapped_pages_reads_the_same(large_store, monkeypatch):
     assert released, "the mapping was never released"
     assert again == kept
     assert [m.internet_message_id for m in kept.messages] == [
-        m["internet_message_id"] for m in large_store.document["messages"]]
+        m["internet_message_id"] for m in large_store.document["messages"]
+    ]

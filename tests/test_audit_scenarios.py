@@ -34,24 +34,49 @@ def truth_fed(sc, ev):
     blobs = iter([history_blob(h) for m in sc.managers if not m.deleted for h in m.histories])
     histories = []
     for rec in doc["histories"]:
-        loc = dict(rec["location"], embedded_path=tuple(rec["location"]["embedded_path"]),
-                   companions=tuple(Companion(**c) for c in rec["location"]["companions"]))
+        loc = dict(
+            rec["location"],
+            embedded_path=tuple(rec["location"]["embedded_path"]),
+            companions=tuple(Companion(**c) for c in rec["location"]["companions"]),
+        )
         if rec["blob"] is None:  # a Message Manager without history
-            blob, decoded = None, PopHistory(None, None, (), tuple(
-                Finding(a["code"], a["offset"], "") for a in rec["anomalies"]))
+            blob, decoded = (
+                None,
+                PopHistory(
+                    None,
+                    None,
+                    (),
+                    tuple(Finding(a["code"], a["offset"], "") for a in rec["anomalies"]),
+                ),
+            )
         else:
             blob = next(blobs)
             decoded = parse_blob(blob)
-        histories.append(HistoryRecord(source=source, history=decoded, blob=blob,
-                                       location=Location(**loc), account=Account(**rec["account"]),
-                                       profile=Profile(**rec["profile"])))
+        histories.append(
+            HistoryRecord(
+                source=source,
+                history=decoded,
+                blob=blob,
+                location=Location(**loc),
+                account=Account(**rec["account"]),
+                profile=Profile(**rec["profile"]),
+            )
+        )
     assert next(blobs, None) is None
-    messages = tuple(StoreMessage(
-        source=source, folder=m["folder"], nid=m["nid"],
-        internet_message_id=m["internet_message_id"],
-        delivery_time=datetime.fromisoformat(m["delivery_time"]), submit_time=None,
-        subject=m["subject"], sender=m["sender_email"], headers_sha256="0" * 64,
-    ) for m in doc["messages"])
+    messages = tuple(
+        StoreMessage(
+            source=source,
+            folder=m["folder"],
+            nid=m["nid"],
+            internet_message_id=m["internet_message_id"],
+            delivery_time=datetime.fromisoformat(m["delivery_time"]),
+            submit_time=None,
+            subject=m["subject"],
+            sender=m["sender_email"],
+            headers_sha256="0" * 64,
+        )
+        for m in doc["messages"]
+    )
     listings = [read_server_listing(p) for p in ev.listings.values()]
     return histories, [Inventory(messages, (), ())], listings
 
@@ -72,8 +97,10 @@ def with_clock(want, offset):
 
 
 def check_links(doc, result):
-    ours = sorted((lk["entry"]["history"], lk["entry"]["entry"], lk["message"]["nid"])
-                  for lk in result["links"])
+    ours = sorted(
+        (lk["entry"]["history"], lk["entry"]["entry"], lk["message"]["nid"])
+        for lk in result["links"]
+    )
     theirs = sorted((lk["history"], lk["entry"], lk["nid"]) for lk in doc["expected"]["links"])
     assert ours == theirs
 
@@ -81,11 +108,13 @@ def check_links(doc, result):
 def check_common(doc, result):
     """Duplicate groups, clock and links equal what the scenario built."""
     expected = doc["expected"]
-    assert [{"internet_message_id": g["internet_message_id"],
-             "copies": [{k: c[k] for k in ("folder", "nid", "delivery_time")}
-                        for c in g["copies"]]}
-            for g in sorted(result["duplicates"], key=lambda g: g["internet_message_id"])] \
-        == expected["duplicates"]
+    assert [
+        {
+            "internet_message_id": g["internet_message_id"],
+            "copies": [{k: c[k] for k in ("folder", "nid", "delivery_time")} for c in g["copies"]],
+        }
+        for g in sorted(result["duplicates"], key=lambda g: g["internet_message_id"])
+    ] == expected["duplicates"]
     offset = expected["clock_offset_minutes"]
     assert result["clock"]["offset_minutes"] == offset
     assert result["clock"]["status"] == ("consistent" if offset == 0 else "mismatch")
@@ -140,8 +169,9 @@ def test_two_profiles_scenario(tmp_path):
     assert refetched == set(expected["refetched_message_ids"])
 
 
-@pytest.mark.parametrize("name", ["single-account", "multi-account", "general-key",
-                                  "embedded", "localized"])
+@pytest.mark.parametrize(
+    "name", ["single-account", "multi-account", "general-key", "embedded", "localized"]
+)
 def test_clean_scenarios_have_no_finding(tmp_path, name):
     doc, result = audit_of(tmp_path, name, 0)
     check_common(doc, result)
@@ -188,12 +218,16 @@ def test_large_store_clock_and_links(tmp_path, offset):
 
 # --- file-fed: the written PST through the project's reader and locator ----------------
 
-@pytest.mark.parametrize(("name", "variant", "encoding", "offset", "want"), [
-    ("duplicates", "unicode", "permute", 0, ["history_reset"]),
-    ("two-profiles", "ansi", "none", -300, ["multiple_managers", "clock_mismatch"]),
-    ("single-account", "unicode", "cyclic", 0, []),
-    ("multi-account", "ansi", "permute", -570, ["clock_mismatch"]),
-])
+
+@pytest.mark.parametrize(
+    ("name", "variant", "encoding", "offset", "want"),
+    [
+        ("duplicates", "unicode", "permute", 0, ["history_reset"]),
+        ("two-profiles", "ansi", "none", -300, ["multiple_managers", "clock_mismatch"]),
+        ("single-account", "unicode", "cyclic", 0, []),
+        ("multi-account", "ansi", "permute", -570, ["clock_mismatch"]),
+    ],
+)
 def test_audit_of_written_store(tmp_path, name, variant, encoding, offset, want):
     from uidl_inspector.pipeline import audit_report
 
@@ -209,15 +243,26 @@ def test_audit_of_written_store(tmp_path, name, variant, encoding, offset, want)
     # The reader names the source by its path; the truth by its file name.
     assert result["clock"]["offset_minutes"] == offset
     check_links(doc, result)
-    groups = sorted((g["internet_message_id"], [c["nid"] for c in g["copies"]])
-                    for g in result["duplicates"])
-    assert groups == sorted((g["internet_message_id"], [c["nid"] for c in g["copies"]])
-                            for g in doc["expected"]["duplicates"])
+    groups = sorted(
+        (g["internet_message_id"], [c["nid"] for c in g["copies"]]) for g in result["duplicates"]
+    )
+    assert groups == sorted(
+        (g["internet_message_id"], [c["nid"] for c in g["copies"]])
+        for g in doc["expected"]["duplicates"]
+    )
 
 
-SWEEP = {"single-account": [], "multi-account": [], "general-key": [], "embedded": [],
-         "localized": [], "duplicates": ["history_reset"], "two-profiles": ["multiple_managers"],
-         "deleted-manager": ["history_reset"], "anomalous": ["blob_anomaly"] * 4}
+SWEEP = {
+    "single-account": [],
+    "multi-account": [],
+    "general-key": [],
+    "embedded": [],
+    "localized": [],
+    "duplicates": ["history_reset"],
+    "two-profiles": ["multiple_managers"],
+    "deleted-manager": ["history_reset"],
+    "anomalous": ["blob_anomaly"] * 4,
+}
 
 
 @pytest.mark.parametrize("name", sorted(SWEEP))
@@ -232,8 +277,7 @@ def test_seed_sweep_findings_right_and_clock_never_wrong(tmp_path, name):
             result = run_audit(*truth_fed(sc, ev))
             clock = result["clock"]
             found = clock["status"] != "insufficient_evidence"
-            assert codes(result) == with_clock(SWEEP[name], offset if found else 0), \
-                (seed, offset)
+            assert codes(result) == with_clock(SWEEP[name], offset if found else 0), (seed, offset)
             if found:
                 assert clock["offset_minutes"] == offset, (seed, offset)
             else:

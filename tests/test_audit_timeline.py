@@ -76,11 +76,13 @@ def test_events_meet_timesketch_requirements():
 
 
 def test_iana_zone_with_daylight_saving():
-    report, audit, _ = build(tags_extra=[
-        ("-", datetime(2025, 7, 1, 12, 0, 0), "summer"),
-        ("+", datetime(2025, 3, 30, 2, 30, 0), "gap"),  # skipped wall time in Berlin
-        ("+", datetime(2025, 10, 26, 2, 30, 0), "twice"),  # repeated wall time
-    ])
+    report, audit, _ = build(
+        tags_extra=[
+            ("-", datetime(2025, 7, 1, 12, 0, 0), "summer"),
+            ("+", datetime(2025, 3, 30, 2, 30, 0), "gap"),  # skipped wall time in Berlin
+            ("+", datetime(2025, 10, 26, 2, 30, 0), "twice"),  # repeated wall time
+        ]
+    )
     events, _ = timeline_events(report, audit, resolve_zone("Europe/Berlin", audit["clock"]))
     by_uid = {e.get("uid"): e for e in events}
     assert by_uid["summer"]["datetime"] == "2025-07-01T12:00:00+02:00"
@@ -92,8 +94,9 @@ def test_iana_zone_with_daylight_saving():
 
 
 def test_undated_and_out_of_range_entries_are_counted_not_written():
-    report, audit, _ = build(tags_extra=[("+", None, "nodate"),
-                                         ("+", datetime(1601, 1, 1), "ancient")])
+    report, audit, _ = build(
+        tags_extra=[("+", None, "nodate"), ("+", datetime(1601, 1, 1), "ancient")]
+    )
     events, skipped = timeline_events(report, audit, resolve_zone("UTC", None))
     assert skipped == {"undated_entries": 1, "out_of_range": 1}
     assert not {"nodate", "ancient"} & {e.get("uid") for e in events}
@@ -144,13 +147,18 @@ def test_unknown_zone_refused():
 def test_output_is_stable():
     report, audit, _ = build()
     zone = resolve_zone("UTC", None)
-    assert to_jsonl(timeline_events(report, audit, zone)[0]) == \
-        to_jsonl(timeline_events(report, audit, zone)[0])
+    assert to_jsonl(timeline_events(report, audit, zone)[0]) == to_jsonl(
+        timeline_events(report, audit, zone)[0]
+    )
 
 
 def test_csv_columns_and_neutralisation():
-    report, audit, _ = build(tags_extra=[("+", datetime(2025, 3, 9, 9), "=HYPERLINK(1)"),
-                                         ("+", datetime(2025, 3, 9, 10), "-2d-uid")])
+    report, audit, _ = build(
+        tags_extra=[
+            ("+", datetime(2025, 3, 9, 9), "=HYPERLINK(1)"),
+            ("+", datetime(2025, 3, 9, 10), "-2d-uid"),
+        ]
+    )
     events, _ = timeline_events(report, audit, resolve_zone("UTC", None))
     text, changed = to_timeline_csv(events)
     rows = list(csv.DictReader(io.StringIO(text)))
@@ -161,5 +169,6 @@ def test_csv_columns_and_neutralisation():
     assert all(not r[c].startswith(("=", "+", "-", "@")) for r in rows for c in CSV_COLUMNS)
     for row in rows:
         assert ISO_WITH_OFFSET.match(row["datetime"])
-    assert (datetime.fromisoformat(rows[0]["datetime"]) - datetime.fromisoformat(
-        rows[-1]["datetime"])) <= timedelta(0)
+    assert (
+        datetime.fromisoformat(rows[0]["datetime"]) - datetime.fromisoformat(rows[-1]["datetime"])
+    ) <= timedelta(0)

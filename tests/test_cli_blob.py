@@ -96,7 +96,7 @@ def test_a_bad_input_does_not_stop_the_others(blobs, tmp_path):
 HEX_FORMS = {
     "plain": CLEAN.hex(),
     "spaced": " ".join(f"{b:02X}" for b in CLEAN) + "\n",
-    "lines": "\n".join(CLEAN[i:i + 16].hex(" ") for i in range(0, len(CLEAN), 16)),
+    "lines": "\n".join(CLEAN[i : i + 16].hex(" ") for i in range(0, len(CLEAN), 16)),
     "0x": ", ".join(f"0x{b:02x}" for b in CLEAN),
     "0x-once": "0x" + CLEAN.hex(),
     "mfcmapi": f"cb: {len(CLEAN)} lpb: {CLEAN.hex().upper()}",
@@ -201,7 +201,13 @@ def test_demo_blob_decodes_cleanly_and_rebuilds_byte_identically():
     assert history["anomalies"] == [] and 20 <= history["blob"]["parsed_count"] <= 30
     first = history["entries"][0]
     assert (first["raw_uid"], first["timestamp"]) == (
-        "0BC535DB$2dEA63$2d11E1$2dA75C$2d00215AD7BB74", "2012-09-06T13:11:38")
-    check = subprocess.run([sys.executable, str(SAMPLES / "make_demo_blob.py"), "--check"],
-                           capture_output=True, text=True, timeout=60)
+        "0BC535DB$2dEA63$2d11E1$2dA75C$2d00215AD7BB74",
+        "2012-09-06T13:11:38",
+    )
+    check = subprocess.run(
+        [sys.executable, str(SAMPLES / "make_demo_blob.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert check.returncode == 0, check.stdout + check.stderr

@@ -25,8 +25,10 @@ from uidl_inspector.cli.docs import command_reference
 runner = CliRunner()
 COMMANDS = tuple(typer.main.get_command(app).commands)  # every command, present and future
 WIDTHS = (80, 120, 200)
-PLACEHOLDERS = re.compile(r"<bool>|<int>|<str>|<list\[|<Path>|\[\[|\]\.\.\.\]\.\.\.|"
-                          r"<[a-z_]+\|")
+PLACEHOLDERS = re.compile(
+    r"<bool>|<int>|<str>|<list\[|<Path>|\[\[|\]\.\.\.\]\.\.\.|"
+    r"<[a-z_]+\|"
+)
 
 
 def help_of(*args: str, width: int = 100) -> str:
@@ -56,8 +58,11 @@ def test_version_without_dfvfs_says_so(monkeypatch):
     from uidl_inspector import versions
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(versions.importlib.util, "find_spec",
-                        lambda name, *a: None if name == "dfvfs" else real(name, *a))
+    monkeypatch.setattr(
+        versions.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "dfvfs" else real(name, *a),
+    )
     versions.backend_versions.cache_clear()
     try:
         assert "dfvfs not installed" in versions.version_text()
@@ -78,12 +83,15 @@ def test_help_has_no_type_placeholders_and_fits(command, width):
     assert text.rstrip().splitlines()[-1].startswith("  ")
 
 
-@pytest.mark.parametrize("command,usage", [
-    ("scan", "uidl-inspector scan [OPTIONS] [PATH]..."),
-    ("audit", "uidl-inspector audit [OPTIONS] [PATH]..."),
-    ("blob", "uidl-inspector blob [OPTIONS] FILE|-..."),
-    ("synth", "uidl-inspector synth [OPTIONS] OUTDIR"),
-])
+@pytest.mark.parametrize(
+    "command,usage",
+    [
+        ("scan", "uidl-inspector scan [OPTIONS] [PATH]..."),
+        ("audit", "uidl-inspector audit [OPTIONS] [PATH]..."),
+        ("blob", "uidl-inspector blob [OPTIONS] FILE|-..."),
+        ("synth", "uidl-inspector synth [OPTIONS] OUTDIR"),
+    ],
+)
 def test_usage_lines(command, usage):
     assert help_of(command).splitlines()[0] == f"Usage: {usage}"
     bad = runner.invoke(app, [command, "--no-such-option"])
@@ -92,12 +100,19 @@ def test_usage_lines(command, usage):
 
 def test_options_grouped_in_order_with_defaults():
     scan = help_of("scan", width=200)
-    assert sections(scan) == ["Arguments", "Input", "Output", "Checks", "Performance", "Options",
-                              "Examples"]
-    checks = scan[scan.index("\nChecks:\n"):scan.index("\nPerformance:\n")]
+    assert sections(scan) == [
+        "Arguments",
+        "Input",
+        "Output",
+        "Checks",
+        "Performance",
+        "Options",
+        "Examples",
+    ]
+    checks = scan[scan.index("\nChecks:\n") : scan.index("\nPerformance:\n")]
     assert "--verify" in checks and "--strict" in checks
-    assert "--no-hash-images" in scan[scan.index("\nPerformance:\n"):scan.index("\nOptions:\n")]
-    inputs = scan[scan.index("\nInput:\n"):scan.index("\nOutput:\n")]
+    assert "--no-hash-images" in scan[scan.index("\nPerformance:\n") : scan.index("\nOptions:\n")]
+    inputs = scan[scan.index("\nInput:\n") : scan.index("\nOutput:\n")]
     for option in ("--no-recover", "--partitions", "--vss", "--deleted", "--credential"):
         assert option in inputs, option
     synth = help_of("synth", width=200)
@@ -106,7 +121,7 @@ def test_options_grouped_in_order_with_defaults():
     assert "[required]" in synth  # --scenario
     for command in COMMANDS:  # the run-log options are on every command
         text = help_of(command, width=200)
-        output = text[text.index("\nOutput:\n"):]
+        output = text[text.index("\nOutput:\n") :]
         for option in ("--log-file FILE", "-v, --verbose", "-q, --quiet"):
             assert f"  {option}  " in output, (command, option)
 
@@ -115,11 +130,12 @@ def test_docstring_paragraphs_are_reflowed_not_broken_mid_sentence():
     text = help_of("scan", width=200)  # help lines stop at 120 columns, for reading
     assert "extension. A bad input gets one line on stderr and the others are still" in text
     narrow = help_of("scan", width=80)
-    prose = narrow[:narrow.index("\nArguments:")].splitlines()
+    prose = narrow[: narrow.index("\nArguments:")].splitlines()
     assert all(len(line) <= 80 for line in prose)
     assert " ".join(line.strip() for line in prose[4:]) == (
         "The input type comes from the content, not the extension. A bad input gets one "
-        "line on stderr and the others are still reported; the exit code is then 1.")
+        "line on stderr and the others are still reported; the exit code is then 1."
+    )
 
 
 def test_a_new_option_only_needs_its_panel():
@@ -130,14 +146,23 @@ def test_a_new_option_only_needs_its_panel():
     @demo.command(epilog="Examples:\n  demo go x")
     def go(
         path: Annotated[str, typer.Argument(metavar="PATH", help="A path.")],
-        jobs: Annotated[int, typer.Option(
-            "--jobs", "-j", metavar="N", rich_help_panel=PANEL_PERFORMANCE,
-            help="Workers.")] = 2,
-        deleted: Annotated[bool, typer.Option(
-            "--deleted/--no-deleted", rich_help_panel=PANEL_CHECKS,
-            help="Look at deleted files.")] = True,
-        odd: Annotated[bool, typer.Option("--odd", rich_help_panel="Carving",
-                                          help="Odd one.")] = False,
+        jobs: Annotated[
+            int,
+            typer.Option(
+                "--jobs", "-j", metavar="N", rich_help_panel=PANEL_PERFORMANCE, help="Workers."
+            ),
+        ] = 2,
+        deleted: Annotated[
+            bool,
+            typer.Option(
+                "--deleted/--no-deleted",
+                rich_help_panel=PANEL_CHECKS,
+                help="Look at deleted files.",
+            ),
+        ] = True,
+        odd: Annotated[
+            bool, typer.Option("--odd", rich_help_panel="Carving", help="Odd one.")
+        ] = False,
     ) -> None:
         """Go.
 
@@ -156,11 +181,19 @@ def test_a_new_option_only_needs_its_panel():
     result = runner.invoke(demo, ["go", "--help"], env={"COLUMNS": "100"})
     assert result.exit_code == 0, result.output
     text = result.stdout
-    assert sections(text) == ["Arguments", "Output", "Checks", "Performance", "Carving",
-                              "Options", "Examples"]
+    assert sections(text) == [
+        "Arguments",
+        "Output",
+        "Checks",
+        "Performance",
+        "Carving",
+        "Options",
+        "Examples",
+    ]
     assert re.search(r"-j, --jobs N +Workers\. \[default: 2\]", text)
-    assert re.search(r"--deleted / --no-deleted +Look at deleted files\. \[default: --deleted\]",
-                     text)
+    assert re.search(
+        r"--deleted / --no-deleted +Look at deleted files\. \[default: --deleted\]", text
+    )
     assert "  Steps:\n  - one\n  - two\n" in text
     assert "  A paragraph whose source line breaks before an option name --jobs is still" in text
     assert text.splitlines()[0] == "Usage: demo go [OPTIONS] PATH"
@@ -170,7 +203,8 @@ def test_docs_cli_md_is_generated_from_the_cli():
     expected = command_reference()
     checked_in = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
     assert checked_in == expected, (
-        "docs/cli.md is out of date: run python -m uidl_inspector.cli.docs docs/cli.md")
+        "docs/cli.md is out of date: run python -m uidl_inspector.cli.docs docs/cli.md"
+    )
     for command in COMMANDS:
         assert f"\n## uidl-inspector {command}\n" in expected
     for panel in PANELS[:3]:
@@ -178,17 +212,24 @@ def test_docs_cli_md_is_generated_from_the_cli():
 
 
 def test_docs_do_not_depend_on_the_terminal():
-    env = {**os.environ, "COLUMNS": "43", "FORCE_COLOR": "1",
-           "PYTHONPATH": str(REPO / "src")}
-    done = subprocess.run([sys.executable, "-m", "uidl_inspector.cli.docs"], env=env,
-                          capture_output=True, text=True, check=True)
+    env = {**os.environ, "COLUMNS": "43", "FORCE_COLOR": "1", "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "uidl_inspector.cli.docs"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert done.stdout == command_reference()
     assert "\x1b" not in done.stdout
 
 
 def test_shell_completion_is_served():
-    env = {"COMP_WORDS": "uidl-inspector scan --lo", "COMP_CWORD": "2",
-           "_UIDL_INSPECTOR_COMPLETE": "complete_bash"}
+    env = {
+        "COMP_WORDS": "uidl-inspector scan --lo",
+        "COMP_CWORD": "2",
+        "_UIDL_INSPECTOR_COMPLETE": "complete_bash",
+    }
     result = runner.invoke(app, [], env=env, prog_name="uidl-inspector")
     assert result.exit_code == 0
     assert "--log-file" in result.stdout.split()

@@ -32,8 +32,9 @@ def synthetic(tmp_path_factory) -> Path:
     """Every scenario x variant x encoding, small, with its truth and MSG exports."""
     out = tmp_path_factory.mktemp("synthetic")
     for name, variant, encoding in MATRIX:
-        write_evidence(out, scenario(name, seed=7, messages=40), variant=variant,
-                       encoding=encoding, msg=True)
+        write_evidence(
+            out, scenario(name, seed=7, messages=40), variant=variant, encoding=encoding, msg=True
+        )
     return out
 
 
@@ -50,8 +51,7 @@ def _as_truth(record: dict, truth: dict) -> dict:
     return out
 
 
-@pytest.mark.parametrize(("name", "variant", "encoding"), MATRIX,
-                         ids=["-".join(m) for m in MATRIX])
+@pytest.mark.parametrize(("name", "variant", "encoding"), MATRIX, ids=["-".join(m) for m in MATRIX])
 def test_scan_equals_truth(synthetic, name, variant, encoding):
     stem = f"{name}-{variant}-{encoding}"
     store = synthetic / f"{stem}.pst"
@@ -80,10 +80,19 @@ def test_msg_export_yields_the_store_history(synthetic, name):
 
     def essence(record):
         loc = record.location
-        return (record.blob, record.account, record.profile, loc.subject, loc.message_class,
-                loc.attachment_index, loc.attachment_name, loc.match_rule,
-                loc.attachment_rule, loc.embedded_path,
-                [e.to_dict() for e in record.history.entries])
+        return (
+            record.blob,
+            record.account,
+            record.profile,
+            loc.subject,
+            loc.message_class,
+            loc.attachment_index,
+            loc.attachment_name,
+            loc.match_rule,
+            loc.attachment_rule,
+            loc.embedded_path,
+            [e.to_dict() for e in record.history.entries],
+        )
 
     store_set = [essence(h) for h in from_store]
     for record in from_msgs:
@@ -109,8 +118,9 @@ def test_hidden_equals_pypff_on_real_stores(path):
             for item in folder.sub_items:
                 if item.identifier & 0x1F == 8:
                     entry = item.get_record_set(0).get_entry_by_type(0x001A)
-                    cls = entry.data.decode("utf-16-le" if entry.value_type == 0x1F
-                                            else "cp1252").rstrip("\0")
+                    cls = entry.data.decode(
+                        "utf-16-le" if entry.value_type == 0x1F else "cp1252"
+                    ).rstrip("\0")
                     theirs.append((item.identifier, cls))
             stack.extend(folder.sub_folders)
     finally:
@@ -146,16 +156,28 @@ def test_verify_reports_disagreements(monkeypatch, synthetic):
     def altered(path, codec="cp1252", errors=None):
         rows = real(path, codec, errors)
         rows[0]["subject"] = "changed"
-        return rows[1:] + [rows[0]] + [{"nid": 0x7777, "folder": "x", "message_class": "y",
-                                         "subject": None, "conversation_key": None,
-                                         "search_key": None}]
+        return (
+            rows[1:]
+            + [rows[0]]
+            + [
+                {
+                    "nid": 0x7777,
+                    "folder": "x",
+                    "message_class": "y",
+                    "subject": None,
+                    "conversation_key": None,
+                    "search_key": None,
+                }
+            ]
+        )
 
     monkeypatch.setattr(verify, "libpff_hidden", altered)
     # --verify runs libpff out of process; the altered reader exists in this one only
     monkeypatch.setattr(workers, "runs_here", lambda *args: True)
     store = synthetic / "single-account-unicode-none.pst"
-    [check] = json.loads(_invoke("scan", str(store), "--verify",
-                                 "--format", "json").stdout)["cross_check"]
+    [check] = json.loads(_invoke("scan", str(store), "--verify", "--format", "json").stdout)[
+        "cross_check"
+    ]
     assert [d["field"] for d in check["disagreements"]] == ["subject"]
     assert check["disagreements"][0]["libpff"] == "changed"
     assert [r["nid"] for r in check["only_libpff"]] == [0x7777]
@@ -169,7 +191,8 @@ def test_demo_is_said(tmp_path):
     assert "demo" in result.stderr.splitlines()[0]
     assert len(result.stderr.splitlines()) == 1
     assert report["histories"] and report["sources"][0]["path"].endswith(
-        ("demo.pst", "demo-history.blob"))
+        ("demo.pst", "demo-history.blob")
+    )
 
 
 def test_bad_inputs_do_not_stop_the_others(synthetic, tmp_path):
@@ -200,8 +223,11 @@ def test_bad_inputs_do_not_stop_the_others(synthetic, tmp_path):
     assert by_name["truncated.pst"]["errors"] and by_name["notes.txt"]["errors"]
     assert by_name["missing.pst"]["errors"]
     for name in ("halved.pst", "scrambled.pst"):  # an error, or a partial read with findings
-        assert by_name[name]["errors"] or by_name[name].get("findings") or any(
-            h["source"].endswith(name) for h in report["histories"])
+        assert (
+            by_name[name]["errors"]
+            or by_name[name].get("findings")
+            or any(h["source"].endswith(name) for h in report["histories"])
+        )
     assert by_name[good.name]["errors"] == []
     assert any(h["source"] == str(good) for h in report["histories"])
 
@@ -229,8 +255,9 @@ def test_formats_and_strict(synthetic):
     assert {"source", "folder", "match_rule", "attachment_rule", "uid"} <= set(header)
     strict = _invoke("scan", str(store), "--strict", "--format", "json")
     assert strict.exit_code == 1 and "strict:" in strict.stderr
-    clean = _invoke("scan", str(synthetic / "single-account-unicode-none.pst"), "--strict",
-                    "--format", "json")
+    clean = _invoke(
+        "scan", str(synthetic / "single-account-unicode-none.pst"), "--strict", "--format", "json"
+    )
     assert clean.exit_code == 0
     assert _invoke("scan", "--format", "xml").exit_code == 2
 
@@ -250,8 +277,9 @@ def test_hidden_row_of_an_exported_msg_is_the_stores_row(synthetic, stem):
         from_store = rows[(data["sources"][0]["path"], entry["message_nid"])]
         assert from_msg["folder"] is None and from_msg["attachments"]
         same = ("message_class", "subject", "conversation_key", "search_key", "attachments")
-        assert _without_nids({k: from_msg[k] for k in same}) == \
-            _without_nids({k: from_store[k] for k in same})
+        assert _without_nids({k: from_msg[k] for k in same}) == _without_nids(
+            {k: from_store[k] for k in same}
+        )
 
 
 def test_hidden_reads_an_msg_only_when_named(synthetic, tmp_path):
@@ -325,9 +353,11 @@ def test_a_written_manager_without_history_is_reported_as_truth_says(tmp_path):
     empty = next(h for h in outcome.report.histories if h.blob is None)
     [oracle] = [m for m in hidden_messages(written.store) if m.nid == empty.location.message_nid]
     assert (oracle.message_class, oracle.attachments) == ("IPM.MessageManager", ())
-    from_msg = [h for m in written.msgs for h in scan_evidence([str(m)]).report.histories
-                if h.blob is None]
+    from_msg = [
+        h for m in written.msgs for h in scan_evidence([str(m)]).report.histories if h.blob is None
+    ]
     assert [(h.profile, h.location.match_rule) for h in from_msg] == [
-        (empty.profile, empty.location.match_rule)]
+        (empty.profile, empty.location.match_rule)
+    ]
     strict = _invoke("scan", str(written.store), "--strict", "--format", "json")
     assert strict.exit_code == 0, strict.stderr  # no_history_attachment is info

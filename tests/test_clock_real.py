@@ -26,8 +26,9 @@ pytestmark = pytest.mark.usefixtures("pop3_dir")  # skip (fail in CI) without th
 
 def pypff_deliveries(path):
     """node id -> delivery time (UTC) of every normal message, through libpff."""
-    return {m.identifier: m.delivery_time.replace(tzinfo=timezone.utc)
-            for m in pypff_messages(path)}
+    return {
+        m.identifier: m.delivery_time.replace(tzinfo=timezone.utc) for m in pypff_messages(path)
+    }
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))  # histories per store: UIDs first
@@ -47,14 +48,17 @@ def test_every_message_in_the_store_is_linked_at_utc(name):
         lag = (tag - deliveries[nid]).total_seconds()
         assert 3 <= lag <= 16, (uid, lag)  # what the real stores show
         expected.append((index, uid, nid, lag))
-    got = [(lk["entry"]["entry"], lk["entry"]["uid"], lk["message"]["nid"],
-            lk["delta_seconds"]) for lk in audit["links"]]
+    got = [
+        (lk["entry"]["entry"], lk["entry"]["uid"], lk["message"]["nid"], lk["delta_seconds"])
+        for lk in audit["links"]
+    ]
     assert got == expected
     assert audit["clock"]["offset_minutes"] == 0
     assert "clock_mismatch" not in audit["summary"]["findings"]
     # Three or more linked downloads confirm UTC; fewer leave it assumed.
-    assert audit["clock"]["status"] == ("consistent" if len(expected) >= 3
-                                        else "insufficient_evidence")
+    assert audit["clock"]["status"] == (
+        "consistent" if len(expected) >= 3 else "insufficient_evidence"
+    )
 
 
 def test_lab_timeline_is_utc_with_its_basis():

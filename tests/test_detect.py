@@ -10,12 +10,7 @@ import pytest
 from conftest import REAL_MSGS, REAL_PSTS
 from uidl_inspector.exceptions import NotAStoreError
 from uidl_inspector.history import build_blob
-from uidl_inspector.store.detect import (
-    detect_kind,
-    looks_like_pop_blob,
-    open_evidence,
-    walk_inputs,
-)
+from uidl_inspector.store.detect import detect_kind, looks_like_pop_blob, open_evidence, walk_inputs
 
 BLOB = build_blob([("get", "body", datetime(2012, 9, 6, 13, 11, 38), "0BC535DB-EA63")])
 
@@ -74,10 +69,15 @@ def test_walk_is_recursive_sorted_and_skips_links(tmp_path):
     (tmp_path / "c").mkdir()
     os.symlink(tmp_path / "a.blob", tmp_path / "c" / "link.blob")
     os.symlink(tmp_path, tmp_path / "c" / "loop")
-    found = [(os.path.relpath(e.path, tmp_path), e.kind, e.from_directory)
-             for e in walk_inputs([tmp_path])]
-    assert found == [("a.blob", "blob", True), ("b/a.txt", "unknown", True),
-                     ("b/z.blob", "blob", True)]
+    found = [
+        (os.path.relpath(e.path, tmp_path), e.kind, e.from_directory)
+        for e in walk_inputs([tmp_path])
+    ]
+    assert found == [
+        ("a.blob", "blob", True),
+        ("b/a.txt", "unknown", True),
+        ("b/z.blob", "blob", True),
+    ]
     assert list(walk_inputs([tmp_path])) == list(walk_inputs([tmp_path]))
 
 
@@ -94,7 +94,8 @@ def test_missing_and_unreadable_inputs_are_reported(tmp_path):
         locked.chmod(0o755)
     if os.geteuid() != 0:  # root reads anything
         assert [e.error for e in entries if e.path.endswith("locked")] == [
-            "cannot list: Permission denied"]
+            "cannot list: Permission denied"
+        ]
 
 
 def test_open_evidence(tmp_path):

@@ -107,8 +107,9 @@ def _place(folder: Path, sources: list[Path]) -> list[Path]:
     return copies
 
 
-def _run_over(monkeypatch, tmp_path: Path, folder: Path, args: list[str],
-              json_out: bool = True) -> dict | None:
+def _run_over(
+    monkeypatch, tmp_path: Path, folder: Path, args: list[str], json_out: bool = True
+) -> dict | None:
     """Run one command with a spy on writes; assert the evidence did not change."""
     if not has_command(args[0]):
         pytest.fail(f"the {args[0]!r} command has not landed")
@@ -154,8 +155,7 @@ def test_scan_verify_leaves_stores_untouched(monkeypatch, tmp_path, evidence_dir
     _assert_sources_hashed(report, [copy])
 
 
-def test_scan_of_a_directory_leaves_every_file_untouched(monkeypatch, tmp_path,
-                                                         evidence_dir):
+def test_scan_of_a_directory_leaves_every_file_untouched(monkeypatch, tmp_path, evidence_dir):
     """Every sample at once (recursive directory input), real and synthetic."""
     copies = _place(evidence_dir, [*_stores(), *_msgs()])
     report = _run_over(monkeypatch, tmp_path, evidence_dir, ["scan", str(evidence_dir)])
@@ -169,14 +169,14 @@ def test_scan_leaves_msg_files_untouched(monkeypatch, tmp_path, evidence_dir, ms
     _assert_sources_hashed(report, [copy])
 
 
-def test_blob_command_leaves_binary_and_hex_blobs_untouched(monkeypatch, tmp_path,
-                                                            evidence_dir):
+def test_blob_command_leaves_binary_and_hex_blobs_untouched(monkeypatch, tmp_path, evidence_dir):
     from uidl_inspector.history import build_blob
 
     staging = tmp_path / "staging"
     staging.mkdir()
-    blob = build_blob([("get", "body", "20240301093000", "uid-1"),
-                       ("delete", "none", "20240301093100", "uid-2")])
+    blob = build_blob(
+        [("get", "body", "20240301093000", "uid-1"), ("delete", "none", "20240301093100", "uid-2")]
+    )
     (staging / "history.bin").write_bytes(blob)
     (staging / "history.hex").write_text("0x" + " ".join(f"{b:02X}" for b in blob) + "\n")
     copies = _place(evidence_dir, sorted(staging.iterdir()))
@@ -185,7 +185,10 @@ def test_blob_command_leaves_binary_and_hex_blobs_untouched(monkeypatch, tmp_pat
         (source,) = report["sources"]
         data = copy.read_bytes()
         assert (source["size"], source["sha256"], source["md5"]) == (
-            len(data), hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest())
+            len(data),
+            hashlib.sha256(data).hexdigest(),
+            hashlib.md5(data).hexdigest(),
+        )
 
 
 def _listings() -> list[tuple[Path, Path]]:
@@ -198,21 +201,38 @@ def _listings() -> list[tuple[Path, Path]]:
     return pairs
 
 
-@pytest.mark.parametrize(("store", "listing"), _listings(),
-                         ids=[p.name for p, _ in _listings()])
+@pytest.mark.parametrize(("store", "listing"), _listings(), ids=[p.name for p, _ in _listings()])
 @pytest.mark.parametrize("fmt", ["json", "html"])
-def test_audit_leaves_store_and_server_listing_untouched(monkeypatch, tmp_path,
-                                                         evidence_dir, store, listing, fmt):
+def test_audit_leaves_store_and_server_listing_untouched(
+    monkeypatch, tmp_path, evidence_dir, store, listing, fmt
+):
     store_copy, listing_copy = _place(evidence_dir, [store, listing])
     if fmt == "json":
-        report = _run_over(monkeypatch, tmp_path, evidence_dir,
-                           ["audit", str(store_copy), "--server-uidl", str(listing_copy)])
+        report = _run_over(
+            monkeypatch,
+            tmp_path,
+            evidence_dir,
+            ["audit", str(store_copy), "--server-uidl", str(listing_copy)],
+        )
         _assert_sources_hashed(report, [store_copy])
     else:
         out = tmp_path / "audit.html"
-        _run_over(monkeypatch, tmp_path, evidence_dir,
-                  ["audit", str(store_copy), "--server-uidl", str(listing_copy),
-                   "--format", "html", "--output", str(out)], json_out=False)
+        _run_over(
+            monkeypatch,
+            tmp_path,
+            evidence_dir,
+            [
+                "audit",
+                str(store_copy),
+                "--server-uidl",
+                str(listing_copy),
+                "--format",
+                "html",
+                "--output",
+                str(out),
+            ],
+            json_out=False,
+        )
         assert out.stat().st_size > 0
 
 

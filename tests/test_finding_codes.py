@@ -99,14 +99,19 @@ def _finding_makers(trees: list[ast.Module]) -> set[str]:
                         if getattr(item.target, "id", None) == "code":
                             makers.add(node.name)
                         break
-    callables = {n.name for tree in trees for n in ast.walk(tree) if isinstance(n, ast.ClassDef)
-                 and any(getattr(i, "name", "") == "__call__" for i in n.body)} & makers
+    callables = {
+        n.name
+        for tree in trees
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ClassDef) and any(getattr(i, "name", "") == "__call__" for i in n.body)
+    } & makers
     for tree in trees:  # record = _Recorder(sink); self._record = _Recorder(self.findings)
         for node in ast.walk(tree):
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                 if _callee(node.value) in callables:
-                    makers |= {getattr(t, "id", None) or getattr(t, "attr", "")
-                               for t in node.targets}
+                    makers |= {
+                        getattr(t, "id", None) or getattr(t, "attr", "") for t in node.targets
+                    }
     return makers
 
 
@@ -135,8 +140,7 @@ def produced_in_src() -> dict[str, str]:
 def test_every_code_src_makes_is_documented():
     made = produced_in_src()
     assert len(made) > 80  # the scan sees the makers (Finding, LtpError, record, note...)
-    missing = {code: where for code, where in made.items()
-               if code not in set(DOCUMENTED.values())}
+    missing = {code: where for code, where in made.items() if code not in set(DOCUMENTED.values())}
     assert missing == {}
 
 
@@ -160,13 +164,15 @@ PRODUCERS: dict[str, Callable[..., Produced]] = {}
 FIXTURES: dict[str, tuple[str, ...]] = {}  # fixtures a producer takes after (tmp_path, code)
 
 
-def produces(*keys: str, fixtures: tuple[str, ...] = ()
-             ) -> Callable[[Callable[..., Produced]], Callable[..., Produced]]:
+def produces(
+    *keys: str, fixtures: tuple[str, ...] = ()
+) -> Callable[[Callable[..., Produced]], Callable[..., Produced]]:
     def register(func: Callable[..., Produced]) -> Callable[..., Produced]:
         for key in keys:
             PRODUCERS[key] = func
             FIXTURES[key] = fixtures
         return func
+
     return register
 
 
@@ -273,10 +279,14 @@ def _refetched(count: int, days: int) -> tuple[list, list, list, list]:
     start = utc(2025, 3, 3, 8)
     msgs, tags = mailbox(start, count, 0)
     at = start + timedelta(days=days)
-    copies = [mail(0x300004 + 32 * n, m.props[0x1035], at + timedelta(seconds=2 * n))
-              for n, m in enumerate(msgs)]
-    new_tags = [("+", (c.props[0x0E06] + timedelta(seconds=1)).replace(tzinfo=None), t[2])
-                for c, t in zip(copies, tags, strict=True)]
+    copies = [
+        mail(0x300004 + 32 * n, m.props[0x1035], at + timedelta(seconds=2 * n))
+        for n, m in enumerate(msgs)
+    ]
+    new_tags = [
+        ("+", (c.props[0x0E06] + timedelta(seconds=1)).replace(tzinfo=None), t[2])
+        for c, t in zip(copies, tags, strict=True)
+    ]
     return msgs, tags, copies, new_tags
 
 
@@ -306,8 +316,14 @@ def _same_uid(tmp_path: Path, code: str) -> Produced:
 
     msgs, tags = mailbox(utc(2025, 3, 3, 8), 10, 0)
     a = history(tags, source="s.pst", account="one@x", nid=0x200008)
-    b = history([(op, ts + timedelta(seconds=30), u) for op, ts, u in tags[2:]],
-                source="s.pst", account="one@x", nid=0x200028, profile="Laptop", key="33" * 16)
+    b = history(
+        [(op, ts + timedelta(seconds=30), u) for op, ts, u in tags[2:]],
+        source="s.pst",
+        account="one@x",
+        nid=0x200028,
+        profile="Laptop",
+        key="33" * 16,
+    )
     return _audit([a, b], store("s.pst", msgs)), NO_OFFSET
 
 
@@ -316,8 +332,7 @@ def _uid_scheme_change(tmp_path: Path, code: str) -> Produced:
     from audit_fakes import history, mailbox, store, utc
 
     msgs, tags = mailbox(utc(2025, 3, 3, 8), 12, 0)
-    tags = tags[:6] + [(op, ts, f"{1000 + n}.{n * 7919}") for n, (op, ts, _) in
-                       enumerate(tags[6:])]
+    tags = tags[:6] + [(op, ts, f"{1000 + n}.{n * 7919}") for n, (op, ts, _) in enumerate(tags[6:])]
     return _audit([history(tags, source="s.pst")], store("s.pst", msgs)), NO_OFFSET
 
 
@@ -345,8 +360,7 @@ def _history_missing(tmp_path: Path, code: str) -> Produced:
     from uidl_inspector.audit.server_listing import parse_server_listing
 
     msgs, _ = mailbox(utc(2025, 3, 3, 8), 5, 0)
-    return _audit([], store("s.pst", msgs), [parse_server_listing("u1\nu2\n", "l.txt")]), \
-        NO_OFFSET
+    return _audit([], store("s.pst", msgs), [parse_server_listing("u1\nu2\n", "l.txt")]), NO_OFFSET
 
 
 @produces("audit/findings:clock_mismatch")
@@ -456,7 +470,7 @@ def _edit_page(data: bytes, ib: int, fix_crc: bool = True, **changes: Any) -> by
     from uidl_inspector.schemas import ndb
 
     fmt = ndb.UNICODE
-    raw = data[ib:ib + fmt.page_size]
+    raw = data[ib : ib + fmt.page_size]
     page = dict(fmt.BTPAGE.parse(raw))
     trailer = dict(page["pageTrailer"])
     for name, value in changes.items():
@@ -469,7 +483,7 @@ def _edit_page(data: bytes, ib: int, fix_crc: bool = True, **changes: Any) -> by
     if fix_crc:
         trailer["dwCRC"] = ndb.page_crc(fmt, bytes(out))
         out = bytearray(fmt.BTPAGE.build(dict(page, pageTrailer=trailer)))
-    return data[:ib] + bytes(out) + data[ib + len(out):]
+    return data[:ib] + bytes(out) + data[ib + len(out) :]
 
 
 def _edit_header(data: bytes, **root: Any) -> bytes:
@@ -482,11 +496,11 @@ def _edit_header(data: bytes, **root: Any) -> bytes:
     raw = bytearray(fmt.HEADER.build(header))
     raw[4:8] = ndb.header_crc_partial(raw).to_bytes(4, "little")
     raw[524:528] = ndb.header_crc_full(raw).to_bytes(4, "little")
-    return bytes(raw) + data[len(raw):]
+    return bytes(raw) + data[len(raw) :]
 
 
 def _flip(data: bytes, at: int, mask: int = 0xFF) -> bytes:
-    return data[:at] + bytes([data[at] ^ mask]) + data[at + 1:]
+    return data[:at] + bytes([data[at] ^ mask]) + data[at + 1 :]
 
 
 @produces("store-findings/file:header_crc_mismatch")
@@ -501,7 +515,7 @@ def _header_sentinel(tmp_path: Path, code: str) -> Produced:
     data = _store_bytes()
     header = dict(ndb.UNICODE.HEADER.parse(data), bSentinel=0x81)
     raw = bytearray(ndb.UNICODE.HEADER.build(header))
-    return _read_store(tmp_path, bytes(raw) + data[len(raw):]), None
+    return _read_store(tmp_path, bytes(raw) + data[len(raw) :]), None
 
 
 @produces("store-findings/file:file_truncated")
@@ -560,8 +574,8 @@ def _btree_key_order(tmp_path: Path, code: str) -> Produced:
     data = _store_bytes(nodes=[(0x21, _pc(STORE_PROPS), 0), (0x61, _pc(STORE_PROPS), 0)])
     ib, _ = _root_of(data)
     size = 32  # a unicode NBTENTRY: swap the first two
-    first, second = data[ib:ib + size], data[ib + size:ib + 2 * size]
-    data = data[:ib] + second + first + data[ib + 2 * size:]
+    first, second = data[ib : ib + size], data[ib + size : ib + 2 * size]
+    data = data[:ib] + second + first + data[ib + 2 * size :]
     return _read_store(tmp_path, _edit_page(data, ib)), ib
 
 
@@ -574,13 +588,24 @@ def _two_level(data: bytes, level: int, children: int) -> tuple[bytes, int, int]
     fmt = ndb.UNICODE
     leaf_ib, leaf_bid = _root_of(data)
     ib, bid = len(data), 0x200
-    entries = [fmt.BTENTRY.build(dict(btkey=n, BREF=dict(bid=leaf_bid, ib=leaf_ib)))
-               for n in range(children)]
-    page = dict(rgentries=b"".join(entries).ljust(fmt.btentries_size, b"\0"),
-                cEnt=children, cEntMax=fmt.btentries_size // fmt.BTENTRY.sizeof(),
-                cbEnt=fmt.BTENTRY.sizeof(), cLevel=level,
-                pageTrailer=dict(ptype=ndb.PTYPE_NBT, ptypeRepeat=ndb.PTYPE_NBT,
-                                 wSig=compute_sig(ib, bid), dwCRC=0, bid=bid))
+    entries = [
+        fmt.BTENTRY.build(dict(btkey=n, BREF=dict(bid=leaf_bid, ib=leaf_ib)))
+        for n in range(children)
+    ]
+    page = dict(
+        rgentries=b"".join(entries).ljust(fmt.btentries_size, b"\0"),
+        cEnt=children,
+        cEntMax=fmt.btentries_size // fmt.BTENTRY.sizeof(),
+        cbEnt=fmt.BTENTRY.sizeof(),
+        cLevel=level,
+        pageTrailer=dict(
+            ptype=ndb.PTYPE_NBT,
+            ptypeRepeat=ndb.PTYPE_NBT,
+            wSig=compute_sig(ib, bid),
+            dwCRC=0,
+            bid=bid,
+        ),
+    )
     data = data + fmt.BTPAGE.build(page)
     data = _edit_page(data, ib)
     return _edit_header(data, BREFNBT=dict(ib=ib, bid=bid), ibFileEof=len(data)), ib, leaf_ib
@@ -646,7 +671,7 @@ def _block_out_of_bounds(tmp_path: Path, code: str) -> Produced:
     ib, _, _ = _block(data, tmp_path)
     page, _ = _root_of(data, "BREFBBT")
     at = page + 16  # the only BBTENTRY's cb: larger than a block can hold
-    data = data[:at] + (0xFFFF).to_bytes(2, "little") + data[at + 2:]
+    data = data[:at] + (0xFFFF).to_bytes(2, "little") + data[at + 2 :]
     return _read_store(tmp_path, _edit_page(data, page)), ib
 
 
@@ -676,36 +701,55 @@ def _subnode_store(fmt: Any, build: Callable[[Any, Callable[..., int]], int]) ->
 
 
 def _sl(fmt: Any, block: Callable[..., int], data_bid: int) -> int:
-    return block(fmt.SLBLOCK.build(dict(cEnt=1, rgentries=[dict(nid=0x3F, bidData=data_bid,
-                                                                   bidSub=0)])), True)
+    return block(
+        fmt.SLBLOCK.build(dict(cEnt=1, rgentries=[dict(nid=0x3F, bidData=data_bid, bidSub=0)])),
+        True,
+    )
 
 
 def _tree(kind: str) -> Callable[[Any, Callable[..., int]], int]:
     def build(fmt: Any, block: Callable[..., int]) -> int:
         data = block(b"x" * 100)
         if kind == "data_tree_bad_block":  # an XXBLOCK listing a data block, not an XBLOCK
-            return _sl(fmt, block, block(fmt.XXBLOCK.build(dict(cEnt=1, lcbTotal=100,
-                                                                 rgbid=[data])), True))
+            return _sl(
+                fmt, block, block(fmt.XXBLOCK.build(dict(cEnt=1, lcbTotal=100, rgbid=[data])), True)
+            )
         if kind == "data_tree_size_mismatch":  # lcbTotal lies
-            return _sl(fmt, block, block(fmt.XBLOCK.build(dict(cEnt=1, lcbTotal=999,
-                                                                rgbid=[data])), True))
+            return _sl(
+                fmt, block, block(fmt.XBLOCK.build(dict(cEnt=1, lcbTotal=999, rgbid=[data])), True)
+            )
         if kind == "data_tree_cycle":  # an XBLOCK listing its data block twice
-            return _sl(fmt, block, block(fmt.XBLOCK.build(dict(cEnt=2, lcbTotal=200,
-                                                                rgbid=[data, data])), True))
+            return _sl(
+                fmt,
+                block,
+                block(fmt.XBLOCK.build(dict(cEnt=2, lcbTotal=200, rgbid=[data, data])), True),
+            )
         if kind == "subnode_bad_block":  # bidSub names a data block
             return data
         if kind == "subnode_cycle":  # a SIBLOCK listing itself (its BID is the next one)
             me = (data + 4) | 2
-            assert block(fmt.SIBLOCK.build(dict(cEnt=1, rgentries=[dict(nid=0x3F, bid=me)])),
-                         True) == me
+            assert (
+                block(fmt.SIBLOCK.build(dict(cEnt=1, rgentries=[dict(nid=0x3F, bid=me)])), True)
+                == me
+            )
             return me
         raise AssertionError(kind)
+
     return build
 
 
-@produces(*(f"store-findings/blocks:{code}" for code in (
-    "data_tree_bad_block", "data_tree_size_mismatch", "data_tree_cycle", "subnode_bad_block",
-    "subnode_cycle")))
+@produces(
+    *(
+        f"store-findings/blocks:{code}"
+        for code in (
+            "data_tree_bad_block",
+            "data_tree_size_mismatch",
+            "data_tree_cycle",
+            "subnode_bad_block",
+            "subnode_cycle",
+        )
+    )
+)
 def _tree_damage(tmp_path: Path, code: str) -> Produced:
     from uidl_inspector.schemas import ndb
 
@@ -716,20 +760,26 @@ def _tree_damage(tmp_path: Path, code: str) -> Produced:
 def _subnode_missing(tmp_path: Path, code: str) -> Produced:
     from test_pst_reader import _pc_with_subnode_value
 
-    return _read_store(tmp_path, _store_bytes(nodes=[(0x21, _pc_with_subnode_value(False),
-                                                      0)])), None
+    return _read_store(
+        tmp_path, _store_bytes(nodes=[(0x21, _pc_with_subnode_value(False), 0)])
+    ), None
 
 
-def _pc_raw(bth: dict | None = None, records: bytes | None = None, client: int = 0xBC,
-            items: list[bytes] | None = None) -> bytes:
+def _pc_raw(
+    bth: dict | None = None,
+    records: bytes | None = None,
+    client: int = 0xBC,
+    items: list[bytes] | None = None,
+) -> bytes:
     """A PC heap: item 1 its BTH header (``bth`` changes it), item 2 its records."""
     from test_pst_reader import _heap
     from uidl_inspector.schemas import ltp
 
     header = {**dict(cbKey=2, cbEnt=6, bIdxLevels=0, hidRoot=ltp.make_hid(0, 2)), **(bth or {})}
     if records is None:  # PidTagDisplayName whose HID names item 3 (absent unless given)
-        records = ltp.PCBTH.build(dict(wPropId=0x3001, wPropType=0x1F,
-                                       dwValueHnid=ltp.make_hid(0, 3)))
+        records = ltp.PCBTH.build(
+            dict(wPropId=0x3001, wPropType=0x1F, dwValueHnid=ltp.make_hid(0, 3))
+        )
     return _heap(client, [ltp.BTHHEADER.build(header), records, *(items or [])])
 
 
@@ -740,8 +790,9 @@ HEAP_CASES: dict[str, Callable[[], bytes]] = {
     "bth_bad_header": lambda: _pc_raw(dict(cbKey=3)),
     "bth_too_deep": lambda: _pc_raw(dict(bIdxLevels=9)),
     # one index level whose only record points to itself
-    "bth_cycle": lambda: _pc_raw(dict(bIdxLevels=1), records=b"\0\0" + (2 << 5).to_bytes(4,
-                                                                                       "little")),
+    "bth_cycle": lambda: _pc_raw(
+        dict(bIdxLevels=1), records=b"\0\0" + (2 << 5).to_bytes(4, "little")
+    ),
     "bth_bad_record": lambda: _pc_raw(records=bytes(7)),  # not a whole 8-byte record
     "pc_wrong_client": lambda: _pc_raw(client=0x7C),
     "pc_bad_bth": lambda: _pc_raw(dict(cbKey=4)),
@@ -778,15 +829,19 @@ def _manager(*attachments: Any) -> Any:
     from fakes_store import FakeMessage
     from uidl_inspector.mapi import PropId
 
-    return FakeMessage(0x200024, {PropId.MESSAGE_CLASS: "IPM.MessageManager",
-                                  PropId.SEARCH_KEY: bytes(range(16))}, list(attachments))
+    return FakeMessage(
+        0x200024,
+        {PropId.MESSAGE_CLASS: "IPM.MessageManager", PropId.SEARCH_KEY: bytes(range(16))},
+        list(attachments),
+    )
 
 
 def _inbox(*hidden: Any, **kw: Any) -> Any:
     from fakes_store import FakeFolder, folder_tree
 
-    return folder_tree(FakeFolder(0x8082, "Inbox", "Top of Personal Folders/Inbox",
-                                  list(hidden), **kw))
+    return folder_tree(
+        FakeFolder(0x8082, "Inbox", "Top of Personal Folders/Inbox", list(hidden), **kw)
+    )
 
 
 @produces("locating/damage:unreadable")
@@ -911,11 +966,14 @@ def _top(entries: list[dict], *streams: Any, attachments: int = 0) -> bytes:
     from uidl_inspector.schemas.msg_props import PROPERTY_STREAM, property_stream
     from uidl_inspector.synth.msg_writer import CompoundFile, Storage, Stream
 
-    header = {"next_recipient_id": 0, "next_attachment_id": attachments, "recipient_count": 0,
-              "attachment_count": attachments}
+    header = {
+        "next_recipient_id": 0,
+        "next_attachment_id": attachments,
+        "recipient_count": 0,
+        "attachment_count": attachments,
+    }
     top = property_stream("top").build({"header": header, "entries": entries})
-    return CompoundFile(Storage("Root Entry", [Stream(PROPERTY_STREAM, top), *streams])) \
-        .to_bytes()
+    return CompoundFile(Storage("Root Entry", [Stream(PROPERTY_STREAM, top), *streams])).to_bytes()
 
 
 def _class_stream() -> Any:
@@ -930,28 +988,44 @@ def _nested(depth: int) -> bytes:
     from uidl_inspector.schemas.msg_props import PROPERTY_STREAM, property_stream
     from uidl_inspector.synth.msg_writer import CompoundFile, Storage, Stream
 
-    header = {"next_recipient_id": 0, "next_attachment_id": 1, "recipient_count": 0,
-              "attachment_count": 1}
-    method = {"prop_type": 0x03, "prop_id": 0x3705, "flags": 6,
-              "value": (5).to_bytes(8, "little")}
+    header = {
+        "next_recipient_id": 0,
+        "next_attachment_id": 1,
+        "recipient_count": 0,
+        "attachment_count": 1,
+    }
+    method = {"prop_type": 0x03, "prop_id": 0x3705, "flags": 6, "value": (5).to_bytes(8, "little")}
     children: list[Any] = [_class_stream()]
     for _ in range(depth):
-        attachment = Storage("__attach_version1.0_#00000000", [
-            Stream(PROPERTY_STREAM, property_stream("attachment").build(
-                {"header": {}, "entries": [method]})),
-            Storage("__substg1.0_3701000D", [Stream(PROPERTY_STREAM, property_stream(
-                "embedded").build({"header": header, "entries": []})), *children])])
+        attachment = Storage(
+            "__attach_version1.0_#00000000",
+            [
+                Stream(
+                    PROPERTY_STREAM,
+                    property_stream("attachment").build({"header": {}, "entries": [method]}),
+                ),
+                Storage(
+                    "__substg1.0_3701000D",
+                    [
+                        Stream(
+                            PROPERTY_STREAM,
+                            property_stream("embedded").build({"header": header, "entries": []}),
+                        ),
+                        *children,
+                    ],
+                ),
+            ],
+        )
         children = [_class_stream(), attachment]
     top = property_stream("top").build({"header": header, "entries": []})
-    return CompoundFile(Storage("Root Entry", [Stream(PROPERTY_STREAM, top), *children])) \
-        .to_bytes()
+    return CompoundFile(Storage("Root Entry", [Stream(PROPERTY_STREAM, top), *children])).to_bytes()
 
 
 def _stream_size(data: bytes, name: str, size: int) -> bytes:
     """The compound file with the directory entry of stream ``name`` declaring ``size``."""
     at = data.index(name.encode("utf-16-le") + b"\0\0")
     assert at % 128 == 0  # a directory entry starts with its name
-    return data[:at + 120] + size.to_bytes(4, "little") + data[at + 124:]
+    return data[: at + 120] + size.to_bytes(4, "little") + data[at + 124 :]
 
 
 @produces("store-findings/msg:extract_msg_rejected")
@@ -975,8 +1049,11 @@ def _msg_bad_property_stream(tmp_path: Path, code: str) -> Produced:
     from uidl_inspector.synth.msg_writer import CompoundFile, Storage, Stream
 
     short = Stream(PROPERTY_STREAM, bytes(5))  # shorter than the 32-byte header
-    return _msg(tmp_path, CompoundFile(Storage("Root Entry", [short, _class_stream()]))
-                .to_bytes(), "olefile"), None
+    return _msg(
+        tmp_path,
+        CompoundFile(Storage("Root Entry", [short, _class_stream()])).to_bytes(),
+        "olefile",
+    ), None
 
 
 @produces("store-findings/msg:trailing_data")
@@ -985,8 +1062,9 @@ def _msg_trailing_data(tmp_path: Path, code: str) -> Produced:
     from uidl_inspector.synth.msg_writer import CompoundFile, Storage, Stream
 
     odd = Stream(PROPERTY_STREAM, bytes(32) + bytes.fromhex("1f001a0006"))
-    return _msg(tmp_path, CompoundFile(Storage("Root Entry", [odd, _class_stream()]))
-                .to_bytes(), "olefile"), 32
+    return _msg(
+        tmp_path, CompoundFile(Storage("Root Entry", [odd, _class_stream()])).to_bytes(), "olefile"
+    ), 32
 
 
 @produces("store-findings/msg:missing_value_stream")
@@ -1006,8 +1084,9 @@ def _msg_bad_string(tmp_path: Path, code: str) -> Produced:
 @produces("store-findings/msg:stream_beyond_file")
 def _msg_stream_beyond_file(tmp_path: Path, code: str) -> Produced:
     data = _top([], _class_stream())
-    return _msg(tmp_path, _stream_size(data, "__substg1.0_001A001F", len(data) + 1),
-                "olefile"), None
+    return _msg(
+        tmp_path, _stream_size(data, "__substg1.0_001A001F", len(data) + 1), "olefile"
+    ), None
 
 
 @produces("store-findings/msg:truncated_stream")
@@ -1016,8 +1095,7 @@ def _msg_truncated_stream(tmp_path: Path, code: str) -> Produced:
 
     big = Stream("__substg1.0_1000001F", "x".encode("utf-16-le") * 3000)  # 6000 bytes
     data = _top([], _class_stream(), big)
-    return _msg(tmp_path, _stream_size(data, "__substg1.0_1000001F", 6000 + 1024),
-                "olefile"), None
+    return _msg(tmp_path, _stream_size(data, "__substg1.0_1000001F", 6000 + 1024), "olefile"), None
 
 
 @produces("store-findings/msg:too_many_attachments")
@@ -1027,8 +1105,7 @@ def _msg_too_many_attachments(tmp_path: Path, code: str) -> Produced:
 
     count = MAX_ATTACHMENTS + 1
     storages = [Storage(f"__attach_version1.0_#{n:08X}", []) for n in range(count)]
-    return _msg(tmp_path, _top([], _class_stream(), *storages, attachments=count),
-                "olefile"), None
+    return _msg(tmp_path, _top([], _class_stream(), *storages, attachments=count), "olefile"), None
 
 
 @produces("store-findings/msg:attachment_type")
@@ -1038,8 +1115,7 @@ def _msg_attachment_type(tmp_path: Path, code: str) -> Produced:
     from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec, Prop
 
     web = AttachmentSpec({0x3705: Prop(T.INT32, 7)})  # ATTACH_BY_WEB_REFERENCE: no data
-    return _msg(tmp_path, msg_bytes(MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note")}, [web]))), \
-        None
+    return _msg(tmp_path, msg_bytes(MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note")}, [web]))), None
 
 
 @produces("store-findings/msg:embedding_too_deep")
@@ -1068,10 +1144,15 @@ def _synth_store(tmp_path: Path, folders: Any = None) -> tuple[bytes, Any]:
     inbox = next((f for f in spec.folders if f.name == "Inbox"), spec.folders[0])
     inner = MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note"), 0x37: Prop(T.UNICODE, "inner")})
     inbox.messages += [
-        MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note"), 0x37: Prop(T.UNICODE, "outer")},
-                    [AttachmentSpec({0x3707: Prop(T.UNICODE, "a.txt")}, data=b"data"),
-                     AttachmentSpec({0x3707: Prop(T.UNICODE, "e.msg")}, embedded=inner)]),
-        MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note"), 0x37: Prop(T.UNICODE, "second")})]
+        MessageSpec(
+            {0x1A: Prop(T.UNICODE, "IPM.Note"), 0x37: Prop(T.UNICODE, "outer")},
+            [
+                AttachmentSpec({0x3707: Prop(T.UNICODE, "a.txt")}, data=b"data"),
+                AttachmentSpec({0x3707: Prop(T.UNICODE, "e.msg")}, embedded=inner),
+            ],
+        ),
+        MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note"), 0x37: Prop(T.UNICODE, "second")}),
+    ]
     path = tmp_path / "synth.pst"
     write_pst(spec, path, encoding="none")
     return path.read_bytes(), spec
@@ -1093,27 +1174,32 @@ def _node_span(tmp_path: Path, data: bytes, nid: int, sub: int | None = None) ->
 
 def _item(data: bytes, block: int, hid: int) -> int:
     """File offset of heap item ``hid`` in the (single, unencoded) heap block at ``block``."""
-    ib_hnpm = int.from_bytes(data[block:block + 2], "little")
+    ib_hnpm = int.from_bytes(data[block : block + 2], "little")
     index = hid >> 5
     at = block + ib_hnpm + 4 + 2 * (index - 1)
-    return block + int.from_bytes(data[at:at + 2], "little")
+    return block + int.from_bytes(data[at : at + 2], "little")
 
 
 def _u32(data: bytes, at: int) -> int:
-    return int.from_bytes(data[at:at + 4], "little")
+    return int.from_bytes(data[at : at + 4], "little")
 
 
 def _put(data: bytes, at: int, value: int, size: int = 4) -> bytes:
-    return data[:at] + value.to_bytes(size, "little") + data[at + size:]
+    return data[:at] + value.to_bytes(size, "little") + data[at + size :]
 
 
 def _table(data: bytes, block: int) -> dict[str, int]:
     """Where a TC's parts lie: its TCINFO, row index BTH header and records, row matrix."""
     info = _item(data, block, _u32(data, block + 4))
     bth = _item(data, block, _u32(data, info + 10))
-    return {"info": info, "row_index": bth, "records": _item(data, block, _u32(data, bth + 4)),
-            "rows": _item(data, block, _u32(data, info + 14)), "columns": info + 22,
-            "cols": data[info + 1]}
+    return {
+        "info": info,
+        "row_index": bth,
+        "records": _item(data, block, _u32(data, bth + 4)),
+        "rows": _item(data, block, _u32(data, info + 14)),
+        "columns": info + 22,
+        "cols": data[info + 1],
+    }
 
 
 TOP = 0x8022  # Top of Personal Folders: its hierarchy table lists the default folders
@@ -1134,9 +1220,10 @@ TABLE_DAMAGE: dict[str, Callable[[bytes, int, dict[str, int]], bytes]] = {
 }
 
 
-@produces(*(f"store-findings/heap:{code}" for code in TABLE_DAMAGE if code.startswith("tc_")),
-          *(f"store-findings/messaging:{code}" for code in TABLE_DAMAGE
-            if code.startswith("folder_")))
+@produces(
+    *(f"store-findings/heap:{code}" for code in TABLE_DAMAGE if code.startswith("tc_")),
+    *(f"store-findings/messaging:{code}" for code in TABLE_DAMAGE if code.startswith("folder_")),
+)
 def _table_damage(tmp_path: Path, code: str) -> Produced:
     data, _ = _synth_store(tmp_path)
     block = _node_span(tmp_path, data, _hierarchy(TOP))
@@ -1150,14 +1237,16 @@ def _nbt_entry(data: bytes, nid: int) -> int:
     fmt = ndb.UNICODE
     ib, _ = _root_of(data)
     while True:
-        page = fmt.BTPAGE.parse(data[ib:ib + fmt.page_size])
+        page = fmt.BTPAGE.parse(data[ib : ib + fmt.page_size])
         size = page.cbEnt
-        keys = [int.from_bytes(data[ib + n * size:ib + n * size + 8], "little")
-                for n in range(page.cEnt)]
+        keys = [
+            int.from_bytes(data[ib + n * size : ib + n * size + 8], "little")
+            for n in range(page.cEnt)
+        ]
         if page.cLevel == 0:
             return ib, ib + keys.index(nid) * size
         child = max(n for n, key in enumerate(keys) if key <= nid)
-        ib = int.from_bytes(data[ib + child * size + 16:ib + child * size + 24], "little")
+        ib = int.from_bytes(data[ib + child * size + 16 : ib + child * size + 24], "little")
 
 
 def _with_nbt(data: bytes, nid: int, field: int, value: int, size: int = 8) -> bytes:
@@ -1213,10 +1302,13 @@ def _attachment_missing(tmp_path: Path, code: str) -> Produced:
 def _tc_bad_cell(tmp_path: Path, code: str) -> Produced:
     data, _, block = _attachment_table(tmp_path)
     table = _table(data, block)
-    column = next(table["columns"] + 8 * n for n in range(table["cols"])
-                  if _u32(data, table["columns"] + 8 * n) == 0x3704001F)  # PidTagAttachFilename
+    column = next(
+        table["columns"] + 8 * n
+        for n in range(table["cols"])
+        if _u32(data, table["columns"] + 8 * n) == 0x3704001F
+    )  # PidTagAttachFilename
     ib, bit = data[column + 4], data[column + 7]
-    ceb = table["rows"] + int.from_bytes(data[table["info"] + 6:table["info"] + 8], "little")
+    ceb = table["rows"] + int.from_bytes(data[table["info"] + 6 : table["info"] + 8], "little")
     data = _put(data, ceb + bit // 8, data[ceb + bit // 8] | 0x80 >> bit % 8, 1)  # present
     return _read_store(tmp_path, _put(data, table["rows"] + ib, 0xFFE0)), None  # no such HID
 
@@ -1228,7 +1320,7 @@ def _embedded_missing(tmp_path: Path, code: str) -> Produced:
     message = inbox.messages[0]
     block = _node_span(tmp_path, data, message.nid, sub=message.attachments[1].nid)
     at = data.index(b"\x01\x37\x0d\x00", block)  # the PtypObject record of 0x3701
-    return _read_store(tmp_path, data[:at] + b"\x01\x37\x02\x01" + data[at + 4:]), None
+    return _read_store(tmp_path, data[:at] + b"\x01\x37\x02\x01" + data[at + 4 :]), None
 
 
 @produces("store-findings/messaging:folder_too_deep")
@@ -1253,8 +1345,10 @@ def _store_embedding_too_deep(tmp_path: Path, code: str) -> Produced:
     inbox = FolderSpec("Inbox")
     spec = MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note")})
     for _ in range(MAX_EMBED_DEPTH + 3):
-        spec = MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note")},
-                           [AttachmentSpec({0x3707: Prop(T.UNICODE, "e.msg")}, embedded=spec)])
+        spec = MessageSpec(
+            {0x1A: Prop(T.UNICODE, "IPM.Note")},
+            [AttachmentSpec({0x3707: Prop(T.UNICODE, "e.msg")}, embedded=spec)],
+        )
     inbox.messages.append(spec)
     data, _ = _synth_store(tmp_path, folders=[inbox])
     return _read_store(tmp_path, data), None
@@ -1276,7 +1370,7 @@ def _image_findings(path: Path) -> list[dict]:
 def _damaged_disk(tmp_path: Path, images: Any, *zeroed: tuple[int, int]) -> Path:
     data = bytearray(images.disk.read_bytes())
     for start, size in zeroed:
-        data[start:start + size] = bytes(size)
+        data[start : start + size] = bytes(size)
     path = tmp_path / "damaged.raw"
     path.write_bytes(bytes(data))
     return path
@@ -1300,12 +1394,15 @@ def _image_no_file_system(tmp_path: Path, code: str, images: Any) -> Produced:
     return _image_findings(_damaged_disk(tmp_path, images, *boots)), None
 
 
-@produces("images/progress:image_file_unreadable", "images/progress:image_directory_unreadable",
-          fixtures=("images",))
+@produces(
+    "images/progress:image_file_unreadable",
+    "images/progress:image_directory_unreadable",
+    fixtures=("images",),
+)
 def _image_cut_before_its_files(tmp_path: Path, code: str, images: Any) -> Produced:
     data = images.fat.read_bytes()
     path = tmp_path / "cut.img"
-    path.write_bytes(data[:data.find(b"!BDN")])  # the FAT volume ends before its first store
+    path.write_bytes(data[: data.find(b"!BDN")])  # the FAT volume ends before its first store
     return _image_findings(path), None
 
 

@@ -36,9 +36,14 @@ MAX_RSS = 512 << 20  # per-input peak resident set
 
 
 def _settings(examples: int) -> settings:
-    return settings(max_examples=examples, derandomize=True, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-                    print_blob=True)
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        print_blob=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +53,10 @@ def pool():
 
 
 def _explain(outcome: Outcome, steps: tuple[str, ...]) -> str:
-    return (f"{outcome.status} {outcome.error_type} at {outcome.site}: {outcome.message}\n"
-            f"mutation: {'; '.join(steps)}\n{outcome.detail}")
+    return (
+        f"{outcome.status} {outcome.error_type} at {outcome.site}: {outcome.message}\n"
+        f"mutation: {'; '.join(steps)}\n{outcome.detail}"
+    )
 
 
 def _check(pool: WorkerPool, target: str, data: bytes, steps: tuple[str, ...]) -> Outcome:
@@ -87,8 +94,15 @@ def test_blob_seeds_cover_every_anomaly_kind_they_should():
 
     codes = {a.code for seed in _seeds("blob") for a in parse_blob(seed.data).anomalies}
     clean = [s.name for s in _seeds("blob") if not parse_blob(s.data).anomalies]
-    assert {"count_mismatch", "trailing_data", "bad_version", "truncated", "bad_operation",
-            "bad_content", "bad_timestamp"} <= codes
+    assert {
+        "count_mismatch",
+        "trailing_data",
+        "bad_version",
+        "truncated",
+        "bad_operation",
+        "bad_content",
+        "bad_timestamp",
+    } <= codes
     assert "doc-example" in clean and "many-600" in clean
 
 
@@ -123,7 +137,7 @@ def test_pst_layout_agrees_with_the_real_files(real_psts):
         assert _fix_checksums(copy, layout.checksums) == len(layout.checksums)
         assert bytes(copy) == data, path.name
         for codec in layout.codecs:
-            region = data[codec.start:codec.start + codec.length]
+            region = data[codec.start : codec.start + codec.length]
             assert codec.encode(codec.decode(region)) == region
             assert codec.decode(region)[2] == 0xEC  # a heap-on-node first block
 
@@ -155,8 +169,9 @@ def _hang(data: bytes, scratch: Path) -> int:
 @pytest.fixture()
 def hostile_target(monkeypatch):
     seed_data = [b"fine", b"hang", b"hog", b"die", b"bug"]
-    target = Target("hostile", lambda: [fuzz_targets.Seed("s", d, Layout())
-                                        for d in seed_data], _hang)
+    target = Target(
+        "hostile", lambda: [fuzz_targets.Seed("s", d, Layout()) for d in seed_data], _hang
+    )
     monkeypatch.setitem(TARGETS, "hostile", target)
     return target
 
@@ -166,8 +181,12 @@ def test_one_hostile_input_does_not_stop_the_others(hostile_target):
     each counted as what they are, and the inputs after them still run."""
     # 3 s: the hang must be cut, while a 4 GiB allocation refused on a loaded machine is not.
     with WorkerPool(1, 512 << 20, 3.0, MAX_RSS) as workers:
-        jobs = [(i, "hostile", d) for i, d in enumerate(
-            [b"fine", b"hang", b"fine", b"hog", b"fine", b"die", b"fine", b"bug", b"fine"])]
+        jobs = [
+            (i, "hostile", d)
+            for i, d in enumerate(
+                [b"fine", b"hang", b"fine", b"hog", b"fine", b"die", b"fine", b"bug", b"fine"]
+            )
+        ]
         start = time.monotonic()
         results = dict(workers.map(jobs))
         took = time.monotonic() - start
@@ -184,11 +203,20 @@ def _sometimes_bug(data: bytes, scratch: Path) -> int:
 
 
 def test_campaign_counts_and_saves_crashers(monkeypatch, tmp_path):
-    target = Target("flaky", lambda: [fuzz_targets.Seed("s", b"seed data", Layout())],
-                    _sometimes_bug)
+    target = Target(
+        "flaky", lambda: [fuzz_targets.Seed("s", b"seed data", Layout())], _sometimes_bug
+    )
     monkeypatch.setitem(TARGETS, "flaky", target)
-    stats = campaign(target, seconds=60, seed=1, max_inputs=30, timeout=1.0,
-                     memory=512 << 20, crash_dir=tmp_path, keep_per_site=2)
+    stats = campaign(
+        target,
+        seconds=60,
+        seed=1,
+        max_inputs=30,
+        timeout=1.0,
+        memory=512 << 20,
+        crash_dir=tmp_path,
+        keep_per_site=2,
+    )
     assert stats.inputs == 30
     assert stats.statuses["ok"] + stats.statuses["crash"] == 30
     assert stats.statuses["crash"] > 0
@@ -211,12 +239,22 @@ def test_scan_reports_the_other_inputs_when_one_is_hostile(tmp_path, real_psts):
     garbage = tmp_path / "noise.bin"
     garbage.write_bytes(bytes(range(256)) * 8)
     good_msg = tmp_path / "good.msg"
-    good_msg.write_bytes(next((REPO.parent / "shared/samples/real/msg").glob("*.msg"))
-                         .read_bytes())
+    good_msg.write_bytes(next((REPO.parent / "shared/samples/real/msg").glob("*.msg")).read_bytes())
     out = tmp_path / "report.json"
     code, _, err = fuzz_targets.run_cli(
-        ["scan", str(good_pst), str(truncated), str(garbage), str(good_msg),
-         "--format", "json", "--output", str(out)], inputs=4) or (None, "", "")
+        [
+            "scan",
+            str(good_pst),
+            str(truncated),
+            str(garbage),
+            str(good_msg),
+            "--format",
+            "json",
+            "--output",
+            str(out),
+        ],
+        inputs=4,
+    ) or (None, "", "")
     assert code in (0, 1), "scan has not landed"
     report = json.loads(out.read_text())
     by_path = {Path(s["path"]).name: s for s in report["sources"]}
@@ -234,12 +272,22 @@ def _msg_with_attachment(method: int, data: bytes | None) -> bytes:
     from uidl_inspector.synth.msg_writer import msg_bytes
     from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec, Prop
 
-    return msg_bytes(MessageSpec(
-        props={PropId.MESSAGE_CLASS: Prop(PropType.UNICODE, "IPM.Note")},
-        attachments=[AttachmentSpec(props={
-            PropId.ATTACH_METHOD: Prop(PropType.INT32, method),
-            PropId.ATTACH_LONG_FILENAME: Prop(PropType.UNICODE, r"\\server\share\f.txt"),
-        }, data=data)]))
+    return msg_bytes(
+        MessageSpec(
+            props={PropId.MESSAGE_CLASS: Prop(PropType.UNICODE, "IPM.Note")},
+            attachments=[
+                AttachmentSpec(
+                    props={
+                        PropId.ATTACH_METHOD: Prop(PropType.INT32, method),
+                        PropId.ATTACH_LONG_FILENAME: Prop(
+                            PropType.UNICODE, r"\\server\share\f.txt"
+                        ),
+                    },
+                    data=data,
+                )
+            ],
+        )
+    )
 
 
 @pytest.mark.parametrize("method", [0, 2, 4, 5])
@@ -283,9 +331,9 @@ def _cfb_entry(data: bytes, name: str) -> tuple[int, int]:
         while sect < 0xFFFFFFFA:
             for k in range(4):
                 at = (sect + 1) * 512 + 128 * k
-                length = int.from_bytes(data[at + 0x40:at + 0x42], "little")
-                if data[at:at + max(length - 2, 0)].decode("utf-16-le") == name:
-                    return at, int.from_bytes(data[at + 0x74:at + 0x78], "little")
+                length = int.from_bytes(data[at + 0x40 : at + 0x42], "little")
+                if data[at : at + max(length - 2, 0)].decode("utf-16-le") == name:
+                    return at, int.from_bytes(data[at + 0x74 : at + 0x78], "little")
                 index += 1
             sect = ole.fat[sect]
     finally:
@@ -298,10 +346,10 @@ def _loop_stream(data: bytes, name: str) -> bytes:
     itself: olefile in lenient mode then reads the same sector until memory runs out."""
     out = bytearray(data)
     at, start = _cfb_entry(data, name)
-    out[at + 0x78:at + 0x80] = (0xFFFFFFFF).to_bytes(8, "little")  # not 0x7FFFFFFF: "unknown"
+    out[at + 0x78 : at + 0x80] = (0xFFFFFFFF).to_bytes(8, "little")  # not 0x7FFFFFFF: "unknown"
     fat_sector = int.from_bytes(data[0x4C:0x50], "little")
     fat_at = (fat_sector + 1) * 512 + 4 * start
-    out[fat_at:fat_at + 4] = start.to_bytes(4, "little")
+    out[fat_at : fat_at + 4] = start.to_bytes(4, "little")
     return bytes(out)
 
 

@@ -79,14 +79,16 @@ def test_escape_round_trips_any_bytes(uid):
 
 def test_every_printable_byte_escapes_and_decodes():
     uid = "".join(chr(b) for b in range(0x21, 0x7F))
-    history = parse_blob(build_blob([("get", "body", WHEN, uid[:70]),
-                                     ("get", "body", WHEN, uid[70:])]))
+    history = parse_blob(
+        build_blob([("get", "body", WHEN, uid[:70]), ("get", "body", WHEN, uid[70:])])
+    )
     assert history.anomalies == ()
     assert "".join(e.uid for e in history.entries) == uid
 
 
-timestamps = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)
-                          ).map(lambda d: d.replace(microsecond=0))
+timestamps = st.datetimes(
+    min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)
+).map(lambda d: d.replace(microsecond=0))
 ascii_uids = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=70)
 text_uids = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20)
 operations = st.sampled_from(["get", "delete", "get-and-delete"])
@@ -94,8 +96,13 @@ contents = st.sampled_from(["none", "header", "body"])
 
 
 @settings(max_examples=120, deadline=None)
-@given(st.lists(st.tuples(operations, contents, timestamps, ascii_uids), max_size=30,
-                unique_by=lambda t: t[3]))
+@given(
+    st.lists(
+        st.tuples(operations, contents, timestamps, ascii_uids),
+        max_size=30,
+        unique_by=lambda t: t[3],
+    )
+)
 def test_round_trip_rfc1939_uids(tags):
     data = build_blob(tags)
     history = parse_blob(data)
@@ -107,8 +114,13 @@ def test_round_trip_rfc1939_uids(tags):
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.tuples(operations, contents, timestamps, text_uids), max_size=10,
-                unique_by=lambda t: t[3]))
+@given(
+    st.lists(
+        st.tuples(operations, contents, timestamps, text_uids),
+        max_size=10,
+        unique_by=lambda t: t[3],
+    )
+)
 def test_round_trip_non_ascii_uids(tags):
     history = parse_blob(build_blob(tags))
     assert [e.uid for e in history.entries] == [t[3] for t in tags]
@@ -140,10 +152,9 @@ def damaged_blobs(draw):
         pos = draw(st.integers(0, len(data)))
         kind = draw(st.sampled_from(["set", "cut", "insert"]))
         if kind == "set" and pos < len(data):
-            data[pos] = draw(st.one_of(st.sampled_from(b"\0$-+& hbx9Z\xff"),
-                                       st.integers(0, 255)))
+            data[pos] = draw(st.one_of(st.sampled_from(b"\0$-+& hbx9Z\xff"), st.integers(0, 255)))
         elif kind == "cut":
-            del data[pos:pos + draw(st.integers(1, 20))]
+            del data[pos : pos + draw(st.integers(1, 20))]
         else:
             data[pos:pos] = draw(st.binary(max_size=8))
     return bytes(data)
@@ -158,7 +169,7 @@ def test_lenient_never_raises_and_both_paths_agree(data):
     assert all(0 <= a.offset <= len(data) for a in history.anomalies)
     for entry in history.entries:
         assert entry.offset + len(entry.raw_tag) <= len(data)
-        assert data[entry.offset:entry.offset + len(entry.raw_tag)] == entry.raw_tag
+        assert data[entry.offset : entry.offset + len(entry.raw_tag)] == entry.raw_tag
         assert set(entry.anomalies) <= set(ANOMALY_CODES)
     if history.anomalies:
         with pytest.raises(StrictModeError):
@@ -273,8 +284,7 @@ def test_a_cut_blob_has_no_slack():
 def test_short_and_empty_tags():
     h = parse_blob(b"\x03\x00\x02\x00+b2012\x00\x00")
     assert h.parsed_count == 2
-    assert set(codes(h)) == {"bad_timestamp", "uid_not_rfc1939", "bad_operation",
-                             "bad_content"}
+    assert set(codes(h)) == {"bad_timestamp", "uid_not_rfc1939", "bad_operation", "bad_content"}
 
 
 def test_unescaped_separator_is_a_bad_escape_but_still_decoded():
@@ -284,8 +294,9 @@ def test_unescaped_separator_is_a_bad_escape_but_still_decoded():
 
 
 def test_leap_days():
-    good = parse_blob(build_blob([("get", "body", "20120229000000", "a"),
-                                  ("get", "body", "20000229000000", "b")]))
+    good = parse_blob(
+        build_blob([("get", "body", "20120229000000", "a"), ("get", "body", "20000229000000", "b")])
+    )
     assert good.anomalies == () and isinstance(good.entries, _LazyEntries)
     for bad in ("21000229000000", "20130229000000"):
         h = parse_blob(build_blob([("get", "body", WHEN, "a"), ("get", "body", bad, "b")]))
@@ -308,14 +319,25 @@ def test_strict_mode_on_a_clean_blob():
 def test_to_dict_keys():
     h = parse_blob(BLOB)
     d = h.to_dict()
-    assert list(d) == ["version", "declared_count", "parsed_count", "slack", "entries",
-                       "anomalies"]
-    assert list(d["entries"][0])[:8] == ["index", "offset", "operation", "content",
-                                         "timestamp", "raw_timestamp", "raw_uid", "uid"]
+    assert list(d) == ["version", "declared_count", "parsed_count", "slack", "entries", "anomalies"]
+    assert list(d["entries"][0])[:8] == [
+        "index",
+        "offset",
+        "operation",
+        "content",
+        "timestamp",
+        "raw_timestamp",
+        "raw_uid",
+        "uid",
+    ]
     bad = parse_blob(ANOMALIES["bad_content"]).to_dict()
     assert bad["entries"][0]["raw_tag_hex"] == ANOMALIES["bad_content"][4:-1].hex()
-    assert bad["anomalies"][0] == {"code": "bad_content", "severity": "warning", "offset": 5,
-                                   "detail": "tag #0: content b'x' is not one of ' ' h b"}
+    assert bad["anomalies"][0] == {
+        "code": "bad_content",
+        "severity": "warning",
+        "offset": 5,
+        "detail": "tag #0: content b'x' is not one of ' ' h b",
+    }
 
 
 def test_builder_refuses_what_the_declaration_cannot_write():
@@ -353,8 +375,12 @@ def test_fast_check_without_possessive_repeats(monkeypatch):
     # Python 3.10 has no possessive repeat: the findall tiling must decide the same.
     import uidl_inspector.history as history
 
-    samples = [BLOB, build_blob([GOOD, GOOD2, ("get", "body", WHEN, "uid3")]),
-               *ANOMALIES.values(), BLOB[:4] + b"junk" + BLOB[4:]]
+    samples = [
+        BLOB,
+        build_blob([GOOD, GOOD2, ("get", "body", WHEN, "uid3")]),
+        *ANOMALIES.values(),
+        BLOB[:4] + b"junk" + BLOB[4:],
+    ]
     expected = [parse_blob(d) for d in samples]
     monkeypatch.setattr(history, "_CLEAN_TAGS", None)
     assert [parse_blob(d) for d in samples] == expected

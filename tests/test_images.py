@@ -53,7 +53,8 @@ def _histories(report: dict) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for record in report["histories"]:
         out.setdefault(record["source"], []).append(
-            {k: v for k, v in record.items() if k != "source"})
+            {k: v for k, v in record.items() if k != "source"}
+        )
     return out
 
 
@@ -101,8 +102,13 @@ def test_fat_volume_image(images):
     image = report["sources"][0]
     assert image["kind"] == "image" and image["path"] == str(images.fat)
     assert image["sha256"] == _sha256(images.fat) and image["hashed"] is True
-    assert image["examined"] == {"partitions": 0, "snapshots": 0, "file_systems": 1,
-                                 "files": 4, "stores": 4}
+    assert image["examined"] == {
+        "partitions": 0,
+        "snapshots": 0,
+        "file_systems": 1,
+        "files": 4,
+        "stores": 4,
+    }
 
 
 def test_identical_stores_read_once_and_listed_everywhere(images):
@@ -132,8 +138,10 @@ def test_partitioned_disk_in_every_format(images, fmt):
     report = _scan(path)
     assert report["failed"] == []
     found = _by_path(report)
-    expected = {**{k: ("p1", v) for k, v in NTFS_LIVE.items()},
-                **{k: ("p2", v) for k, v in DISK_FAT_LIVE.items()}}
+    expected = {
+        **{k: ("p1", v) for k, v in NTFS_LIVE.items()},
+        **{k: ("p2", v) for k, v in DISK_FAT_LIVE.items()},
+    }
     assert sorted(found) == sorted(expected)
     for inside, (partition, name) in expected.items():
         source = found[inside]
@@ -144,8 +152,17 @@ def test_partitioned_disk_in_every_format(images, fmt):
         assert _histories(report)[source["path"]] == _loose(name)
     image = report["sources"][0]
     assert image["examined"]["partitions"] == 2 and image["examined"]["file_systems"] == 2
-    assert image["format"] == {"raw": "raw", "ewf": "ewf", "vmdk": "vmdk", "qcow2": "qcow",
-                               "vpc": "vhdi", "vhdx": "vhdi"}[fmt]
+    assert (
+        image["format"]
+        == {
+            "raw": "raw",
+            "ewf": "ewf",
+            "vmdk": "vmdk",
+            "qcow2": "qcow",
+            "vpc": "vhdi",
+            "vhdx": "vhdi",
+        }[fmt]
+    )
 
 
 def test_split_e01_read_once_from_its_first_segment(images):
@@ -157,7 +174,8 @@ def test_split_e01_read_once_from_its_first_segment(images):
     assert len(_by_path(report)) == 3
     image = report["sources"][0]
     assert [(s["path"], s["sha256"]) for s in image["segments"]] == [
-        (str(p), _sha256(p)) for p in segments]
+        (str(p), _sha256(p)) for p in segments
+    ]
     assert (image["size"], image["sha256"]) == (segments[0].stat().st_size, _sha256(segments[0]))
     result = runner.invoke(app, ["scan", str(segments[1]), "-f", "json"])
     assert result.exit_code == 1
@@ -237,7 +255,10 @@ def test_vss_image_every_snapshot_walked():
     scan = ImageScan(str(path))
     volumes = scan.volumes()
     assert [(v.partition, v.snapshot, v.file_system) for v in volumes] == [
-        (None, None, "NTFS"), (None, 1, "NTFS"), (None, 2, "NTFS")]
+        (None, None, "NTFS"),
+        (None, 1, "NTFS"),
+        (None, 2, "NTFS"),
+    ]
     assert list(scan.stores()) == []
     assert scan.examined["snapshots"] == 2 and scan.examined["file_systems"] == 3
     assert scan.errors == []
@@ -245,6 +266,7 @@ def test_vss_image_every_snapshot_walked():
     for snapshot, name in ((1, "syslog"), (2, "another_file")):
         spec = next(v.spec for v in volumes if v.snapshot == snapshot)
         from dfvfs.resolver import resolver
+
         root = resolver.Resolver.OpenFileSystem(spec).GetRootFileEntry()
         assert name in {e.name for e in root.sub_file_entries}
 
@@ -265,8 +287,13 @@ def test_real_ext_e01():
     assert report["failed"] == []
     image = report["sources"][0]
     assert image["format"] == "ewf" and image["sha256"] == _sha256(path)
-    assert image["examined"] == {"partitions": 0, "snapshots": 0, "file_systems": 1,
-                                 "files": 3, "stores": 0}
+    assert image["examined"] == {
+        "partitions": 0,
+        "snapshots": 0,
+        "file_systems": 1,
+        "files": 3,
+        "stores": 0,
+    }
 
 
 def test_damaged_image_gives_what_can_be_read(images, tmp_path):
@@ -282,8 +309,7 @@ def test_damaged_image_gives_what_can_be_read(images, tmp_path):
     report = _scan(damaged)
     found = _by_path(report)
     assert "/OUTLOOK.PST" in found and found["/OUTLOOK.PST"]["errors"] == []
-    assert _histories(report)[found["/OUTLOOK.PST"]["path"]] == \
-        _loose(FAT_LIVE["/OUTLOOK.PST"])
+    assert _histories(report)[found["/OUTLOOK.PST"]["path"]] == _loose(FAT_LIVE["/OUTLOOK.PST"])
     # whatever happened to the cut store, it is said, not raised
     cut_store = found.get("/USERS/BOB/_LD.PST")
     assert cut_store is not None, sorted(found)
@@ -306,7 +332,7 @@ def test_damaged_partition_is_a_finding_and_the_others_are_read(images, tmp_path
     damaged = tmp_path / "mft.raw"
     data = bytearray(images.disk.read_bytes())
     mft = data.find(b"FILE0", 2048 * 512)
-    data[mft: mft + 16384] = bytes(16384)  # the first MFT entries ($MFT itself) are gone
+    data[mft : mft + 16384] = bytes(16384)  # the first MFT entries ($MFT itself) are gone
     damaged.write_bytes(bytes(data))
     report = _scan(damaged)
     image = report["sources"][0]
@@ -330,7 +356,7 @@ def test_back_end_errors_while_reading_are_read_errors():
             self.reads += 1
             if self.reads > 1:
                 raise RuntimeError("libewf_handle_read_buffer: unable to read chunk")
-            return self.data[self.at:self.at + size]
+            return self.data[self.at : self.at + size]
 
         def close(self):
             pass
@@ -365,15 +391,30 @@ def test_encrypted_volume_one_line(tmp_path):
     path = tmp_path / "luks.img"
     with open(path, "wb") as handle:
         handle.truncate(4 << 20)
-    subprocess.run([cryptsetup, "luksFormat", "--batch-mode", "--type", "luks1",
-                    "--pbkdf-force-iterations", "1000", str(path), "-"],
-                   input=b"secret-pass", check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            cryptsetup,
+            "luksFormat",
+            "--batch-mode",
+            "--type",
+            "luks1",
+            "--pbkdf-force-iterations",
+            "1000",
+            str(path),
+            "-",
+        ],
+        input=b"secret-pass",
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     result = runner.invoke(app, ["scan", str(path), "-f", "json"])
     assert result.exit_code == 1
     line = [x for x in result.stderr.splitlines() if "error" in x]
     assert len(line) == 1 and "LUKS" in line[0] and "--credential password:" in line[0]
-    result = runner.invoke(app, ["scan", str(path), "-f", "json",
-                                 "--credential", "password:secret-pass"])
+    result = runner.invoke(
+        app, ["scan", str(path), "-f", "json", "--credential", "password:secret-pass"]
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -405,18 +446,23 @@ def test_data_ranges_for_a_carver(images):
     for item in ranges[:20]:
         if item.offset is not None:
             with item.open() as stream:
-                assert stream.read() == raw[item.offset:item.offset + item.length]
+                assert stream.read() == raw[item.offset : item.offset + item.length]
     # unallocated NTFS clusters lie inside partition 1 and hold no file's bytes
     p1 = (2048 * 512, (2048 + 12288) * 512)
     unallocated = [r for r in ranges if r.what == "unallocated" and r.partition == "p1"]
-    assert unallocated and all(p1[0] <= r.offset and r.offset + r.length <= p1[1]
-                               for r in unallocated)
+    assert unallocated and all(
+        p1[0] <= r.offset and r.offset + r.length <= p1[1] for r in unallocated
+    )
     for name in NTFS_LIVE.values():
         first = (SYNTHETIC / name).read_bytes()[:4096]
-        assert all(first not in raw[r.offset:r.offset + r.length] for r in unallocated)
+        assert all(first not in raw[r.offset : r.offset + r.length] for r in unallocated)
     # ntfs-3g, an independent reader of the same volume, counts the same free clusters
-    info = subprocess.run([need_peer("ntfsinfo"), "-m", str(images.folder / "p1.ntfs")],
-                          check=True, capture_output=True, text=True).stdout
+    info = subprocess.run(
+        [need_peer("ntfsinfo"), "-m", str(images.folder / "p1.ntfs")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     cluster = int(re.search(r"Cluster Size: (\d+)", info).group(1))
     free = int(re.search(r"Free Clusters: (\d+)", info).group(1))
     assert sum(r.length for r in unallocated) == free * cluster
@@ -426,16 +472,17 @@ def test_fat_unallocated_holds_the_deleted_store_not_the_live_ones(images):
     raw = images.fat.read_bytes()
     unallocated = [r for r in data_ranges(str(images.fat)) if r.what == "unallocated"]
     assert unallocated
-    free = b"".join(raw[r.offset:r.offset + r.length] for r in unallocated)
+    free = b"".join(raw[r.offset : r.offset + r.length] for r in unallocated)
     assert (SYNTHETIC / FAT_DELETED[1]).read_bytes()[:65536] in free  # mdel frees clusters
     for name in set(FAT_LIVE.values()):
         assert (SYNTHETIC / name).read_bytes()[:4096] not in free
     for item in unallocated[:5]:
         with item.open() as stream:
-            assert stream.read() == raw[item.offset:item.offset + item.length]
+            assert stream.read() == raw[item.offset : item.offset + item.length]
     # mtools, an independent reader of the same FAT, counts the same free bytes
-    listing = subprocess.run([need_peer("mdir"), "-i", str(images.fat), "::"], check=True,
-                             capture_output=True, text=True).stdout
+    listing = subprocess.run(
+        [need_peer("mdir"), "-i", str(images.fat), "::"], check=True, capture_output=True, text=True
+    ).stdout
     free_bytes = int(re.search(r"([\d ]+) bytes free", listing).group(1).replace(" ", ""))
     assert sum(r.length for r in unallocated) == free_bytes
     disk = [r for r in data_ranges(str(images.disk)) if r.what == "unallocated"]
@@ -462,14 +509,16 @@ def test_carve_an_image_reads_its_unused_space(tmp_path):
     decoded image, in a raw FAT volume and in the same volume wrapped as E01."""
     history = (disk_images.SAMPLES / "demo-history.blob").read_bytes()
     fat = tmp_path / "carve.img"
-    disk_images._fat(fat, 2 * disk_images.MIB, {"/KEEP.TXT": "../README.md",
-                                                "/GONE.BIN": "../demo-history.blob"})
+    disk_images._fat(
+        fat, 2 * disk_images.MIB, {"/KEEP.TXT": "../README.md", "/GONE.BIN": "../demo-history.blob"}
+    )
     disk_images._run(need_peer("mdel"), "-i", str(fat), "::/GONE.BIN")
     at = fat.read_bytes().find(history)  # mdel frees the clusters, it does not wipe them
     assert at > 0
     ewf = tmp_path / "carve"
-    disk_images._run(need_peer("ewfacquire"), "-u", "-q", "-t", str(ewf), "-c",
-                     "deflate:fast", str(fat))
+    disk_images._run(
+        need_peer("ewfacquire"), "-u", "-q", "-t", str(ewf), "-c", "deflate:fast", str(fat)
+    )
     for image in (fat, tmp_path / "carve.E01"):
         result = runner.invoke(app, ["carve", str(image), "-f", "json"])
         assert result.exit_code == 0, result.output
@@ -496,8 +545,11 @@ def test_hidden_lists_the_stores_inside_an_image(images):
     inside = {s["container"]["path"]: s for s in report["sources"] if "container" in s}
     assert set(inside) == set(NTFS_LIVE) | set(DISK_FAT_LIVE)  # no MSG in this disk
     for path, name in {**NTFS_LIVE, **DISK_FAT_LIVE}.items():
-        rows = [{k: v for k, v in r.items() if k != "source"} for r in report["hidden"]
-                if r["source"] == inside[path]["path"]]
+        rows = [
+            {k: v for k, v in r.items() if k != "source"}
+            for r in report["hidden"]
+            if r["source"] == inside[path]["path"]
+        ]
         with open_pst(SYNTHETIC / name) as store:
             loose, _ = hidden_inventory(store)
         assert rows == json.loads(json.dumps(loose)), path

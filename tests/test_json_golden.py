@@ -31,8 +31,7 @@ def reference(report: Report) -> str:
     data = report.to_dict()
     for record, out in zip(report.histories, data["histories"], strict=True):
         out["entries"] = [e.to_dict() for e in record.history.entries]
-    return json.dumps(data, indent=2, ensure_ascii=True, allow_nan=False,
-                      default=_default) + "\n"
+    return json.dumps(data, indent=2, ensure_ascii=True, allow_nan=False, default=_default) + "\n"
 
 
 @pytest.mark.parametrize("name", list(INPUTS))
@@ -50,19 +49,19 @@ def test_hidden_envelope_bytes_are_the_standard_encoders() -> None:
 
     data = envelope(hidden_evidence([str(SAMPLES / "synthetic")]).report)
     assert data["hidden"]
-    assert to_json(data) == json.dumps(data, indent=2, ensure_ascii=True,
-                                       default=_default) + "\n"
+    assert to_json(data) == json.dumps(data, indent=2, ensure_ascii=True, default=_default) + "\n"
 
 
 def _hostile_report() -> Report:
-    tags = [make_tag("+", " ", "20240229120000", "caf\u00e9-\U0001f600-\u202e"),
-            make_tag("-", "h", "20231231235959", "plain"),
-            make_tag("&", "b", "20230101000000", "plain")]  # a duplicate UID: the slow path
+    tags = [
+        make_tag("+", " ", "20240229120000", "caf\u00e9-\U0001f600-\u202e"),
+        make_tag("-", "h", "20231231235959", "plain"),
+        make_tag("&", "b", "20230101000000", "plain"),
+    ]  # a duplicate UID: the slow path
     report = Report()
     blob = build_blob(tags)
     report.sources.append(Source("\u00e9vidence/\U0001f600.bin", "blob", len(blob), "", ""))
-    report.histories.append(HistoryRecord("\u00e9vidence/\U0001f600.bin", parse_blob(blob),
-                                          blob))
+    report.histories.append(HistoryRecord("\u00e9vidence/\U0001f600.bin", parse_blob(blob), blob))
     clean = build_blob([make_tag("+", "h", "20240101000000", f"uid{i}$x") for i in range(9)])
     report.histories.append(HistoryRecord("clean", parse_blob(clean), clean))
     report.extra["big"] = {"beyond_64_bits": 1 << 70, "control": "\x00\x1f\x7f\t"}
@@ -77,8 +76,14 @@ def test_non_ascii_controls_and_huge_integers_as_the_standard_encoder() -> None:
 
 
 def test_batched_entries_equal_entry_to_dict() -> None:
-    blob = build_blob([make_tag("+-&"[i % 3], " hb"[i % 3], f"20{i % 90 + 10:02d}0228235959",
-                                f"u{i}-~{{$}}{i}") for i in range(10_000)])
+    blob = build_blob(
+        [
+            make_tag(
+                "+-&"[i % 3], " hb"[i % 3], f"20{i % 90 + 10:02d}0228235959", f"u{i}-~{{$}}{i}"
+            )
+            for i in range(10_000)
+        ]
+    )
     history = parse_blob(blob)
     assert not history.anomalies  # the fast path
     batches = list(history.entry_dicts(size=999))

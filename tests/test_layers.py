@@ -50,7 +50,7 @@ def imported(tree: ast.AST, module: str, is_package: bool) -> list[tuple[str, in
             out += [(a.name, node.lineno) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 target = ".".join([*base, node.module] if node.module else base)
             else:
                 target = node.module or ""
@@ -67,8 +67,9 @@ def unit(module: str) -> str:
     return parts[1] if len(parts) > 1 else parts[0]
 
 
-def upward_imports(root: Path, ranks: dict[str, int],
-                   allowed: dict[tuple[str, str], str]) -> list[str]:
+def upward_imports(
+    root: Path, ranks: dict[str, int], allowed: dict[tuple[str, str], str]
+) -> list[str]:
     problems = []
     for path in sorted(root.rglob("*.py")):
         module = module_name(path, root)
@@ -95,27 +96,31 @@ def test_every_allowed_exception_is_still_needed() -> None:
     ranks = layer_order(ARCHITECTURE.read_text(encoding="utf-8"))
     for (module, target), reason in ALLOWED.items():
         assert reason.strip(), f"{module} -> {target}: no reason given"
-        assert upward_imports(SRC, ranks, {k: v for k, v in ALLOWED.items()
-                                          if k != (module, target)}), \
-            f"{module} -> {target} is allowed but no longer imported"
+        assert upward_imports(
+            SRC, ranks, {k: v for k, v in ALLOWED.items() if k != (module, target)}
+        ), f"{module} -> {target} is allowed but no longer imported"
 
 
-@pytest.mark.parametrize("statement", [
-    "from uidl_inspector.report.model import Report\n",
-    "import uidl_inspector.cli.app\n",
-    "from ..report import model\n",
-    "from uidl_inspector import pipeline\n",
-    "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-    "    from uidl_inspector.audit import run_audit\n",
-    "def later():\n    from uidl_inspector.locate import locate\n",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "from uidl_inspector.report.model import Report\n",
+        "import uidl_inspector.cli.app\n",
+        "from ..report import model\n",
+        "from uidl_inspector import pipeline\n",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from uidl_inspector.audit import run_audit\n",
+        "def later():\n    from uidl_inspector.locate import locate\n",
+    ],
+)
 def test_an_upward_import_is_caught(tmp_path: Path, statement: str) -> None:
     root = tmp_path / PACKAGE
     (root / "store").mkdir(parents=True)
     (root / "__init__.py").write_text("")
     (root / "store" / "__init__.py").write_text("")
-    (root / "store" / "reader.py").write_text("from uidl_inspector.schemas import ndb\n"
-                                              + statement)
+    (root / "store" / "reader.py").write_text(
+        "from uidl_inspector.schemas import ndb\n" + statement
+    )
     ranks = layer_order(ARCHITECTURE.read_text(encoding="utf-8"))
     problems = upward_imports(root, ranks, {})
     assert len(problems) == 1 and problems[0].startswith("uidl_inspector.store.reader:")
@@ -127,5 +132,6 @@ def test_a_module_in_no_layer_is_caught(tmp_path: Path) -> None:
     (root / "__init__.py").write_text("")
     (root / "newthing.py").write_text("")
     problems = upward_imports(root, layer_order(ARCHITECTURE.read_text(encoding="utf-8")), {})
-    assert problems == [f"{PACKAGE}.newthing: unit 'newthing' is in no layer of "
-                        "docs/architecture.md"]
+    assert problems == [
+        f"{PACKAGE}.newthing: unit 'newthing' is in no layer of docs/architecture.md"
+    ]

@@ -73,33 +73,61 @@ def test_seven_lab_stores_are_one_lineage():
     assert lineage["account"] == "user1@test.lab"
     assert lineage["manager"] == b"General Key\0".hex()
     versions = lineage["versions"]
+
     def names(kind):
-        return [[s["source"].rsplit("/", 1)[1][14:31] for s in v["sources"] if s["kind"] == kind]
-                for v in versions]
+        return [
+            [s["source"].rsplit("/", 1)[1][14:31] for s in v["sources"] if s["kind"] == kind]
+            for v in versions
+        ]
 
     assert [[n[:8] for n in v] for v in names("live")] == [
-        ["20170606", "20170612"], ["20170612"], ["20170613"], ["20170613"], ["20170617"],
-        ["20170625"]]
+        ["20170606", "20170612"],
+        ["20170612"],
+        ["20170613"],
+        ["20170613"],
+        ["20170617"],
+        ["20170625"],
+    ]
     # the previous version each of three stores keeps in a free block (docs/recovery.md) is
     # the same state as the live history of the store before it: one version, one more place
-    assert names("recovered") == [["20170612-39ba6b10"], [], ["20170613-d94af90c"],
-                                  ["20170617-3b2b9c93"], [], []]
+    assert names("recovered") == [
+        ["20170612-39ba6b10"],
+        [],
+        ["20170613-d94af90c"],
+        ["20170617-3b2b9c93"],
+        [],
+        [],
+    ]
     assert [v["count"] for v in versions] == [5, 6, 7, 8, 9, 4]
     latest = [v["latest_tag"] for v in versions]
-    assert latest == ["2017-06-06T19:23:51", "2017-06-12T14:32:50", "2017-06-13T16:19:29",
-                      "2017-06-13T18:26:26", "2017-06-17T14:21:03", "2017-06-17T14:21:03"]
-    assert [[a["uid"] for a in v["added"]] for v in versions] == [[], ["6"], ["7"], ["8"],
-                                                                  ["9"], []]
+    assert latest == [
+        "2017-06-06T19:23:51",
+        "2017-06-12T14:32:50",
+        "2017-06-13T16:19:29",
+        "2017-06-13T18:26:26",
+        "2017-06-17T14:21:03",
+        "2017-06-17T14:21:03",
+    ]
+    assert [[a["uid"] for a in v["added"]] for v in versions] == [
+        [],
+        ["6"],
+        ["7"],
+        ["8"],
+        ["9"],
+        [],
+    ]
     assert versions[2]["added"][0]["timestamp"] == "2017-06-13T16:19:29"
     last = versions[-1]
-    assert [(r["uid"], r["reason"]) for r in last["removed"]] == [
-        (u, "pruned") for u in "12345"]
+    assert [(r["uid"], r["reason"]) for r in last["removed"]] == [(u, "pruned") for u in "12345"]
     assert lineage["resets"] == [] and not any(v["reset"] for v in versions)
     # each version's BLOB is the one libpff reads from the same store
     for version in versions:
         for sighting in (s for s in version["sources"] if s["kind"] == "live"):
-            (manager,) = [m for m in hidden_messages(sighting["source"])
-                          if m.message_class == "IPM.MessageManager"]
+            (manager,) = [
+                m
+                for m in hidden_messages(sighting["source"])
+                if m.message_class == "IPM.MessageManager"
+            ]
             record = report.histories[sighting["history"]]
             blob = manager.blobs()[(record.location.attachment_index,)]
             assert hashlib.sha256(blob).hexdigest() == hashlib.sha256(record.blob).hexdigest()
@@ -111,8 +139,13 @@ def test_lab_lineage_does_not_depend_on_input_order():
     backward = audit_report([str(p) for p in reversed(paths)], [])[0].extra["audit"]["lineages"]
 
     def shape(lineages):
-        return [[(v["count"], v["latest_tag"], sorted(s["source"] for s in v["sources"]))
-                 for v in lin["versions"]] for lin in lineages]
+        return [
+            [
+                (v["count"], v["latest_tag"], sorted(s["source"] for s in v["sources"]))
+                for v in lin["versions"]
+            ]
+            for lin in lineages
+        ]
 
     assert shape(forward) == shape(backward)
 
@@ -148,20 +181,28 @@ def test_copies_give_one_lineage_with_the_writers_diffs(copies):
     (lineage,) = audit["lineages"]
     (expected,) = truth["expected"]["lineages"]
     assert lineage["store_key"] == expected["store_key"]
-    got = [{"store": v["sources"][0]["source"].rsplit("/", 1)[1], "count": v["count"],
+    got = [
+        {
+            "store": v["sources"][0]["source"].rsplit("/", 1)[1],
+            "count": v["count"],
             "added_uids": [a["uid"] for a in v["added"]],
-            "pruned_uids": [r["uid"] for r in v["removed"] if r["reason"] == "pruned"]}
-           for v in lineage["versions"]]
+            "pruned_uids": [r["uid"] for r in v["removed"] if r["reason"] == "pruned"],
+        }
+        for v in lineage["versions"]
+    ]
     assert got == expected["versions"]
-    assert all(len(v["removed"]) == len(e["pruned_uids"])
-               for v, e in zip(lineage["versions"], expected["versions"], strict=True))
+    assert all(
+        len(v["removed"]) == len(e["pruned_uids"])
+        for v, e in zip(lineage["versions"], expected["versions"], strict=True)
+    )
     assert len(expected["versions"]) == 4 and all(v["pruned_uids"] for v in got[1:])
 
 
 def test_copies_pruning_confirmed_by_the_later_listing(copies):
     members, _ = copies
-    listing = parse_server_listing(members[-1].listings[next(iter(members[-1].listings))]
-                                   .read_bytes(), "latest.uidl.txt")
+    listing = parse_server_listing(
+        members[-1].listings[next(iter(members[-1].listings))].read_bytes(), "latest.uidl.txt"
+    )
     audit = audit_report([str(m.store) for m in members], [listing])[0].extra["audit"]
     removed = [r for v in audit["lineages"][0]["versions"] for r in v["removed"]]
     assert removed and all(r["reason"] == "pruned" and r["confirmed"] for r in removed)
@@ -173,7 +214,8 @@ def test_two_clients_still_share_a_mailbox(two_clients):
     audit = audit_report([str(m.store) for m in members], [])[0].extra["audit"]
     assert len(audit["lineages"]) == len(truth["expected"]["lineages"]) == 2
     assert {lin["store_key"] for lin in audit["lineages"]} == {
-        e["store_key"] for e in truth["expected"]["lineages"]}
+        e["store_key"] for e in truth["expected"]["lineages"]
+    }
     found = [f for f in audit["findings"] if f["code"] == "same_uid_in_two_histories"]
     assert len(found) == 1
     shared = members[0].document["expected"]["shared_uids"]
@@ -213,8 +255,7 @@ def test_a_recovered_blob_joins_its_lineage_as_an_earlier_version():
     paths = lab_paths()
     live = audit_report([str(paths[-1])], [])[0]
     earlier = audit_report([str(paths[2])], [])[0].histories[0].blob  # the 1-6 state
-    extra = recovered_observation(0, live.histories[0].source, earlier,
-                                  like=live.histories[0])
+    extra = recovered_observation(0, live.histories[0].source, earlier, like=live.histories[0])
     lineages = build_lineages([*observations(live.histories), extra])
     (lineage,) = lineages
     assert [v.sightings[0].kind for v in lineage.versions] == ["recovered", "live"]
@@ -255,8 +296,10 @@ def test_html_marks_a_reset():
 
     msgs, tags = mailbox(utc(2025, 3, 3, 8), 6, 0)
     old = replace(history(tags[:4], source="backup.pst"), store_key="aa" * 16)
-    new = replace(history([("+", datetime(2025, 3, 9, 9, 0, 1), "x<b>")], source="live.pst"),
-                  store_key="aa" * 16)
+    new = replace(
+        history([("+", datetime(2025, 3, 9, 9, 0, 1), "x<b>")], source="live.pst"),
+        store_key="aa" * 16,
+    )
     st = store("live.pst", msgs)
     report = Report(histories=[old, new])
     report.extra["audit"] = run_audit([old, new], [take_inventory(st, st.path)])
@@ -288,13 +331,17 @@ def test_source_kinds_live_copy_snapshot():
     live = replace(history(tags, source="live.pst"), store_key="0a" * 16)
     exported = replace(history(tags, source="export.msg", nid=None), store_key="0a" * 16)
     shadow = replace(history(tags[:2], source="vss/mail.pst"), store_key="0a" * 16)
-    sources = [SimpleNamespace(path="live.pst", kind="pst"),
-               SimpleNamespace(path="export.msg", kind="msg"),
-               SimpleNamespace(path="vss/mail.pst", kind="pst",
-                               container={"snapshot": "HarddiskVolumeShadowCopy1"})]
+    sources = [
+        SimpleNamespace(path="live.pst", kind="pst"),
+        SimpleNamespace(path="export.msg", kind="msg"),
+        SimpleNamespace(
+            path="vss/mail.pst", kind="pst", container={"snapshot": "HarddiskVolumeShadowCopy1"}
+        ),
+    ]
     (lineage,) = build_lineages(observations([live, exported, shadow], sources))
     first, last = lineage.versions
     assert [(s.kind, s.snapshot) for s in first.sightings] == [
-        ("snapshot", "HarddiskVolumeShadowCopy1")]
+        ("snapshot", "HarddiskVolumeShadowCopy1")
+    ]
     assert [s.kind for s in last.sightings] == ["live", "copy"]
     assert [a["uid"] for a in last.added] == [tags[2][2]] and not last.removed

@@ -15,13 +15,7 @@ from uidl_inspector.mapi import PropType as T
 from uidl_inspector.store.msg import read_msg_extract, read_msg_olefile
 from uidl_inspector.store.pst import open_pst
 from uidl_inspector.synth.msg_writer import msg_bytes
-from uidl_inspector.synth.pst_writer import (
-    AttachmentSpec,
-    MessageSpec,
-    Prop,
-    StoreSpec,
-    write_pst,
-)
+from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec, Prop, StoreSpec, write_pst
 
 # Every type both writers produce, with values at the edges of their signedness.
 EVERY_TYPE = {
@@ -46,8 +40,10 @@ EVERY_TYPE = {
 
 
 def _message() -> MessageSpec:
-    attachment = AttachmentSpec({0x3704: Prop(T.UNICODE, "a.bin"), 0x3705: Prop(T.INT32, 1),
-                                 0x6602: Prop(T.INT32, -7)}, data=b"attached")
+    attachment = AttachmentSpec(
+        {0x3704: Prop(T.UNICODE, "a.bin"), 0x3705: Prop(T.INT32, 1), 0x6602: Prop(T.INT32, -7)},
+        data=b"attached",
+    )
     return MessageSpec(dict(EVERY_TYPE), attachments=[attachment])
 
 
@@ -66,25 +62,32 @@ def test_store_and_exported_msg_read_equal_over_every_written_type(tmp_path, rea
     from_msg = {pid: msg.props[pid] for pid in EVERY_TYPE}
     assert from_store == from_msg
     assert from_store[0x6602] == -1 and from_store[0x0E1D] == "café €"
-    assert {pid: msg.attachments()[0].props[pid] for pid in (0x3704, 0x6602)} == \
-        store_attachment == {0x3704: "a.bin", 0x6602: -7}
+    assert (
+        {pid: msg.attachments()[0].props[pid] for pid in (0x3704, 0x6602)}
+        == store_attachment
+        == {0x3704: "a.bin", 0x6602: -7}
+    )
 
 
-@pytest.mark.parametrize(("ptype", "value", "stored"), [
-    (T.INT16, -1, b"\xff\xff"),
-    (T.INT32, -1, b"\xff\xff\xff\xff"),
-    (T.INT32, 0xFFFFFFFF, b"\xff\xff\xff\xff"),  # given unsigned: the same bits
-    (T.INT64, -2, b"\xfe" + b"\xff" * 7),
-    (T.CURRENCY, -10000, (-10000).to_bytes(8, "little", signed=True)),
-    (T.ERROR, 0x8004010F, b"\x0f\x01\x04\x80"),
-    (T.BOOLEAN, True, b"\x01"),
-])
+@pytest.mark.parametrize(
+    ("ptype", "value", "stored"),
+    [
+        (T.INT16, -1, b"\xff\xff"),
+        (T.INT32, -1, b"\xff\xff\xff\xff"),
+        (T.INT32, 0xFFFFFFFF, b"\xff\xff\xff\xff"),  # given unsigned: the same bits
+        (T.INT64, -2, b"\xfe" + b"\xff" * 7),
+        (T.CURRENCY, -10000, (-10000).to_bytes(8, "little", signed=True)),
+        (T.ERROR, 0x8004010F, b"\x0f\x01\x04\x80"),
+        (T.BOOLEAN, True, b"\x01"),
+    ],
+)
 def test_signedness_as_ms_oxcdata_defines_the_types(ptype, value, stored):
     assert mapi.encode_fixed(ptype, value) == stored
     decoded = mapi.decode_fixed(ptype, stored.ljust(8, b"\0"))
     signed = ptype not in (T.ERROR, T.BOOLEAN)
     width = 8 * len(stored)
-    assert decoded == (int.from_bytes(stored, "little", signed=signed) if ptype != T.BOOLEAN
-                       else True)
+    assert decoded == (
+        int.from_bytes(stored, "little", signed=signed) if ptype != T.BOOLEAN else True
+    )
     if signed:
         assert -(1 << (width - 1)) <= decoded < 1 << (width - 1)

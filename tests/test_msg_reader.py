@@ -89,8 +89,12 @@ def test_property_entry_schema_is_symmetric():
     entry = PropertyEntry.parse(data)
     assert (entry.prop_type, entry.prop_id, entry.flags) == (0x1F, 0x1A, 6)
     assert PropertyEntry.build(entry) == data
-    header = {"next_recipient_id": 1, "next_attachment_id": 2, "recipient_count": 1,
-              "attachment_count": 2}
+    header = {
+        "next_recipient_id": 1,
+        "next_attachment_id": 2,
+        "recipient_count": 1,
+        "attachment_count": 2,
+    }
     built = property_stream("top").build({"header": header, "entries": [entry]})
     assert len(built) == 48
     again = property_stream("top").parse(built)
@@ -101,16 +105,24 @@ def _hidden_spec() -> MessageSpec:
     def blob_attachment(name: str) -> AttachmentSpec:
         return AttachmentSpec({0x3707: Prop(T.UNICODE, name), 0x3705: Prop(T.INT32, 1)}, BLOB)
 
-    inner = MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note"), 0x37: Prop(T.UNICODE, "inner")},
-                        [blob_attachment("BlobPOPx@y.z")])
+    inner = MessageSpec(
+        {0x1A: Prop(T.UNICODE, "IPM.Note"), 0x37: Prop(T.UNICODE, "inner")},
+        [blob_attachment("BlobPOPx@y.z")],
+    )
     return MessageSpec(
-        {0x1A: Prop(T.UNICODE, "IPM.MessageManager"),
-         0x37: Prop(T.UNICODE, "Outlook Message Manager (Outlook) (KEY: 00ff)"),
-         0x0B: Prop(T.BINARY, b"\0\xff"),
-         0x3007: Prop(T.TIME, datetime(2012, 9, 6, 13, 11, 38, tzinfo=timezone.utc))},
-        [blob_attachment("BlobPOPa@b.c"),
-         AttachmentSpec({0x3705: Prop(T.INT32, 5), 0x3001: Prop(T.STRING8, "emb")},
-                        embedded=inner)])
+        {
+            0x1A: Prop(T.UNICODE, "IPM.MessageManager"),
+            0x37: Prop(T.UNICODE, "Outlook Message Manager (Outlook) (KEY: 00ff)"),
+            0x0B: Prop(T.BINARY, b"\0\xff"),
+            0x3007: Prop(T.TIME, datetime(2012, 9, 6, 13, 11, 38, tzinfo=timezone.utc)),
+        },
+        [
+            blob_attachment("BlobPOPa@b.c"),
+            AttachmentSpec(
+                {0x3705: Prop(T.INT32, 5), 0x3001: Prop(T.STRING8, "emb")}, embedded=inner
+            ),
+        ],
+    )
 
 
 @pytest.mark.parametrize("reader", [read_msg_extract, read_msg_olefile, open_msg])
@@ -123,8 +135,12 @@ def test_attachments_and_embedded_messages(tmp_path, reader):
     assert msg.props[0x0B] == b"\0\xff"
     assert msg.props[0x3007] == datetime(2012, 9, 6, 13, 11, 38, tzinfo=timezone.utc)
     first, second = msg.attachments()
-    assert (first.index, first.nid, first.data, first.props[0x3707]) == (0, None, BLOB,
-                                                                          "BlobPOPa@b.c")
+    assert (first.index, first.nid, first.data, first.props[0x3707]) == (
+        0,
+        None,
+        BLOB,
+        "BlobPOPa@b.c",
+    )
     assert first.embedded() is None
     assert second.data is None and second.props[0x3001] == "emb"
     inner = second.embedded()
@@ -134,21 +150,42 @@ def test_attachments_and_embedded_messages(tmp_path, reader):
 
 def _minimal_msg_without_named_map() -> bytes:
     """An MSG as some tools write it: no ``__nameid_version1.0``, which extract-msg needs."""
-    entries = [{"prop_type": T.INT32, "prop_id": 0x3705, "flags": 6,
-                "value": (1).to_bytes(8, "little")},
-               {"prop_type": T.BINARY, "prop_id": 0x3701, "flags": 6,
-                "value": len(BLOB).to_bytes(4, "little") + bytes(4)}]
-    attachment = Storage("__attach_version1.0_#00000000", [
-        Stream(PROPERTY_STREAM, property_stream("attachment").build({"header": {},
-                                                                      "entries": entries})),
-        Stream("__substg1.0_37010102", BLOB)])
-    header = {"next_recipient_id": 0, "next_attachment_id": 1, "recipient_count": 0,
-              "attachment_count": 1}
+    entries = [
+        {"prop_type": T.INT32, "prop_id": 0x3705, "flags": 6, "value": (1).to_bytes(8, "little")},
+        {
+            "prop_type": T.BINARY,
+            "prop_id": 0x3701,
+            "flags": 6,
+            "value": len(BLOB).to_bytes(4, "little") + bytes(4),
+        },
+    ]
+    attachment = Storage(
+        "__attach_version1.0_#00000000",
+        [
+            Stream(
+                PROPERTY_STREAM,
+                property_stream("attachment").build({"header": {}, "entries": entries}),
+            ),
+            Stream("__substg1.0_37010102", BLOB),
+        ],
+    )
+    header = {
+        "next_recipient_id": 0,
+        "next_attachment_id": 1,
+        "recipient_count": 0,
+        "attachment_count": 1,
+    }
     top = property_stream("top").build({"header": header, "entries": []})
-    return CompoundFile(Storage("Root Entry", [
-        Stream(PROPERTY_STREAM, top),
-        Stream("__substg1.0_001A001F", "IPM.MessageManager".encode("utf-16-le")),
-        attachment])).to_bytes()
+    return CompoundFile(
+        Storage(
+            "Root Entry",
+            [
+                Stream(PROPERTY_STREAM, top),
+                Stream("__substg1.0_001A001F", "IPM.MessageManager".encode("utf-16-le")),
+                attachment,
+            ],
+        )
+    ).to_bytes()
 
 
 def test_olefile_fallback_when_extract_msg_rejects(tmp_path):
@@ -199,7 +236,7 @@ def test_damaged_sectors_give_an_error_or_a_partial_read(tmp_path):
     outcomes = []
     for sector in range(1, len(data) // 512):
         damaged = bytearray(data)
-        damaged[sector * 512:(sector + 1) * 512] = b"\xff" * 512
+        damaged[sector * 512 : (sector + 1) * 512] = b"\xff" * 512
         bad.write_bytes(bytes(damaged))
         outcomes.append(_open_or_error(bad))
     assert "error" in outcomes and len(outcomes) > 5

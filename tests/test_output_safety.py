@@ -98,27 +98,41 @@ def hostile_store(tmp_path_factory) -> Path:
     spec = StoreSpec()
     inbox = next(f for f in spec.folders if f.name == "Inbox")
     inbox.name = "Inbox <b>\x1b[7m=1+1"
-    manager = MessageSpec(props={
-        PropId.MESSAGE_CLASS: s("IPM.MessageManager"),
-        PropId.SUBJECT: s(f"Outlook Message Manager ({HOSTILE[0]}) (KEY: 0011)"),
-    }, attachments=[AttachmentSpec(props={
-        PropId.ATTACH_METHOD: Prop(PropType.INT32, AttachMethod.BY_VALUE),
-        PropId.ATTACH_SIZE: Prop(PropType.INT32, len(blob)),
-        PropId.RENDERING_POSITION: Prop(PropType.INT32, -1),
-        PropId.ATTACH_LONG_FILENAME: s("BlobPOP=evil\x1b[31m<i>@example.com"),
-        PropId.ATTACH_FILENAME: s("BlobPOP=evil\x1b[31m<i>@example.com"),
-    }, data=blob)])
+    manager = MessageSpec(
+        props={
+            PropId.MESSAGE_CLASS: s("IPM.MessageManager"),
+            PropId.SUBJECT: s(f"Outlook Message Manager ({HOSTILE[0]}) (KEY: 0011)"),
+        },
+        attachments=[
+            AttachmentSpec(
+                props={
+                    PropId.ATTACH_METHOD: Prop(PropType.INT32, AttachMethod.BY_VALUE),
+                    PropId.ATTACH_SIZE: Prop(PropType.INT32, len(blob)),
+                    PropId.RENDERING_POSITION: Prop(PropType.INT32, -1),
+                    PropId.ATTACH_LONG_FILENAME: s("BlobPOP=evil\x1b[31m<i>@example.com"),
+                    PropId.ATTACH_FILENAME: s("BlobPOP=evil\x1b[31m<i>@example.com"),
+                },
+                data=blob,
+            )
+        ],
+    )
     inbox.associated.append(manager)
     when = datetime(2024, 3, 1, 9, 30, tzinfo=timezone.utc)
     subjects = [*HOSTILE[:8], BIDI]
     for i, subject in enumerate(subjects * 2):
-        inbox.messages.append(MessageSpec(props={
-            PropId.MESSAGE_CLASS: s("IPM.Note"),
-            PropId.SUBJECT: s(subject),
-            PropId.SENDER_NAME: s(HOSTILE[12]),
-            PropId.INTERNET_MESSAGE_ID: s(f"<{i % len(subjects)}.{HOSTILE[15]}@evil.example>"),
-            PropId.MESSAGE_DELIVERY_TIME: Prop(PropType.TIME, when + timedelta(hours=i)),
-        }))
+        inbox.messages.append(
+            MessageSpec(
+                props={
+                    PropId.MESSAGE_CLASS: s("IPM.Note"),
+                    PropId.SUBJECT: s(subject),
+                    PropId.SENDER_NAME: s(HOSTILE[12]),
+                    PropId.INTERNET_MESSAGE_ID: s(
+                        f"<{i % len(subjects)}.{HOSTILE[15]}@evil.example>"
+                    ),
+                    PropId.MESSAGE_DELIVERY_TIME: Prop(PropType.TIME, when + timedelta(hours=i)),
+                }
+            )
+        )
     path = tmp_path_factory.mktemp("store") / "hostile.pst"
     write_pst(spec, path)
     return path
@@ -138,18 +152,25 @@ def _run(args: list[str]) -> tuple[int, str, str]:
 
 # Command lines producing each format, as (command, input fixture name, extra args).
 CSV_RUNS = [("blob", "hostile_blob", []), ("scan", "hostile_store", [])]
-TABLE_RUNS = [("blob", "hostile_blob", []), ("scan", "hostile_store", []),
-              ("hidden", "hostile_store", [])]
-JSON_RUNS = [("blob", "hostile_blob", []), ("scan", "hostile_store", []),
-             ("hidden", "hostile_store", []), ("audit", "hostile_store", [])]
+TABLE_RUNS = [
+    ("blob", "hostile_blob", []),
+    ("scan", "hostile_store", []),
+    ("hidden", "hostile_store", []),
+]
+JSON_RUNS = [
+    ("blob", "hostile_blob", []),
+    ("scan", "hostile_store", []),
+    ("hidden", "hostile_store", []),
+    ("audit", "hostile_store", []),
+]
 
 
-def _report(request, tmp_path: Path, command: str, fixture: str, extra: list[str],
-            fmt: str) -> str:
+def _report(request, tmp_path: Path, command: str, fixture: str, extra: list[str], fmt: str) -> str:
     source = request.getfixturevalue(fixture)
     out = tmp_path / f"out.{fmt}"
-    code, stdout, stderr = _run([command, str(source), "--format", fmt, "--output", str(out),
-                                 *extra])
+    code, stdout, stderr = _run(
+        [command, str(source), "--format", fmt, "--output", str(out), *extra]
+    )
     assert code == 0, stderr
     return out.read_bytes().decode("utf-8")  # no newline translation: CR is data here
 
@@ -163,7 +184,7 @@ def test_json_keeps_every_hostile_uid_exactly(hostile_blob, tmp_path):
     assert code == 0, err
     entries = json.loads(out.read_text(encoding="utf-8"))["histories"][0]["entries"]
     uids = [e["uid"] for e in entries]
-    assert uids[:len(HOSTILE)] == _uids()
+    assert uids[: len(HOSTILE)] == _uids()
     assert entries[len(HOSTILE)]["raw_uid"] == "=cmd\x1b[31m<b>raw</b>"
     assert bytes.fromhex(entries[-1]["uid_hex"]) == BAD_UTF8
 
@@ -177,7 +198,7 @@ def test_json_keeps_hostile_subjects_and_names_exactly(hostile_store, tmp_path):
     assert history["location"]["subject"] == f"Outlook Message Manager ({HOSTILE[0]}) (KEY: 0011)"
     assert history["location"]["attachment_name"] == "BlobPOP=evil\x1b[31m<i>@example.com"
     assert history["location"]["folder"].endswith("Inbox <b>\x1b[7m=1+1")
-    assert [e["uid"] for e in history["entries"]][:len(HOSTILE)] == _uids()
+    assert [e["uid"] for e in history["entries"]][: len(HOSTILE)] == _uids()
 
 
 @pytest.mark.parametrize(("command", "fixture", "extra"), JSON_RUNS)
@@ -203,8 +224,9 @@ def test_csv_cells_are_neutralised(request, tmp_path, command, fixture, extra):
     # Neutralised by a prefix, not by stripping: the value is still there after it.
     uid_cells = {c for c in cells}
     for uid in _uids():
-        assert uid in uid_cells or any(c.endswith(uid) and len(c) == len(uid) + 1
-                                       for c in cells), uid[:40]
+        assert uid in uid_cells or any(c.endswith(uid) and len(c) == len(uid) + 1 for c in cells), (
+            uid[:40]
+        )
 
 
 # --- terminal tables: no raw control or escape bytes -------------------------------------
@@ -212,8 +234,13 @@ def test_csv_cells_are_neutralised(request, tmp_path, command, fixture, extra):
 
 def _controls(text: str) -> list[str]:
     """Raw controls (C0 but line feed, DEL, C1) and invisible format characters."""
-    return sorted({ch for ch in text if (ord(ch) < 0x20 and ch != "\n") or
-                   0x7F <= ord(ch) <= 0x9F or ch in "\u202e\u200b"})
+    return sorted(
+        {
+            ch
+            for ch in text
+            if (ord(ch) < 0x20 and ch != "\n") or 0x7F <= ord(ch) <= 0x9F or ch in "\u202e\u200b"
+        }
+    )
 
 
 @pytest.mark.parametrize(("command", "fixture", "extra"), TABLE_RUNS)
@@ -251,8 +278,7 @@ class _Markup(HTMLParser):
 def test_html_report_carries_no_injected_markup(hostile_store, tmp_path):
     _need("audit")
     out = tmp_path / "audit.html"
-    code, _, err = _run(["audit", str(hostile_store), "--format", "html", "--output",
-                         str(out)])
+    code, _, err = _run(["audit", str(hostile_store), "--format", "html", "--output", str(out)])
     assert code == 0, err
     page = out.read_text(encoding="utf-8")
     parser = _Markup()
@@ -272,14 +298,18 @@ def test_html_report_carries_no_injected_markup(hostile_store, tmp_path):
 
 # --- atomic writes and --force -----------------------------------------------------------
 
-WRITERS = [("blob", "hostile_blob", "json"), ("scan", "hostile_store", "json"),
-           ("scan", "hostile_store", "csv"), ("hidden", "hostile_store", "json"),
-           ("audit", "hostile_store", "json"), ("audit", "hostile_store", "html")]
+WRITERS = [
+    ("blob", "hostile_blob", "json"),
+    ("scan", "hostile_store", "json"),
+    ("scan", "hostile_store", "csv"),
+    ("hidden", "hostile_store", "json"),
+    ("audit", "hostile_store", "json"),
+    ("audit", "hostile_store", "html"),
+]
 
 
 @pytest.mark.parametrize(("command", "fixture", "fmt"), WRITERS)
-def test_existing_output_is_not_overwritten_without_force(request, tmp_path, command,
-                                                          fixture, fmt):
+def test_existing_output_is_not_overwritten_without_force(request, tmp_path, command, fixture, fmt):
     source = request.getfixturevalue(fixture)
     out = tmp_path / f"report.{fmt}"
     out.write_text("precious analyst notes\n")
@@ -287,8 +317,7 @@ def test_existing_output_is_not_overwritten_without_force(request, tmp_path, com
     assert code == 1
     assert len([line for line in stderr.splitlines() if line.strip()]) == 1
     assert out.read_text() == "precious analyst notes\n"
-    code, _, stderr = _run([command, str(source), "--format", fmt, "--output", str(out),
-                            "--force"])
+    code, _, stderr = _run([command, str(source), "--format", fmt, "--output", str(out), "--force"])
     assert code == 0, stderr
     assert out.read_text(encoding="utf-8") != "precious analyst notes\n"
 
@@ -298,8 +327,9 @@ class _Interrupted(KeyboardInterrupt):
 
 
 @pytest.mark.parametrize(("command", "fixture", "fmt"), WRITERS)
-def test_interrupted_write_leaves_no_half_report(request, tmp_path, monkeypatch, command,
-                                                 fixture, fmt):
+def test_interrupted_write_leaves_no_half_report(
+    request, tmp_path, monkeypatch, command, fixture, fmt
+):
     """Interrupt the run at the moment the report would be put in place (rename, replace
     or hard link of a finished temporary): no file at the output path (so it was never
     written there directly), no temporary left behind, and with --force an existing
@@ -325,7 +355,8 @@ def test_interrupted_write_leaves_no_half_report(request, tmp_path, monkeypatch,
             result = CliRunner().invoke(app, args, catch_exceptions=True)
         assert result.exit_code == 130, (result.exit_code, result.stderr[-300:])
         assert [line for line in result.stderr.splitlines() if line.strip()] == [
-            "uidl-inspector: error: interrupted"]
+            "uidl-inspector: error: interrupted"
+        ]
 
     interrupted_run([command, str(source), "--format", fmt, "--output", str(out)])
     assert sorted(p.name for p in out_dir.iterdir()) == []

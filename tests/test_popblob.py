@@ -28,8 +28,12 @@ def fields_of(tags):
 
 
 def test_field_bounds_come_from_the_declaration():
-    assert TAG_FIELDS == (("operation", 0, 1), ("content", 1, 2), ("timestamp", 2, 16),
-                          ("uid", 16, None))
+    assert TAG_FIELDS == (
+        ("operation", 0, 1),
+        ("content", 1, 2),
+        ("timestamp", 2, 16),
+        ("uid", 16, None),
+    )
     assert FIXED_TAG_SIZE == 16
 
 
@@ -37,9 +41,18 @@ def test_example_tag_through_both_paths():
     data = bytes.fromhex("03000100") + EXAMPLE_TAG + b"\0"
     fast, checked = PopBlob.parse(data), PopBlobChecked.parse(data)
     assert (fast.version, fast.count, fast.trailing) == (3, 1, b"")
-    assert fields_of(fast.tags) == fields_of(checked.tags) == [{
-        "operation": b"+", "content": b"b", "timestamp": b"20120906131138",
-        "uid": b"0BC535DB$2dEA63$2d11E1$2dA75C$2d00215AD7BB74"}]
+    assert (
+        fields_of(fast.tags)
+        == fields_of(checked.tags)
+        == [
+            {
+                "operation": b"+",
+                "content": b"b",
+                "timestamp": b"20120906131138",
+                "uid": b"0BC535DB$2dEA63$2d11E1$2dA75C$2d00215AD7BB74",
+            }
+        ]
+    )
     assert fast.tags.offsets == [4]
     assert PopBlob.build(fast) == data
 
@@ -78,7 +91,8 @@ def test_fast_build_falls_back_to_the_declaration_when_a_field_does_not_fit():
 raw_field = st.binary(min_size=0, max_size=3).filter(lambda b: b"\0" not in b)
 tag_bytes = st.builds(
     lambda op, ct, ts, uid: op + ct + ts + uid,
-    st.sampled_from([b"+", b"-", b"&", b"x"]), st.sampled_from([b" ", b"h", b"b", b"q"]),
+    st.sampled_from([b"+", b"-", b"&", b"x"]),
+    st.sampled_from([b" ", b"h", b"b", b"q"]),
     st.one_of(st.just(b"20120906131138"), st.binary(min_size=14, max_size=14)),
     st.binary(max_size=30),
 ).filter(lambda b: b"\0" not in b)
@@ -87,15 +101,17 @@ tag_bytes = st.builds(
 @settings(max_examples=150, deadline=None)
 @given(st.lists(tag_bytes, max_size=12), st.integers(0, 3))
 def test_fast_and_declared_agree_on_well_formed_tags(raws, extra_count):
-    tags = [Container(operation=r[0:1], content=r[1:2], timestamp=r[2:16], uid=r[16:])
-            for r in raws]
+    tags = [
+        Container(operation=r[0:1], content=r[1:2], timestamp=r[2:16], uid=r[16:]) for r in raws
+    ]
     declared = Array(len(tags), NullTerminated(ResourceTag))
     built = declared.build(tags)
     assert ResourceTags(len(tags)).build(tags) == built  # fast build == declared build
     fast = ResourceTags(len(tags)).parse(built)
     assert fields_of(fast) == fields_of(declared.parse(built))
-    assert fast.complete and fast.offsets == [sum(len(r) + 1 for r in raws[:i])
-                                              for i in range(len(raws))]
+    assert fast.complete and fast.offsets == [
+        sum(len(r) + 1 for r in raws[:i]) for i in range(len(raws))
+    ]
     # A Count larger than the tags present: the checked path fails, the fast one says so.
     short = ResourceTags(len(tags) + 1 + extra_count).parse(built)
     assert not short.complete and fields_of(short) == fields_of(fast)
@@ -103,18 +119,27 @@ def test_fast_and_declared_agree_on_well_formed_tags(raws, extra_count):
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=120), st.lists(tag_bytes, max_size=4))
-def test_checked_parse_succeeds_exactly_when_the_fast_path_sees_no_structural_problem(
-        noise, raws):
-    data = PopBlob.build({"version": 3, "count": len(raws),
-                          "tags": [Container(operation=r[0:1], content=r[1:2],
-                                             timestamp=r[2:16], uid=r[16:]) for r in raws],
-                          "trailing": b""})
-    for candidate in (data, data + noise, data[:len(data) - len(noise) % 8], noise):
+def test_checked_parse_succeeds_exactly_when_the_fast_path_sees_no_structural_problem(noise, raws):
+    data = PopBlob.build(
+        {
+            "version": 3,
+            "count": len(raws),
+            "tags": [
+                Container(operation=r[0:1], content=r[1:2], timestamp=r[2:16], uid=r[16:])
+                for r in raws
+            ],
+            "trailing": b"",
+        }
+    )
+    for candidate in (data, data + noise, data[: len(data) - len(noise) % 8], noise):
         if len(candidate) < 4:
             continue
         fast = PopBlob.parse(candidate)
-        structural_ok = (fast.tags.complete and not fast.trailing
-                         and all(len(r) >= FIXED_TAG_SIZE for r in fast.tags.raws))
+        structural_ok = (
+            fast.tags.complete
+            and not fast.trailing
+            and all(len(r) >= FIXED_TAG_SIZE for r in fast.tags.raws)
+        )
         try:
             checked = PopBlobChecked.parse(candidate)
         except ConstructError:

@@ -334,8 +334,11 @@ def test_flipped_bytes(tmp_path, monkeypatch, name):
         patch.setattr(NdbFile, "read_block", recording)
         assert _survives(source) == set()
     with open_pst(source) as store:
-        blocks = sorted((e.BREF_ib, e.cb) for e in store.ndb.iter_entries(ndb.PTYPE_BBT)
-                        if e.BREF_bid & ~1 in used and e.cb)
+        blocks = sorted(
+            (e.BREF_ib, e.cb)
+            for e in store.ndb.iter_entries(ndb.PTYPE_BBT)
+            if e.BREF_bid & ~1 in used and e.cb
+        )
     seen = []
     for round_ in range(60):
         damaged = bytearray(data)

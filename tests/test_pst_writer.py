@@ -66,8 +66,14 @@ def _manager(profile: str, key: bytes, blobs: dict[str, bytes]) -> MessageSpec:
             0x300B: Prop(T.BINARY, key),
         },
         attachments=[
-            AttachmentSpec({0x3707: Prop(T.UNICODE, name), 0x3704: Prop(T.UNICODE, name),
-                            0x3001: Prop(T.UNICODE, name)}, data=data)
+            AttachmentSpec(
+                {
+                    0x3707: Prop(T.UNICODE, name),
+                    0x3704: Prop(T.UNICODE, name),
+                    0x3001: Prop(T.UNICODE, name),
+                },
+                data=data,
+            )
             for name, data in blobs.items()
         ],
     )
@@ -84,26 +90,39 @@ def build_spec() -> StoreSpec:
         AttachmentSpec({0x3707: Prop(T.UNICODE, "small.txt")}, data=b"tiny attachment"),
         AttachmentSpec({0x3707: Prop(T.UNICODE, "five.bin")}, data=_blob(5 * 1024, 1)),
         AttachmentSpec({0x3707: Prop(T.UNICODE, "twenty.bin")}, data=_blob(20 * 1024 + 7, 2)),
-        AttachmentSpec({0x3707: Prop(T.UNICODE, "forwarded")},
-                       embedded=_normal(99, "Embedded")),
+        AttachmentSpec({0x3707: Prop(T.UNICODE, "forwarded")}, embedded=_normal(99, "Embedded")),
     ]
     inbox.messages[2].props[0x1000] = Prop(T.UNICODE, "long body line\r\n" * 700)  # XBLOCK
     inbox.messages[2].props[0x3A05] = Prop(T.MV_UNICODE, ["first", "second value"])
     inbox.messages[1].recipients = [
-        {0x3001: Prop(T.UNICODE, "Bob"), 0x3003: Prop(T.UNICODE, "bob@example.org"),
-         0x3002: Prop(T.UNICODE, "SMTP"), 0x0C15: Prop(T.INT32, 1)},
+        {
+            0x3001: Prop(T.UNICODE, "Bob"),
+            0x3003: Prop(T.UNICODE, "bob@example.org"),
+            0x3002: Prop(T.UNICODE, "SMTP"),
+            0x0C15: Prop(T.INT32, 1),
+        }
     ]
     key = bytes(range(16))
     nested = _manager("Old", b"General Key\0", {"BlobPOPold@example.org": _blob(300, 4)})
     inbox.associated = [
-        _manager("Outlook", key, {"BlobPOPalice@example.org": _blob(2000, 3),
-                                  "Blob0a1b2c3d": _blob(9000, 5)}),
-        MessageSpec({0x001A: Prop(T.UNICODE, "IPM.Microsoft.WunderBar.Link"),
-                     0x0037: Prop(T.UNICODE, "WunderBar")}),
-        MessageSpec({0x001A: Prop(T.UNICODE, "IPM.Note"),
-                     0x0037: Prop(T.UNICODE, "Holder of an embedded manager")},
-                    attachments=[AttachmentSpec({0x3707: Prop(T.UNICODE, "mm")},
-                                                embedded=nested)]),
+        _manager(
+            "Outlook",
+            key,
+            {"BlobPOPalice@example.org": _blob(2000, 3), "Blob0a1b2c3d": _blob(9000, 5)},
+        ),
+        MessageSpec(
+            {
+                0x001A: Prop(T.UNICODE, "IPM.Microsoft.WunderBar.Link"),
+                0x0037: Prop(T.UNICODE, "WunderBar"),
+            }
+        ),
+        MessageSpec(
+            {
+                0x001A: Prop(T.UNICODE, "IPM.Note"),
+                0x0037: Prop(T.UNICODE, "Holder of an embedded manager"),
+            },
+            attachments=[AttachmentSpec({0x3707: Prop(T.UNICODE, "mm")}, embedded=nested)],
+        ),
     ]
     inbox.folders = [FolderSpec("Boîte de réception", messages=[_normal(0, "Sub")])]
     sent = next(f for f in spec.folders if f.name == "Sent Items")
@@ -112,8 +131,11 @@ def build_spec() -> StoreSpec:
     return spec
 
 
-@pytest.fixture(scope="module", params=[(v, e) for v in VARIANTS for e in ENCODINGS],
-                ids=lambda p: f"{p[0]}-{p[1]}")
+@pytest.fixture(
+    scope="module",
+    params=[(v, e) for v in VARIANTS for e in ENCODINGS],
+    ids=lambda p: f"{p[0]}-{p[1]}",
+)
 def written(request, tmp_path_factory):
     variant, encoding = request.param
     spec = build_spec()
@@ -187,19 +209,39 @@ def test_messages_and_hidden_items_are_the_spec(written):
             got.append((m.identifier, m.subject, _text(e.get(0x1035)), m.delivery_time))
             body = m.plain_text_body
             assert body is not None and body.decode("utf-8").rstrip("\0") == _spec_body(fs, m)
-        want = [(m.nid, m.props[0x37].value, m.props[0x1035].value,
-                 m.props[0x0E06].value.replace(tzinfo=None)) for m in fs.messages]
+        want = [
+            (
+                m.nid,
+                m.props[0x37].value,
+                m.props[0x1035].value,
+                m.props[0x0E06].value.replace(tzinfo=None),
+            )
+            for m in fs.messages
+        ]
         assert got == want
         hidden = [s for s in fp.sub_items if s.identifier & 0x1F == 8]
         got_hidden = []
         for h in hidden:
             e = _entries(h)
-            got_hidden.append((h.identifier, _text(e.get(0x001A)), _text(e.get(0x0037)),
-                               e.get(0x000B, (0, None))[1], e.get(0x300B, (0, None))[1]))
-        want_hidden = [(m.nid, m.props[0x1A].value, m.props[0x37].value,
-                        m.props[0x0B].value if 0x0B in m.props else None,
-                        m.props[0x300B].value if 0x300B in m.props else None)
-                       for m in fs.associated]
+            got_hidden.append(
+                (
+                    h.identifier,
+                    _text(e.get(0x001A)),
+                    _text(e.get(0x0037)),
+                    e.get(0x000B, (0, None))[1],
+                    e.get(0x300B, (0, None))[1],
+                )
+            )
+        want_hidden = [
+            (
+                m.nid,
+                m.props[0x1A].value,
+                m.props[0x37].value,
+                m.props[0x0B].value if 0x0B in m.props else None,
+                m.props[0x300B].value if 0x300B in m.props else None,
+            )
+            for m in fs.associated
+        ]
         if not fs.associated:
             assert got_hidden == []
             continue
@@ -262,9 +304,9 @@ def test_orphan_blocks_remain_unreferenced(written):
     blob = orphan.attachments[0].data
     found_blob = False
     for ib, size in orphan.block_ranges:
-        block = data[ib:ib + size]
-        trailer = fmt.BLOCKTRAILER.parse(block[-fmt.block_trailer_size:])
-        stored = block[:trailer.cb]
+        block = data[ib : ib + size]
+        trailer = fmt.BLOCKTRAILER.parse(block[-fmt.block_trailer_size :])
+        stored = block[: trailer.cb]
         assert trailer.dwCRC == crc32(stored)
         assert trailer.wSig == compute_sig(ib, trailer.bid)
         assert trailer.bid not in bbt
@@ -286,10 +328,10 @@ def _bbt_bids(data: bytes, fmt: ndb.NdbFormat) -> set[int]:
         ib = todo.pop()
         assert ib not in seen and len(seen) < 100_000
         seen.add(ib)
-        page = fmt.BTPAGE.parse(data[ib:ib + fmt.page_size])
+        page = fmt.BTPAGE.parse(data[ib : ib + fmt.page_size])
         entry = fmt.BTENTRY if page.cLevel else fmt.BBTENTRY
         for i in range(page.cEnt):
-            e = entry.parse(page.rgentries[i * page.cbEnt:(i + 1) * page.cbEnt])
+            e = entry.parse(page.rgentries[i * page.cbEnt : (i + 1) * page.cbEnt])
             if page.cLevel:
                 todo.append(e.BREF.ib)
             else:
@@ -303,12 +345,20 @@ def _bbt_bids(data: bytes, fmt: ndb.NdbFormat) -> set[int]:
 def _readpst(path: Path, out: Path) -> tuple[str, dict[str, str]]:
     tool = need_peer("readpst")
     out.mkdir()
-    run = subprocess.run([tool, "-o", str(out), "-D", "-j", "1", str(path)],
-                         capture_output=True, text=True, errors="replace", timeout=300,
-                         check=False)
+    run = subprocess.run(
+        [tool, "-o", str(out), "-D", "-j", "1", str(path)],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=300,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
-    files = {str(p.relative_to(out)): p.read_text("utf-8", errors="replace")
-             for p in out.rglob("*") if p.is_file()}
+    files = {
+        str(p.relative_to(out)): p.read_text("utf-8", errors="replace")
+        for p in out.rglob("*")
+        if p.is_file()
+    }
     return run.stdout + run.stderr, files
 
 
@@ -317,7 +367,7 @@ def _subjects(text: str) -> list[str]:
     out = []
     for line in text.splitlines():
         if line.startswith("Subject: "):
-            out.append(str(make_header(decode_header(line[len("Subject: "):]))))
+            out.append(str(make_header(decode_header(line[len("Subject: ") :]))))
     return out
 
 
@@ -328,9 +378,11 @@ def test_readpst_exports_the_normal_messages(written, tmp_path):
     assert "error" not in log.lower()
     text = "\n".join(files.values())
     subjects = _subjects(text)
-    want = [m.props[0x37].value for f, _ in _pairs(
-        spec.folders, _open(path).get_root_folder().sub_folders[0].sub_folders)
-        for m in f.messages]
+    want = [
+        m.props[0x37].value
+        for f, _ in _pairs(spec.folders, _open(path).get_root_folder().sub_folders[0].sub_folders)
+        for m in f.messages
+    ]
     embedded = "Embedded message 99 – café"
     if variant == "ansi":  # our String8 is cp1252; readpst labels 8-bit strings ISO-8859-1
         want = [w.encode("cp1252").decode("latin-1") for w in want]
@@ -350,22 +402,32 @@ def test_readpst_exports_the_normal_messages(written, tmp_path):
 def test_many_messages_need_multi_level_btrees_and_read_in_both_peers(variant, tmp_path):
     spec = StoreSpec()
     inbox = next(f for f in spec.folders if f.name == "Inbox")
-    inbox.messages = [MessageSpec({0x0037: Prop(T.UNICODE, f"bulk {i}"),
-                                   0x1035: Prop(T.UNICODE, f"<{i}@bulk>"),
-                                   0x0E06: Prop(T.TIME, T0 + timedelta(seconds=i))})
-                      for i in range(5000)]
+    inbox.messages = [
+        MessageSpec(
+            {
+                0x0037: Prop(T.UNICODE, f"bulk {i}"),
+                0x1035: Prop(T.UNICODE, f"<{i}@bulk>"),
+                0x0E06: Prop(T.TIME, T0 + timedelta(seconds=i)),
+            }
+        )
+        for i in range(5000)
+    ]
     path = tmp_path / "bulk.pst"
     write_pst(spec, path, variant=variant)
     fmt = ndb.FORMATS[variant]
     data = path.read_bytes()
     header = fmt.HEADER.parse(data)
     for bref in (header.root.BREFNBT, header.root.BREFBBT):
-        assert fmt.BTPAGE.parse(data[bref.ib:bref.ib + 512]).cLevel >= 1
-    folder = next(f for f in _open(path).get_root_folder().sub_folders[0].sub_folders
-                  if f.name == "Inbox")
+        assert fmt.BTPAGE.parse(data[bref.ib : bref.ib + 512]).cLevel >= 1
+    folder = next(
+        f for f in _open(path).get_root_folder().sub_folders[0].sub_folders if f.name == "Inbox"
+    )
     assert folder.number_of_sub_messages == 5000
     assert [folder.get_sub_message(i).subject for i in (0, 2500, 4999)] == [
-        "bulk 0", "bulk 2500", "bulk 4999"]
+        "bulk 0",
+        "bulk 2500",
+        "bulk 4999",
+    ]
     log, files = _readpst(path, tmp_path / "out")
     assert "error" not in log.lower()
     assert sorted(_subjects("\n".join(files.values()))) == sorted(f"bulk {i}" for i in range(5000))
@@ -379,8 +441,9 @@ def test_xxblock_attachment_over_8_mb(tmp_path):
     inbox.messages[0].attachments = [AttachmentSpec({0x3707: Prop(T.UNICODE, "big")}, data=big)]
     path = tmp_path / "big.pst"
     write_pst(spec, path)
-    m = next(f for f in _open(path).get_root_folder().sub_folders[0].sub_folders
-             if f.name == "Inbox").get_sub_message(0)
+    m = next(
+        f for f in _open(path).get_root_folder().sub_folders[0].sub_folders if f.name == "Inbox"
+    ).get_sub_message(0)
     a = m.get_attachment(0)
     assert a.size == len(big)
     assert hashlib.sha256(a.read_buffer(a.size)).digest() == hashlib.sha256(big).digest()
@@ -408,8 +471,9 @@ def test_ansi_turns_unicode_strings_into_string8(tmp_path):
     inbox.messages[0].props[0x3A05] = Prop(T.MV_UNICODE, ["x", "yz"])
     path = tmp_path / "a.pst"
     write_pst(spec, path, variant="ansi")
-    m = next(f for f in _open(path).get_root_folder().sub_folders[0].sub_folders
-             if f.name == "Inbox").get_sub_message(0)
+    m = next(
+        f for f in _open(path).get_root_folder().sub_folders[0].sub_folders if f.name == "Inbox"
+    ).get_sub_message(0)
     e = _entries(m)
     assert e[0x0037][0] == 0x1E and _text(e[0x0037]) == "Inbox message 0 – café"
     assert e[0x3A05][0] == 0x101E
@@ -437,8 +501,16 @@ def test_header_crcs_and_file_size(written):
 def test_fast_builders_equal_declared_builds(variant):
     fmt = ndb.FORMATS[variant]
     rng = random.Random(1)
-    for decl in (fmt.BLOCKTRAILER, fmt.BTENTRY, fmt.BBTENTRY, fmt.NBTENTRY, ltp.PCBTH,
-                 ltp.TCROWID_UNICODE, ltp.TCROWID_ANSI, ltp.bth_index_record(4)):
+    for decl in (
+        fmt.BLOCKTRAILER,
+        fmt.BTENTRY,
+        fmt.BBTENTRY,
+        fmt.NBTENTRY,
+        ltp.PCBTH,
+        ltp.TCROWID_UNICODE,
+        ltp.TCROWID_ANSI,
+        ltp.bth_index_record(4),
+    ):
         fast = ndb_writer.FastBuild(decl)
         for _ in range(20):
             values = {}
@@ -447,17 +519,35 @@ def test_fast_builders_equal_declared_builds(variant):
             nested = _nest(values)
             assert fast(**values) == decl.build(nested)
     samples = [
-        (ltp.HNHDR, {"ibHnpm": 300, "bClientSig": 0xBC, "hidUserRoot": 0x20,
-                     "rgbFillLevel": b"\1\2\3\4"}),
+        (
+            ltp.HNHDR,
+            {"ibHnpm": 300, "bClientSig": 0xBC, "hidUserRoot": 0x20, "rgbFillLevel": b"\1\2\3\4"},
+        ),
         (ltp.HNPAGEMAP, {"cAlloc": 3, "cFree": 0, "rgibAlloc": [12, 20, 28, 40]}),
         (ltp.BTHHEADER, {"cbKey": 2, "cbEnt": 6, "bIdxLevels": 0, "hidRoot": 0x40}),
         (ltp.PTYPOBJECT, {"Nid": 0x200044, "ulSize": 7816}),
-        (fmt.SLBLOCK, {"cEnt": 2, "rgentries": [{"nid": 0x671, "bidData": 8, "bidSub": 0},
-                                                 {"nid": 0x692, "bidData": 12, "bidSub": 6}]}),
+        (
+            fmt.SLBLOCK,
+            {
+                "cEnt": 2,
+                "rgentries": [
+                    {"nid": 0x671, "bidData": 8, "bidSub": 0},
+                    {"nid": 0x692, "bidData": 12, "bidSub": 6},
+                ],
+            },
+        ),
         (fmt.XBLOCK, {"cEnt": 3, "lcbTotal": 20000, "rgbid": [4, 8, 12]}),
-        (ltp.TCINFO, {"cCols": 1, "rgib": [8, 8, 8, 9], "hidRowIndex": 0x40, "hnidRows": 0,
-                      "hidIndex": 0, "rgTCOLDESC": [{"tag": 0x67F20003, "ibData": 0,
-                                                      "cbData": 4, "iBit": 0}]}),
+        (
+            ltp.TCINFO,
+            {
+                "cCols": 1,
+                "rgib": [8, 8, 8, 9],
+                "hidRowIndex": 0x40,
+                "hnidRows": 0,
+                "hidIndex": 0,
+                "rgTCOLDESC": [{"tag": 0x67F20003, "ibData": 0, "cbData": 4, "iBit": 0}],
+            },
+        ),
     ]
     for decl, value in samples:
         assert ndb_writer.compiled(decl).build(value) == decl.build(value)
@@ -482,31 +572,41 @@ def test_heap_items_never_span_blocks_and_hids_address_them():
     hn = ltp.HNHDR.parse(blocks[0])
     assert (hn.bClientSig, hn.hidUserRoot) == (ltp.CLIENT_SIG_PC, 0)
     # block 8 starts with an HNBITMAPHDR: its first item follows the 66-byte header
-    assert ltp.HNPAGEMAP.parse(blocks[8][int.from_bytes(blocks[8][:2], "little"):]
-                               ).rgibAlloc[0] == ltp.HNBITMAPHDR.sizeof()
+    assert (
+        ltp.HNPAGEMAP.parse(blocks[8][int.from_bytes(blocks[8][:2], "little") :]).rgibAlloc[0]
+        == ltp.HNBITMAPHDR.sizeof()
+    )
     for hid, it in zip(hids, items, strict=True):
         block = blocks[ltp.hid_block_index(hid)]
         ib_hnpm = int.from_bytes(block[:2], "little")
         pm = ltp.HNPAGEMAP.parse(block[ib_hnpm:])
         i = ltp.hid_index(hid)
-        assert block[pm.rgibAlloc[i - 1]:pm.rgibAlloc[i]] == it
+        assert block[pm.rgibAlloc[i - 1] : pm.rgibAlloc[i]] == it
 
 
 def test_deleted_items_found_in_a_localized_spec_or_added(tmp_path):
-    german = StoreSpec(folders=[FolderSpec("Posteingang"), FolderSpec("Gelöschte Elemente"),
-                                FolderSpec("Gesendete Elemente", folders=[FolderSpec("Alt")])])
+    german = StoreSpec(
+        folders=[
+            FolderSpec("Posteingang"),
+            FolderSpec("Gelöschte Elemente"),
+            FolderSpec("Gesendete Elemente", folders=[FolderSpec("Alt")]),
+        ]
+    )
     write_pst(german, tmp_path / "de.pst")
     top = _open(tmp_path / "de.pst").get_root_folder().sub_folders[0]
     # libpff lists a folder's children by row ID (the NID), not by table position
     assert [(f.name, f.identifier) for f in top.sub_folders] == sorted(
-        ((f.name, f.nid) for f in german.folders), key=lambda x: x[1])
+        ((f.name, f.nid) for f in german.folders), key=lambda x: x[1]
+    )
     assert german.folders[1].nid == 0x8062
     assert len({f.nid for f in german.folders} | {german.folders[2].folders[0].nid}) == 4
     bare = StoreSpec(folders=[FolderSpec("Inbox")])
     write_pst(bare, tmp_path / "bare.pst")
     top = _open(tmp_path / "bare.pst").get_root_folder().sub_folders[0]
     assert [(f.name, f.identifier) for f in top.sub_folders] == [
-        ("Deleted Items", 0x8062), ("Inbox", bare.folders[0].nid)]
+        ("Deleted Items", 0x8062),
+        ("Inbox", bare.folders[0].nid),
+    ]
     # a spec written twice keeps its NIDs and its bytes
     first = (tmp_path / "de.pst").read_bytes()
     write_pst(german, tmp_path / "de2.pst")
@@ -525,9 +625,10 @@ def test_shared_block_gets_a_fresh_copy_when_cref_is_full():
     data = out.getvalue()
     fmt = ndb.UNICODE
     root = fmt.HEADER.parse(data).root.BREFBBT
-    page = fmt.BTPAGE.parse(data[root.ib:root.ib + 512])
-    refs = [fmt.BBTENTRY.parse(page.rgentries[i * 24:(i + 1) * 24]).cRef
-            for i in range(page.cEnt)]
+    page = fmt.BTPAGE.parse(data[root.ib : root.ib + 512])
+    refs = [
+        fmt.BBTENTRY.parse(page.rgentries[i * 24 : (i + 1) * 24]).cRef for i in range(page.cEnt)
+    ]
     # cRef counts the BBT entry plus each referrer: 65,534 users fill one copy
     assert sorted(refs) == [1 + (0xFFFF + 10 - 0xFFFE), 0xFFFF]
 
@@ -550,8 +651,26 @@ def test_round_trip_through_the_native_reader(written):
         nodes = {e.nid for e in store.iter_nodes()}
         # the nodes a new store holds ([MS-PST] 2.7.1): store, name map, root folder and its
         # tables, search queues, table templates, IPM subtree, search root, Deleted Items
-        assert {0x21, 0x61, 0x122, 0x12D, 0x12E, 0x12F, 0x1E1, 0x201, 0x60D, 0x60E, 0x60F,
-                0x610, 0x671, 0x692, 0x8022, 0x802D, 0x8042, 0x8062} <= nodes
+        assert {
+            0x21,
+            0x61,
+            0x122,
+            0x12D,
+            0x12E,
+            0x12F,
+            0x1E1,
+            0x201,
+            0x60D,
+            0x60E,
+            0x60F,
+            0x610,
+            0x671,
+            0x692,
+            0x8022,
+            0x802D,
+            0x8042,
+            0x8062,
+        } <= nodes
 
 
 def _compare_folders(specs: list[FolderSpec], folders: list, problems: list) -> None:
@@ -561,11 +680,28 @@ def _compare_folders(specs: list[FolderSpec], folders: list, problems: list) -> 
     for s, f in zip(specs, folders, strict=True):
         problems += [("folder", f.path, x) for x in f.findings]
         msgs = list(f.messages())
-        got = [(m.nid, m.subject, m.props.get(0x1035), m.props.get(0x0E06), m.props.get(0x1000),
-                m.props.get(0x3A05)) for m in msgs]
-        want = [(m.nid, m.props[0x37].value, m.props[0x1035].value, m.props[0x0E06].value,
-                 m.props[0x1000].value, m.props[0x3A05].value if 0x3A05 in m.props else None)
-                for m in s.messages]
+        got = [
+            (
+                m.nid,
+                m.subject,
+                m.props.get(0x1035),
+                m.props.get(0x0E06),
+                m.props.get(0x1000),
+                m.props.get(0x3A05),
+            )
+            for m in msgs
+        ]
+        want = [
+            (
+                m.nid,
+                m.props[0x37].value,
+                m.props[0x1035].value,
+                m.props[0x0E06].value,
+                m.props[0x1000].value,
+                m.props[0x3A05].value if 0x3A05 in m.props else None,
+            )
+            for m in s.messages
+        ]
         if got != want:
             problems.append(("messages", f.path, got, want))
         for m, ms in zip(msgs, s.messages, strict=False):
@@ -573,8 +709,15 @@ def _compare_folders(specs: list[FolderSpec], folders: list, problems: list) -> 
             _compare_attachments(m.attachments(), ms.attachments, problems)
         hidden = list(f.associated())
         got_h = [(m.nid, m.message_class, m.subject, m.props.get(0x0B)) for m in hidden]
-        want_h = [(m.nid, m.props[0x1A].value, m.props[0x37].value,
-                   m.props[0x0B].value if 0x0B in m.props else None) for m in s.associated]
+        want_h = [
+            (
+                m.nid,
+                m.props[0x1A].value,
+                m.props[0x37].value,
+                m.props[0x0B].value if 0x0B in m.props else None,
+            )
+            for m in s.associated
+        ]
         if got_h != want_h:
             problems.append(("hidden", f.path, got_h, want_h))
         for m, ms in zip(hidden, s.associated, strict=False):

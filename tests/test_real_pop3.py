@@ -27,23 +27,34 @@ runner = CliRunner()
 SUBJECT = "Outlook Message Manager () (KEY: 47656E6572616C204B657900)"
 GENERAL_KEY_HEX = b"General Key\0".hex()
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-RESTAGS = {"index": 1, "long_filename": "RestagsPOPuser1@test.lab",
-           "filename": "Restagsda8ea945", "display_name": None, "size": 0,
-           "sha256": EMPTY_SHA256}
+RESTAGS = {
+    "index": 1,
+    "long_filename": "RestagsPOPuser1@test.lab",
+    "filename": "Restagsda8ea945",
+    "display_name": None,
+    "size": 0,
+    "sha256": EMPTY_SHA256,
+}
 # UID -> the tag's time, as libpff shows the BLOB bytes: every tag is "+b" (get, body)
-TAG_TIME = {"1": "20170605203421", "2": "20170605203421", "3": "20170605203421",
-            "4": "20170605203421", "5": "20170606192351", "6": "20170612143250",
-            "7": "20170613161929", "8": "20170613182626", "9": "20170617142103"}
+TAG_TIME = {
+    "1": "20170605203421",
+    "2": "20170605203421",
+    "3": "20170605203421",
+    "4": "20170605203421",
+    "5": "20170606192351",
+    "6": "20170612143250",
+    "7": "20170613161929",
+    "8": "20170613182626",
+    "9": "20170617142103",
+}
 # store -> (UIDs in BLOB order, BLOB size, the bytes after the last tag's NUL, their text)
 EXPECTED = {
     "tghanem-user1-20170606-219b27d7.pst": ("12345", 103, "000060b80722000000", []),
     "tghanem-user1-20170612-186cefc2.pst": ("12345", 103, "000060b80722000000", []),
     "tghanem-user1-20170612-39ba6b10.pst": ("123456", 122, "b01f000058150000f81c", []),
     "tghanem-user1-20170613-b3882ec8.pst": ("1234567", 141, "6f007400650000006c0000", []),
-    "tghanem-user1-20170613-d94af90c.pst": ("12345678", 160, "63006f006d003b0000004990",
-                                            ["com;"]),
-    "tghanem-user1-20170617-3b2b9c93.pst": ("123456789", 179,
-                                            "0000000000000000003a000000", []),
+    "tghanem-user1-20170613-d94af90c.pst": ("12345678", 160, "63006f006d003b0000004990", ["com;"]),
+    "tghanem-user1-20170617-3b2b9c93.pst": ("123456789", 179, "0000000000000000003a000000", []),
     "tghanem-user1-20170625-cb6a8618.pst": ("6789", 84, "0000000078569b11", []),
 }
 
@@ -71,18 +82,33 @@ def test_real_history_is_decoded_exactly(pop3_dir, name):
     assert d["anomalies"] == []  # nothing at all, info included, on a real BLOB
     assert d["blob"]["size"] == size and d["blob"]["declared_count"] == len(uids)
     assert d["blob"]["slack"] == {"size": len(uids) + 4, "hex": slack_hex, "text": slack_text}
-    assert [(e["raw_operation"], e["raw_content"], e["raw_timestamp"], e["uid"])
-            for e in d["entries"]] == [("+", "b", TAG_TIME[u], u) for u in uids]
+    assert [
+        (e["raw_operation"], e["raw_content"], e["raw_timestamp"], e["uid"]) for e in d["entries"]
+    ] == [("+", "b", TAG_TIME[u], u) for u in uids]
     assert all(e["operation"] == "get" and e["content"] == "body" for e in d["entries"])
-    assert record.history.entries[0].timestamp == datetime.strptime(TAG_TIME[uids[0]],
-                                                                    "%Y%m%d%H%M%S")
+    assert record.history.entries[0].timestamp == datetime.strptime(
+        TAG_TIME[uids[0]], "%Y%m%d%H%M%S"
+    )
     assert d["account"] == {"email": "user1@test.lab", "mini_uid": "da8ea945"}
     assert d["profile"] == {"name": "", "search_key": GENERAL_KEY_HEX}
     loc = d["location"]
-    assert (loc["folder"], loc["message_nid"], loc["subject"], loc["attachment_index"],
-            loc["attachment_name"], loc["match_rule"], loc["attachment_rule"]) == (
-        "Top of Outlook data file/Inbox", 0x100028, SUBJECT, 0, "BlobPOPuser1@test.lab",
-        "general_key", "long_filename")
+    assert (
+        loc["folder"],
+        loc["message_nid"],
+        loc["subject"],
+        loc["attachment_index"],
+        loc["attachment_name"],
+        loc["match_rule"],
+        loc["attachment_rule"],
+    ) == (
+        "Top of Outlook data file/Inbox",
+        0x100028,
+        SUBJECT,
+        0,
+        "BlobPOPuser1@test.lab",
+        "general_key",
+        "long_filename",
+    )
     assert loc["companions"] == [RESTAGS]
     [manager] = outcome.report.extra["message_managers"]
     assert manager["rules"] == ["general_key", "conversation_key", "subject"]
@@ -92,15 +118,25 @@ def test_real_history_is_decoded_exactly(pop3_dir, name):
 def test_libpff_reads_the_same_manager_and_bytes(pop3_dir, name):
     """The literals above are what libpff's C API shows: checked here again."""
     uids, size, slack_hex, _ = EXPECTED[name]
-    [manager] = [m for m in hidden_messages(pop3_dir / name)
-                 if m.message_class == "IPM.MessageManager"]
+    [manager] = [
+        m for m in hidden_messages(pop3_dir / name) if m.message_class == "IPM.MessageManager"
+    ]
     assert (manager.nid, manager.subject, manager.conversation_key) == (
-        0x100028, SUBJECT, b"General Key\0")
+        0x100028,
+        SUBJECT,
+        b"General Key\0",
+    )
     blob, restags = manager.attachments
     assert (blob.long_filename, blob.filename, blob.display_name) == (
-        "BlobPOPuser1@test.lab", "Blobda8ea945", None)
+        "BlobPOPuser1@test.lab",
+        "Blobda8ea945",
+        None,
+    )
     assert (restags.long_filename, restags.filename, restags.data) == (
-        RESTAGS["long_filename"], RESTAGS["filename"], b"")
+        RESTAGS["long_filename"],
+        RESTAGS["filename"],
+        b"",
+    )
     tags = b"".join(b"+b" + TAG_TIME[u].encode() + u.encode() + b"\0" for u in uids)
     header = (3).to_bytes(2, "little") + len(uids).to_bytes(2, "little")
     assert blob.data == header + tags + bytes.fromhex(slack_hex) and len(blob.data) == size
@@ -138,10 +174,11 @@ def test_hidden_takes_several_paths_and_writes_the_scan_envelope(pop3_dir, tmp_p
 
 # --- the two reporting bugs of issue 9, on damaged copies of a real store ------------------
 
+
 def _damaged(tmp_path: Path, name: str, edits: dict[int, bytes], grow: int = 0) -> Path:
     data = bytearray((POP3 / "tghanem-user1-20170606-219b27d7.pst").read_bytes())
     for offset, value in edits.items():
-        data[offset:offset + len(value)] = value
+        data[offset : offset + len(value)] = value
     path = tmp_path / name
     path.write_bytes(bytes(data) + bytes(grow))
     return path
@@ -163,18 +200,20 @@ def test_hidden_reports_the_store_findings_scan_reports(pop3_dir, tmp_path):
     assert len(hidden["hidden"]) == 2  # the store is still read
 
 
-@pytest.mark.parametrize(("page", "why"), [
-    (66560, "a leaf NBT page crossed by the lookups of two folders"),
-    (50176, "the BBT root page, checked on opening and crossed again by a lookup"),
-])
+@pytest.mark.parametrize(
+    ("page", "why"),
+    [
+        (66560, "a leaf NBT page crossed by the lookups of two folders"),
+        (50176, "the BBT root page, checked on opening and crossed again by a lookup"),
+    ],
+)
 def test_one_damaged_page_is_reported_once(pop3_dir, tmp_path, page, why):
     original = (pop3_dir / "tghanem-user1-20170606-219b27d7.pst").read_bytes()
     trailer_bid = page + 512 - 8  # the page trailer's bid (Unicode PST: last 8 bytes)
     path = _damaged(tmp_path, "page.pst", {trailer_bid: bytes([original[trailer_bid] ^ 0x40])})
     for command in ("scan", "hidden"):
         data = json.loads(runner.invoke(app, [command, str(path), "-f", "json"]).stdout)
-        pages = [c for c in _codes(data["sources"][0]["findings"])
-                 if c[0].startswith("page_")]
+        pages = [c for c in _codes(data["sources"][0]["findings"]) if c[0].startswith("page_")]
         assert pages == [("page_bid_mismatch", page)], (command, why)
 
 
@@ -198,5 +237,7 @@ def test_a_run_that_finds_nothing_says_what_was_examined(real_psts):
     assert result.exit_code == 0
     assert "No POP3 download history found." in result.stdout
     line = " ".join(result.stdout.split())
-    assert (f"Examined 1 file(s) (pst 1), {folders} folder(s), {len(hidden)} hidden "
-            "message(s), 0 Message Manager(s).") in line
+    assert (
+        f"Examined 1 file(s) (pst 1), {folders} folder(s), {len(hidden)} hidden "
+        "message(s), 0 Message Manager(s)."
+    ) in line

@@ -16,20 +16,21 @@ from uidl_inspector.synth.truth import write_evidence
 
 @pytest.fixture(scope="module")
 def deleted(tmp_path_factory):
-    return write_evidence(tmp_path_factory.mktemp("dm"), scenario("deleted-manager"),
-                          encoding="permute")
+    return write_evidence(
+        tmp_path_factory.mktemp("dm"), scenario("deleted-manager"), encoding="permute"
+    )
 
 
 @pytest.fixture(scope="module")
 def evolving(tmp_path_factory):
-    return write_evidence(tmp_path_factory.mktemp("ev"), scenario("evolving"),
-                          encoding="cyclic")
+    return write_evidence(tmp_path_factory.mktemp("ev"), scenario("evolving"), encoding="cyclic")
 
 
 def _audit(evidence, *extra):
     listing = next(iter(evidence.listings.values()))
-    result = CliRunner().invoke(app, ["audit", str(evidence.store), "--server-uidl",
-                                      str(listing), *extra])
+    result = CliRunner().invoke(
+        app, ["audit", str(evidence.store), "--server-uidl", str(listing), *extra]
+    )
     assert result.exit_code == 0, result.stderr
     return result.stdout
 
@@ -59,13 +60,15 @@ def test_timeline_marks_recovered_events(evolving) -> None:
     report = json.loads(_audit(evolving, "-f", "json"))
     lost = [(e["offset"], e["uid"]) for r in report["recovered"] for e in r["lost_entries"]]
     assert lost
-    events = [json.loads(line) for line in
-              _audit(evolving, "-f", "jsonl", "--tz", "UTC").splitlines()]
+    events = [
+        json.loads(line) for line in _audit(evolving, "-f", "jsonl", "--tz", "UTC").splitlines()
+    ]
     marked = [e for e in events if e.get("recovered")]
     assert sorted((e["offset"], e["uid"]) for e in marked) == sorted(lost)
     assert all(e["timestamp_desc"].endswith(RECOVERED_SUFFIX) for e in marked)
-    assert not any(e["timestamp_desc"].endswith(RECOVERED_SUFFIX) for e in events
-                   if not e.get("recovered"))
+    assert not any(
+        e["timestamp_desc"].endswith(RECOVERED_SUFFIX) for e in events if not e.get("recovered")
+    )
 
 
 def test_html_shows_recovered_bars_and_table(evolving) -> None:

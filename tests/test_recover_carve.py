@@ -21,20 +21,23 @@ T0 = datetime(2021, 5, 1, 8, 0, 0)
 
 
 def _tags(n: int, first: int = 0) -> list[bytes]:
-    return [make_tag("get", "body", T0 + timedelta(minutes=i), f"<{i}.{i * 7}@pop.example>")
-            for i in range(first, first + n)]
+    return [
+        make_tag("get", "body", T0 + timedelta(minutes=i), f"<{i}.{i * 7}@pop.example>")
+        for i in range(first, first + n)
+    ]
 
 
 def _image(plants: list[tuple[int, bytes]], size: int = 3 << 20, seed: int = 5) -> bytes:
     image = bytearray(random.Random(seed).randbytes(size))
     for offset, data in plants:
-        image[offset:offset + len(data)] = data
+        image[offset : offset + len(data)] = data
     return bytes(image)
 
 
 def _places(items):
-    return sorted((p.offset, p.length, p.encoding, it.kind, it.core)
-                  for it in items for p in it.places)
+    return sorted(
+        (p.offset, p.length, p.encoding, it.kind, it.core) for it in items for p in it.places
+    )
 
 
 BLOB_A = build_blob(_tags(12))
@@ -54,13 +57,15 @@ def test_planted_blobs_found_at_their_offsets(chunk: int) -> None:
     ]
     image = _image(plants)
     result = carve(io.BytesIO(image), "img", chunk=chunk)
-    expected = sorted([
-        (7, len(BLOB_A), "none", "blob", BLOB_A),
-        ((1 << 20) - 30, len(BLOB_A), "permute", "blob", BLOB_A),
-        (1_500_000, len(BLOB_B), "none", "blob", BLOB_B),
-        (2_400_001, len(BLOB_B), "permute", "blob", BLOB_B),
-        (2_900_009, len(FRAGMENT), "none", "fragment", FRAGMENT),
-    ])
+    expected = sorted(
+        [
+            (7, len(BLOB_A), "none", "blob", BLOB_A),
+            ((1 << 20) - 30, len(BLOB_A), "permute", "blob", BLOB_A),
+            (1_500_000, len(BLOB_B), "none", "blob", BLOB_B),
+            (2_400_001, len(BLOB_B), "permute", "blob", BLOB_B),
+            (2_900_009, len(FRAGMENT), "none", "fragment", FRAGMENT),
+        ]
+    )
     assert _places(result.items) == expected
     assert len(result.items) == 3  # identical copies are one item with two places
     assert result.size == len(image)
@@ -98,8 +103,9 @@ def test_real_lab_store_carved_like_a_raw_image() -> None:
     path = REAL_SAMPLES / "pop3" / "tghanem-user1-20170617-3b2b9c93.pst"
     with open(path, "rb") as handle:
         result = carve(handle, str(path), chunk=4096)
-    found = sorted((p.offset, it.history.declared_count, p.encoding)
-                   for it in result.items for p in it.places)
+    found = sorted(
+        (p.offset, it.history.declared_count, p.encoding) for it in result.items for p in it.places
+    )
     assert found == [(0xB812, 8, "permute"), (0xF492, 9, "permute")]
     assert {it.account.email for it in result.items} == {"user1@test.lab"}
 
@@ -107,8 +113,7 @@ def test_real_lab_store_carved_like_a_raw_image() -> None:
 def test_cli_carve_json_and_bad_input(tmp_path) -> None:
     image = tmp_path / "unalloc.bin"
     image.write_bytes(_image([(4096, permute_encode(BLOB_A))], size=1 << 18))
-    result = CliRunner().invoke(app, ["carve", str(image), str(tmp_path / "missing"),
-                                      "-f", "json"])
+    result = CliRunner().invoke(app, ["carve", str(image), str(tmp_path / "missing"), "-f", "json"])
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert [s["size"] for s in report["sources"]] == [1 << 18, 0]

@@ -52,8 +52,9 @@ def test_real_lab_store_previous_version(path: Path) -> None:
     assert d["encoding"] == "permute"
     assert d["account"]["email"] == "user1@test.lab"
     # its tags are exactly the live history's first tags, and nothing was lost
-    assert [e.raw_tag for e in item.history.entries] == [
-        e.raw_tag for e in live.history.entries][:count]
+    assert [e.raw_tag for e in item.history.entries] == [e.raw_tag for e in live.history.entries][
+        :count
+    ]
     assert d["lost_entries"] == []
     assert d["entries"][0]["offset"] == offset + 4
 
@@ -88,7 +89,7 @@ def test_real_lab_store_earlier_manager(path: Path) -> None:
     assert d["attachments_from"] == "stale_node_entry"
     assert d["subject"] == live["subject"] and d["profile"] == live["profile"]
     assert d["allocated"] is False and d["referenced"] is False
-    raw = permute_decode(path.read_bytes()[offset:offset + d["length"]])
+    raw = permute_decode(path.read_bytes()[offset : offset + d["length"]])
     assert "IPM.MessageManager".encode("utf-16-le") in raw
 
 
@@ -151,8 +152,9 @@ def test_relation_rules() -> None:
 
     a, b, c = tag("a", 0), tag("b", 1), tag("c", 2)
     live_blob = build_blob([a, b, c]) + bytes(7)  # slack after the tags, as real BLOBs
-    live = HistoryRecord("s.pst", parse_blob(live_blob), live_blob,
-                         account=Account(email="x@example.org"))
+    live = HistoryRecord(
+        "s.pst", parse_blob(live_blob), live_blob, account=Account(email="x@example.org")
+    )
     pieces = {
         "earlier": build_blob([a, b]),
         "same": build_blob([a, b, c]),

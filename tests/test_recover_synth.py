@@ -25,16 +25,17 @@ def evolving_sets(tmp_path_factory):
 
 
 def _tag_rows(item):
-    return [(e.offset, [e.uid, e.timestamp.isoformat() if e.timestamp else None,
-                        e.raw_operation]) for e in item.history.entries]
+    return [
+        (e.offset, [e.uid, e.timestamp.isoformat() if e.timestamp else None, e.raw_operation])
+        for e in item.history.entries
+    ]
 
 
 @pytest.mark.parametrize(("variant", "encoding"), COMBOS)
 def test_evolving_versions_recovered_exactly(evolving_sets, variant, encoding) -> None:
     evidence = evolving_sets[(variant, encoding)]
     versions = evidence.document["versions"]
-    assert Counter(v["survives"] for v in versions) == {"complete": 3 + 1, "partial": 2,
-                                                        "none": 1}
+    assert Counter(v["survives"] for v in versions) == {"complete": 3 + 1, "partial": 2, "none": 1}
     report = scan_evidence([str(evidence.store)]).report
     items = [i for i in report.extra["recovered"] if i.kind in ("blob", "fragment")]
     blobs = {i.places[0].offset: i for i in items if i.kind == "blob"}
@@ -94,7 +95,8 @@ def test_deleted_manager_history_recovered(tmp_path, variant, encoding) -> None:
     # reset: the live history re-fetched the same UIDs later, so no tag is shared
     assert item.relation == "unrelated"
     assert {e.uid for e in item.history.entries} <= {
-        e.uid for e in report.histories[0].history.entries}
+        e.uid for e in report.histories[0].history.entries
+    }
     assert isinstance(item.latest, datetime)
     # the deleted manager itself, from its surviving heap blocks
     [manager] = [i.to_dict() for i in report.extra["recovered"] if i.kind == "deleted_manager"]

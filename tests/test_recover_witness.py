@@ -28,8 +28,9 @@ IGNORE_ALLOCATION = 1  # LIBPFF_RECOVERY_FLAG_IGNORE_ALLOCATION_DATA
 
 def _check(path: Path) -> list:
     report = scan_evidence([str(path)]).report
-    ours = {i.extra.get("subject") for i in report.extra["recovered"]
-            if i.kind == "deleted_manager"}
+    ours = {
+        i.extra.get("subject") for i in report.extra["recovered"] if i.kind == "deleted_manager"
+    }
     manager_nids = {m["nid"] for m in report.extra["message_managers"]}
     theirs = recovered_items(path, IGNORE_ALLOCATION)
     for item in theirs:

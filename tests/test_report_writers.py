@@ -29,7 +29,7 @@ HOSTILE_UID = "\x1b[2J\x1b]0;pwned\x07\rX\u202eevil[bold]x[/bold]"
 TAGS = [
     ("get", "body", WHEN, "0BC535DB-EA63-11E1-A75C-00215AD7BB74"),
     ("delete", "none", WHEN, "-negative"),
-    ("get", "header", WHEN, "=HYPERLINK(\"http://x\")"),
+    ("get", "header", WHEN, '=HYPERLINK("http://x")'),
     ("get-and-delete", "body", WHEN, "@SUM(A1)"),
     ("get", "body", WHEN, "\uff1dfullwidth"),
     ("get", "body", WHEN, "\tTabbed"),
@@ -40,14 +40,23 @@ TAGS = [
 def make_report(tags=TAGS, **blob_args) -> Report:
     blob = build_blob(tags, **blob_args)
     record = HistoryRecord(
-        source="evidence/outlook.pst", history=parse_blob(blob), blob=blob,
-        location=Location(folder="Top of Personal Folders/Inbox", message_nid=0x200028,
-                          message_class="IPM.MessageManager", attachment_index=0,
-                          attachment_name="BlobPOP+user@example.com", match_rule="subject",
-                          attachment_rule="long_filename"),
-        account=Account(email="=user@example.com"))
-    report = Report(sources=[Source.from_bytes("evidence/outlook.pst", "blob", blob)],
-                    histories=[record])
+        source="evidence/outlook.pst",
+        history=parse_blob(blob),
+        blob=blob,
+        location=Location(
+            folder="Top of Personal Folders/Inbox",
+            message_nid=0x200028,
+            message_class="IPM.MessageManager",
+            attachment_index=0,
+            attachment_name="BlobPOP+user@example.com",
+            match_rule="subject",
+            attachment_rule="long_filename",
+        ),
+        account=Account(email="=user@example.com"),
+    )
+    report = Report(
+        sources=[Source.from_bytes("evidence/outlook.pst", "blob", blob)], histories=[record]
+    )
     report.run.finish()
     return report
 
@@ -70,17 +79,37 @@ def test_json_contract_keys_and_order():
     assert set(data["tool"]["backends"]) == {"libpff", "dfvfs"}
     assert list(data["sources"][0])[:6] == ["path", "kind", "size", "sha256", "md5", "errors"]
     history = data["histories"][0]
-    assert list(history) == ["source", "store_key", "location", "account", "profile", "blob",
-                             "entries", "anomalies"]
-    assert list(history["blob"]) == ["size", "sha256", "version", "declared_count",
-                                     "parsed_count", "slack"]
+    assert list(history) == [
+        "source",
+        "store_key",
+        "location",
+        "account",
+        "profile",
+        "blob",
+        "entries",
+        "anomalies",
+    ]
+    assert list(history["blob"]) == [
+        "size",
+        "sha256",
+        "version",
+        "declared_count",
+        "parsed_count",
+        "slack",
+    ]
     entry = history["entries"][0]
-    assert {k: entry[k] for k in ("index", "offset", "operation", "content", "timestamp",
-                                  "raw_uid", "uid")} == {
-        "index": 0, "offset": 4, "operation": "get", "content": "body",
+    assert {
+        k: entry[k]
+        for k in ("index", "offset", "operation", "content", "timestamp", "raw_uid", "uid")
+    } == {
+        "index": 0,
+        "offset": 4,
+        "operation": "get",
+        "content": "body",
         "timestamp": "2012-09-06T13:11:38",
         "raw_uid": "0BC535DB$2dEA63$2d11E1$2dA75C$2d00215AD7BB74",
-        "uid": "0BC535DB-EA63-11E1-A75C-00215AD7BB74"}
+        "uid": "0BC535DB-EA63-11E1-A75C-00215AD7BB74",
+    }
 
 
 def test_json_keeps_raw_values_and_is_ascii_and_deterministic():
@@ -113,8 +142,10 @@ def test_csv_one_row_per_entry_with_provenance():
     assert rows[0]["neutralised"] == "account"  # '=user@example.com'
 
 
-@pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@x", "\tx", "\rx", "\nx",
-                                   "\uff1d1", "\uff0b1", "\uff0d1", "\uff201"])
+@pytest.mark.parametrize(
+    "value",
+    ["=1+1", "+1", "-1", "@x", "\tx", "\rx", "\nx", "\uff1d1", "\uff0b1", "\uff0d1", "\uff201"],
+)
 def test_neutralise_every_formula_start(value):
     assert neutralise(value) == ("'" + value, True)
 
@@ -129,14 +160,15 @@ def test_csv_neutralises_cells_and_names_them():
     rows = read_csv(to_csv(make_report()))
     by_index = {int(r["index"]): r for r in rows}
     assert by_index[1]["uid"] == "'-negative" and "uid" in by_index[1]["neutralised"]
-    assert by_index[2]["uid"] == "'=HYPERLINK(\"http://x\")"
+    assert by_index[2]["uid"] == '\'=HYPERLINK("http://x")'
     assert by_index[3]["uid"] == "'@SUM(A1)" and by_index[3]["operation"] == "get-and-delete"
     assert by_index[4]["uid"] == "'\uff1dfullwidth"
     assert by_index[5]["uid"] == "'\tTabbed"
     assert by_index[0]["uid"] == "0BC535DB-EA63-11E1-A75C-00215AD7BB74"
     for row in rows:  # no cell of any row starts a formula any more
-        assert not any(v.startswith(("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d"))
-                       for v in row.values())
+        assert not any(
+            v.startswith(("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d")) for v in row.values()
+        )
 
 
 def test_terminal_safe_escapes_controls_and_bidi():
@@ -154,8 +186,10 @@ def test_table_shows_hostile_uid_escaped():
     flat = text.replace("│", "").replace("\n", "")
     assert "[bold]x[/bold]" in flat.replace(" ", "")  # markup shown, not applied
     buffer = io.StringIO()
-    render_table(make_report(), Console(file=buffer, force_terminal=True, width=200,
-                                        color_system="truecolor"))
+    render_table(
+        make_report(),
+        Console(file=buffer, force_terminal=True, width=200, color_system="truecolor"),
+    )
     raw = buffer.getvalue()
     assert "\x1b[2J" not in raw and "\x1b]0;" not in raw and "\u202e" not in raw
 
@@ -212,7 +246,7 @@ def test_large_histories_are_listed_plainly_and_still_escaped(monkeypatch):
     assert "┃" not in text  # not a rich table
     lines = text.splitlines()
     header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("#"))
-    assert len(lines[header + 1:header + 1 + len(TAGS)]) == len(TAGS)
+    assert len(lines[header + 1 : header + 1 + len(TAGS)]) == len(TAGS)
     assert lines[header + 1].split()[:3] == ["0", "4", "get"]
     assert lines[header + 1].endswith("0BC535DB-EA63-11E1-A75C-00215AD7BB74")
     assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
@@ -229,14 +263,28 @@ def test_slack_text_and_managers_without_history_reach_every_report():
     history = parse_blob(blob)
     assert history.anomalies == () and history.slack_dict()["text"] == ["=x@lab"]
     restags = Companion(1, "RestagsPOPx@lab", "Restags0a0b0c0d", None, 0, "e3b0")
-    record = HistoryRecord("s.pst", history, blob,
-                           Location(attachment_index=0, attachment_name="BlobPOPx@lab",
-                                    match_rule="general_key", companions=(restags,)),
-                           Account(email="x@lab", mini_uid="0a0b0c0d"), Profile("", "47"))
-    empty = HistoryRecord("s.pst", PopHistory(None, None, (), (
-        Finding("no_history_attachment", None, "manager without history"),)), None,
+    record = HistoryRecord(
+        "s.pst",
+        history,
+        blob,
+        Location(
+            attachment_index=0,
+            attachment_name="BlobPOPx@lab",
+            match_rule="general_key",
+            companions=(restags,),
+        ),
+        Account(email="x@lab", mini_uid="0a0b0c0d"),
+        Profile("", "47"),
+    )
+    empty = HistoryRecord(
+        "s.pst",
+        PopHistory(
+            None, None, (), (Finding("no_history_attachment", None, "manager without history"),)
+        ),
+        None,
         Location(folder="Inbox", message_nid=0x100048, match_rule="subject"),
-        profile=Profile("Outlook", "00"))
+        profile=Profile("Outlook", "00"),
+    )
     report = Report(histories=[record, empty])
     report.run.finish()
     table = to_table_text(report, width=200)
@@ -255,8 +303,11 @@ def test_slack_text_and_managers_without_history_reach_every_report():
     assert rows[0]["history_anomalies"] == ""
     data = json.loads(to_json(report))
     assert data["histories"][1]["blob"] is None and data["histories"][1]["entries"] == []
-    assert data["histories"][0]["blob"]["slack"] == {"size": 8, "hex": memory.hex(),
-                                                     "text": ["=x@lab"]}
+    assert data["histories"][0]["blob"]["slack"] == {
+        "size": 8,
+        "hex": memory.hex(),
+        "text": ["=x@lab"],
+    }
     html = to_html(report)
     assert "=x@lab" in html and "no history attachment" in html
     assert "info no_history_attachment" in html and "RestagsPOPx@lab (0 B)" in html

@@ -51,8 +51,18 @@ def evidence_strings(report: dict) -> set[str]:
 def test_scan_log_records_inputs_steps_errors_and_exit_code(stores, tmp_path):
     log, out = tmp_path / "scan.log", tmp_path / "scan.json"
     missing = tmp_path / "gone.pst"
-    result = run("scan", stores["duplicates"], stores["anomalous"], missing, "-f", "json",
-                 "-o", out, "--log-file", log)
+    result = run(
+        "scan",
+        stores["duplicates"],
+        stores["anomalous"],
+        missing,
+        "-f",
+        "json",
+        "-o",
+        out,
+        "--log-file",
+        log,
+    )
     assert result.exit_code == 1
     text = log.read_text(encoding="utf-8")
     lines = text.splitlines()
@@ -60,8 +70,10 @@ def test_scan_log_records_inputs_steps_errors_and_exit_code(stores, tmp_path):
     report = json.loads(out.read_text())
     for source in report["sources"]:
         if source["size"]:
-            assert (f"input {source['path']}: {source['kind']}, {source['size']} bytes, "
-                    f"sha256 {source['sha256']}, md5 {source['md5']}") in text
+            assert (
+                f"input {source['path']}: {source['kind']}, {source['size']} bytes, "
+                f"sha256 {source['sha256']}, md5 {source['md5']}"
+            ) in text
     for store in (stores["duplicates"], stores["anomalous"]):
         assert re.search(rf"scan {re.escape(str(store))}: done in \d+\.\d{{3}} s", text)
         assert re.search(rf"scan {re.escape(str(store))}: \d+ histories", text)
@@ -78,16 +90,28 @@ def test_scan_log_records_inputs_steps_errors_and_exit_code(stores, tmp_path):
 
 def test_audit_log_has_each_step_and_the_listing(stores, tmp_path):
     log = tmp_path / "audit.log"
-    result = run("audit", stores["duplicates"], "--server-uidl", stores["duplicates.listing"],
-                 "-f", "json", "-o", tmp_path / "a.json", "--log-file", log)
+    result = run(
+        "audit",
+        stores["duplicates"],
+        "--server-uidl",
+        stores["duplicates.listing"],
+        "-f",
+        "json",
+        "-o",
+        tmp_path / "a.json",
+        "--log-file",
+        log,
+    )
     assert result.exit_code == 0, result.stderr
     text = log.read_text(encoding="utf-8")
     for step in ("scan", f"inventory {stores['duplicates']}", "audit"):
         assert re.search(rf"INFO \S+: {re.escape(step)}: done in \d+\.\d{{3}} s", text), step
-    assert re.search(rf"input {re.escape(str(stores['duplicates.listing']))}: server listing, "
-                     r"\d+ bytes, sha256 [0-9a-f]{64}", text)
-    assert re.search(r"audit: \d+ entries, \d+ messages, \d+ duplicate groups, findings: ",
-                     text)
+    assert re.search(
+        rf"input {re.escape(str(stores['duplicates.listing']))}: server listing, "
+        r"\d+ bytes, sha256 [0-9a-f]{64}",
+        text,
+    )
+    assert re.search(r"audit: \d+ entries, \d+ messages, \d+ duplicate groups, findings: ", text)
     report = json.loads((tmp_path / "a.json").read_text())
     assert [s for s in evidence_strings(report) if s in text] == []
     listing_uids = read_server_listing(stores["duplicates.listing"]).uids
@@ -99,9 +123,11 @@ def test_every_command_writes_a_log(command, stores, tmp_path):
     log = tmp_path / f"{command}.log"
     blob = tmp_path / "h.blob"
     blob.write_bytes(build_blob([("+", "b", "20250303101010", "secret-uid-1")]))
-    args = {"blob": ["blob", blob, "-f", "json"],
-            "hidden": ["hidden", stores["duplicates"], "-f", "json"],
-            "synth": ["synth", tmp_path / "out", "--scenario", "single-account"]}[command]
+    args = {
+        "blob": ["blob", blob, "-f", "json"],
+        "hidden": ["hidden", stores["duplicates"], "-f", "json"],
+        "synth": ["synth", tmp_path / "out", "--scenario", "single-account"],
+    }[command]
     result = run(*args, "--log-file", log)
     assert result.exit_code == 0, result.stderr
     text = log.read_text(encoding="utf-8")
@@ -121,17 +147,35 @@ def test_existing_log_kept_without_force_and_never_over_an_input(stores, tmp_pat
     forced = run("scan", stores["duplicates"], "-f", "json", "--log-file", log, "--force")
     assert forced.exit_code == 0 and "scan run started" in log.read_text()
     before = stores["anomalous"].read_bytes()
-    over = run("scan", stores["anomalous"], "-f", "json", "--log-file", stores["anomalous"],
-               "--force")
+    over = run(
+        "scan", stores["anomalous"], "-f", "json", "--log-file", stores["anomalous"], "--force"
+    )
     assert over.exit_code == 1 and "over an input" in over.stderr
     assert stores["anomalous"].read_bytes() == before
-    same = run("scan", stores["duplicates"], "-f", "json", "-o", tmp_path / "one",
-               "--log-file", tmp_path / "one")
+    same = run(
+        "scan",
+        stores["duplicates"],
+        "-f",
+        "json",
+        "-o",
+        tmp_path / "one",
+        "--log-file",
+        tmp_path / "one",
+    )
     assert same.exit_code == 2 and not (tmp_path / "one").exists()
     listing = stores["duplicates.listing"]
     kept = listing.read_bytes()
-    over = run("audit", stores["duplicates"], "--server-uidl", f"acct={listing}", "-f", "json",
-               "--log-file", listing, "--force")
+    over = run(
+        "audit",
+        stores["duplicates"],
+        "--server-uidl",
+        f"acct={listing}",
+        "-f",
+        "json",
+        "--log-file",
+        listing,
+        "--force",
+    )
     assert over.exit_code == 1 and listing.read_bytes() == kept
 
 
@@ -167,8 +211,7 @@ def test_verbose_shows_the_log_and_quiet_hides_notes(tmp_path):
 
 def test_debug_log_lists_each_anomaly_by_code_and_offset(stores, tmp_path):
     log, out = tmp_path / "debug.log", tmp_path / "debug.json"
-    result = run("scan", stores["anomalous"], "-f", "json", "-o", out, "--log-file", log,
-                 "-vv")
+    result = run("scan", stores["anomalous"], "-f", "json", "-o", out, "--log-file", log, "-vv")
     assert result.exit_code == 0
     text = log.read_text(encoding="utf-8")
     report = json.loads(out.read_text())

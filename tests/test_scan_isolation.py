@@ -22,6 +22,7 @@ def two_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, P
     good, bad = tmp_path / "good.pst", tmp_path / "bad.pst"
     shutil.copyfile(SAMPLES / "demo.pst", good)
     shutil.copyfile(SAMPLES / "demo.pst", bad)
+
     def scan_one(item, *args, **kwargs):
         if Path(item.path).name == "bad.pst":
             raise IndexError("simulated reader bug")
@@ -34,8 +35,9 @@ def two_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, P
 def test_unexpected_error_is_kept_to_its_input(two_stores, monkeypatch) -> None:
     monkeypatch.delenv(DEBUG_ENV, raising=False)
     good, bad = two_stores
-    result = CliRunner().invoke(app, ["scan", str(bad), str(good), "--format", "json",
-                                      "--jobs", "1"])  # the simulated bug is in this process
+    result = CliRunner().invoke(
+        app, ["scan", str(bad), str(good), "--format", "json", "--jobs", "1"]
+    )  # the simulated bug is in this process
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     by_path = {Path(s["path"]).name: s for s in report["sources"]}
@@ -68,8 +70,9 @@ def test_audit_goes_on_when_a_store_cannot_be_listed(two_stores, monkeypatch) ->
         return real(store, source, progress)
 
     monkeypatch.setattr(pipeline, "take_inventory", take_inventory)
-    result = CliRunner().invoke(app, ["audit", str(bad), str(good), "--format", "json",
-                                      "--jobs", "1"])  # the simulated bug is in this process
+    result = CliRunner().invoke(
+        app, ["audit", str(bad), str(good), "--format", "json", "--jobs", "1"]
+    )  # the simulated bug is in this process
     assert result.exit_code == 1
     assert "cannot list its messages: simulated" in result.stderr
     report = json.loads(result.stdout)

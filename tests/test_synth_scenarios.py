@@ -48,8 +48,9 @@ def evidence(directory: Path, combo: tuple[str, str, str]):
     if combo not in _written:
         name, variant, encoding = combo
         story = scenario(name, seed=7, clock_offset=CLOCK_OFFSET, messages=LARGE_MESSAGES)
-        _written[combo] = write_evidence(directory, story, variant=variant, encoding=encoding,
-                                         msg=True)
+        _written[combo] = write_evidence(
+            directory, story, variant=variant, encoding=encoding, msg=True
+        )
     return _written[combo]
 
 
@@ -93,43 +94,60 @@ def test_libpff_sees_the_truths_folders_messages_and_hidden_items(evidence_dir, 
         # The IPM subtree is the scenario's; beside it the writer adds only "Search Root",
         # whose folders hold no messages (checked below: every message and item is compared).
         assert sorted(p for p in folders if p.split("/")[0] == top) == sorted(
-            [top] + [f["path"] for f in doc["folders"]])
+            [top] + [f["path"] for f in doc["folders"]]
+        )
         messages, hidden = [], []
         for path, folder in folders.items():
             for message in folder.sub_messages:
                 entries = _entries(message)
-                messages.append({
-                    "folder": path, "nid": message.identifier, "subject": message.subject,
-                    "internet_message_id": _string(entries, 0x1035),
-                    "delivery_time": message.delivery_time.isoformat() + "+00:00",
-                })
+                messages.append(
+                    {
+                        "folder": path,
+                        "nid": message.identifier,
+                        "subject": message.subject,
+                        "internet_message_id": _string(entries, 0x1035),
+                        "delivery_time": message.delivery_time.isoformat() + "+00:00",
+                    }
+                )
             for item in folder.sub_items:
                 if item.identifier & 0x1F != 0x08:
                     continue
                 entries = _entries(item)
-                hidden.append({
-                    "folder": path, "nid": item.identifier,
-                    "message_class": _string(entries, 0x001A),
-                    "subject": _string(entries, 0x0037),
-                    "conversation_key": _binary(entries, 0x000B),
-                    "search_key": _binary(entries, 0x300B),
-                })
+                hidden.append(
+                    {
+                        "folder": path,
+                        "nid": item.identifier,
+                        "message_class": _string(entries, 0x001A),
+                        "subject": _string(entries, 0x0037),
+                        "conversation_key": _binary(entries, 0x000B),
+                        "search_key": _binary(entries, 0x300B),
+                    }
+                )
     finally:
         pst.close()
-    want = [{k: m[k] for k in ("folder", "nid", "subject", "internet_message_id",
-                               "delivery_time")} for m in doc["messages"]]
+    want = [
+        {k: m[k] for k in ("folder", "nid", "subject", "internet_message_id", "delivery_time")}
+        for m in doc["messages"]
+    ]
     assert sorted(messages, key=lambda m: m["nid"]) == sorted(want, key=lambda m: m["nid"])
-    want_hidden = [{k: h[k] for k in ("folder", "nid", "message_class", "subject",
-                                      "conversation_key", "search_key")} for h in doc["hidden"]]
+    want_hidden = [
+        {
+            k: h[k]
+            for k in ("folder", "nid", "message_class", "subject", "conversation_key", "search_key")
+        }
+        for h in doc["hidden"]
+    ]
     assert sorted(hidden, key=lambda h: h["nid"]) == sorted(want_hidden, key=lambda h: h["nid"])
 
 
 def _oracle_attachments(attachments: tuple) -> list[dict]:
     rows = []
     for a in attachments:
-        row = {"index": a.index,
-               "size": None if a.data is None else len(a.data),
-               "sha256": None if a.data is None else hashlib.sha256(a.data).hexdigest()}
+        row = {
+            "index": a.index,
+            "size": None if a.data is None else len(a.data),
+            "sha256": None if a.data is None else hashlib.sha256(a.data).hexdigest(),
+        }
         if a.kind == "item":
             row["embedded"] = _oracle_attachments(a.embedded)
         rows.append(row)
@@ -154,8 +172,7 @@ def test_libpff_c_api_returns_every_blob_byte_for_byte(evidence_dir, combo):
     assert sorted(found) == sorted(h["nid"] for h in doc["hidden"])
     for row in doc["hidden"]:
         seen = found[row["nid"]]
-        assert (seen.message_class, seen.subject or None) == (row["message_class"],
-                                                              row["subject"])
+        assert (seen.message_class, seen.subject or None) == (row["message_class"], row["subject"])
         assert _oracle_attachments(seen.attachments) == _truth_attachments(row["attachments"])
     assert doc["histories"], "every scenario holds at least one live history"
     for record in doc["histories"]:
@@ -180,9 +197,12 @@ def test_readpst_exports_the_normal_messages(evidence_dir, tmp_path, combo):
     doc = written.document
     # -j 0: readpst's parallel jobs (its default) race on -S file names and now and then
     # overwrite a message's file (measured: 296-297 of 300 files in 3 of 12 runs).
-    done = subprocess.run([readpst, "-q", "-j", "0", "-S", "-o", str(tmp_path),
-                           str(written.store)],
-                          capture_output=True, timeout=120, check=False)
+    done = subprocess.run(
+        [readpst, "-q", "-j", "0", "-S", "-o", str(tmp_path), str(written.store)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     exported: Counter[tuple[str, str]] = Counter()
     for path in tmp_path.rglob("*"):
@@ -192,8 +212,9 @@ def test_readpst_exports_the_normal_messages(evidence_dir, tmp_path, combo):
             for ident in _MESSAGE_ID.findall(head):
                 exported[(path.parent.name, ident)] += 1
     top = doc["store"]["top_name"] + "/"
-    want = Counter((m["folder"].removeprefix(top), m["internet_message_id"])
-                   for m in doc["messages"])
+    want = Counter(
+        (m["folder"].removeprefix(top), m["internet_message_id"]) for m in doc["messages"]
+    )
     assert exported == want
 
 
@@ -218,15 +239,19 @@ def test_msg_exports_open_in_extract_msg_and_olefile_with_exact_blobs(evidence_d
         found = {}
         for row in rows:
             if "embedded" in row:
-                found.update(data_attachments(row["embedded"]["attachments"],
-                                              (*prefix, row["index"])))
+                found.update(
+                    data_attachments(row["embedded"]["attachments"], (*prefix, row["index"]))
+                )
             elif row["sha256"] is not None:
                 found[(*prefix, row["index"])] = row["sha256"]
         return found
 
     managers = {r["location"]["message_nid"] for r in doc["histories"]}
-    by_nid = {h["nid"]: data_attachments(h["attachments"], ()) for h in doc["hidden"]
-              if h["nid"] in managers}
+    by_nid = {
+        h["nid"]: data_attachments(h["attachments"], ())
+        for h in doc["hidden"]
+        if h["nid"] in managers
+    }
     for record in doc["histories"]:  # each history among them, byte for byte
         if record["blob"] is None:  # a manager without history: no attachment at all
             assert by_nid[record["location"]["message_nid"]] == {}
@@ -260,12 +285,14 @@ def test_truth_entries_and_anomalies_agree_with_the_blob_decoder(evidence_dir, n
     for blob, record in zip(blobs, records, strict=True):
         decoded = parse_blob(blob).to_dict()
         assert record["entries"] == decoded["entries"]
-        assert record["anomalies"] == [{"code": a["code"], "offset": a["offset"]}
-                                       for a in decoded["anomalies"]]
-        assert (record["blob"]["version"], record["blob"]["declared_count"],
-                record["blob"]["parsed_count"]) == (decoded["version"],
-                                                    decoded["declared_count"],
-                                                    decoded["parsed_count"])
+        assert record["anomalies"] == [
+            {"code": a["code"], "offset": a["offset"]} for a in decoded["anomalies"]
+        ]
+        assert (
+            record["blob"]["version"],
+            record["blob"]["declared_count"],
+            record["blob"]["parsed_count"],
+        ) == (decoded["version"], decoded["declared_count"], decoded["parsed_count"])
         assert record["blob"]["slack"] == decoded["slack"]  # size, bytes and text
 
 
@@ -280,8 +307,9 @@ def test_writer_shows_real_outlooks_traits(evidence_dir):
             if record["blob"] is None:
                 continue
             slack = record["blob"]["slack"]
-            if "count_mismatch" in doc["expected"]["anomaly_codes"][doc["histories"].index(
-                    record)] or any(not e["complete"] for e in record["entries"]):
+            if "count_mismatch" in doc["expected"]["anomaly_codes"][
+                doc["histories"].index(record)
+            ] or any(not e["complete"] for e in record["entries"]):
                 assert slack is None
                 continue
             assert slack["size"] == record["blob"]["declared_count"] + 4
@@ -298,14 +326,17 @@ def test_writer_shows_real_outlooks_traits(evidence_dir):
     written = evidence(evidence_dir, ("single-account", "unicode", "none"))
     msg = extract_msg.openMsg(str(written.msgs[0]), strict=False)  # an independent reader
     try:
-        found = {i: (a.shortFilename, a.longFilename, len(a.data))
-                 for i, a in enumerate(msg.attachments)}
+        found = {
+            i: (a.shortFilename, a.longFilename, len(a.data)) for i, a in enumerate(msg.attachments)
+        }
         extra = [a.getStream("__substg1.0_370F0102") for a in msg.attachments]
     finally:
         msg.close()
     mini = account["mini_uid"]
-    assert found == {0: (f"Blob{mini}", f"BlobPOP{account['email']}", blob["size"]),
-                     1: (f"Restags{mini}", f"RestagsPOP{account['email']}", 0)}
+    assert found == {
+        0: (f"Blob{mini}", f"BlobPOP{account['email']}", blob["size"]),
+        1: (f"Restags{mini}", f"RestagsPOP{account['email']}", 0),
+    }
     assert extra == [int(mini, 16).to_bytes(4, "little")] * 2  # AttachAdditionalInformation
     # Webmail deleted a message; the next send/receive dropped its tag; its copy stays.
     [pruned] = single["expected"]["pruned_uids"]
@@ -316,18 +347,24 @@ def test_writer_shows_real_outlooks_traits(evidence_dir):
 
 def test_anomalous_scenario_holds_each_kind_of_damage(evidence_dir):
     doc = evidence(evidence_dir, ("anomalous", "ansi", "cyclic")).document
-    codes = {code for record in doc["histories"] for code in
-             (a["code"] for a in record["anomalies"])}
+    codes = {
+        code for record in doc["histories"] for code in (a["code"] for a in record["anomalies"])
+    }
     assert {"count_mismatch", "truncated", "bad_uid_escape", "bad_timestamp"} <= codes
 
 
 def test_get_tags_follow_their_delivery_by_outlooks_lag_in_the_writers_zone(evidence_dir):
     for name in SCENARIOS:
         doc = evidence(evidence_dir, (name, "unicode", "none")).document
-        delivered = {(m["nid"]): datetime.fromisoformat(m["delivery_time"])
-                     for m in doc["messages"]}
-        gets = sum(1 for r in doc["histories"] for e in r["entries"]
-                   if e["operation"] in ("get", "get-and-delete") and e["timestamp"])
+        delivered = {
+            (m["nid"]): datetime.fromisoformat(m["delivery_time"]) for m in doc["messages"]
+        }
+        gets = sum(
+            1
+            for r in doc["histories"]
+            for e in r["entries"]
+            if e["operation"] in ("get", "get-and-delete") and e["timestamp"]
+        )
         assert len(doc["expected"]["links"]) == gets, name
         for link in doc["expected"]["links"]:
             entry = doc["histories"][link["history"]]["entries"][link["entry"]]
@@ -344,11 +381,12 @@ def test_duplicates_story_refetches_the_server_messages_after_the_reset(evidence
     reset = datetime.fromisoformat(doc["expected"]["history_reset_at"])
     groups = doc["expected"]["duplicates"]
     assert groups and len(groups) == doc["expected"]["burst_size"]
-    assert sorted(g["internet_message_id"] for g in groups) == \
-        doc["expected"]["duplicated_message_ids"]
+    assert (
+        sorted(g["internet_message_id"] for g in groups)
+        == doc["expected"]["duplicated_message_ids"]
+    )
     for group in groups:
-        first, second = sorted(datetime.fromisoformat(c["delivery_time"])
-                               for c in group["copies"])
+        first, second = sorted(datetime.fromisoformat(c["delivery_time"]) for c in group["copies"])
         assert first < reset <= second
     history = doc["histories"][0]["entries"]
     starts = datetime.fromisoformat(history[0]["timestamp"]) - timedelta(minutes=CLOCK_OFFSET)
@@ -362,12 +400,13 @@ def test_two_profiles_have_different_keys_and_overlapping_uids(evidence_dir):
     old, new, unused = ({e["uid"] for e in r["entries"]} for r in doc["histories"])
     # The third profile never fetched mail: its manager is reported without history.
     assert unused == set() and doc["histories"][2]["blob"] is None
-    assert doc["histories"][2]["anomalies"] == [{"code": "no_history_attachment",
-                                                 "offset": None}]
+    assert doc["histories"][2]["anomalies"] == [{"code": "no_history_attachment", "offset": None}]
     assert doc["histories"][2]["profile"]["name"] == "Petra (test)"
     assert old & new and sorted(old & new) == doc["expected"]["shared_uids"]
-    assert {r["location"]["match_rule"] for r in doc["histories"]} == {"subject",
-                                                                      "conversation_key"}
+    assert {r["location"]["match_rule"] for r in doc["histories"]} == {
+        "subject",
+        "conversation_key",
+    }
 
 
 def test_general_key_and_localized_and_embedded_locations(evidence_dir):
@@ -376,11 +415,12 @@ def test_general_key_and_localized_and_embedded_locations(evidence_dir):
     assert record["location"]["match_rule"] == "general_key"
     # As every real General Key manager: empty parentheses, profile name "".
     assert record["profile"] == {"name": "", "search_key": b"General Key\0".hex()}
-    assert record["location"]["subject"] == \
-        "Outlook Message Manager () (KEY: 47656E6572616C204B657900)"
+    assert (
+        record["location"]["subject"]
+        == "Outlook Message Manager () (KEY: 47656E6572616C204B657900)"
+    )
     localized = evidence(evidence_dir, ("localized", "ansi", "none")).document
-    assert localized["histories"][0]["location"]["folder"] == \
-        "Top of Personal Folders/Posteingang"
+    assert localized["histories"][0]["location"]["folder"] == "Top of Personal Folders/Posteingang"
     embedded = evidence(evidence_dir, ("embedded", "unicode", "none")).document
     assert embedded["histories"][0]["location"]["embedded_path"] == [0]
     multi = evidence(evidence_dir, ("multi-account", "unicode", "none")).document
@@ -402,8 +442,9 @@ def test_deleted_manager_bytes_lie_in_its_recorded_block_ranges(evidence_dir, en
     assert hashlib.sha256(blob).hexdigest() == deleted["blobs"][0]["sha256"]
     at = data.find(stored)
     assert at > 0
-    assert any(start <= at and at + len(stored) <= start + size
-               for start, size in deleted["block_ranges"])
+    assert any(
+        start <= at and at + len(stored) <= start + size for start, size in deleted["block_ranges"]
+    )
     live = {h.nid for h in libpff_oracle.hidden_messages(written.store)}
     assert deleted["nid"] not in live
 
@@ -412,8 +453,11 @@ def test_same_seed_same_bytes_other_seed_other_story(tmp_path):
     a = write_evidence(tmp_path / "a", scenario("two-profiles", seed=3), msg=True)
     b = write_evidence(tmp_path / "b", scenario("two-profiles", seed=3), msg=True)
     c = write_evidence(tmp_path / "c", scenario("two-profiles", seed=4))
-    for left, right in [(a.store, b.store), (a.truth_file, b.truth_file), *zip(a.msgs, b.msgs,
-                                                                              strict=True)]:
+    for left, right in [
+        (a.store, b.store),
+        (a.truth_file, b.truth_file),
+        *zip(a.msgs, b.msgs, strict=True),
+    ]:
         assert left.read_bytes() == right.read_bytes()
     assert a.store.read_bytes() != c.store.read_bytes()
     assert truth_bytes(a.document) == a.truth_file.read_bytes()
@@ -423,8 +467,9 @@ def test_clock_offset_shifts_blob_times_only(tmp_path):
     utc = scenario("single-account", seed=5, clock_offset=0)
     west = scenario("single-account", seed=5, clock_offset=-330)
     assert [m.delivery_time for m in utc.messages] == [m.delivery_time for m in west.messages]
-    for left, right in zip(utc.managers[0].histories[0].tags,
-                           west.managers[0].histories[0].tags, strict=True):
+    for left, right in zip(
+        utc.managers[0].histories[0].tags, west.managers[0].histories[0].tags, strict=True
+    ):
         assert left.timestamp - right.timestamp == timedelta(minutes=330)
 
 
@@ -452,8 +497,20 @@ def _synth_cli(*args: str):
 
 
 def test_cli_writes_the_set_and_refuses_to_overwrite(tmp_path):
-    args = (str(tmp_path), "--scenario", "multi-account", "--variant", "ansi",
-            "--encoding", "permute", "--clock-offset", "-05:30", "--seed", "9", "--msg")
+    args = (
+        str(tmp_path),
+        "--scenario",
+        "multi-account",
+        "--variant",
+        "ansi",
+        "--encoding",
+        "permute",
+        "--clock-offset",
+        "-05:30",
+        "--seed",
+        "9",
+        "--msg",
+    )
     first = _synth_cli(*args)
     assert first.exit_code == 0, first.output
     base = tmp_path / "multi-account-ansi-permute"
@@ -473,8 +530,9 @@ def test_cli_writes_the_set_and_refuses_to_overwrite(tmp_path):
 
 
 def test_cli_rejects_bad_offsets_and_scenarios(tmp_path):
-    assert _synth_cli(str(tmp_path), "--scenario", "large", "--clock-offset", "+15:00"
-                      ).exit_code == 2
+    assert (
+        _synth_cli(str(tmp_path), "--scenario", "large", "--clock-offset", "+15:00").exit_code == 2
+    )
     assert _synth_cli(str(tmp_path), "--scenario", "nope").exit_code == 2
     assert not any(tmp_path.iterdir())
 
@@ -484,13 +542,16 @@ def _directory(data: bytes) -> list:
     from uidl_inspector.schemas.cfb import CfbHeader, DirectoryEntry, SectorOfIds
 
     header = CfbHeader.parse(data)
-    fat = [i for s in header.difat[:header.fat_sectors]
-           for i in SectorOfIds.parse(data[512 + s * 512:1024 + s * 512])]
+    fat = [
+        i
+        for s in header.difat[: header.fat_sectors]
+        for i in SectorOfIds.parse(data[512 + s * 512 : 1024 + s * 512])
+    ]
     entries, sector, seen = [], header.first_directory_sector, set()
     while sector < 0xFFFFFFFA and sector not in seen:
         seen.add(sector)
-        block = data[512 + sector * 512:1024 + sector * 512]
-        entries += [DirectoryEntry.parse(block[i:i + 128]) for i in range(0, 512, 128)]
+        block = data[512 + sector * 512 : 1024 + sector * 512]
+        entries += [DirectoryEntry.parse(block[i : i + 128]) for i in range(0, 512, 128)]
         sector = fat[sector]
     return entries
 
@@ -501,7 +562,7 @@ def _check_siblings(entries: list, node: int, low, high) -> int:
     if node == 0xFFFFFFFF:
         return 1
     entry = entries[node]
-    name = entry.name[:entry.name_length - 2].decode("utf-16-le")
+    name = entry.name[: entry.name_length - 2].decode("utf-16-le")
     key = (len(name), name.upper())
     assert (low is None or low < key) and (high is None or key < high)
     if entry.color == "red":
@@ -518,8 +579,7 @@ def test_compound_file_directory_is_a_red_black_tree_in_name_order(count):
     from uidl_inspector.synth.msg_writer import CompoundFile, Storage, Stream
 
     names = [f"s{i:0{1 + i % 3}d}" for i in range(count)]
-    inner = Storage("inner", [Stream(n, bytes([i % 256]) * (i * 97)) for i, n in
-                              enumerate(names)])
+    inner = Storage("inner", [Stream(n, bytes([i % 256]) * (i * 97)) for i, n in enumerate(names)])
     data = CompoundFile(Storage("Root Entry", [inner, Stream("big", bytes(5000))])).to_bytes()
     entries = _directory(data)
     storages = [e for e in entries if e.object_type in ("storage", "root")]

@@ -16,8 +16,7 @@ def test_truth_rows_are_made_on_demand_and_written_as_a_list(tmp_path):
     plain = {**ev.document, "messages": list(rows)}
     assert len(rows) == 300 and rows == plain["messages"] and rows[-1] == plain["messages"][-1]
     assert truth_bytes(ev.document) == truth_bytes(plain)
-    assert json.loads(ev.truth_file.read_text(encoding="utf-8")) == json.loads(
-        truth_bytes(plain))
+    assert json.loads(ev.truth_file.read_text(encoding="utf-8")) == json.loads(truth_bytes(plain))
 
 
 def test_message_specs_keep_no_properties():

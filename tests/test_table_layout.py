@@ -24,18 +24,31 @@ POP3 = sorted((REAL_SAMPLES / "pop3").glob("*.pst"))
 
 
 def synthetic_report() -> Report:
-    blob = build_blob([("get", "body", WHEN, LONG_UID), ("delete", "none", WHEN, "short-1"),
-                       ("get", "header", WHEN, "\x1b[2Jhostile\u202e")])
+    blob = build_blob(
+        [
+            ("get", "body", WHEN, LONG_UID),
+            ("delete", "none", WHEN, "short-1"),
+            ("get", "header", WHEN, "\x1b[2Jhostile\u202e"),
+        ]
+    )
     path = "case-2024-0042/" + "exports/" * 8 + "mailbox with a long name.pst"
     record = HistoryRecord(
-        source=path, history=parse_blob(blob), blob=blob,
-        location=Location(folder="Top of Personal Folders/Inbox/" + "Sub folder/" * 6,
-                          message_nid=0x200028, message_class="IPM.MessageManager",
-                          attachment_index=2, attachment_name="BlobPOPa.long.name@example.com",
-                          match_rule="conversation_key", attachment_rule="long_filename",
-                          embedded_path=(1,)),
+        source=path,
+        history=parse_blob(blob),
+        blob=blob,
+        location=Location(
+            folder="Top of Personal Folders/Inbox/" + "Sub folder/" * 6,
+            message_nid=0x200028,
+            message_class="IPM.MessageManager",
+            attachment_index=2,
+            attachment_name="BlobPOPa.long.name@example.com",
+            match_rule="conversation_key",
+            attachment_rule="long_filename",
+            embedded_path=(1,),
+        ),
         account=Account(email="a.long.name@example.com"),
-        profile=Profile("Outlook", "cdb4b6d57f77a07bf108833200934463"))
+        profile=Profile("Outlook", "cdb4b6d57f77a07bf108833200934463"),
+    )
     report = Report(sources=[Source.from_bytes(path, "blob", blob)], histories=[record])
     report.run.finish()
     return report
@@ -80,8 +93,9 @@ def test_the_room_is_used_when_there_is_some():
     assert LONG_UID in wide  # ...on one line at 200
     heading = [line for line in wide.splitlines() if re.match(r"(source|account) ", line)]
     assert len(heading) == 1  # two label/value pairs per line at 200
-    assert sum(1 for line in narrow.splitlines() if line.startswith(HEADING_LABELS)) == \
-        len(HEADING_LABELS)
+    assert sum(1 for line in narrow.splitlines() if line.startswith(HEADING_LABELS)) == len(
+        HEADING_LABELS
+    )
 
 
 def test_entry_anomalies_have_a_column_only_with_room():
@@ -94,8 +108,17 @@ def test_entry_anomalies_have_a_column_only_with_room():
 
 def console_text(draw, width: int) -> str:
     buffer = io.StringIO()
-    draw(Console(file=buffer, width=width, color_system=None, force_terminal=False,
-                 highlight=False, markup=False, emoji=False))
+    draw(
+        Console(
+            file=buffer,
+            width=width,
+            color_system=None,
+            force_terminal=False,
+            highlight=False,
+            markup=False,
+            emoji=False,
+        )
+    )
     return buffer.getvalue()
 
 

@@ -66,8 +66,9 @@ def _square_or_die(n: int) -> int:
 
 
 def test_a_crashing_worker_costs_only_its_input() -> None:
-    got = list(run_ordered(_square_or_die, list(range(6)), jobs=2,
-                           crashed=lambda n, why: f"{n}: {why}"))
+    got = list(
+        run_ordered(_square_or_die, list(range(6)), jobs=2, crashed=lambda n, why: f"{n}: {why}")
+    )
     assert got[:3] == [0, 1, 4] and got[4:] == [16, 25]
     assert got[3].startswith("3: its worker process crashed")
 
@@ -86,8 +87,9 @@ def test_verify_runs_libpff_out_of_process_with_the_same_result(tmp_path) -> Non
 
 def test_scheduler_without_distributed_says_what_to_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)  # import fails as if not installed
-    result = CliRunner().invoke(app, ["scan", str(SAMPLES / "demo.pst"), "--scheduler",
-                                      "tcp://127.0.0.1:1", "-f", "json"])
+    result = CliRunner().invoke(
+        app, ["scan", str(SAMPLES / "demo.pst"), "--scheduler", "tcp://127.0.0.1:1", "-f", "json"]
+    )
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [f"uidl-inspector: error: {DISTRIBUTED_HINT}"]
 
@@ -97,12 +99,13 @@ def test_a_dask_cluster_gives_the_local_report(tmp_path, command) -> None:
     distributed = pytest.importorskip("distributed")
     inputs = _inputs(tmp_path)
     local, code, _ = _report([command, *inputs, "--jobs", "1"])
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                                  dashboard_address=None) as cluster:
-        remote, remote_code, _ = _report([command, *inputs, "--scheduler",
-                                          cluster.scheduler_address])
-        by_env, _, _ = _report([command, *inputs], env={SCHEDULER_ENV:
-                                                        cluster.scheduler_address})
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        remote, remote_code, _ = _report(
+            [command, *inputs, "--scheduler", cluster.scheduler_address]
+        )
+        by_env, _, _ = _report([command, *inputs], env={SCHEDULER_ENV: cluster.scheduler_address})
     assert remote == local == by_env
     assert remote_code == code
 

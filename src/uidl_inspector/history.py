@@ -152,9 +152,11 @@ def slack_text(data: bytes) -> list[str]:
     """
     runs = [(m.start(), m[0].decode("ascii")) for m in _ASCII_RUN.finditer(data)]
     for parity in (0, 1):  # UTF-16 text may start at an odd offset of leftover memory
-        runs += [(parity + m.start(), m[0].decode("utf-16-le"))
-                 for m in _UTF16_RUN.finditer(data, parity)
-                 if (m.start() - parity) % 2 == 0]
+        runs += [
+            (parity + m.start(), m[0].decode("utf-16-le"))
+            for m in _UTF16_RUN.finditer(data, parity)
+            if (m.start() - parity) % 2 == 0
+        ]
     return [text for _, text in sorted(runs)]
 
 
@@ -180,8 +182,7 @@ class PopHistory:
         """``{"size", "hex", "text"}`` of the slack, or None."""
         if self.slack is None:
             return None
-        return {"size": len(self.slack), "hex": self.slack.hex(),
-                "text": slack_text(self.slack)}
+        return {"size": len(self.slack), "hex": self.slack.hex(), "text": slack_text(self.slack)}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -203,8 +204,12 @@ class PopHistory:
     def uids(self) -> set[str]:
         """The entries' (unescaped) UIDs, cheaply when the BLOB has no anomaly."""
         if isinstance(self.entries, _LazyEntries):
-            return {_ESCAPE.sub(_escaped_byte, raw[_UID]).decode("ascii") if b"$" in raw
-                    else raw[_UID].decode("ascii") for raw in self.entries.raws}
+            return {
+                _ESCAPE.sub(_escaped_byte, raw[_UID]).decode("ascii")
+                if b"$" in raw
+                else raw[_UID].decode("ascii")
+                for raw in self.entries.raws
+            }
         return {e.uid for e in self.entries}
 
     def latest(self) -> datetime | None:
@@ -222,10 +227,11 @@ class PopHistory:
             if isinstance(entries, _LazyEntries):
                 yield entries.dicts(start, start + size)
             else:
-                yield [e.to_dict() for e in entries[start:start + size]]
+                yield [e.to_dict() for e in entries[start : start + size]]
 
 
 # --- UIDs --------------------------------------------------------------------------------
+
 
 def escape_uid(uid: str | bytes) -> str:
     """The UID as Outlook stores it: every byte that is not an ASCII letter or digit as $xx.
@@ -248,12 +254,12 @@ def _unescape(raw: bytes) -> tuple[bytes, list[tuple[int, str]]]:
     while i < n:
         b = raw[i]
         if b == 0x24:  # '$'
-            pair = raw[i + 1:i + 3]
+            pair = raw[i + 1 : i + 3]
             if len(pair) == 2 and pair[0] in _HEX and pair[1] in _HEX:
                 out.append(int(pair, 16))
                 i += 3
                 continue
-            problems.append((i, f"'$' not followed by two hex digits ({raw[i:i + 3]!r})"))
+            problems.append((i, f"'$' not followed by two hex digits ({raw[i : i + 3]!r})"))
         elif b not in _ALNUM:
             problems.append((i, f"byte 0x{b:02x} stored unescaped"))
         out.append(b)
@@ -277,14 +283,20 @@ def unescape_uid(raw: str | bytes) -> str:
 
 # --- one tag ----------------------------------------------------------------------------
 
+
 def _timestamp(raw: bytes) -> tuple[datetime | None, str]:
     if len(raw) != 14 or not raw.isdigit():
         return None, f"timestamp {raw!r} is not 14 digits"
     try:
         # The BLOB records no time zone: the value stays naive, as recorded.
         moment = datetime(  # noqa: DTZ001
-            int(raw[0:4]), int(raw[4:6]), int(raw[6:8]),
-            int(raw[8:10]), int(raw[10:12]), int(raw[12:14]))
+            int(raw[0:4]),
+            int(raw[4:6]),
+            int(raw[6:8]),
+            int(raw[8:10]),
+            int(raw[10:12]),
+            int(raw[12:14]),
+        )
         return moment, ""
     except ValueError as exc:
         return None, f"timestamp {raw.decode()} is not a valid date and time ({exc})"
@@ -293,8 +305,9 @@ def _timestamp(raw: bytes) -> tuple[datetime | None, str]:
 _OP, _CT, _TS, _UID = (slice(start, end) for _, start, end in TAG_FIELDS)
 
 
-def _decode(index: int, offset: int, raw: bytes, complete: bool = True,
-            beyond_count: bool = False) -> tuple[Entry, list[Finding], bytes]:
+def _decode(
+    index: int, offset: int, raw: bytes, complete: bool = True, beyond_count: bool = False
+) -> tuple[Entry, list[Finding], bytes]:
     """One tag: the entry, the findings about it, and the UID's unescaped bytes."""
     op_raw, ct_raw, ts_raw, uid_raw = raw[_OP], raw[_CT], raw[_TS], raw[_UID]
     operation = OPERATIONS.get(op_raw)
@@ -306,29 +319,73 @@ def _decode(index: int, offset: int, raw: bytes, complete: bool = True,
         uid = uid_bytes.decode("utf-8")
     except UnicodeDecodeError:
         uid, uid_hex = _text(uid_bytes), uid_bytes.hex()
-    rfc_ok = (1 <= len(uid_bytes) <= RFC1939_MAX_UID
-              and not uid_bytes.translate(None, _RFC1939_BYTES))
+    rfc_ok = 1 <= len(uid_bytes) <= RFC1939_MAX_UID and not uid_bytes.translate(
+        None, _RFC1939_BYTES
+    )
     found: list[Finding] = []
     codes: tuple[str, ...] = ()
-    if (operation is None or content is None or timestamp is None or problems or uid_hex
-            or not rfc_ok or not complete or not raw.isascii()):
-        found = _tag_findings(index, offset, raw, operation, content, why, problems, uid_hex,
-                              rfc_ok, len(uid_bytes), complete)
+    if (
+        operation is None
+        or content is None
+        or timestamp is None
+        or problems
+        or uid_hex
+        or not rfc_ok
+        or not complete
+        or not raw.isascii()
+    ):
+        found = _tag_findings(
+            index,
+            offset,
+            raw,
+            operation,
+            content,
+            why,
+            problems,
+            uid_hex,
+            rfc_ok,
+            len(uid_bytes),
+            complete,
+        )
         codes = tuple(dict.fromkeys(f.code for f in found))
     if raw.isascii():  # decode once; the fields are the same slices of the text
         text = raw.decode("ascii")
         raw_op, raw_ct, raw_ts, raw_uid = text[_OP], text[_CT], text[_TS], text[_UID]
     else:
         raw_op, raw_ct, raw_ts, raw_uid = map(_text, (op_raw, ct_raw, ts_raw, uid_raw))
-    entry = Entry(index, offset, operation, content, timestamp, raw_uid, uid, raw_op, raw_ct,
-                  raw_ts, uid_hex, complete, beyond_count, codes, raw)
+    entry = Entry(
+        index,
+        offset,
+        operation,
+        content,
+        timestamp,
+        raw_uid,
+        uid,
+        raw_op,
+        raw_ct,
+        raw_ts,
+        uid_hex,
+        complete,
+        beyond_count,
+        codes,
+        raw,
+    )
     return entry, found, uid_bytes
 
 
-def _tag_findings(index: int, offset: int, raw: bytes, operation: str | None,
-                  content: str | None, why: str, problems: list[tuple[int, str]],
-                  uid_hex: str | None, rfc_ok: bool, uid_size: int,
-                  complete: bool) -> list[Finding]:
+def _tag_findings(
+    index: int,
+    offset: int,
+    raw: bytes,
+    operation: str | None,
+    content: str | None,
+    why: str,
+    problems: list[tuple[int, str]],
+    uid_hex: str | None,
+    rfc_ok: bool,
+    uid_size: int,
+    complete: bool,
+) -> list[Finding]:
     found: list[Finding] = []
 
     def note(code: str, where: int, detail: str) -> None:
@@ -352,8 +409,11 @@ def _tag_findings(index: int, offset: int, raw: bytes, operation: str | None,
     if uid_hex is not None:
         note("invalid_utf8", _UID.start, f"unescaped UID is not UTF-8 (hex {uid_hex})")
     if not rfc_ok:
-        note("uid_not_rfc1939", _UID.start,
-             f"UID of {uid_size} bytes is not 1-70 characters in 0x21-0x7E")
+        note(
+            "uid_not_rfc1939",
+            _UID.start,
+            f"UID of {uid_size} bytes is not 1-70 characters in 0x21-0x7E",
+        )
     if not complete:
         note("truncated", 0, "the BLOB ends inside this tag (no NUL terminator)")
     return found
@@ -361,11 +421,11 @@ def _tag_findings(index: int, offset: int, raw: bytes, operation: str | None,
 
 def _well_formed(raw: bytes) -> bool:
     """Enough of a tag to be taken as one when it lies beyond the declared Count."""
-    return (raw[_OP] in OPERATIONS and raw[_CT] in CONTENTS
-            and _timestamp(raw[_TS])[0] is not None)
+    return raw[_OP] in OPERATIONS and raw[_CT] in CONTENTS and _timestamp(raw[_TS])[0] is not None
 
 
 # --- the fast path ----------------------------------------------------------------------
+
 
 def _class(chars: Iterable[bytes]) -> bytes:
     return b"[" + b"".join(re.escape(c) for c in chars) + b"]"
@@ -377,12 +437,15 @@ def _class(chars: Iterable[bytes]) -> bytes:
 # one. Written as runs of letters and digits between escapes, which re matches quickly.
 _ESCAPED = rb"\$(?:2[1-9a-f]|3[a-f]|40|5[b-f]|60|7[b-e])"
 _CLEAN_TAG = (
-    _class(OPERATIONS) + _class(CONTENTS)
+    _class(OPERATIONS)
+    + _class(CONTENTS)
     + rb"(?!0000)[0-9]{4}"
     + rb"(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])"
     + rb"|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)|02(?:0[1-9]|1[0-9]|2[0-9]))"
     + rb"(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]"
-    + rb"(?!\x00)[0-9A-Za-z]*(?:" + _ESCAPED + rb"[0-9A-Za-z]*)*\x00"
+    + rb"(?!\x00)[0-9A-Za-z]*(?:"
+    + _ESCAPED
+    + rb"[0-9A-Za-z]*)*\x00"
 )
 _ONE_CLEAN_TAG = re.compile(_CLEAN_TAG)
 try:  # a possessive repeat (Python 3.11+) keeps no backtracking state per tag
@@ -414,11 +477,11 @@ def _clean(data: bytes, tags: TagList, trailing: bytes, slack: bytes | None) -> 
     if b"0229" in data:
         first = tags.raws[0] if tags.raws else b""
         years = [int(m.group(1)) for m in _LEAP_DAY.finditer(data, HEADER_SIZE, end)]
-        if first[_TS.start + 4:_TS.start + 8] == b"0229":
-            years.append(int(first[_TS.start:_TS.start + 4]))
+        if first[_TS.start + 4 : _TS.start + 8] == b"0229":
+            years.append(int(first[_TS.start : _TS.start + 4]))
         if not all(map(_is_leap, years)):
             return False
-    uids = [raw[_UID.start:] for raw in tags.raws]
+    uids = [raw[_UID.start :] for raw in tags.raws]
     if len(set(uids)) != len(uids):
         return False
     if uids and max(map(len, uids)) > RFC1939_MAX_UID:
@@ -469,16 +532,27 @@ class _LazyEntries(Sequence[Entry]):
         for index, (offset, raw) in enumerate(zip(offsets, raws, strict=True), start):
             text = raw.decode("ascii")
             ts, uid = text[_TS], text[_UID]
-            out.append({
-                "index": index, "offset": offset, "operation": ops[raw[_OP]],
-                "content": cts[raw[_CT]],
-                "timestamp": f"{ts[:4]}-{ts[4:6]}-{ts[6:8]}T{ts[8:10]}:{ts[10:12]}:{ts[12:]}",
-                "raw_timestamp": ts, "raw_uid": uid,
-                "uid": uid if "$" not in uid else _ESCAPE.sub(_escaped_byte, raw[_UID]).decode(
-                    "ascii"),
-                "uid_hex": None, "raw_operation": text[_OP], "raw_content": text[_CT],
-                "complete": True, "beyond_count": False, "anomalies": [], "raw_tag_hex": None,
-            })
+            out.append(
+                {
+                    "index": index,
+                    "offset": offset,
+                    "operation": ops[raw[_OP]],
+                    "content": cts[raw[_CT]],
+                    "timestamp": f"{ts[:4]}-{ts[4:6]}-{ts[6:8]}T{ts[8:10]}:{ts[10:12]}:{ts[12:]}",
+                    "raw_timestamp": ts,
+                    "raw_uid": uid,
+                    "uid": uid
+                    if "$" not in uid
+                    else _ESCAPE.sub(_escaped_byte, raw[_UID]).decode("ascii"),
+                    "uid_hex": None,
+                    "raw_operation": text[_OP],
+                    "raw_content": text[_CT],
+                    "complete": True,
+                    "beyond_count": False,
+                    "anomalies": [],
+                    "raw_tag_hex": None,
+                }
+            )
         return out
 
     def __eq__(self, other: object) -> bool:
@@ -495,6 +569,7 @@ class _LazyEntries(Sequence[Entry]):
 
 # --- the whole BLOB ---------------------------------------------------------------------
 
+
 def parse_blob(data: bytes, strict: bool = False) -> PopHistory:
     """Decode a history BLOB. Lenient unless ``strict``: see the module docstring."""
     data = bytes(data)
@@ -505,15 +580,17 @@ def parse_blob(data: bytes, strict: bool = False) -> PopHistory:
         raise StrictModeError(
             f"{len(problems)} anomal{'y' if len(problems) == 1 else 'ies'} above info"
             f" in the BLOB; first: {first.severity} {first.code} at offset {first.offset}: "
-            f"{first.detail}")
+            f"{first.detail}"
+        )
     return history
 
 
 def _parse(data: bytes, fast: bool) -> PopHistory:
     if len(data) < HEADER_SIZE:
         version = int.from_bytes(data[:2], "little") if len(data) >= 2 else None
-        cut = Finding("truncated", 0,
-                      f"{len(data)} byte(s): too short for the 4-byte header (Version, Count)")
+        cut = Finding(
+            "truncated", 0, f"{len(data)} byte(s): too short for the 4-byte header (Version, Count)"
+        )
         found = [cut]
         if version is not None and version != PBLOB_VERSION:
             found.insert(0, _bad_version(version))
@@ -533,8 +610,9 @@ def _bad_version(version: int) -> Finding:
     return Finding("bad_version", 0, f"Version is {version}, expected {PBLOB_VERSION}")
 
 
-def _parse_slow(data: bytes, version: int, count: int, tags: TagList,
-                trailing: bytes) -> PopHistory:
+def _parse_slow(
+    data: bytes, version: int, count: int, tags: TagList, trailing: bytes
+) -> PopHistory:
     found: list[Finding] = []
     if version != PBLOB_VERSION:
         found.append(_bad_version(version))
@@ -547,43 +625,57 @@ def _parse_slow(data: bytes, version: int, count: int, tags: TagList,
         found.extend(notes)
         uids.append(uid)
     if not tags.cut and len(tags.raws) < count:
-        found.append(Finding("count_mismatch", 2,
-                             f"Count says {count} tags, the BLOB holds {len(tags.raws)}"))
+        found.append(
+            Finding(
+                "count_mismatch", 2, f"Count says {count} tags, the BLOB holds {len(tags.raws)}"
+            )
+        )
     if trailing:
         base = len(data) - len(trailing)
         pos = 0
         while (nul := trailing.find(b"\0", pos)) >= 0 and _well_formed(trailing[pos:nul]):
-            entry, notes, uid = _decode(len(entries), base + pos, trailing[pos:nul],
-                                        beyond_count=True)
+            entry, notes, uid = _decode(
+                len(entries), base + pos, trailing[pos:nul], beyond_count=True
+            )
             entries.append(entry)
             found.extend(notes)
             uids.append(uid)
             pos = nul + 1
         extra = len(entries) - len(tags.raws)
         if extra:
-            found.append(Finding("count_mismatch", 2,
-                                 f"Count says {count} tags; {extra} more well-formed tag(s) "
-                                 f"follow them"))
+            found.append(
+                Finding(
+                    "count_mismatch",
+                    2,
+                    f"Count says {count} tags; {extra} more well-formed tag(s) follow them",
+                )
+            )
         rest = trailing[pos:]
         if rest:
-            what = ("all NUL" if not rest.strip(b"\0")
-                    else f"starting {rest[:16].hex()}")
-            found.append(Finding("trailing_data", base + pos,
-                                 f"{len(rest)} bytes after the last tag ({what})"))
+            what = "all NUL" if not rest.strip(b"\0") else f"starting {rest[:16].hex()}"
+            found.append(
+                Finding(
+                    "trailing_data", base + pos, f"{len(rest)} bytes after the last tag ({what})"
+                )
+            )
     first_seen: dict[bytes, int] = {}
     for entry, uid in zip(entries, uids, strict=True):
         if not uid:
             continue
         seen = first_seen.setdefault(uid, entry.index)
         if seen != entry.index:
-            found.append(Finding("duplicate_uid", entry.offset + _UID.start,
-                                 f"tag #{entry.index}: UID also in tag #{seen} "
-                                 f"(offset {entries[seen].offset})"))
-    duplicates = {e.index for e, uid in zip(entries, uids, strict=True)
-                  if uid and first_seen[uid] != e.index}
+            found.append(
+                Finding(
+                    "duplicate_uid",
+                    entry.offset + _UID.start,
+                    f"tag #{entry.index}: UID also in tag #{seen} (offset {entries[seen].offset})",
+                )
+            )
+    duplicates = {
+        e.index for e, uid in zip(entries, uids, strict=True) if uid and first_seen[uid] != e.index
+    }
     if duplicates:
-        entries = [_with_code(e, "duplicate_uid") if e.index in duplicates else e
-                   for e in entries]
+        entries = [_with_code(e, "duplicate_uid") if e.index in duplicates else e for e in entries]
     found.sort(key=lambda f: f.offset if f.offset is not None else -1)
     return PopHistory(version, count, tuple(entries), tuple(found))
 
@@ -597,8 +689,14 @@ def _with_code(entry: Entry, code: str) -> Entry:
 TagInput = Entry | bytes | tuple  # a tuple is make_tag's (operation, content, timestamp, uid)
 
 
-def make_tag(operation: str, content: str, timestamp: datetime | str,
-             uid: str | bytes, *, escaped: bool = False) -> bytes:
+def make_tag(
+    operation: str,
+    content: str,
+    timestamp: datetime | str,
+    uid: str | bytes,
+    *,
+    escaped: bool = False,
+) -> bytes:
     """One resource tag's bytes (without its NUL).
 
     ``operation``/``content`` are names (``get``, ``body``...) or the stored characters;
@@ -619,8 +717,12 @@ def make_tag(operation: str, content: str, timestamp: datetime | str,
     return op + ct + ts.encode("utf-8") + stored
 
 
-def build_blob(entries: Iterable[TagInput], version: int = PBLOB_VERSION,
-               count: int | None = None, trailing: bytes = b"") -> bytes:
+def build_blob(
+    entries: Iterable[TagInput],
+    version: int = PBLOB_VERSION,
+    count: int | None = None,
+    trailing: bytes = b"",
+) -> bytes:
     """A BLOB from entries, through the declared structure.
 
     Each item is an :class:`Entry` (its stored bytes are written back exactly), the bytes
@@ -637,14 +739,22 @@ def build_blob(entries: Iterable[TagInput], version: int = PBLOB_VERSION,
         else:
             raw = make_tag(*item)
         if len(raw) < FIXED_TAG_SIZE or b"\0" in raw:
-            raise ValueError(f"tag {raw[:40]!r} has fewer than {FIXED_TAG_SIZE} bytes or a "
-                             "NUL; write such bytes with trailing= or by editing the BLOB")
+            raise ValueError(
+                f"tag {raw[:40]!r} has fewer than {FIXED_TAG_SIZE} bytes or a "
+                "NUL; write such bytes with trailing= or by editing the BLOB"
+            )
         raws.append(raw)
     count = len(raws) if count is None else count
     if not 0 <= count <= MAX_TAGS or not 0 <= version <= 0xFFFF:
         raise ValueError(f"Count {count} or Version {version} does not fit in 16 bits")
-    return PopBlob.build({"version": version, "count": count,
-                          "tags": [tag_fields(raw) for raw in raws], "trailing": trailing})
+    return PopBlob.build(
+        {
+            "version": version,
+            "count": count,
+            "tags": [tag_fields(raw) for raw in raws],
+            "trailing": trailing,
+        }
+    )
 
 
 # --- hex text, as copied from a hex viewer or MFCMAPI -----------------------------------

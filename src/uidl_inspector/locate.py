@@ -27,19 +27,28 @@ from uidl_inspector.findings import Finding
 from uidl_inspector.history import PopHistory, parse_blob
 from uidl_inspector.mapi import PropId
 from uidl_inspector.records import Account, Companion, HistoryRecord, Location, Profile
-from uidl_inspector.store.detect import (
-    looks_like_pop_blob,
-)
-from uidl_inspector.store.model import (
-    MAX_EMBED_DEPTH,
-    read_error,
-    walk_folders,
-)
+from uidl_inspector.store.detect import looks_like_pop_blob
+from uidl_inspector.store.model import MAX_EMBED_DEPTH, read_error, walk_folders
 
-__all__ = ["MANAGER_CLASS", "GENERAL_KEY_NAME", "GENERAL_KEY", "MATCH_RULES",
-           "ATTACHMENT_RULES", "Candidate", "LocateResult", "parse_manager_subject",
-           "message_rules", "attachment_rule", "locate", "locate_message",
-           "hidden_inventory", "hidden_row", "store_key", "with_store_key", "is_manager_class"]
+__all__ = [
+    "MANAGER_CLASS",
+    "GENERAL_KEY_NAME",
+    "GENERAL_KEY",
+    "MATCH_RULES",
+    "ATTACHMENT_RULES",
+    "Candidate",
+    "LocateResult",
+    "parse_manager_subject",
+    "message_rules",
+    "attachment_rule",
+    "locate",
+    "locate_message",
+    "hidden_inventory",
+    "hidden_row",
+    "store_key",
+    "with_store_key",
+    "is_manager_class",
+]
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -51,8 +60,9 @@ GENERAL_KEY = b"General Key\0"
 MATCH_RULES = ("general_key", "conversation_key", "search_key", "subject")
 ATTACHMENT_RULES = ("long_filename", "filename", "display_name", "mini_uid")
 
-_SUBJECT = re.compile(r"^Outlook Message Manager \((?P<name>.*)\) \(KEY: (?P<key>[0-9A-Fa-f]*)\)$",
-                      re.DOTALL)
+_SUBJECT = re.compile(
+    r"^Outlook Message Manager \((?P<name>.*)\) \(KEY: (?P<key>[0-9A-Fa-f]*)\)$", re.DOTALL
+)
 _MINI_UID = re.compile(r"^Blob(?P<uid>[0-9a-f]{8})$")
 _BLOB_POP = "BlobPOP"
 
@@ -107,9 +117,15 @@ class Candidate:
         return self.rules[0] if self.rules else "message_class"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"folder": self.folder, "nid": self.nid, "message_class": self.message_class,
-                "subject": self.subject, "match_rule": self.match_rule,
-                "rules": list(self.rules), "profile": self.profile.to_dict()}
+        return {
+            "folder": self.folder,
+            "nid": self.nid,
+            "message_class": self.message_class,
+            "subject": self.subject,
+            "match_rule": self.match_rule,
+            "rules": list(self.rules),
+            "profile": self.profile.to_dict(),
+        }
 
 
 def message_rules(props: Any) -> tuple[tuple[str, ...], Profile]:
@@ -126,8 +142,11 @@ def message_rules(props: Any) -> tuple[tuple[str, ...], Profile]:
     revealed = [k for k in (conversation, parsed[1] if parsed else None) if k]
     rules = []
     name = parsed[0] if parsed else None
-    if name == GENERAL_KEY_NAME or GENERAL_KEY in revealed or (
-            search == GENERAL_KEY and not revealed):
+    if (
+        name == GENERAL_KEY_NAME
+        or GENERAL_KEY in revealed
+        or (search == GENERAL_KEY and not revealed)
+    ):
         rules.append("general_key")
     if conversation:
         rules.append("conversation_key")
@@ -135,8 +154,11 @@ def message_rules(props: Any) -> tuple[tuple[str, ...], Profile]:
         rules.append("search_key")
     if parsed:
         rules.append("subject")
-    key = conversation or (parsed[1] if parsed else None) or (
-        search if "general_key" in rules else None)
+    key = (
+        conversation
+        or (parsed[1] if parsed else None)
+        or (search if "general_key" in rules else None)
+    )
     return tuple(rules), Profile(name, key.hex() if key else None)
 
 
@@ -152,10 +174,13 @@ def attachment_rule(props: Any) -> tuple[str | None, str | None, Account]:
     display = _text(props, PropId.DISPLAY_NAME)
     mini = _MINI_UID.match(short_name) if short_name else None
     mini_uid = mini.group("uid") if mini else None
-    for rule, name in (("long_filename", long_name), ("filename", short_name),
-                       ("display_name", display)):
+    for rule, name in (
+        ("long_filename", long_name),
+        ("filename", short_name),
+        ("display_name", display),
+    ):
         if name and name.startswith(_BLOB_POP) and len(name) > len(_BLOB_POP):
-            return rule, name, Account(email=name[len(_BLOB_POP):], mini_uid=mini_uid)
+            return rule, name, Account(email=name[len(_BLOB_POP) :], mini_uid=mini_uid)
     if mini:
         return "mini_uid", short_name, Account(mini_uid=mini_uid)
     return None, long_name or short_name or display, Account()
@@ -163,10 +188,14 @@ def attachment_rule(props: Any) -> tuple[str | None, str | None, Account]:
 
 def _companion(att: Any, data: bytes | None) -> Companion:
     props = att.props
-    return Companion(att.index, _text(props, PropId.ATTACH_LONG_FILENAME),
-                     _text(props, PropId.ATTACH_FILENAME), _text(props, PropId.DISPLAY_NAME),
-                     None if data is None else len(data),
-                     None if data is None else hashlib.sha256(data).hexdigest())
+    return Companion(
+        att.index,
+        _text(props, PropId.ATTACH_LONG_FILENAME),
+        _text(props, PropId.ATTACH_FILENAME),
+        _text(props, PropId.DISPLAY_NAME),
+        None if data is None else len(data),
+        None if data is None else hashlib.sha256(data).hexdigest(),
+    )
 
 
 @dataclass
@@ -195,8 +224,9 @@ def is_manager_class(cls: object) -> bool:
     return isinstance(cls, str) and cls.rstrip("\0").casefold() == MANAGER_CLASS.casefold()
 
 
-def _attachments(message: Any, path: tuple[int, ...], where: str,
-                 findings: list[Finding]) -> Iterator[tuple[tuple[int, ...], Any]]:
+def _attachments(
+    message: Any, path: tuple[int, ...], where: str, findings: list[Finding]
+) -> Iterator[tuple[tuple[int, ...], Any]]:
     """(embedded_path, attachment) for a message and its embedded messages, bounded."""
     try:
         attachments = message.attachments()
@@ -210,20 +240,23 @@ def _attachments(message: Any, path: tuple[int, ...], where: str,
         try:
             inner = att.embedded()
         except UidlInspectorError as exc:
-            findings.append(read_error(where, f"embedded message of attachment {att.index}",
-                                        exc))
+            findings.append(read_error(where, f"embedded message of attachment {att.index}", exc))
             continue
         if inner is not None:
             if len(path) + 1 >= MAX_EMBED_DEPTH:
-                findings.append(Finding("embedding_too_deep", None,
-                                        f"{where}: embedded deeper than {MAX_EMBED_DEPTH}"))
+                findings.append(
+                    Finding(
+                        "embedding_too_deep",
+                        None,
+                        f"{where}: embedded deeper than {MAX_EMBED_DEPTH}",
+                    )
+                )
                 continue
             yield from _attachments(inner, (*path, att.index), where, findings)
             findings.extend(inner.findings)
 
 
-def locate_message(message: Any, folder: str | None, source: str,
-                   result: LocateResult) -> None:
+def locate_message(message: Any, folder: str | None, source: str, result: LocateResult) -> None:
     """Add to ``result`` the histories held by one message (of any class).
 
     Every Message Manager yields at least one record: one holding no history attachment
@@ -234,8 +267,9 @@ def locate_message(message: Any, folder: str | None, source: str,
     candidate = None
     if is_manager_class(message.message_class):
         rules, profile = message_rules(message.props)
-        candidate = Candidate(folder or "", message.nid, message.message_class,
-                              message.subject, rules, profile)
+        candidate = Candidate(
+            folder or "", message.nid, message.message_class, message.subject, rules, profile
+        )
         result.candidates.append(candidate)
     # every attachment read, by embedded path: companions are hashed only for records made
     siblings: dict[tuple[int, ...], list[tuple[Any, bytes | None]]] = {}
@@ -253,9 +287,13 @@ def locate_message(message: Any, folder: str | None, source: str,
             siblings.setdefault(path, []).append((att, data))
         if candidate is not None and rule is not None:
             if data is None:
-                result.findings.append(Finding(
-                    "history_without_data", None,
-                    f"{where}: attachment {att.index} is named {name!r} but holds no bytes"))
+                result.findings.append(
+                    Finding(
+                        "history_without_data",
+                        None,
+                        f"{where}: attachment {att.index} is named {name!r} but holds no bytes",
+                    )
+                )
                 continue
             match_rule, attach = candidate.match_rule, rule
         elif looks_like_pop_blob(data):
@@ -263,30 +301,71 @@ def locate_message(message: Any, folder: str | None, source: str,
             attach = rule or "content"
         else:
             continue
-        found.append((Location(folder, message.nid, message.message_class, message.subject,
-                               att.index, name, match_rule, attach, path), data, account))
+        found.append(
+            (
+                Location(
+                    folder,
+                    message.nid,
+                    message.message_class,
+                    message.subject,
+                    att.index,
+                    name,
+                    match_rule,
+                    attach,
+                    path,
+                ),
+                data,
+                account,
+            )
+        )
     profile = candidate.profile if candidate is not None else Profile()
     for location, data, account in found:
-        companions = tuple(_companion(att, other) for att, other in siblings[location.embedded_path]
-                           if att.index != location.attachment_index)
-        result.histories.append(HistoryRecord(
-            source, parse_blob(data), data, replace(location, companions=companions),
-            account, profile))
+        companions = tuple(
+            _companion(att, other)
+            for att, other in siblings[location.embedded_path]
+            if att.index != location.attachment_index
+        )
+        result.histories.append(
+            HistoryRecord(
+                source,
+                parse_blob(data),
+                data,
+                replace(location, companions=companions),
+                account,
+                profile,
+            )
+        )
     if candidate is not None and not found:
         companions = tuple(_companion(att, other) for att, other in siblings.get((), ()))
-        empty = Finding("no_history_attachment", None,
-                        f"{where}: Message Manager without a history attachment "
-                        f"({len(companions)} other attachment(s)): an account was "
-                        "configured, its history is empty or was never written")
-        location = Location(folder, message.nid, message.message_class, message.subject,
-                            match_rule=candidate.match_rule, companions=companions)
-        result.histories.append(HistoryRecord(
-            source, PopHistory(None, None, (), (empty,)), None, location, Account(), profile))
+        empty = Finding(
+            "no_history_attachment",
+            None,
+            f"{where}: Message Manager without a history attachment "
+            f"({len(companions)} other attachment(s)): an account was "
+            "configured, its history is empty or was never written",
+        )
+        location = Location(
+            folder,
+            message.nid,
+            message.message_class,
+            message.subject,
+            match_rule=candidate.match_rule,
+            companions=companions,
+        )
+        result.histories.append(
+            HistoryRecord(
+                source, PopHistory(None, None, (), (empty,)), None, location, Account(), profile
+            )
+        )
     result.findings.extend(message.findings)
 
 
-def locate(store: Any, source: str | None = None, deep: bool = False,
-           progress: Callable[[int], None] | None = None) -> LocateResult:
+def locate(
+    store: Any,
+    source: str | None = None,
+    deep: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> LocateResult:
     """Every history in ``store`` (a store.model.Store), in folder order.
 
     The default reads only folders' associated contents, so its cost does not grow with
@@ -324,21 +403,26 @@ def _attachment_row(att: Any, where: str, findings: list[Finding], depth: int) -
     except UidlInspectorError as exc:
         findings.append(read_error(where, f"attachment {att.index} data", exc))
         data = None
-    row: dict[str, Any] = {"index": att.index, "nid": att.nid, "name": name,
-                           "method": att.props.get(PropId.ATTACH_METHOD),
-                           "size": None if data is None else len(data),
-                           "sha256": None if data is None else hashlib.sha256(data).hexdigest()}
+    row: dict[str, Any] = {
+        "index": att.index,
+        "nid": att.nid,
+        "name": name,
+        "method": att.props.get(PropId.ATTACH_METHOD),
+        "size": None if data is None else len(data),
+        "sha256": None if data is None else hashlib.sha256(data).hexdigest(),
+    }
     if depth < MAX_EMBED_DEPTH:
         try:
             inner = att.embedded()
         except UidlInspectorError as exc:
-            findings.append(read_error(where, f"embedded message of attachment {att.index}",
-                                        exc))
+            findings.append(read_error(where, f"embedded message of attachment {att.index}", exc))
             inner = None
         if inner is not None:
-            row["embedded"] = {"message_class": inner.message_class, "subject": inner.subject,
-                               "attachments": _attachment_rows(inner, where, findings,
-                                                               depth + 1)}
+            row["embedded"] = {
+                "message_class": inner.message_class,
+                "subject": inner.subject,
+                "attachments": _attachment_rows(inner, where, findings, depth + 1),
+            }
     return row
 
 
@@ -376,12 +460,15 @@ def hidden_row(message: Any, folder: str | None, findings: list[Finding]) -> dic
     key = _binary(message.props, PropId.CONVERSATION_KEY)
     search = _binary(message.props, PropId.SEARCH_KEY)
     row = {
-        "folder": folder, "nid": message.nid,
-        "message_class": message.message_class, "subject": message.subject,
+        "folder": folder,
+        "nid": message.nid,
+        "message_class": message.message_class,
+        "subject": message.subject,
         "conversation_key": key.hex() if key else None,
         "search_key": search.hex() if search else None,
-        "attachments": _attachment_rows(message, f"{folder or ''}#{message.nid or 'msg'}",
-                                        findings, 0),
+        "attachments": _attachment_rows(
+            message, f"{folder or ''}#{message.nid or 'msg'}", findings, 0
+        ),
     }
     findings.extend(message.findings)
     return row

@@ -30,8 +30,9 @@ def step(logger: logging.Logger, what: str) -> Iterator[None]:
     try:
         yield
     except BaseException as exc:
-        logger.info("%s: stopped after %.3f s by %s", what, time.perf_counter() - start,
-                    type(exc).__name__)
+        logger.info(
+            "%s: stopped after %.3f s by %s", what, time.perf_counter() - start, type(exc).__name__
+        )
         raise
     logger.info("%s: done in %.3f s", what, time.perf_counter() - start)
 

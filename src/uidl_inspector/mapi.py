@@ -12,9 +12,18 @@ from enum import IntEnum
 from typing import Any
 
 __all__ = [
-    "PropId", "PropType", "AttachMethod", "FILETIME_EPOCH", "filetime_to_datetime",
-    "datetime_to_filetime", "FIXED_SIZE", "MV_FLAG", "decode_fixed", "encode_fixed",
-    "decode_string", "encode_string",
+    "PropId",
+    "PropType",
+    "AttachMethod",
+    "FILETIME_EPOCH",
+    "filetime_to_datetime",
+    "datetime_to_filetime",
+    "FIXED_SIZE",
+    "MV_FLAG",
+    "decode_fixed",
+    "encode_fixed",
+    "decode_string",
+    "encode_string",
 ]
 
 
@@ -142,8 +151,13 @@ _CODEC: dict[int, struct.Struct] = {  # type: struct of exactly the stored bytes
     PropType.INT64: struct.Struct("<q"),
     PropType.TIME: struct.Struct("<Q"),
 }
-_BITS: dict[int, int] = {PropType.INT16: 16, PropType.INT32: 32, PropType.CURRENCY: 64,
-                         PropType.INT64: 64, PropType.ERROR: 32}
+_BITS: dict[int, int] = {
+    PropType.INT16: 16,
+    PropType.INT32: 32,
+    PropType.CURRENCY: 64,
+    PropType.INT64: 64,
+    PropType.ERROR: 32,
+}
 FIXED_SIZE: dict[int, int] = {**{t: c.size for t, c in _CODEC.items()}, PropType.GUID: 16}
 
 

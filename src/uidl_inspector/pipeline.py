@@ -36,12 +36,7 @@ from uidl_inspector.logs import codes_summary, log_findings, step
 from uidl_inspector.mapi import PropId
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.model import Report, Source, hash_file, source_path
-from uidl_inspector.store.detect import (
-    Evidence,
-    EvidenceFile,
-    open_evidence,
-    walk_inputs,
-)
+from uidl_inspector.store.detect import Evidence, EvidenceFile, open_evidence, walk_inputs
 from uidl_inspector.store.image import (
     DistinctStore,
     ImageOptions,
@@ -76,10 +71,16 @@ def _history_from_blob(source: str, data: bytes) -> HistoryRecord:
     return HistoryRecord(source, parse_blob(data), data)
 
 
-def _read_one(name: str, kind: str, report: Report, deep: bool, verify: bool,
-              progress: Callable[[int], None] | None,
-              opener: Callable[[], BinaryIO] | None = None,
-              recover: bool = True) -> dict[str, Any]:
+def _read_one(
+    name: str,
+    kind: str,
+    report: Report,
+    deep: bool,
+    verify: bool,
+    progress: Callable[[int], None] | None,
+    opener: Callable[[], BinaryIO] | None = None,
+    recover: bool = True,
+) -> dict[str, Any]:
     """Locate every history of one input into ``report``; the Source's fields it learnt.
 
     ``opener`` gives a fresh read-only stream of the input when it is not a loose file
@@ -93,15 +94,21 @@ def _read_one(name: str, kind: str, report: Report, deep: bool, verify: bool,
         findings: list[Finding] = []  # the store's and message's own are gathered by locate
         if evidence.store is not None:
             result = locate(evidence.store, source, deep=deep, progress=progress)
-            log.info("scan %s: %d folders and %d messages examined, %d Message Managers",
-                     source, result.folders, result.messages, len(result.candidates))
+            log.info(
+                "scan %s: %d folders and %d messages examined, %d Message Managers",
+                source,
+                result.folders,
+                result.messages,
+                len(result.candidates),
+            )
             examined = report.extra.setdefault("examined", {"folders": 0, "hidden_messages": 0})
             examined["folders"] += result.folders
             examined["hidden_messages"] += result.hidden_messages
             findings += result.findings
             report.histories.extend(result.histories)
             report.extra.setdefault("message_managers", []).extend(
-                {"source": source, **c.to_dict()} for c in result.candidates)
+                {"source": source, **c.to_dict()} for c in result.candidates
+            )
             if recover and getattr(evidence.store, "ndb", None) is not None:
                 if progress is not None:
                     progress(f"{source}: looking for earlier histories in free space")
@@ -118,19 +125,30 @@ def _read_one(name: str, kind: str, report: Report, deep: bool, verify: bool,
             result = LocateResult()
             locate_message(evidence.message, None, source, result)
             findings += result.findings
-            report.histories.extend(with_store_key(
-                result.histories, store_key(evidence.message.props, PropId.STORE_RECORD_KEY)))
+            report.histories.extend(
+                with_store_key(
+                    result.histories, store_key(evidence.message.props, PropId.STORE_RECORD_KEY)
+                )
+            )
             report.extra.setdefault("message_managers", []).extend(
-                {"source": source, **c.to_dict()} for c in result.candidates)
+                {"source": source, **c.to_dict()} for c in result.candidates
+            )
         else:
             findings += evidence.findings  # hex_length_mismatch of a hex text input
             report.histories.append(_history_from_blob(source, evidence.blob or b""))
-        extra = {"variant": evidence.variant, "encryption": evidence.encryption,
-                 "findings": tuple(findings)}
+        extra = {
+            "variant": evidence.variant,
+            "encryption": evidence.encryption,
+            "findings": tuple(findings),
+        }
     found = report.histories[before:]
-    log.info("scan %s: %d histories (%d entries), anomalies: %s", source, len(found),
-             sum(len(h.history.entries) for h in found),
-             codes_summary(a.code for h in found for a in h.history.anomalies))
+    log.info(
+        "scan %s: %d histories (%d entries), anomalies: %s",
+        source,
+        len(found),
+        sum(len(h.history.entries) for h in found),
+        codes_summary(a.code for h in found for a in h.history.anomalies),
+    )
     for record in found:
         log_findings(log, f"history in {source}", record.history.anomalies)
     return extra
@@ -141,8 +159,11 @@ def _recover(ndb: Any, source: str, report: Report) -> list[Finding]:
     from uidl_inspector.recover import recover_store
 
     try:
-        subjects = [m.get("subject") or "" for m in report.extra.get("message_managers", [])
-                    if m.get("source") == source]
+        subjects = [
+            m.get("subject") or ""
+            for m in report.extra.get("message_managers", [])
+            if m.get("source") == source
+        ]
         items, notes = recover_store(ndb, source, report.histories, subjects)
     except (UidlInspectorError, OSError, ValueError, IndexError) as exc:
         if debugging():
@@ -152,14 +173,27 @@ def _recover(ndb: Any, source: str, report: Report) -> list[Finding]:
     return notes
 
 
-def _scan_one(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bool,
-              progress: Callable[[Any], None] | None, recover: bool = True) -> None:
+def _scan_one(
+    item: EvidenceFile,
+    outcome: ScanOutcome,
+    deep: bool,
+    verify: bool,
+    progress: Callable[[Any], None] | None,
+    recover: bool = True,
+) -> None:
     """One loose file. It is hashed on a thread of its own while it is read: hashlib lets
     go of the GIL, so the hashes cost little more than the read they need anyway."""
     with ThreadPoolExecutor(1, thread_name_prefix="hash") as hasher:
         digests = hasher.submit(hash_file, item.path, progress=progress)
-        extra = _read_one(item.path, item.kind or "unknown", outcome.report, deep, verify,
-                          progress, recover=recover)
+        extra = _read_one(
+            item.path,
+            item.kind or "unknown",
+            outcome.report,
+            deep,
+            verify,
+            progress,
+            recover=recover,
+        )
         source = Source(str(item.path), item.kind or "unknown", *digests.result(), **extra)
     outcome.report.sources.append(source.logged())
 
@@ -168,9 +202,14 @@ def _scan_one(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bool
 StoreReader = Callable[[str, str, Callable[[], BinaryIO] | None], dict[str, Any]]
 
 
-def _scan_image(item: EvidenceFile, outcome: ScanOutcome,
-                progress: Callable[[Any], None] | None, options: ImageOptions,
-                read: StoreReader, kinds: tuple[str, ...] = ("pst", "ost", "msg")) -> None:
+def _scan_image(
+    item: EvidenceFile,
+    outcome: ScanOutcome,
+    progress: Callable[[Any], None] | None,
+    options: ImageOptions,
+    read: StoreReader,
+    kinds: tuple[str, ...] = ("pst", "ost", "msg"),
+) -> None:
     """The image as a Source of kind ``image``, then each distinct store in it (of
     ``kinds``) read by ``read`` as its own Source with its ``container`` and the other
     places holding the same bytes."""
@@ -192,8 +231,9 @@ def _scan_image(item: EvidenceFile, outcome: ScanOutcome,
                     continue
                 raise
             except (UidlInspectorError, OSError) as exc:
-                extra = _store_failed(outcome, location, " ".join(str(exc).split()) or
-                                      type(exc).__name__)
+                extra = _store_failed(
+                    outcome, location, " ".join(str(exc).split()) or type(exc).__name__
+                )
             except Exception as exc:  # noqa: BLE001 - one store's bug must not end the image
                 if debugging():
                     raise
@@ -202,22 +242,44 @@ def _scan_image(item: EvidenceFile, outcome: ScanOutcome,
     except UidlInspectorError as exc:
         scan.errors.append(" ".join(str(exc).split()))
     for store, extra in done:  # also_in is complete once the walk has ended
-        stores.append(Source(store.found.place.location, store.found.kind, store.size,
-                             store.sha256, store.md5, container=store.found.place.to_dict(),
-                             also_in=tuple(p.to_dict() for p in store.also_in), **extra))
+        stores.append(
+            Source(
+                store.found.place.location,
+                store.found.kind,
+                store.size,
+                store.sha256,
+                store.md5,
+                container=store.found.place.to_dict(),
+                also_in=tuple(p.to_dict() for p in store.also_in),
+                **extra,
+            )
+        )
     outcome.failed.extend(scan.errors)
-    meta = {"image_format": scan.format, "examined": dict(scan.examined),
-            "errors": tuple(scan.errors), "findings": tuple(scan.findings)}
+    meta = {
+        "image_format": scan.format,
+        "examined": dict(scan.examined),
+        "errors": tuple(scan.errors),
+        "findings": tuple(scan.findings),
+    }
     files = [_image_file(path, options.hash_images, progress) for path in segments(item.path)]
-    image = Source(source_path(item.path), "image", *files[0][1:], hashed=options.hash_images,
-                   segments=tuple({"path": p, "size": n, "sha256": h, "md5": m}
-                                  for p, n, h, m in files) if len(files) > 1 else (), **meta)
+    image = Source(
+        source_path(item.path),
+        "image",
+        *files[0][1:],
+        hashed=options.hash_images,
+        segments=tuple({"path": p, "size": n, "sha256": h, "md5": m} for p, n, h, m in files)
+        if len(files) > 1
+        else (),
+        **meta,
+    )
     outcome.report.sources.extend([image, *stores])
 
 
 def _internal_error(exc: Exception) -> str:
-    return (f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the "
-            "traceback, and please report it)")
+    return (
+        f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the "
+        "traceback, and please report it)"
+    )
 
 
 def _store_failed(outcome: ScanOutcome, location: str, error: str) -> dict[str, Any]:
@@ -226,8 +288,9 @@ def _store_failed(outcome: ScanOutcome, location: str, error: str) -> dict[str, 
     return {"errors": (error,)}
 
 
-def _image_file(path: str, hashed: bool, progress: Callable[[Any], None] | None
-                ) -> tuple[str, int, str, str]:
+def _image_file(
+    path: str, hashed: bool, progress: Callable[[Any], None] | None
+) -> tuple[str, int, str, str]:
     """Path, size and hashes (empty unless ``hashed``) of one file of an image."""
     if not hashed:
         return path, os.path.getsize(path), "", ""
@@ -241,10 +304,16 @@ def open_source(source: Source) -> Evidence:
     return open_evidence(source.path, source.kind, open_path_spec(source.container["path_spec"]))
 
 
-def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
-                  progress: Callable[[Any], None] | None = None,
-                  recover: bool = True, images: ImageOptions | None = None,
-                  jobs: int = 1, scheduler: str | None = None) -> ScanOutcome:
+def scan_evidence(
+    paths: list[str],
+    deep: bool = False,
+    verify: bool = False,
+    progress: Callable[[Any], None] | None = None,
+    recover: bool = True,
+    images: ImageOptions | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+) -> ScanOutcome:
     """Scan every input (files, directories walked recursively, disk images with every
     partition, snapshot and file system in them) into one report.
 
@@ -260,24 +329,46 @@ def scan_evidence(paths: list[str], deep: bool = False, verify: bool = False,
     report = Report()
     if recover:
         report.extra["recovered"] = []  # present (if empty) whenever recovery ran
-    handle = functools.partial(_scan_handle, deep=deep, verify=verify, recover=recover,
-                               options=images or ImageOptions())
-    return _each_input(paths, handle, report=report, jobs=jobs, scheduler=scheduler,
-                       progress=progress, isolate=verify)
+    handle = functools.partial(
+        _scan_handle, deep=deep, verify=verify, recover=recover, options=images or ImageOptions()
+    )
+    return _each_input(
+        paths,
+        handle,
+        report=report,
+        jobs=jobs,
+        scheduler=scheduler,
+        progress=progress,
+        isolate=verify,
+    )
 
 
-def _scan_handle(item: EvidenceFile, outcome: ScanOutcome, deep: bool, verify: bool,
-                 recover: bool, options: ImageOptions,
-                 progress: Callable[[Any], None] | None = None) -> None:
+def _scan_handle(
+    item: EvidenceFile,
+    outcome: ScanOutcome,
+    deep: bool,
+    verify: bool,
+    recover: bool,
+    options: ImageOptions,
+    progress: Callable[[Any], None] | None = None,
+) -> None:
     if item.kind == "image":
-        _scan_image(item, outcome, progress, options, lambda name, kind, opener: _read_one(
-            name, kind, outcome.report, deep, verify, progress, opener, recover))
+        _scan_image(
+            item,
+            outcome,
+            progress,
+            options,
+            lambda name, kind, opener: _read_one(
+                name, kind, outcome.report, deep, verify, progress, opener, recover
+            ),
+        )
     else:
         _scan_one(item, outcome, deep, verify, progress, recover)
 
 
-def _hidden_read(report: Report, name: str, kind: str,
-                 opener: Callable[[], BinaryIO] | None = None) -> dict[str, Any]:
+def _hidden_read(
+    report: Report, name: str, kind: str, opener: Callable[[], BinaryIO] | None = None
+) -> dict[str, Any]:
     """The hidden messages of one store into ``report``; the Source's fields it learnt."""
     source = source_path(name) if opener is None else name
     with open_evidence(name, kind, opener() if opener else None) as evidence:
@@ -286,15 +377,22 @@ def _hidden_read(report: Report, name: str, kind: str,
             rows = [hidden_row(evidence.message, None, findings)]
         else:
             rows, findings = hidden_inventory(evidence.store)
-        extra = {"variant": evidence.variant, "encryption": evidence.encryption,
-                 "findings": tuple(findings)}
+        extra = {
+            "variant": evidence.variant,
+            "encryption": evidence.encryption,
+            "findings": tuple(findings),
+        }
     report.extra.setdefault("hidden", []).extend({"source": source, **row} for row in rows)
     return extra
 
 
-def hidden_evidence(paths: list[str], images: ImageOptions | None = None, jobs: int = 1,
-                    scheduler: str | None = None,
-                    progress: Callable[[Any], None] | None = None) -> ScanOutcome:
+def hidden_evidence(
+    paths: list[str],
+    images: ImageOptions | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[Any], None] | None = None,
+) -> ScanOutcome:
     """The ``hidden`` command's report: every associated message of every PST/OST input,
     also of the PST/OST stores inside disk images, and each MSG file named as one row (an
     MSG found in a directory is skipped: most are ordinary mail, not exported hidden ones).
@@ -305,30 +403,55 @@ def hidden_evidence(paths: list[str], images: ImageOptions | None = None, jobs: 
     other files are skipped.
     """
     handle = functools.partial(_hidden_handle, options=images or ImageOptions())
-    outcome = _each_input(paths, handle, ("pst", "ost", "msg", "image"),
-                          "a PST/OST store, an MSG file or a disk image", "hidden", jobs=jobs,
-                          scheduler=scheduler, progress=progress, named_only=("msg",))
+    outcome = _each_input(
+        paths,
+        handle,
+        ("pst", "ost", "msg", "image"),
+        "a PST/OST store, an MSG file or a disk image",
+        "hidden",
+        jobs=jobs,
+        scheduler=scheduler,
+        progress=progress,
+        named_only=("msg",),
+    )
     outcome.report.extra.setdefault("hidden", [])
     return outcome
 
 
-def _hidden_handle(item: EvidenceFile, outcome: ScanOutcome, options: ImageOptions,
-                   progress: Callable[[Any], None] | None = None) -> None:
+def _hidden_handle(
+    item: EvidenceFile,
+    outcome: ScanOutcome,
+    options: ImageOptions,
+    progress: Callable[[Any], None] | None = None,
+) -> None:
     report = outcome.report
     if item.kind == "image":
-        _scan_image(item, outcome, progress, options,
-                    lambda name, kind, opener: _hidden_read(report, name, kind, opener),
-                    ("pst", "ost"))
+        _scan_image(
+            item,
+            outcome,
+            progress,
+            options,
+            lambda name, kind, opener: _hidden_read(report, name, kind, opener),
+            ("pst", "ost"),
+        )
         return
     extra = _hidden_read(report, item.path, item.kind or "unknown")
     report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
 
 
-def _each_input(paths: list[str], handle: Callable[..., None],
-                kinds: tuple[str, ...] | None = None, what: str = "",
-                step_name: str = "scan", report: Report | None = None, jobs: int = 1,
-                scheduler: str | None = None, progress: Callable[[Any], None] | None = None,
-                isolate: bool = False, named_only: tuple[str, ...] = ()) -> ScanOutcome:
+def _each_input(
+    paths: list[str],
+    handle: Callable[..., None],
+    kinds: tuple[str, ...] | None = None,
+    what: str = "",
+    step_name: str = "scan",
+    report: Report | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[Any], None] | None = None,
+    isolate: bool = False,
+    named_only: tuple[str, ...] = (),
+) -> ScanOutcome:
     """Run ``handle(item, outcome, progress=...)`` on every input (of one of ``kinds``,
     when given: any other file named on the command line is ``not what``), each failure
     one line; files of no wanted kind found in directories are skipped, and so are those
@@ -342,8 +465,9 @@ def _each_input(paths: list[str], handle: Callable[..., None],
     todo: list[tuple[EvidenceFile, str | None]] = []
     for item in walk_inputs(paths):
         wanted = item.kind != "unknown" if kinds is None else item.kind in kinds
-        if item.from_directory and (item.kind == "segment" or item.kind in named_only
-                                    or item.error is None and not wanted):
+        if item.from_directory and (
+            item.kind == "segment" or item.kind in named_only or item.error is None and not wanted
+        ):
             outcome.skipped += 1
             continue
         error = item.error
@@ -351,10 +475,14 @@ def _each_input(paths: list[str], handle: Callable[..., None],
             error = f"not {what} (its content is: {item.kind})"
         todo.append((item, error))
     here = workers.runs_here(jobs, scheduler, len(todo), isolate)
-    task = functools.partial(_input_task, functools.partial(
-        handle, progress=progress if here else None), step_name)
-    tell = None if progress is None or here else (
-        lambda n, total: progress(f"{n} of {total} inputs done"))
+    task = functools.partial(
+        _input_task, functools.partial(handle, progress=progress if here else None), step_name
+    )
+    tell = (
+        None
+        if progress is None or here
+        else (lambda n, total: progress(f"{n} of {total} inputs done"))
+    )
     for part in workers.run_ordered(task, todo, jobs, scheduler, isolate, _crashed, tell):
         _merge(outcome, part)
     if outcome.skipped:
@@ -363,8 +491,11 @@ def _each_input(paths: list[str], handle: Callable[..., None],
     return outcome
 
 
-def _input_task(handle: Callable[[EvidenceFile, ScanOutcome], None], step_name: str,
-                todo: tuple[EvidenceFile, str | None]) -> ScanOutcome:
+def _input_task(
+    handle: Callable[[EvidenceFile, ScanOutcome], None],
+    step_name: str,
+    todo: tuple[EvidenceFile, str | None],
+) -> ScanOutcome:
     """One input's outcome (its one-line error included): what a worker returns."""
     item, error = todo
     outcome = ScanOutcome(Report())
@@ -426,45 +557,68 @@ def _failed_source(item: EvidenceFile, error: str) -> Source:
 # Auditing: the scan, then each store's inventory, then the audit across all of them
 
 
-def audit_report(paths: list[str], listings: list[ServerListing],
-                 progress: Any = None, reading: Any = None, recover: bool = True,
-                 images: Any = None, jobs: int = 1,
-                 scheduler: str | None = None) -> tuple[Report, list[str]]:
+def audit_report(
+    paths: list[str],
+    listings: list[ServerListing],
+    progress: Any = None,
+    reading: Any = None,
+    recover: bool = True,
+    images: Any = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+) -> tuple[Report, list[str]]:
     """Scan the evidence, take each store's inventory, audit. Returns the report (with
     ``audit`` in its extra sections) and one line per input that could not be processed.
     Scanning and inventories run one input per worker (``jobs``, or a Dask ``scheduler``);
     the audit itself, across all stores, runs here. ``progress`` is the scan's,
     ``reading`` the inventory's (``count, total``; told only when inventories run here)."""
     with step(log, "scan"):
-        outcome = scan_evidence(paths, progress=progress, recover=recover, images=images,
-                                jobs=jobs, scheduler=scheduler)
+        outcome = scan_evidence(
+            paths, progress=progress, recover=recover, images=images, jobs=jobs, scheduler=scheduler
+        )
     report = outcome.report
     failed = list(outcome.failed)
     stores = [s for s in report.sources if s.kind in AUDITED_KINDS and not s.errors]
-    tell = None if progress is None else (
-        lambda n, total: progress(f"inventories: {n} of {total} stores listed"))
+    tell = (
+        None
+        if progress is None
+        else (lambda n, total: progress(f"inventories: {n} of {total} stores listed"))
+    )
     inventories: list[Inventory] = []
     task = _inventory
     if reading is not None and workers.runs_here(jobs, scheduler, len(stores)):
         task = functools.partial(_inventory, reading=reading)  # a lambda: never pickled
-    taken_all = workers.run_ordered(task, stores, jobs, scheduler,
-                                    crashed=_inventory_crashed, done=tell)
+    taken_all = workers.run_ordered(
+        task, stores, jobs, scheduler, crashed=_inventory_crashed, done=tell
+    )
     for source, taken in zip(stores, taken_all, strict=True):
         if isinstance(taken, str):
             failed.append(f"{source.path}: cannot list its messages: {taken}")
             continue
         inventories.append(taken)
-        log.info("inventory %s: %d messages, %d hidden messages, findings: %s",
-                 source.path, len(taken.messages), len(taken.managers),
-                 codes_summary(f.code for f in taken.findings))
+        log.info(
+            "inventory %s: %d messages, %d hidden messages, findings: %s",
+            source.path,
+            len(taken.messages),
+            len(taken.managers),
+            codes_summary(f.code for f in taken.findings),
+        )
     with step(log, "audit"):
-        report.extra["audit"] = run_audit(report.histories, inventories, listings,
-                                          report.sources,
-                                          recovered=report.extra.get("recovered", []))
+        report.extra["audit"] = run_audit(
+            report.histories,
+            inventories,
+            listings,
+            report.sources,
+            recovered=report.extra.get("recovered", []),
+        )
     summary = report.extra["audit"]["summary"]
-    log.info("audit: %d entries, %d messages, %d duplicate groups, findings: %s",
-             summary["entries"], summary["messages"], summary["duplicate_groups"],
-             codes_summary(f["code"] for f in report.extra["audit"]["findings"]))
+    log.info(
+        "audit: %d entries, %d messages, %d duplicate groups, findings: %s",
+        summary["entries"],
+        summary["messages"],
+        summary["duplicate_groups"],
+        codes_summary(f["code"] for f in report.extra["audit"]["findings"]),
+    )
     report.run.finish()
     return report, failed
 

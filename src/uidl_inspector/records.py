@@ -30,9 +30,14 @@ class Companion:
     sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "long_filename": self.long_filename,
-                "filename": self.filename, "display_name": self.display_name,
-                "size": self.size, "sha256": self.sha256}
+        return {
+            "index": self.index,
+            "long_filename": self.long_filename,
+            "filename": self.filename,
+            "display_name": self.display_name,
+            "size": self.size,
+            "sha256": self.sha256,
+        }
 
 
 @dataclass(frozen=True)
@@ -53,10 +58,14 @@ class Location:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "folder": self.folder, "message_nid": self.message_nid,
-            "message_class": self.message_class, "subject": self.subject,
-            "attachment_index": self.attachment_index, "attachment_name": self.attachment_name,
-            "match_rule": self.match_rule, "attachment_rule": self.attachment_rule,
+            "folder": self.folder,
+            "message_nid": self.message_nid,
+            "message_class": self.message_class,
+            "subject": self.subject,
+            "attachment_index": self.attachment_index,
+            "attachment_name": self.attachment_name,
+            "match_rule": self.match_rule,
+            "attachment_rule": self.attachment_rule,
             "embedded_path": list(self.embedded_path),
             "companions": [c.to_dict() for c in self.companions],
         }
@@ -112,7 +121,9 @@ class HistoryRecord:
             "location": self.location.to_dict(),
             "account": self.account.to_dict(),
             "profile": self.profile.to_dict(),
-            "blob": None if self.blob is None else {
+            "blob": None
+            if self.blob is None
+            else {
                 "size": len(self.blob),
                 "sha256": hashlib.sha256(self.blob).hexdigest(),
                 "version": h.version,

@@ -14,8 +14,14 @@ from typing import Any, BinaryIO
 
 from uidl_inspector.mapi import PropId, PropType, decode_string
 
-__all__ = ["libpff_engine", "libpff_hidden", "cross_check", "FIELDS", "MAX_DEPTH",
-           "LIBPFF_FAILURES"]
+__all__ = [
+    "libpff_engine",
+    "libpff_hidden",
+    "cross_check",
+    "FIELDS",
+    "MAX_DEPTH",
+    "LIBPFF_FAILURES",
+]
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -23,8 +29,12 @@ log.addHandler(logging.NullHandler())
 FIELDS = ("message_class", "subject", "conversation_key", "search_key")
 MAX_DEPTH = 64
 _NID_TYPE_ASSOCIATED = 0x08
-_WANTED = {PropId.MESSAGE_CLASS: "message_class", PropId.SUBJECT: "subject",
-           PropId.CONVERSATION_KEY: "conversation_key", PropId.SEARCH_KEY: "search_key"}
+_WANTED = {
+    PropId.MESSAGE_CLASS: "message_class",
+    PropId.SUBJECT: "subject",
+    PropId.CONVERSATION_KEY: "conversation_key",
+    PropId.SEARCH_KEY: "search_key",
+}
 
 
 def libpff_engine() -> str:
@@ -69,8 +79,9 @@ def _item_row(item: Any, codec: str) -> dict[str, Any]:
 LIBPFF_FAILURES = (OSError, MemoryError, ValueError)
 
 
-def libpff_hidden(path: str | BinaryIO, codec: str = "cp1252",
-                  errors: list[str] | None = None) -> list[dict[str, Any]]:
+def libpff_hidden(
+    path: str | BinaryIO, codec: str = "cp1252", errors: list[str] | None = None
+) -> list[dict[str, Any]]:
     """Every hidden item libpff lists: nid, folder path, class, subject and keys (hex).
 
     ``codec`` decodes String8 values (ANSI stores). An item or folder libpff cannot read
@@ -95,8 +106,7 @@ def libpff_hidden(path: str | BinaryIO, codec: str = "cp1252",
                     continue
                 seen.add(folder.identifier)
                 count = folder.number_of_sub_items
-                children = [folder.get_sub_folder(i)
-                            for i in range(folder.number_of_sub_folders)]
+                children = [folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders)]
             except LIBPFF_FAILURES as exc:
                 errors.append(f"folder {folder_path or '(root)'}: {_one_line(exc)}")
                 continue
@@ -106,15 +116,17 @@ def libpff_hidden(path: str | BinaryIO, codec: str = "cp1252",
                     if item.identifier & 0x1F == _NID_TYPE_ASSOCIATED:
                         rows.append({"folder": folder_path, **_item_row(item, codec)})
                 except LIBPFF_FAILURES as exc:
-                    errors.append(f"folder {folder_path or '(root)'} item {index}: "
-                                  f"{_one_line(exc)}")
+                    errors.append(
+                        f"folder {folder_path or '(root)'} item {index}: {_one_line(exc)}"
+                    )
             for child in reversed(children):
                 try:
                     name = child.name or ""
                 except LIBPFF_FAILURES:
                     name = ""
-                stack.append((child, f"{folder_path}/{name}" if folder_path or depth else name,
-                               depth + 1))
+                stack.append(
+                    (child, f"{folder_path}/{name}" if folder_path or depth else name, depth + 1)
+                )
         return rows
     finally:
         handle.close()
@@ -133,8 +145,13 @@ def cross_check(ours: list[dict[str, Any]], path: str | BinaryIO) -> dict[str, A
     (what libpff could not read, when anything), or ``error`` when libpff cannot open the
     store at all.
     """
-    result: dict[str, Any] = {"engine": libpff_engine(), "agreed": 0, "disagreements": [],
-                              "only_ours": [], "only_libpff": []}
+    result: dict[str, Any] = {
+        "engine": libpff_engine(),
+        "agreed": 0,
+        "disagreements": [],
+        "only_ours": [],
+        "only_libpff": [],
+    }
     errors: list[str] = []
     try:
         theirs = libpff_hidden(path, errors=errors)
@@ -152,9 +169,9 @@ def cross_check(ours: list[dict[str, Any]], path: str | BinaryIO) -> dict[str, A
             continue
         differing = [name for name in FIELDS if _normal(name, row) != other[name]]
         for name in differing:
-            result["disagreements"].append({"nid": nid, "field": name,
-                                            "ours": _normal(name, row),
-                                            "libpff": other[name]})
+            result["disagreements"].append(
+                {"nid": nid, "field": name, "ours": _normal(name, row), "libpff": other[name]}
+            )
         result["agreed"] += not differing
     result["only_libpff"] = [_brief(row) for nid, row in by_nid.items() if nid not in mine]
     return result
@@ -166,7 +183,9 @@ def _normal(name: str, row: dict[str, Any]) -> Any:
 
 
 def _brief(row: dict[str, Any]) -> dict[str, Any]:
-    return {"nid": row["nid"], "folder": row.get("folder"),
-            "message_class": row.get("message_class"), "subject": row.get("subject")}
-
-
+    return {
+        "nid": row["nid"],
+        "folder": row.get("folder"),
+        "message_class": row.get("message_class"),
+        "subject": row.get("subject"),
+    }

@@ -52,15 +52,21 @@ def backend_versions() -> dict[str, str | None]:
 
 def tool_info() -> dict[str, Any]:
     """The report's ``tool`` block (docs/report-schema.md)."""
-    return {"name": TOOL_NAME, "version": __version__,
-            "python": f"{platform.python_implementation()} {platform.python_version()}",
-            "backends": dict(backend_versions())}
+    return {
+        "name": TOOL_NAME,
+        "version": __version__,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "backends": dict(backend_versions()),
+    }
 
 
 def version_text() -> str:
     """What ``uidl-inspector --version`` prints: one line per component."""
     info = tool_info()
-    lines = [f"{info['name']} {info['version']}", f"Python {platform.python_version()} "
-             f"({platform.python_implementation()}, {platform.system() or 'unknown OS'})"]
+    lines = [
+        f"{info['name']} {info['version']}",
+        f"Python {platform.python_version()} "
+        f"({platform.python_implementation()}, {platform.system() or 'unknown OS'})",
+    ]
     lines += [f"{name} {found or 'not installed'}" for name, found in info["backends"].items()]
     return "\n".join(lines) + "\n"

@@ -21,13 +21,18 @@ from typing import Any, TypeVar
 
 from uidl_inspector.exceptions import UidlInspectorError
 
-__all__ = ["SCHEDULER_ENV", "DISTRIBUTED_HINT", "default_jobs", "run_ordered", "runs_here",
-           "executor"]
+__all__ = [
+    "SCHEDULER_ENV",
+    "DISTRIBUTED_HINT",
+    "default_jobs",
+    "run_ordered",
+    "runs_here",
+    "executor",
+]
 
 PACKAGE_LOGGER = "uidl_inspector"
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
-DISTRIBUTED_HINT = ("--scheduler needs Dask distributed: "
-                    "pip install 'uidl-inspector[distributed]'")
+DISTRIBUTED_HINT = "--scheduler needs Dask distributed: pip install 'uidl-inspector[distributed]'"
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -64,8 +69,9 @@ def executor(jobs: int, scheduler: str | None) -> Iterator[Executor | None]:
         try:
             client = Client(scheduler, timeout="30s", set_as_default=False)
         except (OSError, TimeoutError) as exc:
-            raise UidlInspectorError(f"cannot reach the Dask scheduler {scheduler}: "
-                                     f"{exc}") from None
+            raise UidlInspectorError(
+                f"cannot reach the Dask scheduler {scheduler}: {exc}"
+            ) from None
         try:
             yield client.get_executor(pure=False)
         finally:
@@ -84,14 +90,18 @@ def runs_here(jobs: int, scheduler: str | None, count: int, isolate: bool = Fals
     if scheduler:
         return False
     # a daemonic process (a harness's worker) may not start processes: it is the isolation
-    return multiprocessing.current_process().daemon or (
-        not isolate and (jobs <= 1 or count <= 1))
+    return multiprocessing.current_process().daemon or (not isolate and (jobs <= 1 or count <= 1))
 
 
-def run_ordered(task: Callable[[T], R], items: Sequence[T], jobs: int = 1,
-                scheduler: str | None = None, isolate: bool = False,
-                crashed: Callable[[T, str], R] | None = None,
-                done: Callable[[int, int], None] | None = None) -> Iterator[R]:
+def run_ordered(
+    task: Callable[[T], R],
+    items: Sequence[T],
+    jobs: int = 1,
+    scheduler: str | None = None,
+    isolate: bool = False,
+    crashed: Callable[[T, str], R] | None = None,
+    done: Callable[[int, int], None] | None = None,
+) -> Iterator[R]:
     """``task(item)`` for every item, yielded in the order of ``items``.
 
     ``task`` must be a picklable module-level function (a functools.partial of one) that
@@ -110,8 +120,9 @@ def run_ordered(task: Callable[[T], R], items: Sequence[T], jobs: int = 1,
                 if done is not None:
                     done(n, total)
             return
-        logged = functools.partial(_logged, task,
-                                   logging.getLogger(PACKAGE_LOGGER).getEffectiveLevel())
+        logged = functools.partial(
+            _logged, task, logging.getLogger(PACKAGE_LOGGER).getEffectiveLevel()
+        )
         futures: list[Future] = [pool.submit(logged, item) for item in items]
         for n, (item, future) in enumerate(zip(items, futures, strict=True), 1):
             result = _result(logged, item, future, crashed)
@@ -166,8 +177,9 @@ def _replay(records: list[logging.LogRecord]) -> None:
             logger.handle(record)
 
 
-def _result(task: Callable[[T], R], item: T, future: Future,
-            crashed: Callable[[T, str], R] | None) -> R:
+def _result(
+    task: Callable[[T], R], item: T, future: Future, crashed: Callable[[T, str], R] | None
+) -> R:
     try:
         return future.result()
     except BrokenProcessPool:

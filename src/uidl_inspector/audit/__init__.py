@@ -32,16 +32,20 @@ from uidl_inspector.audit.server_listing import (
 from uidl_inspector.records import HistoryRecord
 
 __all__ = [
-    "run_audit", "take_inventory", "Inventory", "ServerListing", "parse_server_listing",
+    "run_audit",
+    "take_inventory",
+    "Inventory",
+    "ServerListing",
+    "parse_server_listing",
     "read_server_listing",
 ]
 
 NO_HISTORY = "(no history)"
 
 
-def _assign_listings(labels: Sequence[str], entries: Sequence[EntryRef],
-                     listings: Sequence[ServerListing]) -> tuple[dict[str, ServerListing],
-                                                                 list[dict[str, Any]]]:
+def _assign_listings(
+    labels: Sequence[str], entries: Sequence[EntryRef], listings: Sequence[ServerListing]
+) -> tuple[dict[str, ServerListing], list[dict[str, Any]]]:
     """Which account each listing belongs to: the account named with it; else the account
     whose history shares most UIDs with it (the only account when there is one); else, when
     one listing and one account are left over, each other ("by elimination")."""
@@ -63,8 +67,10 @@ def _assign_listings(labels: Sequence[str], entries: Sequence[EntryRef],
             continue
         free = [label for label in labels if label not in assigned]
         listed = set(listing.uids)
-        scores = sorted(((len(listed & uids[label]), labels.index(label)) for label in free),
-                        key=lambda si: (-si[0], si[1]))
+        scores = sorted(
+            ((len(listed & uids[label]), labels.index(label)) for label in free),
+            key=lambda si: (-si[0], si[1]),
+        )
         if len(labels) == 1 and free:
             assigned[free[0]], how[n] = listing, "only account"
         elif scores and scores[0][0] > 0:
@@ -79,8 +85,14 @@ def _assign_listings(labels: Sequence[str], entries: Sequence[EntryRef],
     notes = []
     for n, listing in enumerate(listings):
         label = owner.get(id(listing))
-        notes.append({**listing.to_dict(), "account": label, "matched_by": how.get(n),
-                      "note": None if label else "not matched to any account; not used"})
+        notes.append(
+            {
+                **listing.to_dict(),
+                "account": label,
+                "matched_by": how.get(n),
+                "note": None if label else "not matched to any account; not used",
+            }
+        )
     return assigned, notes
 
 
@@ -91,25 +103,41 @@ def _recovered(items: Sequence[Any]) -> list[dict[str, Any]]:
         if item.kind == "deleted_manager" or item.relation == "same_as_live":
             continue
         label = item.account.label if item.account else "unknown"
-        row = by_account.setdefault(label, {"account": label, "versions": [],
-                                            "lost_entries": []})
+        row = by_account.setdefault(label, {"account": label, "versions": [], "lost_entries": []})
         place = item.places[0]
-        row["versions"].append({"recovered": index, "kind": item.kind, "source": item.source,
-                                "offset": place.offset, "relation": item.relation,
-                                "latest": item.latest.isoformat() if item.latest else None,
-                                "entries": len(item.history.entries)})
+        row["versions"].append(
+            {
+                "recovered": index,
+                "kind": item.kind,
+                "source": item.source,
+                "offset": place.offset,
+                "relation": item.relation,
+                "latest": item.latest.isoformat() if item.latest else None,
+                "entries": len(item.history.entries),
+            }
+        )
         for entry in item.lost:
-            row["lost_entries"].append({
-                "recovered": index, "offset": entry.offset, "uid": entry.uid,
-                "operation": entry.operation, "content": entry.content,
-                "timestamp": entry.timestamp.isoformat() if entry.timestamp else None})
+            row["lost_entries"].append(
+                {
+                    "recovered": index,
+                    "offset": entry.offset,
+                    "uid": entry.uid,
+                    "operation": entry.operation,
+                    "content": entry.content,
+                    "timestamp": entry.timestamp.isoformat() if entry.timestamp else None,
+                }
+            )
     return [by_account[k] for k in sorted(by_account)]
 
 
-def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventory] = (),
-              listings: Sequence[ServerListing] = (), sources: Sequence[Any] = (),
-              extra_versions: Sequence[Observation] = (),
-              recovered: Sequence[Any] = ()) -> dict[str, Any]:
+def run_audit(
+    histories: Sequence[HistoryRecord],
+    inventories: Sequence[Inventory] = (),
+    listings: Sequence[ServerListing] = (),
+    sources: Sequence[Any] = (),
+    extra_versions: Sequence[Observation] = (),
+    recovered: Sequence[Any] = (),
+) -> dict[str, Any]:
     """The ``audit`` section for these histories, store inventories and server listings.
 
     ``sources`` are the report's sources: a history read from an MSG or a bare BLOB is a
@@ -140,11 +168,17 @@ def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventor
             t = m.delivery_time.replace(tzinfo=None)
             newest[m.source] = max(newest.get(m.source, t), t)
     lineages = build_lineages(
-        [*observations(histories, sources), *extra_versions,
-         *recovered_observations(recovered, histories)], newest,
-        {a.account: set(a.listing.uids) for a in accounts if a.listing is not None})
-    ctx = AuditContext(histories, entries, inventories, groups, clock, links, accounts,
-                       recovered, lineages)
+        [
+            *observations(histories, sources),
+            *extra_versions,
+            *recovered_observations(recovered, histories),
+        ],
+        newest,
+        {a.account: set(a.listing.uids) for a in accounts if a.listing is not None},
+    )
+    ctx = AuditContext(
+        histories, entries, inventories, groups, clock, links, accounts, recovered, lineages
+    )
     findings = derive_findings(ctx)
     gets = sum(1 for r in entries if r.operation in GET_OPERATIONS)
     return {
@@ -168,8 +202,6 @@ def run_audit(histories: Sequence[HistoryRecord], inventories: Sequence[Inventor
         "clock": clock.to_dict(),
         "links": [link.to_dict() for link in links],
         "findings": [f.to_dict() for f in findings],
-        "inventory_findings": [
-            f.to_dict() for inv in inventories for f in inv.findings
-        ],
+        "inventory_findings": [f.to_dict() for inv in inventories for f in inv.findings],
         "recovered": _recovered(recovered),
     }

@@ -75,8 +75,9 @@ def uid_states(entries: Sequence[EntryRef]) -> dict[str, str]:
     return {uid: last.get(uid, "unknown") for uid in sorted(first_seen, key=first_seen.get)}
 
 
-def classify_account(account: str, entries: Sequence[EntryRef],
-                     listing: ServerListing | None) -> AccountClassification:
+def classify_account(
+    account: str, entries: Sequence[EntryRef], listing: ServerListing | None
+) -> AccountClassification:
     """Classify one account's history (and the server's UIDs when a listing is given)."""
     states = uid_states(entries)
     operations: dict[str, int] = {}
@@ -84,18 +85,27 @@ def classify_account(account: str, entries: Sequence[EntryRef],
         key = ref.operation or "unknown"
         operations[key] = operations.get(key, 0) + 1
     histories = tuple(sorted({ref.history for ref in entries}))
-    common = dict(account=account, histories=histories, listing=listing,
-                  history_uids=len(states), operations=tuple(sorted(operations.items())))
+    common = dict(
+        account=account,
+        histories=histories,
+        listing=listing,
+        history_uids=len(states),
+        operations=tuple(sorted(operations.items())),
+    )
     if listing is None:
         return AccountClassification(**common)
     on_server = set(listing.uids)
     downloaded = [u for u in listing.uids if u in states and states[u] not in DELETE_OPERATIONS]
     new = [u for u in listing.uids if u not in states]
     deleted = sorted(u for u, state in states.items() if state in DELETE_OPERATIONS)
-    history_only = sorted(u for u, state in states.items()
-                          if state not in DELETE_OPERATIONS and u not in on_server)
+    history_only = sorted(
+        u for u, state in states.items() if state not in DELETE_OPERATIONS and u not in on_server
+    )
     return AccountClassification(
-        **common, downloaded=tuple(downloaded), deleted=tuple(deleted), new=tuple(new),
+        **common,
+        downloaded=tuple(downloaded),
+        deleted=tuple(deleted),
+        new=tuple(new),
         history_only=tuple(history_only),
         deleted_but_listed=tuple(u for u in deleted if u in on_server),
     )

@@ -23,8 +23,17 @@ from typing import Any
 from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef
 from uidl_inspector.audit.inventory import StoreMessage
 
-__all__ = ["ClockInference", "Link", "infer_clock", "link_entries", "OFFSETS_MINUTES",
-           "format_offset", "LAG_BEFORE", "LAG_AFTER", "ASSUMED_OFFSET"]
+__all__ = [
+    "ClockInference",
+    "Link",
+    "infer_clock",
+    "link_entries",
+    "OFFSETS_MINUTES",
+    "format_offset",
+    "LAG_BEFORE",
+    "LAG_AFTER",
+    "ASSUMED_OFFSET",
+]
 
 OFFSETS_MINUTES = tuple(range(-14 * 60, 14 * 60 + 1, 15))
 ASSUMED_OFFSET = 0  # Outlook writes its tags in UTC
@@ -36,8 +45,10 @@ MIN_SUPPORT = 3
 # Offsets are ranked on at most SAMPLE entries, then the winner is counted in full.
 SAMPLE = 2000
 _EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 (BLOB times are naive; deliveries made naive UTC)
-BASIS_OUTLOOK = ("Outlook writes its POP3 history times in UTC (real stores: each tag 3-16 s "
-                 "after the delivery time of the message it fetched)")
+BASIS_OUTLOOK = (
+    "Outlook writes its POP3 history times in UTC (real stores: each tag 3-16 s "
+    "after the delivery time of the message it fetched)"
+)
 
 
 @dataclass(frozen=True)
@@ -65,11 +76,13 @@ class ClockInference:
 
     @property
     def method(self) -> str:
-        return (f"read as UTC{format_offset(ASSUMED_OFFSET)} unless the store disagrees; "
-                f"checked on quarter-hour offsets -14:00..+14:00; support = get entries "
-                f"{LAG_BEFORE:g} s before to {LAG_AFTER:g} s after a distinct message "
-                f"delivery time; an offset is accepted when >= {MIN_SUPPORT} and >= 2x any "
-                "other offset")
+        return (
+            f"read as UTC{format_offset(ASSUMED_OFFSET)} unless the store disagrees; "
+            f"checked on quarter-hour offsets -14:00..+14:00; support = get entries "
+            f"{LAG_BEFORE:g} s before to {LAG_AFTER:g} s after a distinct message "
+            f"delivery time; an offset is accepted when >= {MIN_SUPPORT} and >= 2x any "
+            "other offset"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,23 +96,32 @@ class ClockInference:
             "explanation": self.explanation,
             "method": self.method,
             "lag_seconds": {"before": LAG_BEFORE, "after": LAG_AFTER},
-            "runner_up": (None if self.runner_up is None else
-                          {"offset_minutes": self.runner_up[0], "support": self.runner_up[1]}),
+            "runner_up": (
+                None
+                if self.runner_up is None
+                else {"offset_minutes": self.runner_up[0], "support": self.runner_up[1]}
+            ),
             "candidates": [{"offset_minutes": o, "support": s} for o, s in self.candidates],
         }
 
     @property
     def explanation(self) -> str:
         """How the clock is read and why, in one sentence (each timeline event's basis)."""
-        found = (f"{self.support} of {self.considered} download entries fall up to "
-                 f"{LAG_AFTER:g} s after a message's delivery time")
+        found = (
+            f"{self.support} of {self.considered} download entries fall up to "
+            f"{LAG_AFTER:g} s after a message's delivery time"
+        )
         if self.status == "consistent":
             return f"UTC: {BASIS_OUTLOOK}; this store confirms it: {found}."
         if self.status == "mismatch":
-            return (f"UTC{format_offset(self.offset_minutes)}: although {BASIS_OUTLOOK}, in "
-                    f"this store {found} only when the history is read so (clock_mismatch).")
-        return (f"UTC assumed: {BASIS_OUTLOOK}; this store holds too little evidence "
-                "(insufficient evidence) to confirm or refute it.")
+            return (
+                f"UTC{format_offset(self.offset_minutes)}: although {BASIS_OUTLOOK}, in "
+                f"this store {found} only when the history is read so (clock_mismatch)."
+            )
+        return (
+            f"UTC assumed: {BASIS_OUTLOOK}; this store holds too little evidence "
+            "(insufficient evidence) to confirm or refute it."
+        )
 
 
 @dataclass(frozen=True)
@@ -133,16 +155,22 @@ def _seconds(value: datetime) -> float:
 
 
 def _gets(entries: Sequence[EntryRef]) -> list[tuple[float, EntryRef]]:
-    return [(_seconds(e.timestamp), e) for e in entries
-            if e.operation in GET_OPERATIONS and e.timestamp is not None]
+    return [
+        (_seconds(e.timestamp), e)
+        for e in entries
+        if e.operation in GET_OPERATIONS and e.timestamp is not None
+    ]
 
 
 def _deliveries(messages: Sequence[StoreMessage]) -> list[tuple[float, int]]:
     """(delivery time, message index) in time order; copies delivered at one moment (a
     message copied to another folder keeps its delivery time) in node id order, so the
     first-allocated copy, the one Outlook delivered, comes first."""
-    dated = [(_seconds(m.delivery_time), m.source, m.nid if m.nid is not None else -1, i)
-             for i, m in enumerate(messages) if m.delivery_time is not None]
+    dated = [
+        (_seconds(m.delivery_time), m.source, m.nid if m.nid is not None else -1, i)
+        for i, m in enumerate(messages)
+        if m.delivery_time is not None
+    ]
     return [(t, i) for t, _source, _nid, i in sorted(dated)]
 
 
@@ -176,25 +204,31 @@ def infer_clock(entries: Sequence[EntryRef], messages: Sequence[StoreMessage]) -
         return ClockInference(None, 0, len(times), None, ())
     stride = max(1, len(times) // SAMPLE)
     sample = times[::stride]
-    ranked = sorted(((_support(sample, keys, o * 60.0), o) for o in OFFSETS_MINUTES),
-                    key=lambda so: (-so[0], abs(so[1]), so[1]))
+    ranked = sorted(
+        ((_support(sample, keys, o * 60.0), o) for o in OFFSETS_MINUTES),
+        key=lambda so: (-so[0], abs(so[1]), so[1]),
+    )
     best, second = ranked[0][1], ranked[1][1]
     support = _support(times, keys, best * 60.0)
     runner = _support(times, keys, second * 60.0)
-    candidates = tuple((o, s if stride == 1 else round(s * len(times) / len(sample)))
-                       for s, o in ranked[:3] if s > 0)
+    candidates = tuple(
+        (o, s if stride == 1 else round(s * len(times) / len(sample)))
+        for s, o in ranked[:3]
+        if s > 0
+    )
     accepted = support >= MIN_SUPPORT and support >= 2 * runner
-    return ClockInference(best if accepted else None, support, len(times), (second, runner),
-                          candidates)
+    return ClockInference(
+        best if accepted else None, support, len(times), (second, runner), candidates
+    )
 
 
 def _better(a: tuple[int, float, Any], b: tuple[int, float, Any]) -> bool:
     return (a[0], a[1]) > (b[0], b[1])
 
 
-def _monotone_matching(times: Sequence[float], keys: Sequence[float],
-                       excluded: set[int] | frozenset[int] = frozenset()
-                       ) -> list[tuple[int, int]]:
+def _monotone_matching(
+    times: Sequence[float], keys: Sequence[float], excluded: set[int] | frozenset[int] = frozenset()
+) -> list[tuple[int, int]]:
     """Pair ``times`` (in their given order) with sorted ``keys`` (but the ``excluded``
     ones) so that the key index grows along the sequence, every key is in its time's lag
     window, the number of pairs is the largest possible and, among such pairings, the total
@@ -255,8 +289,9 @@ def _sequence(gets: Sequence[tuple[float, EntryRef]]) -> list[int]:
     return blob
 
 
-def link_entries(entries: Sequence[EntryRef], messages: Sequence[StoreMessage],
-                 clock: ClockInference) -> list[Link]:
+def link_entries(
+    entries: Sequence[EntryRef], messages: Sequence[StoreMessage], clock: ClockInference
+) -> list[Link]:
     """Each get entry paired with at most one message and vice versa.
 
     One send/receive fetches messages seconds apart and records them in fetch order, so
@@ -281,8 +316,10 @@ def link_entries(entries: Sequence[EntryRef], messages: Sequence[StoreMessage],
 
     def matched(history: int, without: set[int]) -> list[tuple[int, int]]:
         order = orders[history]
-        return [(order[i], j) for i, j in
-                _monotone_matching([gets[k][0] - shift for k in order], keys, without)]
+        return [
+            (order[i], j)
+            for i, j in _monotone_matching([gets[k][0] - shift for k in order], keys, without)
+        ]
 
     pairs = {h: matched(h, excluded[h]) for h in sorted(by_history)}
     for _round in range(len(by_history)):
@@ -294,8 +331,7 @@ def link_entries(entries: Sequence[EntryRef], messages: Sequence[StoreMessage],
         if not contested:
             break
         for j, rivals in sorted(contested.items()):
-            needy = [h for _d, h in rivals
-                     if len(matched(h, excluded[h] | {j})) < len(pairs[h])]
+            needy = [h for _d, h in rivals if len(matched(h, excluded[h] | {j})) < len(pairs[h])]
             winner = needy[0] if len(needy) == 1 else rivals[0][1]
             for _d, h in rivals:
                 if h != winner:
@@ -314,7 +350,8 @@ def link_entries(entries: Sequence[EntryRef], messages: Sequence[StoreMessage],
         lo, hi = _window(keys, target)
         rivals = sum(1 for p in range(lo, hi) if p == j or p not in linked)
         confidence = round(max(0.0, 1.0 - 0.5 * distance / LAG_AFTER) / rivals, 3)
-        links.append((k, Link(gets[k][1], messages[deliveries[j][1]], target - keys[j],
-                              hi - lo, confidence)))
+        links.append(
+            (k, Link(gets[k][1], messages[deliveries[j][1]], target - keys[j], hi - lo, confidence))
+        )
     links.sort(key=lambda kl: kl[0])
     return [link for _, link in links]

@@ -36,8 +36,12 @@ class DuplicateGroup:
             "key": self.key,
             "subject": next((c.subject for c in self.copies if c.subject), None),
             "copies": [
-                {"source": c.source, "folder": c.folder, "nid": c.nid,
-                 "delivery_time": iso_utc(c.delivery_time)}
+                {
+                    "source": c.source,
+                    "folder": c.folder,
+                    "nid": c.nid,
+                    "delivery_time": iso_utc(c.delivery_time),
+                }
                 for c in self.copies
             ],
         }
@@ -54,8 +58,13 @@ def message_key(message: StoreMessage) -> tuple[str, str] | None:
     if message.headers_sha256:
         return "transport_headers", message.headers_sha256
     if message.subject and message.sender and message.submit_time:
-        basis = "\0".join((message.subject.strip(), message.sender.strip().lower(),
-                           iso_utc(message.submit_time) or ""))
+        basis = "\0".join(
+            (
+                message.subject.strip(),
+                message.sender.strip().lower(),
+                iso_utc(message.submit_time) or "",
+            )
+        )
         return "subject_sender_submit", hashlib.sha256(basis.encode()).hexdigest()
     return None
 

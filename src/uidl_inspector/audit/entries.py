@@ -31,8 +31,11 @@ class EntryRef:
 
     def ref(self) -> dict[str, Any]:
         return {
-            "history": self.history, "entry": self.index, "offset": self.offset,
-            "operation": self.operation, "uid": self.uid,
+            "history": self.history,
+            "entry": self.index,
+            "offset": self.offset,
+            "operation": self.operation,
+            "uid": self.uid,
             "timestamp": self.timestamp.isoformat() if self.timestamp else None,
         }
 
@@ -43,10 +46,17 @@ def entry_refs(histories: Sequence[HistoryRecord]) -> list[EntryRef]:
     for h_index, record in enumerate(histories):
         label = record.account.label
         for entry in record.history.entries:
-            out.append(EntryRef(
-                history=h_index, index=entry.index, offset=getattr(entry, "offset", None),
-                operation=entry.operation, content=getattr(entry, "content", None),
-                timestamp=entry.timestamp, uid=entry.uid, account=label,
-                source=record.source,
-            ))
+            out.append(
+                EntryRef(
+                    history=h_index,
+                    index=entry.index,
+                    offset=getattr(entry, "offset", None),
+                    operation=entry.operation,
+                    content=getattr(entry, "content", None),
+                    timestamp=entry.timestamp,
+                    uid=entry.uid,
+                    account=label,
+                    source=record.source,
+                )
+            )
     return out

@@ -29,8 +29,14 @@ from uidl_inspector.records import HistoryRecord
 __all__ = ["AuditFinding", "AuditContext", "derive_findings", "CODES", "uid_shape"]
 
 CODES = (
-    "history_reset", "multiple_managers", "same_uid_in_two_histories", "uid_scheme_change",
-    "get_without_delete", "blob_anomaly", "history_missing", "clock_mismatch",
+    "history_reset",
+    "multiple_managers",
+    "same_uid_in_two_histories",
+    "uid_scheme_change",
+    "get_without_delete",
+    "blob_anomaly",
+    "history_missing",
+    "clock_mismatch",
     "older_mail_untagged",
 )
 EVIDENCE_LIMIT = 50
@@ -54,8 +60,13 @@ class AuditFinding:
         return severity_of(self.code)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "severity": self.severity, "explanation": self.explanation,
-                "alternatives": alternatives_of(self.code), "evidence": self.evidence}
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "explanation": self.explanation,
+            "alternatives": alternatives_of(self.code),
+            "evidence": self.evidence,
+        }
 
 
 @dataclass(frozen=True)
@@ -84,10 +95,16 @@ def _history_ref(ctx: AuditContext, index: int) -> dict[str, Any]:
     record = ctx.histories[index]
     loc = record.location
     return {
-        "history": index, "source": record.source, "account": record.account.label,
-        "folder": loc.folder, "message_nid": loc.message_nid, "subject": loc.subject,
-        "attachment_name": loc.attachment_name, "match_rule": loc.match_rule,
-        "profile": record.profile.name, "search_key": record.profile.search_key,
+        "history": index,
+        "source": record.source,
+        "account": record.account.label,
+        "folder": loc.folder,
+        "message_nid": loc.message_nid,
+        "subject": loc.subject,
+        "attachment_name": loc.attachment_name,
+        "match_rule": loc.match_rule,
+        "profile": record.profile.name,
+        "search_key": record.profile.search_key,
         "blob_sha256": None if record.blob is None else hashlib.sha256(record.blob).hexdigest(),
     }
 
@@ -162,10 +179,16 @@ def _lineage_resets(ctx: AuditContext, indexes: Sequence[int]) -> list[dict[str,
             continue
         for v in lineage.resets:
             prev, cur = lineage.versions[v - 1], lineage.versions[v]
-            out.append({"lineage": n, "version": v,
-                        "before": [s.to_dict() for s in prev.sightings],
-                        "after": [s.to_dict() for s in cur.sightings],
-                        "removed": len(cur.removed), "added": len(cur.added)})
+            out.append(
+                {
+                    "lineage": n,
+                    "version": v,
+                    "before": [s.to_dict() for s in prev.sightings],
+                    "after": [s.to_dict() for s in cur.sightings],
+                    "removed": len(cur.removed),
+                    "added": len(cur.added),
+                }
+            )
     return out
 
 
@@ -191,14 +214,27 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
         refetched = []
         for group in ctx.duplicates:
             copies = [c for c in group.copies if id(c) in scope_ids and c.delivery_time]
-            before = [c for c in copies if c.delivery_time.replace(tzinfo=None) < start - margin
-                      and (not known or id(c) not in linked)]
-            after = [c for c in copies if c.delivery_time.replace(tzinfo=None) >= start - margin
-                     and (not known or id(c) in linked)]
+            before = [
+                c
+                for c in copies
+                if c.delivery_time.replace(tzinfo=None) < start - margin
+                and (not known or id(c) not in linked)
+            ]
+            after = [
+                c
+                for c in copies
+                if c.delivery_time.replace(tzinfo=None) >= start - margin
+                and (not known or id(c) in linked)
+            ]
             if before and after:
                 refetched.append(group)
-        older = [m for m in scope if m.delivery_time is not None and id(m) not in linked
-                 and m.delivery_time.replace(tzinfo=None) < start - margin - FAR]
+        older = [
+            m
+            for m in scope
+            if m.delivery_time is not None
+            and id(m) not in linked
+            and m.delivery_time.replace(tzinfo=None) < start - margin - FAR
+        ]
         # A delete-only tag stands for a download whose own tag time is gone.
         deletes = sum(1 for r in refs if r.operation == "delete")
         unexplained = len(older) - deletes
@@ -209,21 +245,30 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
         label = ctx.histories[indexes[0]].account.label
         why = []
         if refetched:
-            why.append(f"{len(refetched)} message(s) already in the store before the history's "
-                       "first download were downloaded again after it")
+            why.append(
+                f"{len(refetched)} message(s) already in the store before the history's "
+                "first download were downloaded again after it"
+            )
         if resets:
-            why.append(f"{len(resets)} version(s) of its lineage kept none of the tags of the "
-                       "version before")
+            why.append(
+                f"{len(resets)} version(s) of its lineage kept none of the tags of the "
+                "version before"
+            )
         if unexplained >= 1:
-            why.append(f"{len(older)} message(s) in the store are more than a day older than "
-                       "the history's first download")
+            why.append(
+                f"{len(older)} message(s) in the store are more than a day older than "
+                "the history's first download"
+            )
         evidence = {
             "histories": [_history_ref(ctx, i) for i in indexes],
             "history_start": start_local.isoformat(),
             "history_start_utc": start.isoformat() + "Z" if known else None,
-            "first_session": {"gets": len(session), "from": _iso(session[0].timestamp),
-                              "to": _iso(session[-1].timestamp),
-                              "entries": [r.ref() for r in session[:EVIDENCE_LIMIT]]},
+            "first_session": {
+                "gets": len(session),
+                "from": _iso(session[0].timestamp),
+                "to": _iso(session[-1].timestamp),
+                "entries": [r.ref() for r in session[:EVIDENCE_LIMIT]],
+            },
             **_capped("redownloaded", [g.to_dict() for g in refetched]),
             **_capped("older_messages", [m.ref() for m in older]),
             "delete_entries": deletes,
@@ -238,7 +283,8 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
                 f"clock), and {len(older)} message(s) in the store are more than a day older, "
                 "with no tag and no second download. Outlook drops the tags of messages that "
                 "left the server, so this is what a pruned history looks like; a reset while "
-                "the server no longer held them would look the same (and caused no duplicate).")
+                "the server no longer held them would look the same (and caused no duplicate)."
+            )
             out.append(AuditFinding("older_mail_untagged", explanation, evidence))
             continue
         explanation = (
@@ -247,10 +293,13 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
             "of a history that was lost, reset or recreated; Outlook then treats every message "
             "still on the server as new and downloads it again. The first send/receive of the "
             f"history fetched {len(session)} message(s) within "
-            f"{(session[-1].timestamp - session[0].timestamp).total_seconds():.0f} s.")
+            f"{(session[-1].timestamp - session[0].timestamp).total_seconds():.0f} s."
+        )
         if proof:
-            explanation += (f" {len(proof)} earlier version(s) of the history recovered from "
-                            "the store's free space hold downloads the live history has lost.")
+            explanation += (
+                f" {len(proof)} earlier version(s) of the history recovered from "
+                "the store's free space hold downloads the live history has lost."
+            )
         out.append(AuditFinding("history_reset", explanation, evidence))
     return out
 
@@ -265,9 +314,16 @@ def _earlier_versions(ctx: AuditContext, label: str, start: datetime) -> list[di
         lost = [e for e in item.lost if e.timestamp is not None and e.timestamp < start]
         if lost:
             place = item.places[0]
-            out.append({"source": item.source, "kind": item.kind, "offset": place.offset,
-                        "latest": _iso(item.latest), "entries": len(item.history.entries),
-                        "lost_before_start": len(lost)})
+            out.append(
+                {
+                    "source": item.source,
+                    "kind": item.kind,
+                    "offset": place.offset,
+                    "latest": _iso(item.latest),
+                    "entries": len(item.history.entries),
+                    "lost_before_start": len(lost),
+                }
+            )
     return out[:EVIDENCE_LIMIT]
 
 
@@ -287,27 +343,41 @@ def multiple_managers(ctx: AuditContext) -> list[AuditFinding]:
         managers: dict[Any, list[int]] = {}
         for i in indexes:
             managers.setdefault(_manager_key(ctx.histories[i]), []).append(i)
-        profiles = {(ctx.histories[i].profile.name, ctx.histories[i].profile.search_key)
-                    for i in indexes} - {(None, None)}
+        profiles = {
+            (ctx.histories[i].profile.name, ctx.histories[i].profile.search_key) for i in indexes
+        } - {(None, None)}
         hidden = [m for inv in ctx.inventories for m in inv.managers if m.source == source]
         overlaps = []
         for i, j in combinations(indexes, 2):
             shared = uids[i] & uids[j]
             if shared:
-                overlaps.append({"histories": [i, j], "shared_uids": len(shared),
-                                 "examples": sorted(shared)[:10]})
-        same_manager_overlap = [o for o in overlaps
-                                if _manager_key(ctx.histories[o["histories"][0]])
-                                == _manager_key(ctx.histories[o["histories"][1]])]
+                overlaps.append(
+                    {
+                        "histories": [i, j],
+                        "shared_uids": len(shared),
+                        "examples": sorted(shared)[:10],
+                    }
+                )
+        same_manager_overlap = [
+            o
+            for o in overlaps
+            if _manager_key(ctx.histories[o["histories"][0]])
+            == _manager_key(ctx.histories[o["histories"][1]])
+        ]
         count = max(len(managers), len({m.nid for m in hidden}))
         if count < 2 and len(profiles) < 2 and not same_manager_overlap:
             continue
         spans = []
         for i in indexes:
             span = _span(by_history[i])
-            spans.append({"history": i, "first": _iso(span[0]) if span else None,
-                          "last": _iso(span[1]) if span else None,
-                          "profile": ctx.histories[i].profile.name})
+            spans.append(
+                {
+                    "history": i,
+                    "first": _iso(span[0]) if span else None,
+                    "last": _iso(span[1]) if span else None,
+                    "profile": ctx.histories[i].profile.name,
+                }
+            )
         spans.sort(key=lambda s: (s["first"] or "", s["history"]))
         explanation = (
             f"{source} holds {count} Message Manager(s) with {len(profiles)} distinct "
@@ -315,13 +385,16 @@ def multiple_managers(ctx: AuditContext) -> list[AuditFinding]:
             + (f"; {len(overlaps)} pair(s) of histories share UIDs" if overlaps else "")
             + ". Outlook keeps one history per profile (and per account); several mean the "
             "profile or the account was recreated, copied or upgraded (for example Outlook "
-            "2010's \"General Key\"), and a new, empty history makes Outlook download "
-            "again every message still on the server.")
+            '2010\'s "General Key"), and a new, empty history makes Outlook download '
+            "again every message still on the server."
+        )
         evidence = {
             "histories": [_history_ref(ctx, i) for i in indexes],
             "hidden": [m.ref() for m in hidden],
-            "profiles": sorted([{"name": n, "search_key": k} for n, k in profiles],
-                               key=lambda p: (p["name"] or "", p["search_key"] or "")),
+            "profiles": sorted(
+                [{"name": n, "search_key": k} for n, k in profiles],
+                key=lambda p: (p["name"] or "", p["search_key"] or ""),
+            ),
             "spans": spans,
             "overlaps": overlaps,
         }
@@ -347,7 +420,8 @@ def same_uid_in_two_histories(ctx: AuditContext) -> list[AuditFinding]:
             f"{len(shared)} UID(s) appear in two histories of different stores, profiles or "
             f"accounts that were in use at the same time ({a.account} and {b.account}). One "
             "server mailbox was being downloaded by two accounts, profiles or clients; each "
-            "keeps its own history, so each fetches every message once more.")
+            "keeps its own history, so each fetches every message once more."
+        )
         evidence = {
             "histories": [_history_ref(ctx, h) for h in histories],
             "lineages": [i, j],
@@ -388,9 +462,10 @@ def uid_scheme_change(ctx: AuditContext) -> list[AuditFinding]:
     out = []
     link_of = {id(link.message): link for link in ctx.links}
     for label in sorted({h.account.label for h in ctx.histories}):
-        refs = sorted((r for r in ctx.entries if r.account == label and r.uid
-                       and r.timestamp is not None),
-                      key=lambda r: (r.timestamp, r.history, r.index))
+        refs = sorted(
+            (r for r in ctx.entries if r.account == label and r.uid and r.timestamp is not None),
+            key=lambda r: (r.timestamp, r.history, r.index),
+        )
         shapes = _shapes([r.uid for r in refs])
         seq = [shapes[r.uid] for r in refs]
         switch = None
@@ -407,8 +482,7 @@ def uid_scheme_change(ctx: AuditContext) -> list[AuditFinding]:
             groups += 1
             sure = [lk for lk in linked if lk.confidence > 0.5]
             if len({lk.entry.uid for lk in sure}) >= 2:
-                regrouped.append({**group.to_dict(),
-                                  "entries": [lk.entry.ref() for lk in sure]})
+                regrouped.append({**group.to_dict(), "entries": [lk.entry.ref() for lk in sure]})
         # A renaming server makes most re-downloaded mail carry a second UID; a copy that
         # merely fell within seconds of an unrelated download must not count as one.
         if len(regrouped) < 2 or len(regrouped) * 2 < groups:
@@ -417,23 +491,34 @@ def uid_scheme_change(ctx: AuditContext) -> list[AuditFinding]:
             continue
         parts = []
         if switch is not None:
-            parts.append(f"its UIDs change form once, at {refs[switch].timestamp.isoformat()} "
-                         f"(BLOB clock), from {_describe(seq[0])} to {_describe(seq[-1])}")
+            parts.append(
+                f"its UIDs change form once, at {refs[switch].timestamp.isoformat()} "
+                f"(BLOB clock), from {_describe(seq[0])} to {_describe(seq[-1])}"
+            )
         if regrouped:
-            parts.append(f"{len(regrouped)} message(s) with one Message-ID were downloaded "
-                         "under different UIDs")
+            parts.append(
+                f"{len(regrouped)} message(s) with one Message-ID were downloaded "
+                "under different UIDs"
+            )
         explanation = (
             f"For {label}, {' and '.join(parts)}. The server renamed its messages (a mailbox "
             "migration or a change such as Dovecot's pop3_uidl_format): every old message "
-            "looked new to Outlook and was downloaded again.")
+            "looked new to Outlook and was downloaded again."
+        )
         evidence: dict[str, Any] = {"account": label, **_capped("duplicates", regrouped)}
         if switch is not None:
             evidence["switch"] = {
                 "at": refs[switch].timestamp.isoformat(),
-                "before": {"shape": _describe(seq[0]), "count": switch,
-                           "last": refs[switch - 1].ref()},
-                "after": {"shape": _describe(seq[-1]), "count": len(seq) - switch,
-                          "first": refs[switch].ref()},
+                "before": {
+                    "shape": _describe(seq[0]),
+                    "count": switch,
+                    "last": refs[switch - 1].ref(),
+                },
+                "after": {
+                    "shape": _describe(seq[-1]),
+                    "count": len(seq) - switch,
+                    "first": refs[switch].ref(),
+                },
             }
         out.append(AuditFinding("uid_scheme_change", explanation, evidence))
     return out
@@ -454,13 +539,17 @@ def get_without_delete(ctx: AuditContext) -> list[AuditFinding]:
     (``&``): the RETR and DELE of an interrupted session were split."""
     out = []
     for index, refs in _by_history(ctx).items():
-        and_times = [r.timestamp for r in refs
-                     if r.operation == "get-and-delete" and r.timestamp is not None]
+        and_times = [
+            r.timestamp for r in refs if r.operation == "get-and-delete" and r.timestamp is not None
+        ]
         if not and_times:
             continue
         latest = max(and_times)
-        kept = [r for r in refs if r.operation == "get" and r.timestamp is not None
-                and r.timestamp < latest]
+        kept = [
+            r
+            for r in refs
+            if r.operation == "get" and r.timestamp is not None and r.timestamp < latest
+        ]
         if not kept:
             continue
         record = ctx.histories[index]
@@ -474,7 +563,8 @@ def get_without_delete(ctx: AuditContext) -> list[AuditFinding]:
             f"({len(and_times)} get-and-delete entries), yet {len(kept)} earlier download(s) "
             "were recorded as get only: the session was interrupted between RETR and DELE, "
             "or the leave-on-server setting changed. Messages left on the server this way are "
-            "downloaded again if the history loses them.")
+            "downloaded again if the history loses them."
+        )
         evidence = {
             "histories": [_history_ref(ctx, index)],
             "get_and_delete_entries": len(and_times),
@@ -496,11 +586,14 @@ def blob_anomaly(ctx: AuditContext) -> list[AuditFinding]:
         explanation = (
             f"The history BLOB of {record.account.label} has {len(anomalies)} anomaly(ies) "
             f"({', '.join(codes)}). A damaged history can lose entries; every UID missing from "
-            "it is downloaded again at the next send/receive.")
-        evidence = {"histories": [_history_ref(ctx, index)],
-                    "declared_count": record.history.declared_count,
-                    "parsed_count": len(record.history.entries),
-                    **_capped("anomalies", [a.to_dict() for a in anomalies])}
+            "it is downloaded again at the next send/receive."
+        )
+        evidence = {
+            "histories": [_history_ref(ctx, index)],
+            "declared_count": record.history.declared_count,
+            "parsed_count": len(record.history.entries),
+            **_capped("anomalies", [a.to_dict() for a in anomalies]),
+        }
         out.append(AuditFinding("blob_anomaly", explanation, evidence))
     return out
 
@@ -512,16 +605,17 @@ def history_missing(ctx: AuditContext) -> list[AuditFinding]:
     listing given for an account without history, or Received headers that name POP3."""
     out = []
     with_history = {h.source for h in ctx.histories if h.blob is not None}
-    unmatched_listing = [a.listing.path for a in ctx.accounts
-                         if a.listing is not None and not a.histories]
+    unmatched_listing = [
+        a.listing.path for a in ctx.accounts if a.listing is not None and not a.histories
+    ]
     for inventory in ctx.inventories:
-        sources = sorted({m.source for m in inventory.messages}
-                         | {m.source for m in inventory.managers})
+        sources = sorted(
+            {m.source for m in inventory.messages} | {m.source for m in inventory.managers}
+        )
         for source in sources:
             if source in with_history:
                 continue
-            mail = [m for m in inventory.messages
-                    if m.source == source and m.headers_sha256]
+            mail = [m for m in inventory.messages if m.source == source and m.headers_sha256]
             if not mail:
                 continue
             hidden = [m for m in inventory.managers if m.source == source]
@@ -539,11 +633,15 @@ def history_missing(ctx: AuditContext) -> list[AuditFinding]:
                 f"{source} holds {len(mail)} message(s) received from the Internet but no POP3 "
                 f"download history, although {'; '.join(reasons)}. The history was deleted, "
                 "or the store was replaced or restored (delivery moved to a new store); the "
-                "next send/receive would download everything still on the server.")
-            evidence = {"source": source, "hidden": [m.ref() for m in hidden],
-                        "listings": unmatched_listing,
-                        "pop3_received": [m.ref() for m in pop3[:EVIDENCE_LIMIT]],
-                        **_capped("messages", [m.ref() for m in mail])}
+                "next send/receive would download everything still on the server."
+            )
+            evidence = {
+                "source": source,
+                "hidden": [m.ref() for m in hidden],
+                "listings": unmatched_listing,
+                "pop3_received": [m.ref() for m in pop3[:EVIDENCE_LIMIT]],
+                **_capped("messages", [m.ref() for m in mail]),
+            }
             out.append(AuditFinding("history_missing", explanation, evidence))
     return out
 
@@ -560,21 +658,31 @@ def clock_mismatch(ctx: AuditContext) -> list[AuditFinding]:
         f"{clock.considered} download entries fit message delivery times only when read as "
         f"UTC{offset}. The history was written on a clock set to that offset (a client or "
         "tool other than Outlook, or a machine whose clock was wrong) or its times were "
-        f"edited. Links and the timeline read it as UTC{offset}.")
-    evidence = {"offset_minutes": clock.offset_minutes, "offset": offset,
-                "support": clock.support, "considered": clock.considered,
-                "candidates": [{"offset_minutes": o, "support": s} for o, s in clock.candidates],
-                **_capped("links", [link.to_dict() for link in ctx.links])}
+        f"edited. Links and the timeline read it as UTC{offset}."
+    )
+    evidence = {
+        "offset_minutes": clock.offset_minutes,
+        "offset": offset,
+        "support": clock.support,
+        "considered": clock.considered,
+        "candidates": [{"offset_minutes": o, "support": s} for o, s in clock.candidates],
+        **_capped("links", [link.to_dict() for link in ctx.links]),
+    }
     return [AuditFinding("clock_mismatch", explanation, evidence)]
 
 
 RULES: tuple[Callable[[AuditContext], list[AuditFinding]], ...] = (
-    history_reset, multiple_managers, same_uid_in_two_histories, uid_scheme_change,
-    get_without_delete, blob_anomaly, history_missing, clock_mismatch,
+    history_reset,
+    multiple_managers,
+    same_uid_in_two_histories,
+    uid_scheme_change,
+    get_without_delete,
+    blob_anomaly,
+    history_missing,
+    clock_mismatch,
 )
 
 
 def derive_findings(ctx: AuditContext) -> list[AuditFinding]:
     """Every rule's findings, in the fixed order of CODES."""
     return [finding for rule in RULES for finding in rule(ctx)]
-

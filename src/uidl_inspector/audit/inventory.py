@@ -21,15 +21,22 @@ from uidl_inspector.locate import is_manager_class
 from uidl_inspector.mapi import PropId
 from uidl_inspector.store.model import Folder, Message, Store, walk_folders
 
-__all__ = ["StoreMessage", "HiddenMessage", "Inventory", "take_inventory",
-           "normalise_headers", "headers_digest"]
+__all__ = [
+    "StoreMessage",
+    "HiddenMessage",
+    "Inventory",
+    "take_inventory",
+    "normalise_headers",
+    "headers_digest",
+]
 
 PROGRESS_EVERY = 500  # messages between two progress reports
 _FOLD = re.compile(r"\r?\n[ \t]+")
 _SPACE = re.compile(r"[ \t]+")
 # A Received line (with its folded continuation) that says the hop was a POP3 fetch.
-POP3_RECEIVED = re.compile(r"^Received:(?:[^\n]|\n[ \t])*?\bwith\s+POP3?\b",
-                           re.IGNORECASE | re.MULTILINE)
+POP3_RECEIVED = re.compile(
+    r"^Received:(?:[^\n]|\n[ \t])*?\bwith\s+POP3?\b", re.IGNORECASE | re.MULTILINE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +61,9 @@ class StoreMessage:
     def ref(self) -> dict[str, Any]:
         """The reference used as evidence in findings and links."""
         return {
-            "source": self.source, "folder": self.folder, "nid": self.nid,
+            "source": self.source,
+            "folder": self.folder,
+            "nid": self.nid,
             "internet_message_id": self.internet_message_id,
             "delivery_time": iso_utc(self.delivery_time),
         }
@@ -71,8 +80,13 @@ class HiddenMessage:
     attachments: int
 
     def ref(self) -> dict[str, Any]:
-        return {"source": self.source, "folder": self.folder, "nid": self.nid,
-                "subject": self.subject, "attachments": self.attachments}
+        return {
+            "source": self.source,
+            "folder": self.folder,
+            "nid": self.nid,
+            "subject": self.subject,
+            "attachments": self.attachments,
+        }
 
 
 @dataclass(frozen=True)
@@ -131,11 +145,14 @@ def store_message(source: str, folder: str, message: Message) -> StoreMessage:
     props = message.props
     message_id = _text(props.get(PropId.INTERNET_MESSAGE_ID))
     sender = _text(props.get(PropId.SENDER_EMAIL_ADDRESS)) or _text(
-        props.get(PropId.SENT_REPRESENTING_EMAIL))
+        props.get(PropId.SENT_REPRESENTING_EMAIL)
+    )
     headers = _text(props.get(PropId.TRANSPORT_MESSAGE_HEADERS))
     has_headers = bool(headers and headers.strip())
     return StoreMessage(
-        source=source, folder=folder, nid=message.nid,
+        source=source,
+        folder=folder,
+        nid=message.nid,
         internet_message_id=message_id.strip() if message_id and message_id.strip() else None,
         delivery_time=_time(props.get(PropId.MESSAGE_DELIVERY_TIME)),
         submit_time=_time(props.get(PropId.CLIENT_SUBMIT_TIME)),
@@ -146,13 +163,15 @@ def store_message(source: str, folder: str, message: Message) -> StoreMessage:
     )
 
 
-def _safe_iter(items: Callable[[], Iterable[Message]], path: str, what: str,
-               findings: list[Finding]) -> Iterator[Message]:
+def _safe_iter(
+    items: Callable[[], Iterable[Message]], path: str, what: str, findings: list[Finding]
+) -> Iterator[Message]:
     try:  # the call too: a store may raise as soon as the table is asked for
         yield from items()
     except UidlInspectorError as error:
-        findings.append(Finding("unreadable", getattr(error, "offset", None),
-                                f"{path}: {what}: {error}"))
+        findings.append(
+            Finding("unreadable", getattr(error, "offset", None), f"{path}: {what}: {error}")
+        )
 
 
 def _content_total(folders: Iterable[Folder]) -> int | None:
@@ -170,8 +189,11 @@ def _content_total(folders: Iterable[Folder]) -> int | None:
     return total
 
 
-def take_inventory(store: Store, source: str | None = None,
-                   progress: Callable[[int, int | None], None] | None = None) -> Inventory:
+def take_inventory(
+    store: Store,
+    source: str | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Inventory:
     """All normal messages and every Message Manager of a store. ``progress`` is told the
     messages read so far and, when the folders say it, how many there are."""
     source = source or store.path

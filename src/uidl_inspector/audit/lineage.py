@@ -25,8 +25,15 @@ from uidl_inspector.history import parse_blob
 from uidl_inspector.locate import parse_manager_subject
 from uidl_inspector.records import Account, HistoryRecord
 
-__all__ = ["SOURCE_KINDS", "Sighting", "Observation", "Lineage", "observations",
-           "recovered_observation", "build_lineages"]
+__all__ = [
+    "SOURCE_KINDS",
+    "Sighting",
+    "Observation",
+    "Lineage",
+    "observations",
+    "recovered_observation",
+    "build_lineages",
+]
 
 SOURCE_KINDS = ("live", "copy", "snapshot", "recovered")
 _COPY_KINDS = frozenset({"msg", "blob", "hex"})
@@ -64,13 +71,17 @@ class Observation:
 def _snapshot(source: Any) -> str | None:
     """The snapshot a source was found in, when its (optional) container names one."""
     container = getattr(source, "container", None)
-    snap = container.get("snapshot") if isinstance(container, Mapping) else \
-        getattr(container, "snapshot", None)
+    snap = (
+        container.get("snapshot")
+        if isinstance(container, Mapping)
+        else getattr(container, "snapshot", None)
+    )
     return None if snap is None else str(snap)
 
 
-def observations(histories: Sequence[HistoryRecord],
-                 sources: Sequence[Any] = ()) -> list[Observation]:
+def observations(
+    histories: Sequence[HistoryRecord], sources: Sequence[Any] = ()
+) -> list[Observation]:
     """Every history with a BLOB as an observation: ``snapshot`` when its source came from a
     volume snapshot (``container.snapshot`` set), ``copy`` when the source is an MSG or a
     bare BLOB, else ``live``. ``sources`` are the report's sources (path, kind)."""
@@ -86,28 +97,40 @@ def observations(histories: Sequence[HistoryRecord],
             kind = "copy"
         else:
             kind = "live"
-        out.append(Observation(record, Sighting(kind, record.source, n,
-                                                snapshot=snaps.get(record.source))))
+        out.append(
+            Observation(record, Sighting(kind, record.source, n, snapshot=snaps.get(record.source)))
+        )
     return out
 
 
-def recovered_observation(index: int, source: str, blob: bytes, *,
-                          store_key: str | None = None, account: Account = Account(),
-                          like: HistoryRecord | None = None) -> Observation:
+def recovered_observation(
+    index: int,
+    source: str,
+    blob: bytes,
+    *,
+    store_key: str | None = None,
+    account: Account = Account(),
+    like: HistoryRecord | None = None,
+) -> Observation:
     """A complete BLOB recovered from free space as a version of its lineage: ``index`` is its
     place in the report's ``recovered[]``. It takes its store key, account, manager and
     folder from ``like`` (the live history of the same source it is an earlier version of)
     when given, else from ``store_key`` and ``account``."""
-    record = HistoryRecord(source, parse_blob(blob), blob,
-                           like.location if like else HistoryRecord.location,
-                           like.account if like else account,
-                           like.profile if like else HistoryRecord.profile,
-                           like.store_key if like else store_key)
+    record = HistoryRecord(
+        source,
+        parse_blob(blob),
+        blob,
+        like.location if like else HistoryRecord.location,
+        like.account if like else account,
+        like.profile if like else HistoryRecord.profile,
+        like.store_key if like else store_key,
+    )
     return Observation(record, Sighting("recovered", source, None, recovered=index))
 
 
-def recovered_observations(items: Sequence[Any], histories: Sequence[HistoryRecord]
-                           ) -> list[Observation]:
+def recovered_observations(
+    items: Sequence[Any], histories: Sequence[HistoryRecord]
+) -> list[Observation]:
     """The whole BLOBs among the scan's recovered items, each a version of its lineage: an
     earlier version (or another place of a live one) takes the identity of the live history
     it was related to; an unrelated one keeps the account found beside it."""
@@ -116,8 +139,11 @@ def recovered_observations(items: Sequence[Any], histories: Sequence[HistoryReco
         if item.kind != "blob":
             continue
         like = histories[item.related_history] if item.related_history is not None else None
-        out.append(recovered_observation(index, item.source, item.core,
-                                         account=item.account or Account(), like=like))
+        out.append(
+            recovered_observation(
+                index, item.source, item.core, account=item.account or Account(), like=like
+            )
+        )
     return out
 
 
@@ -131,8 +157,11 @@ def manager_key(record: HistoryRecord) -> str | None:
 
 def _state(record: HistoryRecord) -> dict[str, Tag]:
     """UID -> its tag (the last one when a UID repeats), in BLOB order."""
-    return {e.uid: (e.operation, e.content, e.timestamp) for e in record.history.entries
-            if e.uid is not None}
+    return {
+        e.uid: (e.operation, e.content, e.timestamp)
+        for e in record.history.entries
+        if e.uid is not None
+    }
 
 
 @dataclass
@@ -150,9 +179,15 @@ class Version:
     reset: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sources": [s.to_dict() for s in self.sightings], "count": len(self.state),
-                "latest_tag": _iso(self.latest), "reset": self.reset,
-                "added": self.added, "changed": self.changed, "removed": self.removed}
+        return {
+            "sources": [s.to_dict() for s in self.sightings],
+            "count": len(self.state),
+            "latest_tag": _iso(self.latest),
+            "reset": self.reset,
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+        }
 
 
 @dataclass
@@ -180,8 +215,13 @@ class Lineage:
         return [n for n, v in enumerate(self.versions) if v.reset]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"store_key": self.store_key, "manager": self.manager, "account": self.account,
-                "versions": [v.to_dict() for v in self.versions], "resets": self.resets}
+        return {
+            "store_key": self.store_key,
+            "manager": self.manager,
+            "account": self.account,
+            "versions": [v.to_dict() for v in self.versions],
+            "resets": self.resets,
+        }
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -214,35 +254,50 @@ def _diff(prev: Version, cur: Version, listed: set[str] | None) -> None:
         else:
             # Outlook drops a tag when its message leaves the server; its own delete tag or
             # a server listing without the UID shows that it did leave.
-            item.update(reason="pruned",
-                        confirmed=tag[0] in DELETE_OPERATIONS or listed is not None)
+            item.update(
+                reason="pruned", confirmed=tag[0] in DELETE_OPERATIONS or listed is not None
+            )
         cur.removed.append(item)
 
 
-def _join_keyless(groups: dict[tuple[str, str | None, str], list[Observation]]
-                  ) -> dict[tuple[str, str | None, str], list[Observation]]:
+def _join_keyless(
+    groups: dict[tuple[str, str | None, str], list[Observation]],
+) -> dict[tuple[str, str | None, str], list[Observation]]:
     """A history whose source reveals no store key (a bare BLOB, an MSG without
     PidTagStoreRecordKey) joins the lineage of the same account holding an identical
     state: one history seen in two places (a store and its exported Message Manager)."""
-    states = {key: {tuple(_state(o.record).items()) for o in members} - {()}
-              for key, members in groups.items()}
+    states = {
+        key: {tuple(_state(o.record).items()) for o in members} - {()}
+        for key, members in groups.items()
+    }
     out: dict[tuple[str, str | None, str], list[Observation]] = {}
     for key, members in groups.items():
         if key[0].startswith("source:"):
-            home = next((other for other in groups if other != key and other[2] == key[2]
-                         and not other[0].startswith("source:") and states[key] & states[other]),
-                        None)
-            home = home or next((other for other in out if other[2] == key[2]
-                                 and states[key] & states[other]), key)
+            home = next(
+                (
+                    other
+                    for other in groups
+                    if other != key
+                    and other[2] == key[2]
+                    and not other[0].startswith("source:")
+                    and states[key] & states[other]
+                ),
+                None,
+            )
+            home = home or next(
+                (other for other in out if other[2] == key[2] and states[key] & states[other]), key
+            )
             out.setdefault(home, []).extend(members)
         else:
             out.setdefault(key, []).extend(members)
     return out
 
 
-def build_lineages(found: Sequence[Observation],
-                   source_times: Mapping[str, datetime] | None = None,
-                   listings: Mapping[str, set[str]] | None = None) -> list[Lineage]:
+def build_lineages(
+    found: Sequence[Observation],
+    source_times: Mapping[str, datetime] | None = None,
+    listings: Mapping[str, set[str]] | None = None,
+) -> list[Lineage]:
     """Group observations into lineages, their identical states into versions, order the
     versions by latest tag (ties: the sources' own times, i.e. their newest message, then the
     smaller state, since Outlook only drops old tags), and diff successive versions.
@@ -267,14 +322,25 @@ def build_lineages(found: Sequence[Observation],
             own = times.get(obs.sighting.source)
             if own is not None and (version.source_time is None or own > version.source_time):
                 version.source_time = own
-        ordered = sorted(versions.values(), key=lambda v: (
-            v.latest or _NEVER, v.source_time or _NEVER, -len(v.state),
-            min(s.source for s in v.sightings)))
+        ordered = sorted(
+            versions.values(),
+            key=lambda v: (
+                v.latest or _NEVER,
+                v.source_time or _NEVER,
+                -len(v.state),
+                min(s.source for s in v.sightings),
+            ),
+        )
         for prev, cur in zip(ordered, ordered[1:], strict=False):
             _diff(prev, cur, (listings or {}).get(account))
         store_key = None if identity.startswith("source:") else identity
         out.append(Lineage(store_key, manager, account, ordered))
-    out.sort(key=lambda lin: (lin.account, lin.store_key or "", lin.manager or "",
-                              min(s.source for v in lin.versions for s in v.sightings)))
+    out.sort(
+        key=lambda lin: (
+            lin.account,
+            lin.store_key or "",
+            lin.manager or "",
+            min(s.source for v in lin.versions for s in v.sightings),
+        )
+    )
     return out
-

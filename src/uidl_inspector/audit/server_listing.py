@@ -64,8 +64,9 @@ def _decode_uid(raw: bytes, offset: int, findings: list[Finding]) -> str:
         return raw.decode("utf-8", errors="backslashreplace")
 
 
-def parse_server_listing(data: bytes | str, path: str | None = None,
-                         account: str | None = None) -> ServerListing:
+def parse_server_listing(
+    data: bytes | str, path: str | None = None, account: str | None = None
+) -> ServerListing:
     """Parse a UIDL transcript or a one-UID-per-line list; never raises on content."""
     if isinstance(data, str):
         data = data.encode("utf-8")
@@ -79,8 +80,11 @@ def parse_server_listing(data: bytes | str, path: str | None = None,
         _NUMBERED.match(line.strip()) for _, line in lines[:3]
     )
     if first.startswith(b"-ERR"):
-        findings.append(Finding("server_error", first_offset,
-                                f"server answered {first[:80].decode('latin-1')!r}"))
+        findings.append(
+            Finding(
+                "server_error", first_offset, f"server answered {first[:80].decode('latin-1')!r}"
+            )
+        )
     if first.startswith((b"+OK", b"-ERR")):
         lines = lines[1:]
 
@@ -91,8 +95,9 @@ def parse_server_listing(data: bytes | str, path: str | None = None,
     for offset, line in lines:
         text = line.strip()
         if terminated:
-            findings.append(Finding("trailing_data", offset,
-                                    "text after the '.' terminator is ignored"))
+            findings.append(
+                Finding("trailing_data", offset, "text after the '.' terminator is ignored")
+            )
             break
         if transcript and text == b".":
             terminated = True
@@ -100,24 +105,32 @@ def parse_server_listing(data: bytes | str, path: str | None = None,
         if transcript:
             match = _NUMBERED.match(text)
             if match is None:
-                findings.append(Finding("bad_line", offset,
-                                        f"not a 'number uid' line: {text[:80]!r}"))
+                findings.append(
+                    Finding("bad_line", offset, f"not a 'number uid' line: {text[:80]!r}")
+                )
                 continue
             numbers.append(int(match.group(1)))
             raw_uid = match.group(2)
         else:
             if len(text.split()) != 1:
-                findings.append(Finding("bad_line", offset,
-                                        f"expected one UID per line: {text[:80]!r}"))
+                findings.append(
+                    Finding("bad_line", offset, f"expected one UID per line: {text[:80]!r}")
+                )
                 continue
             raw_uid = text
         uid = _decode_uid(raw_uid, offset, findings)
         if not _RFC1939_UID.match(raw_uid):
-            findings.append(Finding("uid_not_rfc1939", offset,
-                                    f"UID {uid[:80]!r} is not 1-70 characters 0x21-0x7E"))
+            findings.append(
+                Finding(
+                    "uid_not_rfc1939", offset, f"UID {uid[:80]!r} is not 1-70 characters 0x21-0x7E"
+                )
+            )
         if uid in seen:
-            findings.append(Finding("duplicate_uid", offset,
-                                    f"UID {uid[:80]!r} already listed at line {seen[uid]}"))
+            findings.append(
+                Finding(
+                    "duplicate_uid", offset, f"UID {uid[:80]!r} already listed at line {seen[uid]}"
+                )
+            )
             continue
         seen[uid] = len(uids) + 1
         uids.append(uid)
@@ -125,14 +138,14 @@ def parse_server_listing(data: bytes | str, path: str | None = None,
     if transcript and not terminated:
         findings.append(Finding("truncated", len(data), "the transcript has no '.' terminator"))
     if numbers and numbers != list(range(1, len(numbers) + 1)):
-        findings.append(Finding("bad_numbering", None,
-                                "message numbers are not 1..n in order (RFC 1939)"))
+        findings.append(
+            Finding("bad_numbering", None, "message numbers are not 1..n in order (RFC 1939)")
+        )
     shape = "uidl-transcript" if transcript else "uid-per-line"
     return ServerListing(tuple(uids), shape, tuple(findings), path, account)
 
 
-def read_server_listing(path: str | os.PathLike[str],
-                        account: str | None = None) -> ServerListing:
+def read_server_listing(path: str | os.PathLike[str], account: str | None = None) -> ServerListing:
     """Read a listing file (opened read-only, size bounded) and parse it."""
     with open(path, "rb") as handle:
         # read(n) would reserve n bytes up front: check the size first, then read it all
@@ -142,9 +155,17 @@ def read_server_listing(path: str | os.PathLike[str],
             data = handle.read()
     if len(data) > MAX_LISTING_BYTES or not data and os.path.getsize(path) > 0:
         raise UidlInspectorError(
-            f"{path}: larger than {MAX_LISTING_BYTES} bytes, not a UIDL listing")
+            f"{path}: larger than {MAX_LISTING_BYTES} bytes, not a UIDL listing"
+        )
     listing = parse_server_listing(data, str(path), account)
-    log.info("input %s: server listing, %d bytes, sha256 %s, md5 %s: %s, %d UIDs, %d findings",
-             path, len(data), hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest(),
-             listing.shape, len(listing.uids), len(listing.findings))
+    log.info(
+        "input %s: server listing, %d bytes, sha256 %s, md5 %s: %s, %d UIDs, %d findings",
+        path,
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+        hashlib.md5(data).hexdigest(),
+        listing.shape,
+        len(listing.uids),
+        len(listing.findings),
+    )
     return listing

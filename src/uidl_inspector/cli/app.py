@@ -18,8 +18,17 @@ from typer.core import TyperCommand, TyperGroup
 from uidl_inspector.cli import helpfmt, runlog
 from uidl_inspector.versions import TOOL_NAME, version_text
 
-__all__ = ["app", "PANEL_INPUT", "PANEL_OUTPUT", "PANEL_CHECKS", "PANEL_PERFORMANCE",
-           "PANELS", "Command", "Group", "examples"]
+__all__ = [
+    "app",
+    "PANEL_INPUT",
+    "PANEL_OUTPUT",
+    "PANEL_CHECKS",
+    "PANEL_PERFORMANCE",
+    "PANELS",
+    "Command",
+    "Group",
+    "examples",
+]
 
 PANEL_INPUT, PANEL_OUTPUT = "Input", "Output"
 PANEL_CHECKS, PANEL_PERFORMANCE = "Checks", "Performance"
@@ -62,8 +71,7 @@ class Group(TyperGroup):
 class App(typer.Typer):
     """typer.Typer whose commands are :class:`Command` unless told otherwise."""
 
-    def command(self, *args: Any, cls: type[TyperCommand] | None = None,
-                **kwargs: Any) -> Any:
+    def command(self, *args: Any, cls: type[TyperCommand] | None = None, **kwargs: Any) -> Any:
         return super().command(*args, cls=cls or Command, **kwargs)
 
 
@@ -85,13 +93,22 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback(epilog=examples("uidl-inspector --version",
-                              "uidl-inspector scan --help     # each command has its own help"))
+@app.callback(
+    epilog=examples(
+        "uidl-inspector --version", "uidl-inspector scan --help     # each command has its own help"
+    )
+)
 def _main(
-    version: Annotated[bool, typer.Option(
-        "--version", is_eager=True, callback=_print_version,
-        help="Print the versions of the tool, of Python and of each back-end (libpff, "
-             "dfVFS), then exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the versions of the tool, of Python and of each back-end (libpff, "
+            "dfVFS), then exit.",
+        ),
+    ] = False,
 ) -> None:
     # typer takes the group's help from the app; this callback only adds --version.
     pass

@@ -16,9 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from uidl_inspector import __version__
-from uidl_inspector.audit import (
-    read_server_listing,
-)
+from uidl_inspector.audit import read_server_listing
 from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
@@ -76,36 +74,62 @@ def _run_meta(report: Report) -> dict[str, Any]:
 def _audit_table(audit: dict[str, Any], console: Console) -> None:
     summary = audit["summary"]
     clock = audit["clock"]
-    console.print(Text(
-        f"Audit: {summary['histories']} histories, {summary['entries']} entries, "
-        f"{summary['messages']} messages, {summary['duplicate_groups']} duplicate groups "
-        f"({summary['duplicate_copies']} copies), {summary['linked_entries']} entries linked"))
+    console.print(
+        Text(
+            f"Audit: {summary['histories']} histories, {summary['entries']} entries, "
+            f"{summary['messages']} messages, {summary['duplicate_groups']} duplicate groups "
+            f"({summary['duplicate_copies']} copies), {summary['linked_entries']} entries linked"
+        )
+    )
     console.print(Text(f"Clock: {terminal_safe(clock['explanation'])}"))
     numbers = ("histories", "history UIDs", "downloaded", "deleted", "new", "history only")
-    table = data_table("account", *numbers, title="Accounts against the server listing",
-                       numeric=numbers)
+    table = data_table(
+        "account", *numbers, title="Accounts against the server listing", numeric=numbers
+    )
     for account in audit["accounts"]:
         counts = (account["server"] or {}).get("counts")
-        cells = [str(counts[c]) for c in ("downloaded", "deleted", "new", "history_only")] \
-            if counts else ["-"] * 4
-        table.add_row(terminal_safe(account["account"]), str(len(account["histories"])),
-                      str(account["history_uids"]), *cells)
+        cells = (
+            [str(counts[c]) for c in ("downloaded", "deleted", "new", "history_only")]
+            if counts
+            else ["-"] * 4
+        )
+        table.add_row(
+            terminal_safe(account["account"]),
+            str(len(account["histories"])),
+            str(account["history_uids"]),
+            *cells,
+        )
     console.print(table)
     for finding in audit["findings"]:
-        console.print(Text.assemble((finding["code"], "bold yellow"),
-                                    f" [{finding['severity']}] ",
-                                    terminal_safe(finding["explanation"])))
+        console.print(
+            Text.assemble(
+                (finding["code"], "bold yellow"),
+                f" [{finding['severity']}] ",
+                terminal_safe(finding["explanation"]),
+            )
+        )
         for alt in finding["alternatives"]:
-            console.print(Text(f"  or: {terminal_safe(alt['explanation'])} Would settle it: "
-                               f"{terminal_safe(alt['would_settle'])}"))
+            console.print(
+                Text(
+                    f"  or: {terminal_safe(alt['explanation'])} Would settle it: "
+                    f"{terminal_safe(alt['would_settle'])}"
+                )
+            )
     if not audit["findings"]:
         console.print(Text("No cause finding."))
 
 
 def _table_text(report: Report) -> str:
     buffer = io.StringIO()
-    console = Console(file=buffer, width=120, color_system=None, force_terminal=False,
-                      highlight=False, emoji=False, markup=False)
+    console = Console(
+        file=buffer,
+        width=120,
+        color_system=None,
+        force_terminal=False,
+        highlight=False,
+        emoji=False,
+        markup=False,
+    )
     lineage_tables(report.extra["audit"], console)  # each history's life first
     render_table(report, console)
     _audit_table(report.extra["audit"], console)
@@ -138,47 +162,76 @@ def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str | Iterator[
         events, skipped = timeline_events(report, audit, zone)
         events.insert(0, run_event(_run_meta(report)))
         if any(skipped.values()):
-            note(f"note: left out of the timeline: {skipped['undated_entries']} entries "
-                 f"without a valid time, {skipped['out_of_range']} outside years 1700-9999")
+            note(
+                f"note: left out of the timeline: {skipped['undated_entries']} entries "
+                f"without a valid time, {skipped['out_of_range']} outside years 1700-9999"
+            )
         if fmt is AuditFormat.jsonl:
             return to_jsonl(events)
         text, changed = to_timeline_csv(events)
         if changed:
-            note(f"note: {changed} CSV cells that could start a formula were prefixed "
-                 "with ' (exact values: --format jsonl)")
+            note(
+                f"note: {changed} CSV cells that could start a formula were prefixed "
+                "with ' (exact values: --format jsonl)"
+            )
         return text
     return _table_text(report)
 
 
-@app.command(epilog=examples(
-    "uidl-inspector audit mailbox.pst --server-uidl uidl.txt",
-    "uidl-inspector audit a.pst b.pst --server-uidl alice@example.com=alice.txt",
-    "uidl-inspector audit mailbox.pst -f html -o audit.html --log-file audit.log",
-    "uidl-inspector audit mailbox.pst -f jsonl -o timeline.jsonl   # times read as UTC",
-    "uidl-inspector audit mailbox.pst -f jsonl --tz Europe/Berlin -o timeline.jsonl",
-    "uidl-inspector audit                 # the bundled demo store and its listing"))
+@app.command(
+    epilog=examples(
+        "uidl-inspector audit mailbox.pst --server-uidl uidl.txt",
+        "uidl-inspector audit a.pst b.pst --server-uidl alice@example.com=alice.txt",
+        "uidl-inspector audit mailbox.pst -f html -o audit.html --log-file audit.log",
+        "uidl-inspector audit mailbox.pst -f jsonl -o timeline.jsonl   # times read as UTC",
+        "uidl-inspector audit mailbox.pst -f jsonl --tz Europe/Berlin -o timeline.jsonl",
+        "uidl-inspector audit                 # the bundled demo store and its listing",
+    )
+)
 @guarded
 @takes_image_options
 def audit(
-    paths: Annotated[list[Path] | None, typer.Argument(
-        metavar="PATH",
-        help="PST/OST stores, MSG files, BLOBs, disk images or directories. None: the "
-        "bundled demo.")] = None,
-    server_uidl: Annotated[list[str] | None, typer.Option(
-        "--server-uidl", metavar="[ACCOUNT=]FILE", rich_help_panel=PANEL_INPUT,
-        help="The server's UIDL listing (raw transcript or one UID per line); repeat for "
-             "several accounts. ACCOUNT= names its account, else it is matched by UIDs.")]
-        = None,
-    fmt: Annotated[AuditFormat | None, typer.Option(
-        "--format", "-f", case_sensitive=False, rich_help_panel=PANEL_OUTPUT,
-        help="table (default on a terminal), json (default otherwise), csv, jsonl, "
-             "timeline-csv or html.")] = None,
-    tz: Annotated[str | None, typer.Option(
-        "--tz", metavar="ZONE|inferred", rich_help_panel=PANEL_OUTPUT,
-        help="How to read the history's zoneless times in a timeline. Default: UTC, as "
-             "Outlook writes them, unless the store's evidence supports another offset "
-             "(clock_mismatch). An IANA zone name overrides; 'inferred' takes the offset the "
-             "evidence supports and is refused without it.")] = None,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="PATH",
+            help="PST/OST stores, MSG files, BLOBs, disk images or directories. None: the "
+            "bundled demo.",
+        ),
+    ] = None,
+    server_uidl: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--server-uidl",
+            metavar="[ACCOUNT=]FILE",
+            rich_help_panel=PANEL_INPUT,
+            help="The server's UIDL listing (raw transcript or one UID per line); repeat for "
+            "several accounts. ACCOUNT= names its account, else it is matched by UIDs.",
+        ),
+    ] = None,
+    fmt: Annotated[
+        AuditFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            case_sensitive=False,
+            rich_help_panel=PANEL_OUTPUT,
+            help="table (default on a terminal), json (default otherwise), csv, jsonl, "
+            "timeline-csv or html.",
+        ),
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz",
+            metavar="ZONE|inferred",
+            rich_help_panel=PANEL_OUTPUT,
+            help="How to read the history's zoneless times in a timeline. Default: UTC, as "
+            "Outlook writes them, unless the store's evidence supports another offset "
+            "(clock_mismatch). An IANA zone name overrides; 'inferred' takes the offset the "
+            "evidence supports and is refused without it.",
+        ),
+    ] = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
     no_recover: NoRecoverOpt = False,
@@ -204,8 +257,10 @@ def audit(
         folder = samples_dir()
         if not listing_args and folder is not None and (folder / DEMO_LISTING).is_file():
             listing_args = [str(folder / DEMO_LISTING)]
-        note(f"demo: auditing the bundled demo evidence {found} with the server "
-             f"listing {', '.join(listing_args) or '(none)'}; give a PATH to audit your own")
+        note(
+            f"demo: auditing the bundled demo evidence {found} with the server "
+            f"listing {', '.join(listing_args) or '(none)'}; give a PATH to audit your own"
+        )
     listings = []
     for value in listing_args:
         account, path = parse_listing_option(value)
@@ -213,15 +268,29 @@ def audit(
     from uidl_inspector.cli.scan import progress_on_stderr  # here: keeps the help's order
 
     with progress_on_stderr() as progress:
-        reading = None if progress is None else (
-            lambda count, total: progress(count, total, "messages read"))
-        report, failed = audit_report(inputs, listings, progress, reading, not no_recover,
-                                      images, jobs_or_default(jobs), scheduler)
+        reading = (
+            None
+            if progress is None
+            else (lambda count, total: progress(count, total, "messages read"))
+        )
+        report, failed = audit_report(
+            inputs,
+            listings,
+            progress,
+            reading,
+            not no_recover,
+            images,
+            jobs_or_default(jobs),
+            scheduler,
+        )
     report.demo = demo
     for line in failed:
         error(line)
-    chosen = fmt or (AuditFormat.table if (output in (None, STDOUT) and sys.stdout.isatty())
-                     else AuditFormat.json)
+    chosen = fmt or (
+        AuditFormat.table
+        if (output in (None, STDOUT) and sys.stdout.isatty())
+        else AuditFormat.json
+    )
     if chosen is AuditFormat.table and output in (None, STDOUT):
         console = Console(highlight=False, markup=False, emoji=False)
         lineage_tables(report.extra["audit"], console)
@@ -229,7 +298,11 @@ def audit(
         _audit_table(report.extra["audit"], console)
     else:
         text = _render(report, chosen, tz)
-        write_output(text, output or STDOUT, force=force,
-                     protect=[*inputs, *(parse_listing_option(v)[1] for v in listing_args)])
+        write_output(
+            text,
+            output or STDOUT,
+            force=force,
+            protect=[*inputs, *(parse_listing_option(v)[1] for v in listing_args)],
+        )
     if failed:
         raise typer.Exit(EXIT_INPUT)

@@ -61,23 +61,39 @@ def read_blob_input(name: str, force_hex: bool = False) -> tuple[Source, bytes]:
     return Source.from_bytes(path, "hex", raw, variant="blob", errors=errors), decoded
 
 
-@app.command("blob", epilog=examples(
-    "uidl-inspector blob history.bin                 # a BLOB saved as a file",
-    "uidl-inspector blob -f json -o h.json a.bin b.hex",
-    "xclip -o | uidl-inspector blob --hex -          # hex copied from MFCMAPI"))
+@app.command(
+    "blob",
+    epilog=examples(
+        "uidl-inspector blob history.bin                 # a BLOB saved as a file",
+        "uidl-inspector blob -f json -o h.json a.bin b.hex",
+        "xclip -o | uidl-inspector blob --hex -          # hex copied from MFCMAPI",
+    ),
+)
 @guarded
 def blob(
-    files: Annotated[list[str], typer.Argument(
-        metavar="FILE|-", help="BLOB files, binary or hex text; '-' reads stdin.")],
-    hex_text: Annotated[bool, typer.Option(
-        "--hex", rich_help_panel=PANEL_INPUT,
-        help="The inputs are hex text (otherwise detected from the content).")] = False,
+    files: Annotated[
+        list[str],
+        typer.Argument(metavar="FILE|-", help="BLOB files, binary or hex text; '-' reads stdin."),
+    ],
+    hex_text: Annotated[
+        bool,
+        typer.Option(
+            "--hex",
+            rich_help_panel=PANEL_INPUT,
+            help="The inputs are hex text (otherwise detected from the content).",
+        ),
+    ] = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
-    strict: Annotated[bool, typer.Option(
-        "--strict", rich_help_panel=PANEL_CHECKS,
-        help="Treat any anomaly above info as a failure of that input (exit 1).")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            rich_help_panel=PANEL_CHECKS,
+            help="Treat any anomaly above info as a failure of that input (exit 1).",
+        ),
+    ] = False,
 ) -> None:
     """Decode POP3 download-history BLOBs, given as binary or as hex text.
 
@@ -106,8 +122,12 @@ def blob(
             continue
         report.sources.append(source)
         report.histories.append(HistoryRecord(source=source.path, history=history, blob=data))
-        log.info("blob %s: %d entries, anomalies: %s", source.path, len(history.entries),
-                 codes_summary(a.code for a in history.anomalies))
+        log.info(
+            "blob %s: %d entries, anomalies: %s",
+            source.path,
+            len(history.entries),
+            codes_summary(a.code for a in history.anomalies),
+        )
         log_findings(log, f"blob {source.path}", history.anomalies)
     report.run.finish()
     emit(report, fmt, output, force, inputs=[f for f in files if f != STDIN])

@@ -39,32 +39,40 @@ def byte_progress(name: str, size: int) -> Iterator[Callable[[int], None] | None
         yield None
         return
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                  TimeRemainingColumn(), console=Console(stderr=True),
-                  transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
         task = progress.add_task(f"carving {name}", total=size)
         yield lambda done: progress.update(task, completed=done)
 
 
-@app.command("carve", epilog=examples(
-    "uidl-inspector carve unallocated.bin                 # a table on the terminal",
-    "uidl-inspector carve disk.dd pagefile.sys -f json -o carved.json",
-    "uidl-inspector carve damaged.pst --log-file carve.log",
-    "uidl-inspector carve disk.E01     # unallocated space, outside partitions, deleted files"))
+@app.command(
+    "carve",
+    epilog=examples(
+        "uidl-inspector carve unallocated.bin                 # a table on the terminal",
+        "uidl-inspector carve disk.dd pagefile.sys -f json -o carved.json",
+        "uidl-inspector carve damaged.pst --log-file carve.log",
+        "uidl-inspector carve disk.E01     # unallocated space, outside partitions, deleted files",
+    ),
+)
 @guarded
 @takes_image_options
 def carve_command(
-    paths: Annotated[list[Path], typer.Argument(
-        metavar="FILE", help="Any binary: unallocated-space export, pagefile, memory dump, "
-        "a damaged store, or a disk image (its unallocated space). Read only, streamed.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="FILE",
+            help="Any binary: unallocated-space export, pagefile, memory dump, "
+            "a damaged store, or a disk image (its unallocated space). Read only, streamed.",
+        ),
+    ],
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
@@ -107,8 +115,9 @@ def carve_command(
         raise typer.Exit(EXIT_INPUT)
 
 
-def _carve_image(path: str, where: str, options: object, report: Report,
-                 found: list[object]) -> bool:
+def _carve_image(
+    path: str, where: str, options: object, report: Report, found: list[object]
+) -> bool:
     """Carve one disk image into ``report``; True when some of it could not be read."""
     from uidl_inspector.report.model import hash_file
     from uidl_inspector.store.image import dfvfs_available, image_format
@@ -123,9 +132,22 @@ def _carve_image(path: str, where: str, options: object, report: Report,
         result = carve_image(path, where, options, progress)
     for line in result.errors:
         error(line)
-    report.sources.append(Source(where, "image", size, sha256, md5, tuple(result.errors),
-                                 hashed=hashed, image_format=image_format(path),
-                                 examined={"carved_ranges": sum(result.ranges.values()),
-                                           **result.ranges, "carved_bytes": result.carved_bytes}))
+    report.sources.append(
+        Source(
+            where,
+            "image",
+            size,
+            sha256,
+            md5,
+            tuple(result.errors),
+            hashed=hashed,
+            image_format=image_format(path),
+            examined={
+                "carved_ranges": sum(result.ranges.values()),
+                **result.ranges,
+                "carved_bytes": result.carved_bytes,
+            },
+        )
+    )
     found.extend(result.items)
     return bool(result.errors)

@@ -29,11 +29,30 @@ from uidl_inspector.report.output import STDOUT, write_output
 from uidl_inspector.report.table_report import render_table, terminal_safe, to_table_text
 
 __all__ = [
-    "EXIT_OK", "EXIT_INPUT", "EXIT_USAGE", "Format", "FormatOpt", "OutputOpt", "ForceOpt",
+    "EXIT_OK",
+    "EXIT_INPUT",
+    "EXIT_USAGE",
+    "Format",
+    "FormatOpt",
+    "OutputOpt",
+    "ForceOpt",
     "NoRecoverOpt",
-    "error", "note", "usage_error", "guarded", "resolve_format", "emit",
-    "PartitionsOpt", "VssOpt", "DeletedOpt", "NoHashImagesOpt", "CredentialOpt",
-    "image_options", "takes_image_options", "JobsOpt", "SchedulerOpt", "jobs_or_default",
+    "error",
+    "note",
+    "usage_error",
+    "guarded",
+    "resolve_format",
+    "emit",
+    "PartitionsOpt",
+    "VssOpt",
+    "DeletedOpt",
+    "NoHashImagesOpt",
+    "CredentialOpt",
+    "image_options",
+    "takes_image_options",
+    "JobsOpt",
+    "SchedulerOpt",
+    "jobs_or_default",
 ]
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
@@ -46,51 +65,122 @@ class Format(str, Enum):
     csv = "csv"
 
 
-FormatOpt = Annotated[Format | None, typer.Option(
-    "--format", "-f", case_sensitive=False, rich_help_panel=PANEL_OUTPUT,
-    help="Report format (default: table on a terminal, json otherwise).")]
-OutputOpt = Annotated[str | None, typer.Option(
-    "--output", "-o", metavar="FILE", rich_help_panel=PANEL_OUTPUT,
-    help="Write the report to FILE ('-' = stdout).")]
-ForceOpt = Annotated[bool, typer.Option(
-    "--force", rich_help_panel=PANEL_OUTPUT,
-    help="Replace the --output (or --log-file) file if it exists.")]
-NoRecoverOpt = Annotated[bool, typer.Option(
-    "--no-recover", rich_help_panel=PANEL_INPUT, help="Do not look for earlier histories in "
-    "the stores' free and orphaned space (the 'recovered' section).")]
+FormatOpt = Annotated[
+    Format | None,
+    typer.Option(
+        "--format",
+        "-f",
+        case_sensitive=False,
+        rich_help_panel=PANEL_OUTPUT,
+        help="Report format (default: table on a terminal, json otherwise).",
+    ),
+]
+OutputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        rich_help_panel=PANEL_OUTPUT,
+        help="Write the report to FILE ('-' = stdout).",
+    ),
+]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        rich_help_panel=PANEL_OUTPUT,
+        help="Replace the --output (or --log-file) file if it exists.",
+    ),
+]
+NoRecoverOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-recover",
+        rich_help_panel=PANEL_INPUT,
+        help="Do not look for earlier histories in "
+        "the stores' free and orphaned space (the 'recovered' section).",
+    ),
+]
 
 
-PartitionsOpt = Annotated[str, typer.Option(
-    "--partitions", metavar="all|N,...", rich_help_panel=PANEL_INPUT,
-    help="Disk images: the partitions to examine (numbers from 1).")]
-VssOpt = Annotated[str, typer.Option(
-    "--vss", metavar="all|none|N,...", rich_help_panel=PANEL_INPUT,
-    help="Disk images: the Volume Shadow Copies to examine (numbers from 1).")]
-DeletedOpt = Annotated[bool, typer.Option(
-    "--deleted/--no-deleted", rich_help_panel=PANEL_INPUT,
-    help="Disk images: also read deleted files where the file system keeps them.")]
-CredentialOpt = Annotated[list[str] | None, typer.Option(
-    "--credential", metavar="TYPE:VALUE", rich_help_panel=PANEL_INPUT,
-    help="Disk images: unlock BitLocker, FileVault or LUKS volumes (TYPE: password, "
-    "recovery_password, startup_key or key_data); repeat for several.")]
-JobsOpt = Annotated[int | None, typer.Option(
-    "--jobs", "-j", min=1, metavar="N", rich_help_panel=PANEL_PERFORMANCE,
-    help="Worker processes, one input each; the report is the same for any N "
-    "(default: the number of CPUs).")]
-SchedulerOpt = Annotated[str | None, typer.Option(
-    "--scheduler", metavar="ADDRESS", envvar="DASK_SCHEDULER_ADDRESS",
-    rich_help_panel=PANEL_PERFORMANCE,
-    help="Run the per-input tasks on this Dask distributed cluster instead "
-    "(tcp://host:8786; the inputs must be readable by its workers at the same paths).")]
-NoHashImagesOpt = Annotated[bool, typer.Option(
-    "--no-hash-images", rich_help_panel=PANEL_PERFORMANCE,
-    help="Disk images: do not hash the image files themselves (the report says so).")]
+PartitionsOpt = Annotated[
+    str,
+    typer.Option(
+        "--partitions",
+        metavar="all|N,...",
+        rich_help_panel=PANEL_INPUT,
+        help="Disk images: the partitions to examine (numbers from 1).",
+    ),
+]
+VssOpt = Annotated[
+    str,
+    typer.Option(
+        "--vss",
+        metavar="all|none|N,...",
+        rich_help_panel=PANEL_INPUT,
+        help="Disk images: the Volume Shadow Copies to examine (numbers from 1).",
+    ),
+]
+DeletedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--deleted/--no-deleted",
+        rich_help_panel=PANEL_INPUT,
+        help="Disk images: also read deleted files where the file system keeps them.",
+    ),
+]
+CredentialOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--credential",
+        metavar="TYPE:VALUE",
+        rich_help_panel=PANEL_INPUT,
+        help="Disk images: unlock BitLocker, FileVault or LUKS volumes (TYPE: password, "
+        "recovery_password, startup_key or key_data); repeat for several.",
+    ),
+]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        metavar="N",
+        rich_help_panel=PANEL_PERFORMANCE,
+        help="Worker processes, one input each; the report is the same for any N "
+        "(default: the number of CPUs).",
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        metavar="ADDRESS",
+        envvar="DASK_SCHEDULER_ADDRESS",
+        rich_help_panel=PANEL_PERFORMANCE,
+        help="Run the per-input tasks on this Dask distributed cluster instead "
+        "(tcp://host:8786; the inputs must be readable by its workers at the same paths).",
+    ),
+]
+NoHashImagesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-hash-images",
+        rich_help_panel=PANEL_PERFORMANCE,
+        help="Disk images: do not hash the image files themselves (the report says so).",
+    ),
+]
 
 
 # The disk-image options every command that reads evidence takes, with their defaults.
-IMAGE_PARAMETERS = (("partitions", PartitionsOpt, "all"), ("vss", VssOpt, "all"),
-                    ("deleted", DeletedOpt, True), ("no_hash_images", NoHashImagesOpt, False),
-                    ("credential", CredentialOpt, None))
+IMAGE_PARAMETERS = (
+    ("partitions", PartitionsOpt, "all"),
+    ("vss", VssOpt, "all"),
+    ("deleted", DeletedOpt, True),
+    ("no_hash_images", NoHashImagesOpt, False),
+    ("credential", CredentialOpt, None),
+)
 
 
 def takes_image_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -99,8 +189,10 @@ def takes_image_options(command: Callable[..., Any]) -> Callable[..., Any]:
     names = [name for name, _, _ in IMAGE_PARAMETERS]
     signature = inspect.signature(command, eval_str=True)  # typer reads objects, not strings
     own = [p for p in signature.parameters.values() if p.name != "images"]
-    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                               annotation=kind) for name, kind, default in IMAGE_PARAMETERS]
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+        for name, kind, default in IMAGE_PARAMETERS
+    ]
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -113,15 +205,24 @@ def takes_image_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def image_options(partitions: str, vss: str, deleted: bool, no_hash_images: bool,
-                  credentials: list[str] | None = None) -> Any:
+def image_options(
+    partitions: str,
+    vss: str,
+    deleted: bool,
+    no_hash_images: bool,
+    credentials: list[str] | None = None,
+) -> Any:
     """The image options of the command line (a bad selection is a usage error)."""
     from uidl_inspector.store.image import ImageOptions, parse_credential, parse_selection
 
     try:
-        return ImageOptions(parse_selection(partitions), parse_selection(vss, allow_none=True),
-                            deleted, not no_hash_images,
-                            tuple(parse_credential(c) for c in credentials or ()))
+        return ImageOptions(
+            parse_selection(partitions),
+            parse_selection(vss, allow_none=True),
+            deleted,
+            not no_hash_images,
+            tuple(parse_credential(c) for c in credentials or ()),
+        )
     except ValueError as exc:
         raise usage_error(f"invalid image option: {exc}") from None
 
@@ -178,8 +279,10 @@ def guarded(command: F) -> F:
         except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
             if debugging():
                 raise
-            error(f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see "
-                  "the traceback, and please report it)")
+            error(
+                f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see "
+                "the traceback, and please report it)"
+            )
         raise typer.Exit(EXIT_INPUT)
 
     return run  # type: ignore[return-value]
@@ -193,8 +296,9 @@ def resolve_format(fmt: Format | None, output: str | None) -> Format:
     return Format.table if to_stdout and sys.stdout.isatty() else Format.json
 
 
-def emit(report: Report, fmt: Format | None, output: str | None, force: bool,
-         inputs: Iterable[str] = ()) -> None:
+def emit(
+    report: Report, fmt: Format | None, output: str | None, force: bool, inputs: Iterable[str] = ()
+) -> None:
     """Render ``report`` and write it where asked (stdout by default)."""
     chosen = resolve_format(fmt, output)
     target = output or STDOUT

@@ -53,8 +53,13 @@ def command_reference(width: int = DOC_WIDTH) -> str:
     for name in group.list_commands(root):  # type: ignore[attr-defined]
         command = group.get_command(root, name)  # type: ignore[attr-defined]
         if command is not None and not command.hidden:
-            commands.append((f"{TOOL_NAME} {name}", command,
-                             typer.Context(command, info_name=name, parent=root)))
+            commands.append(
+                (
+                    f"{TOOL_NAME} {name}",
+                    command,
+                    typer.Context(command, info_name=name, parent=root),
+                )
+            )
     for title, command, ctx in commands:
         sections.append(f"## {title}\n\n```text\n{help_text(command, ctx, PANELS, width)}```\n")
     return "\n".join(sections)

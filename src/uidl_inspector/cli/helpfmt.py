@@ -47,8 +47,9 @@ def argument_usage(param: Any) -> str:
 def usage_pieces(command: Any, ctx: typer.Context) -> list[str]:
     """``[OPTIONS]`` then each argument, for the usage line (help and usage errors)."""
     pieces = [command.options_metavar] if command.options_metavar else []
-    return pieces + [argument_usage(p) for p in _visible(command, ctx)
-                     if isinstance(p, TyperArgument)]
+    return pieces + [
+        argument_usage(p) for p in _visible(command, ctx) if isinstance(p, TyperArgument)
+    ]
 
 
 def _choices(param: Any) -> list[str] | None:
@@ -77,8 +78,10 @@ def _option_name(param: Any) -> str:
         return names
     choices = _choices(param)
     metavar = param.metavar or (
-        f"[{'|'.join(choices)}]" if choices and not _long_choices(param) else
-        max(param.opts, key=len).lstrip("-").replace("-", "_").upper())
+        f"[{'|'.join(choices)}]"
+        if choices and not _long_choices(param)
+        else max(param.opts, key=len).lstrip("-").replace("-", "_").upper()
+    )
     return f"{names} {metavar}"
 
 
@@ -87,8 +90,14 @@ def _default(param: Any) -> str | None:
     if isinstance(shown, str):
         return shown
     value = param.default
-    if shown is False or value is None or callable(value) or value == [] or value == () \
-            or getattr(param, "count", False):
+    if (
+        shown is False
+        or value is None
+        or callable(value)
+        or value == []
+        or value == ()
+        or getattr(param, "count", False)
+    ):
         return None
     if getattr(param, "is_flag", False):
         if not param.secondary_opts:
@@ -140,7 +149,8 @@ def _paragraphs(text: str | None) -> list[tuple[bool, str]]:
     for block in body.split("\n\n") if body else []:
         lines = block.split("\n")
         verbatim = block.startswith("\b") or any(
-            line.startswith(("  ", "- ", "* ", "$ ")) for line in lines)  # not "--option"
+            line.startswith(("  ", "- ", "* ", "$ ")) for line in lines
+        )  # not "--option"
         out.append((verbatim, block.lstrip("\b\n") if verbatim else " ".join(block.split())))
     return out
 
@@ -178,8 +188,9 @@ def _rows(rows: Sequence[tuple[str, str]], width: int) -> list[Text]:
     return lines
 
 
-def _sections(command: Any, ctx: typer.Context,
-              panels: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+def _sections(
+    command: Any, ctx: typer.Context, panels: Iterable[str]
+) -> dict[str, list[tuple[str, str]]]:
     """Heading -> (name, help) rows: arguments, the known panels in order, any other
     panel in the order met, then ungrouped options (and --help) under "Options"."""
     sections: dict[str, list[tuple[str, str]]] = {ARGUMENTS: []}
@@ -195,8 +206,9 @@ def _sections(command: Any, ctx: typer.Context,
         sections[OPTIONS] = ungrouped
     if isinstance(command, TyperGroup):
         subcommands = [command.get_command(ctx, n) for n in command.list_commands(ctx)]
-        sections[COMMANDS] = [(c.name or "", _short_help(c)) for c in subcommands
-                              if c is not None and not c.hidden]
+        sections[COMMANDS] = [
+            (c.name or "", _short_help(c)) for c in subcommands if c is not None and not c.hidden
+        ]
     return {name: rows for name, rows in sections.items() if rows}
 
 
@@ -205,8 +217,7 @@ def _short_help(command: Any) -> str:
     return paragraphs[0][1] if paragraphs else ""
 
 
-def help_lines(command: Any, ctx: typer.Context, panels: Iterable[str],
-               width: int) -> list[Text]:
+def help_lines(command: Any, ctx: typer.Context, panels: Iterable[str], width: int) -> list[Text]:
     """The whole help of ``command`` as styled lines, none wider than ``width`` (but a
     verbatim example line)."""
     usage = " ".join([ctx.command_path, *command.collect_usage_pieces(ctx)])
@@ -217,20 +228,21 @@ def help_lines(command: Any, ctx: typer.Context, panels: Iterable[str],
     for heading, rows in _sections(command, ctx, panels).items():
         lines += [Text(""), Text(f"{heading}:", _HEADING), *_rows(rows, width)]
     if command.epilog:
-        lines += [Text(""), *(Text(line) for line in textwrap.dedent(command.epilog)
-                               .strip("\n").split("\n"))]
+        lines += [
+            Text(""),
+            *(Text(line) for line in textwrap.dedent(command.epilog).strip("\n").split("\n")),
+        ]
     return lines
 
 
-def print_help(command: Any, ctx: typer.Context, panels: Iterable[str],
-               console: Console) -> None:
+def print_help(command: Any, ctx: typer.Context, panels: Iterable[str], console: Console) -> None:
     """Print the help on ``console`` at its width (lines are wrapped here, not by rich)."""
     for line in help_lines(command, ctx, panels, min(console.width, 120)):
         console.print(line, soft_wrap=True)
 
 
-def help_text(command: Any, ctx: typer.Context, panels: Iterable[str],
-              width: int = DOC_WIDTH) -> str:
+def help_text(
+    command: Any, ctx: typer.Context, panels: Iterable[str], width: int = DOC_WIDTH
+) -> str:
     """The help as plain text at a fixed width: the same on every machine."""
-    return "\n".join(line.plain.rstrip() for line in help_lines(command, ctx, panels,
-                                                                width)) + "\n"
+    return "\n".join(line.plain.rstrip() for line in help_lines(command, ctx, panels, width)) + "\n"

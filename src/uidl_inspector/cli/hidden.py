@@ -59,19 +59,33 @@ def _table(source: Source, rows: list[dict[str, Any]], console: Console) -> None
         console.print(f"{terminal_safe(source.path)}: {terminal_safe(problem)}")
     if source.errors:
         return
-    table = data_table("folder", "nid", "message_class", "subject", "attachments",
-                       title=f"Hidden messages of {terminal_safe(source.path)}",
-                       numeric=("nid",))
+    table = data_table(
+        "folder",
+        "nid",
+        "message_class",
+        "subject",
+        "attachments",
+        title=f"Hidden messages of {terminal_safe(source.path)}",
+        numeric=("nid",),
+    )
     for row in rows:
         if row["source"] != source.path:
             continue
-        table.add_row(*(terminal_safe(v) for v in (
-            row["folder"], row["nid"], row["message_class"] or "", row["subject"] or "",
-            _attachments_text(row["attachments"]))))
+        table.add_row(
+            *(
+                terminal_safe(v)
+                for v in (
+                    row["folder"],
+                    row["nid"],
+                    row["message_class"] or "",
+                    row["subject"] or "",
+                    _attachments_text(row["attachments"]),
+                )
+            )
+        )
     console.print(table)
     for finding in source.findings:
-        console.print(f"finding {finding.severity} {finding.code}: "
-                      f"{terminal_safe(finding.detail)}")
+        console.print(f"finding {finding.severity} {finding.code}: {terminal_safe(finding.detail)}")
 
 
 def _tables(report: Report, console: Console) -> None:
@@ -91,22 +105,38 @@ def envelope(report: Report) -> dict[str, Any]:
     return data
 
 
-@app.command("hidden", epilog=examples(
-    "uidl-inspector hidden mailbox.pst",
-    "uidl-inspector hidden mailbox.ost -f json -o hidden.json",
-    "uidl-inspector hidden mailbox.pst exported.msg  # a store's rows beside an exported one",
-    "uidl-inspector hidden evidence/ backup.pst    # every store below evidence/, and one more",
-    "uidl-inspector hidden disk.E01 --vss none     # the stores in a disk image's live volumes"))
+@app.command(
+    "hidden",
+    epilog=examples(
+        "uidl-inspector hidden mailbox.pst",
+        "uidl-inspector hidden mailbox.ost -f json -o hidden.json",
+        "uidl-inspector hidden mailbox.pst exported.msg  # a store's rows beside an exported one",
+        "uidl-inspector hidden evidence/ backup.pst    # every store below evidence/, and one more",
+        "uidl-inspector hidden disk.E01 --vss none     # the stores in a disk image's live volumes",
+    ),
+)
 @guarded
 @takes_image_options
 def hidden(
-    paths: Annotated[list[str], typer.Argument(
-        metavar="PATH", help="PST/OST stores, MSG files, disk images or "
-        "directories, walked recursively (for their stores and images; an MSG is read "
-        "when named).")],
-    fmt: Annotated[HiddenFormat | None, typer.Option(
-        "--format", "-f", case_sensitive=False, rich_help_panel=PANEL_OUTPUT,
-        help="table (default on a terminal) or json (default otherwise).")] = None,
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="PATH",
+            help="PST/OST stores, MSG files, disk images or "
+            "directories, walked recursively (for their stores and images; an MSG is read "
+            "when named).",
+        ),
+    ],
+    fmt: Annotated[
+        HiddenFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            case_sensitive=False,
+            rich_help_panel=PANEL_OUTPUT,
+            help="table (default on a terminal) or json (default otherwise).",
+        ),
+    ] = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
     images: Any = None,
@@ -122,8 +152,11 @@ def hidden(
     for line in outcome.failed:
         error(line)
     for source in outcome.report.sources:
-        log.info("hidden %s: %d hidden messages", source.path,
-                 sum(1 for row in outcome.report.extra["hidden"] if row["source"] == source.path))
+        log.info(
+            "hidden %s: %d hidden messages",
+            source.path,
+            sum(1 for row in outcome.report.extra["hidden"] if row["source"] == source.path),
+        )
     target = output or STDOUT
     to_terminal = target == STDOUT and sys.stdout.isatty()
     chosen = fmt or (HiddenFormat.table if to_terminal else HiddenFormat.json)
@@ -134,8 +167,17 @@ def hidden(
         text = None
     else:
         buffer = io.StringIO()
-        _tables(outcome.report, Console(file=buffer, width=160, color_system=None,
-                                        force_terminal=False, highlight=False, markup=False))
+        _tables(
+            outcome.report,
+            Console(
+                file=buffer,
+                width=160,
+                color_system=None,
+                force_terminal=False,
+                highlight=False,
+                markup=False,
+            ),
+        )
         text = buffer.getvalue()
     if text is not None:
         write_output(text, target, force=force, protect=paths)

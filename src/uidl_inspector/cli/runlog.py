@@ -43,15 +43,27 @@ def quiet() -> bool:
 
 
 def _log_options(
-    log_file: Annotated[str | None, typer.Option(
-        "--log-file", metavar="FILE",
-        help="Write a processing log to FILE (UTC times, inputs with hashes, steps with "
-             "timings, errors, findings, exit code). Replaced only with --force.")] = None,
-    verbose: Annotated[int, typer.Option(
-        "--verbose", "-v", count=True,
-        help="Show the log on stderr as well (-vv: with debug detail, in FILE too).")] = 0,
-    quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="Only errors on stderr: no notes, no progress.")] = False,
+    log_file: Annotated[
+        str | None,
+        typer.Option(
+            "--log-file",
+            metavar="FILE",
+            help="Write a processing log to FILE (UTC times, inputs with hashes, steps with "
+            "timings, errors, findings, exit code). Replaced only with --force.",
+        ),
+    ] = None,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="Show the log on stderr as well (-vv: with debug detail, in FILE too).",
+        ),
+    ] = 0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only errors on stderr: no notes, no progress.")
+    ] = False,
 ) -> None:
     """Never called: its parameters are the options every command receives."""
 
@@ -75,8 +87,10 @@ class _Formatter(logging.Formatter):
         text = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
             text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
-        return (f"{when.strftime('%Y-%m-%dT%H:%M:%S')}.{when.microsecond // 1000:03d}Z "
-                f"{record.levelname} {where}: {terminal_safe(text)}")
+        return (
+            f"{when.strftime('%Y-%m-%dT%H:%M:%S')}.{when.microsecond // 1000:03d}Z "
+            f"{record.levelname} {where}: {terminal_safe(text)}"
+        )
 
 
 class _StderrFormatter(logging.Formatter):
@@ -131,8 +145,11 @@ def run_log(ctx: typer.Context) -> Iterator[None]:
     if verbose and asked_quiet:
         raise _refuse("-v/--verbose and -q/--quiet exclude each other", 2)
     output = ctx.params.get("output")
-    if log_file and output not in (None, "-") and os.path.realpath(output) == \
-            os.path.realpath(log_file):
+    if (
+        log_file
+        and output not in (None, "-")
+        and os.path.realpath(output) == os.path.realpath(log_file)
+    ):
         raise _refuse(f"{log_file}: the log and the report cannot be the same file", 2)
     package = logging.getLogger(LOGGER)
     handlers: list[logging.Handler] = []
@@ -172,8 +189,12 @@ def run_log(ctx: typer.Context) -> Iterator[None]:
         code = 1
         raise
     finally:
-        log.info("%s run finished in %.3f s, exit code %d", ctx.info_name,
-                 time.perf_counter() - start, code)
+        log.info(
+            "%s run finished in %.3f s, exit code %d",
+            ctx.info_name,
+            time.perf_counter() - start,
+            code,
+        )
         _state["quiet"] = False
         package.setLevel(saved_level)
         for handler in handlers:

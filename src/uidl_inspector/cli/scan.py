@@ -34,8 +34,7 @@ __all__ = ["scan", "progress_on_stderr"]
 
 
 @contextlib.contextmanager
-def progress_on_stderr(what: str = "messages examined"
-                       ) -> Iterator[Callable[..., None] | None]:
+def progress_on_stderr(what: str = "messages examined") -> Iterator[Callable[..., None] | None]:
     """A live count (``count``, or ``count, total, what`` for a step that knows its total or
     counts something else) or a disk image's status (a str) on stderr, only when stderr is
     a terminal and not ``-q``."""
@@ -52,36 +51,65 @@ def progress_on_stderr(what: str = "messages examined"
         of = f" of {total}" if total is not None else ""
         progress.update(task, description=f"{count}{of} {counted}")
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                  console=Console(stderr=True), transient=True) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
         task = progress.add_task("scanning", total=None)
         yield show
 
 
-@app.command("scan", epilog=examples(
-    "uidl-inspector scan mailbox.pst                      # a table on the terminal",
-    "uidl-inspector scan evidence/ -f json -o scan.json   # every store below evidence/",
-    "uidl-inspector scan mailbox.pst --verify --log-file scan.log",
-    "uidl-inspector scan                                  # the bundled demo evidence"))
+@app.command(
+    "scan",
+    epilog=examples(
+        "uidl-inspector scan mailbox.pst                      # a table on the terminal",
+        "uidl-inspector scan evidence/ -f json -o scan.json   # every store below evidence/",
+        "uidl-inspector scan mailbox.pst --verify --log-file scan.log",
+        "uidl-inspector scan                                  # the bundled demo evidence",
+    ),
+)
 @guarded
 @takes_image_options
 def scan(
-    paths: Annotated[list[str] | None, typer.Argument(
-        metavar="PATH", help="PST/OST stores, MSG files, BLOBs (binary or hex text), "
-        "disk images or directories, walked recursively. None: the bundled demo.")] = None,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="PATH",
+            help="PST/OST stores, MSG files, BLOBs (binary or hex text), "
+            "disk images or directories, walked recursively. None: the bundled demo.",
+        ),
+    ] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
-    deep: Annotated[bool, typer.Option(
-        "--deep", rich_help_panel=PANEL_INPUT,
-        help="Also sweep every normal message (cost grows with the store).")] = False,
-    verify: Annotated[bool, typer.Option(
-        "--verify", rich_help_panel=PANEL_CHECKS, help="Cross-check the hidden messages with "
-        "libpff (a second full read of each store).")] = False,
-    strict: Annotated[bool, typer.Option(
-        "--strict", rich_help_panel=PANEL_CHECKS, help="Exit 1 if any history anomaly or "
-        "container finding is a warning or an error (info is not; the report is still "
-        "written).")] = False,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            rich_help_panel=PANEL_INPUT,
+            help="Also sweep every normal message (cost grows with the store).",
+        ),
+    ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            rich_help_panel=PANEL_CHECKS,
+            help="Cross-check the hidden messages with libpff (a second full read of each store).",
+        ),
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            rich_help_panel=PANEL_CHECKS,
+            help="Exit 1 if any history anomaly or "
+            "container finding is a warning or an error (info is not; the report is still "
+            "written).",
+        ),
+    ] = False,
     no_recover: NoRecoverOpt = False,
     images: Any = None,
     jobs: JobsOpt = None,
@@ -98,13 +126,19 @@ def scan(
         if found is None:
             error("no PATH given and the bundled demo evidence is not installed")
             raise typer.Exit(EXIT_INPUT)
-        note(f"demo: scanning the bundled demo evidence {found} (give a PATH to scan "
-             "your own)")
+        note(f"demo: scanning the bundled demo evidence {found} (give a PATH to scan your own)")
         paths = [str(found)]
     with progress_on_stderr() as progress:
-        outcome = scan_evidence(paths, deep=deep, verify=verify, progress=progress,
-                                recover=not no_recover, images=images,
-                                jobs=jobs_or_default(jobs), scheduler=scheduler)
+        outcome = scan_evidence(
+            paths,
+            deep=deep,
+            verify=verify,
+            progress=progress,
+            recover=not no_recover,
+            images=images,
+            jobs=jobs_or_default(jobs),
+            scheduler=scheduler,
+        )
     outcome.report.demo = demo
     for line in outcome.failed:
         error(line)

@@ -17,8 +17,11 @@ from uidl_inspector.synth.scenarios import SCENARIO_SETS, SCENARIOS
 
 __all__ = ["synth", "parse_clock_offset"]
 
-ScenarioName = Enum("ScenarioName",  # type: ignore[misc]
-                    {name: name for name in (*SCENARIOS, *SCENARIO_SETS)}, type=str)
+ScenarioName = Enum(
+    "ScenarioName",  # type: ignore[misc]
+    {name: name for name in (*SCENARIOS, *SCENARIO_SETS)},
+    type=str,
+)
 
 
 class Variant(str, Enum):
@@ -51,33 +54,58 @@ def parse_clock_offset(text: str) -> int:
     return -value if sign == "-" else value
 
 
-@app.command(epilog=examples(
-    "uidl-inspector synth out/ --scenario duplicates",
-    "uidl-inspector synth out/ --scenario large --messages 100000 --variant ansi",
-    "uidl-inspector synth out/ --scenario multi-account --clock-offset +02:00 --msg",
-    "uidl-inspector synth out/ --scenario copies"))
+@app.command(
+    epilog=examples(
+        "uidl-inspector synth out/ --scenario duplicates",
+        "uidl-inspector synth out/ --scenario large --messages 100000 --variant ansi",
+        "uidl-inspector synth out/ --scenario multi-account --clock-offset +02:00 --msg",
+        "uidl-inspector synth out/ --scenario copies",
+    )
+)
 @guarded
 def synth(
-    outdir: Path = typer.Argument(..., metavar="OUTDIR",
-                                  help="Directory to write into (created if absent)."),
-    scenario: ScenarioName = typer.Option(..., "--scenario", rich_help_panel=PANEL_INPUT,
-                                          help="Which story to write."),
-    messages: int = typer.Option(1000, min=1, max=1_000_000, rich_help_panel=PANEL_INPUT,
-                                 help="Inbox messages (scenario 'large' only)."),
-    clock_offset: str = typer.Option("+00:00", "--clock-offset", metavar="+HH:MM",
-                                     rich_help_panel=PANEL_INPUT,
-                                     help="Shift the BLOB's tags by +HH:MM, as a writer "
-                                          "on a local-time clock would (Outlook writes UTC)."),
-    seed: int = typer.Option(0, metavar="N", rich_help_panel=PANEL_INPUT,
-                             help="Seed: the same seed writes the same bytes."),
-    variant: Variant = typer.Option(Variant.unicode, rich_help_panel=PANEL_OUTPUT,
-                                    help="PST variant."),
-    encoding: Encoding = typer.Option(Encoding.none, rich_help_panel=PANEL_OUTPUT,
-                                      help="Block encoding (bCryptMethod)."),
-    msg: bool = typer.Option(False, "--msg", rich_help_panel=PANEL_OUTPUT,
-                             help="Also export each hidden Message Manager as an .msg file."),
-    force: bool = typer.Option(False, "--force", rich_help_panel=PANEL_OUTPUT,
-                               help="Replace existing files."),
+    outdir: Path = typer.Argument(
+        ..., metavar="OUTDIR", help="Directory to write into (created if absent)."
+    ),
+    scenario: ScenarioName = typer.Option(
+        ..., "--scenario", rich_help_panel=PANEL_INPUT, help="Which story to write."
+    ),
+    messages: int = typer.Option(
+        1000,
+        min=1,
+        max=1_000_000,
+        rich_help_panel=PANEL_INPUT,
+        help="Inbox messages (scenario 'large' only).",
+    ),
+    clock_offset: str = typer.Option(
+        "+00:00",
+        "--clock-offset",
+        metavar="+HH:MM",
+        rich_help_panel=PANEL_INPUT,
+        help="Shift the BLOB's tags by +HH:MM, as a writer "
+        "on a local-time clock would (Outlook writes UTC).",
+    ),
+    seed: int = typer.Option(
+        0,
+        metavar="N",
+        rich_help_panel=PANEL_INPUT,
+        help="Seed: the same seed writes the same bytes.",
+    ),
+    variant: Variant = typer.Option(
+        Variant.unicode, rich_help_panel=PANEL_OUTPUT, help="PST variant."
+    ),
+    encoding: Encoding = typer.Option(
+        Encoding.none, rich_help_panel=PANEL_OUTPUT, help="Block encoding (bCryptMethod)."
+    ),
+    msg: bool = typer.Option(
+        False,
+        "--msg",
+        rich_help_panel=PANEL_OUTPUT,
+        help="Also export each hidden Message Manager as an .msg file.",
+    ),
+    force: bool = typer.Option(
+        False, "--force", rich_help_panel=PANEL_OUTPUT, help="Replace existing files."
+    ),
 ) -> None:
     """Write <scenario>-<variant>-<encoding>.pst, its .truth.json and .uidl.txt listing.
 
@@ -89,27 +117,39 @@ def synth(
     try:
         offset = parse_clock_offset(clock_offset)
         if scenario.value in SCENARIO_SETS:
-            members, set_file = write_set(outdir, scenario.value, seed=seed, clock_offset=offset,
-                                          variant=variant.value, encoding=encoding.value,
-                                          force=force)
+            members, set_file = write_set(
+                outdir,
+                scenario.value,
+                seed=seed,
+                clock_offset=offset,
+                variant=variant.value,
+                encoding=encoding.value,
+                force=force,
+            )
             for member in members:
                 for path in (member.store, member.truth_file, *member.listings.values()):
                     typer.echo(path)
             typer.echo(set_file)
             return
-        story = make_scenario(scenario.value, seed=seed, clock_offset=offset,
-                              messages=messages)
+        story = make_scenario(scenario.value, seed=seed, clock_offset=offset, messages=messages)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     err = Console(stderr=True)
     if len(story.messages) >= _PROGRESS_FROM and err.is_terminal and not quiet():
         with err.status("writing") as status:
-            written = write_evidence(outdir, story, variant=variant.value,
-                                     encoding=encoding.value, msg=msg, force=force,
-                                     step=lambda phase: status.update(phase))
+            written = write_evidence(
+                outdir,
+                story,
+                variant=variant.value,
+                encoding=encoding.value,
+                msg=msg,
+                force=force,
+                step=lambda phase: status.update(phase),
+            )
     else:
-        written = write_evidence(outdir, story, variant=variant.value,
-                                 encoding=encoding.value, msg=msg, force=force)
+        written = write_evidence(
+            outdir, story, variant=variant.value, encoding=encoding.value, msg=msg, force=force
+        )
     for path in (written.store, written.truth_file, *written.listings.values(), *written.msgs):
         log.info("synth: wrote %s", path)
         typer.echo(path)

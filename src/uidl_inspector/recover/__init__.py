@@ -22,14 +22,24 @@ from uidl_inspector.store.ndb import NdbFile
 __all__ = ["recover_store", "RecoveredItem"]
 
 
-def recover_store(ndb: NdbFile, source: str, histories: Sequence[HistoryRecord] = (),
-                  live_subjects: Iterable[str] = ()) -> tuple[list[RecoveredItem], list[Finding]]:
+def recover_store(
+    ndb: NdbFile,
+    source: str,
+    histories: Sequence[HistoryRecord] = (),
+    live_subjects: Iterable[str] = (),
+) -> tuple[list[RecoveredItem], list[Finding]]:
     """Histories, fragments and deleted Message Managers in a store's unreferenced space,
     related to its live histories (and managers, by ``live_subjects``)."""
     space = StoreSpace(ndb)
     found, surviving, findings = find_in_store(ndb, space)
     items = relate(collect(found, source), histories, source)
     if surviving:
-        items += deleted_managers(ndb.fmt, surviving, source, set(live_subjects),
-                                  space.stale_nodes(), lambda bid: ndb.read_block(bid, []))
+        items += deleted_managers(
+            ndb.fmt,
+            surviving,
+            source,
+            set(live_subjects),
+            space.stale_nodes(),
+            lambda bid: ndb.read_block(bid, []),
+        )
     return items, findings

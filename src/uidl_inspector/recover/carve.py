@@ -42,7 +42,6 @@ _WINDOW = 1 << 16
 _NEAR = 8192
 
 
-
 @dataclass
 class Carving:
     """What carving one input gave: the items and the input's size and hashes."""
@@ -102,11 +101,11 @@ def _round(buf: bytes, start: int, final: bool) -> tuple[list[Found], int]:
         if reaches:
             return found, max(0, p - 4)
         for run in runs:
-            core = decode_window(buf[run.offset:run.offset + run.size], permuted)
-            near = decode_window(buf[max(0, run.offset - _NEAR):run.offset + run.size + _NEAR],
-                                 permuted)
-            place = Place(start + run.offset, run.size,
-                          encoding="permute" if permuted else "none")
+            core = decode_window(buf[run.offset : run.offset + run.size], permuted)
+            near = decode_window(
+                buf[max(0, run.offset - _NEAR) : run.offset + run.size + _NEAR], permuted
+            )
+            place = Place(start + run.offset, run.size, encoding="permute" if permuted else "none")
             found.append((run, core, place, account_near(near)))
         pos = max(end, p + 1)
     return found, min(len(buf), max(limit, pos))
@@ -122,16 +121,20 @@ def _fill(fh: BinaryIO, view: memoryview) -> int:
         else:  # a reader without readinto: read, then copy
             data = fh.read(len(view) - got)
             n = len(data)
-            view[got:got + n] = data
+            view[got : got + n] = data
         if not n:
             break
         got += n
     return got
 
 
-def carve_runs(fh: BinaryIO, base: int = 0, chunk: int = CHUNK,
-               progress: Callable[[int], None] | None = None,
-               hashers: tuple = ()) -> Iterator[Found]:
+def carve_runs(
+    fh: BinaryIO,
+    base: int = 0,
+    chunk: int = CHUNK,
+    progress: Callable[[int], None] | None = None,
+    hashers: tuple = (),
+) -> Iterator[Found]:
     """Every run of tags in ``fh`` (read to its end), at absolute offsets from ``base``.
 
     ``hashers`` (hashlib objects) are fed every byte read, in order. Each chunk is read
@@ -153,12 +156,12 @@ def carve_runs(fh: BinaryIO, base: int = 0, chunk: int = CHUNK,
             if len(area) < carry + chunk:
                 area = area[:carry] + bytearray(chunk)
             view = memoryview(area)
-            got = _fill(fh, view[carry:carry + chunk])
+            got = _fill(fh, view[carry : carry + chunk])
             final = got < chunk
             if hashers and got:
-                hashing = pool.submit(_update, hashers, view[carry:carry + got])
+                hashing = pool.submit(_update, hashers, view[carry : carry + got])
             done += got
-            buf = view[:carry + got]
+            buf = view[: carry + got]
             found, keep = _round(buf, start, final)
             yield from found
             start += keep
@@ -171,8 +174,13 @@ def carve_runs(fh: BinaryIO, base: int = 0, chunk: int = CHUNK,
             hashing.result()
 
 
-def carve(fh: BinaryIO, source: str, base: int = 0, chunk: int = CHUNK,
-          progress: Callable[[int], None] | None = None) -> Carving:
+def carve(
+    fh: BinaryIO,
+    source: str,
+    base: int = 0,
+    chunk: int = CHUNK,
+    progress: Callable[[int], None] | None = None,
+) -> Carving:
     """Items carved from ``fh``, copies merged, with the size and hashes of what was read."""
     sha256, md5 = hashlib.sha256(), hashlib.md5()
     size = 0
@@ -198,8 +206,9 @@ class ImageCarving:
     errors: list[str] = field(default_factory=list)
 
 
-def carve_image(path: str, source: str, options: Any = None,
-                progress: Callable[[int], None] | None = None) -> ImageCarving:
+def carve_image(
+    path: str, source: str, options: Any = None, progress: Callable[[int], None] | None = None
+) -> ImageCarving:
     """Carve the space a disk image's file systems do not use: unallocated clusters (NTFS,
     FAT), the space outside partitions, and deleted files' data (store.image.data_ranges).
 
@@ -228,8 +237,10 @@ def carve_image(path: str, source: str, options: Any = None,
                 with part.open() as stream:
                     found = list(carve_runs(stream, part.offset or 0, progress=counted))
             except (OSError, UidlInspectorError) as exc:
-                out.errors.append(f"{where}: cannot read {part.what} at "
-                                  f"{part.offset if part.offset is not None else 0}: {exc}")
+                out.errors.append(
+                    f"{where}: cannot read {part.what} at "
+                    f"{part.offset if part.offset is not None else 0}: {exc}"
+                )
                 continue
             done += part.length
             out.carved_bytes += part.length

@@ -21,8 +21,19 @@ from dataclasses import dataclass
 from uidl_inspector.schemas.encoding import MPBBCRYPT, permute_decode
 from uidl_inspector.schemas.popblob import CONTENTS, MAX_TAGS, OPERATIONS, PBLOB_VERSION, PopBlob
 
-__all__ = ["Run", "find_runs", "run_at", "tag_starts", "dated_tag_starts", "encoding_at",
-           "decode_window", "TAG", "MAX_TAG_SIZE", "PLAIN_DIGITS", "CENTURY_NEEDLES"]
+__all__ = [
+    "Run",
+    "find_runs",
+    "run_at",
+    "tag_starts",
+    "dated_tag_starts",
+    "encoding_at",
+    "decode_window",
+    "TAG",
+    "MAX_TAG_SIZE",
+    "PLAIN_DIGITS",
+    "CENTURY_NEEDLES",
+]
 
 MAX_UID_STORED = 256  # RFC 1939 allows 70 characters, escaped at most 210
 MAX_TAG_SIZE = 16 + MAX_UID_STORED + 1
@@ -35,7 +46,7 @@ def _chars(values: object) -> bytes:
 _OPS = _chars(OPERATIONS)
 _CTS = _chars(CONTENTS)
 # One well-formed tag: the fixed fields, then a non-empty stored UID, then its NUL.
-TAG = (b"[" + _OPS + b"][" + _CTS + b"][0-9]{14}[0-9A-Za-z$]{1,%d}\\x00" % MAX_UID_STORED)
+TAG = b"[" + _OPS + b"][" + _CTS + b"][0-9]{14}[0-9A-Za-z$]{1,%d}\\x00" % MAX_UID_STORED
 _RUN = re.compile(b"(?:" + TAG + b")+")
 
 # In-store candidates are found without a regular expression: one ``bytes.translate``
@@ -80,8 +91,7 @@ def _century(needle: bytes, ops: bytes, cts: bytes) -> re.Pattern[bytes]:
 
 _CENTURY_SEARCH = (
     _century(CENTURY_NEEDLES[0], _OP_BYTES, _CT_BYTES),
-    _century(CENTURY_NEEDLES[1], bytes(_R[c] for c in _OP_BYTES),
-             bytes(_R[c] for c in _CT_BYTES)),
+    _century(CENTURY_NEEDLES[1], bytes(_R[c] for c in _OP_BYTES), bytes(_R[c] for c in _CT_BYTES)),
 )
 
 
@@ -92,8 +102,9 @@ def dated_tag_starts(data: bytes, start: int = 0, end: int | None = None) -> lis
     run's later tags may hold any date; its first tag must be dated 20xx to be found.
     """
     end = len(data) if end is None else end
-    out = [m.start() - 2 for search in _CENTURY_SEARCH
-           for m in search.finditer(data, start + 2, end)]
+    out = [
+        m.start() - 2 for search in _CENTURY_SEARCH for m in search.finditer(data, start + 2, end)
+    ]
     out.sort()
     return out
 
@@ -130,13 +141,13 @@ class Run:
 
     def core(self, data: bytes, start: int = 0) -> bytes:
         """The run's bytes (header and tags) out of ``data`` searched from ``start``."""
-        return bytes(data[self.offset - start:self.offset - start + self.size])
+        return bytes(data[self.offset - start : self.offset - start + self.size])
 
 
 def _header_before(data: bytes, tag_start: int, lo: int) -> tuple[int, int] | None:
     if tag_start - 4 < lo:
         return None
-    head = PopBlob.parse(bytes(data[tag_start - 4:tag_start]))  # Version, Count, no tag
+    head = PopBlob.parse(bytes(data[tag_start - 4 : tag_start]))  # Version, Count, no tag
     version, count = head.version, head.count
     if version != PBLOB_VERSION or not 1 <= count <= MAX_TAGS:
         return None

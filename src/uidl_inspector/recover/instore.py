@@ -79,8 +79,14 @@ class StoreSpace:
         leaf, inner = ndb._bbt_fast, ndb._bt_fast
         leaf_cols = leaf.columns("BREF_ib", "cb")
         inner_cols = inner.columns("BREF_bid", "BREF_ib")
-        head = ndb._page_fast.columns("cEnt", "cbEnt", "cLevel", "pageTrailer_ptype",
-                                      "pageTrailer_ptypeRepeat", "pageTrailer_bid")
+        head = ndb._page_fast.columns(
+            "cEnt",
+            "cbEnt",
+            "cLevel",
+            "pageTrailer_ptype",
+            "pageTrailer_ptypeRepeat",
+            "pageTrailer_bid",
+        )
         blocks: list[tuple[int, int]] = []
         pages: list[int] = []
         seen: set[int] = set()
@@ -93,15 +99,23 @@ class StoreSpace:
             page = read(ib, page_size)
             count, stride, level, kind, again, own = head.unpack_from(page)
             rec, cols = (inner, inner_cols) if level else (leaf, leaf_cols)
-            if (kind != ptype or again != ptype or own != bid or stride < rec.size
-                    or count * stride > fmt.btentries_size):
+            if (
+                kind != ptype
+                or again != ptype
+                or own != bid
+                or stride < rec.size
+                or count * stride > fmt.btentries_size
+            ):
                 continue
             pages.append(ib)
             if not level and not leaves:
                 continue
-            raw = page[:count * stride]  # rgentries open the page (BTPAGE)
-            rows = (cols.iter_unpack(raw) if stride == rec.size
-                    else (cols.unpack_from(raw, i * stride) for i in range(count)))
+            raw = page[: count * stride]  # rgentries open the page (BTPAGE)
+            rows = (
+                cols.iter_unpack(raw)
+                if stride == rec.size
+                else (cols.unpack_from(raw, i * stride) for i in range(count))
+            )
             if level:
                 stack.extend((child_ib, child_bid, depth + 1) for child_bid, child_ib in rows)
             else:
@@ -122,8 +136,9 @@ class StoreSpace:
         if fmt is s.UNICODE_4K:  # where its AMaps lie is not documented: not guessed
             return out
         if not self.ndb.header.root.fAMapValid:
-            self.findings.append(Finding("amap_not_valid", None,
-                                         "fAMapValid is 0: allocation state not trusted"))
+            self.findings.append(
+                Finding("amap_not_valid", None, "fAMapValid is 0: allocation state not trusted")
+            )
             return out
         # Pages past the header's last AMap are not AMaps (bytes appended to the file, which
         # file_size_mismatch already reports).
@@ -132,8 +147,9 @@ class StoreSpace:
         while ib <= last and ib + fmt.page_size <= size:
             raw = self.ndb.read_at(ib, fmt.page_size)
             page = fmt.AMAPPAGE.parse(raw)
-            if page.pageTrailer.ptype == s.PTYPE_AMAP and page.pageTrailer.dwCRC == \
-                    s.page_crc(fmt, raw):
+            if page.pageTrailer.ptype == s.PTYPE_AMAP and page.pageTrailer.dwCRC == s.page_crc(
+                fmt, raw
+            ):
                 out[ib] = page.rgbBits
             else:
                 self.findings.append(Finding("amap_unreadable", ib, "AMap page fails its checks"))
@@ -175,8 +191,10 @@ class StoreSpace:
     def referenced(self, offset: int) -> bool:
         """Whether a live block or page covers ``offset``."""
         if self._bounds is None:  # built on first use: most stores have few finds
-            self._bounds = ([ib for ib, _ in self._refs],
-                            [self._end(ib, cb) for ib, cb in self._refs])
+            self._bounds = (
+                [ib for ib, _ in self._refs],
+                [self._end(ib, cb) for ib, cb in self._refs],
+            )
         starts, ends = self._bounds
         i = bisect.bisect_right(starts, offset) - 1
         return i >= 0 and starts[i] <= offset < ends[i]
@@ -192,11 +210,14 @@ class StoreSpace:
             for ib in range(-(-start // size) * size, end - size + 1, size):
                 raw = ndb.read_at(ib, size)
                 page = ndb._page_fast.parse(raw)
-                if (page.pageTrailer_ptype != s.PTYPE_NBT or page.cLevel
-                        or page.pageTrailer_ptypeRepeat != s.PTYPE_NBT
-                        or page.cbEnt < record.size
-                        or page.cEnt * page.cbEnt > fmt.btentries_size
-                        or page.pageTrailer_dwCRC != s.page_crc(fmt, raw)):
+                if (
+                    page.pageTrailer_ptype != s.PTYPE_NBT
+                    or page.cLevel
+                    or page.pageTrailer_ptypeRepeat != s.PTYPE_NBT
+                    or page.cbEnt < record.size
+                    or page.cEnt * page.cbEnt > fmt.btentries_size
+                    or page.pageTrailer_dwCRC != s.page_crc(fmt, raw)
+                ):
                     continue
                 for i in range(page.cEnt):
                     nid, bid_data, bid_sub = cols.unpack_from(page.rgentries, i * page.cbEnt)
@@ -228,10 +249,7 @@ class StoreSpace:
         return out
 
 
-
-
-def _place(space: StoreSpace, run: Run, offset: int, block: Block | None,
-           encoding: str) -> Place:
+def _place(space: StoreSpace, run: Run, offset: int, block: Block | None, encoding: str) -> Place:
     """Where a run lies. A whole BLOB's place takes in the ``count + 4`` bytes of slack
     that Outlook writes after its last tag when its block still holds them."""
     length = run.size
@@ -239,9 +257,15 @@ def _place(space: StoreSpace, run: Run, offset: int, block: Block | None,
         with_slack = length + slack_size(run.header[1])
         if offset + with_slack <= block.start + block.cb:
             length = with_slack
-    return Place(offset, length, block.bid if block else None,
-                 block.crc_ok if block else None, space.allocated(offset),
-                 space.referenced(offset), encoding)
+    return Place(
+        offset,
+        length,
+        block.bid if block else None,
+        block.crc_ok if block else None,
+        space.allocated(offset),
+        space.referenced(offset),
+        encoding,
+    )
 
 
 def _holder(blocks: list[Block], offset: int) -> Block | None:
@@ -257,8 +281,9 @@ def _keep(block: Block, data: bytes) -> bool:
     return len(data) >= 4 and data[2] == HN_SIGNATURE and data[3] == CLIENT_SIG_PC
 
 
-def find_in_store(ndb: NdbFile, space: StoreSpace | None = None
-                  ) -> tuple[list[Found], list[Surviving], list[Finding]]:
+def find_in_store(
+    ndb: NdbFile, space: StoreSpace | None = None
+) -> tuple[list[Found], list[Surviving], list[Finding]]:
     """Every run of tags in the store's unreferenced space, decoded as the store encodes.
 
     Returns the finds, the surviving blocks that may belong to a deleted message (property
@@ -273,8 +298,15 @@ def find_in_store(ndb: NdbFile, space: StoreSpace | None = None
 
     def keep(block: Block, decoded: bytes) -> None:
         if block.start >= FIRST_AMAP and _keep(block, decoded):
-            place = Place(block.start, block.cb, block.bid, block.crc_ok,
-                          space.allocated(block.start), space.referenced(block.start), name)
+            place = Place(
+                block.start,
+                block.cb,
+                block.bid,
+                block.crc_ok,
+                space.allocated(block.start),
+                space.referenced(block.start),
+                name,
+            )
             kept.append((block, decoded, place))
 
     for start, end in space.gaps():
@@ -289,20 +321,38 @@ def find_in_store(ndb: NdbFile, space: StoreSpace | None = None
                 keep(block, plain)
                 for run in find_runs(plain, max(0, start - block.start)):
                     offset = block.start + run.offset
-                    out.append((run, run.core(plain), _place(space, run, offset, block, name),
-                                account_near(plain)))
+                    out.append(
+                        (
+                            run,
+                            run.core(plain),
+                            _place(space, run, offset, block, name),
+                            account_near(plain),
+                        )
+                    )
             continue
         plain = decode_block(read(start, end - start), method, 0)
         for block in blocks:
             if block.start >= start:
-                own = read(block.start, block.cb) if block.bid & 2 \
-                    else plain[block.start - start:block.start - start + block.cb]
+                own = (
+                    read(block.start, block.cb)
+                    if block.bid & 2
+                    else plain[block.start - start : block.start - start + block.cb]
+                )
                 keep(block, own)
         for run in find_runs(plain):
             offset = start + run.offset
             block = _holder(blocks, offset)
-            lo, hi = ((block.start, block.start + block.cb) if block
-                      else (max(start, offset - _NEAR), min(end, offset + _NEAR)))
-            out.append((run, run.core(plain), _place(space, run, offset, block, name),
-                        account_near(plain[lo - start:hi - start])))
+            lo, hi = (
+                (block.start, block.start + block.cb)
+                if block
+                else (max(start, offset - _NEAR), min(end, offset + _NEAR))
+            )
+            out.append(
+                (
+                    run,
+                    run.core(plain),
+                    _place(space, run, offset, block, name),
+                    account_near(plain[lo - start : hi - start]),
+                )
+            )
     return out, kept, space.findings

@@ -25,8 +25,16 @@ from uidl_inspector.recover.finder import Run
 from uidl_inspector.schemas.ltp import HN_SIGNATURE, HNHDR
 from uidl_inspector.store.ltp import read_page_map
 
-__all__ = ["Found", "Place", "RecoveredItem", "collect", "relate", "account_near", "RELATIONS",
-           "KINDS"]
+__all__ = [
+    "Found",
+    "Place",
+    "RecoveredItem",
+    "collect",
+    "relate",
+    "account_near",
+    "RELATIONS",
+    "KINDS",
+]
 
 KINDS = ("blob", "fragment", "deleted_manager")
 RELATIONS = ("same_as_live", "earlier_version", "unrelated")
@@ -48,9 +56,15 @@ class Place:
     encoding: str = "none"  # none | permute | cyclic: how these bytes were stored
 
     def to_dict(self) -> dict[str, Any]:
-        return {"offset": self.offset, "length": self.length, "bid": self.bid,
-                "crc_ok": self.crc_ok, "allocated": self.allocated,
-                "referenced": self.referenced, "encoding": self.encoding}
+        return {
+            "offset": self.offset,
+            "length": self.length,
+            "bid": self.bid,
+            "crc_ok": self.crc_ok,
+            "allocated": self.allocated,
+            "referenced": self.referenced,
+            "encoding": self.encoding,
+        }
 
 
 @dataclass
@@ -80,16 +94,27 @@ class RecoveredItem:
         h = self.history
         listed = self.relation != "same_as_live"
         out: dict[str, Any] = {
-            "source": self.source, "kind": self.kind, **first.to_dict(),
+            "source": self.source,
+            "kind": self.kind,
+            **first.to_dict(),
             "copies": len(self.places),
             "places": [p.to_dict() for p in self.places],
-            "blob": ({"size": len(self.core), "sha256": hashlib.sha256(self.core).hexdigest(),
-                      "version": h.version, "declared_count": h.declared_count,
-                      "parsed_count": h.parsed_count} if self.kind == "blob" else None),
+            "blob": (
+                {
+                    "size": len(self.core),
+                    "sha256": hashlib.sha256(self.core).hexdigest(),
+                    "version": h.version,
+                    "declared_count": h.declared_count,
+                    "parsed_count": h.parsed_count,
+                }
+                if self.kind == "blob"
+                else None
+            ),
             "latest": self.latest.isoformat() if self.latest else None,
             "account": self.account.to_dict() if self.account else None,
             "account_from": self.account_from,
-            "relation": self.relation, "related_history": self.related_history,
+            "relation": self.relation,
+            "related_history": self.related_history,
             "entries": [e.to_dict() for e in h.entries] if listed else [],
             "anomalies": [a.to_dict() for a in h.anomalies] if listed else [],
             "lost_entries": [e.to_dict() for e in self.lost],
@@ -107,8 +132,11 @@ def _history(run: Run, core: bytes, offset: int) -> PopHistory:
         parsed = parse_blob(core)
         shift, (version, count) = offset, run.header
     entries = tuple(replace(e, offset=e.offset + shift) for e in parsed.entries)
-    anomalies = tuple(Finding(a.code, None if a.offset is None else a.offset + shift, a.detail)
-                      for a in parsed.anomalies if not (run.header is None and a.offset == 2))
+    anomalies = tuple(
+        Finding(a.code, None if a.offset is None else a.offset + shift, a.detail)
+        for a in parsed.anomalies
+        if not (run.header is None and a.offset == 2)
+    )
     return PopHistory(version, count, entries, anomalies)
 
 
@@ -151,8 +179,15 @@ def collect(found: Iterable[Found], source: str) -> list[RecoveredItem]:
         kind = "blob" if run.complete else "fragment"
         item = items.get((kind, core))
         if item is None:
-            item = RecoveredItem(source, kind, core, _history(run, core, place.offset),
-                                 [place], account, "attachment_name" if account else None)
+            item = RecoveredItem(
+                source,
+                kind,
+                core,
+                _history(run, core, place.offset),
+                [place],
+                account,
+                "attachment_name" if account else None,
+            )
             items[(kind, core)] = item
         elif place not in item.places:
             item.places.append(place)
@@ -163,18 +198,22 @@ def collect(found: Iterable[Found], source: str) -> list[RecoveredItem]:
 
 def _live_core(record: HistoryRecord) -> bytes:
     counted = record.history.raw_tags(counted=True)
-    return bytes(record.blob[:4 + sum(map(len, counted)) + len(counted)])
+    return bytes(record.blob[: 4 + sum(map(len, counted)) + len(counted)])
 
 
-def relate(items: list[RecoveredItem], histories: Sequence[HistoryRecord],
-           source: str | None = None) -> list[RecoveredItem]:
+def relate(
+    items: list[RecoveredItem], histories: Sequence[HistoryRecord], source: str | None = None
+) -> list[RecoveredItem]:
     """Set relation, account and lost entries against the live histories; order in time.
 
     Only histories of the same ``source`` are compared when one is given (an earlier
     version lies in the store whose history it was).
     """
-    live = [(i, h) for i, h in enumerate(histories)
-            if h.blob is not None and (source is None or h.source == source)]
+    live = [
+        (i, h)
+        for i, h in enumerate(histories)
+        if h.blob is not None and (source is None or h.source == source)
+    ]
     tags = {i: set(h.history.raw_tags()) for i, h in live}
     uids = {i: h.history.uids() for i, h in live}
     cores = {i: _live_core(h) for i, h in live}
@@ -203,6 +242,12 @@ def relate(items: list[RecoveredItem], histories: Sequence[HistoryRecord],
                 continue
         if item.account is None:
             item.account, item.account_from = histories[best].account, "uid_overlap"
-    items.sort(key=lambda it: ((it.account.label if it.account else "~"),
-                               it.latest is not None, it.latest or 0, it.places[0].offset))
+    items.sort(
+        key=lambda it: (
+            (it.account.label if it.account else "~"),
+            it.latest is not None,
+            it.latest or 0,
+            it.places[0].offset,
+        )
+    )
     return items

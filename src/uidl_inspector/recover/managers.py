@@ -18,12 +18,7 @@ from typing import Any
 
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import PopHistory
-from uidl_inspector.locate import (
-    MANAGER_CLASS,
-    attachment_rule,
-    is_manager_class,
-    message_rules,
-)
+from uidl_inspector.locate import MANAGER_CLASS, attachment_rule, is_manager_class, message_rules
 from uidl_inspector.mapi import PropId
 from uidl_inspector.recover.items import Place, RecoveredItem
 from uidl_inspector.schemas import ndb as s
@@ -88,9 +83,14 @@ def _subnode_lists(fmt: s.NdbFormat, surviving: Sequence[Surviving]) -> list[tup
 Lookup = Callable[[int], "bytes | None"]
 
 
-def deleted_managers(fmt: s.NdbFormat, surviving: Sequence[Surviving], source: str,
-                     live_subjects: set[str], stale: dict[int, tuple[int, int]] | None = None,
-                     live_block: Lookup | None = None) -> list[RecoveredItem]:
+def deleted_managers(
+    fmt: s.NdbFormat,
+    surviving: Sequence[Surviving],
+    source: str,
+    live_subjects: set[str],
+    stale: dict[int, tuple[int, int]] | None = None,
+    live_block: Lookup | None = None,
+) -> list[RecoveredItem]:
     """A ``deleted_manager`` item per surviving Message Manager property context.
 
     ``live_subjects``: subjects of the store's live managers; a surviving one with the same
@@ -139,11 +139,24 @@ def deleted_managers(fmt: s.NdbFormat, surviving: Sequence[Surviving], source: s
                 names.append(name)
             if rule and account is None:
                 account = named
-        item = RecoveredItem(source, "deleted_manager", b"", PopHistory(None, None, (), ()),
-                             [place], account, "attachment_name" if account else None)
+        item = RecoveredItem(
+            source,
+            "deleted_manager",
+            b"",
+            PopHistory(None, None, (), ()),
+            [place],
+            account,
+            "attachment_name" if account else None,
+        )
         item.relation = "earlier_version" if subject in live_subjects else "unrelated"
-        item.extra = {"message_class": MANAGER_CLASS, "subject": subject,
-                      "rules": list(rules), "profile": profile.to_dict(), "nid": nid,
-                      "attachments": names, "attachments_from": linked}
+        item.extra = {
+            "message_class": MANAGER_CLASS,
+            "subject": subject,
+            "rules": list(rules),
+            "profile": profile.to_dict(),
+            "nid": nid,
+            "attachments": names,
+            "attachments_from": linked,
+        }
         items.append(item)
     return items

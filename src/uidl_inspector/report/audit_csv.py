@@ -14,8 +14,18 @@ from uidl_inspector.report.csv_report import neutralise
 
 __all__ = ["ROW_COLUMNS", "audit_rows", "audit_csv"]
 
-ROW_COLUMNS = ("section", "account", "kind", "uid", "internet_message_id", "source",
-               "folder", "nid", "time", "detail")
+ROW_COLUMNS = (
+    "section",
+    "account",
+    "kind",
+    "uid",
+    "internet_message_id",
+    "source",
+    "folder",
+    "nid",
+    "time",
+    "detail",
+)
 
 
 def audit_rows(audit: dict[str, Any]) -> list[dict[str, Any]]:
@@ -25,25 +35,42 @@ def audit_rows(audit: dict[str, Any]) -> list[dict[str, Any]]:
         server = account.get("server") or {}
         for cls in CLASSES:
             for uid in server.get(cls, []):
-                rows.append({"section": "account", "account": account["account"],
-                             "kind": cls, "uid": uid})
+                rows.append(
+                    {"section": "account", "account": account["account"], "kind": cls, "uid": uid}
+                )
     for group in audit.get("duplicates", []):
         for copy in group["copies"]:
-            rows.append({"section": "duplicate", "kind": group["key_method"],
-                         "internet_message_id": group["internet_message_id"],
-                         "source": copy.get("source"), "folder": copy["folder"],
-                         "nid": copy["nid"], "time": copy["delivery_time"]})
+            rows.append(
+                {
+                    "section": "duplicate",
+                    "kind": group["key_method"],
+                    "internet_message_id": group["internet_message_id"],
+                    "source": copy.get("source"),
+                    "folder": copy["folder"],
+                    "nid": copy["nid"],
+                    "time": copy["delivery_time"],
+                }
+            )
     for link in audit.get("links", []):
         entry, message = link["entry"], link["message"]
-        rows.append({"section": "link", "kind": entry["operation"], "uid": entry["uid"],
-                     "internet_message_id": message["internet_message_id"],
-                     "source": message["source"], "folder": message["folder"],
-                     "nid": message["nid"], "time": entry["timestamp"],
-                     "detail": f"history {entry['history']} entry {entry['entry']}; "
-                               f"confidence {link['confidence']}"})
+        rows.append(
+            {
+                "section": "link",
+                "kind": entry["operation"],
+                "uid": entry["uid"],
+                "internet_message_id": message["internet_message_id"],
+                "source": message["source"],
+                "folder": message["folder"],
+                "nid": message["nid"],
+                "time": entry["timestamp"],
+                "detail": f"history {entry['history']} entry {entry['entry']}; "
+                f"confidence {link['confidence']}",
+            }
+        )
     for finding in audit.get("findings", []):
-        rows.append({"section": "finding", "kind": finding["code"],
-                     "detail": finding["explanation"]})
+        rows.append(
+            {"section": "finding", "kind": finding["code"], "detail": finding["explanation"]}
+        )
     return rows
 
 
@@ -56,10 +83,16 @@ def audit_csv(audit: dict[str, Any], meta: dict[str, Any] | None = None) -> str:
     writer.writerow((*ROW_COLUMNS, "neutralised"))
     rows = audit_rows(audit)
     if meta is not None:
-        rows.insert(0, {"section": "run", "kind": f"{meta['tool']} {meta['version']}",
-                        "time": meta["started_at"],
-                        "detail": f"run {meta['run_id']} finished {meta['finished_at']}: "
-                                  + " ".join(meta["command_line"])})
+        rows.insert(
+            0,
+            {
+                "section": "run",
+                "kind": f"{meta['tool']} {meta['version']}",
+                "time": meta["started_at"],
+                "detail": f"run {meta['run_id']} finished {meta['finished_at']}: "
+                + " ".join(meta["command_line"]),
+            },
+        )
     for row in rows:
         cells, changed = [], []
         for column in ROW_COLUMNS:

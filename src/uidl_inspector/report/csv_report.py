@@ -22,10 +22,31 @@ SLACK_TEXT_SEPARATOR = " | "
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 COLUMNS = (
-    "source", "account", "mini_uid", "profile", "folder", "message_nid", "message_class",
-    "attachment_index", "attachment_name", "match_rule", "attachment_rule", "embedded_path",
-    "blob_sha256", "slack_size", "slack_text", "history_anomalies", "index", "offset",
-    "operation", "content", "timestamp", "raw_timestamp", "uid", "raw_uid", "entry_anomalies",
+    "source",
+    "account",
+    "mini_uid",
+    "profile",
+    "folder",
+    "message_nid",
+    "message_class",
+    "attachment_index",
+    "attachment_name",
+    "match_rule",
+    "attachment_rule",
+    "embedded_path",
+    "blob_sha256",
+    "slack_size",
+    "slack_text",
+    "history_anomalies",
+    "index",
+    "offset",
+    "operation",
+    "content",
+    "timestamp",
+    "raw_timestamp",
+    "uid",
+    "raw_uid",
+    "entry_anomalies",
     "neutralised",
 )
 
@@ -42,10 +63,20 @@ def _record_cells(record: HistoryRecord) -> list[Any]:
     loc, blob = record.location, record.to_dict()["blob"] or {}
     slack = blob.get("slack") or {}
     return [
-        record.source, record.account.label, record.account.mini_uid, record.profile.name,
-        loc.folder, loc.message_nid, loc.message_class, loc.attachment_index,
-        loc.attachment_name, loc.match_rule, loc.attachment_rule,
-        "/".join(str(i) for i in loc.embedded_path), blob.get("sha256"), slack.get("size"),
+        record.source,
+        record.account.label,
+        record.account.mini_uid,
+        record.profile.name,
+        loc.folder,
+        loc.message_nid,
+        loc.message_class,
+        loc.attachment_index,
+        loc.attachment_name,
+        loc.match_rule,
+        loc.attachment_rule,
+        "/".join(str(i) for i in loc.embedded_path),
+        blob.get("sha256"),
+        slack.get("size"),
         SLACK_TEXT_SEPARATOR.join(slack.get("text", ())),
         ";".join(f"{a.severity}:{a.code}" for a in record.history.anomalies),
     ]
@@ -59,10 +90,23 @@ def csv_rows(histories: Sequence[HistoryRecord], header: bool = True) -> list[li
         shared = _record_cells(record)
         entries = [d for batch in record.history.entry_dicts() for d in batch] or [{}]
         for e in entries:
-            cells = [*shared, *(e.get(k) for k in ("index", "offset", "operation", "content",
-                                                   "timestamp", "raw_timestamp", "uid",
-                                                   "raw_uid")),
-                     ";".join(e.get("anomalies", ()))]
+            cells = [
+                *shared,
+                *(
+                    e.get(k)
+                    for k in (
+                        "index",
+                        "offset",
+                        "operation",
+                        "content",
+                        "timestamp",
+                        "raw_timestamp",
+                        "uid",
+                        "raw_uid",
+                    )
+                ),
+                ";".join(e.get("anomalies", ())),
+            ]
             row, changed = [], []
             for name, cell in zip(COLUMNS, cells, strict=False):
                 text, was = neutralise(cell)

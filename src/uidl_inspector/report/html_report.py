@@ -57,17 +57,22 @@ def _e(value: object) -> str:
 
 
 def _figure(key: str, label: str, value: object) -> str:
-    return (f'<div class="figure" id="figure-{_e(key)}"><b>{_e(value)}</b>'
-            f'{_e(label)}</div>')
+    return f'<div class="figure" id="figure-{_e(key)}"><b>{_e(value)}</b>{_e(label)}</div>'
 
 
 def _table(headers: list[str], rows: list[list[object]], table_id: str) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(
-            f'<td class="num">{_e(c)}</td>' if isinstance(c, int) and not isinstance(c, bool)
-            else f"<td>{_e(c)}</td>" for c in row) + "</tr>"
-        for row in rows)
+        "<tr>"
+        + "".join(
+            f'<td class="num">{_e(c)}</td>'
+            if isinstance(c, int) and not isinstance(c, bool)
+            else f"<td>{_e(c)}</td>"
+            for c in row
+        )
+        + "</tr>"
+        for row in rows
+    )
     return f'<table id="{_e(table_id)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
@@ -119,8 +124,11 @@ def downloads_per_period(report: Report) -> tuple[str, list[tuple[str, int, int,
     return unit, [(p, got[p], dup[p], rec[p]) for p in periods]
 
 
-_SERIES = (("get", "#0969da", "downloads"), ("dup", "#cf222e", "duplicate copies"),
-           ("recovered", "#8250df", "recovered downloads (earlier history)"))
+_SERIES = (
+    ("get", "#0969da", "downloads"),
+    ("dup", "#cf222e", "duplicate copies"),
+    ("recovered", "#8250df", "recovered downloads (earlier history)"),
+)
 
 
 def _chart(unit: str, bars: list[tuple[str, int, int, int]]) -> str:
@@ -132,12 +140,13 @@ def _chart(unit: str, bars: list[tuple[str, int, int, int]]) -> str:
     width, height, left, bottom = max(320, 12 * len(shown) * len(bars) + 60), 220, 40, 60
     plot = height - bottom - 10
     step = (width - left - 10) / len(bars)
-    parts = [f'<svg id="downloads-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-             f'height="{height}" role="img" aria-label="Downloads per {_e(unit)}">',
-             f'<line x1="{left}" y1="{10 + plot}" x2="{width - 10}" y2="{10 + plot}" '
-             'stroke="#57606a"/>',
-             f'<text x="{left - 4}" y="18" text-anchor="end">{top}</text>',
-             f'<text x="{left - 4}" y="{10 + plot}" text-anchor="end">0</text>']
+    parts = [
+        f'<svg id="downloads-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+        f'height="{height}" role="img" aria-label="Downloads per {_e(unit)}">',
+        f'<line x1="{left}" y1="{10 + plot}" x2="{width - 10}" y2="{10 + plot}" stroke="#57606a"/>',
+        f'<text x="{left - 4}" y="18" text-anchor="end">{top}</text>',
+        f'<text x="{left - 4}" y="{10 + plot}" text-anchor="end">0</text>',
+    ]
     bar = max(2.0, step / len(shown) - 2)
     for i, (period, *values) in enumerate(bars):
         x = left + i * step + 1
@@ -146,19 +155,27 @@ def _chart(unit: str, bars: list[tuple[str, int, int, int]]) -> str:
             parts.append(
                 f'<rect class="bar-{name}" x="{x + k * bar:.1f}" '
                 f'y="{10 + plot - h:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{colour}">'
-                f"<title>{_e(period)}: {value} {what}</title></rect>")
+                f"<title>{_e(period)}: {value} {what}</title></rect>"
+            )
         if len(bars) <= 40 or i % max(1, len(bars) // 20) == 0:
-            parts.append(f'<text x="{x:.1f}" y="{height - bottom + 14}" '
-                         f'transform="rotate(45 {x:.1f} {height - bottom + 14})">'
-                         f"{_e(period)}</text>")
+            parts.append(
+                f'<text x="{x:.1f}" y="{height - bottom + 14}" '
+                f'transform="rotate(45 {x:.1f} {height - bottom + 14})">'
+                f"{_e(period)}</text>"
+            )
     parts.append("</svg>")
-    recovered = (' &nbsp; <span style="color:#8250df">&#9632;</span> downloads only an '
-                 "earlier history recovered from free space records (BLOB calendar)"
-                 if len(shown) == 3 else "")
-    legend = ('<p class="muted"><span style="color:#0969da">&#9632;</span> downloads '
-              "(history entries, BLOB calendar) &nbsp; "
-              '<span style="color:#cf222e">&#9632;</span> duplicate copies delivered (UTC)'
-              f"{recovered}, per {_e(unit)}.</p>")
+    recovered = (
+        ' &nbsp; <span style="color:#8250df">&#9632;</span> downloads only an '
+        "earlier history recovered from free space records (BLOB calendar)"
+        if len(shown) == 3
+        else ""
+    )
+    legend = (
+        '<p class="muted"><span style="color:#0969da">&#9632;</span> downloads '
+        "(history entries, BLOB calendar) &nbsp; "
+        '<span style="color:#cf222e">&#9632;</span> duplicate copies delivered (UTC)'
+        f"{recovered}, per {_e(unit)}.</p>"
+    )
     return "".join(parts) + legend
 
 
@@ -167,17 +184,30 @@ def _recovered(audit: dict[str, Any]) -> str:
     rows = []
     for account in audit.get("recovered", []):
         for version in account["versions"]:
-            rows.append([account["account"], version["kind"], version["offset"],
-                         version["relation"], version["latest"], version["entries"],
-                         sum(1 for e in account["lost_entries"]
-                             if e["recovered"] == version["recovered"])])
+            rows.append(
+                [
+                    account["account"],
+                    version["kind"],
+                    version["offset"],
+                    version["relation"],
+                    version["latest"],
+                    version["entries"],
+                    sum(
+                        1 for e in account["lost_entries"] if e["recovered"] == version["recovered"]
+                    ),
+                ]
+            )
     if not rows:
-        return ('<p id="recovered-none">No earlier history was recovered from free '
-                "space.</p>")
-    return ('<p class="muted">Found in space the store no longer uses: each is evidence of '
-            "an earlier state of a history, not of the present one.</p>"
-            + _table(["account", "kind", "file offset", "relation", "latest tag", "entries",
-                      "lost entries"], rows, "recovered"))
+        return '<p id="recovered-none">No earlier history was recovered from free space.</p>'
+    return (
+        '<p class="muted">Found in space the store no longer uses: each is evidence of '
+        "an earlier state of a history, not of the present one.</p>"
+        + _table(
+            ["account", "kind", "file offset", "relation", "latest tag", "entries", "lost entries"],
+            rows,
+            "recovered",
+        )
+    )
 
 
 def _accounts(audit: dict[str, Any]) -> str:
@@ -185,13 +215,31 @@ def _accounts(audit: dict[str, Any]) -> str:
     for account in audit["accounts"]:
         server = account.get("server")
         counts = server["counts"] if server else {}
-        rows.append([account["account"], len(account["histories"]), account["history_uids"],
-                     ", ".join(f"{k} {v}" for k, v in sorted(account["operations"].items())),
-                     server["listing"] if server else "no listing",
-                     *(counts.get(c, "-") for c in ("downloaded", "deleted", "new",
-                                                   "history_only"))])
-    return _table(["account", "histories", "history UIDs", "operations", "server listing",
-                   "downloaded", "deleted", "new", "history only"], rows, "accounts")
+        rows.append(
+            [
+                account["account"],
+                len(account["histories"]),
+                account["history_uids"],
+                ", ".join(f"{k} {v}" for k, v in sorted(account["operations"].items())),
+                server["listing"] if server else "no listing",
+                *(counts.get(c, "-") for c in ("downloaded", "deleted", "new", "history_only")),
+            ]
+        )
+    return _table(
+        [
+            "account",
+            "histories",
+            "history UIDs",
+            "operations",
+            "server listing",
+            "downloaded",
+            "deleted",
+            "new",
+            "history only",
+        ],
+        rows,
+        "accounts",
+    )
 
 
 def _histories(data: dict[str, Any]) -> str:
@@ -204,25 +252,48 @@ def _histories(data: dict[str, Any]) -> str:
         companions = "; ".join(
             f"{c['long_filename'] or c['filename'] or c['display_name'] or c['index']} "
             f"({'no data' if c['size'] is None else str(c['size']) + ' B'})"
-            for c in loc["companions"])
-        rows.append([h["source"], h["account"]["email"] or h["account"]["mini_uid"],
-                     h["account"]["mini_uid"] if h["account"]["email"] else None,
-                     h["profile"]["name"], loc["match_rule"], loc["attachment_name"],
-                     "no history attachment" if blob is None else len(h["entries"]),
-                     companions,
-                     ", ".join(f"{a['severity']} {a['code']}" for a in h["anomalies"]),
-                     _slack_bytes(slack), "\n".join(slack.get("text", ())) or None])
+            for c in loc["companions"]
+        )
+        rows.append(
+            [
+                h["source"],
+                h["account"]["email"] or h["account"]["mini_uid"],
+                h["account"]["mini_uid"] if h["account"]["email"] else None,
+                h["profile"]["name"],
+                loc["match_rule"],
+                loc["attachment_name"],
+                "no history attachment" if blob is None else len(h["entries"]),
+                companions,
+                ", ".join(f"{a['severity']} {a['code']}" for a in h["anomalies"]),
+                _slack_bytes(slack),
+                "\n".join(slack.get("text", ())) or None,
+            ]
+        )
     if not rows:
         return '<p id="histories-none">No POP3 download history and no Message Manager.</p>'
-    return _table(["source", "account", "mini UID", "profile", "rule", "attachment",
-                   "entries", "companion attachments", "anomalies", "slack (bytes: hex)",
-                   "slack text"], rows, "histories")
+    return _table(
+        [
+            "source",
+            "account",
+            "mini UID",
+            "profile",
+            "rule",
+            "attachment",
+            "entries",
+            "companion attachments",
+            "anomalies",
+            "slack (bytes: hex)",
+            "slack text",
+        ],
+        rows,
+        "histories",
+    )
 
 
 def _slack_bytes(slack: dict[str, Any]) -> str | None:
     if not slack:
         return None
-    shown = slack["hex"][:2 * MAX_SLACK_BYTES_SHOWN]
+    shown = slack["hex"][: 2 * MAX_SLACK_BYTES_SHOWN]
     more = " ... (the JSON report has all)" if len(slack["hex"]) > len(shown) else ""
     return f"{slack['size']}: {shown}{more}"
 
@@ -235,13 +306,25 @@ def _duplicates(audit: dict[str, Any]) -> str:
     for group in groups[:MAX_GROUPS_SHOWN]:
         ident = group["internet_message_id"] or f"({group['key_method']})"
         for n, copy in enumerate(group["copies"]):
-            rows.append([ident if n == 0 else "", group.get("subject") if n == 0 else "",
-                         copy["folder"], copy["nid"], copy["delivery_time"]])
+            rows.append(
+                [
+                    ident if n == 0 else "",
+                    group.get("subject") if n == 0 else "",
+                    copy["folder"],
+                    copy["nid"],
+                    copy["delivery_time"],
+                ]
+            )
     more = len(groups) - MAX_GROUPS_SHOWN
-    note = (f'<p class="muted">{more} more groups are in the JSON report.</p>'
-            if more > 0 else "")
-    return _table(["Internet Message-ID", "subject", "folder", "nid", "delivery time (UTC)"],
-                  rows, "duplicates") + note
+    note = f'<p class="muted">{more} more groups are in the JSON report.</p>' if more > 0 else ""
+    return (
+        _table(
+            ["Internet Message-ID", "subject", "folder", "nid", "delivery time (UTC)"],
+            rows,
+            "duplicates",
+        )
+        + note
+    )
 
 
 def _evidence_text(evidence: Any) -> str:
@@ -252,46 +335,76 @@ def _evidence_text(evidence: Any) -> str:
 
 
 def _alternatives(finding: dict[str, Any]) -> str:
-    items = "".join(f"<li>{_e(a['explanation'])} <i>Would settle it:</i> {_e(a['would_settle'])}"
-                    "</li>" for a in finding.get("alternatives", []))
-    return f'<p>Other explanations that fit:</p><ul class="alternatives">{items}</ul>' \
-        if items else ""
+    items = "".join(
+        f"<li>{_e(a['explanation'])} <i>Would settle it:</i> {_e(a['would_settle'])}</li>"
+        for a in finding.get("alternatives", [])
+    )
+    return (
+        f'<p>Other explanations that fit:</p><ul class="alternatives">{items}</ul>' if items else ""
+    )
 
 
 def _findings(audit: dict[str, Any]) -> str:
     if not audit["findings"]:
-        return ('<p id="findings-none">No cause finding: the traces fit none of the known '
-                "causes.</p>")
+        return (
+            '<p id="findings-none">No cause finding: the traces fit none of the known causes.</p>'
+        )
     out = []
     for n, finding in enumerate(audit["findings"]):
         out.append(
             f'<div class="finding" id="finding-{n}"><h3><code>{_e(finding["code"])}</code> '
-            f'<small>{_e(finding.get("severity"))}</small></h3>'
+            f"<small>{_e(finding.get('severity'))}</small></h3>"
             f"<p>{_e(finding['explanation'])}</p>{_alternatives(finding)}"
             "<details><summary>Evidence</summary>"
-            f"<pre>{_e(_evidence_text(finding['evidence']))}</pre></details></div>")
+            f"<pre>{_e(_evidence_text(finding['evidence']))}</pre></details></div>"
+        )
     return "".join(out)
 
 
 def _provenance(report: Report, data: dict[str, Any]) -> str:
     run = data["run"]
     tool = data["tool"]
-    software = ", ".join([tool.get("python", "")] + [
-        f"{name} {found or 'not installed'}" for name, found in tool.get("backends", {}).items()])
-    rows = [["tool", f"{tool['name']} {tool['version']}"], ["software", software],
-            ["command line", " ".join(run["command_line"])],
-            ["run id", run["run_id"]], ["started", run["started_at"]],
-            ["finished", run["finished_at"]]]
-    sources = [[s["path"], s["kind"], s.get("variant"), s["size"], s["sha256"], s["md5"],
-                "; ".join(s["errors"])] for s in data["sources"]]
-    listings = [[n.get("path"), n.get("account"), n.get("matched_by"), n.get("count")]
-                for n in data.get("audit", {}).get("listings", [])]
-    return (_table(["", ""], rows, "run") + "<h3>Evidence</h3>"
-            + _table(["path", "kind", "variant", "size", "SHA-256", "MD5", "errors"],
-                     sources, "sources")
-            + ("<h3>Server listings</h3>" + _table(["path", "account", "matched by",
-                                                    "UIDs"], listings, "listings")
-               if listings else ""))
+    software = ", ".join(
+        [tool.get("python", "")]
+        + [f"{name} {found or 'not installed'}" for name, found in tool.get("backends", {}).items()]
+    )
+    rows = [
+        ["tool", f"{tool['name']} {tool['version']}"],
+        ["software", software],
+        ["command line", " ".join(run["command_line"])],
+        ["run id", run["run_id"]],
+        ["started", run["started_at"]],
+        ["finished", run["finished_at"]],
+    ]
+    sources = [
+        [
+            s["path"],
+            s["kind"],
+            s.get("variant"),
+            s["size"],
+            s["sha256"],
+            s["md5"],
+            "; ".join(s["errors"]),
+        ]
+        for s in data["sources"]
+    ]
+    listings = [
+        [n.get("path"), n.get("account"), n.get("matched_by"), n.get("count")]
+        for n in data.get("audit", {}).get("listings", [])
+    ]
+    return (
+        _table(["", ""], rows, "run")
+        + "<h3>Evidence</h3>"
+        + _table(
+            ["path", "kind", "variant", "size", "SHA-256", "MD5", "errors"], sources, "sources"
+        )
+        + (
+            "<h3>Server listings</h3>"
+            + _table(["path", "account", "matched by", "UIDs"], listings, "listings")
+            if listings
+            else ""
+        )
+    )
 
 
 def to_html(report: Report) -> str:
@@ -301,18 +414,24 @@ def to_html(report: Report) -> str:
     summary = audit.get("summary", {})
     clock = audit.get("clock", {})
     unit, bars = downloads_per_period(report)
-    figures = "".join([
-        _figure("histories", "histories", summary.get("histories", len(report.histories))),
-        _figure("entries", "history entries", summary.get("entries", 0)),
-        _figure("messages", "messages in the store", summary.get("messages", 0)),
-        _figure("duplicate-groups", "duplicated messages", summary.get("duplicate_groups", 0)),
-        _figure("duplicate-copies", "copies of them", summary.get("duplicate_copies", 0)),
-        _figure("clock", "BLOB clock (UTC offset)", clock.get("offset") or "unknown"),
-        _figure("findings", "cause findings", len(audit.get("findings", []))),
-    ])
+    figures = "".join(
+        [
+            _figure("histories", "histories", summary.get("histories", len(report.histories))),
+            _figure("entries", "history entries", summary.get("entries", 0)),
+            _figure("messages", "messages in the store", summary.get("messages", 0)),
+            _figure("duplicate-groups", "duplicated messages", summary.get("duplicate_groups", 0)),
+            _figure("duplicate-copies", "copies of them", summary.get("duplicate_copies", 0)),
+            _figure("clock", "BLOB clock (UTC offset)", clock.get("offset") or "unknown"),
+            _figure("findings", "cause findings", len(audit.get("findings", []))),
+        ]
+    )
     codes = ", ".join(summary.get("findings", [])) or "none"
-    demo = ('<p class="demo" id="demo">Demo: this report is about the bundled demo evidence, '
-            "not your data.</p>" if report.demo else "")
+    demo = (
+        '<p class="demo" id="demo">Demo: this report is about the bundled demo evidence, '
+        "not your data.</p>"
+        if report.demo
+        else ""
+    )
     sections = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -321,7 +440,7 @@ def to_html(report: Report) -> str:
         f"<title>{_e(TOOL_NAME)} audit</title><style>{STYLE}</style></head><body>",
         f"<h1>POP3 download audit</h1>{demo}",
         f'<p class="muted">{_e(TOOL_NAME)} {_e(data["tool"]["version"])}, run '
-        f'{_e(data["run"]["run_id"])}, generated {_e(data["generated_at"])}.</p>',
+        f"{_e(data['run']['run_id'])}, generated {_e(data['generated_at'])}.</p>",
         '<h2 id="summary">Summary</h2>',
         f'<div class="figures">{figures}</div>',
         f'<p id="finding-codes">Findings: <b>{_e(codes)}</b>.</p>',

@@ -27,8 +27,12 @@ from uidl_inspector.report.model import Report
 __all__ = ["to_json", "json_chunks", "encode_json", "VOLATILE_KEYS"]
 
 VOLATILE_KEYS = ("generated_at", "run")  # the only keys allowed to differ between runs
-_OPTIONS = (orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
-            | orjson.OPT_PASSTHROUGH_DATETIME)
+_OPTIONS = (
+    orjson.OPT_INDENT_2
+    | orjson.OPT_NON_STR_KEYS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 STREAMED = ("sources", "histories")  # made as they are written; every list: item by item
 
@@ -50,7 +54,7 @@ def _escape(match: re.Match[str]) -> str:
     if code < 0x10000:
         return f"\\u{code:04x}"
     code -= 0x10000
-    return f"\\u{0xd800 | code >> 10:04x}\\u{0xdc00 | code & 0x3ff:04x}"
+    return f"\\u{0xD800 | code >> 10:04x}\\u{0xDC00 | code & 0x3FF:04x}"
 
 
 def encode_json(value: Any, indent: int = 0) -> bytes:
@@ -59,8 +63,9 @@ def encode_json(value: Any, indent: int = 0) -> bytes:
     try:
         data = orjson.dumps(value, default=_default, option=_OPTIONS)
     except orjson.JSONEncodeError:  # an integer beyond 64 bits: the standard encoder
-        data = json.dumps(value, indent=2, ensure_ascii=True, allow_nan=False,
-                          default=_default).encode("ascii")
+        data = json.dumps(
+            value, indent=2, ensure_ascii=True, allow_nan=False, default=_default
+        ).encode("ascii")
     if not data.isascii():
         data = _NON_ASCII.sub(_escape, data.decode("utf-8")).encode("ascii")
     if indent and b"\n" in data:
@@ -87,11 +92,12 @@ _ENTRIES_END = b"\n      ]"  # the closing bracket of a history's entries
 def _history(record: HistoryRecord) -> Iterator[bytes]:
     """One history (a top-level list item), its entries encoded a batch at a time."""
     head, _, tail = encode_json(record.to_dict(entries=False), 4).partition(
-        b'"entries": []')  # the first such text: strings before it escape their quotes
+        b'"entries": []'
+    )  # the first such text: strings before it escape their quotes
     yield head + b'"entries": '
     first = True
     for batch in record.history.entry_dicts():
-        items = encode_json(batch, 6)[1:-len(_ENTRIES_END)]  # the items, without [ and ]
+        items = encode_json(batch, 6)[1 : -len(_ENTRIES_END)]  # the items, without [ and ]
         yield (b"[" if first else b",") + items
         first = False
     yield (b"[]" if first else _ENTRIES_END) + tail
@@ -102,8 +108,11 @@ def json_chunks(report: Report | dict[str, Any]) -> Iterator[bytes]:
     if isinstance(report, Report):
         head = report.to_dict_head()
         sections: Iterable[tuple[str, Any]] = [
-            *head.items(), ("sources", (s.to_dict() for s in report.sources)),
-            ("histories", iter(report.histories)), *report.extra.items()]
+            *head.items(),
+            ("sources", (s.to_dict() for s in report.sources)),
+            ("histories", iter(report.histories)),
+            *report.extra.items(),
+        ]
     else:
         sections = report.items()
     yield b"{"

@@ -37,15 +37,30 @@ def removed_summary(version: dict[str, Any]) -> str:
 def lineage_tables(audit: dict[str, Any], console: Console) -> None:
     """One table per lineage, its versions oldest first."""
     for n, lineage in enumerate(audit.get("lineages", [])):
-        title = (f"Lineage {n}: {lineage['account']}, store {lineage['store_key'] or 'unknown'}, "
-                 f"manager {lineage['manager'] or 'unknown'}")
-        table = data_table("version", "latest tag", "tags", "added", "removed", "seen in",
-                           title=terminal_safe(title), numeric=("version", "tags", "added"))
+        title = (
+            f"Lineage {n}: {lineage['account']}, store {lineage['store_key'] or 'unknown'}, "
+            f"manager {lineage['manager'] or 'unknown'}"
+        )
+        table = data_table(
+            "version",
+            "latest tag",
+            "tags",
+            "added",
+            "removed",
+            "seen in",
+            title=terminal_safe(title),
+            numeric=("version", "tags", "added"),
+        )
         for v, version in enumerate(lineage["versions"]):
             mark = " RESET" if version["reset"] else ""
-            table.add_row(f"{v}{mark}", terminal_safe(version["latest_tag"] or "-"),
-                          str(version["count"]), str(len(version["added"])),
-                          removed_summary(version), terminal_safe(_where(version)))
+            table.add_row(
+                f"{v}{mark}",
+                terminal_safe(version["latest_tag"] or "-"),
+                str(version["count"]),
+                str(len(version["added"])),
+                removed_summary(version),
+                terminal_safe(_where(version)),
+            )
         console.print(table)
     if not audit.get("lineages"):
         console.print(Text("No history to follow across copies."))
@@ -64,11 +79,13 @@ def lineage_rows_html(audit: dict[str, Any], e: Callable[[object], str]) -> str:
                 + ('<strong class="reset-mark">reset</strong> ' if reset else "")
                 + f"<b>v{v}</b> {e(version['latest_tag'] or '-')}<br>{version['count']} tags, "
                 f"+{len(version['added'])}, removed: {e(removed_summary(version))}<br>"
-                f"<small>{e(_where(version))}</small></li>")
+                f"<small>{e(_where(version))}</small></li>"
+            )
         rows.append(
             f'<div class="lineage" id="lineage-{n}"><h3>Lineage {n}: {e(lineage["account"])}'
-            f' <small>store {e(lineage["store_key"] or "unknown")}, manager '
-            f'{e(lineage["manager"] or "unknown")}</small></h3>'
-            f'<ol class="versions">{"".join(cells)}</ol></div>')
+            f" <small>store {e(lineage['store_key'] or 'unknown')}, manager "
+            f"{e(lineage['manager'] or 'unknown')}</small></h3>"
+            f'<ol class="versions">{"".join(cells)}</ol></div>'
+        )
     body = "".join(rows) or "<p>No history to follow across copies.</p>"
     return f'<section id="lineages"><h2>Lineages</h2>{body}</section>'

@@ -23,16 +23,14 @@ from uidl_inspector.versions import tool_info
 if TYPE_CHECKING:
     from uidl_inspector.records import HistoryRecord
 
-__all__ = [
-    "Source", "Run", "Report",
-    "hash_file", "source_path",
-]
+__all__ = ["Source", "Run", "Report", "hash_file", "source_path"]
 
 log = logging.getLogger(__name__)
 
 
-def hash_file(path: str | os.PathLike[str], chunk: int = 1 << 20, progress: Any = None,
-              what: str = "hashing") -> tuple[int, str, str]:
+def hash_file(
+    path: str | os.PathLike[str], chunk: int = 1 << 20, progress: Any = None, what: str = "hashing"
+) -> tuple[int, str, str]:
     """Size, SHA-256 and MD5 of a file, read once, opened read-only; ``progress`` gets
     one-line status as it goes."""
     with open(path, "rb") as handle:
@@ -40,7 +38,8 @@ def hash_file(path: str | os.PathLike[str], chunk: int = 1 << 20, progress: Any 
         if progress is not None:
             total = os.fstat(handle.fileno()).st_size
             tell = lambda done: progress(  # noqa: E731
-                f"{path}: {what}, {done >> 20:,} of {total >> 20:,} MiB")
+                f"{path}: {what}, {done >> 20:,} of {total >> 20:,} MiB"
+            )
         return hash_stream(handle, chunk, progress=tell)
 
 
@@ -69,28 +68,46 @@ class Source:
 
     @classmethod
     def from_bytes(cls, path: str, kind: str, data: bytes, **extra: Any) -> Source:
-        return cls(path, kind, len(data), hashlib.sha256(data).hexdigest(),
-                   hashlib.md5(data).hexdigest(), **extra).logged()
+        return cls(
+            path,
+            kind,
+            len(data),
+            hashlib.sha256(data).hexdigest(),
+            hashlib.md5(data).hexdigest(),
+            **extra,
+        ).logged()
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], kind: str, progress: Any = None,
-                  **extra: Any) -> Source:
+    def from_file(
+        cls, path: str | os.PathLike[str], kind: str, progress: Any = None, **extra: Any
+    ) -> Source:
         size, sha256, md5 = hash_file(path, progress=progress)
         return cls(str(path), kind, size, sha256, md5, **extra).logged()
 
     def logged(self) -> Source:
         """Record the input in the processing log, as the report records it."""
-        log.info("input %s: %s, %d bytes, sha256 %s, md5 %s", self.path, self.kind, self.size,
-                 self.sha256, self.md5)
+        log.info(
+            "input %s: %s, %d bytes, sha256 %s, md5 %s",
+            self.path,
+            self.kind,
+            self.size,
+            self.sha256,
+            self.md5,
+        )
         for finding in self.findings:
-            log.warning("input %s: finding %s at offset %s", self.path, finding.code,
-                        finding.offset)
+            log.warning(
+                "input %s: finding %s at offset %s", self.path, finding.code, finding.offset
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "path": self.path, "kind": self.kind, "size": self.size,
-            "sha256": self.sha256, "md5": self.md5, "errors": list(self.errors),
+            "path": self.path,
+            "kind": self.kind,
+            "size": self.size,
+            "sha256": self.sha256,
+            "md5": self.md5,
+            "errors": list(self.errors),
         }
         if self.variant is not None:
             out["variant"] = self.variant

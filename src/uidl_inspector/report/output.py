@@ -35,12 +35,19 @@ def _same_file(a: Path, b: str | os.PathLike[str]) -> bool:
         return False
 
 
-def write_output(text: str | bytes | Iterable[bytes], target: str | os.PathLike[str],
-                 force: bool = False, protect: Iterable[str | os.PathLike[str]] = ()) -> None:
+def write_output(
+    text: str | bytes | Iterable[bytes],
+    target: str | os.PathLike[str],
+    force: bool = False,
+    protect: Iterable[str | os.PathLike[str]] = (),
+) -> None:
     """Write ``text`` (or its pieces, written as they come) to ``target`` (``-`` is
     stdout). ``protect`` lists the inputs."""
-    chunks = [text.encode("utf-8") if isinstance(text, str) else text] if isinstance(
-        text, (str, bytes)) else text
+    chunks = (
+        [text.encode("utf-8") if isinstance(text, str) else text]
+        if isinstance(text, (str, bytes))
+        else text
+    )
     if str(target) == STDOUT:
         stream = getattr(sys.stdout, "buffer", None)
         size = 0

@@ -22,9 +22,18 @@ from rich.text import Text
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.model import Report, Source
 
-__all__ = ["terminal_safe", "render_table", "to_table_text", "data_table", "slack_lines",
-           "image_line",
-           "examined_line", "TABLE_ROWS_LIMIT", "HEADING_LABELS", "HISTORY_BLOCKS"]
+__all__ = [
+    "terminal_safe",
+    "render_table",
+    "to_table_text",
+    "data_table",
+    "slack_lines",
+    "image_line",
+    "examined_line",
+    "TABLE_ROWS_LIMIT",
+    "HEADING_LABELS",
+    "HISTORY_BLOCKS",
+]
 log = logging.getLogger(__name__)
 
 # Rich measures every cell: past this many entries a history is printed as an aligned
@@ -41,8 +50,13 @@ def _escape_char(match: re.Match[str]) -> str:
     if ch.isprintable():
         return ch
     code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 \
+    return (
+        f"\\x{code:02x}"
+        if code < 0x100
+        else f"\\u{code:04x}"
+        if code < 0x10000
         else f"\\U{code:08x}"
+    )
 
 
 def terminal_safe(value: object) -> str:
@@ -58,8 +72,16 @@ def _t(value: object, style: str = "") -> Text:
 
 
 # The heading's labels, in order; a new row is one more (label, value) in _heading_rows.
-HEADING_LABELS = ("source", "account", "profile", "manager", "attachment", "rule", "blob",
-                  "companions")
+HEADING_LABELS = (
+    "source",
+    "account",
+    "profile",
+    "manager",
+    "attachment",
+    "rule",
+    "blob",
+    "companions",
+)
 WIDE = 160  # from this width the heading takes two label/value pairs per line
 ANOMALY_COLUMN_FROM = 110  # narrower: an entry's anomaly codes go under its UID
 
@@ -68,38 +90,61 @@ def _summary(record: HistoryRecord) -> str:
     h = record.history
     if record.blob is None:
         return "none: a Message Manager with no history attachment"
-    return (f"version {h.version}, {h.parsed_count} of {h.declared_count} declared tags, "
-            f"{len(h.anomalies)} anomal{'y' if len(h.anomalies) == 1 else 'ies'}")
+    return (
+        f"version {h.version}, {h.parsed_count} of {h.declared_count} declared tags, "
+        f"{len(h.anomalies)} anomal{'y' if len(h.anomalies) == 1 else 'ies'}"
+    )
 
 
 def _heading_rows(record: HistoryRecord) -> list[tuple[str, str]]:
     """(label, value) of a history's heading; "-" where the container has no such thing."""
     loc, profile = record.location, record.profile
-    manager = ", ".join(part for part in (
-        loc.folder,
-        f"message nid {loc.message_nid:#x}" if loc.message_nid is not None else None,
-        loc.message_class) if part)
+    manager = ", ".join(
+        part
+        for part in (
+            loc.folder,
+            f"message nid {loc.message_nid:#x}" if loc.message_nid is not None else None,
+            loc.message_class,
+        )
+        if part
+    )
     attachment = ""
     if loc.attachment_index is not None:
         attachment = f"#{loc.attachment_index} {loc.attachment_name or ''}".rstrip()
         if loc.embedded_path:
-            attachment += " (in embedded message " + \
-                "/".join(f"#{i}" for i in loc.embedded_path) + ")"
+            attachment += (
+                " (in embedded message " + "/".join(f"#{i}" for i in loc.embedded_path) + ")"
+            )
     name = '"" (empty name)' if profile.name == "" else profile.name or ""
     if profile.search_key:
         name = f"{name} (search key {profile.search_key})".lstrip()
-    rules = ", ".join(f"{what} by {rule}" for what, rule in (
-        ("manager", loc.match_rule), ("attachment", loc.attachment_rule)) if rule)
+    rules = ", ".join(
+        f"{what} by {rule}"
+        for what, rule in (("manager", loc.match_rule), ("attachment", loc.attachment_rule))
+        if rule
+    )
     account = record.account.label
     if record.account.email and record.account.mini_uid:
         account += f" (mini UID {record.account.mini_uid})"
     companions = "; ".join(
-        f"#{c.index} " + (" / ".join(n for n in dict.fromkeys(
-            (c.long_filename, c.filename, c.display_name)) if n) or "(unnamed)")
+        f"#{c.index} "
+        + (
+            " / ".join(n for n in dict.fromkeys((c.long_filename, c.filename, c.display_name)) if n)
+            or "(unnamed)"
+        )
         + (" (no data)" if c.size is None else f" ({c.size} bytes)")
-        for c in loc.companions)
-    values = (record.source, account, name, manager, attachment, rules, _summary(record),
-              companions)
+        for c in loc.companions
+    )
+    values = (
+        record.source,
+        account,
+        name,
+        manager,
+        attachment,
+        rules,
+        _summary(record),
+        companions,
+    )
     return [(label, value or "-") for label, value in zip(HEADING_LABELS, values, strict=True)]
 
 
@@ -113,7 +158,7 @@ def _grid(rows: list[tuple[str, str]], width: int) -> Table:
         grid.add_column(overflow="fold", ratio=1)
     for first in range(0, len(rows), pairs):
         cells: list[Text] = []
-        for label, value in rows[first:first + pairs]:
+        for label, value in rows[first : first + pairs]:
             cells += [Text(label), _t(value)]
         grid.add_row(*cells)
     return grid
@@ -128,8 +173,10 @@ def slack_lines(record: HistoryRecord) -> list[str]:
     slack = record.history.slack_dict()
     if slack is None:
         return []
-    lines = [f"slack: {slack['size']} bytes after the last tag (Outlook's leftover memory, "
-             f"normal): {slack['hex']}"]
+    lines = [
+        f"slack: {slack['size']} bytes after the last tag (Outlook's leftover memory, "
+        f"normal): {slack['hex']}"
+    ]
     lines += [f"slack text: {terminal_safe(text)}" for text in slack["text"]]
     return lines
 
@@ -141,31 +188,42 @@ def examined_line(report: Report) -> str:
         kinds[source.kind] = kinds.get(source.kind, 0) + 1
     files = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())) or "none"
     seen = report.extra.get("examined", {})
-    return (f"Examined {len(report.sources)} file(s) ({files}), "
-            f"{seen.get('folders', 0)} folder(s), {seen.get('hidden_messages', 0)} hidden "
-            f"message(s), {len(report.extra.get('message_managers', []))} Message Manager(s).")
+    return (
+        f"Examined {len(report.sources)} file(s) ({files}), "
+        f"{seen.get('folders', 0)} folder(s), {seen.get('hidden_messages', 0)} hidden "
+        f"message(s), {len(report.extra.get('message_managers', []))} Message Manager(s)."
+    )
 
 
 def _cells(record: HistoryRecord) -> list[tuple[str, ...]]:
-    return [(
-        str(e.index), str(e.offset),
-        e.operation or f"? {e.raw_operation!r}",
-        e.content or f"? {e.raw_content!r}",
-        e.timestamp.isoformat(sep=" ") if e.timestamp else f"? {e.raw_timestamp}",
-        e.uid, ", ".join(e.anomalies),
-    ) for e in record.history.entries]
+    return [
+        (
+            str(e.index),
+            str(e.offset),
+            e.operation or f"? {e.raw_operation!r}",
+            e.content or f"? {e.raw_content!r}",
+            e.timestamp.isoformat(sep=" ") if e.timestamp else f"? {e.raw_timestamp}",
+            e.uid,
+            ", ".join(e.anomalies),
+        )
+        for e in record.history.entries
+    ]
 
 
 def _listing(record: HistoryRecord) -> str:
     """The entries as aligned plain text, every cell made terminal-safe."""
     header = ("#", "offset", "operation", "content", "timestamp", "anomalies", "UID")
-    rows = [header] + [tuple(terminal_safe(c) for c in (*r[:5], r[6], r[5]))
-                       for r in _cells(record)]
+    rows = [header] + [
+        tuple(terminal_safe(c) for c in (*r[:5], r[6], r[5])) for r in _cells(record)
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     lines = []
     for row in rows:
-        fixed = [row[0].rjust(widths[0]), row[1].rjust(widths[1]),
-                 *(cell.ljust(width) for cell, width in zip(row[2:6], widths[2:], strict=True))]
+        fixed = [
+            row[0].rjust(widths[0]),
+            row[1].rjust(widths[1]),
+            *(cell.ljust(width) for cell, width in zip(row[2:6], widths[2:], strict=True)),
+        ]
         lines.append("  ".join([*fixed, row[6]]).rstrip())
     return "\n".join(lines) + "\n"
 
@@ -173,8 +231,14 @@ def _listing(record: HistoryRecord) -> str:
 def data_table(*columns: str, title: str | None = None, numeric: tuple[str, ...] = ()) -> Table:
     """The house style of a table of evidence: no vertical rules (the room goes to the
     data), text folds onto more lines and is never cut, numbers never wrap."""
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
-                  pad_edge=False, collapse_padding=True)
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     for name in columns:
         if name in numeric:
             table.add_column(name, justify="right", no_wrap=True)
@@ -196,15 +260,19 @@ def _history_table(record: HistoryRecord, width: int) -> Table:
     if with_anomalies:
         table.add_column("anomalies", overflow="fold", min_width=10, ratio=1)
     for index, offset, operation, content, timestamp, uid, anomalies in cells:
-        row = [_t(index), _t(offset),
-               _t(operation, "red" if operation.startswith("?") else ""),
-               _t(content, "red" if content.startswith("?") else ""),
-               _t(timestamp, "red" if timestamp.startswith("?") else "")]
+        row = [
+            _t(index),
+            _t(offset),
+            _t(operation, "red" if operation.startswith("?") else ""),
+            _t(content, "red" if content.startswith("?") else ""),
+            _t(timestamp, "red" if timestamp.startswith("?") else ""),
+        ]
         if with_anomalies:
             row += [_t(uid), _t(anomalies, "yellow")]
         elif anomalies:
-            row.append(Text.assemble(terminal_safe(uid), "\n",
-                                     (f"! {terminal_safe(anomalies)}", "yellow")))
+            row.append(
+                Text.assemble(terminal_safe(uid), "\n", (f"! {terminal_safe(anomalies)}", "yellow"))
+            )
         else:
             row.append(_t(uid))
         table.add_row(*row)
@@ -229,10 +297,13 @@ def _anomalies(record: HistoryRecord, console: Console) -> None:
     grid.add_column(no_wrap=True, style="yellow")
     grid.add_column(overflow="fold", ratio=1)
     for a in record.history.anomalies:
-        grid.add_row(Text(f"  {a.severity} {terminal_safe(a.code)}",
-                          style="yellow" if a.severity != "info" else ""),
-                     Text(("" if a.offset is None else f"at offset {a.offset}: ")
-                          + terminal_safe(a.detail)))
+        grid.add_row(
+            Text(
+                f"  {a.severity} {terminal_safe(a.code)}",
+                style="yellow" if a.severity != "info" else "",
+            ),
+            Text(("" if a.offset is None else f"at offset {a.offset}: ") + terminal_safe(a.detail)),
+        )
     console.print(grid)
 
 
@@ -252,13 +323,17 @@ def image_line(source: Source) -> str:
     seen = source.examined or {}
     hashed = "" if source.hashed else "; not hashed (--no-hash-images)"
     if "carved_ranges" in seen:  # carve: the ranges of unused space read
-        return (f"{terminal_safe(source.path)}: {source.image_format or 'disk'} image, "
-                f"{seen['carved_ranges']} ranges of unused space carved "
-                f"({seen['carved_bytes']:,} bytes){hashed}")
-    return (f"{terminal_safe(source.path)}: {source.image_format or 'disk'} image, "
-            f"{seen['partitions']} partitions, {seen['snapshots']} snapshots, "
-            f"{seen['file_systems']} file systems, {seen['files']} files, "
-            f"{seen['stores']} stores{hashed}")
+        return (
+            f"{terminal_safe(source.path)}: {source.image_format or 'disk'} image, "
+            f"{seen['carved_ranges']} ranges of unused space carved "
+            f"({seen['carved_bytes']:,} bytes){hashed}"
+        )
+    return (
+        f"{terminal_safe(source.path)}: {source.image_format or 'disk'} image, "
+        f"{seen['partitions']} partitions, {seen['snapshots']} snapshots, "
+        f"{seen['file_systems']} file systems, {seen['files']} files, "
+        f"{seen['stores']} stores{hashed}"
+    )
 
 
 def _source_errors(report: Report, console: Console) -> None:
@@ -266,15 +341,17 @@ def _source_errors(report: Report, console: Console) -> None:
         if source.kind == "image" and source.examined is not None:
             console.print(Text(image_line(source)))
         for error in source.errors:
-            console.print(Text(f"{terminal_safe(source.path)}: {terminal_safe(error)}",
-                               style="red"))
+            console.print(
+                Text(f"{terminal_safe(source.path)}: {terminal_safe(error)}", style="red")
+            )
 
 
 def render_table(report: Report, console: Console) -> None:
     """Print the report on ``console``, laid out for its width."""
     if report.demo:
-        console.print(Text("Demo: this is the bundled demo evidence, not your data.",
-                           style="bold yellow"))
+        console.print(
+            Text("Demo: this is the bundled demo evidence, not your data.", style="bold yellow")
+        )
     _source_errors(report, console)
     total = len(report.histories)
     for number, record in enumerate(report.histories, 1):
@@ -293,24 +370,52 @@ def render_table(report: Report, console: Console) -> None:
 
 def _recovered_table(items: list[Any]) -> Table:
     """One row per recovered item: where, what, how it relates to the live histories."""
-    table = data_table("kind", "offset", "copies", "encoding", "allocated", "tags", "latest",
-                       "account", "relation", "lost",
-                       title=f"Recovered ({len(items)}): earlier states, not the present one",
-                       numeric=("offset", "copies", "tags", "lost"))
+    table = data_table(
+        "kind",
+        "offset",
+        "copies",
+        "encoding",
+        "allocated",
+        "tags",
+        "latest",
+        "account",
+        "relation",
+        "lost",
+        title=f"Recovered ({len(items)}): earlier states, not the present one",
+        numeric=("offset", "copies", "tags", "lost"),
+    )
     for item in items:
         d = item.to_dict() if hasattr(item, "to_dict") else item
         tags = d["blob"]["parsed_count"] if d["blob"] else len(d["entries"])
         account = (d["account"] or {}).get("email") or (d["account"] or {}).get("mini_uid")
-        table.add_row(_t(d["kind"]), _t(d["offset"]), _t(d["copies"]), _t(d["encoding"]),
-                      _t(d["allocated"]), _t(tags), _t(d["latest"]), _t(account),
-                      _t(d["relation"]), _t(len(d["lost_entries"])))
+        table.add_row(
+            _t(d["kind"]),
+            _t(d["offset"]),
+            _t(d["copies"]),
+            _t(d["encoding"]),
+            _t(d["allocated"]),
+            _t(tags),
+            _t(d["latest"]),
+            _t(account),
+            _t(d["relation"]),
+            _t(len(d["lost_entries"])),
+        )
     return table
 
 
 def to_table_text(report: Report, width: int = 120) -> str:
     """The table as plain text (no colour), for ``--output`` with ``--format table``."""
     buffer = io.StringIO()
-    render_table(report, Console(file=buffer, width=width, color_system=None,
-                                 force_terminal=False, highlight=False, emoji=False,
-                                 markup=False))
+    render_table(
+        report,
+        Console(
+            file=buffer,
+            width=width,
+            color_system=None,
+            force_terminal=False,
+            highlight=False,
+            emoji=False,
+            markup=False,
+        ),
+    )
     return buffer.getvalue()

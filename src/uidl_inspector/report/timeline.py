@@ -25,8 +25,16 @@ from uidl_inspector.report.csv_report import neutralise
 from uidl_inspector.report.model import Report
 
 __all__ = [
-    "TimelineError", "Zone", "resolve_zone", "check_zone_name", "timeline_events", "to_jsonl",
-    "to_timeline_csv", "CSV_COLUMNS", "HISTORY_DATA_TYPE", "COPY_DATA_TYPE",
+    "TimelineError",
+    "Zone",
+    "resolve_zone",
+    "check_zone_name",
+    "timeline_events",
+    "to_jsonl",
+    "to_timeline_csv",
+    "CSV_COLUMNS",
+    "HISTORY_DATA_TYPE",
+    "COPY_DATA_TYPE",
 ]
 
 HISTORY_DATA_TYPE = "outlook:pop3:uidl_history"
@@ -45,10 +53,30 @@ RECOVERED_SUFFIX = " (recovered from an earlier history)"
 MIN_YEAR, MAX_YEAR = 1700, 9999
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 CSV_COLUMNS = (
-    "datetime", "timestamp", "timestamp_desc", "message", "data_type", "parser",
-    "display_name", "sha256_hash", "folder", "nid", "offset", "uid", "account",
-    "operation", "content", "internet_message_id", "blob_time", "time_zone", "timezone_basis",
-    "zone_note", "history", "entry", "lineage", "seen_in",
+    "datetime",
+    "timestamp",
+    "timestamp_desc",
+    "message",
+    "data_type",
+    "parser",
+    "display_name",
+    "sha256_hash",
+    "folder",
+    "nid",
+    "offset",
+    "uid",
+    "account",
+    "operation",
+    "content",
+    "internet_message_id",
+    "blob_time",
+    "time_zone",
+    "timezone_basis",
+    "zone_note",
+    "history",
+    "entry",
+    "lineage",
+    "seen_in",
 )
 DELIVERY_BASIS = "delivery time (PidTagMessageDeliveryTime), stored in UTC by the store"
 
@@ -85,15 +113,19 @@ def resolve_zone(choice: str | None, clock: dict[str, Any] | None) -> Zone:
     if not choice:
         minutes = clock["offset_minutes"] if clock else 0
         tz, label = _fixed(minutes)
-        basis = clock["explanation"] if clock else (
-            "UTC assumed: Outlook writes its POP3 history times in UTC")
+        basis = (
+            clock["explanation"]
+            if clock
+            else ("UTC assumed: Outlook writes its POP3 history times in UTC")
+        )
         return Zone(tz, "UTC" if minutes == 0 else label, basis)
     if choice == "inferred":
         minutes = clock.get("inferred_offset_minutes") if clock else None
         if minutes is None:
             raise TimelineError(
                 "--tz inferred: the store holds insufficient evidence to infer the history's "
-                "clock offset; leave --tz out to read it as UTC, or choose --tz ZONE")
+                "clock offset; leave --tz out to read it as UTC, or choose --tz ZONE"
+            )
         tz, label = _fixed(minutes)
         return Zone(tz, f"inferred {label}", f"chosen with --tz inferred: {clock['explanation']}")
     try:
@@ -108,8 +140,11 @@ def _localise(naive: datetime, zone: Zone) -> tuple[datetime, str | None]:
     note = None
     if aware.replace(fold=1).utcoffset() != aware.utcoffset():
         back = aware.astimezone(timezone.utc).astimezone(zone.tz).replace(tzinfo=None)
-        note = "nonexistent local time (clock change)" if back != naive else \
-            "ambiguous local time (clock change): earlier offset used"
+        note = (
+            "nonexistent local time (clock change)"
+            if back != naive
+            else "ambiguous local time (clock change): earlier offset used"
+        )
     return aware, note
 
 
@@ -122,8 +157,9 @@ def _display(kind: str, path: str) -> str:
     return f"{kind.upper()}:{path}"
 
 
-def timeline_events(report: Report, audit: dict[str, Any] | None,
-                    zone: Zone) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def timeline_events(
+    report: Report, audit: dict[str, Any] | None, zone: Zone
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Events sorted by time (stable), and counts of what could not be placed.
 
     A tag seen in several copies of one history (versions of one lineage) is one event,
@@ -132,8 +168,9 @@ def timeline_events(report: Report, audit: dict[str, Any] | None,
     skipped = {"undated_entries": 0, "out_of_range": 0}
     events: list[dict[str, Any]] = []
 
-    def entry_event(entry: Any, label: str, path: str, folder: str | None,
-                    nid: int | None) -> dict[str, Any] | None:
+    def entry_event(
+        entry: Any, label: str, path: str, folder: str | None, nid: int | None
+    ) -> dict[str, Any] | None:
         if entry.timestamp is None or entry.operation is None:
             skipped["undated_entries"] += 1
             return None
@@ -143,8 +180,7 @@ def timeline_events(report: Report, audit: dict[str, Any] | None,
         source = sources.get(path)
         moment, note = _localise(entry.timestamp, zone)
         return {
-            "message": f"POP3 {entry.operation} ({entry.content}) of UID {entry.uid} "
-                       f"by {label}",
+            "message": f"POP3 {entry.operation} ({entry.content}) of UID {entry.uid} by {label}",
             "datetime": moment.isoformat(),
             "timestamp": _micros(moment),
             "timestamp_desc": DESCRIPTIONS[entry.operation],
@@ -165,17 +201,21 @@ def timeline_events(report: Report, audit: dict[str, Any] | None,
             "zone_note": note,
         }
 
-    lineage_of = {sighting["history"]: n
-                  for n, lineage in enumerate((audit or {}).get("lineages", []))
-                  for version in lineage["versions"] for sighting in version["sources"]
-                  if sighting.get("history") is not None}
+    lineage_of = {
+        sighting["history"]: n
+        for n, lineage in enumerate((audit or {}).get("lineages", []))
+        for version in lineage["versions"]
+        for sighting in version["sources"]
+        if sighting.get("history") is not None
+    }
     first: dict[tuple[Any, ...], dict[str, Any]] = {}
     for h_index, record in enumerate(report.histories):
         loc = record.location
         label = record.account.label
         lineage = lineage_of.get(h_index)
-        here = _display(sources[record.source].kind if record.source in sources else "unknown",
-                        record.source)
+        here = _display(
+            sources[record.source].kind if record.source in sources else "unknown", record.source
+        )
         for entry in record.history.entries:
             key = (lineage, entry.uid, entry.operation, entry.timestamp)
             if lineage is not None and key in first:
@@ -184,8 +224,15 @@ def timeline_events(report: Report, audit: dict[str, Any] | None,
                 continue
             event = entry_event(entry, label, record.source, loc.folder, loc.message_nid)
             if event is not None:
-                events.append({**event, "history": h_index, "entry": entry.index,
-                               "lineage": lineage, "seen_in": [here]})
+                events.append(
+                    {
+                        **event,
+                        "history": h_index,
+                        "entry": entry.index,
+                        "lineage": lineage,
+                        "seen_in": [here],
+                    }
+                )
                 first[key] = events[-1]
     # Entries that only an earlier, recovered version of a history still holds.
     for r_index, item in enumerate(report.extra.get("recovered") or []):
@@ -205,26 +252,37 @@ def timeline_events(report: Report, audit: dict[str, Any] | None,
             moment = datetime.fromisoformat(copy["delivery_time"])
             source = sources.get(copy.get("source"))
             ident = group.get("internet_message_id") or f"{group['key_method']}:{group['key']}"
-            events.append({
-                "message": f"Copy {number} of {len(copies)} of {ident} "
-                           f"({group.get('subject') or 'no subject'}) in {copy['folder']}",
-                "datetime": moment.isoformat(),
-                "timestamp": _micros(moment),
-                "timestamp_desc": COPY_DESCRIPTION,
-                "data_type": COPY_DATA_TYPE,
-                "parser": COPY_PARSER,
-                "display_name": _display(source.kind if source else "unknown",
-                                         copy.get("source") or ""),
-                "sha256_hash": source.sha256 if source else None,
-                "folder": copy["folder"],
-                "nid": copy["nid"],
-                "offset": None,
-                "internet_message_id": group.get("internet_message_id"),
-                "time_zone": "UTC",
-                "timezone_basis": DELIVERY_BASIS,
-            })
-    events.sort(key=lambda e: (e["timestamp"], e["data_type"], e.get("history", -1),
-                               e.get("entry", -1), e["folder"] or "", e["nid"] or -1))
+            events.append(
+                {
+                    "message": f"Copy {number} of {len(copies)} of {ident} "
+                    f"({group.get('subject') or 'no subject'}) in {copy['folder']}",
+                    "datetime": moment.isoformat(),
+                    "timestamp": _micros(moment),
+                    "timestamp_desc": COPY_DESCRIPTION,
+                    "data_type": COPY_DATA_TYPE,
+                    "parser": COPY_PARSER,
+                    "display_name": _display(
+                        source.kind if source else "unknown", copy.get("source") or ""
+                    ),
+                    "sha256_hash": source.sha256 if source else None,
+                    "folder": copy["folder"],
+                    "nid": copy["nid"],
+                    "offset": None,
+                    "internet_message_id": group.get("internet_message_id"),
+                    "time_zone": "UTC",
+                    "timezone_basis": DELIVERY_BASIS,
+                }
+            )
+    events.sort(
+        key=lambda e: (
+            e["timestamp"],
+            e["data_type"],
+            e.get("history", -1),
+            e.get("entry", -1),
+            e["folder"] or "",
+            e["nid"] or -1,
+        )
+    )
     return events, skipped
 
 
@@ -234,7 +292,7 @@ def run_event(meta: dict[str, Any]) -> dict[str, Any]:
     started = datetime.fromisoformat(meta["started_at"])
     return {
         "message": f"{meta['tool']} {meta['version']} audit run {meta['run_id']}: "
-                   + " ".join(meta["command_line"]),
+        + " ".join(meta["command_line"]),
         "datetime": started.isoformat(),
         "timestamp": _micros(started),
         "timestamp_desc": "Analysis Run Time",

@@ -52,8 +52,12 @@ def geometry(boot: bytes) -> FatGeometry | None:
         return None
     bpb = BOOT_SECTOR.parse(boot)
     sector, per_cluster = bpb.bytes_per_sector, bpb.sectors_per_cluster
-    if sector not in (512, 1024, 2048, 4096) or per_cluster == 0 or \
-            per_cluster & (per_cluster - 1) or bpb.fat_count == 0:
+    if (
+        sector not in (512, 1024, 2048, 4096)
+        or per_cluster == 0
+        or per_cluster & (per_cluster - 1)
+        or bpb.fat_count == 0
+    ):
         return None
     fat_sectors = bpb.fat_size_16 or bpb.fat_size_32
     total = bpb.total_sectors_16 or bpb.total_sectors_32
@@ -63,8 +67,14 @@ def geometry(boot: bytes) -> FatGeometry | None:
         return None
     clusters = (total - first_data) // per_cluster
     bits = 12 if clusters < 4085 else 16 if clusters < 65525 else 32
-    return FatGeometry(bits, bpb.reserved_sectors * sector, fat_sectors * sector,
-                       first_data * sector, per_cluster * sector, clusters)
+    return FatGeometry(
+        bits,
+        bpb.reserved_sectors * sector,
+        fat_sectors * sector,
+        first_data * sector,
+        per_cluster * sector,
+        clusters,
+    )
 
 
 def _entries(table: bytes, bits: int, count: int) -> list[int]:
@@ -80,7 +90,7 @@ def _entries(table: bytes, bits: int, count: int) -> list[int]:
         return out
     width = bits // 8
     view = memoryview(table)[: len(table) // width * width].cast("H" if bits == 16 else "I")
-    values = view[2: count + 2].tolist()
+    values = view[2 : count + 2].tolist()
     return [v & 0x0FFFFFFF for v in values] if bits == 32 else values
 
 
@@ -93,7 +103,8 @@ def free_cluster_runs(table: bytes, geo: FatGeometry) -> list[tuple[int, int]]:
         if value == 0 and start is None:
             start = index
         elif value != 0 and start is not None:
-            runs.append((geo.data_offset + start * geo.cluster_bytes,
-                         (index - start) * geo.cluster_bytes))
+            runs.append(
+                (geo.data_offset + start * geo.cluster_bytes, (index - start) * geo.cluster_bytes)
+            )
             start = None
     return runs

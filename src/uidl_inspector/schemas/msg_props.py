@@ -8,14 +8,7 @@ property entries until the end of the stream.
 
 from __future__ import annotations
 
-from construct import (
-    Bytes,
-    GreedyRange,
-    Int16ul,
-    Int32ul,
-    Padding,
-    Struct,
-)
+from construct import Bytes, GreedyRange, Int16ul, Int32ul, Padding, Struct
 
 __all__ = [
     "PropertyEntry",
@@ -33,10 +26,7 @@ PROPERTY_STREAM = "__properties_version1.0"
 # first on disk. For fixed-size types the 8-byte value holds the value; for variable-size
 # types it holds the stream size (4 bytes) and 4 reserved bytes.
 PropertyEntry = Struct(
-    "prop_type" / Int16ul,
-    "prop_id" / Int16ul,
-    "flags" / Int32ul,
-    "value" / Bytes(8),
+    "prop_type" / Int16ul, "prop_id" / Int16ul, "flags" / Int32ul, "value" / Bytes(8)
 )
 
 # [MS-OXMSG] 2.4.1.1: header of the top-level message's property stream.

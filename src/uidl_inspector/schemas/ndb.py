@@ -607,9 +607,13 @@ class FastRecord:
         missing = set(wanted) - set(names)
         if missing:
             raise KeyError(f"no field {sorted(missing)} in the declaration")
-        return struct.Struct("<" + "".join(
-            code if name in wanted else f"{struct.calcsize('<' + code)}x"
-            for name, code in zip(names, codes, strict=True)))
+        return struct.Struct(
+            "<"
+            + "".join(
+                code if name in wanted else f"{struct.calcsize('<' + code)}x"
+                for name, code in zip(names, codes, strict=True)
+            )
+        )
 
     def parse(self, data: bytes, offset: int = 0) -> Any:
         """One record at ``offset``."""

@@ -34,13 +34,7 @@ from construct import (
     Terminated,
     this,
 )
-from construct.core import (
-    evaluate,
-    stream_read_entire,
-    stream_seek,
-    stream_tell,
-    stream_write,
-)
+from construct.core import evaluate, stream_read_entire, stream_seek, stream_tell, stream_write
 
 __all__ = [
     "PBLOB_VERSION",
@@ -244,9 +238,4 @@ PopBlob = Struct(
 # The same declaration parsed by Construct's generic, checked path: every one of Count tags
 # must be NUL-terminated and hold the fixed fields, and nothing may follow. Slow; used in
 # tests as the reference the fast path is proved against.
-PopBlobChecked = Struct(
-    "version" / Int16ul,
-    "count" / Int16ul,
-    "tags" / _TAGS.declared,
-    Terminated,
-)
+PopBlobChecked = Struct("version" / Int16ul, "count" / Int16ul, "tags" / _TAGS.declared, Terminated)

@@ -59,8 +59,10 @@ class RawReader(io.RawIOBase):
         except OSError:
             raise
         except Exception as exc:  # noqa: BLE001 - back ends (libyal, TSK) raise anything
-            raise OSError(f"cannot read at offset {self._start + self._offset}: "
-                          f"{' '.join(str(exc).split())[:200]}") from exc
+            raise OSError(
+                f"cannot read at offset {self._start + self._offset}: "
+                f"{' '.join(str(exc).split())[:200]}"
+            ) from exc
         buffer[: len(data)] = data
         self._offset += len(data)
         return len(data)
@@ -71,8 +73,9 @@ class RawReader(io.RawIOBase):
         super().close()
 
 
-def hash_stream(handle: BinaryIO, chunk: int = 1 << 20,
-                progress: Callable[[int], None] | None = None) -> tuple[int, str, str]:
+def hash_stream(
+    handle: BinaryIO, chunk: int = 1 << 20, progress: Callable[[int], None] | None = None
+) -> tuple[int, str, str]:
     """Size, SHA-256 and MD5 of a read-only stream from its start, in one pass;
     ``progress`` gets the bytes hashed so far (a disk image takes minutes)."""
     sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0

@@ -30,9 +30,19 @@ from uidl_inspector.schemas.popblob import (
 )
 from uidl_inspector.store.msg import OLE_MAGIC
 
-__all__ = ["PST_MAGIC", "EvidenceFile", "Evidence", "sniff", "detect_kind",
-           "looks_like_pop_blob", "decode_hex_text", "walk_inputs", "open_evidence",
-           "MAX_BLOB_FILE", "MAX_WALK_DEPTH"]
+__all__ = [
+    "PST_MAGIC",
+    "EvidenceFile",
+    "Evidence",
+    "sniff",
+    "detect_kind",
+    "looks_like_pop_blob",
+    "decode_hex_text",
+    "walk_inputs",
+    "open_evidence",
+    "MAX_BLOB_FILE",
+    "MAX_WALK_DEPTH",
+]
 
 PST_MAGIC = b"!BDN"
 MAX_BLOB_FILE = 64 << 20  # a 65,535-tag BLOB is a few MB; its hex text twice that
@@ -41,8 +51,9 @@ _SNIFF = 4096
 _EWF_MAGIC = (b"EVF\x09\r\n\xff\x00", b"EVF2\r\n\x81\x00", b"LVF\x09\r\n\xff\x00")
 _CLIENT_KINDS = {b"SM": "pst", b"SO": "ost", b"AB": "pst"}  # wMagicClient at offset 8
 _PRINTABLE = re.compile(rb"^[\x20-\x7e\r\n\t]*$")  # what hex text (and MFCMAPI's) is made of
-_TAG_HEAD = re.compile(rb"^[%s][%s][0-9]{14}" % (
-    re.escape(b"".join(OPERATIONS)), re.escape(b"".join(CONTENTS))))
+_TAG_HEAD = re.compile(
+    rb"^[%s][%s][0-9]{14}" % (re.escape(b"".join(OPERATIONS)), re.escape(b"".join(CONTENTS)))
+)
 
 
 def looks_like_pop_blob(data: bytes | None) -> bool:
@@ -78,7 +89,7 @@ def decode_hex_text(text: bytes) -> tuple[bytes | None, str | None]:
     declared = None
     prefix = _MFCMAPI_PREFIX.match(text)
     if prefix:
-        declared, text = int(prefix[1]), text[prefix.end():]
+        declared, text = int(prefix[1]), text[prefix.end() :]
     digits = text.replace(b"0x", b"").replace(b"0X", b"").translate(None, _SEPARATORS)
     if not digits or len(digits) % 2 or digits.translate(None, _HEX_DIGITS):
         return None, None
@@ -135,8 +146,9 @@ def _image_kind(path: str, head: bytes) -> str:
         return "image" if image.looks_like_image(head) else "unknown"
     if head.startswith(_EWF_MAGIC) and image.first_segment(path) != path:
         return "segment"
-    if image.looks_like_image(head) or (image.looks_like_image(head, weak=True) and
-                                        image.image_format(path) is not None):
+    if image.looks_like_image(head) or (
+        image.looks_like_image(head, weak=True) and image.image_format(path) is not None
+    ):
         return "image"
     return "unknown"
 
@@ -162,8 +174,12 @@ def _classify(path: str, from_directory: bool) -> EvidenceFile:
         if kind == "segment":
             from uidl_inspector.store.image import first_segment
 
-            return EvidenceFile(path, kind, f"a later segment of the split image "
-                                f"{first_segment(path)}: give that file", from_directory)
+            return EvidenceFile(
+                path,
+                kind,
+                f"a later segment of the split image {first_segment(path)}: give that file",
+                from_directory,
+            )
         return EvidenceFile(path, kind, None, from_directory)
     except OSError as exc:
         return EvidenceFile(path, None, f"cannot read: {exc.strerror or exc}", from_directory)
@@ -241,8 +257,9 @@ class Evidence:
         self.close()
 
 
-def open_evidence(path: str | os.PathLike[str], kind: str | None = None,
-                  stream: BinaryIO | None = None) -> Evidence:
+def open_evidence(
+    path: str | os.PathLike[str], kind: str | None = None, stream: BinaryIO | None = None
+) -> Evidence:
     """Open ``path`` read-only as what its content says it is.
 
     ``stream`` (with ``kind``): read the content from this read-only stream, a file inside
@@ -262,14 +279,14 @@ def open_evidence(path: str | os.PathLike[str], kind: str | None = None,
         from uidl_inspector.store.pst import open_pst
 
         store = open_pst(path, stream=stream)
-        return Evidence(path, kind, store.variant, store.encryption, store=store,
-                        findings=list(store.findings))
+        return Evidence(
+            path, kind, store.variant, store.encryption, store=store, findings=list(store.findings)
+        )
     if kind == "msg":
         from uidl_inspector.store.msg import open_msg
 
         message = open_msg(path, data)
-        return Evidence(path, kind, "msg", None, message=message,
-                        findings=list(message.findings))
+        return Evidence(path, kind, "msg", None, message=message, findings=list(message.findings))
     if kind in ("blob", "hex"):
         data = Path(path).read_bytes() if data is None else data
         findings = []
@@ -282,4 +299,3 @@ def open_evidence(path: str | os.PathLike[str], kind: str | None = None,
             data = decoded
         return Evidence(path, kind, "blob", None, blob=data, findings=findings)
     raise NotAStoreError(f"{path}: not a PST/OST store, an MSG file or a POP3 history BLOB")
-

@@ -25,14 +25,32 @@ from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import fat
 from uidl_inspector.store.byteview import RawReader, hash_stream
 
-__all__ = ["INSTALL_HINT", "ImageError", "ImageOptions", "Place", "FoundFile", "ImageScan",
-           "DistinctStore", "distinct_stores", "DataRange", "dfvfs_available",
-           "image_format", "looks_like_image", "parse_selection", "parse_credential",
-           "first_segment", "segments", "CREDENTIAL_TYPES", "open_path_spec", "data_ranges",
-           "MAX_DIR_DEPTH"]
+__all__ = [
+    "INSTALL_HINT",
+    "ImageError",
+    "ImageOptions",
+    "Place",
+    "FoundFile",
+    "ImageScan",
+    "DistinctStore",
+    "distinct_stores",
+    "DataRange",
+    "dfvfs_available",
+    "image_format",
+    "looks_like_image",
+    "parse_selection",
+    "parse_credential",
+    "first_segment",
+    "segments",
+    "CREDENTIAL_TYPES",
+    "open_path_spec",
+    "data_ranges",
+    "MAX_DIR_DEPTH",
+]
 
-INSTALL_HINT = ("a disk image; reading images needs dfVFS: "
-                "python -m pip install 'uidl-inspector[images]'")
+INSTALL_HINT = (
+    "a disk image; reading images needs dfVFS: python -m pip install 'uidl-inspector[images]'"
+)
 MAX_DIR_DEPTH = 128
 STORE_KINDS = ("pst", "ost", "msg")
 _HEAD = 4096
@@ -42,12 +60,29 @@ _ENCRYPTED = {"BDE": "BitLocker", "FVDE": "FileVault", "LUKSDE": "LUKS"}
 # Container and volume signatures (offset, bytes) in a file's first 4 KiB. Strong ones
 # decide without dfVFS (so that an image is not called "unknown"); weak ones only decide
 # whether dfVFS's slower scan is worth running on a file.
-_MAGIC = ((0, b"EVF\x09\r\n\xff\x00"), (0, b"EVF2\r\n\x81\x00"), (0, b"LVF\x09\r\n\xff\x00"),
-          (0, b"KDMV"), (0, b"# Disk DescriptorFile"), (0, b"QFI\xfb"), (0, b"vhdxfile"),
-          (0, b"conectix"), (512, b"EFI PART"), (3, b"NTFS    "), (3, b"EXFAT   "),
-          (3, b"-FVE-FS-"), (0, b"LUKS\xba\xbe"), (32, b"NXSB"), (0, b"XFSB"),
-          (512, b"LABELONE"), (0, b"WithoutFreeSpace"), (0, b"WithouFreSpacExt"),
-          (0x36, b"FAT12   "), (0x36, b"FAT16   "), (0x52, b"FAT32   "))
+_MAGIC = (
+    (0, b"EVF\x09\r\n\xff\x00"),
+    (0, b"EVF2\r\n\x81\x00"),
+    (0, b"LVF\x09\r\n\xff\x00"),
+    (0, b"KDMV"),
+    (0, b"# Disk DescriptorFile"),
+    (0, b"QFI\xfb"),
+    (0, b"vhdxfile"),
+    (0, b"conectix"),
+    (512, b"EFI PART"),
+    (3, b"NTFS    "),
+    (3, b"EXFAT   "),
+    (3, b"-FVE-FS-"),
+    (0, b"LUKS\xba\xbe"),
+    (32, b"NXSB"),
+    (0, b"XFSB"),
+    (512, b"LABELONE"),
+    (0, b"WithoutFreeSpace"),
+    (0, b"WithouFreSpacExt"),
+    (0x36, b"FAT12   "),
+    (0x36, b"FAT16   "),
+    (0x52, b"FAT32   "),
+)
 _WEAK_MAGIC = ((1080, b"\x53\xef"), (1024, b"H+"), (1024, b"HX"), (510, b"\x55\xaa"))
 
 
@@ -67,11 +102,15 @@ def dfvfs_available() -> bool:
 def looks_like_image(head: bytes, weak: bool = False) -> bool:
     """A container or volume signature in the first bytes: the verdict without dfVFS, and
     (``weak``, also 2-byte signatures) the test before asking dfVFS."""
-    found = any(head[at:at + len(magic)] == magic for at, magic in _MAGIC)
+    found = any(head[at : at + len(magic)] == magic for at, magic in _MAGIC)
     if found or not weak:
-        return found or (len(head) >= 512 and head[510:512] == b"\x55\xaa" and
-                         head[446] in (0, 0x80) and head[450] != 0)  # an MBR's first entry
-    return any(head[at:at + len(magic)] == magic for at, magic in _WEAK_MAGIC)
+        return found or (
+            len(head) >= 512
+            and head[510:512] == b"\x55\xaa"
+            and head[446] in (0, 0x80)
+            and head[450] != 0
+        )  # an MBR's first entry
+    return any(head[at : at + len(magic)] == magic for at, magic in _WEAK_MAGIC)
 
 
 def image_format(path: str) -> str | None:
@@ -179,8 +218,14 @@ class Place:
         return f"{text} (deleted, inode {self.inode})" if self.deleted else text
 
     def to_dict(self) -> dict[str, Any]:
-        return {"image": self.image, "partition": self.partition, "snapshot": self.snapshot,
-                "path": self.path, "deleted": self.deleted, "path_spec": self.path_spec}
+        return {
+            "image": self.image,
+            "partition": self.partition,
+            "snapshot": self.snapshot,
+            "path": self.path,
+            "deleted": self.deleted,
+            "path_spec": self.path_spec,
+        }
 
 
 @dataclass(frozen=True)
@@ -247,8 +292,10 @@ def _volume(spec: Any) -> _Volume:
         location = getattr(node, "location", None) or ""
         if node.type_indicator == definitions.TYPE_INDICATOR_VSHADOW:
             snapshot = node.store_index + 1
-        elif node.type_indicator in definitions.VOLUME_SYSTEM_TYPE_INDICATORS and \
-                location not in ("", "/"):
+        elif node.type_indicator in definitions.VOLUME_SYSTEM_TYPE_INDICATORS and location not in (
+            "",
+            "/",
+        ):
             partition.insert(0, location.strip("/"))
         node = node.parent
     return _Volume("/".join(partition) or None, snapshot, spec.type_indicator, spec)
@@ -276,8 +323,13 @@ def _mediator() -> Any:
         def GetVolumeSnapshotIdentifiers(self, volume_system: Any, ids: list[str]) -> list[str]:  # noqa: N802
             return list(ids)
 
-        def UnlockEncryptedVolume(self, scanner: Any, context: Any, node: Any,  # noqa: N802
-                                  credentials: Any) -> bool:
+        def UnlockEncryptedVolume(
+            self,
+            scanner: Any,
+            context: Any,
+            node: Any,  # noqa: N802
+            credentials: Any,
+        ) -> bool:
             self.locked.append(node.type_indicator)
             return False
 
@@ -292,14 +344,23 @@ class ImageScan:
     rest of the image examined.
     """
 
-    def __init__(self, path: str, options: ImageOptions | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        options: ImageOptions | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         self.path = path
         self.options = options or ImageOptions()
         self.progress = progress
         self.format: str | None = None
-        self.examined = {"partitions": 0, "snapshots": 0, "file_systems": 0, "files": 0,
-                         "stores": 0}
+        self.examined = {
+            "partitions": 0,
+            "snapshots": 0,
+            "file_systems": 0,
+            "files": 0,
+            "stores": 0,
+        }
         self.errors: list[str] = []
         self.findings: list[Finding] = []
 
@@ -321,26 +382,29 @@ class ImageScan:
         try:
             specs = scanner.GetBasePathSpecs(self.path, options)
         except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
-            raise ImageError(f"{self.path}: dfVFS cannot read the image: {_short(exc)}") \
-                from None
+            raise ImageError(f"{self.path}: dfVFS cannot read the image: {_short(exc)}") from None
         # A source dfVFS does not take for an image comes back as the host file itself:
         # never walk the host's file system.
         specs = [spec for spec in specs if spec.type_indicator != definitions.TYPE_INDICATOR_OS]
         self.format = image_format(self.path)
         for kind in mediator.locked:
             name = _ENCRYPTED.get(kind, kind)
-            hint = ("could not be unlocked with the --credential given"
-                    if self.options.credentials else
-                    "is locked: pass --credential password:SECRET (or recovery_password:, "
-                    "startup_key:, key_data:)")
+            hint = (
+                "could not be unlocked with the --credential given"
+                if self.options.credentials
+                else "is locked: pass --credential password:SECRET (or recovery_password:, "
+                "startup_key:, key_data:)"
+            )
             self.errors.append(f"{self.path}: a {name} encrypted volume {hint}")
         if not specs:
             specs = self._whole_media_file_system()
         if not specs and not mediator.locked:
-            self.findings.append(Finding("image_no_file_system", None,
-                                         "dfVFS found no file system it can read"))
-        volumes = sorted((_volume(spec) for spec in specs),
-                         key=lambda v: (v.partition or "", v.snapshot or 0))
+            self.findings.append(
+                Finding("image_no_file_system", None, "dfVFS found no file system it can read")
+            )
+        volumes = sorted(
+            (_volume(spec) for spec in specs), key=lambda v: (v.partition or "", v.snapshot or 0)
+        )
         self._unread_partitions(volumes)
         self.examined["partitions"] = len({v.partition for v in volumes if v.partition})
         self.examined["snapshots"] = sum(1 for v in volumes if v.snapshot is not None)
@@ -356,10 +420,14 @@ class ImageScan:
         seen = {(v.partition or "").split("/")[0] for v in volumes}
         for name in sorted(set(extents) - seen):
             if chosen == ("all",) or name.lstrip("p") in chosen:
-                self.findings.append(Finding(
-                    "partition_without_file_system", extents[name][0],
-                    f"{name}: no file system dfVFS can read (damaged, encrypted or "
-                    "unsupported)"))
+                self.findings.append(
+                    Finding(
+                        "partition_without_file_system",
+                        extents[name][0],
+                        f"{name}: no file system dfVFS can read (damaged, encrypted or "
+                        "unsupported)",
+                    )
+                )
 
     def _whole_media_file_system(self) -> list[Any]:
         """A file system on the whole media when no volume yielded one (a FAT volume image
@@ -388,14 +456,20 @@ class ImageScan:
 
         volumes = self.volumes()
         for number, volume in enumerate(volumes, 1):
-            label = "::".join(filter(None, (volume.partition, volume.snapshot and
-                                            f"vss{volume.snapshot}"))) or "volume"
+            label = (
+                "::".join(
+                    filter(None, (volume.partition, volume.snapshot and f"vss{volume.snapshot}"))
+                )
+                or "volume"
+            )
             self._say(f"{label} ({number} of {len(volumes)})")
             try:
                 file_system = resolver.Resolver.OpenFileSystem(volume.spec)
             except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
-                self.errors.append(f"{self.path}: {label}: cannot open its "
-                                   f"{volume.file_system} file system: {_short(exc)}")
+                self.errors.append(
+                    f"{self.path}: {label}: cannot open its "
+                    f"{volume.file_system} file system: {_short(exc)}"
+                )
                 continue
             self.examined["file_systems"] += 1
             yield from self._live(volume, file_system, label)
@@ -404,11 +478,22 @@ class ImageScan:
 
     def _say(self, where: str) -> None:
         if self.progress is not None:
-            self.progress(f"{self.path}: {where}: {self.examined['files']} files examined, "
-                          f"{self.examined['stores']} stores found")
+            self.progress(
+                f"{self.path}: {where}: {self.examined['files']} files examined, "
+                f"{self.examined['stores']} stores found"
+            )
 
-    def _found(self, volume: _Volume, path: str, spec: Any, size: int, deleted: bool,
-               inode: int | None, label: str, everything: bool = False) -> FoundFile | None:
+    def _found(
+        self,
+        volume: _Volume,
+        path: str,
+        spec: Any,
+        size: int,
+        deleted: bool,
+        inode: int | None,
+        label: str,
+        everything: bool = False,
+    ) -> FoundFile | None:
         """The file as a FoundFile when its first bytes say it is a store (``everything``:
         whatever it holds, kind "data", for a carver)."""
         from uidl_inspector.store.detect import sniff
@@ -417,22 +502,36 @@ class ImageScan:
         if self.examined["files"] % 256 == 0:
             self._say(label)
         if everything:
-            return FoundFile(Place(self.path, volume.partition, volume.snapshot, path, deleted,
-                                   _serialise(spec), inode), "data", size, spec)
+            return FoundFile(
+                Place(
+                    self.path,
+                    volume.partition,
+                    volume.snapshot,
+                    path,
+                    deleted,
+                    _serialise(spec),
+                    inode,
+                ),
+                "data",
+                size,
+                spec,
+            )
         if size < _MIN_STORE:
             return None
         try:
             with open_path_spec(spec) as handle:
                 kind = sniff(handle.read(_HEAD), size)
         except (_dfvfs_error(), OSError, RuntimeError, ValueError) as exc:
-            self.findings.append(Finding("image_file_unreadable", None,
-                                         f"{label}:{path}: {_short(exc)}"))
+            self.findings.append(
+                Finding("image_file_unreadable", None, f"{label}:{path}: {_short(exc)}")
+            )
             return None
         if kind not in STORE_KINDS:
             return None
         self.examined["stores"] += 1
-        place = Place(self.path, volume.partition, volume.snapshot, path, deleted,
-                      _serialise(spec), inode)
+        place = Place(
+            self.path, volume.partition, volume.snapshot, path, deleted, _serialise(spec), inode
+        )
         return FoundFile(place, kind, size, spec)
 
     def _live(self, volume: _Volume, file_system: Any, label: str) -> Iterator[FoundFile]:
@@ -445,9 +544,13 @@ class ImageScan:
             try:
                 children = sorted(entry.sub_file_entries, key=lambda e: e.name or "")
             except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
-                self.findings.append(Finding("image_directory_unreadable", None,
-                                             f"{label}:{_location(entry, separator)}: "
-                                             f"{_short(exc)}"))
+                self.findings.append(
+                    Finding(
+                        "image_directory_unreadable",
+                        None,
+                        f"{label}:{_location(entry, separator)}: {_short(exc)}",
+                    )
+                )
                 continue
             directories = []
             for child in children:
@@ -462,16 +565,20 @@ class ImageScan:
                         continue
                     path, size = _location(child, separator), child.size or 0
                 except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
-                    self.findings.append(Finding("image_file_unreadable", None,
-                                                 f"{label}:{child.name}: {_short(exc)}"))
+                    self.findings.append(
+                        Finding(
+                            "image_file_unreadable", None, f"{label}:{child.name}: {_short(exc)}"
+                        )
+                    )
                     continue
                 found = self._found(volume, path, child.path_spec, size, False, None, label)
                 if found is not None:
                     yield found
             stack.extend(reversed(directories))
 
-    def _deleted(self, volume: _Volume, label: str,
-                 everything: bool = False) -> Iterator[FoundFile]:
+    def _deleted(
+        self, volume: _Volume, label: str, everything: bool = False
+    ) -> Iterator[FoundFile]:
         """Deleted regular files whose metadata is still unallocated (not reused), through
         The Sleuth Kit over the same volume: names left in directories and TSK's orphans."""
         import pytsk3
@@ -483,9 +590,13 @@ class ImageScan:
         try:
             info = resolver.Resolver.OpenFileSystem(_tsk_spec(volume)).GetFsInfo()
         except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
-            self.findings.append(Finding("deleted_files_not_listed", None,
-                                         f"{label}: The Sleuth Kit cannot read this "
-                                         f"{volume.file_system}: {_short(exc)}"))
+            self.findings.append(
+                Finding(
+                    "deleted_files_not_listed",
+                    None,
+                    f"{label}: The Sleuth Kit cannot read this {volume.file_system}: {_short(exc)}",
+                )
+            )
             return
         stack = [(info.info.root_inum, "", 0)]
         directories, files = {info.info.root_inum}, set()
@@ -508,15 +619,21 @@ class ImageScan:
                         directories.add(meta.addr)
                         stack.append((meta.addr, child, depth + 1))
                     continue
-                unallocated = (int(name.flags) & pytsk3.TSK_FS_NAME_FLAG_UNALLOC and
-                               int(meta.flags) & pytsk3.TSK_FS_META_FLAG_UNALLOC)
-                if meta.type != pytsk3.TSK_FS_META_TYPE_REG or not unallocated or \
-                        meta.addr in files:
+                unallocated = (
+                    int(name.flags) & pytsk3.TSK_FS_NAME_FLAG_UNALLOC
+                    and int(meta.flags) & pytsk3.TSK_FS_META_FLAG_UNALLOC
+                )
+                if (
+                    meta.type != pytsk3.TSK_FS_META_TYPE_REG
+                    or not unallocated
+                    or meta.addr in files
+                ):
                     continue
                 files.add(meta.addr)
                 spec = _tsk_spec(volume, child, inode=meta.addr)
-                found = self._found(volume, child, spec, int(meta.size), True, meta.addr, label,
-                                    everything)
+                found = self._found(
+                    volume, child, spec, int(meta.size), True, meta.addr, label, everything
+                )
                 if found is not None:
                     yield found
 
@@ -558,8 +675,9 @@ def _tsk_spec(volume: _Volume, location: str = "/", **more: Any) -> Any:
     from dfvfs.lib import definitions
     from dfvfs.path import factory
 
-    return factory.Factory.NewPathSpec(definitions.TYPE_INDICATOR_TSK, location=location,
-                                       parent=volume.spec.parent, **more)
+    return factory.Factory.NewPathSpec(
+        definitions.TYPE_INDICATOR_TSK, location=location, parent=volume.spec.parent, **more
+    )
 
 
 def _location(entry: Any, separator: str) -> str:
@@ -611,8 +729,9 @@ def data_ranges(path: str, options: ImageOptions | None = None) -> Iterator[Data
     if scan.options.deleted:
         for volume in volumes:
             for found in scan._deleted(volume, volume.partition or "volume", everything=True):
-                yield DataRange("deleted_file", None, found.size, volume.partition,
-                                found.place, found.spec)
+                yield DataRange(
+                    "deleted_file", None, found.size, volume.partition, found.place, found.spec
+                )
 
 
 def _media_spec(volumes: list[_Volume]) -> Any:
@@ -624,8 +743,10 @@ def _media_spec(volumes: list[_Volume]) -> Any:
         return None
     node = volumes[0].spec.parent
     while node is not None:
-        if node.type_indicator in definitions.STORAGE_MEDIA_IMAGE_TYPE_INDICATORS or \
-                node.type_indicator == definitions.TYPE_INDICATOR_OS:
+        if (
+            node.type_indicator in definitions.STORAGE_MEDIA_IMAGE_TYPE_INDICATORS
+            or node.type_indicator == definitions.TYPE_INDICATOR_OS
+        ):
             return node
         node = node.parent
     return None
@@ -642,13 +763,13 @@ def _partition_extents(volumes: list[_Volume]) -> dict[str, tuple[int, int]]:
     opened: set[str] = set()
     for volume in volumes:
         node = volume.spec.parent
-        while node is not None and not (node.type_indicator in tables and
-                                        getattr(node, "location", "/") != "/"):
+        while node is not None and not (
+            node.type_indicator in tables and getattr(node, "location", "/") != "/"
+        ):
             node = node.parent
         if node is None:
             continue
-        root = factory.Factory.NewPathSpec(node.type_indicator, location="/",
-                                           parent=node.parent)
+        root = factory.Factory.NewPathSpec(node.type_indicator, location="/", parent=node.parent)
         if root.comparable in opened:
             continue
         opened.add(root.comparable)
@@ -706,11 +827,21 @@ def _ntfs_unallocated(volume: _Volume, media: Any, start: int) -> Iterator[DataR
             if free and run_start is None:
                 run_start = index
             elif not free and run_start is not None:
-                yield DataRange("unallocated", start + run_start * cluster,
-                                (index - run_start) * cluster, volume.partition, spec=media)
+                yield DataRange(
+                    "unallocated",
+                    start + run_start * cluster,
+                    (index - run_start) * cluster,
+                    volume.partition,
+                    spec=media,
+                )
                 run_start = None
         if run_start is not None:  # a match ends at a 0xff byte or at the bitmap's end
             end = min(match.end() * 8, clusters)
-            yield DataRange("unallocated", start + run_start * cluster,
-                            (end - run_start) * cluster, volume.partition, spec=media)
+            yield DataRange(
+                "unallocated",
+                start + run_start * cluster,
+                (end - run_start) * cluster,
+                volume.partition,
+                spec=media,
+            )
             run_start = None

@@ -299,8 +299,11 @@ class PropertyContext:
             return self._value(self.types[prop_id], self._hnids[prop_id])
         except (LtpError, ValueError, OverflowError) as error:
             self.findings.append(
-                Finding("pc_bad_value", None,
-                        f"node {self.node.nid:#x} property {prop_id:#06x}: {error}")
+                Finding(
+                    "pc_bad_value",
+                    None,
+                    f"node {self.node.nid:#x} property {prop_id:#06x}: {error}",
+                )
             )
             return None
 

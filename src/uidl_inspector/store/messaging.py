@@ -37,7 +37,6 @@ class PstParts(Protocol):
     def folder_path(self, nid: int) -> str: ...
 
 
-
 def table_nid(folder_nid: int, nid_type: int) -> int:
     """The NID of a folder's hierarchy, contents or associated table (§2.4.4)."""
     return (folder_nid & ~0x1F) | nid_type
@@ -89,8 +88,9 @@ class _PropsMixin:
 class PstAttachment(_PropsMixin):
     """One row of a message's attachment table, opened on its subnode's PC."""
 
-    def __init__(self, store: PstParts, index: int, node: Node, row: dict[int, Any],
-                 depth: int = 0) -> None:
+    def __init__(
+        self, store: PstParts, index: int, node: Node, row: dict[int, Any], depth: int = 0
+    ) -> None:
         self.store = store
         self.index = index
         self.depth = depth  # the embedding depth of the message holding it

@@ -16,8 +16,17 @@ from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
 from uidl_inspector.mapi import PropId
 
-__all__ = ["Attachment", "Message", "MessageAccessors", "Folder", "Store", "walk_folders",
-           "read_error", "MAX_FOLDER_DEPTH", "MAX_EMBED_DEPTH"]
+__all__ = [
+    "Attachment",
+    "Message",
+    "MessageAccessors",
+    "Folder",
+    "Store",
+    "walk_folders",
+    "read_error",
+    "MAX_FOLDER_DEPTH",
+    "MAX_EMBED_DEPTH",
+]
 
 # Bounds every reader and the locator share, against loops and hostile nesting.
 MAX_FOLDER_DEPTH = 64  # folders below the root
@@ -118,14 +127,16 @@ def walk_folders(root: Folder, findings: list[Finding]) -> Iterator[Folder]:
     while stack:
         folder, depth = stack.pop()
         if folder.nid in seen:
-            findings.append(Finding("folder_cycle", None,
-                                    f"folder nid {folder.nid:#x} reached twice"))
+            findings.append(
+                Finding("folder_cycle", None, f"folder nid {folder.nid:#x} reached twice")
+            )
             continue
         seen.add(folder.nid)
         yield folder
         if depth >= MAX_FOLDER_DEPTH:
-            findings.append(Finding("folder_too_deep", None,
-                                    f"{folder.path}: deeper than {MAX_FOLDER_DEPTH}"))
+            findings.append(
+                Finding("folder_too_deep", None, f"{folder.path}: deeper than {MAX_FOLDER_DEPTH}")
+            )
             continue
         try:
             children = list(folder.subfolders())

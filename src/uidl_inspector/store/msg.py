@@ -32,8 +32,14 @@ from uidl_inspector.mapi import FIXED_SIZE, MV_FLAG, PropId, PropType, filetime_
 from uidl_inspector.schemas.msg_props import HEADER_SIZES, PROPERTY_STREAM, property_stream
 from uidl_inspector.store.model import MAX_EMBED_DEPTH, MessageAccessors
 
-__all__ = ["MsgMessage", "MsgAttachment", "open_msg", "read_msg_olefile", "read_msg_extract",
-           "OLE_MAGIC"]
+__all__ = [
+    "MsgMessage",
+    "MsgAttachment",
+    "open_msg",
+    "read_msg_olefile",
+    "read_msg_extract",
+    "OLE_MAGIC",
+]
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -44,13 +50,24 @@ _EMBEDDED_STORAGE = "__substg1.0_3701000D"
 _STREAM_RE = re.compile(r"^__substg1\.0_([0-9A-Fa-f]{4})([0-9A-Fa-f]{4})$")
 _ATTACH_RE = re.compile(r"^__attach_version1\.0_#([0-9A-Fa-f]{8})$")
 _FLOATING_EPOCH = datetime(1899, 12, 30, tzinfo=timezone.utc)
-_VARIABLE = {PropType.STRING8, PropType.UNICODE, PropType.BINARY, PropType.OBJECT,
-             PropType.GUID}
+_VARIABLE = {PropType.STRING8, PropType.UNICODE, PropType.BINARY, PropType.OBJECT, PropType.GUID}
 # Windows code pages whose Python codec name is not "cp<N>".
-_CODEPAGES = {65001: "utf-8", 20127: "ascii", 1200: "utf-16-le", 28591: "latin-1",
-              28592: "iso8859-2", 28595: "iso8859-5", 28597: "iso8859-7", 28599: "iso8859-9",
-              28605: "iso8859-15", 50220: "iso2022_jp", 51932: "euc_jp", 936: "gbk",
-              54936: "gb18030", 20866: "koi8-r"}
+_CODEPAGES = {
+    65001: "utf-8",
+    20127: "ascii",
+    1200: "utf-16-le",
+    28591: "latin-1",
+    28592: "iso8859-2",
+    28595: "iso8859-5",
+    28597: "iso8859-7",
+    28599: "iso8859-9",
+    28605: "iso8859-15",
+    50220: "iso2022_jp",
+    51932: "euc_jp",
+    936: "gbk",
+    54936: "gb18030",
+    20866: "koi8-r",
+}
 
 
 @dataclass
@@ -132,7 +149,7 @@ def mv_fixed(ptype: int, data: bytes) -> list[Any]:
     """A multi-valued property of a fixed-size base type: values packed in one stream."""
     base = ptype & ~MV_FLAG
     size = FIXED_SIZE.get(base, 8)
-    return [decode_fixed(base, data[i:i + size]) for i in range(0, len(data) - size + 1, size)]
+    return [decode_fixed(base, data[i : i + size]) for i in range(0, len(data) - size + 1, size)]
 
 
 def decode_variable(prop_type: int, data: bytes, codec: str) -> tuple[Any, str | None]:
@@ -162,8 +179,7 @@ class _OleReader:
 
     def children(self, parent: tuple[str, ...]) -> list[str]:
         depth = len(parent)
-        return sorted({e[depth] for e in self.entries
-                       if len(e) > depth and e[:depth] == parent})
+        return sorted({e[depth] for e in self.entries if len(e) > depth and e[:depth] == parent})
 
     def read(self, parts: tuple[str, ...], findings: list[Finding]) -> bytes | None:
         """A whole stream, or None (with a finding when the file cut it short)."""
@@ -172,16 +188,24 @@ class _OleReader:
             return None
         # Lenient olefile follows a cyclic sector chain as far as the declared size: bound it.
         if self.ole.get_size(name) > self.file_size:
-            findings.append(Finding("stream_beyond_file", None,
-                                    f"{name}: declares {self.ole.get_size(name)} bytes in a "
-                                    f"{self.file_size}-byte file"))
+            findings.append(
+                Finding(
+                    "stream_beyond_file",
+                    None,
+                    f"{name}: declares {self.ole.get_size(name)} bytes in a "
+                    f"{self.file_size}-byte file",
+                )
+            )
             return None
         with self.ole.openstream(name) as stream:
             data = stream.read()
         declared = self.ole.get_size(name)
         if len(data) < declared:
-            findings.append(Finding("truncated_stream", None,
-                                    f"{name}: {len(data)} of {declared} bytes readable"))
+            findings.append(
+                Finding(
+                    "truncated_stream", None, f"{name}: {len(data)} of {declared} bytes readable"
+                )
+            )
             return None
         return data
 
@@ -192,24 +216,34 @@ class _OleReader:
         codec = string8_codec(msg.props)
         attachments = [name for name in self.children(parts) if _ATTACH_RE.match(name)]
         if len(attachments) > MAX_ATTACHMENTS:
-            msg.findings.append(Finding("too_many_attachments", None,
-                                        f"{len(attachments)} attachment storages; "
-                                        f"the first {MAX_ATTACHMENTS} are read"))
+            msg.findings.append(
+                Finding(
+                    "too_many_attachments",
+                    None,
+                    f"{len(attachments)} attachment storages; the first {MAX_ATTACHMENTS} are read",
+                )
+            )
         for index, name in enumerate(attachments[:MAX_ATTACHMENTS]):
             apath = (*parts, name)
             att = MsgAttachment(index, "/".join(apath))
             att.props = self.properties(apath, "attachment", att.findings, codec)
             if _EMBEDDED_STORAGE in self.children(apath):
                 if depth >= MAX_EMBED_DEPTH:
-                    att.findings.append(Finding("embedding_too_deep", None,
-                                                f"{att.storage}: deeper than {MAX_EMBED_DEPTH}"))
+                    att.findings.append(
+                        Finding(
+                            "embedding_too_deep",
+                            None,
+                            f"{att.storage}: deeper than {MAX_EMBED_DEPTH}",
+                        )
+                    )
                 else:
                     att.embedded_message = self.message((*apath, _EMBEDDED_STORAGE), depth + 1)
             msg.attachment_list.append(att)
         return msg
 
-    def properties(self, parts: tuple[str, ...], kind: str, findings: list[Finding],
-                   codec: str | None) -> dict[int, Any]:
+    def properties(
+        self, parts: tuple[str, ...], kind: str, findings: list[Finding], codec: str | None
+    ) -> dict[int, Any]:
         """Property stream entries with their values, then streams the stream forgot."""
         where = "/".join(parts) or "(root)"
         raw = self.read((*parts, PROPERTY_STREAM), findings)
@@ -226,21 +260,32 @@ class _OleReader:
                 entries = list(parsed.entries)
                 extra = (len(raw) - HEADER_SIZES[kind]) % 16
                 if len(raw) >= HEADER_SIZES[kind] and extra:
-                    findings.append(Finding("trailing_data", len(raw) - extra,
-                                            f"{where}: {extra} bytes after the last entry"))
+                    findings.append(
+                        Finding(
+                            "trailing_data",
+                            len(raw) - extra,
+                            f"{where}: {extra} bytes after the last entry",
+                        )
+                    )
         streams = {}
         for name in self.children(parts):
             match = _STREAM_RE.match(name)
             if match:
                 streams[(int(match.group(1), 16), int(match.group(2), 16))] = name
         props: dict[int, Any] = {}
-        fixed = [(e.prop_id, e.prop_type, e.value) for e in entries
-                 if e.prop_type not in _VARIABLE and not e.prop_type & 0x1000]
+        fixed = [
+            (e.prop_id, e.prop_type, e.value)
+            for e in entries
+            if e.prop_type not in _VARIABLE and not e.prop_type & 0x1000
+        ]
         for pid, ptype, value in fixed:
             props[pid] = decode_fixed(ptype, value)
         codec = codec or string8_codec(props)
-        wanted = [(e.prop_id, e.prop_type) for e in entries
-                  if e.prop_type in _VARIABLE or e.prop_type & 0x1000]
+        wanted = [
+            (e.prop_id, e.prop_type)
+            for e in entries
+            if e.prop_type in _VARIABLE or e.prop_type & 0x1000
+        ]
         wanted += [key for key in sorted(streams) if key not in wanted]
         for pid, ptype in wanted:
             if pid in props or ptype == PropType.OBJECT:
@@ -250,13 +295,24 @@ class _OleReader:
                 props[pid] = value
         return props
 
-    def variable(self, parts: tuple[str, ...], streams: dict[tuple[int, int], str],
-                 pid: int, ptype: int, codec: str, findings: list[Finding]) -> Any:
+    def variable(
+        self,
+        parts: tuple[str, ...],
+        streams: dict[tuple[int, int], str],
+        pid: int,
+        ptype: int,
+        codec: str,
+        findings: list[Finding],
+    ) -> Any:
         name = streams.get((pid, ptype))
         if name is None:
-            findings.append(Finding("missing_value_stream", None,
-                                    f"{'/'.join(parts) or '(root)'}: no stream for "
-                                    f"property {pid:04X}{ptype:04X}"))
+            findings.append(
+                Finding(
+                    "missing_value_stream",
+                    None,
+                    f"{'/'.join(parts) or '(root)'}: no stream for property {pid:04X}{ptype:04X}",
+                )
+            )
             return None
         data = self.read((*parts, name), findings)
         if data is None:
@@ -268,8 +324,15 @@ class _OleReader:
             findings.append(Finding("bad_string", None, f"{name}: {problem}"))
         return value
 
-    def multi(self, parts: tuple[str, ...], name: str, ptype: int, data: bytes,
-              codec: str, findings: list[Finding]) -> list[Any]:
+    def multi(
+        self,
+        parts: tuple[str, ...],
+        name: str,
+        ptype: int,
+        data: bytes,
+        codec: str,
+        findings: list[Finding],
+    ) -> list[Any]:
         """Multi-valued property ([MS-OXMSG] 2.1.4.2.2): packed, or one stream per value."""
         if ptype & ~MV_FLAG in FIXED_SIZE:
             return mv_fixed(ptype, data)
@@ -307,11 +370,13 @@ def read_msg_olefile(path: str, data: bytes | None = None) -> MsgMessage:
     try:
         # olefile only logs a wrong sector shift; a 2**4976-byte sector cannot be read.
         if ole.sector_size not in (512, 4096) or ole.mini_sector_size != 64:
-            raise CorruptStructureError(f"{path}: sector sizes {ole.sector_size}/"
-                                        f"{ole.mini_sector_size} are not [MS-CFB]'s")
+            raise CorruptStructureError(
+                f"{path}: sector sizes {ole.sector_size}/{ole.mini_sector_size} are not [MS-CFB]'s"
+            )
         if ole.root.size > len(data):  # the mini stream holds every small stream
-            raise CorruptStructureError(f"{path}: mini stream of {ole.root.size} bytes is "
-                                        "larger than the file")
+            raise CorruptStructureError(
+                f"{path}: mini stream of {ole.root.size} bytes is larger than the file"
+            )
         reader = _OleReader(ole, path, len(data))
         if not any(e == (PROPERTY_STREAM,) for e in reader.entries):
             raise NotAStoreError(f"{path}: OLE file without an MSG property stream")
@@ -358,20 +423,26 @@ def _extract_message(source: Any, path: str, storage: str, depth: int) -> MsgMes
         out.props = _extract_props(att, att.props, out.findings, codec)
         if att.type == extract_msg.enums.AttachmentType.MSG:
             if depth >= MAX_EMBED_DEPTH:
-                out.findings.append(Finding("embedding_too_deep", None,
-                                            f"{out.storage}: deeper than {MAX_EMBED_DEPTH}"))
+                out.findings.append(
+                    Finding(
+                        "embedding_too_deep", None, f"{out.storage}: deeper than {MAX_EMBED_DEPTH}"
+                    )
+                )
             else:
                 out.embedded_message = _extract_message(
-                    att.data, path, f"{out.storage}/{_EMBEDDED_STORAGE}", depth + 1)
+                    att.data, path, f"{out.storage}/{_EMBEDDED_STORAGE}", depth + 1
+                )
         elif att.type not in (extract_msg.enums.AttachmentType.DATA,):
-            out.findings.append(Finding("attachment_type", None,
-                                        f"{out.storage}: extract-msg type {att.type.name}"))
+            out.findings.append(
+                Finding("attachment_type", None, f"{out.storage}: extract-msg type {att.type.name}")
+            )
         msg.attachment_list.append(out)
     return msg
 
 
-def _extract_props(owner: Any, store: Any, findings: list[Finding],
-                   codec: str | None) -> dict[int, Any]:
+def _extract_props(
+    owner: Any, store: Any, findings: list[Finding], codec: str | None
+) -> dict[int, Any]:
     """Properties of a message (``codec`` None: from its own code page) or attachment."""
     props: dict[int, Any] = {}
     listed: list[tuple[int, int]] = []
@@ -396,8 +467,11 @@ def _extract_props(owner: Any, store: Any, findings: list[Finding],
         else:
             data = owner.getStream(name)
             if data is None:
-                findings.append(Finding("missing_value_stream", None,
-                                        f"no stream for property {pid:04X}{ptype:04X}"))
+                findings.append(
+                    Finding(
+                        "missing_value_stream", None, f"no stream for property {pid:04X}{ptype:04X}"
+                    )
+                )
                 continue
             value, problem = decode_variable(ptype, data, codec)
             if problem:
@@ -435,8 +509,9 @@ def read_msg_extract(path: str, data: bytes | None = None) -> MsgMessage:
     """Read an MSG through extract-msg (raises its own exceptions on files it rejects)."""
     import extract_msg
 
-    handle = extract_msg.openMsg(path if data is None else data, strict=False,
-                                 delayAttachments=False)
+    handle = extract_msg.openMsg(
+        path if data is None else data, strict=False, delayAttachments=False
+    )
     try:
         return _extract_message(handle, path, "", 0)
     finally:
@@ -450,15 +525,23 @@ def open_msg(path: str, data: bytes | None = None) -> MsgMessage:
 
     data = _content(path, data)
     # NotImplementedError: extract-msg refuses attachments by reference or without data.
-    rejected = (extract_msg.exceptions.ExMsgBaseException, OSError, ValueError, KeyError,
-                IndexError, TypeError, AttributeError, struct.error, UnicodeError,
-                NotImplementedError)
+    rejected = (
+        extract_msg.exceptions.ExMsgBaseException,
+        OSError,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        struct.error,
+        UnicodeError,
+        NotImplementedError,
+    )
     try:
         return read_msg_extract(path, data)
     except rejected as exc:
         message = read_msg_olefile(path, data)
-        message.findings.insert(0, Finding("extract_msg_rejected", None,
-                                           f"{type(exc).__name__}: {exc}"[:300]))
+        message.findings.insert(
+            0, Finding("extract_msg_rejected", None, f"{type(exc).__name__}: {exc}"[:300])
+        )
         return message
-
-

@@ -20,11 +20,7 @@ from typing import Any, BinaryIO
 
 from construct import ConstructError
 
-from uidl_inspector.exceptions import (
-    CorruptStructureError,
-    NotAStoreError,
-    UnsupportedVersionError,
-)
+from uidl_inspector.exceptions import CorruptStructureError, NotAStoreError, UnsupportedVersionError
 from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ndb as s
 from uidl_inspector.schemas.encoding import CRYPT_NAMES, compute_sig, crc32, decode_block
@@ -115,8 +111,9 @@ class NdbFile:
                 self.size = len(self._map)
             else:
                 self.size = os.fstat(self._file.fileno()).st_size
-                self._map = (mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-                             if self.size else b"")
+                self._map = (
+                    mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if self.size else b""
+                )
             self._read_header()
         except BaseException:
             self.close()
@@ -143,8 +140,11 @@ class NdbFile:
         each page it touched in this process's resident set."""
         data = bytes(self._map[start : start + size])
         self._touched += size
-        if self._touched >= RELEASE_EVERY and _DONTNEED is not None \
-                and isinstance(self._map, mmap.mmap):
+        if (
+            self._touched >= RELEASE_EVERY
+            and _DONTNEED is not None
+            and isinstance(self._map, mmap.mmap)
+        ):
             self._map.madvise(_DONTNEED)
             self._touched = 0
         return data
@@ -155,10 +155,11 @@ class NdbFile:
         """``size`` bytes at ``offset`` (fewer at the end), without keeping them mapped: for
         a walk over pages spread across the file (recovery's B-tree walk), which through
         the map would keep a page of memory resident for every page read."""
-        if isinstance(self._map, mmap.mmap) and self._file is not None and offset >= 0 \
-                and size > 0:  # otherwise a slice's meaning, as a damaged store may ask
+        if (
+            isinstance(self._map, mmap.mmap) and self._file is not None and offset >= 0 and size > 0
+        ):  # otherwise a slice's meaning, as a damaged store may ask
             return os.pread(self._file.fileno(), size, offset)
-        return bytes(self._map[offset:offset + size])
+        return bytes(self._map[offset : offset + size])
 
     def _read_header(self) -> None:
         data = self._map

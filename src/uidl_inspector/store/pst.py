@@ -28,8 +28,12 @@ __all__ = ["PstStore", "open_pst"]
 class PstStore:
     """A PST/OST store opened read-only (see ``store.model.Store``)."""
 
-    def __init__(self, path: str | os.PathLike[str], check_parents: bool = False,
-                 stream: BinaryIO | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        check_parents: bool = False,
+        stream: BinaryIO | None = None,
+    ) -> None:
         self.ndb = NdbFile(path, stream)
         self.path = self.ndb.path
         self.variant = self.ndb.variant
@@ -113,8 +117,9 @@ class PstStore:
         return "/".join(reversed(names))
 
 
-def open_pst(path: str | os.PathLike[str], check_parents: bool = False,
-             stream: BinaryIO | None = None) -> PstStore:
+def open_pst(
+    path: str | os.PathLike[str], check_parents: bool = False, stream: BinaryIO | None = None
+) -> PstStore:
     """Open a PST/OST read-only; ``check_parents`` also checks tables against nidParent.
 
     ``stream``: read the store from this read-only stream (a file inside a disk image)

@@ -62,12 +62,21 @@ def evolving(seed: int, clock_offset: int, **_: object) -> Scenario:
     managers = [ManagerSpec(profile, (h,), deleted=True, created=t) for h, t in written[:-1]]
     managers.append(ManagerSpec(profile, (written[-1][0],), created=written[-1][1]))
     server = _finish(box)
-    return Scenario("evolving", seed, clock_offset, [account], managers, box.messages,
-                    {account.smtp: server}, after_write=rewrite_freed)
+    return Scenario(
+        "evolving",
+        seed,
+        clock_offset,
+        [account],
+        managers,
+        box.messages,
+        {account.smtp: server},
+        after_write=rewrite_freed,
+    )
 
 
-def _blob_offset(handle: Any, ranges: list[tuple[int, int]], blob: bytes, variant: str,
-                 encoding: str) -> int | None:
+def _blob_offset(
+    handle: Any, ranges: list[tuple[int, int]], blob: bytes, variant: str, encoding: str
+) -> int | None:
     """Where the writer put ``blob``: decode each of the message's blocks and look."""
     fmt = format_for(variant)
     size = fmt.block_trailer_size
@@ -77,7 +86,7 @@ def _blob_offset(handle: Any, ranges: list[tuple[int, int]], blob: bytes, varian
         trailer = fmt.BLOCKTRAILER.parse(raw[-size:])
         if trailer.bid & 2:
             continue
-        at = decode_block(raw[:trailer.cb], CRYPT[encoding], trailer.bid).find(blob)
+        at = decode_block(raw[: trailer.cb], CRYPT[encoding], trailer.bid).find(blob)
         if at >= 0:
             return ib + at
     return None
@@ -123,21 +132,25 @@ def rewrite_freed(store: Path, built: BuiltStore, variant: str, encoding: str) -
                 handle.write(rng.randbytes(cut[1] - cut[0]))
             intact = [not (cut and a < cut[1] and b > cut[0]) for a, b in spans]
             tags = [s.tag for s in stored_tags(history)]
-            survives = ("complete" if cut is None else "none" if not any(intact)
-                        else "partial")
-            versions.append({
-                "account": history.account.smtp,
-                "written_at": manager.created.replace(microsecond=0).isoformat(),
-                "count": len(tags),
-                "sha256": hashlib.sha256(blob).hexdigest(),
-                "size": len(blob),
-                "live": fate == "live",
-                "survives": survives,
-                "byte_ranges": [[at, len(blob)]] if at is not None else [],
-                "overwritten": [at + cut[0], cut[1] - cut[0]] if cut and at is not None
-                else None,
-                "surviving_tags": [[t.uid, t.timestamp.isoformat() if t.timestamp else None,
-                                    t.operation] for t, ok in zip(tags, intact, strict=True)
-                                   if ok],
-            })
+            survives = "complete" if cut is None else "none" if not any(intact) else "partial"
+            versions.append(
+                {
+                    "account": history.account.smtp,
+                    "written_at": manager.created.replace(microsecond=0).isoformat(),
+                    "count": len(tags),
+                    "sha256": hashlib.sha256(blob).hexdigest(),
+                    "size": len(blob),
+                    "live": fate == "live",
+                    "survives": survives,
+                    "byte_ranges": [[at, len(blob)]] if at is not None else [],
+                    "overwritten": [at + cut[0], cut[1] - cut[0]]
+                    if cut and at is not None
+                    else None,
+                    "surviving_tags": [
+                        [t.uid, t.timestamp.isoformat() if t.timestamp else None, t.operation]
+                        for t, ok in zip(tags, intact, strict=True)
+                        if ok
+                    ],
+                }
+            )
     return {"versions": versions}

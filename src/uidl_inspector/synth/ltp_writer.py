@@ -55,15 +55,15 @@ class SubnodeSink(Protocol):
         """Store ``data`` in a new subnode and return its NID."""
 
 
-
-
 # -- heap-on-node ------------------------------------------------------------------
 
 # Hot-path builders: struct packers derived from fixed-size declarations, and construct's
 # compile() for the others; tests/test_pst_writer.py proves both build the declared bytes.
 _PCBTH = FastBuild(PCBTH).positional()
-_TCROWID = {True: FastBuild(TCROWID_UNICODE).positional(),
-            False: FastBuild(TCROWID_ANSI).positional()}
+_TCROWID = {
+    True: FastBuild(TCROWID_UNICODE).positional(),
+    False: FastBuild(TCROWID_ANSI).positional(),
+}
 _HNHDR = compiled(HNHDR)
 _HNPAGEHDR = compiled(HNPAGEHDR)
 _HNBITMAPHDR = compiled(HNBITMAPHDR)
@@ -71,16 +71,20 @@ _HNPAGEMAP = compiled(HNPAGEMAP)
 _BTHHEADER = compiled(BTHHEADER)
 _PTYPOBJECT = compiled(PTYPOBJECT)
 _TCINFO = compiled(TCINFO)
-_HNHDR_SIZE, _HNPAGEHDR_SIZE, _HNBITMAPHDR_SIZE = (HNHDR.sizeof(), HNPAGEHDR.sizeof(),
-                                                  HNBITMAPHDR.sizeof())
+_HNHDR_SIZE, _HNPAGEHDR_SIZE, _HNBITMAPHDR_SIZE = (
+    HNHDR.sizeof(),
+    HNPAGEHDR.sizeof(),
+    HNBITMAPHDR.sizeof(),
+)
 _BTHHEADER_SIZE, _PCBTH_SIZE = BTHHEADER.sizeof(), PCBTH.sizeof()
 _BTH_INDEX = {n: FastBuild(bth_index_record(n)).positional() for n in (2, 4, 8, 16)}
 
 
 def _fill_level(free: int) -> int:
     """§2.3.1.2 fill level nibble of a block with ``free`` bytes left."""
-    for level, floor in enumerate((3584, 2560, 2048, 1792, 1536, 1280, 1024, 768, 512, 256,
-                                   128, 64, 32, 16, 8)):
+    for level, floor in enumerate(
+        (3584, 2560, 2048, 1792, 1536, 1280, 1024, 768, 512, 256, 128, 64, 32, 16, 8)
+    ):
         if free >= floor:
             return level
     return 15
@@ -126,7 +130,8 @@ class HeapWriter:
         used = self._head + len(self._bodies[b]) + size
         # room for the item, 2-byte alignment, cAlloc/cFree and one more rgibAlloc slot
         if len(ends) >= _MAX_ITEMS_PER_BLOCK or used + 1 + 4 + 2 * (len(ends) + 2) > (
-                self.block_max):
+            self.block_max
+        ):
             b += 1
             self._bodies.append(bytearray())
             self._ends.append([])
@@ -144,7 +149,7 @@ class HeapWriter:
         start = ends[i - 1] if i else 0
         if ends[i] - start != len(data):
             raise ValueError("a replaced heap item must keep its size")
-        self._bodies[b][start:ends[i]] = data
+        self._bodies[b][start : ends[i]] = data
 
     def free_in(self, block_index: int) -> int:
         return self._room(block_index, 0)
@@ -158,15 +163,23 @@ class HeapWriter:
             ib_hnpm = head_size + len(body)
             ib_hnpm += ib_hnpm & 1
             offsets = [head_size] + [head_size + e for e in self._ends[b]]
-            pagemap = _HNPAGEMAP.build({"cAlloc": len(offsets) - 1, "cFree": 0,
-                                        "rgibAlloc": offsets})
+            pagemap = _HNPAGEMAP.build(
+                {"cAlloc": len(offsets) - 1, "cFree": 0, "rgibAlloc": offsets}
+            )
             if b == 0:
                 fill = _nibbles(levels[0:8], 4)
-                head = _HNHDR.build({"ibHnpm": ib_hnpm, "bClientSig": self.client_sig,
-                                     "hidUserRoot": self.user_root, "rgbFillLevel": fill})
+                head = _HNHDR.build(
+                    {
+                        "ibHnpm": ib_hnpm,
+                        "bClientSig": self.client_sig,
+                        "hidUserRoot": self.user_root,
+                        "rgbFillLevel": fill,
+                    }
+                )
             elif hnpm_first_bitmap_block(b):
-                head = _HNBITMAPHDR.build({"ibHnpm": ib_hnpm,
-                                           "rgbFillLevel": _nibbles(levels[b:b + 128], 64)})
+                head = _HNBITMAPHDR.build(
+                    {"ibHnpm": ib_hnpm, "rgbFillLevel": _nibbles(levels[b : b + 128], 64)}
+                )
             else:
                 head = _HNPAGEHDR.build({"ibHnpm": ib_hnpm})
             raw = head + body
@@ -184,8 +197,14 @@ def _nibbles(levels: Sequence[int], size: int) -> bytes:
 # -- BTree-on-heap -----------------------------------------------------------------
 
 
-def build_bth(heap: HeapWriter, cb_key: int, cb_ent: int, records: Sequence[bytes],
-              *, max_levels: int | None = None) -> int:
+def build_bth(
+    heap: HeapWriter,
+    cb_key: int,
+    cb_ent: int,
+    records: Sequence[bytes],
+    *,
+    max_levels: int | None = None,
+) -> int:
     """Write a BTH of sorted ``records`` (key + data bytes); return the BTHHEADER's HID."""
     header_hid = heap.alloc(bytes(_BTHHEADER_SIZE))
     levels = 0
@@ -193,7 +212,7 @@ def build_bth(heap: HeapWriter, cb_key: int, cb_ent: int, records: Sequence[byte
     if records:
         rec = cb_key + cb_ent
         per = MAX_HEAP_ITEM // rec
-        groups = [records[i:i + per] for i in range(0, len(records), per)]
+        groups = [records[i : i + per] for i in range(0, len(records), per)]
         hids = [heap.alloc(b"".join(g)) for g in groups]
         index_rec = _BTH_INDEX[cb_key]
         while len(hids) > 1:
@@ -203,11 +222,13 @@ def build_bth(heap: HeapWriter, cb_key: int, cb_ent: int, records: Sequence[byte
             keys = [g[0][:cb_key] for g in groups]
             level_recs = [index_rec(k, h) for k, h in zip(keys, hids, strict=True)]
             per = MAX_HEAP_ITEM // (cb_key + 4)
-            groups = [level_recs[i:i + per] for i in range(0, len(level_recs), per)]
+            groups = [level_recs[i : i + per] for i in range(0, len(level_recs), per)]
             hids = [heap.alloc(b"".join(g)) for g in groups]
         root = hids[0]
-    heap.replace(header_hid, _BTHHEADER.build({"cbKey": cb_key, "cbEnt": cb_ent,
-                                               "bIdxLevels": levels, "hidRoot": root}))
+    heap.replace(
+        header_hid,
+        _BTHHEADER.build({"cbKey": cb_key, "cbEnt": cb_ent, "bIdxLevels": levels, "hidRoot": root}),
+    )
     return header_hid
 
 
@@ -254,8 +275,9 @@ def encode_value(ptype: int, value: Any) -> bytes:
         for it in items:
             offsets.append(pos)
             pos += len(it)
-        return MV_VARIABLE_HEADER.build({"ulCount": len(items),
-                                         "rgulDataOffsets": offsets}) + b"".join(items)
+        return MV_VARIABLE_HEADER.build(
+            {"ulCount": len(items), "rgulDataOffsets": offsets}
+        ) + b"".join(items)
     raise ValueError(f"property type {ptype:#06x} is not supported by the writer")
 
 
@@ -271,9 +293,9 @@ def _variable_hnid(heap: HeapWriter, data: bytes, sink: SubnodeSink) -> int:
 # -- property context --------------------------------------------------------------
 
 
-
-def build_pc(props: Iterable[tuple[int, int, Any]], sink: SubnodeSink,
-             block_max: int) -> list[bytes]:
+def build_pc(
+    props: Iterable[tuple[int, int, Any]], sink: SubnodeSink, block_max: int
+) -> list[bytes]:
     """A property context of (prop id, type, value) triples; return its heap blocks.
 
     PtypObject values are given as (subnode NID, size) and written as §2.3.3.5 says. The
@@ -296,8 +318,9 @@ def build_pc(props: Iterable[tuple[int, int, Any]], sink: SubnodeSink,
     if len(records) * _PCBTH_SIZE > MAX_HEAP_ITEM:
         raise ValueError(f"{len(records)} properties do not fit a one-level PC BTH")
     root = heap.alloc(b"".join(records)) if records else 0
-    heap.replace(header_hid, _BTHHEADER.build({"cbKey": 2, "cbEnt": 6, "bIdxLevels": 0,
-                                               "hidRoot": root}))
+    heap.replace(
+        header_hid, _BTHHEADER.build({"cbKey": 2, "cbEnt": 6, "bIdxLevels": 0, "hidRoot": root})
+    )
     heap.user_root = header_hid
     return heap.blocks()
 
@@ -336,13 +359,21 @@ class _RowLayout:
         self.rgib = [*ends, self.row_size]
 
     def coldescs(self) -> list[dict[str, int]]:
-        descs = [{"tag": (c[0] << 16) | c[1], "ibData": ib, "cbData": cb, "iBit": bit}
-                 for c, ib, cb, bit in self.cells]
+        descs = [
+            {"tag": (c[0] << 16) | c[1], "ibData": ib, "cbData": cb, "iBit": bit}
+            for c, ib, cb, bit in self.cells
+        ]
         return sorted(descs, key=lambda d: d["tag"])
 
 
-def build_tc(columns: Sequence[Column], rows: Iterable[tuple[int, dict[int, Any]]],
-             sink: SubnodeSink, block_max: int, *, unicode: bool = True) -> list[bytes]:
+def build_tc(
+    columns: Sequence[Column],
+    rows: Iterable[tuple[int, dict[int, Any]]],
+    sink: SubnodeSink,
+    block_max: int,
+    *,
+    unicode: bool = True,
+) -> list[bytes]:
     """A table context; ``rows`` are (dwRowID, {prop id: value}); return its heap blocks.
 
     Rows are consumed one at a time (a contents table of 100,000 messages is never held
@@ -362,34 +393,44 @@ def build_tc(columns: Sequence[Column], rows: Iterable[tuple[int, dict[int, Any]
         raise ValueError(f"an ANSI table holds at most 65,535 rows, not {len(row_ids)}")
     rowid = _TCROWID[unicode]
     recs = [rowid(row_ids[i], i) for i in sorted(range(len(row_ids)), key=row_ids.__getitem__)]
-    index_hid = build_bth(heap, 4, (TCROWID_UNICODE if unicode else TCROWID_ANSI).sizeof() - 4,
-                          recs)
+    index_hid = build_bth(
+        heap, 4, (TCROWID_UNICODE if unicode else TCROWID_ANSI).sizeof() - 4, recs
+    )
     del recs
     hnid_rows = 0
     if matrix and len(matrix) <= MAX_HEAP_ITEM:
         hnid_rows = heap.alloc(bytes(matrix))
     elif matrix:
         step = block_max // layout.row_size * layout.row_size
-        hnid_rows = sink.add_value([bytes(matrix[i:i + step])
-                                    for i in range(0, len(matrix), step)])
+        hnid_rows = sink.add_value(
+            [bytes(matrix[i : i + step]) for i in range(0, len(matrix), step)]
+        )
     heap.replace(info_hid, _tcinfo(layout, index_hid, hnid_rows))
     heap.user_root = info_hid
     return heap.blocks()
 
 
 def _tcinfo(layout: _RowLayout, index_hid: int, hnid_rows: int) -> bytes:
-    return _TCINFO.build({
-        "cCols": layout.n_cols,
-        "rgib": layout.rgib,
-        "hidRowIndex": index_hid,
-        "hnidRows": hnid_rows,
-        "hidIndex": 0,
-        "rgTCOLDESC": layout.coldescs(),
-    })
+    return _TCINFO.build(
+        {
+            "cCols": layout.n_cols,
+            "rgib": layout.rgib,
+            "hidRowIndex": index_hid,
+            "hnidRows": hnid_rows,
+            "hidIndex": 0,
+            "rgTCOLDESC": layout.coldescs(),
+        }
+    )
 
 
-def _row_bytes(layout: _RowLayout, row_version: int, row_id: int, values: dict[int, Any],
-               heap: HeapWriter, sink: SubnodeSink) -> bytes:
+def _row_bytes(
+    layout: _RowLayout,
+    row_version: int,
+    row_id: int,
+    values: dict[int, Any],
+    heap: HeapWriter,
+    sink: SubnodeSink,
+) -> bytes:
     row = bytearray(layout.row_size)
     ceb = bytearray(layout.row_size - layout.ceb_at)
     for (pid, ptype), ib, cb, bit in layout.cells:
@@ -402,10 +443,11 @@ def _row_bytes(layout: _RowLayout, row_version: int, row_id: int, values: dict[i
         else:
             continue
         if ptype in _FIXED:
-            row[ib:ib + cb] = encode_fixed(ptype, value)
+            row[ib : ib + cb] = encode_fixed(ptype, value)
         else:
-            row[ib:ib + 4] = _variable_hnid(heap, encode_value(ptype, value), sink).to_bytes(
-                4, "little")
+            row[ib : ib + 4] = _variable_hnid(heap, encode_value(ptype, value), sink).to_bytes(
+                4, "little"
+            )
         ceb[bit // 8] |= 0x80 >> (bit % 8)
-    row[layout.ceb_at:] = ceb
+    row[layout.ceb_at :] = ceb
     return bytes(row)

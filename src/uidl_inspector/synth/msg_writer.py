@@ -92,8 +92,12 @@ class CompoundFile:
         return entries
 
     @staticmethod
-    def _tree(children: list[int], links: dict[int, tuple[int, int, int]], depth: int = 0,
-              deepest: list[int] | None = None) -> int:
+    def _tree(
+        children: list[int],
+        links: dict[int, tuple[int, int, int]],
+        depth: int = 0,
+        deepest: list[int] | None = None,
+    ) -> int:
         """A balanced binary search tree over sorted sibling ids; returns its root id and
         records (left, right, depth) per id."""
         if not children:
@@ -101,7 +105,7 @@ class CompoundFile:
         middle = len(children) // 2
         node = children[middle]
         left = CompoundFile._tree(children[:middle], links, depth + 1, deepest)
-        right = CompoundFile._tree(children[middle + 1:], links, depth + 1, deepest)
+        right = CompoundFile._tree(children[middle + 1 :], links, depth + 1, deepest)
         links[node] = (left, right, depth)
         if deepest is not None:
             deepest[0] = max(deepest[0], depth)
@@ -169,40 +173,71 @@ class CompoundFile:
 
         directory = bytearray()
         for index, (node, _children) in enumerate(entries):
-            directory += self._entry(index, node, links, colors, child_of, start,
-                                     mini_stream_at if mini_stream else ENDOFCHAIN,
-                                     len(mini_stream))
-        unused = Container(name=bytes(64), name_length=0, object_type="unknown", color="red",
-                           left_sibling=NOSTREAM, right_sibling=NOSTREAM, child=NOSTREAM,
-                           clsid=bytes(16), state_bits=0, creation_time=0, modified_time=0,
-                           start_sector=0, stream_size=0)
+            directory += self._entry(
+                index,
+                node,
+                links,
+                colors,
+                child_of,
+                start,
+                mini_stream_at if mini_stream else ENDOFCHAIN,
+                len(mini_stream),
+            )
+        unused = Container(
+            name=bytes(64),
+            name_length=0,
+            object_type="unknown",
+            color="red",
+            left_sibling=NOSTREAM,
+            right_sibling=NOSTREAM,
+            child=NOSTREAM,
+            clsid=bytes(16),
+            state_bits=0,
+            creation_time=0,
+            modified_time=0,
+            start_sector=0,
+            stream_size=0,
+        )
         while len(directory) < dir_count * SECTOR_SIZE:
             directory += DirectoryEntry.build(unused)
 
-        header = CfbHeader.build(Container(
-            minor_version=0x003E, fat_sectors=fat_count, first_directory_sector=dir_at,
-            transaction_signature=0,
-            first_minifat_sector=mini_fat_at if mini_fat_count else ENDOFCHAIN,
-            minifat_sectors=mini_fat_count, first_difat_sector=ENDOFCHAIN, difat_sectors=0,
-            difat=[fat_at + i for i in range(fat_count)]
-            + [FREESECT] * (DIFAT_IN_HEADER - fat_count),
-        ))
+        header = CfbHeader.build(
+            Container(
+                minor_version=0x003E,
+                fat_sectors=fat_count,
+                first_directory_sector=dir_at,
+                transaction_signature=0,
+                first_minifat_sector=mini_fat_at if mini_fat_count else ENDOFCHAIN,
+                minifat_sectors=mini_fat_count,
+                first_difat_sector=ENDOFCHAIN,
+                difat_sectors=0,
+                difat=[fat_at + i for i in range(fat_count)]
+                + [FREESECT] * (DIFAT_IN_HEADER - fat_count),
+            )
+        )
         out = bytearray(header)
         for _index, data in big:
             out += data + bytes(-len(data) % SECTOR_SIZE)
         out += mini_stream + bytes(-len(mini_stream) % SECTOR_SIZE)
         mini_fat += [FREESECT] * (mini_fat_count * _IDS_PER_SECTOR - len(mini_fat))
         for i in range(mini_fat_count):
-            out += SectorOfIds.build(mini_fat[i * _IDS_PER_SECTOR:(i + 1) * _IDS_PER_SECTOR])
+            out += SectorOfIds.build(mini_fat[i * _IDS_PER_SECTOR : (i + 1) * _IDS_PER_SECTOR])
         out += directory
         for i in range(fat_count):
-            out += SectorOfIds.build(fat[i * _IDS_PER_SECTOR:(i + 1) * _IDS_PER_SECTOR])
+            out += SectorOfIds.build(fat[i * _IDS_PER_SECTOR : (i + 1) * _IDS_PER_SECTOR])
         return bytes(out)
 
     @staticmethod
-    def _entry(index: int, node: Storage | Stream, links: dict[int, tuple[int, int, int]],
-               colors: dict[int, str], child_of: dict[int, int], start: dict[int, int],
-               mini_start: int, mini_size: int) -> bytes:
+    def _entry(
+        index: int,
+        node: Storage | Stream,
+        links: dict[int, tuple[int, int, int]],
+        colors: dict[int, str],
+        child_of: dict[int, int],
+        start: dict[int, int],
+        mini_start: int,
+        mini_size: int,
+    ) -> bytes:
         name = node.name.encode("utf-16-le") + b"\0\0"
         if len(name) > 64:
             raise ValueError(f"compound file name too long: {node.name!r}")
@@ -214,17 +249,27 @@ class CompoundFile:
         else:
             kind = "stream"
             first, size = (start[index], len(node.data)) if node.data else (ENDOFCHAIN, 0)
-        return DirectoryEntry.build(Container(
-            name=name.ljust(64, b"\0"), name_length=len(name), object_type=kind,
-            color=colors.get(index, "black"), left_sibling=left, right_sibling=right,
-            child=child_of.get(index, NOSTREAM),
-            clsid=node.clsid if isinstance(node, Storage) else bytes(16),
-            state_bits=0, creation_time=0, modified_time=0, start_sector=first,
-            stream_size=size,
-        ))
+        return DirectoryEntry.build(
+            Container(
+                name=name.ljust(64, b"\0"),
+                name_length=len(name),
+                object_type=kind,
+                color=colors.get(index, "black"),
+                left_sibling=left,
+                right_sibling=right,
+                child=child_of.get(index, NOSTREAM),
+                clsid=node.clsid if isinstance(node, Storage) else bytes(16),
+                state_bits=0,
+                creation_time=0,
+                modified_time=0,
+                start_sector=first,
+                stream_size=size,
+            )
+        )
 
 
 # --- [MS-OXMSG] ------------------------------------------------------------------------
+
 
 def _value(prop: Prop, ansi_codec: str) -> tuple[bytes, bytes | None]:
     """(8-byte value field, stream bytes or None) of one property ([MS-OXMSG] 2.4.2)."""
@@ -239,14 +284,18 @@ def _value(prop: Prop, ansi_codec: str) -> tuple[bytes, bytes | None]:
     raise ValueError(f"property type {kind.name} is not written to MSG files")
 
 
-def _properties(props: dict[int, Prop], kind: str, header: dict[str, int],
-                ansi_codec: str) -> list[Storage | Stream]:
+def _properties(
+    props: dict[int, Prop], kind: str, header: dict[str, int], ansi_codec: str
+) -> list[Storage | Stream]:
     entries, streams = [], []
     for prop_id in sorted(props):
         prop = props[prop_id]
         value, data = _value(prop, ansi_codec)
-        entries.append(Container(prop_type=int(prop.type), prop_id=prop_id,
-                                 flags=_READABLE_WRITABLE, value=value))
+        entries.append(
+            Container(
+                prop_type=int(prop.type), prop_id=prop_id, flags=_READABLE_WRITABLE, value=value
+            )
+        )
         if data is not None:
             streams.append(Stream(f"__substg1.0_{prop_id:04X}{int(prop.type):04X}", data))
     stream = property_stream(kind).build(Container(header=Container(**header), entries=entries))
@@ -257,24 +306,38 @@ def _message(spec: MessageSpec, kind: str, ansi_codec: str, depth: int) -> list[
     if depth > 8:
         raise ValueError("embedded messages nested too deeply")
     counts = len(spec.recipients), len(spec.attachments)
-    header = {} if kind == "attachment" else {
-        "next_recipient_id": counts[0], "next_attachment_id": counts[1],
-        "recipient_count": counts[0], "attachment_count": counts[1],
-    }
+    header = (
+        {}
+        if kind == "attachment"
+        else {
+            "next_recipient_id": counts[0],
+            "next_attachment_id": counts[1],
+            "recipient_count": counts[0],
+            "attachment_count": counts[1],
+        }
+    )
     children = _properties(spec.props, kind, header, ansi_codec)
     for index, recipient in enumerate(spec.recipients):
-        children.append(Storage(f"__recip_version1.0_#{index:08X}",
-                                _properties({**recipient, 0x3000: Prop(PropType.INT32, index)},
-                                            "attachment", {}, ansi_codec)))
+        children.append(
+            Storage(
+                f"__recip_version1.0_#{index:08X}",
+                _properties(
+                    {**recipient, 0x3000: Prop(PropType.INT32, index)}, "attachment", {}, ansi_codec
+                ),
+            )
+        )
     for index, attachment in enumerate(spec.attachments):
         props = {**attachment.props, 0x0E21: Prop(PropType.INT32, index)}  # PidTagAttachNumber
         if attachment.data is not None:
             props[0x3701] = Prop(PropType.BINARY, attachment.data)
-        storage = Storage(f"__attach_version1.0_#{index:08X}",
-                          _properties(props, "attachment", {}, ansi_codec))
+        storage = Storage(
+            f"__attach_version1.0_#{index:08X}", _properties(props, "attachment", {}, ansi_codec)
+        )
         if attachment.embedded is not None:
-            inner = Storage("__substg1.0_3701000D",
-                            _message(attachment.embedded, "embedded", ansi_codec, depth + 1))
+            inner = Storage(
+                "__substg1.0_3701000D",
+                _message(attachment.embedded, "embedded", ansi_codec, depth + 1),
+            )
             storage.children[0] = _with_object_entry(storage.children[0])
             storage.children.append(inner)
         children.append(storage)
@@ -284,20 +347,31 @@ def _message(spec: MessageSpec, kind: str, ansi_codec: str, depth: int) -> list[
 def _with_object_entry(stream: Stream) -> Stream:
     """Add the PtypObject entry of an embedded message (Size 0xFFFFFFFF, 2.4.2.2)."""
     entries = property_stream("attachment").parse(stream.data).entries
-    entries.append(Container(prop_type=int(PropType.OBJECT), prop_id=0x3701,
-                             flags=_READABLE_WRITABLE, value=struct.pack("<II", 0xFFFFFFFF, 0)))
+    entries.append(
+        Container(
+            prop_type=int(PropType.OBJECT),
+            prop_id=0x3701,
+            flags=_READABLE_WRITABLE,
+            value=struct.pack("<II", 0xFFFFFFFF, 0),
+        )
+    )
     entries.sort(key=lambda e: e.prop_id)
-    return Stream(stream.name, property_stream("attachment").build(
-        Container(header=Container(), entries=entries)))
+    return Stream(
+        stream.name,
+        property_stream("attachment").build(Container(header=Container(), entries=entries)),
+    )
 
 
 def msg_bytes(spec: MessageSpec, *, ansi_codec: str = "cp1252") -> bytes:
     """The MSG file of a message; String8 values are encoded with ``ansi_codec``."""
-    nameid = Storage("__nameid_version1.0", [
-        Stream("__substg1.0_00020102", b""),  # GUID stream
-        Stream("__substg1.0_00030102", b""),  # entry stream
-        Stream("__substg1.0_00040102", b""),  # string stream
-    ])
+    nameid = Storage(
+        "__nameid_version1.0",
+        [
+            Stream("__substg1.0_00020102", b""),  # GUID stream
+            Stream("__substg1.0_00030102", b""),  # entry stream
+            Stream("__substg1.0_00040102", b""),  # string stream
+        ],
+    )
     root = Storage("Root Entry", [nameid, *_message(spec, "top", ansi_codec, 0)], MSG_CLSID)
     return CompoundFile(root).to_bytes()
 

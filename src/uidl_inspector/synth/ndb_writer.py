@@ -118,8 +118,14 @@ class NdbWriter:
 
     # -- blocks -----------------------------------------------------------------------
 
-    def write_block(self, payload: bytes, *, internal: bool = False, orphan: bool = False,
-                    ranges: list[tuple[int, int]] | None = None) -> int:
+    def write_block(
+        self,
+        payload: bytes,
+        *,
+        internal: bool = False,
+        orphan: bool = False,
+        ranges: list[tuple[int, int]] | None = None,
+    ) -> int:
         """Write one block (encoded when external) with its trailer; return its BID.
 
         An orphan block gets a valid trailer but no BBT entry and stays free in the AMap.
@@ -142,8 +148,14 @@ class NdbWriter:
             ranges.append((ib, size))
         return bid
 
-    def add_data(self, data: bytes | list[bytes], *, orphan: bool = False,
-                 ranges: list[tuple[int, int]] | None = None, share: object = None) -> int:
+    def add_data(
+        self,
+        data: bytes | list[bytes],
+        *,
+        orphan: bool = False,
+        ranges: list[tuple[int, int]] | None = None,
+        share: object = None,
+    ) -> int:
         """Write a data tree and return its root BID (0 for no data).
 
         ``data`` as a list gives the block boundaries (heap-on-node pages, row blocks); as
@@ -158,7 +170,9 @@ class NdbWriter:
                 return bid
             del self._shared[share]  # cRef is a WORD: a full block gets a fresh copy
         m = self.block_max
-        chunks = data if isinstance(data, list) else [data[i:i + m] for i in range(0, len(data), m)]
+        chunks = (
+            data if isinstance(data, list) else [data[i : i + m] for i in range(0, len(data), m)]
+        )
         if not chunks:
             return 0
         # a shared block belongs to no single message: keep it out of their block ranges
@@ -172,13 +186,13 @@ class NdbWriter:
             if len(bids) <= xm:
                 root = self._xblock(1, bids, total, **kw)
             else:
-                groups = [bids[i:i + xm] for i in range(0, len(bids), xm)]
+                groups = [bids[i : i + xm] for i in range(0, len(bids), xm)]
                 if len(groups) > xm:
                     raise ValueError(f"data of {total} bytes is too large for an XXBLOCK tree")
                 sizes = []
                 start = 0
                 for g in groups:
-                    sizes.append(sum(len(c) for c in chunks[start:start + len(g)]))
+                    sizes.append(sum(len(c) for c in chunks[start : start + len(g)]))
                     start += len(g)
                 xbids = [self._xblock(1, g, s, **kw) for g, s in zip(groups, sizes, strict=True)]
                 root = self._xblock(2, xbids, total, **kw)
@@ -191,8 +205,13 @@ class NdbWriter:
         payload = _xblock_payload(self.fmt, level, bids, total)
         return self.write_block(payload, internal=True, **kw)  # type: ignore[arg-type]
 
-    def add_subnodes(self, entries: list[tuple[int, int, int]], *, orphan: bool = False,
-                     ranges: list[tuple[int, int]] | None = None) -> int:
+    def add_subnodes(
+        self,
+        entries: list[tuple[int, int, int]],
+        *,
+        orphan: bool = False,
+        ranges: list[tuple[int, int]] | None = None,
+    ) -> int:
         """Write a subnode tree of (nid, bidData, bidSub) entries; return its BID (0 if none).
 
         SLBLOCKs only while they fit (libpst cannot read SIBLOCKs); beyond one SLBLOCK an
@@ -203,9 +222,8 @@ class NdbWriter:
         entries = sorted(entries)
         kw = {"orphan": orphan, "ranges": ranges}
         sm = self.sl_max
-        leaves = [entries[i:i + sm] for i in range(0, len(entries), sm)]
-        leaf_bids = [self.write_block(_slblock(self.fmt, g), internal=True, **kw)
-                     for g in leaves]
+        leaves = [entries[i : i + sm] for i in range(0, len(entries), sm)]
+        leaf_bids = [self.write_block(_slblock(self.fmt, g), internal=True, **kw) for g in leaves]
         if len(leaf_bids) == 1:
             return leaf_bids[0]
         if len(leaf_bids) > self.si_max:
@@ -226,7 +244,7 @@ class NdbWriter:
         n = size // 64
         if len(self._slots) < a + n:
             self._slots.extend(b"0" * (a + n - len(self._slots)))
-        self._slots[a:a + n] = b"1" * n
+        self._slots[a : a + n] = b"1" * n
 
     def _build_btree(self, ptype: int, leaf: _Rows | list[tuple[int, ...]]) -> tuple[int, int]:
         """Pages bottom-up, leaves full; each BTENTRY key is its child's first key."""
@@ -236,7 +254,7 @@ class NdbWriter:
             per = self._pages.capacity(ptype, level)
             refs = []
             for start in range(0, max(len(entries), 1), per):
-                g = entries[start:start + per]
+                g = entries[start : start + per]
                 ib = self._alloc(PAGE, PAGE)
                 bid = self._next_page
                 self._next_page += 1
@@ -271,14 +289,14 @@ class NdbWriter:
         for k in range(n_amaps):
             base = (self._reserved_end(k) - FIRST_AMAP - k * AMAP_RANGE) // 64
             a = k * (AMAP_RANGE // 64)
-            slots[a:a + base] = b"1" * base
+            slots[a : a + base] = b"1" * base
         free = slots.count(b"0") * 64
         if self._end < eof:
             self._write_at(eof - 1, b"\0")
         per = AMAP_RANGE // 64
         for k in range(n_amaps):
             ib = FIRST_AMAP + k * AMAP_RANGE
-            bits = int(slots[k * per:(k + 1) * per], 2).to_bytes(per // 8, "big")
+            bits = int(slots[k * per : (k + 1) * per], 2).to_bytes(per // 8, "big")
             self._out.seek(ib)
             self._out.write(_map_page(self.fmt, PTYPE_AMAP, bits, ib))
             if k % PMAP_EVERY == 0:
@@ -335,12 +353,14 @@ class FastBuild:
         self.size = fast.size
         self._pack = fast.struct.pack
         codes = fast.struct.format.lstrip("<")
-        self._defaults = tuple(b"" if c.endswith("s") else 0
-                               for c in re.findall(r"\d*[a-zA-Z]", codes))
+        self._defaults = tuple(
+            b"" if c.endswith("s") else 0 for c in re.findall(r"\d*[a-zA-Z]", codes)
+        )
 
     def __call__(self, **values: int | bytes) -> bytes:
-        return self._pack(*[values.get(n, d) for n, d in zip(self.fields, self._defaults,
-                                                              strict=True)])
+        return self._pack(
+            *[values.get(n, d) for n, d in zip(self.fields, self._defaults, strict=True)]
+        )
 
     def positional(self) -> Callable[..., bytes]:
         """The raw packer taking every field in declaration order (fastest)."""
@@ -419,8 +439,9 @@ class _BtPageBuilder:
     def capacity(self, ptype: int, level: int) -> int:
         return self.fmt.btentries_size // self.entry_size(ptype, level)
 
-    def build(self, ptype: int, level: int, entries: list[tuple[int, ...]], bid: int,
-              ib: int) -> bytes:
+    def build(
+        self, ptype: int, level: int, entries: list[tuple[int, ...]], bid: int, ib: int
+    ) -> bytes:
         pad = (0,) if self.wide else ()
         if level:
             rows = [self.index(*e) for e in entries]
@@ -439,9 +460,20 @@ class _BtPageBuilder:
         return _with_page_crc(self.fmt, self.fmt.BTPAGE, fields)
 
 
-def _header(fmt: NdbFormat, *, bid_next_b: int, bid_next_p: int, dw_unique: int,
-            rgnid: list[int], ib_file_eof: int, ib_amap_last: int, cb_amap_free: int,
-            nbt: tuple[int, int], bbt: tuple[int, int], crypt: int) -> bytes:
+def _header(
+    fmt: NdbFormat,
+    *,
+    bid_next_b: int,
+    bid_next_p: int,
+    dw_unique: int,
+    rgnid: list[int],
+    ib_file_eof: int,
+    ib_amap_last: int,
+    cb_amap_free: int,
+    nbt: tuple[int, int],
+    bbt: tuple[int, int],
+    crypt: int,
+) -> bytes:
     """HEADER + ROOT with both CRCs (§2.2.2.6)."""
     fields: dict[str, object] = {
         "dwCRCPartial": 0,

@@ -26,8 +26,14 @@ from datetime import datetime, timedelta
 
 from uidl_inspector.schemas.popblob import slack_size
 
-__all__ = ["TAG_LAG", "TAG_LAG_MAX", "SHARED_SECOND_CHANCE", "tag_times", "blob_slack",
-           "companion_name"]
+__all__ = [
+    "TAG_LAG",
+    "TAG_LAG_MAX",
+    "SHARED_SECOND_CHANCE",
+    "tag_times",
+    "blob_slack",
+    "companion_name",
+]
 
 TAG_LAG = (3, 16)  # seconds from delivery to tag, as the real lab stores show
 TAG_LAG_MAX = 30  # now and then later, up to about this
@@ -35,9 +41,18 @@ SHARED_SECOND_CHANCE = 0.3  # a send/receive whose tags all carry one second
 _LATE_CHANCE = 0.1  # a tag written later than 16 s after its delivery
 
 # Leftover text seen in memory: words of the Outlook process, cut where the buffer ends.
-_LEFTOVER_WORDS = ("Outlook", "Inbox", "Personal Folders", "Send/Receive", "POP3",
-                   "Microsoft", "Outlook Data File", "Deleted Items", "Message Manager",
-                   "AppData\\Local\\Microsoft\\Outlook")
+_LEFTOVER_WORDS = (
+    "Outlook",
+    "Inbox",
+    "Personal Folders",
+    "Send/Receive",
+    "POP3",
+    "Microsoft",
+    "Outlook Data File",
+    "Deleted Items",
+    "Message Manager",
+    "AppData\\Local\\Microsoft\\Outlook",
+)
 # Stray bytes that can never start or extend a printable run (ASCII or UTF-16LE), so the
 # slack's readable text is exactly the fragments placed in it.
 _NOISE = bytes(range(0x01, 0x20)) + bytes(range(0x80, 0xA0))
@@ -49,8 +64,11 @@ def tag_times(deliveries: Sequence[datetime], rng: random.Random) -> list[dateti
     if not deliveries:
         return []
     span = (deliveries[-1] - deliveries[0]).total_seconds()
-    if len(deliveries) > 1 and span + TAG_LAG[1] <= TAG_LAG_MAX \
-            and rng.random() < SHARED_SECOND_CHANCE:
+    if (
+        len(deliveries) > 1
+        and span + TAG_LAG[1] <= TAG_LAG_MAX
+        and rng.random() < SHARED_SECOND_CHANCE
+    ):
         shared = deliveries[-1] + timedelta(seconds=rng.randint(*TAG_LAG))
         return [shared] * len(deliveries)
     out: list[datetime] = []

@@ -145,31 +145,59 @@ NAMEID_BUCKETS = 251
 _S = PropType.UNICODE
 _STRING_TYPES = {PropType.STRING8, PropType.UNICODE}
 HIERARCHY_COLUMNS: list[Column] = [
-    (0x3001, _S), (0x3602, PropType.INT32), (0x3603, PropType.INT32),
-    (0x360A, PropType.BOOLEAN), (0x3613, _S), (0x3617, PropType.INT32),
+    (0x3001, _S),
+    (0x3602, PropType.INT32),
+    (0x3603, PropType.INT32),
+    (0x360A, PropType.BOOLEAN),
+    (0x3613, _S),
+    (0x3617, PropType.INT32),
 ]
 CONTENTS_COLUMNS: list[Column] = [
-    (0x0017, PropType.INT32), (0x001A, _S), (0x0037, _S), (0x0039, PropType.TIME),
-    (0x0042, _S), (0x0E04, _S), (0x0E06, PropType.TIME), (0x0E07, PropType.INT32),
-    (0x0E08, PropType.INT32), (0x0E17, PropType.INT32), (0x1035, _S),
+    (0x0017, PropType.INT32),
+    (0x001A, _S),
+    (0x0037, _S),
+    (0x0039, PropType.TIME),
+    (0x0042, _S),
+    (0x0E04, _S),
+    (0x0E06, PropType.TIME),
+    (0x0E07, PropType.INT32),
+    (0x0E08, PropType.INT32),
+    (0x0E17, PropType.INT32),
+    (0x1035, _S),
     (0x3008, PropType.TIME),
 ]
 ASSOC_COLUMNS: list[Column] = [
-    (0x001A, _S), (0x0037, _S), (0x0E07, PropType.INT32), (0x0E08, PropType.INT32),
-    (0x0E17, PropType.INT32), (0x3008, PropType.TIME),
+    (0x001A, _S),
+    (0x0037, _S),
+    (0x0E07, PropType.INT32),
+    (0x0E08, PropType.INT32),
+    (0x0E17, PropType.INT32),
+    (0x3008, PropType.TIME),
 ]
 ATTACHMENT_COLUMNS: list[Column] = [
-    (0x0E20, PropType.INT32), (0x3704, _S), (0x3705, PropType.INT32),
+    (0x0E20, PropType.INT32),
+    (0x3704, _S),
+    (0x3705, PropType.INT32),
     (0x370B, PropType.INT32),
 ]
 RECIPIENT_COLUMNS: list[Column] = [
-    (0x0C15, PropType.INT32), (0x0FFE, PropType.INT32), (0x3001, _S), (0x3002, _S),
-    (0x3003, _S), (0x3900, PropType.INT32),
+    (0x0C15, PropType.INT32),
+    (0x0FFE, PropType.INT32),
+    (0x3001, _S),
+    (0x3002, _S),
+    (0x3003, _S),
+    (0x3900, PropType.INT32),
 ]
 
 
-def write_pst(spec: StoreSpec, path: str | os.PathLike[str], *, variant: str = "unicode",
-              encoding: str = "none", seed: int = 0) -> None:
+def write_pst(
+    spec: StoreSpec,
+    path: str | os.PathLike[str],
+    *,
+    variant: str = "unicode",
+    encoding: str = "none",
+    seed: int = 0,
+) -> None:
     """Write ``spec`` as a PST at ``path`` (via a temp file in the same directory).
 
     Fills in each spec object's ``nid`` and each message's ``block_ranges``.
@@ -189,9 +217,18 @@ def write_pst(spec: StoreSpec, path: str | os.PathLike[str], *, variant: str = "
 
 
 # Deleted Items as Outlook names it in a few languages, to find it in a localized spec.
-DELETED_ITEMS_NAMES = ("Deleted Items", "Gelöschte Elemente", "Éléments supprimés",
-                       "Elementos eliminados", "Posta eliminata", "Verwijderde items",
-                       "Itens Excluídos", "Удаленные", "已删除邮件", "削除済みアイテム")
+DELETED_ITEMS_NAMES = (
+    "Deleted Items",
+    "Gelöschte Elemente",
+    "Éléments supprimés",
+    "Elementos eliminados",
+    "Posta eliminata",
+    "Verwijderde items",
+    "Itens Excluídos",
+    "Удаленные",
+    "已删除邮件",
+    "削除済みアイテム",
+)
 
 
 def _deleted_items(top: list[FolderSpec]) -> FolderSpec | None:
@@ -225,8 +262,9 @@ class _Subnodes:
         return nid
 
     def data(self, data: bytes | list[bytes], share: object = None) -> int:
-        return self.ndb.add_data(data, orphan=self.orphan, ranges=self.ranges,
-                                 share=None if self.orphan else share)
+        return self.ndb.add_data(
+            data, orphan=self.orphan, ranges=self.ranges, share=None if self.orphan else share
+        )
 
     def finish(self) -> int:
         return self.ndb.add_subnodes(self.entries, orphan=self.orphan, ranges=self.ranges)
@@ -243,7 +281,8 @@ class _StoreWriter:
         if spec.record_key is not None:
             self.uid = spec.record_key
         self.base_time = datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(
-            seconds=self.rng.randrange(365 * 86400))
+            seconds=self.rng.randrange(365 * 86400)
+        )
         self.last = dict(enumerate(RGNID_INITIAL))  # nidType -> last nidIndex used
         self._empty_recipients: list[bytes] | None = None
 
@@ -289,8 +328,9 @@ class _StoreWriter:
     def pc(self, props: list[tuple[int, int, Any]], subs: _Subnodes) -> list[bytes]:
         return build_pc(props, subs, self.block_max)
 
-    def tc(self, cols: list[Column], rows: Iterable[tuple[int, dict[int, Any]]],
-           subs: _Subnodes) -> list[bytes]:
+    def tc(
+        self, cols: list[Column], rows: Iterable[tuple[int, dict[int, Any]]], subs: _Subnodes
+    ) -> list[bytes]:
         return build_tc(self.columns(cols), rows, subs, self.block_max, unicode=self.unicode)
 
     # -- the store ----------------------------------------------------------------
@@ -332,8 +372,13 @@ class _StoreWriter:
             stack.extend(reversed(f.folders))
         if deleted is not None:
             deleted.nid = NID_DELETED_ITEMS
-        taken = {f.nid for f in every if f.nid is not None and nid_type(f.nid) == TYPE_FOLDER
-                 and nid_index(f.nid) > nid_index(NID_SEARCH_ROOT)}
+        taken = {
+            f.nid
+            for f in every
+            if f.nid is not None
+            and nid_type(f.nid) == TYPE_FOLDER
+            and nid_index(f.nid) > nid_index(NID_SEARCH_ROOT)
+        }
         for f in every:
             if f.nid in taken:
                 taken.discard(f.nid)  # a NID given twice is reassigned the second time
@@ -341,8 +386,9 @@ class _StoreWriter:
             f.nid = self.new_nid(TYPE_FOLDER)
             while f.nid in taken or any(g.nid == f.nid for g in every if g is not f):
                 f.nid = self.new_nid(TYPE_FOLDER)
-        self.last[TYPE_FOLDER] = max(self.last[TYPE_FOLDER],
-                                     *(nid_index(f.nid) for f in every if f.nid))
+        self.last[TYPE_FOLDER] = max(
+            self.last[TYPE_FOLDER], *(nid_index(f.nid) for f in every if f.nid)
+        )
 
     def write_store(self) -> None:
         props = {
@@ -350,8 +396,7 @@ class _StoreWriter:
             PropId.DISPLAY_NAME: Prop(PropType.UNICODE, self.spec.display_name),
             0x35DF: Prop(PropType.INT32, 0x89),  # PidTagValidFolderMask
             PropId.IPM_SUBTREE_ENTRYID: Prop(PropType.BINARY, self.entry_id(NID_IPM_SUBTREE)),
-            PropId.IPM_WASTEBASKET_ENTRYID: Prop(PropType.BINARY,
-                                                 self.entry_id(NID_DELETED_ITEMS)),
+            PropId.IPM_WASTEBASKET_ENTRYID: Prop(PropType.BINARY, self.entry_id(NID_DELETED_ITEMS)),
             PropId.FINDER_ENTRYID: Prop(PropType.BINARY, self.entry_id(NID_SEARCH_ROOT)),
         }
         subs = _Subnodes(self.ndb, False, None)
@@ -366,8 +411,10 @@ class _StoreWriter:
             (0x8554, 3, False, 0),
             (0, PS_PUBLIC_STRINGS_INDEX, True, 1),
         ]
-        raw = [NAMEID.build({"dwPropertyID": pid, "guid": {"wGuid": g, "N": n},
-                             "wPropIdx": idx}) for pid, g, n, idx in entries]
+        raw = [
+            NAMEID.build({"dwPropertyID": pid, "guid": {"wGuid": g, "N": n}, "wPropIdx": idx})
+            for pid, g, n, idx in entries
+        ]
         buckets: dict[int, bytes] = {}
         for (pid, g, n, _), rec in zip(entries, raw, strict=True):
             key = crc32(name) if n else pid
@@ -384,12 +431,14 @@ class _StoreWriter:
 
     def write_templates(self) -> None:
         """The empty table templates new folders and messages copy (§2.4.1, §2.7.1)."""
-        for nid, cols in ((NID_HIERARCHY_TABLE_TEMPLATE, HIERARCHY_COLUMNS),
-                          (NID_CONTENTS_TABLE_TEMPLATE, CONTENTS_COLUMNS),
-                          (NID_ASSOC_CONTENTS_TABLE_TEMPLATE, ASSOC_COLUMNS),
-                          (NID_SEARCH_CONTENTS_TABLE_TEMPLATE, CONTENTS_COLUMNS),
-                          (NID_ATTACHMENT_TABLE, ATTACHMENT_COLUMNS),
-                          (NID_RECIPIENT_TABLE, RECIPIENT_COLUMNS)):
+        for nid, cols in (
+            (NID_HIERARCHY_TABLE_TEMPLATE, HIERARCHY_COLUMNS),
+            (NID_CONTENTS_TABLE_TEMPLATE, CONTENTS_COLUMNS),
+            (NID_ASSOC_CONTENTS_TABLE_TEMPLATE, ASSOC_COLUMNS),
+            (NID_SEARCH_CONTENTS_TABLE_TEMPLATE, CONTENTS_COLUMNS),
+            (NID_ATTACHMENT_TABLE, ATTACHMENT_COLUMNS),
+            (NID_RECIPIENT_TABLE, RECIPIENT_COLUMNS),
+        ):
             self.table(nid, nid_type(nid), cols, [], empty=True)
 
     # -- folders ------------------------------------------------------------------
@@ -412,25 +461,25 @@ class _StoreWriter:
         nid = f.nid
         assert nid is not None
         subs = _Subnodes(self.ndb, False, None)
-        self.put_node(nid, self.pc(self.adapt(self.folder_props(f).items()), subs), subs,
-                      parent)
+        self.put_node(nid, self.pc(self.adapt(self.folder_props(f).items()), subs), subs, parent)
         rows = []
         for child in f.folders:
             assert child.nid is not None
             values = {pid: (t, v) for pid, t, v in self.adapt(self.folder_props(child).items())}
             rows.append((child.nid, self.cells(values, self.columns(HIERARCHY_COLUMNS))))
         self.table(nid, TYPE_HIERARCHY, HIERARCHY_COLUMNS, rows, empty=not rows)
-        for assoc, msgs, cols, ttype in ((False, f.messages, CONTENTS_COLUMNS, TYPE_CONTENTS),
-                                         (True, f.associated, ASSOC_COLUMNS,
-                                          TYPE_ASSOC_CONTENTS)):
-            self.table(nid, ttype, cols, self.message_rows(msgs, nid, assoc, cols),
-                       empty=not msgs)
+        for assoc, msgs, cols, ttype in (
+            (False, f.messages, CONTENTS_COLUMNS, TYPE_CONTENTS),
+            (True, f.associated, ASSOC_COLUMNS, TYPE_ASSOC_CONTENTS),
+        ):
+            self.table(nid, ttype, cols, self.message_rows(msgs, nid, assoc, cols), empty=not msgs)
         if recurse:
             for child in f.folders:
                 self.write_folder(child, nid)
 
-    def message_rows(self, msgs: list[MessageSpec], folder: int, assoc: bool,
-                     cols: list[Column]) -> Iterator[tuple[int, dict[int, Any]]]:
+    def message_rows(
+        self, msgs: list[MessageSpec], folder: int, assoc: bool, cols: list[Column]
+    ) -> Iterator[tuple[int, dict[int, Any]]]:
         """Write each message as its contents-table row is asked for (bounded memory)."""
         cols = self.columns(cols)
         for m in msgs:
@@ -438,8 +487,15 @@ class _StoreWriter:
             values = self.write_message(m, parent=folder, assoc=assoc)
             yield m.nid, self.cells(values, cols)
 
-    def table(self, folder: int, ttype: int, cols: list[Column],
-              rows: Iterable[tuple[int, dict[int, Any]]], *, empty: bool = False) -> None:
+    def table(
+        self,
+        folder: int,
+        ttype: int,
+        cols: list[Column],
+        rows: Iterable[tuple[int, dict[int, Any]]],
+        *,
+        empty: bool = False,
+    ) -> None:
         nid = (folder & ~0x1F) | ttype
         subs = _Subnodes(self.ndb, False, None)
         blocks = self.tc(cols, rows, subs)
@@ -451,17 +507,24 @@ class _StoreWriter:
 
     def flags_of(self, m: MessageSpec, assoc: bool) -> int:
         given = m.props.get(PropId.MESSAGE_FLAGS)
-        flags = int(given.value) if given is not None and given.value is not None else (
-            MSGFLAG_READ)
+        flags = (
+            int(given.value) if given is not None and given.value is not None else (MSGFLAG_READ)
+        )
         if m.attachments:
             flags |= MSGFLAG_HASATTACH
         if assoc:
             flags |= MSGFLAG_ASSOCIATED
         return flags
 
-    def write_message(self, m: MessageSpec, *, parent: int = 0, assoc: bool = False,
-                      orphan: bool = False, subs: _Subnodes | None = None,
-                      ) -> dict[int, tuple[int, Any]]:
+    def write_message(
+        self,
+        m: MessageSpec,
+        *,
+        parent: int = 0,
+        assoc: bool = False,
+        orphan: bool = False,
+        subs: _Subnodes | None = None,
+    ) -> dict[int, tuple[int, Any]]:
         """Write a message node (or, with ``subs``, an embedded one into that subnode tree).
 
         Returns the message's final properties as {id: (type, value)}.
@@ -487,7 +550,8 @@ class _StoreWriter:
         triples = self.adapt(props.items())
         if PropId.MESSAGE_SIZE not in m.props:
             size = sum(value_size(t, v) for _, t, v in triples) + sum(
-                len(a.data or b"") for a in m.attachments)
+                len(a.data or b"") for a in m.attachments
+            )
             triples.append((PropId.MESSAGE_SIZE, PropType.INT32, size))
         blocks = self.pc(triples, own)
         bid_data = own.data(blocks)
@@ -524,17 +588,14 @@ class _StoreWriter:
         else:
             blocks = self._empty_recipients
         share = "empty-recipients" if not rows else None
-        own.entries.append((SUBNODE_RECIPIENTS, tsubs.data(blocks, share=share),
-                            tsubs.finish()))
+        own.entries.append((SUBNODE_RECIPIENTS, tsubs.data(blocks, share=share), tsubs.finish()))
 
     def write_attachments(self, m: MessageSpec, own: _Subnodes, orphan: bool) -> None:
         rows = []
         for a in m.attachments:
             a.nid = own.new_nid(TYPE_ATTACHMENT)
             asubs = _Subnodes(self.ndb, orphan, own.ranges)
-            props: Props = {
-                PropId.RENDERING_POSITION: Prop(PropType.INT32, 0xFFFFFFFF),
-            }
+            props: Props = {PropId.RENDERING_POSITION: Prop(PropType.INT32, 0xFFFFFFFF)}
             if a.embedded is not None:
                 props[PropId.ATTACH_METHOD] = Prop(PropType.INT32, AttachMethod.EMBEDDED_MESSAGE)
             else:

@@ -38,7 +38,9 @@ from uidl_inspector.synth.pst_writer import (
 )
 
 __all__ = [
-    "SCENARIOS", "SCENARIO_SETS", "scenario_set",
+    "SCENARIOS",
+    "SCENARIO_SETS",
+    "scenario_set",
     "GENERAL_KEY",
     "Account",
     "Profile",
@@ -248,6 +250,7 @@ class BuiltStore:
 
 # --- building blocks -------------------------------------------------------------------
 
+
 @contextmanager
 def _no_gc_pauses() -> Iterator[None]:
     """Bulk building creates millions of small acyclic objects; the cyclic collector would
@@ -296,13 +299,20 @@ def _uid(account: Account, number: int, rng: random.Random) -> str:
 
 
 _SENDERS = [
-    ("Anna Keller", "anna.keller@lieferant.example"), ("Bob Marsh", "bob@marsh-consulting.example"),
-    ("Chloé Martin", "chloe.martin@cabinet.example"), ("Deepak Rao", "d.rao@newsletter.example"),
-    ("Eva Novak", "eva.novak@bank.example"), ("Faisal Haddad", "faisal@shipping.example"),
+    ("Anna Keller", "anna.keller@lieferant.example"),
+    ("Bob Marsh", "bob@marsh-consulting.example"),
+    ("Chloé Martin", "chloe.martin@cabinet.example"),
+    ("Deepak Rao", "d.rao@newsletter.example"),
+    ("Eva Novak", "eva.novak@bank.example"),
+    ("Faisal Haddad", "faisal@shipping.example"),
 ]
 _TOPICS = [
-    "Invoice {n} for March", "Re: meeting notes {n}", "Shipping confirmation #{n}",
-    "Your statement {n} is ready", "Quarterly figures ({n})", "Fwd: contract draft v{n}",
+    "Invoice {n} for March",
+    "Re: meeting notes {n}",
+    "Shipping confirmation #{n}",
+    "Your statement {n} is ready",
+    "Quarterly figures ({n})",
+    "Fwd: contract draft v{n}",
 ]
 
 
@@ -327,15 +337,19 @@ class _Mailbox:
         for _ in range(count):
             self.number += 1
             name, email = self.rng.choice(_SENDERS)
-            submit = (self.now + timedelta(seconds=self.rng.randint(30, _SYNC_MINUTES * 60 - 30))
-                      ).replace(microsecond=0)
+            submit = (
+                self.now + timedelta(seconds=self.rng.randint(30, _SYNC_MINUTES * 60 - 30))
+            ).replace(microsecond=0)
             ident = hashlib.sha1(f"{self.account.smtp}/{self.number}/{self.rng.random()}".encode())
             message = InboxMessage(
-                account=self.account, uid=_uid(self.account, self.number, self.rng),
+                account=self.account,
+                uid=_uid(self.account, self.number, self.rng),
                 subject=self.rng.choice(_TOPICS).format(n=self.rng.randint(100, 999)),
-                sender_name=name, sender_email=email,
+                sender_name=name,
+                sender_email=email,
                 internet_message_id=f"<{ident.hexdigest()[:20]}@{email.split('@')[1]}>",
-                delivery_time=submit, submit_time=submit,
+                delivery_time=submit,
+                submit_time=submit,
                 body=f"Message {self.number} for {self.account.smtp}.\r\n",
             )
             arrived.append(message)
@@ -357,8 +371,9 @@ class _Mailbox:
             moment += timedelta(seconds=self.rng.randint(1, 3))
             fetched.append(replace(message, delivery_time=moment))
         operation = "&" if delete_after else "+"
-        for copy, at in zip(fetched, tag_times([c.delivery_time for c in fetched], self.rng),
-                            strict=True):
+        for copy, at in zip(
+            fetched, tag_times([c.delivery_time for c in fetched], self.rng), strict=True
+        ):
             self.tags[copy.uid] = _tag(operation, content, at, copy.uid, self.clock_offset)
             if delete_after:
                 self.on_server = deque(m for m in self.on_server if m.uid != copy.uid)
@@ -381,12 +396,13 @@ class _Mailbox:
     def delete_on_server(self, message: InboxMessage) -> None:
         """Outlook's "remove from server after N days": a ``-`` tag at the deletion time."""
         self.now += timedelta(seconds=self.rng.randint(5, 40))
-        self.tags[message.uid] = _tag("-", self.tags[message.uid].content, self.now,
-                                      message.uid, self.clock_offset)
+        self.tags[message.uid] = _tag(
+            "-", self.tags[message.uid].content, self.now, message.uid, self.clock_offset
+        )
         self.on_server = deque(m for m in self.on_server if m.uid != message.uid)
 
     def expire(self, keep: int) -> None:
-        """"Remove from server after N days", and Outlook dropping from the history the UIDs
+        """ "Remove from server after N days", and Outlook dropping from the history the UIDs
         the server no longer lists: the oldest messages beyond ``keep`` leave both."""
         while len(self.on_server) > keep:
             gone = self.on_server.popleft()
@@ -419,8 +435,9 @@ def _simple_days(box: _Mailbox, days: int, per_sync: tuple[int, int] = (0, 2)) -
         box.idle(14)
 
 
-def _one_account(name: str, seed: int, clock_offset: int, smtp: str, scheme: str,
-                 display: str, days: int) -> tuple[random.Random, Account, _Mailbox]:
+def _one_account(
+    name: str, seed: int, clock_offset: int, smtp: str, scheme: str, display: str, days: int
+) -> tuple[random.Random, Account, _Mailbox]:
     """The common start of a story: one account, ``days`` of ordinary mail."""
     rng = _rng(name, seed)
     account = _account(rng, smtp, scheme, display)
@@ -438,20 +455,26 @@ def _finish(box: _Mailbox, new_on_server: int = 2) -> list[str]:
 
 # --- scenarios --------------------------------------------------------------------------
 
+
 def _session_opener(box: _Mailbox) -> InboxMessage | None:
     """A message fetched first in its send/receive (not the mailbox's first), still listed
     and tagged ``+``: one whose tag can be dropped without leaving its neighbours' links in
     doubt."""
     listed = {m.uid for m in box.on_server}
-    found = [m for prev, m in zip(box.messages, box.messages[1:], strict=False)
-             if (m.delivery_time - prev.delivery_time).total_seconds() > 60
-             and m.uid in listed and box.tags.get(m.uid, Tag("", "", "", "", "")).operation == "+"]
+    found = [
+        m
+        for prev, m in zip(box.messages, box.messages[1:], strict=False)
+        if (m.delivery_time - prev.delivery_time).total_seconds() > 60
+        and m.uid in listed
+        and box.tags.get(m.uid, Tag("", "", "", "", "")).operation == "+"
+    ]
     return found[len(found) // 2] if found else None
 
 
 def _single_account(seed: int, clock_offset: int, **_: object) -> Scenario:
-    rng, account, box = _one_account("single-account", seed, clock_offset,
-                                     "maria.lopez@example.org", "dovecot", "Maria Lopez", 2)
+    rng, account, box = _one_account(
+        "single-account", seed, clock_offset, "maria.lopez@example.org", "dovecot", "Maria Lopez", 2
+    )
     # Webmail deleted one of the first days' messages: the next send/receive dropped its tag,
     # its copy stays in the store, linked to nothing (as in the real lab stores).
     gone = _session_opener(box)
@@ -464,10 +487,20 @@ def _single_account(seed: int, clock_offset: int, **_: object) -> Scenario:
     webmail_deleted = box.on_server.popleft().uid if box.on_server else None
     listing = _finish(box)
     manager = ManagerSpec(_profile(rng, "Outlook"), (box.history(),), created=_EPOCH)
-    facts = {"history_only": [webmail_deleted] if webmail_deleted else [],
-             "pruned_uids": list(box.pruned)}
-    return Scenario("single-account", seed, clock_offset, [account], [manager], box.messages,
-                    {account.smtp: listing}, facts=facts)
+    facts = {
+        "history_only": [webmail_deleted] if webmail_deleted else [],
+        "pruned_uids": list(box.pruned),
+    }
+    return Scenario(
+        "single-account",
+        seed,
+        clock_offset,
+        [account],
+        [manager],
+        box.messages,
+        {account.smtp: listing},
+        facts=facts,
+    )
 
 
 def _multi_account(seed: int, clock_offset: int, **_: object) -> Scenario:
@@ -489,37 +522,65 @@ def _multi_account(seed: int, clock_offset: int, **_: object) -> Scenario:
             box.sync(delete_after=index == 2, content="h" if index == 1 else "b")
             box.idle(box.rng.randint(1, 6))
     histories = tuple(b.history(attachment_rule=r) for b, r in zip(boxes, rules, strict=True))
-    manager = ManagerSpec(_profile(rng, "Outlook"), histories,
-                          identification=("search_key", "subject"))
+    manager = ManagerSpec(
+        _profile(rng, "Outlook"), histories, identification=("search_key", "subject")
+    )
     messages = sorted((m for b in boxes for m in b.messages), key=lambda m: m.delivery_time)
     listing = {b.account.smtp: _finish(b, 1) for b in boxes}
     return Scenario("multi-account", seed, clock_offset, accounts, [manager], messages, listing)
 
 
 def _general_key(seed: int, clock_offset: int, **_: object) -> Scenario:
-    rng, account, box = _one_account("general-key", seed, clock_offset, "office@smallfirm.example",
-                                     "dovecot", "Small Firm Office", 2)
-    manager = ManagerSpec(GENERAL_KEY, (box.history(attachment_rule="filename"),),
-                          identification=("conversation_key", "subject"))
-    return Scenario("general-key", seed, clock_offset, [account], [manager], box.messages,
-                    {account.smtp: _finish(box)})
+    rng, account, box = _one_account(
+        "general-key",
+        seed,
+        clock_offset,
+        "office@smallfirm.example",
+        "dovecot",
+        "Small Firm Office",
+        2,
+    )
+    manager = ManagerSpec(
+        GENERAL_KEY,
+        (box.history(attachment_rule="filename"),),
+        identification=("conversation_key", "subject"),
+    )
+    return Scenario(
+        "general-key",
+        seed,
+        clock_offset,
+        [account],
+        [manager],
+        box.messages,
+        {account.smtp: _finish(box)},
+    )
 
 
 def _embedded(seed: int, clock_offset: int, **_: object) -> Scenario:
-    rng, account, box = _one_account("embedded", seed, clock_offset, "k.tanaka@example.jp",
-                                     "uuid", "Kenji Tanaka", 2)
+    rng, account, box = _one_account(
+        "embedded", seed, clock_offset, "k.tanaka@example.jp", "uuid", "Kenji Tanaka", 2
+    )
     manager = ManagerSpec(_profile(rng, "Outlook"), (box.history(),), embedded=True)
-    return Scenario("embedded", seed, clock_offset, [account], [manager], box.messages,
-                    {account.smtp: _finish(box)})
+    return Scenario(
+        "embedded",
+        seed,
+        clock_offset,
+        [account],
+        [manager],
+        box.messages,
+        {account.smtp: _finish(box)},
+    )
 
 
 def _two_profiles(seed: int, clock_offset: int, **_: object) -> Scenario:
     """The profile was recreated: the new profile has a new key, an empty history, and
     fetched again every message still on the server (leave-on-server)."""
-    rng, account, box = _one_account("two-profiles", seed, clock_offset, "p.schmidt@example.de",
-                                     "dovecot", "Petra Schmidt", 3)
-    old = ManagerSpec(_profile(rng, "Outlook"), (box.history(),), identification=("subject",),
-                      created=_EPOCH)
+    rng, account, box = _one_account(
+        "two-profiles", seed, clock_offset, "p.schmidt@example.de", "dovecot", "Petra Schmidt", 3
+    )
+    old = ManagerSpec(
+        _profile(rng, "Outlook"), (box.history(),), identification=("subject",), created=_EPOCH
+    )
     box.idle(30)
     recreated_at = box.now
     box.reset_history()
@@ -529,19 +590,34 @@ def _two_profiles(seed: int, clock_offset: int, **_: object) -> Scenario:
     # A third profile was tried and never fetched mail: its manager holds no attachment, as
     # most real Message Managers (14 of 23).
     unused = ManagerSpec(_profile(rng, "Petra (test)"), (), created=recreated_at)
-    overlap = sorted({t.uid for t in old.histories[0].tags}
-                     & {t.uid for t in new.histories[0].tags})
-    facts = {"profile_recreated_at": recreated_at.isoformat(), "shared_uids": overlap,
-             "refetched_message_ids": [m.internet_message_id for m in refetched]}
-    return Scenario("two-profiles", seed, clock_offset, [account], [old, new, unused],
-                    box.messages,
-                    {account.smtp: _finish(box)}, facts=facts)
+    overlap = sorted(
+        {t.uid for t in old.histories[0].tags} & {t.uid for t in new.histories[0].tags}
+    )
+    facts = {
+        "profile_recreated_at": recreated_at.isoformat(),
+        "shared_uids": overlap,
+        "refetched_message_ids": [m.internet_message_id for m in refetched],
+    }
+    return Scenario(
+        "two-profiles",
+        seed,
+        clock_offset,
+        [account],
+        [old, new, unused],
+        box.messages,
+        {account.smtp: _finish(box)},
+        facts=facts,
+    )
 
 
 def _anomalous(seed: int, clock_offset: int, **_: object) -> Scenario:
     rng = _rng("anomalous", seed)
-    damages = [Damage("count_mismatch", 2), Damage("truncated", 6), Damage("bad_escape", 1),
-               Damage("bad_date", 2)]
+    damages = [
+        Damage("count_mismatch", 2),
+        Damage("truncated", 6),
+        Damage("bad_escape", 1),
+        Damage("bad_date", 2),
+    ]
     accounts, histories, messages, listing = [], [], [], {}
     for index, damage in enumerate(damages):
         account = _account(rng, f"user{index + 1}@broken.example", "uuid", f"User {index + 1}")
@@ -563,8 +639,9 @@ def _anomalous(seed: int, clock_offset: int, **_: object) -> Scenario:
 def _duplicates(seed: int, clock_offset: int, **_: object) -> Scenario:
     """The history was reset (lost BLOB, same profile): at the next sync Outlook fetched
     every message still on the server again; the Inbox holds both copies."""
-    rng, account, box = _one_account("duplicates", seed, clock_offset, "claims@insurer.example",
-                                     "dovecot", "Claims Desk", 4)
+    rng, account, box = _one_account(
+        "duplicates", seed, clock_offset, "claims@insurer.example", "dovecot", "Claims Desk", 4
+    )
     box.idle(rng.uniform(20, 40))
     box.reset_history()
     reset_at = box.now
@@ -576,37 +653,82 @@ def _duplicates(seed: int, clock_offset: int, **_: object) -> Scenario:
         "duplicated_message_ids": sorted(m.internet_message_id for m in refetched),
         "burst_size": len(refetched),
     }
-    return Scenario("duplicates", seed, clock_offset, [account], [manager], box.messages,
-                    {account.smtp: _finish(box)}, facts=facts)
+    return Scenario(
+        "duplicates",
+        seed,
+        clock_offset,
+        [account],
+        [manager],
+        box.messages,
+        {account.smtp: _finish(box)},
+        facts=facts,
+    )
 
 
 def _deleted_manager(seed: int, clock_offset: int, **_: object) -> Scenario:
-    rng, account, box = _one_account("deleted-manager", seed, clock_offset, "s.ivanova@example.org",
-                                     "dovecot", "Svetlana Ivanova", 2)
+    rng, account, box = _one_account(
+        "deleted-manager",
+        seed,
+        clock_offset,
+        "s.ivanova@example.org",
+        "dovecot",
+        "Svetlana Ivanova",
+        2,
+    )
     old = ManagerSpec(_profile(rng, "Outlook"), (box.history(),), deleted=True)
     box.idle(20)
     box.reset_history()
     box.sync()
     _simple_days(box, 1)
     new = ManagerSpec(_profile(rng, "Outlook 2"), (box.history(),), created=box.now)
-    return Scenario("deleted-manager", seed, clock_offset, [account], [old, new], box.messages,
-                    {account.smtp: _finish(box)})
+    return Scenario(
+        "deleted-manager",
+        seed,
+        clock_offset,
+        [account],
+        [old, new],
+        box.messages,
+        {account.smtp: _finish(box)},
+    )
 
 
-_GERMAN = {"Inbox": "Posteingang", "Deleted Items": "Gelöschte Elemente",
-           "Sent Items": "Gesendete Elemente", "Outbox": "Postausgang", "Drafts": "Entwürfe",
-           "Junk E-mail": "Junk-E-Mail", "Calendar": "Kalender", "Contacts": "Kontakte",
-           "Journal": "Journal", "Notes": "Notizen", "Tasks": "Aufgaben"}
+_GERMAN = {
+    "Inbox": "Posteingang",
+    "Deleted Items": "Gelöschte Elemente",
+    "Sent Items": "Gesendete Elemente",
+    "Outbox": "Postausgang",
+    "Drafts": "Entwürfe",
+    "Junk E-mail": "Junk-E-Mail",
+    "Calendar": "Kalender",
+    "Contacts": "Kontakte",
+    "Journal": "Journal",
+    "Notes": "Notizen",
+    "Tasks": "Aufgaben",
+}
 
 
 def _localized(seed: int, clock_offset: int, **_: object) -> Scenario:
-    rng, account, box = _one_account("localized", seed, clock_offset,
-                                     "juergen.mueller@beispiel.example", "numeric",
-                                     "Jürgen Müller", 2)
+    rng, account, box = _one_account(
+        "localized",
+        seed,
+        clock_offset,
+        "juergen.mueller@beispiel.example",
+        "numeric",
+        "Jürgen Müller",
+        2,
+    )
     manager = ManagerSpec(_profile(rng, "Jürgens Profil"), (box.history(),))
-    return Scenario("localized", seed, clock_offset, [account], [manager], box.messages,
-                    {account.smtp: _finish(box)}, inbox_name=_GERMAN["Inbox"],
-                    folder_names=_GERMAN)
+    return Scenario(
+        "localized",
+        seed,
+        clock_offset,
+        [account],
+        [manager],
+        box.messages,
+        {account.smtp: _finish(box)},
+        inbox_name=_GERMAN["Inbox"],
+        folder_names=_GERMAN,
+    )
 
 
 def _large(seed: int, clock_offset: int, messages: int = 1000, **_: object) -> Scenario:
@@ -619,8 +741,15 @@ def _large(seed: int, clock_offset: int, messages: int = 1000, **_: object) -> S
         box.expire(LARGE_SERVER_KEEP)  # a BLOB holds at most 65,535 tags
         box.idle(rng.uniform(0.2, 3))
     manager = ManagerSpec(_profile(rng, "Outlook"), (box.history(),))
-    return Scenario("large", seed, clock_offset, [account], [manager], box.messages,
-                    {account.smtp: _finish(box, 0)})
+    return Scenario(
+        "large",
+        seed,
+        clock_offset,
+        [account],
+        [manager],
+        box.messages,
+        {account.smtp: _finish(box, 0)},
+    )
 
 
 def _two_clients(seed: int, clock_offset: int, **_: object) -> list[Scenario]:
@@ -646,10 +775,19 @@ def _two_clients(seed: int, clock_offset: int, **_: object) -> list[Scenario]:
     out = []
     for n, (box, name) in enumerate(((desk, "Desk"), (laptop, "Laptop")), 1):
         manager = ManagerSpec(_profile(rng, name), (box.history(),))
-        out.append(Scenario("two-clients", seed, clock_offset, [account], [manager],
-                            box.messages, {account.smtp: listing},
-                            facts={"client": n, "shared_uids": shared},
-                            store_key=rng.randbytes(16)))
+        out.append(
+            Scenario(
+                "two-clients",
+                seed,
+                clock_offset,
+                [account],
+                [manager],
+                box.messages,
+                {account.smtp: listing},
+                facts={"client": n, "shared_uids": shared},
+                store_key=rng.randbytes(16),
+            )
+        )
     return out
 
 
@@ -658,8 +796,9 @@ def _copies(seed: int, clock_offset: int, **_: object) -> list[Scenario]:
     arrives and is downloaded (tags added), and webmail deletes the oldest messages on the
     server, so Outlook drops their tags at the next send/receive (tags pruned). Every copy
     keeps the store's record key: one lineage, one version per copy."""
-    rng, account, box = _one_account("copies", seed, clock_offset, "a.rossi@example.it",
-                                     "dovecot", "Anna Rossi", 2)
+    rng, account, box = _one_account(
+        "copies", seed, clock_offset, "a.rossi@example.it", "dovecot", "Anna Rossi", 2
+    )
     profile = _profile(rng, "Outlook")
     key = rng.randbytes(16)
     out = []
@@ -672,11 +811,25 @@ def _copies(seed: int, clock_offset: int, **_: object) -> list[Scenario]:
         added = [u for u in box.tags if u not in before]
         removed = [u for u in before if u not in box.tags]
         manager = ManagerSpec(profile, (box.history(),))
-        facts = {"copy": copy, "added_uids": added if copy > 1 else [],
-                 "pruned_uids": removed, "tags": list(box.tags)}
-        out.append(Scenario("copies", seed, clock_offset, [account], [manager],
-                            list(box.messages), {account.smtp: [m.uid for m in box.on_server]},
-                            facts=facts, store_key=key))
+        facts = {
+            "copy": copy,
+            "added_uids": added if copy > 1 else [],
+            "pruned_uids": removed,
+            "tags": list(box.tags),
+        }
+        out.append(
+            Scenario(
+                "copies",
+                seed,
+                clock_offset,
+                [account],
+                [manager],
+                list(box.messages),
+                {account.smtp: [m.uid for m in box.on_server]},
+                facts=facts,
+                store_key=key,
+            )
+        )
         before = dict(box.tags)
     return out
 
@@ -693,8 +846,9 @@ def scenario_set(name: str, *, seed: int = 0, clock_offset: int = 0) -> list[Sce
     try:
         factory = SCENARIO_SETS[name]
     except KeyError:
-        raise ValueError(f"unknown scenario set {name!r}; known: "
-                         f"{', '.join(SCENARIO_SETS)}") from None
+        raise ValueError(
+            f"unknown scenario set {name!r}; known: {', '.join(SCENARIO_SETS)}"
+        ) from None
     if not -14 * 60 <= clock_offset <= 14 * 60:
         raise ValueError(f"clock offset {clock_offset} minutes is outside -14:00..+14:00")
     with _no_gc_pauses():
@@ -737,6 +891,7 @@ def scenario(name: str, *, seed: int = 0, clock_offset: int = 0, messages: int =
 
 
 # --- BLOB bytes -------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class StoredTag:
@@ -792,10 +947,17 @@ def history_blob(history: HistorySpec) -> bytes:
 # --- store spec -------------------------------------------------------------------------
 
 _OUTLOOK_FOLDERS = [
-    ("Deleted Items", "IPF.Note"), ("Inbox", "IPF.Note"), ("Outbox", "IPF.Note"),
-    ("Sent Items", "IPF.Note"), ("Calendar", "IPF.Appointment"), ("Contacts", "IPF.Contact"),
-    ("Drafts", "IPF.Note"), ("Journal", "IPF.Journal"), ("Junk E-mail", "IPF.Note"),
-    ("Notes", "IPF.StickyNote"), ("Tasks", "IPF.Task"),
+    ("Deleted Items", "IPF.Note"),
+    ("Inbox", "IPF.Note"),
+    ("Outbox", "IPF.Note"),
+    ("Sent Items", "IPF.Note"),
+    ("Calendar", "IPF.Appointment"),
+    ("Contacts", "IPF.Contact"),
+    ("Drafts", "IPF.Note"),
+    ("Journal", "IPF.Journal"),
+    ("Junk E-mail", "IPF.Note"),
+    ("Notes", "IPF.StickyNote"),
+    ("Tasks", "IPF.Task"),
 ]
 
 
@@ -816,8 +978,9 @@ def _manager_props(manager: ManagerSpec, s: _Strings, rng: random.Random) -> Pro
     key = manager.profile.search_key
     props: Props = {
         PropId.MESSAGE_CLASS: s(MANAGER_CLASS),
-        PropId.MESSAGE_FLAGS: Prop(PropType.INT32, _READ | _ASSOCIATED
-                                   | (_HASATTACH if manager.histories else 0)),
+        PropId.MESSAGE_FLAGS: Prop(
+            PropType.INT32, _READ | _ASSOCIATED | (_HASATTACH if manager.histories else 0)
+        ),
         PropId.MESSAGE_STATUS: Prop(PropType.INT32, 0),
         PropId.CREATION_TIME: Prop(PropType.TIME, manager.created),
         PropId.LAST_MODIFICATION_TIME: Prop(PropType.TIME, manager.created),
@@ -836,8 +999,9 @@ def _manager_props(manager: ManagerSpec, s: _Strings, rng: random.Random) -> Pro
 _ATTACH_ADDITIONAL_INFO = 0x370F  # PidTagAttachAdditionalInformation: the mini UID's bytes
 
 
-def _named_attachment(history: HistorySpec, s: _Strings, data: bytes,
-                      rename: Callable[[str], str]) -> AttachmentSpec:
+def _named_attachment(
+    history: HistorySpec, s: _Strings, data: bytes, rename: Callable[[str], str]
+) -> AttachmentSpec:
     """A by-value attachment named by the history's rule (``rename`` maps Blob names to the
     companion's). Real Outlook (``long_filename``): BlobPOP<smtp> as long filename,
     Blob<mini uid> as filename, the mini UID's four bytes beside them."""
@@ -851,8 +1015,9 @@ def _named_attachment(history: HistorySpec, s: _Strings, data: bytes,
     if rule == "long_filename":
         props[PropId.ATTACH_LONG_FILENAME] = s(name)
         props[PropId.ATTACH_FILENAME] = s(rename(history.mini_uid_name))
-        props[_ATTACH_ADDITIONAL_INFO] = Prop(PropType.BINARY,
-                                              history.account.mini_uid.to_bytes(4, "little"))
+        props[_ATTACH_ADDITIONAL_INFO] = Prop(
+            PropType.BINARY, history.account.mini_uid.to_bytes(4, "little")
+        )
     if rule in ("filename", "mini_uid"):
         props[PropId.ATTACH_FILENAME] = s(name)
     if rule == "display_name":
@@ -882,17 +1047,25 @@ def manager_message(manager: ManagerSpec, variant: str, rng: random.Random) -> M
     s = _Strings(variant)
     attachments = [a for h in manager.histories for a in history_attachments(h, s)]
     if manager.embedded:
-        inner = MessageSpec(props={
-            PropId.MESSAGE_CLASS: s(MANAGER_CLASS),
-            PropId.MESSAGE_FLAGS: Prop(PropType.INT32, _READ | _HASATTACH),
-            PropId.SUBJECT: s("POP3 download history"),
-        }, attachments=attachments)
-        attachments = [AttachmentSpec(props={
-            PropId.ATTACH_METHOD: Prop(PropType.INT32, AttachMethod.EMBEDDED_MESSAGE),
-            PropId.ATTACH_SIZE: Prop(PropType.INT32, 0),
-            PropId.RENDERING_POSITION: Prop(PropType.INT32, -1),
-            PropId.DISPLAY_NAME: s("POP3 download history"),
-        }, embedded=inner)]
+        inner = MessageSpec(
+            props={
+                PropId.MESSAGE_CLASS: s(MANAGER_CLASS),
+                PropId.MESSAGE_FLAGS: Prop(PropType.INT32, _READ | _HASATTACH),
+                PropId.SUBJECT: s("POP3 download history"),
+            },
+            attachments=attachments,
+        )
+        attachments = [
+            AttachmentSpec(
+                props={
+                    PropId.ATTACH_METHOD: Prop(PropType.INT32, AttachMethod.EMBEDDED_MESSAGE),
+                    PropId.ATTACH_SIZE: Prop(PropType.INT32, 0),
+                    PropId.RENDERING_POSITION: Prop(PropType.INT32, -1),
+                    PropId.DISPLAY_NAME: s("POP3 download history"),
+                },
+                embedded=inner,
+            )
+        ]
     return MessageSpec(props=_manager_props(manager, s, rng), attachments=attachments)
 
 
@@ -914,8 +1087,11 @@ class InboxSpec(MessageSpec):
         last = InboxSpec._last
         if last is None or last[0] is not self:
             s = self._strings
-            last = (self, _message_props(self.message, s, self._search_key),
-                    [_recipient(self.message, s)])
+            last = (
+                self,
+                _message_props(self.message, s, self._search_key),
+                [_recipient(self.message, s)],
+            )
             InboxSpec._last = last
         return last
 
@@ -979,19 +1155,22 @@ def _store_spec(sc: Scenario, variant: str) -> BuiltStore:
         folders[english] = FolderSpec(name=name, container_class=container, nid=nid)
     inbox = folders["Inbox"]
     inbox_path = f"{TOP_NAME}/{inbox.name}"
-    built = BuiltStore(StoreSpec(folders=list(folders.values()), record_key=sc.record_key),
-                       inbox, [], [], [], [])
+    built = BuiltStore(
+        StoreSpec(folders=list(folders.values()), record_key=sc.record_key), inbox, [], [], [], []
+    )
     for message in sc.messages:
         spec = InboxSpec(message, s, rng.randbytes(16))
         folder = folders[message.folder]
         folder.messages.append(spec)
         built.messages.append((f"{TOP_NAME}/{folder.name}", message, spec))
     # Outlook keeps other hidden messages beside the Message Manager in the Inbox.
-    rule = MessageSpec(props={
-        PropId.MESSAGE_CLASS: s("IPM.Rule.Version2.Message"),
-        PropId.MESSAGE_FLAGS: Prop(PropType.INT32, _READ | _ASSOCIATED),
-        PropId.SEARCH_KEY: Prop(PropType.BINARY, rng.randbytes(16)),
-    })
+    rule = MessageSpec(
+        props={
+            PropId.MESSAGE_CLASS: s("IPM.Rule.Version2.Message"),
+            PropId.MESSAGE_FLAGS: Prop(PropType.INT32, _READ | _ASSOCIATED),
+            PropId.SEARCH_KEY: Prop(PropType.BINARY, rng.randbytes(16)),
+        }
+    )
     inbox.associated.append(rule)
     built.hidden.append((inbox_path, rule))
     for manager in sc.managers:

@@ -40,8 +40,15 @@ from uidl_inspector.synth.scenarios import (
     stored_tags,
 )
 
-__all__ = ["TRUTH_FORMAT", "EvidenceSet", "truth", "truth_bytes", "write_evidence",
-           "evidence_paths", "uidl_transcript"]
+__all__ = [
+    "TRUTH_FORMAT",
+    "EvidenceSet",
+    "truth",
+    "truth_bytes",
+    "write_evidence",
+    "evidence_paths",
+    "uidl_transcript",
+]
 
 TRUTH_FORMAT = 1
 _HEX_PAIR = re.compile(r"[0-9a-fA-F]{2}")
@@ -74,9 +81,12 @@ def _tag_findings(stored: StoredTag, offset: int) -> list[tuple[str, int]]:
         found.append(("bad_content", offset + 1))
     if _stamp(tag.stamp) is None:
         found.append(("bad_timestamp", offset + _TS_AT))
-    bad = [i for i, c in enumerate(tag.raw_uid)
-           if (c == "$" and not _HEX_PAIR.fullmatch(tag.raw_uid[i + 1:i + 3]))
-           or (c != "$" and not c.isalnum() and not _escaped_at(tag.raw_uid, i))]
+    bad = [
+        i
+        for i, c in enumerate(tag.raw_uid)
+        if (c == "$" and not _HEX_PAIR.fullmatch(tag.raw_uid[i + 1 : i + 3]))
+        or (c != "$" and not c.isalnum() and not _escaped_at(tag.raw_uid, i))
+    ]
     if bad:
         found.append(("bad_uid_escape", offset + _UID_AT + bad[0]))
     uid = unescape_uid(tag.raw_uid).encode()
@@ -90,8 +100,11 @@ def _tag_findings(stored: StoredTag, offset: int) -> list[tuple[str, int]]:
 
 def _escaped_at(raw: str, i: int) -> bool:
     """True when position ``i`` is one of the two hex digits of a valid ``$hh``."""
-    return any(raw[j] == "$" and _HEX_PAIR.fullmatch(raw[j + 1:j + 3]) is not None
-               for j in (i - 1, i - 2) if j >= 0)
+    return any(
+        raw[j] == "$" and _HEX_PAIR.fullmatch(raw[j + 1 : j + 3]) is not None
+        for j in (i - 1, i - 2)
+        if j >= 0
+    )
 
 
 def _entries(history: HistorySpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -103,23 +116,25 @@ def _entries(history: HistorySpec) -> tuple[list[dict[str, Any]], list[dict[str,
         findings = _tag_findings(stored, offset)
         anomalies += [{"code": code, "offset": where} for code, where in findings]
         raw = stored.text.encode()
-        entries.append({
-            "index": index,
-            "offset": offset,
-            "operation": OPERATIONS.get(tag.operation),
-            "content": CONTENTS.get(tag.content),
-            "timestamp": stamp.isoformat() if stamp else None,
-            "raw_timestamp": tag.stamp,
-            "raw_uid": tag.raw_uid,
-            "uid": unescape_uid(tag.raw_uid),
-            "uid_hex": None,
-            "raw_operation": tag.operation,
-            "raw_content": tag.content,
-            "complete": stored.complete,
-            "beyond_count": False,
-            "anomalies": [code for code, _ in findings],
-            "raw_tag_hex": raw.hex() if findings else None,
-        })
+        entries.append(
+            {
+                "index": index,
+                "offset": offset,
+                "operation": OPERATIONS.get(tag.operation),
+                "content": CONTENTS.get(tag.content),
+                "timestamp": stamp.isoformat() if stamp else None,
+                "raw_timestamp": tag.stamp,
+                "raw_uid": tag.raw_uid,
+                "uid": unescape_uid(tag.raw_uid),
+                "uid_hex": None,
+                "raw_operation": tag.operation,
+                "raw_content": tag.content,
+                "complete": stored.complete,
+                "beyond_count": False,
+                "anomalies": [code for code, _ in findings],
+                "raw_tag_hex": raw.hex() if findings else None,
+            }
+        )
         offset += len(raw) + 1
     complete = not stored_tags(history) or stored_tags(history)[-1].complete
     if complete and len(entries) < declared_count(history):
@@ -141,14 +156,16 @@ def _companions(holder: MessageSpec, skip: int | None) -> list[dict[str, Any]]:
         if index == skip:
             continue
         data, props = attachment.data, attachment.props
-        out.append({
-            "index": index,
-            "long_filename": _text(props.get(PropId.ATTACH_LONG_FILENAME)),
-            "filename": _text(props.get(PropId.ATTACH_FILENAME)),
-            "display_name": _text(props.get(PropId.DISPLAY_NAME)),
-            "size": None if data is None else len(data),
-            "sha256": None if data is None else hashlib.sha256(data).hexdigest(),
-        })
+        out.append(
+            {
+                "index": index,
+                "long_filename": _text(props.get(PropId.ATTACH_LONG_FILENAME)),
+                "filename": _text(props.get(PropId.ATTACH_FILENAME)),
+                "display_name": _text(props.get(PropId.DISPLAY_NAME)),
+                "size": None if data is None else len(data),
+                "sha256": None if data is None else hashlib.sha256(data).hexdigest(),
+            }
+        )
     return out
 
 
@@ -160,8 +177,9 @@ def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
         positions = attachment_positions(manager)
         holder = spec.attachments[0].embedded if manager.embedded else spec
         profile = {
-            "name": manager.profile.name if "subject" in manager.identification
-            or manager.profile == GENERAL_KEY else None,
+            "name": manager.profile.name
+            if "subject" in manager.identification or manager.profile == GENERAL_KEY
+            else None,
             "search_key": manager.profile.search_key.hex(),
         }
         location = {
@@ -177,43 +195,53 @@ def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
             "companions": _companions(spec, None),
         }
         if not manager.histories:  # a manager without history is reported all the same
-            records.append({
-                "source": source, "store_key": key, "location": location,
-                "account": {"email": None, "mini_uid": None}, "profile": profile,
-                "blob": None, "entries": [],
-                "anomalies": [{"code": "no_history_attachment", "offset": None}],
-            })
+            records.append(
+                {
+                    "source": source,
+                    "store_key": key,
+                    "location": location,
+                    "account": {"email": None, "mini_uid": None},
+                    "profile": profile,
+                    "blob": None,
+                    "entries": [],
+                    "anomalies": [{"code": "no_history_attachment", "offset": None}],
+                }
+            )
         for index, history in enumerate(manager.histories):
             blob = history_blob(history)
             entries, anomalies = _entries(history)
             by_mini = history.attachment_rule == "mini_uid"
-            records.append({
-                "source": source, "store_key": key,
-                "location": {
-                    **location,
-                    "attachment_index": positions[index],
-                    "attachment_name": history.attachment_name,
-                    "attachment_rule": history.attachment_rule,
-                    "embedded_path": path,
-                    "companions": _companions(holder, positions[index]),
-                },
-                "account": {  # what the names reveal: real naming (long_filename) has both
-                    "email": None if by_mini else history.account.smtp,
-                    "mini_uid": history.account.mini_uid_hex
-                    if history.attachment_rule in ("mini_uid", "long_filename") else None,
-                },
-                "profile": profile,
-                "blob": {
-                    "size": len(blob),
-                    "sha256": hashlib.sha256(blob).hexdigest(),
-                    "version": history.version,
-                    "declared_count": declared_count(history),
-                    "parsed_count": len(entries),
-                    "slack": _slack(history),
-                },
-                "entries": entries,
-                "anomalies": anomalies,
-            })
+            records.append(
+                {
+                    "source": source,
+                    "store_key": key,
+                    "location": {
+                        **location,
+                        "attachment_index": positions[index],
+                        "attachment_name": history.attachment_name,
+                        "attachment_rule": history.attachment_rule,
+                        "embedded_path": path,
+                        "companions": _companions(holder, positions[index]),
+                    },
+                    "account": {  # what the names reveal: real naming (long_filename) has both
+                        "email": None if by_mini else history.account.smtp,
+                        "mini_uid": history.account.mini_uid_hex
+                        if history.attachment_rule in ("mini_uid", "long_filename")
+                        else None,
+                    },
+                    "profile": profile,
+                    "blob": {
+                        "size": len(blob),
+                        "sha256": hashlib.sha256(blob).hexdigest(),
+                        "version": history.version,
+                        "declared_count": declared_count(history),
+                        "parsed_count": len(entries),
+                        "slack": _slack(history),
+                    },
+                    "entries": entries,
+                    "anomalies": anomalies,
+                }
+            )
     return records
 
 
@@ -278,8 +306,7 @@ def _server_classes(history: HistorySpec, listing: list[str]) -> dict[str, list[
     """Per the audit's classes: a server UID is downloaded (``+`` tag), deleted (``-``/``&``
     tag) or new (no tag); a history UID with a ``+`` tag absent from the server is
     history_only."""
-    ops = {unescape_uid(s.tag.raw_uid): s.tag.operation
-           for s in stored_tags(history) if s.complete}
+    ops = {unescape_uid(s.tag.raw_uid): s.tag.operation for s in stored_tags(history) if s.complete}
     on_server = set(listing)
     return {
         "downloaded": [u for u in listing if ops.get(u) == "+"],
@@ -308,9 +335,16 @@ def _links(sc: Scenario, built: BuiltStore) -> list[dict[str, Any]]:
                 for folder, message, spec in by_uid[(history.account.smtp, tag.uid)]:
                     lag = (utc - message.delivery_time.replace(tzinfo=None)).total_seconds()
                     if 0 <= lag <= TAG_LAG_MAX:
-                        links.append({"history": record_index, "entry": entry_index,
-                                      "uid": tag.uid, "folder": folder, "nid": spec.nid,
-                                      "internet_message_id": message.internet_message_id})
+                        links.append(
+                            {
+                                "history": record_index,
+                                "entry": entry_index,
+                                "uid": tag.uid,
+                                "folder": folder,
+                                "nid": spec.nid,
+                                "internet_message_id": message.internet_message_id,
+                            }
+                        )
             record_index += 1
     return links
 
@@ -318,10 +352,14 @@ def _links(sc: Scenario, built: BuiltStore) -> list[dict[str, Any]]:
 def _duplicates(built: BuiltStore) -> list[dict[str, Any]]:
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for folder, message, spec in built.messages:
-        groups[message.internet_message_id].append({
-            "folder": folder, "nid": spec.nid, "delivery_time": _iso(message.delivery_time)})
-    return [{"internet_message_id": ident, "copies": copies}
-            for ident, copies in sorted(groups.items()) if len(copies) > 1]
+        groups[message.internet_message_id].append(
+            {"folder": folder, "nid": spec.nid, "delivery_time": _iso(message.delivery_time)}
+        )
+    return [
+        {"internet_message_id": ident, "copies": copies}
+        for ident, copies in sorted(groups.items())
+        if len(copies) > 1
+    ]
 
 
 class RowsOnDemand(list):  # type: ignore[type-arg]
@@ -348,37 +386,68 @@ class RowsOnDemand(list):  # type: ignore[type-arg]
     __hash__ = None  # type: ignore[assignment]
 
 
-def truth(sc: Scenario, built: BuiltStore, *, variant: str, encoding: str,
-          source: str) -> dict[str, Any]:
+def truth(
+    sc: Scenario, built: BuiltStore, *, variant: str, encoding: str, source: str
+) -> dict[str, Any]:
     """The truth document for a written store (``write_pst`` must have filled the nids)."""
     histories = _history_records(built, source)
     hidden = [_hidden_row(folder, message) for folder, message in built.hidden]
-    messages = RowsOnDemand(lambda: ({
-        "folder": folder, "nid": spec.nid, "subject": message.subject,
-        "sender_email": message.sender_email,
-        "internet_message_id": message.internet_message_id,
-        "delivery_time": _iso(message.delivery_time), "uid": message.uid,
-        "account": message.account.smtp,
-    } for folder, message, spec in built.messages), len(built.messages))
-    folders = [{
-        "path": f"{TOP_NAME}/{folder.name}", "name": folder.name,
-        "container_class": folder.container_class, "nid": folder.nid,
-        "messages": len(folder.messages), "hidden": len(folder.associated),
-    } for folder in built.spec.folders]
-    deleted = [{
-        "nid": spec.nid, "profile": manager.profile.name,
-        "subject": _text(spec.props.get(PropId.SUBJECT)),
-        "block_ranges": [list(r) for r in spec.block_ranges],
-        "blobs": [{"account": h.account.smtp, "sha256": hashlib.sha256(history_blob(h)).hexdigest(),
-                   "size": len(history_blob(h))} for h in manager.histories],
-    } for manager, spec in built.deleted]
+    messages = RowsOnDemand(
+        lambda: (
+            {
+                "folder": folder,
+                "nid": spec.nid,
+                "subject": message.subject,
+                "sender_email": message.sender_email,
+                "internet_message_id": message.internet_message_id,
+                "delivery_time": _iso(message.delivery_time),
+                "uid": message.uid,
+                "account": message.account.smtp,
+            }
+            for folder, message, spec in built.messages
+        ),
+        len(built.messages),
+    )
+    folders = [
+        {
+            "path": f"{TOP_NAME}/{folder.name}",
+            "name": folder.name,
+            "container_class": folder.container_class,
+            "nid": folder.nid,
+            "messages": len(folder.messages),
+            "hidden": len(folder.associated),
+        }
+        for folder in built.spec.folders
+    ]
+    deleted = [
+        {
+            "nid": spec.nid,
+            "profile": manager.profile.name,
+            "subject": _text(spec.props.get(PropId.SUBJECT)),
+            "block_ranges": [list(r) for r in spec.block_ranges],
+            "blobs": [
+                {
+                    "account": h.account.smtp,
+                    "sha256": hashlib.sha256(history_blob(h)).hexdigest(),
+                    "size": len(history_blob(h)),
+                }
+                for h in manager.histories
+            ],
+        }
+        for manager, spec in built.deleted
+    ]
     server = []
     record_index = 0
     for manager, _spec in built.managers:
         for history in manager.histories:
             listing = sc.server_uidl.get(history.account.smtp, [])
-            server.append({"history": record_index, "account": history.account.smtp,
-                           **_server_classes(history, listing)})
+            server.append(
+                {
+                    "history": record_index,
+                    "account": history.account.smtp,
+                    **_server_classes(history, listing),
+                }
+            )
             record_index += 1
     shared: dict[str, list[int]] = defaultdict(list)
     for index, record in enumerate(histories):
@@ -387,10 +456,18 @@ def truth(sc: Scenario, built: BuiltStore, *, variant: str, encoding: str,
     expected: dict[str, Any] = {
         "clock_offset_minutes": sc.clock_offset,
         "managers": len(built.managers),
-        "profiles": [{"name": m.profile.name, "search_key": m.profile.search_key.hex(),
-                      "identification": list(m.identification)} for m, _ in built.managers],
-        "accounts": [{"email": a.smtp, "mini_uid": a.mini_uid_hex, "uid_scheme": a.uid_scheme}
-                     for a in sc.accounts],
+        "profiles": [
+            {
+                "name": m.profile.name,
+                "search_key": m.profile.search_key.hex(),
+                "identification": list(m.identification),
+            }
+            for m, _ in built.managers
+        ],
+        "accounts": [
+            {"email": a.smtp, "mini_uid": a.mini_uid_hex, "uid_scheme": a.uid_scheme}
+            for a in sc.accounts
+        ],
         "server": server,
         "duplicates": _duplicates(built),
         "uids_in_several_histories": {u: i for u, i in sorted(shared.items()) if len(i) > 1},
@@ -405,15 +482,20 @@ def truth(sc: Scenario, built: BuiltStore, *, variant: str, encoding: str,
         "variant": variant,
         "encoding": encoding,
         "clock_offset_minutes": sc.clock_offset,
-        "store": {"display_name": built.spec.display_name, "top_name": built.spec.top_name,
-                  "record_key": built.spec.record_key.hex() if built.spec.record_key else None},
+        "store": {
+            "display_name": built.spec.display_name,
+            "top_name": built.spec.top_name,
+            "record_key": built.spec.record_key.hex() if built.spec.record_key else None,
+        },
         "folders": folders,
         "histories": histories,
         "hidden": hidden,
         "messages": messages,
         "deleted": deleted,
-        "server_uidl": {smtp: [[n, uid] for n, uid in enumerate(uids, 1)]
-                        for smtp, uids in sc.server_uidl.items()},
+        "server_uidl": {
+            smtp: [[n, uid] for n, uid in enumerate(uids, 1)]
+            for smtp, uids in sc.server_uidl.items()
+        },
         "expected": expected,
     }
 
@@ -428,6 +510,7 @@ def uidl_transcript(uids: list[str]) -> str:
 
 # --- the evidence set -------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class EvidenceSet:
     """The files one scenario wrote, and its truth document."""
@@ -439,23 +522,37 @@ class EvidenceSet:
     document: dict[str, Any]
 
 
-def evidence_paths(outdir: Path, sc: Scenario, variant: str, encoding: str, msg: bool,
-                   stem: str | None = None) -> dict[str, Path | dict[str, Path] | list[Path]]:
+def evidence_paths(
+    outdir: Path, sc: Scenario, variant: str, encoding: str, msg: bool, stem: str | None = None
+) -> dict[str, Path | dict[str, Path] | list[Path]]:
     """Where each file of the set goes: ``stem`` (by default
     ``<scenario>-<variant>-<encoding>``) plus a suffix per kind."""
     base = stem or f"{sc.name}-{variant}-{encoding}"
-    listings = {a.smtp: outdir / (f"{base}.uidl.txt" if i == 0 else f"{base}.{i + 1}.uidl.txt")
-                for i, a in enumerate(sc.accounts)}
+    listings = {
+        a.smtp: outdir / (f"{base}.uidl.txt" if i == 0 else f"{base}.{i + 1}.uidl.txt")
+        for i, a in enumerate(sc.accounts)
+    }
     live = [m for m in sc.managers if not m.deleted]
     msgs = [outdir / f"{base}.manager-{i + 1}.msg" for i in range(len(live))] if msg else []
-    return {"store": outdir / f"{base}.pst", "truth": outdir / f"{base}.truth.json",
-            "listings": listings, "msgs": msgs}
+    return {
+        "store": outdir / f"{base}.pst",
+        "truth": outdir / f"{base}.truth.json",
+        "listings": listings,
+        "msgs": msgs,
+    }
 
 
-def write_evidence(outdir: str | Path, sc: Scenario, *, variant: str = "unicode",
-                   encoding: str = "none", msg: bool = False, force: bool = False,
-                   stem: str | None = None,
-                   step: Callable[[str], None] | None = None) -> EvidenceSet:
+def write_evidence(
+    outdir: str | Path,
+    sc: Scenario,
+    *,
+    variant: str = "unicode",
+    encoding: str = "none",
+    msg: bool = False,
+    force: bool = False,
+    stem: str | None = None,
+    step: Callable[[str], None] | None = None,
+) -> EvidenceSet:
     """Write a scenario's store, truth, UIDL listings and (``msg``) hidden-message MSGs.
 
     Refuses to replace an existing file unless ``force``; ``step`` is told each phase.
@@ -486,8 +583,10 @@ def write_evidence(outdir: str | Path, sc: Scenario, *, variant: str = "unicode"
     document["files"] = {
         "store": store.name,
         "server_uidl": {smtp: p.name for smtp, p in listings.items()},
-        "msg": [{"file": p.name, "message_nid": spec.nid}
-                for p, (_m, spec) in zip(msgs, built.managers, strict=False)],
+        "msg": [
+            {"file": p.name, "message_nid": spec.nid}
+            for p, (_m, spec) in zip(msgs, built.managers, strict=False)
+        ],
     }
     for smtp, path in listings.items():
         _atomic(path, uidl_transcript(sc.server_uidl.get(smtp, [])).encode())
@@ -503,24 +602,45 @@ def set_truth(name: str, members: list[Scenario], written: list[EvidenceSet]) ->
     order with the tags each added and pruned, and whether two clients shared the mailbox."""
     keys = list(dict.fromkeys(sc.record_key for sc in members))
     uids = [{t.uid for m in sc.managers for h in m.histories for t in h.tags} for sc in members]
-    two_clients = any(a.record_key != b.record_key and uids[i] & uids[j]
-                      for i, a in enumerate(members) for j, b in enumerate(members) if i < j)
+    two_clients = any(
+        a.record_key != b.record_key and uids[i] & uids[j]
+        for i, a in enumerate(members)
+        for j, b in enumerate(members)
+        if i < j
+    )
     lineages = []
     for key in keys:
-        versions = [{"store": w.store.name, "count": len(sc.facts.get("tags", ())),
-                     "added_uids": sc.facts.get("added_uids", []),
-                     "pruned_uids": sc.facts.get("pruned_uids", [])}
-                    for sc, w in zip(members, written, strict=True) if sc.record_key == key]
+        versions = [
+            {
+                "store": w.store.name,
+                "count": len(sc.facts.get("tags", ())),
+                "added_uids": sc.facts.get("added_uids", []),
+                "pruned_uids": sc.facts.get("pruned_uids", []),
+            }
+            for sc, w in zip(members, written, strict=True)
+            if sc.record_key == key
+        ]
         lineages.append({"store_key": key.hex(), "versions": versions})
-    return {"truth_format": TRUTH_FORMAT, "scenario_set": name, "seed": members[0].seed,
-            "stores": [w.store.name for w in written],
-            "truth_files": [w.truth_file.name for w in written],
-            "expected": {"lineages": lineages, "same_uid_in_two_histories": two_clients}}
+    return {
+        "truth_format": TRUTH_FORMAT,
+        "scenario_set": name,
+        "seed": members[0].seed,
+        "stores": [w.store.name for w in written],
+        "truth_files": [w.truth_file.name for w in written],
+        "expected": {"lineages": lineages, "same_uid_in_two_histories": two_clients},
+    }
 
 
-def write_set(outdir: str | Path, name: str, *, seed: int = 0, clock_offset: int = 0,
-              variant: str = "unicode", encoding: str = "none",
-              force: bool = False) -> tuple[list[EvidenceSet], Path]:
+def write_set(
+    outdir: str | Path,
+    name: str,
+    *,
+    seed: int = 0,
+    clock_offset: int = 0,
+    variant: str = "unicode",
+    encoding: str = "none",
+    force: bool = False,
+) -> tuple[list[EvidenceSet], Path]:
     """Write every store of a scenario set (``<set>-<n>-<variant>-<encoding>.pst`` with its
     own truth and listing) and the set's truth, ``<set>-<variant>-<encoding>.set.truth.json``."""
     from uidl_inspector.synth.scenarios import scenario_set
@@ -529,9 +649,17 @@ def write_set(outdir: str | Path, name: str, *, seed: int = 0, clock_offset: int
     path = Path(outdir) / f"{name}-{variant}-{encoding}.set.truth.json"
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists (use --force to replace it)")
-    written = [write_evidence(outdir, sc, variant=variant, encoding=encoding, force=force,
-                              stem=f"{name}-{n}-{variant}-{encoding}")
-               for n, sc in enumerate(members, 1)]
+    written = [
+        write_evidence(
+            outdir,
+            sc,
+            variant=variant,
+            encoding=encoding,
+            force=force,
+            stem=f"{name}-{n}-{variant}-{encoding}",
+        )
+        for n, sc in enumerate(members, 1)
+    ]
     _write_json(path, set_truth(name, members, written))
     return written, path
 
