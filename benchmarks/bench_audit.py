@@ -48,9 +48,9 @@ from pathlib import Path
 
 from uidl_inspector.audit import read_server_listing, run_audit, take_inventory
 from uidl_inspector.history import build_blob, escape_uid
-from uidl_inspector.mapi import PropId
-from uidl_inspector.mapi import PropType as T
 from uidl_inspector.pipeline import audit_report, scan_evidence
+from uidl_inspector.schemas.mapi import PropId
+from uidl_inspector.schemas.mapi import PropType as T
 from uidl_inspector.store.pst import open_pst
 from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec, Prop, StoreSpec, write_pst
 from uidl_inspector.synth.truth import uidl_transcript

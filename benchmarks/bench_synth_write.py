@@ -26,7 +26,7 @@ import tracemalloc
 from datetime import datetime, timedelta, timezone
 from queue import Empty
 
-from uidl_inspector.mapi import PropType as T
+from uidl_inspector.schemas.mapi import PropType as T
 from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec, Prop, StoreSpec, write_pst
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)

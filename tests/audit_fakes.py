@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 from fakes_store import FakeFolder, FakeStore
 from uidl_inspector.findings import Finding
-from uidl_inspector.mapi import PropId
 from uidl_inspector.records import Account, HistoryRecord, Location, Profile
+from uidl_inspector.schemas.mapi import PropId
 
 OPS = {"+": "get", "-": "delete", "&": "get-and-delete"}
 

@@ -17,7 +17,7 @@ from uidl_inspector.audit.inventory import store_message
 from uidl_inspector.audit.server_listing import parse_server_listing
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import PopHistory
-from uidl_inspector.mapi import PropId
+from uidl_inspector.schemas.mapi import PropId
 
 T = datetime(2025, 3, 3, 9, 0, 0)
 

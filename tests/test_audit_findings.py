@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from audit_fakes import FakeMessage, Finding, history, mail, mailbox, store, utc
 from uidl_inspector.audit import run_audit, take_inventory
-from uidl_inspector.audit.findings import uid_shape
+from uidl_inspector.audit.causes import uid_shape
 from uidl_inspector.audit.server_listing import parse_server_listing
 from uidl_inspector.findings import SEVERITY
 

@@ -148,7 +148,7 @@ def test_verify_agrees_with_libpff(synthetic):
 
 
 def test_verify_reports_disagreements(monkeypatch, synthetic):
-    import uidl_inspector.verify as verify
+    import uidl_inspector.crosscheck as verify
     import uidl_inspector.workers as workers
 
     real = verify.libpff_hidden
@@ -316,7 +316,7 @@ def test_hidden_rejects_non_stores(tmp_path):
 
 
 def test_samples_demo_is_where_demo_py_looks():
-    from uidl_inspector.demo import demo_path
+    from uidl_inspector.synth.demo import demo_path
 
     found = demo_path()
     assert found is not None and found.parent.resolve() == SAMPLES.resolve()

@@ -827,7 +827,7 @@ def _locate(root: Any, deep: bool = False) -> list[Any]:
 
 def _manager(*attachments: Any) -> Any:
     from fakes_store import FakeMessage
-    from uidl_inspector.mapi import PropId
+    from uidl_inspector.schemas.mapi import PropId
 
     return FakeMessage(
         0x200024,
@@ -847,7 +847,7 @@ def _inbox(*hidden: Any, **kw: Any) -> Any:
 @produces("locating/damage:unreadable")
 def _locate_unreadable(tmp_path: Path, code: str) -> Produced:
     from fakes_store import FakeAttachment
-    from uidl_inspector.mapi import PropId
+    from uidl_inspector.schemas.mapi import PropId
 
     broken = FakeAttachment(0, {PropId.ATTACH_LONG_FILENAME: "BlobPOPa@b.c"}, broken=True)
     return _locate(_inbox(_manager(broken))), 0x4400  # where the fake's data block failed
@@ -877,7 +877,7 @@ def _locate_folder_too_deep(tmp_path: Path, code: str) -> Produced:
 @produces("locating/damage:embedding_too_deep")
 def _locate_embedding_too_deep(tmp_path: Path, code: str) -> Produced:
     from fakes_store import FakeAttachment, FakeMessage
-    from uidl_inspector.mapi import PropId
+    from uidl_inspector.schemas.mapi import PropId
 
     loop = FakeMessage(None, {PropId.MESSAGE_CLASS: "IPM.Note"})
     loop.attachment_list = [FakeAttachment(0, {PropId.ATTACH_METHOD: 5}, None, loop)]
@@ -887,7 +887,7 @@ def _locate_embedding_too_deep(tmp_path: Path, code: str) -> Produced:
 @produces("locating/damage:history_without_data")
 def _locate_history_without_data(tmp_path: Path, code: str) -> Produced:
     from fakes_store import FakeAttachment
-    from uidl_inspector.mapi import PropId
+    from uidl_inspector.schemas.mapi import PropId
 
     empty = FakeAttachment(0, {PropId.ATTACH_LONG_FILENAME: "BlobPOPa@b.c"}, None)
     return _locate(_inbox(_manager(empty))), None
@@ -1110,7 +1110,7 @@ def _msg_too_many_attachments(tmp_path: Path, code: str) -> Produced:
 
 @produces("store-findings/msg:attachment_type")
 def _msg_attachment_type(tmp_path: Path, code: str) -> Produced:
-    from uidl_inspector.mapi import PropType as T
+    from uidl_inspector.schemas.mapi import PropType as T
     from uidl_inspector.synth.msg_writer import msg_bytes
     from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec, Prop
 
@@ -1131,7 +1131,7 @@ def _msg_embedding_too_deep(tmp_path: Path, code: str) -> Produced:
 
 def _synth_store(tmp_path: Path, folders: Any = None) -> tuple[bytes, Any]:
     """A store with Inbox holding a message with a data and an embedded attachment."""
-    from uidl_inspector.mapi import PropType as T
+    from uidl_inspector.schemas.mapi import PropType as T
     from uidl_inspector.synth.pst_writer import (
         AttachmentSpec,
         MessageSpec,
@@ -1338,7 +1338,7 @@ def _store_folder_too_deep(tmp_path: Path, code: str) -> Produced:
 
 @produces("store-findings/messaging:embedding_too_deep")
 def _store_embedding_too_deep(tmp_path: Path, code: str) -> Produced:
-    from uidl_inspector.mapi import PropType as T
+    from uidl_inspector.schemas.mapi import PropType as T
     from uidl_inspector.store.model import MAX_EMBED_DEPTH
     from uidl_inspector.synth.pst_writer import AttachmentSpec, FolderSpec, MessageSpec, Prop
 

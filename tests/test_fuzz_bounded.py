@@ -268,7 +268,7 @@ def test_scan_reports_the_other_inputs_when_one_is_hostile(tmp_path, real_psts):
 
 
 def _msg_with_attachment(method: int, data: bytes | None) -> bytes:
-    from uidl_inspector.mapi import PropId, PropType
+    from uidl_inspector.schemas.mapi import PropId, PropType
     from uidl_inspector.synth.msg_writer import msg_bytes
     from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec, Prop
 

@@ -22,7 +22,7 @@ from conftest import REAL_SAMPLES
 from libpff_oracle import hidden_messages
 from uidl_inspector.audit import run_audit, take_inventory
 from uidl_inspector.audit.alternatives import ALTERNATIVES
-from uidl_inspector.audit.findings import CODES
+from uidl_inspector.audit.causes import CODES
 from uidl_inspector.audit.lineage import build_lineages, observations, recovered_observation
 from uidl_inspector.audit.server_listing import parse_server_listing
 from uidl_inspector.findings import SEVERITIES

@@ -17,7 +17,7 @@ from uidl_inspector.locate import (
     message_rules,
     parse_manager_subject,
 )
-from uidl_inspector.mapi import PropId as P
+from uidl_inspector.schemas.mapi import PropId as P
 
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
 BLOB = build_blob(

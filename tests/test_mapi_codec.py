@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from uidl_inspector import mapi
-from uidl_inspector.mapi import PropType as T
+from uidl_inspector.schemas import mapi
+from uidl_inspector.schemas.mapi import PropType as T
 from uidl_inspector.store.msg import read_msg_extract, read_msg_olefile
 from uidl_inspector.store.pst import open_pst
 from uidl_inspector.synth.msg_writer import msg_bytes

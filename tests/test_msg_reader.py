@@ -11,7 +11,7 @@ import pytest
 
 from conftest import REAL_MSGS
 from uidl_inspector.exceptions import CorruptStructureError, NotAStoreError
-from uidl_inspector.mapi import PropType as T
+from uidl_inspector.schemas.mapi import PropType as T
 from uidl_inspector.schemas.msg_props import PROPERTY_STREAM, PropertyEntry, property_stream
 from uidl_inspector.store.msg import (
     filetime,

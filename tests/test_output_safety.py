@@ -27,7 +27,7 @@ if str(REPO) not in sys.path:
 from fuzz.targets import has_command, run_cli  # noqa: E402
 
 from uidl_inspector.history import build_blob, make_tag  # noqa: E402
-from uidl_inspector.mapi import AttachMethod, PropId, PropType  # noqa: E402
+from uidl_inspector.schemas.mapi import AttachMethod, PropId, PropType  # noqa: E402
 
 # Formula prefixes (OWASP CSV injection, with the full-width forms), terminal escapes (CSI,
 # OSC hyperlink and title, C0/C1 controls), markup, separators and quotes, a long value.

@@ -589,7 +589,7 @@ def test_absurd_counts_do_not_allocate(tmp_path):
 @pytest.mark.parametrize("variant", ["unicode", "ansi"])
 @pytest.mark.parametrize("crypt", ["none", "permute", "cyclic"])
 def test_synthetic_writer_stores_read_like_libpff(tmp_path, variant, crypt):
-    from uidl_inspector.mapi import PropType as T
+    from uidl_inspector.schemas.mapi import PropType as T
     from uidl_inspector.synth.pst_writer import (
         AttachmentSpec,
         MessageSpec,

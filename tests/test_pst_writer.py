@@ -20,9 +20,9 @@ import pytest
 
 from conftest import need_peer
 from libpff_oracle import hidden_messages
-from uidl_inspector.mapi import PropType as T
 from uidl_inspector.schemas import ltp, ndb
 from uidl_inspector.schemas.encoding import compute_sig, crc32, decode_block
+from uidl_inspector.schemas.mapi import PropType as T
 from uidl_inspector.synth import ltp_writer, ndb_writer
 from uidl_inspector.synth.pst_writer import (
     AttachmentSpec,

@@ -25,8 +25,8 @@ from typing import Any
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import PopHistory, parse_blob
-from uidl_inspector.mapi import PropId
 from uidl_inspector.records import Account, Companion, HistoryRecord, Location, Profile
+from uidl_inspector.schemas.mapi import PropId
 from uidl_inspector.store.detect import looks_like_pop_blob
 from uidl_inspector.store.model import MAX_EMBED_DEPTH, read_error, walk_folders
 

@@ -33,9 +33,9 @@ from uidl_inspector.locate import (
     with_store_key,
 )
 from uidl_inspector.logs import codes_summary, log_findings, step
-from uidl_inspector.mapi import PropId
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.model import Report, Source, hash_file, source_path
+from uidl_inspector.schemas.mapi import PropId
 from uidl_inspector.store.detect import Evidence, EvidenceFile, open_evidence, walk_inputs
 from uidl_inspector.store.image import (
     DistinctStore,
@@ -86,7 +86,7 @@ def _read_one(
     ``opener`` gives a fresh read-only stream of the input when it is not a loose file
     (a file inside a disk image); ``name`` then only names it.
     """
-    from uidl_inspector.verify import cross_check
+    from uidl_inspector.crosscheck import cross_check
 
     source = source_path(name) if opener is None else name
     before = len(report.histories)

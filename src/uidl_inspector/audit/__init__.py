@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from uidl_inspector.audit.causes import AuditContext, derive_findings
 from uidl_inspector.audit.classify import AccountClassification, classify_account
 from uidl_inspector.audit.clock import infer_clock, link_entries
 from uidl_inspector.audit.duplicates import find_duplicates
 from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef, entry_refs
-from uidl_inspector.audit.findings import AuditContext, derive_findings
 from uidl_inspector.audit.inventory import Inventory, take_inventory
 from uidl_inspector.audit.lineage import (
     Observation,

@@ -18,7 +18,7 @@ from typing import Any
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
 from uidl_inspector.locate import is_manager_class
-from uidl_inspector.mapi import PropId
+from uidl_inspector.schemas.mapi import PropId
 from uidl_inspector.store.model import Folder, Message, Store, walk_folders
 
 __all__ = [

@@ -32,13 +32,13 @@ from uidl_inspector.cli.common import (
     takes_image_options,
     usage_error,
 )
-from uidl_inspector.demo import DEMO_STORE, demo_path, samples_dir
 from uidl_inspector.pipeline import audit_report
 from uidl_inspector.report.lineage_views import lineage_tables
 from uidl_inspector.report.model import Report
 from uidl_inspector.report.output import STDOUT, write_output
 from uidl_inspector.report.table_report import data_table, render_table, terminal_safe
 from uidl_inspector.report.timeline import TimelineError, check_zone_name
+from uidl_inspector.synth.demo import DEMO_STORE, demo_path, samples_dir
 from uidl_inspector.versions import TOOL_NAME
 
 __all__ = ["audit", "AuditFormat", "parse_listing_option"]

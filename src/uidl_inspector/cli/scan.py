@@ -26,9 +26,9 @@ from uidl_inspector.cli.common import (
     takes_image_options,
 )
 from uidl_inspector.cli.runlog import quiet
-from uidl_inspector.demo import demo_path
 from uidl_inspector.findings import above_info
 from uidl_inspector.pipeline import scan_evidence
+from uidl_inspector.synth.demo import demo_path
 
 __all__ = ["scan", "progress_on_stderr"]
 

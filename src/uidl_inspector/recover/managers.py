@@ -19,10 +19,10 @@ from typing import Any
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import PopHistory
 from uidl_inspector.locate import MANAGER_CLASS, attachment_rule, is_manager_class, message_rules
-from uidl_inspector.mapi import PropId
 from uidl_inspector.recover.items import Place, RecoveredItem
 from uidl_inspector.schemas import ndb as s
 from uidl_inspector.schemas.ltp import CLIENT_SIG_PC, HN_SIGNATURE
+from uidl_inspector.schemas.mapi import PropId
 from uidl_inspector.store.ltp import LtpError, PropertyContext
 
 __all__ = ["deleted_managers", "Surviving"]

@@ -18,9 +18,9 @@ from construct import ConstructError
 
 from uidl_inspector.exceptions import CorruptStructureError
 from uidl_inspector.findings import Finding
-from uidl_inspector.mapi import FIXED_SIZE as _FIXED
-from uidl_inspector.mapi import PropType, decode_fixed, decode_string
 from uidl_inspector.schemas import ltp as s
+from uidl_inspector.schemas.mapi import FIXED_SIZE as _FIXED
+from uidl_inspector.schemas.mapi import PropType, decode_fixed, decode_string
 from uidl_inspector.store.ndb import Node
 
 __all__ = [

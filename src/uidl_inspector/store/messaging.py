@@ -15,8 +15,8 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from uidl_inspector.findings import Finding
-from uidl_inspector.mapi import AttachMethod, PropId
 from uidl_inspector.schemas import ndb as s
+from uidl_inspector.schemas.mapi import AttachMethod, PropId
 from uidl_inspector.store.ltp import LtpError, PropertyContext, SubnodeRef, TableContext
 from uidl_inspector.store.model import MAX_EMBED_DEPTH, MAX_FOLDER_DEPTH, MessageAccessors
 from uidl_inspector.store.ndb import NbtEntry, NdbFile, Node

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
-from uidl_inspector.mapi import PropId
+from uidl_inspector.schemas.mapi import PropId
 
 __all__ = [
     "Attachment",

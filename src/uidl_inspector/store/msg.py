@@ -25,10 +25,10 @@ from typing import Any
 import construct
 import olefile
 
-from uidl_inspector import mapi
 from uidl_inspector.exceptions import CorruptStructureError, NotAStoreError
 from uidl_inspector.findings import Finding
-from uidl_inspector.mapi import FIXED_SIZE, MV_FLAG, PropId, PropType, filetime_to_datetime
+from uidl_inspector.schemas import mapi
+from uidl_inspector.schemas.mapi import FIXED_SIZE, MV_FLAG, PropId, PropType, filetime_to_datetime
 from uidl_inspector.schemas.msg_props import HEADER_SIZES, PROPERTY_STREAM, property_stream
 from uidl_inspector.store.model import MAX_EMBED_DEPTH, MessageAccessors
 

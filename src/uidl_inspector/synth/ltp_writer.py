@@ -12,7 +12,6 @@ from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from uidl_inspector.mapi import FIXED_SIZE, MV_FLAG, PropType, encode_fixed, encode_string
 from uidl_inspector.schemas.ltp import (
     BTHHEADER,
     CLIENT_SIG_PC,
@@ -32,6 +31,7 @@ from uidl_inspector.schemas.ltp import (
     hnpm_first_bitmap_block,
     make_hid,
 )
+from uidl_inspector.schemas.mapi import FIXED_SIZE, MV_FLAG, PropType, encode_fixed, encode_string
 from uidl_inspector.synth.ndb_writer import FastBuild, compiled
 
 __all__ = [

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from construct import Container
 
-from uidl_inspector.mapi import FIXED_SIZE, PropType, encode_fixed, encode_string
 from uidl_inspector.schemas.cfb import (
     DIFAT_IN_HEADER,
     ENDOFCHAIN,
@@ -32,6 +31,7 @@ from uidl_inspector.schemas.cfb import (
     DirectoryEntry,
     SectorOfIds,
 )
+from uidl_inspector.schemas.mapi import FIXED_SIZE, PropType, encode_fixed, encode_string
 from uidl_inspector.schemas.msg_props import PROPERTY_STREAM, property_stream
 from uidl_inspector.synth.pst_writer import MessageSpec, Prop
 

@@ -25,9 +25,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from uidl_inspector.mapi import AttachMethod, PropId, PropType
 from uidl_inspector.schemas.encoding import crc32
 from uidl_inspector.schemas.ltp import NAMEID
+from uidl_inspector.schemas.mapi import AttachMethod, PropId, PropType
 from uidl_inspector.schemas.ndb import (
     NID_ASSOC_CONTENTS_TABLE_TEMPLATE,
     NID_ATTACHMENT_TABLE,

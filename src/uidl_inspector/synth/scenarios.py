@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from uidl_inspector.mapi import AttachMethod, PropId, PropType
+from uidl_inspector.schemas.mapi import AttachMethod, PropId, PropType
 from uidl_inspector.synth.outlook_traits import blob_slack, companion_name, tag_times
 from uidl_inspector.synth.pst_writer import (
     NID_DELETED_ITEMS,

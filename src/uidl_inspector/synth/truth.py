@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from uidl_inspector.history import unescape_uid
-from uidl_inspector.mapi import PropId
+from uidl_inspector.schemas.mapi import PropId
 from uidl_inspector.synth.outlook_traits import TAG_LAG_MAX
 from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec
 from uidl_inspector.synth.scenarios import (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any, BinaryIO
 
-from uidl_inspector.mapi import PropId, PropType, decode_string
+from uidl_inspector.schemas.mapi import PropId, PropType, decode_string
 
 __all__ = [
     "libpff_engine",

@@ -16,7 +16,7 @@ DEMO_BLOB = "demo-history.blob"  # the decoder's demo, used while no demo store 
 
 def samples_dir() -> Path | None:
     """The bundled samples folder, or None when this installation has none."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]
     for candidate in (package / "samples", package.parents[1] / "samples"):
         if (candidate / DEMO_STORE).is_file() or (candidate / DEMO_BLOB).is_file():
             return candidate
