@@ -18,9 +18,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
@@ -28,7 +28,15 @@ from uidl_inspector.history import PopHistory, parse_blob
 from uidl_inspector.records import Account, Companion, HistoryRecord, Location, Profile
 from uidl_inspector.schemas.mapi import PropId
 from uidl_inspector.store.detect import looks_like_pop_blob
-from uidl_inspector.store.model import MAX_EMBED_DEPTH, read_error, walk_folders
+from uidl_inspector.store.model import (
+    MAX_EMBED_DEPTH,
+    Attachment,
+    Folder,
+    Message,
+    Store,
+    read_error,
+    walk_folders,
+)
 
 __all__ = [
     "MANAGER_CLASS",
@@ -80,12 +88,12 @@ def parse_manager_subject(subject: str | None) -> tuple[str, bytes] | None:
     return match.group("name"), bytes.fromhex(match.group("key"))
 
 
-def _binary(props: Any, pid: int) -> bytes | None:
+def _binary(props: Mapping[int, object], pid: int) -> bytes | None:
     value = props.get(pid)
     return value if isinstance(value, bytes) and value else None
 
 
-def store_key(props: Any, pid: int = PropId.RECORD_KEY) -> str | None:
+def store_key(props: Mapping[int, object], pid: int = PropId.RECORD_KEY) -> str | None:
     """The store's identity as hex: its PidTagRecordKey (for a message, the
     PidTagStoreRecordKey naming the store that held it), kept by every copy of the store."""
     value = _binary(props, pid)
@@ -96,7 +104,7 @@ def with_store_key(records: list[HistoryRecord], key: str | None) -> list[Histor
     return [replace(r, store_key=key) for r in records]
 
 
-def _text(props: Any, pid: int) -> str | None:
+def _text(props: Mapping[int, object], pid: int) -> str | None:
     value = props.get(pid)
     return value.rstrip("\0") if isinstance(value, str) else None
 
@@ -128,7 +136,7 @@ class Candidate:
         }
 
 
-def message_rules(props: Any) -> tuple[tuple[str, ...], Profile]:
+def message_rules(props: Mapping[int, object]) -> tuple[tuple[str, ...], Profile]:
     """Which identification rules a Message Manager's properties satisfy, and its profile.
 
     Without the analyst's profile, ``conversation_key`` means PidTagConversationKey is set
@@ -162,7 +170,7 @@ def message_rules(props: Any) -> tuple[tuple[str, ...], Profile]:
     return tuple(rules), Profile(name, key.hex() if key else None)
 
 
-def attachment_rule(props: Any) -> tuple[str | None, str | None, Account]:
+def attachment_rule(props: Mapping[int, object]) -> tuple[str | None, str | None, Account]:
     """(rule, name, account) for one attachment by Outlook's naming rules; rule None if none.
 
     ``name`` is the name the rule read, else the first of long filename, filename and
@@ -186,7 +194,7 @@ def attachment_rule(props: Any) -> tuple[str | None, str | None, Account]:
     return None, long_name or short_name or display, Account()
 
 
-def _companion(att: Any, data: bytes | None) -> Companion:
+def _companion(att: Attachment, data: bytes | None) -> Companion:
     props = att.props
     return Companion(
         att.index,
@@ -210,10 +218,13 @@ class LocateResult:
     hidden_messages: int = 0  # associated (hidden) messages examined
 
 
-def _messages(folder: Any, which: str, findings: list[Finding]) -> Iterator[Any]:
+Table = Literal["associated", "messages"]
+
+
+def _messages(folder: Folder, which: Table, findings: list[Finding]) -> Iterator[Message]:
     """A folder's messages of one table, carrying on past a message that cannot be read."""
     try:
-        yield from getattr(folder, which)()
+        yield from folder.associated() if which == "associated" else folder.messages()
     except UidlInspectorError as exc:
         findings.append(read_error(folder.path, which, exc))
 
@@ -225,8 +236,8 @@ def is_manager_class(cls: object) -> bool:
 
 
 def _attachments(
-    message: Any, path: tuple[int, ...], where: str, findings: list[Finding]
-) -> Iterator[tuple[tuple[int, ...], Any]]:
+    message: Message, path: tuple[int, ...], where: str, findings: list[Finding]
+) -> Iterator[tuple[tuple[int, ...], Attachment]]:
     """(embedded_path, attachment) for a message and its embedded messages, bounded."""
     try:
         attachments = message.attachments()
@@ -256,7 +267,7 @@ def _attachments(
             findings.extend(inner.findings)
 
 
-def locate_message(message: Any, folder: str | None, source: str, result: LocateResult) -> None:
+def locate_message(message: Message, folder: str | None, source: str, result: LocateResult) -> None:
     """Add to ``result`` the histories held by one message (of any class).
 
     Every Message Manager yields at least one record: one holding no history attachment
@@ -272,7 +283,7 @@ def locate_message(message: Any, folder: str | None, source: str, result: Locate
         )
         result.candidates.append(candidate)
     # every attachment read, by embedded path: companions are hashed only for records made
-    siblings: dict[tuple[int, ...], list[tuple[Any, bytes | None]]] = {}
+    siblings: dict[tuple[int, ...], list[tuple[Attachment, bytes | None]]] = {}
     found: list[tuple[Location, bytes, Account]] = []
     for path, att in _attachments(message, (), where, result.findings):
         rule, name, account = attachment_rule(att.props)
@@ -296,7 +307,7 @@ def locate_message(message: Any, folder: str | None, source: str, result: Locate
                 )
                 continue
             match_rule, attach = candidate.match_rule, rule
-        elif looks_like_pop_blob(data):
+        elif data is not None and looks_like_pop_blob(data):
             match_rule = candidate.match_rule if candidate is not None else "content"
             attach = rule or "content"
         else:
@@ -361,7 +372,7 @@ def locate_message(message: Any, folder: str | None, source: str, result: Locate
 
 
 def locate(
-    store: Any,
+    store: Store,
     source: str | None = None,
     deep: bool = False,
     progress: Callable[[int], None] | None = None,
@@ -380,7 +391,7 @@ def locate(
         result.findings.append(read_error(source, "root folder", exc))
         result.findings.extend(store.findings)
         return result
-    tables = ("associated", "messages") if deep else ("associated",)
+    tables: tuple[Table, ...] = ("associated", "messages") if deep else ("associated",)
     for folder in walk_folders(root, result.findings):
         result.folders += 1
         for table in tables:
@@ -396,7 +407,9 @@ def locate(
     return result
 
 
-def _attachment_row(att: Any, where: str, findings: list[Finding], depth: int) -> dict:
+def _attachment_row(
+    att: Attachment, where: str, findings: list[Finding], depth: int
+) -> dict[str, Any]:
     _, name, _ = attachment_rule(att.props)
     try:
         data = att.data
@@ -426,7 +439,9 @@ def _attachment_row(att: Any, where: str, findings: list[Finding], depth: int) -
     return row
 
 
-def _attachment_rows(message: Any, where: str, findings: list[Finding], depth: int) -> list:
+def _attachment_rows(
+    message: Message, where: str, findings: list[Finding], depth: int
+) -> list[dict[str, Any]]:
     try:
         attachments = message.attachments()
     except UidlInspectorError as exc:
@@ -435,7 +450,7 @@ def _attachment_rows(message: Any, where: str, findings: list[Finding], depth: i
     return [_attachment_row(att, where, findings, depth) for att in attachments]
 
 
-def hidden_inventory(store: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
+def hidden_inventory(store: Store) -> tuple[list[dict[str, Any]], list[Finding]]:
     """Every associated (hidden) message of every folder, for the ``hidden`` command.
 
     The findings include the store's own (header, B-tree pages), as ``scan`` reports them.
@@ -454,7 +469,7 @@ def hidden_inventory(store: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
     return rows, findings
 
 
-def hidden_row(message: Any, folder: str | None, findings: list[Finding]) -> dict[str, Any]:
+def hidden_row(message: Message, folder: str | None, findings: list[Finding]) -> dict[str, Any]:
     """One ``hidden`` row: a store's associated message, or an MSG file (``folder`` None),
     in one shape so the two forms of one message compare; its findings into ``findings``."""
     key = _binary(message.props, PropId.CONVERSATION_KEY)

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,6 +26,10 @@ from uidl_inspector.cli.runlog import quiet
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.recover.carve import carve, carve_image
 from uidl_inspector.report.model import Report, Source, source_path
+from uidl_inspector.store.image import ImageOptions  # at run time: typer reads the annotation
+
+if TYPE_CHECKING:
+    from uidl_inspector.recover.items import RecoveredItem
 
 __all__ = ["carve_command", "byte_progress"]
 
@@ -53,7 +57,8 @@ def byte_progress(name: str, size: int) -> Iterator[Callable[[int], None] | None
         yield lambda done: progress.update(task, completed=done)
 
 
-@app.command(
+# typer's decorator is untyped (no unused-ignore error once cli/app.py types it)
+@app.command(  # type: ignore[untyped-decorator, unused-ignore]
     "carve",
     epilog=examples(
         "uidl-inspector carve unallocated.bin                 # a table on the terminal",
@@ -76,7 +81,7 @@ def carve_command(
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
-    images: Any = None,
+    images: ImageOptions | None = None,
 ) -> None:
     """Carve POP3 history BLOBs and runs of tags out of any binary, plain or PST-permute-encoded.
 
@@ -89,7 +94,8 @@ def carve_command(
     from uidl_inspector.store.detect import detect_kind
 
     report = Report()
-    report.extra["recovered"] = found = []
+    found: list[RecoveredItem] = []
+    report.extra["recovered"] = found
     failed = False
     for path in paths:
         where = source_path(path)
@@ -116,7 +122,7 @@ def carve_command(
 
 
 def _carve_image(
-    path: str, where: str, options: object, report: Report, found: list[object]
+    path: str, where: str, options: ImageOptions | None, report: Report, found: list[RecoveredItem]
 ) -> bool:
     """Carve one disk image into ``report``; True when some of it could not be read."""
     from uidl_inspector.report.model import hash_file
@@ -126,7 +132,7 @@ def _carve_image(
         from uidl_inspector.store.image import INSTALL_HINT
 
         raise UidlInspectorError(INSTALL_HINT)
-    hashed = getattr(options, "hash_images", True)
+    hashed = options.hash_images if options is not None else True
     size, sha256, md5 = hash_file(path) if hashed else (os.path.getsize(path), "", "")
     with byte_progress(Path(path).name, size) as progress:
         result = carve_image(path, where, options, progress)

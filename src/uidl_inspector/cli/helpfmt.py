@@ -37,7 +37,7 @@ def _visible(command: Any, ctx: typer.Context) -> list[Any]:
 def argument_usage(param: Any) -> str:
     """``PATH``, ``[PATH]``, ``FILE...`` or ``[PATH]...``; a metavar already written
     that way is kept."""
-    name = param.metavar or param.name.upper()
+    name: str = param.metavar or param.name.upper()
     if name.startswith("[") or name.endswith("..."):
         return name
     dots = "..." if param.nargs == -1 else ""
@@ -86,7 +86,7 @@ def _option_name(param: Any) -> str:
 
 
 def _default(param: Any) -> str | None:
-    shown = getattr(param, "show_default", True)
+    shown: bool | str = getattr(param, "show_default", True)
     if isinstance(shown, str):
         return shown
     value = param.default
@@ -102,7 +102,8 @@ def _default(param: Any) -> str | None:
     if getattr(param, "is_flag", False):
         if not param.secondary_opts:
             return None  # a plain flag is off unless given
-        return max(param.opts if value else param.secondary_opts, key=len)
+        names: list[str] = param.opts if value else param.secondary_opts
+        return max(names, key=len)
     if isinstance(value, Enum):
         return str(value.value)
     if isinstance(value, (list, tuple)):

@@ -20,9 +20,10 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, TextIO
 
 import typer
+from typer.core import TyperArgument, TyperOption
 
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.logs import LOGGER
@@ -68,11 +69,15 @@ def _log_options(
     """Never called: its parameters are the options every command receives."""
 
 
-def options(panel: str) -> list[Any]:
+def options(panel: str) -> list[TyperOption | TyperArgument]:
     """Fresh click parameters for the run-log options, grouped under ``panel``."""
     holder = typer.Typer(add_completion=False)
     holder.command()(_log_options)
-    params = typer.main.get_command(holder).params
+    params = [
+        p
+        for p in typer.main.get_command(holder).params
+        if isinstance(p, (TyperOption, TyperArgument))
+    ]
     for param in params:
         param.rich_help_panel = panel
     return params

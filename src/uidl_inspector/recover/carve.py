@@ -17,10 +17,10 @@ a disk image's unallocated ranges can be fed one by one.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from uidl_inspector.recover.finder import (
     MAX_TAG_SIZE,
@@ -32,6 +32,9 @@ from uidl_inspector.recover.finder import (
 )
 from uidl_inspector.recover.items import Found, Place, RecoveredItem, account_near, collect, relate
 from uidl_inspector.schemas.popblob import MAX_TAGS
+
+if TYPE_CHECKING:
+    from uidl_inspector.store.image import ImageOptions
 
 __all__ = ["CHUNK", "Carving", "ImageCarving", "carve", "carve_image", "carve_runs"]
 
@@ -53,7 +56,7 @@ class Carving:
     hashes: dict[str, str] = field(default_factory=dict)
 
 
-def _runs_at(buf: bytes, p: int, permuted: bool, final: bool) -> tuple[list[Run], int, bool]:
+def _runs_at(buf: memoryview, p: int, permuted: bool, final: bool) -> tuple[list[Run], int, bool]:
     """Runs starting at ``buf[p]`` read through a growing decoded window.
 
     Returns the runs (offsets into ``buf``), the end of the last one, and whether the last
@@ -75,12 +78,18 @@ def _runs_at(buf: bytes, p: int, permuted: bool, final: bool) -> tuple[list[Run]
     return shifted, end, reaches
 
 
-def _update(hashers: tuple, data: bytes) -> None:
+class Hasher(Protocol):
+    """What ``carve_runs`` feeds the bytes it reads to (a hashlib object)."""
+
+    def update(self, data: memoryview, /) -> None: ...
+
+
+def _update(hashers: Sequence[Hasher], data: memoryview) -> None:
     for h in hashers:
         h.update(data)
 
 
-def _round(buf: bytes, start: int, final: bool) -> tuple[list[Found], int]:
+def _round(buf: memoryview, start: int, final: bool) -> tuple[list[Found], int]:
     """The finds of one buffer and how many of its bytes are done with.
 
     A run that starts in the last _MARGIN bytes, or that reaches the end of the buffer
@@ -133,7 +142,7 @@ def carve_runs(
     base: int = 0,
     chunk: int = CHUNK,
     progress: Callable[[int], None] | None = None,
-    hashers: tuple = (),
+    hashers: Sequence[Hasher] = (),
 ) -> Iterator[Found]:
     """Every run of tags in ``fh`` (read to its end), at absolute offsets from ``base``.
 
@@ -148,7 +157,7 @@ def carve_runs(
     done = 0
     final = False
     with ThreadPoolExecutor(1) as pool:
-        hashing: Future | None = None
+        hashing: Future[None] | None = None
         while not final:
             if hashing is not None:
                 hashing.result()  # the hasher reads area: wait before writing to it
@@ -207,7 +216,10 @@ class ImageCarving:
 
 
 def carve_image(
-    path: str, source: str, options: Any = None, progress: Callable[[int], None] | None = None
+    path: str,
+    source: str,
+    options: ImageOptions | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ImageCarving:
     """Carve the space a disk image's file systems do not use: unallocated clusters (NTFS,
     FAT), the space outside partitions, and deleted files' data (store.image.data_ranges).

@@ -95,7 +95,7 @@ _CENTURY_SEARCH = (
 )
 
 
-def dated_tag_starts(data: bytes, start: int = 0, end: int | None = None) -> list[int]:
+def dated_tag_starts(data: bytes | memoryview, start: int = 0, end: int | None = None) -> list[int]:
     """Where a tag dated 2000-2099 may start, plain or permute-encoded, ascending.
 
     Two literal passes instead of a translate: the fast path of ``carve`` on gigabytes. A
@@ -109,7 +109,7 @@ def dated_tag_starts(data: bytes, start: int = 0, end: int | None = None) -> lis
     return out
 
 
-def encoding_at(data: bytes, pos: int) -> bool | None:
+def encoding_at(data: bytes | memoryview, pos: int) -> bool | None:
     """Whether a tag at ``pos`` would be plain (False) or permute-encoded (True); None if
     its first two bytes are neither."""
     op, ct = data[pos], data[pos + 1]

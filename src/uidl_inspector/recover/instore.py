@@ -127,7 +127,8 @@ class StoreSpace:
     @property
     def _amap_range(self) -> int:
         """Bytes one AMap page describes: one bit of rgbBits per block_align bytes."""
-        return self.fmt.AMAPPAGE.rgbBits.sizeof() * 8 * self.fmt.block_align
+        bits: int = self.fmt.AMAPPAGE.rgbBits.sizeof() * 8
+        return bits * self.fmt.block_align
 
     def _read_amaps(self) -> dict[int, bytes]:
         """rgbBits of each AMap page by its offset; a page that fails its checks is left out."""
@@ -341,17 +342,17 @@ def find_in_store(
                 keep(block, own)
         for run in find_runs(plain):
             offset = start + run.offset
-            block = _holder(blocks, offset)
+            holder = _holder(blocks, offset)
             lo, hi = (
-                (block.start, block.start + block.cb)
-                if block
+                (holder.start, holder.start + holder.cb)
+                if holder
                 else (max(start, offset - _NEAR), min(end, offset + _NEAR))
             )
             out.append(
                 (
                     run,
                     run.core(plain),
-                    _place(space, run, offset, block, name),
+                    _place(space, run, offset, holder, name),
                     account_near(plain[lo - start : hi - start]),
                 )
             )

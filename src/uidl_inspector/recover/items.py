@@ -196,9 +196,9 @@ def collect(found: Iterable[Found], source: str) -> list[RecoveredItem]:
     return list(items.values())
 
 
-def _live_core(record: HistoryRecord) -> bytes:
-    counted = record.history.raw_tags(counted=True)
-    return bytes(record.blob[: 4 + sum(map(len, counted)) + len(counted)])
+def _live_core(history: PopHistory, blob: bytes) -> bytes:
+    counted = history.raw_tags(counted=True)
+    return bytes(blob[: 4 + sum(map(len, counted)) + len(counted)])
 
 
 def relate(
@@ -216,7 +216,7 @@ def relate(
     ]
     tags = {i: set(h.history.raw_tags()) for i, h in live}
     uids = {i: h.history.uids() for i, h in live}
-    cores = {i: _live_core(h) for i, h in live}
+    cores = {i: _live_core(h.history, h.blob) for i, h in live if h.blob is not None}
     latest = {i: h.history.latest() for i, h in live}
     every = set().union(*tags.values()) if tags else set()
     for item in items:
@@ -230,8 +230,8 @@ def relate(
         overlap = {i: len(tags[i].intersection(own)) for i, _ in live}
         best = max(overlap, key=lambda i: (overlap[i], -i), default=None)
         if best is not None and overlap[best]:
-            mine = item.latest
-            if mine is None or latest[best] is None or mine <= latest[best]:
+            mine, theirs = item.latest, latest[best]
+            if mine is None or theirs is None or mine <= theirs:
                 item.relation = "earlier_version"
             item.related_history = best
         else:  # no tag in common: the same UIDs (a reset history) still name the account

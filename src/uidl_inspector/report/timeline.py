@@ -121,7 +121,7 @@ def resolve_zone(choice: str | None, clock: dict[str, Any] | None) -> Zone:
         return Zone(tz, "UTC" if minutes == 0 else label, basis)
     if choice == "inferred":
         minutes = clock.get("inferred_offset_minutes") if clock else None
-        if minutes is None:
+        if clock is None or minutes is None:
             raise TimelineError(
                 "--tz inferred: the store holds insufficient evidence to infer the history's "
                 "clock offset; leave --tz out to read it as UTC, or choose --tz ZONE"

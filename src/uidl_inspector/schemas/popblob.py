@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
-from typing import Any
+from typing import Any, overload
 
 from construct import (
     Array,
@@ -98,17 +98,17 @@ def tag_fields(raw: bytes) -> Container:
 class TagList(Sequence[Container]):
     """Parsed resource tags, kept as the raw bytes of each tag; fields are sliced on access.
 
-    ``raws`` holds each tag without its NUL. ``complete`` is True when all ``count`` tags
+    ``raws`` holds each tag without its NUL. ``complete`` is True when all ``declared`` tags
     were NUL-terminated; ``cut`` is True when the data ended inside a tag (the last raw tag
     then lacks its NUL).
     """
 
-    __slots__ = ("raws", "start", "count", "complete", "cut", "_offsets")
+    __slots__ = ("raws", "start", "declared", "complete", "cut", "_offsets")
 
     def __init__(self, raws: list[bytes], start: int, count: int, cut: bool) -> None:
         self.raws = raws
         self.start = start
-        self.count = count
+        self.declared = count  # the header's Count (``count`` is Sequence's method)
         self.cut = cut
         self.complete = not cut and len(raws) == count
         self._offsets: list[int] | None = None
@@ -124,7 +124,13 @@ class TagList(Sequence[Container]):
     def __len__(self) -> int:
         return len(self.raws)
 
-    def __getitem__(self, index: Any) -> Any:
+    @overload
+    def __getitem__(self, index: int) -> Container: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> ListContainer: ...
+
+    def __getitem__(self, index: int | slice) -> Container | ListContainer:
         if isinstance(index, slice):
             return ListContainer(tag_fields(raw) for raw in self.raws[index])
         return tag_fields(self.raws[index])
@@ -140,7 +146,7 @@ class TagList(Sequence[Container]):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"TagList({len(self.raws)} of {self.count} tags, cut={self.cut})"
+        return f"TagList({len(self.raws)} of {self.declared} tags, cut={self.cut})"
 
 
 _FIXED_SIZES = tuple((name, end - start) for name, start, end in TAG_FIELDS if end is not None)
@@ -164,7 +170,7 @@ def _join_tags(tags: list[Any]) -> bytes | None:
     return b"".join(out)
 
 
-class ResourceTags(Construct):
+class ResourceTags(Construct):  # type: ignore[misc]  # construct ships no type hints
     """``count`` NUL-terminated resource tags, with a fast tolerant parse.
 
     Parsing never raises on data: it returns a :class:`TagList` with what is there and says

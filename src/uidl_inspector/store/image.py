@@ -264,13 +264,15 @@ def _short(exc: BaseException, limit: int = 200) -> str:
 def _dfvfs_error() -> type[Exception]:
     from dfvfs.lib import errors as dfvfs_errors
 
-    return dfvfs_errors.Error
+    error: type[Exception] = dfvfs_errors.Error
+    return error
 
 
 def _serialise(spec: Any) -> str:
     from dfvfs.serializer import json_serializer
 
-    return json_serializer.JsonPathSpecSerializer.WriteSerialized(spec)
+    text: str = json_serializer.JsonPathSpecSerializer.WriteSerialized(spec)
+    return text
 
 
 @dataclass(frozen=True)
@@ -306,7 +308,7 @@ def _mediator() -> Any:
     dfVFS cannot make from them becomes an :class:`ImageError`."""
     from dfvfs.helpers import volume_scanner
 
-    class Mediator(volume_scanner.VolumeScannerMediator):
+    class Mediator(volume_scanner.VolumeScannerMediator):  # type: ignore[misc]  # dfVFS: no types
         def __init__(self) -> None:
             super().__init__()
             self.locked: list[str] = []  # type indicators of volumes left locked
@@ -456,12 +458,8 @@ class ImageScan:
 
         volumes = self.volumes()
         for number, volume in enumerate(volumes, 1):
-            label = (
-                "::".join(
-                    filter(None, (volume.partition, volume.snapshot and f"vss{volume.snapshot}"))
-                )
-                or "volume"
-            )
+            snapshot = f"vss{volume.snapshot}" if volume.snapshot else None
+            label = "::".join(p for p in (volume.partition, snapshot) if p) or "volume"
             self._say(f"{label} ({number} of {len(volumes)})")
             try:
                 file_system = resolver.Resolver.OpenFileSystem(volume.spec)

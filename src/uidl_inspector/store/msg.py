@@ -171,7 +171,7 @@ def decode_variable(prop_type: int, data: bytes, codec: str) -> tuple[Any, str |
 class _OleReader:
     """Reads storages of one open OLE file, bounded in depth and attachment count."""
 
-    def __init__(self, ole: olefile.OleFileIO, path: str, file_size: int) -> None:
+    def __init__(self, ole: olefile.OleFileIO[str], path: str, file_size: int) -> None:
         self.ole = ole
         self.path = path
         self.file_size = file_size
@@ -369,13 +369,16 @@ def read_msg_olefile(path: str, data: bytes | None = None) -> MsgMessage:
         raise CorruptStructureError(f"{path}: unreadable OLE compound file: {exc}") from exc
     try:
         # olefile only logs a wrong sector shift; a 2**4976-byte sector cannot be read.
-        if ole.sector_size not in (512, 4096) or ole.mini_sector_size != 64:
+        # (types-olefile omits the sizes olefile sets when it reads the header.)
+        sector: int = ole.sector_size  # type: ignore[attr-defined]
+        mini: int = ole.mini_sector_size  # type: ignore[attr-defined]
+        if sector not in (512, 4096) or mini != 64:
+            raise CorruptStructureError(f"{path}: sector sizes {sector}/{mini} are not [MS-CFB]'s")
+        root = ole.root
+        mini_stream: int = root.size if root is not None else 0  # type: ignore[attr-defined]
+        if mini_stream > len(data):  # the mini stream holds every small stream
             raise CorruptStructureError(
-                f"{path}: sector sizes {ole.sector_size}/{ole.mini_sector_size} are not [MS-CFB]'s"
-            )
-        if ole.root.size > len(data):  # the mini stream holds every small stream
-            raise CorruptStructureError(
-                f"{path}: mini stream of {ole.root.size} bytes is larger than the file"
+                f"{path}: mini stream of {mini_stream} bytes is larger than the file"
             )
         reader = _OleReader(ole, path, len(data))
         if not any(e == (PROPERTY_STREAM,) for e in reader.entries):

@@ -249,7 +249,7 @@ class CompoundFile:
         else:
             kind = "stream"
             first, size = (start[index], len(node.data)) if node.data else (ENDOFCHAIN, 0)
-        return DirectoryEntry.build(
+        entry: bytes = DirectoryEntry.build(
             Container(
                 name=name.ljust(64, b"\0"),
                 name_length=len(name),
@@ -266,6 +266,7 @@ class CompoundFile:
                 stream_size=size,
             )
         )
+        return entry
 
 
 # --- [MS-OXMSG] ------------------------------------------------------------------------
@@ -285,8 +286,14 @@ def _value(prop: Prop, ansi_codec: str) -> tuple[bytes, bytes | None]:
 
 
 def _properties(
-    props: dict[int, Prop], kind: str, header: dict[str, int], ansi_codec: str
+    props: dict[int, Prop],
+    kind: str,
+    header: dict[str, int],
+    ansi_codec: str,
+    embedded: bool = False,
 ) -> list[Storage | Stream]:
+    """The property stream and the value streams; ``embedded`` adds the PtypObject entry
+    of an attachment holding an embedded message (Size 0xFFFFFFFF, 2.4.2.2)."""
     entries, streams = [], []
     for prop_id in sorted(props):
         prop = props[prop_id]
@@ -298,6 +305,17 @@ def _properties(
         )
         if data is not None:
             streams.append(Stream(f"__substg1.0_{prop_id:04X}{int(prop.type):04X}", data))
+    if embedded:
+        value = struct.pack("<II", 0xFFFFFFFF, 0)
+        entries.append(
+            Container(
+                prop_type=int(PropType.OBJECT),
+                prop_id=0x3701,
+                flags=_READABLE_WRITABLE,
+                value=value,
+            )
+        )
+        entries.sort(key=lambda e: e.prop_id)
     stream = property_stream(kind).build(Container(header=Container(**header), entries=entries))
     return [Stream(PROPERTY_STREAM, stream), *streams]
 
@@ -330,36 +348,19 @@ def _message(spec: MessageSpec, kind: str, ansi_codec: str, depth: int) -> list[
         props = {**attachment.props, 0x0E21: Prop(PropType.INT32, index)}  # PidTagAttachNumber
         if attachment.data is not None:
             props[0x3701] = Prop(PropType.BINARY, attachment.data)
+        embedded = attachment.embedded is not None
         storage = Storage(
-            f"__attach_version1.0_#{index:08X}", _properties(props, "attachment", {}, ansi_codec)
+            f"__attach_version1.0_#{index:08X}",
+            _properties(props, "attachment", {}, ansi_codec, embedded),
         )
         if attachment.embedded is not None:
             inner = Storage(
                 "__substg1.0_3701000D",
                 _message(attachment.embedded, "embedded", ansi_codec, depth + 1),
             )
-            storage.children[0] = _with_object_entry(storage.children[0])
             storage.children.append(inner)
         children.append(storage)
     return children
-
-
-def _with_object_entry(stream: Stream) -> Stream:
-    """Add the PtypObject entry of an embedded message (Size 0xFFFFFFFF, 2.4.2.2)."""
-    entries = property_stream("attachment").parse(stream.data).entries
-    entries.append(
-        Container(
-            prop_type=int(PropType.OBJECT),
-            prop_id=0x3701,
-            flags=_READABLE_WRITABLE,
-            value=struct.pack("<II", 0xFFFFFFFF, 0),
-        )
-    )
-    entries.sort(key=lambda e: e.prop_id)
-    return Stream(
-        stream.name,
-        property_stream("attachment").build(Container(header=Container(), entries=entries)),
-    )
 
 
 def msg_bytes(spec: MessageSpec, *, ansi_codec: str = "cp1252") -> bytes:
