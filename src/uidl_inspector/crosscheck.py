@@ -10,26 +10,29 @@ libpff open, which is why ``scan`` only does it with ``--verify``.
 from __future__ import annotations
 
 import logging
-from typing import Any, BinaryIO
+from collections.abc import Sequence
+from typing import Any, BinaryIO, Literal, TypedDict
 
+from uidl_inspector.records import HiddenRow
 from uidl_inspector.schemas.mapi import PropId, PropType, decode_string
+from uidl_inspector.store.model import MAX_FOLDER_DEPTH
 
 __all__ = [
     "libpff_engine",
     "libpff_hidden",
     "cross_check",
     "FIELDS",
-    "MAX_DEPTH",
     "LIBPFF_FAILURES",
+    "LibpffRow",
 ]
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
-FIELDS = ("message_class", "subject", "conversation_key", "search_key")
-MAX_DEPTH = 64
+Field = Literal["message_class", "subject", "conversation_key", "search_key"]
+FIELDS: tuple[Field, ...] = ("message_class", "subject", "conversation_key", "search_key")
 _NID_TYPE_ASSOCIATED = 0x08
-_WANTED = {
+_WANTED: dict[int, Field] = {
     PropId.MESSAGE_CLASS: "message_class",
     PropId.SUBJECT: "subject",
     PropId.CONVERSATION_KEY: "conversation_key",
@@ -43,15 +46,25 @@ def libpff_engine() -> str:
     return f"libpff {pypff.get_version()}"
 
 
-def _entry_value(entry: Any, codec: str) -> Any:
-    data = entry.data
-    if data is None:
-        return None
+class LibpffRow(TypedDict):
+    """One hidden item as libpff lists it, in the shape of a :class:`HiddenRow`."""
+
+    folder: str
+    nid: int
+    message_class: str | None
+    subject: str | None
+    conversation_key: str | None  # hex
+    search_key: str | None  # hex
+
+
+def _entry_value(entry: Any, codec: str) -> str | None:  # entry: a pypff record entry
+    """A string as text; any other type (keys are binary) as hex, so rows stay JSON."""
+    data: bytes | None = entry.data
+    if not data:
+        return None if data is None or entry.value_type == PropType.BINARY else ""
     if entry.value_type in (PropType.UNICODE, PropType.STRING8):
         return decode_string(entry.value_type, data, codec)
-    if entry.value_type == PropType.BINARY:
-        return data.hex() if data else None
-    return data
+    return data.hex()
 
 
 def _without_prefix(subject: str | None) -> str | None:
@@ -61,8 +74,15 @@ def _without_prefix(subject: str | None) -> str | None:
     return subject
 
 
-def _item_row(item: Any, codec: str) -> dict[str, Any]:
-    row: dict[str, Any] = {"nid": item.identifier, **dict.fromkeys(FIELDS)}
+def _item_row(item: Any, folder: str, codec: str) -> LibpffRow:  # item: a pypff item
+    row = LibpffRow(
+        folder=folder,
+        nid=item.identifier,
+        message_class=None,
+        subject=None,
+        conversation_key=None,
+        search_key=None,
+    )
     for index in range(item.number_of_record_sets):
         record_set = item.get_record_set(index)
         for position in range(record_set.number_of_entries):
@@ -81,7 +101,7 @@ LIBPFF_FAILURES = (OSError, MemoryError, ValueError)
 
 def libpff_hidden(
     path: str | BinaryIO, codec: str = "cp1252", errors: list[str] | None = None
-) -> list[dict[str, Any]]:
+) -> list[LibpffRow]:
     """Every hidden item libpff lists: nid, folder path, class, subject and keys (hex).
 
     ``codec`` decodes String8 values (ANSI stores). An item or folder libpff cannot read
@@ -96,13 +116,13 @@ def libpff_hidden(
     else:  # a store inside a disk image, read in place
         handle.open_file_object(path, "r")
     try:
-        rows: list[dict[str, Any]] = []
+        rows: list[LibpffRow] = []
         seen: set[int] = set()
         stack = [(handle.get_root_folder(), "", 0)]
         while stack:
             folder, folder_path, depth = stack.pop()
             try:
-                if folder.identifier in seen or depth > MAX_DEPTH:
+                if folder.identifier in seen or depth > MAX_FOLDER_DEPTH:
                     continue
                 seen.add(folder.identifier)
                 count = folder.number_of_sub_items
@@ -114,7 +134,7 @@ def libpff_hidden(
                 try:
                     item = folder.get_sub_item(index)
                     if item.identifier & 0x1F == _NID_TYPE_ASSOCIATED:
-                        rows.append({"folder": folder_path, **_item_row(item, codec)})
+                        rows.append(_item_row(item, folder_path, codec))
                 except LIBPFF_FAILURES as exc:
                     errors.append(
                         f"folder {folder_path or '(root)'} item {index}: {_one_line(exc)}"
@@ -136,7 +156,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def cross_check(ours: list[dict[str, Any]], path: str | BinaryIO) -> dict[str, Any]:
+def cross_check(ours: Sequence[HiddenRow], path: str | BinaryIO) -> dict[str, Any]:
     """Compare ``ours`` (rows of locate.hidden_inventory) with libpff's inventory of ``path``.
 
     The result is the report's ``cross_check`` section: ``engine``, ``agreed`` (items whose
@@ -163,7 +183,7 @@ def cross_check(ours: list[dict[str, Any]], path: str | BinaryIO) -> dict[str, A
     by_nid = {row["nid"]: row for row in theirs}
     mine = {row["nid"]: row for row in ours}
     for nid, row in mine.items():
-        other = by_nid.get(nid)
+        other = by_nid.get(nid) if nid is not None else None  # an MSG row has no NID
         if other is None:
             result["only_ours"].append(_brief(row))
             continue
@@ -177,15 +197,15 @@ def cross_check(ours: list[dict[str, Any]], path: str | BinaryIO) -> dict[str, A
     return result
 
 
-def _normal(name: str, row: dict[str, Any]) -> Any:
-    value = row.get(name)
+def _normal(name: Field, row: HiddenRow) -> str | None:
+    value = row[name]
     return value if value != "" or name in ("subject", "message_class") else None
 
 
-def _brief(row: dict[str, Any]) -> dict[str, Any]:
+def _brief(row: HiddenRow | LibpffRow) -> dict[str, Any]:
     return {
         "nid": row["nid"],
-        "folder": row.get("folder"),
-        "message_class": row.get("message_class"),
-        "subject": row.get("subject"),
+        "folder": row["folder"],
+        "message_class": row["message_class"],
+        "subject": row["subject"],
     }

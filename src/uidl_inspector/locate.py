@@ -25,7 +25,15 @@ from typing import Any, Literal
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import PopHistory, parse_blob
-from uidl_inspector.records import Account, Companion, HistoryRecord, Location, Profile
+from uidl_inspector.records import (
+    Account,
+    AttachmentRow,
+    Companion,
+    HiddenRow,
+    HistoryRecord,
+    Location,
+    Profile,
+)
 from uidl_inspector.schemas.mapi import PropId
 from uidl_inspector.store.detect import looks_like_pop_blob
 from uidl_inspector.store.model import (
@@ -409,18 +417,19 @@ def locate(
 
 def _attachment_row(
     att: Attachment, where: str, findings: list[Finding], depth: int
-) -> dict[str, Any]:
+) -> AttachmentRow:
     _, name, _ = attachment_rule(att.props)
     try:
         data = att.data
     except UidlInspectorError as exc:
         findings.append(read_error(where, f"attachment {att.index} data", exc))
         data = None
-    row: dict[str, Any] = {
+    method = att.props.get(PropId.ATTACH_METHOD)
+    row: AttachmentRow = {
         "index": att.index,
         "nid": att.nid,
         "name": name,
-        "method": att.props.get(PropId.ATTACH_METHOD),
+        "method": method if isinstance(method, int) else None,
         "size": None if data is None else len(data),
         "sha256": None if data is None else hashlib.sha256(data).hexdigest(),
     }
@@ -441,7 +450,7 @@ def _attachment_row(
 
 def _attachment_rows(
     message: Message, where: str, findings: list[Finding], depth: int
-) -> list[dict[str, Any]]:
+) -> list[AttachmentRow]:
     try:
         attachments = message.attachments()
     except UidlInspectorError as exc:
@@ -450,13 +459,13 @@ def _attachment_rows(
     return [_attachment_row(att, where, findings, depth) for att in attachments]
 
 
-def hidden_inventory(store: Store) -> tuple[list[dict[str, Any]], list[Finding]]:
+def hidden_inventory(store: Store) -> tuple[list[HiddenRow], list[Finding]]:
     """Every associated (hidden) message of every folder, for the ``hidden`` command.
 
     The findings include the store's own (header, B-tree pages), as ``scan`` reports them.
     """
     findings: list[Finding] = []
-    rows: list[dict[str, Any]] = []
+    rows: list[HiddenRow] = []
     try:
         root = store.root_folder()
     except UidlInspectorError as exc:
@@ -469,12 +478,12 @@ def hidden_inventory(store: Store) -> tuple[list[dict[str, Any]], list[Finding]]
     return rows, findings
 
 
-def hidden_row(message: Message, folder: str | None, findings: list[Finding]) -> dict[str, Any]:
+def hidden_row(message: Message, folder: str | None, findings: list[Finding]) -> HiddenRow:
     """One ``hidden`` row: a store's associated message, or an MSG file (``folder`` None),
     in one shape so the two forms of one message compare; its findings into ``findings``."""
     key = _binary(message.props, PropId.CONVERSATION_KEY)
     search = _binary(message.props, PropId.SEARCH_KEY)
-    row = {
+    row: HiddenRow = {
         "folder": folder,
         "nid": message.nid,
         "message_class": message.message_class,

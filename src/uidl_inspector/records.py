@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     from uidl_inspector.history import PopHistory
 
-__all__ = ["Companion", "Location", "Account", "Profile", "HistoryRecord"]
+__all__ = [
+    "Companion",
+    "Location",
+    "Account",
+    "Profile",
+    "HistoryRecord",
+    "HiddenRow",
+    "AttachmentRow",
+    "EmbeddedRow",
+]
 
 
 @dataclass(frozen=True)
@@ -134,3 +143,37 @@ class HistoryRecord:
             "entries": [d for batch in h.entry_dicts() for d in batch] if entries else [],
             "anomalies": [a.to_dict() for a in h.anomalies],
         }
+
+
+class _AttachmentFields(TypedDict):
+    index: int
+    nid: int | None
+    name: str | None
+    method: int | None
+    size: int | None
+    sha256: str | None
+
+
+class AttachmentRow(_AttachmentFields, total=False):
+    """One attachment of a ``hidden`` row (``hidden[].attachments[]``)."""
+
+    embedded: EmbeddedRow  # only when the attachment holds an embedded message
+
+
+class EmbeddedRow(TypedDict):
+    message_class: str | None
+    subject: str | None
+    attachments: list[AttachmentRow]
+
+
+class HiddenRow(TypedDict):
+    """One associated (hidden) message, or an MSG file, as ``hidden`` reports it and
+    ``crosscheck`` compares it (docs/report-schema.md, ``hidden[]`` less ``source``)."""
+
+    folder: str | None
+    nid: int | None
+    message_class: str | None
+    subject: str | None
+    conversation_key: str | None  # hex
+    search_key: str | None  # hex
+    attachments: list[AttachmentRow]

@@ -13,8 +13,8 @@ Values kept in subnodes of their own (large ones) are gone with the node and not
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import PopHistory
@@ -25,10 +25,13 @@ from uidl_inspector.schemas.ltp import CLIENT_SIG_PC, HN_SIGNATURE
 from uidl_inspector.schemas.mapi import PropId
 from uidl_inspector.store.ltp import LtpError, PropertyContext
 
+if TYPE_CHECKING:  # instore imports this module to run it
+    from uidl_inspector.recover.instore import Block
+
 __all__ = ["deleted_managers", "Surviving"]
 
 _NID_TYPE_ATTACHMENT = 0x05
-Surviving = tuple[Any, bytes, Place]  # (instore.Block, decoded data, where it lies)
+Surviving = tuple["Block", bytes, Place]  # (a found block, its decoded data, where it lies)
 
 
 class _BlockNode:
@@ -50,7 +53,7 @@ class _BlockNode:
         return None
 
 
-def _props(data: bytes) -> Any | None:
+def _props(data: bytes) -> Mapping[int, Any] | None:
     """The properties of a block holding a whole property context, else None."""
     if len(data) < 12 or data[2] != HN_SIGNATURE or data[3] != CLIENT_SIG_PC:
         return None
