@@ -18,6 +18,7 @@ from uidl_inspector.locate import (
     parse_manager_subject,
 )
 from uidl_inspector.schemas.mapi import PropId as P
+from uidl_inspector.store.model import MAX_EMBED_DEPTH
 
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
 BLOB = build_blob(
@@ -328,6 +329,28 @@ def test_embedding_loop_is_bounded():
     loop.attachment_list = [FakeAttachment(0, {P.ATTACH_METHOD: 5}, None, loop)]
     result = locate(store_with(manager(0x200024, [FakeAttachment(0, {}, None, loop)])))
     assert "embedding_too_deep" in [f.code for f in result.findings]
+
+
+@pytest.mark.parametrize("depth", [MAX_EMBED_DEPTH, MAX_EMBED_DEPTH + 1])
+def test_embedding_bound_is_the_readers(depth):
+    """A history embedded MAX_EMBED_DEPTH levels down is found (the MSG and PST readers
+    read that deep); one level deeper is not searched and costs embedding_too_deep."""
+    inner = FakeMessage(None, {P.MESSAGE_CLASS: "IPM.Note"}, [blob_att(0)])
+    for _ in range(depth - 1):
+        inner = FakeMessage(
+            None,
+            {P.MESSAGE_CLASS: "IPM.Note"},
+            [FakeAttachment(0, {P.ATTACH_METHOD: 5}, None, inner)],
+        )
+    result = locate(store_with(manager(0x200024, [FakeAttachment(0, {}, None, inner)])))
+    codes = [f.code for f in result.findings]
+    if depth <= MAX_EMBED_DEPTH:
+        [record] = result.histories
+        assert record.location.embedded_path == (0,) * depth
+        assert "embedding_too_deep" not in codes
+    else:
+        assert not [r for r in result.histories if r.blob is not None]
+        assert codes.count("embedding_too_deep") == 1
 
 
 def test_folder_cycle_and_damage_become_findings():

@@ -243,6 +243,24 @@ def is_manager_class(cls: object) -> bool:
     return isinstance(cls, str) and cls.rstrip("\0").casefold() == MANAGER_CLASS.casefold()
 
 
+def _embedded(att: Attachment, depth: int, where: str, findings: list[Finding]) -> Message | None:
+    """The message embedded in ``att`` of a message at embedding ``depth``, or None.
+
+    The one embedding bound of the locator, as the readers apply it: messages down to
+    MAX_EMBED_DEPTH levels are read, one deeper costs ``embedding_too_deep``."""
+    try:
+        inner = att.embedded()
+    except UidlInspectorError as exc:
+        findings.append(read_error(where, f"embedded message of attachment {att.index}", exc))
+        return None
+    if inner is not None and depth >= MAX_EMBED_DEPTH:
+        findings.append(
+            Finding("embedding_too_deep", None, f"{where}: embedded deeper than {MAX_EMBED_DEPTH}")
+        )
+        return None
+    return inner
+
+
 def _attachments(
     message: Message, path: tuple[int, ...], where: str, findings: list[Finding]
 ) -> Iterator[tuple[tuple[int, ...], Attachment]]:
@@ -254,23 +272,8 @@ def _attachments(
         return
     for att in attachments:
         yield path, att
-        if len(path) >= MAX_EMBED_DEPTH:
-            continue
-        try:
-            inner = att.embedded()
-        except UidlInspectorError as exc:
-            findings.append(read_error(where, f"embedded message of attachment {att.index}", exc))
-            continue
+        inner = _embedded(att, len(path), where, findings)
         if inner is not None:
-            if len(path) + 1 >= MAX_EMBED_DEPTH:
-                findings.append(
-                    Finding(
-                        "embedding_too_deep",
-                        None,
-                        f"{where}: embedded deeper than {MAX_EMBED_DEPTH}",
-                    )
-                )
-                continue
             yield from _attachments(inner, (*path, att.index), where, findings)
             findings.extend(inner.findings)
 
@@ -433,18 +436,14 @@ def _attachment_row(
         "size": None if data is None else len(data),
         "sha256": None if data is None else hashlib.sha256(data).hexdigest(),
     }
-    if depth < MAX_EMBED_DEPTH:
-        try:
-            inner = att.embedded()
-        except UidlInspectorError as exc:
-            findings.append(read_error(where, f"embedded message of attachment {att.index}", exc))
-            inner = None
-        if inner is not None:
-            row["embedded"] = {
-                "message_class": inner.message_class,
-                "subject": inner.subject,
-                "attachments": _attachment_rows(inner, where, findings, depth + 1),
-            }
+    inner = _embedded(att, depth, where, findings)
+    if inner is not None:
+        row["embedded"] = {
+            "message_class": inner.message_class,
+            "subject": inner.subject,
+            "attachments": _attachment_rows(inner, where, findings, depth + 1),
+        }
+        findings.extend(inner.findings)
     return row
 
 

@@ -30,7 +30,9 @@ __all__ = [
 
 # Bounds every reader and the locator share, against loops and hostile nesting.
 MAX_FOLDER_DEPTH = 64  # folders below the root
-MAX_EMBED_DEPTH = 8  # embedded messages inside embedded messages
+# Messages embedded down to this many levels are read (by both readers and the locator);
+# one deeper is not, and costs an ``embedding_too_deep`` finding.
+MAX_EMBED_DEPTH = 8
 
 
 class Attachment(Protocol):

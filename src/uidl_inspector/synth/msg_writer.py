@@ -33,6 +33,7 @@ from uidl_inspector.schemas.cfb import (
 )
 from uidl_inspector.schemas.mapi import FIXED_SIZE, PropType, encode_fixed, encode_string
 from uidl_inspector.schemas.msg_props import PROPERTY_STREAM, property_stream
+from uidl_inspector.store.model import MAX_EMBED_DEPTH
 from uidl_inspector.synth.pst_writer import MessageSpec, Prop
 
 __all__ = ["Storage", "Stream", "CompoundFile", "msg_bytes", "write_msg"]
@@ -321,7 +322,7 @@ def _properties(
 
 
 def _message(spec: MessageSpec, kind: str, ansi_codec: str, depth: int) -> list[Storage | Stream]:
-    if depth > 8:
+    if depth > MAX_EMBED_DEPTH:  # deeper than the readers read
         raise ValueError("embedded messages nested too deeply")
     counts = len(spec.recipients), len(spec.attachments)
     header = (
