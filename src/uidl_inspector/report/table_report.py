@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from rich import box
@@ -20,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from uidl_inspector.records import HistoryRecord
+from uidl_inspector.recover.items import RecoveredItem
 from uidl_inspector.report.model import Report, Source
 
 __all__ = [
@@ -368,7 +370,7 @@ def render_table(report: Report, console: Console) -> None:
     log.info("report: table of %d histories at %d columns", total, console.width)
 
 
-def _recovered_table(items: list[Any]) -> Table:
+def _recovered_table(items: Sequence[RecoveredItem | dict[str, Any]]) -> Table:
     """One row per recovered item: where, what, how it relates to the live histories."""
     table = data_table(
         "kind",
@@ -385,7 +387,7 @@ def _recovered_table(items: list[Any]) -> Table:
         numeric=("offset", "copies", "tags", "lost"),
     )
     for item in items:
-        d = item.to_dict() if hasattr(item, "to_dict") else item
+        d = item if isinstance(item, dict) else item.to_dict()  # dicts: merged from workers
         tags = d["blob"]["parsed_count"] if d["blob"] else len(d["entries"])
         account = (d["account"] or {}).get("email") or (d["account"] or {}).get("mini_uid")
         table.add_row(
