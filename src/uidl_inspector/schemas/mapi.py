@@ -21,6 +21,7 @@ __all__ = [
     "FIXED_SIZE",
     "MV_FLAG",
     "decode_fixed",
+    "FixedValue",
     "encode_fixed",
     "decode_string",
     "encode_string",
@@ -161,7 +162,12 @@ _BITS: dict[int, int] = {
 FIXED_SIZE: dict[int, int] = {**{t: c.size for t, c in _CODEC.items()}, PropType.GUID: 16}
 
 
-def decode_fixed(ptype: int, raw: bytes) -> Any:
+# What decode_fixed gives: int (integers, currency, error codes), float (floating and
+# PtypFloatingTime), bool, datetime (PtypTime, UTC) or bytes (PtypGuid).
+FixedValue = int | float | bool | datetime | bytes
+
+
+def decode_fixed(ptype: int, raw: bytes) -> FixedValue:
     """A fixed-size value from its first ``FIXED_SIZE[ptype]`` bytes.
 
     Raises ValueError on too few bytes or a type that is not fixed-size, OverflowError on a
@@ -176,11 +182,11 @@ def decode_fixed(ptype: int, raw: bytes) -> Any:
         raise ValueError(f"type {ptype:#06x} is not fixed-size")
     if len(raw) < codec.size:
         raise ValueError(f"{len(raw)} bytes for a {codec.size}-byte type {ptype:#06x}")
-    value = codec.unpack_from(raw)[0]
+    value: int | float = codec.unpack_from(raw)[0]
     if ptype == PropType.BOOLEAN:
         return value != 0
     if ptype == PropType.TIME:
-        return filetime_to_datetime(value)
+        return filetime_to_datetime(int(value))  # "<Q": an int already
     return value
 
 
