@@ -268,20 +268,8 @@ def audit(
     from uidl_inspector.cli.scan import progress_on_stderr  # here: keeps the help's order
 
     with progress_on_stderr() as progress:
-        reading = (
-            None
-            if progress is None
-            else (lambda count, total: progress(count, total, "messages read"))
-        )
         report, failed = audit_report(
-            inputs,
-            listings,
-            progress,
-            reading,
-            not no_recover,
-            images,
-            jobs_or_default(jobs),
-            scheduler,
+            inputs, listings, progress, not no_recover, images, jobs_or_default(jobs), scheduler
         )
     report.demo = demo
     for line in failed:
