@@ -36,7 +36,6 @@ from uidl_inspector.logs import codes_summary, log_findings, step
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.model import Report, Source, hash_file, source_path
 from uidl_inspector.schemas.mapi import PropId
-from uidl_inspector.store.model import Store
 from uidl_inspector.store.detect import Evidence, EvidenceFile, open_evidence, walk_inputs
 from uidl_inspector.store.image import (
     DistinctStore,
@@ -46,6 +45,7 @@ from uidl_inspector.store.image import (
     open_path_spec,
     segments,
 )
+from uidl_inspector.store.model import Store
 
 __all__ = ["ScanOutcome", "scan_evidence", "hidden_evidence", "open_source", "audit_report"]
 

@@ -325,10 +325,10 @@ class PstFolder(_PropsMixin):
             have = {tag >> 16 for tag, *_ in table.columns}
             wanted = columns <= have
             try:
-                for row_id, row in table.rows():
+                for row_id, row in table.rows(columns if wanted else ()):
                     order.append(row_id)
                     if wanted:
-                        cells.setdefault(row_id, {k: v for k, v in row.items() if k in columns})
+                        cells.setdefault(row_id, row)
             except LtpError as error:
                 self.findings.append(error.finding())
         kinds = (s.NID_TYPE_NORMAL_MESSAGE,)
