@@ -241,33 +241,37 @@ def _monotone_matching(
     most of an audit's analysis time.
     """
     size = len(keys)
-    tree: list[tuple[int, float, _Chain]] = [(0, 0.0, None)] * (size + 1)
-    best: tuple[int, float, _Chain] = (0, 0.0, None)
+    # The tree as three parallel lists (no tuple built per node visited).
+    counts = [0] * (size + 1)
+    costs = [0.0] * (size + 1)
+    chains: list[_Chain] = [None] * (size + 1)
+    best_count, best_cost, best = 0, 0.0, None
     for i, t in enumerate(times):
-        lo, hi = _window(keys, t)
+        lo = bisect_left(keys, t - LAG_AFTER)  # _window, inline
+        hi = bisect_right(keys, t + LAG_BEFORE)
         values = []
         for j in range(lo, hi):
             if j in excluded:
                 continue
             count, cost, node = 0, 0.0, None  # the best chain using keys < j
             q = j
-            while q > 0:
-                c, d, n = tree[q]
-                if c > count or (c == count and d > cost):
-                    count, cost, node = c, d, n
+            while q:
+                c = counts[q]
+                if c > count or (c == count and costs[q] > cost):
+                    count, cost, node = c, costs[q], chains[q]
                 q &= q - 1
             values.append((j, count + 1, cost - abs(t - keys[j]), (i, j, node)))
         for j, count, cost, chain in values:  # then each as a chain ending at key j
             q = j + 1
             while q <= size:
-                c, d, _n = tree[q]
-                if count > c or (count == c and cost > d):
-                    tree[q] = (count, cost, chain)
+                c = counts[q]
+                if count > c or (count == c and cost > costs[q]):
+                    counts[q], costs[q], chains[q] = count, cost, chain
                 q += q & -q
-            if count > best[0] or (count == best[0] and cost > best[1]):
-                best = (count, cost, chain)
+            if count > best_count or (count == best_count and cost > best_cost):
+                best_count, best_cost, best = count, cost, chain
     pairs = []
-    link = best[2]
+    link = best
     while link is not None:
         pairs.append((link[0], link[1]))
         link = link[2]
@@ -319,7 +323,8 @@ def link_entries(
         ]
 
     pairs = {h: matched(h, excluded[h]) for h in sorted(by_history)}
-    for _round in range(len(by_history)):
+    # One history's pairing never uses a key twice: only several can contest one.
+    for _round in range(len(by_history) if len(by_history) > 1 else 0):
         claimants: dict[int, list[tuple[float, int]]] = {}
         for history, found in pairs.items():
             for k, j in found:
