@@ -15,7 +15,7 @@ from typing import Any
 
 from uidl_inspector.audit.causes import AuditContext, AuditFinding, derive_findings
 from uidl_inspector.audit.classify import AccountClassification, classify_account
-from uidl_inspector.audit.clock import ClockInference, Link, infer_clock, link_entries
+from uidl_inspector.audit.clock import ClockInference, Link, clock_and_links
 from uidl_inspector.audit.duplicates import DuplicateGroup, find_duplicates
 from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef, entry_refs
 from uidl_inspector.audit.inventory import Inventory, take_inventory
@@ -252,8 +252,7 @@ def run_audit(
 
     messages = [m for inv in inventories for m in inv.messages]
     groups, keyless = find_duplicates(messages)
-    clock = infer_clock(entries, messages)
-    links = link_entries(entries, messages, clock)
+    clock, links = clock_and_links(entries, messages)
     newest: dict[str, Any] = {}
     for m in messages:
         if m.delivery_time is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef
@@ -28,6 +28,7 @@ __all__ = [
     "Link",
     "infer_clock",
     "link_entries",
+    "clock_and_links",
     "OFFSETS_MINUTES",
     "format_offset",
     "LAG_BEFORE",
@@ -152,7 +153,7 @@ def format_offset(minutes: int) -> str:
 
 def _seconds(value: datetime) -> float:
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.timestamp()  # for an aware time: the same difference to the epoch
     return (value - _EPOCH).total_seconds()
 
 
@@ -201,8 +202,23 @@ def _support(times: Sequence[float], keys: Sequence[float], shift: float) -> int
 
 def infer_clock(entries: Sequence[EntryRef], messages: Sequence[StoreMessage]) -> ClockInference:
     """The quarter-hour UTC offset the store's delivery times support, if any."""
-    gets = _gets(entries)
-    keys = [t for t, _ in _deliveries(messages)]
+    return _infer(_gets(entries), _deliveries(messages))
+
+
+def clock_and_links(
+    entries: Sequence[EntryRef], messages: Sequence[StoreMessage]
+) -> tuple[ClockInference, list[Link]]:
+    """:func:`infer_clock`, then :func:`link_entries` with that clock, the entries' and
+    deliveries' times computed once for both."""
+    gets, deliveries = _gets(entries), _deliveries(messages)
+    clock = _infer(gets, deliveries)
+    return clock, _link(gets, deliveries, messages, clock)
+
+
+def _infer(
+    gets: Sequence[tuple[float, EntryRef]], deliveries: Sequence[tuple[float, int]]
+) -> ClockInference:
+    keys = [t for t, _ in deliveries]
     times = sorted(t for t, _ in gets)
     if not times or not keys:
         return ClockInference(None, 0, len(times), None, ())
@@ -305,10 +321,17 @@ def link_entries(
     with the lag and with the number of still unlinked deliveries that were equally
     eligible.
     """
+    return _link(_gets(entries), _deliveries(messages), messages, clock)
+
+
+def _link(
+    gets: Sequence[tuple[float, EntryRef]],
+    deliveries: Sequence[tuple[float, int]],
+    messages: Sequence[StoreMessage],
+    clock: ClockInference,
+) -> list[Link]:
     shift = clock.offset_minutes * 60.0
-    deliveries = _deliveries(messages)
     keys = [t for t, _ in deliveries]
-    gets = _gets(entries)
     by_history: dict[int, list[int]] = {}
     for k, (_, ref) in enumerate(gets):
         by_history.setdefault(ref.history, []).append(k)
