@@ -43,15 +43,23 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
-from uidl_inspector.audit import read_server_listing, run_audit, take_inventory
+from uidl_inspector.audit import (
+    AuditResult,
+    Inventory,
+    ServerListing,
+    read_server_listing,
+    run_audit,
+)
 from uidl_inspector.history import build_blob, escape_uid
 from uidl_inspector.pipeline import audit_report, scan_evidence
+from uidl_inspector.records import HistoryRecord
 from uidl_inspector.schemas.mapi import PropId
 from uidl_inspector.schemas.mapi import PropType as T
-from uidl_inspector.store.pst import open_pst
 from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec, Prop, StoreSpec, write_pst
 from uidl_inspector.synth.truth import uidl_transcript
 
@@ -112,23 +120,25 @@ def write_store(n: int, folder: Path) -> tuple[Path, Path]:
     return store, listing
 
 
-def audit_once(store: Path, listing: Path) -> dict:
+def audit_once(store: Path, listing: Path) -> AuditResult:
     report, failed = audit_report([str(store)], [read_server_listing(listing)])
     assert not failed, failed
-    return report.extra["audit"]
+    audit = report.extra["audit"]
+    assert isinstance(audit, AuditResult)
+    return audit
 
 
-def analysis_inputs(store: Path, listing: Path) -> tuple:
-    report = scan_evidence([str(store)]).report
-    pst = open_pst(str(store))
-    try:
-        inventory = take_inventory(pst, str(store))
-    finally:
-        pst.close()
-    return report.histories, [inventory], [read_server_listing(listing)]
+def analysis_inputs(
+    store: Path, listing: Path
+) -> tuple[list[HistoryRecord], list[Inventory], list[ServerListing]]:
+    """What ``run_audit`` is given: the scan's histories and the inventory it took."""
+    report = scan_evidence([str(store)], inventory=True).report
+    inventories = [taken for _, taken in report.extra.pop("inventories")]
+    assert all(isinstance(taken, Inventory) for taken in inventories), inventories
+    return report.histories, inventories, [read_server_listing(listing)]
 
 
-def median_time(fn, runs: int) -> tuple[float, float]:
+def median_time(fn: Callable[[], object], runs: int) -> tuple[float, float]:
     """Median wall time and median CPU time of the process (the machine is shared: CPU
     time is the steadier figure when other work competes for the cores)."""
     wall, cpu = [], []
@@ -140,23 +150,26 @@ def median_time(fn, runs: int) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
-def measure(store: Path, listing: Path, runs: int, queue: mp.Queue) -> None:
+def median_analysis(store: Path, listing: Path, runs: int) -> tuple[float, float]:
+    inputs = analysis_inputs(store, listing)
+    return median_time(lambda: run_audit(*inputs), runs)
+
+
+def measure(store: Path, listing: Path, runs: int, queue: mp.Queue[Any]) -> None:
     """One size, in a fresh process: times, tracemalloc peak, ru_maxrss, summary."""
     audit = audit_once(store, listing)  # warm-up, and a sanity check
-    assert audit["clock"]["offset_minutes"] == 60, audit["clock"]
+    assert audit.clock.offset_minutes == 60, audit.clock
     total = median_time(lambda: audit_once(store, listing), runs)
-    inputs = analysis_inputs(store, listing)
-    analysis = median_time(lambda: run_audit(*inputs), runs)
-    inputs = None
+    analysis = median_analysis(store, listing, runs)  # its inputs freed on return
     tracemalloc.start()
     audit_once(store, listing)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    queue.put((total, analysis, peak, maxrss, audit["summary"]))
+    queue.put((total, analysis, peak, maxrss, audit.summary.to_dict()))
 
 
-def in_child(target, *args):
+def in_child(target: Callable[..., None], *args: object) -> Any:
     context = mp.get_context("spawn")
     queue = context.Queue()
     child = context.Process(target=target, args=(*args, queue))
@@ -166,7 +179,7 @@ def in_child(target, *args):
     return result
 
 
-def write_child(n: int, folder: Path, queue: mp.Queue) -> None:
+def write_child(n: int, folder: Path, queue: mp.Queue[Any]) -> None:
     start = time.perf_counter()
     store, listing = write_store(n, folder)
     queue.put((store, listing, time.perf_counter() - start))
@@ -194,15 +207,16 @@ assert not failed, failed
 """
 
 
-def child(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (bytes) of one child process, its own (os.wait4)."""
+def child(argv: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (bytes) and CPU seconds (user + system) of one child
+    process, its own (os.wait4). On a shared machine the CPU time is the steadier figure."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
     _pid, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise SystemExit(f"{argv[:4]} failed with exit code {proc.returncode}")
-    return time.perf_counter() - start, usage.ru_maxrss * 1024
+    return time.perf_counter() - start, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
 
 
 def large_store(folder: Path, n: int) -> tuple[Path, Path]:
@@ -230,15 +244,20 @@ def large_store(folder: Path, n: int) -> tuple[Path, Path]:
     return store, listing
 
 
-def medians(commands: list[list[str]], runs: int) -> list[tuple[float, float]]:
-    """Median seconds and peak RSS of each command, run in turn (interleaved, so that the
-    load of a shared machine weighs on all of them alike)."""
-    got: list[list[tuple[float, float]]] = [[] for _ in commands]
+def medians(commands: list[list[str]], runs: int) -> list[tuple[float, float, float]]:
+    """Median wall seconds, peak RSS and CPU seconds of each command, run in turn
+    (interleaved, so that the load of a shared machine weighs on all of them alike)."""
+    got: list[list[tuple[float, float, float]]] = [[] for _ in commands]
     for _ in range(runs):
         for n, argv in enumerate(commands):
             got[n].append(child(argv))
     return [
-        (statistics.median(g[0] for g in one), statistics.median(g[1] for g in one)) for one in got
+        (
+            statistics.median(g[0] for g in one),
+            statistics.median(g[1] for g in one),
+            statistics.median(g[2] for g in one),
+        )
+        for one in got
     ]
 
 
@@ -263,26 +282,28 @@ def targets(folder: Path, runs: int, small: int = 20_000, big: int = 100_000) ->
         str(report),
         "--force",
     ]
-    (base_s, base_m), (cli_s, cli_m), (only_s, only_m) = medians(
+    (base_s, base_m, base_c), (cli_s, cli_m, cli_c), (only_s, only_m, only_c) = medians(
         [[py, "-c", PYPFF_WALK, str(store)], cli, [py, "-c", AUDIT_ONLY, str(store), str(listing)]],
         runs,
     )
     print(
-        f"{small} messages: pypff open + transport-header walk {base_s:.2f} s "
-        f"({base_m / 1e6:.0f} MB); audit CLI {cli_s:.2f} s ({cli_m / 1e6:.0f} MB) = "
-        f"{cli_s / base_s:.2f}x (target <= 1.0x); audit without writing the report "
-        f"{only_s:.2f} s ({only_m / 1e6:.0f} MB) = {only_s / base_s:.2f}x",
+        f"{small} messages: pypff open + transport-header walk {base_s:.2f} s wall, "
+        f"{base_c:.2f} s CPU ({base_m / 1e6:.0f} MB); audit CLI with the JSON report "
+        f"{cli_s:.2f} s wall, {cli_c:.2f} s CPU ({cli_m / 1e6:.0f} MB) = "
+        f"{cli_s / base_s:.2f}x wall, {cli_c / base_c:.2f}x CPU (target <= 1.0x); "
+        f"audit without writing the report {only_s:.2f} s wall = {only_s / base_s:.2f}x, "
+        f"{only_c / base_c:.2f}x CPU ({only_m / 1e6:.0f} MB)",
         flush=True,
     )
     store, listing = large_store(folder, big)
     cli[4], cli[6] = str(store), str(listing)
-    (cli_s, cli_m), (only_s, only_m) = medians(
+    (cli_s, cli_m, cli_c), (only_s, only_m, _) = medians(
         [cli, [py, "-c", AUDIT_ONLY, str(store), str(listing)]], runs
     )
     print(
-        f"{big} messages: audit CLI {cli_s:.2f} s, peak RSS {cli_m / 1e6:.0f} MB "
-        f"(target <= 250 MB); without writing the report {only_s:.2f} s, peak RSS "
-        f"{only_m / 1e6:.0f} MB",
+        f"{big} messages: audit CLI with the JSON report {cli_s:.2f} s wall, {cli_c:.2f} s "
+        f"CPU, peak RSS {cli_m / 1e6:.0f} MB (target <= 250 MB); without writing the report "
+        f"{only_s:.2f} s, peak RSS {only_m / 1e6:.0f} MB",
         flush=True,
     )
     report.unlink(missing_ok=True)

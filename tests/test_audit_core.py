@@ -283,14 +283,18 @@ def test_copies_with_one_delivery_time_link_the_first_allocated():
 # --- whole audit -------------------------------------------------------------------------
 
 
-def test_run_audit_is_deterministic_and_has_documented_keys():
+def small_audit():
+    """A twelve-message mailbox with one re-delivered copy, audited with a listing."""
     msgs, tags = mailbox(utc(2025, 3, 3, 8), 12, 90)
     dup = mail(0x9004, "<m3@example.net>", utc(2025, 4, 1, 8))
     inv = take_inventory(store("s.pst", msgs + [dup]))
     listing = parse_server_listing("+OK\r\n1 00000000ABCD0123\r\n.\r\n")
-    one = run_audit([history(tags, source="s.pst")], [inv], [listing])
-    two = run_audit([history(tags, source="s.pst")], [inv], [listing])
-    assert one == two
+    return run_audit([history(tags, source="s.pst")], [inv], [listing])
+
+
+def test_run_audit_is_deterministic_and_has_documented_keys():
+    one = small_audit()
+    assert one == small_audit()
     assert {"accounts", "duplicates", "clock", "links", "findings"} <= set(one)
     assert set(one["accounts"][0]) >= {"account", "server"}
     assert set(one["duplicates"][0]) >= {"internet_message_id", "copies"}
@@ -298,6 +302,30 @@ def test_run_audit_is_deterministic_and_has_documented_keys():
     assert set(one["clock"]) >= {"offset_minutes", "support", "method"}
     assert set(one["links"][0]) >= {"entry", "message", "confidence"}
     assert one["clock"]["offset_minutes"] == 90
+
+
+def test_audit_result_is_typed_frozen_and_written_in_pieces_as_its_dict():
+    from dataclasses import FrozenInstanceError
+
+    from uidl_inspector.audit import AuditResult, AuditSummary
+    from uidl_inspector.report.audit_csv import audit_csv
+    from uidl_inspector.report.json_report import json_chunks, to_json
+
+    one = small_audit()
+    assert isinstance(one, AuditResult) and isinstance(one.summary, AuditSummary)
+    assert one.clock.offset_minutes == 90 and one.summary.linked_entries == len(one.links) > 0
+    with pytest.raises(FrozenInstanceError):
+        one.links = ()  # type: ignore[misc]
+    section = one.to_dict()
+    assert list(section) == list(AuditResult.KEYS) == list(one)
+    assert section["links"] == [link.to_dict() for link in one.links] == one["links"]
+    assert section["summary"]["findings"] == list(one.summary.findings)
+    # streamed section by section and item by item, the bytes of the whole dict's encoding
+    pieces = list(json_chunks({"audit": one}))
+    assert len(pieces) > len(one.links)
+    assert b"".join(pieces).decode("ascii") == to_json({"audit": section})
+    rows = list(audit_csv(one))
+    assert b"".join(rows).decode("utf-8").count("\r\nlink,") == len(one.links)
 
 
 def test_links_keep_the_order_of_a_burst():

@@ -53,3 +53,31 @@ def test_real_stores(real_psts):
         if {c["folder"].rsplit("/", 1)[1] for c in g["copies"]} == {"Inbox", "Recovered_Group2"}
     ]
     assert len(libyal) == 1 and libyal[0]["key_method"] == "subject_sender_submit"
+
+
+def test_real_contents_tables_agree_with_the_messages(monkeypatch):
+    """On the real POP3 stores (each with a history) the audit reads its messages from the
+    contents tables alone, and every value it takes from them equals the message's own."""
+    from uidl_inspector.audit import take_inventory
+    from uidl_inspector.store import messaging
+    from uidl_inspector.store.pst import open_pst
+
+    stores = sorted((REAL_SAMPLES / "pop3").glob("*.pst"))
+    assert stores, f"real POP3 samples not found under {REAL_SAMPLES}"
+    opened = []
+    real = messaging.props_of
+    monkeypatch.setattr(
+        messaging, "props_of", lambda node, *a: opened.append(node.nid) or real(node, *a)
+    )
+    fields = ("nid", "internet_message_id", "delivery_time", "submit_time", "subject")
+    for path in stores:
+        with open_pst(str(path)) as store:
+            full = take_inventory(store, str(path))
+        opened.clear()
+        with open_pst(str(path)) as store:
+            lean = take_inventory(store, str(path), headers=False)
+        assert lean.messages, path
+        assert not [nid for nid in opened if nid & 0x1F == 0x04], path  # no message PC
+        assert [[getattr(m, f) for f in fields] for m in lean.messages] == [
+            [getattr(m, f) for f in fields] for m in full.messages
+        ], path

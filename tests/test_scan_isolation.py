@@ -64,10 +64,10 @@ def test_audit_goes_on_when_a_store_cannot_be_listed(two_stores, monkeypatch) ->
     good, bad = two_stores
     real = pipeline.take_inventory
 
-    def take_inventory(store, source=None, progress=None):
+    def take_inventory(store, source=None, progress=None, headers=True):
         if Path(str(source)).name == "bad.pst":
-            raise CorruptStructureError("simulated: node B-tree unreadable on reopen")
-        return real(store, source, progress)
+            raise CorruptStructureError("simulated: node B-tree unreadable while listing")
+        return real(store, source, progress, headers)
 
     monkeypatch.setattr(pipeline, "take_inventory", take_inventory)
     result = CliRunner().invoke(

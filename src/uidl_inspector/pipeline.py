@@ -45,6 +45,7 @@ from uidl_inspector.store.image import (
     open_path_spec,
     segments,
 )
+from uidl_inspector.store.model import Store
 
 __all__ = ["ScanOutcome", "scan_evidence", "hidden_evidence", "open_source", "audit_report"]
 
@@ -80,11 +81,13 @@ def _read_one(
     progress: Callable[[int], None] | None,
     opener: Callable[[], BinaryIO] | None = None,
     recover: bool = True,
+    inventory: bool = False,
 ) -> dict[str, Any]:
     """Locate every history of one input into ``report``; the Source's fields it learnt.
 
     ``opener`` gives a fresh read-only stream of the input when it is not a loose file
-    (a file inside a disk image); ``name`` then only names it.
+    (a file inside a disk image); ``name`` then only names it. ``inventory``: also list a
+    PST/OST's messages for the audit while the store is open (``_take_inventory``).
     """
     from uidl_inspector.crosscheck import cross_check
 
@@ -121,6 +124,8 @@ def _read_one(
                     with opener() as stream:
                         checked = cross_check(rows, stream)
                 report.extra.setdefault("cross_check", []).append({"source": source, **checked})
+            if inventory and kind in AUDITED_KINDS:
+                _take_inventory(evidence.store, source, report, before, progress)
         elif evidence.message is not None:
             result = LocateResult()
             locate_message(evidence.message, None, source, result)
@@ -180,6 +185,7 @@ def _scan_one(
     verify: bool,
     progress: Callable[[Any], None] | None,
     recover: bool = True,
+    inventory: bool = False,
 ) -> None:
     """One loose file. It is hashed on a thread of its own while it is read: hashlib lets
     go of the GIL, so the hashes cost little more than the read they need anyway."""
@@ -193,6 +199,7 @@ def _scan_one(
             verify,
             progress,
             recover=recover,
+            inventory=inventory,
         )
         source = Source(str(item.path), item.kind or "unknown", *digests.result(), **extra)
     outcome.report.sources.append(source.logged())
@@ -313,12 +320,15 @@ def scan_evidence(
     images: ImageOptions | None = None,
     jobs: int = 1,
     scheduler: str | None = None,
+    inventory: bool = False,
 ) -> ScanOutcome:
     """Scan every input (files, directories walked recursively, disk images with every
     partition, snapshot and file system in them) into one report.
 
     ``recover``: also look for earlier histories in each store's unreferenced space
-    (``recovered`` in the report).
+    (``recovered`` in the report). ``inventory``: also each PST/OST's messages for the
+    audit, read while the scan has the store open (``inventories`` in the report's extra
+    sections, for :func:`audit_report` to take out).
 
     An input that cannot be read or opened gets a Source with its one-line error and the
     scan goes on with the others; files of no known kind inside directories are skipped.
@@ -330,7 +340,12 @@ def scan_evidence(
     if recover:
         report.extra["recovered"] = []  # present (if empty) whenever recovery ran
     handle = functools.partial(
-        _scan_handle, deep=deep, verify=verify, recover=recover, options=images or ImageOptions()
+        _scan_handle,
+        deep=deep,
+        verify=verify,
+        recover=recover,
+        options=images or ImageOptions(),
+        inventory=inventory,
     )
     return _each_input(
         paths,
@@ -351,6 +366,7 @@ def _scan_handle(
     recover: bool,
     options: ImageOptions,
     progress: Callable[[Any], None] | None = None,
+    inventory: bool = False,
 ) -> None:
     if item.kind == "image":
         _scan_image(
@@ -359,11 +375,11 @@ def _scan_handle(
             progress,
             options,
             lambda name, kind, opener: _read_one(
-                name, kind, outcome.report, deep, verify, progress, opener, recover
+                name, kind, outcome.report, deep, verify, progress, opener, recover, inventory
             ),
         )
     else:
-        _scan_one(item, outcome, deep, verify, progress, recover)
+        _scan_one(item, outcome, deep, verify, progress, recover, inventory)
 
 
 def _hidden_read(
@@ -560,38 +576,35 @@ def _failed_source(item: EvidenceFile, error: str) -> Source:
 def audit_report(
     paths: list[str],
     listings: list[ServerListing],
-    progress: Any = None,
-    reading: Any = None,
+    progress: Callable[..., None] | None = None,
     recover: bool = True,
-    images: Any = None,
+    images: ImageOptions | None = None,
     jobs: int = 1,
     scheduler: str | None = None,
 ) -> tuple[Report, list[str]]:
-    """Scan the evidence, take each store's inventory, audit. Returns the report (with
-    ``audit`` in its extra sections) and one line per input that could not be processed.
-    Scanning and inventories run one input per worker (``jobs``, or a Dask ``scheduler``);
-    the audit itself, across all stores, runs here. ``progress`` is the scan's,
-    ``reading`` the inventory's (``count, total``; told only when inventories run here)."""
+    """Scan the evidence, listing each store's messages while the scan has it open, and
+    audit across all of them. Returns the report (with ``audit`` in its extra sections)
+    and one line per input that could not be processed. Scanning runs one input per
+    worker (``jobs``, or a Dask ``scheduler``); the audit itself runs here. ``progress`` is
+    the scan's, also told ``count, total, "messages read"`` while a store is listed here."""
     with step(log, "scan"):
         outcome = scan_evidence(
-            paths, progress=progress, recover=recover, images=images, jobs=jobs, scheduler=scheduler
+            paths,
+            progress=progress,
+            recover=recover,
+            images=images,
+            jobs=jobs,
+            scheduler=scheduler,
+            inventory=True,
         )
     report = outcome.report
     failed = list(outcome.failed)
-    stores = [s for s in report.sources if s.kind in AUDITED_KINDS and not s.errors]
-    tell = (
-        None
-        if progress is None
-        else (lambda n, total: progress(f"inventories: {n} of {total} stores listed"))
-    )
+    taken_all = dict(report.extra.pop("inventories", []))
     inventories: list[Inventory] = []
-    task = _inventory
-    if reading is not None and workers.runs_here(jobs, scheduler, len(stores)):
-        task = functools.partial(_inventory, reading=reading)  # a lambda: never pickled
-    taken_all = workers.run_ordered(
-        task, stores, jobs, scheduler, crashed=_inventory_crashed, done=tell
-    )
-    for source, taken in zip(stores, taken_all, strict=True):
+    for source in report.sources:
+        if source.kind not in AUDITED_KINDS or source.errors:
+            continue
+        taken = taken_all.get(source.path, "not listed")
         if isinstance(taken, str):
             failed.append(f"{source.path}: cannot list its messages: {taken}")
             continue
@@ -604,33 +617,38 @@ def audit_report(
             codes_summary(f.code for f in taken.findings),
         )
     with step(log, "audit"):
-        report.extra["audit"] = run_audit(
+        report.extra["audit"] = audit = run_audit(
             report.histories,
             inventories,
             listings,
             report.sources,
             recovered=report.extra.get("recovered", []),
         )
-    summary = report.extra["audit"]["summary"]
     log.info(
         "audit: %d entries, %d messages, %d duplicate groups, findings: %s",
-        summary["entries"],
-        summary["messages"],
-        summary["duplicate_groups"],
-        codes_summary(f["code"] for f in report.extra["audit"]["findings"]),
+        audit.summary.entries,
+        audit.summary.messages,
+        audit.summary.duplicate_groups,
+        codes_summary(f.code for f in audit.findings),
     )
     report.run.finish()
     return report, failed
 
 
-def _inventory(source: Source, reading: Any = None) -> Inventory | str:
-    """One store's inventory, or why it could not be taken (run by a worker)."""
+def _take_inventory(
+    store: Store, source: str, report: Report, before: int, progress: Callable[..., None] | None
+) -> None:
+    """The store's inventory (or why it could not be taken) into ``report``'s extra
+    ``inventories``, as (source, Inventory | str). Its transport headers are read only
+    when the scan found no history in it (``take_inventory``)."""
+    reading = (
+        None if progress is None else (lambda count, total: progress(count, total, "messages read"))
+    )
+    headers = not any(h.blob is not None for h in report.histories[before:])
+    taken: Inventory | str
     try:
-        with step(log, f"inventory {source.path}"), open_source(source) as evidence:
-            return take_inventory(evidence.store, source.path, reading)
+        with step(log, f"inventory {source}"):
+            taken = take_inventory(store, source, reading, headers)
     except (UidlInspectorError, OSError) as exc:
-        return str(exc)
-
-
-def _inventory_crashed(source: Source, reason: str) -> str:
-    return reason
+        taken = str(exc)
+    report.extra.setdefault("inventories", []).append((source, taken))

@@ -1,24 +1,26 @@
 """The audit: what happened to a POP3 mailbox, from its history, its store and its server.
 
-:func:`run_audit` returns the report's ``audit`` section (docs/report-schema.md): per-account
-classification against the server's UIDL listing, duplicate messages, the BLOB's clock (UTC,
-checked against the store), links from history entries to the messages they produced, and
-cause findings.
+:func:`run_audit` returns the report's ``audit`` section (docs/report-schema.md) as an
+:class:`AuditResult`: per-account classification against the server's UIDL listing,
+duplicate messages, the BLOB's clock (UTC, checked against the store), links from history
+entries to the messages they produced, and cause findings.
 Everything is ordered deterministically, so identical input gives identical output.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from uidl_inspector.audit.causes import AuditContext, derive_findings
+from uidl_inspector.audit.causes import AuditContext, AuditFinding, derive_findings
 from uidl_inspector.audit.classify import AccountClassification, classify_account
-from uidl_inspector.audit.clock import infer_clock, link_entries
-from uidl_inspector.audit.duplicates import find_duplicates
+from uidl_inspector.audit.clock import ClockInference, Link, clock_and_links
+from uidl_inspector.audit.duplicates import DuplicateGroup, find_duplicates
 from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef, entry_refs
 from uidl_inspector.audit.inventory import Inventory, take_inventory
 from uidl_inspector.audit.lineage import (
+    Lineage,
     Observation,
     build_lineages,
     observations,
@@ -29,10 +31,13 @@ from uidl_inspector.audit.server_listing import (
     parse_server_listing,
     read_server_listing,
 )
+from uidl_inspector.findings import Finding
 from uidl_inspector.records import HistoryRecord
 
 __all__ = [
     "run_audit",
+    "AuditResult",
+    "AuditSummary",
     "take_inventory",
     "Inventory",
     "ServerListing",
@@ -41,6 +46,93 @@ __all__ = [
 ]
 
 NO_HISTORY = "(no history)"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSummary:
+    """The counts of an audit (the section's ``summary``), in the report's key order."""
+
+    histories: int
+    histories_without_blob: int
+    entries: int
+    get_entries: int
+    messages: int
+    messages_without_key: int
+    duplicate_groups: int
+    duplicate_copies: int
+    linked_entries: int
+    lineages: int
+    findings: tuple[str, ...]  # the finding codes raised, sorted
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["findings"] = list(self.findings)
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class AuditResult(Mapping[str, Any]):
+    """The ``audit`` section: typed results, and :meth:`to_dict` for the documented form.
+
+    It is also a read-only mapping of that form, section by section (each section built
+    when it is asked for), so that a renderer reading the report's sections generically
+    (HTML, timeline) reads it as it reads any other; :meth:`json_sections` gives the
+    sections for a streaming writer, each list an iterator of its items' dicts.
+    """
+
+    summary: AuditSummary
+    lineages: tuple[Lineage, ...]
+    listings: tuple[dict[str, Any], ...]  # the listings and the account each was matched to
+    accounts: tuple[AccountClassification, ...]
+    duplicates: tuple[DuplicateGroup, ...]
+    clock: ClockInference
+    links: tuple[Link, ...]
+    findings: tuple[AuditFinding, ...]
+    inventory_findings: tuple[Finding, ...]
+    recovered: tuple[dict[str, Any], ...]  # per account: recovered versions, lost entries
+
+    KEYS = (
+        "summary",
+        "lineages",
+        "listings",
+        "accounts",
+        "duplicates",
+        "clock",
+        "links",
+        "findings",
+        "inventory_findings",
+        "recovered",
+    )
+
+    def json_sections(self) -> Iterator[tuple[str, Any]]:
+        """(key, value) in report order: ``summary`` and ``clock`` as dicts, every list
+        section as an iterator of its items' dicts."""
+        for key in self.KEYS:
+            value = getattr(self, key)
+            if isinstance(value, tuple):
+                yield key, (item if isinstance(item, dict) else item.to_dict() for item in value)
+            else:
+                yield key, value.to_dict()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            key: list(value) if isinstance(value, Iterator) else value
+            for key, value in self.json_sections()
+        }
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.KEYS:
+            raise KeyError(key)
+        value = getattr(self, key)
+        if isinstance(value, tuple):
+            return [item if isinstance(item, dict) else item.to_dict() for item in value]
+        return value.to_dict()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.KEYS)
+
+    def __len__(self) -> int:
+        return len(self.KEYS)
 
 
 def _assign_listings(
@@ -137,7 +229,7 @@ def run_audit(
     sources: Sequence[Any] = (),
     extra_versions: Sequence[Observation] = (),
     recovered: Sequence[Any] = (),
-) -> dict[str, Any]:
+) -> AuditResult:
     """The ``audit`` section for these histories, store inventories and server listings.
 
     ``sources`` are the report's sources: a history read from an MSG or a bare BLOB is a
@@ -160,8 +252,7 @@ def run_audit(
 
     messages = [m for inv in inventories for m in inv.messages]
     groups, keyless = find_duplicates(messages)
-    clock = infer_clock(entries, messages)
-    links = link_entries(entries, messages, clock)
+    clock, links = clock_and_links(entries, messages)
     newest: dict[str, Any] = {}
     for m in messages:
         if m.delivery_time is not None:
@@ -181,27 +272,28 @@ def run_audit(
     )
     findings = derive_findings(ctx)
     gets = sum(1 for r in entries if r.operation in GET_OPERATIONS)
-    return {
-        "summary": {
-            "histories": len(histories),
-            "histories_without_blob": sum(1 for h in histories if h.blob is None),
-            "entries": len(entries),
-            "get_entries": gets,
-            "messages": len(messages),
-            "messages_without_key": keyless,
-            "duplicate_groups": len(groups),
-            "duplicate_copies": sum(len(g.copies) for g in groups),
-            "linked_entries": len(links),
-            "lineages": len(lineages),
-            "findings": sorted({f.code for f in findings}),
-        },
-        "lineages": [lineage.to_dict() for lineage in lineages],
-        "listings": listing_notes,
-        "accounts": [a.to_dict() for a in accounts],
-        "duplicates": [g.to_dict() for g in groups],
-        "clock": clock.to_dict(),
-        "links": [link.to_dict() for link in links],
-        "findings": [f.to_dict() for f in findings],
-        "inventory_findings": [f.to_dict() for inv in inventories for f in inv.findings],
-        "recovered": _recovered(recovered),
-    }
+    summary = AuditSummary(
+        histories=len(histories),
+        histories_without_blob=sum(1 for h in histories if h.blob is None),
+        entries=len(entries),
+        get_entries=gets,
+        messages=len(messages),
+        messages_without_key=keyless,
+        duplicate_groups=len(groups),
+        duplicate_copies=sum(len(g.copies) for g in groups),
+        linked_entries=len(links),
+        lineages=len(lineages),
+        findings=tuple(sorted({f.code for f in findings})),
+    )
+    return AuditResult(
+        summary,
+        tuple(lineages),
+        tuple(listing_notes),
+        tuple(accounts),
+        tuple(groups),
+        clock,
+        tuple(links),
+        tuple(findings),
+        tuple(f for inv in inventories for f in inv.findings),
+        tuple(_recovered(recovered)),
+    )

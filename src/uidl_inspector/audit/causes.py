@@ -159,11 +159,12 @@ def _to_utc(ctx: AuditContext, local: datetime) -> datetime:
     return local - timedelta(minutes=ctx.clock.offset_minutes)
 
 
-def _first_session(gets: Sequence[EntryRef]) -> list[EntryRef]:
-    ordered = sorted(gets, key=lambda r: (r.timestamp, r.history, r.index))
+def _first_session(gets: Sequence[tuple[datetime, EntryRef]]) -> list[tuple[datetime, EntryRef]]:
+    """The earliest send/receive: dated gets no more than SESSION_GAP apart."""
+    ordered = sorted(gets, key=lambda tr: (tr[0], tr[1].history, tr[1].index))
     session = ordered[:1]
     for prev, cur in zip(ordered, ordered[1:], strict=False):
-        if cur.timestamp - prev.timestamp > SESSION_GAP:
+        if cur[0] - prev[0] > SESSION_GAP:
             break
         session.append(cur)
     return session
@@ -204,28 +205,28 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
     linked = {id(link.message) for link in ctx.links}
     for indexes in _mailboxes(ctx):
         refs = [r for i in indexes for r in by_history[i]]
-        gets = [r for r in refs if r.operation in GET_OPERATIONS and r.timestamp is not None]
+        gets = [
+            (r.timestamp, r)
+            for r in refs
+            if r.operation in GET_OPERATIONS and r.timestamp is not None
+        ]
         if not gets:
             continue
-        start_local = min(r.timestamp for r in gets)
+        start_local = min(t for t, _ in gets)
         start = _to_utc(ctx, start_local)
         scope = _scope(ctx, indexes)
         scope_ids = {id(m) for m in scope}
         refetched = []
         for group in ctx.duplicates:
-            copies = [c for c in group.copies if id(c) in scope_ids and c.delivery_time]
+            copies = [
+                (c.delivery_time.replace(tzinfo=None), c)
+                for c in group.copies
+                if id(c) in scope_ids and c.delivery_time
+            ]
             before = [
-                c
-                for c in copies
-                if c.delivery_time.replace(tzinfo=None) < start - margin
-                and (not known or id(c) not in linked)
+                c for t, c in copies if t < start - margin and (not known or id(c) not in linked)
             ]
-            after = [
-                c
-                for c in copies
-                if c.delivery_time.replace(tzinfo=None) >= start - margin
-                and (not known or id(c) in linked)
-            ]
+            after = [c for t, c in copies if t >= start - margin and (not known or id(c) in linked)]
             if before and after:
                 refetched.append(group)
         older = [
@@ -265,9 +266,9 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
             "history_start_utc": start.isoformat() + "Z" if known else None,
             "first_session": {
                 "gets": len(session),
-                "from": _iso(session[0].timestamp),
-                "to": _iso(session[-1].timestamp),
-                "entries": [r.ref() for r in session[:EVIDENCE_LIMIT]],
+                "from": _iso(session[0][0]),
+                "to": _iso(session[-1][0]),
+                "entries": [r.ref() for _, r in session[:EVIDENCE_LIMIT]],
             },
             **_capped("redownloaded", [g.to_dict() for g in refetched]),
             **_capped("older_messages", [m.ref() for m in older]),
@@ -293,7 +294,7 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
             "of a history that was lost, reset or recreated; Outlook then treats every message "
             "still on the server as new and downloads it again. The first send/receive of the "
             f"history fetched {len(session)} message(s) within "
-            f"{(session[-1].timestamp - session[0].timestamp).total_seconds():.0f} s."
+            f"{(session[-1][0] - session[0][0]).total_seconds():.0f} s."
         )
         if proof:
             explanation += (
@@ -347,7 +348,7 @@ def multiple_managers(ctx: AuditContext) -> list[AuditFinding]:
             (ctx.histories[i].profile.name, ctx.histories[i].profile.search_key) for i in indexes
         } - {(None, None)}
         hidden = [m for inv in ctx.inventories for m in inv.managers if m.source == source]
-        overlaps = []
+        overlaps: list[dict[str, Any]] = []
         for i, j in combinations(indexes, 2):
             shared = uids[i] & uids[j]
             if shared:
@@ -462,12 +463,17 @@ def uid_scheme_change(ctx: AuditContext) -> list[AuditFinding]:
     out = []
     link_of = {id(link.message): link for link in ctx.links}
     for label in sorted({h.account.label for h in ctx.histories}):
-        refs = sorted(
-            (r for r in ctx.entries if r.account == label and r.uid and r.timestamp is not None),
-            key=lambda r: (r.timestamp, r.history, r.index),
+        dated = sorted(
+            (
+                (r.timestamp, r.uid, r)
+                for r in ctx.entries
+                if r.account == label and r.uid and r.timestamp is not None
+            ),
+            key=lambda tur: (tur[0], tur[2].history, tur[2].index),
         )
-        shapes = _shapes([r.uid for r in refs])
-        seq = [shapes[r.uid] for r in refs]
+        refs = [r for _, _, r in dated]
+        shapes = _shapes([u for _, u, _ in dated])
+        seq = [shapes[u] for _, u, _ in dated]
         switch = None
         changes = [k for k in range(1, len(seq)) if seq[k] != seq[k - 1]]
         if len(changes) == 1 and changes[0] >= 2 and len(seq) - changes[0] >= 2:
@@ -492,7 +498,7 @@ def uid_scheme_change(ctx: AuditContext) -> list[AuditFinding]:
         parts = []
         if switch is not None:
             parts.append(
-                f"its UIDs change form once, at {refs[switch].timestamp.isoformat()} "
+                f"its UIDs change form once, at {dated[switch][0].isoformat()} "
                 f"(BLOB clock), from {_describe(seq[0])} to {_describe(seq[-1])}"
             )
         if regrouped:
@@ -508,7 +514,7 @@ def uid_scheme_change(ctx: AuditContext) -> list[AuditFinding]:
         evidence: dict[str, Any] = {"account": label, **_capped("duplicates", regrouped)}
         if switch is not None:
             evidence["switch"] = {
-                "at": refs[switch].timestamp.isoformat(),
+                "at": dated[switch][0].isoformat(),
                 "before": {
                     "shape": _describe(seq[0]),
                     "count": switch,

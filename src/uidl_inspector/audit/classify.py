@@ -13,7 +13,7 @@ deleted UIDs the server still lists (a DELE that did not take effect).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from uidl_inspector.audit.entries import DELETE_OPERATIONS, EntryRef
@@ -72,7 +72,7 @@ def uid_states(entries: Sequence[EntryRef]) -> dict[str, str]:
     for ref in sorted(entries, key=_order):
         if ref.uid is not None and ref.operation is not None:
             last[ref.uid] = ref.operation
-    return {uid: last.get(uid, "unknown") for uid in sorted(first_seen, key=first_seen.get)}
+    return {uid: last.get(uid, "unknown") for uid in sorted(first_seen, key=first_seen.__getitem__)}
 
 
 def classify_account(
@@ -85,7 +85,7 @@ def classify_account(
         key = ref.operation or "unknown"
         operations[key] = operations.get(key, 0) + 1
     histories = tuple(sorted({ref.history for ref in entries}))
-    common = dict(
+    base = AccountClassification(
         account=account,
         histories=histories,
         listing=listing,
@@ -93,7 +93,7 @@ def classify_account(
         operations=tuple(sorted(operations.items())),
     )
     if listing is None:
-        return AccountClassification(**common)
+        return base
     on_server = set(listing.uids)
     downloaded = [u for u in listing.uids if u in states and states[u] not in DELETE_OPERATIONS]
     new = [u for u in listing.uids if u not in states]
@@ -101,8 +101,8 @@ def classify_account(
     history_only = sorted(
         u for u, state in states.items() if state not in DELETE_OPERATIONS and u not in on_server
     )
-    return AccountClassification(
-        **common,
+    return replace(
+        base,
         downloaded=tuple(downloaded),
         deleted=tuple(deleted),
         new=tuple(new),

@@ -17,7 +17,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef
@@ -28,6 +28,7 @@ __all__ = [
     "Link",
     "infer_clock",
     "link_entries",
+    "clock_and_links",
     "OFFSETS_MINUTES",
     "format_offset",
     "LAG_BEFORE",
@@ -44,6 +45,8 @@ LAG_BEFORE = 1.0
 MIN_SUPPORT = 3
 # Offsets are ranked on at most SAMPLE entries, then the winner is counted in full.
 SAMPLE = 2000
+# A chain of pairs, newest first: (time index, key index, the chain before it).
+_Chain = tuple[int, int, "_Chain"] | None
 _EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 (BLOB times are naive; deliveries made naive UTC)
 BASIS_OUTLOOK = (
     "Outlook writes its POP3 history times in UTC (real stores: each tag 3-16 s "
@@ -150,7 +153,7 @@ def format_offset(minutes: int) -> str:
 
 def _seconds(value: datetime) -> float:
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.timestamp()  # for an aware time: the same difference to the epoch
     return (value - _EPOCH).total_seconds()
 
 
@@ -187,8 +190,10 @@ def _support(times: Sequence[float], keys: Sequence[float], shift: float) -> int
     count = 0
     free = 0  # keys before this one are taken
     for t in times:
-        lo, hi = _window(keys, t - shift)
-        pos = max(free, lo)
+        target = t - shift  # the window of _window, inline: this runs ~100 times per audit
+        lo = bisect_left(keys, target - LAG_AFTER)
+        hi = bisect_right(keys, target + LAG_BEFORE)
+        pos = free if free > lo else lo
         if pos < hi:
             count += 1
             free = pos + 1
@@ -197,8 +202,23 @@ def _support(times: Sequence[float], keys: Sequence[float], shift: float) -> int
 
 def infer_clock(entries: Sequence[EntryRef], messages: Sequence[StoreMessage]) -> ClockInference:
     """The quarter-hour UTC offset the store's delivery times support, if any."""
-    gets = _gets(entries)
-    keys = [t for t, _ in _deliveries(messages)]
+    return _infer(_gets(entries), _deliveries(messages))
+
+
+def clock_and_links(
+    entries: Sequence[EntryRef], messages: Sequence[StoreMessage]
+) -> tuple[ClockInference, list[Link]]:
+    """:func:`infer_clock`, then :func:`link_entries` with that clock, the entries' and
+    deliveries' times computed once for both."""
+    gets, deliveries = _gets(entries), _deliveries(messages)
+    clock = _infer(gets, deliveries)
+    return clock, _link(gets, deliveries, messages, clock)
+
+
+def _infer(
+    gets: Sequence[tuple[float, EntryRef]], deliveries: Sequence[tuple[float, int]]
+) -> ClockInference:
+    keys = [t for t, _ in deliveries]
     times = sorted(t for t, _ in gets)
     if not times or not keys:
         return ClockInference(None, 0, len(times), None, ())
@@ -222,10 +242,6 @@ def infer_clock(entries: Sequence[EntryRef], messages: Sequence[StoreMessage]) -
     )
 
 
-def _better(a: tuple[int, float, Any], b: tuple[int, float, Any]) -> bool:
-    return (a[0], a[1]) > (b[0], b[1])
-
-
 def _monotone_matching(
     times: Sequence[float], keys: Sequence[float], excluded: set[int] | frozenset[int] = frozenset()
 ) -> list[tuple[int, int]]:
@@ -235,45 +251,46 @@ def _monotone_matching(
     difference the smallest.
 
     A longest-chain search over eligible pairs with a Fenwick tree of prefix maxima:
-    cost O(P log K) for P eligible pairs and K keys.
+    cost O(P log K) for P eligible pairs and K keys. A chain is (pairs, minus its total
+    difference, its last pair); chains compare on the first two, a later one only
+    replacing an earlier one when strictly better. The tree is walked inline: this loop is
+    most of an audit's analysis time.
     """
     size = len(keys)
-    zero: tuple[int, float, Any] = (0, 0.0, None)
-    tree = [zero] * (size + 1)
-
-    def query(j: int) -> tuple[int, float, Any]:  # best chain using keys < j
-        out = zero
-        while j > 0:
-            if _better(tree[j], out):
-                out = tree[j]
-            j -= j & -j
-        return out
-
-    def update(j: int, value: tuple[int, float, Any]) -> None:  # a chain ending at key j
-        j += 1
-        while j <= size:
-            if _better(value, tree[j]):
-                tree[j] = value
-            j += j & -j
-
-    best = zero
+    # The tree as three parallel lists (no tuple built per node visited).
+    counts = [0] * (size + 1)
+    costs = [0.0] * (size + 1)
+    chains: list[_Chain] = [None] * (size + 1)
+    best_count, best_cost, best = 0, 0.0, None
     for i, t in enumerate(times):
-        lo, hi = _window(keys, t)
+        lo = bisect_left(keys, t - LAG_AFTER)  # _window, inline
+        hi = bisect_right(keys, t + LAG_BEFORE)
         values = []
         for j in range(lo, hi):
             if j in excluded:
                 continue
-            prev = query(j)
-            values.append((j, (prev[0] + 1, prev[1] - abs(t - keys[j]), (i, j, prev[2]))))
-        for j, value in values:
-            update(j, value)
-            if _better(value, best):
-                best = value
-    node = best[2]
+            count, cost, node = 0, 0.0, None  # the best chain using keys < j
+            q = j
+            while q:
+                c = counts[q]
+                if c > count or (c == count and costs[q] > cost):
+                    count, cost, node = c, costs[q], chains[q]
+                q &= q - 1
+            values.append((j, count + 1, cost - abs(t - keys[j]), (i, j, node)))
+        for j, count, cost, chain in values:  # then each as a chain ending at key j
+            q = j + 1
+            while q <= size:
+                c = counts[q]
+                if count > c or (count == c and cost > costs[q]):
+                    counts[q], costs[q], chains[q] = count, cost, chain
+                q += q & -q
+            if count > best_count or (count == best_count and cost > best_cost):
+                best_count, best_cost, best = count, cost, chain
     pairs = []
-    while node is not None:
-        pairs.append((node[0], node[1]))
-        node = node[2]
+    link = best
+    while link is not None:
+        pairs.append((link[0], link[1]))
+        link = link[2]
     pairs.reverse()
     return pairs
 
@@ -304,10 +321,17 @@ def link_entries(
     with the lag and with the number of still unlinked deliveries that were equally
     eligible.
     """
+    return _link(_gets(entries), _deliveries(messages), messages, clock)
+
+
+def _link(
+    gets: Sequence[tuple[float, EntryRef]],
+    deliveries: Sequence[tuple[float, int]],
+    messages: Sequence[StoreMessage],
+    clock: ClockInference,
+) -> list[Link]:
     shift = clock.offset_minutes * 60.0
-    deliveries = _deliveries(messages)
     keys = [t for t, _ in deliveries]
-    gets = _gets(entries)
     by_history: dict[int, list[int]] = {}
     for k, (_, ref) in enumerate(gets):
         by_history.setdefault(ref.history, []).append(k)
@@ -322,7 +346,8 @@ def link_entries(
         ]
 
     pairs = {h: matched(h, excluded[h]) for h in sorted(by_history)}
-    for _round in range(len(by_history)):
+    # One history's pairing never uses a key twice: only several can contest one.
+    for _round in range(len(by_history) if len(by_history) > 1 else 0):
         claimants: dict[int, list[tuple[float, int]]] = {}
         for history, found in pairs.items():
             for k, j in found:
@@ -348,8 +373,8 @@ def link_entries(
     for j, (distance, _history, k) in claims.items():
         target = gets[k][0] - shift
         lo, hi = _window(keys, target)
-        rivals = sum(1 for p in range(lo, hi) if p == j or p not in linked)
-        confidence = round(max(0.0, 1.0 - 0.5 * distance / LAG_AFTER) / rivals, 3)
+        open_keys = sum(1 for p in range(lo, hi) if p == j or p not in linked)
+        confidence = round(max(0.0, 1.0 - 0.5 * distance / LAG_AFTER) / open_keys, 3)
         links.append(
             (k, Link(gets[k][1], messages[deliveries[j][1]], target - keys[j], hi - lo, confidence))
         )

@@ -78,11 +78,11 @@ def find_duplicates(messages: Iterable[StoreMessage]) -> tuple[list[DuplicateGro
     groups: dict[tuple[str, str], list[StoreMessage]] = {}
     keyless = 0
     for message in messages:
-        key = message_key(message)
-        if key is None:
+        found = message_key(message)
+        if found is None:
             keyless += 1
             continue
-        groups.setdefault(key, []).append(message)
+        groups.setdefault(found, []).append(message)
     out = []
     for (method, key), copies in groups.items():
         if len(copies) < 2:

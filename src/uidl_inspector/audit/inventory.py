@@ -7,13 +7,14 @@ becomes a finding, not a stop.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
@@ -30,6 +31,7 @@ __all__ = [
     "headers_digest",
 ]
 
+Item = TypeVar("Item")
 PROGRESS_EVERY = 500  # messages between two progress reports
 _FOLD = re.compile(r"\r?\n[ \t]+")
 _SPACE = re.compile(r"[ \t]+")
@@ -140,32 +142,85 @@ def _time(value: Any) -> datetime | None:
     return value.astimezone(timezone.utc)
 
 
-def store_message(source: str, folder: str, message: Message) -> StoreMessage:
-    """The audit's view of one message, from its properties only."""
-    props = message.props
-    message_id = _text(props.get(PropId.INTERNET_MESSAGE_ID))
-    sender = _text(props.get(PropId.SENDER_EMAIL_ADDRESS)) or _text(
-        props.get(PropId.SENT_REPRESENTING_EMAIL)
-    )
-    headers = _text(props.get(PropId.TRANSPORT_MESSAGE_HEADERS))
-    has_headers = bool(headers and headers.strip())
+# What the audit asks of a message that a contents table can hold (the headers never are).
+TABLE_COLUMNS = frozenset(
+    {
+        PropId.INTERNET_MESSAGE_ID,
+        PropId.MESSAGE_DELIVERY_TIME,
+        PropId.CLIENT_SUBMIT_TIME,
+        PropId.SUBJECT,
+    }
+)
+
+
+@runtime_checkable
+class TabledFolder(Protocol):
+    """A folder that gives each message with its contents-table row (a PST's)."""
+
+    def message_rows(
+        self, columns: frozenset[int]
+    ) -> Iterator[tuple[Message, Mapping[int, Any] | None]]: ...
+
+
+def _message_id(value: Any) -> str | None:
+    text = _text(value)
+    return text.strip() if text and text.strip() else None
+
+
+def store_message(
+    source: str,
+    folder: str,
+    message: Message,
+    row: Mapping[int, Any] | None = None,
+    headers: bool = True,
+) -> StoreMessage:
+    """The audit's view of one message. From its contents-table ``row`` (the cells of
+    :data:`TABLE_COLUMNS`) when there is one, the message has a Message-ID and its
+    transport headers are not wanted (``headers``: the store has no history, so
+    ``history_missing`` asks whether its mail came by POP3); else from its own properties,
+    the headers read only when wanted or when they must stand in for a missing
+    Message-ID as the duplicate key."""
+    message_id = None if row is None else _message_id(row.get(PropId.INTERNET_MESSAGE_ID))
+    sender = text = None
+    props: Mapping[int, Any]
+    if row is not None and message_id is not None and not headers:
+        props = row
+    else:
+        props = message.props  # the message's PC: opened only now
+        message_id = _message_id(props.get(PropId.INTERNET_MESSAGE_ID))
+        sender = _text(props.get(PropId.SENDER_EMAIL_ADDRESS)) or _text(
+            props.get(PropId.SENT_REPRESENTING_EMAIL)
+        )
+        if headers or message_id is None:
+            text = _text(props.get(PropId.TRANSPORT_MESSAGE_HEADERS))
+    has_headers = bool(text and text.strip())
     return StoreMessage(
         source=source,
         folder=folder,
         nid=message.nid,
-        internet_message_id=message_id.strip() if message_id and message_id.strip() else None,
+        internet_message_id=message_id,
         delivery_time=_time(props.get(PropId.MESSAGE_DELIVERY_TIME)),
         submit_time=_time(props.get(PropId.CLIENT_SUBMIT_TIME)),
         subject=_text(props.get(PropId.SUBJECT)),
         sender=sys.intern(sender) if sender else sender,
-        headers_sha256=headers_digest(headers) if has_headers else None,
-        pop3_received=bool(has_headers and POP3_RECEIVED.search(headers)),
+        headers_sha256=headers_digest(text) if text and has_headers else None,
+        pop3_received=bool(text and has_headers and POP3_RECEIVED.search(text)),
     )
 
 
+def _messages(
+    folder: Folder, findings: list[Finding]
+) -> Iterator[tuple[Message, Mapping[int, Any] | None]]:
+    """A folder's normal messages, each with its contents-table row where the store gives
+    one."""
+    if isinstance(folder, TabledFolder):
+        return folder.message_rows(TABLE_COLUMNS)
+    return ((message, None) for message in folder.messages())
+
+
 def _safe_iter(
-    items: Callable[[], Iterable[Message]], path: str, what: str, findings: list[Finding]
-) -> Iterator[Message]:
+    items: Callable[[], Iterable[Item]], path: str, what: str, findings: list[Finding]
+) -> Iterator[Item]:
     try:  # the call too: a store may raise as soon as the table is asked for
         yield from items()
     except UidlInspectorError as error:
@@ -193,10 +248,14 @@ def take_inventory(
     store: Store,
     source: str | None = None,
     progress: Callable[[int, int | None], None] | None = None,
+    headers: bool = True,
 ) -> Inventory:
     """All normal messages and every Message Manager of a store. ``progress`` is told the
-    messages read so far and, when the folders say it, how many there are."""
-    source = source or store.path
+    messages read so far and, when the folders say it, how many there are. ``headers``
+    False: the store has a history, so only a message without Message-ID needs its
+    transport headers (its duplicate key), and the others are read from the contents
+    tables alone."""
+    source = sys.intern(source or store.path)
     findings: list[Finding] = []
     messages: list[StoreMessage] = []
     managers: list[HiddenMessage] = []
@@ -207,9 +266,10 @@ def take_inventory(
     # The total comes from a walk of its own, so that findings keep their order.
     total = _content_total(walk_folders(root, [])) if progress is not None else None
     for folder in walk_folders(root, findings):
-        path = folder.path
-        for message in _safe_iter(folder.messages, path, "contents", findings):
-            messages.append(store_message(source, path, message))
+        path = sys.intern(folder.path)
+        rows = functools.partial(_messages, folder, findings)
+        for message, row in _safe_iter(rows, path, "contents", findings):
+            messages.append(store_message(source, path, message, row, headers))
             if progress is not None and not len(messages) % PROGRESS_EVERY:
                 progress(len(messages), total)
         for hidden in _safe_iter(folder.associated, path, "associated contents", findings):

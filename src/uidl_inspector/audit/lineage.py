@@ -266,6 +266,8 @@ def _join_keyless(
     """A history whose source reveals no store key (a bare BLOB, an MSG without
     PidTagStoreRecordKey) joins the lineage of the same account holding an identical
     state: one history seen in two places (a store and its exported Message Manager)."""
+    if not any(key[0].startswith("source:") for key in groups):
+        return groups  # every history names its store: nothing to join (states unbuilt)
     states = {
         key: {tuple(_state(o.record).items()) for o in members} - {()}
         for key, members in groups.items()

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from uidl_inspector import __version__
-from uidl_inspector.audit import read_server_listing
+from uidl_inspector.audit import AuditResult, read_server_listing
 from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
@@ -71,22 +71,27 @@ def _run_meta(report: Report) -> dict[str, Any]:
     return {"tool": TOOL_NAME, "version": __version__, **report.run.to_dict()}
 
 
-def _audit_table(audit: dict[str, Any], console: Console) -> None:
-    summary = audit["summary"]
-    clock = audit["clock"]
+def _audit_of(report: Report) -> AuditResult:
+    audit = report.extra["audit"]
+    assert isinstance(audit, AuditResult), "audit_report puts the audit there"
+    return audit
+
+
+def _audit_table(audit: AuditResult, console: Console) -> None:
+    summary = audit.summary
     console.print(
         Text(
-            f"Audit: {summary['histories']} histories, {summary['entries']} entries, "
-            f"{summary['messages']} messages, {summary['duplicate_groups']} duplicate groups "
-            f"({summary['duplicate_copies']} copies), {summary['linked_entries']} entries linked"
+            f"Audit: {summary.histories} histories, {summary.entries} entries, "
+            f"{summary.messages} messages, {summary.duplicate_groups} duplicate groups "
+            f"({summary.duplicate_copies} copies), {summary.linked_entries} entries linked"
         )
     )
-    console.print(Text(f"Clock: {terminal_safe(clock['explanation'])}"))
+    console.print(Text(f"Clock: {terminal_safe(audit.clock.explanation)}"))
     numbers = ("histories", "history UIDs", "downloaded", "deleted", "new", "history only")
     table = data_table(
         "account", *numbers, title="Accounts against the server listing", numeric=numbers
     )
-    for account in audit["accounts"]:
+    for account in audit["accounts"]:  # the dict form: the counts as the report has them
         counts = (account["server"] or {}).get("counts")
         cells = (
             [str(counts[c]) for c in ("downloaded", "deleted", "new", "history_only")]
@@ -100,7 +105,7 @@ def _audit_table(audit: dict[str, Any], console: Console) -> None:
             *cells,
         )
     console.print(table)
-    for finding in audit["findings"]:
+    for finding in audit["findings"]:  # with severity and alternatives, as reported
         console.print(
             Text.assemble(
                 (finding["code"], "bold yellow"),
@@ -115,7 +120,7 @@ def _audit_table(audit: dict[str, Any], console: Console) -> None:
                     f"{terminal_safe(alt['would_settle'])}"
                 )
             )
-    if not audit["findings"]:
+    if not audit.findings:
         console.print(Text("No cause finding."))
 
 
@@ -130,9 +135,9 @@ def _table_text(report: Report) -> str:
         emoji=False,
         markup=False,
     )
-    lineage_tables(report.extra["audit"], console)  # each history's life first
+    lineage_tables(_audit_of(report), console)  # each history's life first
     render_table(report, console)
-    _audit_table(report.extra["audit"], console)
+    _audit_table(_audit_of(report), console)
     return buffer.getvalue()
 
 
@@ -140,7 +145,7 @@ def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str | Iterator[
     from uidl_inspector.report.audit_csv import audit_csv
     from uidl_inspector.report.json_report import json_chunks
 
-    audit = report.extra["audit"]
+    audit = _audit_of(report)
     if fmt is AuditFormat.json:
         return json_chunks(report)
     if fmt is AuditFormat.csv:
@@ -158,8 +163,9 @@ def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str | Iterator[
             to_timeline_csv,
         )
 
-        zone = resolve_zone(tz, audit["clock"])
-        events, skipped = timeline_events(report, audit, zone)
+        section = audit.to_dict()  # the timeline is built whole: it is sorted by time
+        zone = resolve_zone(tz, section["clock"])
+        events, skipped = timeline_events(report, section, zone)
         events.insert(0, run_event(_run_meta(report)))
         if any(skipped.values()):
             note(
@@ -178,7 +184,7 @@ def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str | Iterator[
     return _table_text(report)
 
 
-@app.command(
+@app.command(  # type: ignore[untyped-decorator]  # typer's command() is untyped
     epilog=examples(
         "uidl-inspector audit mailbox.pst --server-uidl uidl.txt",
         "uidl-inspector audit a.pst b.pst --server-uidl alice@example.com=alice.txt",
@@ -268,20 +274,8 @@ def audit(
     from uidl_inspector.cli.scan import progress_on_stderr  # here: keeps the help's order
 
     with progress_on_stderr() as progress:
-        reading = (
-            None
-            if progress is None
-            else (lambda count, total: progress(count, total, "messages read"))
-        )
         report, failed = audit_report(
-            inputs,
-            listings,
-            progress,
-            reading,
-            not no_recover,
-            images,
-            jobs_or_default(jobs),
-            scheduler,
+            inputs, listings, progress, not no_recover, images, jobs_or_default(jobs), scheduler
         )
     report.demo = demo
     for line in failed:
@@ -293,9 +287,9 @@ def audit(
     )
     if chosen is AuditFormat.table and output in (None, STDOUT):
         console = Console(highlight=False, markup=False, emoji=False)
-        lineage_tables(report.extra["audit"], console)
+        lineage_tables(_audit_of(report), console)
         render_table(report, console)
-        _audit_table(report.extra["audit"], console)
+        _audit_table(_audit_of(report), console)
     else:
         text = _render(report, chosen, tz)
         write_output(

@@ -73,17 +73,33 @@ def encode_json(value: Any, indent: int = 0) -> bytes:
     return data
 
 
-def _list(items: Iterable[Any]) -> Iterator[bytes]:
-    """A top-level list, one item encoded at a time."""
+def _list(items: Iterable[Any], indent: int = 2) -> Iterator[bytes]:
+    """A list whose key sits at ``indent``, one item encoded at a time."""
     first = True
+    pad = b"\n" + b" " * (indent + 2)
     for item in items:
-        yield b"[\n    " if first else b",\n    "
+        yield (b"[" if first else b",") + pad
         if isinstance(item, HistoryRecord):
             yield from _history(item)
         else:
-            yield encode_json(item, 4)
+            yield encode_json(item, indent + 2)
         first = False
-    yield b"[]" if first else b"\n  ]"
+    yield b"[]" if first else b"\n" + b" " * indent + b"]"
+
+
+def _sections(sections: Iterable[tuple[str, Any]], indent: int = 2) -> Iterator[bytes]:
+    """A section made of sections (``json_sections()``: the audit's), each list in it
+    given as an iterator and written item by item."""
+    first = True
+    pad = b"\n" + b" " * (indent + 2)
+    for key, value in sections:
+        yield (b"{" if first else b",") + pad + encode_json(key) + b": "
+        first = False
+        if isinstance(value, Iterator):
+            yield from _list(value, indent + 2)
+        else:
+            yield encode_json(value, indent + 2)
+    yield b"{}" if first else b"\n" + b" " * indent + b"}"
 
 
 _ENTRIES_END = b"\n      ]"  # the closing bracket of a history's entries
@@ -122,6 +138,8 @@ def json_chunks(report: Report | dict[str, Any]) -> Iterator[bytes]:
         first = False
         if key in STREAMED or isinstance(value, list):
             yield from _list(value)
+        elif hasattr(value, "json_sections"):
+            yield from _sections(value.json_sections())
         else:
             yield encode_json(value, 2)
     yield b"}\n" if first else b"\n}\n"

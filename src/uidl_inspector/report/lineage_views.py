@@ -7,7 +7,7 @@ what it removed and why); the HTML draws a lineage as a row of versions, resets 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.console import Console
@@ -34,8 +34,9 @@ def removed_summary(version: dict[str, Any]) -> str:
     return ", ".join(parts) or "-"
 
 
-def lineage_tables(audit: dict[str, Any], console: Console) -> None:
-    """One table per lineage, its versions oldest first."""
+def lineage_tables(audit: Mapping[str, Any], console: Console) -> None:
+    """One table per lineage, its versions oldest first (``audit``: the audit section, as
+    an ``AuditResult`` or its dict form)."""
     for n, lineage in enumerate(audit.get("lineages", [])):
         title = (
             f"Lineage {n}: {lineage['account']}, store {lineage['store_key'] or 'unknown'}, "
@@ -66,7 +67,7 @@ def lineage_tables(audit: dict[str, Any], console: Console) -> None:
         console.print(Text("No history to follow across copies."))
 
 
-def lineage_rows_html(audit: dict[str, Any], e: Callable[[object], str]) -> str:
+def lineage_rows_html(audit: Mapping[str, Any], e: Callable[[object], str]) -> str:
     """Each lineage as a row of versions in time order; a reset is marked where it broke.
     ``e`` escapes a value from the evidence for HTML."""
     rows = []

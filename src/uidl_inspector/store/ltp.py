@@ -10,7 +10,7 @@ and the other values are still read. Layouts come from :mod:`uidl_inspector.sche
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -396,17 +396,21 @@ class TableContext:
         """dwRowID of each row, in row order, without decoding any cell."""
         return [row_id for row_id, _ in self._indexed()]
 
-    def rows(self) -> Iterator[tuple[int, dict[int, Any]]]:
-        """(dwRowID, properties) of each row the row index names, in row order."""
+    def rows(self, only: Container[int] | None = None) -> Iterator[tuple[int, dict[int, Any]]]:
+        """(dwRowID, properties) of each row the row index names, in row order; ``only``:
+        of these property ids alone (the other cells are not decoded)."""
         matrix = self._matrix()
+        columns = self.columns
+        if only is not None:
+            columns = [c for c in columns if c[0] >> 16 in only]
         for row_id, row_number in self._indexed():
             block, at = matrix[row_number]
-            yield row_id, self._cells(block[at : at + self.row_size])
+            yield row_id, self._cells(block[at : at + self.row_size], columns)
 
-    def _cells(self, row: bytes) -> dict[int, Any]:
+    def _cells(self, row: bytes, columns: list[tuple[int, int, int, int]]) -> dict[int, Any]:
         ceb = row[self.info.rgib[s.TCI_1B] :]
         out: dict[int, Any] = {}
-        for tag, ib, cb, bit in self.columns:
+        for tag, ib, cb, bit in columns:
             if not ceb[bit // 8] & (0x80 >> (bit % 8)):
                 continue
             ptype = tag & 0xFFFF

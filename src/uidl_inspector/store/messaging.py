@@ -218,28 +218,37 @@ class PstFolder(_PropsMixin):
         """Search folders (type 0x03) hold a search contents table of other folders' items."""
         return self.nid & 0x1F == s.NID_TYPE_SEARCH_FOLDER
 
-    def _rows(self, nid_type: int) -> list[int]:
+    def _table(self, nid_type: int) -> TableContext | None:
         if self.is_search_folder:
-            return []
+            return None
         nid = table_nid(self.nid, nid_type)
         entry = self.store.ndb.node_entry(nid, self.findings)
         if entry is None:
             self.findings.append(
                 Finding("folder_table_missing", None, f"folder {self.nid:#x}: no table {nid:#x}")
             )
-            return []
+            return None
         try:
-            return TableContext(
-                Node(self.store.ndb, entry, self.findings), self.store.four_k
-            ).row_ids()
+            return TableContext(Node(self.store.ndb, entry, self.findings), self.store.four_k)
+        except LtpError as error:
+            self.findings.append(error.finding())
+            return None
+
+    def _rows(self, nid_type: int) -> list[int]:
+        table = self._table(nid_type)
+        try:
+            return [] if table is None else table.row_ids()
         except LtpError as error:
             self.findings.append(error.finding())
             return []
 
-    def _children(self, nid_type: int, kinds: tuple[int, ...]) -> Iterator[NbtEntry]:
-        """Children listed in one table, checked; then unlisted nidParent children if asked."""
+    def _children(
+        self, nid_type: int, kinds: tuple[int, ...], row_ids: list[int] | None = None
+    ) -> Iterator[NbtEntry]:
+        """Children listed in one table (``row_ids`` when already read), checked; then
+        unlisted nidParent children if asked."""
         listed: set[int] = set()
-        for row_id in self._rows(nid_type):
+        for row_id in self._rows(nid_type) if row_ids is None else row_ids:
             if row_id in listed:
                 self.findings.append(
                     Finding(
@@ -302,6 +311,29 @@ class PstFolder(_PropsMixin):
         """Normal contents (contents table)."""
         for entry in self._children(s.NID_TYPE_CONTENTS_TABLE, (s.NID_TYPE_NORMAL_MESSAGE,)):
             yield PstMessage(self.store, Node(self.store.ndb, entry), self)
+
+    def message_rows(
+        self, columns: frozenset[int]
+    ) -> Iterator[tuple[PstMessage, Mapping[int, Any] | None]]:
+        """Normal contents as :meth:`messages`, each with its contents-table row: the cells
+        of ``columns`` (property ids) that the row holds, or None when the table has no such
+        column or does not list the message. What the table keeps costs no message PC."""
+        table = self._table(s.NID_TYPE_CONTENTS_TABLE)
+        cells: dict[int, dict[int, Any] | None] = {}
+        order: list[int] = []
+        if table is not None:
+            have = {tag >> 16 for tag, *_ in table.columns}
+            wanted = columns <= have
+            try:
+                for row_id, row in table.rows(columns if wanted else ()):
+                    order.append(row_id)
+                    if wanted:
+                        cells.setdefault(row_id, row)
+            except LtpError as error:
+                self.findings.append(error.finding())
+        kinds = (s.NID_TYPE_NORMAL_MESSAGE,)
+        for entry in self._children(s.NID_TYPE_CONTENTS_TABLE, kinds, order):
+            yield PstMessage(self.store, Node(self.store.ndb, entry), self), cells.get(entry.nid)
 
     def associated(self) -> Iterator[PstMessage]:
         """Hidden contents (associated contents table, NID type 0x08)."""
