@@ -76,10 +76,10 @@ class StoreSpace:
         """
         ndb, fmt = self.ndb, self.fmt
         read, size, page_size = ndb.read_at, ndb.size, fmt.page_size
-        leaf, inner = ndb._bbt_fast, ndb._bt_fast
+        leaf, inner = ndb.btrees.bbt_fast, ndb.btrees.bt_fast
         leaf_cols = leaf.columns("BREF_ib", "cb")
         inner_cols = inner.columns("BREF_bid", "BREF_ib")
-        head = ndb._page_fast.columns(
+        head = ndb.btrees.page_fast.columns(
             "cEnt",
             "cbEnt",
             "cLevel",
@@ -90,7 +90,7 @@ class StoreSpace:
         blocks: list[tuple[int, int]] = []
         pages: list[int] = []
         seen: set[int] = set()
-        stack = [(*ndb._roots[ptype], 0)]
+        stack = [(*ndb.btrees.roots[ptype], 0)]
         while stack:
             ib, bid, depth = stack.pop()
             if ib in seen or depth > MAX_BTREE_DEPTH or ib <= 0 or ib + page_size > size:
@@ -203,13 +203,13 @@ class StoreSpace:
         """bidData -> (nid, bidSub) of the node entries in NBT leaf pages left in free space
         (page type and CRC checked): what the nodes pointed to before they were rewritten."""
         ndb, fmt = self.ndb, self.fmt
-        size, record = fmt.page_size, ndb._nbt_fast
+        size, record = fmt.page_size, ndb.btrees.nbt_fast
         cols = record.columns("nid", "bidData", "bidSub")
         out: dict[int, tuple[int, int]] = {}
         for start, end in self.gaps():
             for ib in range(-(-start // size) * size, end - size + 1, size):
                 raw = ndb.read_at(ib, size)
-                page = ndb._page_fast.parse(raw)
+                page = ndb.btrees.page_fast.parse(raw)
                 if (
                     page.pageTrailer_ptype != s.PTYPE_NBT
                     or page.cLevel
@@ -231,7 +231,7 @@ class StoreSpace:
         (its CRC fails) but its tail, and its bid, survive here.
         """
         fmt, read = self.fmt, self.ndb.read_at
-        trailer = self.ndb._trailer_fast
+        trailer = self.ndb.blocks.trailer_fast
         size, align = fmt.block_trailer_size, fmt.block_align
         out: list[Block] = []
         first = -(-(start + size) // align) * align

@@ -32,7 +32,15 @@ from construct import (
     this,
 )
 
-from uidl_inspector.schemas.ndb import FastRecord
+from uidl_inspector.schemas.ndb import (
+    NID_TYPE_BITS,
+    NID_TYPE_HID,
+    FastRecord,
+    field_size,
+    fixed_prefix,
+    item_size,
+    nid_type,
+)
 
 __all__ = [
     "HN_SIGNATURE",
@@ -65,9 +73,21 @@ __all__ = [
     "TCOLDESC_FAST",
     "TCROWID_UNICODE_FAST",
     "TCROWID_ANSI_FAST",
+    "TCROWID_KEY_SIZE",
     "MAX_HEAP_ITEM",
+    "HNPAGEHDR_FAST",
+    "HNPAGEMAP_HEAD_FAST",
+    "HNPAGEMAP_ITEM_SIZE",
+    "PC_KEY_SIZE",
+    "PC_DATA_SIZE",
+    "BTH_INDEX_DATA_SIZE",
+    "MV_VARIABLE_HEAD_FAST",
+    "MV_VARIABLE_ITEM_SIZE",
+    "hid_type",
+    "is_hid",
     "hid_index",
     "hid_block_index",
+    "hid_max_index",
     "make_hid",
     "hnpm_first_bitmap_block",
 ]
@@ -111,21 +131,40 @@ def hnpm_first_bitmap_block(block_index: int) -> bool:
     return block_index >= 8 and (block_index - 8) % 128 == 0
 
 
+# §2.3.1.1 HID: hidType (5 bits, always NID_TYPE_HID), hidIndex (11 bits; 14 in the 4K
+# OST per libpff, UNCONFIRMED), hidBlockIndex above.
+_HID_INDEX_BITS = {False: 11, True: 14}
+
+
+def hid_type(hnid: int) -> int:
+    """hidType of a HNID: NID_TYPE_HID for a heap item, any other type for a subnode NID."""
+    return nid_type(hnid)
+
+
+def is_hid(hnid: int) -> bool:
+    """Whether a HNID (§2.3.3.2) names a heap item rather than a subnode."""
+    return nid_type(hnid) == NID_TYPE_HID
+
+
+def hid_max_index(four_k: bool = False) -> int:
+    """The largest hidIndex: how many items one heap block can hold."""
+    return (1 << _HID_INDEX_BITS[four_k]) - 1
+
+
 def hid_index(hid: int, four_k: bool = False) -> int:
     """hidIndex (1-based) of a HID (§2.3.1.1); 14 bits in the 4K OST (libpff)."""
-    return (hid >> 5) & (0x3FFF if four_k else 0x7FF)
+    return (hid >> NID_TYPE_BITS) & hid_max_index(four_k)
 
 
 def hid_block_index(hid: int, four_k: bool = False) -> int:
     """hidBlockIndex: which block of the heap's data tree holds the item."""
-    return hid >> 19 if four_k else hid >> 16
+    return hid >> (NID_TYPE_BITS + _HID_INDEX_BITS[four_k])
 
 
 def make_hid(block_index: int, index: int, four_k: bool = False) -> int:
     """A HID (hidType 0) from its block index and 1-based item index."""
-    if four_k:
-        return (block_index << 19) | ((index & 0x3FFF) << 5)
-    return (block_index << 16) | ((index & 0x7FF) << 5)
+    shift = NID_TYPE_BITS + _HID_INDEX_BITS[four_k]
+    return (block_index << shift) | ((index & hid_max_index(four_k)) << NID_TYPE_BITS)
 
 
 # §2.3.2.1 BTHHEADER (8 bytes)
@@ -191,8 +230,17 @@ NAMEID = Struct(
 )
 
 PCBTH_FAST = FastRecord(PCBTH, "PCBTH")
+PC_KEY_SIZE = field_size(PCBTH, "wPropId")  # the PC BTH's cbKey (2)
+PC_DATA_SIZE = PCBTH.sizeof() - PC_KEY_SIZE  # and its cbEnt (6)
+BTH_INDEX_DATA_SIZE = field_size(bth_index_record(2), "hidNextLevel")  # after each key
+HNPAGEHDR_FAST = FastRecord(HNPAGEHDR, "HNPAGEHDR")  # every heap block starts with ibHnpm
+HNPAGEMAP_HEAD_FAST = FastRecord(fixed_prefix(HNPAGEMAP), "HNPAGEMAP")  # cAlloc, cFree
+HNPAGEMAP_ITEM_SIZE = item_size(HNPAGEMAP, "rgibAlloc")  # one rgibAlloc offset
+MV_VARIABLE_HEAD_FAST = FastRecord(fixed_prefix(MV_VARIABLE_HEADER), "MV")  # ulCount
+MV_VARIABLE_ITEM_SIZE = item_size(MV_VARIABLE_HEADER, "rgulDataOffsets")
 HNHDR_FAST = FastRecord(HNHDR, "HNHDR")  # bSig is the caller's to check (HN_SIGNATURE)
 BTHHEADER_FAST = FastRecord(BTHHEADER, "BTHHEADER")  # bType likewise (BTH_TYPE)
 TCOLDESC_FAST = FastRecord(TCOLDESC, "TCOLDESC")
 TCROWID_UNICODE_FAST = FastRecord(TCROWID_UNICODE, "TCROWID")
 TCROWID_ANSI_FAST = FastRecord(TCROWID_ANSI, "TCROWID")
+TCROWID_KEY_SIZE = field_size(TCROWID_UNICODE, "dwRowID")  # the RowIndex BTH's cbKey
