@@ -27,13 +27,14 @@ from uidl_inspector.schemas.encoding import (
     crc32,
     decode_block,
 )
-from uidl_inspector.schemas.ltp import CLIENT_SIG_PC, HN_SIGNATURE
+from uidl_inspector.schemas.ltp import CLIENT_SIG_PC
 from uidl_inspector.schemas.popblob import slack_size
+from uidl_inspector.store.ltp import heap_header
 from uidl_inspector.store.ndb import MAX_BTREE_DEPTH, NdbFile
+from uidl_inspector.store.ndb_blocks import internal_header
 
 __all__ = ["Block", "StoreSpace", "find_in_store"]
 
-FIRST_AMAP = 0x4400  # ms-pst §2.2.2.7.2: the first AMap page follows the header area
 _NEAR = 8192  # how far around a find without a trailer to look for the account name
 
 
@@ -127,7 +128,7 @@ class StoreSpace:
     @property
     def _amap_range(self) -> int:
         """Bytes one AMap page describes: one bit of rgbBits per block_align bytes."""
-        return self.fmt.AMAPPAGE.rgbBits.sizeof() * 8 * self.fmt.block_align
+        return self.fmt.amap_range
 
     def _read_amaps(self) -> dict[int, bytes]:
         """rgbBits of each AMap page by its offset; a page that fails its checks is left out."""
@@ -143,7 +144,7 @@ class StoreSpace:
         # Pages past the header's last AMap are not AMaps (bytes appended to the file, which
         # file_size_mismatch already reports).
         last = self.ndb.header.root.ibAMapLast
-        ib = FIRST_AMAP
+        ib = s.FIRST_AMAP
         while ib <= last and ib + fmt.page_size <= size:
             raw = self.ndb.read_at(ib, fmt.page_size)
             page = fmt.AMAPPAGE.parse(raw)
@@ -158,9 +159,9 @@ class StoreSpace:
 
     def allocated(self, offset: int) -> bool | None:
         """The AMap's bit for ``offset`` (None when its page is missing or unusable)."""
-        base = FIRST_AMAP + (offset - FIRST_AMAP) // self._amap_range * self._amap_range
+        base = s.FIRST_AMAP + (offset - s.FIRST_AMAP) // self._amap_range * self._amap_range
         bits = self._amap.get(base)
-        if bits is None or offset < FIRST_AMAP:
+        if bits is None or offset < s.FIRST_AMAP:
             return None
         bit = (offset - base) // self.fmt.block_align
         return bool(bits[bit >> 3] & (0x80 >> (bit & 7)))
@@ -172,7 +173,7 @@ class StoreSpace:
         return ib + (cb + self.fmt.block_trailer_size + align - 1) // align * align
 
     def _find_gaps(self) -> list[tuple[int, int]]:
-        pos, size, out = FIRST_AMAP, self.ndb.size, []
+        pos, size, out = s.FIRST_AMAP, self.ndb.size, []
         align, extra = self.fmt.block_align, self.fmt.block_trailer_size + self.fmt.block_align - 1
         for ib, cb in self._refs:
             if ib > pos:
@@ -221,7 +222,7 @@ class StoreSpace:
                     continue
                 for i in range(page.cEnt):
                     nid, bid_data, bid_sub = cols.unpack_from(page.rgentries, i * page.cbEnt)
-                    out.setdefault(bid_data & ~1, (nid & 0xFFFFFFFF, bid_sub))
+                    out.setdefault(s.bid_key(bid_data), (s.nid_of(nid), bid_sub))
         return out
 
     def blocks(self, start: int, end: int) -> list[Block]:
@@ -242,7 +243,7 @@ class StoreSpace:
             if not 0 < t.cb <= fmt.max_block_data or not t.bid:
                 continue
             begin = tail_end - s.block_size(fmt, t.cb)
-            if begin < FIRST_AMAP or t.wSig != compute_sig(begin, t.bid):
+            if begin < s.FIRST_AMAP or t.wSig != compute_sig(begin, t.bid):
                 continue
             ok = t.dwCRC == crc32(read(begin, t.cb))
             out.append(Block(begin, tail_end, t.bid, t.cb, ok))
@@ -276,9 +277,11 @@ def _holder(blocks: list[Block], offset: int) -> Block | None:
 
 def _keep(block: Block, data: bytes) -> bool:
     """A block worth keeping for the deleted-manager search: a heap or a subnode list."""
-    if block.bid & 2:
-        return len(data) >= 4 and data[0] == s.BTYPE_SLBLOCK
-    return len(data) >= 4 and data[2] == HN_SIGNATURE and data[3] == CLIENT_SIG_PC
+    if s.bid_is_internal(block.bid):
+        head = internal_header(data, s.INTERNAL_HEADER_FAST.size)
+        return head is not None and head.btype == s.BTYPE_SLBLOCK
+    header = heap_header(data)
+    return header is not None and header.bClientSig == CLIENT_SIG_PC
 
 
 def find_in_store(
@@ -297,7 +300,7 @@ def find_in_store(
     kept: list[Surviving] = []
 
     def keep(block: Block, decoded: bytes) -> None:
-        if block.start >= FIRST_AMAP and _keep(block, decoded):
+        if block.start >= s.FIRST_AMAP and _keep(block, decoded):
             place = Place(
                 block.start,
                 block.cb,
@@ -314,7 +317,7 @@ def find_in_store(
         if method == CRYPT_CYCLIC:  # each block decodes with its own bid: trailer needed
             for block in blocks:
                 stored = read(block.start, block.cb)
-                if block.bid & 2:
+                if s.bid_is_internal(block.bid):
                     keep(block, stored)
                     continue
                 plain = decode_block(stored, method, block.bid)
@@ -335,7 +338,7 @@ def find_in_store(
             if block.start >= start:
                 own = (
                     read(block.start, block.cb)
-                    if block.bid & 2
+                    if s.bid_is_internal(block.bid)
                     else plain[block.start - start : block.start - start + block.cb]
                 )
                 keep(block, own)

@@ -97,10 +97,11 @@ __all__ = [
     "HEADER_MIN_SIZE",
     "INTERNAL_HEADER",
     "INTERNAL_HEADER_FAST",
-    "AMAP_SLOT",
+    "FIRST_AMAP",
 ]
 
 HEADER_MAGIC = b"!BDN"  # dwMagic §2.2.2.6
+FIRST_AMAP = 0x4400  # §2.2.2.7.2: the first AMap page follows the header area
 CLIENT_PST = b"SM"
 CLIENT_OST = b"SO"
 CLIENT_PAB = b"AB"
@@ -563,6 +564,7 @@ class NdbFormat:
 
     name: str
     wide: bool  # 64-bit BIDs and offsets
+    wver: int  # the wVer a writer stamps (readers accept format_for_version's ranges)
     page_size: int
     block_align: int
     max_block_size: int  # data + padding + trailer
@@ -590,6 +592,7 @@ class NdbFormat:
     btentries_size: int = field(init=False)  # bytes available to rgentries
     xblock_header_size: int = field(init=False)  # bytes before an XBLOCK's rgbid (8)
     internal_header_size: int = field(init=False)  # before SLBLOCK/SIBLOCK entries (8 | 4)
+    amap_range: int = field(init=False)  # bytes one AMap describes: a bit per block_align
 
     def __post_init__(self) -> None:
         derived = {
@@ -600,6 +603,7 @@ class NdbFormat:
             "btentries_size": field_size(self.BTPAGE, "rgentries"),
             "xblock_header_size": fixed_prefix(self.XBLOCK).sizeof(),
             "internal_header_size": fixed_prefix(self.SLBLOCK).sizeof(),
+            "amap_range": field_size(self.AMAPPAGE, "rgbBits") * 8 * self.block_align,
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)  # frozen: set once, here
@@ -618,6 +622,7 @@ def _format(name: str) -> NdbFormat:
     return NdbFormat(
         name=name,
         wide=wide,
+        wver=36 if big else (23 if wide else 14),
         page_size=4096 if big else 512,
         block_align=512 if big else 64,
         max_block_size=65536 if big else 8192,
@@ -647,7 +652,6 @@ UNICODE_4K = _format("4k")
 FORMATS = {"ansi": ANSI, "unicode": UNICODE, "4k": UNICODE_4K}
 if HEADER_MIN_SIZE != min(f.HEADER.sizeof() for f in FORMATS.values()):
     raise AssertionError("HEADER_MIN_SIZE disagrees with the HEADER declarations")
-AMAP_SLOT = 64  # §2.2.2.7.2: bytes of the file one bit of an AMap stands for
 
 
 def format_for_version(wver: int) -> NdbFormat | None:

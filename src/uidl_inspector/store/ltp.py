@@ -32,6 +32,7 @@ __all__ = [
     "SubnodeRef",
     "decode_value",
     "read_page_map",
+    "heap_header",
     "MAX_BTH_DEPTH",
 ]
 
@@ -85,6 +86,15 @@ def read_page_map(block: bytes, ib_hnpm: int) -> list[int]:
     return list(struct.unpack_from(f"<{c_alloc + 1}H", block, start))
 
 
+def heap_header(block: bytes) -> Any | None:
+    """The HNHDR opening ``block`` (``schemas.ltp.HNHDR``'s fast path, its bSig checked),
+    or None when the block does not start a heap-on-node."""
+    if len(block) < s.HNHDR_FAST.size:
+        return None
+    header = s.HNHDR_FAST.parse(block)
+    return header if header.bSig == s.HN_SIGNATURE else None
+
+
 class Heap:
     """The heap-on-node of a node (§2.3.1): items by HID across the data tree's blocks."""
 
@@ -96,8 +106,8 @@ class Heap:
             raise LtpError("heap_missing", f"node {node.nid:#x} has no data")
         first = self.blocks[0]
         # The fast record, with the declaration's Const (bSig) checked here.
-        header = s.HNHDR_FAST.parse(first) if len(first) >= s.HNHDR_FAST.size else None
-        if header is None or header.bSig != s.HN_SIGNATURE:
+        header = heap_header(first)
+        if header is None:
             raise LtpError(
                 "heap_bad_signature", f"node {node.nid:#x}: no heap signature", node.block_offset(0)
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ndb as s
@@ -19,7 +20,14 @@ from uidl_inspector.store.byteview import ByteView
 from uidl_inspector.store.ndb_btree import Lru, NbtEntry, NdbBtrees
 from uidl_inspector.store.ndb_header import Mapped, NdbHeader, Recorder
 
-__all__ = ["NdbBlocks", "MAX_DATA_TREE_DEPTH", "MAX_SUBNODE_DEPTH", "MAX_SUBNODES"]
+__all__ = [
+    "NdbBlocks",
+    "internal_header",
+    "sl_entries",
+    "MAX_DATA_TREE_DEPTH",
+    "MAX_SUBNODE_DEPTH",
+    "MAX_SUBNODES",
+]
 
 MAX_DATA_TREE_DEPTH = 2  # XXBLOCK -> XBLOCK -> data
 MAX_SUBNODE_DEPTH = 2  # SIBLOCK -> SLBLOCK
@@ -196,7 +204,7 @@ class NdbBlocks:
         if data is None:
             return
         head_size = self.fmt.internal_header_size
-        head = s.INTERNAL_HEADER_FAST.parse(data) if len(data) >= head_size else None
+        head = internal_header(data, head_size)
         if (
             not s.bid_is_internal(bid)
             or head is None
@@ -220,6 +228,24 @@ class NdbBlocks:
                 break
             nid = s.nid_of(sl.nid)
             out[nid] = NbtEntry(nid, sl.bidData, sl.bidSub, 0)
+
+
+def internal_header(data: bytes, size: int) -> Any | None:
+    """btype, cLevel and cEnt of an internal block whose head takes ``size`` bytes (the
+    format's XBLOCK or SLBLOCK head), or None when ``data`` is shorter."""
+    return s.INTERNAL_HEADER_FAST.parse(data) if len(data) >= size else None
+
+
+def sl_entries(fmt: s.NdbFormat, data: bytes) -> list[Any] | None:
+    """The SLENTRYs of an SLBLOCK (nid, bidData, bidSub), or None when ``data`` is not one
+    whose entries fit (recovery reads surviving subnode blocks with it)."""
+    head = internal_header(data, fmt.internal_header_size)
+    if head is None or head.btype != s.BTYPE_SLBLOCK or head.cLevel != s.SLBLOCK_LEVEL:
+        return None
+    entry = s.FastRecord(fmt.SLENTRY, "SLENTRY")
+    if fmt.internal_header_size + head.cEnt * entry.size > len(data):
+        return None
+    return entry.parse_many(data[fmt.internal_header_size :], head.cEnt)
 
 
 def _inflate(

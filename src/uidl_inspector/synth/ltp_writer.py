@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from uidl_inspector.schemas.ltp import (
+    BTH_INDEX_DATA_SIZE,
     BTHHEADER,
     CLIENT_SIG_PC,
     CLIENT_SIG_TC,
@@ -20,14 +21,22 @@ from uidl_inspector.schemas.ltp import (
     HNHDR,
     HNPAGEHDR,
     HNPAGEMAP,
+    HNPAGEMAP_HEAD_FAST,
+    HNPAGEMAP_ITEM_SIZE,
     MAX_HEAP_ITEM,
     MV_VARIABLE_HEADER,
+    PC_DATA_SIZE,
+    PC_KEY_SIZE,
     PCBTH,
     PTYPOBJECT,
     TCINFO,
     TCROWID_ANSI,
+    TCROWID_KEY_SIZE,
     TCROWID_UNICODE,
     bth_index_record,
+    hid_block_index,
+    hid_index,
+    hid_max_index,
     hnpm_first_bitmap_block,
     make_hid,
 )
@@ -45,7 +54,8 @@ __all__ = [
     "build_tc",
 ]
 
-_MAX_ITEMS_PER_BLOCK = 0x7FF  # hidIndex has 11 bits
+_MAX_ITEMS_PER_BLOCK = hid_max_index()  # hidIndex has 11 bits
+_PAGEMAP_HEAD, _PAGEMAP_ITEM = HNPAGEMAP_HEAD_FAST.size, HNPAGEMAP_ITEM_SIZE
 
 
 class SubnodeSink(Protocol):
@@ -118,7 +128,9 @@ class HeapWriter:
         """Bytes left in a block once ``extra_items`` more page-map slots are counted."""
         used = self._header_size(block_index) + len(self._bodies[block_index])
         slots = len(self._ends[block_index]) + extra_items
-        return self.block_max - (used + (used & 1) + 4 + 2 * (slots + 1))
+        return self.block_max - (
+            used + used % _PAGEMAP_ITEM + _PAGEMAP_HEAD + _PAGEMAP_ITEM * (slots + 1)
+        )
 
     def alloc(self, data: bytes) -> int:
         """Store one item; return its HID."""
@@ -129,8 +141,9 @@ class HeapWriter:
         ends = self._ends[b]
         used = self._head + len(self._bodies[b]) + size
         # room for the item, 2-byte alignment, cAlloc/cFree and one more rgibAlloc slot
-        if len(ends) >= _MAX_ITEMS_PER_BLOCK or used + 1 + 4 + 2 * (len(ends) + 2) > (
-            self.block_max
+        if len(ends) >= _MAX_ITEMS_PER_BLOCK or (
+            used + _PAGEMAP_ITEM - 1 + _PAGEMAP_HEAD + _PAGEMAP_ITEM * (len(ends) + 2)
+            > self.block_max
         ):
             b += 1
             self._bodies.append(bytearray())
@@ -144,7 +157,7 @@ class HeapWriter:
 
     def replace(self, hid: int, data: bytes) -> None:
         """Overwrite an item with bytes of the same size (headers filled in late)."""
-        b, i = hid >> 16, ((hid >> 5) & 0x7FF) - 1
+        b, i = hid_block_index(hid), hid_index(hid) - 1
         ends = self._ends[b]
         start = ends[i - 1] if i else 0
         if ends[i] - start != len(data):
@@ -161,7 +174,7 @@ class HeapWriter:
         for b, body in enumerate(self._bodies):
             head_size = self._header_size(b)
             ib_hnpm = head_size + len(body)
-            ib_hnpm += ib_hnpm & 1
+            ib_hnpm += ib_hnpm % _PAGEMAP_ITEM  # the page map is WORD-aligned
             offsets = [head_size] + [head_size + e for e in self._ends[b]]
             pagemap = _HNPAGEMAP.build(
                 {"cAlloc": len(offsets) - 1, "cFree": 0, "rgibAlloc": offsets}
@@ -221,7 +234,7 @@ def build_bth(
                 raise ValueError(f"{len(records)} records need more than {max_levels} BTH levels")
             keys = [g[0][:cb_key] for g in groups]
             level_recs = [index_rec(k, h) for k, h in zip(keys, hids, strict=True)]
-            per = MAX_HEAP_ITEM // (cb_key + 4)
+            per = MAX_HEAP_ITEM // (cb_key + BTH_INDEX_DATA_SIZE)
             groups = [level_recs[i : i + per] for i in range(0, len(level_recs), per)]
             hids = [heap.alloc(b"".join(g)) for g in groups]
         root = hids[0]
@@ -319,7 +332,10 @@ def build_pc(
         raise ValueError(f"{len(records)} properties do not fit a one-level PC BTH")
     root = heap.alloc(b"".join(records)) if records else 0
     heap.replace(
-        header_hid, _BTHHEADER.build({"cbKey": 2, "cbEnt": 6, "bIdxLevels": 0, "hidRoot": root})
+        header_hid,
+        _BTHHEADER.build(
+            {"cbKey": PC_KEY_SIZE, "cbEnt": PC_DATA_SIZE, "bIdxLevels": 0, "hidRoot": root}
+        ),
     )
     heap.user_root = header_hid
     return heap.blocks()
@@ -394,7 +410,10 @@ def build_tc(
     rowid = _TCROWID[unicode]
     recs = [rowid(row_ids[i], i) for i in sorted(range(len(row_ids)), key=row_ids.__getitem__)]
     index_hid = build_bth(
-        heap, 4, (TCROWID_UNICODE if unicode else TCROWID_ANSI).sizeof() - 4, recs
+        heap,
+        TCROWID_KEY_SIZE,
+        (TCROWID_UNICODE if unicode else TCROWID_ANSI).sizeof() - TCROWID_KEY_SIZE,
+        recs,
     )
     del recs
     hnid_rows = 0

@@ -19,25 +19,31 @@ from construct import Struct
 from uidl_inspector.schemas.encoding import CRYPT_NONE, compute_sig, crc32, encode_block
 from uidl_inspector.schemas.ndb import (
     CLIENT_PST,
+    FIRST_AMAP,
     FORMATS,
+    HEADER_SENTINEL,
     PTYPE_AMAP,
     PTYPE_BBT,
     PTYPE_NBT,
     PTYPE_PMAP,
+    UNICODE,
     FastRecord,
     NdbFormat,
+    block_size,
     header_crc_full,
     header_crc_partial,
+    make_bid,
     page_crc,
 )
 
 __all__ = ["NdbWriter", "FastBuild", "compiled", "AMAP_RANGE", "FIRST_AMAP", "format_for"]
 
-FIRST_AMAP = 0x4400
-PAGE = 512
-AMAP_RANGE = 496 * 8 * 64  # bytes one AMap page describes (253,952)
-PMAP_EVERY = 8  # one PMap per 8 AMaps, at the AMap's offset + 512
-MAX_BLOCK = 8192
+# The written variants (ANSI, Unicode) share their page size, block alignment and AMap reach.
+PAGE = UNICODE.page_size
+ALIGN = UNICODE.block_align  # also the bytes one AMap bit stands for
+AMAP_RANGE = UNICODE.amap_range  # bytes one AMap page describes (253,952)
+PMAP_EVERY = 8  # one PMap per 8 AMaps, on the page after the AMap
+MAX_BLOCK = UNICODE.max_block_size
 MAX_CREF = 0xFFFF
 CRYPT = {"none": 0, "permute": 1, "cyclic": 2}
 
@@ -63,8 +69,10 @@ class NdbWriter:
         if encoding not in CRYPT:
             raise ValueError(f"unknown block encoding {encoding!r} (none, permute or cyclic)")
         self.fmt = fmt = format_for(variant)
+        if (fmt.page_size, fmt.block_align, fmt.amap_range) != (PAGE, ALIGN, AMAP_RANGE):
+            raise AssertionError(f"{variant}: page layout differs from the writer's")
         self.block_max = fmt.max_block_data
-        self.x_max = (self.block_max - 8) // fmt.bid_size
+        self.x_max = (self.block_max - fmt.xblock_header_size) // fmt.bid_size
         self.sl_max = (self.block_max - fmt.internal_header_size) // fmt.SLENTRY.sizeof()
         self.si_max = (self.block_max - fmt.internal_header_size) // fmt.SIENTRY.sizeof()
         self._pages = _BtPageBuilder(fmt)
@@ -80,7 +88,7 @@ class NdbWriter:
         self._bbt_at: dict[int, int] = {}  # shared bid -> index in the BBT columns
         self._nbt = (array("Q"), array("Q"), array("Q"), array("Q"))  # nid, data, sub, parent
         self._shared: dict[object, int] = {}
-        self._slots = bytearray()  # one byte per 64 bytes from FIRST_AMAP: b"1" allocated
+        self._slots = bytearray()  # one byte per ALIGN bytes from FIRST_AMAP: b"1" allocated
         self._trailer = _block_trailer(fmt)
         self._zero = bytes(MAX_BLOCK)
 
@@ -112,7 +120,7 @@ class NdbWriter:
         self._end = ib + len(data)
 
     def new_bid(self, internal: bool) -> int:
-        bid = (self._next_block << 2) | (2 if internal else 0)
+        bid = make_bid(self._next_block, internal)
         self._next_block += 1
         return bid
 
@@ -135,8 +143,8 @@ class NdbWriter:
         bid = self.new_bid(internal)
         stored = payload if internal else self._encode(payload, bid)
         cb = len(stored)
-        size = _roundup(cb + self.fmt.block_trailer_size, 64)
-        ib = self._alloc(size, 64)
+        size = block_size(self.fmt, cb)
+        ib = self._alloc(size, ALIGN)
         trailer = self._trailer(cb, compute_sig(ib, bid), crc32(stored), bid)
         pad = size - cb - len(trailer)
         self._write_at(ib, stored + self._zero[:pad] + trailer)
@@ -240,8 +248,8 @@ class NdbWriter:
 
     def _mark(self, ib: int, size: int) -> None:
         """Mark [ib, ib + size) allocated for the AMaps."""
-        a = (ib - FIRST_AMAP) // 64
-        n = size // 64
+        a = (ib - FIRST_AMAP) // ALIGN
+        n = size // ALIGN
         if len(self._slots) < a + n:
             self._slots.extend(b"0" * (a + n - len(self._slots)))
         self._slots[a : a + n] = b"1" * n
@@ -285,15 +293,15 @@ class NdbWriter:
         if not self.fmt.wide and eof > 0x7FFFFFFF:
             raise ValueError("an ANSI PST cannot exceed 2 GB")
         slots = self._slots
-        slots.extend(b"0" * (n_amaps * (AMAP_RANGE // 64) - len(slots)))
+        per = AMAP_RANGE // ALIGN  # AMap bits per page
+        slots.extend(b"0" * (n_amaps * per - len(slots)))
         for k in range(n_amaps):
-            base = (self._reserved_end(k) - FIRST_AMAP - k * AMAP_RANGE) // 64
-            a = k * (AMAP_RANGE // 64)
+            base = (self._reserved_end(k) - FIRST_AMAP - k * AMAP_RANGE) // ALIGN
+            a = k * per
             slots[a : a + base] = b"1" * base
-        free = slots.count(b"0") * 64
+        free = slots.count(b"0") * ALIGN
         if self._end < eof:
             self._write_at(eof - 1, b"\0")
-        per = AMAP_RANGE // 64
         for k in range(n_amaps):
             ib = FIRST_AMAP + k * AMAP_RANGE
             bits = int(slots[k * per : (k + 1) * per], 2).to_bytes(per // 8, "big")
@@ -304,7 +312,7 @@ class NdbWriter:
                 self._out.write(_map_page(self.fmt, PTYPE_PMAP, b"\xff" * len(bits), ib + PAGE))
         header = _header(
             self.fmt,
-            bid_next_b=self._next_block << 2,
+            bid_next_b=make_bid(self._next_block, False),
             bid_next_p=self._next_page,
             dw_unique=dw_unique,
             rgnid=rgnid,
@@ -478,7 +486,7 @@ def _header(
     fields: dict[str, object] = {
         "dwCRCPartial": 0,
         "wMagicClient": CLIENT_PST,
-        "wVer": 23 if fmt.wide else 14,
+        "wVer": fmt.wver,
         "wVerClient": 19,
         "bPlatformCreate": 1,
         "bPlatformAccess": 1,
@@ -495,7 +503,7 @@ def _header(
             "BREFBBT": {"bid": bbt[0], "ib": bbt[1]},
             "fAMapValid": 2,
         },
-        "bSentinel": 0x80,
+        "bSentinel": HEADER_SENTINEL,
         "bCryptMethod": crypt,
     }
     if fmt.wide:
