@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import struct
 from collections import namedtuple
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from mmap import mmap
 from typing import Any
@@ -726,7 +727,10 @@ class FastRecord:
         self.declaration = declaration
         self.struct = struct.Struct("<" + "".join(codes))
         self.size = self.struct.size
-        self.tuple_type = namedtuple(name, names)  # type: ignore[misc]
+        record_type = namedtuple(name, names)  # type: ignore[misc]  # fields known at run time
+        self.tuple_type: type[tuple[Any, ...]] = record_type
+        self.fields: tuple[str, ...] = tuple(names)
+        self._make: Callable[[Iterable[Any]], Any] = record_type._make
         declared = declaration.sizeof()
         if declared != self.size:
             raise TypeError(f"fast layout is {self.size} bytes, declaration {declared}")
@@ -748,11 +752,11 @@ class FastRecord:
 
     def parse(self, data: ReadableBuffer, offset: int = 0) -> Any:
         """One record at ``offset``."""
-        return self.tuple_type._make(self.struct.unpack_from(data, offset))
+        return self._make(self.struct.unpack_from(data, offset))
 
     def parse_many(self, data: bytes, count: int, stride: int | None = None) -> list[Any]:
         """``count`` records from the start of ``data``, ``stride`` bytes apart."""
-        make = self.tuple_type._make
+        make = self._make
         if stride is None or stride == self.size:
             view = memoryview(data)[: count * self.size]
             return [make(t) for t in self.struct.iter_unpack(view)]

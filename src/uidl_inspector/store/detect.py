@@ -21,6 +21,15 @@ from typing import Any, BinaryIO
 
 from uidl_inspector.exceptions import NotAStoreError
 from uidl_inspector.findings import Finding
+from uidl_inspector.schemas.ndb import (
+    CLIENT_OST,
+    CLIENT_PAB,
+    CLIENT_PST,
+    HEADER_MAGIC,
+    HEADER_PREFIX,
+    field_size,
+    offset_of,
+)
 from uidl_inspector.schemas.popblob import (
     CONTENTS,
     HEADER_SIZE,
@@ -44,12 +53,14 @@ __all__ = [
     "MAX_WALK_DEPTH",
 ]
 
-PST_MAGIC = b"!BDN"
+PST_MAGIC = HEADER_MAGIC
+_CLIENT_AT = offset_of(HEADER_PREFIX, "wMagicClient")
+_CLIENT_END = _CLIENT_AT + field_size(HEADER_PREFIX, "wMagicClient")
 MAX_BLOB_FILE = 64 << 20  # a 65,535-tag BLOB is a few MB; its hex text twice that
 MAX_WALK_DEPTH = 64
 _SNIFF = 4096
 _EWF_MAGIC = (b"EVF\x09\r\n\xff\x00", b"EVF2\r\n\x81\x00", b"LVF\x09\r\n\xff\x00")
-_CLIENT_KINDS = {b"SM": "pst", b"SO": "ost", b"AB": "pst"}  # wMagicClient at offset 8
+_CLIENT_KINDS = {CLIENT_PST: "pst", CLIENT_OST: "ost", CLIENT_PAB: "pst"}
 _PRINTABLE = re.compile(rb"^[\x20-\x7e\r\n\t]*$")  # what hex text (and MFCMAPI's) is made of
 _TAG_HEAD = re.compile(
     rb"^[%s][%s][0-9]{14}" % (re.escape(b"".join(OPERATIONS)), re.escape(b"".join(CONTENTS)))
@@ -106,7 +117,7 @@ def sniff(head: bytes, size: int, read_all: Any = None) -> str:
     enough to be a BLOB or its hex text, when the first bytes do not settle it.
     """
     if head.startswith(PST_MAGIC):
-        return _CLIENT_KINDS.get(head[8:10], "pst")
+        return _CLIENT_KINDS.get(head[_CLIENT_AT:_CLIENT_END], "pst")
     if head.startswith(OLE_MAGIC):
         return "msg"
     if looks_like_pop_blob(head[:20]):

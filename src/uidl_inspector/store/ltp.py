@@ -282,7 +282,7 @@ class LazyProps(Mapping[int, Any]):
         return value
 
     def __contains__(self, prop_id: object) -> bool:
-        return self.get(prop_id) is not None  # type: ignore[arg-type]
+        return isinstance(prop_id, int) and self.get(prop_id) is not None
 
     def __iter__(self) -> Iterator[int]:
         return (pid for pid in list(self._pc.types) if self.get(pid) is not None)

@@ -93,12 +93,13 @@ class NdbBlocks:
             record("block_crc_mismatch", ib, f"block {bid:#x} CRC does not match its data")
         if trailer.wSig != compute_sig(ib, entry.bid):
             record("block_sig_mismatch", tail, f"block {bid:#x} signature does not match")
-        data: bytes | None = stored
+        data = stored
         inflated = getattr(trailer, "cbInflated", 0)
         if fmt is s.UNICODE_4K and inflated > cb:
-            data = _inflate(stored, inflated, ib, bid, record)
-            if data is None:
+            whole = _inflate(stored, inflated, ib, bid, record)
+            if whole is None:
                 return None
+            data = whole
         if not s.bid_is_internal(bid):  # external blocks are the only kind encoded
             data = decode_block(data, self.crypt_method, bid)
         self._blocks.put(bid, data)

@@ -82,11 +82,11 @@ _BTHHEADER = compiled(BTHHEADER)
 _PTYPOBJECT = compiled(PTYPOBJECT)
 _TCINFO = compiled(TCINFO)
 _HNHDR_SIZE, _HNPAGEHDR_SIZE, _HNBITMAPHDR_SIZE = (
-    HNHDR.sizeof(),
-    HNPAGEHDR.sizeof(),
-    HNBITMAPHDR.sizeof(),
+    int(HNHDR.sizeof()),
+    int(HNPAGEHDR.sizeof()),
+    int(HNBITMAPHDR.sizeof()),
 )
-_BTHHEADER_SIZE, _PCBTH_SIZE = BTHHEADER.sizeof(), PCBTH.sizeof()
+_BTHHEADER_SIZE, _PCBTH_SIZE = int(BTHHEADER.sizeof()), int(PCBTH.sizeof())
 _BTH_INDEX = {n: FastBuild(bth_index_record(n)).positional() for n in (2, 4, 8, 16)}
 
 
@@ -288,9 +288,8 @@ def encode_value(ptype: int, value: Any) -> bytes:
         for it in items:
             offsets.append(pos)
             pos += len(it)
-        return MV_VARIABLE_HEADER.build(
-            {"ulCount": len(items), "rgulDataOffsets": offsets}
-        ) + b"".join(items)
+        head = MV_VARIABLE_HEADER.build({"ulCount": len(items), "rgulDataOffsets": offsets})
+        return bytes(head) + b"".join(items)
     raise ValueError(f"property type {ptype:#06x} is not supported by the writer")
 
 
@@ -430,15 +429,17 @@ def build_tc(
 
 
 def _tcinfo(layout: _RowLayout, index_hid: int, hnid_rows: int) -> bytes:
-    return _TCINFO.build(
-        {
-            "cCols": layout.n_cols,
-            "rgib": layout.rgib,
-            "hidRowIndex": index_hid,
-            "hnidRows": hnid_rows,
-            "hidIndex": 0,
-            "rgTCOLDESC": layout.coldescs(),
-        }
+    return bytes(
+        _TCINFO.build(
+            {
+                "cCols": layout.n_cols,
+                "rgib": layout.rgib,
+                "hidRowIndex": index_hid,
+                "hnidRows": hnid_rows,
+                "hidIndex": 0,
+                "rgTCOLDESC": layout.coldescs(),
+            }
+        )
     )
 
 

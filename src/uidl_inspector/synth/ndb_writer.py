@@ -184,15 +184,15 @@ class NdbWriter:
         if not chunks:
             return 0
         # a shared block belongs to no single message: keep it out of their block ranges
-        kw = {"orphan": orphan, "ranges": None if share is not None else ranges}
-        bids = [self.write_block(c, **kw) for c in chunks]
+        kept = None if share is not None else ranges
+        bids = [self.write_block(c, orphan=orphan, ranges=kept) for c in chunks]
         if len(bids) == 1:
             root = bids[0]
         else:
             total = sum(len(c) for c in chunks)
             xm = self.x_max
             if len(bids) <= xm:
-                root = self._xblock(1, bids, total, **kw)
+                root = self._xblock(1, bids, total, orphan, kept)
             else:
                 groups = [bids[i : i + xm] for i in range(0, len(bids), xm)]
                 if len(groups) > xm:
@@ -202,16 +202,25 @@ class NdbWriter:
                 for g in groups:
                     sizes.append(sum(len(c) for c in chunks[start : start + len(g)]))
                     start += len(g)
-                xbids = [self._xblock(1, g, s, **kw) for g, s in zip(groups, sizes, strict=True)]
-                root = self._xblock(2, xbids, total, **kw)
+                xbids = [
+                    self._xblock(1, g, s, orphan, kept) for g, s in zip(groups, sizes, strict=True)
+                ]
+                root = self._xblock(2, xbids, total, orphan, kept)
         if share is not None and not orphan:
             self._shared[share] = root
             self._bbt_at[root] = len(self._bbt[0]) - 1
         return root
 
-    def _xblock(self, level: int, bids: list[int], total: int, **kw: object) -> int:
+    def _xblock(
+        self,
+        level: int,
+        bids: list[int],
+        total: int,
+        orphan: bool,
+        ranges: list[tuple[int, int]] | None,
+    ) -> int:
         payload = _xblock_payload(self.fmt, level, bids, total)
-        return self.write_block(payload, internal=True, **kw)  # type: ignore[arg-type]
+        return self.write_block(payload, internal=True, orphan=orphan, ranges=ranges)
 
     def add_subnodes(
         self,
@@ -228,16 +237,18 @@ class NdbWriter:
         if not entries:
             return 0
         entries = sorted(entries)
-        kw = {"orphan": orphan, "ranges": ranges}
         sm = self.sl_max
         leaves = [entries[i : i + sm] for i in range(0, len(entries), sm)]
-        leaf_bids = [self.write_block(_slblock(self.fmt, g), internal=True, **kw) for g in leaves]
+        leaf_bids = [
+            self.write_block(_slblock(self.fmt, g), internal=True, orphan=orphan, ranges=ranges)
+            for g in leaves
+        ]
         if len(leaf_bids) == 1:
             return leaf_bids[0]
         if len(leaf_bids) > self.si_max:
             raise ValueError("too many subnodes for a two-level subnode tree")
         si = [(g[0][0], b) for g, b in zip(leaves, leaf_bids, strict=True)]
-        return self.write_block(_siblock(self.fmt, si), internal=True, **kw)
+        return self.write_block(_siblock(self.fmt, si), internal=True, orphan=orphan, ranges=ranges)
 
     def add_node(self, nid: int, bid_data: int, bid_sub: int, nid_parent: int) -> None:
         """Register a node in the NBT."""
@@ -260,7 +271,7 @@ class NdbWriter:
         entries: _Rows | list[tuple[int, ...]] = leaf
         while True:
             per = self._pages.capacity(ptype, level)
-            refs = []
+            refs: list[tuple[int, ...]] = []
             for start in range(0, max(len(entries), 1), per):
                 g = entries[start : start + per]
                 ib = self._alloc(PAGE, PAGE)
@@ -332,7 +343,7 @@ class NdbWriter:
 class _Rows:
     """Entries of a B-tree level read from integer columns in a given order (sliceable)."""
 
-    def __init__(self, columns: tuple[array, ...], order: Sequence[int]) -> None:
+    def __init__(self, columns: tuple[array[int], ...], order: Sequence[int]) -> None:
         self.columns = columns
         self.order = order
 
@@ -357,7 +368,7 @@ class FastBuild:
     def __init__(self, declaration: Struct) -> None:
         fast = FastRecord(declaration)
         self.declaration = declaration
-        self.fields = fast.tuple_type._fields
+        self.fields = fast.fields
         self.size = fast.size
         self._pack = fast.struct.pack
         codes = fast.struct.format.lstrip("<")
@@ -400,17 +411,17 @@ def compiled(declaration: Struct) -> Any:
 
 def _xblock_payload(fmt: NdbFormat, level: int, bids: list[int], total: int) -> bytes:
     decl = fmt.XBLOCK if level == 1 else fmt.XXBLOCK
-    return compiled(decl).build({"cEnt": len(bids), "lcbTotal": total, "rgbid": bids})
+    return bytes(compiled(decl).build({"cEnt": len(bids), "lcbTotal": total, "rgbid": bids}))
 
 
 def _slblock(fmt: NdbFormat, entries: list[tuple[int, int, int]]) -> bytes:
     rows = [{"nid": n, "bidData": d, "bidSub": s} for n, d, s in entries]
-    return compiled(fmt.SLBLOCK).build({"cEnt": len(rows), "rgentries": rows})
+    return bytes(compiled(fmt.SLBLOCK).build({"cEnt": len(rows), "rgentries": rows}))
 
 
 def _siblock(fmt: NdbFormat, entries: list[tuple[int, int]]) -> bytes:
     rows = [{"nid": n, "bid": b} for n, b in entries]
-    return fmt.SIBLOCK.build({"cEnt": len(rows), "rgentries": rows})
+    return bytes(fmt.SIBLOCK.build({"cEnt": len(rows), "rgentries": rows}))
 
 
 def _trailer(ptype: int, sig: int, bid: int, crc: int = 0) -> dict[str, int]:
@@ -421,7 +432,7 @@ def _with_page_crc(fmt: NdbFormat, decl: Struct, fields: dict[str, object]) -> b
     """Build a page twice: the trailer's dwCRC covers the bytes before it."""
     raw = decl.build(fields)
     fields["pageTrailer"]["dwCRC"] = page_crc(fmt, raw)  # type: ignore[index]
-    return decl.build(fields)
+    return bytes(decl.build(fields))
 
 
 def _map_page(fmt: NdbFormat, ptype: int, bits: bytes, ib: int) -> bytes:
@@ -441,8 +452,8 @@ class _BtPageBuilder:
 
     def entry_size(self, ptype: int, level: int) -> int:
         if level:
-            return self.fmt.BTENTRY.sizeof()
-        return (self.fmt.NBTENTRY if ptype == PTYPE_NBT else self.fmt.BBTENTRY).sizeof()
+            return int(self.fmt.BTENTRY.sizeof())
+        return int((self.fmt.NBTENTRY if ptype == PTYPE_NBT else self.fmt.BBTENTRY).sizeof())
 
     def capacity(self, ptype: int, level: int) -> int:
         return self.fmt.btentries_size // self.entry_size(ptype, level)
@@ -512,4 +523,4 @@ def _header(
     fields["dwCRCPartial"] = header_crc_partial(raw)
     if fmt.wide:
         fields["dwCRCFull"] = header_crc_full(raw)
-    return fmt.HEADER.build(fields)
+    return bytes(fmt.HEADER.build(fields))

@@ -423,12 +423,13 @@ class _StoreWriter:
             key = crc32(name) if n else pid
             bucket = (key ^ ((g << 1) | int(n))) % NAMEID_BUCKETS
             buckets[bucket] = buckets.get(bucket, b"") + rec
-        props = [
+        props: list[tuple[int, int, Any]] = [
             (0x0001, PropType.INT32, NAMEID_BUCKETS),
             (0x0002, PropType.BINARY, PSETID_COMMON),
             (0x0003, PropType.BINARY, b"".join(raw)),
             (0x0004, PropType.BINARY, strings),
-        ] + [(0x1000 + b, PropType.BINARY, v) for b, v in sorted(buckets.items())]
+        ]
+        props += [(0x1000 + b, PropType.BINARY, v) for b, v in sorted(buckets.items())]
         subs = _Subnodes(self.ndb, False, None)
         self.put_node(NID_NAME_TO_ID_MAP, self.pc(props, subs), subs, 0)
 
