@@ -79,6 +79,10 @@ __all__ = [
     "HNPAGEMAP_HEAD_FAST",
     "HNPAGEMAP_ITEM_SIZE",
     "PC_KEY_SIZE",
+    "HNID_SIZE",
+    "BTH_KEY_SIZES",
+    "BTH_MAX_ENT",
+    "TC_INLINE_MAX",
     "PC_DATA_SIZE",
     "BTH_INDEX_DATA_SIZE",
     "MV_VARIABLE_HEAD_FAST",
@@ -168,6 +172,8 @@ def make_hid(block_index: int, index: int, four_k: bool = False) -> int:
 
 
 # §2.3.2.1 BTHHEADER (8 bytes)
+BTH_KEY_SIZES = (2, 4, 8, 16)  # the cbKey values allowed
+BTH_MAX_ENT = 32  # cbEnt is 1..32
 BTHHEADER = Struct(
     "bType" / Const(BTH_TYPE, Int8ul),  # 0
     "cbKey" / Int8ul,  # 1: 2, 4, 8 or 16
@@ -206,6 +212,9 @@ TCOLDESC = Struct(
     "iBit" / Int8ul,  # 7: bit of the cell in the CEB
 )
 
+# §2.3.4.4.1 a TC cell holds a fixed-size value of up to 8 bytes itself, else a HNID
+TC_INLINE_MAX = 8
+
 # §2.3.4.1 TCINFO
 TCI_4B, TCI_2B, TCI_1B, TCI_BM = 0, 1, 2, 3  # ends of the cell groups; TCI_BM = row size
 TCINFO = Struct(
@@ -231,6 +240,7 @@ NAMEID = Struct(
 
 PCBTH_FAST = FastRecord(PCBTH, "PCBTH")
 PC_KEY_SIZE = field_size(PCBTH, "wPropId")  # the PC BTH's cbKey (2)
+HNID_SIZE = field_size(PCBTH, "dwValueHnid")  # a HNID: a PC value of <= 4 bytes held inline
 PC_DATA_SIZE = PCBTH.sizeof() - PC_KEY_SIZE  # and its cbEnt (6)
 BTH_INDEX_DATA_SIZE = field_size(bth_index_record(2), "hidNextLevel")  # after each key
 HNPAGEHDR_FAST = FastRecord(HNPAGEHDR, "HNPAGEHDR")  # every heap block starts with ibHnpm

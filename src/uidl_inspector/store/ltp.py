@@ -21,7 +21,6 @@ from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ltp as s
 from uidl_inspector.schemas.mapi import FIXED_SIZE as _FIXED
 from uidl_inspector.schemas.mapi import PropType, decode_fixed, decode_string
-from uidl_inspector.schemas.ndb import field_size
 from uidl_inspector.store.ndb import Node
 
 __all__ = [
@@ -38,7 +37,6 @@ __all__ = [
 
 MAX_BTH_DEPTH = 8
 _PTYPOBJECT_SIZE = s.PTYPOBJECT.sizeof()
-_HNID_SIZE = field_size(s.PCBTH, "dwValueHnid")  # a HNID, as in a PC record or a TC cell
 # The RowIndex BTH's (cbKey, cbEnt) -> its record: cbEnt 4 in Unicode, 2 in ANSI.
 _TCROWIDS = {
     (s.TCROWID_KEY_SIZE, fast.size - s.TCROWID_KEY_SIZE): fast
@@ -162,7 +160,7 @@ class Heap:
         if header is None or header.bType != s.BTH_TYPE:  # the declaration's Const
             raise LtpError("bth_bad_header", f"node {self.node.nid:#x}: bad BTH at {hid:#x}")
         cb_key, cb_ent = header.cbKey, header.cbEnt
-        if cb_key not in (2, 4, 8, 16) or not 1 <= cb_ent <= 32:
+        if cb_key not in s.BTH_KEY_SIZES or not 1 <= cb_ent <= s.BTH_MAX_ENT:
             raise LtpError(
                 "bth_bad_header", f"node {self.node.nid:#x}: key {cb_key}, data {cb_ent}"
             )
@@ -334,8 +332,8 @@ class PropertyContext:
 
     def _value(self, ptype: int, hnid: int) -> Any:
         size = _FIXED.get(ptype)
-        if size is not None and size <= _HNID_SIZE:  # the value is dwValueHnid itself
-            return decode_fixed(ptype, hnid.to_bytes(_HNID_SIZE, "little"))
+        if size is not None and size <= s.HNID_SIZE:  # the value is dwValueHnid itself
+            return decode_fixed(ptype, hnid.to_bytes(s.HNID_SIZE, "little"))
         if ptype == PropType.OBJECT:
             raw = self.heap.item(hnid) if s.is_hid(hnid) else None
             if raw is None or len(raw) < _PTYPOBJECT_SIZE:
@@ -440,10 +438,10 @@ class TableContext:
             cell = row[ib : ib + cb]
             try:
                 size = _FIXED.get(ptype)
-                if size is not None and size <= 8:
+                if size is not None and size <= s.TC_INLINE_MAX:
                     value = decode_fixed(ptype, cell.ljust(size, b"\0"))
                 else:
-                    hnid = int.from_bytes(cell[:_HNID_SIZE], "little")
+                    hnid = int.from_bytes(cell[: s.HNID_SIZE], "little")
                     raw = self.heap.value_bytes(hnid, self.findings)
                     if raw is None:
                         continue

@@ -19,6 +19,7 @@ from uidl_inspector.schemas.ltp import (
     CLIENT_SIG_TC,
     HNBITMAPHDR,
     HNHDR,
+    HNID_SIZE,
     HNPAGEHDR,
     HNPAGEMAP,
     HNPAGEMAP_HEAD_FAST,
@@ -29,6 +30,7 @@ from uidl_inspector.schemas.ltp import (
     PC_KEY_SIZE,
     PCBTH,
     PTYPOBJECT,
+    TC_INLINE_MAX,
     TCINFO,
     TCROWID_ANSI,
     TCROWID_KEY_SIZE,
@@ -247,12 +249,12 @@ def build_bth(
 
 # -- property values ---------------------------------------------------------------
 
-_FIXED = {t: n for t, n in FIXED_SIZE.items() if n <= 8}  # stored in the cell or HNID itself
+_FIXED = {t: n for t, n in FIXED_SIZE.items() if n <= TC_INLINE_MAX}  # in the cell itself
 
 
 def cell_size(ptype: int) -> int:
     """Bytes of a TC cell: the value itself up to 8 bytes, else a 4-byte HNID."""
-    return _FIXED.get(ptype, 4)
+    return _FIXED.get(ptype, HNID_SIZE)
 
 
 def value_size(ptype: int, value: Any) -> int:
@@ -320,8 +322,8 @@ def build_pc(
         if ptype == PropType.OBJECT:
             nid, size = value
             hnid = heap.alloc(_PTYPOBJECT.build({"Nid": nid, "ulSize": size}))
-        elif ptype in _FIXED and cell_size(ptype) <= 4:
-            hnid = int.from_bytes(encode_fixed(ptype, value).ljust(4, b"\0"), "little")
+        elif ptype in _FIXED and cell_size(ptype) <= HNID_SIZE:
+            hnid = int.from_bytes(encode_fixed(ptype, value).ljust(HNID_SIZE, b"\0"), "little")
         elif ptype in FIXED_SIZE:
             hnid = heap.alloc(encode_value(ptype, value))
         else:
@@ -465,9 +467,8 @@ def _row_bytes(
         if ptype in _FIXED:
             row[ib : ib + cb] = encode_fixed(ptype, value)
         else:
-            row[ib : ib + 4] = _variable_hnid(heap, encode_value(ptype, value), sink).to_bytes(
-                4, "little"
-            )
+            hnid = _variable_hnid(heap, encode_value(ptype, value), sink)
+            row[ib : ib + HNID_SIZE] = hnid.to_bytes(HNID_SIZE, "little")
         ceb[bit // 8] |= 0x80 >> (bit % 8)
     row[layout.ceb_at :] = ceb
     return bytes(row)
