@@ -35,6 +35,7 @@ from construct import (
 from uidl_inspector.schemas.ndb import (
     NID_TYPE_BITS,
     NID_TYPE_HID,
+    NID_TYPE_MASK,
     FastRecord,
     field_size,
     fixed_prefix,
@@ -75,7 +76,6 @@ __all__ = [
     "TCROWID_ANSI_FAST",
     "TCROWID_KEY_SIZE",
     "MAX_HEAP_ITEM",
-    "HNPAGEHDR_FAST",
     "HNPAGEMAP_HEAD_FAST",
     "HNPAGEMAP_ITEM_SIZE",
     "PC_KEY_SIZE",
@@ -92,6 +92,8 @@ __all__ = [
     "hid_index",
     "hid_block_index",
     "hid_max_index",
+    "hid_fields",
+    "HID_TYPE_MASK",
     "make_hid",
     "hnpm_first_bitmap_block",
 ]
@@ -138,6 +140,14 @@ def hnpm_first_bitmap_block(block_index: int) -> bool:
 # §2.3.1.1 HID: hidType (5 bits, always NID_TYPE_HID), hidIndex (11 bits; 14 in the 4K
 # OST per libpff, UNCONFIRMED), hidBlockIndex above.
 _HID_INDEX_BITS = {False: 11, True: 14}
+_HID_INDEX_MASK = {four_k: (1 << bits) - 1 for four_k, bits in _HID_INDEX_BITS.items()}
+_HID_FIELDS = {
+    four_k: (NID_TYPE_BITS, (1 << bits) - 1, NID_TYPE_BITS + bits)
+    for four_k, bits in _HID_INDEX_BITS.items()
+}
+HID_TYPE_MASK = NID_TYPE_MASK  # a HNID whose bits here are NID_TYPE_HID (0) is a HID
+if NID_TYPE_HID != 0:
+    raise AssertionError("is_hid tests for hidType 0")
 
 
 def hid_type(hnid: int) -> int:
@@ -147,17 +157,23 @@ def hid_type(hnid: int) -> int:
 
 def is_hid(hnid: int) -> bool:
     """Whether a HNID (§2.3.3.2) names a heap item rather than a subnode."""
-    return nid_type(hnid) == NID_TYPE_HID
+    return not hnid & HID_TYPE_MASK
 
 
 def hid_max_index(four_k: bool = False) -> int:
     """The largest hidIndex: how many items one heap block can hold."""
-    return (1 << _HID_INDEX_BITS[four_k]) - 1
+    return _HID_INDEX_MASK[four_k]
+
+
+def hid_fields(four_k: bool = False) -> tuple[int, int, int]:
+    """(index shift, index mask, block shift) of a HID, for loops that split many HIDs
+    without a call each: index = hid >> shift & mask, block = hid >> block shift."""
+    return _HID_FIELDS[four_k]
 
 
 def hid_index(hid: int, four_k: bool = False) -> int:
     """hidIndex (1-based) of a HID (§2.3.1.1); 14 bits in the 4K OST (libpff)."""
-    return (hid >> NID_TYPE_BITS) & hid_max_index(four_k)
+    return (hid >> NID_TYPE_BITS) & _HID_INDEX_MASK[four_k]
 
 
 def hid_block_index(hid: int, four_k: bool = False) -> int:
@@ -167,8 +183,8 @@ def hid_block_index(hid: int, four_k: bool = False) -> int:
 
 def make_hid(block_index: int, index: int, four_k: bool = False) -> int:
     """A HID (hidType 0) from its block index and 1-based item index."""
-    shift = NID_TYPE_BITS + _HID_INDEX_BITS[four_k]
-    return (block_index << shift) | ((index & hid_max_index(four_k)) << NID_TYPE_BITS)
+    shift, mask, block_shift = hid_fields(four_k)
+    return (block_index << block_shift) | ((index & mask) << shift)
 
 
 # §2.3.2.1 BTHHEADER (8 bytes)
@@ -243,7 +259,6 @@ PC_KEY_SIZE = field_size(PCBTH, "wPropId")  # the PC BTH's cbKey (2)
 HNID_SIZE = field_size(PCBTH, "dwValueHnid")  # a HNID: a PC value of <= 4 bytes held inline
 PC_DATA_SIZE = PCBTH.sizeof() - PC_KEY_SIZE  # and its cbEnt (6)
 BTH_INDEX_DATA_SIZE = field_size(bth_index_record(2), "hidNextLevel")  # after each key
-HNPAGEHDR_FAST = FastRecord(HNPAGEHDR, "HNPAGEHDR")  # every heap block starts with ibHnpm
 HNPAGEMAP_HEAD_FAST = FastRecord(fixed_prefix(HNPAGEMAP), "HNPAGEMAP")  # cAlloc, cFree
 HNPAGEMAP_ITEM_SIZE = item_size(HNPAGEMAP, "rgibAlloc")  # one rgibAlloc offset
 MV_VARIABLE_HEAD_FAST = FastRecord(fixed_prefix(MV_VARIABLE_HEADER), "MV")  # ulCount

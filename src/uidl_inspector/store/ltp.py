@@ -21,6 +21,7 @@ from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ltp as s
 from uidl_inspector.schemas.mapi import FIXED_SIZE as _FIXED
 from uidl_inspector.schemas.mapi import PropType, decode_fixed, decode_string
+from uidl_inspector.schemas.ndb import field_size, offset_of
 from uidl_inspector.store.ndb import Node
 
 __all__ = [
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 MAX_BTH_DEPTH = 8
+_HID_TYPE_MASK = s.HID_TYPE_MASK  # hot paths test s.is_hid inline
+_HNID_SIZE, _TC_INLINE_MAX = s.HNID_SIZE, s.TC_INLINE_MAX  # read once per value
 _PTYPOBJECT_SIZE = s.PTYPOBJECT.sizeof()
 # The RowIndex BTH's (cbKey, cbEnt) -> its record: cbEnt 4 in Unicode, 2 in ANSI.
 _TCROWIDS = {
@@ -71,13 +74,18 @@ class SubnodeRef:
 
 _PAGEMAP_HEAD = s.HNPAGEMAP_HEAD_FAST.size
 _PAGEMAP_ITEM = s.HNPAGEMAP_ITEM_SIZE
+# Once per heap block, one field each: read as ints at their declared places (a record,
+# or even a struct's tuple, per block makes the garbage collector run measurably more).
+_C_ALLOC_AT = offset_of(s.HNPAGEMAP, "cAlloc")
+_C_ALLOC_END = _C_ALLOC_AT + field_size(s.HNPAGEMAP, "cAlloc")
+_IB_HNPM_END = offset_of(s.HNPAGEHDR, "ibHnpm") + field_size(s.HNPAGEHDR, "ibHnpm")
 
 
 def read_page_map(block: bytes, ib_hnpm: int) -> list[int]:
     """rgibAlloc of the HNPAGEMAP at ``ib_hnpm`` (fast path of ``schemas.ltp.HNPAGEMAP``)."""
     if ib_hnpm + _PAGEMAP_HEAD > len(block) or ib_hnpm % _PAGEMAP_ITEM:
         raise ValueError(f"page map offset {ib_hnpm} outside the block")
-    c_alloc = s.HNPAGEMAP_HEAD_FAST.parse(block, ib_hnpm).cAlloc
+    c_alloc = int.from_bytes(block[ib_hnpm + _C_ALLOC_AT : ib_hnpm + _C_ALLOC_END], "little")
     start = ib_hnpm + _PAGEMAP_HEAD
     if start + _PAGEMAP_ITEM * (c_alloc + 1) > len(block):
         raise ValueError(f"page map of {c_alloc} items overruns the block")
@@ -99,6 +107,7 @@ class Heap:
     def __init__(self, node: Node, four_k: bool = False) -> None:
         self.node = node
         self.four_k = four_k
+        self._hid_fields = s.hid_fields(four_k)
         self.blocks = node.blocks()
         if not self.blocks:
             raise LtpError("heap_missing", f"node {node.nid:#x} has no data")
@@ -119,9 +128,9 @@ class Heap:
             return found
         block = self.blocks[index]
         try:
-            ib_hnpm = s.HNPAGEHDR_FAST.parse(block).ibHnpm  # every heap block starts with it
+            ib_hnpm = int.from_bytes(block[:_IB_HNPM_END], "little")  # opens every block
             alloc = read_page_map(block, ib_hnpm)
-        except (ValueError, struct.error) as error:
+        except ValueError as error:
             raise LtpError(
                 "heap_bad_page_map",
                 f"node {self.node.nid:#x} heap block {index}: {error}",
@@ -140,10 +149,11 @@ class Heap:
         """The bytes of heap item ``hid``; HID 0 is the empty value."""
         if hid == 0:
             return b""
-        if not s.is_hid(hid):
+        if hid & _HID_TYPE_MASK:  # not s.is_hid(hid), without a call per item
             raise LtpError("heap_bad_hid", f"node {self.node.nid:#x}: {hid:#x} is not a HID")
-        block_index = s.hid_block_index(hid, self.four_k)
-        index = s.hid_index(hid, self.four_k)
+        shift, mask, block_shift = self._hid_fields
+        block_index = hid >> block_shift
+        index = (hid >> shift) & mask
         if block_index >= len(self.blocks):
             raise LtpError(
                 "heap_bad_hid", f"node {self.node.nid:#x}: HID {hid:#x} names a missing block"
@@ -199,7 +209,7 @@ class Heap:
 
     def value_bytes(self, hnid: int, findings: list[Finding]) -> bytes | None:
         """A HNID's bytes: a heap item, or the data of the owning node's subnode."""
-        if s.is_hid(hnid):
+        if not hnid & _HID_TYPE_MASK:  # s.is_hid, inlined: once per value
             return self.item(hnid)
         sub = self.node.subnode(hnid, findings)
         if sub is None:
@@ -332,10 +342,10 @@ class PropertyContext:
 
     def _value(self, ptype: int, hnid: int) -> Any:
         size = _FIXED.get(ptype)
-        if size is not None and size <= s.HNID_SIZE:  # the value is dwValueHnid itself
-            return decode_fixed(ptype, hnid.to_bytes(s.HNID_SIZE, "little"))
+        if size is not None and size <= _HNID_SIZE:  # the value is dwValueHnid itself
+            return decode_fixed(ptype, hnid.to_bytes(_HNID_SIZE, "little"))
         if ptype == PropType.OBJECT:
-            raw = self.heap.item(hnid) if s.is_hid(hnid) else None
+            raw = self.heap.item(hnid) if not hnid & _HID_TYPE_MASK else None
             if raw is None or len(raw) < _PTYPOBJECT_SIZE:
                 raise ValueError("PtypObject without its {Nid, ulSize} record")
             obj = s.PTYPOBJECT.parse(raw)
@@ -438,10 +448,10 @@ class TableContext:
             cell = row[ib : ib + cb]
             try:
                 size = _FIXED.get(ptype)
-                if size is not None and size <= s.TC_INLINE_MAX:
+                if size is not None and size <= _TC_INLINE_MAX:
                     value = decode_fixed(ptype, cell.ljust(size, b"\0"))
                 else:
-                    hnid = int.from_bytes(cell[: s.HNID_SIZE], "little")
+                    hnid = int.from_bytes(cell[:_HNID_SIZE], "little")
                     raw = self.heap.value_bytes(hnid, self.findings)
                     if raw is None:
                         continue

@@ -170,7 +170,7 @@ class Node:
     def blocks(self) -> list[bytes]:
         """The decoded data blocks of the node's data tree."""
         if self._tree is None:
-            self._tree = self.ndb.read_tree(self.entry.bid_data, self.findings)
+            self._tree = self.ndb.blocks.read_tree(self.entry.bid_data, self.findings)
         return [data for _, data in self._tree]
 
     def block_offset(self, index: int) -> int | None:
@@ -178,7 +178,7 @@ class Node:
         self.blocks()
         if self._tree is None or not 0 <= index < len(self._tree):
             return None
-        return self.ndb.block_offset(self._tree[index][0])
+        return self.ndb.blocks.block_offset(self._tree[index][0])
 
     def data(self) -> bytes:
         """All of the node's data."""
@@ -186,7 +186,7 @@ class Node:
 
     def subnode_entries(self) -> dict[int, NbtEntry]:
         if self._subs is None:
-            self._subs = self.ndb.read_subnodes(self.entry.bid_sub, self.findings)
+            self._subs = self.ndb.blocks.read_subnodes(self.entry.bid_sub, self.findings)
         return self._subs
 
     def subnode(self, nid: int, findings: list[Finding] | None = None) -> Node | None:

@@ -23,6 +23,7 @@ __all__ = ["NdbBtrees", "NbtEntry", "BbtEntry", "Lru", "MAX_BTREE_DEPTH"]
 
 MAX_BTREE_DEPTH = 8  # intermediate levels of the NBT/BBT (ms-pst-map §6)
 _PAGE_CACHE = 512
+_NID_MASK = s.NID_MASK  # s.nid_of inlined on the per-lookup path
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -199,7 +200,7 @@ class NdbBtrees:
         entry = self._lookup(s.PTYPE_NBT, nid, self.findings if sink is None else sink)
         if entry is None:
             return None
-        return NbtEntry(s.nid_of(entry.nid), entry.bidData, entry.bidSub, entry.nidParent)
+        return NbtEntry(entry.nid & _NID_MASK, entry.bidData, entry.bidSub, entry.nidParent)
 
     def block_entry(self, bid: int, sink: list[Finding] | None = None) -> BbtEntry | None:
         """The BBT entry of ``bid`` (its reserved bit cleared), or None."""
