@@ -40,7 +40,6 @@ from uidl_inspector.schemas.ndb import (
     field_size,
     fixed_prefix,
     item_size,
-    nid_type,
 )
 
 __all__ = [
@@ -87,7 +86,6 @@ __all__ = [
     "BTH_INDEX_DATA_SIZE",
     "MV_VARIABLE_HEAD_FAST",
     "MV_VARIABLE_ITEM_SIZE",
-    "hid_type",
     "is_hid",
     "hid_index",
     "hid_block_index",
@@ -137,22 +135,16 @@ def hnpm_first_bitmap_block(block_index: int) -> bool:
     return block_index >= 8 and (block_index - 8) % 128 == 0
 
 
-# §2.3.1.1 HID: hidType (5 bits, always NID_TYPE_HID), hidIndex (11 bits; 14 in the 4K
-# OST per libpff, UNCONFIRMED), hidBlockIndex above.
-_HID_INDEX_BITS = {False: 11, True: 14}
-_HID_INDEX_MASK = {four_k: (1 << bits) - 1 for four_k, bits in _HID_INDEX_BITS.items()}
+# §2.3.1.1 HID: hidType (5 bits, always NID_TYPE_HID = 0), hidIndex (11 bits; 14 in the 4K
+# OST per libpff, UNCONFIRMED), hidBlockIndex above. Per layout: (index shift, index mask,
+# block shift), for loops that split many HIDs without a call each.
 _HID_FIELDS = {
     four_k: (NID_TYPE_BITS, (1 << bits) - 1, NID_TYPE_BITS + bits)
-    for four_k, bits in _HID_INDEX_BITS.items()
+    for four_k, bits in ((False, 11), (True, 14))
 }
-HID_TYPE_MASK = NID_TYPE_MASK  # a HNID whose bits here are NID_TYPE_HID (0) is a HID
+HID_TYPE_MASK = NID_TYPE_MASK  # a HNID whose bits here are NID_TYPE_HID is a HID
 if NID_TYPE_HID != 0:
     raise AssertionError("is_hid tests for hidType 0")
-
-
-def hid_type(hnid: int) -> int:
-    """hidType of a HNID: NID_TYPE_HID for a heap item, any other type for a subnode NID."""
-    return nid_type(hnid)
 
 
 def is_hid(hnid: int) -> bool:
@@ -160,30 +152,31 @@ def is_hid(hnid: int) -> bool:
     return not hnid & HID_TYPE_MASK
 
 
+def hid_fields(four_k: bool = False) -> tuple[int, int, int]:
+    """(index shift, index mask, block shift): index = hid >> shift & mask, block = hid >>
+    block shift."""
+    return _HID_FIELDS[four_k]
+
+
 def hid_max_index(four_k: bool = False) -> int:
     """The largest hidIndex: how many items one heap block can hold."""
-    return _HID_INDEX_MASK[four_k]
-
-
-def hid_fields(four_k: bool = False) -> tuple[int, int, int]:
-    """(index shift, index mask, block shift) of a HID, for loops that split many HIDs
-    without a call each: index = hid >> shift & mask, block = hid >> block shift."""
-    return _HID_FIELDS[four_k]
+    return _HID_FIELDS[four_k][1]
 
 
 def hid_index(hid: int, four_k: bool = False) -> int:
     """hidIndex (1-based) of a HID (§2.3.1.1); 14 bits in the 4K OST (libpff)."""
-    return (hid >> NID_TYPE_BITS) & _HID_INDEX_MASK[four_k]
+    shift, mask, _ = _HID_FIELDS[four_k]
+    return (hid >> shift) & mask
 
 
 def hid_block_index(hid: int, four_k: bool = False) -> int:
     """hidBlockIndex: which block of the heap's data tree holds the item."""
-    return hid >> (NID_TYPE_BITS + _HID_INDEX_BITS[four_k])
+    return hid >> _HID_FIELDS[four_k][2]
 
 
 def make_hid(block_index: int, index: int, four_k: bool = False) -> int:
     """A HID (hidType 0) from its block index and 1-based item index."""
-    shift, mask, block_shift = hid_fields(four_k)
+    shift, mask, block_shift = _HID_FIELDS[four_k]
     return (block_index << block_shift) | ((index & mask) << shift)
 
 

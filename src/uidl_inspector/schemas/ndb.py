@@ -85,7 +85,6 @@ __all__ = [
     "nid_index",
     "make_nid",
     "nid_of",
-    "bid_index",
     "bid_is_internal",
     "bid_key",
     "make_bid",
@@ -195,11 +194,6 @@ def make_nid(nid_type_value: int, index: int) -> int:
 def nid_of(value: int) -> int:
     """The NID of an entry field wider than a NID (Unicode NBTENTRY and SLENTRY)."""
     return value & NID_MASK
-
-
-def bid_index(bid: int) -> int:
-    """bidIndex: the BID without its two flag bits (§2.2.2.2)."""
-    return bid >> BID_INDEX_SHIFT
 
 
 def bid_is_internal(bid: int) -> bool:
