@@ -82,6 +82,8 @@ __all__ = [
     "BTH_KEY_SIZES",
     "BTH_MAX_ENT",
     "TC_INLINE_MAX",
+    "tag_parts",
+    "make_tag",
     "PC_DATA_SIZE",
     "BTH_INDEX_DATA_SIZE",
     "MV_VARIABLE_HEAD_FAST",
@@ -223,6 +225,18 @@ TCOLDESC = Struct(
 
 # §2.3.4.4.1 a TC cell holds a fixed-size value of up to 8 bytes itself, else a HNID
 TC_INLINE_MAX = 8
+
+
+def tag_parts(tag: int) -> tuple[int, int]:
+    """(property id, property type) of a TCOLDESC's tag: the id in the high word, the type in
+    the low word ([MS-OXCDATA] 2.9 property tag)."""
+    return tag >> 16, tag & 0xFFFF
+
+
+def make_tag(prop_id: int, prop_type: int) -> int:
+    """A TCOLDESC tag from a property id and type."""
+    return (prop_id << 16) | prop_type
+
 
 # §2.3.4.1 TCINFO
 TCI_4B, TCI_2B, TCI_1B, TCI_BM = 0, 1, 2, 3  # ends of the cell groups; TCI_BM = row size

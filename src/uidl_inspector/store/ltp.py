@@ -370,8 +370,11 @@ class TableContext:
             raise LtpError("tc_bad_info", f"node {node.nid:#x}: unreadable TCINFO") from None
         self.info = info
         self.row_size = info.rgib[s.TCI_BM]
-        self.columns = [(c.tag, c.ibData, c.cbData, c.iBit) for c in info.rgTCOLDESC]
-        for tag, ib, cb, bit in self.columns:
+        # (tag, property id, property type, ibData, cbData, iBit) of each column
+        self.columns = [
+            (c.tag, *s.tag_parts(c.tag), c.ibData, c.cbData, c.iBit) for c in info.rgTCOLDESC
+        ]
+        for tag, _, _, ib, cb, bit in self.columns:
             if ib + cb > self.row_size or bit // 8 >= self.row_size - info.rgib[s.TCI_1B]:
                 raise LtpError("tc_bad_info", f"node {node.nid:#x}: column {tag:#010x} outside row")
         self._rows: list[tuple[bytes, int]] | None = None
@@ -441,10 +444,9 @@ class TableContext:
     def _cells(self, row: bytes) -> dict[int, Any]:
         ceb = row[self.info.rgib[s.TCI_1B] :]
         out: dict[int, Any] = {}
-        for tag, ib, cb, bit in self.columns:
+        for tag, prop_id, ptype, ib, cb, bit in self.columns:
             if not ceb[bit // 8] & (0x80 >> (bit % 8)):
                 continue
-            ptype = tag & 0xFFFF
             cell = row[ib : ib + cb]
             try:
                 size = _FIXED.get(ptype)
@@ -461,5 +463,5 @@ class TableContext:
                     Finding("tc_bad_cell", None, f"node {self.node.nid:#x} {tag:#010x}: {error}")
                 )
                 continue
-            out[tag >> 16] = value
+            out[prop_id] = value
         return out

@@ -41,6 +41,7 @@ from uidl_inspector.schemas.ltp import (
     hid_max_index,
     hnpm_first_bitmap_block,
     make_hid,
+    make_tag,
 )
 from uidl_inspector.schemas.mapi import FIXED_SIZE, MV_FLAG, PropType, encode_fixed, encode_string
 from uidl_inspector.synth.ndb_writer import FastBuild, compiled
@@ -377,7 +378,7 @@ class _RowLayout:
 
     def coldescs(self) -> list[dict[str, int]]:
         descs = [
-            {"tag": (c[0] << 16) | c[1], "ibData": ib, "cbData": cb, "iBit": bit}
+            {"tag": make_tag(*c), "ibData": ib, "cbData": cb, "iBit": bit}
             for c, ib, cb, bit in self.cells
         ]
         return sorted(descs, key=lambda d: d["tag"])

@@ -30,6 +30,7 @@ from uidl_inspector.schemas.ndb import (
     FastRecord,
     NdbFormat,
     block_size,
+    field_size,
     header_crc_full,
     header_crc_partial,
     make_bid,
@@ -44,7 +45,7 @@ ALIGN = UNICODE.block_align  # also the bytes one AMap bit stands for
 AMAP_RANGE = UNICODE.amap_range  # bytes one AMap page describes (253,952)
 PMAP_EVERY = 8  # one PMap per 8 AMaps, on the page after the AMap
 MAX_BLOCK = UNICODE.max_block_size
-MAX_CREF = 0xFFFF
+MAX_CREF = (1 << 8 * field_size(UNICODE.BBTENTRY, "cRef")) - 1  # a WORD: 65,535
 CRYPT = {"none": 0, "permute": 1, "cyclic": 2}
 
 
