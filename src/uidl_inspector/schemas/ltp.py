@@ -2,13 +2,19 @@
 
 Exports:
 - Heap-on-node (§2.3.1): ``HNHDR``, ``HNPAGEHDR``, ``HNBITMAPHDR``, ``HNPAGEMAP``, client
-  signatures ``CLIENT_SIG_*``, ``HN_SIGNATURE``; HID helpers ``hid_index``,
-  ``hid_block_index``, ``make_hid`` (the 4K OST takes ``four_k=True``; UNCONFIRMED).
-- BTree-on-heap (§2.3.2): ``BTHHEADER``, ``bth_index_record(cbKey)``.
+  signatures ``CLIENT_SIG_*``, ``HN_SIGNATURE``; HID helpers ``is_hid``, ``hid_index``,
+  ``hid_block_index``, ``make_hid``, ``hid_fields`` (the 4K OST takes ``four_k=True``;
+  UNCONFIRMED); the page map's head and item size (``HNPAGEMAP_HEAD_FAST``,
+  ``HNPAGEMAP_ITEM_SIZE``).
+- BTree-on-heap (§2.3.2): ``BTHHEADER``, ``bth_index_record(cbKey)``, ``BTH_KEY_SIZES``,
+  ``BTH_MAX_ENT``, ``BTH_INDEX_DATA_SIZE``.
 - Property context (§2.3.3): ``PCBTH`` (the record: wPropId, wPropType, dwValueHnid),
   ``PTYPOBJECT`` (§2.3.3.5), ``MV_VARIABLE_HEADER`` (§2.3.3.4.2).
-- Table context (§2.3.4): ``TCINFO``, ``TCOLDESC``, ``TCROWID_UNICODE``, ``TCROWID_ANSI``
-  (the RowIndex records), ``TCI_*`` indexes into ``TCINFO.rgib``.
+  Sizes readers and writers share: ``PC_KEY_SIZE``, ``PC_DATA_SIZE``, ``HNID_SIZE``,
+  ``MV_VARIABLE_HEAD_FAST``, ``MV_VARIABLE_ITEM_SIZE``.
+- Table context (§2.3.4): ``TCINFO``, ``TCOLDESC`` (``tag_parts``/``make_tag``),
+  ``TCROWID_UNICODE``, ``TCROWID_ANSI`` (the RowIndex records, ``TCROWID_KEY_SIZE``),
+  ``TCI_*`` indexes into ``TCINFO.rgib``, ``TC_INLINE_MAX``.
 - Name-to-ID map (§2.4.7): ``NAMEID``.
 - Fast paths: ``PCBTH_FAST``, ``TCOLDESC_FAST``, ``TCROWID_UNICODE_FAST``,
   ``TCROWID_ANSI_FAST``, ``HNHDR_FAST``, ``BTHHEADER_FAST``

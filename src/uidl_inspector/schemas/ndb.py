@@ -13,7 +13,14 @@ factory and the results are gathered in an :class:`NdbFormat`:
   ``SIBLOCK``, ``SLENTRY``, ``SIENTRY``, ``AMAPPAGE``, ``PMAPPAGE``, plus the sizes a reader
   or writer needs (``page_size``, ``block_align``, ``max_block_size``, ``bid_size``, ...).
 - ``HEADER_MAGIC``, client magics, page types (``PTYPE_*``), NID types (``NID_TYPE_*``),
-  special NIDs (``NID_*``), block types (``BTYPE_*``).
+  special NIDs (``NID_*``), block types (``BTYPE_*``) and levels (``*BLOCK_LEVEL``),
+  ``HEADER_PREFIX`` (the bytes both header variants share), ``INTERNAL_HEADER`` (the head
+  every XBLOCK/SLBLOCK starts with), ``FIRST_AMAP``.
+- NID and BID bits: ``nid_type``, ``nid_index``, ``make_nid``, ``nid_of``,
+  ``bid_is_internal``, ``bid_key``, ``make_bid`` (and their ``*_MASK``/``*_BITS``
+  constants, for hot loops).
+- Reading a declaration instead of restating it: ``offset_of``, ``field_size``,
+  ``item_size``, ``fixed_prefix``.
 - ``header_crc_partial`` / ``header_crc_full`` (§2.2.2.6), ``page_crc`` and ``block_crc``.
 - ``FastRecord``: a struct-based fast path derived from a fixed-size declaration (used on
   B-tree entries and LTP records); tests prove it agrees with the declaration.
@@ -48,8 +55,6 @@ from construct import (
 )
 
 from uidl_inspector.schemas.encoding import crc32
-
-ReadableBuffer = bytes | bytearray | memoryview | mmap  # what struct unpacks in place
 
 __all__ = [
     "HEADER_MAGIC",
@@ -99,6 +104,8 @@ __all__ = [
     "INTERNAL_HEADER_FAST",
     "FIRST_AMAP",
 ]
+
+ReadableBuffer = bytes | bytearray | memoryview | mmap  # what struct unpacks in place
 
 HEADER_MAGIC = b"!BDN"  # dwMagic §2.2.2.6
 FIRST_AMAP = 0x4400  # §2.2.2.7.2: the first AMap page follows the header area
