@@ -24,6 +24,7 @@ __all__ = ["NdbBtrees", "NbtEntry", "BbtEntry", "Lru", "MAX_BTREE_DEPTH"]
 MAX_BTREE_DEPTH = 8  # intermediate levels of the NBT/BBT (ms-pst-map §6)
 _PAGE_CACHE = 512
 _NID_MASK = s.NID_MASK  # s.nid_of inlined on the per-lookup path
+_NID_TYPE_MASK = s.NID_TYPE_MASK
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -240,6 +241,6 @@ class NdbBtrees:
     ) -> Iterator[NbtEntry]:
         """Every NBT node, or those of one NID type (a whole-tree walk: asked for, not default)."""
         for entry in self.iter_entries(s.PTYPE_NBT, sink):
-            nid = s.nid_of(entry.nid)
-            if nid_type is None or s.nid_type(nid) == nid_type:
+            nid = entry.nid & _NID_MASK  # s.nid_of and s.nid_type inlined: every node
+            if nid_type is None or nid & _NID_TYPE_MASK == nid_type:
                 yield NbtEntry(nid, entry.bidData, entry.bidSub, entry.nidParent)
