@@ -318,20 +318,20 @@ def test_truncated_files(tmp_path, name):
 def test_flipped_bytes(tmp_path, monkeypatch, name):
     """Random flips anywhere: read or refused with our error. One flip in the stored bytes
     of a block the full read uses: that block's CRC finding, or refused."""
-    from uidl_inspector.store.ndb import NdbFile
+    from uidl_inspector.store.ndb_blocks import NdbBlocks
 
     source = next(p for p in REAL_PSTS if p.name == name)
     data = source.read_bytes()
     rnd = random.Random(name)
     used: set[int] = set()
-    read_block = NdbFile.read_block
+    read_block = NdbBlocks.read_block
 
     def recording(self, bid, sink):
         used.add(bid & ~1)
         return read_block(self, bid, sink)
 
     with monkeypatch.context() as patch:
-        patch.setattr(NdbFile, "read_block", recording)
+        patch.setattr(NdbBlocks, "read_block", recording)
         assert _survives(source) == set()
     with open_pst(source) as store:
         blocks = sorted(

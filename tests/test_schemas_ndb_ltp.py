@@ -466,3 +466,85 @@ def test_fast_record_refuses_what_it_cannot_check():
     with pytest.raises(TypeError):
         ndb.FastRecord(Struct("a" / Int16ub))
     assert ndb.FastRecord(Struct("a" / Int8ul)).size == 1
+
+
+# ---------------------------------------------------------------- what readers take from them
+
+
+@pytest.mark.parametrize(
+    "fmt, sizes",
+    [
+        (ndb.ANSI, (12, 500, 12, 4, 496, 8, 4, 496 * 8 * 64)),
+        (ndb.UNICODE, (16, 496, 16, 8, 488, 8, 8, 496 * 8 * 64)),
+        (ndb.UNICODE_4K, (24, 4072, 24, 8, 4056, 8, 8, 4072 * 8 * 512)),
+    ],
+    ids=IDS,
+)
+def test_format_sizes_derived_from_the_declarations(fmt, sizes):
+    """The sizes readers and writers use, derived from the declarations, are the spec's."""
+    derived = (
+        fmt.page_trailer_size,
+        fmt.page_crc_size,
+        fmt.block_trailer_size,
+        fmt.bid_size,
+        fmt.btentries_size,
+        fmt.xblock_header_size,
+        fmt.internal_header_size,
+        fmt.amap_range,
+    )
+    assert derived == sizes
+
+
+def test_declaration_offsets_and_sizes():
+    assert ndb.offset_of(ndb.UNICODE.HEADER, "dwCRCFull") == 524
+    assert ndb.offset_of(ndb.ANSI.HEADER, "bSentinel") == 460
+    assert ndb.offset_of(ndb.HEADER_PREFIX, "wVer") == 10
+    assert ndb.field_size(ndb.UNICODE.BTPAGE, "rgentries") == 488
+    assert ndb.item_size(ndb.ANSI.XBLOCK, "rgbid") == 4
+    assert ndb.fixed_prefix(ltp.HNPAGEMAP).sizeof() == 4
+    with pytest.raises(KeyError):
+        ndb.offset_of(ndb.UNICODE.HEADER, "nope")
+
+
+def test_bid_helpers():
+    bid = ndb.make_bid(0x1234, internal=True)
+    assert bid == 0x1234 << 2 | 2 and ndb.bid_is_internal(bid)
+    assert not ndb.bid_is_internal(ndb.make_bid(7, internal=False))
+    assert ndb.bid_key(bid | 1) == bid
+    assert ndb.nid_of(0xFFFF_FFFF_0000_0122) == 0x122
+
+
+@pytest.mark.parametrize("four_k", [False, True])
+def test_hid_fields_agree_with_the_helpers(four_k):
+    shift, mask, block_shift = ltp.hid_fields(four_k)
+    assert mask == ltp.hid_max_index(four_k) == (0x3FFF if four_k else 0x7FF)
+    hid = ltp.make_hid(5, mask, four_k)
+    assert (hid >> shift) & mask == ltp.hid_index(hid, four_k) == mask
+    assert hid >> block_shift == ltp.hid_block_index(hid, four_k) == 5
+    assert ltp.is_hid(hid) and not ltp.is_hid(hid | ndb.NID_TYPE_LTP)
+
+
+@pytest.mark.parametrize("fmt", VARIANTS, ids=IDS)
+def test_sl_entries_reads_what_slblock_builds(fmt):
+    from uidl_inspector.store.ndb_blocks import internal_header, sl_entries
+
+    rows = [dict(nid=0x671, bidData=0x40, bidSub=0), dict(nid=0x692, bidData=0x44, bidSub=0x48)]
+    raw = fmt.SLBLOCK.build(dict(cEnt=2, rgentries=rows))
+    head = internal_header(raw, fmt.internal_header_size)
+    assert (head.btype, head.cLevel, head.cEnt) == (ndb.BTYPE_SLBLOCK, 0, 2)
+    assert [e._asdict() for e in sl_entries(fmt, raw)] == rows
+    assert sl_entries(fmt, raw[:-1]) is None  # the entries no longer fit
+    siblock = fmt.SIBLOCK.build(dict(cEnt=1, rgentries=[dict(nid=0x671, bid=0x40)]))
+    assert sl_entries(fmt, siblock) is None
+    assert internal_header(raw[:3], fmt.internal_header_size) is None
+
+
+def test_heap_header_checks_the_signature():
+    from uidl_inspector.store.ltp import heap_header
+
+    raw = ltp.HNHDR.build(
+        dict(ibHnpm=0x20, bClientSig=ltp.CLIENT_SIG_PC, hidUserRoot=0x20, rgbFillLevel=bytes(4))
+    )
+    assert heap_header(raw).bClientSig == ltp.CLIENT_SIG_PC
+    assert heap_header(raw[:-1]) is None
+    assert heap_header(raw[:2] + b"\xed" + raw[3:]) is None

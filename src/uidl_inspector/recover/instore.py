@@ -27,13 +27,14 @@ from uidl_inspector.schemas.encoding import (
     crc32,
     decode_block,
 )
-from uidl_inspector.schemas.ltp import CLIENT_SIG_PC, HN_SIGNATURE
+from uidl_inspector.schemas.ltp import CLIENT_SIG_PC
 from uidl_inspector.schemas.popblob import slack_size
+from uidl_inspector.store.ltp import heap_header
 from uidl_inspector.store.ndb import MAX_BTREE_DEPTH, NdbFile
+from uidl_inspector.store.ndb_blocks import internal_header
 
 __all__ = ["Block", "StoreSpace", "find_in_store"]
 
-FIRST_AMAP = 0x4400  # ms-pst §2.2.2.7.2: the first AMap page follows the header area
 _NEAR = 8192  # how far around a find without a trailer to look for the account name
 
 
@@ -76,10 +77,10 @@ class StoreSpace:
         """
         ndb, fmt = self.ndb, self.fmt
         read, size, page_size = ndb.read_at, ndb.size, fmt.page_size
-        leaf, inner = ndb._bbt_fast, ndb._bt_fast
+        leaf, inner = ndb.btrees.bbt_fast, ndb.btrees.bt_fast
         leaf_cols = leaf.columns("BREF_ib", "cb")
         inner_cols = inner.columns("BREF_bid", "BREF_ib")
-        head = ndb._page_fast.columns(
+        head = ndb.btrees.page_fast.columns(
             "cEnt",
             "cbEnt",
             "cLevel",
@@ -90,7 +91,7 @@ class StoreSpace:
         blocks: list[tuple[int, int]] = []
         pages: list[int] = []
         seen: set[int] = set()
-        stack = [(*ndb._roots[ptype], 0)]
+        stack = [(*ndb.btrees.roots[ptype], 0)]
         while stack:
             ib, bid, depth = stack.pop()
             if ib in seen or depth > MAX_BTREE_DEPTH or ib <= 0 or ib + page_size > size:
@@ -127,8 +128,7 @@ class StoreSpace:
     @property
     def _amap_range(self) -> int:
         """Bytes one AMap page describes: one bit of rgbBits per block_align bytes."""
-        bits: int = self.fmt.AMAPPAGE.rgbBits.sizeof() * 8
-        return bits * self.fmt.block_align
+        return self.fmt.amap_range
 
     def _read_amaps(self) -> dict[int, bytes]:
         """rgbBits of each AMap page by its offset; a page that fails its checks is left out."""
@@ -144,7 +144,7 @@ class StoreSpace:
         # Pages past the header's last AMap are not AMaps (bytes appended to the file, which
         # file_size_mismatch already reports).
         last = self.ndb.header.root.ibAMapLast
-        ib = FIRST_AMAP
+        ib = s.FIRST_AMAP
         while ib <= last and ib + fmt.page_size <= size:
             raw = self.ndb.read_at(ib, fmt.page_size)
             page = fmt.AMAPPAGE.parse(raw)
@@ -159,9 +159,9 @@ class StoreSpace:
 
     def allocated(self, offset: int) -> bool | None:
         """The AMap's bit for ``offset`` (None when its page is missing or unusable)."""
-        base = FIRST_AMAP + (offset - FIRST_AMAP) // self._amap_range * self._amap_range
+        base = s.FIRST_AMAP + (offset - s.FIRST_AMAP) // self._amap_range * self._amap_range
         bits = self._amap.get(base)
-        if bits is None or offset < FIRST_AMAP:
+        if bits is None or offset < s.FIRST_AMAP:
             return None
         bit = (offset - base) // self.fmt.block_align
         return bool(bits[bit >> 3] & (0x80 >> (bit & 7)))
@@ -173,7 +173,7 @@ class StoreSpace:
         return ib + (cb + self.fmt.block_trailer_size + align - 1) // align * align
 
     def _find_gaps(self) -> list[tuple[int, int]]:
-        pos, size, out = FIRST_AMAP, self.ndb.size, []
+        pos, size, out = s.FIRST_AMAP, self.ndb.size, []
         align, extra = self.fmt.block_align, self.fmt.block_trailer_size + self.fmt.block_align - 1
         for ib, cb in self._refs:
             if ib > pos:
@@ -204,13 +204,13 @@ class StoreSpace:
         """bidData -> (nid, bidSub) of the node entries in NBT leaf pages left in free space
         (page type and CRC checked): what the nodes pointed to before they were rewritten."""
         ndb, fmt = self.ndb, self.fmt
-        size, record = fmt.page_size, ndb._nbt_fast
+        size, record = fmt.page_size, ndb.btrees.nbt_fast
         cols = record.columns("nid", "bidData", "bidSub")
         out: dict[int, tuple[int, int]] = {}
         for start, end in self.gaps():
             for ib in range(-(-start // size) * size, end - size + 1, size):
                 raw = ndb.read_at(ib, size)
-                page = ndb._page_fast.parse(raw)
+                page = ndb.btrees.page_fast.parse(raw)
                 if (
                     page.pageTrailer_ptype != s.PTYPE_NBT
                     or page.cLevel
@@ -222,7 +222,7 @@ class StoreSpace:
                     continue
                 for i in range(page.cEnt):
                     nid, bid_data, bid_sub = cols.unpack_from(page.rgentries, i * page.cbEnt)
-                    out.setdefault(bid_data & ~1, (nid & 0xFFFFFFFF, bid_sub))
+                    out.setdefault(s.bid_key(bid_data), (s.nid_of(nid), bid_sub))
         return out
 
     def blocks(self, start: int, end: int) -> list[Block]:
@@ -232,7 +232,7 @@ class StoreSpace:
         (its CRC fails) but its tail, and its bid, survive here.
         """
         fmt, read = self.fmt, self.ndb.read_at
-        trailer = self.ndb._trailer_fast
+        trailer = self.ndb.blocks.trailer_fast
         size, align = fmt.block_trailer_size, fmt.block_align
         out: list[Block] = []
         first = -(-(start + size) // align) * align
@@ -243,7 +243,7 @@ class StoreSpace:
             if not 0 < t.cb <= fmt.max_block_data or not t.bid:
                 continue
             begin = tail_end - s.block_size(fmt, t.cb)
-            if begin < FIRST_AMAP or t.wSig != compute_sig(begin, t.bid):
+            if begin < s.FIRST_AMAP or t.wSig != compute_sig(begin, t.bid):
                 continue
             ok = t.dwCRC == crc32(read(begin, t.cb))
             out.append(Block(begin, tail_end, t.bid, t.cb, ok))
@@ -277,9 +277,11 @@ def _holder(blocks: list[Block], offset: int) -> Block | None:
 
 def _keep(block: Block, data: bytes) -> bool:
     """A block worth keeping for the deleted-manager search: a heap or a subnode list."""
-    if block.bid & 2:
-        return len(data) >= 4 and data[0] == s.BTYPE_SLBLOCK
-    return len(data) >= 4 and data[2] == HN_SIGNATURE and data[3] == CLIENT_SIG_PC
+    if s.bid_is_internal(block.bid):
+        head = internal_header(data, s.INTERNAL_HEADER_FAST.size)
+        return head is not None and head.btype == s.BTYPE_SLBLOCK
+    header = heap_header(data)
+    return header is not None and header.bClientSig == CLIENT_SIG_PC
 
 
 def find_in_store(
@@ -298,7 +300,7 @@ def find_in_store(
     kept: list[Surviving] = []
 
     def keep(block: Block, decoded: bytes) -> None:
-        if block.start >= FIRST_AMAP and _keep(block, decoded):
+        if block.start >= s.FIRST_AMAP and _keep(block, decoded):
             place = Place(
                 block.start,
                 block.cb,
@@ -315,7 +317,7 @@ def find_in_store(
         if method == CRYPT_CYCLIC:  # each block decodes with its own bid: trailer needed
             for block in blocks:
                 stored = read(block.start, block.cb)
-                if block.bid & 2:
+                if s.bid_is_internal(block.bid):
                     keep(block, stored)
                     continue
                 plain = decode_block(stored, method, block.bid)
@@ -336,7 +338,7 @@ def find_in_store(
             if block.start >= start:
                 own = (
                     read(block.start, block.cb)
-                    if block.bid & 2
+                    if s.bid_is_internal(block.bid)
                     else plain[block.start - start : block.start - start + block.cb]
                 )
                 keep(block, own)

@@ -22,8 +22,7 @@ from uidl_inspector.findings import Finding
 from uidl_inspector.history import Entry, PopHistory, build_blob, parse_blob
 from uidl_inspector.records import Account, HistoryRecord
 from uidl_inspector.recover.finder import Run
-from uidl_inspector.schemas.ltp import HN_SIGNATURE, HNHDR
-from uidl_inspector.store.ltp import read_page_map
+from uidl_inspector.store.ltp import heap_header, read_page_map
 
 __all__ = [
     "Found",
@@ -142,10 +141,11 @@ def _history(run: Run, core: bytes, offset: int) -> PopHistory:
 
 def _heap_items(block: bytes) -> list[bytes] | None:
     """A heap block's items (§2.3.1), so a name is read to its item's end; None if no heap."""
-    if len(block) < HNHDR.sizeof() or block[2] != HN_SIGNATURE:
+    header = heap_header(block)
+    if header is None:
         return None
     try:
-        alloc = read_page_map(block, int.from_bytes(block[:2], "little"))
+        alloc = read_page_map(block, header.ibHnpm)
     except (ValueError, struct.error):
         return None
     return [block[a:b] for a, b in zip(alloc, alloc[1:], strict=False) if 0 <= a <= b]

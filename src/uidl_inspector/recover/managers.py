@@ -21,16 +21,16 @@ from uidl_inspector.history import PopHistory
 from uidl_inspector.locate import MANAGER_CLASS, attachment_rule, is_manager_class, message_rules
 from uidl_inspector.recover.items import Place, RecoveredItem
 from uidl_inspector.schemas import ndb as s
-from uidl_inspector.schemas.ltp import CLIENT_SIG_PC, HN_SIGNATURE
+from uidl_inspector.schemas.ltp import CLIENT_SIG_PC
 from uidl_inspector.schemas.mapi import PropId
-from uidl_inspector.store.ltp import LtpError, PropertyContext
+from uidl_inspector.store.ltp import LtpError, PropertyContext, heap_header
+from uidl_inspector.store.ndb_blocks import sl_entries
 
 if TYPE_CHECKING:  # instore imports this module to run it
     from uidl_inspector.recover.instore import Block
 
 __all__ = ["deleted_managers", "Surviving"]
 
-_NID_TYPE_ATTACHMENT = 0x05
 Surviving = tuple["Block", bytes, Place]  # (a found block, its decoded data, where it lies)
 
 
@@ -55,7 +55,8 @@ class _BlockNode:
 
 def _props(data: bytes) -> Mapping[int, Any] | None:
     """The properties of a block holding a whole property context, else None."""
-    if len(data) < 12 or data[2] != HN_SIGNATURE or data[3] != CLIENT_SIG_PC:
+    header = heap_header(data)
+    if header is None or header.bClientSig != CLIENT_SIG_PC:
         return None
     try:
         return PropertyContext(_BlockNode(data)).props  # type: ignore[arg-type]
@@ -65,20 +66,15 @@ def _props(data: bytes) -> Mapping[int, Any] | None:
 
 def _entries(fmt: s.NdbFormat, data: bytes | None) -> list[Any] | None:
     """The entries of an SLBLOCK, or None when ``data`` is not one."""
-    if data is None or len(data) < 4 or data[0] != s.BTYPE_SLBLOCK or data[1] != 0:
-        return None
-    count = int.from_bytes(data[2:4], "little")
-    if fmt.internal_header_size + count * fmt.SLENTRY.sizeof() > len(data):
-        return None
-    return list(fmt.SLBLOCK.parse(data).rgentries)
+    return None if data is None else sl_entries(fmt, data)
 
 
 def _subnode_lists(fmt: s.NdbFormat, surviving: Sequence[Surviving]) -> list[tuple[int, Any]]:
     """(offset, SLBLOCK entries) of surviving subnode blocks that list an attachment table."""
     out = []
     for block, data, _ in surviving:
-        entries = _entries(fmt, data) if block.bid & 2 else None
-        if entries and any(e.nid & 0xFFFFFFFF == s.NID_ATTACHMENT_TABLE for e in entries):
+        entries = _entries(fmt, data) if s.bid_is_internal(block.bid) else None
+        if entries and any(s.nid_of(e.nid) == s.NID_ATTACHMENT_TABLE for e in entries):
             out.append((block.start, entries))
     return out
 
@@ -103,11 +99,11 @@ def deleted_managers(
     ``live_block``: reads a block the BBT still references (a subnode list or attachment
     the earlier version shares with the live one).
     """
-    by_bid = {block.bid & ~1: data for block, data, _ in surviving}
+    by_bid = {s.bid_key(block.bid): data for block, data, _ in surviving}
     stale = stale or {}
 
     def block(bid: int) -> bytes | None:
-        found = by_bid.get(bid & ~1)
+        found = by_bid.get(s.bid_key(bid))
         if found is None and live_block is not None:
             found = live_block(bid)
         return found
@@ -115,14 +111,14 @@ def deleted_managers(
     lists = _subnode_lists(fmt, surviving)
     items = []
     for found, data, place in surviving:
-        if found.bid & 2:
+        if s.bid_is_internal(found.bid):
             continue
         props = _props(data)
         if props is None or not is_manager_class(props.get(PropId.MESSAGE_CLASS)):
             continue
         rules, profile = message_rules(props)
         subject = props.get(PropId.SUBJECT)
-        nid, bid_sub = stale.get(found.bid & ~1, (None, 0))
+        nid, bid_sub = stale.get(s.bid_key(found.bid), (None, 0))
         entries = _entries(fmt, block(bid_sub)) if bid_sub else None
         linked = "stale_node_entry" if entries is not None else None
         if entries is None and lists:
@@ -131,7 +127,7 @@ def deleted_managers(
         names: list[str] = []
         account = None
         for entry in entries or ():
-            if entry.nid & 0x1F != _NID_TYPE_ATTACHMENT:
+            if s.nid_type(entry.nid) != s.NID_TYPE_ATTACHMENT:
                 continue
             raw = block(entry.bidData)
             attachment = _props(raw) if raw is not None else None

@@ -2,13 +2,19 @@
 
 Exports:
 - Heap-on-node (§2.3.1): ``HNHDR``, ``HNPAGEHDR``, ``HNBITMAPHDR``, ``HNPAGEMAP``, client
-  signatures ``CLIENT_SIG_*``, ``HN_SIGNATURE``; HID helpers ``hid_index``,
-  ``hid_block_index``, ``make_hid`` (the 4K OST takes ``four_k=True``; UNCONFIRMED).
-- BTree-on-heap (§2.3.2): ``BTHHEADER``, ``bth_index_record(cbKey)``.
+  signatures ``CLIENT_SIG_*``, ``HN_SIGNATURE``; HID helpers ``is_hid``, ``hid_index``,
+  ``hid_block_index``, ``make_hid``, ``hid_fields`` (the 4K OST takes ``four_k=True``;
+  UNCONFIRMED); the page map's head and item size (``HNPAGEMAP_HEAD_FAST``,
+  ``HNPAGEMAP_ITEM_SIZE``).
+- BTree-on-heap (§2.3.2): ``BTHHEADER``, ``bth_index_record(cbKey)``, ``BTH_KEY_SIZES``,
+  ``BTH_MAX_ENT``, ``BTH_INDEX_DATA_SIZE``.
 - Property context (§2.3.3): ``PCBTH`` (the record: wPropId, wPropType, dwValueHnid),
   ``PTYPOBJECT`` (§2.3.3.5), ``MV_VARIABLE_HEADER`` (§2.3.3.4.2).
-- Table context (§2.3.4): ``TCINFO``, ``TCOLDESC``, ``TCROWID_UNICODE``, ``TCROWID_ANSI``
-  (the RowIndex records), ``TCI_*`` indexes into ``TCINFO.rgib``.
+  Sizes readers and writers share: ``PC_KEY_SIZE``, ``PC_DATA_SIZE``, ``HNID_SIZE``,
+  ``MV_VARIABLE_HEAD_FAST``, ``MV_VARIABLE_ITEM_SIZE``.
+- Table context (§2.3.4): ``TCINFO``, ``TCOLDESC`` (``tag_parts``/``make_tag``),
+  ``TCROWID_UNICODE``, ``TCROWID_ANSI`` (the RowIndex records, ``TCROWID_KEY_SIZE``),
+  ``TCI_*`` indexes into ``TCINFO.rgib``, ``TC_INLINE_MAX``.
 - Name-to-ID map (§2.4.7): ``NAMEID``.
 - Fast paths: ``PCBTH_FAST``, ``TCOLDESC_FAST``, ``TCROWID_UNICODE_FAST``,
   ``TCROWID_ANSI_FAST``, ``HNHDR_FAST``, ``BTHHEADER_FAST``
@@ -32,7 +38,15 @@ from construct import (
     this,
 )
 
-from uidl_inspector.schemas.ndb import FastRecord
+from uidl_inspector.schemas.ndb import (
+    NID_TYPE_BITS,
+    NID_TYPE_HID,
+    NID_TYPE_MASK,
+    FastRecord,
+    field_size,
+    fixed_prefix,
+    item_size,
+)
 
 __all__ = [
     "HN_SIGNATURE",
@@ -65,9 +79,27 @@ __all__ = [
     "TCOLDESC_FAST",
     "TCROWID_UNICODE_FAST",
     "TCROWID_ANSI_FAST",
+    "TCROWID_KEY_SIZE",
     "MAX_HEAP_ITEM",
+    "HNPAGEMAP_HEAD_FAST",
+    "HNPAGEMAP_ITEM_SIZE",
+    "PC_KEY_SIZE",
+    "HNID_SIZE",
+    "BTH_KEY_SIZES",
+    "BTH_MAX_ENT",
+    "TC_INLINE_MAX",
+    "tag_parts",
+    "make_tag",
+    "PC_DATA_SIZE",
+    "BTH_INDEX_DATA_SIZE",
+    "MV_VARIABLE_HEAD_FAST",
+    "MV_VARIABLE_ITEM_SIZE",
+    "is_hid",
     "hid_index",
     "hid_block_index",
+    "hid_max_index",
+    "hid_fields",
+    "HID_TYPE_MASK",
     "make_hid",
     "hnpm_first_bitmap_block",
 ]
@@ -111,24 +143,54 @@ def hnpm_first_bitmap_block(block_index: int) -> bool:
     return block_index >= 8 and (block_index - 8) % 128 == 0
 
 
+# §2.3.1.1 HID: hidType (5 bits, always NID_TYPE_HID = 0), hidIndex (11 bits; 14 in the 4K
+# OST per libpff, UNCONFIRMED), hidBlockIndex above. Per layout: (index shift, index mask,
+# block shift), for loops that split many HIDs without a call each.
+_HID_FIELDS = {
+    four_k: (NID_TYPE_BITS, (1 << bits) - 1, NID_TYPE_BITS + bits)
+    for four_k, bits in ((False, 11), (True, 14))
+}
+HID_TYPE_MASK = NID_TYPE_MASK  # a HNID whose bits here are NID_TYPE_HID is a HID
+if NID_TYPE_HID != 0:
+    raise AssertionError("is_hid tests for hidType 0")
+
+
+def is_hid(hnid: int) -> bool:
+    """Whether a HNID (§2.3.3.2) names a heap item rather than a subnode."""
+    return not hnid & HID_TYPE_MASK
+
+
+def hid_fields(four_k: bool = False) -> tuple[int, int, int]:
+    """(index shift, index mask, block shift): index = hid >> shift & mask, block = hid >>
+    block shift."""
+    return _HID_FIELDS[four_k]
+
+
+def hid_max_index(four_k: bool = False) -> int:
+    """The largest hidIndex: how many items one heap block can hold."""
+    return _HID_FIELDS[four_k][1]
+
+
 def hid_index(hid: int, four_k: bool = False) -> int:
     """hidIndex (1-based) of a HID (§2.3.1.1); 14 bits in the 4K OST (libpff)."""
-    return (hid >> 5) & (0x3FFF if four_k else 0x7FF)
+    shift, mask, _ = _HID_FIELDS[four_k]
+    return (hid >> shift) & mask
 
 
 def hid_block_index(hid: int, four_k: bool = False) -> int:
     """hidBlockIndex: which block of the heap's data tree holds the item."""
-    return hid >> 19 if four_k else hid >> 16
+    return hid >> _HID_FIELDS[four_k][2]
 
 
 def make_hid(block_index: int, index: int, four_k: bool = False) -> int:
     """A HID (hidType 0) from its block index and 1-based item index."""
-    if four_k:
-        return (block_index << 19) | ((index & 0x3FFF) << 5)
-    return (block_index << 16) | ((index & 0x7FF) << 5)
+    shift, mask, block_shift = _HID_FIELDS[four_k]
+    return (block_index << block_shift) | ((index & mask) << shift)
 
 
 # §2.3.2.1 BTHHEADER (8 bytes)
+BTH_KEY_SIZES = (2, 4, 8, 16)  # the cbKey values allowed
+BTH_MAX_ENT = 32  # cbEnt is 1..32
 BTHHEADER = Struct(
     "bType" / Const(BTH_TYPE, Int8ul),  # 0
     "cbKey" / Int8ul,  # 1: 2, 4, 8 or 16
@@ -167,6 +229,21 @@ TCOLDESC = Struct(
     "iBit" / Int8ul,  # 7: bit of the cell in the CEB
 )
 
+# §2.3.4.4.1 a TC cell holds a fixed-size value of up to 8 bytes itself, else a HNID
+TC_INLINE_MAX = 8
+
+
+def tag_parts(tag: int) -> tuple[int, int]:
+    """(property id, property type) of a TCOLDESC's tag: the id in the high word, the type in
+    the low word ([MS-OXCDATA] 2.9 property tag)."""
+    return tag >> 16, tag & 0xFFFF
+
+
+def make_tag(prop_id: int, prop_type: int) -> int:
+    """A TCOLDESC tag from a property id and type."""
+    return (prop_id << 16) | prop_type
+
+
 # §2.3.4.1 TCINFO
 TCI_4B, TCI_2B, TCI_1B, TCI_BM = 0, 1, 2, 3  # ends of the cell groups; TCI_BM = row size
 TCINFO = Struct(
@@ -191,8 +268,17 @@ NAMEID = Struct(
 )
 
 PCBTH_FAST = FastRecord(PCBTH, "PCBTH")
+PC_KEY_SIZE = field_size(PCBTH, "wPropId")  # the PC BTH's cbKey (2)
+HNID_SIZE = field_size(PCBTH, "dwValueHnid")  # a HNID: a PC value of <= 4 bytes held inline
+PC_DATA_SIZE = PCBTH.sizeof() - PC_KEY_SIZE  # and its cbEnt (6)
+BTH_INDEX_DATA_SIZE = field_size(bth_index_record(2), "hidNextLevel")  # after each key
+HNPAGEMAP_HEAD_FAST = FastRecord(fixed_prefix(HNPAGEMAP), "HNPAGEMAP")  # cAlloc, cFree
+HNPAGEMAP_ITEM_SIZE = item_size(HNPAGEMAP, "rgibAlloc")  # one rgibAlloc offset
+MV_VARIABLE_HEAD_FAST = FastRecord(fixed_prefix(MV_VARIABLE_HEADER), "MV")  # ulCount
+MV_VARIABLE_ITEM_SIZE = item_size(MV_VARIABLE_HEADER, "rgulDataOffsets")
 HNHDR_FAST = FastRecord(HNHDR, "HNHDR")  # bSig is the caller's to check (HN_SIGNATURE)
 BTHHEADER_FAST = FastRecord(BTHHEADER, "BTHHEADER")  # bType likewise (BTH_TYPE)
 TCOLDESC_FAST = FastRecord(TCOLDESC, "TCOLDESC")
 TCROWID_UNICODE_FAST = FastRecord(TCROWID_UNICODE, "TCROWID")
 TCROWID_ANSI_FAST = FastRecord(TCROWID_ANSI, "TCROWID")
+TCROWID_KEY_SIZE = field_size(TCROWID_UNICODE, "dwRowID")  # the RowIndex BTH's cbKey

@@ -13,7 +13,14 @@ factory and the results are gathered in an :class:`NdbFormat`:
   ``SIBLOCK``, ``SLENTRY``, ``SIENTRY``, ``AMAPPAGE``, ``PMAPPAGE``, plus the sizes a reader
   or writer needs (``page_size``, ``block_align``, ``max_block_size``, ``bid_size``, ...).
 - ``HEADER_MAGIC``, client magics, page types (``PTYPE_*``), NID types (``NID_TYPE_*``),
-  special NIDs (``NID_*``), block types (``BTYPE_*``).
+  special NIDs (``NID_*``), block types (``BTYPE_*``) and levels (``*BLOCK_LEVEL``),
+  ``HEADER_PREFIX`` (the bytes both header variants share), ``INTERNAL_HEADER`` (the head
+  every XBLOCK/SLBLOCK starts with), ``FIRST_AMAP``.
+- NID and BID bits: ``nid_type``, ``nid_index``, ``make_nid``, ``nid_of``,
+  ``bid_is_internal``, ``bid_key``, ``make_bid`` (and their ``*_MASK``/``*_BITS``
+  constants, for hot loops).
+- Reading a declaration instead of restating it: ``offset_of``, ``field_size``,
+  ``item_size``, ``fixed_prefix``.
 - ``header_crc_partial`` / ``header_crc_full`` (§2.2.2.6), ``page_crc`` and ``block_crc``.
 - ``FastRecord``: a struct-based fast path derived from a fixed-size declaration (used on
   B-tree entries and LTP records); tests prove it agrees with the declaration.
@@ -23,7 +30,9 @@ from __future__ import annotations
 
 import struct
 from collections import namedtuple
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from mmap import mmap
 from typing import Any
 
 from construct import (
@@ -40,6 +49,7 @@ from construct import (
     Int16ul,
     Int32ul,
     Int64ul,
+    SizeofError,
     Struct,
     this,
 )
@@ -60,6 +70,10 @@ __all__ = [
     "PTYPE_DL",
     "BTYPE_XBLOCK",
     "BTYPE_SLBLOCK",
+    "XBLOCK_LEVEL",
+    "XXBLOCK_LEVEL",
+    "SLBLOCK_LEVEL",
+    "SIBLOCK_LEVEL",
     "NdbFormat",
     "ANSI",
     "UNICODE",
@@ -75,9 +89,26 @@ __all__ = [
     "nid_type",
     "nid_index",
     "make_nid",
+    "nid_of",
+    "bid_is_internal",
+    "bid_key",
+    "make_bid",
+    "offset_of",
+    "field_size",
+    "fixed_prefix",
+    "item_size",
+    "HEADER_PREFIX",
+    "HEADER_SENTINEL",
+    "HEADER_MIN_SIZE",
+    "INTERNAL_HEADER",
+    "INTERNAL_HEADER_FAST",
+    "FIRST_AMAP",
 ]
 
+ReadableBuffer = bytes | bytearray | memoryview | mmap  # what struct unpacks in place
+
 HEADER_MAGIC = b"!BDN"  # dwMagic §2.2.2.6
+FIRST_AMAP = 0x4400  # §2.2.2.7.2: the first AMap page follows the header area
 CLIENT_PST = b"SM"
 CLIENT_OST = b"SO"
 CLIENT_PAB = b"AB"
@@ -94,6 +125,8 @@ PTYPE_DL = 0x86
 # §2.2.2.8.3.2 btype of internal blocks
 BTYPE_XBLOCK = 0x01  # XBLOCK (cLevel 1) and XXBLOCK (cLevel 2)
 BTYPE_SLBLOCK = 0x02  # SLBLOCK (cLevel 0) and SIBLOCK (cLevel 1)
+XBLOCK_LEVEL, XXBLOCK_LEVEL = 1, 2  # cLevel of the internal blocks
+SLBLOCK_LEVEL, SIBLOCK_LEVEL = 0, 1
 
 # §2.2.2.1 nidType
 NID_TYPE_HID = 0x00
@@ -138,19 +171,94 @@ RGNID_INITIAL = tuple(
 )
 
 
+# §2.2.2.1 NID: nidType in the low bits, nidIndex above them.
+NID_TYPE_BITS = 5
+NID_TYPE_MASK = (1 << NID_TYPE_BITS) - 1
+NID_INDEX_MASK = (1 << (32 - NID_TYPE_BITS)) - 1
+NID_MASK = 0xFFFFFFFF  # a NID is 32 bits, zero-extended to 64 in Unicode NBT/SL entries
+
+# §2.2.2.2 BID: bit 0 reserved (A), bit 1 internal (B), bidIndex above them.
+BID_RESERVED = 0x1
+BID_INTERNAL = 0x2
+BID_INDEX_SHIFT = 2
+
+
 def nid_type(nid: int) -> int:
     """nidType: the low 5 bits of a NID (§2.2.2.1)."""
-    return nid & 0x1F
+    return nid & NID_TYPE_MASK
 
 
 def nid_index(nid: int) -> int:
     """nidIndex: the NID without its type bits (§2.2.2.1)."""
-    return (nid >> 5) & 0x7FFFFFF
+    return (nid >> NID_TYPE_BITS) & NID_INDEX_MASK
 
 
 def make_nid(nid_type_value: int, index: int) -> int:
     """A NID from its type and index."""
-    return ((index & 0x7FFFFFF) << 5) | (nid_type_value & 0x1F)
+    return ((index & NID_INDEX_MASK) << NID_TYPE_BITS) | (nid_type_value & NID_TYPE_MASK)
+
+
+def nid_of(value: int) -> int:
+    """The NID of an entry field wider than a NID (Unicode NBTENTRY and SLENTRY)."""
+    return value & NID_MASK
+
+
+def bid_is_internal(bid: int) -> bool:
+    """Whether a BID names an internal block (XBLOCK, XXBLOCK, SLBLOCK, SIBLOCK): never
+    encoded, and the only kind that may hold a tree (§2.2.2.2, bit B)."""
+    return bool(bid & BID_INTERNAL)
+
+
+def bid_key(bid: int) -> int:
+    """The BID as the BBT keys it: the reserved bit 0 cleared (readers ignore it)."""
+    return bid & ~BID_RESERVED
+
+
+def make_bid(index: int, internal: bool) -> int:
+    """A BID from its bidIndex and its internal flag."""
+    return (index << BID_INDEX_SHIFT) | (BID_INTERNAL if internal else 0)
+
+
+# ---------------------------------------------------------------- reading declarations
+
+
+def offset_of(declaration: Struct, name: str) -> int:
+    """Byte offset of the field ``name`` in a Struct whose earlier fields are fixed-size."""
+    offset = 0
+    for sub in declaration.subcons:
+        if sub.name == name:
+            return offset
+        offset += sub.sizeof()
+    raise KeyError(name)
+
+
+def field_size(declaration: Struct, name: str) -> int:
+    """Size of the fixed-size field ``name`` of a Struct."""
+    for sub in declaration.subcons:
+        if sub.name == name:
+            return int(sub.sizeof())
+    raise KeyError(name)
+
+
+def item_size(declaration: Struct, name: str) -> int:
+    """Size of one item of the array field ``name`` of a Struct (an XBLOCK's rgbid)."""
+    for sub in declaration.subcons:
+        if sub.name == name:
+            return int(sub.subcon.subcon.sizeof())  # Renamed -> Array -> item
+    raise KeyError(name)
+
+
+def fixed_prefix(declaration: Struct) -> Struct:
+    """The fixed-size head of a Struct: its fields up to the first one of variable size
+    (the header of an XBLOCK, SLBLOCK or HNPAGEMAP before its array)."""
+    head: list[Construct] = []
+    for sub in declaration.subcons:
+        try:
+            sub.sizeof()
+        except SizeofError:  # a size known only when parsing
+            break
+        head.append(sub)
+    return Struct(*head)
 
 
 def _zero(size: int) -> Construct:
@@ -246,9 +354,15 @@ def _header_ansi() -> Struct:
     )  # 512
 
 
-# The header CRCs cover fixed byte ranges of the raw header (§2.2.2.6).
-_CRC_PARTIAL_RANGE = (8, 8 + 471)
-_CRC_FULL_RANGE = (8, 8 + 516)
+HEADER_PREFIX = Struct(*_header_start())  # what identifies a file before its variant is known
+HEADER_SENTINEL = 0x80  # bSentinel
+HEADER_MIN_SIZE = 512  # the smaller header (ANSI); checked below against the declarations
+
+# The header CRCs cover fixed byte ranges of the raw header (§2.2.2.6): dwCRCPartial the
+# 471 bytes from wMagicClient, dwCRCFull every byte from there up to itself.
+_CRC_START = offset_of(HEADER_PREFIX, "wMagicClient")
+_CRC_PARTIAL_RANGE = (_CRC_START, _CRC_START + 471)
+_CRC_FULL_RANGE = (_CRC_START, offset_of(_header_unicode(), "dwCRCFull"))
 
 
 def header_crc_partial(raw: bytes) -> int:
@@ -399,13 +513,24 @@ def _blocktrailer(variant: str) -> Struct:
     return Struct(*fields)  # 16 | 24
 
 
+def _internal_head(btype: int | None = None, level: int | None = None) -> list[Construct]:
+    """The 4 bytes every internal block starts with (§2.2.2.8.3.2, §2.2.2.8.3.3)."""
+    return [
+        "btype" / (Int8ul if btype is None else Const(btype, Int8ul)),  # 0
+        "cLevel" / (Int8ul if level is None else Const(level, Int8ul)),  # 1
+        "cEnt" / Int16ul,  # 2
+    ]
+
+
+# Any internal block's head, read before its kind is known (fast path below).
+INTERNAL_HEADER = Struct(*_internal_head())
+
+
 def _xblock(wide: bool, level: int) -> Struct:
     """XBLOCK (cLevel 1) §2.2.2.8.3.2.1 / XXBLOCK (cLevel 2) §2.2.2.8.3.2.2."""
     bid = Int64ul if wide else Int32ul
     return Struct(
-        "btype" / Const(BTYPE_XBLOCK, Int8ul),  # 0
-        "cLevel" / Const(level, Int8ul),  # 1
-        "cEnt" / Int16ul,  # 2
+        *_internal_head(BTYPE_XBLOCK, level),
         "lcbTotal" / Int32ul,  # 4: bytes of data the tree holds
         "rgbid" / Array(this.cEnt, bid),  # 8
     )
@@ -427,11 +552,7 @@ def _sientry(wide: bool) -> Struct:
 
 def _sublock(wide: bool, level: int, entry: Struct) -> Struct:
     """SLBLOCK (cLevel 0) §2.2.2.8.3.3.1 / SIBLOCK (cLevel 1) §2.2.2.8.3.3.2."""
-    fields = [
-        "btype" / Const(BTYPE_SLBLOCK, Int8ul),  # 0
-        "cLevel" / Const(level, Int8ul),  # 1
-        "cEnt" / Int16ul,  # 2
-    ]
+    fields = _internal_head(BTYPE_SLBLOCK, level)
     if wide:
         fields.append("dwPadding" / Default(Int32ul, 0))  # 4
     fields.append("rgentries" / Array(this.cEnt, entry))  # 8 | 4
@@ -440,18 +561,15 @@ def _sublock(wide: bool, level: int, entry: Struct) -> Struct:
 
 @dataclass(frozen=True)
 class NdbFormat:
-    """The NDB declarations and sizes of one variant (ANSI, Unicode, Unicode 4K)."""
+    """The NDB declarations of one variant (ANSI, Unicode, Unicode 4K) and the sizes a
+    reader or writer needs, each derived from a declaration where one states it."""
 
     name: str
     wide: bool  # 64-bit BIDs and offsets
+    wver: int  # the wVer a writer stamps (readers accept format_for_version's ranges)
     page_size: int
-    page_trailer_size: int
-    page_crc_size: int  # bytes of a page the trailer's dwCRC covers
     block_align: int
     max_block_size: int  # data + padding + trailer
-    block_trailer_size: int
-    bid_size: int
-    btentries_size: int  # bytes available to rgentries
     HEADER: Struct
     ROOT: Struct
     BREF: Struct
@@ -469,16 +587,33 @@ class NdbFormat:
     SIENTRY: Struct
     SLBLOCK: Struct
     SIBLOCK: Struct
+    page_trailer_size: int = field(init=False)
+    page_crc_size: int = field(init=False)  # bytes of a page the trailer's dwCRC covers
+    block_trailer_size: int = field(init=False)
+    bid_size: int = field(init=False)
+    btentries_size: int = field(init=False)  # bytes available to rgentries
+    xblock_header_size: int = field(init=False)  # bytes before an XBLOCK's rgbid (8)
+    internal_header_size: int = field(init=False)  # before SLBLOCK/SIBLOCK entries (8 | 4)
+    amap_range: int = field(init=False)  # bytes one AMap describes: a bit per block_align
+
+    def __post_init__(self) -> None:
+        derived = {
+            "page_trailer_size": self.PAGETRAILER.sizeof(),
+            "page_crc_size": self.page_size - self.PAGETRAILER.sizeof(),
+            "block_trailer_size": self.BLOCKTRAILER.sizeof(),
+            "bid_size": field_size(self.BREF, "bid"),
+            "btentries_size": field_size(self.BTPAGE, "rgentries"),
+            "xblock_header_size": fixed_prefix(self.XBLOCK).sizeof(),
+            "internal_header_size": fixed_prefix(self.SLBLOCK).sizeof(),
+            "amap_range": field_size(self.AMAPPAGE, "rgbBits") * 8 * self.block_align,
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)  # frozen: set once, here
 
     @property
     def max_block_data(self) -> int:
         """Largest cb of one block (8176 Unicode, 8180 ANSI)."""
         return self.max_block_size - self.block_trailer_size
-
-    @property
-    def internal_header_size(self) -> int:
-        """Bytes before the entries of an XBLOCK (8) or SLBLOCK/SIBLOCK (8 wide, 4 ANSI)."""
-        return 8 if self.wide else 4
 
 
 def _format(name: str) -> NdbFormat:
@@ -489,14 +624,10 @@ def _format(name: str) -> NdbFormat:
     return NdbFormat(
         name=name,
         wide=wide,
+        wver=36 if big else (23 if wide else 14),
         page_size=4096 if big else 512,
-        page_trailer_size=24 if big else (16 if wide else 12),
-        page_crc_size=4072 if big else (496 if wide else 500),
         block_align=512 if big else 64,
         max_block_size=65536 if big else 8192,
-        block_trailer_size=24 if big else (16 if wide else 12),
-        bid_size=8 if wide else 4,
-        btentries_size=4056 if big else (488 if wide else 496),
         HEADER=_header_unicode() if wide else _header_ansi(),
         ROOT=_root(wide),
         BREF=_bref(wide),
@@ -508,12 +639,12 @@ def _format(name: str) -> NdbFormat:
         AMAPPAGE=_mappage(name),
         PMAPPAGE=_mappage(name),
         BLOCKTRAILER=_blocktrailer(name),
-        XBLOCK=_xblock(wide, 1),
-        XXBLOCK=_xblock(wide, 2),
+        XBLOCK=_xblock(wide, XBLOCK_LEVEL),
+        XXBLOCK=_xblock(wide, XXBLOCK_LEVEL),
         SLENTRY=sl,
         SIENTRY=si,
-        SLBLOCK=_sublock(wide, 0, sl),
-        SIBLOCK=_sublock(wide, 1, si),
+        SLBLOCK=_sublock(wide, SLBLOCK_LEVEL, sl),
+        SIBLOCK=_sublock(wide, SIBLOCK_LEVEL, si),
     )
 
 
@@ -521,6 +652,8 @@ ANSI = _format("ansi")
 UNICODE = _format("unicode")
 UNICODE_4K = _format("4k")
 FORMATS = {"ansi": ANSI, "unicode": UNICODE, "4k": UNICODE_4K}
+if HEADER_MIN_SIZE != min(f.HEADER.sizeof() for f in FORMATS.values()):
+    raise AssertionError("HEADER_MIN_SIZE disagrees with the HEADER declarations")
 
 
 def format_for_version(wver: int) -> NdbFormat | None:
@@ -595,7 +728,10 @@ class FastRecord:
         self.declaration = declaration
         self.struct = struct.Struct("<" + "".join(codes))
         self.size = self.struct.size
-        self.tuple_type = namedtuple(name, names)  # type: ignore[misc]
+        record_type = namedtuple(name, names)  # type: ignore[misc]  # fields known at run time
+        self.tuple_type: type[tuple[Any, ...]] = record_type
+        self.fields: tuple[str, ...] = tuple(names)
+        self._make: Callable[[Iterable[Any]], Any] = record_type._make
         declared = declaration.sizeof()
         if declared != self.size:
             raise TypeError(f"fast layout is {self.size} bytes, declaration {declared}")
@@ -615,15 +751,18 @@ class FastRecord:
             )
         )
 
-    def parse(self, data: bytes, offset: int = 0) -> Any:
+    def parse(self, data: ReadableBuffer, offset: int = 0) -> Any:
         """One record at ``offset``."""
-        return self.tuple_type._make(self.struct.unpack_from(data, offset))
+        return self._make(self.struct.unpack_from(data, offset))
 
     def parse_many(self, data: bytes, count: int, stride: int | None = None) -> list[Any]:
         """``count`` records from the start of ``data``, ``stride`` bytes apart."""
-        make = self.tuple_type._make
+        make = self._make
         if stride is None or stride == self.size:
             view = memoryview(data)[: count * self.size]
             return [make(t) for t in self.struct.iter_unpack(view)]
         unpack = self.struct.unpack_from
         return [make(unpack(data, i * stride)) for i in range(count)]
+
+
+INTERNAL_HEADER_FAST = FastRecord(INTERNAL_HEADER, "INTERNAL_HEADER")  # btype, cLevel, cEnt

@@ -21,11 +21,24 @@ from typing import Any, BinaryIO
 
 from uidl_inspector.exceptions import NotAStoreError
 from uidl_inspector.findings import Finding
+from uidl_inspector.schemas.ndb import (
+    CLIENT_OST,
+    CLIENT_PAB,
+    CLIENT_PST,
+    HEADER_MAGIC,
+    HEADER_PREFIX,
+    FastRecord,
+    field_size,
+    offset_of,
+)
 from uidl_inspector.schemas.popblob import (
     CONTENTS,
+    FIXED_TAG_SIZE,
     HEADER_SIZE,
     OPERATIONS,
     PBLOB_VERSION,
+    PopBlobHeader,
+    ResourceTag,
     slack_size,
 )
 from uidl_inspector.store.msg import OLE_MAGIC
@@ -44,15 +57,24 @@ __all__ = [
     "MAX_WALK_DEPTH",
 ]
 
-PST_MAGIC = b"!BDN"
+PST_MAGIC = HEADER_MAGIC
+_CLIENT_AT = offset_of(HEADER_PREFIX, "wMagicClient")
+_CLIENT_END = _CLIENT_AT + field_size(HEADER_PREFIX, "wMagicClient")
 MAX_BLOB_FILE = 64 << 20  # a 65,535-tag BLOB is a few MB; its hex text twice that
 MAX_WALK_DEPTH = 64
 _SNIFF = 4096
 _EWF_MAGIC = (b"EVF\x09\r\n\xff\x00", b"EVF2\r\n\x81\x00", b"LVF\x09\r\n\xff\x00")
-_CLIENT_KINDS = {b"SM": "pst", b"SO": "ost", b"AB": "pst"}  # wMagicClient at offset 8
+_CLIENT_KINDS = {CLIENT_PST: "pst", CLIENT_OST: "ost", CLIENT_PAB: "pst"}
 _PRINTABLE = re.compile(rb"^[\x20-\x7e\r\n\t]*$")  # what hex text (and MFCMAPI's) is made of
+_BLOB_HEADER = FastRecord(PopBlobHeader, "PopBlobHeader")
+_BLOB_HEAD_END = HEADER_SIZE + FIXED_TAG_SIZE  # the header and a first tag's fixed fields
 _TAG_HEAD = re.compile(
-    rb"^[%s][%s][0-9]{14}" % (re.escape(b"".join(OPERATIONS)), re.escape(b"".join(CONTENTS)))
+    rb"^[%s][%s][0-9]{%d}"
+    % (
+        re.escape(b"".join(OPERATIONS)),
+        re.escape(b"".join(CONTENTS)),
+        field_size(ResourceTag, "timestamp"),
+    )
 )
 
 
@@ -64,14 +86,14 @@ def looks_like_pop_blob(data: bytes | None) -> bool:
     A cheap test that keeps the locator's content sweep and the directory walk from
     decoding arbitrary attachments or files; the decoder itself is ``history.parse_blob``.
     """
-    if data is None or len(data) < 4:
+    if data is None or len(data) < HEADER_SIZE:
         return False
-    if int.from_bytes(data[:2], "little") != PBLOB_VERSION:
+    header = _BLOB_HEADER.parse(data)
+    if header.version != PBLOB_VERSION:
         return False
-    count = int.from_bytes(data[2:4], "little")
-    if count == 0:  # the bare header, or the header and real Outlook's 4 bytes of slack
+    if header.count == 0:  # the bare header, or the header and real Outlook's 4 bytes of slack
         return len(data) in (HEADER_SIZE, HEADER_SIZE + slack_size(0))
-    return bool(_TAG_HEAD.match(data[4:20]))
+    return bool(_TAG_HEAD.match(data[HEADER_SIZE:_BLOB_HEAD_END]))
 
 
 _MFCMAPI_PREFIX = re.compile(rb"\A\s*cb:\s*([0-9]+)\s*lpb:", re.IGNORECASE)
@@ -106,10 +128,10 @@ def sniff(head: bytes, size: int, read_all: Any = None) -> str:
     enough to be a BLOB or its hex text, when the first bytes do not settle it.
     """
     if head.startswith(PST_MAGIC):
-        return _CLIENT_KINDS.get(head[8:10], "pst")
+        return _CLIENT_KINDS.get(head[_CLIENT_AT:_CLIENT_END], "pst")
     if head.startswith(OLE_MAGIC):
         return "msg"
-    if looks_like_pop_blob(head[:20]):
+    if looks_like_pop_blob(head[:_BLOB_HEAD_END]):
         return "blob"
     if size <= MAX_BLOB_FILE and read_all is not None and _PRINTABLE.match(head[:_SNIFF]):
         decoded, _ = decode_hex_text(read_all())

@@ -21,6 +21,7 @@ from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ltp as s
 from uidl_inspector.schemas.mapi import FIXED_SIZE as _FIXED
 from uidl_inspector.schemas.mapi import PropType, decode_fixed, decode_string
+from uidl_inspector.schemas.ndb import field_size, offset_of
 from uidl_inspector.store.ndb import Node
 
 __all__ = [
@@ -31,10 +32,19 @@ __all__ = [
     "SubnodeRef",
     "decode_value",
     "read_page_map",
+    "heap_header",
     "MAX_BTH_DEPTH",
 ]
 
 MAX_BTH_DEPTH = 8
+_HID_TYPE_MASK = s.HID_TYPE_MASK  # hot paths test s.is_hid inline
+_HNID_SIZE, _TC_INLINE_MAX = s.HNID_SIZE, s.TC_INLINE_MAX  # read once per value
+_PTYPOBJECT_SIZE = s.PTYPOBJECT.sizeof()
+# The RowIndex BTH's (cbKey, cbEnt) -> its record: cbEnt 4 in Unicode, 2 in ANSI.
+_TCROWIDS = {
+    (s.TCROWID_KEY_SIZE, fast.size - s.TCROWID_KEY_SIZE): fast
+    for fast in (s.TCROWID_UNICODE_FAST, s.TCROWID_ANSI_FAST)
+}
 MAX_ROWS = 1 << 22  # absurd-count guard for one table
 _ANSI_CODEC = "cp1252"
 
@@ -62,15 +72,33 @@ class SubnodeRef:
     size: int
 
 
+_PAGEMAP_HEAD = s.HNPAGEMAP_HEAD_FAST.size
+_PAGEMAP_ITEM = s.HNPAGEMAP_ITEM_SIZE
+# Once per heap block, one field each: read as ints at their declared places (a record,
+# or even a struct's tuple, per block makes the garbage collector run measurably more).
+_C_ALLOC_AT = offset_of(s.HNPAGEMAP, "cAlloc")
+_C_ALLOC_END = _C_ALLOC_AT + field_size(s.HNPAGEMAP, "cAlloc")
+_IB_HNPM_END = offset_of(s.HNPAGEHDR, "ibHnpm") + field_size(s.HNPAGEHDR, "ibHnpm")
+
+
 def read_page_map(block: bytes, ib_hnpm: int) -> list[int]:
     """rgibAlloc of the HNPAGEMAP at ``ib_hnpm`` (fast path of ``schemas.ltp.HNPAGEMAP``)."""
-    if ib_hnpm + 4 > len(block) or ib_hnpm % 2:
+    if ib_hnpm + _PAGEMAP_HEAD > len(block) or ib_hnpm % _PAGEMAP_ITEM:
         raise ValueError(f"page map offset {ib_hnpm} outside the block")
-    c_alloc = int.from_bytes(block[ib_hnpm : ib_hnpm + 2], "little")
-    end = ib_hnpm + 4 + 2 * (c_alloc + 1)
-    if end > len(block):
+    c_alloc = int.from_bytes(block[ib_hnpm + _C_ALLOC_AT : ib_hnpm + _C_ALLOC_END], "little")
+    start = ib_hnpm + _PAGEMAP_HEAD
+    if start + _PAGEMAP_ITEM * (c_alloc + 1) > len(block):
         raise ValueError(f"page map of {c_alloc} items overruns the block")
-    return list(struct.unpack_from(f"<{c_alloc + 1}H", block, ib_hnpm + 4))
+    return list(struct.unpack_from(f"<{c_alloc + 1}H", block, start))
+
+
+def heap_header(block: bytes) -> Any | None:
+    """The HNHDR opening ``block`` (``schemas.ltp.HNHDR``'s fast path, its bSig checked),
+    or None when the block does not start a heap-on-node."""
+    if len(block) < s.HNHDR_FAST.size:
+        return None
+    header = s.HNHDR_FAST.parse(block)
+    return header if header.bSig == s.HN_SIGNATURE else None
 
 
 class Heap:
@@ -79,16 +107,18 @@ class Heap:
     def __init__(self, node: Node, four_k: bool = False) -> None:
         self.node = node
         self.four_k = four_k
+        self._hid_fields = s.hid_fields(four_k)
         self.blocks = node.blocks()
         if not self.blocks:
             raise LtpError("heap_missing", f"node {node.nid:#x} has no data")
         first = self.blocks[0]
         # The fast record, with the declaration's Const (bSig) checked here.
-        if len(first) < s.HNHDR_FAST.size or first[2] != s.HN_SIGNATURE:
+        header = heap_header(first)
+        if header is None:
             raise LtpError(
                 "heap_bad_signature", f"node {node.nid:#x}: no heap signature", node.block_offset(0)
             )
-        self.header = s.HNHDR_FAST.parse(first)
+        self.header = header
         self.client_sig = self.header.bClientSig
         self._maps: dict[int, list[int]] = {}
 
@@ -97,8 +127,8 @@ class Heap:
         if found is not None:
             return found
         block = self.blocks[index]
-        ib_hnpm = int.from_bytes(block[:2], "little")
         try:
+            ib_hnpm = int.from_bytes(block[:_IB_HNPM_END], "little")  # opens every block
             alloc = read_page_map(block, ib_hnpm)
         except ValueError as error:
             raise LtpError(
@@ -119,10 +149,11 @@ class Heap:
         """The bytes of heap item ``hid``; HID 0 is the empty value."""
         if hid == 0:
             return b""
-        if hid & 0x1F:
+        if hid & _HID_TYPE_MASK:  # not s.is_hid(hid), without a call per item
             raise LtpError("heap_bad_hid", f"node {self.node.nid:#x}: {hid:#x} is not a HID")
-        block_index = s.hid_block_index(hid, self.four_k)
-        index = s.hid_index(hid, self.four_k)
+        shift, mask, block_shift = self._hid_fields
+        block_index = hid >> block_shift
+        index = (hid >> shift) & mask
         if block_index >= len(self.blocks):
             raise LtpError(
                 "heap_bad_hid", f"node {self.node.nid:#x}: HID {hid:#x} names a missing block"
@@ -135,11 +166,11 @@ class Heap:
     def bth(self, hid: int) -> tuple[int, int, list[tuple[bytes, bytes]]]:
         """A BTree-on-heap at ``hid``: (cbKey, cbEnt, leaf records as (key, data))."""
         raw = self.item(hid)
-        if len(raw) < s.BTHHEADER_FAST.size or raw[0] != s.BTH_TYPE:  # the declaration's Const
+        header = s.BTHHEADER_FAST.parse(raw) if len(raw) >= s.BTHHEADER_FAST.size else None
+        if header is None or header.bType != s.BTH_TYPE:  # the declaration's Const
             raise LtpError("bth_bad_header", f"node {self.node.nid:#x}: bad BTH at {hid:#x}")
-        header = s.BTHHEADER_FAST.parse(raw)
         cb_key, cb_ent = header.cbKey, header.cbEnt
-        if cb_key not in (2, 4, 8, 16) or not 1 <= cb_ent <= 32:
+        if cb_key not in s.BTH_KEY_SIZES or not 1 <= cb_ent <= s.BTH_MAX_ENT:
             raise LtpError(
                 "bth_bad_header", f"node {self.node.nid:#x}: key {cb_key}, data {cb_ent}"
             )
@@ -163,7 +194,7 @@ class Heap:
             raise LtpError("bth_cycle", f"node {self.node.nid:#x}: BTH item {hid:#x} seen twice")
         seen.add(hid)
         raw = self.item(hid)
-        size = cb_key + (4 if level else cb_ent)
+        size = cb_key + (s.BTH_INDEX_DATA_SIZE if level else cb_ent)
         if len(raw) % size:
             self.node.findings.append(
                 Finding("bth_bad_record", None, f"node {self.node.nid:#x}: BTH item {hid:#x}")
@@ -178,7 +209,7 @@ class Heap:
 
     def value_bytes(self, hnid: int, findings: list[Finding]) -> bytes | None:
         """A HNID's bytes: a heap item, or the data of the owning node's subnode."""
-        if hnid & 0x1F == 0:
+        if not hnid & _HID_TYPE_MASK:  # s.is_hid, inlined: once per value
             return self.item(hnid)
         sub = self.node.subnode(hnid, findings)
         if sub is None:
@@ -211,15 +242,17 @@ def _decode_mv(base: int, raw: bytes) -> list[Any]:
         if len(raw) % size:
             raise ValueError(f"multi-valued {base:#06x}: {len(raw)} bytes")
         return [decode_fixed(base, raw[i : i + size]) for i in range(0, len(raw), size)]
-    if len(raw) < 4:
+    head = s.MV_VARIABLE_HEAD_FAST
+    if len(raw) < head.size:
         raise ValueError("multi-valued value shorter than its count")
-    count = int.from_bytes(raw[:4], "little")
-    if 4 + 4 * count > len(raw):
+    count = head.parse(raw).ulCount
+    first = head.size + s.MV_VARIABLE_ITEM_SIZE * count  # where the values start
+    if first > len(raw):
         raise ValueError(f"multi-valued count {count} overruns {len(raw)} bytes")
     offsets = list(s.MV_VARIABLE_HEADER.parse(raw).rgulDataOffsets) + [len(raw)]
     items = []
     for start, end in zip(offsets, offsets[1:], strict=False):
-        if not 4 + 4 * count <= start <= end <= len(raw):
+        if not first <= start <= end <= len(raw):
             raise ValueError("multi-valued offsets out of order")
         items.append(decode_value(base, raw[start:end]))
     return items
@@ -257,7 +290,7 @@ class LazyProps(Mapping[int, Any]):
         return value
 
     def __contains__(self, prop_id: object) -> bool:
-        return self.get(prop_id) is not None  # type: ignore[arg-type]
+        return isinstance(prop_id, int) and self.get(prop_id) is not None
 
     def __iter__(self) -> Iterator[int]:
         return (pid for pid in list(self._pc.types) if self.get(pid) is not None)
@@ -279,7 +312,7 @@ class PropertyContext:
         self.findings = node.findings
         heap = _client_heap(node, four_k, s.CLIENT_SIG_PC, "pc_wrong_client")
         cb_key, cb_ent, records = heap.bth(heap.header.hidUserRoot)
-        if (cb_key, cb_ent) != (2, 6):
+        if (cb_key, cb_ent) != (s.PC_KEY_SIZE, s.PC_DATA_SIZE):
             raise LtpError("pc_bad_bth", f"node {node.nid:#x}: PC BTH key {cb_key}, data {cb_ent}")
         self.heap = heap
         self.types: dict[int, int] = {}
@@ -309,11 +342,11 @@ class PropertyContext:
 
     def _value(self, ptype: int, hnid: int) -> Any:
         size = _FIXED.get(ptype)
-        if size is not None and size <= 4:
-            return decode_fixed(ptype, hnid.to_bytes(4, "little"))
+        if size is not None and size <= _HNID_SIZE:  # the value is dwValueHnid itself
+            return decode_fixed(ptype, hnid.to_bytes(_HNID_SIZE, "little"))
         if ptype == PropType.OBJECT:
-            raw = self.heap.item(hnid) if hnid & 0x1F == 0 else None
-            if raw is None or len(raw) < 8:
+            raw = self.heap.item(hnid) if not hnid & _HID_TYPE_MASK else None
+            if raw is None or len(raw) < _PTYPOBJECT_SIZE:
                 raise ValueError("PtypObject without its {Nid, ulSize} record")
             obj = s.PTYPOBJECT.parse(raw)
             return SubnodeRef(obj.Nid, obj.ulSize)
@@ -337,8 +370,11 @@ class TableContext:
             raise LtpError("tc_bad_info", f"node {node.nid:#x}: unreadable TCINFO") from None
         self.info = info
         self.row_size = info.rgib[s.TCI_BM]
-        self.columns = [(c.tag, c.ibData, c.cbData, c.iBit) for c in info.rgTCOLDESC]
-        for tag, ib, cb, bit in self.columns:
+        # (tag, property id, property type, ibData, cbData, iBit) of each column
+        self.columns = [
+            (c.tag, *s.tag_parts(c.tag), c.ibData, c.cbData, c.iBit) for c in info.rgTCOLDESC
+        ]
+        for tag, _, _, ib, cb, bit in self.columns:
             if ib + cb > self.row_size or bit // 8 >= self.row_size - info.rgib[s.TCI_1B]:
                 raise LtpError("tc_bad_info", f"node {node.nid:#x}: column {tag:#010x} outside row")
         self._rows: list[tuple[bytes, int]] | None = None
@@ -348,11 +384,13 @@ class TableContext:
         if not self.info.hidRowIndex:
             return []
         cb_key, cb_ent, records = self.heap.bth(self.info.hidRowIndex)
-        if cb_key != 4 or cb_ent not in (2, 4):
+        record = _TCROWIDS.get((cb_key, cb_ent))
+        if record is None:
             raise LtpError(
                 "tc_bad_row_index", f"node {self.node.nid:#x}: key {cb_key} data {cb_ent}"
             )
-        return [(int.from_bytes(k, "little"), int.from_bytes(d, "little")) for k, d in records]
+        unpack = record.struct.unpack
+        return [unpack(key + data) for key, data in records]
 
     def _matrix(self) -> list[tuple[bytes, int]]:
         """Every physical row as (block bytes, offset), rows never spanning blocks."""
@@ -362,7 +400,7 @@ class TableContext:
         size = self.row_size
         rows: list[tuple[bytes, int]] = []
         if hnid and size:
-            if hnid & 0x1F == 0:
+            if s.is_hid(hnid):
                 blocks = [self.heap.item(hnid)]
             else:
                 sub = self.node.subnode(hnid)
@@ -402,25 +440,27 @@ class TableContext:
         matrix = self._matrix()
         columns = self.columns
         if only is not None:
-            columns = [c for c in columns if c[0] >> 16 in only]
+            columns = [c for c in columns if c[1] in only]
         for row_id, row_number in self._indexed():
             block, at = matrix[row_number]
             yield row_id, self._cells(block[at : at + self.row_size], columns)
 
-    def _cells(self, row: bytes, columns: list[tuple[int, int, int, int]]) -> dict[int, Any]:
+    def _cells(
+        self, row: bytes, columns: list[tuple[int, int, int, int, int, int]]
+    ) -> dict[int, Any]:
         ceb = row[self.info.rgib[s.TCI_1B] :]
         out: dict[int, Any] = {}
-        for tag, ib, cb, bit in columns:
+        for tag, prop_id, ptype, ib, cb, bit in columns:
             if not ceb[bit // 8] & (0x80 >> (bit % 8)):
                 continue
-            ptype = tag & 0xFFFF
             cell = row[ib : ib + cb]
             try:
                 size = _FIXED.get(ptype)
-                if size is not None and size <= 8:
+                if size is not None and size <= _TC_INLINE_MAX:
                     value = decode_fixed(ptype, cell.ljust(size, b"\0"))
                 else:
-                    raw = self.heap.value_bytes(int.from_bytes(cell[:4], "little"), self.findings)
+                    hnid = int.from_bytes(cell[:_HNID_SIZE], "little")
+                    raw = self.heap.value_bytes(hnid, self.findings)
                     if raw is None:
                         continue
                     value = decode_value(ptype, raw)
@@ -429,5 +469,5 @@ class TableContext:
                     Finding("tc_bad_cell", None, f"node {self.node.nid:#x} {tag:#010x}: {error}")
                 )
                 continue
-            out[tag >> 16] = value
+            out[prop_id] = value
         return out

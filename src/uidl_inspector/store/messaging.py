@@ -39,7 +39,7 @@ class PstParts(Protocol):
 
 def table_nid(folder_nid: int, nid_type: int) -> int:
     """The NID of a folder's hierarchy, contents or associated table (§2.4.4)."""
-    return (folder_nid & ~0x1F) | nid_type
+    return s.make_nid(nid_type, s.nid_index(folder_nid))
 
 
 def props_of(node: Node, four_k: bool, findings: list[Finding]) -> PropertyContext | None:
@@ -131,7 +131,8 @@ class PstAttachment(_PropsMixin):
         return PstMessage(self.store, sub, depth=self.depth + 1)
 
 
-class PstMessage(_PropsMixin, MessageAccessors):
+# MessageAccessors only reads ``props``; here it is the PC's read-only view.
+class PstMessage(_PropsMixin, MessageAccessors):  # type: ignore[override]
     """A message (normal, associated or embedded) and its attachment table."""
 
     def __init__(
@@ -146,7 +147,7 @@ class PstMessage(_PropsMixin, MessageAccessors):
 
     @property
     def is_associated(self) -> bool:
-        return self.nid is not None and self.nid & 0x1F == s.NID_TYPE_ASSOC_MESSAGE
+        return self.nid is not None and s.nid_type(self.nid) == s.NID_TYPE_ASSOC_MESSAGE
 
     def attachments(self) -> list[PstAttachment]:
         """Attachments in attachment-table order, each opened on its subnode."""
@@ -216,7 +217,7 @@ class PstFolder(_PropsMixin):
     @property
     def is_search_folder(self) -> bool:
         """Search folders (type 0x03) hold a search contents table of other folders' items."""
-        return self.nid & 0x1F == s.NID_TYPE_SEARCH_FOLDER
+        return s.nid_type(self.nid) == s.NID_TYPE_SEARCH_FOLDER
 
     def _table(self, nid_type: int) -> TableContext | None:
         if self.is_search_folder:
@@ -278,7 +279,11 @@ class PstFolder(_PropsMixin):
             yield entry
         if self.store.check_parents:
             for entry in self.store.children_of(self.nid):
-                if entry.nid & 0x1F in kinds and entry.nid not in listed and entry.nid != self.nid:
+                if (
+                    s.nid_type(entry.nid) in kinds
+                    and entry.nid not in listed
+                    and entry.nid != self.nid
+                ):
                     self.findings.append(
                         Finding(
                             "folder_child_unlisted",

@@ -10,7 +10,7 @@ anything less is a finding and reading goes on.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -58,7 +58,7 @@ class PstStore:
         self.ndb.close()
 
     @cached_property
-    def props(self) -> dict[int, Any]:
+    def props(self) -> Mapping[int, Any]:
         """The message store's properties (NID 0x21)."""
         entry = self.ndb.node_entry(s.NID_MESSAGE_STORE)
         if entry is None:
@@ -76,14 +76,14 @@ class PstStore:
 
     def get_folder(self, nid: int) -> PstFolder | None:
         """A folder by NID, or None when absent or not a folder."""
-        if nid & 0x1F not in (s.NID_TYPE_NORMAL_FOLDER, s.NID_TYPE_SEARCH_FOLDER):
+        if s.nid_type(nid) not in (s.NID_TYPE_NORMAL_FOLDER, s.NID_TYPE_SEARCH_FOLDER):
             return None
         entry = self.ndb.node_entry(nid)
         return None if entry is None else PstFolder(self, entry)
 
     def get_message(self, nid: int) -> PstMessage | None:
         """A message (normal 0x04 or associated 0x08) by NID, or None."""
-        if nid & 0x1F not in (s.NID_TYPE_NORMAL_MESSAGE, s.NID_TYPE_ASSOC_MESSAGE):
+        if s.nid_type(nid) not in (s.NID_TYPE_NORMAL_MESSAGE, s.NID_TYPE_ASSOC_MESSAGE):
             return None
         entry = self.ndb.node_entry(nid)
         if entry is None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from uidl_inspector.schemas.encoding import decode_block
+from uidl_inspector.schemas.ndb import bid_is_internal
 from uidl_inspector.synth.ndb_writer import CRYPT, format_for
 from uidl_inspector.synth.scenarios import (
     BuiltStore,
@@ -84,7 +85,7 @@ def _blob_offset(
         handle.seek(ib)
         raw = handle.read(length)
         trailer = fmt.BLOCKTRAILER.parse(raw[-size:])
-        if trailer.bid & 2:
+        if bid_is_internal(trailer.bid):  # never encoded: holds no BLOB bytes
             continue
         at = decode_block(raw[: trailer.cb], CRYPT[encoding], trailer.bid).find(blob)
         if at >= 0:

@@ -13,23 +13,35 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from uidl_inspector.schemas.ltp import (
+    BTH_INDEX_DATA_SIZE,
     BTHHEADER,
     CLIENT_SIG_PC,
     CLIENT_SIG_TC,
     HNBITMAPHDR,
     HNHDR,
+    HNID_SIZE,
     HNPAGEHDR,
     HNPAGEMAP,
+    HNPAGEMAP_HEAD_FAST,
+    HNPAGEMAP_ITEM_SIZE,
     MAX_HEAP_ITEM,
     MV_VARIABLE_HEADER,
+    PC_DATA_SIZE,
+    PC_KEY_SIZE,
     PCBTH,
     PTYPOBJECT,
+    TC_INLINE_MAX,
     TCINFO,
     TCROWID_ANSI,
+    TCROWID_KEY_SIZE,
     TCROWID_UNICODE,
     bth_index_record,
+    hid_block_index,
+    hid_index,
+    hid_max_index,
     hnpm_first_bitmap_block,
     make_hid,
+    make_tag,
 )
 from uidl_inspector.schemas.mapi import FIXED_SIZE, MV_FLAG, PropType, encode_fixed, encode_string
 from uidl_inspector.synth.ndb_writer import FastBuild, compiled
@@ -45,7 +57,8 @@ __all__ = [
     "build_tc",
 ]
 
-_MAX_ITEMS_PER_BLOCK = 0x7FF  # hidIndex has 11 bits
+_MAX_ITEMS_PER_BLOCK = hid_max_index()  # hidIndex has 11 bits
+_PAGEMAP_HEAD, _PAGEMAP_ITEM = HNPAGEMAP_HEAD_FAST.size, HNPAGEMAP_ITEM_SIZE
 
 
 class SubnodeSink(Protocol):
@@ -72,11 +85,11 @@ _BTHHEADER = compiled(BTHHEADER)
 _PTYPOBJECT = compiled(PTYPOBJECT)
 _TCINFO = compiled(TCINFO)
 _HNHDR_SIZE, _HNPAGEHDR_SIZE, _HNBITMAPHDR_SIZE = (
-    HNHDR.sizeof(),
-    HNPAGEHDR.sizeof(),
-    HNBITMAPHDR.sizeof(),
+    int(HNHDR.sizeof()),
+    int(HNPAGEHDR.sizeof()),
+    int(HNBITMAPHDR.sizeof()),
 )
-_BTHHEADER_SIZE, _PCBTH_SIZE = BTHHEADER.sizeof(), PCBTH.sizeof()
+_BTHHEADER_SIZE, _PCBTH_SIZE = int(BTHHEADER.sizeof()), int(PCBTH.sizeof())
 _BTH_INDEX = {n: FastBuild(bth_index_record(n)).positional() for n in (2, 4, 8, 16)}
 
 
@@ -118,7 +131,9 @@ class HeapWriter:
         """Bytes left in a block once ``extra_items`` more page-map slots are counted."""
         used = self._header_size(block_index) + len(self._bodies[block_index])
         slots = len(self._ends[block_index]) + extra_items
-        return self.block_max - (used + (used & 1) + 4 + 2 * (slots + 1))
+        return self.block_max - (
+            used + used % _PAGEMAP_ITEM + _PAGEMAP_HEAD + _PAGEMAP_ITEM * (slots + 1)
+        )
 
     def alloc(self, data: bytes) -> int:
         """Store one item; return its HID."""
@@ -129,8 +144,9 @@ class HeapWriter:
         ends = self._ends[b]
         used = self._head + len(self._bodies[b]) + size
         # room for the item, 2-byte alignment, cAlloc/cFree and one more rgibAlloc slot
-        if len(ends) >= _MAX_ITEMS_PER_BLOCK or used + 1 + 4 + 2 * (len(ends) + 2) > (
-            self.block_max
+        if len(ends) >= _MAX_ITEMS_PER_BLOCK or (
+            used + _PAGEMAP_ITEM - 1 + _PAGEMAP_HEAD + _PAGEMAP_ITEM * (len(ends) + 2)
+            > self.block_max
         ):
             b += 1
             self._bodies.append(bytearray())
@@ -144,7 +160,7 @@ class HeapWriter:
 
     def replace(self, hid: int, data: bytes) -> None:
         """Overwrite an item with bytes of the same size (headers filled in late)."""
-        b, i = hid >> 16, ((hid >> 5) & 0x7FF) - 1
+        b, i = hid_block_index(hid), hid_index(hid) - 1
         ends = self._ends[b]
         start = ends[i - 1] if i else 0
         if ends[i] - start != len(data):
@@ -161,7 +177,7 @@ class HeapWriter:
         for b, body in enumerate(self._bodies):
             head_size = self._header_size(b)
             ib_hnpm = head_size + len(body)
-            ib_hnpm += ib_hnpm & 1
+            ib_hnpm += ib_hnpm % _PAGEMAP_ITEM  # the page map is WORD-aligned
             offsets = [head_size] + [head_size + e for e in self._ends[b]]
             pagemap = _HNPAGEMAP.build(
                 {"cAlloc": len(offsets) - 1, "cFree": 0, "rgibAlloc": offsets}
@@ -221,7 +237,7 @@ def build_bth(
                 raise ValueError(f"{len(records)} records need more than {max_levels} BTH levels")
             keys = [g[0][:cb_key] for g in groups]
             level_recs = [index_rec(k, h) for k, h in zip(keys, hids, strict=True)]
-            per = MAX_HEAP_ITEM // (cb_key + 4)
+            per = MAX_HEAP_ITEM // (cb_key + BTH_INDEX_DATA_SIZE)
             groups = [level_recs[i : i + per] for i in range(0, len(level_recs), per)]
             hids = [heap.alloc(b"".join(g)) for g in groups]
         root = hids[0]
@@ -234,12 +250,12 @@ def build_bth(
 
 # -- property values ---------------------------------------------------------------
 
-_FIXED = {t: n for t, n in FIXED_SIZE.items() if n <= 8}  # stored in the cell or HNID itself
+_FIXED = {t: n for t, n in FIXED_SIZE.items() if n <= TC_INLINE_MAX}  # in the cell itself
 
 
 def cell_size(ptype: int) -> int:
     """Bytes of a TC cell: the value itself up to 8 bytes, else a 4-byte HNID."""
-    return _FIXED.get(ptype, 4)
+    return _FIXED.get(ptype, HNID_SIZE)
 
 
 def value_size(ptype: int, value: Any) -> int:
@@ -275,9 +291,8 @@ def encode_value(ptype: int, value: Any) -> bytes:
         for it in items:
             offsets.append(pos)
             pos += len(it)
-        return MV_VARIABLE_HEADER.build(
-            {"ulCount": len(items), "rgulDataOffsets": offsets}
-        ) + b"".join(items)
+        head = MV_VARIABLE_HEADER.build({"ulCount": len(items), "rgulDataOffsets": offsets})
+        return bytes(head) + b"".join(items)
     raise ValueError(f"property type {ptype:#06x} is not supported by the writer")
 
 
@@ -308,8 +323,8 @@ def build_pc(
         if ptype == PropType.OBJECT:
             nid, size = value
             hnid = heap.alloc(_PTYPOBJECT.build({"Nid": nid, "ulSize": size}))
-        elif ptype in _FIXED and cell_size(ptype) <= 4:
-            hnid = int.from_bytes(encode_fixed(ptype, value).ljust(4, b"\0"), "little")
+        elif ptype in _FIXED and cell_size(ptype) <= HNID_SIZE:
+            hnid = int.from_bytes(encode_fixed(ptype, value).ljust(HNID_SIZE, b"\0"), "little")
         elif ptype in FIXED_SIZE:
             hnid = heap.alloc(encode_value(ptype, value))
         else:
@@ -319,7 +334,10 @@ def build_pc(
         raise ValueError(f"{len(records)} properties do not fit a one-level PC BTH")
     root = heap.alloc(b"".join(records)) if records else 0
     heap.replace(
-        header_hid, _BTHHEADER.build({"cbKey": 2, "cbEnt": 6, "bIdxLevels": 0, "hidRoot": root})
+        header_hid,
+        _BTHHEADER.build(
+            {"cbKey": PC_KEY_SIZE, "cbEnt": PC_DATA_SIZE, "bIdxLevels": 0, "hidRoot": root}
+        ),
     )
     heap.user_root = header_hid
     return heap.blocks()
@@ -360,7 +378,7 @@ class _RowLayout:
 
     def coldescs(self) -> list[dict[str, int]]:
         descs = [
-            {"tag": (c[0] << 16) | c[1], "ibData": ib, "cbData": cb, "iBit": bit}
+            {"tag": make_tag(*c), "ibData": ib, "cbData": cb, "iBit": bit}
             for c, ib, cb, bit in self.cells
         ]
         return sorted(descs, key=lambda d: d["tag"])
@@ -394,7 +412,10 @@ def build_tc(
     rowid = _TCROWID[unicode]
     recs = [rowid(row_ids[i], i) for i in sorted(range(len(row_ids)), key=row_ids.__getitem__)]
     index_hid = build_bth(
-        heap, 4, (TCROWID_UNICODE if unicode else TCROWID_ANSI).sizeof() - 4, recs
+        heap,
+        TCROWID_KEY_SIZE,
+        (TCROWID_UNICODE if unicode else TCROWID_ANSI).sizeof() - TCROWID_KEY_SIZE,
+        recs,
     )
     del recs
     hnid_rows = 0
@@ -411,15 +432,17 @@ def build_tc(
 
 
 def _tcinfo(layout: _RowLayout, index_hid: int, hnid_rows: int) -> bytes:
-    return _TCINFO.build(
-        {
-            "cCols": layout.n_cols,
-            "rgib": layout.rgib,
-            "hidRowIndex": index_hid,
-            "hnidRows": hnid_rows,
-            "hidIndex": 0,
-            "rgTCOLDESC": layout.coldescs(),
-        }
+    return bytes(
+        _TCINFO.build(
+            {
+                "cCols": layout.n_cols,
+                "rgib": layout.rgib,
+                "hidRowIndex": index_hid,
+                "hnidRows": hnid_rows,
+                "hidIndex": 0,
+                "rgTCOLDESC": layout.coldescs(),
+            }
+        )
     )
 
 
@@ -445,9 +468,8 @@ def _row_bytes(
         if ptype in _FIXED:
             row[ib : ib + cb] = encode_fixed(ptype, value)
         else:
-            row[ib : ib + 4] = _variable_hnid(heap, encode_value(ptype, value), sink).to_bytes(
-                4, "little"
-            )
+            hnid = _variable_hnid(heap, encode_value(ptype, value), sink)
+            row[ib : ib + HNID_SIZE] = hnid.to_bytes(HNID_SIZE, "little")
         ceb[bit // 8] |= 0x80 >> (bit % 8)
     row[layout.ceb_at :] = ceb
     return bytes(row)

@@ -19,26 +19,33 @@ from construct import Struct
 from uidl_inspector.schemas.encoding import CRYPT_NONE, compute_sig, crc32, encode_block
 from uidl_inspector.schemas.ndb import (
     CLIENT_PST,
+    FIRST_AMAP,
     FORMATS,
+    HEADER_SENTINEL,
     PTYPE_AMAP,
     PTYPE_BBT,
     PTYPE_NBT,
     PTYPE_PMAP,
+    UNICODE,
     FastRecord,
     NdbFormat,
+    block_size,
+    field_size,
     header_crc_full,
     header_crc_partial,
+    make_bid,
     page_crc,
 )
 
 __all__ = ["NdbWriter", "FastBuild", "compiled", "AMAP_RANGE", "FIRST_AMAP", "format_for"]
 
-FIRST_AMAP = 0x4400
-PAGE = 512
-AMAP_RANGE = 496 * 8 * 64  # bytes one AMap page describes (253,952)
-PMAP_EVERY = 8  # one PMap per 8 AMaps, at the AMap's offset + 512
-MAX_BLOCK = 8192
-MAX_CREF = 0xFFFF
+# The written variants (ANSI, Unicode) share their page size, block alignment and AMap reach.
+PAGE = UNICODE.page_size
+ALIGN = UNICODE.block_align  # also the bytes one AMap bit stands for
+AMAP_RANGE = UNICODE.amap_range  # bytes one AMap page describes (253,952)
+PMAP_EVERY = 8  # one PMap per 8 AMaps, on the page after the AMap
+MAX_BLOCK = UNICODE.max_block_size
+MAX_CREF = (1 << 8 * field_size(UNICODE.BBTENTRY, "cRef")) - 1  # a WORD: 65,535
 CRYPT = {"none": 0, "permute": 1, "cyclic": 2}
 
 
@@ -63,8 +70,10 @@ class NdbWriter:
         if encoding not in CRYPT:
             raise ValueError(f"unknown block encoding {encoding!r} (none, permute or cyclic)")
         self.fmt = fmt = format_for(variant)
+        if (fmt.page_size, fmt.block_align, fmt.amap_range) != (PAGE, ALIGN, AMAP_RANGE):
+            raise AssertionError(f"{variant}: page layout differs from the writer's")
         self.block_max = fmt.max_block_data
-        self.x_max = (self.block_max - 8) // fmt.bid_size
+        self.x_max = (self.block_max - fmt.xblock_header_size) // fmt.bid_size
         self.sl_max = (self.block_max - fmt.internal_header_size) // fmt.SLENTRY.sizeof()
         self.si_max = (self.block_max - fmt.internal_header_size) // fmt.SIENTRY.sizeof()
         self._pages = _BtPageBuilder(fmt)
@@ -80,7 +89,7 @@ class NdbWriter:
         self._bbt_at: dict[int, int] = {}  # shared bid -> index in the BBT columns
         self._nbt = (array("Q"), array("Q"), array("Q"), array("Q"))  # nid, data, sub, parent
         self._shared: dict[object, int] = {}
-        self._slots = bytearray()  # one byte per 64 bytes from FIRST_AMAP: b"1" allocated
+        self._slots = bytearray()  # one byte per ALIGN bytes from FIRST_AMAP: b"1" allocated
         self._trailer = _block_trailer(fmt)
         self._zero = bytes(MAX_BLOCK)
 
@@ -112,7 +121,7 @@ class NdbWriter:
         self._end = ib + len(data)
 
     def new_bid(self, internal: bool) -> int:
-        bid = (self._next_block << 2) | (2 if internal else 0)
+        bid = make_bid(self._next_block, internal)
         self._next_block += 1
         return bid
 
@@ -135,8 +144,8 @@ class NdbWriter:
         bid = self.new_bid(internal)
         stored = payload if internal else self._encode(payload, bid)
         cb = len(stored)
-        size = _roundup(cb + self.fmt.block_trailer_size, 64)
-        ib = self._alloc(size, 64)
+        size = block_size(self.fmt, cb)
+        ib = self._alloc(size, ALIGN)
         trailer = self._trailer(cb, compute_sig(ib, bid), crc32(stored), bid)
         pad = size - cb - len(trailer)
         self._write_at(ib, stored + self._zero[:pad] + trailer)
@@ -176,15 +185,15 @@ class NdbWriter:
         if not chunks:
             return 0
         # a shared block belongs to no single message: keep it out of their block ranges
-        kw = {"orphan": orphan, "ranges": None if share is not None else ranges}
-        bids = [self.write_block(c, **kw) for c in chunks]
+        kept = None if share is not None else ranges
+        bids = [self.write_block(c, orphan=orphan, ranges=kept) for c in chunks]
         if len(bids) == 1:
             root = bids[0]
         else:
             total = sum(len(c) for c in chunks)
             xm = self.x_max
             if len(bids) <= xm:
-                root = self._xblock(1, bids, total, **kw)
+                root = self._xblock(1, bids, total, orphan, kept)
             else:
                 groups = [bids[i : i + xm] for i in range(0, len(bids), xm)]
                 if len(groups) > xm:
@@ -194,16 +203,25 @@ class NdbWriter:
                 for g in groups:
                     sizes.append(sum(len(c) for c in chunks[start : start + len(g)]))
                     start += len(g)
-                xbids = [self._xblock(1, g, s, **kw) for g, s in zip(groups, sizes, strict=True)]
-                root = self._xblock(2, xbids, total, **kw)
+                xbids = [
+                    self._xblock(1, g, s, orphan, kept) for g, s in zip(groups, sizes, strict=True)
+                ]
+                root = self._xblock(2, xbids, total, orphan, kept)
         if share is not None and not orphan:
             self._shared[share] = root
             self._bbt_at[root] = len(self._bbt[0]) - 1
         return root
 
-    def _xblock(self, level: int, bids: list[int], total: int, **kw: object) -> int:
+    def _xblock(
+        self,
+        level: int,
+        bids: list[int],
+        total: int,
+        orphan: bool,
+        ranges: list[tuple[int, int]] | None,
+    ) -> int:
         payload = _xblock_payload(self.fmt, level, bids, total)
-        return self.write_block(payload, internal=True, **kw)  # type: ignore[arg-type]
+        return self.write_block(payload, internal=True, orphan=orphan, ranges=ranges)
 
     def add_subnodes(
         self,
@@ -220,16 +238,18 @@ class NdbWriter:
         if not entries:
             return 0
         entries = sorted(entries)
-        kw = {"orphan": orphan, "ranges": ranges}
         sm = self.sl_max
         leaves = [entries[i : i + sm] for i in range(0, len(entries), sm)]
-        leaf_bids = [self.write_block(_slblock(self.fmt, g), internal=True, **kw) for g in leaves]
+        leaf_bids = [
+            self.write_block(_slblock(self.fmt, g), internal=True, orphan=orphan, ranges=ranges)
+            for g in leaves
+        ]
         if len(leaf_bids) == 1:
             return leaf_bids[0]
         if len(leaf_bids) > self.si_max:
             raise ValueError("too many subnodes for a two-level subnode tree")
         si = [(g[0][0], b) for g, b in zip(leaves, leaf_bids, strict=True)]
-        return self.write_block(_siblock(self.fmt, si), internal=True, **kw)
+        return self.write_block(_siblock(self.fmt, si), internal=True, orphan=orphan, ranges=ranges)
 
     def add_node(self, nid: int, bid_data: int, bid_sub: int, nid_parent: int) -> None:
         """Register a node in the NBT."""
@@ -240,8 +260,8 @@ class NdbWriter:
 
     def _mark(self, ib: int, size: int) -> None:
         """Mark [ib, ib + size) allocated for the AMaps."""
-        a = (ib - FIRST_AMAP) // 64
-        n = size // 64
+        a = (ib - FIRST_AMAP) // ALIGN
+        n = size // ALIGN
         if len(self._slots) < a + n:
             self._slots.extend(b"0" * (a + n - len(self._slots)))
         self._slots[a : a + n] = b"1" * n
@@ -252,7 +272,7 @@ class NdbWriter:
         entries: _Rows | list[tuple[int, ...]] = leaf
         while True:
             per = self._pages.capacity(ptype, level)
-            refs = []
+            refs: list[tuple[int, ...]] = []
             for start in range(0, max(len(entries), 1), per):
                 g = entries[start : start + per]
                 ib = self._alloc(PAGE, PAGE)
@@ -285,15 +305,15 @@ class NdbWriter:
         if not self.fmt.wide and eof > 0x7FFFFFFF:
             raise ValueError("an ANSI PST cannot exceed 2 GB")
         slots = self._slots
-        slots.extend(b"0" * (n_amaps * (AMAP_RANGE // 64) - len(slots)))
+        per = AMAP_RANGE // ALIGN  # AMap bits per page
+        slots.extend(b"0" * (n_amaps * per - len(slots)))
         for k in range(n_amaps):
-            base = (self._reserved_end(k) - FIRST_AMAP - k * AMAP_RANGE) // 64
-            a = k * (AMAP_RANGE // 64)
+            base = (self._reserved_end(k) - FIRST_AMAP - k * AMAP_RANGE) // ALIGN
+            a = k * per
             slots[a : a + base] = b"1" * base
-        free = slots.count(b"0") * 64
+        free = slots.count(b"0") * ALIGN
         if self._end < eof:
             self._write_at(eof - 1, b"\0")
-        per = AMAP_RANGE // 64
         for k in range(n_amaps):
             ib = FIRST_AMAP + k * AMAP_RANGE
             bits = int(slots[k * per : (k + 1) * per], 2).to_bytes(per // 8, "big")
@@ -304,7 +324,7 @@ class NdbWriter:
                 self._out.write(_map_page(self.fmt, PTYPE_PMAP, b"\xff" * len(bits), ib + PAGE))
         header = _header(
             self.fmt,
-            bid_next_b=self._next_block << 2,
+            bid_next_b=make_bid(self._next_block, False),
             bid_next_p=self._next_page,
             dw_unique=dw_unique,
             rgnid=rgnid,
@@ -324,7 +344,7 @@ class NdbWriter:
 class _Rows:
     """Entries of a B-tree level read from integer columns in a given order (sliceable)."""
 
-    def __init__(self, columns: tuple[array, ...], order: Sequence[int]) -> None:
+    def __init__(self, columns: tuple[array[int], ...], order: Sequence[int]) -> None:
         self.columns = columns
         self.order = order
 
@@ -349,7 +369,7 @@ class FastBuild:
     def __init__(self, declaration: Struct) -> None:
         fast = FastRecord(declaration)
         self.declaration = declaration
-        self.fields = fast.tuple_type._fields
+        self.fields = fast.fields
         self.size = fast.size
         self._pack = fast.struct.pack
         codes = fast.struct.format.lstrip("<")
@@ -392,17 +412,17 @@ def compiled(declaration: Struct) -> Any:
 
 def _xblock_payload(fmt: NdbFormat, level: int, bids: list[int], total: int) -> bytes:
     decl = fmt.XBLOCK if level == 1 else fmt.XXBLOCK
-    return compiled(decl).build({"cEnt": len(bids), "lcbTotal": total, "rgbid": bids})
+    return bytes(compiled(decl).build({"cEnt": len(bids), "lcbTotal": total, "rgbid": bids}))
 
 
 def _slblock(fmt: NdbFormat, entries: list[tuple[int, int, int]]) -> bytes:
     rows = [{"nid": n, "bidData": d, "bidSub": s} for n, d, s in entries]
-    return compiled(fmt.SLBLOCK).build({"cEnt": len(rows), "rgentries": rows})
+    return bytes(compiled(fmt.SLBLOCK).build({"cEnt": len(rows), "rgentries": rows}))
 
 
 def _siblock(fmt: NdbFormat, entries: list[tuple[int, int]]) -> bytes:
     rows = [{"nid": n, "bid": b} for n, b in entries]
-    return fmt.SIBLOCK.build({"cEnt": len(rows), "rgentries": rows})
+    return bytes(fmt.SIBLOCK.build({"cEnt": len(rows), "rgentries": rows}))
 
 
 def _trailer(ptype: int, sig: int, bid: int, crc: int = 0) -> dict[str, int]:
@@ -413,7 +433,7 @@ def _with_page_crc(fmt: NdbFormat, decl: Struct, fields: dict[str, object]) -> b
     """Build a page twice: the trailer's dwCRC covers the bytes before it."""
     raw = decl.build(fields)
     fields["pageTrailer"]["dwCRC"] = page_crc(fmt, raw)  # type: ignore[index]
-    return decl.build(fields)
+    return bytes(decl.build(fields))
 
 
 def _map_page(fmt: NdbFormat, ptype: int, bits: bytes, ib: int) -> bytes:
@@ -433,8 +453,8 @@ class _BtPageBuilder:
 
     def entry_size(self, ptype: int, level: int) -> int:
         if level:
-            return self.fmt.BTENTRY.sizeof()
-        return (self.fmt.NBTENTRY if ptype == PTYPE_NBT else self.fmt.BBTENTRY).sizeof()
+            return int(self.fmt.BTENTRY.sizeof())
+        return int((self.fmt.NBTENTRY if ptype == PTYPE_NBT else self.fmt.BBTENTRY).sizeof())
 
     def capacity(self, ptype: int, level: int) -> int:
         return self.fmt.btentries_size // self.entry_size(ptype, level)
@@ -478,7 +498,7 @@ def _header(
     fields: dict[str, object] = {
         "dwCRCPartial": 0,
         "wMagicClient": CLIENT_PST,
-        "wVer": 23 if fmt.wide else 14,
+        "wVer": fmt.wver,
         "wVerClient": 19,
         "bPlatformCreate": 1,
         "bPlatformAccess": 1,
@@ -495,7 +515,7 @@ def _header(
             "BREFBBT": {"bid": bbt[0], "ib": bbt[1]},
             "fAMapValid": 2,
         },
-        "bSentinel": 0x80,
+        "bSentinel": HEADER_SENTINEL,
         "bCryptMethod": crypt,
     }
     if fmt.wide:
@@ -504,4 +524,4 @@ def _header(
     fields["dwCRCPartial"] = header_crc_partial(raw)
     if fmt.wide:
         fields["dwCRCFull"] = header_crc_full(raw)
-    return fmt.HEADER.build(fields)
+    return bytes(fmt.HEADER.build(fields))

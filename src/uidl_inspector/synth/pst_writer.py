@@ -25,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from uidl_inspector.schemas import ndb as s
 from uidl_inspector.schemas.encoding import crc32
 from uidl_inspector.schemas.ltp import NAMEID
 from uidl_inspector.schemas.mapi import AttachMethod, PropId, PropType
@@ -133,10 +134,12 @@ class StoreSpec:
 NID_IPM_SUBTREE = 0x8022
 NID_SEARCH_ROOT = 0x8042
 NID_DELETED_ITEMS = 0x8062
-TYPE_FOLDER, TYPE_MESSAGE, TYPE_ATTACHMENT, TYPE_ASSOC = 0x02, 0x04, 0x05, 0x08
-TYPE_HIERARCHY, TYPE_CONTENTS, TYPE_ASSOC_CONTENTS, TYPE_LTP = 0x0D, 0x0E, 0x0F, 0x1F
-SUBNODE_ATTACHMENTS = 0x671
-SUBNODE_RECIPIENTS = 0x692
+TYPE_FOLDER, TYPE_MESSAGE = s.NID_TYPE_NORMAL_FOLDER, s.NID_TYPE_NORMAL_MESSAGE
+TYPE_ATTACHMENT, TYPE_ASSOC = s.NID_TYPE_ATTACHMENT, s.NID_TYPE_ASSOC_MESSAGE
+TYPE_HIERARCHY, TYPE_CONTENTS = s.NID_TYPE_HIERARCHY_TABLE, s.NID_TYPE_CONTENTS_TABLE
+TYPE_ASSOC_CONTENTS, TYPE_LTP = s.NID_TYPE_ASSOC_CONTENTS_TABLE, s.NID_TYPE_LTP
+SUBNODE_ATTACHMENTS = NID_ATTACHMENT_TABLE
+SUBNODE_RECIPIENTS = NID_RECIPIENT_TABLE
 MSGFLAG_READ, MSGFLAG_HASATTACH, MSGFLAG_ASSOCIATED = 0x01, 0x10, 0x40
 PS_PUBLIC_STRINGS_INDEX = 2
 PSETID_COMMON = bytes.fromhex("0820060000000000c000000000000046")  # {00062008-...-46}
@@ -420,12 +423,13 @@ class _StoreWriter:
             key = crc32(name) if n else pid
             bucket = (key ^ ((g << 1) | int(n))) % NAMEID_BUCKETS
             buckets[bucket] = buckets.get(bucket, b"") + rec
-        props = [
+        props: list[tuple[int, int, Any]] = [
             (0x0001, PropType.INT32, NAMEID_BUCKETS),
             (0x0002, PropType.BINARY, PSETID_COMMON),
             (0x0003, PropType.BINARY, b"".join(raw)),
             (0x0004, PropType.BINARY, strings),
-        ] + [(0x1000 + b, PropType.BINARY, v) for b, v in sorted(buckets.items())]
+        ]
+        props += [(0x1000 + b, PropType.BINARY, v) for b, v in sorted(buckets.items())]
         subs = _Subnodes(self.ndb, False, None)
         self.put_node(NID_NAME_TO_ID_MAP, self.pc(props, subs), subs, 0)
 
@@ -496,7 +500,7 @@ class _StoreWriter:
         *,
         empty: bool = False,
     ) -> None:
-        nid = (folder & ~0x1F) | ttype
+        nid = make_nid(ttype, nid_index(folder))
         subs = _Subnodes(self.ndb, False, None)
         blocks = self.tc(cols, rows, subs)
         share = ("empty-table", ttype) if empty else None
