@@ -15,7 +15,7 @@ from uidl_inspector.history import build_blob, make_tag, parse_blob
 from uidl_inspector.pipeline import hidden_evidence, scan_evidence
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.csv_report import csv_rows, to_csv
-from uidl_inspector.report.json_report import _default, to_json
+from uidl_inspector.report.json_report import _column_items, _default, to_json
 from uidl_inspector.report.model import Report, Source
 
 INPUTS = {
@@ -89,6 +89,29 @@ def test_batched_entries_equal_entry_to_dict() -> None:
     batches = list(history.entry_dicts(size=999))
     assert [len(b) for b in batches][:2] == [999, 999]
     assert [d for b in batches for d in b] == [e.to_dict() for e in history.entries]
+
+
+def test_clean_history_joined_from_columns_is_the_standard_encoders() -> None:
+    """A clean BLOB's entries are written from columns (no dict per entry); across batch
+    ends, and with UIDs whose escapes unescape to quotes and backslashes, the text is the
+    standard encoder's."""
+    blob = build_blob(
+        [
+            make_tag("+-&"[i % 3], " hb"[i % 3], f"20{i % 90 + 10:02d}0228235959", uid)
+            for i in range(9_000)
+            for uid in [f"u{i}" if i % 4 else f'q"{i}\\b/{{~}}']
+        ]
+    )
+    history = parse_blob(blob)
+    assert not history.anomalies
+    batches = list(history.entry_columns() or ())
+    assert [len(b.columns["uid"]) for b in batches] == [4096, 4096, 808]
+    assert all(_column_items(b) is not None for b in batches)  # no fallback to dicts
+    report = Report()
+    report.histories.append(HistoryRecord("clean", history, blob))
+    text = to_json(report)
+    assert '"uid": "q\\"0\\\\b/{~}"' in text
+    assert text == reference(report)
 
 
 def test_csv_stream_is_the_rows_written_at_once() -> None:

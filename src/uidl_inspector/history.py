@@ -50,6 +50,7 @@ from uidl_inspector.schemas.popblob import (
 __all__ = [
     "ANOMALY_CODES",
     "Entry",
+    "EntryColumns",
     "PopHistory",
     "parse_blob",
     "build_blob",
@@ -228,6 +229,26 @@ class PopHistory:
                 yield entries.dicts(start, start + size)
             else:
                 yield [e.to_dict() for e in entries[start : start + size]]
+
+    def entry_columns(self, size: int = ENTRY_BATCH) -> Iterator[EntryColumns] | None:
+        """Every entry in batches of ``size`` as :class:`EntryColumns`, or None unless the
+        BLOB has no anomaly (then every tag is clean, so only some fields differ from entry
+        to entry): what a writer formats a batch at a time without a dict per entry."""
+        entries = self.entries
+        if not isinstance(entries, _LazyEntries):
+            return None
+        return (entries.columns(a, a + size) for a in range(0, len(entries), size))
+
+
+@dataclass(frozen=True)
+class EntryColumns:
+    """A batch of clean entries: ``first`` is the first one's ``to_dict``; ``columns``
+    holds, in ``to_dict``'s key order, each field that differs between entries as one list
+    of its values' ASCII text (numbers in decimal, text as is, UIDs unescaped); every other
+    field of every entry equals ``first``'s."""
+
+    first: dict[str, Any]
+    columns: dict[str, list[bytes]]
 
 
 # --- UIDs --------------------------------------------------------------------------------
@@ -554,6 +575,33 @@ class _LazyEntries(Sequence[Entry]):
                 }
             )
         return out
+
+    def columns(self, start: int, stop: int) -> EntryColumns:
+        """Entries ``start:stop`` as :class:`EntryColumns`, each field's list made in one
+        pass over the tags (the fields and values of :meth:`dicts`)."""
+        raws, offsets = self._tags.raws[start:stop], self._tags.offsets[start:stop]
+        ops = {char: name.encode("ascii") for char, name in OPERATIONS.items()}
+        cts = {char: name.encode("ascii") for char, name in CONTENTS.items()}
+        ts = [raw[_TS] for raw in raws]
+        uids = [raw[_UID] for raw in raws]
+        return EntryColumns(
+            self.dicts(start, start + 1)[0] if raws else {},
+            {
+                "index": list(map(b"%d".__mod__, range(start, start + len(raws)))),
+                "offset": list(map(b"%d".__mod__, offsets)),
+                "operation": [ops[raw[_OP]] for raw in raws],
+                "content": [cts[raw[_CT]] for raw in raws],
+                "timestamp": [
+                    b"%s-%s-%sT%s:%s:%s" % (t[:4], t[4:6], t[6:8], t[8:10], t[10:12], t[12:])
+                    for t in ts
+                ],
+                "raw_timestamp": ts,
+                "raw_uid": uids,
+                "uid": [_ESCAPE.sub(_escaped_byte, u) if b"$" in u else u for u in uids],
+                "raw_operation": [raw[_OP] for raw in raws],
+                "raw_content": [raw[_CT] for raw in raws],
+            },
+        )
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):

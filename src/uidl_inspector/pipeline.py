@@ -16,10 +16,9 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from uidl_inspector import workers
-from uidl_inspector.audit import Inventory, ServerListing, run_audit, take_inventory
 from uidl_inspector.exceptions import DEBUG_ENV, NotAStoreError, UidlInspectorError, debugging
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import parse_blob
@@ -34,7 +33,7 @@ from uidl_inspector.locate import (
 )
 from uidl_inspector.logs import codes_summary, log_findings, step
 from uidl_inspector.records import HistoryRecord
-from uidl_inspector.report.model import Report, Source, hash_file, source_path
+from uidl_inspector.report.model import Report, Source, hash_file, of_total, source_path
 from uidl_inspector.schemas.mapi import PropId
 from uidl_inspector.store.detect import Evidence, EvidenceFile, open_evidence, walk_inputs
 from uidl_inspector.store.image import (
@@ -45,6 +44,9 @@ from uidl_inspector.store.image import (
     open_path_spec,
     segments,
 )
+
+if TYPE_CHECKING:  # the audit is imported where it runs: a scan does not need it
+    from uidl_inspector.audit import Inventory, ServerListing
 
 __all__ = ["ScanOutcome", "scan_evidence", "hidden_evidence", "open_source", "audit_report"]
 
@@ -110,9 +112,7 @@ def _read_one(
                 {"source": source, **c.to_dict()} for c in result.candidates
             )
             if recover and getattr(evidence.store, "ndb", None) is not None:
-                if progress is not None:
-                    progress(f"{source}: looking for earlier histories in free space")
-                findings += _recover(evidence.store.ndb, source, report)
+                findings += _recover(evidence.store.ndb, source, report, progress)
             if verify:
                 rows, _ = hidden_inventory(evidence.store)
                 if opener is None:
@@ -154,17 +154,24 @@ def _read_one(
     return extra
 
 
-def _recover(ndb: Any, source: str, report: Report) -> list[Finding]:
+def _recover(
+    ndb: Any, source: str, report: Report, progress: Callable[[Any], None] | None = None
+) -> list[Finding]:
     """Recovery adds to the report; a failure of it costs a finding, never the live results."""
     from uidl_inspector.recover import recover_store
 
+    what = f"{source}: looking for earlier histories in free space"
+    tell = None
+    if progress is not None:
+        progress(what)
+        tell = lambda done, total: progress(f"{what}, {of_total(done, total)}")  # noqa: E731
     try:
         subjects = [
             m.get("subject") or ""
             for m in report.extra.get("message_managers", [])
             if m.get("source") == source
         ]
-        items, notes = recover_store(ndb, source, report.histories, subjects)
+        items, notes = recover_store(ndb, source, report.histories, subjects, tell)
     except (UidlInspectorError, OSError, ValueError, IndexError) as exc:
         if debugging():
             raise
@@ -181,21 +188,24 @@ def _scan_one(
     progress: Callable[[Any], None] | None,
     recover: bool = True,
 ) -> None:
-    """One loose file. It is hashed on a thread of its own while it is read: hashlib lets
-    go of the GIL, so the hashes cost little more than the read they need anyway."""
+    """One loose file, hashed while it is read."""
+    read = functools.partial(
+        _read_one, item.path, item.kind or "unknown", outcome.report, deep, verify, progress
+    )
+    outcome.report.sources.append(_hashed_while(item, lambda: read(recover=recover), progress))
+
+
+def _hashed_while(
+    item: EvidenceFile, read: Callable[[], dict[str, Any]], progress: Callable[[Any], None] | None
+) -> Source:
+    """The Source of a loose file, read by ``read`` (which gives the Source's other
+    fields) while the file is hashed on a thread of its own: hashlib lets go of the GIL,
+    so the hashes cost little more than the read they need anyway."""
     with ThreadPoolExecutor(1, thread_name_prefix="hash") as hasher:
         digests = hasher.submit(hash_file, item.path, progress=progress)
-        extra = _read_one(
-            item.path,
-            item.kind or "unknown",
-            outcome.report,
-            deep,
-            verify,
-            progress,
-            recover=recover,
-        )
+        extra = read()
         source = Source(str(item.path), item.kind or "unknown", *digests.result(), **extra)
-    outcome.report.sources.append(source.logged())
+    return source.logged()
 
 
 # Reads one store into the report: (name, kind, opener) -> the Source's fields it learnt.
@@ -435,8 +445,8 @@ def _hidden_handle(
             ("pst", "ost"),
         )
         return
-    extra = _hidden_read(report, item.path, item.kind or "unknown")
-    report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
+    read = functools.partial(_hidden_read, report, item.path, item.kind or "unknown")
+    report.sources.append(_hashed_while(item, read, progress))
 
 
 def _each_input(
@@ -572,6 +582,8 @@ def audit_report(
     Scanning and inventories run one input per worker (``jobs``, or a Dask ``scheduler``);
     the audit itself, across all stores, runs here. ``progress`` is the scan's,
     ``reading`` the inventory's (``count, total``; told only when inventories run here)."""
+    from uidl_inspector.audit import run_audit
+
     with step(log, "scan"):
         outcome = scan_evidence(
             paths, progress=progress, recover=recover, images=images, jobs=jobs, scheduler=scheduler
@@ -625,6 +637,8 @@ def audit_report(
 
 def _inventory(source: Source, reading: Any = None) -> Inventory | str:
     """One store's inventory, or why it could not be taken (run by a worker)."""
+    from uidl_inspector.audit import take_inventory
+
     try:
         with step(log, f"inventory {source.path}"), open_source(source) as evidence:
             return take_inventory(evidence.store, source.path, reading)

@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.text import Text
 
 from uidl_inspector import __version__
-from uidl_inspector.audit import read_server_listing
 from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
@@ -261,6 +260,8 @@ def audit(
             f"demo: auditing the bundled demo evidence {found} with the server "
             f"listing {', '.join(listing_args) or '(none)'}; give a PATH to audit your own"
         )
+    from uidl_inspector.audit import read_server_listing
+
     listings = []
     for value in listing_args:
         account, path = parse_listing_option(value)

@@ -13,6 +13,7 @@ their histories are the live ones.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from uidl_inspector.findings import Finding
@@ -282,12 +283,16 @@ def _keep(block: Block, data: bytes) -> bool:
 
 
 def find_in_store(
-    ndb: NdbFile, space: StoreSpace | None = None
+    ndb: NdbFile,
+    space: StoreSpace | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Found], list[Surviving], list[Finding]]:
     """Every run of tags in the store's unreferenced space, decoded as the store encodes.
 
     Returns the finds, the surviving blocks that may belong to a deleted message (property
     contexts and subnode lists, decoded), and the findings about the allocation maps.
+    ``progress`` gets the bytes of unreferenced space read so far and their total (told
+    at most once per MiB: a large store has tens of thousands of gaps).
     """
     space = space or StoreSpace(ndb)
     method = ndb.crypt_method
@@ -309,7 +314,13 @@ def find_in_store(
             )
             kept.append((block, decoded, place))
 
-    for start, end in space.gaps():
+    gaps = space.gaps()
+    total, done, told = sum(end - start for start, end in gaps), 0, -1
+    for start, end in gaps:
+        if progress is not None and done >> 20 != told:
+            told = done >> 20
+            progress(done, total)
+        done += end - start
         blocks = space.blocks(start, end)
         if method == CRYPT_CYCLIC:  # each block decodes with its own bid: trailer needed
             for block in blocks:
@@ -355,4 +366,6 @@ def find_in_store(
                     account_near(plain[lo - start : hi - start]),
                 )
             )
+    if progress is not None:
+        progress(total, total)
     return out, kept, space.findings
