@@ -47,7 +47,7 @@ def make_blob(n: int = TAGS, seed: int = 2012) -> bytes:
 def baseline(data: bytes) -> list[tuple[bytes, ...]]:
     count = int.from_bytes(data[2:4], "little")
     match = BASELINE_TAG.fullmatch
-    return [match(tag).groups() for tag in data[4:].split(b"\0")[:count]]
+    return [m.groups() for tag in data[4:].split(b"\0")[:count] if (m := match(tag)) is not None]
 
 
 def baseline_json(data: bytes) -> bytes:

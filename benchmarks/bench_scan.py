@@ -86,7 +86,7 @@ def _scan(path: str) -> int:
 
 
 def _pypff(path: str) -> int:
-    import pypff
+    import pypff  # type: ignore[import-not-found]  # libpff's binding ships no stubs
 
     handle = pypff.file()
     handle.open(path)
@@ -112,7 +112,7 @@ def _peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _child(task: str, path: str, queue: mp.Queue) -> None:
+def _child(task: str, path: str, queue: mp.Queue[tuple[float, int, int]]) -> None:
     import pypff  # noqa: F401  (imports are not what is measured)
 
     import uidl_inspector.pipeline  # noqa: F401

@@ -734,7 +734,8 @@ def _with_code(entry: Entry, code: str) -> Entry:
 
 # --- building ---------------------------------------------------------------------------
 
-TagInput = Entry | bytes | tuple  # a tuple is make_tag's (operation, content, timestamp, uid)
+# A tuple is make_tag's (operation, content, timestamp, uid).
+TagInput = Entry | bytes | tuple[str, str, str | datetime, str | bytes]
 
 
 def make_tag(
@@ -795,7 +796,7 @@ def build_blob(
     count = len(raws) if count is None else count
     if not 0 <= count <= MAX_TAGS or not 0 <= version <= 0xFFFF:
         raise ValueError(f"Count {count} or Version {version} does not fit in 16 bits")
-    return PopBlob.build(
+    built: bytes = PopBlob.build(  # construct's build is untyped; it gives bytes
         {
             "version": version,
             "count": count,
@@ -803,6 +804,7 @@ def build_blob(
             "trailing": trailing,
         }
     )
+    return built
 
 
 # --- hex text, as copied from a hex viewer or MFCMAPI -----------------------------------

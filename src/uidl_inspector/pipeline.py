@@ -88,8 +88,6 @@ def _read_one(
     ``opener`` gives a fresh read-only stream of the input when it is not a loose file
     (a file inside a disk image); ``name`` then only names it.
     """
-    from uidl_inspector.crosscheck import cross_check
-
     source = source_path(name) if opener is None else name
     before = len(report.histories)
     with open_evidence(name, kind, opener() if opener else None) as evidence:
@@ -114,6 +112,8 @@ def _read_one(
             if recover and getattr(evidence.store, "ndb", None) is not None:
                 findings += _recover(evidence.store.ndb, source, report, progress)
             if verify:
+                from uidl_inspector.crosscheck import cross_check  # libpff: only when asked
+
                 rows, _ = hidden_inventory(evidence.store)
                 if opener is None:
                     checked = cross_check(rows, name)
@@ -265,22 +265,22 @@ def _scan_image(
             )
         )
     outcome.failed.extend(scan.errors)
-    meta = {
-        "image_format": scan.format,
-        "examined": dict(scan.examined),
-        "errors": tuple(scan.errors),
-        "findings": tuple(scan.findings),
-    }
     files = [_image_file(path, options.hash_images, progress) for path in segments(item.path)]
+    _, size, sha256, md5 = files[0]
     image = Source(
         source_path(item.path),
         "image",
-        *files[0][1:],
+        size,
+        sha256,
+        md5,
         hashed=options.hash_images,
         segments=tuple({"path": p, "size": n, "sha256": h, "md5": m} for p, n, h, m in files)
         if len(files) > 1
         else (),
-        **meta,
+        image_format=scan.format,
+        examined=dict(scan.examined),
+        errors=tuple(scan.errors),
+        findings=tuple(scan.findings),
     )
     outcome.report.sources.extend([image, *stores])
 

@@ -139,7 +139,7 @@ def scan(
     stderr and the others are still reported; the exit code is then 1.
     """
     demo = not paths
-    if demo:
+    if not paths:
         found = demo_path()
         if found is None:
             error("no PATH given and the bundled demo evidence is not installed")
