@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import SAMPLES
-from uidl_inspector import pipeline
+from uidl_inspector import audit, pipeline
 from uidl_inspector.cli.app import app
 from uidl_inspector.exceptions import DEBUG_ENV
 
@@ -62,14 +62,14 @@ def test_audit_goes_on_when_a_store_cannot_be_listed(two_stores, monkeypatch) ->
 
     monkeypatch.setattr(pipeline, "_scan_one", REAL_SCAN_ONE)  # both stores scan cleanly
     good, bad = two_stores
-    real = pipeline.take_inventory
+    real = audit.take_inventory  # imported by the pipeline where it runs
 
     def take_inventory(store, source=None, progress=None):
         if Path(str(source)).name == "bad.pst":
             raise CorruptStructureError("simulated: node B-tree unreadable on reopen")
         return real(store, source, progress)
 
-    monkeypatch.setattr(pipeline, "take_inventory", take_inventory)
+    monkeypatch.setattr(audit, "take_inventory", take_inventory)
     result = CliRunner().invoke(
         app, ["audit", str(bad), str(good), "--format", "json", "--jobs", "1"]
     )  # the simulated bug is in this process
