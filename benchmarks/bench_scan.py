@@ -242,10 +242,11 @@ def bench_jobs(store: Path, runs: int, copies: int = 8) -> None:
         for i in range(copies):
             os.link(store, folder / f"copy-{i}.pst")
         seconds, reports = {}, {}
+        env = child_env(str(Path(tmp) / "pycache"))
         for jobs in (1, 2):
             out = Path(tmp) / f"jobs-{jobs}.json"
             seconds[jobs], _ = median_process(
-                scan_argv(str(folder), "--jobs", str(jobs), "-o", str(out)), runs
+                scan_argv(str(folder), "--jobs", str(jobs), "-o", str(out)), runs, env
             )
             data = json.loads(out.read_text())
             reports[jobs] = {k: v for k, v in data.items() if k not in ("run", "generated_at")}
