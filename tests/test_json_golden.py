@@ -97,8 +97,11 @@ def test_clean_history_joined_from_columns_is_the_standard_encoders() -> None:
     standard encoder's."""
     blob = build_blob(
         [
-            make_tag("+-&"[i % 3], " hb"[i % 3], f"20{i % 90 + 10:02d}0228235959", uid)
+            make_tag("+-&"[i % 3], " hb"[i % 3], f"20{i % 90 + 10:02d}{stamp}", uid)
             for i in range(9_000)
+            for stamp in [
+                f"{i % 12 + 1:02d}{i % 28 + 1:02d}{i % 24:02d}{i % 60:02d}{i * 7 % 60:02d}"
+            ]
             for uid in [f"u{i}" if i % 4 else f'q"{i}\\b/{{~}}']
         ]
     )

@@ -510,6 +510,24 @@ def _clean(data: bytes, tags: TagList, trailing: bytes, slack: bytes | None) -> 
     return True
 
 
+# Where each of a tag's 14 time digits goes in "YYYY-MM-DDTHH:MM:SS", and the separators.
+_ISO_DIGITS = (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18)
+_ISO_SEPARATORS = ((4, b"-"), (7, b"-"), (10, b"T"), (13, b":"), (16, b":"))
+
+
+def _iso_stamps(stamps: list[bytes]) -> list[bytes]:
+    """Valid 14-digit tag times as ``datetime.isoformat`` writes them, converted in bulk:
+    each digit and separator column is one strided copy (C), not a format per time."""
+    count, width = len(stamps), 19
+    joined, out = b"".join(stamps), bytearray(width * count)
+    for digit, place in enumerate(_ISO_DIGITS):
+        out[place::width] = joined[digit::14]
+    for place, char in _ISO_SEPARATORS:
+        out[place::width] = char * count
+    text = bytes(out)
+    return [text[i : i + width] for i in range(0, width * count, width)]
+
+
 class _LazyEntries(Sequence[Entry]):
     """The entries of a BLOB with no anomaly, decoded on first access."""
 
@@ -591,10 +609,7 @@ class _LazyEntries(Sequence[Entry]):
                 "offset": list(map(b"%d".__mod__, offsets)),
                 "operation": [ops[raw[_OP]] for raw in raws],
                 "content": [cts[raw[_CT]] for raw in raws],
-                "timestamp": [
-                    b"%s-%s-%sT%s:%s:%s" % (t[:4], t[4:6], t[6:8], t[8:10], t[10:12], t[12:])
-                    for t in ts
-                ],
+                "timestamp": _iso_stamps(ts),
                 "raw_timestamp": ts,
                 "raw_uid": uids,
                 "uid": [_ESCAPE.sub(_escaped_byte, u) if b"$" in u else u for u in uids],
