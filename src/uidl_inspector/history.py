@@ -612,7 +612,9 @@ class _LazyEntries(Sequence[Entry]):
                 "timestamp": _iso_stamps(ts),
                 "raw_timestamp": ts,
                 "raw_uid": uids,
-                "uid": [_ESCAPE.sub(_escaped_byte, u) if b"$" in u else u for u in uids],
+                "uid": [_ESCAPE.sub(_escaped_byte, u) if b"$" in u else u for u in uids]
+                if b"$" in b"".join(uids)
+                else uids,  # no escape in the batch: each UID is its raw UID
                 "raw_operation": [raw[_OP] for raw in raws],
                 "raw_content": [raw[_CT] for raw in raws],
             },
