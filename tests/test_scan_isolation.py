@@ -77,3 +77,29 @@ def test_audit_goes_on_when_a_store_cannot_be_listed(two_stores, monkeypatch) ->
     assert "cannot list its messages: simulated" in result.stderr
     report = json.loads(result.stdout)
     assert report["audit"]["summary"]["messages"] > 0  # the good store was still audited
+
+
+def test_hashing_stops_when_reading_the_input_fails(monkeypatch) -> None:
+    """A file that fails to open is not hashed to its end on the side (its failed Source
+    hashes it afresh): the hashing thread stops at its next progress step."""
+    import threading
+
+    from uidl_inspector.store.detect import EvidenceFile
+
+    hashing, steps = threading.Event(), []
+
+    def slow_hash(path, progress=None):
+        for step in range(1_000_000):
+            progress(f"{step} MiB")  # raises once the reading has failed
+            steps.append(step)
+            hashing.set()
+        return 0, "", ""
+
+    def failing_read():
+        hashing.wait()
+        raise OSError("simulated: unreadable")
+
+    monkeypatch.setattr(pipeline, "hash_file", slow_hash)
+    with pytest.raises(OSError, match="simulated"):
+        pipeline._hashed_while(EvidenceFile("x.pst", "pst"), failing_read, None)
+    assert 0 < len(steps) < 1_000_000

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -200,12 +201,29 @@ def _hashed_while(
 ) -> Source:
     """The Source of a loose file, read by ``read`` (which gives the Source's other
     fields) while the file is hashed on a thread of its own: hashlib lets go of the GIL,
-    so the hashes cost little more than the read they need anyway."""
+    so the hashes cost little more than the read they need anyway. When ``read`` fails,
+    the hashing stops at its next MiB (the failed input's Source hashes it afresh)."""
+    failed = threading.Event()
+
+    def tell(status: Any) -> None:
+        if failed.is_set():
+            raise _Abandoned(item.path)
+        if progress is not None:
+            progress(status)
+
     with ThreadPoolExecutor(1, thread_name_prefix="hash") as hasher:
-        digests = hasher.submit(hash_file, item.path, progress=progress)
-        extra = read()
+        digests = hasher.submit(hash_file, item.path, progress=tell)
+        try:
+            extra = read()
+        except BaseException:
+            failed.set()
+            raise
         source = Source(str(item.path), item.kind or "unknown", *digests.result(), **extra)
     return source.logged()
+
+
+class _Abandoned(Exception):
+    """Ends the hashing of an input whose reading failed (never leaves the thread)."""
 
 
 # Reads one store into the report: (name, kind, opener) -> the Source's fields it learnt.
