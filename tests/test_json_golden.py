@@ -64,6 +64,8 @@ def _hostile_report() -> Report:
     report.histories.append(HistoryRecord("\u00e9vidence/\U0001f600.bin", parse_blob(blob), blob))
     clean = build_blob([make_tag("+", "h", "20240101000000", f"uid{i}$x") for i in range(9)])
     report.histories.append(HistoryRecord("clean", parse_blob(clean), clean))
+    quoted = 'a,"b"\r\nc'  # a source that CSV must quote: its row text is written once
+    report.histories.append(HistoryRecord(quoted, parse_blob(clean + b"=x,\n"), clean))
     report.extra["big"] = {"beyond_64_bits": 1 << 70, "control": "\x00\x1f\x7f\t"}
     return report
 
