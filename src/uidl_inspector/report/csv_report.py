@@ -82,17 +82,8 @@ def _record_cells(record: HistoryRecord) -> list[Any]:
     ]
 
 
-# The entry cells of a row, after its history's (COLUMNS, up to entry_anomalies).
-_ENTRY_KEYS = (
-    "index",
-    "offset",
-    "operation",
-    "content",
-    "timestamp",
-    "raw_timestamp",
-    "uid",
-    "raw_uid",
-)
+# The keys of an entry's dict that fill its cells (named as the columns they fill).
+_ENTRY_KEYS = COLUMNS[COLUMNS.index("index") : COLUMNS.index("entry_anomalies")]
 
 
 def _record_parts(record: HistoryRecord) -> tuple[list[str], Iterator[list[list[str]]]]:
