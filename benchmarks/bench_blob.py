@@ -47,7 +47,7 @@ def make_blob(n: int = TAGS, seed: int = 2012) -> bytes:
 def baseline(data: bytes) -> list[tuple[bytes, ...]]:
     count = int.from_bytes(data[2:4], "little")
     match = BASELINE_TAG.fullmatch
-    return [match(tag).groups() for tag in data[4:].split(b"\0")[:count]]
+    return [m.groups() for tag in data[4:].split(b"\0")[:count] if (m := match(tag)) is not None]
 
 
 def baseline_json(data: bytes) -> bytes:
@@ -85,12 +85,19 @@ def materialise(data: bytes) -> int:
 
 
 def median_time(func: Callable[[], object], runs: int) -> float:
-    times = []
+    return median_times([func], runs)[0]
+
+
+def median_times(funcs: list[Callable[[], object]], runs: int) -> list[float]:
+    """Each function's median seconds, the functions taking turns (one call of each,
+    ``runs`` times), so that a change in a shared machine's load weighs on all alike."""
+    times: list[list[float]] = [[] for _ in funcs]
     for _ in range(runs):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for func, taken in zip(funcs, times, strict=True):
+            start = time.perf_counter()
+            func()
+            taken.append(time.perf_counter() - start)
+    return [statistics.median(taken) for taken in times]
 
 
 def peak_memory(func: Callable[[], object]) -> int:
@@ -118,8 +125,7 @@ def main() -> None:
     assert not history.anomalies, history.anomalies[:3]
     assert len(baseline(data)) == TAGS
 
-    base = median_time(lambda: baseline(data), args.runs)
-    ours = median_time(lambda: parse_blob(data), args.runs)
+    base, ours = median_times([lambda: baseline(data), lambda: parse_blob(data)], args.runs)
     full = median_time(lambda: materialise(data), max(3, args.runs // 3))
     print(f"BLOB: {TAGS} tags, {len(data):,} bytes (built in {built:.3f} s)")
     print(f"baseline split+regex : {base * 1000:8.1f} ms (median of {args.runs})")
@@ -128,8 +134,7 @@ def main() -> None:
         f"parse_blob + entries : {full * 1000:8.1f} ms  ratio {full / base:.2f}x "
         "(every Entry built: datetime, unescaped UID)"
     )
-    bare = median_time(lambda: baseline_json(data), args.runs)
-    report = median_time(lambda: blob_json(data), args.runs)
+    bare, report = median_times([lambda: baseline_json(data), lambda: blob_json(data)], args.runs)
     print(f"split+regex+json     : {bare * 1000:8.1f} ms (median of {args.runs})")
     print(
         f"blob --format json   : {report * 1000:8.1f} ms  ratio {report / bare:.2f}x "

@@ -361,3 +361,66 @@ def test_a_written_manager_without_history_is_reported_as_truth_says(tmp_path):
     ]
     strict = _invoke("scan", str(written.store), "--strict", "--format", "json")
     assert strict.exit_code == 0, strict.stderr  # no_history_attachment is info
+
+
+def test_progress_keeps_one_line_per_step_on_a_terminal(monkeypatch) -> None:
+    """Hashing runs beside reading and recovery: each step keeps a line of its own (its
+    text without the numbers), the latest three shown; nothing off a terminal."""
+    import io
+    import sys
+
+    import rich.progress
+
+    from uidl_inspector.cli.scan import progress_on_stderr
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    class Display:  # records what rich's Progress would show
+        def __init__(self, *columns, **options) -> None:
+            self.lines: dict[int, str] = {}
+            self.added = 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            pass
+
+        def add_task(self, description: str, total=None) -> int:
+            self.added += 1
+            self.lines[self.added] = description
+            return self.added
+
+        def update(self, task: int, description: str) -> None:
+            self.lines[task] = description
+
+        def remove_task(self, task: int) -> None:
+            del self.lines[task]
+
+    shown: list[Display] = []
+    monkeypatch.setattr(
+        rich.progress, "Progress", lambda *a, **k: shown.append(Display()) or shown[-1]
+    )
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with progress_on_stderr() as show:
+        assert show is None  # not a terminal
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    with progress_on_stderr() as show:
+        assert show is not None
+        show(5)
+        show("x.pst: hashing, 1 of 215 MiB")
+        show("x.pst: hashing, 2 of 215 MiB")
+        show(6)
+        assert sorted(shown[0].lines.values()) == [
+            "6 messages examined",
+            "x.pst: hashing, 2 of 215 MiB",
+        ]
+        show("x.pst: looking for earlier histories in free space, 0 of 1 MiB")
+        show(12, 40, "messages read")
+        assert sorted(shown[0].lines.values()) == [
+            "12 of 40 messages read",
+            "x.pst: hashing, 2 of 215 MiB",
+            "x.pst: looking for earlier histories in free space, 0 of 1 MiB",
+        ]  # the oldest step (messages examined) made room

@@ -15,7 +15,7 @@ from uidl_inspector.history import build_blob, make_tag, parse_blob
 from uidl_inspector.pipeline import hidden_evidence, scan_evidence
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.csv_report import csv_rows, to_csv
-from uidl_inspector.report.json_report import _default, to_json
+from uidl_inspector.report.json_report import _column_items, _default, to_json
 from uidl_inspector.report.model import Report, Source
 
 INPUTS = {
@@ -64,6 +64,8 @@ def _hostile_report() -> Report:
     report.histories.append(HistoryRecord("\u00e9vidence/\U0001f600.bin", parse_blob(blob), blob))
     clean = build_blob([make_tag("+", "h", "20240101000000", f"uid{i}$x") for i in range(9)])
     report.histories.append(HistoryRecord("clean", parse_blob(clean), clean))
+    quoted = 'a,"b"\r\nc'  # a source that CSV must quote: its row text is written once
+    report.histories.append(HistoryRecord(quoted, parse_blob(clean + b"=x,\n"), clean))
     report.extra["big"] = {"beyond_64_bits": 1 << 70, "control": "\x00\x1f\x7f\t"}
     return report
 
@@ -89,6 +91,32 @@ def test_batched_entries_equal_entry_to_dict() -> None:
     batches = list(history.entry_dicts(size=999))
     assert [len(b) for b in batches][:2] == [999, 999]
     assert [d for b in batches for d in b] == [e.to_dict() for e in history.entries]
+
+
+def test_clean_history_joined_from_columns_is_the_standard_encoders() -> None:
+    """A clean BLOB's entries are written from columns (no dict per entry); across batch
+    ends, and with UIDs whose escapes unescape to quotes and backslashes, the text is the
+    standard encoder's."""
+    blob = build_blob(
+        [
+            make_tag("+-&"[i % 3], " hb"[i % 3], f"20{i % 90 + 10:02d}{stamp}", uid)
+            for i in range(9_000)
+            for stamp in [
+                f"{i % 12 + 1:02d}{i % 28 + 1:02d}{i % 24:02d}{i % 60:02d}{i * 7 % 60:02d}"
+            ]
+            for uid in [f"u{i}" if i % 4 else f'q"{i}\\b/{{~}}']
+        ]
+    )
+    history = parse_blob(blob)
+    assert not history.anomalies
+    batches = list(history.entry_columns() or ())
+    assert [len(b.columns["uid"]) for b in batches] == [4096, 4096, 808]
+    assert all(_column_items(b) is not None for b in batches)  # no fallback to dicts
+    report = Report()
+    report.histories.append(HistoryRecord("clean", history, blob))
+    text = to_json(report)
+    assert '"uid": "q\\"0\\\\b/{~}"' in text
+    assert text == reference(report)
 
 
 def test_csv_stream_is_the_rows_written_at_once() -> None:

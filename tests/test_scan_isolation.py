@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import SAMPLES
-from uidl_inspector import pipeline
+from uidl_inspector import audit, pipeline
 from uidl_inspector.cli.app import app
 from uidl_inspector.exceptions import DEBUG_ENV
 
@@ -62,14 +62,14 @@ def test_audit_goes_on_when_a_store_cannot_be_listed(two_stores, monkeypatch) ->
 
     monkeypatch.setattr(pipeline, "_scan_one", REAL_SCAN_ONE)  # both stores scan cleanly
     good, bad = two_stores
-    real = pipeline.take_inventory
+    real = audit.take_inventory  # imported by the pipeline where it runs
 
     def take_inventory(store, source=None, progress=None, headers=True):
         if Path(str(source)).name == "bad.pst":
             raise CorruptStructureError("simulated: node B-tree unreadable while listing")
         return real(store, source, progress, headers)
 
-    monkeypatch.setattr(pipeline, "take_inventory", take_inventory)
+    monkeypatch.setattr(audit, "take_inventory", take_inventory)
     result = CliRunner().invoke(
         app, ["audit", str(bad), str(good), "--format", "json", "--jobs", "1"]
     )  # the simulated bug is in this process
@@ -77,3 +77,29 @@ def test_audit_goes_on_when_a_store_cannot_be_listed(two_stores, monkeypatch) ->
     assert "cannot list its messages: simulated" in result.stderr
     report = json.loads(result.stdout)
     assert report["audit"]["summary"]["messages"] > 0  # the good store was still audited
+
+
+def test_hashing_stops_when_reading_the_input_fails(monkeypatch) -> None:
+    """A file that fails to open is not hashed to its end on the side (its failed Source
+    hashes it afresh): the hashing thread stops at its next progress step."""
+    import threading
+
+    from uidl_inspector.store.detect import EvidenceFile
+
+    hashing, steps = threading.Event(), []
+
+    def slow_hash(path, progress=None):
+        for step in range(1_000_000):
+            progress(f"{step} MiB")  # raises once the reading has failed
+            steps.append(step)
+            hashing.set()
+        return 0, "", ""
+
+    def failing_read():
+        hashing.wait()
+        raise OSError("simulated: unreadable")
+
+    monkeypatch.setattr(pipeline, "hash_file", slow_hash)
+    with pytest.raises(OSError, match="simulated"):
+        pipeline._hashed_while(EvidenceFile("x.pst", "pst"), failing_read, None)
+    assert 0 < len(steps) < 1_000_000

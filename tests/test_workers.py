@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -112,14 +113,17 @@ def test_a_dask_cluster_gives_the_local_report(tmp_path, command) -> None:
 
 def test_progress_tells_hashing_recovery_and_inputs_done(tmp_path) -> None:
     from uidl_inspector.pipeline import scan_evidence
+    from uidl_inspector.report.model import of_total
 
     store = SAMPLES / "demo.pst"
     said: list = []
     scan_evidence([str(store)], progress=said.append)
     lines = [s for s in said if isinstance(s, str)]
-    mib = store.stat().st_size >> 20
+    size = of_total(store.stat().st_size, store.stat().st_size)
     assert f"{store}: looking for earlier histories in free space" in lines
-    assert f"{store}: hashing, {mib} of {mib} MiB" in lines  # hashed while it is read
+    assert f"{store}: hashing, {size}" in lines  # hashed while it is read
+    done = re.compile(r"free space, ([\d,]+) of \1 KiB$")  # all of it read at the end
+    assert any(done.search(line) for line in lines)
     said.clear()
     scan_evidence(_inputs(tmp_path), progress=said.append, jobs=2)
     assert said[-1] == "6 of 6 inputs done"

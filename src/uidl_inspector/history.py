@@ -50,6 +50,7 @@ from uidl_inspector.schemas.popblob import (
 __all__ = [
     "ANOMALY_CODES",
     "Entry",
+    "EntryColumns",
     "PopHistory",
     "parse_blob",
     "build_blob",
@@ -228,6 +229,26 @@ class PopHistory:
                 yield entries.dicts(start, start + size)
             else:
                 yield [e.to_dict() for e in entries[start : start + size]]
+
+    def entry_columns(self, size: int = ENTRY_BATCH) -> Iterator[EntryColumns] | None:
+        """Every entry in batches of ``size`` as :class:`EntryColumns`, or None unless the
+        BLOB has no anomaly (then every tag is clean, so only some fields differ from entry
+        to entry): what a writer formats a batch at a time without a dict per entry."""
+        entries = self.entries
+        if not isinstance(entries, _LazyEntries):
+            return None
+        return (entries.columns(a, a + size) for a in range(0, len(entries), size))
+
+
+@dataclass(frozen=True)
+class EntryColumns:
+    """A batch of clean entries: ``first`` is the first one's ``to_dict``; ``columns``
+    holds, in ``to_dict``'s key order, each field that differs between entries as one list
+    of its values' ASCII text (numbers in decimal, text as is, UIDs unescaped); every other
+    field of every entry equals ``first``'s."""
+
+    first: dict[str, Any]
+    columns: dict[str, list[bytes]]
 
 
 # --- UIDs --------------------------------------------------------------------------------
@@ -489,6 +510,24 @@ def _clean(data: bytes, tags: TagList, trailing: bytes, slack: bytes | None) -> 
     return True
 
 
+# Where each of a tag's 14 time digits goes in "YYYY-MM-DDTHH:MM:SS", and the separators.
+_ISO_DIGITS = (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18)
+_ISO_SEPARATORS = ((4, b"-"), (7, b"-"), (10, b"T"), (13, b":"), (16, b":"))
+
+
+def _iso_stamps(stamps: list[bytes]) -> list[bytes]:
+    """Valid 14-digit tag times as ``datetime.isoformat`` writes them, converted in bulk:
+    each digit and separator column is one strided copy (C), not a format per time."""
+    count, width = len(stamps), 19
+    joined, out = b"".join(stamps), bytearray(width * count)
+    for digit, place in enumerate(_ISO_DIGITS):
+        out[place::width] = joined[digit::14]
+    for place, char in _ISO_SEPARATORS:
+        out[place::width] = char * count
+    text = bytes(out)
+    return [text[i : i + width] for i in range(0, width * count, width)]
+
+
 class _LazyEntries(Sequence[Entry]):
     """The entries of a BLOB with no anomaly, decoded on first access."""
 
@@ -554,6 +593,32 @@ class _LazyEntries(Sequence[Entry]):
                 }
             )
         return out
+
+    def columns(self, start: int, stop: int) -> EntryColumns:
+        """Entries ``start:stop`` as :class:`EntryColumns`, each field's list made in one
+        pass over the tags (the fields and values of :meth:`dicts`)."""
+        raws, offsets = self._tags.raws[start:stop], self._tags.offsets[start:stop]
+        ops = {char: name.encode("ascii") for char, name in OPERATIONS.items()}
+        cts = {char: name.encode("ascii") for char, name in CONTENTS.items()}
+        ts = [raw[_TS] for raw in raws]
+        uids = [raw[_UID] for raw in raws]
+        return EntryColumns(
+            self.dicts(start, start + 1)[0] if raws else {},
+            {
+                "index": list(map(b"%d".__mod__, range(start, start + len(raws)))),
+                "offset": list(map(b"%d".__mod__, offsets)),
+                "operation": [ops[raw[_OP]] for raw in raws],
+                "content": [cts[raw[_CT]] for raw in raws],
+                "timestamp": _iso_stamps(ts),
+                "raw_timestamp": ts,
+                "raw_uid": uids,
+                "uid": [_ESCAPE.sub(_escaped_byte, u) if b"$" in u else u for u in uids]
+                if b"$" in b"".join(uids)
+                else uids,  # no escape in the batch: each UID is its raw UID
+                "raw_operation": [raw[_OP] for raw in raws],
+                "raw_content": [raw[_CT] for raw in raws],
+            },
+        )
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
@@ -686,7 +751,8 @@ def _with_code(entry: Entry, code: str) -> Entry:
 
 # --- building ---------------------------------------------------------------------------
 
-TagInput = Entry | bytes | tuple  # a tuple is make_tag's (operation, content, timestamp, uid)
+# A tuple is make_tag's (operation, content, timestamp, uid).
+TagInput = Entry | bytes | tuple[str, str, str | datetime, str | bytes]
 
 
 def make_tag(
@@ -747,7 +813,7 @@ def build_blob(
     count = len(raws) if count is None else count
     if not 0 <= count <= MAX_TAGS or not 0 <= version <= 0xFFFF:
         raise ValueError(f"Count {count} or Version {version} does not fit in 16 bits")
-    return PopBlob.build(
+    built: bytes = PopBlob.build(  # construct's build is untyped; it gives bytes
         {
             "version": version,
             "count": count,
@@ -755,6 +821,7 @@ def build_blob(
             "trailing": trailing,
         }
     )
+    return built
 
 
 # --- hex text, as copied from a hex viewer or MFCMAPI -----------------------------------

@@ -13,13 +13,13 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from uidl_inspector import workers
-from uidl_inspector.audit import Inventory, ServerListing, run_audit, take_inventory
 from uidl_inspector.exceptions import DEBUG_ENV, NotAStoreError, UidlInspectorError, debugging
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import parse_blob
@@ -34,7 +34,7 @@ from uidl_inspector.locate import (
 )
 from uidl_inspector.logs import codes_summary, log_findings, step
 from uidl_inspector.records import HistoryRecord
-from uidl_inspector.report.model import Report, Source, hash_file, source_path
+from uidl_inspector.report.model import Report, Source, hash_file, of_total, source_path
 from uidl_inspector.schemas.mapi import PropId
 from uidl_inspector.store.detect import Evidence, EvidenceFile, open_evidence, walk_inputs
 from uidl_inspector.store.image import (
@@ -46,6 +46,9 @@ from uidl_inspector.store.image import (
     segments,
 )
 from uidl_inspector.store.model import Store
+
+if TYPE_CHECKING:  # the audit is imported where it runs: a scan does not need it
+    from uidl_inspector.audit import Inventory, ServerListing
 
 __all__ = ["ScanOutcome", "scan_evidence", "hidden_evidence", "open_source", "audit_report"]
 
@@ -89,8 +92,6 @@ def _read_one(
     (a file inside a disk image); ``name`` then only names it. ``inventory``: also list a
     PST/OST's messages for the audit while the store is open (``_take_inventory``).
     """
-    from uidl_inspector.crosscheck import cross_check
-
     source = source_path(name) if opener is None else name
     before = len(report.histories)
     with open_evidence(name, kind, opener() if opener else None) as evidence:
@@ -113,10 +114,10 @@ def _read_one(
                 {"source": source, **c.to_dict()} for c in result.candidates
             )
             if recover and getattr(evidence.store, "ndb", None) is not None:
-                if progress is not None:
-                    progress(f"{source}: looking for earlier histories in free space")
-                findings += _recover(evidence.store.ndb, source, report)
+                findings += _recover(evidence.store.ndb, source, report, progress)
             if verify:
+                from uidl_inspector.crosscheck import cross_check  # libpff: only when asked
+
                 rows, _ = hidden_inventory(evidence.store)
                 if opener is None:
                     checked = cross_check(rows, name)
@@ -159,17 +160,24 @@ def _read_one(
     return extra
 
 
-def _recover(ndb: Any, source: str, report: Report) -> list[Finding]:
+def _recover(
+    ndb: Any, source: str, report: Report, progress: Callable[[Any], None] | None = None
+) -> list[Finding]:
     """Recovery adds to the report; a failure of it costs a finding, never the live results."""
     from uidl_inspector.recover import recover_store
 
+    what = f"{source}: looking for earlier histories in free space"
+    tell = None
+    if progress is not None:
+        progress(what)
+        tell = lambda done, total: progress(f"{what}, {of_total(done, total)}")  # noqa: E731
     try:
         subjects = [
             m.get("subject") or ""
             for m in report.extra.get("message_managers", [])
             if m.get("source") == source
         ]
-        items, notes = recover_store(ndb, source, report.histories, subjects)
+        items, notes = recover_store(ndb, source, report.histories, subjects, tell)
     except (UidlInspectorError, OSError, ValueError, IndexError) as exc:
         if debugging():
             raise
@@ -187,22 +195,43 @@ def _scan_one(
     recover: bool = True,
     inventory: bool = False,
 ) -> None:
-    """One loose file. It is hashed on a thread of its own while it is read: hashlib lets
-    go of the GIL, so the hashes cost little more than the read they need anyway."""
+    """One loose file, hashed while it is read."""
+    read = functools.partial(
+        _read_one, item.path, item.kind or "unknown", outcome.report, deep, verify, progress
+    )
+    outcome.report.sources.append(
+        _hashed_while(item, lambda: read(recover=recover, inventory=inventory), progress)
+    )
+
+
+def _hashed_while(
+    item: EvidenceFile, read: Callable[[], dict[str, Any]], progress: Callable[[Any], None] | None
+) -> Source:
+    """The Source of a loose file, read by ``read`` (which gives the Source's other
+    fields) while the file is hashed on a thread of its own: hashlib lets go of the GIL,
+    so the hashes cost little more than the read they need anyway. When ``read`` fails,
+    the hashing stops at its next MiB (the failed input's Source hashes it afresh)."""
+    failed = threading.Event()
+
+    def tell(status: Any) -> None:
+        if failed.is_set():
+            raise _Abandoned(item.path)
+        if progress is not None:
+            progress(status)
+
     with ThreadPoolExecutor(1, thread_name_prefix="hash") as hasher:
-        digests = hasher.submit(hash_file, item.path, progress=progress)
-        extra = _read_one(
-            item.path,
-            item.kind or "unknown",
-            outcome.report,
-            deep,
-            verify,
-            progress,
-            recover=recover,
-            inventory=inventory,
-        )
+        digests = hasher.submit(hash_file, item.path, progress=tell)
+        try:
+            extra = read()
+        except BaseException:
+            failed.set()
+            raise
         source = Source(str(item.path), item.kind or "unknown", *digests.result(), **extra)
-    outcome.report.sources.append(source.logged())
+    return source.logged()
+
+
+class _Abandoned(Exception):
+    """Ends the hashing of an input whose reading failed (never leaves the thread)."""
 
 
 # Reads one store into the report: (name, kind, opener) -> the Source's fields it learnt.
@@ -262,22 +291,22 @@ def _scan_image(
             )
         )
     outcome.failed.extend(scan.errors)
-    meta = {
-        "image_format": scan.format,
-        "examined": dict(scan.examined),
-        "errors": tuple(scan.errors),
-        "findings": tuple(scan.findings),
-    }
     files = [_image_file(path, options.hash_images, progress) for path in segments(item.path)]
+    _, size, sha256, md5 = files[0]
     image = Source(
         source_path(item.path),
         "image",
-        *files[0][1:],
+        size,
+        sha256,
+        md5,
         hashed=options.hash_images,
         segments=tuple({"path": p, "size": n, "sha256": h, "md5": m} for p, n, h, m in files)
         if len(files) > 1
         else (),
-        **meta,
+        image_format=scan.format,
+        examined=dict(scan.examined),
+        errors=tuple(scan.errors),
+        findings=tuple(scan.findings),
     )
     outcome.report.sources.extend([image, *stores])
 
@@ -451,8 +480,8 @@ def _hidden_handle(
             ("pst", "ost"),
         )
         return
-    extra = _hidden_read(report, item.path, item.kind or "unknown")
-    report.sources.append(Source.from_file(item.path, item.kind or "unknown", **extra))
+    read = functools.partial(_hidden_read, report, item.path, item.kind or "unknown")
+    report.sources.append(_hashed_while(item, read, progress))
 
 
 def _each_input(
@@ -587,6 +616,8 @@ def audit_report(
     and one line per input that could not be processed. Scanning runs one input per
     worker (``jobs``, or a Dask ``scheduler``); the audit itself runs here. ``progress`` is
     the scan's, also told ``count, total, "messages read"`` while a store is listed here."""
+    from uidl_inspector.audit import run_audit
+
     with step(log, "scan"):
         outcome = scan_evidence(
             paths,
@@ -645,6 +676,8 @@ def _take_inventory(
         None if progress is None else (lambda count, total: progress(count, total, "messages read"))
     )
     headers = not any(h.blob is not None for h in report.histories[before:])
+    from uidl_inspector.audit import take_inventory
+
     taken: Inventory | str
     try:
         with step(log, f"inventory {source}"):

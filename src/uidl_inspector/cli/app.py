@@ -9,14 +9,19 @@ command's ``epilog``, shown as written at the end of its help.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
 from uidl_inspector.cli import helpfmt, runlog
 from uidl_inspector.versions import TOOL_NAME, version_text
+
+if TYPE_CHECKING:  # typer's commands take the Context of the click it vendors
+    from typer._click import Context, HelpFormatter
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "app",
@@ -47,13 +52,13 @@ class Command(TyperCommand):
         super().__init__(*args, **kwargs)
         self.params.extend(runlog.options(PANEL_OUTPUT))
 
-    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+    def collect_usage_pieces(self, ctx: Context) -> list[str]:
         return helpfmt.usage_pieces(self, ctx)
 
-    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
-        helpfmt.print_help(self, ctx, PANELS, Console(highlight=False))
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        _print_help(self, ctx)
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         with runlog.run_log(ctx):
             return super().invoke(ctx)
 
@@ -61,17 +66,25 @@ class Command(TyperCommand):
 class Group(TyperGroup):
     """The main command: the same help layout, listing the commands."""
 
-    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+    def collect_usage_pieces(self, ctx: Context) -> list[str]:
         return [*helpfmt.usage_pieces(self, ctx), self.subcommand_metavar]
 
-    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
-        helpfmt.print_help(self, ctx, PANELS, Console(highlight=False))
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        _print_help(self, ctx)
+
+
+def _print_help(command: TyperCommand | TyperGroup, ctx: Context) -> None:
+    from rich.console import Console  # only when help is shown
+
+    helpfmt.print_help(command, ctx, PANELS, Console(highlight=False))
 
 
 class App(typer.Typer):
     """typer.Typer whose commands are :class:`Command` unless told otherwise."""
 
-    def command(self, *args: Any, cls: type[TyperCommand] | None = None, **kwargs: Any) -> Any:
+    def command(  # the same call as typer's, with our Command as the default cls
+        self, *args: Any, cls: type[TyperCommand] | None = None, **kwargs: Any
+    ) -> Callable[[F], F]:
         return super().command(*args, cls=cls or Command, **kwargs)
 
 

@@ -9,14 +9,13 @@ import sys
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from uidl_inspector import __version__
-from uidl_inspector.audit import AuditResult, read_server_listing
 from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
@@ -40,6 +39,9 @@ from uidl_inspector.report.table_report import data_table, render_table, termina
 from uidl_inspector.report.timeline import TimelineError, check_zone_name
 from uidl_inspector.synth.demo import DEMO_STORE, demo_path, samples_dir
 from uidl_inspector.versions import TOOL_NAME
+
+if TYPE_CHECKING:  # the audit package is imported when the command runs
+    from uidl_inspector.audit import AuditResult
 
 __all__ = ["audit", "AuditFormat", "parse_listing_option"]
 
@@ -72,6 +74,8 @@ def _run_meta(report: Report) -> dict[str, Any]:
 
 
 def _audit_of(report: Report) -> AuditResult:
+    from uidl_inspector.audit import AuditResult
+
     audit = report.extra["audit"]
     assert isinstance(audit, AuditResult), "audit_report puts the audit there"
     return audit
@@ -267,6 +271,8 @@ def audit(
             f"demo: auditing the bundled demo evidence {found} with the server "
             f"listing {', '.join(listing_args) or '(none)'}; give a PATH to audit your own"
         )
+    from uidl_inspector.audit import read_server_listing
+
     listings = []
     for value in listing_args:
         account, path = parse_listing_option(value)

@@ -24,7 +24,6 @@ from uidl_inspector.cli.common import (
 )
 from uidl_inspector.cli.runlog import quiet
 from uidl_inspector.exceptions import UidlInspectorError
-from uidl_inspector.recover.carve import carve, carve_image
 from uidl_inspector.report.model import Report, Source, source_path
 from uidl_inspector.store.image import ImageOptions  # at run time: typer reads the annotation
 
@@ -91,6 +90,7 @@ def carve_command(
     the deleted files' data, at offsets in the decoded image. An input that cannot be read
     gets one line on stderr and the others are still carved; the exit code is then 1.
     """
+    from uidl_inspector.recover.carve import carve
     from uidl_inspector.store.detect import detect_kind
 
     report = Report()
@@ -125,6 +125,7 @@ def _carve_image(
     path: str, where: str, options: ImageOptions | None, report: Report, found: list[RecoveredItem]
 ) -> bool:
     """Carve one disk image into ``report``; True when some of it could not be read."""
+    from uidl_inspector.recover.carve import carve_image
     from uidl_inspector.report.model import hash_file
     from uidl_inspector.store.image import dfvfs_available, image_format
 

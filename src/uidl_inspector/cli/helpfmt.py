@@ -15,12 +15,14 @@ import inspect
 import textwrap
 from collections.abc import Iterable, Sequence
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import typer
 from rich.console import Console
 from rich.text import Text
 from typer.core import TyperArgument, TyperGroup
+
+if TYPE_CHECKING:  # the Context typer's commands get: its vendored click's
+    from typer._click import Context
 
 __all__ = ["usage_pieces", "help_lines", "print_help", "help_text", "DOC_WIDTH"]
 
@@ -30,7 +32,7 @@ ARGUMENTS, OPTIONS, COMMANDS = "Arguments", "Options", "Commands"
 _HEADING, _NAME, _USAGE = "bold", "bold cyan", "bold"
 
 
-def _visible(command: Any, ctx: typer.Context) -> list[Any]:
+def _visible(command: Any, ctx: Context) -> list[Any]:
     return [p for p in command.get_params(ctx) if not getattr(p, "hidden", False)]
 
 
@@ -44,7 +46,7 @@ def argument_usage(param: Any) -> str:
     return f"{name}{dots}" if param.required else f"[{name}]{dots}"
 
 
-def usage_pieces(command: Any, ctx: typer.Context) -> list[str]:
+def usage_pieces(command: Any, ctx: Context) -> list[str]:
     """``[OPTIONS]`` then each argument, for the usage line (help and usage errors)."""
     pieces = [command.options_metavar] if command.options_metavar else []
     return pieces + [
@@ -190,7 +192,7 @@ def _rows(rows: Sequence[tuple[str, str]], width: int) -> list[Text]:
 
 
 def _sections(
-    command: Any, ctx: typer.Context, panels: Iterable[str]
+    command: Any, ctx: Context, panels: Iterable[str]
 ) -> dict[str, list[tuple[str, str]]]:
     """Heading -> (name, help) rows: arguments, the known panels in order, any other
     panel in the order met, then ungrouped options (and --help) under "Options"."""
@@ -218,7 +220,7 @@ def _short_help(command: Any) -> str:
     return paragraphs[0][1] if paragraphs else ""
 
 
-def help_lines(command: Any, ctx: typer.Context, panels: Iterable[str], width: int) -> list[Text]:
+def help_lines(command: Any, ctx: Context, panels: Iterable[str], width: int) -> list[Text]:
     """The whole help of ``command`` as styled lines, none wider than ``width`` (but a
     verbatim example line)."""
     usage = " ".join([ctx.command_path, *command.collect_usage_pieces(ctx)])
@@ -236,14 +238,12 @@ def help_lines(command: Any, ctx: typer.Context, panels: Iterable[str], width: i
     return lines
 
 
-def print_help(command: Any, ctx: typer.Context, panels: Iterable[str], console: Console) -> None:
+def print_help(command: Any, ctx: Context, panels: Iterable[str], console: Console) -> None:
     """Print the help on ``console`` at its width (lines are wrapped here, not by rich)."""
     for line in help_lines(command, ctx, panels, min(console.width, 120)):
         console.print(line, soft_wrap=True)
 
 
-def help_text(
-    command: Any, ctx: typer.Context, panels: Iterable[str], width: int = DOC_WIDTH
-) -> str:
+def help_text(command: Any, ctx: Context, panels: Iterable[str], width: int = DOC_WIDTH) -> str:
     """The help as plain text at a fixed width: the same on every machine."""
     return "\n".join(line.plain.rstrip() for line in help_lines(command, ctx, panels, width)) + "\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import sys
+from collections.abc import Iterator
 from enum import Enum
 from typing import Annotated, Any
 
@@ -148,7 +149,10 @@ def hidden(
     A bad input gets one line on stderr and the others are still listed; the exit code is
     then 1.
     """
-    outcome = hidden_evidence(paths, images, jobs_or_default(jobs), scheduler)
+    from uidl_inspector.cli.scan import progress_on_stderr  # here: keeps the help's order
+
+    with progress_on_stderr("hidden messages") as progress:
+        outcome = hidden_evidence(paths, images, jobs_or_default(jobs), scheduler, progress)
     for line in outcome.failed:
         error(line)
     for source in outcome.report.sources:
@@ -160,6 +164,7 @@ def hidden(
     target = output or STDOUT
     to_terminal = target == STDOUT and sys.stdout.isatty()
     chosen = fmt or (HiddenFormat.table if to_terminal else HiddenFormat.json)
+    text: str | Iterator[bytes] | None
     if chosen is HiddenFormat.json:
         text = json_chunks(envelope(outcome.report))
     elif to_terminal:

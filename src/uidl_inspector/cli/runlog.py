@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from typer.core import TyperArgument, TyperOption
@@ -29,6 +29,9 @@ from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.logs import LOGGER
 from uidl_inspector.report.table_report import terminal_safe
 from uidl_inspector.versions import TOOL_NAME, version_text
+
+if TYPE_CHECKING:  # the Context typer's commands get: its vendored click's
+    from typer._click import Context
 
 __all__ = ["options", "run_log", "quiet", "SHOWN", "PROG"]
 
@@ -103,7 +106,7 @@ class _StderrFormatter(logging.Formatter):
         return f"{PROG}: {record.levelname.lower()}: {terminal_safe(record.getMessage())}"
 
 
-def _named_files(ctx: typer.Context) -> list[str]:
+def _named_files(ctx: Context) -> list[str]:
     """Every parameter value naming an existing path (``ACCOUNT=FILE`` included): what
     the log must never replace."""
     found = []
@@ -142,7 +145,7 @@ def _refuse(message: str, code: int) -> typer.Exit:
 
 
 @contextlib.contextmanager
-def run_log(ctx: typer.Context) -> Iterator[None]:
+def run_log(ctx: Context) -> Iterator[None]:
     """Attach the handlers the run-log options ask for around one command's run."""
     log_file = ctx.params.pop("log_file", None)
     verbose = ctx.params.pop("verbose", 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
@@ -33,23 +34,41 @@ from uidl_inspector.synth.demo import demo_path
 __all__ = ["scan", "progress_on_stderr"]
 
 
+_STEP_LINES = 3  # steps shown at once (hashing runs beside reading and recovery)
+_NUMBERS = re.compile(r"\d[\d,]*")
+
+
 @contextlib.contextmanager
 def progress_on_stderr(what: str = "messages examined") -> Iterator[Callable[..., None] | None]:
     """A live count (``count``, or ``count, total, what`` for a step that knows its total or
-    counts something else) or a disk image's status (a str) on stderr, only when stderr is
-    a terminal and not ``-q``."""
+    counts something else) or a step's status (a str, such as ``"x.pst: hashing, 12 of 215
+    MiB"``) on stderr, only when stderr is a terminal and not ``-q``.
+
+    Each step keeps a line of its own (a status's step is its text without the numbers),
+    so that hashing, which runs on a thread beside the reading and recovery, does not hide
+    them; the last few steps are shown."""
     if quiet() or not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn
+    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
+
+    lines: dict[str, TaskID] = {}
+
+    def line(step: str, text: str) -> None:
+        task = lines.get(step)
+        if task is None:
+            if len(lines) >= _STEP_LINES:
+                progress.remove_task(lines.pop(next(iter(lines))))
+            task = lines[step] = progress.add_task(text, total=None)
+        progress.update(task, description=text)
 
     def show(count: int | str, total: int | None = None, counted: str = what) -> None:
-        if isinstance(count, str):  # a disk image's status line
-            progress.update(task, description=count)
+        if isinstance(count, str):
+            line(_NUMBERS.sub("#", count), count)
             return
         of = f" of {total}" if total is not None else ""
-        progress.update(task, description=f"{count}{of} {counted}")
+        line(counted, f"{count}{of} {counted}")
 
     with Progress(
         SpinnerColumn(),
@@ -57,7 +76,6 @@ def progress_on_stderr(what: str = "messages examined") -> Iterator[Callable[...
         console=Console(stderr=True),
         transient=True,
     ) as progress:
-        task = progress.add_task("scanning", total=None)
         yield show
 
 
@@ -121,7 +139,7 @@ def scan(
     stderr and the others are still reported; the exit code is then 1.
     """
     demo = not paths
-    if demo:
+    if not paths:
         found = demo_path()
         if found is None:
             error("no PATH given and the bundled demo evidence is not installed")

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from uidl_inspector.findings import Finding
 from uidl_inspector.records import HistoryRecord
@@ -27,11 +27,13 @@ def recover_store(
     source: str,
     histories: Sequence[HistoryRecord] = (),
     live_subjects: Iterable[str] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[RecoveredItem], list[Finding]]:
     """Histories, fragments and deleted Message Managers in a store's unreferenced space,
-    related to its live histories (and managers, by ``live_subjects``)."""
+    related to its live histories (and managers, by ``live_subjects``). ``progress`` gets
+    the bytes of that space read so far and their total."""
     space = StoreSpace(ndb)
-    found, surviving, findings = find_in_store(ndb, space)
+    found, surviving, findings = find_in_store(ndb, space, progress)
     items = relate(collect(found, source), histories, source)
     if surviving:
         items += deleted_managers(

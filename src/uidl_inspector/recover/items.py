@@ -209,6 +209,8 @@ def relate(
     Only histories of the same ``source`` are compared when one is given (an earlier
     version lies in the store whose history it was).
     """
+    if not items:  # nothing found: the live histories' tag and UID sets are not needed
+        return items
     live = [
         (i, h)
         for i, h in enumerate(histories)

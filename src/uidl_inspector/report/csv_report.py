@@ -60,7 +60,7 @@ def neutralise(value: Any) -> tuple[str, bool]:
 
 
 def _record_cells(record: HistoryRecord) -> list[Any]:
-    loc, blob = record.location, record.to_dict()["blob"] or {}
+    loc, blob = record.location, record.to_dict(entries=False)["blob"] or {}
     slack = blob.get("slack") or {}
     return [
         record.source,
@@ -82,47 +82,77 @@ def _record_cells(record: HistoryRecord) -> list[Any]:
     ]
 
 
+# The keys of an entry's dict that fill its cells (named as the columns they fill).
+_ENTRY_KEYS = COLUMNS[COLUMNS.index("index") : COLUMNS.index("entry_anomalies")]
+
+
+def _record_parts(record: HistoryRecord) -> tuple[list[str], Iterator[list[list[str]]]]:
+    """A history's neutralised cells (the same on each of its rows), and its rows' other
+    cells (an entry's, then ``neutralised``) a batch of entries at a time; one row with
+    empty entry cells for a history without entries."""
+    shared, shared_changed = [], []
+    for name, cell in zip(COLUMNS, _record_cells(record), strict=False):
+        text, was = neutralise(cell)
+        shared.append(text)
+        if was:
+            shared_changed.append(name)
+    names = COLUMNS[len(shared) :]
+
+    def part(e: dict[str, Any]) -> list[str]:
+        cells, changed = [], [*shared_changed]
+        values = [*(e.get(k) for k in _ENTRY_KEYS), ";".join(e.get("anomalies", ()))]
+        for name, value in zip(names, values, strict=False):
+            text, was = neutralise(value)
+            cells.append(text)
+            if was:
+                changed.append(name)
+        cells.append(";".join(changed))
+        return cells
+
+    def batches() -> Iterator[list[list[str]]]:
+        empty = True
+        for batch in record.history.entry_dicts():
+            empty = False
+            yield [part(e) for e in batch]
+        if empty:
+            yield [part({})]
+
+    return shared, batches()
+
+
 def csv_rows(histories: Sequence[HistoryRecord], header: bool = True) -> list[list[str]]:
     """The header and one neutralised row per entry (one row with empty entry cells for a
     history without entries, so that every Message Manager shows)."""
     rows = [list(COLUMNS)] if header else []
     for record in histories:
-        shared = _record_cells(record)
-        entries = [d for batch in record.history.entry_dicts() for d in batch] or [{}]
-        for e in entries:
-            cells = [
-                *shared,
-                *(
-                    e.get(k)
-                    for k in (
-                        "index",
-                        "offset",
-                        "operation",
-                        "content",
-                        "timestamp",
-                        "raw_timestamp",
-                        "uid",
-                        "raw_uid",
-                    )
-                ),
-                ";".join(e.get("anomalies", ())),
-            ]
-            row, changed = [], []
-            for name, cell in zip(COLUMNS, cells, strict=False):
-                text, was = neutralise(cell)
-                row.append(text)
-                if was:
-                    changed.append(name)
-            row.append(";".join(changed))
-            rows.append(row)
+        shared, batches = _record_parts(record)
+        for batch in batches:
+            rows += [[*shared, *cells] for cells in batch]
     return rows
 
 
+ROWS_PER_CHUNK = 256  # each row repeats its history's cells (the slack text: up to 64 KB)
+
+
 def csv_chunks(report: Report) -> Iterator[bytes]:
-    """The CSV text in pieces, one history's rows at a time (UTF-8)."""
+    """The CSV text in pieces of at most ``ROWS_PER_CHUNK`` rows (UTF-8), so that memory
+    holds a few rows' text whatever the history's size. A history's own cells are
+    written as CSV once and that text starts each of its rows (the csv module quotes each
+    field on its own, so the row is the one ``writerow`` gives)."""
     yield _csv_text([list(COLUMNS)])
     for record in report.histories:
-        yield _csv_text(csv_rows([record], header=False))
+        shared, batches = _record_parts(record)
+        line = io.StringIO()
+        csv.writer(line, lineterminator="").writerow(shared)
+        prefix = line.getvalue() + ","
+        for batch in batches:
+            for start in range(0, len(batch), ROWS_PER_CHUNK):
+                out = io.StringIO()
+                writer = csv.writer(out, lineterminator="\r\n")
+                for cells in batch[start : start + ROWS_PER_CHUNK]:
+                    out.write(prefix)
+                    writer.writerow(cells)
+                yield out.getvalue().encode("utf-8")
 
 
 def _csv_text(rows: list[list[str]]) -> bytes:

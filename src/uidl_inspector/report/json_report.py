@@ -17,10 +17,12 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from itertools import islice, repeat
 from typing import Any
 
 import orjson
 
+from uidl_inspector.history import EntryColumns
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.model import Report
 
@@ -112,11 +114,65 @@ def _history(record: HistoryRecord) -> Iterator[bytes]:
     )  # the first such text: strings before it escape their quotes
     yield head + b'"entries": '
     first = True
-    for batch in record.history.entry_dicts():
-        items = encode_json(batch, 6)[1 : -len(_ENTRIES_END)]  # the items, without [ and ]
+    for items in _entry_batches(record):
         yield (b"[" if first else b",") + items
         first = False
     yield (b"[]" if first else _ENTRIES_END) + tail
+
+
+def _entry_batches(record: HistoryRecord) -> Iterator[bytes]:
+    """Each batch of a history's entries as the items of its ``entries`` list (without
+    ``[`` and ``]``): a clean BLOB's by joining its columns (:func:`_column_items`),
+    any other's by encoding its entries' dicts."""
+    batches, done = record.history.entry_columns(), 0
+    for batch in batches or ():
+        items = _column_items(batch)
+        if items is None:
+            break
+        yield items
+        done += 1
+    else:
+        if batches is not None:
+            return
+    for dicts in islice(record.history.entry_dicts(), done, None):
+        yield encode_json(dicts, 6)[1 : -len(_ENTRIES_END)]  # the items, without [ and ]
+
+
+_FIELD = re.compile(rb'"@@field:([a-z_]+)@@"')  # a varying field's place in the template
+
+
+def _column_items(batch: EntryColumns) -> bytes | None:
+    """The batch's entries as :func:`encode_json` writes them (as list items at indent
+    6), joined in C from the text around each varying field and the columns; None when
+    the template does not give back the first entry's own encoding (then the caller
+    encodes dicts)."""
+    if not batch.first:
+        return None
+    marked = {
+        key: f"@@field:{key}@@" if key in batch.columns else value
+        for key, value in batch.first.items()
+    }
+    parts = _FIELD.split(encode_json([marked], 6)[1 : -len(_ENTRIES_END)])
+    keys, around = [key.decode("ascii") for key in parts[1::2]], parts[0::2]
+    if keys != list(batch.columns):
+        return None
+    columns = []
+    for i, key in enumerate(keys):
+        column = batch.columns[key]
+        if isinstance(batch.first[key], str):  # text: quoted, its quotes and \ escaped
+            around[i] += b'"'
+            around[i + 1] = b'"' + around[i + 1]
+            joined = b"".join(column)
+            if b'"' in joined or b"\\" in joined:
+                column = [v.replace(b"\\", b"\\\\").replace(b'"', b'\\"') for v in column]
+        columns.append(column)
+    streams: list[Iterable[bytes]] = [repeat(around[0])]
+    for column, text in zip(columns, around[1:], strict=True):
+        streams += [column, repeat(text)]
+    entries = list(map(b"".join, zip(*streams, strict=False)))  # repeat() never ends
+    if entries[0] != encode_json([batch.first], 6)[1 : -len(_ENTRIES_END)]:
+        return None
+    return b",".join(entries)
 
 
 def json_chunks(report: Report | dict[str, Any]) -> Iterator[bytes]:

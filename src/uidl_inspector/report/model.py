@@ -23,9 +23,15 @@ from uidl_inspector.versions import tool_info
 if TYPE_CHECKING:
     from uidl_inspector.records import HistoryRecord
 
-__all__ = ["Source", "Run", "Report", "hash_file", "source_path"]
+__all__ = ["Source", "Run", "Report", "hash_file", "of_total", "source_path"]
 
 log = logging.getLogger(__name__)
+
+
+def of_total(done: int, total: int) -> str:
+    """``"12 of 215 MiB"``: bytes done of a total for a progress line (KiB below 1 MiB)."""
+    shift, unit = (20, "MiB") if total >> 20 else (10, "KiB")
+    return f"{done >> shift:,} of {total >> shift:,} {unit}"
 
 
 def hash_file(
@@ -37,9 +43,7 @@ def hash_file(
         tell = None
         if progress is not None:
             total = os.fstat(handle.fileno()).st_size
-            tell = lambda done: progress(  # noqa: E731
-                f"{path}: {what}, {done >> 20:,} of {total >> 20:,} MiB"
-            )
+            tell = lambda done: progress(f"{path}: {what}, {of_total(done, total)}")  # noqa: E731
         return hash_stream(handle, chunk, progress=tell)
 
 
