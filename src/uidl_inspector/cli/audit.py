@@ -188,7 +188,7 @@ def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str | Iterator[
     return _table_text(report)
 
 
-@app.command(  # type: ignore[untyped-decorator]  # typer's command() is untyped
+@app.command(
     epilog=examples(
         "uidl-inspector audit mailbox.pst --server-uidl uidl.txt",
         "uidl-inspector audit a.pst b.pst --server-uidl alice@example.com=alice.txt",

@@ -57,7 +57,7 @@ def byte_progress(name: str, size: int) -> Iterator[Callable[[int], None] | None
 
 
 # typer's decorator is untyped (no unused-ignore error once cli/app.py types it)
-@app.command(  # type: ignore[untyped-decorator, unused-ignore]
+@app.command(
     "carve",
     epilog=examples(
         "uidl-inspector carve unallocated.bin                 # a table on the terminal",
