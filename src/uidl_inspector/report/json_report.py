@@ -21,10 +21,11 @@ from typing import Any
 
 import orjson
 
+from uidl_inspector.history import PopHistory
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.model import Report
 
-__all__ = ["to_json", "json_chunks", "encode_json", "VOLATILE_KEYS"]
+__all__ = ["to_json", "json_chunks", "encode_json", "entries_json", "VOLATILE_KEYS"]
 
 VOLATILE_KEYS = ("generated_at", "run")  # the only keys allowed to differ between runs
 _OPTIONS = (
@@ -90,17 +91,32 @@ _ENTRIES_END = b"\n      ]"  # the closing bracket of a history's entries
 
 
 def _history(record: HistoryRecord) -> Iterator[bytes]:
-    """One history (a top-level list item), its entries encoded a batch at a time."""
+    """One history (a top-level list item), its entries encoded a batch at a time (or
+    as encoded beforehand: ``HistoryRecord.entries_json``)."""
     head, _, tail = encode_json(record.to_dict(entries=False), 4).partition(
         b'"entries": []'
     )  # the first such text: strings before it escape their quotes
     yield head + b'"entries": '
+    if record.entries_json is not None:
+        yield record.entries_json
+    else:
+        yield from _entries(record.history)
+    yield tail
+
+
+def _entries(history: PopHistory) -> Iterator[bytes]:
+    """A history's ``entries`` list as it sits in a report, a batch at a time."""
     first = True
-    for batch in record.history.entry_dicts():
+    for batch in history.entry_dicts():
         items = encode_json(batch, 6)[1 : -len(_ENTRIES_END)]  # the items, without [ and ]
         yield (b"[" if first else b",") + items
         first = False
-    yield (b"[]" if first else _ENTRIES_END) + tail
+    yield b"[]" if first else _ENTRIES_END
+
+
+def entries_json(history: PopHistory) -> bytes:
+    """A history's ``entries`` list as the report writes it (for ``entries_json``)."""
+    return b"".join(_entries(history))
 
 
 def json_chunks(report: Report | dict[str, Any]) -> Iterator[bytes]:
