@@ -9,11 +9,13 @@ command's ``epilog``, shown as written at the end of its help.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
+from typer.models import CommandFunctionType as CommandFunction
 
 from uidl_inspector.cli import helpfmt, runlog
 from uidl_inspector.versions import TOOL_NAME, version_text
@@ -71,7 +73,9 @@ class Group(TyperGroup):
 class App(typer.Typer):
     """typer.Typer whose commands are :class:`Command` unless told otherwise."""
 
-    def command(self, *args: Any, cls: type[TyperCommand] | None = None, **kwargs: Any) -> Any:
+    def command(
+        self, *args: Any, cls: type[TyperCommand] | None = None, **kwargs: Any
+    ) -> Callable[[CommandFunction], CommandFunction]:
         return super().command(*args, cls=cls or Command, **kwargs)
 
 
