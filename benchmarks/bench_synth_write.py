@@ -24,6 +24,7 @@ import tempfile
 import time
 import tracemalloc
 from datetime import datetime, timedelta, timezone
+from multiprocessing.queues import Queue
 from queue import Empty
 
 from uidl_inspector.schemas.mapi import PropType as T
@@ -70,7 +71,10 @@ def make_spec(n: int) -> StoreSpec:
     return spec
 
 
-def _child(n: int, traced: bool, queue: mp.Queue) -> None:
+Measured = tuple[float, int, int, int, float]  # seconds, traced peak, RSS, size, CPU
+
+
+def _child(n: int, traced: bool, queue: Queue[Measured]) -> None:
     spec = make_spec(n)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "bench.pst")
@@ -85,9 +89,9 @@ def _child(n: int, traced: bool, queue: mp.Queue) -> None:
     queue.put((elapsed, peak, rss, size, cpu))
 
 
-def measure(n: int, traced: bool) -> tuple[float, int, int, int, float]:
+def measure(n: int, traced: bool) -> Measured:
     ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
+    queue: Queue[Measured] = ctx.Queue()
     proc = ctx.Process(target=_child, args=(n, traced, queue))
     proc.start()
     while True:

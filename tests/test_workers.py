@@ -127,3 +127,47 @@ def test_progress_tells_hashing_recovery_and_inputs_done(tmp_path) -> None:
     said.clear()
     scan_evidence(_inputs(tmp_path), progress=said.append, jobs=2)
     assert said[-1] == "6 of 6 inputs done"
+
+
+def test_workers_encode_the_entries_into_the_same_bytes(tmp_path) -> None:
+    """A worker hands back its histories' entries as JSON text (the parent only copies
+    it): the report's bytes are those of one process, anomalous histories included."""
+    from uidl_inspector.pipeline import scan_evidence
+    from uidl_inspector.report.json_report import json_chunks
+    from uidl_inspector.synth.scenarios import scenario
+    from uidl_inspector.synth.truth import write_evidence
+
+    anomalous = write_evidence(tmp_path, scenario("anomalous")).store
+    inputs = [*_inputs(tmp_path), str(anomalous)]
+    here = scan_evidence(inputs, jobs=1).report
+    there = scan_evidence(inputs, jobs=2, json_entries=True).report
+    encoded = [h.entries_json for h in there.histories]
+    assert all(e is not None for e in encoded) and any(len(e) > 2 for e in encoded)
+    assert all(h.entries_json is None for h in here.histories)  # nothing to spare here
+    assert any(h.history.anomalies for h in there.histories)
+    there.run = here.run
+    assert b"".join(json_chunks(there)) == b"".join(json_chunks(here))
+
+
+def test_a_forked_worker_logs_through_the_parent_only(tmp_path, monkeypatch) -> None:
+    """Workers forked from the command's process do not keep its log handlers: each of
+    their lines reaches the run's log once (replayed by the parent), in input order."""
+    from uidl_inspector import workers
+
+    monkeypatch.setattr(workers.threading, "active_count", lambda: 1)  # fork, whatever
+    inputs = _inputs(tmp_path)  # threads earlier tests left behind
+    logs = {}
+    for jobs in ("1", "2"):
+        log = tmp_path / f"run-{jobs}.log"
+        result = CliRunner().invoke(
+            app, ["scan", *inputs, "--jobs", jobs, "-f", "json", "--log-file", str(log)]
+        )
+        assert result.exit_code == 1  # junk.pst
+        lines = log.read_text(encoding="utf-8").splitlines()
+        logs[jobs] = [
+            re.sub(r"[0-9.]+ s\b", "T s", line.split(" ", 2)[2])  # no timestamp, no duration
+            for line in lines
+            if line.split(" ", 2)[2].startswith("pipeline: scan ")
+        ]
+    assert logs["1"] == logs["2"]
+    assert sum(f"scan {inputs[0]}:" in line for line in logs["2"]) >= 1

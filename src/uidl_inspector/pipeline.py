@@ -10,6 +10,7 @@ input costs its own line in ``failed``, never the run.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -34,6 +35,7 @@ from uidl_inspector.locate import (
 )
 from uidl_inspector.logs import codes_summary, log_findings, step
 from uidl_inspector.records import HistoryRecord
+from uidl_inspector.report.json_report import entries_json
 from uidl_inspector.report.model import Report, Source, hash_file, of_total, source_path
 from uidl_inspector.schemas.mapi import PropId
 from uidl_inspector.store.detect import Evidence, EvidenceFile, open_evidence, walk_inputs
@@ -350,6 +352,7 @@ def scan_evidence(
     jobs: int = 1,
     scheduler: str | None = None,
     inventory: bool = False,
+    json_entries: bool = False,
 ) -> ScanOutcome:
     """Scan every input (files, directories walked recursively, disk images with every
     partition, snapshot and file system in them) into one report.
@@ -363,7 +366,8 @@ def scan_evidence(
     scan goes on with the others; files of no known kind inside directories are skipped.
     ``progress`` gets message counts (int) and one-line status (str). ``jobs`` worker
     processes (or the Dask cluster at ``scheduler``) each take one input; ``--verify``
-    always runs out of process, so that a libpff crash costs one input.
+    always runs out of process, so that a libpff crash costs one input. ``json_entries``:
+    the report is to be written as JSON (workers then encode their histories' entries).
     """
     report = Report()
     if recover:
@@ -384,6 +388,7 @@ def scan_evidence(
         scheduler=scheduler,
         progress=progress,
         isolate=verify,
+        json_entries=json_entries,
     )
 
 
@@ -496,6 +501,7 @@ def _each_input(
     progress: Callable[[Any], None] | None = None,
     isolate: bool = False,
     named_only: tuple[str, ...] = (),
+    json_entries: bool = False,
 ) -> ScanOutcome:
     """Run ``handle(item, outcome, progress=...)`` on every input (of one of ``kinds``,
     when given: any other file named on the command line is ``not what``), each failure
@@ -504,7 +510,8 @@ def _each_input(
 
     Each input is handled into an outcome of its own (in a worker process when ``jobs`` >
     1, ``scheduler`` is set or ``isolate``), merged in input order: the report is the same
-    whichever ran it.
+    whichever ran it. ``json_entries``: the report will be JSON, so a worker encodes its
+    histories' entries (the bulk of the text) itself.
     """
     outcome = ScanOutcome(report or Report())
     todo: list[tuple[EvidenceFile, str | None]] = []
@@ -521,7 +528,10 @@ def _each_input(
         todo.append((item, error))
     here = workers.runs_here(jobs, scheduler, len(todo), isolate)
     task = functools.partial(
-        _input_task, functools.partial(handle, progress=progress if here else None), step_name
+        _input_task,
+        functools.partial(handle, progress=progress if here else None),
+        step_name,
+        encode=json_entries and not here,
     )
     tell = (
         None
@@ -540,14 +550,24 @@ def _input_task(
     handle: Callable[[EvidenceFile, ScanOutcome], None],
     step_name: str,
     todo: tuple[EvidenceFile, str | None],
+    encode: bool = False,
 ) -> ScanOutcome:
-    """One input's outcome (its one-line error included): what a worker returns."""
+    """One input's outcome (its one-line error included): what a worker returns.
+
+    ``encode``: also give each history its entries' JSON text, so that the parent, which
+    writes the whole run's report alone, only copies it.
+    """
     item, error = todo
     outcome = ScanOutcome(Report())
     if error is None:
         try:
             with step(log, f"{step_name} {item.path}"):
                 handle(item, outcome)
+            if encode:
+                outcome.report.histories[:] = [
+                    dataclasses.replace(h, entries_json=entries_json(h.history))
+                    for h in outcome.report.histories
+                ]
             return outcome
         except (UidlInspectorError, OSError) as exc:
             error = " ".join(str(exc).split()) or type(exc).__name__

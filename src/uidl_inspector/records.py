@@ -119,6 +119,9 @@ class HistoryRecord:
     # hex of the store's PidTagRecordKey (for an MSG, the PidTagStoreRecordKey it carries):
     # the store's identity, kept by every copy of it (audit lineages group by it)
     store_key: str | None = None
+    # the entries as the JSON report writes them, when a worker process made the record:
+    # encoding them there spares the parent (which writes every input's report) that work
+    entries_json: bytes | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self, entries: bool = True) -> dict[str, Any]:
         """The record; ``entries=False`` leaves ``entries`` empty for a writer that

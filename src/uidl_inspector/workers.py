@@ -13,11 +13,12 @@ import functools
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import Generic, TypeVar
 
 from uidl_inspector.exceptions import UidlInspectorError
 
@@ -46,15 +47,34 @@ def default_jobs() -> int:
 
 
 def _local_pool(jobs: int) -> ProcessPoolExecutor:
-    # forkserver: workers are forked from a clean, single-threaded server that has
-    # imported the pipeline once, so starting one is cheap and never copies the
-    # parent's threads (a progress bar) or open stores.
+    """``jobs`` worker processes, started once and reused for every input.
+
+    On Linux, while this process runs no other thread, workers are forked from it: they
+    start at once with every module already imported (a forkserver would first import the
+    pipeline again, a fifth of a second before any input is read). With another thread
+    running (a progress bar, the threads of an earlier pool), a lock it holds could be
+    copied held, so workers come from a forkserver: a clean, single-threaded process that
+    imported the pipeline once. Elsewhere: spawn.
+    """
+    if sys.platform == "linux" and threading.active_count() == 1:
+        context: multiprocessing.context.BaseContext = multiprocessing.get_context("fork")
+        return ProcessPoolExecutor(jobs, mp_context=context, initializer=_forked)
     try:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["uidl_inspector.pipeline"])
     except ValueError:  # no forkserver on this platform
         context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(jobs, mp_context=context)
+
+
+def _forked() -> None:
+    """A forked worker starts without the parent's log handlers: what it logs reaches the
+    run's log once, through the parent (:func:`_logged`), not also straight from here."""
+    for name in (PACKAGE_LOGGER, None):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if not isinstance(handler, logging.NullHandler):
+                logger.removeHandler(handler)
 
 
 @contextlib.contextmanager
@@ -67,15 +87,16 @@ def executor(jobs: int, scheduler: str | None) -> Iterator[Executor | None]:
         except ImportError:
             raise UidlInspectorError(DISTRIBUTED_HINT) from None
         try:
-            client = Client(scheduler, timeout="30s", set_as_default=False)
+            # distributed ships no type hints: its calls are untyped
+            client = Client(scheduler, timeout="30s", set_as_default=False)  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError) as exc:
             raise UidlInspectorError(
                 f"cannot reach the Dask scheduler {scheduler}: {exc}"
             ) from None
         try:
-            yield client.get_executor(pure=False)
+            yield client.get_executor(pure=False)  # type: ignore[no-untyped-call]
         finally:
-            client.close()
+            client.close()  # type: ignore[no-untyped-call]
     elif jobs >= 1:
         with _local_pool(jobs) as pool:
             yield pool
@@ -123,21 +144,22 @@ def run_ordered(
         logged = functools.partial(
             _logged, task, logging.getLogger(PACKAGE_LOGGER).getEffectiveLevel()
         )
-        futures: list[Future] = [pool.submit(logged, item) for item in items]
+        futures: list[Future[_Logged[R]]] = [pool.submit(logged, item) for item in items]
         for n, (item, future) in enumerate(zip(items, futures, strict=True), 1):
             result = _result(logged, item, future, crashed)
             if isinstance(result, _Logged):
                 _replay(result.records)
-                result = result.value
-            yield result
+                yield result.value
+            else:
+                yield result
             if done is not None:
                 done(n, total)
 
 
-class _Logged:
+class _Logged(Generic[R]):
     """A task's result with the log records it wrote in its worker."""
 
-    def __init__(self, value: Any, records: list[logging.LogRecord]) -> None:
+    def __init__(self, value: R, records: list[logging.LogRecord]) -> None:
         self.value, self.records = value, records
 
 
@@ -146,7 +168,8 @@ class _Capture(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__()
-        self.thread, self.records = threading.get_ident(), []
+        self.thread = threading.get_ident()
+        self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.thread == self.thread:
@@ -157,7 +180,7 @@ class _Capture(logging.Handler):
             self.records.append(record)
 
 
-def _logged(task: Callable[[T], R], level: int, item: T) -> _Logged:
+def _logged(task: Callable[[T], R], level: int, item: T) -> _Logged[R]:
     """Run ``task`` in a worker, keeping what it logs for the run's log in the parent."""
     package = logging.getLogger(PACKAGE_LOGGER)
     if package.getEffectiveLevel() > level:
@@ -178,8 +201,13 @@ def _replay(records: list[logging.LogRecord]) -> None:
 
 
 def _result(
-    task: Callable[[T], R], item: T, future: Future, crashed: Callable[[T, str], R] | None
-) -> R:
+    task: Callable[[T], _Logged[R]],
+    item: T,
+    future: Future[_Logged[R]],
+    crashed: Callable[[T, str], R] | None,
+) -> _Logged[R] | R:
+    """The task's result, its rerun's alone in a fresh process when its worker died, or
+    ``crashed(item, reason)`` when that one dies too (or a cluster lost it)."""
     try:
         return future.result()
     except BrokenProcessPool:

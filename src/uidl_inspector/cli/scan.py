@@ -14,6 +14,7 @@ from uidl_inspector.cli.app import PANEL_CHECKS, PANEL_INPUT, app, examples
 from uidl_inspector.cli.common import (
     EXIT_INPUT,
     ForceOpt,
+    Format,
     FormatOpt,
     JobsOpt,
     NoRecoverOpt,
@@ -24,6 +25,7 @@ from uidl_inspector.cli.common import (
     guarded,
     jobs_or_default,
     note,
+    resolve_format,
     takes_image_options,
 )
 from uidl_inspector.cli.runlog import quiet
@@ -156,6 +158,7 @@ def scan(
             images=images,
             jobs=jobs_or_default(jobs),
             scheduler=scheduler,
+            json_entries=resolve_format(fmt, output) is Format.json,
         )
     outcome.report.demo = demo
     for line in outcome.failed:

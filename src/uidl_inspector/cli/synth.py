@@ -17,10 +17,9 @@ from uidl_inspector.synth.scenarios import SCENARIO_SETS, SCENARIOS
 
 __all__ = ["synth", "parse_clock_offset"]
 
-ScenarioName = Enum(
-    "ScenarioName",  # type: ignore[misc]
-    {name: name for name in (*SCENARIOS, *SCENARIO_SETS)},
-    type=str,
+# members made from the scenario tables, which mypy cannot list (it wants literals)
+ScenarioName = Enum(  # type: ignore[misc]
+    "ScenarioName", {name: name for name in (*SCENARIOS, *SCENARIO_SETS)}, type=str
 )
 
 

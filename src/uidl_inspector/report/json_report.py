@@ -22,11 +22,11 @@ from typing import Any
 
 import orjson
 
-from uidl_inspector.history import EntryColumns
+from uidl_inspector.history import EntryColumns, PopHistory
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.model import Report
 
-__all__ = ["to_json", "json_chunks", "encode_json", "VOLATILE_KEYS"]
+__all__ = ["to_json", "json_chunks", "encode_json", "entries_json", "VOLATILE_KEYS"]
 
 VOLATILE_KEYS = ("generated_at", "run")  # the only keys allowed to differ between runs
 _OPTIONS = (
@@ -108,23 +108,38 @@ _ENTRIES_END = b"\n      ]"  # the closing bracket of a history's entries
 
 
 def _history(record: HistoryRecord) -> Iterator[bytes]:
-    """One history (a top-level list item), its entries encoded a batch at a time."""
+    """One history (a top-level list item), its entries encoded a batch at a time (or
+    as encoded beforehand: ``HistoryRecord.entries_json``)."""
     head, _, tail = encode_json(record.to_dict(entries=False), 4).partition(
         b'"entries": []'
     )  # the first such text: strings before it escape their quotes
     yield head + b'"entries": '
+    if record.entries_json is not None:
+        yield record.entries_json
+    else:
+        yield from _entries(record.history)
+    yield tail
+
+
+def _entries(history: PopHistory) -> Iterator[bytes]:
+    """A history's ``entries`` list as it sits in a report, a batch at a time."""
     first = True
-    for items in _entry_batches(record):
+    for items in _entry_batches(history):
         yield (b"[" if first else b",") + items
         first = False
-    yield (b"[]" if first else _ENTRIES_END) + tail
+    yield b"[]" if first else _ENTRIES_END
 
 
-def _entry_batches(record: HistoryRecord) -> Iterator[bytes]:
+def entries_json(history: PopHistory) -> bytes:
+    """A history's ``entries`` list as the report writes it (for ``entries_json``)."""
+    return b"".join(_entries(history))
+
+
+def _entry_batches(history: PopHistory) -> Iterator[bytes]:
     """Each batch of a history's entries as the items of its ``entries`` list (without
     ``[`` and ``]``): a clean BLOB's by joining its columns (:func:`_column_items`),
     any other's by encoding its entries' dicts."""
-    batches, done = record.history.entry_columns(), 0
+    batches, done = history.entry_columns(), 0
     for batch in batches or ():
         items = _column_items(batch)
         if items is None:
@@ -134,7 +149,7 @@ def _entry_batches(record: HistoryRecord) -> Iterator[bytes]:
     else:
         if batches is not None:
             return
-    for dicts in islice(record.history.entry_dicts(), done, None):
+    for dicts in islice(history.entry_dicts(), done, None):
         yield encode_json(dicts, 6)[1 : -len(_ENTRIES_END)]  # the items, without [ and ]
 
 

@@ -46,7 +46,7 @@ FATES = ("none", "partial_head", "complete", "partial_middle", "complete", "comp
 _EXPIRE_AT = 4  # the session after which the server drops its oldest messages
 
 
-def evolving(seed: int, clock_offset: int, **_: object) -> Scenario:
+def evolving(seed: int, clock_offset: int, **_options: object) -> Scenario:
     """One account, SESSIONS send/receives; every earlier BLOB stays in free space."""
     rng = _rng("evolving", seed)
     account = _account(rng, "k.osei@example.net", "dovecot", "Kwame Osei")

@@ -13,8 +13,8 @@ import hashlib
 import json
 import os
 import re
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sized
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -107,40 +107,49 @@ def _escaped_at(raw: str, i: int) -> bool:
     )
 
 
-def _entries(history: HistorySpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The entries a reader must decode, and the BLOB's anomalies (code, offset)."""
-    entries, anomalies, offset = [], [], 4
+def _entry_rows(history: HistorySpec) -> Iterator[dict[str, Any]]:
+    """The entries a reader must decode, one row at a time."""
+    offset = 4
     for index, stored in enumerate(stored_tags(history)):
         tag = stored.tag
         stamp = _stamp(tag.stamp)
         findings = _tag_findings(stored, offset)
-        anomalies += [{"code": code, "offset": where} for code, where in findings]
         raw = stored.text.encode()
-        entries.append(
-            {
-                "index": index,
-                "offset": offset,
-                "operation": OPERATIONS.get(tag.operation),
-                "content": CONTENTS.get(tag.content),
-                "timestamp": stamp.isoformat() if stamp else None,
-                "raw_timestamp": tag.stamp,
-                "raw_uid": tag.raw_uid,
-                "uid": unescape_uid(tag.raw_uid),
-                "uid_hex": None,
-                "raw_operation": tag.operation,
-                "raw_content": tag.content,
-                "complete": stored.complete,
-                "beyond_count": False,
-                "anomalies": [code for code, _ in findings],
-                "raw_tag_hex": raw.hex() if findings else None,
-            }
-        )
+        yield {
+            "index": index,
+            "offset": offset,
+            "operation": OPERATIONS.get(tag.operation),
+            "content": CONTENTS.get(tag.content),
+            "timestamp": stamp.isoformat() if stamp else None,
+            "raw_timestamp": tag.stamp,
+            "raw_uid": tag.raw_uid,
+            "uid": unescape_uid(tag.raw_uid),
+            "uid_hex": None,
+            "raw_operation": tag.operation,
+            "raw_content": tag.content,
+            "complete": stored.complete,
+            "beyond_count": False,
+            "anomalies": [code for code, _ in findings],
+            "raw_tag_hex": raw.hex() if findings else None,
+        }
         offset += len(raw) + 1
-    complete = not stored_tags(history) or stored_tags(history)[-1].complete
-    if complete and len(entries) < declared_count(history):
-        anomalies.append({"code": "count_mismatch", "offset": 2})
-    anomalies.sort(key=lambda a: a["offset"])
-    return entries, anomalies
+
+
+def _entries(history: HistorySpec) -> tuple[RowsOnDemand, list[dict[str, Any]]]:
+    """The entries a reader must decode (made when read: a 60,000-tag history would
+    otherwise hold 60,000 rows), and the BLOB's anomalies (code, offset)."""
+    stored = stored_tags(history)
+    found: list[tuple[str, int]] = []
+    offset = 4
+    for tag in stored:
+        found += _tag_findings(tag, offset)
+        offset += len(tag.text.encode()) + 1
+    complete = not stored or stored[-1].complete
+    if complete and len(stored) < declared_count(history):
+        found.append(("count_mismatch", 2))
+    found.sort(key=lambda f: f[1])
+    anomalies = [{"code": code, "offset": at} for code, at in found]
+    return RowsOnDemand(lambda: _entry_rows(history), len(stored)), anomalies
 
 
 def _match_rule(manager: ManagerSpec) -> str:
@@ -176,6 +185,7 @@ def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
         path = [0] if manager.embedded else []
         positions = attachment_positions(manager)
         holder = spec.attachments[0].embedded if manager.embedded else spec
+        assert holder is not None  # an embedded manager's first attachment is its message
         profile = {
             "name": manager.profile.name
             if "subject" in manager.identification or manager.profile == GENERAL_KEY
@@ -245,6 +255,16 @@ def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
     return records
 
 
+def _history_uids(built: BuiltStore) -> Iterator[set[str]]:
+    """Each history record's UIDs (a manager without history: none), as its entries have
+    them, without making the entries."""
+    for manager, _spec in built.managers:
+        if not manager.histories:
+            yield set()
+        for history in manager.histories:
+            yield {unescape_uid(s.tag.raw_uid) for s in stored_tags(history)}
+
+
 def _slack(history: HistorySpec) -> dict[str, Any] | None:
     """The leftover bytes the writer put after the last tag, and the text it placed there."""
     slack = history.slack
@@ -261,7 +281,7 @@ def _text(prop: Any) -> Any:
 def _attachment_name(attachment: AttachmentSpec) -> str | None:
     for prop_id in _NAME_PROPS:
         if prop_id in attachment.props:
-            return attachment.props[prop_id].value
+            return str(attachment.props[prop_id].value)
     return None
 
 
@@ -316,13 +336,17 @@ def _server_classes(history: HistorySpec, listing: list[str]) -> dict[str, list[
     }
 
 
-def _links(sc: Scenario, built: BuiltStore) -> list[dict[str, Any]]:
+def _links(sc: Scenario, built: BuiltStore) -> RowsOnDemand:
     """Which store message each get tag produced: same account and UID, delivered at most
-    TAG_LAG_MAX seconds before the tag's time shifted back by the clock offset."""
+    TAG_LAG_MAX seconds before the tag's time shifted back by the clock offset (made
+    when read, as there is one per tag)."""
+    return RowsOnDemand(lambda: _link_rows(sc, built))
+
+
+def _link_rows(sc: Scenario, built: BuiltStore) -> Iterator[dict[str, Any]]:
     by_uid: dict[tuple[str, str], list[tuple[str, Any, MessageSpec]]] = defaultdict(list)
     for folder, message, spec in built.messages:
         by_uid[(message.account.smtp, message.uid)].append((folder, message, spec))
-    links = []
     record_index = 0
     for manager, _spec in built.managers:
         for history in manager.histories:
@@ -335,39 +359,39 @@ def _links(sc: Scenario, built: BuiltStore) -> list[dict[str, Any]]:
                 for folder, message, spec in by_uid[(history.account.smtp, tag.uid)]:
                     lag = (utc - message.delivery_time.replace(tzinfo=None)).total_seconds()
                     if 0 <= lag <= TAG_LAG_MAX:
-                        links.append(
-                            {
-                                "history": record_index,
-                                "entry": entry_index,
-                                "uid": tag.uid,
-                                "folder": folder,
-                                "nid": spec.nid,
-                                "internet_message_id": message.internet_message_id,
-                            }
-                        )
+                        yield {
+                            "history": record_index,
+                            "entry": entry_index,
+                            "uid": tag.uid,
+                            "folder": folder,
+                            "nid": spec.nid,
+                            "internet_message_id": message.internet_message_id,
+                        }
             record_index += 1
-    return links
 
 
 def _duplicates(built: BuiltStore) -> list[dict[str, Any]]:
+    """The Message-IDs held more than once, each with its copies (rows are made for those
+    only, not for each of 100,000 messages, most of them held once)."""
+    counts = Counter(message.internet_message_id for _f, message, _s in built.messages)
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for folder, message, spec in built.messages:
-        groups[message.internet_message_id].append(
-            {"folder": folder, "nid": spec.nid, "delivery_time": _iso(message.delivery_time)}
-        )
+        if counts[message.internet_message_id] > 1:
+            groups[message.internet_message_id].append(
+                {"folder": folder, "nid": spec.nid, "delivery_time": _iso(message.delivery_time)}
+            )
     return [
-        {"internet_message_id": ident, "copies": copies}
-        for ident, copies in sorted(groups.items())
-        if len(copies) > 1
+        {"internet_message_id": ident, "copies": copies} for ident, copies in sorted(groups.items())
     ]
 
 
-class RowsOnDemand(list):  # type: ignore[type-arg]
+class RowsOnDemand(list[dict[str, Any]]):
     """A list whose rows are made each time it is read, not held: the truth's 100,000
     message rows are written by ``json.dump`` (its pure-Python encoder, as ``indent`` is
-    given, asks only ``len`` and iteration) without being in memory at once."""
+    given, asks only ``len`` and iteration) without being in memory at once. ``count``
+    None: counted by making the rows once, when first asked."""
 
-    def __init__(self, make: Callable[[], Iterator[dict[str, Any]]], count: int) -> None:
+    def __init__(self, make: Callable[[], Iterator[dict[str, Any]]], count: int | None = None):
         super().__init__()
         self._make, self._count = make, count
 
@@ -375,6 +399,8 @@ class RowsOnDemand(list):  # type: ignore[type-arg]
         return iter(self._make())
 
     def __len__(self) -> int:
+        if self._count is None:
+            self._count = sum(1 for _ in self._make())
         return self._count
 
     def __getitem__(self, index: Any) -> Any:
@@ -383,7 +409,7 @@ class RowsOnDemand(list):  # type: ignore[type-arg]
     def __eq__(self, other: object) -> bool:
         return list(self._make()) == other
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
 
 def truth(
@@ -450,8 +476,8 @@ def truth(
             )
             record_index += 1
     shared: dict[str, list[int]] = defaultdict(list)
-    for index, record in enumerate(histories):
-        for uid in {e["uid"] for e in record["entries"]}:
+    for index, uids in enumerate(_history_uids(built)):
+        for uid in uids:
             shared[uid].append(index)
     expected: dict[str, Any] = {
         "clock_offset_minutes": sc.clock_offset,
@@ -610,10 +636,10 @@ def set_truth(name: str, members: list[Scenario], written: list[EvidenceSet]) ->
     )
     lineages = []
     for key in keys:
-        versions = [
+        versions: list[dict[str, object]] = [
             {
                 "store": w.store.name,
-                "count": len(sc.facts.get("tags", ())),
+                "count": len(_sized(sc.facts.get("tags", ()))),
                 "added_uids": sc.facts.get("added_uids", []),
                 "pruned_uids": sc.facts.get("pruned_uids", []),
             }
@@ -662,6 +688,13 @@ def write_set(
     ]
     _write_json(path, set_truth(name, members, written))
     return written, path
+
+
+def _sized(value: object) -> Sized:
+    """A fact that is a collection (facts are typed ``object``: each scenario has its own)."""
+    if not isinstance(value, Sized):
+        raise TypeError(f"a scenario fact is {type(value).__name__}, not a collection")
+    return value
 
 
 def truth_bytes(document: dict[str, Any]) -> bytes:
