@@ -14,19 +14,17 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from enum import Enum
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, PANEL_PERFORMANCE
-from uidl_inspector.cli.runlog import PROG, SHOWN, quiet
+from uidl_inspector.cli.runlog import PROG, SHOWN, quiet, terminal_safe
 from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
-from uidl_inspector.report.csv_report import csv_chunks
-from uidl_inspector.report.json_report import json_chunks
-from uidl_inspector.report.model import Report
 from uidl_inspector.report.output import STDOUT, write_output
-from uidl_inspector.report.table_report import render_table, terminal_safe, to_table_text
+
+if TYPE_CHECKING:  # the writers are imported by emit(), not by a command's --help
+    from uidl_inspector.report.model import Report
 
 __all__ = [
     "EXIT_OK",
@@ -300,6 +298,12 @@ def emit(
     report: Report, fmt: Format | None, output: str | None, force: bool, inputs: Iterable[str] = ()
 ) -> None:
     """Render ``report`` and write it where asked (stdout by default)."""
+    from rich.console import Console
+
+    from uidl_inspector.report.csv_report import csv_chunks
+    from uidl_inspector.report.json_report import json_chunks
+    from uidl_inspector.report.table_report import render_table, to_table_text
+
     chosen = resolve_format(fmt, output)
     target = output or STDOUT
     if chosen is Format.table and target == STDOUT:
