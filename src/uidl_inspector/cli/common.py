@@ -298,22 +298,24 @@ def emit(
     report: Report, fmt: Format | None, output: str | None, force: bool, inputs: Iterable[str] = ()
 ) -> None:
     """Render ``report`` and write it where asked (stdout by default)."""
-    from rich.console import Console
-
-    from uidl_inspector.report.csv_report import csv_chunks
-    from uidl_inspector.report.json_report import json_chunks
-    from uidl_inspector.report.table_report import render_table, to_table_text
-
     chosen = resolve_format(fmt, output)
     target = output or STDOUT
-    if chosen is Format.table and target == STDOUT:
-        render_table(report, Console(highlight=False, markup=False, emoji=False))
-        return
     text: str | Iterable[bytes]
-    if chosen is Format.table:
+    if chosen is Format.table:  # rich and the table writer: for this format only
+        from rich.console import Console
+
+        from uidl_inspector.report.table_report import render_table, to_table_text
+
+        if target == STDOUT:
+            render_table(report, Console(highlight=False, markup=False, emoji=False))
+            return
         text = to_table_text(report)
     elif chosen is Format.csv:
+        from uidl_inspector.report.csv_report import csv_chunks
+
         text = csv_chunks(report)
     else:
+        from uidl_inspector.report.json_report import json_chunks
+
         text = json_chunks(report)
     write_output(text, target, force=force, protect=inputs)
