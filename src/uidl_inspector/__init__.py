@@ -1,14 +1,39 @@
-"""uidl-inspector: find, decode and audit Outlook's hidden POP3 download history."""
+"""uidl-inspector: find, decode and audit Outlook's hidden POP3 download history.
+
+The names below are loaded on first use (PEP 562), so that starting the command line, which
+imports this package first, pays neither for the BLOB decoder nor for reading the
+installed version when the command needs neither.
+"""
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("uidl-inspector")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+if TYPE_CHECKING:
+    from uidl_inspector.history import PopHistory, build_blob, parse_blob
 
-from uidl_inspector.history import PopHistory, build_blob, parse_blob  # noqa: E402
+    __version__: str
 
 __all__ = ["__version__", "PopHistory", "build_blob", "parse_blob"]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("uidl-inspector")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        value: Any = _version()
+    elif name in ("PopHistory", "build_blob", "parse_blob"):
+        from uidl_inspector import history
+
+        value = getattr(history, name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # once
+    return value

@@ -11,10 +11,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import platform
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-
-from uidl_inspector import __version__
 
 __all__ = ["TOOL_NAME", "BACKENDS", "backend_versions", "tool_info", "version_text"]
 
@@ -38,6 +35,8 @@ def _backend_version(module: str, distribution: str) -> str | None:
             return str(pypff.get_version())
         except (ImportError, AttributeError, OSError):
             return None
+    from importlib.metadata import PackageNotFoundError, version
+
     try:  # importing dfVFS pulls in dozens of modules: its metadata is enough
         return version(distribution)
     except PackageNotFoundError:
@@ -52,6 +51,8 @@ def backend_versions() -> dict[str, str | None]:
 
 def tool_info() -> dict[str, Any]:
     """The report's ``tool`` block (docs/report-schema.md)."""
+    from uidl_inspector import __version__  # read from the installed metadata when needed
+
     return {
         "name": TOOL_NAME,
         "version": __version__,

@@ -9,13 +9,18 @@ command's ``epilog``, shown as written at the end of its help.
 
 from __future__ import annotations
 
+import functools
+import importlib
+import pkgutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+import typer.main
 from typer.core import TyperCommand, TyperGroup
 
-from uidl_inspector.cli import helpfmt, runlog
+from uidl_inspector.cli import runlog
 from uidl_inspector.versions import TOOL_NAME, version_text
 
 if TYPE_CHECKING:  # typer's commands take the Context of the click it vendors
@@ -33,11 +38,24 @@ __all__ = [
     "Command",
     "Group",
     "examples",
+    "command_modules",
 ]
 
 PANEL_INPUT, PANEL_OUTPUT = "Input", "Output"
 PANEL_CHECKS, PANEL_PERFORMANCE = "Checks", "Performance"
 PANELS = (PANEL_INPUT, PANEL_OUTPUT, PANEL_CHECKS, PANEL_PERFORMANCE)  # the order in help
+
+
+NOT_COMMANDS = frozenset({"app", "common", "docs", "helpfmt", "runlog"})  # the machinery
+
+
+@functools.cache
+def command_modules() -> tuple[str, ...]:
+    """The commands, in the order help lists them: the modules of this package named after
+    the command each registers, found without importing them."""
+    found = pkgutil.iter_modules([str(Path(__file__).parent)])
+    names = (m.name for m in found)
+    return tuple(sorted(n for n in names if n not in NOT_COMMANDS and not n.startswith("_")))
 
 
 def examples(*lines: str) -> str:
@@ -53,6 +71,8 @@ class Command(TyperCommand):
         self.params.extend(runlog.options(PANEL_OUTPUT))
 
     def collect_usage_pieces(self, ctx: Context) -> list[str]:
+        from uidl_inspector.cli import helpfmt  # only for help and usage errors
+
         return helpfmt.usage_pieces(self, ctx)
 
     def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
@@ -64,9 +84,53 @@ class Command(TyperCommand):
 
 
 class Group(TyperGroup):
-    """The main command: the same help layout, listing the commands."""
+    """The main command: the same help layout, listing the commands.
+
+    Lazy: a command's module is imported, and its click command built, when the command
+    is looked up (to run it, or for help, completion or docs/cli.md), so that starting one
+    command does not import every other command's dependencies."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return [*command_modules(), *(n for n in self.commands if n not in command_modules())]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in command_modules():
+            self._load(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx: Context, args: list[str]) -> Any:
+        if args and args[0] not in command_modules():  # a typo: typer suggests from all
+            self._load(*command_modules())
+        return super().resolve_command(ctx, args)
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        # typer 0.29 coerces every value but a bool through a pydantic TypeAdapter, and
+        # the unset flags of the group (-h, --install-completion, --show-completion) come
+        # as None: importing pydantic for them would cost `--version` and `CMD --help`
+        # some 60 ms. An unset flag is off, so False is its default.
+        for param in self.get_params(ctx):
+            if getattr(param, "is_flag", False) and param.default is None:
+                param.default = False
+        return super().parse_args(ctx, args)
+
+    def _load(self, *names: str) -> None:
+        """Import the command modules ``names`` and add the commands they register."""
+        for name in names:
+            importlib.import_module(f"{__package__}.{name}")
+        for info in app.registered_commands:
+            assert info.callback is not None  # typer's decorator always sets it
+            if (info.name or typer.main.get_command_name(info.callback.__name__)) in self.commands:
+                continue
+            command = typer.main.get_command_from_info(
+                info,
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                rich_markup_mode=app.rich_markup_mode,
+            )
+            self.add_command(command)
 
     def collect_usage_pieces(self, ctx: Context) -> list[str]:
+        from uidl_inspector.cli import helpfmt  # only for help and usage errors
+
         return [*helpfmt.usage_pieces(self, ctx), self.subcommand_metavar]
 
     def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
@@ -75,6 +139,8 @@ class Group(TyperGroup):
 
 def _print_help(command: TyperCommand | TyperGroup, ctx: Context) -> None:
     from rich.console import Console  # only when help is shown
+
+    from uidl_inspector.cli import helpfmt
 
     helpfmt.print_help(command, ctx, PANELS, Console(highlight=False))
 

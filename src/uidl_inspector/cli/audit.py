@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from uidl_inspector import __version__
 from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, app, examples
@@ -31,16 +29,16 @@ from uidl_inspector.cli.common import (
     takes_image_options,
     usage_error,
 )
-from uidl_inspector.pipeline import audit_report
-from uidl_inspector.report.lineage_views import lineage_tables
+from uidl_inspector.cli.runlog import terminal_safe
 from uidl_inspector.report.model import Report
 from uidl_inspector.report.output import STDOUT, write_output
-from uidl_inspector.report.table_report import data_table, render_table, terminal_safe
 from uidl_inspector.report.timeline import TimelineError, check_zone_name
 from uidl_inspector.synth.demo import DEMO_STORE, demo_path, samples_dir
 from uidl_inspector.versions import TOOL_NAME
 
 if TYPE_CHECKING:  # the audit package is imported when the command runs
+    from rich.console import Console  # rich and the tables: for the table format only
+
     from uidl_inspector.audit import AuditResult
 
 __all__ = ["audit", "AuditFormat", "parse_listing_option"]
@@ -82,6 +80,10 @@ def _audit_of(report: Report) -> AuditResult:
 
 
 def _audit_table(audit: AuditResult, console: Console) -> None:
+    from rich.text import Text
+
+    from uidl_inspector.report.table_report import data_table
+
     summary = audit.summary
     console.print(
         Text(
@@ -129,6 +131,11 @@ def _audit_table(audit: AuditResult, console: Console) -> None:
 
 
 def _table_text(report: Report) -> str:
+    from rich.console import Console
+
+    from uidl_inspector.report.lineage_views import lineage_tables
+    from uidl_inspector.report.table_report import render_table
+
     buffer = io.StringIO()
     console = Console(
         file=buffer,
@@ -272,6 +279,7 @@ def audit(
             f"listing {', '.join(listing_args) or '(none)'}; give a PATH to audit your own"
         )
     from uidl_inspector.audit import read_server_listing
+    from uidl_inspector.pipeline import audit_report
 
     listings = []
     for value in listing_args:
@@ -292,6 +300,11 @@ def audit(
         else AuditFormat.json
     )
     if chosen is AuditFormat.table and output in (None, STDOUT):
+        from rich.console import Console
+
+        from uidl_inspector.report.lineage_views import lineage_tables
+        from uidl_inspector.report.table_report import render_table
+
         console = Console(highlight=False, markup=False, emoji=False)
         lineage_tables(_audit_of(report), console)
         render_table(report, console)

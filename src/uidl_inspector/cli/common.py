@@ -14,19 +14,17 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from enum import Enum
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, PANEL_PERFORMANCE
-from uidl_inspector.cli.runlog import PROG, SHOWN, quiet
+from uidl_inspector.cli.runlog import PROG, SHOWN, quiet, terminal_safe
 from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
-from uidl_inspector.report.csv_report import csv_chunks
-from uidl_inspector.report.json_report import json_chunks
-from uidl_inspector.report.model import Report
 from uidl_inspector.report.output import STDOUT, write_output
-from uidl_inspector.report.table_report import render_table, terminal_safe, to_table_text
+
+if TYPE_CHECKING:  # the writers are imported by emit(), not by a command's --help
+    from uidl_inspector.report.model import Report
 
 __all__ = [
     "EXIT_OK",
@@ -302,14 +300,22 @@ def emit(
     """Render ``report`` and write it where asked (stdout by default)."""
     chosen = resolve_format(fmt, output)
     target = output or STDOUT
-    if chosen is Format.table and target == STDOUT:
-        render_table(report, Console(highlight=False, markup=False, emoji=False))
-        return
     text: str | Iterable[bytes]
-    if chosen is Format.table:
+    if chosen is Format.table:  # rich and the table writer: for this format only
+        from rich.console import Console
+
+        from uidl_inspector.report.table_report import render_table, to_table_text
+
+        if target == STDOUT:
+            render_table(report, Console(highlight=False, markup=False, emoji=False))
+            return
         text = to_table_text(report)
     elif chosen is Format.csv:
+        from uidl_inspector.report.csv_report import csv_chunks
+
         text = csv_chunks(report)
     else:
+        from uidl_inspector.report.json_report import json_chunks
+
         text = json_chunks(report)
     write_output(text, target, force=force, protect=inputs)

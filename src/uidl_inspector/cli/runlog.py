@@ -27,7 +27,6 @@ from typer.core import TyperArgument, TyperOption
 
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.logs import LOGGER
-from uidl_inspector.report.table_report import terminal_safe
 from uidl_inspector.versions import TOOL_NAME, version_text
 
 if TYPE_CHECKING:  # the Context typer's commands get: its vendored click's
@@ -116,6 +115,13 @@ def _named_files(ctx: Context) -> list[str]:
                 text = str(item)
                 found += [t for t in (text, text.partition("=")[2]) if t and os.path.exists(t)]
     return found
+
+
+def terminal_safe(value: object) -> str:
+    """report.table_report's escaping, imported when a line is written (not at start)."""
+    from uidl_inspector.report.table_report import terminal_safe as escape
+
+    return escape(value)
 
 
 class LogFileError(UidlInspectorError):

@@ -30,7 +30,6 @@ from uidl_inspector.cli.common import (
 )
 from uidl_inspector.cli.runlog import quiet
 from uidl_inspector.findings import above_info
-from uidl_inspector.pipeline import scan_evidence
 from uidl_inspector.synth.demo import demo_path
 
 __all__ = ["scan", "progress_on_stderr"]
@@ -140,6 +139,8 @@ def scan(
     The input type comes from the content, not the extension. A bad input gets one line on
     stderr and the others are still reported; the exit code is then 1.
     """
+    from uidl_inspector.pipeline import scan_evidence  # not for --help
+
     demo = not paths
     if not paths:
         found = demo_path()

@@ -75,18 +75,32 @@ def encode_json(value: Any, indent: int = 0) -> bytes:
     return data
 
 
+ITEM_BATCH = 4096  # list items encoded by one orjson call
+
+
 def _list(items: Iterable[Any], indent: int = 2) -> Iterator[bytes]:
-    """A list whose key sits at ``indent``, one item encoded at a time."""
+    """A list whose key sits at ``indent``, its items encoded a batch at a time (a
+    history on its own): the items of ``encode_json(batch, indent)`` are those of the
+    whole list, so a batch's text without its brackets is its part of the list."""
     first = True
-    pad = b"\n" + b" " * (indent + 2)
+    pad, close = b"\n" + b" " * (indent + 2), b"\n" + b" " * indent + b"]"
+    batch: list[Any] = []
     for item in items:
-        yield (b"[" if first else b",") + pad
+        if not isinstance(item, HistoryRecord):
+            batch.append(item)
+            if len(batch) < ITEM_BATCH:
+                continue
+        if batch:
+            yield (b"[" if first else b",") + encode_json(batch, indent)[1 : -len(close)]
+            first, batch = False, []
         if isinstance(item, HistoryRecord):
+            yield (b"[" if first else b",") + pad
             yield from _history(item)
-        else:
-            yield encode_json(item, indent + 2)
+            first = False
+    if batch:
+        yield (b"[" if first else b",") + encode_json(batch, indent)[1 : -len(close)]
         first = False
-    yield b"[]" if first else b"\n" + b" " * indent + b"]"
+    yield b"[]" if first else close
 
 
 def _sections(sections: Iterable[tuple[str, Any]], indent: int = 2) -> Iterator[bytes]:

@@ -13,7 +13,7 @@ import io
 import logging
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
@@ -21,8 +21,10 @@ from rich.table import Table
 from rich.text import Text
 
 from uidl_inspector.records import HistoryRecord
-from uidl_inspector.recover.items import RecoveredItem
 from uidl_inspector.report.model import Report, Source
+
+if TYPE_CHECKING:  # an annotation only: recover/ is not imported by every command
+    from uidl_inspector.recover.items import RecoveredItem
 
 __all__ = [
     "terminal_safe",
