@@ -42,6 +42,7 @@ from uidl_inspector.schemas.popblob import (
     PBLOB_VERSION,
     TAG_FIELDS,
     PopBlob,
+    PopBlobHeader,
     TagList,
     slack_size,
     tag_fields,
@@ -652,7 +653,8 @@ def parse_blob(data: bytes, strict: bool = False) -> PopHistory:
 
 def _parse(data: bytes, fast: bool) -> PopHistory:
     if len(data) < HEADER_SIZE:
-        version = int.from_bytes(data[:2], "little") if len(data) >= 2 else None
+        field = PopBlobHeader.version  # the header's first field may still be whole
+        version = field.parse(data) if len(data) >= field.sizeof() else None
         cut = Finding(
             "truncated", 0, f"{len(data)} byte(s): too short for the 4-byte header (Version, Count)"
         )

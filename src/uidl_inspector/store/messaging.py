@@ -114,6 +114,15 @@ class PstAttachment(_PropsMixin):
         """The embedded message when the attach method is 5 (PtypObject -> subnode)."""
         if self.method != AttachMethod.EMBEDDED_MESSAGE:
             return None
+        if self.depth >= MAX_EMBED_DEPTH:  # refused before opening, as the MSG reader does
+            self.findings.append(
+                Finding(
+                    "embedding_too_deep",
+                    None,
+                    f"attachment {self.nid:#x}: deeper than {MAX_EMBED_DEPTH}",
+                )
+            )
+            return None
         ref = self.props.get(PropId.ATTACH_DATA)
         if not isinstance(ref, SubnodeRef):
             self.findings.append(
@@ -131,8 +140,7 @@ class PstAttachment(_PropsMixin):
         return PstMessage(self.store, sub, depth=self.depth + 1)
 
 
-# MessageAccessors only reads ``props``; here it is the PC's read-only view.
-class PstMessage(_PropsMixin, MessageAccessors):  # type: ignore[override]
+class PstMessage(_PropsMixin, MessageAccessors):
     """A message (normal, associated or embedded) and its attachment table."""
 
     def __init__(
@@ -151,9 +159,6 @@ class PstMessage(_PropsMixin, MessageAccessors):  # type: ignore[override]
 
     def attachments(self) -> list[PstAttachment]:
         """Attachments in attachment-table order, each opened on its subnode."""
-        if self._depth > MAX_EMBED_DEPTH:
-            self.findings.append(Finding("embedding_too_deep", None, f"message {self.nid:#x}"))
-            return []
         table = self.node.subnode(s.NID_ATTACHMENT_TABLE)
         if table is None:
             return []

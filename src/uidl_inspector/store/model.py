@@ -10,7 +10,7 @@ Properties are a mapping from 16-bit property id (``mapi.PropId``) to a decoded 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
@@ -68,7 +68,10 @@ class Message(Protocol):
 class MessageAccessors:
     """The class and subject of a message from its ``props``, the same for every reader."""
 
-    props: Mapping[int, Any]
+    if TYPE_CHECKING:  # read-only here: a reader gives a property or a plain attribute
+
+        @property
+        def props(self) -> Mapping[int, Any]: ...
 
     @property
     def message_class(self) -> str | None:
