@@ -225,8 +225,8 @@ def test_header_crc_is_a_finding(tmp_path):
 
 
 def _block_of(store, nid):
-    entry = store.ndb.node_entry(nid)
-    return store.ndb.block_entry(entry.bid_data)
+    entry = store.ndb.btrees.node_entry(nid)
+    return store.ndb.btrees.block_entry(entry.bid_data)
 
 
 def test_bad_block_crc_is_a_finding_and_reading_goes_on(tmp_path):
@@ -336,7 +336,7 @@ def test_flipped_bytes(tmp_path, monkeypatch, name):
     with open_pst(source) as store:
         blocks = sorted(
             (e.BREF_ib, e.cb)
-            for e in store.ndb.iter_entries(ndb.PTYPE_BBT)
+            for e in store.ndb.btrees.iter_entries(ndb.PTYPE_BBT)
             if e.BREF_bid & ~1 in used and e.cb
         )
     seen = []

@@ -144,7 +144,6 @@ class Entry:
 
 _ASCII_RUN = re.compile(rb"[\x20-\x7e]{4,}")
 _UTF16_RUN = re.compile(rb"(?:[\x20-\x7e\xa0-\xff]\x00){4,}")
-MIN_TEXT_RUN = 4
 
 
 def slack_text(data: bytes) -> list[str]:

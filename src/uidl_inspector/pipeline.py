@@ -36,13 +36,12 @@ from uidl_inspector.logs import codes_summary, log_findings, step
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.model import Report, Source, hash_file, of_total, source_path
 from uidl_inspector.schemas.mapi import PropId
-from uidl_inspector.store.detect import Evidence, EvidenceFile, open_evidence, walk_inputs
+from uidl_inspector.store.detect import EvidenceFile, open_evidence, walk_inputs
 from uidl_inspector.store.image import (
     DistinctStore,
     ImageOptions,
     ImageScan,
     distinct_stores,
-    open_path_spec,
     segments,
 )
 from uidl_inspector.store.model import Store
@@ -50,7 +49,7 @@ from uidl_inspector.store.model import Store
 if TYPE_CHECKING:  # the audit is imported where it runs: a scan does not need it
     from uidl_inspector.audit import Inventory, ServerListing
 
-__all__ = ["ScanOutcome", "scan_evidence", "hidden_evidence", "open_source", "audit_report"]
+__all__ = ["ScanOutcome", "scan_evidence", "hidden_evidence", "audit_report"]
 
 AUDITED_KINDS = ("pst", "ost")  # the stores whose messages the audit lists
 
@@ -331,13 +330,6 @@ def _image_file(
     if not hashed:
         return path, os.path.getsize(path), "", ""
     return (path, *hash_file(path, progress=progress, what="hashing the image"))
-
-
-def open_source(source: Source) -> Evidence:
-    """Open a source of a scan report again: a loose file, or a store inside an image."""
-    if source.container is None:
-        return open_evidence(source.path, source.kind)
-    return open_evidence(source.path, source.kind, open_path_spec(source.container["path_spec"]))
 
 
 def scan_evidence(

@@ -78,12 +78,6 @@ class _PropsMixin:
         pc = self._pc
         return pc.props if pc is not None else {}
 
-    @property
-    def prop_types(self) -> dict[int, int]:
-        """The stored property type of each property."""
-        pc = self._pc
-        return pc.types if pc is not None else {}
-
 
 class PstAttachment(_PropsMixin):
     """One row of a message's attachment table, opened on its subnode's PC."""
@@ -152,10 +146,6 @@ class PstMessage(_PropsMixin, MessageAccessors):
         self.folder = folder
         self.findings = node.findings
         self._depth = depth
-
-    @property
-    def is_associated(self) -> bool:
-        return self.nid is not None and s.nid_type(self.nid) == s.NID_TYPE_ASSOC_MESSAGE
 
     def attachments(self) -> list[PstAttachment]:
         """Attachments in attachment-table order, each opened on its subnode."""
@@ -228,7 +218,7 @@ class PstFolder(_PropsMixin):
         if self.is_search_folder:
             return None
         nid = table_nid(self.nid, nid_type)
-        entry = self.store.ndb.node_entry(nid, self.findings)
+        entry = self.store.ndb.btrees.node_entry(nid, self.findings)
         if entry is None:
             self.findings.append(
                 Finding("folder_table_missing", None, f"folder {self.nid:#x}: no table {nid:#x}")
@@ -263,7 +253,7 @@ class PstFolder(_PropsMixin):
                 )
                 continue
             listed.add(row_id)
-            entry = self.store.ndb.node_entry(row_id, self.findings)
+            entry = self.store.ndb.btrees.node_entry(row_id, self.findings)
             if entry is None:
                 self.findings.append(
                     Finding(
