@@ -18,7 +18,7 @@ from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ndb as s
 from uidl_inspector.schemas.mapi import AttachMethod, PropId
 from uidl_inspector.store.ltp import LtpError, PropertyContext, SubnodeRef, TableContext
-from uidl_inspector.store.model import MAX_EMBED_DEPTH, MAX_FOLDER_DEPTH, MessageAccessors
+from uidl_inspector.store.model import MAX_FOLDER_DEPTH, MessageAccessors, embedding_refused
 from uidl_inspector.store.ndb import NbtEntry, NdbFile, Node
 
 __all__ = ["PstFolder", "PstMessage", "PstAttachment", "PstParts", "table_nid", "props_of"]
@@ -108,15 +108,8 @@ class PstAttachment(_PropsMixin):
         """The embedded message when the attach method is 5 (PtypObject -> subnode)."""
         if self.method != AttachMethod.EMBEDDED_MESSAGE:
             return None
-        if self.depth >= MAX_EMBED_DEPTH:  # refused before opening, as the MSG reader does
-            self.findings.append(
-                Finding(
-                    "embedding_too_deep",
-                    None,
-                    f"attachment {self.nid:#x}: deeper than {MAX_EMBED_DEPTH}",
-                )
-            )
-            return None
+        if embedding_refused(self.depth, f"attachment {self.nid:#x}", self.findings):
+            return None  # refused before opening, as the MSG reader does
         ref = self.props.get(PropId.ATTACH_DATA)
         if not isinstance(ref, SubnodeRef):
             self.findings.append(

@@ -26,6 +26,7 @@ __all__ = [
     "read_error",
     "MAX_FOLDER_DEPTH",
     "MAX_EMBED_DEPTH",
+    "embedding_refused",
 ]
 
 # Bounds every reader and the locator share, against loops and hostile nesting.
@@ -33,6 +34,15 @@ MAX_FOLDER_DEPTH = 64  # folders below the root
 # Messages embedded down to this many levels are read (by both readers and the locator);
 # one deeper is not, and costs an ``embedding_too_deep`` finding.
 MAX_EMBED_DEPTH = 8
+
+
+def embedding_refused(depth: int, where: str, findings: list[Finding]) -> bool:
+    """Whether the message embedded in an attachment of a message at ``depth`` is past the
+    bound; if so it costs ``embedding_too_deep`` on ``findings`` (the attachment's)."""
+    if depth < MAX_EMBED_DEPTH:
+        return False
+    findings.append(Finding("embedding_too_deep", None, f"{where}: deeper than {MAX_EMBED_DEPTH}"))
+    return True
 
 
 class Attachment(Protocol):

@@ -30,7 +30,7 @@ from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import mapi
 from uidl_inspector.schemas.mapi import FIXED_SIZE, MV_FLAG, PropId, PropType, filetime_to_datetime
 from uidl_inspector.schemas.msg_props import HEADER_SIZES, PROPERTY_STREAM, property_stream
-from uidl_inspector.store.model import MAX_EMBED_DEPTH, MessageAccessors
+from uidl_inspector.store.model import MessageAccessors, embedding_refused
 
 __all__ = [
     "MsgMessage",
@@ -228,15 +228,7 @@ class _OleReader:
             att = MsgAttachment(index, "/".join(apath))
             att.props = self.properties(apath, "attachment", att.findings, codec)
             if _EMBEDDED_STORAGE in self.children(apath):
-                if depth >= MAX_EMBED_DEPTH:
-                    att.findings.append(
-                        Finding(
-                            "embedding_too_deep",
-                            None,
-                            f"{att.storage}: deeper than {MAX_EMBED_DEPTH}",
-                        )
-                    )
-                else:
+                if not embedding_refused(depth, att.storage, att.findings):
                     att.embedded_message = self.message((*apath, _EMBEDDED_STORAGE), depth + 1)
             msg.attachment_list.append(att)
         return msg
@@ -425,13 +417,7 @@ def _extract_message(source: Any, path: str, storage: str, depth: int) -> MsgMes
         out = MsgAttachment(index, f"{storage}/{att.dir}".lstrip("/"))
         out.props = _extract_props(att, att.props, out.findings, codec)
         if att.type == extract_msg.enums.AttachmentType.MSG:
-            if depth >= MAX_EMBED_DEPTH:
-                out.findings.append(
-                    Finding(
-                        "embedding_too_deep", None, f"{out.storage}: deeper than {MAX_EMBED_DEPTH}"
-                    )
-                )
-            else:
+            if not embedding_refused(depth, out.storage, out.findings):
                 out.embedded_message = _extract_message(
                     att.data, path, f"{out.storage}/{_EMBEDDED_STORAGE}", depth + 1
                 )
