@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import functools
 import logging
 import os
 import sys
@@ -35,7 +35,7 @@ from uidl_inspector.pipeline import audit_report
 from uidl_inspector.report.lineage_views import lineage_tables
 from uidl_inspector.report.model import Report
 from uidl_inspector.report.output import STDOUT, write_output
-from uidl_inspector.report.table_report import data_table, render_table, terminal_safe
+from uidl_inspector.report.table_report import data_table, plain_text, render_table, terminal_safe
 from uidl_inspector.report.timeline import TimelineError, check_zone_name
 from uidl_inspector.synth.demo import DEMO_STORE, demo_path, samples_dir
 from uidl_inspector.versions import TOOL_NAME
@@ -128,21 +128,10 @@ def _audit_table(audit: AuditResult, console: Console) -> None:
         console.print(Text("No cause finding."))
 
 
-def _table_text(report: Report) -> str:
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=120,
-        color_system=None,
-        force_terminal=False,
-        highlight=False,
-        emoji=False,
-        markup=False,
-    )
+def _tables(report: Report, console: Console) -> None:
     lineage_tables(_audit_of(report), console)  # each history's life first
     render_table(report, console)
     _audit_table(_audit_of(report), console)
-    return buffer.getvalue()
 
 
 def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str | Iterator[bytes]:
@@ -185,7 +174,7 @@ def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str | Iterator[
                 "with ' (exact values: --format jsonl)"
             )
         return text
-    return _table_text(report)
+    return plain_text(functools.partial(_tables, report))
 
 
 @app.command(
@@ -292,10 +281,7 @@ def audit(
         else AuditFormat.json
     )
     if chosen is AuditFormat.table and output in (None, STDOUT):
-        console = Console(highlight=False, markup=False, emoji=False)
-        lineage_tables(_audit_of(report), console)
-        render_table(report, console)
-        _audit_table(_audit_of(report), console)
+        _tables(report, Console(highlight=False, markup=False, emoji=False))
     else:
         text = _render(report, chosen, tz)
         write_output(
