@@ -268,7 +268,7 @@ class _OleReader:
         fixed = [
             (e.prop_id, e.prop_type, e.value)
             for e in entries
-            if e.prop_type not in _VARIABLE and not e.prop_type & 0x1000
+            if e.prop_type not in _VARIABLE and not e.prop_type & MV_FLAG
         ]
         for pid, ptype, value in fixed:
             props[pid] = decode_fixed(ptype, value)
@@ -276,7 +276,7 @@ class _OleReader:
         wanted = [
             (e.prop_id, e.prop_type)
             for e in entries
-            if e.prop_type in _VARIABLE or e.prop_type & 0x1000
+            if e.prop_type in _VARIABLE or e.prop_type & MV_FLAG
         ]
         wanted += [key for key in sorted(streams) if key not in wanted]
         for pid, ptype in wanted:
@@ -309,7 +309,7 @@ class _OleReader:
         data = self.read((*parts, name), findings)
         if data is None:
             return None
-        if ptype & 0x1000:
+        if ptype & MV_FLAG:
             return self.multi(parts, name, ptype, data, codec, findings)
         value, problem = decode_variable(ptype, data, codec)
         if problem:
@@ -437,7 +437,7 @@ def _extract_props(
     listed: list[tuple[int, int]] = []
     for key, prop in store.items():
         pid, ptype = int(key[:4], 16), int(key[4:], 16)
-        if ptype in _VARIABLE or ptype & 0x1000:
+        if ptype in _VARIABLE or ptype & MV_FLAG:
             listed.append((pid, ptype))
         else:
             props[pid] = _normalise(ptype, prop.value)
@@ -451,7 +451,7 @@ def _extract_props(
         if pid in props or ptype == PropType.OBJECT:
             continue
         name = f"__substg1.0_{pid:04X}{ptype:04X}"
-        if ptype & 0x1000:
+        if ptype & MV_FLAG:
             value = _extract_multi(owner, pid, ptype, codec)
         else:
             data = owner.getStream(name)
