@@ -17,10 +17,9 @@ from uidl_inspector.synth.scenarios import SCENARIO_SETS, SCENARIOS
 
 __all__ = ["synth", "parse_clock_offset"]
 
-ScenarioName = Enum(
-    "ScenarioName",  # type: ignore[misc]
-    {name: name for name in (*SCENARIOS, *SCENARIO_SETS)},
-    type=str,
+# mypy cannot list the members of an Enum built from a dict comprehension: a typer choice.
+ScenarioName = Enum(  # type: ignore[misc]
+    "ScenarioName", {name: name for name in (*SCENARIOS, *SCENARIO_SETS)}, type=str
 )
 
 
