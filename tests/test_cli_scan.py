@@ -424,3 +424,20 @@ def test_progress_keeps_one_line_per_step_on_a_terminal(monkeypatch) -> None:
             "x.pst: hashing, 2 of 215 MiB",
             "x.pst: looking for earlier histories in free space, 0 of 1 MiB",
         ]  # the oldest step (messages examined) made room
+
+
+def test_hidden_table_text_keeps_the_evidence_text(tmp_path):
+    """The table written as text shows a subject as stored: no ``:name:`` becomes an emoji."""
+    from uidl_inspector.schemas.mapi import PropType as T
+    from uidl_inspector.synth.pst_writer import MessageSpec, Prop, StoreSpec, write_pst
+
+    spec = StoreSpec()
+    inbox = next(f for f in spec.folders if f.name == "Inbox")
+    subject = "Outlook :smile: :thumbs_up:"
+    inbox.associated.append(
+        MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note"), 0x37: Prop(T.UNICODE, subject)})
+    )
+    write_pst(spec, tmp_path / "box.pst")
+    result = _invoke("hidden", str(tmp_path / "box.pst"), "--format", "table")
+    assert result.exit_code == 0, result.output
+    assert subject in result.stdout

@@ -626,7 +626,7 @@ def _btree_cycle(tmp_path: Path, code: str) -> Produced:
     path = tmp_path / "cycle.pst"
     path.write_bytes(data)
     with open_pst(path) as store:  # a whole-tree walk meets the leaf twice
-        assert [e.nid for e in store.ndb.iter_entries(ndb.PTYPE_NBT)] == [0x21]
+        assert [e.nid for e in store.ndb.btrees.iter_entries(ndb.PTYPE_NBT)] == [0x21]
         return list(store.findings), leaf
 
 
@@ -638,7 +638,7 @@ def _block(data: bytes, tmp_path: Path, nid: int = 0x21) -> tuple[int, int, int]
     path = tmp_path / "good.pst"
     path.write_bytes(data)
     with open_pst(path) as store:
-        entry = store.ndb.block_entry(store.ndb.node_entry(nid).bid_data)
+        entry = store.ndb.btrees.block_entry(store.ndb.btrees.node_entry(nid).bid_data)
     fmt = ndb.UNICODE
     return entry.ib, entry.cb, entry.ib + ndb.block_size(fmt, entry.cb) - fmt.block_trailer_size
 
@@ -684,7 +684,7 @@ def _block_inflate_failed(tmp_path: Path, code: str) -> Produced:
     path = tmp_path / "ost4k.ost"
     path.write_bytes(data)
     with open_pst(path) as store:
-        ib = store.ndb.block_entry(store.ndb.node_entry(0x21).bid_data).ib
+        ib = store.ndb.btrees.block_entry(store.ndb.btrees.node_entry(0x21).bid_data).ib
     return _read_store(tmp_path, _flip(data, ib + 2)), ib  # the zlib stream breaks
 
 
@@ -1165,11 +1165,11 @@ def _node_span(tmp_path: Path, data: bytes, nid: int, sub: int | None = None) ->
     path = tmp_path / "lookup.pst"
     path.write_bytes(data)
     with open_pst(path) as store:
-        entry = store.ndb.node_entry(nid)
+        entry = store.ndb.btrees.node_entry(nid)
         bid = entry.bid_data
         if sub is not None:
-            bid = store.ndb.read_subnodes(entry.bid_sub, [])[sub].bid_data
-        return store.ndb.block_entry(bid).ib
+            bid = store.ndb.blocks.read_subnodes(entry.bid_sub, [])[sub].bid_data
+        return store.ndb.btrees.block_entry(bid).ib
 
 
 def _item(data: bytes, block: int, hid: int) -> int:

@@ -274,7 +274,7 @@ def test_every_cause_finding_names_severity_and_alternatives():
 
 
 def test_reports_follow_lineages():
-    from uidl_inspector.cli.audit import AuditFormat, _render, _table_text
+    from uidl_inspector.cli.audit import AuditFormat, _render
     from uidl_inspector.report.html_report import to_html
 
     paths = lab_paths()
@@ -284,7 +284,7 @@ def test_reports_follow_lineages():
     assert sorted(e["uid"] for e in tags) == list("123456789")  # 44 entries, 9 tags
     (one,) = [e for e in tags if e["uid"] == "6"]
     assert len(one["seen_in"]) == 5 and one["lineage"] == 0  # 0612-39ba to 0625
-    assert _table_text(report).startswith("Lineage 0: user1@test.lab")
+    assert _render(report, AuditFormat.table, None).startswith("Lineage 0: user1@test.lab")
     page = to_html(report)
     assert page.index('id="lineages"') < page.index('id="accounts-heading"')
     assert page.count('class="version"') == 6 and '<strong class="reset-mark">' not in page

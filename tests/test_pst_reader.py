@@ -225,8 +225,8 @@ def test_header_crc_is_a_finding(tmp_path):
 
 
 def _block_of(store, nid):
-    entry = store.ndb.node_entry(nid)
-    return store.ndb.block_entry(entry.bid_data)
+    entry = store.ndb.btrees.node_entry(nid)
+    return store.ndb.btrees.block_entry(entry.bid_data)
 
 
 def test_bad_block_crc_is_a_finding_and_reading_goes_on(tmp_path):
@@ -336,7 +336,7 @@ def test_flipped_bytes(tmp_path, monkeypatch, name):
     with open_pst(source) as store:
         blocks = sorted(
             (e.BREF_ib, e.cb)
-            for e in store.ndb.iter_entries(ndb.PTYPE_BBT)
+            for e in store.ndb.btrees.iter_entries(ndb.PTYPE_BBT)
             if e.BREF_bid & ~1 in used and e.cb
         )
     seen = []
@@ -705,3 +705,48 @@ def test_heap_page_map_fast_path_on_real_heaps(path):
                 assert ltp_reader.read_page_map(block, ib) == declared
                 checked += 1
     assert checked > 20
+
+
+def _levels_read(message) -> tuple[int, list[str]]:
+    """How many messages down an embedding chain a reader opens, and the codes on the
+    attachment where it stops."""
+    levels = 0
+    while True:
+        levels += 1
+        (attachment,) = message.attachments()
+        inner = attachment.embedded()
+        if inner is None:
+            return levels, [f.code for f in attachment.findings]
+        message = inner
+
+
+def test_embedding_bound_is_the_msg_readers(tmp_path):
+    """The PST reader refuses an embedded message at the depth the MSG reader does, on the
+    attachment, before opening it (one bound: MAX_EMBED_DEPTH)."""
+    from tests.test_finding_codes import _nested
+
+    from uidl_inspector.schemas.mapi import PropType as T
+    from uidl_inspector.store.model import MAX_EMBED_DEPTH
+    from uidl_inspector.store.msg import open_msg
+    from uidl_inspector.synth.pst_writer import (
+        AttachmentSpec,
+        MessageSpec,
+        Prop,
+        StoreSpec,
+        write_pst,
+    )
+
+    depth = MAX_EMBED_DEPTH + 2
+    spec = MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note")})
+    for _ in range(depth):
+        attachment = AttachmentSpec({0x3707: Prop(T.UNICODE, "e.msg")}, embedded=spec)
+        spec = MessageSpec({0x1A: Prop(T.UNICODE, "IPM.Note")}, [attachment])
+    store_spec = StoreSpec()
+    next(f for f in store_spec.folders if f.name == "Inbox").messages.append(spec)
+    write_pst(store_spec, tmp_path / "deep.pst")
+    (tmp_path / "deep.msg").write_bytes(_nested(depth))
+    with open_pst(tmp_path / "deep.pst") as store:
+        inbox = next(f for f in walk_folders(store.root_folder(), []) if f.name == "Inbox")
+        pst = _levels_read(next(iter(inbox.messages())))
+    msg = _levels_read(open_msg(str(tmp_path / "deep.msg")))
+    assert pst == msg == (MAX_EMBED_DEPTH + 1, ["embedding_too_deep"])

@@ -14,7 +14,7 @@ from uidl_inspector import audit, pipeline
 from uidl_inspector.cli.app import app
 from uidl_inspector.exceptions import DEBUG_ENV
 
-REAL_SCAN_ONE = pipeline._scan_one
+REAL_READ_ONE = pipeline._read_one
 
 
 @pytest.fixture
@@ -23,12 +23,12 @@ def two_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, P
     shutil.copyfile(SAMPLES / "demo.pst", good)
     shutil.copyfile(SAMPLES / "demo.pst", bad)
 
-    def scan_one(item, *args, **kwargs):
-        if Path(item.path).name == "bad.pst":
+    def read_one(name, *args, **kwargs):
+        if Path(name).name == "bad.pst":
             raise IndexError("simulated reader bug")
-        return REAL_SCAN_ONE(item, *args, **kwargs)
+        return REAL_READ_ONE(name, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "_scan_one", scan_one)
+    monkeypatch.setattr(pipeline, "_read_one", read_one)
     return good, bad
 
 
@@ -60,7 +60,7 @@ def test_debug_mode_lets_the_bug_propagate(two_stores, monkeypatch) -> None:
 def test_audit_goes_on_when_a_store_cannot_be_listed(two_stores, monkeypatch) -> None:
     from uidl_inspector.exceptions import CorruptStructureError
 
-    monkeypatch.setattr(pipeline, "_scan_one", REAL_SCAN_ONE)  # both stores scan cleanly
+    monkeypatch.setattr(pipeline, "_read_one", REAL_READ_ONE)  # both stores scan cleanly
     good, bad = two_stores
     real = audit.take_inventory  # imported by the pipeline where it runs
 

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO, Literal, TypedDict
 
 from uidl_inspector.records import HiddenRow
 from uidl_inspector.schemas.mapi import PropId, PropType, decode_string
+from uidl_inspector.schemas.ndb import NID_TYPE_ASSOC_MESSAGE, nid_type
 from uidl_inspector.store.model import MAX_FOLDER_DEPTH
 
 __all__ = [
@@ -31,7 +32,6 @@ log.addHandler(logging.NullHandler())
 
 Field = Literal["message_class", "subject", "conversation_key", "search_key"]
 FIELDS: tuple[Field, ...] = ("message_class", "subject", "conversation_key", "search_key")
-_NID_TYPE_ASSOCIATED = 0x08
 _WANTED: dict[int, Field] = {
     PropId.MESSAGE_CLASS: "message_class",
     PropId.SUBJECT: "subject",
@@ -133,7 +133,7 @@ def libpff_hidden(
             for index in range(count):
                 try:
                     item = folder.get_sub_item(index)
-                    if item.identifier & 0x1F == _NID_TYPE_ASSOCIATED:
+                    if nid_type(item.identifier) == NID_TYPE_ASSOC_MESSAGE:
                         rows.append(_item_row(item, folder_path, codec))
                 except LIBPFF_FAILURES as exc:
                     errors.append(

@@ -42,6 +42,7 @@ from uidl_inspector.schemas.popblob import (
     PBLOB_VERSION,
     TAG_FIELDS,
     PopBlob,
+    PopBlobHeader,
     TagList,
     slack_size,
     tag_fields,
@@ -160,7 +161,6 @@ _new_entry = _slot_constructor(Entry)
 
 _ASCII_RUN = re.compile(rb"[\x20-\x7e]{4,}")
 _UTF16_RUN = re.compile(rb"(?:[\x20-\x7e\xa0-\xff]\x00){4,}")
-MIN_TEXT_RUN = 4
 
 
 def slack_text(data: bytes) -> list[str]:
@@ -712,7 +712,8 @@ def parse_blob(data: bytes, strict: bool = False) -> PopHistory:
 
 def _parse(data: bytes, fast: bool) -> PopHistory:
     if len(data) < HEADER_SIZE:
-        version = int.from_bytes(data[:2], "little") if len(data) >= 2 else None
+        field = PopBlobHeader.version  # the header's first field may still be whole
+        version = field.parse(data) if len(data) >= field.sizeof() else None
         cut = Finding(
             "truncated", 0, f"{len(data)} byte(s): too short for the 4-byte header (Version, Count)"
         )

@@ -265,12 +265,7 @@ def _attachments(
     message: Message, path: tuple[int, ...], where: str, findings: list[Finding]
 ) -> Iterator[tuple[tuple[int, ...], Attachment]]:
     """(embedded_path, attachment) for a message and its embedded messages, bounded."""
-    try:
-        attachments = message.attachments()
-    except UidlInspectorError as exc:
-        findings.append(read_error(where, "attachments", exc))
-        return
-    for att in attachments:
+    for att in _attachment_list(message, where, findings):
         yield path, att
         inner = _embedded(att, len(path), where, findings)
         if inner is not None:
@@ -450,12 +445,20 @@ def _attachment_row(
 def _attachment_rows(
     message: Message, where: str, findings: list[Finding], depth: int
 ) -> list[AttachmentRow]:
+    return [
+        _attachment_row(a, where, findings, depth)
+        for a in _attachment_list(message, where, findings)
+    ]
+
+
+def _attachment_list(message: Message, where: str, findings: list[Finding]) -> list[Attachment]:
+    """The message's attachments; none, with an ``unreadable`` finding, when they cannot
+    be read."""
     try:
-        attachments = message.attachments()
+        return message.attachments()
     except UidlInspectorError as exc:
         findings.append(read_error(where, "attachments", exc))
         return []
-    return [_attachment_row(att, where, findings, depth) for att in attachments]
 
 
 def hidden_inventory(store: Store) -> tuple[list[HiddenRow], list[Finding]]:

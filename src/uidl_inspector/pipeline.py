@@ -38,13 +38,12 @@ from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.json_report import entries_json
 from uidl_inspector.report.model import Report, Source, hash_file, of_total, source_path
 from uidl_inspector.schemas.mapi import PropId
-from uidl_inspector.store.detect import Evidence, EvidenceFile, open_evidence, walk_inputs
+from uidl_inspector.store.detect import EvidenceFile, open_evidence, walk_inputs
 from uidl_inspector.store.image import (
     DistinctStore,
     ImageOptions,
     ImageScan,
     distinct_stores,
-    open_path_spec,
     segments,
 )
 from uidl_inspector.store.model import Store
@@ -52,7 +51,7 @@ from uidl_inspector.store.model import Store
 if TYPE_CHECKING:  # the audit is imported where it runs: a scan does not need it
     from uidl_inspector.audit import Inventory, ServerListing
 
-__all__ = ["ScanOutcome", "scan_evidence", "hidden_evidence", "open_source", "audit_report"]
+__all__ = ["ScanOutcome", "scan_evidence", "hidden_evidence", "audit_report"]
 
 AUDITED_KINDS = ("pst", "ost")  # the stores whose messages the audit lists
 
@@ -73,18 +72,15 @@ class ScanOutcome:
     skipped: int = 0  # files of no known kind found while walking directories
 
 
-def _history_from_blob(source: str, data: bytes) -> HistoryRecord:
-    return HistoryRecord(source, parse_blob(data), data)
-
-
 def _read_one(
     name: str,
     kind: str,
-    report: Report,
-    deep: bool,
-    verify: bool,
-    progress: Callable[[int], None] | None,
     opener: Callable[[], BinaryIO] | None = None,
+    *,
+    report: Report,
+    progress: Callable[[Any], None] | None = None,
+    deep: bool = False,
+    verify: bool = False,
     recover: bool = True,
     inventory: bool = False,
 ) -> dict[str, Any]:
@@ -143,7 +139,8 @@ def _read_one(
             )
         else:
             findings += evidence.findings  # hex_length_mismatch of a hex text input
-            report.histories.append(_history_from_blob(source, evidence.blob or b""))
+            data = evidence.blob or b""
+            report.histories.append(HistoryRecord(source, parse_blob(data), data))
         extra = {
             "variant": evidence.variant,
             "encryption": evidence.encryption,
@@ -188,22 +185,22 @@ def _recover(
     return notes
 
 
-def _scan_one(
+def _handle(
     item: EvidenceFile,
     outcome: ScanOutcome,
-    deep: bool,
-    verify: bool,
-    progress: Callable[[Any], None] | None,
-    recover: bool = True,
-    inventory: bool = False,
+    read: Callable[..., dict[str, Any]],
+    options: ImageOptions,
+    kinds: tuple[str, ...] = ("pst", "ost", "msg"),
+    progress: Callable[[Any], None] | None = None,
 ) -> None:
-    """One loose file, hashed while it is read."""
-    read = functools.partial(
-        _read_one, item.path, item.kind or "unknown", outcome.report, deep, verify, progress
-    )
-    outcome.report.sources.append(
-        _hashed_while(item, lambda: read(recover=recover, inventory=inventory), progress)
-    )
+    """One input into ``outcome``: each distinct store of ``kinds`` in a disk image, else
+    a loose file hashed while ``read(name, kind, opener, report=, progress=)`` reads it."""
+    reader = functools.partial(read, report=outcome.report, progress=progress)
+    if item.kind == "image":
+        _scan_image(item, outcome, progress, options, reader, kinds)
+    else:
+        load = functools.partial(reader, item.path, item.kind or "unknown")
+        outcome.report.sources.append(_hashed_while(item, load, progress))
 
 
 def _hashed_while(
@@ -335,13 +332,6 @@ def _image_file(
     return (path, *hash_file(path, progress=progress, what="hashing the image"))
 
 
-def open_source(source: Source) -> Evidence:
-    """Open a source of a scan report again: a loose file, or a store inside an image."""
-    if source.container is None:
-        return open_evidence(source.path, source.kind)
-    return open_evidence(source.path, source.kind, open_path_spec(source.container["path_spec"]))
-
-
 def scan_evidence(
     paths: list[str],
     deep: bool = False,
@@ -372,14 +362,10 @@ def scan_evidence(
     report = Report()
     if recover:
         report.extra["recovered"] = []  # present (if empty) whenever recovery ran
-    handle = functools.partial(
-        _scan_handle,
-        deep=deep,
-        verify=verify,
-        recover=recover,
-        options=images or ImageOptions(),
-        inventory=inventory,
+    read = functools.partial(
+        _read_one, deep=deep, verify=verify, recover=recover, inventory=inventory
     )
+    handle = functools.partial(_handle, read=read, options=images or ImageOptions())
     return _each_input(
         paths,
         handle,
@@ -392,32 +378,13 @@ def scan_evidence(
     )
 
 
-def _scan_handle(
-    item: EvidenceFile,
-    outcome: ScanOutcome,
-    deep: bool,
-    verify: bool,
-    recover: bool,
-    options: ImageOptions,
-    progress: Callable[[Any], None] | None = None,
-    inventory: bool = False,
-) -> None:
-    if item.kind == "image":
-        _scan_image(
-            item,
-            outcome,
-            progress,
-            options,
-            lambda name, kind, opener: _read_one(
-                name, kind, outcome.report, deep, verify, progress, opener, recover, inventory
-            ),
-        )
-    else:
-        _scan_one(item, outcome, deep, verify, progress, recover, inventory)
-
-
 def _hidden_read(
-    report: Report, name: str, kind: str, opener: Callable[[], BinaryIO] | None = None
+    name: str,
+    kind: str,
+    opener: Callable[[], BinaryIO] | None = None,
+    *,
+    report: Report,
+    progress: object = None,  # as _read_one's; a listing has nothing to tell
 ) -> dict[str, Any]:
     """The hidden messages of one store into ``report``; the Source's fields it learnt."""
     source = source_path(name) if opener is None else name
@@ -452,7 +419,8 @@ def hidden_evidence(
     named on the command line that is not a store is an input error; inside directories,
     other files are skipped.
     """
-    handle = functools.partial(_hidden_handle, options=images or ImageOptions())
+    options = images or ImageOptions()
+    handle = functools.partial(_handle, read=_hidden_read, options=options, kinds=("pst", "ost"))
     outcome = _each_input(
         paths,
         handle,
@@ -466,27 +434,6 @@ def hidden_evidence(
     )
     outcome.report.extra.setdefault("hidden", [])
     return outcome
-
-
-def _hidden_handle(
-    item: EvidenceFile,
-    outcome: ScanOutcome,
-    options: ImageOptions,
-    progress: Callable[[Any], None] | None = None,
-) -> None:
-    report = outcome.report
-    if item.kind == "image":
-        _scan_image(
-            item,
-            outcome,
-            progress,
-            options,
-            lambda name, kind, opener: _hidden_read(report, name, kind, opener),
-            ("pst", "ost"),
-        )
-        return
-    read = functools.partial(_hidden_read, report, item.path, item.kind or "unknown")
-    report.sources.append(_hashed_while(item, read, progress))
 
 
 def _each_input(

@@ -8,7 +8,7 @@ docs/report-schema.md documents.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
@@ -39,14 +39,7 @@ class Companion:
     sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "long_filename": self.long_filename,
-            "filename": self.filename,
-            "display_name": self.display_name,
-            "size": self.size,
-            "sha256": self.sha256,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

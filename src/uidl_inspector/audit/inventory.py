@@ -208,9 +208,7 @@ def store_message(
     )
 
 
-def _messages(
-    folder: Folder, findings: list[Finding]
-) -> Iterator[tuple[Message, Mapping[int, Any] | None]]:
+def _messages(folder: Folder) -> Iterator[tuple[Message, Mapping[int, Any] | None]]:
     """A folder's normal messages, each with its contents-table row where the store gives
     one."""
     if isinstance(folder, TabledFolder):
@@ -267,7 +265,7 @@ def take_inventory(
     total = _content_total(walk_folders(root, [])) if progress is not None else None
     for folder in walk_folders(root, findings):
         path = sys.intern(folder.path)
-        rows = functools.partial(_messages, folder, findings)
+        rows = functools.partial(_messages, folder)
         for message, row in _safe_iter(rows, path, "contents", findings):
             messages.append(store_message(source, path, message, row, headers))
             if progress is not None and not len(messages) % PROGRESS_EVERY:

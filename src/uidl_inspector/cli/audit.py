@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import functools
 import logging
 import os
 import sys
@@ -130,26 +130,13 @@ def _audit_table(audit: AuditResult, console: Console) -> None:
         console.print(Text("No cause finding."))
 
 
-def _table_text(report: Report) -> str:
-    from rich.console import Console
-
+def _tables(report: Report, console: Console) -> None:
     from uidl_inspector.report.lineage_views import lineage_tables
     from uidl_inspector.report.table_report import render_table
 
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=120,
-        color_system=None,
-        force_terminal=False,
-        highlight=False,
-        emoji=False,
-        markup=False,
-    )
     lineage_tables(_audit_of(report), console)  # each history's life first
     render_table(report, console)
     _audit_table(_audit_of(report), console)
-    return buffer.getvalue()
 
 
 def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str | Iterator[bytes]:
@@ -192,7 +179,9 @@ def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str | Iterator[
                 "with ' (exact values: --format jsonl)"
             )
         return text
-    return _table_text(report)
+    from uidl_inspector.report.table_report import plain_text
+
+    return plain_text(functools.partial(_tables, report))
 
 
 @app.command(
@@ -302,13 +291,7 @@ def audit(
     if chosen is AuditFormat.table and output in (None, STDOUT):
         from rich.console import Console
 
-        from uidl_inspector.report.lineage_views import lineage_tables
-        from uidl_inspector.report.table_report import render_table
-
-        console = Console(highlight=False, markup=False, emoji=False)
-        lineage_tables(_audit_of(report), console)
-        render_table(report, console)
-        _audit_table(_audit_of(report), console)
+        _tables(report, Console(highlight=False, markup=False, emoji=False))
     else:
         text = _render(report, chosen, tz)
         write_output(

@@ -7,7 +7,7 @@ analyst sees what the store hides before anything is interpreted.
 
 from __future__ import annotations
 
-import io
+import functools
 import logging
 import sys
 from collections.abc import Iterator
@@ -33,7 +33,7 @@ from uidl_inspector.pipeline import hidden_evidence
 from uidl_inspector.report.json_report import json_chunks
 from uidl_inspector.report.model import Report, Source
 from uidl_inspector.report.output import STDOUT, write_output
-from uidl_inspector.report.table_report import data_table, image_line, terminal_safe
+from uidl_inspector.report.table_report import data_table, image_line, plain_text, terminal_safe
 
 __all__ = ["hidden", "HiddenFormat"]
 log = logging.getLogger(__name__)
@@ -171,19 +171,7 @@ def hidden(
         _tables(outcome.report, Console(highlight=False, markup=False, emoji=False))
         text = None
     else:
-        buffer = io.StringIO()
-        _tables(
-            outcome.report,
-            Console(
-                file=buffer,
-                width=160,
-                color_system=None,
-                force_terminal=False,
-                highlight=False,
-                markup=False,
-            ),
-        )
-        text = buffer.getvalue()
+        text = plain_text(functools.partial(_tables, outcome.report), width=160)
     if text is not None:
         write_output(text, target, force=force, protect=paths)
     if outcome.failed:

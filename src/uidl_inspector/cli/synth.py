@@ -17,7 +17,7 @@ from uidl_inspector.synth.scenarios import SCENARIO_SETS, SCENARIOS
 
 __all__ = ["synth", "parse_clock_offset"]
 
-# members made from the scenario tables, which mypy cannot list (it wants literals)
+# mypy cannot list the members of an Enum built from a dict comprehension: a typer choice.
 ScenarioName = Enum(  # type: ignore[misc]
     "ScenarioName", {name: name for name in (*SCENARIOS, *SCENARIO_SETS)}, type=str
 )

@@ -42,6 +42,6 @@ def recover_store(
             source,
             set(live_subjects),
             space.stale_nodes(),
-            lambda bid: ndb.read_block(bid, []),
+            lambda bid: ndb.blocks.read_block(bid, []),
         )
     return items, findings

@@ -14,7 +14,7 @@ import hashlib
 import re
 import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -55,15 +55,7 @@ class Place:
     encoding: str = "none"  # none | permute | cyclic: how these bytes were stored
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "offset": self.offset,
-            "length": self.length,
-            "bid": self.bid,
-            "crc_ok": self.crc_ok,
-            "allocated": self.allocated,
-            "referenced": self.referenced,
-            "encoding": self.encoding,
-        }
+        return asdict(self)
 
 
 @dataclass

@@ -59,7 +59,7 @@ def _props(data: bytes) -> Mapping[int, Any] | None:
     if header is None or header.bClientSig != CLIENT_SIG_PC:
         return None
     try:
-        return PropertyContext(_BlockNode(data)).props  # type: ignore[arg-type]
+        return PropertyContext(_BlockNode(data)).props
     except (LtpError, ValueError, IndexError):
         return None
 

@@ -361,7 +361,7 @@ def _findings(audit: dict[str, Any]) -> str:
     return "".join(out)
 
 
-def _provenance(report: Report, data: dict[str, Any]) -> str:
+def _provenance(data: dict[str, Any]) -> str:
     run = data["run"]
     tool = data["tool"]
     software = ", ".join(
@@ -459,7 +459,7 @@ def to_html(report: Report) -> str:
         '<h2 id="findings-heading">Findings</h2>',
         _findings(audit) if audit else "",
         '<h2 id="provenance">Provenance</h2>',
-        _provenance(report, data),
+        _provenance(data),
         "</body></html>",
     ]
     return "\n".join(sections) + "\n"

@@ -9,10 +9,11 @@ evidence is shown, not interpreted.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -30,6 +31,7 @@ __all__ = [
     "terminal_safe",
     "render_table",
     "to_table_text",
+    "plain_text",
     "data_table",
     "slack_lines",
     "image_line",
@@ -407,11 +409,11 @@ def _recovered_table(items: Sequence[RecoveredItem | dict[str, Any]]) -> Table:
     return table
 
 
-def to_table_text(report: Report, width: int = 120) -> str:
-    """The table as plain text (no colour), for ``--output`` with ``--format table``."""
+def plain_text(draw: Callable[[Console], None], width: int = 120) -> str:
+    """What ``draw`` prints, as plain text (no colour, no markup or emoji codes read in the
+    evidence's text), for ``--output`` with ``--format table``."""
     buffer = io.StringIO()
-    render_table(
-        report,
+    draw(
         Console(
             file=buffer,
             width=width,
@@ -420,6 +422,11 @@ def to_table_text(report: Report, width: int = 120) -> str:
             highlight=False,
             emoji=False,
             markup=False,
-        ),
+        )
     )
     return buffer.getvalue()
+
+
+def to_table_text(report: Report, width: int = 120) -> str:
+    """The table as plain text (no colour), for ``--output`` with ``--format table``."""
+    return plain_text(functools.partial(render_table, report), width)

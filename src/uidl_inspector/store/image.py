@@ -820,26 +820,14 @@ def _ntfs_unallocated(volume: _Volume, media: Any, start: int) -> Iterator[DataR
         clusters = stream.seek(0, 2) // cluster
     run_start = None
     for match in re.finditer(rb"[^\xff]+", bitmap):
-        for index in range(match.start() * 8, min(match.end() * 8, clusters)):
-            free = not bitmap[index >> 3] >> (index & 7) & 1
+        end = min(match.end() * 8, clusters)  # a match ends at a 0xff byte or the bitmap's end
+        for index in range(match.start() * 8, end + 1):
+            free = index < end and not bitmap[index >> 3] >> (index & 7) & 1
             if free and run_start is None:
                 run_start = index
             elif not free and run_start is not None:
+                size = (index - run_start) * cluster
                 yield DataRange(
-                    "unallocated",
-                    start + run_start * cluster,
-                    (index - run_start) * cluster,
-                    volume.partition,
-                    spec=media,
+                    "unallocated", start + run_start * cluster, size, volume.partition, spec=media
                 )
                 run_start = None
-        if run_start is not None:  # a match ends at a 0xff byte or at the bitmap's end
-            end = min(match.end() * 8, clusters)
-            yield DataRange(
-                "unallocated",
-                start + run_start * cluster,
-                (end - run_start) * cluster,
-                volume.partition,
-                spec=media,
-            )
-            run_start = None

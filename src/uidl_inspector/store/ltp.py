@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from construct import ConstructError
 
@@ -26,6 +26,7 @@ from uidl_inspector.store.ndb import Node
 
 __all__ = [
     "LtpError",
+    "HeapNode",
     "Heap",
     "PropertyContext",
     "TableContext",
@@ -38,6 +39,24 @@ __all__ = [
 
 MAX_BTH_DEPTH = 8
 _HID_TYPE_MASK = s.HID_TYPE_MASK  # hot paths test s.is_hid inline
+
+
+class HeapNode(Protocol):
+    """What the LTP readers need of a node: a store's :class:`Node`, or a lone recovered
+    block read as one (recover/managers.py)."""
+
+    findings: list[Finding]
+
+    @property
+    def nid(self) -> int: ...
+
+    def blocks(self) -> list[bytes]: ...
+
+    def block_offset(self, index: int) -> int | None: ...
+
+    def subnode(self, nid: int, findings: list[Finding] | None = None) -> Node | None: ...
+
+
 _HNID_SIZE, _TC_INLINE_MAX = s.HNID_SIZE, s.TC_INLINE_MAX  # read once per value
 _PTYPOBJECT_SIZE = s.PTYPOBJECT.sizeof()
 # The RowIndex BTH's (cbKey, cbEnt) -> its record: cbEnt 4 in Unicode, 2 in ANSI.
@@ -104,7 +123,7 @@ def heap_header(block: bytes) -> Any | None:
 class Heap:
     """The heap-on-node of a node (§2.3.1): items by HID across the data tree's blocks."""
 
-    def __init__(self, node: Node, four_k: bool = False) -> None:
+    def __init__(self, node: HeapNode, four_k: bool = False) -> None:
         self.node = node
         self.four_k = four_k
         self._hid_fields = s.hid_fields(four_k)
@@ -258,7 +277,7 @@ def _decode_mv(base: int, raw: bytes) -> list[Any]:
     return items
 
 
-def _client_heap(node: Node, four_k: bool, client_sig: int, code: str) -> Heap:
+def _client_heap(node: HeapNode, four_k: bool, client_sig: int, code: str) -> Heap:
     """The node's heap, refused (``code``) unless its client signature is ``client_sig``."""
     heap = Heap(node, four_k)
     if heap.client_sig != client_sig:
@@ -307,7 +326,7 @@ class PropertyContext:
     be decoded becomes a ``pc_bad_value`` finding when it is first asked for, and is absent.
     """
 
-    def __init__(self, node: Node, four_k: bool = False) -> None:
+    def __init__(self, node: HeapNode, four_k: bool = False) -> None:
         self.node = node
         self.findings = node.findings
         heap = _client_heap(node, four_k, s.CLIENT_SIG_PC, "pc_wrong_client")
@@ -359,7 +378,7 @@ class PropertyContext:
 class TableContext:
     """A node's table context (§2.3.4): columns, row index and rows decoded lazily."""
 
-    def __init__(self, node: Node, four_k: bool = False) -> None:
+    def __init__(self, node: HeapNode, four_k: bool = False) -> None:
         self.node = node
         self.findings = node.findings
         heap = _client_heap(node, four_k, s.CLIENT_SIG_TC, "tc_wrong_client")

@@ -16,9 +16,10 @@ from typing import Any, Protocol
 
 from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ndb as s
+from uidl_inspector.schemas.ltp import tag_parts
 from uidl_inspector.schemas.mapi import AttachMethod, PropId
 from uidl_inspector.store.ltp import LtpError, PropertyContext, SubnodeRef, TableContext
-from uidl_inspector.store.model import MAX_EMBED_DEPTH, MAX_FOLDER_DEPTH, MessageAccessors
+from uidl_inspector.store.model import MAX_FOLDER_DEPTH, MessageAccessors, embedding_refused
 from uidl_inspector.store.ndb import NbtEntry, NdbFile, Node
 
 __all__ = ["PstFolder", "PstMessage", "PstAttachment", "PstParts", "table_nid", "props_of"]
@@ -78,12 +79,6 @@ class _PropsMixin:
         pc = self._pc
         return pc.props if pc is not None else {}
 
-    @property
-    def prop_types(self) -> dict[int, int]:
-        """The stored property type of each property."""
-        pc = self._pc
-        return pc.types if pc is not None else {}
-
 
 class PstAttachment(_PropsMixin):
     """One row of a message's attachment table, opened on its subnode's PC."""
@@ -114,6 +109,8 @@ class PstAttachment(_PropsMixin):
         """The embedded message when the attach method is 5 (PtypObject -> subnode)."""
         if self.method != AttachMethod.EMBEDDED_MESSAGE:
             return None
+        if embedding_refused(self.depth, f"attachment {self.nid:#x}", self.findings):
+            return None  # refused before opening, as the MSG reader does
         ref = self.props.get(PropId.ATTACH_DATA)
         if not isinstance(ref, SubnodeRef):
             self.findings.append(
@@ -131,8 +128,7 @@ class PstAttachment(_PropsMixin):
         return PstMessage(self.store, sub, depth=self.depth + 1)
 
 
-# MessageAccessors only reads ``props``; here it is the PC's read-only view.
-class PstMessage(_PropsMixin, MessageAccessors):  # type: ignore[override]
+class PstMessage(_PropsMixin, MessageAccessors):
     """A message (normal, associated or embedded) and its attachment table."""
 
     def __init__(
@@ -145,15 +141,8 @@ class PstMessage(_PropsMixin, MessageAccessors):  # type: ignore[override]
         self.findings = node.findings
         self._depth = depth
 
-    @property
-    def is_associated(self) -> bool:
-        return self.nid is not None and s.nid_type(self.nid) == s.NID_TYPE_ASSOC_MESSAGE
-
     def attachments(self) -> list[PstAttachment]:
         """Attachments in attachment-table order, each opened on its subnode."""
-        if self._depth > MAX_EMBED_DEPTH:
-            self.findings.append(Finding("embedding_too_deep", None, f"message {self.nid:#x}"))
-            return []
         table = self.node.subnode(s.NID_ATTACHMENT_TABLE)
         if table is None:
             return []
@@ -223,7 +212,7 @@ class PstFolder(_PropsMixin):
         if self.is_search_folder:
             return None
         nid = table_nid(self.nid, nid_type)
-        entry = self.store.ndb.node_entry(nid, self.findings)
+        entry = self.store.ndb.btrees.node_entry(nid, self.findings)
         if entry is None:
             self.findings.append(
                 Finding("folder_table_missing", None, f"folder {self.nid:#x}: no table {nid:#x}")
@@ -258,7 +247,7 @@ class PstFolder(_PropsMixin):
                 )
                 continue
             listed.add(row_id)
-            entry = self.store.ndb.node_entry(row_id, self.findings)
+            entry = self.store.ndb.btrees.node_entry(row_id, self.findings)
             if entry is None:
                 self.findings.append(
                     Finding(
@@ -327,7 +316,7 @@ class PstFolder(_PropsMixin):
         cells: dict[int, dict[int, Any] | None] = {}
         order: list[int] = []
         if table is not None:
-            have = {tag >> 16 for tag, *_ in table.columns}
+            have = {tag_parts(tag)[0] for tag, *_ in table.columns}
             wanted = columns <= have
             try:
                 for row_id, row in table.rows(columns if wanted else ()):

@@ -10,7 +10,7 @@ Properties are a mapping from 16-bit property id (``mapi.PropId``) to a decoded 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
@@ -26,6 +26,7 @@ __all__ = [
     "read_error",
     "MAX_FOLDER_DEPTH",
     "MAX_EMBED_DEPTH",
+    "embedding_refused",
 ]
 
 # Bounds every reader and the locator share, against loops and hostile nesting.
@@ -33,6 +34,15 @@ MAX_FOLDER_DEPTH = 64  # folders below the root
 # Messages embedded down to this many levels are read (by both readers and the locator);
 # one deeper is not, and costs an ``embedding_too_deep`` finding.
 MAX_EMBED_DEPTH = 8
+
+
+def embedding_refused(depth: int, where: str, findings: list[Finding]) -> bool:
+    """Whether the message embedded in an attachment of a message at ``depth`` is past the
+    bound; if so it costs ``embedding_too_deep`` on ``findings`` (the attachment's)."""
+    if depth < MAX_EMBED_DEPTH:
+        return False
+    findings.append(Finding("embedding_too_deep", None, f"{where}: deeper than {MAX_EMBED_DEPTH}"))
+    return True
 
 
 class Attachment(Protocol):
@@ -68,7 +78,10 @@ class Message(Protocol):
 class MessageAccessors:
     """The class and subject of a message from its ``props``, the same for every reader."""
 
-    props: Mapping[int, Any]
+    if TYPE_CHECKING:  # read-only here: a reader gives a property or a plain attribute
+
+        @property
+        def props(self) -> Mapping[int, Any]: ...
 
     @property
     def message_class(self) -> str | None:

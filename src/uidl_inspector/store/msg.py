@@ -30,7 +30,7 @@ from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import mapi
 from uidl_inspector.schemas.mapi import FIXED_SIZE, MV_FLAG, PropId, PropType, filetime_to_datetime
 from uidl_inspector.schemas.msg_props import HEADER_SIZES, PROPERTY_STREAM, property_stream
-from uidl_inspector.store.model import MAX_EMBED_DEPTH, MessageAccessors
+from uidl_inspector.store.model import MessageAccessors, embedding_refused
 
 __all__ = [
     "MsgMessage",
@@ -228,15 +228,7 @@ class _OleReader:
             att = MsgAttachment(index, "/".join(apath))
             att.props = self.properties(apath, "attachment", att.findings, codec)
             if _EMBEDDED_STORAGE in self.children(apath):
-                if depth >= MAX_EMBED_DEPTH:
-                    att.findings.append(
-                        Finding(
-                            "embedding_too_deep",
-                            None,
-                            f"{att.storage}: deeper than {MAX_EMBED_DEPTH}",
-                        )
-                    )
-                else:
+                if not embedding_refused(depth, att.storage, att.findings):
                     att.embedded_message = self.message((*apath, _EMBEDDED_STORAGE), depth + 1)
             msg.attachment_list.append(att)
         return msg
@@ -276,7 +268,7 @@ class _OleReader:
         fixed = [
             (e.prop_id, e.prop_type, e.value)
             for e in entries
-            if e.prop_type not in _VARIABLE and not e.prop_type & 0x1000
+            if e.prop_type not in _VARIABLE and not e.prop_type & MV_FLAG
         ]
         for pid, ptype, value in fixed:
             props[pid] = decode_fixed(ptype, value)
@@ -284,7 +276,7 @@ class _OleReader:
         wanted = [
             (e.prop_id, e.prop_type)
             for e in entries
-            if e.prop_type in _VARIABLE or e.prop_type & 0x1000
+            if e.prop_type in _VARIABLE or e.prop_type & MV_FLAG
         ]
         wanted += [key for key in sorted(streams) if key not in wanted]
         for pid, ptype in wanted:
@@ -317,7 +309,7 @@ class _OleReader:
         data = self.read((*parts, name), findings)
         if data is None:
             return None
-        if ptype & 0x1000:
+        if ptype & MV_FLAG:
             return self.multi(parts, name, ptype, data, codec, findings)
         value, problem = decode_variable(ptype, data, codec)
         if problem:
@@ -425,13 +417,7 @@ def _extract_message(source: Any, path: str, storage: str, depth: int) -> MsgMes
         out = MsgAttachment(index, f"{storage}/{att.dir}".lstrip("/"))
         out.props = _extract_props(att, att.props, out.findings, codec)
         if att.type == extract_msg.enums.AttachmentType.MSG:
-            if depth >= MAX_EMBED_DEPTH:
-                out.findings.append(
-                    Finding(
-                        "embedding_too_deep", None, f"{out.storage}: deeper than {MAX_EMBED_DEPTH}"
-                    )
-                )
-            else:
+            if not embedding_refused(depth, out.storage, out.findings):
                 out.embedded_message = _extract_message(
                     att.data, path, f"{out.storage}/{_EMBEDDED_STORAGE}", depth + 1
                 )
@@ -451,7 +437,7 @@ def _extract_props(
     listed: list[tuple[int, int]] = []
     for key, prop in store.items():
         pid, ptype = int(key[:4], 16), int(key[4:], 16)
-        if ptype in _VARIABLE or ptype & 0x1000:
+        if ptype in _VARIABLE or ptype & MV_FLAG:
             listed.append((pid, ptype))
         else:
             props[pid] = _normalise(ptype, prop.value)
@@ -465,7 +451,7 @@ def _extract_props(
         if pid in props or ptype == PropType.OBJECT:
             continue
         name = f"__substg1.0_{pid:04X}{ptype:04X}"
-        if ptype & 0x1000:
+        if ptype & MV_FLAG:
             value = _extract_multi(owner, pid, ptype, codec)
         else:
             data = owner.getStream(name)

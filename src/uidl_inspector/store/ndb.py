@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import mmap
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -111,42 +110,6 @@ class NdbFile:
         if handle is not None:
             handle.close()
             self._file = None
-
-    # ------------------------------------------------------------ the layers' questions
-
-    def node_entry(self, nid: int, sink: list[Finding] | None = None) -> NbtEntry | None:
-        """The NBT entry of ``nid``, or None."""
-        return self.btrees.node_entry(nid, sink)
-
-    def block_entry(self, bid: int, sink: list[Finding] | None = None) -> BbtEntry | None:
-        """The BBT entry of ``bid`` (its reserved bit cleared), or None."""
-        return self.btrees.block_entry(bid, sink)
-
-    def iter_entries(self, ptype: int, sink: list[Finding] | None = None) -> Iterator[Any]:
-        """Every leaf entry of the NBT or BBT in key order (reads the whole tree)."""
-        return self.btrees.iter_entries(ptype, sink)
-
-    def iter_nodes(
-        self, nid_type: int | None = None, sink: list[Finding] | None = None
-    ) -> Iterator[NbtEntry]:
-        """Every NBT node, or those of one NID type (a whole-tree walk: asked for, not default)."""
-        return self.btrees.iter_nodes(nid_type, sink)
-
-    def read_block(self, bid: int, sink: list[Finding]) -> bytes | None:
-        """The bytes of one block, checked, inflated (4K) and decoded; None if unusable."""
-        return self.blocks.read_block(bid, sink)
-
-    def block_offset(self, bid: int) -> int | None:
-        """File offset of a block read earlier (for findings), if still remembered."""
-        return self.blocks.block_offset(bid)
-
-    def read_tree(self, bid: int, sink: list[Finding]) -> list[tuple[int, bytes]]:
-        """The data blocks of a data tree (one block, XBLOCK or XXBLOCK) as (bid, bytes)."""
-        return self.blocks.read_tree(bid, sink)
-
-    def read_subnodes(self, bid: int, sink: list[Finding]) -> dict[int, NbtEntry]:
-        """The entries of a subnode tree (SLBLOCK, or SIBLOCK of SLBLOCKs) by NID."""
-        return self.blocks.read_subnodes(bid, sink)
 
 
 @dataclass

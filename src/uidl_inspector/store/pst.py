@@ -60,7 +60,7 @@ class PstStore:
     @cached_property
     def props(self) -> Mapping[int, Any]:
         """The message store's properties (NID 0x21)."""
-        entry = self.ndb.node_entry(s.NID_MESSAGE_STORE)
+        entry = self.ndb.btrees.node_entry(s.NID_MESSAGE_STORE)
         if entry is None:
             self.findings.append(Finding("store_properties_missing", None, "no node 0x21"))
             return {}
@@ -69,7 +69,7 @@ class PstStore:
 
     def root_folder(self) -> PstFolder:
         """The root folder (NID 0x122); its path is empty."""
-        entry = self.ndb.node_entry(s.NID_ROOT_FOLDER)
+        entry = self.ndb.btrees.node_entry(s.NID_ROOT_FOLDER)
         if entry is None:
             raise CorruptStructureError(f"{self.path}: the root folder (0x122) is missing")
         return PstFolder(self, entry, "")
@@ -78,27 +78,27 @@ class PstStore:
         """A folder by NID, or None when absent or not a folder."""
         if s.nid_type(nid) not in (s.NID_TYPE_NORMAL_FOLDER, s.NID_TYPE_SEARCH_FOLDER):
             return None
-        entry = self.ndb.node_entry(nid)
+        entry = self.ndb.btrees.node_entry(nid)
         return None if entry is None else PstFolder(self, entry)
 
     def get_message(self, nid: int) -> PstMessage | None:
         """A message (normal 0x04 or associated 0x08) by NID, or None."""
         if s.nid_type(nid) not in (s.NID_TYPE_NORMAL_MESSAGE, s.NID_TYPE_ASSOC_MESSAGE):
             return None
-        entry = self.ndb.node_entry(nid)
+        entry = self.ndb.btrees.node_entry(nid)
         if entry is None:
             return None
         return PstMessage(self, Node(self.ndb, entry), self.get_folder(entry.nid_parent))
 
     def iter_nodes(self, nid_type: int | None = None) -> Iterator[NbtEntry]:
         """Every NBT node of one NID type (or all): walks the whole NBT, so only on demand."""
-        return self.ndb.iter_nodes(nid_type)
+        return self.ndb.btrees.iter_nodes(nid_type)
 
     def children_of(self, nid: int) -> list[NbtEntry]:
         """Nodes whose nidParent is ``nid`` (an index of the whole NBT, built on first use)."""
         if self._children is None:
             index: dict[int, list[NbtEntry]] = {}
-            for entry in self.ndb.iter_nodes():
+            for entry in self.ndb.btrees.iter_nodes():
                 index.setdefault(entry.nid_parent, []).append(entry)
             self._children = index
         return self._children.get(nid, [])
@@ -109,7 +109,7 @@ class PstStore:
         seen: set[int] = set()
         while nid != s.NID_ROOT_FOLDER and nid not in seen and len(seen) < MAX_FOLDER_DEPTH:
             seen.add(nid)
-            entry = self.ndb.node_entry(nid)
+            entry = self.ndb.btrees.node_entry(nid)
             if entry is None:
                 break
             names.append(PstFolder(self, entry, "").name)
