@@ -353,6 +353,7 @@ def scan_evidence(
     scheduler: str | None = None,
     inventory: bool = False,
     json_entries: bool = False,
+    arrived: Callable[[ScanOutcome], None] | None = None,
 ) -> ScanOutcome:
     """Scan every input (files, directories walked recursively, disk images with every
     partition, snapshot and file system in them) into one report.
@@ -368,6 +369,8 @@ def scan_evidence(
     processes (or the Dask cluster at ``scheduler``) each take one input; ``--verify``
     always runs out of process, so that a libpff crash costs one input. ``json_entries``:
     the report is to be written as JSON (workers then encode their histories' entries).
+    ``arrived(part)``: told each input's outcome in input order as it is ready, before it
+    joins the report (a writer may write its histories ahead, then shed their text).
     """
     report = Report()
     if recover:
@@ -389,6 +392,7 @@ def scan_evidence(
         progress=progress,
         isolate=verify,
         json_entries=json_entries,
+        arrived=arrived,
     )
 
 
@@ -502,6 +506,7 @@ def _each_input(
     isolate: bool = False,
     named_only: tuple[str, ...] = (),
     json_entries: bool = False,
+    arrived: Callable[[ScanOutcome], None] | None = None,
 ) -> ScanOutcome:
     """Run ``handle(item, outcome, progress=...)`` on every input (of one of ``kinds``,
     when given: any other file named on the command line is ``not what``), each failure
@@ -511,7 +516,7 @@ def _each_input(
     Each input is handled into an outcome of its own (in a worker process when ``jobs`` >
     1, ``scheduler`` is set or ``isolate``), merged in input order: the report is the same
     whichever ran it. ``json_entries``: the report will be JSON, so a worker encodes its
-    histories' entries (the bulk of the text) itself.
+    histories' entries (the bulk of the text) itself. ``arrived``: see :func:`scan_evidence`.
     """
     outcome = ScanOutcome(report or Report())
     todo: list[tuple[EvidenceFile, str | None]] = []
@@ -539,6 +544,8 @@ def _each_input(
         else (lambda n, total: progress(f"{n} of {total} inputs done"))
     )
     for part in workers.run_ordered(task, todo, jobs, scheduler, isolate, _crashed, tell):
+        if arrived is not None:
+            arrived(part)
         _merge(outcome, part)
     if outcome.skipped:
         log.info("scan: %d files of no known kind skipped in directories", outcome.skipped)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -30,7 +31,10 @@ from uidl_inspector.cli.common import (
 )
 from uidl_inspector.cli.runlog import quiet
 from uidl_inspector.findings import above_info
-from uidl_inspector.pipeline import scan_evidence
+from uidl_inspector.pipeline import ScanOutcome, scan_evidence
+from uidl_inspector.report.json_report import HISTORIES_END, history_items, json_chunks_spooled
+from uidl_inspector.report.model import Report
+from uidl_inspector.report.output import STDOUT, Spool, write_output
 from uidl_inspector.synth.demo import demo_path
 
 __all__ = ["scan", "progress_on_stderr"]
@@ -79,6 +83,40 @@ def progress_on_stderr(what: str = "messages examined") -> Iterator[Callable[...
         transient=True,
     ) as progress:
         yield show
+
+
+class _HistoriesAhead:
+    """A JSON report's histories written as each input's arrive, in input order, into a
+    spool beside the report (:class:`Spool`), while the other inputs are still read; the
+    report is then its head and sources, the spool copied by the kernel, and the rest.
+    Each history's text is shed once written, so this process holds little of it."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool, self.first = spool, True
+
+    def arrived(self, part: ScanOutcome) -> None:
+        histories = part.report.histories
+        if histories:
+            self.spool.write(history_items(histories, self.first))
+            self.first = False
+            histories[:] = [dataclasses.replace(h, entries_json=None) for h in histories]
+
+    def write(self, report: Report, force: bool, inputs: list[str]) -> None:
+        self.spool.write(b"[]" if self.first else HISTORIES_END)
+        write_output(json_chunks_spooled(report, self.spool), self.spool.target, force, inputs)
+
+
+@contextlib.contextmanager
+def _histories_ahead(output: str | None) -> Iterator[_HistoriesAhead | None]:
+    """Histories written ahead for a JSON report going to a file (``output``), else None."""
+    if output is None or output == STDOUT:
+        yield None
+        return
+    spool = Spool(output)
+    try:
+        yield _HistoriesAhead(spool)
+    finally:
+        spool.close()
 
 
 @app.command(
@@ -148,22 +186,28 @@ def scan(
             raise typer.Exit(EXIT_INPUT)
         note(f"demo: scanning the bundled demo evidence {found} (give a PATH to scan your own)")
         paths = [str(found)]
-    with progress_on_stderr() as progress:
-        outcome = scan_evidence(
-            paths,
-            deep=deep,
-            verify=verify,
-            progress=progress,
-            recover=not no_recover,
-            images=images,
-            jobs=jobs_or_default(jobs),
-            scheduler=scheduler,
-            json_entries=resolve_format(fmt, output) is Format.json,
-        )
-    outcome.report.demo = demo
-    for line in outcome.failed:
-        error(line)
-    emit(outcome.report, fmt, output, force, inputs=paths)
+    as_json = resolve_format(fmt, output) is Format.json
+    with _histories_ahead(output if as_json else None) as ahead:
+        with progress_on_stderr() as progress:
+            outcome = scan_evidence(
+                paths,
+                deep=deep,
+                verify=verify,
+                progress=progress,
+                recover=not no_recover,
+                images=images,
+                jobs=jobs_or_default(jobs),
+                scheduler=scheduler,
+                json_entries=as_json,
+                arrived=None if ahead is None else ahead.arrived,
+            )
+        outcome.report.demo = demo
+        for line in outcome.failed:
+            error(line)
+        if ahead is None:
+            emit(outcome.report, fmt, output, force, inputs=paths)
+        else:
+            ahead.write(outcome.report, force, inputs=paths)
     problems = 0
     if strict:
         problems = sum(len(above_info(h.history.anomalies)) for h in outcome.report.histories)
