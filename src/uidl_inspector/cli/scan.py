@@ -97,7 +97,8 @@ class _HistoriesAhead:
     def arrived(self, part: ScanOutcome) -> None:
         histories = part.report.histories
         if histories:
-            self.spool.write(history_items(histories, self.first))
+            for piece in history_items(histories, self.first):
+                self.spool.write(piece)
             self.first = False
             histories[:] = [dataclasses.replace(h, entries_json=None) for h in histories]
 

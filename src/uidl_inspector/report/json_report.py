@@ -225,16 +225,21 @@ def to_json(report: Report | dict[str, Any]) -> str:
 HISTORIES_END = b"\n  ]"  # the closing bracket of a report's histories list
 
 
-def history_items(records: Iterable[HistoryRecord], first: bool) -> bytes:
+def history_items(records: Iterable[HistoryRecord], first: bool) -> Iterator[bytes]:
     """``records`` as items of a report's ``histories`` list, as :func:`json_chunks`
     writes them (each after its ``[`` or ``,``; ``first``: they open the list), without
-    the list's end (:data:`HISTORIES_END`, or ``[]`` for an empty list): for a writer
-    that writes the histories ahead, as each input's arrive."""
-    text = b"".join(_list(records))
-    if text == b"[]":
-        return b""
-    text = text[: -len(HISTORIES_END)]
-    return text if first else b"," + text[1:]
+    the list's end (:data:`HISTORIES_END`, or ``[]`` for an empty list), in pieces (an
+    entries text as it is, not copied): for a writer that writes the histories ahead,
+    as each input's arrive."""
+    pieces = _list(records)
+    opening = next(pieces)
+    if opening == b"[]":
+        return
+    yield opening if first else b"," + opening[1:]
+    ahead = next(pieces)
+    for piece in pieces:  # all but the list's end
+        yield ahead
+        ahead = piece
 
 
 H = TypeVar("H")
