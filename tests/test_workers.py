@@ -211,3 +211,23 @@ def test_a_report_with_no_history_written_ahead(tmp_path) -> None:
         piece if isinstance(piece, bytes) else b"[]" for piece in json_chunks_spooled(report, 0)
     )
     assert spooled == b"".join(json_chunks(report))
+
+
+def test_local_workers_write_their_histories_text_beside_the_report(tmp_path) -> None:
+    """With ``parts``, a local worker writes its histories' report text to a file there
+    and sends back the records without it: the files hold the text one process writes."""
+    from uidl_inspector.pipeline import scan_evidence
+    from uidl_inspector.report.json_report import history_items
+
+    inputs = _inputs(tmp_path)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    arrived = []
+    scan_evidence(inputs, jobs=2, json_entries=True, parts=str(parts), arrived=arrived.append)
+    written = [p for p in arrived if p.histories_file is not None]
+    assert len(written) == sum(bool(p.report.histories) for p in arrived) >= 3
+    assert all(h.entries_json is None for p in written for h in p.report.histories)
+    text = b"".join(Path(p.histories_file).read_bytes() for p in written)
+    here = scan_evidence(inputs, jobs=1).report.histories
+    assert text == b"".join(history_items(here, first=False))
+    assert sorted(os.listdir(parts)) == sorted(Path(p.histories_file).name for p in written)

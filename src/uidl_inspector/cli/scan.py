@@ -96,7 +96,12 @@ class _HistoriesAhead:
 
     def arrived(self, part: ScanOutcome) -> None:
         histories = part.report.histories
-        if histories:
+        if part.histories_file is not None:  # written by a worker, each item after a ","
+            if self.first:
+                self.spool.write(b"[")
+            self.spool.append_file(part.histories_file, 1 if self.first else 0)
+            self.first = False
+        elif histories:
             for piece in history_items(histories, self.first):
                 self.spool.write(piece)
             self.first = False
@@ -201,6 +206,7 @@ def scan(
                 scheduler=scheduler,
                 json_entries=as_json,
                 arrived=None if ahead is None else ahead.arrived,
+                parts=None if ahead is None else ahead.spool.parts,
             )
         outcome.report.demo = demo
         for line in outcome.failed:

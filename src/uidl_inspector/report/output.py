@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -41,13 +42,15 @@ class Spool:
     file in the report's directory; :func:`write_output`, given it among its pieces,
     copies it into the report inside the kernel (``copy_file_range``), so the bulk of a
     report is written while the inputs are read and never passes through this process
-    again. The file has no name from the start: nothing is left behind, whatever ends
-    the run."""
+    again. The file has no name from the start. ``parts``: a private directory beside
+    it where local worker processes write their inputs' text (:meth:`append_file`),
+    removed with its content at :meth:`close`."""
 
     def __init__(self, target: str | os.PathLike[str]) -> None:
         directory = _directory(Path(target))
         try:
             fd, temp = tempfile.mkstemp(prefix=".spool.", dir=directory)
+            self.parts = tempfile.mkdtemp(prefix=".parts.", dir=directory)
         except OSError as exc:
             raise OutputError(f"cannot write in {directory}: {exc.strerror or exc}") from None
         os.unlink(temp)
@@ -62,26 +65,25 @@ class Spool:
             raise OutputError(f"cannot write the report: {exc.strerror or exc}") from None
         self.size += len(data)
 
+    def append_file(self, path: str, start: int = 0) -> None:
+        """Append the text of the file ``path`` from ``start`` (by the kernel where it
+        can), then remove the file."""
+        try:
+            with open(path, "rb") as part:
+                size = os.fstat(part.fileno()).st_size - start
+                _copy(part, start, self.file, size)
+            os.unlink(path)
+        except OSError as exc:
+            raise OutputError(f"cannot write the report: {exc.strerror or exc}") from None
+        self.size += size
+
     def close(self) -> None:
         self.file.close()
+        shutil.rmtree(self.parts, ignore_errors=True)
 
     def copy_to(self, out: BinaryIO) -> None:
         """Append the spooled text to ``out`` (by the kernel where it can)."""
-        self.file.flush()
-        out.flush()
-        src, dst, done = self.file.fileno(), out.fileno(), 0
-        try:
-            start = out.tell()
-            while done < self.size:
-                copied = os.copy_file_range(src, dst, self.size - done, done, start + done)
-                if not copied:
-                    break
-                done += copied
-            out.seek(start + done)
-        except (OSError, AttributeError):  # a pipe, another file system, not Linux
-            pass
-        for block in self.blocks(done):
-            out.write(block)
+        _copy(self.file, 0, out, self.size)
 
     def blocks(self, start: int = 0) -> Iterator[bytes]:
         """The spooled text from ``start``, a MiB at a time."""
@@ -89,6 +91,28 @@ class Spool:
         self.file.seek(start)
         while block := self.file.read(1 << 20):
             yield block
+
+
+def _copy(source: BinaryIO, start: int, out: BinaryIO, size: int) -> None:
+    """Append ``size`` bytes of ``source`` from ``start`` to ``out``: by the kernel
+    (``copy_file_range``) where it can, else through this process a MiB at a time."""
+    source.flush()
+    out.flush()
+    src, dst, done = source.fileno(), out.fileno(), 0
+    try:
+        end = out.tell()
+        while done < size:
+            copied = os.copy_file_range(src, dst, size - done, start + done, end + done)
+            if not copied:
+                break
+            done += copied
+        out.seek(end + done)
+    except (OSError, AttributeError):  # a pipe, another file system, not Linux
+        pass
+    source.seek(start + done)
+    while done < size and (block := source.read(min(1 << 20, size - done))):
+        out.write(block)
+        done += len(block)
 
 
 def _directory(path: Path) -> Path:
