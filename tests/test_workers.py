@@ -231,3 +231,21 @@ def test_local_workers_write_their_histories_text_beside_the_report(tmp_path) ->
     here = scan_evidence(inputs, jobs=1).report.histories
     assert text == b"".join(history_items(here, first=False))
     assert sorted(os.listdir(parts)) == sorted(Path(p.histories_file).name for p in written)
+
+
+def test_histories_ahead_without_a_kernel_copy(tmp_path, monkeypatch) -> None:
+    """Where the kernel cannot copy between the files (another file system, an old
+    kernel), the spool and the workers' text are copied through the process: same bytes."""
+    from uidl_inspector.report import output
+
+    def refuse(*args: object) -> int:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(output.os, "copy_file_range", refuse)
+    inputs = _inputs(tmp_path)
+    out = tmp_path / "report.json"
+    CliRunner().invoke(app, ["scan", *inputs, "--jobs", "2", "-f", "json", "-o", str(out)])
+    whole = CliRunner().invoke(app, ["scan", *inputs, "--jobs", "2", "-f", "json"])
+    head = re.compile(rb'\A.*?\n  "demo"', re.S)
+    assert head.sub(b"", out.read_bytes()) == head.sub(b"", whole.stdout_bytes)
+    assert len(json.loads(out.read_bytes())["histories"]) > 3
