@@ -289,6 +289,7 @@ def bench_jobs(store: Path, runs: int, copies: int = 8) -> None:
             "--jobs 2": scan_argv(str(folder), "--jobs", "2"),
         }
         measured: dict[str, list[tuple[float, int, float]]] = {v: [] for v in variants}
+        load = os.getloadavg()[0]
         reports = {}
         for _ in range(runs):
             for n, (label, argv) in enumerate(variants.items()):
@@ -301,7 +302,8 @@ def bench_jobs(store: Path, runs: int, copies: int = 8) -> None:
         first = next(iter(reports.values()))
         print(
             f"{copies} copies of {store.name}, medians of {runs} interleaved runs, "
-            f"{os.cpu_count()} CPUs (shared machine):"
+            f"{os.cpu_count()} CPUs (shared machine, load average {load:.1f} before, "
+            f"{os.getloadavg()[0]:.1f} after):"
         )
         best = {v: min(m[0] for m in measured[v]) for v in variants}
         for label in variants:

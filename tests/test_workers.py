@@ -171,3 +171,81 @@ def test_a_forked_worker_logs_through_the_parent_only(tmp_path, monkeypatch) -> 
         ]
     assert logs["1"] == logs["2"]
     assert sum(f"scan {inputs[0]}:" in line for line in logs["2"]) >= 1
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_histories_written_ahead_give_the_bytes_of_one_process(tmp_path, jobs) -> None:
+    """`-o report.json` writes each input's histories as they arrive, into a nameless
+    spool beside the report, then the head, the spool and the rest: the bytes are those
+    of the report built whole in memory (stdout), and nothing is left beside it."""
+    from uidl_inspector.synth.scenarios import scenario
+    from uidl_inspector.synth.truth import write_evidence
+
+    anomalous = write_evidence(tmp_path / "anomalous", scenario("anomalous")).store
+    inputs = [*_inputs(tmp_path), str(anomalous)]
+    out = tmp_path / "out" / "report.json"
+    out.parent.mkdir()
+    result = CliRunner().invoke(
+        app, ["scan", *inputs, "--jobs", jobs, "-f", "json", "-o", str(out)]
+    )
+    assert result.exit_code == 1  # junk.pst
+    whole = CliRunner().invoke(app, ["scan", *inputs, "--jobs", jobs, "-f", "json"])
+    written, built = json.loads(out.read_bytes()), json.loads(whole.stdout)
+    for key in VOLATILE_KEYS:
+        written.pop(key), built.pop(key)
+    assert written == built and len(written["histories"]) > 3
+    head = re.compile(rb'\A.*?\n  "demo"', re.S)  # the run's metadata: before "demo"
+    assert head.sub(b"", out.read_bytes()) == head.sub(b"", whole.stdout_bytes)
+    assert os.listdir(out.parent) == ["report.json"]
+    again = CliRunner().invoke(app, ["scan", *inputs, "--jobs", jobs, "-f", "json", "-o", str(out)])
+    assert "exists" in again.stderr and os.listdir(out.parent) == ["report.json"]
+
+
+def test_a_report_with_no_history_written_ahead(tmp_path) -> None:
+    """An empty histories list is written as the report built whole writes it."""
+    from uidl_inspector.report.json_report import json_chunks, json_chunks_spooled
+    from uidl_inspector.report.model import Report
+
+    report = Report()
+    spooled = b"".join(
+        piece if isinstance(piece, bytes) else b"[]" for piece in json_chunks_spooled(report, 0)
+    )
+    assert spooled == b"".join(json_chunks(report))
+
+
+def test_local_workers_write_their_histories_text_beside_the_report(tmp_path) -> None:
+    """With ``parts``, a local worker writes its histories' report text to a file there
+    and sends back the records without it: the files hold the text one process writes."""
+    from uidl_inspector.pipeline import scan_evidence
+    from uidl_inspector.report.json_report import history_items
+
+    inputs = _inputs(tmp_path)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    arrived = []
+    scan_evidence(inputs, jobs=2, json_entries=True, parts=str(parts), arrived=arrived.append)
+    written = [p for p in arrived if p.histories_file is not None]
+    assert len(written) == sum(bool(p.report.histories) for p in arrived) >= 3
+    assert all(h.entries_json is None for p in written for h in p.report.histories)
+    text = b"".join(Path(p.histories_file).read_bytes() for p in written)
+    here = scan_evidence(inputs, jobs=1).report.histories
+    assert text == b"".join(history_items(here, first=False))
+    assert sorted(os.listdir(parts)) == sorted(Path(p.histories_file).name for p in written)
+
+
+def test_histories_ahead_without_a_kernel_copy(tmp_path, monkeypatch) -> None:
+    """Where the kernel cannot copy between the files (another file system, an old
+    kernel), the spool and the workers' text are copied through the process: same bytes."""
+    from uidl_inspector.report import output
+
+    def refuse(*args: object) -> int:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(output.os, "copy_file_range", refuse)
+    inputs = _inputs(tmp_path)
+    out = tmp_path / "report.json"
+    CliRunner().invoke(app, ["scan", *inputs, "--jobs", "2", "-f", "json", "-o", str(out)])
+    whole = CliRunner().invoke(app, ["scan", *inputs, "--jobs", "2", "-f", "json"])
+    head = re.compile(rb'\A.*?\n  "demo"', re.S)
+    assert head.sub(b"", out.read_bytes()) == head.sub(b"", whole.stdout_bytes)
+    assert len(json.loads(out.read_bytes())["histories"]) > 3

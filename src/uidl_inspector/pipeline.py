@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +36,7 @@ from uidl_inspector.locate import (
 )
 from uidl_inspector.logs import codes_summary, log_findings, step
 from uidl_inspector.records import HistoryRecord
-from uidl_inspector.report.json_report import entries_json
+from uidl_inspector.report.json_report import entries_json, history_items
 from uidl_inspector.report.model import Report, Source, hash_file, of_total, source_path
 from uidl_inspector.schemas.mapi import PropId
 from uidl_inspector.store.detect import EvidenceFile, open_evidence, walk_inputs
@@ -70,6 +71,8 @@ class ScanOutcome:
     report: Report
     failed: list[str] = field(default_factory=list)  # one line per input not processed
     skipped: int = 0  # files of no known kind found while walking directories
+    # a file a local worker wrote its histories' report text to (``_input_task``'s parts)
+    histories_file: str | None = None
 
 
 def _read_one(
@@ -343,6 +346,8 @@ def scan_evidence(
     scheduler: str | None = None,
     inventory: bool = False,
     json_entries: bool = False,
+    arrived: Callable[[ScanOutcome], None] | None = None,
+    parts: str | None = None,
 ) -> ScanOutcome:
     """Scan every input (files, directories walked recursively, disk images with every
     partition, snapshot and file system in them) into one report.
@@ -358,6 +363,10 @@ def scan_evidence(
     processes (or the Dask cluster at ``scheduler``) each take one input; ``--verify``
     always runs out of process, so that a libpff crash costs one input. ``json_entries``:
     the report is to be written as JSON (workers then encode their histories' entries).
+    ``arrived(part)``: told each input's outcome in input order as it is ready, before it
+    joins the report (a writer may write its histories ahead, then shed their text).
+    ``parts``: a directory where local worker processes write their histories' JSON text
+    (each outcome's ``histories_file``), which then does not travel back through a pipe.
     """
     report = Report()
     if recover:
@@ -375,6 +384,8 @@ def scan_evidence(
         progress=progress,
         isolate=verify,
         json_entries=json_entries,
+        arrived=arrived,
+        parts=parts,
     )
 
 
@@ -449,6 +460,8 @@ def _each_input(
     isolate: bool = False,
     named_only: tuple[str, ...] = (),
     json_entries: bool = False,
+    arrived: Callable[[ScanOutcome], None] | None = None,
+    parts: str | None = None,
 ) -> ScanOutcome:
     """Run ``handle(item, outcome, progress=...)`` on every input (of one of ``kinds``,
     when given: any other file named on the command line is ``not what``), each failure
@@ -458,7 +471,8 @@ def _each_input(
     Each input is handled into an outcome of its own (in a worker process when ``jobs`` >
     1, ``scheduler`` is set or ``isolate``), merged in input order: the report is the same
     whichever ran it. ``json_entries``: the report will be JSON, so a worker encodes its
-    histories' entries (the bulk of the text) itself.
+    histories' entries (the bulk of the text) itself. ``arrived``, ``parts``: see
+    :func:`scan_evidence` (``parts`` only serves local workers, not a cluster's).
     """
     outcome = ScanOutcome(report or Report())
     todo: list[tuple[EvidenceFile, str | None]] = []
@@ -479,6 +493,7 @@ def _each_input(
         functools.partial(handle, progress=progress if here else None),
         step_name,
         encode=json_entries and not here,
+        parts=None if here or scheduler or os.environ.get(workers.SCHEDULER_ENV) else parts,
     )
     tell = (
         None
@@ -486,6 +501,8 @@ def _each_input(
         else (lambda n, total: progress(f"{n} of {total} inputs done"))
     )
     for part in workers.run_ordered(task, todo, jobs, scheduler, isolate, _crashed, tell):
+        if arrived is not None:
+            arrived(part)
         _merge(outcome, part)
     if outcome.skipped:
         log.info("scan: %d files of no known kind skipped in directories", outcome.skipped)
@@ -498,11 +515,13 @@ def _input_task(
     step_name: str,
     todo: tuple[EvidenceFile, str | None],
     encode: bool = False,
+    parts: str | None = None,
 ) -> ScanOutcome:
     """One input's outcome (its one-line error included): what a worker returns.
 
     ``encode``: also give each history its entries' JSON text, so that the parent, which
-    writes the whole run's report alone, only copies it.
+    writes the whole run's report alone, only copies it; with ``parts`` (a directory),
+    write the histories' whole text (``history_items``) to a file there instead.
     """
     item, error = todo
     outcome = ScanOutcome(Report())
@@ -515,6 +534,8 @@ def _input_task(
                     dataclasses.replace(h, entries_json=entries_json(h.history))
                     for h in outcome.report.histories
                 ]
+            if parts is not None and outcome.report.histories:
+                outcome.histories_file = _write_part(outcome.report.histories, parts)
             return outcome
         except (UidlInspectorError, OSError) as exc:
             error = " ".join(str(exc).split()) or type(exc).__name__
@@ -525,6 +546,16 @@ def _input_task(
         outcome = ScanOutcome(Report())  # nothing half-read of a failed input is kept
     _input_failed(outcome, item, error)
     return outcome
+
+
+def _write_part(histories: list[HistoryRecord], parts: str) -> str:
+    """The histories' report text (as items after others) in a new file under ``parts``;
+    their entries' text is then dropped, not sent back."""
+    fd, path = tempfile.mkstemp(dir=parts)
+    with os.fdopen(fd, "wb") as part:
+        part.writelines(history_items(histories, first=False))
+    histories[:] = [dataclasses.replace(h, entries_json=None) for h in histories]
+    return path
 
 
 def _input_failed(outcome: ScanOutcome, item: EvidenceFile, error: str) -> None:

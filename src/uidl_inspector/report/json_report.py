@@ -13,12 +13,13 @@ one string, and the bytes are those of the standard library's encoder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import islice, repeat
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -233,3 +234,44 @@ def json_chunks(report: Report | dict[str, Any]) -> Iterator[bytes]:
 def to_json(report: Report | dict[str, Any]) -> str:
     """The report as JSON text, ending with a newline."""
     return b"".join(json_chunks(report)).decode("ascii")
+
+
+HISTORIES_END = b"\n  ]"  # the closing bracket of a report's histories list
+
+
+def history_items(records: Iterable[HistoryRecord], first: bool) -> Iterator[bytes]:
+    """``records`` as items of a report's ``histories`` list, as :func:`json_chunks`
+    writes them (each after its ``[`` or ``,``; ``first``: they open the list), without
+    the list's end (:data:`HISTORIES_END`, or ``[]`` for an empty list), in pieces (an
+    entries text as it is, not copied): for a writer that writes the histories ahead,
+    as each input's arrive."""
+    pieces = _list(records)
+    opening = next(pieces)
+    if opening == b"[]":
+        return
+    yield opening if first else b"," + opening[1:]
+    ahead = next(pieces)
+    for piece in pieces:  # all but the list's end
+        yield ahead
+        ahead = piece
+
+
+H = TypeVar("H")
+
+
+def json_chunks_spooled(report: Report, histories: H) -> Iterator[bytes | H]:
+    """:func:`json_chunks` of ``report`` with ``histories`` (the whole ``histories``
+    list, written ahead: see :func:`history_items`) in place of its own histories."""
+    chunks = json_chunks(dataclasses.replace(report, histories=[]))
+    key = b',\n  "histories": '
+    spliced = False
+    for chunk in chunks:
+        yield chunk
+        if chunk == key:
+            empty = next(chunks)
+            if empty != b"[]":  # json_chunks changed its pieces: this must change too
+                raise AssertionError(f"histories written as {empty[:20]!r}")
+            yield histories
+            spliced = True
+    if not spliced:
+        raise AssertionError("json_chunks wrote no histories key")

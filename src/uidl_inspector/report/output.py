@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from uidl_inspector.exceptions import UidlInspectorError
 
-__all__ = ["OutputError", "STDOUT", "write_output"]
+__all__ = ["OutputError", "STDOUT", "Spool", "write_output"]
 
 STDOUT = "-"
 log = logging.getLogger(__name__)
@@ -35,15 +37,97 @@ def _same_file(a: Path, b: str | os.PathLike[str]) -> bool:
         return False
 
 
+class Spool:
+    """Report text written ahead, while the run still works, into an unnamed temporary
+    file in the report's directory; :func:`write_output`, given it among its pieces,
+    copies it into the report inside the kernel (``copy_file_range``), so the bulk of a
+    report is written while the inputs are read and never passes through this process
+    again. The file has no name from the start. ``parts``: a private directory beside
+    it where local worker processes write their inputs' text (:meth:`append_file`),
+    removed with its content at :meth:`close`."""
+
+    def __init__(self, target: str | os.PathLike[str]) -> None:
+        directory = _directory(Path(target))
+        try:
+            fd, temp = tempfile.mkstemp(prefix=".spool.", dir=directory)
+            self.parts = tempfile.mkdtemp(prefix=".parts.", dir=directory)
+        except OSError as exc:
+            raise OutputError(f"cannot write in {directory}: {exc.strerror or exc}") from None
+        os.unlink(temp)
+        self.target = target
+        self.file = os.fdopen(fd, "w+b")
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.file.write(data)
+        except OSError as exc:
+            raise OutputError(f"cannot write the report: {exc.strerror or exc}") from None
+        self.size += len(data)
+
+    def append_file(self, path: str, start: int = 0) -> None:
+        """Append the text of the file ``path`` from ``start`` (by the kernel where it
+        can), then remove the file."""
+        try:
+            with open(path, "rb") as part:
+                size = os.fstat(part.fileno()).st_size - start
+                _copy(part, start, self.file, size)
+            os.unlink(path)
+        except OSError as exc:
+            raise OutputError(f"cannot write the report: {exc.strerror or exc}") from None
+        self.size += size
+
+    def close(self) -> None:
+        self.file.close()
+        shutil.rmtree(self.parts, ignore_errors=True)
+
+    def copy_to(self, out: BinaryIO) -> None:
+        """Append the spooled text to ``out`` (by the kernel where it can)."""
+        _copy(self.file, 0, out, self.size)
+
+    def blocks(self, start: int = 0) -> Iterator[bytes]:
+        """The spooled text from ``start``, a MiB at a time."""
+        self.file.flush()
+        self.file.seek(start)
+        while block := self.file.read(1 << 20):
+            yield block
+
+
+def _copy(source: BinaryIO, start: int, out: BinaryIO, size: int) -> None:
+    """Append ``size`` bytes of ``source`` from ``start`` to ``out``: by the kernel
+    (``copy_file_range``) where it can, else through this process a MiB at a time."""
+    source.flush()
+    out.flush()
+    src, dst, done = source.fileno(), out.fileno(), 0
+    try:
+        end = out.tell()
+        while done < size:
+            copied = os.copy_file_range(src, dst, size - done, start + done, end + done)
+            if not copied:
+                break
+            done += copied
+        out.seek(end + done)
+    except (OSError, AttributeError):  # a pipe, another file system, not Linux
+        pass
+    source.seek(start + done)
+    while done < size and (block := source.read(min(1 << 20, size - done))):
+        out.write(block)
+        done += len(block)
+
+
+def _directory(path: Path) -> Path:
+    return path.parent if str(path.parent) else Path(".")
+
+
 def write_output(
-    text: str | bytes | Iterable[bytes],
+    text: str | bytes | Iterable[bytes | Spool],
     target: str | os.PathLike[str],
     force: bool = False,
     protect: Iterable[str | os.PathLike[str]] = (),
 ) -> None:
-    """Write ``text`` (or its pieces, written as they come) to ``target`` (``-`` is
-    stdout). ``protect`` lists the inputs."""
-    chunks = (
+    """Write ``text`` (or its pieces, written as they come, a :class:`Spool` copied) to
+    ``target`` (``-`` is stdout). ``protect`` lists the inputs."""
+    chunks: Iterable[bytes | Spool] = (
         [text.encode("utf-8") if isinstance(text, str) else text]
         if isinstance(text, (str, bytes))
         else text
@@ -51,12 +135,13 @@ def write_output(
     if str(target) == STDOUT:
         stream = getattr(sys.stdout, "buffer", None)
         size = 0
-        for data in chunks:
-            if stream is not None:
-                stream.write(data)
-            else:  # a text-only stdout (a test runner's capture)
-                sys.stdout.write(data.decode("utf-8"))
-            size += len(data)
+        for piece in chunks:
+            for data in piece.blocks() if isinstance(piece, Spool) else (piece,):
+                if stream is not None:
+                    stream.write(data)
+                else:  # a text-only stdout (a test runner's capture)
+                    sys.stdout.write(data.decode("utf-8"))
+                size += len(data)
         sys.stdout.flush()
         log.info("report: %d bytes written to stdout", size)
         return
@@ -67,7 +152,7 @@ def write_output(
         raise OutputError(f"{path} exists (use --force to replace it)")
     if path.is_dir():
         raise OutputError(f"{path} is a directory")
-    directory = path.parent if str(path.parent) else Path(".")
+    directory = _directory(path)
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
@@ -78,9 +163,13 @@ def write_output(
         os.fchmod(fd, 0o666 & ~umask)
         size = 0
         with os.fdopen(fd, "wb") as handle:
-            for data in chunks:
-                handle.write(data)
-                size += len(data)
+            for piece in chunks:
+                if isinstance(piece, Spool):
+                    piece.copy_to(handle)
+                    size += piece.size
+                else:
+                    handle.write(piece)
+                    size += len(piece)
             handle.flush()
             os.fsync(handle.fileno())
         if force:
