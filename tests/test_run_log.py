@@ -221,3 +221,27 @@ def test_debug_log_lists_each_anomaly_by_code_and_offset(stores, tmp_path):
         assert f"{anomaly['code']} at offset {anomaly['offset']}" in text
         assert anomaly["detail"] not in text
     assert [s for s in evidence_strings(report) if s in text] == []
+
+
+@pytest.mark.parametrize("command", ["scan", "hidden", "audit", "carve"])
+def test_a_refused_report_target_costs_no_run(command, stores, tmp_path, monkeypatch):
+    """An existing -o without --force is refused before any input is opened, not after
+    the whole run (a long scan would otherwise be lost at its end)."""
+    import uidl_inspector.pipeline as pipeline
+    import uidl_inspector.recover.carve as carving
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the inputs were read before the output was checked")
+
+    for name in ("scan_evidence", "hidden_evidence", "audit_report"):
+        monkeypatch.setattr(pipeline, name, no_work)
+    monkeypatch.setattr(carving, "carve", no_work)
+    monkeypatch.setattr("uidl_inspector.cli.hidden.hidden_evidence", no_work)
+    out = tmp_path / "kept.json"
+    out.write_text("an earlier report\n")
+    result = run(command, stores["duplicates"], "-f", "json", "-o", out)
+    assert result.exit_code == 1, result.output
+    assert "exists (use --force" in result.stderr
+    assert out.read_text() == "an earlier report\n"
+    over = run(command, stores["duplicates"], "-f", "json", "-o", stores["duplicates"], "--force")
+    assert over.exit_code == 1 and "over an input" in over.stderr

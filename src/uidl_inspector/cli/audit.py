@@ -26,6 +26,7 @@ from uidl_inspector.cli.common import (
     guarded,
     jobs_or_default,
     note,
+    refuse_output_early,
     takes_image_options,
     usage_error,
 )
@@ -267,6 +268,9 @@ def audit(
             f"demo: auditing the bundled demo evidence {found} with the server "
             f"listing {', '.join(listing_args) or '(none)'}; give a PATH to audit your own"
         )
+    refuse_output_early(
+        output, force, [*inputs, *(parse_listing_option(v)[1] for v in listing_args)]
+    )
     from uidl_inspector.audit import read_server_listing
     from uidl_inspector.pipeline import audit_report
 

@@ -20,6 +20,7 @@ from uidl_inspector.cli.common import (
     emit,
     error,
     guarded,
+    refuse_output_early,
     takes_image_options,
 )
 from uidl_inspector.cli.runlog import quiet
@@ -93,6 +94,7 @@ def carve_command(
     from uidl_inspector.recover.carve import carve
     from uidl_inspector.store.detect import detect_kind
 
+    refuse_output_early(output, force, [str(p) for p in paths])
     report = Report()
     found: list[RecoveredItem] = []
     report.extra["recovered"] = found

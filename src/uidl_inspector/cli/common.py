@@ -21,7 +21,7 @@ import typer
 from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, PANEL_PERFORMANCE
 from uidl_inspector.cli.runlog import PROG, SHOWN, quiet, terminal_safe
 from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
-from uidl_inspector.report.output import STDOUT, write_output
+from uidl_inspector.report.output import STDOUT, check_target, write_output
 
 if TYPE_CHECKING:  # the writers are imported by emit(), not by a command's --help
     from uidl_inspector.report.model import Report
@@ -284,6 +284,13 @@ def guarded(command: F) -> F:
         raise typer.Exit(EXIT_INPUT)
 
     return run  # type: ignore[return-value]
+
+
+def refuse_output_early(output: str | None, force: bool, inputs: Iterable[str]) -> None:
+    """Refuse a report target that would be refused at the end (an input, an existing file
+    without --force, a directory) before the run spends its time."""
+    if output is not None and output != STDOUT:
+        check_target(output, force, inputs)
 
 
 def resolve_format(fmt: Format | None, output: str | None) -> Format:

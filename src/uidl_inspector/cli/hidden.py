@@ -27,6 +27,7 @@ from uidl_inspector.cli.common import (
     error,
     guarded,
     jobs_or_default,
+    refuse_output_early,
     takes_image_options,
 )
 from uidl_inspector.pipeline import hidden_evidence
@@ -149,6 +150,7 @@ def hidden(
     A bad input gets one line on stderr and the others are still listed; the exit code is
     then 1.
     """
+    refuse_output_early(output, force, paths)
     from uidl_inspector.cli.scan import progress_on_stderr  # here: keeps the help's order
 
     with progress_on_stderr("hidden messages") as progress:

@@ -26,6 +26,7 @@ from uidl_inspector.cli.common import (
     guarded,
     jobs_or_default,
     note,
+    refuse_output_early,
     resolve_format,
     takes_image_options,
 )
@@ -199,6 +200,7 @@ def scan(
             raise typer.Exit(EXIT_INPUT)
         note(f"demo: scanning the bundled demo evidence {found} (give a PATH to scan your own)")
         paths = [str(found)]
+    refuse_output_early(output, force, paths)
     as_json = resolve_format(fmt, output) is Format.json
     with _histories_ahead(output if as_json else None) as ahead:
         with progress_on_stderr() as progress:

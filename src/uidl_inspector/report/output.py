@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from uidl_inspector.exceptions import UidlInspectorError
 
-__all__ = ["OutputError", "STDOUT", "Spool", "write_output"]
+__all__ = ["OutputError", "STDOUT", "Spool", "check_target", "write_output"]
 
 STDOUT = "-"
 log = logging.getLogger(__name__)
@@ -119,6 +119,24 @@ def _directory(path: Path) -> Path:
     return path.parent if str(path.parent) else Path(".")
 
 
+def check_target(
+    target: str | os.PathLike[str],
+    force: bool = False,
+    protect: Iterable[str | os.PathLike[str]] = (),
+) -> Path:
+    """The report's path, or OutputError when it may not be written there (an input, an
+    existing file without ``force``, a directory). Commands call it before their work too,
+    so that a refused output costs no run."""
+    path = Path(target)
+    if any(_same_file(path, p) for p in protect if str(p) != STDOUT):
+        raise OutputError(f"{path}: refusing to write the report over an input")
+    if (path.exists() or path.is_symlink()) and not force:
+        raise OutputError(f"{path} exists (use --force to replace it)")
+    if path.is_dir():
+        raise OutputError(f"{path} is a directory")
+    return path
+
+
 def write_output(
     text: str | bytes | Iterable[bytes | Spool],
     target: str | os.PathLike[str],
@@ -145,13 +163,7 @@ def write_output(
         sys.stdout.flush()
         log.info("report: %d bytes written to stdout", size)
         return
-    path = Path(target)
-    if any(_same_file(path, p) for p in protect if str(p) != STDOUT):
-        raise OutputError(f"{path}: refusing to write the report over an input")
-    if (path.exists() or path.is_symlink()) and not force:
-        raise OutputError(f"{path} exists (use --force to replace it)")
-    if path.is_dir():
-        raise OutputError(f"{path} is a directory")
+    path = check_target(target, force, protect)
     directory = _directory(path)
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
