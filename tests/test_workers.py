@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -249,3 +250,42 @@ def test_histories_ahead_without_a_kernel_copy(tmp_path, monkeypatch) -> None:
     head = re.compile(rb'\A.*?\n  "demo"', re.S)
     assert head.sub(b"", out.read_bytes()) == head.sub(b"", whole.stdout_bytes)
     assert len(json.loads(out.read_bytes())["histories"]) > 3
+
+
+class _SlowToList(list):
+    """Items whose first walk pauses before its last item, until the worker that runs
+    item 0 has died: the pool breaks while inputs are still being submitted (the race a
+    loaded machine hits by chance)."""
+
+    def __init__(self, items, dead) -> None:
+        super().__init__(items)
+        self.dead, self.walked = dead, False
+
+    def __iter__(self):
+        for n, item in enumerate(super().__iter__()):
+            if n == len(self) - 1 and not self.walked:
+                for _ in range(400):  # the death is seen by polling, not by a time limit
+                    if self.dead.exists():
+                        break
+                    time.sleep(0.01)
+                time.sleep(0.3)  # the pool's manager thread marks the pool broken
+            yield item
+        self.walked = True
+
+
+def _die_first(path_and_n: tuple[str, int]) -> int:
+    path, n = path_and_n
+    if n == 0:
+        Path(path).touch()
+        os._exit(9)
+    return n * n
+
+
+def test_a_worker_dying_while_inputs_are_submitted_costs_only_its_input(tmp_path) -> None:
+    dead = tmp_path / "dead"
+    items = _SlowToList([(str(dead), n) for n in range(4)], dead)
+    got = list(
+        run_ordered(_die_first, items, jobs=2, crashed=lambda item, why: f"{item[1]}: {why}")
+    )
+    assert dead.exists()
+    assert got[0].startswith("0: its worker process crashed") and got[1:] == [1, 4, 9]

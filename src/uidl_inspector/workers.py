@@ -144,7 +144,7 @@ def run_ordered(
         logged = functools.partial(
             _logged, task, logging.getLogger(PACKAGE_LOGGER).getEffectiveLevel()
         )
-        futures: list[Future[_Logged[R]]] = [pool.submit(logged, item) for item in items]
+        futures: list[Future[_Logged[R]]] = [_submit(pool, logged, item) for item in items]
         for n, (item, future) in enumerate(zip(items, futures, strict=True), 1):
             result = _result(logged, item, future, crashed)
             if isinstance(result, _Logged):
@@ -154,6 +154,18 @@ def run_ordered(
                 yield result
             if done is not None:
                 done(n, total)
+
+
+def _submit(pool: Executor, task: Callable[[T], _Logged[R]], item: T) -> Future[_Logged[R]]:
+    """``pool.submit(task, item)``; when a worker has already died and broken the pool
+    (inputs are still being submitted), a future holding that break, so the input is
+    rerun alone (:func:`_result`) instead of the break ending the run."""
+    try:
+        return pool.submit(task, item)
+    except BrokenProcessPool as exc:
+        broken: Future[_Logged[R]] = Future()
+        broken.set_exception(exc)
+        return broken
 
 
 class _Logged(Generic[R]):
