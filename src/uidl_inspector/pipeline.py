@@ -10,13 +10,14 @@ input costs its own line in ``failed``, never the run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
 import os
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -36,8 +37,14 @@ from uidl_inspector.locate import (
 )
 from uidl_inspector.logs import codes_summary, log_findings, step
 from uidl_inspector.records import HistoryRecord
-from uidl_inspector.report.json_report import entries_json, history_items
+from uidl_inspector.report.json_report import (
+    HISTORIES_END,
+    entries_json,
+    history_items,
+    json_chunks_spooled,
+)
 from uidl_inspector.report.model import Report, Source, hash_file, of_total, source_path
+from uidl_inspector.report.output import STDOUT, Spool, write_output
 from uidl_inspector.schemas.mapi import PropId
 from uidl_inspector.store.detect import EvidenceFile, open_evidence, walk_inputs
 from uidl_inspector.store.image import (
@@ -52,7 +59,14 @@ from uidl_inspector.store.model import Store
 if TYPE_CHECKING:  # the audit is imported where it runs: a scan does not need it
     from uidl_inspector.audit import Inventory, ServerListing
 
-__all__ = ["ScanOutcome", "scan_evidence", "hidden_evidence", "audit_report"]
+__all__ = [
+    "ScanOutcome",
+    "scan_evidence",
+    "hidden_evidence",
+    "histories_ahead",
+    "HistoriesAhead",
+    "audit_report",
+]
 
 AUDITED_KINDS = ("pst", "ost")  # the stores whose messages the audit lists
 
@@ -594,6 +608,50 @@ def _failed_source(item: EvidenceFile, error: str) -> Source:
         return Source.from_file(item.path, item.kind or "unknown", errors=(error,))
     except OSError:
         return Source(source_path(item.path), item.kind or "unknown", 0, "", "", (error,))
+
+
+# ---------------------------------------------------------------------------------------
+# A JSON report's histories written while the inputs are still read
+
+
+class HistoriesAhead:
+    """A JSON report's histories written as each input's arrive, in input order, into a
+    spool beside the report (:class:`Spool`), while the other inputs are still read; the
+    report is then its head and sources, the spool copied by the kernel, and the rest.
+    Each history's text is shed once written, so this process holds little of it."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool, self.first = spool, True
+
+    def arrived(self, part: ScanOutcome) -> None:
+        histories = part.report.histories
+        if part.histories_file is not None:  # written by a worker, each item after a ","
+            if self.first:
+                self.spool.write(b"[")
+            self.spool.append_file(part.histories_file, 1 if self.first else 0)
+            self.first = False
+        elif histories:
+            for piece in history_items(histories, self.first):
+                self.spool.write(piece)
+            self.first = False
+            histories[:] = [dataclasses.replace(h, entries_json=None) for h in histories]
+
+    def write(self, report: Report, force: bool, inputs: list[str]) -> None:
+        self.spool.write(b"[]" if self.first else HISTORIES_END)
+        write_output(json_chunks_spooled(report, self.spool), self.spool.target, force, inputs)
+
+
+@contextlib.contextmanager
+def histories_ahead(output: str | None) -> Iterator[HistoriesAhead | None]:
+    """Histories written ahead for a JSON report going to a file (``output``), else None."""
+    if output is None or output == STDOUT:
+        yield None
+        return
+    spool = Spool(output)
+    try:
+        yield HistoriesAhead(spool)
+    finally:
+        spool.close()
 
 
 # ---------------------------------------------------------------------------------------

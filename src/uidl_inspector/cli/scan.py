@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import re
 import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -32,12 +31,7 @@ from uidl_inspector.cli.common import (
 )
 from uidl_inspector.cli.runlog import quiet
 from uidl_inspector.findings import above_info
-from uidl_inspector.report.output import STDOUT, Spool, write_output
 from uidl_inspector.synth.demo import demo_path
-
-if TYPE_CHECKING:  # the pipeline and the JSON writer are imported when a scan runs
-    from uidl_inspector.pipeline import ScanOutcome
-    from uidl_inspector.report.model import Report
 
 __all__ = ["scan", "progress_on_stderr"]
 
@@ -85,50 +79,6 @@ def progress_on_stderr(what: str = "messages examined") -> Iterator[Callable[...
         transient=True,
     ) as progress:
         yield show
-
-
-class _HistoriesAhead:
-    """A JSON report's histories written as each input's arrive, in input order, into a
-    spool beside the report (:class:`Spool`), while the other inputs are still read; the
-    report is then its head and sources, the spool copied by the kernel, and the rest.
-    Each history's text is shed once written, so this process holds little of it."""
-
-    def __init__(self, spool: Spool) -> None:
-        self.spool, self.first = spool, True
-
-    def arrived(self, part: ScanOutcome) -> None:
-        histories = part.report.histories
-        if part.histories_file is not None:  # written by a worker, each item after a ","
-            if self.first:
-                self.spool.write(b"[")
-            self.spool.append_file(part.histories_file, 1 if self.first else 0)
-            self.first = False
-        elif histories:
-            from uidl_inspector.report.json_report import history_items
-
-            for piece in history_items(histories, self.first):
-                self.spool.write(piece)
-            self.first = False
-            histories[:] = [dataclasses.replace(h, entries_json=None) for h in histories]
-
-    def write(self, report: Report, force: bool, inputs: list[str]) -> None:
-        from uidl_inspector.report.json_report import HISTORIES_END, json_chunks_spooled
-
-        self.spool.write(b"[]" if self.first else HISTORIES_END)
-        write_output(json_chunks_spooled(report, self.spool), self.spool.target, force, inputs)
-
-
-@contextlib.contextmanager
-def _histories_ahead(output: str | None) -> Iterator[_HistoriesAhead | None]:
-    """Histories written ahead for a JSON report going to a file (``output``), else None."""
-    if output is None or output == STDOUT:
-        yield None
-        return
-    spool = Spool(output)
-    try:
-        yield _HistoriesAhead(spool)
-    finally:
-        spool.close()
 
 
 @app.command(
@@ -190,7 +140,7 @@ def scan(
     The input type comes from the content, not the extension. A bad input gets one line on
     stderr and the others are still reported; the exit code is then 1.
     """
-    from uidl_inspector.pipeline import scan_evidence  # not for --help
+    from uidl_inspector.pipeline import histories_ahead, scan_evidence  # not for --help
 
     demo = not paths
     if not paths:
@@ -202,7 +152,7 @@ def scan(
         paths = [str(found)]
     refuse_output_early(output, force, paths)
     as_json = resolve_format(fmt, output) is Format.json
-    with _histories_ahead(output if as_json else None) as ahead:
+    with histories_ahead(output if as_json else None) as ahead:
         with progress_on_stderr() as progress:
             outcome = scan_evidence(
                 paths,
