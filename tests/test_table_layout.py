@@ -3,19 +3,22 @@ folded (never cut), nothing wider than the terminal, and the room used when ther
 
 from __future__ import annotations
 
-import io
 import re
 from datetime import datetime
 
 import pytest
-from rich.console import Console
 
 from conftest import REAL_SAMPLES
 from uidl_inspector.history import build_blob, parse_blob
 from uidl_inspector.pipeline import scan_evidence
 from uidl_inspector.records import Account, HistoryRecord, Location, Profile
 from uidl_inspector.report.model import Report, Source
-from uidl_inspector.report.table_report import HEADING_LABELS, _heading_rows, to_table_text
+from uidl_inspector.report.table_report import (
+    HEADING_LABELS,
+    _heading_rows,
+    plain_text,
+    to_table_text,
+)
 
 WIDTHS = (80, 120, 200)
 WHEN = datetime(2024, 3, 1, 9, 30, 0)  # noqa: DTZ001 - BLOB times carry no zone
@@ -106,22 +109,6 @@ def test_entry_anomalies_have_a_column_only_with_room():
     assert "! uid_not_rfc1939" in narrow  # under the UID it concerns
 
 
-def console_text(draw, width: int) -> str:
-    buffer = io.StringIO()
-    draw(
-        Console(
-            file=buffer,
-            width=width,
-            color_system=None,
-            force_terminal=False,
-            highlight=False,
-            markup=False,
-            emoji=False,
-        )
-    )
-    return buffer.getvalue()
-
-
 @pytest.mark.parametrize("width", WIDTHS)
 def test_hidden_and_audit_tables_fold_never_cut(width, tmp_path):
     from uidl_inspector.cli.audit import _audit_table
@@ -133,9 +120,9 @@ def test_hidden_and_audit_tables_fold_never_cut(width, tmp_path):
     written = write_evidence(tmp_path, scenario("multi-account", seed=1, messages=20))
     outcome = hidden_evidence([str(written.store)])
     rows, (source,) = outcome.report.extra["hidden"], outcome.report.sources
-    hidden = console_text(lambda c: _table(source, rows, c), width)
+    hidden = plain_text(lambda c: _table(source, rows, c), width)
     report, _ = audit_report([str(written.store)], [])
-    audit = console_text(lambda c: _audit_table(report.extra["audit"], c), width)
+    audit = plain_text(lambda c: _audit_table(report.extra["audit"], c), width)
     for text in (hidden, audit):
         assert "…" not in text and all(len(line) <= width for line in text.splitlines())
     # rich cuts with an ellipsis; folded cells interleave, so look for the shorter words
