@@ -108,25 +108,22 @@ class AuditResult(Mapping[str, Any]):
         """(key, value) in report order: ``summary`` and ``clock`` as dicts, every list
         section as an iterator of its items' dicts."""
         for key in self.KEYS:
-            value = getattr(self, key)
-            if isinstance(value, tuple):
-                yield key, (item if isinstance(item, dict) else item.to_dict() for item in value)
-            else:
-                yield key, value.to_dict()
+            yield key, self._section(key)
+
+    def _section(self, key: str) -> Any:
+        value = getattr(self, key)
+        if isinstance(value, tuple):
+            return (item if isinstance(item, dict) else item.to_dict() for item in value)
+        return value.to_dict()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            key: list(value) if isinstance(value, Iterator) else value
-            for key, value in self.json_sections()
-        }
+        return {key: self[key] for key in self.KEYS}
 
     def __getitem__(self, key: str) -> Any:
         if key not in self.KEYS:
             raise KeyError(key)
-        value = getattr(self, key)
-        if isinstance(value, tuple):
-            return [item if isinstance(item, dict) else item.to_dict() for item in value]
-        return value.to_dict()
+        section = self._section(key)
+        return list(section) if isinstance(section, Iterator) else section
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.KEYS)
