@@ -29,11 +29,9 @@ from uidl_inspector.synth.scenarios import (
     HistorySpec,
     ManagerSpec,
     Scenario,
-    _account,
-    _finish,
-    _Mailbox,
+    _one_account,
+    _one_account_scenario,
     _profile,
-    _rng,
     history_blob,
     stored_tags,
 )
@@ -48,10 +46,11 @@ _EXPIRE_AT = 4  # the session after which the server drops its oldest messages
 
 def evolving(seed: int, clock_offset: int, **_options: object) -> Scenario:
     """One account, SESSIONS send/receives; every earlier BLOB stays in free space."""
-    rng = _rng("evolving", seed)
-    account = _account(rng, "k.osei@example.net", "dovecot", "Kwame Osei")
+    box = _one_account(
+        "evolving", seed, clock_offset, "k.osei@example.net", "dovecot", "Kwame Osei", 0
+    )
+    rng = box.rng
     profile = _profile(rng, "Outlook")
-    box = _Mailbox(account, rng, clock_offset)
     written: list[tuple[HistorySpec, datetime]] = []
     for session in range(SESSIONS):
         box.arrive(rng.randint(2, 4))
@@ -62,17 +61,7 @@ def evolving(seed: int, clock_offset: int, **_options: object) -> Scenario:
         box.idle(rng.uniform(1, 6))
     managers = [ManagerSpec(profile, (h,), deleted=True, created=t) for h, t in written[:-1]]
     managers.append(ManagerSpec(profile, (written[-1][0],), created=written[-1][1]))
-    server = _finish(box)
-    return Scenario(
-        "evolving",
-        seed,
-        clock_offset,
-        [account],
-        managers,
-        box.messages,
-        {account.smtp: server},
-        after_write=rewrite_freed,
-    )
+    return _one_account_scenario("evolving", seed, box, managers, after_write=rewrite_freed)
 
 
 def _blob_offset(

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from uidl_inspector.schemas.mapi import AttachMethod, PropId, PropType
 from uidl_inspector.synth.outlook_traits import blob_slack, companion_name, tag_times
@@ -70,6 +70,7 @@ CONTENTS = {" ": "none", "h": "header", "b": "body"}
 _EPOCH = datetime(2025, 3, 3, 7, 0, 0, tzinfo=timezone.utc)
 _SYNC_MINUTES = 10  # Outlook's default send/receive interval
 LARGE_SERVER_KEEP = 60_000  # messages the server keeps in the `large` story
+_Story = TypeVar("_Story")
 
 
 @dataclass(frozen=True)
@@ -443,13 +444,13 @@ def _simple_days(box: _Mailbox, days: int, per_sync: tuple[int, int] = (0, 2)) -
 
 def _one_account(
     name: str, seed: int, clock_offset: int, smtp: str, scheme: str, display: str, days: int
-) -> tuple[random.Random, Account, _Mailbox]:
-    """The common start of a story: one account, ``days`` of ordinary mail."""
+) -> _Mailbox:
+    """The common start of a story: one account, ``days`` of ordinary mail (the box's
+    ``rng`` is the story's)."""
     rng = _rng(name, seed)
-    account = _account(rng, smtp, scheme, display)
-    box = _Mailbox(account, rng, clock_offset)
+    box = _Mailbox(_account(rng, smtp, scheme, display), rng, clock_offset)
     _simple_days(box, days)
-    return rng, account, box
+    return box
 
 
 def _finish(box: _Mailbox, new_on_server: int = 2) -> list[str]:
@@ -457,6 +458,30 @@ def _finish(box: _Mailbox, new_on_server: int = 2) -> list[str]:
     box.idle(1)
     box.arrive(new_on_server)
     return [m.uid for m in box.on_server]
+
+
+def _one_account_scenario(
+    name: str,
+    seed: int,
+    box: _Mailbox,
+    managers: list[ManagerSpec],
+    listing: list[str] | None = None,
+    **extra: Any,
+) -> Scenario:
+    """The scenario of a one-account story: what ``box`` downloaded (a copy: the story may
+    go on) and the server's ``listing``, by default :func:`_finish`'s, taken now (after the
+    managers were made, which draw from the same generator)."""
+    listing = _finish(box) if listing is None else listing
+    return Scenario(
+        name,
+        seed,
+        box.clock_offset,
+        [box.account],
+        managers,
+        list(box.messages),
+        {box.account.smtp: listing},
+        **extra,
+    )
 
 
 # --- scenarios --------------------------------------------------------------------------
@@ -478,7 +503,7 @@ def _session_opener(box: _Mailbox) -> InboxMessage | None:
 
 
 def _single_account(seed: int, clock_offset: int, **_options: object) -> Scenario:
-    rng, account, box = _one_account(
+    box = _one_account(
         "single-account", seed, clock_offset, "maria.lopez@example.org", "dovecot", "Maria Lopez", 2
     )
     # Webmail deleted one of the first days' messages: the next send/receive dropped its tag,
@@ -492,21 +517,12 @@ def _single_account(seed: int, clock_offset: int, **_options: object) -> Scenari
         box.delete_on_server(message)
     webmail_deleted = box.on_server.popleft().uid if box.on_server else None
     listing = _finish(box)
-    manager = ManagerSpec(_profile(rng, "Outlook"), (box.history(),), created=_EPOCH)
+    manager = ManagerSpec(_profile(box.rng, "Outlook"), (box.history(),), created=_EPOCH)
     facts = {
         "history_only": [webmail_deleted] if webmail_deleted else [],
         "pruned_uids": list(box.pruned),
     }
-    return Scenario(
-        "single-account",
-        seed,
-        clock_offset,
-        [account],
-        [manager],
-        box.messages,
-        {account.smtp: listing},
-        facts=facts,
-    )
+    return _one_account_scenario("single-account", seed, box, [manager], listing, facts=facts)
 
 
 def _multi_account(seed: int, clock_offset: int, **_options: object) -> Scenario:
@@ -537,7 +553,7 @@ def _multi_account(seed: int, clock_offset: int, **_options: object) -> Scenario
 
 
 def _general_key(seed: int, clock_offset: int, **_options: object) -> Scenario:
-    rng, account, box = _one_account(
+    box = _one_account(
         "general-key",
         seed,
         clock_offset,
@@ -551,51 +567,35 @@ def _general_key(seed: int, clock_offset: int, **_options: object) -> Scenario:
         (box.history(attachment_rule="filename"),),
         identification=("conversation_key", "subject"),
     )
-    return Scenario(
-        "general-key",
-        seed,
-        clock_offset,
-        [account],
-        [manager],
-        box.messages,
-        {account.smtp: _finish(box)},
-    )
+    return _one_account_scenario("general-key", seed, box, [manager])
 
 
 def _embedded(seed: int, clock_offset: int, **_options: object) -> Scenario:
-    rng, account, box = _one_account(
+    box = _one_account(
         "embedded", seed, clock_offset, "k.tanaka@example.jp", "uuid", "Kenji Tanaka", 2
     )
-    manager = ManagerSpec(_profile(rng, "Outlook"), (box.history(),), embedded=True)
-    return Scenario(
-        "embedded",
-        seed,
-        clock_offset,
-        [account],
-        [manager],
-        box.messages,
-        {account.smtp: _finish(box)},
-    )
+    manager = ManagerSpec(_profile(box.rng, "Outlook"), (box.history(),), embedded=True)
+    return _one_account_scenario("embedded", seed, box, [manager])
 
 
 def _two_profiles(seed: int, clock_offset: int, **_options: object) -> Scenario:
     """The profile was recreated: the new profile has a new key, an empty history, and
     fetched again every message still on the server (leave-on-server)."""
-    rng, account, box = _one_account(
+    box = _one_account(
         "two-profiles", seed, clock_offset, "p.schmidt@example.de", "dovecot", "Petra Schmidt", 3
     )
     old = ManagerSpec(
-        _profile(rng, "Outlook"), (box.history(),), identification=("subject",), created=_EPOCH
+        _profile(box.rng, "Outlook"), (box.history(),), identification=("subject",), created=_EPOCH
     )
     box.idle(30)
     recreated_at = box.now
     box.reset_history()
     refetched = box.sync()
     _simple_days(box, 2)
-    new = ManagerSpec(_profile(rng, "Petra (new)"), (box.history(),), created=recreated_at)
+    new = ManagerSpec(_profile(box.rng, "Petra (new)"), (box.history(),), created=recreated_at)
     # A third profile was tried and never fetched mail: its manager holds no attachment, as
     # most real Message Managers (14 of 23).
-    unused = ManagerSpec(_profile(rng, "Petra (test)"), (), created=recreated_at)
+    unused = ManagerSpec(_profile(box.rng, "Petra (test)"), (), created=recreated_at)
     overlap = sorted(
         {t.uid for t in old.histories[0].tags} & {t.uid for t in new.histories[0].tags}
     )
@@ -604,16 +604,7 @@ def _two_profiles(seed: int, clock_offset: int, **_options: object) -> Scenario:
         "shared_uids": overlap,
         "refetched_message_ids": [m.internet_message_id for m in refetched],
     }
-    return Scenario(
-        "two-profiles",
-        seed,
-        clock_offset,
-        [account],
-        [old, new, unused],
-        box.messages,
-        {account.smtp: _finish(box)},
-        facts=facts,
-    )
+    return _one_account_scenario("two-profiles", seed, box, [old, new, unused], facts=facts)
 
 
 def _anomalous(seed: int, clock_offset: int, **_options: object) -> Scenario:
@@ -645,34 +636,25 @@ def _anomalous(seed: int, clock_offset: int, **_options: object) -> Scenario:
 def _duplicates(seed: int, clock_offset: int, **_options: object) -> Scenario:
     """The history was reset (lost BLOB, same profile): at the next sync Outlook fetched
     every message still on the server again; the Inbox holds both copies."""
-    rng, account, box = _one_account(
+    box = _one_account(
         "duplicates", seed, clock_offset, "claims@insurer.example", "dovecot", "Claims Desk", 4
     )
-    box.idle(rng.uniform(20, 40))
+    box.idle(box.rng.uniform(20, 40))
     box.reset_history()
     reset_at = box.now
     refetched = box.sync()
     _simple_days(box, 1)
-    manager = ManagerSpec(_profile(rng, "Outlook"), (box.history(),))
+    manager = ManagerSpec(_profile(box.rng, "Outlook"), (box.history(),))
     facts = {
         "history_reset_at": reset_at.isoformat(),
         "duplicated_message_ids": sorted(m.internet_message_id for m in refetched),
         "burst_size": len(refetched),
     }
-    return Scenario(
-        "duplicates",
-        seed,
-        clock_offset,
-        [account],
-        [manager],
-        box.messages,
-        {account.smtp: _finish(box)},
-        facts=facts,
-    )
+    return _one_account_scenario("duplicates", seed, box, [manager], facts=facts)
 
 
 def _deleted_manager(seed: int, clock_offset: int, **_options: object) -> Scenario:
-    rng, account, box = _one_account(
+    box = _one_account(
         "deleted-manager",
         seed,
         clock_offset,
@@ -681,21 +663,13 @@ def _deleted_manager(seed: int, clock_offset: int, **_options: object) -> Scenar
         "Svetlana Ivanova",
         2,
     )
-    old = ManagerSpec(_profile(rng, "Outlook"), (box.history(),), deleted=True)
+    old = ManagerSpec(_profile(box.rng, "Outlook"), (box.history(),), deleted=True)
     box.idle(20)
     box.reset_history()
     box.sync()
     _simple_days(box, 1)
-    new = ManagerSpec(_profile(rng, "Outlook 2"), (box.history(),), created=box.now)
-    return Scenario(
-        "deleted-manager",
-        seed,
-        clock_offset,
-        [account],
-        [old, new],
-        box.messages,
-        {account.smtp: _finish(box)},
-    )
+    new = ManagerSpec(_profile(box.rng, "Outlook 2"), (box.history(),), created=box.now)
+    return _one_account_scenario("deleted-manager", seed, box, [old, new])
 
 
 _GERMAN = {
@@ -714,7 +688,7 @@ _GERMAN = {
 
 
 def _localized(seed: int, clock_offset: int, **_options: object) -> Scenario:
-    rng, account, box = _one_account(
+    box = _one_account(
         "localized",
         seed,
         clock_offset,
@@ -723,39 +697,24 @@ def _localized(seed: int, clock_offset: int, **_options: object) -> Scenario:
         "Jürgen Müller",
         2,
     )
-    manager = ManagerSpec(_profile(rng, "Jürgens Profil"), (box.history(),))
-    return Scenario(
-        "localized",
-        seed,
-        clock_offset,
-        [account],
-        [manager],
-        box.messages,
-        {account.smtp: _finish(box)},
-        inbox_name=_GERMAN["Inbox"],
-        folder_names=_GERMAN,
+    manager = ManagerSpec(_profile(box.rng, "Jürgens Profil"), (box.history(),))
+    return _one_account_scenario(
+        "localized", seed, box, [manager], inbox_name=_GERMAN["Inbox"], folder_names=_GERMAN
     )
 
 
 def _large(seed: int, clock_offset: int, messages: int = 1000, **_options: object) -> Scenario:
-    rng = _rng("large", seed)
-    account = _account(rng, "archive@bigcorp.example", "dovecot", "Archive")
-    box = _Mailbox(account, rng, clock_offset)
+    box = _one_account(
+        "large", seed, clock_offset, "archive@bigcorp.example", "dovecot", "Archive", 0
+    )
+    rng = box.rng
     while box.number < messages:
         box.arrive(min(rng.randint(1, 8), messages - box.number))
         box.sync(prune=False)  # messages leave this server only by expire()
         box.expire(LARGE_SERVER_KEEP)  # a BLOB holds at most 65,535 tags
         box.idle(rng.uniform(0.2, 3))
     manager = ManagerSpec(_profile(rng, "Outlook"), (box.history(),))
-    return Scenario(
-        "large",
-        seed,
-        clock_offset,
-        [account],
-        [manager],
-        box.messages,
-        {account.smtp: _finish(box, 0)},
-    )
+    return _one_account_scenario("large", seed, box, [manager], _finish(box, 0))
 
 
 def _two_clients(seed: int, clock_offset: int, **_options: object) -> list[Scenario]:
@@ -781,16 +740,15 @@ def _two_clients(seed: int, clock_offset: int, **_options: object) -> list[Scena
     out = []
     for n, (box, name) in enumerate(((desk, "Desk"), (laptop, "Laptop")), 1):
         manager = ManagerSpec(_profile(rng, name), (box.history(),))
+        facts = {"client": n, "shared_uids": shared}
         out.append(
-            Scenario(
+            _one_account_scenario(
                 "two-clients",
                 seed,
-                clock_offset,
-                [account],
+                box,
                 [manager],
-                box.messages,
-                {account.smtp: listing},
-                facts={"client": n, "shared_uids": shared},
+                listing,
+                facts=facts,
                 store_key=rng.randbytes(16),
             )
         )
@@ -802,11 +760,11 @@ def _copies(seed: int, clock_offset: int, **_options: object) -> list[Scenario]:
     arrives and is downloaded (tags added), and webmail deletes the oldest messages on the
     server, so Outlook drops their tags at the next send/receive (tags pruned). Every copy
     keeps the store's record key: one lineage, one version per copy."""
-    rng, account, box = _one_account(
+    box = _one_account(
         "copies", seed, clock_offset, "a.rossi@example.it", "dovecot", "Anna Rossi", 2
     )
-    profile = _profile(rng, "Outlook")
-    key = rng.randbytes(16)
+    profile = _profile(box.rng, "Outlook")
+    key = box.rng.randbytes(16)
     out = []
     before: dict[str, Tag] = {}
     for copy in range(1, 5):
@@ -823,17 +781,10 @@ def _copies(seed: int, clock_offset: int, **_options: object) -> list[Scenario]:
             "pruned_uids": removed,
             "tags": list(box.tags),
         }
+        listing = [m.uid for m in box.on_server]
         out.append(
-            Scenario(
-                "copies",
-                seed,
-                clock_offset,
-                [account],
-                [manager],
-                list(box.messages),
-                {account.smtp: [m.uid for m in box.on_server]},
-                facts=facts,
-                store_key=key,
+            _one_account_scenario(
+                "copies", seed, box, [manager], listing, facts=facts, store_key=key
             )
         )
         before = dict(box.tags)
@@ -846,17 +797,21 @@ SCENARIO_SETS: dict[str, Callable[..., list[Scenario]]] = {
 }
 
 
+def _factory(table: Mapping[str, _Story], kind: str, name: str, clock_offset: int) -> _Story:
+    """The story named ``name`` in ``table``, once the arguments every story takes are checked."""
+    try:
+        factory = table[name]
+    except KeyError:
+        raise ValueError(f"unknown {kind} {name!r}; known: {', '.join(table)}") from None
+    if not -14 * 60 <= clock_offset <= 14 * 60:
+        raise ValueError(f"clock offset {clock_offset} minutes is outside -14:00..+14:00")
+    return factory
+
+
 def scenario_set(name: str, *, seed: int = 0, clock_offset: int = 0) -> list[Scenario]:
     """Build a named set of stores (several stores of one story); the same arguments always
     give the same stores."""
-    try:
-        factory = SCENARIO_SETS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown scenario set {name!r}; known: {', '.join(SCENARIO_SETS)}"
-        ) from None
-    if not -14 * 60 <= clock_offset <= 14 * 60:
-        raise ValueError(f"clock offset {clock_offset} minutes is outside -14:00..+14:00")
+    factory = _factory(SCENARIO_SETS, "scenario set", name, clock_offset)
     with _no_gc_pauses():
         return factory(seed=seed, clock_offset=clock_offset)
 
@@ -884,12 +839,7 @@ def _evolving(**kw: Any) -> Scenario:
 
 def scenario(name: str, *, seed: int = 0, clock_offset: int = 0, messages: int = 1000) -> Scenario:
     """Build the named scenario; the same arguments always give the same scenario."""
-    try:
-        factory = SCENARIOS[name]
-    except KeyError:
-        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}") from None
-    if not -14 * 60 <= clock_offset <= 14 * 60:
-        raise ValueError(f"clock offset {clock_offset} minutes is outside -14:00..+14:00")
+    factory = _factory(SCENARIOS, "scenario", name, clock_offset)
     if messages < 1:
         raise ValueError("messages must be at least 1")
     with _no_gc_pauses():
