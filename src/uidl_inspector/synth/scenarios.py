@@ -23,8 +23,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any, TypeVar
 
+from uidl_inspector.history import build_blob, escape_uid, make_tag
 from uidl_inspector.schemas.mapi import AttachMethod, PropId, PropType
 from uidl_inspector.synth.outlook_traits import blob_slack, companion_name, tag_times
 from uidl_inspector.synth.pst_writer import (
@@ -56,6 +58,7 @@ __all__ = [
     "manager_subject",
     "StoredTag",
     "stored_tags",
+    "tag_spans",
     "declared_count",
     "history_blob",
     "manager_message",
@@ -270,12 +273,6 @@ def _rng(name: str, seed: int) -> random.Random:
     return random.Random(zlib.crc32(name.encode()) ^ (seed * 0x9E3779B1))
 
 
-def _escape(uid: str) -> str:
-    from uidl_inspector.history import escape_uid
-
-    return escape_uid(uid)
-
-
 def manager_subject(profile: Profile) -> str:
     """The subject Outlook gives a Message Manager in a non-Exchange store."""
     return f"Outlook Message Manager ({profile.name}) (KEY: {profile.search_key.hex().upper()})"
@@ -288,7 +285,7 @@ def _stamp(moment: datetime, clock_offset: int) -> str:
 
 
 def _tag(operation: str, content: str, moment: datetime, uid: str, clock_offset: int) -> Tag:
-    return Tag(operation, content, _stamp(moment, clock_offset), _escape(uid), uid)
+    return Tag(operation, content, _stamp(moment, clock_offset), escape_uid(uid), uid)
 
 
 def _uid(account: Account, number: int, rng: random.Random) -> str:
@@ -808,12 +805,18 @@ def _factory(table: Mapping[str, _Story], kind: str, name: str, clock_offset: in
     return factory
 
 
+@_no_gc_pauses()
 def scenario_set(name: str, *, seed: int = 0, clock_offset: int = 0) -> list[Scenario]:
     """Build a named set of stores (several stores of one story); the same arguments always
     give the same stores."""
     factory = _factory(SCENARIO_SETS, "scenario set", name, clock_offset)
-    with _no_gc_pauses():
-        return factory(seed=seed, clock_offset=clock_offset)
+    return factory(seed=seed, clock_offset=clock_offset)
+
+
+def _evolving(**kw: Any) -> Scenario:
+    from uidl_inspector.synth.evolving import evolving  # which builds on this module
+
+    return evolving(**kw)
 
 
 SCENARIOS: dict[str, Callable[..., Scenario]] = {
@@ -827,23 +830,17 @@ SCENARIOS: dict[str, Callable[..., Scenario]] = {
     "deleted-manager": _deleted_manager,
     "localized": _localized,
     "large": _large,
-    "evolving": lambda **kw: _evolving(**kw),
+    "evolving": _evolving,
 }
 
 
-def _evolving(**kw: Any) -> Scenario:
-    from uidl_inspector.synth.evolving import evolving
-
-    return evolving(**kw)
-
-
+@_no_gc_pauses()
 def scenario(name: str, *, seed: int = 0, clock_offset: int = 0, messages: int = 1000) -> Scenario:
     """Build the named scenario; the same arguments always give the same scenario."""
     factory = _factory(SCENARIOS, "scenario", name, clock_offset)
     if messages < 1:
         raise ValueError("messages must be at least 1")
-    with _no_gc_pauses():
-        return factory(seed=seed, clock_offset=clock_offset, messages=messages)
+    return factory(seed=seed, clock_offset=clock_offset, messages=messages)
 
 
 # --- BLOB bytes -------------------------------------------------------------------------
@@ -865,19 +862,26 @@ class StoredTag:
 def stored_tags(history: HistorySpec) -> list[StoredTag]:
     """The tags as written, with the history's damage applied (the truth's source)."""
     tags = list(history.tags)
-    damage = history.damage
-    kind = damage.kind if damage else None
-    if damage and kind == "bad_escape":
-        tag = tags[damage.amount]
-        tags[damage.amount] = replace(tag, raw_uid=tag.raw_uid[:4] + "$G7" + tag.raw_uid[4:])
-    if damage and kind == "bad_date":
-        tag = tags[damage.amount]
-        tags[damage.amount] = replace(tag, stamp=tag.stamp[:4] + "1345" + tag.stamp[8:])
+    kind, at = (history.damage.kind, history.damage.amount) if history.damage else (None, 0)
+    if kind == "bad_escape":
+        tags[at] = replace(tags[at], raw_uid=tags[at].raw_uid[:4] + "$G7" + tags[at].raw_uid[4:])
+    if kind == "bad_date":
+        tags[at] = replace(tags[at], stamp=tags[at].stamp[:4] + "1345" + tags[at].stamp[8:])
     stored = [StoredTag(t) for t in tags]
-    if damage and kind == "truncated" and stored:
-        cut = stored[-1].text[: damage.amount]
+    if kind == "truncated" and stored:
+        cut = stored[-1].text[:at]
         stored[-1] = StoredTag(Tag(cut[:1], cut[1:2], cut[2:16], cut[16:], ""), complete=False)
     return stored
+
+
+def tag_spans(stored: list[StoredTag]) -> list[tuple[int, int]]:
+    """[start, end) of each stored tag in the BLOB, its NUL included."""
+    spans, pos = [], 4
+    for tag in stored:
+        end = pos + len(tag.text.encode()) + 1
+        spans.append((pos, end))
+        pos = end
+    return spans
 
 
 def declared_count(history: HistorySpec) -> int:
@@ -888,8 +892,6 @@ def declared_count(history: HistorySpec) -> int:
 
 def history_blob(history: HistorySpec) -> bytes:
     """The BLOB bytes of a history, built (and broken, when asked) through history.py."""
-    from uidl_inspector.history import build_blob, make_tag
-
     stored = stored_tags(history)
     written = [s.tag if s.complete else history.tags[-1] for s in stored]
     raws = [make_tag(t.operation, t.content, t.stamp, t.raw_uid, escaped=True) for t in written]
@@ -920,14 +922,12 @@ _OUTLOOK_FOLDERS = [
 _READ, _HASATTACH, _ASSOCIATED = 0x01, 0x10, 0x40  # PidTagMessageFlags ([MS-OXCMSG] 2.2.1.6)
 
 
-class _Strings:
+_Strings = Callable[[str], Prop]
+
+
+def _strings(variant: str) -> _Strings:
     """Strings typed for the variant: String8 in ANSI stores, Unicode otherwise."""
-
-    def __init__(self, variant: str) -> None:
-        self.kind = PropType.STRING8 if variant == "ansi" else PropType.UNICODE
-
-    def __call__(self, value: str) -> Prop:
-        return Prop(self.kind, value)
+    return partial(Prop, PropType.STRING8 if variant == "ansi" else PropType.UNICODE)
 
 
 def _manager_props(manager: ManagerSpec, s: _Strings, rng: random.Random) -> Props:
@@ -943,10 +943,8 @@ def _manager_props(manager: ManagerSpec, s: _Strings, rng: random.Random) -> Pro
     }
     if "conversation_key" in manager.identification:
         props[PropId.CONVERSATION_KEY] = Prop(PropType.BINARY, key)
-    if "search_key" in manager.identification:
-        props[PropId.SEARCH_KEY] = Prop(PropType.BINARY, key)
-    else:
-        props[PropId.SEARCH_KEY] = Prop(PropType.BINARY, rng.randbytes(16))
+    search_key = key if "search_key" in manager.identification else rng.randbytes(16)
+    props[PropId.SEARCH_KEY] = Prop(PropType.BINARY, search_key)
     if "subject" in manager.identification:
         props[PropId.SUBJECT] = s(manager_subject(manager.profile))
     return props
@@ -1000,7 +998,7 @@ def attachment_positions(manager: ManagerSpec) -> list[int]:
 
 def manager_message(manager: ManagerSpec, variant: str, rng: random.Random) -> MessageSpec:
     """The hidden message spec (also the MSG writer's input)."""
-    s = _Strings(variant)
+    s = _strings(variant)
     attachments = [a for h in manager.histories for a in history_attachments(h, s)]
     if manager.embedded:
         inner = MessageSpec(
@@ -1102,14 +1100,10 @@ def _recipient(message: InboxMessage, s: _Strings) -> Props:
     }
 
 
+@_no_gc_pauses()
 def store_spec(sc: Scenario, variant: str = "unicode") -> BuiltStore:
     """The PST writer's spec for a scenario, in one variant (strings typed accordingly)."""
-    with _no_gc_pauses():
-        return _store_spec(sc, variant)
-
-
-def _store_spec(sc: Scenario, variant: str) -> BuiltStore:
-    s = _Strings(variant)
+    s = _strings(variant)
     rng = _rng(sc.name + "/store", sc.seed)
     folders: dict[str, FolderSpec] = {}
     for english, container in _OUTLOOK_FOLDERS:
