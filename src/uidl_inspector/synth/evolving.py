@@ -34,6 +34,7 @@ from uidl_inspector.synth.scenarios import (
     _profile,
     history_blob,
     stored_tags,
+    tag_spans,
 )
 
 __all__ = ["evolving", "SESSIONS", "FATES", "rewrite_freed"]
@@ -82,16 +83,6 @@ def _blob_offset(
     return None
 
 
-def _tag_spans(history: HistorySpec) -> list[tuple[int, int]]:
-    """[start, end) of each tag in the BLOB, its NUL included."""
-    spans, pos = [], 4
-    for stored in stored_tags(history):
-        end = pos + len(stored.text.encode()) + 1
-        spans.append((pos, end))
-        pos = end
-    return spans
-
-
 def _cut(fate: str, spans: list[tuple[int, int]], size: int) -> tuple[int, int] | None:
     """The BLOB bytes a later allocation overwrote, for each fate."""
     if fate == "none":
@@ -115,13 +106,14 @@ def rewrite_freed(store: Path, built: BuiltStore, variant: str, encoding: str) -
             history = manager.histories[0]
             blob = history_blob(history)
             at = _blob_offset(handle, spec.block_ranges, blob, variant, encoding)
-            spans = _tag_spans(history)
+            stored = stored_tags(history)
+            spans = tag_spans(stored)
             cut = None if at is None or fate == "live" else _cut(fate, spans, len(blob))
             if cut is not None and at is not None:
                 handle.seek(at + cut[0])
                 handle.write(rng.randbytes(cut[1] - cut[0]))
             intact = [not (cut and a < cut[1] and b > cut[0]) for a, b in spans]
-            tags = [s.tag for s in stored_tags(history)]
+            tags = [s.tag for s in stored]
             survives = "complete" if cut is None else "none" if not any(intact) else "partial"
             versions.append(
                 {
