@@ -22,8 +22,9 @@ from typing import Any
 
 from uidl_inspector.history import unescape_uid
 from uidl_inspector.schemas.mapi import PropId
+from uidl_inspector.synth.msg_writer import write_msg
 from uidl_inspector.synth.outlook_traits import TAG_LAG_MAX
-from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec
+from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec, write_pst
 from uidl_inspector.synth.scenarios import (
     CONTENTS,
     GENERAL_KEY,
@@ -31,13 +32,15 @@ from uidl_inspector.synth.scenarios import (
     TOP_NAME,
     BuiltStore,
     HistorySpec,
-    ManagerSpec,
     Scenario,
     StoredTag,
     attachment_positions,
     declared_count,
     history_blob,
+    scenario_set,
+    store_spec,
     stored_tags,
+    tag_spans,
 )
 
 __all__ = [
@@ -46,17 +49,12 @@ __all__ = [
     "truth",
     "truth_bytes",
     "write_evidence",
-    "evidence_paths",
     "uidl_transcript",
 ]
 
 TRUTH_FORMAT = 1
 _HEX_PAIR = re.compile(r"[0-9a-fA-F]{2}")
 _NAME_PROPS = (PropId.ATTACH_LONG_FILENAME, PropId.ATTACH_FILENAME, PropId.DISPLAY_NAME)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 _TS_AT, _UID_AT = 2, 16  # where the timestamp and the UID start in a tag
@@ -109,8 +107,8 @@ def _escaped_at(raw: str, i: int) -> bool:
 
 def _entry_rows(history: HistorySpec) -> Iterator[dict[str, Any]]:
     """The entries a reader must decode, one row at a time."""
-    offset = 4
-    for index, stored in enumerate(stored_tags(history)):
+    tags = stored_tags(history)
+    for index, (stored, (offset, _end)) in enumerate(zip(tags, tag_spans(tags), strict=True)):
         tag = stored.tag
         stamp = _stamp(tag.stamp)
         findings = _tag_findings(stored, offset)
@@ -132,18 +130,14 @@ def _entry_rows(history: HistorySpec) -> Iterator[dict[str, Any]]:
             "anomalies": [code for code, _ in findings],
             "raw_tag_hex": raw.hex() if findings else None,
         }
-        offset += len(raw) + 1
 
 
 def _entries(history: HistorySpec) -> tuple[RowsOnDemand, list[dict[str, Any]]]:
     """The entries a reader must decode (made when read: a 60,000-tag history would
     otherwise hold 60,000 rows), and the BLOB's anomalies (code, offset)."""
     stored = stored_tags(history)
-    found: list[tuple[str, int]] = []
-    offset = 4
-    for tag in stored:
-        found += _tag_findings(tag, offset)
-        offset += len(tag.text.encode()) + 1
+    spans = tag_spans(stored)
+    found = [f for tag, (at, _) in zip(stored, spans, strict=True) for f in _tag_findings(tag, at)]
     complete = not stored or stored[-1].complete
     if complete and len(stored) < declared_count(history):
         found.append(("count_mismatch", 2))
@@ -152,30 +146,26 @@ def _entries(history: HistorySpec) -> tuple[RowsOnDemand, list[dict[str, Any]]]:
     return RowsOnDemand(lambda: _entry_rows(history), len(stored)), anomalies
 
 
-def _match_rule(manager: ManagerSpec) -> str:
-    if manager.profile == GENERAL_KEY:
-        return "general_key"
-    return manager.identification[0]
-
-
 def _companions(holder: MessageSpec, skip: int | None) -> list[dict[str, Any]]:
     """The holding message's other attachments, as the locator lists them."""
-    out = []
-    for index, attachment in enumerate(holder.attachments):
-        if index == skip:
-            continue
-        data, props = attachment.data, attachment.props
-        out.append(
-            {
-                "index": index,
-                "long_filename": _text(props.get(PropId.ATTACH_LONG_FILENAME)),
-                "filename": _text(props.get(PropId.ATTACH_FILENAME)),
-                "display_name": _text(props.get(PropId.DISPLAY_NAME)),
-                "size": None if data is None else len(data),
-                "sha256": None if data is None else hashlib.sha256(data).hexdigest(),
-            }
-        )
-    return out
+    return [
+        {
+            "index": index,
+            "long_filename": _text(a.props.get(PropId.ATTACH_LONG_FILENAME)),
+            "filename": _text(a.props.get(PropId.ATTACH_FILENAME)),
+            "display_name": _text(a.props.get(PropId.DISPLAY_NAME)),
+            **_digest(a.data),
+        }
+        for index, a in enumerate(holder.attachments)
+        if index != skip
+    ]
+
+
+def _digest(data: bytes | None) -> dict[str, Any]:
+    """An attachment's ``size`` and ``sha256`` (None for one without bytes)."""
+    if data is None:
+        return {"size": None, "sha256": None}
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
@@ -199,7 +189,9 @@ def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
             "subject": _text(spec.props.get(PropId.SUBJECT)),
             "attachment_index": None,
             "attachment_name": None,
-            "match_rule": _match_rule(manager),
+            "match_rule": "general_key"
+            if manager.profile == GENERAL_KEY
+            else manager.identification[0],
             "attachment_rule": None,
             "embedded_path": [],
             "companions": _companions(spec, None),
@@ -288,14 +280,12 @@ def _attachment_name(attachment: AttachmentSpec) -> str | None:
 def _attachments(message: MessageSpec) -> list[dict[str, Any]]:
     out = []
     for index, attachment in enumerate(message.attachments):
-        data = attachment.data
         row: dict[str, Any] = {
             "index": index,
             "nid": attachment.nid,
             "name": _attachment_name(attachment),
             "method": attachment.props[PropId.ATTACH_METHOD].value,
-            "size": None if data is None else len(data),
-            "sha256": None if data is None else hashlib.sha256(data).hexdigest(),
+            **_digest(attachment.data),
         }
         if attachment.embedded is not None:
             row["embedded"] = {
@@ -347,27 +337,30 @@ def _link_rows(sc: Scenario, built: BuiltStore) -> Iterator[dict[str, Any]]:
     by_uid: dict[tuple[str, str], list[tuple[str, Any, MessageSpec]]] = defaultdict(list)
     for folder, message, spec in built.messages:
         by_uid[(message.account.smtp, message.uid)].append((folder, message, spec))
-    record_index = 0
-    for manager, _spec in built.managers:
-        for history in manager.histories:
-            for entry_index, stored in enumerate(stored_tags(history)):
-                tag = stored.tag
-                stamp = _stamp(tag.stamp)
-                if tag.operation not in "+&" or stamp is None:
-                    continue
-                utc = stamp - timedelta(minutes=sc.clock_offset)
-                for folder, message, spec in by_uid[(history.account.smtp, tag.uid)]:
-                    lag = (utc - message.delivery_time.replace(tzinfo=None)).total_seconds()
-                    if 0 <= lag <= TAG_LAG_MAX:
-                        yield {
-                            "history": record_index,
-                            "entry": entry_index,
-                            "uid": tag.uid,
-                            "folder": folder,
-                            "nid": spec.nid,
-                            "internet_message_id": message.internet_message_id,
-                        }
-            record_index += 1
+    for record_index, history in enumerate(_histories(built)):
+        for entry_index, stored in enumerate(stored_tags(history)):
+            tag = stored.tag
+            stamp = _stamp(tag.stamp)
+            if tag.operation not in "+&" or stamp is None:
+                continue
+            utc = stamp - timedelta(minutes=sc.clock_offset)
+            for folder, message, spec in by_uid[(history.account.smtp, tag.uid)]:
+                lag = (utc - message.delivery_time.replace(tzinfo=None)).total_seconds()
+                if 0 <= lag <= TAG_LAG_MAX:
+                    yield {
+                        "history": record_index,
+                        "entry": entry_index,
+                        "uid": tag.uid,
+                        "folder": folder,
+                        "nid": spec.nid,
+                        "internet_message_id": message.internet_message_id,
+                    }
+
+
+def _histories(built: BuiltStore) -> list[HistorySpec]:
+    """The live managers' histories, in order (the index of the ``server`` and ``links``
+    rows)."""
+    return [history for manager, _spec in built.managers for history in manager.histories]
 
 
 def _duplicates(built: BuiltStore) -> list[dict[str, Any]]:
@@ -378,7 +371,11 @@ def _duplicates(built: BuiltStore) -> list[dict[str, Any]]:
     for folder, message, spec in built.messages:
         if counts[message.internet_message_id] > 1:
             groups[message.internet_message_id].append(
-                {"folder": folder, "nid": spec.nid, "delivery_time": _iso(message.delivery_time)}
+                {
+                    "folder": folder,
+                    "nid": spec.nid,
+                    "delivery_time": message.delivery_time.isoformat(),
+                }
             )
     return [
         {"internet_message_id": ident, "copies": copies} for ident, copies in sorted(groups.items())
@@ -426,7 +423,7 @@ def truth(
                 "subject": message.subject,
                 "sender_email": message.sender_email,
                 "internet_message_id": message.internet_message_id,
-                "delivery_time": _iso(message.delivery_time),
+                "delivery_time": message.delivery_time.isoformat(),
                 "uid": message.uid,
                 "account": message.account.smtp,
             }
@@ -462,19 +459,14 @@ def truth(
         }
         for manager, spec in built.deleted
     ]
-    server = []
-    record_index = 0
-    for manager, _spec in built.managers:
-        for history in manager.histories:
-            listing = sc.server_uidl.get(history.account.smtp, [])
-            server.append(
-                {
-                    "history": record_index,
-                    "account": history.account.smtp,
-                    **_server_classes(history, listing),
-                }
-            )
-            record_index += 1
+    server = [
+        {
+            "history": index,
+            "account": history.account.smtp,
+            **_server_classes(history, sc.server_uidl.get(history.account.smtp, [])),
+        }
+        for index, history in enumerate(_histories(built))
+    ]
     shared: dict[str, list[int]] = defaultdict(list)
     for index, uids in enumerate(_history_uids(built)):
         for uid in uids:
@@ -528,9 +520,7 @@ def truth(
 
 def uidl_transcript(uids: list[str]) -> str:
     """A raw POP3 ``UIDL`` response as a client log shows it (RFC 1939 section 7)."""
-    lines = [f"+OK {len(uids)} messages"]
-    lines += [f"{n} {uid}" for n, uid in enumerate(uids, 1)]
-    lines.append(".")
+    lines = [f"+OK {len(uids)} messages", *(f"{n} {uid}" for n, uid in enumerate(uids, 1)), "."]
     return "\r\n".join(lines) + "\r\n"
 
 
@@ -548,26 +538,6 @@ class EvidenceSet:
     document: dict[str, Any]
 
 
-def evidence_paths(
-    outdir: Path, sc: Scenario, variant: str, encoding: str, msg: bool, stem: str | None = None
-) -> dict[str, Path | dict[str, Path] | list[Path]]:
-    """Where each file of the set goes: ``stem`` (by default
-    ``<scenario>-<variant>-<encoding>``) plus a suffix per kind."""
-    base = stem or f"{sc.name}-{variant}-{encoding}"
-    listings = {
-        a.smtp: outdir / (f"{base}.uidl.txt" if i == 0 else f"{base}.{i + 1}.uidl.txt")
-        for i, a in enumerate(sc.accounts)
-    }
-    live = [m for m in sc.managers if not m.deleted]
-    msgs = [outdir / f"{base}.manager-{i + 1}.msg" for i in range(len(live))] if msg else []
-    return {
-        "store": outdir / f"{base}.pst",
-        "truth": outdir / f"{base}.truth.json",
-        "listings": listings,
-        "msgs": msgs,
-    }
-
-
 def write_evidence(
     outdir: str | Path,
     sc: Scenario,
@@ -579,20 +549,22 @@ def write_evidence(
     stem: str | None = None,
     step: Callable[[str], None] | None = None,
 ) -> EvidenceSet:
-    """Write a scenario's store, truth, UIDL listings and (``msg``) hidden-message MSGs.
+    """Write a scenario's store, truth, UIDL listings and (``msg``) hidden-message MSGs,
+    each named ``stem`` (by default ``<scenario>-<variant>-<encoding>``) plus a suffix per
+    kind.
 
     Refuses to replace an existing file unless ``force``; ``step`` is told each phase.
     """
-    from uidl_inspector.synth.msg_writer import write_msg
-    from uidl_inspector.synth.pst_writer import write_pst
-    from uidl_inspector.synth.scenarios import store_spec
-
     say = step or (lambda _phase: None)
     out = Path(outdir)
-    paths = evidence_paths(out, sc, variant, encoding, msg, stem)
-    store, truth_file = Path(paths["store"]), Path(paths["truth"])  # type: ignore[arg-type]
-    listings: dict[str, Path] = paths["listings"]  # type: ignore[assignment]
-    msgs: list[Path] = paths["msgs"]  # type: ignore[assignment]
+    base = stem or f"{sc.name}-{variant}-{encoding}"
+    store, truth_file = out / f"{base}.pst", out / f"{base}.truth.json"
+    listings = {
+        a.smtp: out / (f"{base}.uidl.txt" if i == 0 else f"{base}.{i + 1}.uidl.txt")
+        for i, a in enumerate(sc.accounts)
+    }
+    live = [m for m in sc.managers if not m.deleted]
+    msgs = [out / f"{base}.manager-{i + 1}.msg" for i in range(len(live))] if msg else []
     every = [store, truth_file, *listings.values(), *msgs]
     existing = [p for p in every if p.exists()]
     if existing and not force:
@@ -669,8 +641,6 @@ def write_set(
 ) -> tuple[list[EvidenceSet], Path]:
     """Write every store of a scenario set (``<set>-<n>-<variant>-<encoding>.pst`` with its
     own truth and listing) and the set's truth, ``<set>-<variant>-<encoding>.set.truth.json``."""
-    from uidl_inspector.synth.scenarios import scenario_set
-
     members = scenario_set(name, seed=seed, clock_offset=clock_offset)
     path = Path(outdir) / f"{name}-{variant}-{encoding}.set.truth.json"
     if path.exists() and not force:
