@@ -116,6 +116,9 @@ class Tag:
 
     @property
     def timestamp(self) -> datetime | None:
+        """The stamp's moment; None unless it is 14 digits of a real date and time."""
+        if len(self.stamp) != 14 or not self.stamp.isdigit():
+            return None
         try:
             return datetime.strptime(self.stamp, "%Y%m%d%H%M%S")  # noqa: DTZ007 (no zone: as recorded)
         except ValueError:
@@ -225,7 +228,7 @@ class Scenario:
     inbox_name: str = "Inbox"
     folder_names: dict[str, str] = field(default_factory=dict)
     other_hidden: list[tuple[str, str]] = field(default_factory=list)  # (class, subject)
-    facts: Mapping[str, object] = field(default_factory=dict)
+    facts: Mapping[str, Any] = field(default_factory=dict)
     # (store path, built, variant, encoding) -> more truth: what happens after the writer
     after_write: Callable[..., dict[str, Any]] | None = None
     store_key: bytes | None = None  # PidTagRecordKey; None: derived from name and seed
@@ -769,13 +772,11 @@ def _copies(seed: int, clock_offset: int, **_options: object) -> list[Scenario]:
             for _ in range(min(2, max(0, len(box.on_server) - 2))):
                 box.on_server.popleft()  # deleted through webmail
             _simple_days(box, 1, (1, 2))
-        added = [u for u in box.tags if u not in before]
-        removed = [u for u in before if u not in box.tags]
         manager = ManagerSpec(profile, (box.history(),))
         facts = {
             "copy": copy,
-            "added_uids": added if copy > 1 else [],
-            "pruned_uids": removed,
+            "added_uids": [u for u in box.tags if u not in before] if copy > 1 else [],
+            "pruned_uids": [u for u in before if u not in box.tags],
             "tags": list(box.tags),
         }
         listing = [m.uid for m in box.on_server]
