@@ -14,9 +14,10 @@ import json
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sized
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from uidl_inspector.history import unescape_uid
 from uidl_inspector.schemas.mapi import PropId
 from uidl_inspector.synth.msg_writer import write_msg
 from uidl_inspector.synth.outlook_traits import TAG_LAG_MAX
-from uidl_inspector.synth.pst_writer import AttachmentSpec, MessageSpec, write_pst
+from uidl_inspector.synth.pst_writer import MessageSpec, write_pst
 from uidl_inspector.synth.scenarios import (
     CONTENTS,
     GENERAL_KEY,
@@ -60,15 +61,6 @@ _NAME_PROPS = (PropId.ATTACH_LONG_FILENAME, PropId.ATTACH_FILENAME, PropId.DISPL
 _TS_AT, _UID_AT = 2, 16  # where the timestamp and the UID start in a tag
 
 
-def _stamp(text: str) -> datetime | None:
-    if len(text) != 14 or not text.isdigit():
-        return None
-    try:
-        return datetime.strptime(text, "%Y%m%d%H%M%S")  # noqa: DTZ007 (no zone: as recorded)
-    except ValueError:
-        return None
-
-
 def _tag_findings(stored: StoredTag, offset: int) -> list[tuple[str, int]]:
     """(code, BLOB offset) of what is wrong with one tag, per the anomaly definitions."""
     tag = stored.tag
@@ -77,7 +69,7 @@ def _tag_findings(stored: StoredTag, offset: int) -> list[tuple[str, int]]:
         found.append(("bad_operation", offset))
     if tag.content not in CONTENTS:
         found.append(("bad_content", offset + 1))
-    if _stamp(tag.stamp) is None:
+    if tag.timestamp is None:
         found.append(("bad_timestamp", offset + _TS_AT))
     bad = [
         i
@@ -110,7 +102,7 @@ def _entry_rows(history: HistorySpec) -> Iterator[dict[str, Any]]:
     tags = stored_tags(history)
     for index, (stored, (offset, _end)) in enumerate(zip(tags, tag_spans(tags), strict=True)):
         tag = stored.tag
-        stamp = _stamp(tag.stamp)
+        stamp = tag.timestamp
         findings = _tag_findings(stored, offset)
         raw = stored.text.encode()
         yield {
@@ -162,7 +154,7 @@ def _companions(holder: MessageSpec, skip: int | None) -> list[dict[str, Any]]:
 
 
 def _digest(data: bytes | None) -> dict[str, Any]:
-    """An attachment's ``size`` and ``sha256`` (None for one without bytes)."""
+    """The ``size`` and ``sha256`` of an attachment's (or a BLOB's) bytes; None without."""
     if data is None:
         return {"size": None, "sha256": None}
     return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
@@ -172,13 +164,13 @@ def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
     records = []
     key = built.spec.record_key.hex() if built.spec.record_key else None
     for manager, spec in built.managers:
-        path = [0] if manager.embedded else []
+        general = manager.profile == GENERAL_KEY
         positions = attachment_positions(manager)
         holder = spec.attachments[0].embedded if manager.embedded else spec
         assert holder is not None  # an embedded manager's first attachment is its message
         profile = {
             "name": manager.profile.name
-            if "subject" in manager.identification or manager.profile == GENERAL_KEY
+            if "subject" in manager.identification or general
             else None,
             "search_key": manager.profile.search_key.hex(),
         }
@@ -189,9 +181,7 @@ def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
             "subject": _text(spec.props.get(PropId.SUBJECT)),
             "attachment_index": None,
             "attachment_name": None,
-            "match_rule": "general_key"
-            if manager.profile == GENERAL_KEY
-            else manager.identification[0],
+            "match_rule": "general_key" if general else manager.identification[0],
             "attachment_rule": None,
             "embedded_path": [],
             "companions": _companions(spec, None),
@@ -222,7 +212,7 @@ def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
                         "attachment_index": positions[index],
                         "attachment_name": history.attachment_name,
                         "attachment_rule": history.attachment_rule,
-                        "embedded_path": path,
+                        "embedded_path": [0] if manager.embedded else [],
                         "companions": _companions(holder, positions[index]),
                     },
                     "account": {  # what the names reveal: real naming (long_filename) has both
@@ -233,8 +223,7 @@ def _history_records(built: BuiltStore, source: str) -> list[dict[str, Any]]:
                     },
                     "profile": profile,
                     "blob": {
-                        "size": len(blob),
-                        "sha256": hashlib.sha256(blob).hexdigest(),
+                        **_digest(blob),
                         "version": history.version,
                         "declared_count": declared_count(history),
                         "parsed_count": len(entries),
@@ -270,21 +259,15 @@ def _text(prop: Any) -> Any:
     return None if prop is None else prop.value
 
 
-def _attachment_name(attachment: AttachmentSpec) -> str | None:
-    for prop_id in _NAME_PROPS:
-        if prop_id in attachment.props:
-            return str(attachment.props[prop_id].value)
-    return None
-
-
 def _attachments(message: MessageSpec) -> list[dict[str, Any]]:
     out = []
     for index, attachment in enumerate(message.attachments):
+        props = attachment.props
         row: dict[str, Any] = {
             "index": index,
             "nid": attachment.nid,
-            "name": _attachment_name(attachment),
-            "method": attachment.props[PropId.ATTACH_METHOD].value,
+            "name": next((str(props[p].value) for p in _NAME_PROPS if p in props), None),
+            "method": props[PropId.ATTACH_METHOD].value,
             **_digest(attachment.data),
         }
         if attachment.embedded is not None:
@@ -340,7 +323,7 @@ def _link_rows(sc: Scenario, built: BuiltStore) -> Iterator[dict[str, Any]]:
     for record_index, history in enumerate(_histories(built)):
         for entry_index, stored in enumerate(stored_tags(history)):
             tag = stored.tag
-            stamp = _stamp(tag.stamp)
+            stamp = tag.timestamp
             if tag.operation not in "+&" or stamp is None:
                 continue
             utc = stamp - timedelta(minutes=sc.clock_offset)
@@ -565,8 +548,7 @@ def write_evidence(
     }
     live = [m for m in sc.managers if not m.deleted]
     msgs = [out / f"{base}.manager-{i + 1}.msg" for i in range(len(live))] if msg else []
-    every = [store, truth_file, *listings.values(), *msgs]
-    existing = [p for p in every if p.exists()]
+    existing = [p for p in (store, truth_file, *listings.values(), *msgs) if p.exists()]
     if existing and not force:
         raise FileExistsError(f"{existing[0]} exists (use --force to replace it)")
     out.mkdir(parents=True, exist_ok=True)
@@ -598,20 +580,17 @@ def write_evidence(
 def set_truth(name: str, members: list[Scenario], written: list[EvidenceSet]) -> dict[str, Any]:
     """The truth of a set of stores: which lineages the audit must find, their versions in
     order with the tags each added and pruned, and whether two clients shared the mailbox."""
-    keys = list(dict.fromkeys(sc.record_key for sc in members))
     uids = [{t.uid for m in sc.managers for h in m.histories for t in h.tags} for sc in members]
     two_clients = any(
-        a.record_key != b.record_key and uids[i] & uids[j]
-        for i, a in enumerate(members)
-        for j, b in enumerate(members)
-        if i < j
+        a.record_key != b.record_key and a_uids & b_uids
+        for (a, a_uids), (b, b_uids) in combinations(zip(members, uids, strict=True), 2)
     )
     lineages = []
-    for key in keys:
-        versions: list[dict[str, object]] = [
+    for key in dict.fromkeys(sc.record_key for sc in members):  # in order, once each
+        versions = [
             {
                 "store": w.store.name,
-                "count": len(_sized(sc.facts.get("tags", ()))),
+                "count": len(sc.facts.get("tags", ())),
                 "added_uids": sc.facts.get("added_uids", []),
                 "pruned_uids": sc.facts.get("pruned_uids", []),
             }
@@ -658,13 +637,6 @@ def write_set(
     ]
     _write_json(path, set_truth(name, members, written))
     return written, path
-
-
-def _sized(value: object) -> Sized:
-    """A fact that is a collection (facts are typed ``object``: each scenario has its own)."""
-    if not isinstance(value, Sized):
-        raise TypeError(f"a scenario fact is {type(value).__name__}, not a collection")
-    return value
 
 
 def truth_bytes(document: dict[str, Any]) -> bytes:
