@@ -25,10 +25,7 @@ def samples_dir() -> Path | None:
 
 def demo_path() -> Path | None:
     """The demo input ``scan`` uses without a path: the demo store, else the demo BLOB."""
-    folder = samples_dir()
+    folder = samples_dir()  # holds one of the two at least
     if folder is None:
         return None
-    for name in (DEMO_STORE, DEMO_BLOB):
-        if (folder / name).is_file():
-            return folder / name
-    return None
+    return folder / DEMO_STORE if (folder / DEMO_STORE).is_file() else folder / DEMO_BLOB
