@@ -140,8 +140,8 @@ class HistorySpec:
     """One history attachment: whose it is, how it is named, and its tags.
 
     ``long_filename`` is real Outlook's naming: ``BlobPOP<smtp>`` as long filename and
-    ``Blob<mini uid>`` as filename; the other rules carry one name only. ``companion``:
-    the empty ``Restags`` attachment real Outlook keeps beside the history.
+    ``Blob<mini uid>`` as filename; the other rules carry one name only. Each is followed by
+    its companion, the empty ``Restags`` attachment real Outlook keeps beside the history.
     """
 
     account: Account
@@ -149,7 +149,6 @@ class HistorySpec:
     attachment_rule: str = "long_filename"  # long_filename | filename | display_name | mini_uid
     damage: Damage | None = None
     version: int = 3
-    companion: bool = True
 
     @property
     def attachment_name(self) -> str:
@@ -195,7 +194,6 @@ class InboxMessage:
     delivery_time: datetime  # UTC
     submit_time: datetime  # UTC
     body: str
-    folder: str = "Inbox"
 
     @property  # not cached: 100,000 of them would stay in memory after the store is written
     def transport_headers(self) -> str:
@@ -225,9 +223,7 @@ class Scenario:
     managers: list[ManagerSpec]
     messages: list[InboxMessage]
     server_uidl: dict[str, list[str]]
-    inbox_name: str = "Inbox"
     folder_names: dict[str, str] = field(default_factory=dict)
-    other_hidden: list[tuple[str, str]] = field(default_factory=list)  # (class, subject)
     facts: Mapping[str, Any] = field(default_factory=dict)
     # (store path, built, variant, encoding) -> more truth: what happens after the writer
     after_write: Callable[..., dict[str, Any]] | None = None
@@ -517,7 +513,7 @@ def _single_account(seed: int, clock_offset: int, **_options: object) -> Scenari
         box.delete_on_server(message)
     webmail_deleted = box.on_server.popleft().uid if box.on_server else None
     listing = _finish(box)
-    manager = ManagerSpec(_profile(box.rng, "Outlook"), (box.history(),), created=_EPOCH)
+    manager = ManagerSpec(_profile(box.rng, "Outlook"), (box.history(),))
     facts = {
         "history_only": [webmail_deleted] if webmail_deleted else [],
         "pruned_uids": list(box.pruned),
@@ -584,9 +580,7 @@ def _two_profiles(seed: int, clock_offset: int, **_options: object) -> Scenario:
     box = _one_account(
         "two-profiles", seed, clock_offset, "p.schmidt@example.de", "dovecot", "Petra Schmidt", 3
     )
-    old = ManagerSpec(
-        _profile(box.rng, "Outlook"), (box.history(),), identification=("subject",), created=_EPOCH
-    )
+    old = ManagerSpec(_profile(box.rng, "Outlook"), (box.history(),), identification=("subject",))
     box.idle(30)
     recreated_at = box.now
     box.reset_history()
@@ -698,9 +692,7 @@ def _localized(seed: int, clock_offset: int, **_options: object) -> Scenario:
         2,
     )
     manager = ManagerSpec(_profile(box.rng, "Jürgens Profil"), (box.history(),))
-    return _one_account_scenario(
-        "localized", seed, box, [manager], inbox_name=_GERMAN["Inbox"], folder_names=_GERMAN
-    )
+    return _one_account_scenario("localized", seed, box, [manager], folder_names=_GERMAN)
 
 
 def _large(seed: int, clock_offset: int, messages: int = 1000, **_options: object) -> Scenario:
@@ -981,20 +973,17 @@ def _named_attachment(
 
 
 def history_attachments(history: HistorySpec, s: _Strings) -> list[AttachmentSpec]:
-    """The history attachment, then its empty Restags companion when it has one."""
-    out = [_named_attachment(history, s, history_blob(history), lambda name: name)]
-    if history.companion:
-        out.append(_named_attachment(history, s, b"", companion_name))
-    return out
+    """The history attachment, then its empty Restags companion."""
+    return [
+        _named_attachment(history, s, history_blob(history), lambda name: name),
+        _named_attachment(history, s, b"", companion_name),
+    ]
 
 
 def attachment_positions(manager: ManagerSpec) -> list[int]:
-    """Where each history's attachment sits in its message's attachment table."""
-    positions, at = [], 0
-    for history in manager.histories:
-        positions.append(at)
-        at += 2 if history.companion else 1
-    return positions
+    """Where each history's attachment sits in its message's attachment table (each is
+    followed by its companion)."""
+    return [2 * index for index in range(len(manager.histories))]
 
 
 def manager_message(manager: ManagerSpec, variant: str, rng: random.Random) -> MessageSpec:
@@ -1119,9 +1108,8 @@ def store_spec(sc: Scenario, variant: str = "unicode") -> BuiltStore:
     )
     for message in sc.messages:
         spec = InboxSpec(message, s, rng.randbytes(16))
-        folder = folders[message.folder]
-        folder.messages.append(spec)
-        built.messages.append((f"{TOP_NAME}/{folder.name}", message, spec))
+        inbox.messages.append(spec)
+        built.messages.append((inbox_path, message, spec))
     # Outlook keeps other hidden messages beside the Message Manager in the Inbox.
     rule = MessageSpec(
         props={
