@@ -61,12 +61,9 @@ _NOISE = bytes(range(0x01, 0x20)) + bytes(range(0x80, 0xA0))
 def tag_times(deliveries: Sequence[datetime], rng: random.Random) -> list[datetime]:
     """When Outlook writes the tags of one send/receive (UTC), given the delivery times of
     the messages it fetched, in fetch order."""
-    if not deliveries:
-        return []
-    span = (deliveries[-1] - deliveries[0]).total_seconds()
     if (
         len(deliveries) > 1
-        and span + TAG_LAG[1] <= TAG_LAG_MAX
+        and (deliveries[-1] - deliveries[0]).total_seconds() + TAG_LAG[1] <= TAG_LAG_MAX
         and rng.random() < SHARED_SECOND_CHANCE
     ):
         shared = deliveries[-1] + timedelta(seconds=rng.randint(*TAG_LAG))
