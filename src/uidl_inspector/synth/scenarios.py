@@ -277,14 +277,11 @@ def manager_subject(profile: Profile) -> str:
     return f"Outlook Message Manager ({profile.name}) (KEY: {profile.search_key.hex().upper()})"
 
 
-def _stamp(moment: datetime, clock_offset: int) -> str:
-    """A UTC moment as the local wall clock of a machine ``clock_offset`` minutes east."""
-    local = moment.astimezone(timezone.utc) + timedelta(minutes=clock_offset)
-    return local.strftime("%Y%m%d%H%M%S")
-
-
 def _tag(operation: str, content: str, moment: datetime, uid: str, clock_offset: int) -> Tag:
-    return Tag(operation, content, _stamp(moment, clock_offset), escape_uid(uid), uid)
+    """A tag stamped with a UTC moment as the local wall clock of a machine ``clock_offset``
+    minutes east shows it."""
+    local = moment.astimezone(timezone.utc) + timedelta(minutes=clock_offset)
+    return Tag(operation, content, local.strftime("%Y%m%d%H%M%S"), escape_uid(uid), uid)
 
 
 def _uid(account: Account, number: int, rng: random.Random) -> str:
