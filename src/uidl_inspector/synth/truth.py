@@ -309,14 +309,10 @@ def _server_classes(history: HistorySpec, listing: list[str]) -> dict[str, list[
     }
 
 
-def _links(sc: Scenario, built: BuiltStore) -> RowsOnDemand:
+def _link_rows(sc: Scenario, built: BuiltStore) -> Iterator[dict[str, Any]]:
     """Which store message each get tag produced: same account and UID, delivered at most
     TAG_LAG_MAX seconds before the tag's time shifted back by the clock offset (made
     when read, as there is one per tag)."""
-    return RowsOnDemand(lambda: _link_rows(sc, built))
-
-
-def _link_rows(sc: Scenario, built: BuiltStore) -> Iterator[dict[str, Any]]:
     by_uid: dict[tuple[str, str], list[tuple[str, Any, MessageSpec]]] = defaultdict(list)
     for folder, message, spec in built.messages:
         by_uid[(message.account.smtp, message.uid)].append((folder, message, spec))
@@ -473,7 +469,7 @@ def truth(
         "duplicates": _duplicates(built),
         "uids_in_several_histories": {u: i for u, i in sorted(shared.items()) if len(i) > 1},
         "anomaly_codes": [sorted({a["code"] for a in r["anomalies"]}) for r in histories],
-        "links": _links(sc, built),
+        "links": RowsOnDemand(lambda: _link_rows(sc, built)),
         **sc.facts,
     }
     return {
