@@ -135,11 +135,7 @@ NID_IPM_SUBTREE = 0x8022
 NID_SEARCH_ROOT = 0x8042
 NID_DELETED_ITEMS = 0x8062
 TYPE_FOLDER, TYPE_MESSAGE = s.NID_TYPE_NORMAL_FOLDER, s.NID_TYPE_NORMAL_MESSAGE
-TYPE_ATTACHMENT, TYPE_ASSOC = s.NID_TYPE_ATTACHMENT, s.NID_TYPE_ASSOC_MESSAGE
-TYPE_HIERARCHY, TYPE_CONTENTS = s.NID_TYPE_HIERARCHY_TABLE, s.NID_TYPE_CONTENTS_TABLE
-TYPE_ASSOC_CONTENTS, TYPE_LTP = s.NID_TYPE_ASSOC_CONTENTS_TABLE, s.NID_TYPE_LTP
-SUBNODE_ATTACHMENTS = NID_ATTACHMENT_TABLE
-SUBNODE_RECIPIENTS = NID_RECIPIENT_TABLE
+TYPE_ASSOC = s.NID_TYPE_ASSOC_MESSAGE
 MSGFLAG_READ, MSGFLAG_HASATTACH, MSGFLAG_ASSOCIATED = 0x01, 0x10, 0x40
 PS_PUBLIC_STRINGS_INDEX = 2
 PSETID_COMMON = bytes.fromhex("0820060000000000c000000000000046")  # {00062008-...-46}
@@ -169,13 +165,9 @@ CONTENTS_COLUMNS: list[Column] = [
     (0x1035, _S),
     (0x3008, PropType.TIME),
 ]
-ASSOC_COLUMNS: list[Column] = [
-    (0x001A, _S),
-    (0x0037, _S),
-    (0x0E07, PropType.INT32),
-    (0x0E08, PropType.INT32),
-    (0x0E17, PropType.INT32),
-    (0x3008, PropType.TIME),
+# The associated contents table: a subset of the contents table's columns.
+ASSOC_COLUMNS = [
+    c for c in CONTENTS_COLUMNS if c[0] in (0x001A, 0x0037, 0x0E07, 0x0E08, 0x0E17, 0x3008)
 ]
 ATTACHMENT_COLUMNS: list[Column] = [
     (0x0E20, PropType.INT32),
@@ -236,19 +228,17 @@ DELETED_ITEMS_NAMES = (
 
 def _deleted_items(top: list[FolderSpec]) -> FolderSpec | None:
     """The top folder that gets NID 0x8062: preset to it, else found by its name."""
-    for f in top:
-        if f.nid == NID_DELETED_ITEMS:
-            return f
-    for f in top:
-        if f.name in DELETED_ITEMS_NAMES:
-            return f
-    return None
+    found = [f for f in top if f.nid == NID_DELETED_ITEMS]
+    found += [f for f in top if f.name in DELETED_ITEMS_NAMES]
+    return found[0] if found else None
 
 
 class _Subnodes:
     """One node's subnode tree under construction (the SubnodeSink of ltp_writer)."""
 
-    def __init__(self, ndb: NdbWriter, orphan: bool, ranges: list[tuple[int, int]] | None):
+    def __init__(
+        self, ndb: NdbWriter, orphan: bool = False, ranges: list[tuple[int, int]] | None = None
+    ):
         self.ndb = ndb
         self.orphan = orphan
         self.ranges = ranges
@@ -260,7 +250,7 @@ class _Subnodes:
         return make_nid(ntype, self._next)
 
     def add_value(self, data: bytes | list[bytes]) -> int:
-        nid = self.new_nid(TYPE_LTP)
+        nid = self.new_nid(s.NID_TYPE_LTP)
         self.entries.append((nid, self.data(data), 0))
         return nid
 
@@ -280,9 +270,8 @@ class _StoreWriter:
         self.unicode = variant == "unicode"
         self.block_max = self.ndb.block_max
         self.rng = random.Random(f"uidl-inspector-pst:{seed}")
-        self.uid = self.rng.randbytes(16)
-        if spec.record_key is not None:
-            self.uid = spec.record_key
+        uid = self.rng.randbytes(16)  # drawn even when preset, to keep the rng's sequence
+        self.uid = uid if spec.record_key is None else spec.record_key
         self.base_time = datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(
             seconds=self.rng.randrange(365 * 86400)
         )
@@ -324,9 +313,10 @@ class _StoreWriter:
                 row[pid] = got[1]
         return row
 
-    def put_node(self, nid: int, blocks: list[bytes], subs: _Subnodes, parent: int) -> None:
-        bid_data = subs.data(blocks)
-        self.ndb.add_node(nid, bid_data, subs.finish(), parent)
+    def put_pc(self, nid: int, props: list[tuple[int, int, Any]], parent: int) -> None:
+        """A node that is one property context (the store, the name map, a folder)."""
+        subs = _Subnodes(self.ndb)
+        self.ndb.add_node(nid, subs.data(self.pc(props, subs)), subs.finish(), parent)
 
     def pc(self, props: list[tuple[int, int, Any]], subs: _Subnodes) -> list[bytes]:
         return build_pc(props, subs, self.block_max)
@@ -341,18 +331,19 @@ class _StoreWriter:
     def write(self) -> None:
         spec = self.spec
         top = list(spec.folders)
-        if _deleted_items(top) is None:
-            top.insert(0, FolderSpec("Deleted Items", nid=NID_DELETED_ITEMS))
+        deleted = _deleted_items(top)
+        if deleted is None:
+            top.insert(0, deleted := FolderSpec("Deleted Items"))
+        deleted.nid = NID_DELETED_ITEMS
         self.assign_nids(top)
         self.write_store()
         self.write_name_map()
         self.ndb.add_node(NID_SEARCH_MANAGEMENT_QUEUE, 0, 0, 0)  # empty, as Outlook writes it
         self.ndb.add_node(NID_SEARCH_ACTIVITY_LIST, 0, 0, 0)  # no search folders to list
         self.write_templates()
-        root = FolderSpec("", None, folders=[], nid=NID_ROOT_FOLDER)
         ipm = FolderSpec(spec.top_name, None, folders=top, nid=NID_IPM_SUBTREE)
         search = FolderSpec("Search Root", None, nid=NID_SEARCH_ROOT)
-        root.folders = [ipm, search]
+        root = FolderSpec("", None, folders=[ipm, search], nid=NID_ROOT_FOLDER)
         self.write_folder(root, NID_ROOT_FOLDER, recurse=False)
         self.write_folder(ipm, NID_ROOT_FOLDER)
         self.write_folder(search, NID_ROOT_FOLDER)
@@ -364,17 +355,14 @@ class _StoreWriter:
         self.ndb.finish(rgnid=rgnid, dw_unique=1 + self.rng.randrange(1 << 16))
 
     def assign_nids(self, folders: list[FolderSpec]) -> None:
-        """Folder NIDs, depth first; Deleted Items at its fixed NID; preset NIDs kept."""
+        """Folder NIDs, depth first; preset NIDs (Deleted Items' fixed one among them) kept."""
         self.last[TYPE_FOLDER] = max(self.last[TYPE_FOLDER], nid_index(NID_DELETED_ITEMS))
-        deleted = _deleted_items(folders)
         every: list[FolderSpec] = []
         stack = list(reversed(folders))
         while stack:
             f = stack.pop()
             every.append(f)
             stack.extend(reversed(f.folders))
-        if deleted is not None:
-            deleted.nid = NID_DELETED_ITEMS
         taken = {
             f.nid
             for f in every
@@ -402,8 +390,7 @@ class _StoreWriter:
             PropId.IPM_WASTEBASKET_ENTRYID: Prop(PropType.BINARY, self.entry_id(NID_DELETED_ITEMS)),
             PropId.FINDER_ENTRYID: Prop(PropType.BINARY, self.entry_id(NID_SEARCH_ROOT)),
         }
-        subs = _Subnodes(self.ndb, False, None)
-        self.put_node(NID_MESSAGE_STORE, self.pc(self.adapt(props.items()), subs), subs, 0)
+        self.put_pc(NID_MESSAGE_STORE, self.adapt(props.items()), 0)
 
     def write_name_map(self) -> None:
         """§2.4.7 with one numeric (PSETID_Common) and one string (PS_PUBLIC_STRINGS) name."""
@@ -430,8 +417,7 @@ class _StoreWriter:
             (0x0004, PropType.BINARY, strings),
         ]
         props += [(0x1000 + b, PropType.BINARY, v) for b, v in sorted(buckets.items())]
-        subs = _Subnodes(self.ndb, False, None)
-        self.put_node(NID_NAME_TO_ID_MAP, self.pc(props, subs), subs, 0)
+        self.put_pc(NID_NAME_TO_ID_MAP, props, 0)
 
     def write_templates(self) -> None:
         """The empty table templates new folders and messages copy (§2.4.1, §2.7.1)."""
@@ -464,17 +450,16 @@ class _StoreWriter:
     def write_folder(self, f: FolderSpec, parent: int, *, recurse: bool = True) -> None:
         nid = f.nid
         assert nid is not None
-        subs = _Subnodes(self.ndb, False, None)
-        self.put_node(nid, self.pc(self.adapt(self.folder_props(f).items()), subs), subs, parent)
+        self.put_pc(nid, self.adapt(self.folder_props(f).items()), parent)
         rows = []
         for child in f.folders:
             assert child.nid is not None
             values = {pid: (t, v) for pid, t, v in self.adapt(self.folder_props(child).items())}
             rows.append((child.nid, self.cells(values, self.columns(HIERARCHY_COLUMNS))))
-        self.table(nid, TYPE_HIERARCHY, HIERARCHY_COLUMNS, rows, empty=not rows)
+        self.table(nid, s.NID_TYPE_HIERARCHY_TABLE, HIERARCHY_COLUMNS, rows, empty=not rows)
         for assoc, msgs, cols, ttype in (
-            (False, f.messages, CONTENTS_COLUMNS, TYPE_CONTENTS),
-            (True, f.associated, ASSOC_COLUMNS, TYPE_ASSOC_CONTENTS),
+            (False, f.messages, CONTENTS_COLUMNS, s.NID_TYPE_CONTENTS_TABLE),
+            (True, f.associated, ASSOC_COLUMNS, s.NID_TYPE_ASSOC_CONTENTS_TABLE),
         ):
             self.table(nid, ttype, cols, self.message_rows(msgs, nid, assoc, cols), empty=not msgs)
         if recurse:
@@ -501,7 +486,7 @@ class _StoreWriter:
         empty: bool = False,
     ) -> None:
         nid = make_nid(ttype, nid_index(folder))
-        subs = _Subnodes(self.ndb, False, None)
+        subs = _Subnodes(self.ndb)
         blocks = self.tc(cols, rows, subs)
         share = ("empty-table", ttype) if empty else None
         bid = subs.data(blocks, share=share)
@@ -511,14 +496,9 @@ class _StoreWriter:
 
     def flags_of(self, m: MessageSpec, assoc: bool) -> int:
         given = m.props.get(PropId.MESSAGE_FLAGS)
-        flags = (
-            int(given.value) if given is not None and given.value is not None else (MSGFLAG_READ)
-        )
-        if m.attachments:
-            flags |= MSGFLAG_HASATTACH
-        if assoc:
-            flags |= MSGFLAG_ASSOCIATED
-        return flags
+        flags = MSGFLAG_READ if given is None or given.value is None else int(given.value)
+        flags |= MSGFLAG_HASATTACH if m.attachments else 0
+        return flags | (MSGFLAG_ASSOCIATED if assoc else 0)
 
     def write_message(
         self,
@@ -534,8 +514,7 @@ class _StoreWriter:
         Returns the message's final properties as {id: (type, value)}.
         """
         m.block_ranges.clear()
-        ranges = m.block_ranges
-        own = _Subnodes(self.ndb, orphan, ranges)
+        own = _Subnodes(self.ndb, orphan, m.block_ranges)
         when = self.message_time(m)
         props: Props = {
             PropId.MESSAGE_CLASS: Prop(PropType.UNICODE, "IPM.Note"),
@@ -546,10 +525,9 @@ class _StoreWriter:
         }
         props.update(m.props)
         props[PropId.MESSAGE_FLAGS] = Prop(PropType.INT32, self.flags_of(m, assoc))
-        if m.attachments:
-            props.setdefault(PropId.HASATTACH, Prop(PropType.BOOLEAN, True))
         self.write_recipients(m, own)
         if m.attachments:
+            props.setdefault(PropId.HASATTACH, Prop(PropType.BOOLEAN, True))
             self.write_attachments(m, own, orphan)
         triples = self.adapt(props.items())
         if PropId.MESSAGE_SIZE not in m.props:
@@ -557,8 +535,7 @@ class _StoreWriter:
                 len(a.data or b"") for a in m.attachments
             )
             triples.append((PropId.MESSAGE_SIZE, PropType.INT32, size))
-        blocks = self.pc(triples, own)
-        bid_data = own.data(blocks)
+        bid_data = own.data(self.pc(triples, own))
         bid_sub = own.finish()
         if subs is not None:
             subs.entries.append((m.nid or 0, bid_data, bid_sub))
@@ -592,33 +569,35 @@ class _StoreWriter:
         else:
             blocks = self._empty_recipients
         share = "empty-recipients" if not rows else None
-        own.entries.append((SUBNODE_RECIPIENTS, tsubs.data(blocks, share=share), tsubs.finish()))
+        own.entries.append((NID_RECIPIENT_TABLE, tsubs.data(blocks, share=share), tsubs.finish()))
 
     def write_attachments(self, m: MessageSpec, own: _Subnodes, orphan: bool) -> None:
         rows = []
         for a in m.attachments:
-            a.nid = own.new_nid(TYPE_ATTACHMENT)
+            a.nid = own.new_nid(s.NID_TYPE_ATTACHMENT)
             asubs = _Subnodes(self.ndb, orphan, own.ranges)
-            props: Props = {PropId.RENDERING_POSITION: Prop(PropType.INT32, 0xFFFFFFFF)}
-            if a.embedded is not None:
-                props[PropId.ATTACH_METHOD] = Prop(PropType.INT32, AttachMethod.EMBEDDED_MESSAGE)
-            else:
-                props[PropId.ATTACH_METHOD] = Prop(PropType.INT32, AttachMethod.BY_VALUE)
+            emb = a.embedded
+            method = AttachMethod.BY_VALUE if emb is None else AttachMethod.EMBEDDED_MESSAGE
+            props: Props = {
+                PropId.RENDERING_POSITION: Prop(PropType.INT32, 0xFFFFFFFF),
+                PropId.ATTACH_METHOD: Prop(PropType.INT32, method),
+            }
             props.update(a.props)
             triples = self.adapt(props.items())
             size = len(a.data or b"")
-            if a.embedded is not None:
-                emb = a.embedded
+            data: tuple[int, Any] | None = None
+            if emb is not None:
                 emb.nid = self.new_nid(TYPE_MESSAGE)  # as Outlook: a message NID, as subnode
                 values = self.write_message(emb, orphan=orphan, subs=asubs)
                 if own.ranges is not None:
                     own.ranges.extend(emb.block_ranges)
                 size = int(values.get(PropId.MESSAGE_SIZE, (0, 0))[1])
-                triples = [t for t in triples if t[0] != PropId.ATTACH_DATA]
-                triples.append((PropId.ATTACH_DATA, PropType.OBJECT, (emb.nid, size)))
+                data = (PropType.OBJECT, (emb.nid, size))
             elif a.data is not None:
+                data = (PropType.BINARY, a.data)
+            if data is not None:
                 triples = [t for t in triples if t[0] != PropId.ATTACH_DATA]
-                triples.append((PropId.ATTACH_DATA, PropType.BINARY, a.data))
+                triples.append((PropId.ATTACH_DATA, *data))
             if not any(t[0] == PropId.ATTACH_SIZE for t in triples):
                 triples.append((PropId.ATTACH_SIZE, PropType.INT32, size))
             blocks = self.pc(triples, asubs)
@@ -627,4 +606,4 @@ class _StoreWriter:
             rows.append((a.nid, self.cells(values, self.columns(ATTACHMENT_COLUMNS))))
         tsubs = _Subnodes(self.ndb, orphan, own.ranges)
         blocks = self.tc(ATTACHMENT_COLUMNS, rows, tsubs)
-        own.entries.append((SUBNODE_ATTACHMENTS, tsubs.data(blocks), tsubs.finish()))
+        own.entries.append((NID_ATTACHMENT_TABLE, tsubs.data(blocks), tsubs.finish()))
