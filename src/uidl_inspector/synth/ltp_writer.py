@@ -25,7 +25,9 @@ from uidl_inspector.schemas.ltp import (
     HNPAGEMAP_HEAD_FAST,
     HNPAGEMAP_ITEM_SIZE,
     MAX_HEAP_ITEM,
+    MV_VARIABLE_HEAD_FAST,
     MV_VARIABLE_HEADER,
+    MV_VARIABLE_ITEM_SIZE,
     PC_DATA_SIZE,
     PC_KEY_SIZE,
     PCBTH,
@@ -84,12 +86,10 @@ _HNPAGEMAP = compiled(HNPAGEMAP)
 _BTHHEADER = compiled(BTHHEADER)
 _PTYPOBJECT = compiled(PTYPOBJECT)
 _TCINFO = compiled(TCINFO)
-_HNHDR_SIZE, _HNPAGEHDR_SIZE, _HNBITMAPHDR_SIZE = (
-    int(HNHDR.sizeof()),
-    int(HNPAGEHDR.sizeof()),
-    int(HNBITMAPHDR.sizeof()),
-)
-_BTHHEADER_SIZE, _PCBTH_SIZE = int(BTHHEADER.sizeof()), int(PCBTH.sizeof())
+_HNHDR_SIZE = int(HNHDR.sizeof())
+_HNPAGEHDR_SIZE = int(HNPAGEHDR.sizeof())
+_HNBITMAPHDR_SIZE = int(HNBITMAPHDR.sizeof())
+_BTHHEADER_SIZE = int(BTHHEADER.sizeof())
 _BTH_INDEX = {n: FastBuild(bth_index_record(n)).positional() for n in (2, 4, 8, 16)}
 
 
@@ -127,10 +127,10 @@ class HeapWriter:
             return _HNBITMAPHDR_SIZE
         return _HNPAGEHDR_SIZE
 
-    def _room(self, block_index: int, extra_items: int) -> int:
-        """Bytes left in a block once ``extra_items`` more page-map slots are counted."""
+    def _free(self, block_index: int) -> int:
+        """Bytes left in a block, its page map counted (for its fill level)."""
         used = self._header_size(block_index) + len(self._bodies[block_index])
-        slots = len(self._ends[block_index]) + extra_items
+        slots = len(self._ends[block_index])
         return self.block_max - (
             used + used % _PAGEMAP_ITEM + _PAGEMAP_HEAD + _PAGEMAP_ITEM * (slots + 1)
         )
@@ -167,13 +167,10 @@ class HeapWriter:
             raise ValueError("a replaced heap item must keep its size")
         self._bodies[b][start : ends[i]] = data
 
-    def free_in(self, block_index: int) -> int:
-        return self._room(block_index, 0)
-
     def blocks(self) -> list[bytes]:
         """The heap as one byte string per data block, page maps included."""
         out = []
-        levels = [_fill_level(self.free_in(b)) for b in range(len(self._bodies))]
+        levels = [_fill_level(self._free(b)) for b in range(len(self._bodies))]
         for b, body in enumerate(self._bodies):
             head_size = self._header_size(b)
             ib_hnpm = head_size + len(body)
@@ -220,9 +217,14 @@ def build_bth(
     records: Sequence[bytes],
     *,
     max_levels: int | None = None,
+    header_hid: int | None = None,
 ) -> int:
-    """Write a BTH of sorted ``records`` (key + data bytes); return the BTHHEADER's HID."""
-    header_hid = heap.alloc(bytes(_BTHHEADER_SIZE))
+    """Write a BTH of sorted ``records`` (key + data bytes); return the BTHHEADER's HID.
+
+    ``header_hid``: a header item the caller allocated first (a PC's is HID 0x20).
+    """
+    if header_hid is None:
+        header_hid = heap.alloc(bytes(_BTHHEADER_SIZE))
     levels = 0
     root = 0
     if records:
@@ -265,9 +267,7 @@ def value_size(ptype: int, value: Any) -> int:
         return fixed
     if ptype == PropType.UNICODE:
         return len(value.encode("utf-16-le")) if not value.isascii() else 2 * len(value)
-    if ptype == PropType.STRING8:
-        return len(value)
-    if ptype in (PropType.BINARY, PropType.GUID):
+    if ptype in (PropType.STRING8, PropType.BINARY, PropType.GUID):
         return len(value)
     return len(encode_value(ptype, value))
 
@@ -285,9 +285,8 @@ def encode_value(ptype: int, value: Any) -> bytes:
         if base in FIXED_SIZE:
             return b"".join(encode_value(base, v) for v in value)
         items = [encode_value(base, v) for v in value]
-        blank = {"ulCount": len(items), "rgulDataOffsets": [0] * len(items)}
         offsets = []
-        pos = len(MV_VARIABLE_HEADER.build(blank))
+        pos = MV_VARIABLE_HEAD_FAST.size + MV_VARIABLE_ITEM_SIZE * len(items)
         for it in items:
             offsets.append(pos)
             pos += len(it)
@@ -330,15 +329,7 @@ def build_pc(
         else:
             hnid = _variable_hnid(heap, encode_value(ptype, value), sink)
         records.append(_PCBTH(pid, ptype, hnid))
-    if len(records) * _PCBTH_SIZE > MAX_HEAP_ITEM:
-        raise ValueError(f"{len(records)} properties do not fit a one-level PC BTH")
-    root = heap.alloc(b"".join(records)) if records else 0
-    heap.replace(
-        header_hid,
-        _BTHHEADER.build(
-            {"cbKey": PC_KEY_SIZE, "cbEnt": PC_DATA_SIZE, "bIdxLevels": 0, "hidRoot": root}
-        ),
-    )
+    build_bth(heap, PC_KEY_SIZE, PC_DATA_SIZE, records, max_levels=0, header_hid=header_hid)
     heap.user_root = header_hid
     return heap.blocks()
 
@@ -346,35 +337,28 @@ def build_pc(
 # -- table context -----------------------------------------------------------------
 
 Column = tuple[int, int]  # (prop id, prop type)
-ROW_ID = (0x67F2, PropType.INT32)
-ROW_VER = (0x67F3, PropType.INT32)
+ROW_ID = (0x67F2, PropType.INT32)  # PidTagLtpRowId
+ROW_VER = (0x67F3, PropType.INT32)  # PidTagLtpRowVer
 
 
 class _RowLayout:
     """Where each column's cell sits in a row (§2.3.4.4.1) and the TCOLDESCs."""
 
     def __init__(self, columns: Sequence[Column]) -> None:
-        cols = [c for c in dict.fromkeys(columns) if c[0] not in (ROW_ID[0], ROW_VER[0])]
-        groups: dict[int, list[Column]] = {8: [], 4: [], 2: [], 1: []}
-        for c in sorted(cols):
-            groups[cell_size(c[1])].append(c)
-        self.cells: list[tuple[Column, int, int, int]] = []  # column, ibData, cbData, iBit
+        cols = sorted(c for c in set(columns) if c[0] not in (ROW_ID[0], ROW_VER[0]))
+        # column, ibData, cbData, iBit; cells grouped by size, largest first
+        self.cells: list[tuple[Column, int, int, int]] = [(ROW_ID, 0, 4, 0), (ROW_VER, 4, 4, 1)]
         pos = 8
-        bits = 2
-        self.cells.append((ROW_ID, 0, 4, 0))
-        self.cells.append((ROW_VER, 4, 4, 1))
-        ends = []
+        ends = []  # where the 4-, 2- and 1-byte groups end
         for size in (8, 4, 2, 1):
-            for c in groups[size]:
-                self.cells.append((c, pos, size, bits))
+            for c in [col for col in cols if cell_size(col[1]) == size]:
+                self.cells.append((c, pos, size, len(self.cells)))
                 pos += size
-                bits += 1
-            if size != 8:
-                ends.append(pos)
+            ends.append(pos)
         self.n_cols = len(self.cells)
         self.ceb_at = pos
         self.row_size = pos + (self.n_cols + 7) // 8
-        self.rgib = [*ends, self.row_size]
+        self.rgib = [*ends[1:], self.row_size]
 
     def coldescs(self) -> list[dict[str, int]]:
         descs = [
