@@ -56,6 +56,7 @@ __all__ = [
     "cell_size",
     "build_pc",
     "Column",
+    "Row",
     "build_tc",
 ]
 
@@ -337,6 +338,7 @@ def build_pc(
 # -- table context -----------------------------------------------------------------
 
 Column = tuple[int, int]  # (prop id, prop type)
+Row = tuple[int, dict[int, Any]]  # (dwRowID, {prop id: value})
 ROW_ID = (0x67F2, PropType.INT32)  # PidTagLtpRowId
 ROW_VER = (0x67F3, PropType.INT32)  # PidTagLtpRowVer
 
@@ -370,7 +372,7 @@ class _RowLayout:
 
 def build_tc(
     columns: Sequence[Column],
-    rows: Iterable[tuple[int, dict[int, Any]]],
+    rows: Iterable[Row],
     sink: SubnodeSink,
     block_max: int,
     *,

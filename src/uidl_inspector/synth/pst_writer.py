@@ -46,7 +46,7 @@ from uidl_inspector.schemas.ndb import (
     nid_index,
     nid_type,
 )
-from uidl_inspector.synth.ltp_writer import Column, build_pc, build_tc, value_size
+from uidl_inspector.synth.ltp_writer import Column, Row, build_pc, build_tc, value_size
 from uidl_inspector.synth.ndb_writer import NdbWriter
 
 __all__ = [
@@ -259,8 +259,10 @@ class _Subnodes:
             data, orphan=self.orphan, ranges=self.ranges, share=None if self.orphan else share
         )
 
-    def finish(self) -> int:
-        return self.ndb.add_subnodes(self.entries, orphan=self.orphan, ranges=self.ranges)
+    def seal(self, blocks: list[bytes], share: object = None) -> tuple[int, int]:
+        """Write the node's data tree, then this subnode tree: its (bidData, bidSub)."""
+        bid_data = self.data(blocks, share)
+        return bid_data, self.ndb.add_subnodes(self.entries, orphan=self.orphan, ranges=self.ranges)
 
 
 class _StoreWriter:
@@ -316,14 +318,12 @@ class _StoreWriter:
     def put_pc(self, nid: int, props: list[tuple[int, int, Any]], parent: int) -> None:
         """A node that is one property context (the store, the name map, a folder)."""
         subs = _Subnodes(self.ndb)
-        self.ndb.add_node(nid, subs.data(self.pc(props, subs)), subs.finish(), parent)
+        self.ndb.add_node(nid, *subs.seal(self.pc(props, subs)), parent)
 
     def pc(self, props: list[tuple[int, int, Any]], subs: _Subnodes) -> list[bytes]:
         return build_pc(props, subs, self.block_max)
 
-    def tc(
-        self, cols: list[Column], rows: Iterable[tuple[int, dict[int, Any]]], subs: _Subnodes
-    ) -> list[bytes]:
+    def tc(self, cols: list[Column], rows: Iterable[Row], subs: _Subnodes) -> list[bytes]:
         return build_tc(self.columns(cols), rows, subs, self.block_max, unicode=self.unicode)
 
     # -- the store ----------------------------------------------------------------
@@ -468,7 +468,7 @@ class _StoreWriter:
 
     def message_rows(
         self, msgs: list[MessageSpec], folder: int, assoc: bool, cols: list[Column]
-    ) -> Iterator[tuple[int, dict[int, Any]]]:
+    ) -> Iterator[Row]:
         """Write each message as its contents-table row is asked for (bounded memory)."""
         cols = self.columns(cols)
         for m in msgs:
@@ -477,20 +477,12 @@ class _StoreWriter:
             yield m.nid, self.cells(values, cols)
 
     def table(
-        self,
-        folder: int,
-        ttype: int,
-        cols: list[Column],
-        rows: Iterable[tuple[int, dict[int, Any]]],
-        *,
-        empty: bool = False,
+        self, folder: int, ttype: int, cols: list[Column], rows: Iterable[Row], *, empty: bool
     ) -> None:
-        nid = make_nid(ttype, nid_index(folder))
         subs = _Subnodes(self.ndb)
-        blocks = self.tc(cols, rows, subs)
         share = ("empty-table", ttype) if empty else None
-        bid = subs.data(blocks, share=share)
-        self.ndb.add_node(nid, bid, subs.finish(), 0)
+        nid = make_nid(ttype, nid_index(folder))
+        self.ndb.add_node(nid, *subs.seal(self.tc(cols, rows, subs), share), 0)
 
     # -- messages -----------------------------------------------------------------
 
@@ -535,8 +527,7 @@ class _StoreWriter:
                 len(a.data or b"") for a in m.attachments
             )
             triples.append((PropId.MESSAGE_SIZE, PropType.INT32, size))
-        bid_data = own.data(self.pc(triples, own))
-        bid_sub = own.finish()
+        bid_data, bid_sub = own.seal(self.pc(triples, own))
         if subs is not None:
             subs.entries.append((m.nid or 0, bid_data, bid_sub))
         elif not orphan:
@@ -569,7 +560,7 @@ class _StoreWriter:
         else:
             blocks = self._empty_recipients
         share = "empty-recipients" if not rows else None
-        own.entries.append((NID_RECIPIENT_TABLE, tsubs.data(blocks, share=share), tsubs.finish()))
+        own.entries.append((NID_RECIPIENT_TABLE, *tsubs.seal(blocks, share)))
 
     def write_attachments(self, m: MessageSpec, own: _Subnodes, orphan: bool) -> None:
         rows = []
@@ -600,10 +591,9 @@ class _StoreWriter:
                 triples.append((PropId.ATTACH_DATA, *data))
             if not any(t[0] == PropId.ATTACH_SIZE for t in triples):
                 triples.append((PropId.ATTACH_SIZE, PropType.INT32, size))
-            blocks = self.pc(triples, asubs)
-            own.entries.append((a.nid, asubs.data(blocks), asubs.finish()))
+            own.entries.append((a.nid, *asubs.seal(self.pc(triples, asubs))))
             values = {pid: (t, v) for pid, t, v in triples}
             rows.append((a.nid, self.cells(values, self.columns(ATTACHMENT_COLUMNS))))
         tsubs = _Subnodes(self.ndb, orphan, own.ranges)
         blocks = self.tc(ATTACHMENT_COLUMNS, rows, tsubs)
-        own.entries.append((NID_ATTACHMENT_TABLE, tsubs.data(blocks), tsubs.finish()))
+        own.entries.append((NID_ATTACHMENT_TABLE, *tsubs.seal(blocks)))
