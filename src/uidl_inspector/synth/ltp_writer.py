@@ -12,39 +12,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from uidl_inspector.schemas.ltp import (
-    BTH_INDEX_DATA_SIZE,
-    BTHHEADER,
-    CLIENT_SIG_PC,
-    CLIENT_SIG_TC,
-    HNBITMAPHDR,
-    HNHDR,
-    HNID_SIZE,
-    HNPAGEHDR,
-    HNPAGEMAP,
-    HNPAGEMAP_HEAD_FAST,
-    HNPAGEMAP_ITEM_SIZE,
-    MAX_HEAP_ITEM,
-    MV_VARIABLE_HEAD_FAST,
-    MV_VARIABLE_HEADER,
-    MV_VARIABLE_ITEM_SIZE,
-    PC_DATA_SIZE,
-    PC_KEY_SIZE,
-    PCBTH,
-    PTYPOBJECT,
-    TC_INLINE_MAX,
-    TCINFO,
-    TCROWID_ANSI,
-    TCROWID_KEY_SIZE,
-    TCROWID_UNICODE,
-    bth_index_record,
-    hid_block_index,
-    hid_index,
-    hid_max_index,
-    hnpm_first_bitmap_block,
-    make_hid,
-    make_tag,
-)
+from uidl_inspector.schemas import ltp
 from uidl_inspector.schemas.mapi import FIXED_SIZE, MV_FLAG, PropType, encode_fixed, encode_string
 from uidl_inspector.synth.ndb_writer import FastBuild, compiled
 
@@ -60,8 +28,8 @@ __all__ = [
     "build_tc",
 ]
 
-_MAX_ITEMS_PER_BLOCK = hid_max_index()  # hidIndex has 11 bits
-_PAGEMAP_HEAD, _PAGEMAP_ITEM = HNPAGEMAP_HEAD_FAST.size, HNPAGEMAP_ITEM_SIZE
+_MAX_ITEMS_PER_BLOCK = ltp.hid_max_index()  # hidIndex has 11 bits
+_PAGEMAP_HEAD, _PAGEMAP_ITEM = ltp.HNPAGEMAP_HEAD_FAST.size, ltp.HNPAGEMAP_ITEM_SIZE
 
 
 class SubnodeSink(Protocol):
@@ -75,23 +43,23 @@ class SubnodeSink(Protocol):
 
 # Hot-path builders: struct packers derived from fixed-size declarations, and construct's
 # compile() for the others; tests/test_pst_writer.py proves both build the declared bytes.
-_PCBTH = FastBuild(PCBTH).positional()
+_PCBTH = FastBuild(ltp.PCBTH).positional()
 _TCROWID = {
-    True: FastBuild(TCROWID_UNICODE).positional(),
-    False: FastBuild(TCROWID_ANSI).positional(),
+    True: FastBuild(ltp.TCROWID_UNICODE).positional(),
+    False: FastBuild(ltp.TCROWID_ANSI).positional(),
 }
-_HNHDR = compiled(HNHDR)
-_HNPAGEHDR = compiled(HNPAGEHDR)
-_HNBITMAPHDR = compiled(HNBITMAPHDR)
-_HNPAGEMAP = compiled(HNPAGEMAP)
-_BTHHEADER = compiled(BTHHEADER)
-_PTYPOBJECT = compiled(PTYPOBJECT)
-_TCINFO = compiled(TCINFO)
-_HNHDR_SIZE = int(HNHDR.sizeof())
-_HNPAGEHDR_SIZE = int(HNPAGEHDR.sizeof())
-_HNBITMAPHDR_SIZE = int(HNBITMAPHDR.sizeof())
-_BTHHEADER_SIZE = int(BTHHEADER.sizeof())
-_BTH_INDEX = {n: FastBuild(bth_index_record(n)).positional() for n in (2, 4, 8, 16)}
+_HNHDR = compiled(ltp.HNHDR)
+_HNPAGEHDR = compiled(ltp.HNPAGEHDR)
+_HNBITMAPHDR = compiled(ltp.HNBITMAPHDR)
+_HNPAGEMAP = compiled(ltp.HNPAGEMAP)
+_BTHHEADER = compiled(ltp.BTHHEADER)
+_PTYPOBJECT = compiled(ltp.PTYPOBJECT)
+_TCINFO = compiled(ltp.TCINFO)
+_HNHDR_SIZE = int(ltp.HNHDR.sizeof())
+_HNPAGEHDR_SIZE = int(ltp.HNPAGEHDR.sizeof())
+_HNBITMAPHDR_SIZE = int(ltp.HNBITMAPHDR.sizeof())
+_BTHHEADER_SIZE = int(ltp.BTHHEADER.sizeof())
+_BTH_INDEX = {n: FastBuild(ltp.bth_index_record(n)).positional() for n in (2, 4, 8, 16)}
 
 
 def _fill_level(free: int) -> int:
@@ -124,7 +92,7 @@ class HeapWriter:
     def _header_size(block_index: int) -> int:
         if block_index == 0:
             return _HNHDR_SIZE
-        if hnpm_first_bitmap_block(block_index):
+        if ltp.hnpm_first_bitmap_block(block_index):
             return _HNBITMAPHDR_SIZE
         return _HNPAGEHDR_SIZE
 
@@ -139,8 +107,8 @@ class HeapWriter:
     def alloc(self, data: bytes) -> int:
         """Store one item; return its HID."""
         size = len(data)
-        if size > MAX_HEAP_ITEM:
-            raise ValueError(f"heap item of {size} bytes exceeds {MAX_HEAP_ITEM}")
+        if size > ltp.MAX_HEAP_ITEM:
+            raise ValueError(f"heap item of {size} bytes exceeds {ltp.MAX_HEAP_ITEM}")
         b = len(self._bodies) - 1
         ends = self._ends[b]
         used = self._head + len(self._bodies[b]) + size
@@ -157,11 +125,11 @@ class HeapWriter:
         body = self._bodies[b]
         body += data
         ends.append(len(body))
-        return make_hid(b, len(ends))
+        return ltp.make_hid(b, len(ends))
 
     def replace(self, hid: int, data: bytes) -> None:
         """Overwrite an item with bytes of the same size (headers filled in late)."""
-        b, i = hid_block_index(hid), hid_index(hid) - 1
+        b, i = ltp.hid_block_index(hid), ltp.hid_index(hid) - 1
         ends = self._ends[b]
         start = ends[i - 1] if i else 0
         if ends[i] - start != len(data):
@@ -190,7 +158,7 @@ class HeapWriter:
                         "rgbFillLevel": fill,
                     }
                 )
-            elif hnpm_first_bitmap_block(b):
+            elif ltp.hnpm_first_bitmap_block(b):
                 head = _HNBITMAPHDR.build(
                     {"ibHnpm": ib_hnpm, "rgbFillLevel": _nibbles(levels[b : b + 128], 64)}
                 )
@@ -230,7 +198,7 @@ def build_bth(
     root = 0
     if records:
         rec = cb_key + cb_ent
-        per = MAX_HEAP_ITEM // rec
+        per = ltp.MAX_HEAP_ITEM // rec
         groups = [records[i : i + per] for i in range(0, len(records), per)]
         hids = [heap.alloc(b"".join(g)) for g in groups]
         index_rec = _BTH_INDEX[cb_key]
@@ -240,7 +208,7 @@ def build_bth(
                 raise ValueError(f"{len(records)} records need more than {max_levels} BTH levels")
             keys = [g[0][:cb_key] for g in groups]
             level_recs = [index_rec(k, h) for k, h in zip(keys, hids, strict=True)]
-            per = MAX_HEAP_ITEM // (cb_key + BTH_INDEX_DATA_SIZE)
+            per = ltp.MAX_HEAP_ITEM // (cb_key + ltp.BTH_INDEX_DATA_SIZE)
             groups = [level_recs[i : i + per] for i in range(0, len(level_recs), per)]
             hids = [heap.alloc(b"".join(g)) for g in groups]
         root = hids[0]
@@ -253,12 +221,12 @@ def build_bth(
 
 # -- property values ---------------------------------------------------------------
 
-_FIXED = {t: n for t, n in FIXED_SIZE.items() if n <= TC_INLINE_MAX}  # in the cell itself
+_FIXED = {t: n for t, n in FIXED_SIZE.items() if n <= ltp.TC_INLINE_MAX}  # in the cell itself
 
 
 def cell_size(ptype: int) -> int:
     """Bytes of a TC cell: the value itself up to 8 bytes, else a 4-byte HNID."""
-    return _FIXED.get(ptype, HNID_SIZE)
+    return _FIXED.get(ptype, ltp.HNID_SIZE)
 
 
 def value_size(ptype: int, value: Any) -> int:
@@ -287,11 +255,11 @@ def encode_value(ptype: int, value: Any) -> bytes:
             return b"".join(encode_value(base, v) for v in value)
         items = [encode_value(base, v) for v in value]
         offsets = []
-        pos = MV_VARIABLE_HEAD_FAST.size + MV_VARIABLE_ITEM_SIZE * len(items)
+        pos = ltp.MV_VARIABLE_HEAD_FAST.size + ltp.MV_VARIABLE_ITEM_SIZE * len(items)
         for it in items:
             offsets.append(pos)
             pos += len(it)
-        head = MV_VARIABLE_HEADER.build({"ulCount": len(items), "rgulDataOffsets": offsets})
+        head = ltp.MV_VARIABLE_HEADER.build({"ulCount": len(items), "rgulDataOffsets": offsets})
         return bytes(head) + b"".join(items)
     raise ValueError(f"property type {ptype:#06x} is not supported by the writer")
 
@@ -300,7 +268,7 @@ def _variable_hnid(heap: HeapWriter, data: bytes, sink: SubnodeSink) -> int:
     """HID when it fits a heap item, else a subnode; empty values are HNID 0 (as Outlook)."""
     if not data:
         return 0
-    if len(data) <= MAX_HEAP_ITEM:
+    if len(data) <= ltp.MAX_HEAP_ITEM:
         return heap.alloc(data)
     return sink.add_value(data)
 
@@ -316,21 +284,21 @@ def build_pc(
     PtypObject values are given as (subnode NID, size) and written as §2.3.3.5 says. The
     BTH stays one level (libpst reads hidRoot as a flat array), so at most 447 properties.
     """
-    heap = HeapWriter(CLIENT_SIG_PC, block_max)
+    heap = HeapWriter(ltp.CLIENT_SIG_PC, block_max)
     header_hid = heap.alloc(bytes(_BTHHEADER_SIZE))
     records: list[bytes] = []
     for pid, ptype, value in sorted(props, key=lambda p: p[0]):
         if ptype == PropType.OBJECT:
             nid, size = value
             hnid = heap.alloc(_PTYPOBJECT.build({"Nid": nid, "ulSize": size}))
-        elif ptype in _FIXED and cell_size(ptype) <= HNID_SIZE:
-            hnid = int.from_bytes(encode_fixed(ptype, value).ljust(HNID_SIZE, b"\0"), "little")
+        elif ptype in _FIXED and cell_size(ptype) <= ltp.HNID_SIZE:
+            hnid = int.from_bytes(encode_fixed(ptype, value).ljust(ltp.HNID_SIZE, b"\0"), "little")
         elif ptype in FIXED_SIZE:
             hnid = heap.alloc(encode_value(ptype, value))
         else:
             hnid = _variable_hnid(heap, encode_value(ptype, value), sink)
         records.append(_PCBTH(pid, ptype, hnid))
-    build_bth(heap, PC_KEY_SIZE, PC_DATA_SIZE, records, max_levels=0, header_hid=header_hid)
+    build_bth(heap, ltp.PC_KEY_SIZE, ltp.PC_DATA_SIZE, records, max_levels=0, header_hid=header_hid)
     heap.user_root = header_hid
     return heap.blocks()
 
@@ -364,7 +332,7 @@ class _RowLayout:
 
     def coldescs(self) -> list[dict[str, int]]:
         descs = [
-            {"tag": make_tag(*c), "ibData": ib, "cbData": cb, "iBit": bit}
+            {"tag": ltp.make_tag(*c), "ibData": ib, "cbData": cb, "iBit": bit}
             for c, ib, cb, bit in self.cells
         ]
         return sorted(descs, key=lambda d: d["tag"])
@@ -385,7 +353,7 @@ def build_tc(
     blocks hold whole rows (§2.3.4.4).
     """
     layout = _RowLayout(columns)
-    heap = HeapWriter(CLIENT_SIG_TC, block_max)
+    heap = HeapWriter(ltp.CLIENT_SIG_TC, block_max)
     # The TCINFO first (Outlook's hidUserRoot is 0x20), sized now and filled in last.
     info_hid = heap.alloc(bytes(len(_tcinfo(layout, 0, 0))))
     matrix = bytearray()
@@ -399,13 +367,13 @@ def build_tc(
     recs = [rowid(row_ids[i], i) for i in sorted(range(len(row_ids)), key=row_ids.__getitem__)]
     index_hid = build_bth(
         heap,
-        TCROWID_KEY_SIZE,
-        (TCROWID_UNICODE if unicode else TCROWID_ANSI).sizeof() - TCROWID_KEY_SIZE,
+        ltp.TCROWID_KEY_SIZE,
+        (ltp.TCROWID_UNICODE if unicode else ltp.TCROWID_ANSI).sizeof() - ltp.TCROWID_KEY_SIZE,
         recs,
     )
     del recs
     hnid_rows = 0
-    if matrix and len(matrix) <= MAX_HEAP_ITEM:
+    if matrix and len(matrix) <= ltp.MAX_HEAP_ITEM:
         hnid_rows = heap.alloc(bytes(matrix))
     elif matrix:
         step = block_max // layout.row_size * layout.row_size
@@ -455,7 +423,7 @@ def _row_bytes(
             row[ib : ib + cb] = encode_fixed(ptype, value)
         else:
             hnid = _variable_hnid(heap, encode_value(ptype, value), sink)
-            row[ib : ib + HNID_SIZE] = hnid.to_bytes(HNID_SIZE, "little")
+            row[ib : ib + ltp.HNID_SIZE] = hnid.to_bytes(ltp.HNID_SIZE, "little")
         ceb[bit // 8] |= 0x80 >> (bit % 8)
     row[layout.ceb_at :] = ceb
     return bytes(row)
