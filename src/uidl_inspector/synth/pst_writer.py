@@ -29,23 +29,6 @@ from uidl_inspector.schemas import ndb as s
 from uidl_inspector.schemas.encoding import crc32
 from uidl_inspector.schemas.ltp import NAMEID
 from uidl_inspector.schemas.mapi import AttachMethod, PropId, PropType
-from uidl_inspector.schemas.ndb import (
-    NID_ASSOC_CONTENTS_TABLE_TEMPLATE,
-    NID_ATTACHMENT_TABLE,
-    NID_CONTENTS_TABLE_TEMPLATE,
-    NID_HIERARCHY_TABLE_TEMPLATE,
-    NID_MESSAGE_STORE,
-    NID_NAME_TO_ID_MAP,
-    NID_RECIPIENT_TABLE,
-    NID_ROOT_FOLDER,
-    NID_SEARCH_ACTIVITY_LIST,
-    NID_SEARCH_CONTENTS_TABLE_TEMPLATE,
-    NID_SEARCH_MANAGEMENT_QUEUE,
-    RGNID_INITIAL,
-    make_nid,
-    nid_index,
-    nid_type,
-)
 from uidl_inspector.synth.ltp_writer import Column, Row, build_pc, build_tc, value_size
 from uidl_inspector.synth.ndb_writer import NdbWriter
 
@@ -247,7 +230,7 @@ class _Subnodes:
 
     def new_nid(self, ntype: int) -> int:
         self._next += 1
-        return make_nid(ntype, self._next)
+        return s.make_nid(ntype, self._next)
 
     def add_value(self, data: bytes | list[bytes]) -> int:
         nid = self.new_nid(s.NID_TYPE_LTP)
@@ -277,14 +260,14 @@ class _StoreWriter:
         self.base_time = datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(
             seconds=self.rng.randrange(365 * 86400)
         )
-        self.last = dict(enumerate(RGNID_INITIAL))  # nidType -> last nidIndex used
+        self.last = dict(enumerate(s.RGNID_INITIAL))  # nidType -> last nidIndex used
         self._empty_recipients: list[bytes] | None = None
 
     # -- helpers ------------------------------------------------------------------
 
     def new_nid(self, ntype: int) -> int:
         self.last[ntype] += 1
-        return make_nid(ntype, self.last[ntype])
+        return s.make_nid(ntype, self.last[ntype])
 
     def entry_id(self, nid: int) -> bytes:
         return bytes(4) + self.uid + nid.to_bytes(4, "little")
@@ -338,25 +321,25 @@ class _StoreWriter:
         self.assign_nids(top)
         self.write_store()
         self.write_name_map()
-        self.ndb.add_node(NID_SEARCH_MANAGEMENT_QUEUE, 0, 0, 0)  # empty, as Outlook writes it
-        self.ndb.add_node(NID_SEARCH_ACTIVITY_LIST, 0, 0, 0)  # no search folders to list
+        self.ndb.add_node(s.NID_SEARCH_MANAGEMENT_QUEUE, 0, 0, 0)  # empty, as Outlook writes it
+        self.ndb.add_node(s.NID_SEARCH_ACTIVITY_LIST, 0, 0, 0)  # no search folders to list
         self.write_templates()
         ipm = FolderSpec(spec.top_name, None, folders=top, nid=NID_IPM_SUBTREE)
         search = FolderSpec("Search Root", None, nid=NID_SEARCH_ROOT)
-        root = FolderSpec("", None, folders=[ipm, search], nid=NID_ROOT_FOLDER)
-        self.write_folder(root, NID_ROOT_FOLDER, recurse=False)
-        self.write_folder(ipm, NID_ROOT_FOLDER)
-        self.write_folder(search, NID_ROOT_FOLDER)
+        root = FolderSpec("", None, folders=[ipm, search], nid=s.NID_ROOT_FOLDER)
+        self.write_folder(root, s.NID_ROOT_FOLDER, recurse=False)
+        self.write_folder(ipm, s.NID_ROOT_FOLDER)
+        self.write_folder(search, s.NID_ROOT_FOLDER)
         for msg in spec.orphans:
             if msg.nid is None:
                 msg.nid = self.new_nid(TYPE_ASSOC)
-            self.write_message(msg, orphan=True, assoc=nid_type(msg.nid) == TYPE_ASSOC)
+            self.write_message(msg, orphan=True, assoc=s.nid_type(msg.nid) == TYPE_ASSOC)
         rgnid = [self.last[t] for t in range(32)]
         self.ndb.finish(rgnid=rgnid, dw_unique=1 + self.rng.randrange(1 << 16))
 
     def assign_nids(self, folders: list[FolderSpec]) -> None:
         """Folder NIDs, depth first; preset NIDs (Deleted Items' fixed one among them) kept."""
-        self.last[TYPE_FOLDER] = max(self.last[TYPE_FOLDER], nid_index(NID_DELETED_ITEMS))
+        self.last[TYPE_FOLDER] = max(self.last[TYPE_FOLDER], s.nid_index(NID_DELETED_ITEMS))
         every: list[FolderSpec] = []
         stack = list(reversed(folders))
         while stack:
@@ -367,8 +350,8 @@ class _StoreWriter:
             f.nid
             for f in every
             if f.nid is not None
-            and nid_type(f.nid) == TYPE_FOLDER
-            and nid_index(f.nid) > nid_index(NID_SEARCH_ROOT)
+            and s.nid_type(f.nid) == TYPE_FOLDER
+            and s.nid_index(f.nid) > s.nid_index(NID_SEARCH_ROOT)
         }
         for f in every:
             if f.nid in taken:
@@ -378,7 +361,7 @@ class _StoreWriter:
             while f.nid in taken or any(g.nid == f.nid for g in every if g is not f):
                 f.nid = self.new_nid(TYPE_FOLDER)
         self.last[TYPE_FOLDER] = max(
-            self.last[TYPE_FOLDER], *(nid_index(f.nid) for f in every if f.nid)
+            self.last[TYPE_FOLDER], *(s.nid_index(f.nid) for f in every if f.nid)
         )
 
     def write_store(self) -> None:
@@ -390,7 +373,7 @@ class _StoreWriter:
             PropId.IPM_WASTEBASKET_ENTRYID: Prop(PropType.BINARY, self.entry_id(NID_DELETED_ITEMS)),
             PropId.FINDER_ENTRYID: Prop(PropType.BINARY, self.entry_id(NID_SEARCH_ROOT)),
         }
-        self.put_pc(NID_MESSAGE_STORE, self.adapt(props.items()), 0)
+        self.put_pc(s.NID_MESSAGE_STORE, self.adapt(props.items()), 0)
 
     def write_name_map(self) -> None:
         """§2.4.7 with one numeric (PSETID_Common) and one string (PS_PUBLIC_STRINGS) name."""
@@ -417,19 +400,19 @@ class _StoreWriter:
             (0x0004, PropType.BINARY, strings),
         ]
         props += [(0x1000 + b, PropType.BINARY, v) for b, v in sorted(buckets.items())]
-        self.put_pc(NID_NAME_TO_ID_MAP, props, 0)
+        self.put_pc(s.NID_NAME_TO_ID_MAP, props, 0)
 
     def write_templates(self) -> None:
         """The empty table templates new folders and messages copy (§2.4.1, §2.7.1)."""
         for nid, cols in (
-            (NID_HIERARCHY_TABLE_TEMPLATE, HIERARCHY_COLUMNS),
-            (NID_CONTENTS_TABLE_TEMPLATE, CONTENTS_COLUMNS),
-            (NID_ASSOC_CONTENTS_TABLE_TEMPLATE, ASSOC_COLUMNS),
-            (NID_SEARCH_CONTENTS_TABLE_TEMPLATE, CONTENTS_COLUMNS),
-            (NID_ATTACHMENT_TABLE, ATTACHMENT_COLUMNS),
-            (NID_RECIPIENT_TABLE, RECIPIENT_COLUMNS),
+            (s.NID_HIERARCHY_TABLE_TEMPLATE, HIERARCHY_COLUMNS),
+            (s.NID_CONTENTS_TABLE_TEMPLATE, CONTENTS_COLUMNS),
+            (s.NID_ASSOC_CONTENTS_TABLE_TEMPLATE, ASSOC_COLUMNS),
+            (s.NID_SEARCH_CONTENTS_TABLE_TEMPLATE, CONTENTS_COLUMNS),
+            (s.NID_ATTACHMENT_TABLE, ATTACHMENT_COLUMNS),
+            (s.NID_RECIPIENT_TABLE, RECIPIENT_COLUMNS),
         ):
-            self.table(nid, nid_type(nid), cols, [], empty=True)
+            self.table(nid, s.nid_type(nid), cols, [], empty=True)
 
     # -- folders ------------------------------------------------------------------
 
@@ -481,7 +464,7 @@ class _StoreWriter:
     ) -> None:
         subs = _Subnodes(self.ndb)
         share = ("empty-table", ttype) if empty else None
-        nid = make_nid(ttype, nid_index(folder))
+        nid = s.make_nid(ttype, s.nid_index(folder))
         self.ndb.add_node(nid, *subs.seal(self.tc(cols, rows, subs), share), 0)
 
     # -- messages -----------------------------------------------------------------
@@ -560,7 +543,7 @@ class _StoreWriter:
         else:
             blocks = self._empty_recipients
         share = "empty-recipients" if not rows else None
-        own.entries.append((NID_RECIPIENT_TABLE, *tsubs.seal(blocks, share)))
+        own.entries.append((s.NID_RECIPIENT_TABLE, *tsubs.seal(blocks, share)))
 
     def write_attachments(self, m: MessageSpec, own: _Subnodes, orphan: bool) -> None:
         rows = []
@@ -596,4 +579,4 @@ class _StoreWriter:
             rows.append((a.nid, self.cells(values, self.columns(ATTACHMENT_COLUMNS))))
         tsubs = _Subnodes(self.ndb, orphan, own.ranges)
         blocks = self.tc(ATTACHMENT_COLUMNS, rows, tsubs)
-        own.entries.append((NID_ATTACHMENT_TABLE, *tsubs.seal(blocks)))
+        own.entries.append((s.NID_ATTACHMENT_TABLE, *tsubs.seal(blocks)))
