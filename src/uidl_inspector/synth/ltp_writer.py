@@ -43,11 +43,8 @@ class SubnodeSink(Protocol):
 
 # Hot-path builders: struct packers derived from fixed-size declarations, and construct's
 # compile() for the others; tests/test_pst_writer.py proves both build the declared bytes.
-_PCBTH = FastBuild(ltp.PCBTH).positional()
-_TCROWID = {
-    True: FastBuild(ltp.TCROWID_UNICODE).positional(),
-    False: FastBuild(ltp.TCROWID_ANSI).positional(),
-}
+_PCBTH = FastBuild(ltp.PCBTH).pack
+_TCROWID = {True: FastBuild(ltp.TCROWID_UNICODE).pack, False: FastBuild(ltp.TCROWID_ANSI).pack}
 _HNHDR = compiled(ltp.HNHDR)
 _HNPAGEHDR = compiled(ltp.HNPAGEHDR)
 _HNBITMAPHDR = compiled(ltp.HNBITMAPHDR)
@@ -59,7 +56,7 @@ _HNHDR_SIZE = int(ltp.HNHDR.sizeof())
 _HNPAGEHDR_SIZE = int(ltp.HNPAGEHDR.sizeof())
 _HNBITMAPHDR_SIZE = int(ltp.HNBITMAPHDR.sizeof())
 _BTHHEADER_SIZE = int(ltp.BTHHEADER.sizeof())
-_BTH_INDEX = {n: FastBuild(ltp.bth_index_record(n)).positional() for n in (2, 4, 8, 16)}
+_BTH_INDEX = {n: FastBuild(ltp.bth_index_record(n)).pack for n in (2, 4, 8, 16)}
 
 
 def _fill_level(free: int) -> int:

@@ -12,7 +12,7 @@ import functools
 import io
 import re
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, BinaryIO
 
 from construct import Struct
@@ -374,20 +374,16 @@ class FastBuild:
     def __init__(self, declaration: Struct) -> None:
         fast = FastRecord(declaration)
         self.fields = fast.fields
-        self._pack = fast.struct.pack
+        self.pack = fast.struct.pack  # takes every field in declaration order (fastest)
         codes = fast.struct.format.lstrip("<")
         self._defaults = tuple(
             b"" if c.endswith("s") else 0 for c in re.findall(r"\d*[a-zA-Z]", codes)
         )
 
     def __call__(self, **values: int | bytes) -> bytes:
-        return self._pack(
+        return self.pack(
             *[values.get(n, d) for n, d in zip(self.fields, self._defaults, strict=True)]
         )
-
-    def positional(self) -> Callable[..., bytes]:
-        """The raw packer taking every field in declaration order (fastest)."""
-        return self._pack
 
 
 @functools.cache
@@ -427,9 +423,9 @@ class _BtPageBuilder:
 
     def __init__(self, fmt: NdbFormat) -> None:
         self.fmt = fmt
-        self.index = FastBuild(fmt.BTENTRY).positional()
-        self.nbt = FastBuild(fmt.NBTENTRY).positional()
-        self.bbt = FastBuild(fmt.BBTENTRY).positional()
+        self.index = FastBuild(fmt.BTENTRY).pack
+        self.nbt = FastBuild(fmt.NBTENTRY).pack
+        self.bbt = FastBuild(fmt.BBTENTRY).pack
         self.wide = fmt.wide
 
     def entry_size(self, ptype: int, level: int) -> int:
