@@ -184,16 +184,32 @@ class CompoundFile:
 
         directory = bytearray()
         for index, (node, _children) in enumerate(entries):
-            directory += self._entry(
-                index,
-                node,
-                links,
-                colors,
-                child_of,
-                start,
-                mini_stream_at if mini_stream else ENDOFCHAIN,
-                len(mini_stream),
-            )
+            name = node.name.encode("utf-16-le") + b"\0\0"
+            if len(name) > 64:
+                raise ValueError(f"compound file name too long: {node.name!r}")
+            left, right, _depth = links.get(index, (NOSTREAM, NOSTREAM, 0))
+            if index == 0:
+                kind, first = "root", mini_stream_at if mini_stream else ENDOFCHAIN
+                size = len(mini_stream)
+            elif isinstance(node, Storage):
+                kind, first, size = "storage", 0, 0
+            else:
+                kind = "stream"
+                first, size = (start[index], len(node.data)) if node.data else (ENDOFCHAIN, 0)
+            fields = {
+                **_UNUSED_ENTRY,
+                "name": name.ljust(64, b"\0"),
+                "name_length": len(name),
+                "object_type": kind,
+                "color": colors.get(index, "black"),
+                "left_sibling": left,
+                "right_sibling": right,
+                "child": child_of.get(index, NOSTREAM),
+                "clsid": node.clsid if isinstance(node, Storage) else bytes(16),
+                "start_sector": first,
+                "stream_size": size,
+            }
+            directory += DirectoryEntry.build(Container(fields))
         while len(directory) < dir_count * SECTOR_SIZE:
             directory += DirectoryEntry.build(Container(_UNUSED_ENTRY))
 
@@ -222,44 +238,6 @@ class CompoundFile:
         for i in range(fat_count):
             out += SectorOfIds.build(fat[i * _IDS_PER_SECTOR : (i + 1) * _IDS_PER_SECTOR])
         return bytes(out)
-
-    @staticmethod
-    def _entry(
-        index: int,
-        node: Storage | Stream,
-        links: dict[int, tuple[int, int, int]],
-        colors: dict[int, str],
-        child_of: dict[int, int],
-        start: dict[int, int],
-        mini_start: int,
-        mini_size: int,
-    ) -> bytes:
-        name = node.name.encode("utf-16-le") + b"\0\0"
-        if len(name) > 64:
-            raise ValueError(f"compound file name too long: {node.name!r}")
-        left, right, _depth = links.get(index, (NOSTREAM, NOSTREAM, 0))
-        if index == 0:
-            kind, first, size = "root", mini_start, mini_size
-        elif isinstance(node, Storage):
-            kind, first, size = "storage", 0, 0
-        else:
-            kind = "stream"
-            first, size = (start[index], len(node.data)) if node.data else (ENDOFCHAIN, 0)
-        fields = {
-            **_UNUSED_ENTRY,
-            "name": name.ljust(64, b"\0"),
-            "name_length": len(name),
-            "object_type": kind,
-            "color": colors.get(index, "black"),
-            "left_sibling": left,
-            "right_sibling": right,
-            "child": child_of.get(index, NOSTREAM),
-            "clsid": node.clsid if isinstance(node, Storage) else bytes(16),
-            "start_sector": first,
-            "stream_size": size,
-        }
-        entry: bytes = DirectoryEntry.build(Container(fields))
-        return entry
 
 
 # --- [MS-OXMSG] ------------------------------------------------------------------------
