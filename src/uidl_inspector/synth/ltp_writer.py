@@ -316,7 +316,7 @@ class _RowLayout:
         # column, ibData, cbData, iBit; cells grouped by size, largest first
         self.cells: list[tuple[Column, int, int, int]] = [(ROW_ID, 0, 4, 0), (ROW_VER, 4, 4, 1)]
         pos = 8
-        ends = []  # where the 4-, 2- and 1-byte groups end
+        ends = []  # where each size group ends; TCINFO.rgib takes the 4-, 2- and 1-byte ones
         for size in (8, 4, 2, 1):
             for c in [col for col in cols if cell_size(col[1]) == size]:
                 self.cells.append((c, pos, size, len(self.cells)))
