@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import nullcontext
 from enum import Enum
 from pathlib import Path
 
@@ -134,20 +135,16 @@ def synth(
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     err = Console(stderr=True)
-    if len(story.messages) >= _PROGRESS_FROM and err.is_terminal and not quiet():
-        with err.status("writing") as status:
-            written = write_evidence(
-                outdir,
-                story,
-                variant=variant.value,
-                encoding=encoding.value,
-                msg=msg,
-                force=force,
-                step=lambda phase: status.update(phase),
-            )
-    else:
+    show = len(story.messages) >= _PROGRESS_FROM and err.is_terminal and not quiet()
+    with err.status("writing") if show else nullcontext() as status:
         written = write_evidence(
-            outdir, story, variant=variant.value, encoding=encoding.value, msg=msg, force=force
+            outdir,
+            story,
+            variant=variant.value,
+            encoding=encoding.value,
+            msg=msg,
+            force=force,
+            step=None if status is None else status.update,
         )
     for path in (written.store, written.truth_file, *written.listings.values(), *written.msgs):
         log.info("synth: wrote %s", path)

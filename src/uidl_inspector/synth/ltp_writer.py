@@ -12,37 +12,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from uidl_inspector.schemas.ltp import (
-    BTH_INDEX_DATA_SIZE,
-    BTHHEADER,
-    CLIENT_SIG_PC,
-    CLIENT_SIG_TC,
-    HNBITMAPHDR,
-    HNHDR,
-    HNID_SIZE,
-    HNPAGEHDR,
-    HNPAGEMAP,
-    HNPAGEMAP_HEAD_FAST,
-    HNPAGEMAP_ITEM_SIZE,
-    MAX_HEAP_ITEM,
-    MV_VARIABLE_HEADER,
-    PC_DATA_SIZE,
-    PC_KEY_SIZE,
-    PCBTH,
-    PTYPOBJECT,
-    TC_INLINE_MAX,
-    TCINFO,
-    TCROWID_ANSI,
-    TCROWID_KEY_SIZE,
-    TCROWID_UNICODE,
-    bth_index_record,
-    hid_block_index,
-    hid_index,
-    hid_max_index,
-    hnpm_first_bitmap_block,
-    make_hid,
-    make_tag,
-)
+from uidl_inspector.schemas import ltp
 from uidl_inspector.schemas.mapi import FIXED_SIZE, MV_FLAG, PropType, encode_fixed, encode_string
 from uidl_inspector.synth.ndb_writer import FastBuild, compiled
 
@@ -54,11 +24,12 @@ __all__ = [
     "cell_size",
     "build_pc",
     "Column",
+    "Row",
     "build_tc",
 ]
 
-_MAX_ITEMS_PER_BLOCK = hid_max_index()  # hidIndex has 11 bits
-_PAGEMAP_HEAD, _PAGEMAP_ITEM = HNPAGEMAP_HEAD_FAST.size, HNPAGEMAP_ITEM_SIZE
+_MAX_ITEMS_PER_BLOCK = ltp.hid_max_index()  # hidIndex has 11 bits
+_PAGEMAP_HEAD, _PAGEMAP_ITEM = ltp.HNPAGEMAP_HEAD_FAST.size, ltp.HNPAGEMAP_ITEM_SIZE
 
 
 class SubnodeSink(Protocol):
@@ -72,25 +43,20 @@ class SubnodeSink(Protocol):
 
 # Hot-path builders: struct packers derived from fixed-size declarations, and construct's
 # compile() for the others; tests/test_pst_writer.py proves both build the declared bytes.
-_PCBTH = FastBuild(PCBTH).positional()
-_TCROWID = {
-    True: FastBuild(TCROWID_UNICODE).positional(),
-    False: FastBuild(TCROWID_ANSI).positional(),
-}
-_HNHDR = compiled(HNHDR)
-_HNPAGEHDR = compiled(HNPAGEHDR)
-_HNBITMAPHDR = compiled(HNBITMAPHDR)
-_HNPAGEMAP = compiled(HNPAGEMAP)
-_BTHHEADER = compiled(BTHHEADER)
-_PTYPOBJECT = compiled(PTYPOBJECT)
-_TCINFO = compiled(TCINFO)
-_HNHDR_SIZE, _HNPAGEHDR_SIZE, _HNBITMAPHDR_SIZE = (
-    int(HNHDR.sizeof()),
-    int(HNPAGEHDR.sizeof()),
-    int(HNBITMAPHDR.sizeof()),
-)
-_BTHHEADER_SIZE, _PCBTH_SIZE = int(BTHHEADER.sizeof()), int(PCBTH.sizeof())
-_BTH_INDEX = {n: FastBuild(bth_index_record(n)).positional() for n in (2, 4, 8, 16)}
+_PCBTH = FastBuild(ltp.PCBTH).pack
+_TCROWID = {True: FastBuild(ltp.TCROWID_UNICODE).pack, False: FastBuild(ltp.TCROWID_ANSI).pack}
+_HNHDR = compiled(ltp.HNHDR)
+_HNPAGEHDR = compiled(ltp.HNPAGEHDR)
+_HNBITMAPHDR = compiled(ltp.HNBITMAPHDR)
+_HNPAGEMAP = compiled(ltp.HNPAGEMAP)
+_BTHHEADER = compiled(ltp.BTHHEADER)
+_PTYPOBJECT = compiled(ltp.PTYPOBJECT)
+_TCINFO = compiled(ltp.TCINFO)
+_HNHDR_SIZE = int(ltp.HNHDR.sizeof())
+_HNPAGEHDR_SIZE = int(ltp.HNPAGEHDR.sizeof())
+_HNBITMAPHDR_SIZE = int(ltp.HNBITMAPHDR.sizeof())
+_BTHHEADER_SIZE = int(ltp.BTHHEADER.sizeof())
+_BTH_INDEX = {n: FastBuild(ltp.bth_index_record(n)).pack for n in (2, 4, 8, 16)}
 
 
 def _fill_level(free: int) -> int:
@@ -123,14 +89,14 @@ class HeapWriter:
     def _header_size(block_index: int) -> int:
         if block_index == 0:
             return _HNHDR_SIZE
-        if hnpm_first_bitmap_block(block_index):
+        if ltp.hnpm_first_bitmap_block(block_index):
             return _HNBITMAPHDR_SIZE
         return _HNPAGEHDR_SIZE
 
-    def _room(self, block_index: int, extra_items: int) -> int:
-        """Bytes left in a block once ``extra_items`` more page-map slots are counted."""
+    def _free(self, block_index: int) -> int:
+        """Bytes left in a block, its page map counted (for its fill level)."""
         used = self._header_size(block_index) + len(self._bodies[block_index])
-        slots = len(self._ends[block_index]) + extra_items
+        slots = len(self._ends[block_index])
         return self.block_max - (
             used + used % _PAGEMAP_ITEM + _PAGEMAP_HEAD + _PAGEMAP_ITEM * (slots + 1)
         )
@@ -138,8 +104,8 @@ class HeapWriter:
     def alloc(self, data: bytes) -> int:
         """Store one item; return its HID."""
         size = len(data)
-        if size > MAX_HEAP_ITEM:
-            raise ValueError(f"heap item of {size} bytes exceeds {MAX_HEAP_ITEM}")
+        if size > ltp.MAX_HEAP_ITEM:
+            raise ValueError(f"heap item of {size} bytes exceeds {ltp.MAX_HEAP_ITEM}")
         b = len(self._bodies) - 1
         ends = self._ends[b]
         used = self._head + len(self._bodies[b]) + size
@@ -156,24 +122,21 @@ class HeapWriter:
         body = self._bodies[b]
         body += data
         ends.append(len(body))
-        return make_hid(b, len(ends))
+        return ltp.make_hid(b, len(ends))
 
     def replace(self, hid: int, data: bytes) -> None:
         """Overwrite an item with bytes of the same size (headers filled in late)."""
-        b, i = hid_block_index(hid), hid_index(hid) - 1
+        b, i = ltp.hid_block_index(hid), ltp.hid_index(hid) - 1
         ends = self._ends[b]
         start = ends[i - 1] if i else 0
         if ends[i] - start != len(data):
             raise ValueError("a replaced heap item must keep its size")
         self._bodies[b][start : ends[i]] = data
 
-    def free_in(self, block_index: int) -> int:
-        return self._room(block_index, 0)
-
     def blocks(self) -> list[bytes]:
         """The heap as one byte string per data block, page maps included."""
         out = []
-        levels = [_fill_level(self.free_in(b)) for b in range(len(self._bodies))]
+        levels = [_fill_level(self._free(b)) for b in range(len(self._bodies))]
         for b, body in enumerate(self._bodies):
             head_size = self._header_size(b)
             ib_hnpm = head_size + len(body)
@@ -192,7 +155,7 @@ class HeapWriter:
                         "rgbFillLevel": fill,
                     }
                 )
-            elif hnpm_first_bitmap_block(b):
+            elif ltp.hnpm_first_bitmap_block(b):
                 head = _HNBITMAPHDR.build(
                     {"ibHnpm": ib_hnpm, "rgbFillLevel": _nibbles(levels[b : b + 128], 64)}
                 )
@@ -220,14 +183,19 @@ def build_bth(
     records: Sequence[bytes],
     *,
     max_levels: int | None = None,
+    header_hid: int | None = None,
 ) -> int:
-    """Write a BTH of sorted ``records`` (key + data bytes); return the BTHHEADER's HID."""
-    header_hid = heap.alloc(bytes(_BTHHEADER_SIZE))
+    """Write a BTH of sorted ``records`` (key + data bytes); return the BTHHEADER's HID.
+
+    ``header_hid``: a header item the caller allocated first (a PC's is HID 0x20).
+    """
+    if header_hid is None:
+        header_hid = heap.alloc(bytes(_BTHHEADER_SIZE))
     levels = 0
     root = 0
     if records:
         rec = cb_key + cb_ent
-        per = MAX_HEAP_ITEM // rec
+        per = ltp.MAX_HEAP_ITEM // rec
         groups = [records[i : i + per] for i in range(0, len(records), per)]
         hids = [heap.alloc(b"".join(g)) for g in groups]
         index_rec = _BTH_INDEX[cb_key]
@@ -237,7 +205,7 @@ def build_bth(
                 raise ValueError(f"{len(records)} records need more than {max_levels} BTH levels")
             keys = [g[0][:cb_key] for g in groups]
             level_recs = [index_rec(k, h) for k, h in zip(keys, hids, strict=True)]
-            per = MAX_HEAP_ITEM // (cb_key + BTH_INDEX_DATA_SIZE)
+            per = ltp.MAX_HEAP_ITEM // (cb_key + ltp.BTH_INDEX_DATA_SIZE)
             groups = [level_recs[i : i + per] for i in range(0, len(level_recs), per)]
             hids = [heap.alloc(b"".join(g)) for g in groups]
         root = hids[0]
@@ -250,12 +218,12 @@ def build_bth(
 
 # -- property values ---------------------------------------------------------------
 
-_FIXED = {t: n for t, n in FIXED_SIZE.items() if n <= TC_INLINE_MAX}  # in the cell itself
+_FIXED = {t: n for t, n in FIXED_SIZE.items() if n <= ltp.TC_INLINE_MAX}  # in the cell itself
 
 
 def cell_size(ptype: int) -> int:
     """Bytes of a TC cell: the value itself up to 8 bytes, else a 4-byte HNID."""
-    return _FIXED.get(ptype, HNID_SIZE)
+    return _FIXED.get(ptype, ltp.HNID_SIZE)
 
 
 def value_size(ptype: int, value: Any) -> int:
@@ -265,9 +233,7 @@ def value_size(ptype: int, value: Any) -> int:
         return fixed
     if ptype == PropType.UNICODE:
         return len(value.encode("utf-16-le")) if not value.isascii() else 2 * len(value)
-    if ptype == PropType.STRING8:
-        return len(value)
-    if ptype in (PropType.BINARY, PropType.GUID):
+    if ptype in (PropType.STRING8, PropType.BINARY, PropType.GUID):
         return len(value)
     return len(encode_value(ptype, value))
 
@@ -285,13 +251,12 @@ def encode_value(ptype: int, value: Any) -> bytes:
         if base in FIXED_SIZE:
             return b"".join(encode_value(base, v) for v in value)
         items = [encode_value(base, v) for v in value]
-        blank = {"ulCount": len(items), "rgulDataOffsets": [0] * len(items)}
         offsets = []
-        pos = len(MV_VARIABLE_HEADER.build(blank))
+        pos = ltp.MV_VARIABLE_HEAD_FAST.size + ltp.MV_VARIABLE_ITEM_SIZE * len(items)
         for it in items:
             offsets.append(pos)
             pos += len(it)
-        head = MV_VARIABLE_HEADER.build({"ulCount": len(items), "rgulDataOffsets": offsets})
+        head = ltp.MV_VARIABLE_HEADER.build({"ulCount": len(items), "rgulDataOffsets": offsets})
         return bytes(head) + b"".join(items)
     raise ValueError(f"property type {ptype:#06x} is not supported by the writer")
 
@@ -300,7 +265,7 @@ def _variable_hnid(heap: HeapWriter, data: bytes, sink: SubnodeSink) -> int:
     """HID when it fits a heap item, else a subnode; empty values are HNID 0 (as Outlook)."""
     if not data:
         return 0
-    if len(data) <= MAX_HEAP_ITEM:
+    if len(data) <= ltp.MAX_HEAP_ITEM:
         return heap.alloc(data)
     return sink.add_value(data)
 
@@ -316,29 +281,21 @@ def build_pc(
     PtypObject values are given as (subnode NID, size) and written as §2.3.3.5 says. The
     BTH stays one level (libpst reads hidRoot as a flat array), so at most 447 properties.
     """
-    heap = HeapWriter(CLIENT_SIG_PC, block_max)
+    heap = HeapWriter(ltp.CLIENT_SIG_PC, block_max)
     header_hid = heap.alloc(bytes(_BTHHEADER_SIZE))
     records: list[bytes] = []
     for pid, ptype, value in sorted(props, key=lambda p: p[0]):
         if ptype == PropType.OBJECT:
             nid, size = value
             hnid = heap.alloc(_PTYPOBJECT.build({"Nid": nid, "ulSize": size}))
-        elif ptype in _FIXED and cell_size(ptype) <= HNID_SIZE:
-            hnid = int.from_bytes(encode_fixed(ptype, value).ljust(HNID_SIZE, b"\0"), "little")
+        elif ptype in _FIXED and cell_size(ptype) <= ltp.HNID_SIZE:
+            hnid = int.from_bytes(encode_fixed(ptype, value).ljust(ltp.HNID_SIZE, b"\0"), "little")
         elif ptype in FIXED_SIZE:
             hnid = heap.alloc(encode_value(ptype, value))
         else:
             hnid = _variable_hnid(heap, encode_value(ptype, value), sink)
         records.append(_PCBTH(pid, ptype, hnid))
-    if len(records) * _PCBTH_SIZE > MAX_HEAP_ITEM:
-        raise ValueError(f"{len(records)} properties do not fit a one-level PC BTH")
-    root = heap.alloc(b"".join(records)) if records else 0
-    heap.replace(
-        header_hid,
-        _BTHHEADER.build(
-            {"cbKey": PC_KEY_SIZE, "cbEnt": PC_DATA_SIZE, "bIdxLevels": 0, "hidRoot": root}
-        ),
-    )
+    build_bth(heap, ltp.PC_KEY_SIZE, ltp.PC_DATA_SIZE, records, max_levels=0, header_hid=header_hid)
     heap.user_root = header_hid
     return heap.blocks()
 
@@ -346,39 +303,33 @@ def build_pc(
 # -- table context -----------------------------------------------------------------
 
 Column = tuple[int, int]  # (prop id, prop type)
-ROW_ID = (0x67F2, PropType.INT32)
-ROW_VER = (0x67F3, PropType.INT32)
+Row = tuple[int, dict[int, Any]]  # (dwRowID, {prop id: value})
+ROW_ID = (0x67F2, PropType.INT32)  # PidTagLtpRowId
+ROW_VER = (0x67F3, PropType.INT32)  # PidTagLtpRowVer
 
 
 class _RowLayout:
     """Where each column's cell sits in a row (§2.3.4.4.1) and the TCOLDESCs."""
 
     def __init__(self, columns: Sequence[Column]) -> None:
-        cols = [c for c in dict.fromkeys(columns) if c[0] not in (ROW_ID[0], ROW_VER[0])]
-        groups: dict[int, list[Column]] = {8: [], 4: [], 2: [], 1: []}
-        for c in sorted(cols):
-            groups[cell_size(c[1])].append(c)
-        self.cells: list[tuple[Column, int, int, int]] = []  # column, ibData, cbData, iBit
+        cols = sorted(c for c in set(columns) if c[0] not in (ROW_ID[0], ROW_VER[0]))
+        # column, ibData, cbData, iBit; cells grouped by size, largest first
+        self.cells: list[tuple[Column, int, int, int]] = [(ROW_ID, 0, 4, 0), (ROW_VER, 4, 4, 1)]
         pos = 8
-        bits = 2
-        self.cells.append((ROW_ID, 0, 4, 0))
-        self.cells.append((ROW_VER, 4, 4, 1))
-        ends = []
+        ends = []  # where each size group ends; TCINFO.rgib takes the 4-, 2- and 1-byte ones
         for size in (8, 4, 2, 1):
-            for c in groups[size]:
-                self.cells.append((c, pos, size, bits))
+            for c in [col for col in cols if cell_size(col[1]) == size]:
+                self.cells.append((c, pos, size, len(self.cells)))
                 pos += size
-                bits += 1
-            if size != 8:
-                ends.append(pos)
+            ends.append(pos)
         self.n_cols = len(self.cells)
         self.ceb_at = pos
         self.row_size = pos + (self.n_cols + 7) // 8
-        self.rgib = [*ends, self.row_size]
+        self.rgib = [*ends[1:], self.row_size]
 
     def coldescs(self) -> list[dict[str, int]]:
         descs = [
-            {"tag": make_tag(*c), "ibData": ib, "cbData": cb, "iBit": bit}
+            {"tag": ltp.make_tag(*c), "ibData": ib, "cbData": cb, "iBit": bit}
             for c, ib, cb, bit in self.cells
         ]
         return sorted(descs, key=lambda d: d["tag"])
@@ -386,7 +337,7 @@ class _RowLayout:
 
 def build_tc(
     columns: Sequence[Column],
-    rows: Iterable[tuple[int, dict[int, Any]]],
+    rows: Iterable[Row],
     sink: SubnodeSink,
     block_max: int,
     *,
@@ -399,7 +350,7 @@ def build_tc(
     blocks hold whole rows (§2.3.4.4).
     """
     layout = _RowLayout(columns)
-    heap = HeapWriter(CLIENT_SIG_TC, block_max)
+    heap = HeapWriter(ltp.CLIENT_SIG_TC, block_max)
     # The TCINFO first (Outlook's hidUserRoot is 0x20), sized now and filled in last.
     info_hid = heap.alloc(bytes(len(_tcinfo(layout, 0, 0))))
     matrix = bytearray()
@@ -413,13 +364,13 @@ def build_tc(
     recs = [rowid(row_ids[i], i) for i in sorted(range(len(row_ids)), key=row_ids.__getitem__)]
     index_hid = build_bth(
         heap,
-        TCROWID_KEY_SIZE,
-        (TCROWID_UNICODE if unicode else TCROWID_ANSI).sizeof() - TCROWID_KEY_SIZE,
+        ltp.TCROWID_KEY_SIZE,
+        (ltp.TCROWID_UNICODE if unicode else ltp.TCROWID_ANSI).sizeof() - ltp.TCROWID_KEY_SIZE,
         recs,
     )
     del recs
     hnid_rows = 0
-    if matrix and len(matrix) <= MAX_HEAP_ITEM:
+    if matrix and len(matrix) <= ltp.MAX_HEAP_ITEM:
         hnid_rows = heap.alloc(bytes(matrix))
     elif matrix:
         step = block_max // layout.row_size * layout.row_size
@@ -469,7 +420,7 @@ def _row_bytes(
             row[ib : ib + cb] = encode_fixed(ptype, value)
         else:
             hnid = _variable_hnid(heap, encode_value(ptype, value), sink)
-            row[ib : ib + HNID_SIZE] = hnid.to_bytes(HNID_SIZE, "little")
+            row[ib : ib + ltp.HNID_SIZE] = hnid.to_bytes(ltp.HNID_SIZE, "little")
         ceb[bit // 8] |= 0x80 >> (bit % 8)
     row[layout.ceb_at :] = ceb
     return bytes(row)

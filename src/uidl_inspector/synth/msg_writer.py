@@ -57,6 +57,24 @@ class Storage:
     clsid: bytes = bytes(16)
 
 
+# An unused directory entry ([MS-CFB] 2.6.3); the entries written override its fields.
+_UNUSED_ENTRY = {
+    "name": bytes(64),
+    "name_length": 0,
+    "object_type": "unknown",
+    "color": "red",
+    "left_sibling": NOSTREAM,
+    "right_sibling": NOSTREAM,
+    "child": NOSTREAM,
+    "clsid": bytes(16),
+    "state_bits": 0,
+    "creation_time": 0,
+    "modified_time": 0,
+    "start_sector": 0,
+    "stream_size": 0,
+}
+
+
 def _sort_key(name: str) -> tuple[int, str]:
     """[MS-CFB] 2.6.4: shorter names first, then by upper-cased UTF-16 code units."""
     return (len(name), name.upper())
@@ -93,23 +111,16 @@ class CompoundFile:
         return entries
 
     @staticmethod
-    def _tree(
-        children: list[int],
-        links: dict[int, tuple[int, int, int]],
-        depth: int = 0,
-        deepest: list[int] | None = None,
-    ) -> int:
+    def _tree(children: list[int], links: dict[int, tuple[int, int, int]], depth: int = 0) -> int:
         """A balanced binary search tree over sorted sibling ids; returns its root id and
         records (left, right, depth) per id."""
         if not children:
             return NOSTREAM
         middle = len(children) // 2
         node = children[middle]
-        left = CompoundFile._tree(children[:middle], links, depth + 1, deepest)
-        right = CompoundFile._tree(children[middle + 1 :], links, depth + 1, deepest)
+        left = CompoundFile._tree(children[:middle], links, depth + 1)
+        right = CompoundFile._tree(children[middle + 1 :], links, depth + 1)
         links[node] = (left, right, depth)
-        if deepest is not None:
-            deepest[0] = max(deepest[0], depth)
         return node
 
     def to_bytes(self) -> bytes:
@@ -119,15 +130,14 @@ class CompoundFile:
         child_of: dict[int, int] = {}
         for index, (node, children) in enumerate(entries):
             if isinstance(node, Storage):
-                deepest = [0]
                 sub: dict[int, tuple[int, int, int]] = {}
-                child_of[index] = self._tree(children, sub, 0, deepest)
-                for child, (left, right, depth) in sub.items():
-                    links[child] = (left, right, depth)
+                child_of[index] = self._tree(children, sub)
+                deepest = max((depth for _, _, depth in sub.values()), default=0)
+                for child, (_left, _right, depth) in sub.items():
                     # A median-split tree is full except its last level; colouring that
                     # level red keeps every path's black count equal (a red-black tree).
-                    last = deepest[0] > 0 and depth == deepest[0]
-                    colors[child] = "red" if last else "black"
+                    colors[child] = "red" if deepest > 0 and depth == deepest else "black"
+                links.update(sub)
 
         big: list[tuple[int, bytes]] = []
         mini: list[tuple[int, bytes]] = []
@@ -174,33 +184,34 @@ class CompoundFile:
 
         directory = bytearray()
         for index, (node, _children) in enumerate(entries):
-            directory += self._entry(
-                index,
-                node,
-                links,
-                colors,
-                child_of,
-                start,
-                mini_stream_at if mini_stream else ENDOFCHAIN,
-                len(mini_stream),
-            )
-        unused = Container(
-            name=bytes(64),
-            name_length=0,
-            object_type="unknown",
-            color="red",
-            left_sibling=NOSTREAM,
-            right_sibling=NOSTREAM,
-            child=NOSTREAM,
-            clsid=bytes(16),
-            state_bits=0,
-            creation_time=0,
-            modified_time=0,
-            start_sector=0,
-            stream_size=0,
-        )
+            name = node.name.encode("utf-16-le") + b"\0\0"
+            if len(name) > 64:
+                raise ValueError(f"compound file name too long: {node.name!r}")
+            left, right, _depth = links.get(index, (NOSTREAM, NOSTREAM, 0))
+            if index == 0:
+                kind, first = "root", mini_stream_at if mini_stream else ENDOFCHAIN
+                size = len(mini_stream)
+            elif isinstance(node, Storage):
+                kind, first, size = "storage", 0, 0
+            else:
+                kind = "stream"
+                first, size = (start[index], len(node.data)) if node.data else (ENDOFCHAIN, 0)
+            fields = {
+                **_UNUSED_ENTRY,
+                "name": name.ljust(64, b"\0"),
+                "name_length": len(name),
+                "object_type": kind,
+                "color": colors.get(index, "black"),
+                "left_sibling": left,
+                "right_sibling": right,
+                "child": child_of.get(index, NOSTREAM),
+                "clsid": node.clsid if isinstance(node, Storage) else bytes(16),
+                "start_sector": first,
+                "stream_size": size,
+            }
+            directory += DirectoryEntry.build(Container(fields))
         while len(directory) < dir_count * SECTOR_SIZE:
-            directory += DirectoryEntry.build(unused)
+            directory += DirectoryEntry.build(Container(_UNUSED_ENTRY))
 
         header = CfbHeader.build(
             Container(
@@ -228,47 +239,6 @@ class CompoundFile:
             out += SectorOfIds.build(fat[i * _IDS_PER_SECTOR : (i + 1) * _IDS_PER_SECTOR])
         return bytes(out)
 
-    @staticmethod
-    def _entry(
-        index: int,
-        node: Storage | Stream,
-        links: dict[int, tuple[int, int, int]],
-        colors: dict[int, str],
-        child_of: dict[int, int],
-        start: dict[int, int],
-        mini_start: int,
-        mini_size: int,
-    ) -> bytes:
-        name = node.name.encode("utf-16-le") + b"\0\0"
-        if len(name) > 64:
-            raise ValueError(f"compound file name too long: {node.name!r}")
-        left, right, _depth = links.get(index, (NOSTREAM, NOSTREAM, 0))
-        if index == 0:
-            kind, first, size = "root", mini_start, mini_size
-        elif isinstance(node, Storage):
-            kind, first, size = "storage", 0, 0
-        else:
-            kind = "stream"
-            first, size = (start[index], len(node.data)) if node.data else (ENDOFCHAIN, 0)
-        entry: bytes = DirectoryEntry.build(
-            Container(
-                name=name.ljust(64, b"\0"),
-                name_length=len(name),
-                object_type=kind,
-                color=colors.get(index, "black"),
-                left_sibling=left,
-                right_sibling=right,
-                child=child_of.get(index, NOSTREAM),
-                clsid=node.clsid if isinstance(node, Storage) else bytes(16),
-                state_bits=0,
-                creation_time=0,
-                modified_time=0,
-                start_sector=first,
-                stream_size=size,
-            )
-        )
-        return entry
-
 
 # --- [MS-OXMSG] ------------------------------------------------------------------------
 
@@ -295,28 +265,19 @@ def _properties(
 ) -> list[Storage | Stream]:
     """The property stream and the value streams; ``embedded`` adds the PtypObject entry
     of an attachment holding an embedded message (Size 0xFFFFFFFF, 2.4.2.2)."""
-    entries, streams = [], []
+    rows, streams = [], []
     for prop_id in sorted(props):
         prop = props[prop_id]
         value, data = _value(prop, ansi_codec)
-        entries.append(
-            Container(
-                prop_type=int(prop.type), prop_id=prop_id, flags=_READABLE_WRITABLE, value=value
-            )
-        )
+        rows.append((prop_id, int(prop.type), value))
         if data is not None:
             streams.append(Stream(f"__substg1.0_{prop_id:04X}{int(prop.type):04X}", data))
     if embedded:
-        value = struct.pack("<II", 0xFFFFFFFF, 0)
-        entries.append(
-            Container(
-                prop_type=int(PropType.OBJECT),
-                prop_id=0x3701,
-                flags=_READABLE_WRITABLE,
-                value=value,
-            )
-        )
-        entries.sort(key=lambda e: e.prop_id)
+        rows.append((0x3701, int(PropType.OBJECT), struct.pack("<II", 0xFFFFFFFF, 0)))
+    entries = [
+        Container(prop_type=prop_type, prop_id=prop_id, flags=_READABLE_WRITABLE, value=value)
+        for prop_id, prop_type, value in sorted(rows, key=lambda row: row[0])
+    ]
     stream = property_stream(kind).build(Container(header=Container(**header), entries=entries))
     return [Stream(PROPERTY_STREAM, stream), *streams]
 
@@ -324,17 +285,13 @@ def _properties(
 def _message(spec: MessageSpec, kind: str, ansi_codec: str, depth: int) -> list[Storage | Stream]:
     if depth > MAX_EMBED_DEPTH:  # deeper than the readers read
         raise ValueError("embedded messages nested too deeply")
-    counts = len(spec.recipients), len(spec.attachments)
-    header = (
-        {}
-        if kind == "attachment"
-        else {
-            "next_recipient_id": counts[0],
-            "next_attachment_id": counts[1],
-            "recipient_count": counts[0],
-            "attachment_count": counts[1],
-        }
-    )
+    recipients, attachments = len(spec.recipients), len(spec.attachments)
+    header = {
+        "next_recipient_id": recipients,
+        "next_attachment_id": attachments,
+        "recipient_count": recipients,
+        "attachment_count": attachments,
+    }
     children = _properties(spec.props, kind, header, ansi_codec)
     for index, recipient in enumerate(spec.recipients):
         children.append(
@@ -349,17 +306,14 @@ def _message(spec: MessageSpec, kind: str, ansi_codec: str, depth: int) -> list[
         props = {**attachment.props, 0x0E21: Prop(PropType.INT32, index)}  # PidTagAttachNumber
         if attachment.data is not None:
             props[0x3701] = Prop(PropType.BINARY, attachment.data)
-        embedded = attachment.embedded is not None
+        inner = attachment.embedded
         storage = Storage(
             f"__attach_version1.0_#{index:08X}",
-            _properties(props, "attachment", {}, ansi_codec, embedded),
+            _properties(props, "attachment", {}, ansi_codec, inner is not None),
         )
-        if attachment.embedded is not None:
-            inner = Storage(
-                "__substg1.0_3701000D",
-                _message(attachment.embedded, "embedded", ansi_codec, depth + 1),
-            )
-            storage.children.append(inner)
+        if inner is not None:
+            embedded = _message(inner, "embedded", ansi_codec, depth + 1)
+            storage.children.append(Storage("__substg1.0_3701000D", embedded))
         children.append(storage)
     return children
 

@@ -8,15 +8,16 @@ the allocation maps and the header ([MS-PST] 2.2.2; ms-pst-map sections 1-2).
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, BinaryIO
 
 from construct import Struct
 
-from uidl_inspector.schemas.encoding import CRYPT_NONE, compute_sig, crc32, encode_block
+from uidl_inspector.schemas.encoding import CRYPT_NAMES, compute_sig, crc32, encode_block
 from uidl_inspector.schemas.ndb import (
     CLIENT_PST,
     FIRST_AMAP,
@@ -46,7 +47,7 @@ AMAP_RANGE = UNICODE.amap_range  # bytes one AMap page describes (253,952)
 PMAP_EVERY = 8  # one PMap per 8 AMaps, on the page after the AMap
 MAX_BLOCK = UNICODE.max_block_size
 MAX_CREF = (1 << 8 * field_size(UNICODE.BBTENTRY, "cRef")) - 1  # a WORD: 65,535
-CRYPT = {"none": 0, "permute": 1, "cyclic": 2}
+CRYPT = {name: method for method, name in CRYPT_NAMES.items()}  # "none" -> 0, ...
 
 
 def format_for(variant: str) -> NdbFormat:
@@ -77,8 +78,7 @@ class NdbWriter:
         self.sl_max = (self.block_max - fmt.internal_header_size) // fmt.SLENTRY.sizeof()
         self.si_max = (self.block_max - fmt.internal_header_size) // fmt.SIENTRY.sizeof()
         self._pages = _BtPageBuilder(fmt)
-        self.encoding = encoding
-        self._encode = _encoder(encoding)
+        self._crypt = CRYPT[encoding]
         self._out = out
         self._end = 0  # bytes already written to the file
         self._pos = FIRST_AMAP + 2 * PAGE  # next free offset: after the first AMap and PMap
@@ -90,7 +90,7 @@ class NdbWriter:
         self._nbt = (array("Q"), array("Q"), array("Q"), array("Q"))  # nid, data, sub, parent
         self._shared: dict[object, int] = {}
         self._slots = bytearray()  # one byte per ALIGN bytes from FIRST_AMAP: b"1" allocated
-        self._trailer = _block_trailer(fmt)
+        self._trailer = FastBuild(fmt.BLOCKTRAILER)
         self._zero = bytes(MAX_BLOCK)
 
     # -- allocation -------------------------------------------------------------------
@@ -120,11 +120,6 @@ class NdbWriter:
         self._out.write(data)
         self._end = ib + len(data)
 
-    def new_bid(self, internal: bool) -> int:
-        bid = make_bid(self._next_block, internal)
-        self._next_block += 1
-        return bid
-
     # -- blocks -----------------------------------------------------------------------
 
     def write_block(
@@ -141,12 +136,14 @@ class NdbWriter:
         """
         if len(payload) > self.block_max:
             raise ValueError(f"block payload of {len(payload)} bytes exceeds {self.block_max}")
-        bid = self.new_bid(internal)
-        stored = payload if internal else self._encode(payload, bid)
+        bid = make_bid(self._next_block, internal)
+        self._next_block += 1
+        encode = self._crypt != CRYPT["none"] and not internal
+        stored = encode_block(payload, self._crypt, bid) if encode else payload
         cb = len(stored)
         size = block_size(self.fmt, cb)
         ib = self._alloc(size, ALIGN)
-        trailer = self._trailer(cb, compute_sig(ib, bid), crc32(stored), bid)
+        trailer = self._trailer(cb=cb, wSig=compute_sig(ib, bid), dwCRC=crc32(stored), bid=bid)
         pad = size - cb - len(trailer)
         self._write_at(ib, stored + self._zero[:pad] + trailer)
         if not orphan:
@@ -195,16 +192,14 @@ class NdbWriter:
             if len(bids) <= xm:
                 root = self._xblock(1, bids, total, orphan, kept)
             else:
-                groups = [bids[i : i + xm] for i in range(0, len(bids), xm)]
-                if len(groups) > xm:
+                starts = range(0, len(bids), xm)
+                if len(starts) > xm:
                     raise ValueError(f"data of {total} bytes is too large for an XXBLOCK tree")
-                sizes = []
-                start = 0
-                for g in groups:
-                    sizes.append(sum(len(c) for c in chunks[start : start + len(g)]))
-                    start += len(g)
                 xbids = [
-                    self._xblock(1, g, s, orphan, kept) for g, s in zip(groups, sizes, strict=True)
+                    self._xblock(
+                        1, bids[i : i + xm], sum(map(len, chunks[i : i + xm])), orphan, kept
+                    )
+                    for i in starts
                 ]
                 root = self._xblock(2, xbids, total, orphan, kept)
         if share is not None and not orphan:
@@ -220,8 +215,9 @@ class NdbWriter:
         orphan: bool,
         ranges: list[tuple[int, int]] | None,
     ) -> int:
-        payload = _xblock_payload(self.fmt, level, bids, total)
-        return self.write_block(payload, internal=True, orphan=orphan, ranges=ranges)
+        decl = self.fmt.XBLOCK if level == 1 else self.fmt.XXBLOCK
+        payload = compiled(decl).build({"cEnt": len(bids), "lcbTotal": total, "rgbid": bids})
+        return self.write_block(bytes(payload), internal=True, orphan=orphan, ranges=ranges)
 
     def add_subnodes(
         self,
@@ -322,21 +318,30 @@ class NdbWriter:
             if k % PMAP_EVERY == 0:
                 self._out.seek(ib + PAGE)
                 self._out.write(_map_page(self.fmt, PTYPE_PMAP, b"\xff" * len(bits), ib + PAGE))
-        header = _header(
-            self.fmt,
-            bid_next_b=make_bid(self._next_block, False),
-            bid_next_p=self._next_page,
-            dw_unique=dw_unique,
-            rgnid=rgnid,
-            ib_file_eof=eof,
-            ib_amap_last=FIRST_AMAP + (n_amaps - 1) * AMAP_RANGE,
-            cb_amap_free=free,
-            nbt=nbt_ref,
-            bbt=bbt_ref,
-            crypt=CRYPT[self.encoding],
-        )
+        fields: dict[str, object] = {
+            "wMagicClient": CLIENT_PST,
+            "wVer": self.fmt.wver,
+            "wVerClient": 19,
+            "bPlatformCreate": 1,
+            "bPlatformAccess": 1,
+            "bidNextB": make_bid(self._next_block, False),
+            "bidNextP": self._next_page,
+            "dwUnique": dw_unique,
+            "rgnid": list(rgnid),
+            "root": {
+                "ibFileEof": eof,
+                "ibAMapLast": FIRST_AMAP + (n_amaps - 1) * AMAP_RANGE,
+                "cbAMapFree": free,
+                "cbPMapFree": 0,
+                "BREFNBT": {"bid": nbt_ref[0], "ib": nbt_ref[1]},
+                "BREFBBT": {"bid": bbt_ref[0], "ib": bbt_ref[1]},
+                "fAMapValid": 2,
+            },
+            "bSentinel": HEADER_SENTINEL,
+            "bCryptMethod": self._crypt,
+        }
         self._out.seek(0)
-        self._out.write(header)
+        self._out.write(_with_header_crcs(self.fmt, fields))
         self._out.seek(0, io.SEEK_END)
         return eof
 
@@ -368,51 +373,23 @@ class FastBuild:
 
     def __init__(self, declaration: Struct) -> None:
         fast = FastRecord(declaration)
-        self.declaration = declaration
         self.fields = fast.fields
-        self.size = fast.size
-        self._pack = fast.struct.pack
+        self.pack = fast.struct.pack  # takes every field in declaration order (fastest)
         codes = fast.struct.format.lstrip("<")
         self._defaults = tuple(
             b"" if c.endswith("s") else 0 for c in re.findall(r"\d*[a-zA-Z]", codes)
         )
 
     def __call__(self, **values: int | bytes) -> bytes:
-        return self._pack(
+        return self.pack(
             *[values.get(n, d) for n, d in zip(self.fields, self._defaults, strict=True)]
         )
 
-    def positional(self) -> Callable[..., bytes]:
-        """The raw packer taking every field in declaration order (fastest)."""
-        return self._pack
 
-
-def _encoder(encoding: str) -> Callable[[bytes, int], bytes]:
-    method = CRYPT[encoding]
-    if method == CRYPT_NONE:
-        return lambda data, bid: data
-    return lambda data, bid: encode_block(data, method, bid)
-
-
-def _block_trailer(fmt: NdbFormat) -> Callable[[int, int, int, int], bytes]:
-    build = FastBuild(fmt.BLOCKTRAILER)
-    return lambda cb, sig, crc, bid: build(cb=cb, wSig=sig, dwCRC=crc, bid=bid)
-
-
-_COMPILED: dict[int, Any] = {}
-
-
+@functools.cache
 def compiled(declaration: Struct) -> Any:
     """construct's compile() of a declaration, once (tests prove it builds the same bytes)."""
-    key = id(declaration)
-    if key not in _COMPILED:
-        _COMPILED[key] = declaration.compile()
-    return _COMPILED[key]
-
-
-def _xblock_payload(fmt: NdbFormat, level: int, bids: list[int], total: int) -> bytes:
-    decl = fmt.XBLOCK if level == 1 else fmt.XXBLOCK
-    return bytes(compiled(decl).build({"cEnt": len(bids), "lcbTotal": total, "rgbid": bids}))
+    return declaration.compile()
 
 
 def _slblock(fmt: NdbFormat, entries: list[tuple[int, int, int]]) -> bytes:
@@ -446,9 +423,9 @@ class _BtPageBuilder:
 
     def __init__(self, fmt: NdbFormat) -> None:
         self.fmt = fmt
-        self.index = FastBuild(fmt.BTENTRY).positional()
-        self.nbt = FastBuild(fmt.NBTENTRY).positional()
-        self.bbt = FastBuild(fmt.BBTENTRY).positional()
+        self.index = FastBuild(fmt.BTENTRY).pack
+        self.nbt = FastBuild(fmt.NBTENTRY).pack
+        self.bbt = FastBuild(fmt.BBTENTRY).pack
         self.wide = fmt.wide
 
     def entry_size(self, ptype: int, level: int) -> int:
@@ -480,44 +457,9 @@ class _BtPageBuilder:
         return _with_page_crc(self.fmt, self.fmt.BTPAGE, fields)
 
 
-def _header(
-    fmt: NdbFormat,
-    *,
-    bid_next_b: int,
-    bid_next_p: int,
-    dw_unique: int,
-    rgnid: list[int],
-    ib_file_eof: int,
-    ib_amap_last: int,
-    cb_amap_free: int,
-    nbt: tuple[int, int],
-    bbt: tuple[int, int],
-    crypt: int,
-) -> bytes:
-    """HEADER + ROOT with both CRCs (§2.2.2.6)."""
-    fields: dict[str, object] = {
-        "dwCRCPartial": 0,
-        "wMagicClient": CLIENT_PST,
-        "wVer": fmt.wver,
-        "wVerClient": 19,
-        "bPlatformCreate": 1,
-        "bPlatformAccess": 1,
-        "bidNextB": bid_next_b,
-        "bidNextP": bid_next_p,
-        "dwUnique": dw_unique,
-        "rgnid": list(rgnid),
-        "root": {
-            "ibFileEof": ib_file_eof,
-            "ibAMapLast": ib_amap_last,
-            "cbAMapFree": cb_amap_free,
-            "cbPMapFree": 0,
-            "BREFNBT": {"bid": nbt[0], "ib": nbt[1]},
-            "BREFBBT": {"bid": bbt[0], "ib": bbt[1]},
-            "fAMapValid": 2,
-        },
-        "bSentinel": HEADER_SENTINEL,
-        "bCryptMethod": crypt,
-    }
+def _with_header_crcs(fmt: NdbFormat, fields: dict[str, object]) -> bytes:
+    """HEADER + ROOT built twice: the CRCs cover the bytes built the first time (§2.2.2.6)."""
+    fields["dwCRCPartial"] = 0
     if fmt.wide:
         fields["dwCRCFull"] = 0
     raw = fmt.HEADER.build(fields)

@@ -29,24 +29,7 @@ from uidl_inspector.schemas import ndb as s
 from uidl_inspector.schemas.encoding import crc32
 from uidl_inspector.schemas.ltp import NAMEID
 from uidl_inspector.schemas.mapi import AttachMethod, PropId, PropType
-from uidl_inspector.schemas.ndb import (
-    NID_ASSOC_CONTENTS_TABLE_TEMPLATE,
-    NID_ATTACHMENT_TABLE,
-    NID_CONTENTS_TABLE_TEMPLATE,
-    NID_HIERARCHY_TABLE_TEMPLATE,
-    NID_MESSAGE_STORE,
-    NID_NAME_TO_ID_MAP,
-    NID_RECIPIENT_TABLE,
-    NID_ROOT_FOLDER,
-    NID_SEARCH_ACTIVITY_LIST,
-    NID_SEARCH_CONTENTS_TABLE_TEMPLATE,
-    NID_SEARCH_MANAGEMENT_QUEUE,
-    RGNID_INITIAL,
-    make_nid,
-    nid_index,
-    nid_type,
-)
-from uidl_inspector.synth.ltp_writer import Column, build_pc, build_tc, value_size
+from uidl_inspector.synth.ltp_writer import Column, Row, build_pc, build_tc, value_size
 from uidl_inspector.synth.ndb_writer import NdbWriter
 
 __all__ = [
@@ -135,11 +118,7 @@ NID_IPM_SUBTREE = 0x8022
 NID_SEARCH_ROOT = 0x8042
 NID_DELETED_ITEMS = 0x8062
 TYPE_FOLDER, TYPE_MESSAGE = s.NID_TYPE_NORMAL_FOLDER, s.NID_TYPE_NORMAL_MESSAGE
-TYPE_ATTACHMENT, TYPE_ASSOC = s.NID_TYPE_ATTACHMENT, s.NID_TYPE_ASSOC_MESSAGE
-TYPE_HIERARCHY, TYPE_CONTENTS = s.NID_TYPE_HIERARCHY_TABLE, s.NID_TYPE_CONTENTS_TABLE
-TYPE_ASSOC_CONTENTS, TYPE_LTP = s.NID_TYPE_ASSOC_CONTENTS_TABLE, s.NID_TYPE_LTP
-SUBNODE_ATTACHMENTS = NID_ATTACHMENT_TABLE
-SUBNODE_RECIPIENTS = NID_RECIPIENT_TABLE
+TYPE_ASSOC = s.NID_TYPE_ASSOC_MESSAGE
 MSGFLAG_READ, MSGFLAG_HASATTACH, MSGFLAG_ASSOCIATED = 0x01, 0x10, 0x40
 PS_PUBLIC_STRINGS_INDEX = 2
 PSETID_COMMON = bytes.fromhex("0820060000000000c000000000000046")  # {00062008-...-46}
@@ -169,13 +148,9 @@ CONTENTS_COLUMNS: list[Column] = [
     (0x1035, _S),
     (0x3008, PropType.TIME),
 ]
-ASSOC_COLUMNS: list[Column] = [
-    (0x001A, _S),
-    (0x0037, _S),
-    (0x0E07, PropType.INT32),
-    (0x0E08, PropType.INT32),
-    (0x0E17, PropType.INT32),
-    (0x3008, PropType.TIME),
+# The associated contents table: a subset of the contents table's columns.
+ASSOC_COLUMNS = [
+    c for c in CONTENTS_COLUMNS if c[0] in (0x001A, 0x0037, 0x0E07, 0x0E08, 0x0E17, 0x3008)
 ]
 ATTACHMENT_COLUMNS: list[Column] = [
     (0x0E20, PropType.INT32),
@@ -236,19 +211,17 @@ DELETED_ITEMS_NAMES = (
 
 def _deleted_items(top: list[FolderSpec]) -> FolderSpec | None:
     """The top folder that gets NID 0x8062: preset to it, else found by its name."""
-    for f in top:
-        if f.nid == NID_DELETED_ITEMS:
-            return f
-    for f in top:
-        if f.name in DELETED_ITEMS_NAMES:
-            return f
-    return None
+    found = [f for f in top if f.nid == NID_DELETED_ITEMS]
+    found += [f for f in top if f.name in DELETED_ITEMS_NAMES]
+    return found[0] if found else None
 
 
 class _Subnodes:
     """One node's subnode tree under construction (the SubnodeSink of ltp_writer)."""
 
-    def __init__(self, ndb: NdbWriter, orphan: bool, ranges: list[tuple[int, int]] | None):
+    def __init__(
+        self, ndb: NdbWriter, orphan: bool = False, ranges: list[tuple[int, int]] | None = None
+    ):
         self.ndb = ndb
         self.orphan = orphan
         self.ranges = ranges
@@ -257,10 +230,10 @@ class _Subnodes:
 
     def new_nid(self, ntype: int) -> int:
         self._next += 1
-        return make_nid(ntype, self._next)
+        return s.make_nid(ntype, self._next)
 
     def add_value(self, data: bytes | list[bytes]) -> int:
-        nid = self.new_nid(TYPE_LTP)
+        nid = self.new_nid(s.NID_TYPE_LTP)
         self.entries.append((nid, self.data(data), 0))
         return nid
 
@@ -269,8 +242,10 @@ class _Subnodes:
             data, orphan=self.orphan, ranges=self.ranges, share=None if self.orphan else share
         )
 
-    def finish(self) -> int:
-        return self.ndb.add_subnodes(self.entries, orphan=self.orphan, ranges=self.ranges)
+    def seal(self, blocks: list[bytes], share: object = None) -> tuple[int, int]:
+        """Write the node's data tree, then this subnode tree: its (bidData, bidSub)."""
+        bid_data = self.data(blocks, share)
+        return bid_data, self.ndb.add_subnodes(self.entries, orphan=self.orphan, ranges=self.ranges)
 
 
 class _StoreWriter:
@@ -280,20 +255,19 @@ class _StoreWriter:
         self.unicode = variant == "unicode"
         self.block_max = self.ndb.block_max
         self.rng = random.Random(f"uidl-inspector-pst:{seed}")
-        self.uid = self.rng.randbytes(16)
-        if spec.record_key is not None:
-            self.uid = spec.record_key
+        uid = self.rng.randbytes(16)  # drawn even when preset, to keep the rng's sequence
+        self.uid = uid if spec.record_key is None else spec.record_key
         self.base_time = datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(
             seconds=self.rng.randrange(365 * 86400)
         )
-        self.last = dict(enumerate(RGNID_INITIAL))  # nidType -> last nidIndex used
+        self.last = dict(enumerate(s.RGNID_INITIAL))  # nidType -> last nidIndex used
         self._empty_recipients: list[bytes] | None = None
 
     # -- helpers ------------------------------------------------------------------
 
     def new_nid(self, ntype: int) -> int:
         self.last[ntype] += 1
-        return make_nid(ntype, self.last[ntype])
+        return s.make_nid(ntype, self.last[ntype])
 
     def entry_id(self, nid: int) -> bytes:
         return bytes(4) + self.uid + nid.to_bytes(4, "little")
@@ -324,16 +298,15 @@ class _StoreWriter:
                 row[pid] = got[1]
         return row
 
-    def put_node(self, nid: int, blocks: list[bytes], subs: _Subnodes, parent: int) -> None:
-        bid_data = subs.data(blocks)
-        self.ndb.add_node(nid, bid_data, subs.finish(), parent)
+    def put_pc(self, nid: int, props: list[tuple[int, int, Any]], parent: int) -> None:
+        """A node that is one property context (the store, the name map, a folder)."""
+        subs = _Subnodes(self.ndb)
+        self.ndb.add_node(nid, *subs.seal(self.pc(props, subs)), parent)
 
     def pc(self, props: list[tuple[int, int, Any]], subs: _Subnodes) -> list[bytes]:
         return build_pc(props, subs, self.block_max)
 
-    def tc(
-        self, cols: list[Column], rows: Iterable[tuple[int, dict[int, Any]]], subs: _Subnodes
-    ) -> list[bytes]:
+    def tc(self, cols: list[Column], rows: Iterable[Row], subs: _Subnodes) -> list[bytes]:
         return build_tc(self.columns(cols), rows, subs, self.block_max, unicode=self.unicode)
 
     # -- the store ----------------------------------------------------------------
@@ -341,46 +314,44 @@ class _StoreWriter:
     def write(self) -> None:
         spec = self.spec
         top = list(spec.folders)
-        if _deleted_items(top) is None:
-            top.insert(0, FolderSpec("Deleted Items", nid=NID_DELETED_ITEMS))
+        deleted = _deleted_items(top)
+        if deleted is None:
+            top.insert(0, deleted := FolderSpec("Deleted Items"))
+        deleted.nid = NID_DELETED_ITEMS
         self.assign_nids(top)
         self.write_store()
         self.write_name_map()
-        self.ndb.add_node(NID_SEARCH_MANAGEMENT_QUEUE, 0, 0, 0)  # empty, as Outlook writes it
-        self.ndb.add_node(NID_SEARCH_ACTIVITY_LIST, 0, 0, 0)  # no search folders to list
+        self.ndb.add_node(s.NID_SEARCH_MANAGEMENT_QUEUE, 0, 0, 0)  # empty, as Outlook writes it
+        self.ndb.add_node(s.NID_SEARCH_ACTIVITY_LIST, 0, 0, 0)  # no search folders to list
         self.write_templates()
-        root = FolderSpec("", None, folders=[], nid=NID_ROOT_FOLDER)
         ipm = FolderSpec(spec.top_name, None, folders=top, nid=NID_IPM_SUBTREE)
         search = FolderSpec("Search Root", None, nid=NID_SEARCH_ROOT)
-        root.folders = [ipm, search]
-        self.write_folder(root, NID_ROOT_FOLDER, recurse=False)
-        self.write_folder(ipm, NID_ROOT_FOLDER)
-        self.write_folder(search, NID_ROOT_FOLDER)
+        root = FolderSpec("", None, folders=[ipm, search], nid=s.NID_ROOT_FOLDER)
+        self.write_folder(root, s.NID_ROOT_FOLDER, recurse=False)
+        self.write_folder(ipm, s.NID_ROOT_FOLDER)
+        self.write_folder(search, s.NID_ROOT_FOLDER)
         for msg in spec.orphans:
             if msg.nid is None:
                 msg.nid = self.new_nid(TYPE_ASSOC)
-            self.write_message(msg, orphan=True, assoc=nid_type(msg.nid) == TYPE_ASSOC)
+            self.write_message(msg, orphan=True, assoc=s.nid_type(msg.nid) == TYPE_ASSOC)
         rgnid = [self.last[t] for t in range(32)]
         self.ndb.finish(rgnid=rgnid, dw_unique=1 + self.rng.randrange(1 << 16))
 
     def assign_nids(self, folders: list[FolderSpec]) -> None:
-        """Folder NIDs, depth first; Deleted Items at its fixed NID; preset NIDs kept."""
-        self.last[TYPE_FOLDER] = max(self.last[TYPE_FOLDER], nid_index(NID_DELETED_ITEMS))
-        deleted = _deleted_items(folders)
+        """Folder NIDs, depth first; preset NIDs (Deleted Items' fixed one among them) kept."""
+        self.last[TYPE_FOLDER] = max(self.last[TYPE_FOLDER], s.nid_index(NID_DELETED_ITEMS))
         every: list[FolderSpec] = []
         stack = list(reversed(folders))
         while stack:
             f = stack.pop()
             every.append(f)
             stack.extend(reversed(f.folders))
-        if deleted is not None:
-            deleted.nid = NID_DELETED_ITEMS
         taken = {
             f.nid
             for f in every
             if f.nid is not None
-            and nid_type(f.nid) == TYPE_FOLDER
-            and nid_index(f.nid) > nid_index(NID_SEARCH_ROOT)
+            and s.nid_type(f.nid) == TYPE_FOLDER
+            and s.nid_index(f.nid) > s.nid_index(NID_SEARCH_ROOT)
         }
         for f in every:
             if f.nid in taken:
@@ -390,7 +361,7 @@ class _StoreWriter:
             while f.nid in taken or any(g.nid == f.nid for g in every if g is not f):
                 f.nid = self.new_nid(TYPE_FOLDER)
         self.last[TYPE_FOLDER] = max(
-            self.last[TYPE_FOLDER], *(nid_index(f.nid) for f in every if f.nid)
+            self.last[TYPE_FOLDER], *(s.nid_index(f.nid) for f in every if f.nid)
         )
 
     def write_store(self) -> None:
@@ -402,8 +373,7 @@ class _StoreWriter:
             PropId.IPM_WASTEBASKET_ENTRYID: Prop(PropType.BINARY, self.entry_id(NID_DELETED_ITEMS)),
             PropId.FINDER_ENTRYID: Prop(PropType.BINARY, self.entry_id(NID_SEARCH_ROOT)),
         }
-        subs = _Subnodes(self.ndb, False, None)
-        self.put_node(NID_MESSAGE_STORE, self.pc(self.adapt(props.items()), subs), subs, 0)
+        self.put_pc(s.NID_MESSAGE_STORE, self.adapt(props.items()), 0)
 
     def write_name_map(self) -> None:
         """§2.4.7 with one numeric (PSETID_Common) and one string (PS_PUBLIC_STRINGS) name."""
@@ -430,20 +400,19 @@ class _StoreWriter:
             (0x0004, PropType.BINARY, strings),
         ]
         props += [(0x1000 + b, PropType.BINARY, v) for b, v in sorted(buckets.items())]
-        subs = _Subnodes(self.ndb, False, None)
-        self.put_node(NID_NAME_TO_ID_MAP, self.pc(props, subs), subs, 0)
+        self.put_pc(s.NID_NAME_TO_ID_MAP, props, 0)
 
     def write_templates(self) -> None:
         """The empty table templates new folders and messages copy (§2.4.1, §2.7.1)."""
         for nid, cols in (
-            (NID_HIERARCHY_TABLE_TEMPLATE, HIERARCHY_COLUMNS),
-            (NID_CONTENTS_TABLE_TEMPLATE, CONTENTS_COLUMNS),
-            (NID_ASSOC_CONTENTS_TABLE_TEMPLATE, ASSOC_COLUMNS),
-            (NID_SEARCH_CONTENTS_TABLE_TEMPLATE, CONTENTS_COLUMNS),
-            (NID_ATTACHMENT_TABLE, ATTACHMENT_COLUMNS),
-            (NID_RECIPIENT_TABLE, RECIPIENT_COLUMNS),
+            (s.NID_HIERARCHY_TABLE_TEMPLATE, HIERARCHY_COLUMNS),
+            (s.NID_CONTENTS_TABLE_TEMPLATE, CONTENTS_COLUMNS),
+            (s.NID_ASSOC_CONTENTS_TABLE_TEMPLATE, ASSOC_COLUMNS),
+            (s.NID_SEARCH_CONTENTS_TABLE_TEMPLATE, CONTENTS_COLUMNS),
+            (s.NID_ATTACHMENT_TABLE, ATTACHMENT_COLUMNS),
+            (s.NID_RECIPIENT_TABLE, RECIPIENT_COLUMNS),
         ):
-            self.table(nid, nid_type(nid), cols, [], empty=True)
+            self.table(nid, s.nid_type(nid), cols, [], empty=True)
 
     # -- folders ------------------------------------------------------------------
 
@@ -464,17 +433,16 @@ class _StoreWriter:
     def write_folder(self, f: FolderSpec, parent: int, *, recurse: bool = True) -> None:
         nid = f.nid
         assert nid is not None
-        subs = _Subnodes(self.ndb, False, None)
-        self.put_node(nid, self.pc(self.adapt(self.folder_props(f).items()), subs), subs, parent)
+        self.put_pc(nid, self.adapt(self.folder_props(f).items()), parent)
         rows = []
         for child in f.folders:
             assert child.nid is not None
             values = {pid: (t, v) for pid, t, v in self.adapt(self.folder_props(child).items())}
             rows.append((child.nid, self.cells(values, self.columns(HIERARCHY_COLUMNS))))
-        self.table(nid, TYPE_HIERARCHY, HIERARCHY_COLUMNS, rows, empty=not rows)
+        self.table(nid, s.NID_TYPE_HIERARCHY_TABLE, HIERARCHY_COLUMNS, rows, empty=not rows)
         for assoc, msgs, cols, ttype in (
-            (False, f.messages, CONTENTS_COLUMNS, TYPE_CONTENTS),
-            (True, f.associated, ASSOC_COLUMNS, TYPE_ASSOC_CONTENTS),
+            (False, f.messages, CONTENTS_COLUMNS, s.NID_TYPE_CONTENTS_TABLE),
+            (True, f.associated, ASSOC_COLUMNS, s.NID_TYPE_ASSOC_CONTENTS_TABLE),
         ):
             self.table(nid, ttype, cols, self.message_rows(msgs, nid, assoc, cols), empty=not msgs)
         if recurse:
@@ -483,7 +451,7 @@ class _StoreWriter:
 
     def message_rows(
         self, msgs: list[MessageSpec], folder: int, assoc: bool, cols: list[Column]
-    ) -> Iterator[tuple[int, dict[int, Any]]]:
+    ) -> Iterator[Row]:
         """Write each message as its contents-table row is asked for (bounded memory)."""
         cols = self.columns(cols)
         for m in msgs:
@@ -492,33 +460,20 @@ class _StoreWriter:
             yield m.nid, self.cells(values, cols)
 
     def table(
-        self,
-        folder: int,
-        ttype: int,
-        cols: list[Column],
-        rows: Iterable[tuple[int, dict[int, Any]]],
-        *,
-        empty: bool = False,
+        self, folder: int, ttype: int, cols: list[Column], rows: Iterable[Row], *, empty: bool
     ) -> None:
-        nid = make_nid(ttype, nid_index(folder))
-        subs = _Subnodes(self.ndb, False, None)
-        blocks = self.tc(cols, rows, subs)
+        subs = _Subnodes(self.ndb)
         share = ("empty-table", ttype) if empty else None
-        bid = subs.data(blocks, share=share)
-        self.ndb.add_node(nid, bid, subs.finish(), 0)
+        nid = s.make_nid(ttype, s.nid_index(folder))
+        self.ndb.add_node(nid, *subs.seal(self.tc(cols, rows, subs), share), 0)
 
     # -- messages -----------------------------------------------------------------
 
     def flags_of(self, m: MessageSpec, assoc: bool) -> int:
         given = m.props.get(PropId.MESSAGE_FLAGS)
-        flags = (
-            int(given.value) if given is not None and given.value is not None else (MSGFLAG_READ)
-        )
-        if m.attachments:
-            flags |= MSGFLAG_HASATTACH
-        if assoc:
-            flags |= MSGFLAG_ASSOCIATED
-        return flags
+        flags = MSGFLAG_READ if given is None or given.value is None else int(given.value)
+        flags |= MSGFLAG_HASATTACH if m.attachments else 0
+        return flags | (MSGFLAG_ASSOCIATED if assoc else 0)
 
     def write_message(
         self,
@@ -534,8 +489,7 @@ class _StoreWriter:
         Returns the message's final properties as {id: (type, value)}.
         """
         m.block_ranges.clear()
-        ranges = m.block_ranges
-        own = _Subnodes(self.ndb, orphan, ranges)
+        own = _Subnodes(self.ndb, orphan, m.block_ranges)
         when = self.message_time(m)
         props: Props = {
             PropId.MESSAGE_CLASS: Prop(PropType.UNICODE, "IPM.Note"),
@@ -546,10 +500,9 @@ class _StoreWriter:
         }
         props.update(m.props)
         props[PropId.MESSAGE_FLAGS] = Prop(PropType.INT32, self.flags_of(m, assoc))
-        if m.attachments:
-            props.setdefault(PropId.HASATTACH, Prop(PropType.BOOLEAN, True))
         self.write_recipients(m, own)
         if m.attachments:
+            props.setdefault(PropId.HASATTACH, Prop(PropType.BOOLEAN, True))
             self.write_attachments(m, own, orphan)
         triples = self.adapt(props.items())
         if PropId.MESSAGE_SIZE not in m.props:
@@ -557,9 +510,7 @@ class _StoreWriter:
                 len(a.data or b"") for a in m.attachments
             )
             triples.append((PropId.MESSAGE_SIZE, PropType.INT32, size))
-        blocks = self.pc(triples, own)
-        bid_data = own.data(blocks)
-        bid_sub = own.finish()
+        bid_data, bid_sub = own.seal(self.pc(triples, own))
         if subs is not None:
             subs.entries.append((m.nid or 0, bid_data, bid_sub))
         elif not orphan:
@@ -592,39 +543,40 @@ class _StoreWriter:
         else:
             blocks = self._empty_recipients
         share = "empty-recipients" if not rows else None
-        own.entries.append((SUBNODE_RECIPIENTS, tsubs.data(blocks, share=share), tsubs.finish()))
+        own.entries.append((s.NID_RECIPIENT_TABLE, *tsubs.seal(blocks, share)))
 
     def write_attachments(self, m: MessageSpec, own: _Subnodes, orphan: bool) -> None:
         rows = []
         for a in m.attachments:
-            a.nid = own.new_nid(TYPE_ATTACHMENT)
+            a.nid = own.new_nid(s.NID_TYPE_ATTACHMENT)
             asubs = _Subnodes(self.ndb, orphan, own.ranges)
-            props: Props = {PropId.RENDERING_POSITION: Prop(PropType.INT32, 0xFFFFFFFF)}
-            if a.embedded is not None:
-                props[PropId.ATTACH_METHOD] = Prop(PropType.INT32, AttachMethod.EMBEDDED_MESSAGE)
-            else:
-                props[PropId.ATTACH_METHOD] = Prop(PropType.INT32, AttachMethod.BY_VALUE)
+            emb = a.embedded
+            method = AttachMethod.BY_VALUE if emb is None else AttachMethod.EMBEDDED_MESSAGE
+            props: Props = {
+                PropId.RENDERING_POSITION: Prop(PropType.INT32, 0xFFFFFFFF),
+                PropId.ATTACH_METHOD: Prop(PropType.INT32, method),
+            }
             props.update(a.props)
             triples = self.adapt(props.items())
             size = len(a.data or b"")
-            if a.embedded is not None:
-                emb = a.embedded
+            data: tuple[int, Any] | None = None
+            if emb is not None:
                 emb.nid = self.new_nid(TYPE_MESSAGE)  # as Outlook: a message NID, as subnode
                 values = self.write_message(emb, orphan=orphan, subs=asubs)
                 if own.ranges is not None:
                     own.ranges.extend(emb.block_ranges)
                 size = int(values.get(PropId.MESSAGE_SIZE, (0, 0))[1])
-                triples = [t for t in triples if t[0] != PropId.ATTACH_DATA]
-                triples.append((PropId.ATTACH_DATA, PropType.OBJECT, (emb.nid, size)))
+                data = (PropType.OBJECT, (emb.nid, size))
             elif a.data is not None:
+                data = (PropType.BINARY, a.data)
+            if data is not None:
                 triples = [t for t in triples if t[0] != PropId.ATTACH_DATA]
-                triples.append((PropId.ATTACH_DATA, PropType.BINARY, a.data))
+                triples.append((PropId.ATTACH_DATA, *data))
             if not any(t[0] == PropId.ATTACH_SIZE for t in triples):
                 triples.append((PropId.ATTACH_SIZE, PropType.INT32, size))
-            blocks = self.pc(triples, asubs)
-            own.entries.append((a.nid, asubs.data(blocks), asubs.finish()))
+            own.entries.append((a.nid, *asubs.seal(self.pc(triples, asubs))))
             values = {pid: (t, v) for pid, t, v in triples}
             rows.append((a.nid, self.cells(values, self.columns(ATTACHMENT_COLUMNS))))
         tsubs = _Subnodes(self.ndb, orphan, own.ranges)
         blocks = self.tc(ATTACHMENT_COLUMNS, rows, tsubs)
-        own.entries.append((SUBNODE_ATTACHMENTS, tsubs.data(blocks), tsubs.finish()))
+        own.entries.append((s.NID_ATTACHMENT_TABLE, *tsubs.seal(blocks)))
