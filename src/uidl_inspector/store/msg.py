@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import codecs
 import io
-import logging
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -40,9 +40,6 @@ __all__ = [
     "read_msg_extract",
     "OLE_MAGIC",
 ]
-
-log = logging.getLogger(__name__)
-log.addHandler(logging.NullHandler())
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_ATTACHMENTS = 4096
@@ -152,6 +149,20 @@ def mv_fixed(ptype: int, data: bytes) -> list[Any]:
     return [decode_fixed(base, data[i : i + size]) for i in range(0, len(data) - size + 1, size)]
 
 
+def mv_variable(
+    read: Callable[[str], bytes | None], name: str, count: int, ptype: int, codec: str
+) -> list[Any]:
+    """A multi-valued property of a variable-size base type: value ``i`` in the stream
+    ``{name}-{i:08X}``, ``count`` of them (the length stream's), up to the first missing."""
+    out = []
+    for i in range(count):
+        item = read(f"{name}-{i:08X}")
+        if item is None:
+            break
+        out.append(decode_variable(ptype & ~MV_FLAG, item, codec)[0])
+    return out
+
+
 def decode_variable(prop_type: int, data: bytes, codec: str) -> tuple[Any, str | None]:
     """A variable-size value from its stream; the second item names a decoding problem."""
     if prop_type not in (PropType.UNICODE, PropType.STRING8):
@@ -186,20 +197,14 @@ class _OleReader:
         name = "/".join(parts)
         if self.ole.get_type(name) != olefile.STGTY_STREAM:
             return None
+        declared = self.ole.get_size(name)
         # Lenient olefile follows a cyclic sector chain as far as the declared size: bound it.
-        if self.ole.get_size(name) > self.file_size:
-            findings.append(
-                Finding(
-                    "stream_beyond_file",
-                    None,
-                    f"{name}: declares {self.ole.get_size(name)} bytes in a "
-                    f"{self.file_size}-byte file",
-                )
-            )
+        if declared > self.file_size:
+            detail = f"{name}: declares {declared} bytes in a {self.file_size}-byte file"
+            findings.append(Finding("stream_beyond_file", None, detail))
             return None
         with self.ole.openstream(name) as stream:
             data = stream.read()
-        declared = self.ole.get_size(name)
         if len(data) < declared:
             findings.append(
                 Finding(
@@ -259,19 +264,11 @@ class _OleReader:
                             f"{where}: {extra} bytes after the last entry",
                         )
                     )
-        streams = {}
-        for name in self.children(parts):
-            match = _STREAM_RE.match(name)
-            if match:
-                streams[(int(match.group(1), 16), int(match.group(2), 16))] = name
+        streams = {key: name for name in self.children(parts) if (key := _stream_key(name))}
         props: dict[int, Any] = {}
-        fixed = [
-            (e.prop_id, e.prop_type, e.value)
-            for e in entries
-            if e.prop_type not in _VARIABLE and not e.prop_type & MV_FLAG
-        ]
-        for pid, ptype, value in fixed:
-            props[pid] = decode_fixed(ptype, value)
+        for e in entries:
+            if e.prop_type not in _VARIABLE and not e.prop_type & MV_FLAG:
+                props[e.prop_id] = decode_fixed(e.prop_type, e.value)
         codec = codec or string8_codec(props)
         wanted = [
             (e.prop_id, e.prop_type)
@@ -330,13 +327,15 @@ class _OleReader:
             return mv_fixed(ptype, data)
         width = 8 if ptype == PropType.MV_BINARY else 4
         count = min(len(data) // width, MAX_ATTACHMENTS)
-        out = []
-        for i in range(count):
-            item = self.read((*parts, f"{name}-{i:08X}"), findings)
-            if item is None:
-                break
-            out.append(decode_variable(ptype & ~MV_FLAG, item, codec)[0])
-        return out
+        return mv_variable(
+            lambda item: self.read((*parts, item), findings), name, count, ptype, codec
+        )
+
+
+def _stream_key(name: str) -> tuple[int, int] | None:
+    """(property id, type) of a ``__substg1.0_IIIITTTT`` value stream's name, else None."""
+    match = _STREAM_RE.match(name)
+    return (int(match.group(1), 16), int(match.group(2), 16)) if match else None
 
 
 def _content(path: str, data: bytes | None) -> bytes:
@@ -441,11 +440,11 @@ def _extract_props(
             listed.append((pid, ptype))
         else:
             props[pid] = _normalise(ptype, prop.value)
-    streams = []
-    for entry in _relative_streams(owner):
-        match = _STREAM_RE.match(entry[-1])
-        if match and len(entry) == 1:
-            streams.append((int(match.group(1), 16), int(match.group(2), 16)))
+    streams = [
+        key
+        for entry in _relative_streams(owner)
+        if len(entry) == 1 and (key := _stream_key(entry[0]))
+    ]
     codec = codec or string8_codec(props)
     for pid, ptype in listed + [k for k in sorted(streams) if k not in listed]:
         if pid in props or ptype == PropType.OBJECT:
@@ -483,14 +482,7 @@ def _extract_multi(owner: Any, pid: int, ptype: int, codec: str) -> Any:
         return owner.getMultipleBinary(base)
     if ptype in (PropType.MV_STRING8, PropType.MV_UNICODE):
         data = owner.getStream(f"{base}{ptype:04X}") or b""
-        width = 4
-        out = []
-        for i in range(len(data) // width):
-            item = owner.getStream(f"{base}{ptype:04X}-{i:08X}")
-            if item is None:
-                break
-            out.append(decode_variable(ptype & ~MV_FLAG, item, codec)[0])
-        return out
+        return mv_variable(owner.getStream, f"{base}{ptype:04X}", len(data) // 4, ptype, codec)
     return mv_fixed(ptype, owner.getStream(f"{base}{ptype:04X}") or b"")
 
 
