@@ -9,7 +9,6 @@ libpff open, which is why ``scan`` only does it with ``--verify``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any, BinaryIO, Literal, TypedDict
 
@@ -26,9 +25,6 @@ __all__ = [
     "LIBPFF_FAILURES",
     "LibpffRow",
 ]
-
-log = logging.getLogger(__name__)
-log.addHandler(logging.NullHandler())
 
 Field = Literal["message_class", "subject", "conversation_key", "search_key"]
 FIELDS: tuple[Field, ...] = ("message_class", "subject", "conversation_key", "search_key")
