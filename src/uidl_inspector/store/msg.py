@@ -50,7 +50,6 @@ _FLOATING_EPOCH = datetime(1899, 12, 30, tzinfo=timezone.utc)
 _VARIABLE = {PropType.STRING8, PropType.UNICODE, PropType.BINARY, PropType.OBJECT, PropType.GUID}
 # Windows code pages whose Python codec name is not "cp<N>".
 _CODEPAGES = {
-    65001: "utf-8",
     20127: "ascii",
     1200: "utf-16-le",
     28591: "latin-1",
@@ -61,7 +60,6 @@ _CODEPAGES = {
     28605: "iso8859-15",
     50220: "iso2022_jp",
     51932: "euc_jp",
-    936: "gbk",
     54936: "gb18030",
     20866: "koi8-r",
 }
@@ -221,13 +219,8 @@ class _OleReader:
         codec = string8_codec(msg.props)
         attachments = [name for name in self.children(parts) if _ATTACH_RE.match(name)]
         if len(attachments) > MAX_ATTACHMENTS:
-            msg.findings.append(
-                Finding(
-                    "too_many_attachments",
-                    None,
-                    f"{len(attachments)} attachment storages; the first {MAX_ATTACHMENTS} are read",
-                )
-            )
+            why = f"{len(attachments)} attachment storages; the first {MAX_ATTACHMENTS} are read"
+            msg.findings.append(Finding("too_many_attachments", None, why))
         for index, name in enumerate(attachments[:MAX_ATTACHMENTS]):
             apath = (*parts, name)
             att = MsgAttachment(index, "/".join(apath))
@@ -255,26 +248,19 @@ class _OleReader:
                 findings.append(Finding("bad_property_stream", None, f"{where}: {detail}"))
             else:
                 entries = list(parsed.entries)
-                extra = (len(raw) - HEADER_SIZES[kind]) % 16
-                if len(raw) >= HEADER_SIZES[kind] and extra:
-                    findings.append(
-                        Finding(
-                            "trailing_data",
-                            len(raw) - extra,
-                            f"{where}: {extra} bytes after the last entry",
-                        )
-                    )
+                extra = (len(raw) - HEADER_SIZES[kind]) % 16  # the parse needed a whole header
+                if extra:
+                    detail = f"{where}: {extra} bytes after the last entry"
+                    findings.append(Finding("trailing_data", len(raw) - extra, detail))
         streams = {key: name for name in self.children(parts) if (key := _stream_key(name))}
         props: dict[int, Any] = {}
+        wanted = []
         for e in entries:
-            if e.prop_type not in _VARIABLE and not e.prop_type & MV_FLAG:
+            if e.prop_type in _VARIABLE or e.prop_type & MV_FLAG:
+                wanted.append((e.prop_id, e.prop_type))
+            else:
                 props[e.prop_id] = decode_fixed(e.prop_type, e.value)
         codec = codec or string8_codec(props)
-        wanted = [
-            (e.prop_id, e.prop_type)
-            for e in entries
-            if e.prop_type in _VARIABLE or e.prop_type & MV_FLAG
-        ]
         wanted += [key for key in sorted(streams) if key not in wanted]
         for pid, ptype in wanted:
             if pid in props or ptype == PropType.OBJECT:
@@ -295,41 +281,25 @@ class _OleReader:
     ) -> Any:
         name = streams.get((pid, ptype))
         if name is None:
-            findings.append(
-                Finding(
-                    "missing_value_stream",
-                    None,
-                    f"{'/'.join(parts) or '(root)'}: no stream for property {pid:04X}{ptype:04X}",
-                )
-            )
+            where = "/".join(parts) or "(root)"
+            detail = f"{where}: no stream for property {pid:04X}{ptype:04X}"
+            findings.append(Finding("missing_value_stream", None, detail))
             return None
         data = self.read((*parts, name), findings)
         if data is None:
             return None
-        if ptype & MV_FLAG:
-            return self.multi(parts, name, ptype, data, codec, findings)
+        if ptype & MV_FLAG:  # [MS-OXMSG] 2.1.4.2.2: packed, or one stream per value
+            if ptype & ~MV_FLAG in FIXED_SIZE:
+                return mv_fixed(ptype, data)
+            width = 8 if ptype == PropType.MV_BINARY else 4
+            count = min(len(data) // width, MAX_ATTACHMENTS)
+            return mv_variable(
+                lambda item: self.read((*parts, item), findings), name, count, ptype, codec
+            )
         value, problem = decode_variable(ptype, data, codec)
         if problem:
             findings.append(Finding("bad_string", None, f"{name}: {problem}"))
         return value
-
-    def multi(
-        self,
-        parts: tuple[str, ...],
-        name: str,
-        ptype: int,
-        data: bytes,
-        codec: str,
-        findings: list[Finding],
-    ) -> list[Any]:
-        """Multi-valued property ([MS-OXMSG] 2.1.4.2.2): packed, or one stream per value."""
-        if ptype & ~MV_FLAG in FIXED_SIZE:
-            return mv_fixed(ptype, data)
-        width = 8 if ptype == PropType.MV_BINARY else 4
-        count = min(len(data) // width, MAX_ATTACHMENTS)
-        return mv_variable(
-            lambda item: self.read((*parts, item), findings), name, count, ptype, codec
-        )
 
 
 def _stream_key(name: str) -> tuple[int, int] | None:
