@@ -61,7 +61,6 @@ _CLIENT_END = _CLIENT_AT + field_size(HEADER_PREFIX, "wMagicClient")
 MAX_BLOB_FILE = 64 << 20  # a 65,535-tag BLOB is a few MB; its hex text twice that
 MAX_WALK_DEPTH = 64
 _SNIFF = 4096
-_EWF_MAGIC = (b"EVF\x09\r\n\xff\x00", b"EVF2\r\n\x81\x00", b"LVF\x09\r\n\xff\x00")
 _CLIENT_KINDS = {CLIENT_PST: "pst", CLIENT_OST: "ost", CLIENT_PAB: "pst"}
 _PRINTABLE = re.compile(rb"^[\x20-\x7e\r\n\t]*$")  # what hex text (and MFCMAPI's) is made of
 _BLOB_HEADER = FastRecord(PopBlobHeader, "PopBlobHeader")
@@ -164,7 +163,7 @@ def _image_kind(path: str, head: bytes) -> str:
 
     if not image.dfvfs_available():
         return "image" if image.looks_like_image(head) else "unknown"
-    if head.startswith(_EWF_MAGIC) and image.first_segment(path) != path:
+    if head.startswith(image.EWF_MAGIC) and image.first_segment(path) != path:
         return "segment"
     if image.looks_like_image(head) or (
         image.looks_like_image(head, weak=True) and image.image_format(path) is not None

@@ -23,10 +23,11 @@ from typing import Any, BinaryIO
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import fat
-from uidl_inspector.store.byteview import RawReader, hash_stream
+from uidl_inspector.store.byteview import RawReader, hash_stream, stream_size
 
 __all__ = [
     "INSTALL_HINT",
+    "EWF_MAGIC",
     "ImageError",
     "ImageOptions",
     "Place",
@@ -60,10 +61,9 @@ _ENCRYPTED = {"BDE": "BitLocker", "FVDE": "FileVault", "LUKSDE": "LUKS"}
 # Container and volume signatures (offset, bytes) in a file's first 4 KiB. Strong ones
 # decide without dfVFS (so that an image is not called "unknown"); weak ones only decide
 # whether dfVFS's slower scan is worth running on a file.
+EWF_MAGIC = (b"EVF\x09\r\n\xff\x00", b"EVF2\r\n\x81\x00", b"LVF\x09\r\n\xff\x00")
 _MAGIC = (
-    (0, b"EVF\x09\r\n\xff\x00"),
-    (0, b"EVF2\r\n\x81\x00"),
-    (0, b"LVF\x09\r\n\xff\x00"),
+    *((0, magic) for magic in EWF_MAGIC),
     (0, b"KDMV"),
     (0, b"# Disk DescriptorFile"),
     (0, b"QFI\xfb"),
@@ -206,13 +206,8 @@ class Place:
 
     @property
     def location(self) -> str:
-        parts = [self.image]
-        if self.partition:
-            parts.append(self.partition)
-        if self.snapshot is not None:
-            parts.append(f"vss{self.snapshot}")
-        parts.append(self.path)
-        text = "::".join(parts)
+        snapshot = None if self.snapshot is None else f"vss{self.snapshot}"
+        text = "::".join(part for part in (self.image, self.partition, snapshot, self.path) if part)
         return f"{text} (deleted, inode {self.inode})" if self.deleted else text
 
     def to_dict(self) -> dict[str, Any]:
@@ -726,8 +721,7 @@ def _outside_partitions(media: Any, extents: dict[str, tuple[int, int]]) -> Iter
 def _fat_unallocated(volume: _Volume, media: Any, start: int) -> Iterator[DataRange]:
     """Runs of free clusters of a FAT12/16/32 volume (its first FAT), as image offsets."""
     with open_path_spec(volume.spec.parent) as stream:
-        size = stream.seek(0, 2)
-        stream.seek(0)
+        size = stream_size(stream)
         geo = fat.geometry(stream.read(512))
         if geo is None:  # exFAT keeps an allocation bitmap instead: not listed yet
             return
