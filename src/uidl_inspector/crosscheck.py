@@ -17,14 +17,7 @@ from uidl_inspector.schemas.mapi import PropId, PropType, decode_string
 from uidl_inspector.schemas.ndb import NID_TYPE_ASSOC_MESSAGE, nid_type
 from uidl_inspector.store.model import MAX_FOLDER_DEPTH
 
-__all__ = [
-    "libpff_engine",
-    "libpff_hidden",
-    "cross_check",
-    "FIELDS",
-    "LIBPFF_FAILURES",
-    "LibpffRow",
-]
+__all__ = ["libpff_hidden", "cross_check", "FIELDS", "LIBPFF_FAILURES", "LibpffRow"]
 
 Field = Literal["message_class", "subject", "conversation_key", "search_key"]
 FIELDS: tuple[Field, ...] = ("message_class", "subject", "conversation_key", "search_key")
@@ -34,12 +27,6 @@ _WANTED: dict[int, Field] = {
     PropId.CONVERSATION_KEY: "conversation_key",
     PropId.SEARCH_KEY: "search_key",
 }
-
-
-def libpff_engine() -> str:
-    import pypff
-
-    return f"libpff {pypff.get_version()}"
 
 
 class LibpffRow(TypedDict):
@@ -161,8 +148,10 @@ def cross_check(ours: Sequence[HiddenRow], path: str | BinaryIO) -> dict[str, An
     (what libpff could not read, when anything), or ``error`` when libpff cannot open the
     store at all.
     """
+    import pypff
+
     result: dict[str, Any] = {
-        "engine": libpff_engine(),
+        "engine": f"libpff {pypff.get_version()}",
         "agreed": 0,
         "disagreements": [],
         "only_ours": [],
