@@ -485,7 +485,6 @@ def open_msg(path: str, data: bytes | None = None) -> MsgMessage:
         TypeError,
         AttributeError,
         struct.error,
-        UnicodeError,
         NotImplementedError,
     )
     try:
