@@ -329,8 +329,6 @@ class ImageScan:
         self.errors: list[str] = []
         self.findings: list[Finding] = []
 
-    # ------------------------------------------------------------ volumes
-
     def volumes(self) -> list[_Volume]:
         """Every file system to walk, live volumes before their snapshots (oldest first)."""
         from dfvfs.helpers import volume_scanner
@@ -401,8 +399,6 @@ class ImageScan:
         except _read_errors():
             found = None
         return [found] if found is not None and found.parent is not None else []
-
-    # ------------------------------------------------------------ stores
 
     def stores(self) -> Iterator[FoundFile]:
         """Every PST, OST and MSG of every selected volume (live files, then deleted)."""
