@@ -425,11 +425,8 @@ def _extract_props(
         else:
             data = owner.getStream(name)
             if data is None:
-                findings.append(
-                    Finding(
-                        "missing_value_stream", None, f"no stream for property {pid:04X}{ptype:04X}"
-                    )
-                )
+                detail = f"no stream for property {pid:04X}{ptype:04X}"
+                findings.append(Finding("missing_value_stream", None, detail))
                 continue
             value, problem = decode_variable(ptype, data, codec)
             if problem:
