@@ -104,6 +104,7 @@ def libpff_hidden(
         stack = [(handle.get_root_folder(), "", 0)]
         while stack:
             folder, folder_path, depth = stack.pop()
+            where = f"folder {folder_path or '(root)'}"
             try:
                 if folder.identifier in seen or depth > MAX_FOLDER_DEPTH:
                     continue
@@ -111,7 +112,7 @@ def libpff_hidden(
                 count = folder.number_of_sub_items
                 children = [folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders)]
             except LIBPFF_FAILURES as exc:
-                errors.append(f"folder {folder_path or '(root)'}: {_one_line(exc)}")
+                errors.append(f"{where}: {_one_line(exc)}")
                 continue
             for index in range(count):
                 try:
@@ -119,9 +120,7 @@ def libpff_hidden(
                     if nid_type(item.identifier) == NID_TYPE_ASSOC_MESSAGE:
                         rows.append(_item_row(item, folder_path, codec))
                 except LIBPFF_FAILURES as exc:
-                    errors.append(
-                        f"folder {folder_path or '(root)'} item {index}: {_one_line(exc)}"
-                    )
+                    errors.append(f"{where} item {index}: {_one_line(exc)}")
             for child in reversed(children):
                 try:
                     name = child.name or ""
