@@ -9,7 +9,6 @@ libpff open, which is why ``scan`` only does it with ``--verify``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any, BinaryIO, Literal, TypedDict
 
@@ -18,17 +17,7 @@ from uidl_inspector.schemas.mapi import PropId, PropType, decode_string
 from uidl_inspector.schemas.ndb import NID_TYPE_ASSOC_MESSAGE, nid_type
 from uidl_inspector.store.model import MAX_FOLDER_DEPTH
 
-__all__ = [
-    "libpff_engine",
-    "libpff_hidden",
-    "cross_check",
-    "FIELDS",
-    "LIBPFF_FAILURES",
-    "LibpffRow",
-]
-
-log = logging.getLogger(__name__)
-log.addHandler(logging.NullHandler())
+__all__ = ["libpff_hidden", "cross_check", "FIELDS", "LIBPFF_FAILURES", "LibpffRow"]
 
 Field = Literal["message_class", "subject", "conversation_key", "search_key"]
 FIELDS: tuple[Field, ...] = ("message_class", "subject", "conversation_key", "search_key")
@@ -38,12 +27,6 @@ _WANTED: dict[int, Field] = {
     PropId.CONVERSATION_KEY: "conversation_key",
     PropId.SEARCH_KEY: "search_key",
 }
-
-
-def libpff_engine() -> str:
-    import pypff
-
-    return f"libpff {pypff.get_version()}"
 
 
 class LibpffRow(TypedDict):
@@ -121,6 +104,7 @@ def libpff_hidden(
         stack = [(handle.get_root_folder(), "", 0)]
         while stack:
             folder, folder_path, depth = stack.pop()
+            where = f"folder {folder_path or '(root)'}"
             try:
                 if folder.identifier in seen or depth > MAX_FOLDER_DEPTH:
                     continue
@@ -128,7 +112,7 @@ def libpff_hidden(
                 count = folder.number_of_sub_items
                 children = [folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders)]
             except LIBPFF_FAILURES as exc:
-                errors.append(f"folder {folder_path or '(root)'}: {_one_line(exc)}")
+                errors.append(f"{where}: {_one_line(exc)}")
                 continue
             for index in range(count):
                 try:
@@ -136,9 +120,7 @@ def libpff_hidden(
                     if nid_type(item.identifier) == NID_TYPE_ASSOC_MESSAGE:
                         rows.append(_item_row(item, folder_path, codec))
                 except LIBPFF_FAILURES as exc:
-                    errors.append(
-                        f"folder {folder_path or '(root)'} item {index}: {_one_line(exc)}"
-                    )
+                    errors.append(f"{where} item {index}: {_one_line(exc)}")
             for child in reversed(children):
                 try:
                     name = child.name or ""
@@ -165,8 +147,10 @@ def cross_check(ours: Sequence[HiddenRow], path: str | BinaryIO) -> dict[str, An
     (what libpff could not read, when anything), or ``error`` when libpff cannot open the
     store at all.
     """
+    import pypff
+
     result: dict[str, Any] = {
-        "engine": libpff_engine(),
+        "engine": f"libpff {pypff.get_version()}",
         "agreed": 0,
         "disagreements": [],
         "only_ours": [],

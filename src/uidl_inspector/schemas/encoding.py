@@ -1,13 +1,6 @@
-"""Block encodings, CRC and signatures of [MS-PST] section 5, shared by reader and writer.
-
-Exports:
-- ``MPBBCRYPT``: the 768-byte ``mpbbCrypt`` table (§5.1), as R = [0:256], S = [256:512],
-  I = [512:768] (I is the inverse of R).
-- ``CRYPT_NONE``, ``CRYPT_PERMUTE``, ``CRYPT_CYCLIC``: bCryptMethod values (§2.2.2.6).
-- ``permute_encode`` / ``permute_decode`` (§5.1), ``cyclic_code`` (§5.2, its own inverse),
-  ``encode_block`` / ``decode_block`` choosing by bCryptMethod.
-- ``crc32`` (§5.3: reflected CRC-32, initial value 0, no final XOR) and ``compute_sig``
-  (§5.5: the wSig of page and block trailers).
+"""Block encodings, CRC and signatures of [MS-PST] section 5, shared by reader and writer:
+the permutation (§5.1) and cyclic (§5.2) encodings that bCryptMethod (§2.2.2.6) chooses,
+the CRC (§5.3) and ComputeSig (§5.5).
 
 Only the data bytes of external data blocks are encoded; pages, internal blocks and
 trailers never are.
@@ -61,14 +54,7 @@ _S = bytes.fromhex(
 )
 
 
-def _inverse(table: bytes) -> bytes:
-    out = bytearray(256)
-    for position, value in enumerate(table):
-        out[value] = position
-    return bytes(out)
-
-
-_I = _inverse(_R)
+_I = bytes(_R.index(value) for value in range(256))  # I[R[b]] = b
 MPBBCRYPT = _R + _S + _I
 
 

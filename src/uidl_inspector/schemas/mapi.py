@@ -90,14 +90,10 @@ class PropId(IntEnum):
     CONTAINER_CLASS = 0x3613
     ASSOC_CONTENT_COUNT = 0x3617
     ATTACH_DATA = 0x3701  # PidTagAttachDataBinary / PidTagAttachDataObject
-    ATTACH_EXTENSION = 0x3703
     ATTACH_FILENAME = 0x3704
     ATTACH_METHOD = 0x3705
     ATTACH_LONG_FILENAME = 0x3707
     RENDERING_POSITION = 0x370B
-    ATTACH_MIME_TAG = 0x370E
-    LTP_ROW_ID = 0x67F2
-    LTP_ROW_VER = 0x67F3
     MESSAGE_CODEPAGE = 0x3FFD  # the code page of the message's String8 values
 
 
@@ -152,13 +148,8 @@ _CODEC: dict[int, struct.Struct] = {  # type: struct of exactly the stored bytes
     PropType.INT64: struct.Struct("<q"),
     PropType.TIME: struct.Struct("<Q"),
 }
-_BITS: dict[int, int] = {
-    PropType.INT16: 16,
-    PropType.INT32: 32,
-    PropType.CURRENCY: 64,
-    PropType.INT64: 64,
-    PropType.ERROR: 32,
-}
+# Integer types, which wrap to their width when encoded.
+_INTEGERS = {PropType.INT16, PropType.INT32, PropType.CURRENCY, PropType.INT64, PropType.ERROR}
 FIXED_SIZE: dict[int, int] = {**{t: c.size for t, c in _CODEC.items()}, PropType.GUID: 16}
 
 
@@ -202,8 +193,8 @@ def encode_fixed(ptype: int, value: Any) -> bytes:
         value = datetime_to_filetime(value)
     elif ptype == PropType.BOOLEAN:
         value = 1 if value else 0
-    elif ptype in _BITS:
-        bits = _BITS[ptype]
+    elif ptype in _INTEGERS:
+        bits = codec.size * 8
         value = int(value) & ((1 << bits) - 1)
         if ptype != PropType.ERROR and value >> (bits - 1):
             value -= 1 << bits

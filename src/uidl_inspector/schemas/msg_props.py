@@ -29,17 +29,7 @@ PropertyEntry = Struct(
     "prop_type" / Int16ul, "prop_id" / Int16ul, "flags" / Int32ul, "value" / Bytes(8)
 )
 
-# [MS-OXMSG] 2.4.1.1: header of the top-level message's property stream.
-TopLevelHeader = Struct(
-    Padding(8),
-    "next_recipient_id" / Int32ul,
-    "next_attachment_id" / Int32ul,
-    "recipient_count" / Int32ul,
-    "attachment_count" / Int32ul,
-    Padding(8),
-)
-
-# [MS-OXMSG] 2.4.1.2: header of an embedded message's property stream (no final reserved).
+# [MS-OXMSG] 2.4.1.2: header of an embedded message's property stream.
 EmbeddedHeader = Struct(
     Padding(8),
     "next_recipient_id" / Int32ul,
@@ -48,11 +38,14 @@ EmbeddedHeader = Struct(
     "attachment_count" / Int32ul,
 )
 
+# [MS-OXMSG] 2.4.1.1: the top-level message's is the same with 8 more reserved bytes.
+TopLevelHeader = Struct(*EmbeddedHeader.subcons, Padding(8))
+
 # [MS-OXMSG] 2.4.1.3: attachment and recipient objects: 8 reserved bytes.
 AttachmentHeader = Struct(Padding(8))
 
-HEADER_SIZES = {"top": 32, "embedded": 24, "attachment": 8}
 _HEADERS = {"top": TopLevelHeader, "embedded": EmbeddedHeader, "attachment": AttachmentHeader}
+HEADER_SIZES = {kind: header.sizeof() for kind, header in _HEADERS.items()}  # 32, 24, 8
 
 
 def property_stream(kind: str) -> Struct:

@@ -8,10 +8,9 @@ them is decided in :mod:`uidl_inspector.history`.
 
 Construct's generic ``Array(count, NullTerminated(ResourceTag))`` takes well over a second
 for 65,535 tags (``benchmarks/bench_blob.py --generic``). :class:`ResourceTags` keeps that
-declaration (:attr:`ResourceTags.declared`, the checked reference) and adds a fast,
-tolerant ``_parse`` that splits on NUL and slices each tag at the field bounds read from
-:data:`ResourceTag`, and a ``_build`` that joins the fields when each fits the declared
-size (through the declaration otherwise). ``tests/test_popblob.py`` proves they agree.
+declaration (:attr:`ResourceTags.declared`, the checked reference) and adds a fast path
+that splits on NUL and slices each tag at the field bounds read from :data:`ResourceTag`;
+``tests/test_popblob.py`` proves they agree.
 """
 
 from __future__ import annotations

@@ -124,8 +124,6 @@ class ByteView:
         start, stop, step = key.indices(self.size)
         if step != 1:
             raise ValueError("ByteView slices have a step of 1")
-        if stop <= start:
-            return b""
         self._handle.seek(start)
         parts = []
         left = stop - start

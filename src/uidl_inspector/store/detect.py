@@ -44,7 +44,6 @@ from uidl_inspector.schemas.popblob import (
 from uidl_inspector.store.msg import OLE_MAGIC
 
 __all__ = [
-    "PST_MAGIC",
     "EvidenceFile",
     "Evidence",
     "sniff",
@@ -57,13 +56,11 @@ __all__ = [
     "MAX_WALK_DEPTH",
 ]
 
-PST_MAGIC = HEADER_MAGIC
 _CLIENT_AT = offset_of(HEADER_PREFIX, "wMagicClient")
 _CLIENT_END = _CLIENT_AT + field_size(HEADER_PREFIX, "wMagicClient")
 MAX_BLOB_FILE = 64 << 20  # a 65,535-tag BLOB is a few MB; its hex text twice that
 MAX_WALK_DEPTH = 64
 _SNIFF = 4096
-_EWF_MAGIC = (b"EVF\x09\r\n\xff\x00", b"EVF2\r\n\x81\x00", b"LVF\x09\r\n\xff\x00")
 _CLIENT_KINDS = {CLIENT_PST: "pst", CLIENT_OST: "ost", CLIENT_PAB: "pst"}
 _PRINTABLE = re.compile(rb"^[\x20-\x7e\r\n\t]*$")  # what hex text (and MFCMAPI's) is made of
 _BLOB_HEADER = FastRecord(PopBlobHeader, "PopBlobHeader")
@@ -127,7 +124,7 @@ def sniff(head: bytes, size: int, read_all: Any = None) -> str:
     ``read_all`` (a callable returning the whole content) is only called for files small
     enough to be a BLOB or its hex text, when the first bytes do not settle it.
     """
-    if head.startswith(PST_MAGIC):
+    if head.startswith(HEADER_MAGIC):
         return _CLIENT_KINDS.get(head[_CLIENT_AT:_CLIENT_END], "pst")
     if head.startswith(OLE_MAGIC):
         return "msg"
@@ -166,7 +163,7 @@ def _image_kind(path: str, head: bytes) -> str:
 
     if not image.dfvfs_available():
         return "image" if image.looks_like_image(head) else "unknown"
-    if head.startswith(_EWF_MAGIC) and image.first_segment(path) != path:
+    if head.startswith(image.EWF_MAGIC) and image.first_segment(path) != path:
         return "segment"
     if image.looks_like_image(head) or (
         image.looks_like_image(head, weak=True) and image.image_format(path) is not None
@@ -186,25 +183,19 @@ class EvidenceFile:
 
 
 def _classify(path: str, from_directory: bool) -> EvidenceFile:
+    from uidl_inspector.store import image
+
     try:
         kind = detect_kind(path)
-        if kind == "image":
-            from uidl_inspector.store.image import INSTALL_HINT, dfvfs_available
-
-            if not dfvfs_available():
-                return EvidenceFile(path, kind, INSTALL_HINT, from_directory)
-        if kind == "segment":
-            from uidl_inspector.store.image import first_segment
-
-            return EvidenceFile(
-                path,
-                kind,
-                f"a later segment of the split image {first_segment(path)}: give that file",
-                from_directory,
-            )
-        return EvidenceFile(path, kind, None, from_directory)
+        error = None
+        if kind == "image" and not image.dfvfs_available():
+            error = image.INSTALL_HINT
+        elif kind == "segment":
+            first = image.first_segment(path)
+            error = f"a later segment of the split image {first}: give that file"
     except OSError as exc:
         return EvidenceFile(path, None, f"cannot read: {exc.strerror or exc}", from_directory)
+    return EvidenceFile(path, kind, error, from_directory)
 
 
 def walk_inputs(paths: Iterable[str | os.PathLike[str]]) -> Iterator[EvidenceFile]:
@@ -292,11 +283,10 @@ def open_evidence(
     """
     path = str(path)
     kind = kind or detect_kind(path)
+    data = None
     if stream is not None and kind not in ("pst", "ost"):
         with stream:  # MSGs and BLOBs are small and read whole
             data = stream.read()
-    else:
-        data = None
     if kind in ("pst", "ost"):
         from uidl_inspector.store.pst import open_pst
 

@@ -17,16 +17,17 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, BinaryIO
 
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import fat
-from uidl_inspector.store.byteview import RawReader, hash_stream
+from uidl_inspector.store.byteview import RawReader, hash_stream, stream_size
 
 __all__ = [
     "INSTALL_HINT",
+    "EWF_MAGIC",
     "ImageError",
     "ImageOptions",
     "Place",
@@ -60,10 +61,9 @@ _ENCRYPTED = {"BDE": "BitLocker", "FVDE": "FileVault", "LUKSDE": "LUKS"}
 # Container and volume signatures (offset, bytes) in a file's first 4 KiB. Strong ones
 # decide without dfVFS (so that an image is not called "unknown"); weak ones only decide
 # whether dfVFS's slower scan is worth running on a file.
+EWF_MAGIC = (b"EVF\x09\r\n\xff\x00", b"EVF2\r\n\x81\x00", b"LVF\x09\r\n\xff\x00")
 _MAGIC = (
-    (0, b"EVF\x09\r\n\xff\x00"),
-    (0, b"EVF2\r\n\x81\x00"),
-    (0, b"LVF\x09\r\n\xff\x00"),
+    *((0, magic) for magic in EWF_MAGIC),
     (0, b"KDMV"),
     (0, b"# Disk DescriptorFile"),
     (0, b"QFI\xfb"),
@@ -119,21 +119,19 @@ def image_format(path: str) -> str | None:
     find the segments of a split image."""
     from dfvfs.helpers import source_scanner
     from dfvfs.lib import definitions
-    from dfvfs.lib import errors as dfvfs_errors
 
     context = source_scanner.SourceScannerContext()
     context.OpenSourcePath(path)
     try:
         source_scanner.SourceScanner().Scan(context)
-    except (dfvfs_errors.Error, OSError, RuntimeError, ValueError):
+    except _read_errors(ValueError):
         return None
     if context.source_type != definitions.SOURCE_TYPE_STORAGE_MEDIA_IMAGE:
         return None
     node = context.GetRootScanNode()
-    below = node.sub_nodes[0] if node.sub_nodes else None
-    if below is None:
+    if not node.sub_nodes:
         return None
-    kind = below.type_indicator
+    kind = node.sub_nodes[0].type_indicator
     return "raw" if kind not in definitions.STORAGE_MEDIA_IMAGE_TYPE_INDICATORS else kind.lower()
 
 
@@ -177,7 +175,7 @@ def parse_selection(value: str, allow_none: bool = False) -> tuple[str, ...]:
     if text == "all" or (allow_none and text == "none"):
         return (text,)
     parts = [part.strip() for part in text.split(",")]
-    if not parts or not all(part.isdigit() and int(part) > 0 for part in parts):
+    if not all(part.isdigit() and int(part) > 0 for part in parts):
         choices = "all, none or" if allow_none else "all or"
         raise ValueError(f"{value!r}: expected {choices} numbers from 1, comma-separated")
     return tuple(str(int(part)) for part in parts)
@@ -208,24 +206,13 @@ class Place:
 
     @property
     def location(self) -> str:
-        parts = [self.image]
-        if self.partition:
-            parts.append(self.partition)
-        if self.snapshot is not None:
-            parts.append(f"vss{self.snapshot}")
-        parts.append(self.path)
-        text = "::".join(parts)
+        snapshot = None if self.snapshot is None else f"vss{self.snapshot}"
+        text = "::".join(part for part in (self.image, self.partition, snapshot, self.path) if part)
         return f"{text} (deleted, inode {self.inode})" if self.deleted else text
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "image": self.image,
-            "partition": self.partition,
-            "snapshot": self.snapshot,
-            "path": self.path,
-            "deleted": self.deleted,
-            "path_spec": self.path_spec,
-        }
+        """Every field but ``inode`` (which ``location`` shows)."""
+        return {key: value for key, value in asdict(self).items() if key != "inode"}
 
 
 @dataclass(frozen=True)
@@ -261,18 +248,11 @@ def _short(exc: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _dfvfs_error() -> type[Exception]:
+def _read_errors(*more: type[Exception]) -> tuple[type[Exception], ...]:
+    """What dfVFS and its back ends (libyal, TSK) raise on a part they cannot read."""
     from dfvfs.lib import errors as dfvfs_errors
 
-    error: type[Exception] = dfvfs_errors.Error
-    return error
-
-
-def _serialise(spec: Any) -> str:
-    from dfvfs.serializer import json_serializer
-
-    text: str = json_serializer.JsonPathSpecSerializer.WriteSerialized(spec)
-    return text
+    return (dfvfs_errors.Error, OSError, RuntimeError, *more)
 
 
 @dataclass(frozen=True)
@@ -291,14 +271,11 @@ def _volume(spec: Any) -> _Volume:
     snapshot = None
     node = spec.parent
     while node is not None:
-        location = getattr(node, "location", None) or ""
+        location = (getattr(node, "location", None) or "").strip("/")
         if node.type_indicator == definitions.TYPE_INDICATOR_VSHADOW:
             snapshot = node.store_index + 1
-        elif node.type_indicator in definitions.VOLUME_SYSTEM_TYPE_INDICATORS and location not in (
-            "",
-            "/",
-        ):
-            partition.insert(0, location.strip("/"))
+        elif node.type_indicator in definitions.VOLUME_SYSTEM_TYPE_INDICATORS and location:
+            partition.insert(0, location)
         node = node.parent
     return _Volume("/".join(partition) or None, snapshot, spec.type_indicator, spec)
 
@@ -313,25 +290,15 @@ def _mediator() -> Any:
             super().__init__()
             self.locked: list[str] = []  # type indicators of volumes left locked
 
-        def PrintWarning(self, warning: str) -> None:  # noqa: N802 (dfVFS's names)
+        def PrintWarning(self, warning: str) -> None:  # (dfVFS's method names)
             raise ImageError(f"{warning.rstrip('.')} (see --partitions and --vss)")
 
-        def GetPartitionIdentifiers(self, volume_system: Any, ids: list[str]) -> list[str]:  # noqa: N802
+        def GetPartitionIdentifiers(self, volume_system: Any, ids: list[str]) -> list[str]:
             return list(ids)
 
-        def GetVolumeIdentifiers(self, volume_system: Any, ids: list[str]) -> list[str]:  # noqa: N802
-            return list(ids)
+        GetVolumeIdentifiers = GetVolumeSnapshotIdentifiers = GetPartitionIdentifiers
 
-        def GetVolumeSnapshotIdentifiers(self, volume_system: Any, ids: list[str]) -> list[str]:  # noqa: N802
-            return list(ids)
-
-        def UnlockEncryptedVolume(
-            self,
-            scanner: Any,
-            context: Any,
-            node: Any,  # noqa: N802
-            credentials: Any,
-        ) -> bool:
+        def UnlockEncryptedVolume(self, scanner: Any, context: Any, node: Any, creds: Any) -> bool:
             self.locked.append(node.type_indicator)
             return False
 
@@ -356,23 +323,16 @@ class ImageScan:
         self.options = options or ImageOptions()
         self.progress = progress
         self.format: str | None = None
-        self.examined = {
-            "partitions": 0,
-            "snapshots": 0,
-            "file_systems": 0,
-            "files": 0,
-            "stores": 0,
-        }
+        self.examined = dict.fromkeys(
+            ("partitions", "snapshots", "file_systems", "files", "stores"), 0
+        )
         self.errors: list[str] = []
         self.findings: list[Finding] = []
-
-    # ------------------------------------------------------------ volumes
 
     def volumes(self) -> list[_Volume]:
         """Every file system to walk, live volumes before their snapshots (oldest first)."""
         from dfvfs.helpers import volume_scanner
         from dfvfs.lib import definitions
-        from dfvfs.lib import errors as dfvfs_errors
 
         options = volume_scanner.VolumeScannerOptions()
         options.partitions = list(self.options.partitions)
@@ -383,7 +343,7 @@ class ImageScan:
         scanner = volume_scanner.VolumeScanner(mediator=mediator)
         try:
             specs = scanner.GetBasePathSpecs(self.path, options)
-        except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
+        except _read_errors() as exc:
             raise ImageError(f"{self.path}: dfVFS cannot read the image: {_short(exc)}") from None
         # A source dfVFS does not take for an image comes back as the host file itself:
         # never walk the host's file system.
@@ -401,9 +361,7 @@ class ImageScan:
         if not specs:
             specs = self._whole_media_file_system()
         if not specs and not mediator.locked:
-            self.findings.append(
-                Finding("image_no_file_system", None, "dfVFS found no file system it can read")
-            )
+            self._note("image_no_file_system", "dfVFS found no file system it can read")
         volumes = sorted(
             (_volume(spec) for spec in specs), key=lambda v: (v.partition or "", v.snapshot or 0)
         )
@@ -416,26 +374,19 @@ class ImageScan:
         """A finding for each selected partition in which no file system was found."""
         try:
             extents = _partition_extents(volumes)
-        except (_dfvfs_error(), OSError, RuntimeError):
+        except _read_errors():
             return
         chosen = self.options.partitions
         seen = {(v.partition or "").split("/")[0] for v in volumes}
         for name in sorted(set(extents) - seen):
             if chosen == ("all",) or name.lstrip("p") in chosen:
-                self.findings.append(
-                    Finding(
-                        "partition_without_file_system",
-                        extents[name][0],
-                        f"{name}: no file system dfVFS can read (damaged, encrypted or "
-                        "unsupported)",
-                    )
-                )
+                why = "no file system dfVFS can read (damaged, encrypted or unsupported)"
+                self._note("partition_without_file_system", f"{name}: {why}", extents[name][0])
 
     def _whole_media_file_system(self) -> list[Any]:
         """A file system on the whole media when no volume yielded one (a FAT volume image
         whose boot sector also reads as a partition table that points past the image)."""
         from dfvfs.helpers import source_scanner
-        from dfvfs.lib import errors as dfvfs_errors
 
         scanner = source_scanner.SourceScanner()
         context = source_scanner.SourceScannerContext()
@@ -445,15 +396,12 @@ class ImageScan:
             node = context.GetRootScanNode()
             media = node.sub_nodes[0].path_spec if node.sub_nodes else node.path_spec
             found = scanner.ScanForFileSystem(media)
-        except (dfvfs_errors.Error, OSError, RuntimeError):
+        except _read_errors():
             found = None
         return [found] if found is not None and found.parent is not None else []
 
-    # ------------------------------------------------------------ stores
-
     def stores(self) -> Iterator[FoundFile]:
         """Every PST, OST and MSG of every selected volume (live files, then deleted)."""
-        from dfvfs.lib import errors as dfvfs_errors
         from dfvfs.resolver import resolver
 
         volumes = self.volumes()
@@ -463,7 +411,7 @@ class ImageScan:
             self._say(f"{label} ({number} of {len(volumes)})")
             try:
                 file_system = resolver.Resolver.OpenFileSystem(volume.spec)
-            except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
+            except _read_errors() as exc:
                 self.errors.append(
                     f"{self.path}: {label}: cannot open its "
                     f"{volume.file_system} file system: {_short(exc)}"
@@ -473,6 +421,9 @@ class ImageScan:
             yield from self._live(volume, file_system, label)
             if self.options.deleted:
                 yield from self._deleted(volume, label)
+
+    def _note(self, code: str, detail: str, offset: int | None = None) -> None:
+        self.findings.append(Finding(code, offset, detail))
 
     def _say(self, where: str) -> None:
         if self.progress is not None:
@@ -494,46 +445,33 @@ class ImageScan:
     ) -> FoundFile | None:
         """The file as a FoundFile when its first bytes say it is a store (``everything``:
         whatever it holds, kind "data", for a carver)."""
+        from dfvfs.serializer import json_serializer
+
         from uidl_inspector.store.detect import sniff
 
         self.examined["files"] += 1
         if self.examined["files"] % 256 == 0:
             self._say(label)
-        if everything:
-            return FoundFile(
-                Place(
-                    self.path,
-                    volume.partition,
-                    volume.snapshot,
-                    path,
-                    deleted,
-                    _serialise(spec),
-                    inode,
-                ),
-                "data",
-                size,
-                spec,
-            )
-        if size < _MIN_STORE:
-            return None
-        try:
-            with open_path_spec(spec) as handle:
-                kind = sniff(handle.read(_HEAD), size)
-        except (_dfvfs_error(), OSError, RuntimeError, ValueError) as exc:
-            self.findings.append(
-                Finding("image_file_unreadable", None, f"{label}:{path}: {_short(exc)}")
-            )
-            return None
-        if kind not in STORE_KINDS:
-            return None
-        self.examined["stores"] += 1
+        kind = "data"
+        if not everything:
+            if size < _MIN_STORE:
+                return None
+            try:
+                with open_path_spec(spec) as handle:
+                    kind = sniff(handle.read(_HEAD), size)
+            except _read_errors(ValueError) as exc:
+                self._note("image_file_unreadable", f"{label}:{path}: {_short(exc)}")
+                return None
+            if kind not in STORE_KINDS:
+                return None
+            self.examined["stores"] += 1
+        serialised = json_serializer.JsonPathSpecSerializer.WriteSerialized(spec)
         place = Place(
-            self.path, volume.partition, volume.snapshot, path, deleted, _serialise(spec), inode
+            self.path, volume.partition, volume.snapshot, path, deleted, serialised, inode
         )
         return FoundFile(place, kind, size, spec)
 
     def _live(self, volume: _Volume, file_system: Any, label: str) -> Iterator[FoundFile]:
-        from dfvfs.lib import errors as dfvfs_errors
 
         separator = file_system.PATH_SEPARATOR
         stack = [(file_system.GetRootFileEntry(), 0)]
@@ -541,14 +479,9 @@ class ImageScan:
             entry, depth = stack.pop()
             try:
                 children = sorted(entry.sub_file_entries, key=lambda e: e.name or "")
-            except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
-                self.findings.append(
-                    Finding(
-                        "image_directory_unreadable",
-                        None,
-                        f"{label}:{_location(entry, separator)}: {_short(exc)}",
-                    )
-                )
+            except _read_errors() as exc:
+                where = _location(entry, separator)
+                self._note("image_directory_unreadable", f"{label}:{where}: {_short(exc)}")
                 continue
             directories = []
             for child in children:
@@ -562,12 +495,8 @@ class ImageScan:
                     if not child.IsFile():
                         continue
                     path, size = _location(child, separator), child.size or 0
-                except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
-                    self.findings.append(
-                        Finding(
-                            "image_file_unreadable", None, f"{label}:{child.name}: {_short(exc)}"
-                        )
-                    )
+                except _read_errors() as exc:
+                    self._note("image_file_unreadable", f"{label}:{child.name}: {_short(exc)}")
                     continue
                 found = self._found(volume, path, child.path_spec, size, False, None, label)
                 if found is not None:
@@ -580,21 +509,15 @@ class ImageScan:
         """Deleted regular files whose metadata is still unallocated (not reused), through
         The Sleuth Kit over the same volume: names left in directories and TSK's orphans."""
         import pytsk3
-        from dfvfs.lib import errors as dfvfs_errors
         from dfvfs.resolver import resolver
 
         if volume.file_system not in ("NTFS", "FAT", "EXT", "HFS", "TSK"):
             return
         try:
             info = resolver.Resolver.OpenFileSystem(_tsk_spec(volume)).GetFsInfo()
-        except (dfvfs_errors.Error, OSError, RuntimeError) as exc:
-            self.findings.append(
-                Finding(
-                    "deleted_files_not_listed",
-                    None,
-                    f"{label}: The Sleuth Kit cannot read this {volume.file_system}: {_short(exc)}",
-                )
-            )
+        except _read_errors() as exc:
+            why = f"The Sleuth Kit cannot read this {volume.file_system}: {_short(exc)}"
+            self._note("deleted_files_not_listed", f"{label}: {why}")
             return
         stack = [(info.info.root_inum, "", 0)]
         directories, files = {info.info.root_inum}, set()
@@ -658,7 +581,7 @@ def distinct_stores(scan: ImageScan) -> Iterator[DistinctStore]:
         try:
             with found.open() as stream:
                 size, sha256, md5 = hash_stream(stream)
-        except (_dfvfs_error(), OSError, RuntimeError) as exc:
+        except _read_errors() as exc:
             yield DistinctStore(found, found.size, "", "", error=f"cannot read: {_short(exc)}")
             continue
         if sha256 in first:
@@ -794,8 +717,7 @@ def _outside_partitions(media: Any, extents: dict[str, tuple[int, int]]) -> Iter
 def _fat_unallocated(volume: _Volume, media: Any, start: int) -> Iterator[DataRange]:
     """Runs of free clusters of a FAT12/16/32 volume (its first FAT), as image offsets."""
     with open_path_spec(volume.spec.parent) as stream:
-        size = stream.seek(0, 2)
-        stream.seek(0)
+        size = stream_size(stream)
         geo = fat.geometry(stream.read(512))
         if geo is None:  # exFAT keeps an allocation bitmap instead: not listed yet
             return

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import codecs
 import io
-import logging
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -41,9 +41,6 @@ __all__ = [
     "OLE_MAGIC",
 ]
 
-log = logging.getLogger(__name__)
-log.addHandler(logging.NullHandler())
-
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_ATTACHMENTS = 4096
 _EMBEDDED_STORAGE = "__substg1.0_3701000D"
@@ -53,7 +50,6 @@ _FLOATING_EPOCH = datetime(1899, 12, 30, tzinfo=timezone.utc)
 _VARIABLE = {PropType.STRING8, PropType.UNICODE, PropType.BINARY, PropType.OBJECT, PropType.GUID}
 # Windows code pages whose Python codec name is not "cp<N>".
 _CODEPAGES = {
-    65001: "utf-8",
     20127: "ascii",
     1200: "utf-16-le",
     28591: "latin-1",
@@ -64,7 +60,6 @@ _CODEPAGES = {
     28605: "iso8859-15",
     50220: "iso2022_jp",
     51932: "euc_jp",
-    936: "gbk",
     54936: "gb18030",
     20866: "koi8-r",
 }
@@ -152,6 +147,20 @@ def mv_fixed(ptype: int, data: bytes) -> list[Any]:
     return [decode_fixed(base, data[i : i + size]) for i in range(0, len(data) - size + 1, size)]
 
 
+def mv_variable(
+    read: Callable[[str], bytes | None], name: str, count: int, ptype: int, codec: str
+) -> list[Any]:
+    """A multi-valued property of a variable-size base type: value ``i`` in the stream
+    ``{name}-{i:08X}``, ``count`` of them (the length stream's), up to the first missing."""
+    out = []
+    for i in range(count):
+        item = read(f"{name}-{i:08X}")
+        if item is None:
+            break
+        out.append(decode_variable(ptype & ~MV_FLAG, item, codec)[0])
+    return out
+
+
 def decode_variable(prop_type: int, data: bytes, codec: str) -> tuple[Any, str | None]:
     """A variable-size value from its stream; the second item names a decoding problem."""
     if prop_type not in (PropType.UNICODE, PropType.STRING8):
@@ -186,20 +195,14 @@ class _OleReader:
         name = "/".join(parts)
         if self.ole.get_type(name) != olefile.STGTY_STREAM:
             return None
+        declared = self.ole.get_size(name)
         # Lenient olefile follows a cyclic sector chain as far as the declared size: bound it.
-        if self.ole.get_size(name) > self.file_size:
-            findings.append(
-                Finding(
-                    "stream_beyond_file",
-                    None,
-                    f"{name}: declares {self.ole.get_size(name)} bytes in a "
-                    f"{self.file_size}-byte file",
-                )
-            )
+        if declared > self.file_size:
+            detail = f"{name}: declares {declared} bytes in a {self.file_size}-byte file"
+            findings.append(Finding("stream_beyond_file", None, detail))
             return None
         with self.ole.openstream(name) as stream:
             data = stream.read()
-        declared = self.ole.get_size(name)
         if len(data) < declared:
             findings.append(
                 Finding(
@@ -216,13 +219,8 @@ class _OleReader:
         codec = string8_codec(msg.props)
         attachments = [name for name in self.children(parts) if _ATTACH_RE.match(name)]
         if len(attachments) > MAX_ATTACHMENTS:
-            msg.findings.append(
-                Finding(
-                    "too_many_attachments",
-                    None,
-                    f"{len(attachments)} attachment storages; the first {MAX_ATTACHMENTS} are read",
-                )
-            )
+            why = f"{len(attachments)} attachment storages; the first {MAX_ATTACHMENTS} are read"
+            msg.findings.append(Finding("too_many_attachments", None, why))
         for index, name in enumerate(attachments[:MAX_ATTACHMENTS]):
             apath = (*parts, name)
             att = MsgAttachment(index, "/".join(apath))
@@ -250,34 +248,19 @@ class _OleReader:
                 findings.append(Finding("bad_property_stream", None, f"{where}: {detail}"))
             else:
                 entries = list(parsed.entries)
-                extra = (len(raw) - HEADER_SIZES[kind]) % 16
-                if len(raw) >= HEADER_SIZES[kind] and extra:
-                    findings.append(
-                        Finding(
-                            "trailing_data",
-                            len(raw) - extra,
-                            f"{where}: {extra} bytes after the last entry",
-                        )
-                    )
-        streams = {}
-        for name in self.children(parts):
-            match = _STREAM_RE.match(name)
-            if match:
-                streams[(int(match.group(1), 16), int(match.group(2), 16))] = name
+                extra = (len(raw) - HEADER_SIZES[kind]) % 16  # the parse needed a whole header
+                if extra:
+                    detail = f"{where}: {extra} bytes after the last entry"
+                    findings.append(Finding("trailing_data", len(raw) - extra, detail))
+        streams = {key: name for name in self.children(parts) if (key := _stream_key(name))}
         props: dict[int, Any] = {}
-        fixed = [
-            (e.prop_id, e.prop_type, e.value)
-            for e in entries
-            if e.prop_type not in _VARIABLE and not e.prop_type & MV_FLAG
-        ]
-        for pid, ptype, value in fixed:
-            props[pid] = decode_fixed(ptype, value)
+        wanted = []
+        for e in entries:
+            if e.prop_type in _VARIABLE or e.prop_type & MV_FLAG:
+                wanted.append((e.prop_id, e.prop_type))
+            else:
+                props[e.prop_id] = decode_fixed(e.prop_type, e.value)
         codec = codec or string8_codec(props)
-        wanted = [
-            (e.prop_id, e.prop_type)
-            for e in entries
-            if e.prop_type in _VARIABLE or e.prop_type & MV_FLAG
-        ]
         wanted += [key for key in sorted(streams) if key not in wanted]
         for pid, ptype in wanted:
             if pid in props or ptype == PropType.OBJECT:
@@ -298,45 +281,31 @@ class _OleReader:
     ) -> Any:
         name = streams.get((pid, ptype))
         if name is None:
-            findings.append(
-                Finding(
-                    "missing_value_stream",
-                    None,
-                    f"{'/'.join(parts) or '(root)'}: no stream for property {pid:04X}{ptype:04X}",
-                )
-            )
+            where = "/".join(parts) or "(root)"
+            detail = f"{where}: no stream for property {pid:04X}{ptype:04X}"
+            findings.append(Finding("missing_value_stream", None, detail))
             return None
         data = self.read((*parts, name), findings)
         if data is None:
             return None
-        if ptype & MV_FLAG:
-            return self.multi(parts, name, ptype, data, codec, findings)
+        if ptype & MV_FLAG:  # [MS-OXMSG] 2.1.4.2.2: packed, or one stream per value
+            if ptype & ~MV_FLAG in FIXED_SIZE:
+                return mv_fixed(ptype, data)
+            width = 8 if ptype == PropType.MV_BINARY else 4
+            count = min(len(data) // width, MAX_ATTACHMENTS)
+            return mv_variable(
+                lambda item: self.read((*parts, item), findings), name, count, ptype, codec
+            )
         value, problem = decode_variable(ptype, data, codec)
         if problem:
             findings.append(Finding("bad_string", None, f"{name}: {problem}"))
         return value
 
-    def multi(
-        self,
-        parts: tuple[str, ...],
-        name: str,
-        ptype: int,
-        data: bytes,
-        codec: str,
-        findings: list[Finding],
-    ) -> list[Any]:
-        """Multi-valued property ([MS-OXMSG] 2.1.4.2.2): packed, or one stream per value."""
-        if ptype & ~MV_FLAG in FIXED_SIZE:
-            return mv_fixed(ptype, data)
-        width = 8 if ptype == PropType.MV_BINARY else 4
-        count = min(len(data) // width, MAX_ATTACHMENTS)
-        out = []
-        for i in range(count):
-            item = self.read((*parts, f"{name}-{i:08X}"), findings)
-            if item is None:
-                break
-            out.append(decode_variable(ptype & ~MV_FLAG, item, codec)[0])
-        return out
+
+def _stream_key(name: str) -> tuple[int, int] | None:
+    """(property id, type) of a ``__substg1.0_IIIITTTT`` value stream's name, else None."""
+    match = _STREAM_RE.match(name)
+    return (int(match.group(1), 16), int(match.group(2), 16)) if match else None
 
 
 def _content(path: str, data: bytes | None) -> bytes:
@@ -441,11 +410,11 @@ def _extract_props(
             listed.append((pid, ptype))
         else:
             props[pid] = _normalise(ptype, prop.value)
-    streams = []
-    for entry in _relative_streams(owner):
-        match = _STREAM_RE.match(entry[-1])
-        if match and len(entry) == 1:
-            streams.append((int(match.group(1), 16), int(match.group(2), 16)))
+    streams = [
+        key
+        for entry in _relative_streams(owner)
+        if len(entry) == 1 and (key := _stream_key(entry[0]))
+    ]
     codec = codec or string8_codec(props)
     for pid, ptype in listed + [k for k in sorted(streams) if k not in listed]:
         if pid in props or ptype == PropType.OBJECT:
@@ -456,11 +425,8 @@ def _extract_props(
         else:
             data = owner.getStream(name)
             if data is None:
-                findings.append(
-                    Finding(
-                        "missing_value_stream", None, f"no stream for property {pid:04X}{ptype:04X}"
-                    )
-                )
+                detail = f"no stream for property {pid:04X}{ptype:04X}"
+                findings.append(Finding("missing_value_stream", None, detail))
                 continue
             value, problem = decode_variable(ptype, data, codec)
             if problem:
@@ -483,14 +449,7 @@ def _extract_multi(owner: Any, pid: int, ptype: int, codec: str) -> Any:
         return owner.getMultipleBinary(base)
     if ptype in (PropType.MV_STRING8, PropType.MV_UNICODE):
         data = owner.getStream(f"{base}{ptype:04X}") or b""
-        width = 4
-        out = []
-        for i in range(len(data) // width):
-            item = owner.getStream(f"{base}{ptype:04X}-{i:08X}")
-            if item is None:
-                break
-            out.append(decode_variable(ptype & ~MV_FLAG, item, codec)[0])
-        return out
+        return mv_variable(owner.getStream, f"{base}{ptype:04X}", len(data) // 4, ptype, codec)
     return mv_fixed(ptype, owner.getStream(f"{base}{ptype:04X}") or b"")
 
 
@@ -523,7 +482,6 @@ def open_msg(path: str, data: bytes | None = None) -> MsgMessage:
         TypeError,
         AttributeError,
         struct.error,
-        UnicodeError,
         NotImplementedError,
     )
     try:
