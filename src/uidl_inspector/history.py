@@ -26,13 +26,14 @@ the same function, and ``tests/test_history.py`` proves they agree.
 from __future__ import annotations
 
 import re
+from calendar import isleap
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
 from uidl_inspector.exceptions import StrictModeError
-from uidl_inspector.findings import Finding, above_info
+from uidl_inspector.findings import ANOMALY_CODES, Finding, above_info
 from uidl_inspector.schemas.popblob import (
     CONTENTS,
     FIXED_TAG_SIZE,
@@ -61,20 +62,6 @@ __all__ = [
     "unescape_uid_bytes",
     "slack_text",
 ]
-
-ANOMALY_CODES = (
-    "bad_version",
-    "count_mismatch",
-    "truncated",
-    "trailing_data",
-    "bad_operation",
-    "bad_content",
-    "bad_timestamp",
-    "bad_uid_escape",
-    "invalid_utf8",
-    "duplicate_uid",
-    "uid_not_rfc1939",
-)
 
 RFC1939_MAX_UID = 70
 ENTRY_BATCH = 4096  # entries converted for a report at a time
@@ -327,15 +314,8 @@ def _timestamp(raw: bytes) -> tuple[datetime | None, str]:
         return None, f"timestamp {raw!r} is not 14 digits"
     try:
         # The BLOB records no time zone: the value stays naive, as recorded.
-        moment = datetime(  # noqa: DTZ001
-            int(raw[0:4]),
-            int(raw[4:6]),
-            int(raw[6:8]),
-            int(raw[8:10]),
-            int(raw[10:12]),
-            int(raw[12:14]),
-        )
-        return moment, ""
+        fields = (int(raw[:4]), *(int(raw[i : i + 2]) for i in range(4, 14, 2)))
+        return datetime(*fields), ""  # noqa: DTZ001
     except ValueError as exc:
         return None, f"timestamp {raw.decode()} is not a valid date and time ({exc})"
 
@@ -501,10 +481,6 @@ def _all_clean_tags(data: bytes, start: int, end: int) -> bool:
     return sum(map(len, _ONE_CLEAN_TAG.findall(data, start, end))) == end - start
 
 
-def _is_leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-
-
 def _clean(data: bytes, tags: TagList, trailing: bytes, slack: bytes | None) -> bool:
     """True when the tag-by-tag path would find no anomaly at all."""
     if not tags.complete or trailing:
@@ -517,7 +493,7 @@ def _clean(data: bytes, tags: TagList, trailing: bytes, slack: bytes | None) -> 
         years = [int(m.group(1)) for m in _LEAP_DAY.finditer(data, HEADER_SIZE, end)]
         if first[_TS.start + 4 : _TS.start + 8] == b"0229":
             years.append(int(first[_TS.start : _TS.start + 4]))
-        if not all(map(_is_leap, years)):
+        if not all(map(isleap, years)):
             return False
     uids = [raw[_UID.start :] for raw in tags.raws]
     if len(set(uids)) != len(uids):
@@ -790,6 +766,7 @@ def _parse_slow(
             continue
         seen = first_seen.setdefault(uid, entry.index)
         if seen != entry.index:
+            entries[entry.index] = replace(entry, anomalies=(*entry.anomalies, "duplicate_uid"))
             found.append(
                 Finding(
                     "duplicate_uid",
@@ -797,17 +774,8 @@ def _parse_slow(
                     f"tag #{entry.index}: UID also in tag #{seen} (offset {entries[seen].offset})",
                 )
             )
-    duplicates = {
-        e.index for e, uid in zip(entries, uids, strict=True) if uid and first_seen[uid] != e.index
-    }
-    if duplicates:
-        entries = [_with_code(e, "duplicate_uid") if e.index in duplicates else e for e in entries]
     found.sort(key=lambda f: f.offset if f.offset is not None else -1)
     return PopHistory(version, count, tuple(entries), tuple(found))
-
-
-def _with_code(entry: Entry, code: str) -> Entry:
-    return replace(entry, anomalies=(*entry.anomalies, code))
 
 
 # --- building ---------------------------------------------------------------------------
@@ -883,6 +851,3 @@ def build_blob(
         }
     )
     return built
-
-
-# --- hex text, as copied from a hex viewer or MFCMAPI -----------------------------------
