@@ -281,6 +281,7 @@ def locate_message(message: Message, folder: str | None, source: str, result: Lo
     record lists the other attachments of the message holding it as companions.
     """
     where = f"{folder or ''}#{message.nid if message.nid is not None else 'msg'}"
+    here = Location(folder, message.nid, message.message_class, message.subject)
     candidate = None
     if is_manager_class(message.message_class):
         rules, profile = message_rules(message.props)
@@ -318,23 +319,15 @@ def locate_message(message: Message, folder: str | None, source: str, result: Lo
             attach = rule or "content"
         else:
             continue
-        found.append(
-            (
-                Location(
-                    folder,
-                    message.nid,
-                    message.message_class,
-                    message.subject,
-                    att.index,
-                    name,
-                    match_rule,
-                    attach,
-                    path,
-                ),
-                data,
-                account,
-            )
+        location = replace(
+            here,
+            attachment_index=att.index,
+            attachment_name=name,
+            match_rule=match_rule,
+            attachment_rule=attach,
+            embedded_path=path,
         )
+        found.append((location, data, account))
     profile = candidate.profile if candidate is not None else Profile()
     for location, data, account in found:
         companions = tuple(
@@ -361,14 +354,7 @@ def locate_message(message: Message, folder: str | None, source: str, result: Lo
             f"({len(companions)} other attachment(s)): an account was "
             "configured, its history is empty or was never written",
         )
-        location = Location(
-            folder,
-            message.nid,
-            message.message_class,
-            message.subject,
-            match_rule=candidate.match_rule,
-            companions=companions,
-        )
+        location = replace(here, match_rule=candidate.match_rule, companions=companions)
         result.histories.append(
             HistoryRecord(
                 source, PopHistory(None, None, (), (empty,)), None, location, Account(), profile
