@@ -25,6 +25,7 @@ the same function, and ``tests/test_history.py`` proves they agree.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from calendar import isleap
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -188,6 +189,16 @@ class PopHistory:
         if self.slack is None:
             return None
         return {"size": len(self.slack), "hex": self.slack.hex(), "text": slack_text(self.slack)}
+
+    def blob_dict(self, blob: bytes) -> dict[str, Any]:
+        """A report's ``blob`` block: the bytes this history was decoded from, and counts."""
+        return {
+            "size": len(blob),
+            "sha256": hashlib.sha256(blob).hexdigest(),
+            "version": self.version,
+            "declared_count": self.declared_count,
+            "parsed_count": len(self.entries),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {

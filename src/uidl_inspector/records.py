@@ -7,7 +7,6 @@ docs/report-schema.md documents.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -128,14 +127,7 @@ class HistoryRecord:
             "profile": self.profile.to_dict(),
             "blob": None
             if self.blob is None
-            else {
-                "size": len(self.blob),
-                "sha256": hashlib.sha256(self.blob).hexdigest(),
-                "version": h.version,
-                "declared_count": h.declared_count,
-                "parsed_count": len(h.entries),
-                "slack": h.slack_dict(),
-            },
+            else {**h.blob_dict(self.blob), "slack": h.slack_dict()},
             "entries": [d for batch in h.entry_dicts() for d in batch] if entries else [],
             "anomalies": [a.to_dict() for a in h.anomalies],
         }
