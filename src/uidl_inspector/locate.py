@@ -50,8 +50,6 @@ __all__ = [
     "MANAGER_CLASS",
     "GENERAL_KEY_NAME",
     "GENERAL_KEY",
-    "MATCH_RULES",
-    "ATTACHMENT_RULES",
     "Candidate",
     "LocateResult",
     "parse_manager_subject",
@@ -72,9 +70,6 @@ log.addHandler(logging.NullHandler())
 MANAGER_CLASS = "IPM.MessageManager"
 GENERAL_KEY_NAME = "General Key"
 GENERAL_KEY = b"General Key\0"
-# Outlook's order: "General Key" is tried first, then the real profile's values in turn.
-MATCH_RULES = ("general_key", "conversation_key", "search_key", "subject")
-ATTACHMENT_RULES = ("long_filename", "filename", "display_name", "mini_uid")
 
 _SUBJECT = re.compile(
     r"^Outlook Message Manager \((?P<name>.*)\) \(KEY: (?P<key>[0-9A-Fa-f]*)\)$", re.DOTALL
