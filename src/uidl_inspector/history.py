@@ -325,8 +325,15 @@ def _timestamp(raw: bytes) -> tuple[datetime | None, str]:
         return None, f"timestamp {raw!r} is not 14 digits"
     try:
         # The BLOB records no time zone: the value stays naive, as recorded.
-        fields = (int(raw[:4]), *(int(raw[i : i + 2]) for i in range(4, 14, 2)))
-        return datetime(*fields), ""  # noqa: DTZ001
+        moment = datetime(  # noqa: DTZ001
+            int(raw[0:4]),
+            int(raw[4:6]),
+            int(raw[6:8]),
+            int(raw[8:10]),
+            int(raw[10:12]),
+            int(raw[12:14]),
+        )
+        return moment, ""
     except ValueError as exc:
         return None, f"timestamp {raw.decode()} is not a valid date and time ({exc})"
 
@@ -348,35 +355,38 @@ def _decode(
         uid = uid_bytes.decode("utf-8")
     except UnicodeDecodeError:
         uid, uid_hex = _text(uid_bytes), uid_bytes.hex()
-    rfc_ok = 1 <= len(uid_bytes) <= RFC1939_MAX_UID and not uid_bytes.translate(
-        None, _RFC1939_BYTES
-    )
+    notes: list[tuple[str, int, str]] = []  # (code, where in the tag, detail)
+    if operation is None:
+        notes.append(("bad_operation", _OP.start, f"operation {op_raw!r} is not one of + - &"))
+    if content is None:
+        notes.append(("bad_content", _CT.start, f"content {ct_raw!r} is not one of ' ' h b"))
+    if why:
+        notes.append(("bad_timestamp", _TS.start, why))
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            detail = f"tag is not UTF-8 (byte 0x{raw[exc.start]:02x})"
+            notes.append(("invalid_utf8", exc.start, detail))
+    if problems:
+        shown = "; ".join(f"+{pos}: {what}" for pos, what in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        notes.append(
+            ("bad_uid_escape", _UID.start + problems[0][0], f"UID escaping: {shown}{more}")
+        )
+    if uid_hex is not None:
+        notes.append(("invalid_utf8", _UID.start, f"unescaped UID is not UTF-8 (hex {uid_hex})"))
+    size = len(uid_bytes)
+    if not 1 <= size <= RFC1939_MAX_UID or uid_bytes.translate(None, _RFC1939_BYTES):
+        detail = f"UID of {size} bytes is not 1-70 characters in 0x21-0x7E"
+        notes.append(("uid_not_rfc1939", _UID.start, detail))
+    if not complete:
+        notes.append(("truncated", 0, "the BLOB ends inside this tag (no NUL terminator)"))
     found: list[Finding] = []
     codes: tuple[str, ...] = ()
-    if (
-        operation is None
-        or content is None
-        or timestamp is None
-        or problems
-        or uid_hex
-        or not rfc_ok
-        or not complete
-        or not raw.isascii()
-    ):
-        found = _tag_findings(
-            index,
-            offset,
-            raw,
-            operation,
-            content,
-            why,
-            problems,
-            uid_hex,
-            rfc_ok,
-            len(uid_bytes),
-            complete,
-        )
-        codes = tuple(dict.fromkeys(f.code for f in found))
+    if notes:  # a field missing from a short tag is placed at the tag's end
+        found = [Finding(c, offset + min(at, len(raw)), f"tag #{index}: {d}") for c, at, d in notes]
+        codes = tuple(dict.fromkeys(c for c, _, _ in notes))
     if raw.isascii():  # decode once; the fields are the same slices of the text
         text = raw.decode("ascii")
         raw_op, raw_ct, raw_ts, raw_uid = text[_OP], text[_CT], text[_TS], text[_UID]
@@ -400,52 +410,6 @@ def _decode(
         raw,
     )
     return entry, found, uid_bytes
-
-
-def _tag_findings(
-    index: int,
-    offset: int,
-    raw: bytes,
-    operation: str | None,
-    content: str | None,
-    why: str,
-    problems: list[tuple[int, str]],
-    uid_hex: str | None,
-    rfc_ok: bool,
-    uid_size: int,
-    complete: bool,
-) -> list[Finding]:
-    found: list[Finding] = []
-
-    def note(code: str, where: int, detail: str) -> None:
-        # a field missing from a short tag is placed at the tag's end
-        found.append(Finding(code, offset + min(where, len(raw)), f"tag #{index}: {detail}"))
-
-    if operation is None:
-        note("bad_operation", _OP.start, f"operation {raw[_OP]!r} is not one of + - &")
-    if content is None:
-        note("bad_content", _CT.start, f"content {raw[_CT]!r} is not one of ' ' h b")
-    if why:
-        note("bad_timestamp", _TS.start, why)
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        note("invalid_utf8", exc.start, f"tag is not UTF-8 (byte 0x{raw[exc.start]:02x})")
-    if problems:
-        shown = "; ".join(f"+{pos}: {what}" for pos, what in problems[:3])
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        note("bad_uid_escape", _UID.start + problems[0][0], f"UID escaping: {shown}{more}")
-    if uid_hex is not None:
-        note("invalid_utf8", _UID.start, f"unescaped UID is not UTF-8 (hex {uid_hex})")
-    if not rfc_ok:
-        note(
-            "uid_not_rfc1939",
-            _UID.start,
-            f"UID of {uid_size} bytes is not 1-70 characters in 0x21-0x7E",
-        )
-    if not complete:
-        note("truncated", 0, "the BLOB ends inside this tag (no NUL terminator)")
-    return found
 
 
 def _well_formed(raw: bytes) -> bool:
