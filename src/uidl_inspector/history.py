@@ -74,10 +74,9 @@ _RFC1939_BYTES = bytes(range(0x21, 0x7F))  # what a POP3 UID may be made of
 _NOT_ALNUM = re.compile(rb"[^0-9A-Za-z]")
 _WELL_ESCAPED = re.compile(rb"[0-9A-Za-z]*(?:\$[0-9A-Fa-f]{2}[0-9A-Za-z]*)*")
 _ESCAPE = re.compile(rb"\$[0-9A-Fa-f]{2}")
-_ESCAPE_BYTES = {b"$%02x" % i: bytes([i]) for i in range(256)}
-_ESCAPE_BYTES.update({b"$%02X" % i: bytes([i]) for i in range(256)})
-_ESCAPE_BYTES.update({b"$%x%X" % (i >> 4, i & 15): bytes([i]) for i in range(256)})
-_ESCAPE_BYTES.update({b"$%X%x" % (i >> 4, i & 15): bytes([i]) for i in range(256)})
+_ESCAPE_BYTES = {  # "$xx" with either case of each hex digit -> its byte
+    b"$" + bytes((hi, lo)): bytes.fromhex(chr(hi) + chr(lo)) for hi in _HEX for lo in _HEX
+}
 
 
 def _escaped_byte(match: re.Match[bytes]) -> bytes:
