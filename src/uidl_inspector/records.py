@@ -58,15 +58,8 @@ class Location:
     companions: tuple[Companion, ...] = ()  # the holding message's other attachments
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "folder": self.folder,
-            "message_nid": self.message_nid,
-            "message_class": self.message_class,
-            "subject": self.subject,
-            "attachment_index": self.attachment_index,
-            "attachment_name": self.attachment_name,
-            "match_rule": self.match_rule,
-            "attachment_rule": self.attachment_rule,
+        return {  # the report's arrays as lists
+            **asdict(self),
             "embedded_path": list(self.embedded_path),
             "companions": [c.to_dict() for c in self.companions],
         }
