@@ -417,19 +417,13 @@ def _attachment_row(
         row["embedded"] = {
             "message_class": inner.message_class,
             "subject": inner.subject,
-            "attachments": _attachment_rows(inner, where, findings, depth + 1),
+            "attachments": [
+                _attachment_row(a, where, findings, depth + 1)
+                for a in _attachment_list(inner, where, findings)
+            ],
         }
         findings.extend(inner.findings)
     return row
-
-
-def _attachment_rows(
-    message: Message, where: str, findings: list[Finding], depth: int
-) -> list[AttachmentRow]:
-    return [
-        _attachment_row(a, where, findings, depth)
-        for a in _attachment_list(message, where, findings)
-    ]
 
 
 def _attachment_list(message: Message, where: str, findings: list[Finding]) -> list[Attachment]:
@@ -466,6 +460,7 @@ def hidden_row(message: Message, folder: str | None, findings: list[Finding]) ->
     in one shape so the two forms of one message compare; its findings into ``findings``."""
     key = _binary(message.props, PropId.CONVERSATION_KEY)
     search = _binary(message.props, PropId.SEARCH_KEY)
+    where = f"{folder or ''}#{message.nid or 'msg'}"
     row: HiddenRow = {
         "folder": folder,
         "nid": message.nid,
@@ -473,9 +468,10 @@ def hidden_row(message: Message, folder: str | None, findings: list[Finding]) ->
         "subject": message.subject,
         "conversation_key": key.hex() if key else None,
         "search_key": search.hex() if search else None,
-        "attachments": _attachment_rows(
-            message, f"{folder or ''}#{message.nid or 'msg'}", findings, 0
-        ),
+        "attachments": [
+            _attachment_row(a, where, findings, 0)
+            for a in _attachment_list(message, where, findings)
+        ],
     }
     findings.extend(message.findings)
     return row
