@@ -664,13 +664,9 @@ def _parse(data: bytes, fast: bool) -> PopHistory:
     if len(data) < HEADER_SIZE:
         field = PopBlobHeader.version  # the header's first field may still be whole
         version = field.parse(data) if len(data) >= field.sizeof() else None
-        cut = Finding(
-            "truncated", 0, f"{len(data)} byte(s): too short for the 4-byte header (Version, Count)"
-        )
-        found = [cut]
-        if version is not None and version != PBLOB_VERSION:
-            found.insert(0, _bad_version(version))
-        return PopHistory(version, None, (), tuple(found))
+        found = [] if version in (None, PBLOB_VERSION) else [_bad_version(version)]
+        detail = f"{len(data)} byte(s): too short for the 4-byte header (Version, Count)"
+        return PopHistory(version, None, (), (*found, Finding("truncated", 0, detail)))
     blob = PopBlob.parse(data)
     tags: TagList = blob.tags
     trailing, slack = blob.trailing, None
