@@ -65,7 +65,8 @@ class StoreSpace:
         refs = blocks + [(ib, whole_page) for ib in pages + list(self._amap)]
         refs.sort()
         self._refs = refs
-        self._gaps = self._find_gaps()
+        # [start, end) spans after the header area that no live block or page covers
+        self.gaps = self._find_gaps()
         self._bounds: tuple[list[int], list[int]] | None = None
 
     def _walk(self, ptype: int, leaves: bool) -> tuple[list[tuple[int, int]], list[int]]:
@@ -198,10 +199,6 @@ class StoreSpace:
             out.append((pos, size))
         return out
 
-    def gaps(self) -> list[tuple[int, int]]:
-        """[start, end) spans after the header area that no live block or page covers."""
-        return self._gaps
-
     def referenced(self, offset: int) -> bool:
         """Whether a live block or page covers ``offset``."""
         if self._bounds is None:  # built on first use: most stores have few finds
@@ -220,7 +217,7 @@ class StoreSpace:
         size, record = fmt.page_size, ndb.btrees.nbt_fast
         cols = record.columns("nid", "bidData", "bidSub")
         out: dict[int, tuple[int, int]] = {}
-        for start, end in self.gaps():
+        for start, end in self.gaps:
             for ib in range(-(-start // size) * size, end - size + 1, size):
                 raw = ndb.read_at(ib, size)
                 page = ndb.btrees.page_fast.parse(raw)
@@ -316,9 +313,8 @@ def find_in_store(
         place = _place(space, run, offset, block, name)
         out.append((run, run.core(data), place, account_near(near)))
 
-    gaps = space.gaps()
-    total, done, told = sum(end - start for start, end in gaps), 0, -1
-    for start, end in gaps:
+    total, done, told = sum(end - start for start, end in space.gaps), 0, -1
+    for start, end in space.gaps:
         if progress is not None and done >> 20 != told:
             told = done >> 20
             progress(done, total)
