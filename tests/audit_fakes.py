@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from fakes_store import FakeFolder, FakeStore
 from uidl_inspector.findings import Finding
+from uidl_inspector.history import PopHistory
 from uidl_inspector.records import Account, HistoryRecord, Location, Profile
 from uidl_inspector.schemas.mapi import PropId
 
@@ -34,6 +35,8 @@ class FakeHistory:
     version: int = 3
     declared_count: int = 0
     slack: bytes | None = None
+
+    blob_dict = PopHistory.blob_dict  # reads only the fields above
 
     def slack_dict(self):
         return None if self.slack is None else {"size": len(self.slack)}

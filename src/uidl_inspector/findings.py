@@ -16,9 +16,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Finding", "SEVERITIES", "SEVERITY", "severity_of", "above_info"]
+__all__ = ["ANOMALY_CODES", "Finding", "SEVERITIES", "SEVERITY", "severity_of", "above_info"]
 
 SEVERITIES = ("info", "warning", "error")
+# The history BLOB's anomaly codes (``history.ANOMALY_CODES``): warnings but ``truncated``.
+ANOMALY_CODES = (
+    "bad_version",
+    "count_mismatch",
+    "truncated",
+    "trailing_data",
+    "bad_operation",
+    "bad_content",
+    "bad_timestamp",
+    "bad_uid_escape",
+    "invalid_utf8",
+    "duplicate_uid",
+    "uid_not_rfc1939",
+)
 
 _INFO = (
     "no_history_attachment",  # a Message Manager with no history: an account never used
@@ -80,16 +94,7 @@ _WARNING = (
     "blob_anomaly",
     "history_missing",
     # history BLOB and server listings: read around
-    "bad_version",
-    "count_mismatch",
-    "trailing_data",
-    "bad_operation",
-    "bad_content",
-    "bad_timestamp",
-    "bad_uid_escape",
-    "invalid_utf8",
-    "duplicate_uid",
-    "uid_not_rfc1939",
+    *(code for code in ANOMALY_CODES if code != "truncated"),
     "server_error",
     "bad_line",
     "bad_numbering",
@@ -141,12 +146,11 @@ SEVERITY: dict[str, str] = {
     **dict.fromkeys(_WARNING, "warning"),
     **dict.fromkeys(_ERROR, "error"),
 }
-DEFAULT_SEVERITY = "warning"
 
 
 def severity_of(code: str) -> str:
     """The severity of a finding or anomaly code (``warning`` when not listed)."""
-    return SEVERITY.get(code, DEFAULT_SEVERITY)
+    return SEVERITY.get(code, "warning")
 
 
 @dataclass(frozen=True, slots=True)

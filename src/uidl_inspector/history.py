@@ -25,14 +25,16 @@ the same function, and ``tests/test_history.py`` proves they agree.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from calendar import isleap
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
 from uidl_inspector.exceptions import StrictModeError
-from uidl_inspector.findings import Finding, above_info
+from uidl_inspector.findings import ANOMALY_CODES, Finding, above_info
 from uidl_inspector.schemas.popblob import (
     CONTENTS,
     FIXED_TAG_SIZE,
@@ -62,20 +64,6 @@ __all__ = [
     "slack_text",
 ]
 
-ANOMALY_CODES = (
-    "bad_version",
-    "count_mismatch",
-    "truncated",
-    "trailing_data",
-    "bad_operation",
-    "bad_content",
-    "bad_timestamp",
-    "bad_uid_escape",
-    "invalid_utf8",
-    "duplicate_uid",
-    "uid_not_rfc1939",
-)
-
 RFC1939_MAX_UID = 70
 ENTRY_BATCH = 4096  # entries converted for a report at a time
 _OP_NAMES = {name: char for char, name in OPERATIONS.items()}
@@ -86,10 +74,9 @@ _RFC1939_BYTES = bytes(range(0x21, 0x7F))  # what a POP3 UID may be made of
 _NOT_ALNUM = re.compile(rb"[^0-9A-Za-z]")
 _WELL_ESCAPED = re.compile(rb"[0-9A-Za-z]*(?:\$[0-9A-Fa-f]{2}[0-9A-Za-z]*)*")
 _ESCAPE = re.compile(rb"\$[0-9A-Fa-f]{2}")
-_ESCAPE_BYTES = {b"$%02x" % i: bytes([i]) for i in range(256)}
-_ESCAPE_BYTES.update({b"$%02X" % i: bytes([i]) for i in range(256)})
-_ESCAPE_BYTES.update({b"$%x%X" % (i >> 4, i & 15): bytes([i]) for i in range(256)})
-_ESCAPE_BYTES.update({b"$%X%x" % (i >> 4, i & 15): bytes([i]) for i in range(256)})
+_ESCAPE_BYTES = {  # "$xx" with either case of each hex digit -> its byte
+    b"$" + bytes((hi, lo)): bytes.fromhex(chr(hi) + chr(lo)) for hi in _HEX for lo in _HEX
+}
 
 
 def _escaped_byte(match: re.Match[bytes]) -> bytes:
@@ -201,6 +188,16 @@ class PopHistory:
         if self.slack is None:
             return None
         return {"size": len(self.slack), "hex": self.slack.hex(), "text": slack_text(self.slack)}
+
+    def blob_dict(self, blob: bytes) -> dict[str, Any]:
+        """A report's ``blob`` block: the bytes this history was decoded from, and counts."""
+        return {
+            "size": len(blob),
+            "sha256": hashlib.sha256(blob).hexdigest(),
+            "version": self.version,
+            "declared_count": self.declared_count,
+            "parsed_count": len(self.entries),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -357,35 +354,38 @@ def _decode(
         uid = uid_bytes.decode("utf-8")
     except UnicodeDecodeError:
         uid, uid_hex = _text(uid_bytes), uid_bytes.hex()
-    rfc_ok = 1 <= len(uid_bytes) <= RFC1939_MAX_UID and not uid_bytes.translate(
-        None, _RFC1939_BYTES
-    )
+    notes: list[tuple[str, int, str]] = []  # (code, where in the tag, detail)
+    if operation is None:
+        notes.append(("bad_operation", _OP.start, f"operation {op_raw!r} is not one of + - &"))
+    if content is None:
+        notes.append(("bad_content", _CT.start, f"content {ct_raw!r} is not one of ' ' h b"))
+    if why:
+        notes.append(("bad_timestamp", _TS.start, why))
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            detail = f"tag is not UTF-8 (byte 0x{raw[exc.start]:02x})"
+            notes.append(("invalid_utf8", exc.start, detail))
+    if problems:
+        shown = "; ".join(f"+{pos}: {what}" for pos, what in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        notes.append(
+            ("bad_uid_escape", _UID.start + problems[0][0], f"UID escaping: {shown}{more}")
+        )
+    if uid_hex is not None:
+        notes.append(("invalid_utf8", _UID.start, f"unescaped UID is not UTF-8 (hex {uid_hex})"))
+    size = len(uid_bytes)
+    if not 1 <= size <= RFC1939_MAX_UID or uid_bytes.translate(None, _RFC1939_BYTES):
+        detail = f"UID of {size} bytes is not 1-70 characters in 0x21-0x7E"
+        notes.append(("uid_not_rfc1939", _UID.start, detail))
+    if not complete:
+        notes.append(("truncated", 0, "the BLOB ends inside this tag (no NUL terminator)"))
     found: list[Finding] = []
     codes: tuple[str, ...] = ()
-    if (
-        operation is None
-        or content is None
-        or timestamp is None
-        or problems
-        or uid_hex
-        or not rfc_ok
-        or not complete
-        or not raw.isascii()
-    ):
-        found = _tag_findings(
-            index,
-            offset,
-            raw,
-            operation,
-            content,
-            why,
-            problems,
-            uid_hex,
-            rfc_ok,
-            len(uid_bytes),
-            complete,
-        )
-        codes = tuple(dict.fromkeys(f.code for f in found))
+    if notes:  # a field missing from a short tag is placed at the tag's end
+        found = [Finding(c, offset + min(at, len(raw)), f"tag #{index}: {d}") for c, at, d in notes]
+        codes = tuple(dict.fromkeys(c for c, _, _ in notes))
     if raw.isascii():  # decode once; the fields are the same slices of the text
         text = raw.decode("ascii")
         raw_op, raw_ct, raw_ts, raw_uid = text[_OP], text[_CT], text[_TS], text[_UID]
@@ -409,52 +409,6 @@ def _decode(
         raw,
     )
     return entry, found, uid_bytes
-
-
-def _tag_findings(
-    index: int,
-    offset: int,
-    raw: bytes,
-    operation: str | None,
-    content: str | None,
-    why: str,
-    problems: list[tuple[int, str]],
-    uid_hex: str | None,
-    rfc_ok: bool,
-    uid_size: int,
-    complete: bool,
-) -> list[Finding]:
-    found: list[Finding] = []
-
-    def note(code: str, where: int, detail: str) -> None:
-        # a field missing from a short tag is placed at the tag's end
-        found.append(Finding(code, offset + min(where, len(raw)), f"tag #{index}: {detail}"))
-
-    if operation is None:
-        note("bad_operation", _OP.start, f"operation {raw[_OP]!r} is not one of + - &")
-    if content is None:
-        note("bad_content", _CT.start, f"content {raw[_CT]!r} is not one of ' ' h b")
-    if why:
-        note("bad_timestamp", _TS.start, why)
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        note("invalid_utf8", exc.start, f"tag is not UTF-8 (byte 0x{raw[exc.start]:02x})")
-    if problems:
-        shown = "; ".join(f"+{pos}: {what}" for pos, what in problems[:3])
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        note("bad_uid_escape", _UID.start + problems[0][0], f"UID escaping: {shown}{more}")
-    if uid_hex is not None:
-        note("invalid_utf8", _UID.start, f"unescaped UID is not UTF-8 (hex {uid_hex})")
-    if not rfc_ok:
-        note(
-            "uid_not_rfc1939",
-            _UID.start,
-            f"UID of {uid_size} bytes is not 1-70 characters in 0x21-0x7E",
-        )
-    if not complete:
-        note("truncated", 0, "the BLOB ends inside this tag (no NUL terminator)")
-    return found
 
 
 def _well_formed(raw: bytes) -> bool:
@@ -501,10 +455,6 @@ def _all_clean_tags(data: bytes, start: int, end: int) -> bool:
     return sum(map(len, _ONE_CLEAN_TAG.findall(data, start, end))) == end - start
 
 
-def _is_leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-
-
 def _clean(data: bytes, tags: TagList, trailing: bytes, slack: bytes | None) -> bool:
     """True when the tag-by-tag path would find no anomaly at all."""
     if not tags.complete or trailing:
@@ -517,7 +467,7 @@ def _clean(data: bytes, tags: TagList, trailing: bytes, slack: bytes | None) -> 
         years = [int(m.group(1)) for m in _LEAP_DAY.finditer(data, HEADER_SIZE, end)]
         if first[_TS.start + 4 : _TS.start + 8] == b"0229":
             years.append(int(first[_TS.start : _TS.start + 4]))
-        if not all(map(_is_leap, years)):
+        if not all(map(isleap, years)):
             return False
     uids = [raw[_UID.start :] for raw in tags.raws]
     if len(set(uids)) != len(uids):
@@ -714,13 +664,9 @@ def _parse(data: bytes, fast: bool) -> PopHistory:
     if len(data) < HEADER_SIZE:
         field = PopBlobHeader.version  # the header's first field may still be whole
         version = field.parse(data) if len(data) >= field.sizeof() else None
-        cut = Finding(
-            "truncated", 0, f"{len(data)} byte(s): too short for the 4-byte header (Version, Count)"
-        )
-        found = [cut]
-        if version is not None and version != PBLOB_VERSION:
-            found.insert(0, _bad_version(version))
-        return PopHistory(version, None, (), tuple(found))
+        found = [] if version in (None, PBLOB_VERSION) else [_bad_version(version)]
+        detail = f"{len(data)} byte(s): too short for the 4-byte header (Version, Count)"
+        return PopHistory(version, None, (), (*found, Finding("truncated", 0, detail)))
     blob = PopBlob.parse(data)
     tags: TagList = blob.tags
     trailing, slack = blob.trailing, None
@@ -790,6 +736,7 @@ def _parse_slow(
             continue
         seen = first_seen.setdefault(uid, entry.index)
         if seen != entry.index:
+            entries[entry.index] = replace(entry, anomalies=(*entry.anomalies, "duplicate_uid"))
             found.append(
                 Finding(
                     "duplicate_uid",
@@ -797,17 +744,8 @@ def _parse_slow(
                     f"tag #{entry.index}: UID also in tag #{seen} (offset {entries[seen].offset})",
                 )
             )
-    duplicates = {
-        e.index for e, uid in zip(entries, uids, strict=True) if uid and first_seen[uid] != e.index
-    }
-    if duplicates:
-        entries = [_with_code(e, "duplicate_uid") if e.index in duplicates else e for e in entries]
     found.sort(key=lambda f: f.offset if f.offset is not None else -1)
     return PopHistory(version, count, tuple(entries), tuple(found))
-
-
-def _with_code(entry: Entry, code: str) -> Entry:
-    return replace(entry, anomalies=(*entry.anomalies, code))
 
 
 # --- building ---------------------------------------------------------------------------
@@ -883,6 +821,3 @@ def build_blob(
         }
     )
     return built
-
-
-# --- hex text, as copied from a hex viewer or MFCMAPI -----------------------------------

@@ -50,8 +50,6 @@ __all__ = [
     "MANAGER_CLASS",
     "GENERAL_KEY_NAME",
     "GENERAL_KEY",
-    "MATCH_RULES",
-    "ATTACHMENT_RULES",
     "Candidate",
     "LocateResult",
     "parse_manager_subject",
@@ -72,9 +70,6 @@ log.addHandler(logging.NullHandler())
 MANAGER_CLASS = "IPM.MessageManager"
 GENERAL_KEY_NAME = "General Key"
 GENERAL_KEY = b"General Key\0"
-# Outlook's order: "General Key" is tried first, then the real profile's values in turn.
-MATCH_RULES = ("general_key", "conversation_key", "search_key", "subject")
-ATTACHMENT_RULES = ("long_filename", "filename", "display_name", "mini_uid")
 
 _SUBJECT = re.compile(
     r"^Outlook Message Manager \((?P<name>.*)\) \(KEY: (?P<key>[0-9A-Fa-f]*)\)$", re.DOTALL
@@ -281,6 +276,7 @@ def locate_message(message: Message, folder: str | None, source: str, result: Lo
     record lists the other attachments of the message holding it as companions.
     """
     where = f"{folder or ''}#{message.nid if message.nid is not None else 'msg'}"
+    here = Location(folder, message.nid, message.message_class, message.subject)
     candidate = None
     if is_manager_class(message.message_class):
         rules, profile = message_rules(message.props)
@@ -318,23 +314,15 @@ def locate_message(message: Message, folder: str | None, source: str, result: Lo
             attach = rule or "content"
         else:
             continue
-        found.append(
-            (
-                Location(
-                    folder,
-                    message.nid,
-                    message.message_class,
-                    message.subject,
-                    att.index,
-                    name,
-                    match_rule,
-                    attach,
-                    path,
-                ),
-                data,
-                account,
-            )
+        location = replace(
+            here,
+            attachment_index=att.index,
+            attachment_name=name,
+            match_rule=match_rule,
+            attachment_rule=attach,
+            embedded_path=path,
         )
+        found.append((location, data, account))
     profile = candidate.profile if candidate is not None else Profile()
     for location, data, account in found:
         companions = tuple(
@@ -361,14 +349,7 @@ def locate_message(message: Message, folder: str | None, source: str, result: Lo
             f"({len(companions)} other attachment(s)): an account was "
             "configured, its history is empty or was never written",
         )
-        location = Location(
-            folder,
-            message.nid,
-            message.message_class,
-            message.subject,
-            match_rule=candidate.match_rule,
-            companions=companions,
-        )
+        location = replace(here, match_rule=candidate.match_rule, companions=companions)
         result.histories.append(
             HistoryRecord(
                 source, PopHistory(None, None, (), (empty,)), None, location, Account(), profile
@@ -436,19 +417,13 @@ def _attachment_row(
         row["embedded"] = {
             "message_class": inner.message_class,
             "subject": inner.subject,
-            "attachments": _attachment_rows(inner, where, findings, depth + 1),
+            "attachments": [
+                _attachment_row(a, where, findings, depth + 1)
+                for a in _attachment_list(inner, where, findings)
+            ],
         }
         findings.extend(inner.findings)
     return row
-
-
-def _attachment_rows(
-    message: Message, where: str, findings: list[Finding], depth: int
-) -> list[AttachmentRow]:
-    return [
-        _attachment_row(a, where, findings, depth)
-        for a in _attachment_list(message, where, findings)
-    ]
 
 
 def _attachment_list(message: Message, where: str, findings: list[Finding]) -> list[Attachment]:
@@ -485,6 +460,7 @@ def hidden_row(message: Message, folder: str | None, findings: list[Finding]) ->
     in one shape so the two forms of one message compare; its findings into ``findings``."""
     key = _binary(message.props, PropId.CONVERSATION_KEY)
     search = _binary(message.props, PropId.SEARCH_KEY)
+    where = f"{folder or ''}#{message.nid or 'msg'}"
     row: HiddenRow = {
         "folder": folder,
         "nid": message.nid,
@@ -492,9 +468,10 @@ def hidden_row(message: Message, folder: str | None, findings: list[Finding]) ->
         "subject": message.subject,
         "conversation_key": key.hex() if key else None,
         "search_key": search.hex() if search else None,
-        "attachments": _attachment_rows(
-            message, f"{folder or ''}#{message.nid or 'msg'}", findings, 0
-        ),
+        "attachments": [
+            _attachment_row(a, where, findings, 0)
+            for a in _attachment_list(message, where, findings)
+        ],
     }
     findings.extend(message.findings)
     return row

@@ -7,7 +7,6 @@ docs/report-schema.md documents.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -59,15 +58,8 @@ class Location:
     companions: tuple[Companion, ...] = ()  # the holding message's other attachments
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "folder": self.folder,
-            "message_nid": self.message_nid,
-            "message_class": self.message_class,
-            "subject": self.subject,
-            "attachment_index": self.attachment_index,
-            "attachment_name": self.attachment_name,
-            "match_rule": self.match_rule,
-            "attachment_rule": self.attachment_rule,
+        return {  # the report's arrays as lists
+            **asdict(self),
             "embedded_path": list(self.embedded_path),
             "companions": [c.to_dict() for c in self.companions],
         }
@@ -128,14 +120,7 @@ class HistoryRecord:
             "profile": self.profile.to_dict(),
             "blob": None
             if self.blob is None
-            else {
-                "size": len(self.blob),
-                "sha256": hashlib.sha256(self.blob).hexdigest(),
-                "version": h.version,
-                "declared_count": h.declared_count,
-                "parsed_count": len(h.entries),
-                "slack": h.slack_dict(),
-            },
+            else {**h.blob_dict(self.blob), "slack": h.slack_dict()},
             "entries": [d for batch in h.entry_dicts() for d in batch] if entries else [],
             "anomalies": [a.to_dict() for a in h.anomalies],
         }

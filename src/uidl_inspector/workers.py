@@ -21,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Generic, TypeVar
 
 from uidl_inspector.exceptions import UidlInspectorError
+from uidl_inspector.logs import LOGGER
 
 __all__ = [
     "SCHEDULER_ENV",
@@ -31,7 +32,6 @@ __all__ = [
     "executor",
 ]
 
-PACKAGE_LOGGER = "uidl_inspector"
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 DISTRIBUTED_HINT = "--scheduler needs Dask distributed: pip install 'uidl-inspector[distributed]'"
 T = TypeVar("T")
@@ -70,7 +70,7 @@ def _local_pool(jobs: int) -> ProcessPoolExecutor:
 def _forked() -> None:
     """A forked worker starts without the parent's log handlers: what it logs reaches the
     run's log once, through the parent (:func:`_logged`), not also straight from here."""
-    for name in (PACKAGE_LOGGER, None):
+    for name in (LOGGER, None):
         logger = logging.getLogger(name)
         for handler in list(logger.handlers):
             if not isinstance(handler, logging.NullHandler):
@@ -141,9 +141,7 @@ def run_ordered(
                 if done is not None:
                     done(n, total)
             return
-        logged = functools.partial(
-            _logged, task, logging.getLogger(PACKAGE_LOGGER).getEffectiveLevel()
-        )
+        logged = functools.partial(_logged, task, logging.getLogger(LOGGER).getEffectiveLevel())
         futures: list[Future[_Logged[R]]] = [_submit(pool, logged, item) for item in items]
         for n, (item, future) in enumerate(zip(items, futures, strict=True), 1):
             result = _result(logged, item, future, crashed)
@@ -194,7 +192,7 @@ class _Capture(logging.Handler):
 
 def _logged(task: Callable[[T], R], level: int, item: T) -> _Logged[R]:
     """Run ``task`` in a worker, keeping what it logs for the run's log in the parent."""
-    package = logging.getLogger(PACKAGE_LOGGER)
+    package = logging.getLogger(LOGGER)
     if package.getEffectiveLevel() > level:
         package.setLevel(level)
     capture = _Capture()

@@ -53,7 +53,6 @@ class Carving:
     size: int = 0
     sha256: str = ""
     md5: str = ""
-    hashes: dict[str, str] = field(default_factory=dict)
 
 
 def _runs_at(buf: memoryview, p: int, permuted: bool, final: bool) -> tuple[list[Run], int, bool]:

@@ -39,14 +39,16 @@ MAX_UID_STORED = 256  # RFC 1939 allows 70 characters, escaped at most 210
 MAX_TAG_SIZE = 16 + MAX_UID_STORED + 1
 
 
-def _chars(values: object) -> bytes:
-    return b"".join(re.escape(v) for v in values)  # type: ignore[attr-defined]
+_OP_BYTES = b"".join(OPERATIONS)
+_CT_BYTES = b"".join(CONTENTS)
 
 
-_OPS = _chars(OPERATIONS)
-_CTS = _chars(CONTENTS)
+def _one_of(chars: bytes) -> bytes:
+    return b"[" + re.escape(chars) + b"]"
+
+
 # One well-formed tag: the fixed fields, then a non-empty stored UID, then its NUL.
-TAG = b"[" + _OPS + b"][" + _CTS + b"][0-9]{14}[0-9A-Za-z$]{1,%d}\\x00" % MAX_UID_STORED
+TAG = _one_of(_OP_BYTES) + _one_of(_CT_BYTES) + b"[0-9]{14}[0-9A-Za-z$]{1,%d}\\x00" % MAX_UID_STORED
 _RUN = re.compile(b"(?:" + TAG + b")+")
 
 # In-store candidates are found without a regular expression: one ``bytes.translate``
@@ -54,18 +56,15 @@ _RUN = re.compile(b"(?:" + TAG + b")+")
 # timestamp digits, both at C speed. A tag starts two bytes before its timestamp (its
 # operation and content are never digits).
 _R = MPBBCRYPT[:256]
-_OP_BYTES = b"".join(OPERATIONS)
-_CT_BYTES = b"".join(CONTENTS)
 _TIMESTAMP = b"D" * 14
 PLAIN_DIGITS = bytes(ord("D") if chr(c).isdigit() and c < 128 else ord("x") for c in range(256))
 _PLAIN_START = (frozenset(_OP_BYTES), frozenset(_CT_BYTES))
 _ENCODED_START = (frozenset(_R[c] for c in _OP_BYTES), frozenset(_R[c] for c in _CT_BYTES))
 
 
-def tag_starts(data: bytes, start: int = 0, end: int | None = None) -> Iterator[int]:
-    """Offsets in ``data[start:end]`` where a tag may start (checked later), ascending."""
-    end = len(data) if end is None else end
-    marks = data[start:end].translate(PLAIN_DIGITS)
+def tag_starts(data: bytes, start: int = 0) -> Iterator[int]:
+    """Offsets in ``data[start:]`` where a tag may start (checked later), ascending."""
+    marks = data[start:].translate(PLAIN_DIGITS)
     pos = 0
     while (i := marks.find(_TIMESTAMP, pos)) >= 0:
         if i >= 2:
@@ -82,11 +81,8 @@ CENTURY_NEEDLES = (b"20", bytes(_R[b] for b in b"20"))
 
 
 def _century(needle: bytes, ops: bytes, cts: bytes) -> re.Pattern[bytes]:
-    def one_of(chars: bytes) -> bytes:
-        return b"[" + b"".join(re.escape(bytes([c])) for c in chars) + b"]"
-
     lit = re.escape(needle)
-    return re.compile(lit + b"(?<=" + one_of(ops) + one_of(cts) + lit + b")")
+    return re.compile(lit + b"(?<=" + _one_of(ops) + _one_of(cts) + lit + b")")
 
 
 _CENTURY_SEARCH = (
@@ -95,16 +91,13 @@ _CENTURY_SEARCH = (
 )
 
 
-def dated_tag_starts(data: bytes | memoryview, start: int = 0, end: int | None = None) -> list[int]:
+def dated_tag_starts(data: bytes | memoryview) -> list[int]:
     """Where a tag dated 2000-2099 may start, plain or permute-encoded, ascending.
 
     Two literal passes instead of a translate: the fast path of ``carve`` on gigabytes. A
     run's later tags may hold any date; its first tag must be dated 20xx to be found.
     """
-    end = len(data) if end is None else end
-    out = [
-        m.start() - 2 for search in _CENTURY_SEARCH for m in search.finditer(data, start + 2, end)
-    ]
+    out = [m.start() - 2 for search in _CENTURY_SEARCH for m in search.finditer(data, 2)]
     out.sort()
     return out
 
@@ -139,9 +132,9 @@ class Run:
         """A header whose Count equals the tags found: a whole BLOB (slack not included)."""
         return self.header is not None and self.header[1] == len(self.tags)
 
-    def core(self, data: bytes, start: int = 0) -> bytes:
-        """The run's bytes (header and tags) out of ``data`` searched from ``start``."""
-        return bytes(data[self.offset - start : self.offset - start + self.size])
+    def core(self, data: bytes) -> bytes:
+        """The run's bytes (header and tags) out of the searched ``data``."""
+        return bytes(data[self.offset : self.offset + self.size])
 
 
 def _header_before(data: bytes, tag_start: int, lo: int) -> tuple[int, int] | None:
@@ -171,22 +164,21 @@ def _split(data: bytes, start: int, end: int, lo: int) -> Iterator[Run]:
         pos = cursor
 
 
-def find_runs(data: bytes, start: int = 0, end: int | None = None) -> Iterator[Run]:
-    """Every run of whole tags in ``data[start:end]`` (offsets are into ``data``)."""
-    end = len(data) if end is None else end
+def find_runs(data: bytes, start: int = 0) -> Iterator[Run]:
+    """Every run of whole tags in ``data[start:]`` (offsets are into ``data``)."""
     pos = start
-    for p in tag_starts(data, start, end):
+    for p in tag_starts(data, start):
         if p < pos:
             continue
-        match = _RUN.match(data, p, end)
+        match = _RUN.match(data, p)
         if match is not None:
             yield from _split(data, match.start(), match.end(), start)
             pos = match.end()
 
 
-def run_at(data: bytes, pos: int, end: int | None = None) -> list[Run]:
+def run_at(data: bytes, pos: int) -> list[Run]:
     """The runs of the match starting exactly at ``pos`` (none when no tag starts there)."""
-    match = _RUN.match(data, pos, len(data) if end is None else end)
+    match = _RUN.match(data, pos)
     if match is None:
         return []
     return list(_split(data, match.start(), match.end(), 0))

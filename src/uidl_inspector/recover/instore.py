@@ -65,7 +65,8 @@ class StoreSpace:
         refs = blocks + [(ib, whole_page) for ib in pages + list(self._amap)]
         refs.sort()
         self._refs = refs
-        self._gaps = self._find_gaps()
+        # [start, end) spans after the header area that no live block or page covers
+        self.gaps = self._find_gaps()
         self._bounds: tuple[list[int], list[int]] | None = None
 
     def _walk(self, ptype: int, leaves: bool) -> tuple[list[tuple[int, int]], list[int]]:
@@ -126,11 +127,6 @@ class StoreSpace:
 
     # -- AMap ----------------------------------------------------------------------
 
-    @property
-    def _amap_range(self) -> int:
-        """Bytes one AMap page describes: one bit of rgbBits per block_align bytes."""
-        return self.fmt.amap_range
-
     def _read_amaps(self) -> dict[int, bytes]:
         """rgbBits of each AMap page by its offset; a page that fails its checks is left out."""
         fmt, size = self.fmt, self.ndb.size
@@ -158,17 +154,31 @@ class StoreSpace:
                 out[ib] = bits
             else:
                 self.findings.append(Finding("amap_unreadable", ib, "AMap page fails its checks"))
-            ib += self._amap_range
+            ib += fmt.amap_range
         return out
 
     def allocated(self, offset: int) -> bool | None:
         """The AMap's bit for ``offset`` (None when its page is missing or unusable)."""
-        base = s.FIRST_AMAP + (offset - s.FIRST_AMAP) // self._amap_range * self._amap_range
+        span = self.fmt.amap_range  # bytes one AMap page describes
+        base = s.FIRST_AMAP + (offset - s.FIRST_AMAP) // span * span
         bits = self._amap.get(base)
         if bits is None or offset < s.FIRST_AMAP:
             return None
         bit = (offset - base) // self.fmt.block_align
         return bool(bits[bit >> 3] & (0x80 >> (bit & 7)))
+
+    def place(self, offset: int, length: int, block: Block | None, encoding: str) -> Place:
+        """Where ``length`` bytes at ``offset`` lie: the block whose trailer survives, if
+        any, and the AMap's and the BBT's view of them."""
+        return Place(
+            offset,
+            length,
+            block.bid if block else None,
+            block.crc_ok if block else None,
+            self.allocated(offset),
+            self.referenced(offset),
+            encoding,
+        )
 
     # -- gaps and trailers ---------------------------------------------------------
 
@@ -189,10 +199,6 @@ class StoreSpace:
             out.append((pos, size))
         return out
 
-    def gaps(self) -> list[tuple[int, int]]:
-        """[start, end) spans after the header area that no live block or page covers."""
-        return self._gaps
-
     def referenced(self, offset: int) -> bool:
         """Whether a live block or page covers ``offset``."""
         if self._bounds is None:  # built on first use: most stores have few finds
@@ -211,7 +217,7 @@ class StoreSpace:
         size, record = fmt.page_size, ndb.btrees.nbt_fast
         cols = record.columns("nid", "bidData", "bidSub")
         out: dict[int, tuple[int, int]] = {}
-        for start, end in self.gaps():
+        for start, end in self.gaps:
             for ib in range(-(-start // size) * size, end - size + 1, size):
                 raw = ndb.read_at(ib, size)
                 page = ndb.btrees.page_fast.parse(raw)
@@ -262,15 +268,7 @@ def _place(space: StoreSpace, run: Run, offset: int, block: Block | None, encodi
         with_slack = length + slack_size(run.header[1])
         if offset + with_slack <= block.start + block.cb:
             length = with_slack
-    return Place(
-        offset,
-        length,
-        block.bid if block else None,
-        block.crc_ok if block else None,
-        space.allocated(offset),
-        space.referenced(offset),
-        encoding,
-    )
+    return space.place(offset, length, block, encoding)
 
 
 def _holder(blocks: list[Block], offset: int) -> Block | None:
@@ -309,20 +307,14 @@ def find_in_store(
 
     def keep(block: Block, decoded: bytes) -> None:
         if block.start >= s.FIRST_AMAP and _keep(block, decoded):
-            place = Place(
-                block.start,
-                block.cb,
-                block.bid,
-                block.crc_ok,
-                space.allocated(block.start),
-                space.referenced(block.start),
-                name,
-            )
-            kept.append((block, decoded, place))
+            kept.append((block, decoded, space.place(block.start, block.cb, block, name)))
 
-    gaps = space.gaps()
-    total, done, told = sum(end - start for start, end in gaps), 0, -1
-    for start, end in gaps:
+    def add(run: Run, data: bytes, offset: int, block: Block | None, near: bytes) -> None:
+        place = _place(space, run, offset, block, name)
+        out.append((run, run.core(data), place, account_near(near)))
+
+    total, done, told = sum(end - start for start, end in space.gaps), 0, -1
+    for start, end in space.gaps:
         if progress is not None and done >> 20 != told:
             told = done >> 20
             progress(done, total)
@@ -337,15 +329,7 @@ def find_in_store(
                 plain = decode_block(stored, method, block.bid)
                 keep(block, plain)
                 for run in find_runs(plain, max(0, start - block.start)):
-                    offset = block.start + run.offset
-                    out.append(
-                        (
-                            run,
-                            run.core(plain),
-                            _place(space, run, offset, block, name),
-                            account_near(plain),
-                        )
-                    )
+                    add(run, plain, block.start + run.offset, block, plain)
             continue
         plain = decode_block(read(start, end - start), method, 0)
         for block in blocks:
@@ -364,14 +348,7 @@ def find_in_store(
                 if holder
                 else (max(start, offset - _NEAR), min(end, offset + _NEAR))
             )
-            out.append(
-                (
-                    run,
-                    run.core(plain),
-                    _place(space, run, offset, holder, name),
-                    account_near(plain[lo - start : hi - start]),
-                )
-            )
+            add(run, plain, offset, holder, plain[lo - start : hi - start])
     if progress is not None:
         progress(total, total)
     return out, kept, space.findings

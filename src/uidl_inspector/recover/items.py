@@ -10,7 +10,6 @@ are its tags that no live history holds: what the live history forgot.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import struct
 from collections.abc import Iterable, Sequence
@@ -24,19 +23,8 @@ from uidl_inspector.records import Account, HistoryRecord
 from uidl_inspector.recover.finder import Run
 from uidl_inspector.store.ltp import heap_header, read_page_map
 
-__all__ = [
-    "Found",
-    "Place",
-    "RecoveredItem",
-    "collect",
-    "relate",
-    "account_near",
-    "RELATIONS",
-    "KINDS",
-]
+__all__ = ["Found", "Place", "RecoveredItem", "collect", "relate", "account_near"]
 
-KINDS = ("blob", "fragment", "deleted_manager")
-RELATIONS = ("same_as_live", "earlier_version", "unrelated")
 # The history attachment's name, "BlobPOP<smtp>", as UTF-16LE or 8-bit text in a heap.
 _BLOBPOP_WIDE = re.compile(rb"B\x00l\x00o\x00b\x00P\x00O\x00P\x00((?:[\x21-\x7e]\x00){3,254})")
 _BLOBPOP_NARROW = re.compile(rb"BlobPOP([\x21-\x7e]{3,254})")
@@ -77,8 +65,7 @@ class RecoveredItem:
     @property
     def latest(self) -> datetime | None:
         """The latest tag time: how earlier versions of one account are ordered."""
-        times = [e.timestamp for e in self.history.entries if e.timestamp is not None]
-        return max(times) if times else None
+        return self.history.latest()
 
     def to_dict(self) -> dict[str, Any]:
         first = self.places[0]
@@ -90,17 +77,7 @@ class RecoveredItem:
             **first.to_dict(),
             "copies": len(self.places),
             "places": [p.to_dict() for p in self.places],
-            "blob": (
-                {
-                    "size": len(self.core),
-                    "sha256": hashlib.sha256(self.core).hexdigest(),
-                    "version": h.version,
-                    "declared_count": h.declared_count,
-                    "parsed_count": h.parsed_count,
-                }
-                if self.kind == "blob"
-                else None
-            ),
+            "blob": h.blob_dict(self.core) if self.kind == "blob" else None,
             "latest": self.latest.isoformat() if self.latest else None,
             "account": self.account.to_dict() if self.account else None,
             "account_from": self.account_from,

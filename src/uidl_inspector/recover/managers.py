@@ -146,8 +146,8 @@ def deleted_managers(
             [place],
             account,
             "attachment_name" if account else None,
+            relation="earlier_version" if subject in live_subjects else "unrelated",
         )
-        item.relation = "earlier_version" if subject in live_subjects else "unrelated"
         item.extra = {
             "message_class": MANAGER_CLASS,
             "subject": subject,
