@@ -23,18 +23,7 @@ from typing import Any
 from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef
 from uidl_inspector.audit.inventory import StoreMessage
 
-__all__ = [
-    "ClockInference",
-    "Link",
-    "infer_clock",
-    "link_entries",
-    "clock_and_links",
-    "OFFSETS_MINUTES",
-    "format_offset",
-    "LAG_BEFORE",
-    "LAG_AFTER",
-    "ASSUMED_OFFSET",
-]
+__all__ = ["ClockInference", "Link", "clock_and_links", "format_offset"]
 
 OFFSETS_MINUTES = tuple(range(-14 * 60, 14 * 60 + 1, 15))
 ASSUMED_OFFSET = 0  # Outlook writes its tags in UTC
@@ -200,16 +189,12 @@ def _support(times: Sequence[float], keys: Sequence[float], shift: float) -> int
     return count
 
 
-def infer_clock(entries: Sequence[EntryRef], messages: Sequence[StoreMessage]) -> ClockInference:
-    """The quarter-hour UTC offset the store's delivery times support, if any."""
-    return _infer(_gets(entries), _deliveries(messages))
-
-
 def clock_and_links(
     entries: Sequence[EntryRef], messages: Sequence[StoreMessage]
 ) -> tuple[ClockInference, list[Link]]:
-    """:func:`infer_clock`, then :func:`link_entries` with that clock, the entries' and
-    deliveries' times computed once for both."""
+    """The clock the store's delivery times support (:func:`_infer`), then the entries
+    linked to messages with that clock (:func:`_link`), the entries' and deliveries' times
+    computed once for both."""
     gets, deliveries = _gets(entries), _deliveries(messages)
     clock = _infer(gets, deliveries)
     return clock, _link(gets, deliveries, messages, clock)
@@ -218,6 +203,7 @@ def clock_and_links(
 def _infer(
     gets: Sequence[tuple[float, EntryRef]], deliveries: Sequence[tuple[float, int]]
 ) -> ClockInference:
+    """The quarter-hour UTC offset the store's delivery times support, if any."""
     keys = [t for t, _ in deliveries]
     times = sorted(t for t, _ in gets)
     if not times or not keys:
@@ -306,8 +292,11 @@ def _sequence(gets: Sequence[tuple[float, EntryRef]]) -> list[int]:
     return blob
 
 
-def link_entries(
-    entries: Sequence[EntryRef], messages: Sequence[StoreMessage], clock: ClockInference
+def _link(
+    gets: Sequence[tuple[float, EntryRef]],
+    deliveries: Sequence[tuple[float, int]],
+    messages: Sequence[StoreMessage],
+    clock: ClockInference,
 ) -> list[Link]:
     """Each get entry paired with at most one message and vice versa.
 
@@ -321,15 +310,6 @@ def link_entries(
     with the lag and with the number of still unlinked deliveries that were equally
     eligible.
     """
-    return _link(_gets(entries), _deliveries(messages), messages, clock)
-
-
-def _link(
-    gets: Sequence[tuple[float, EntryRef]],
-    deliveries: Sequence[tuple[float, int]],
-    messages: Sequence[StoreMessage],
-    clock: ClockInference,
-) -> list[Link]:
     shift = clock.offset_minutes * 60.0
     keys = [t for t, _ in deliveries]
     by_history: dict[int, list[int]] = {}
