@@ -12,6 +12,7 @@ deleted UIDs the server still lists (a DELE that did not take effect).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -64,15 +65,12 @@ def _order(ref: EntryRef) -> tuple[bool, str, int, int]:
 
 def uid_states(entries: Sequence[EntryRef]) -> dict[str, str]:
     """UID -> last recorded operation, in first-seen order of the UIDs."""
-    first_seen: dict[str, int] = {}
-    for position, ref in enumerate(entries):
-        if ref.uid is not None:
-            first_seen.setdefault(ref.uid, position)
+    first_seen = dict.fromkeys(ref.uid for ref in entries if ref.uid is not None)
     last: dict[str, str] = {}
     for ref in sorted(entries, key=_order):
         if ref.uid is not None and ref.operation is not None:
             last[ref.uid] = ref.operation
-    return {uid: last.get(uid, "unknown") for uid in sorted(first_seen, key=first_seen.__getitem__)}
+    return {uid: last.get(uid, "unknown") for uid in first_seen}
 
 
 def classify_account(
@@ -80,10 +78,7 @@ def classify_account(
 ) -> AccountClassification:
     """Classify one account's history (and the server's UIDs when a listing is given)."""
     states = uid_states(entries)
-    operations: dict[str, int] = {}
-    for ref in entries:
-        key = ref.operation or "unknown"
-        operations[key] = operations.get(key, 0) + 1
+    operations = Counter(ref.operation or "unknown" for ref in entries)
     histories = tuple(sorted({ref.history for ref in entries}))
     base = AccountClassification(
         account=account,
