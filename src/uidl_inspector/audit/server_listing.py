@@ -56,14 +56,6 @@ def _lines(data: bytes) -> list[tuple[int, bytes]]:
     return out
 
 
-def _decode_uid(raw: bytes, offset: int, findings: list[Finding]) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        findings.append(Finding("invalid_utf8", offset, f"UID bytes {raw.hex()} are not UTF-8"))
-        return raw.decode("utf-8", errors="backslashreplace")
-
-
 def parse_server_listing(
     data: bytes | str, path: str | None = None, account: str | None = None
 ) -> ServerListing:
@@ -71,6 +63,10 @@ def parse_server_listing(
     if isinstance(data, str):
         data = data.encode("utf-8")
     findings: list[Finding] = []
+
+    def flag(code: str, offset: int | None, detail: str) -> None:
+        findings.append(Finding(code, offset, detail))
+
     lines = [(o, line) for o, line in _lines(data) if line.strip()]
     if not lines:
         return ServerListing((), "empty", (), path, account)
@@ -80,11 +76,7 @@ def parse_server_listing(
         _NUMBERED.match(line.strip()) for _, line in lines[:3]
     )
     if first.startswith(b"-ERR"):
-        findings.append(
-            Finding(
-                "server_error", first_offset, f"server answered {first[:80].decode('latin-1')!r}"
-            )
-        )
+        flag("server_error", first_offset, f"server answered {first[:80].decode('latin-1')!r}")
     if first.startswith((b"+OK", b"-ERR")):
         lines = lines[1:]
 
@@ -95,9 +87,7 @@ def parse_server_listing(
     for offset, line in lines:
         text = line.strip()
         if terminated:
-            findings.append(
-                Finding("trailing_data", offset, "text after the '.' terminator is ignored")
-            )
+            flag("trailing_data", offset, "text after the '.' terminator is ignored")
             break
         if transcript and text == b".":
             terminated = True
@@ -105,42 +95,32 @@ def parse_server_listing(
         if transcript:
             match = _NUMBERED.match(text)
             if match is None:
-                findings.append(
-                    Finding("bad_line", offset, f"not a 'number uid' line: {text[:80]!r}")
-                )
+                flag("bad_line", offset, f"not a 'number uid' line: {text[:80]!r}")
                 continue
             numbers.append(int(match.group(1)))
             raw_uid = match.group(2)
         else:
             if len(text.split()) != 1:
-                findings.append(
-                    Finding("bad_line", offset, f"expected one UID per line: {text[:80]!r}")
-                )
+                flag("bad_line", offset, f"expected one UID per line: {text[:80]!r}")
                 continue
             raw_uid = text
-        uid = _decode_uid(raw_uid, offset, findings)
+        try:
+            uid = raw_uid.decode("utf-8")
+        except UnicodeDecodeError:
+            flag("invalid_utf8", offset, f"UID bytes {raw_uid.hex()} are not UTF-8")
+            uid = raw_uid.decode("utf-8", errors="backslashreplace")
         if not _RFC1939_UID.match(raw_uid):
-            findings.append(
-                Finding(
-                    "uid_not_rfc1939", offset, f"UID {uid[:80]!r} is not 1-70 characters 0x21-0x7E"
-                )
-            )
+            flag("uid_not_rfc1939", offset, f"UID {uid[:80]!r} is not 1-70 characters 0x21-0x7E")
         if uid in seen:
-            findings.append(
-                Finding(
-                    "duplicate_uid", offset, f"UID {uid[:80]!r} already listed at line {seen[uid]}"
-                )
-            )
+            flag("duplicate_uid", offset, f"UID {uid[:80]!r} already listed at line {seen[uid]}")
             continue
         seen[uid] = len(uids) + 1
         uids.append(uid)
 
     if transcript and not terminated:
-        findings.append(Finding("truncated", len(data), "the transcript has no '.' terminator"))
+        flag("truncated", len(data), "the transcript has no '.' terminator")
     if numbers and numbers != list(range(1, len(numbers) + 1)):
-        findings.append(
-            Finding("bad_numbering", None, "message numbers are not 1..n in order (RFC 1939)")
-        )
+        flag("bad_numbering", None, "message numbers are not 1..n in order (RFC 1939)")
     shape = "uidl-transcript" if transcript else "uid-per-line"
     return ServerListing(tuple(uids), shape, tuple(findings), path, account)
 
@@ -149,11 +129,9 @@ def read_server_listing(path: str | os.PathLike[str], account: str | None = None
     """Read a listing file (opened read-only, size bounded) and parse it."""
     with open(path, "rb") as handle:
         # read(n) would reserve n bytes up front: check the size first, then read it all
-        if os.fstat(handle.fileno()).st_size > MAX_LISTING_BYTES:
-            data = b""
-        else:
-            data = handle.read()
-    if len(data) > MAX_LISTING_BYTES or not data and os.path.getsize(path) > 0:
+        too_large = os.fstat(handle.fileno()).st_size > MAX_LISTING_BYTES
+        data = b"" if too_large else handle.read()
+    if too_large or len(data) > MAX_LISTING_BYTES:
         raise UidlInspectorError(
             f"{path}: larger than {MAX_LISTING_BYTES} bytes, not a UIDL listing"
         )
