@@ -28,17 +28,6 @@ from uidl_inspector.records import HistoryRecord
 
 __all__ = ["AuditFinding", "AuditContext", "derive_findings", "CODES", "uid_shape"]
 
-CODES = (
-    "history_reset",
-    "multiple_managers",
-    "same_uid_in_two_histories",
-    "uid_scheme_change",
-    "get_without_delete",
-    "blob_anomaly",
-    "history_missing",
-    "clock_mismatch",
-    "older_mail_untagged",
-)
 EVIDENCE_LIMIT = 50
 SESSION_GAP = timedelta(seconds=60)  # gets closer than this belong to one send/receive
 UNKNOWN_ZONE_MARGIN = timedelta(hours=15)  # any UTC offset is within -14:00..+14:00
@@ -113,7 +102,6 @@ def _by_history(ctx: AuditContext) -> dict[int, list[EntryRef]]:
 
 
 def _uids(ctx: AuditContext) -> dict[int, set[str]]:
-    """The UIDs each history holds."""
     return {i: {r.uid for r in refs if r.uid} for i, refs in _by_history(ctx).items()}
 
 
@@ -657,6 +645,8 @@ RULES: tuple[Callable[[AuditContext], list[AuditFinding]], ...] = (
     history_missing,
     clock_mismatch,
 )
+# Each rule is named for the code it raises; history_reset raises older_mail_untagged too.
+CODES = (*(rule.__name__ for rule in RULES), "older_mail_untagged")
 
 
 def derive_findings(ctx: AuditContext) -> list[AuditFinding]:
