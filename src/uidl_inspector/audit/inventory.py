@@ -154,8 +154,7 @@ class TabledFolder(Protocol):
 
 
 def _message_id(value: Any) -> str | None:
-    text = _text(value)
-    return text.strip() if text and text.strip() else None
+    return (_text(value) or "").strip() or None
 
 
 def store_message(
