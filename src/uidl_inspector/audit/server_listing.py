@@ -13,6 +13,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
@@ -46,16 +47,6 @@ class ServerListing:
         }
 
 
-def _lines(data: bytes) -> list[tuple[int, bytes]]:
-    """Lines with their byte offsets; CRLF, LF and lone CR all end a line."""
-    out: list[tuple[int, bytes]] = []
-    pos = 0
-    for raw in data.splitlines(keepends=True):
-        out.append((pos, raw.rstrip(b"\r\n")))
-        pos += len(raw)
-    return out
-
-
 def parse_server_listing(
     data: bytes | str, path: str | None = None, account: str | None = None
 ) -> ServerListing:
@@ -67,7 +58,10 @@ def parse_server_listing(
     def flag(code: str, offset: int | None, detail: str) -> None:
         findings.append(Finding(code, offset, detail))
 
-    lines = [(o, line) for o, line in _lines(data) if line.strip()]
+    # the non-blank lines with their byte offsets; CRLF, LF and lone CR all end a line
+    raws = data.splitlines(keepends=True)
+    starts = accumulate((len(raw) for raw in raws), initial=0)
+    lines = [(o, raw.rstrip(b"\r\n")) for o, raw in zip(starts, raws, strict=False) if raw.strip()]
     if not lines:
         return ServerListing((), "empty", (), path, account)
 
