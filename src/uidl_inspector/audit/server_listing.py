@@ -74,8 +74,7 @@ def parse_server_listing(
     if first.startswith((b"+OK", b"-ERR")):
         lines = lines[1:]
 
-    uids: list[str] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = {}  # UID -> its line number among the UIDs, in listing order
     numbers: list[int] = []
     terminated = False
     for offset, line in lines:
@@ -108,15 +107,14 @@ def parse_server_listing(
         if uid in seen:
             flag("duplicate_uid", offset, f"UID {uid[:80]!r} already listed at line {seen[uid]}")
             continue
-        seen[uid] = len(uids) + 1
-        uids.append(uid)
+        seen[uid] = len(seen) + 1
 
     if transcript and not terminated:
         flag("truncated", len(data), "the transcript has no '.' terminator")
     if numbers and numbers != list(range(1, len(numbers) + 1)):
         flag("bad_numbering", None, "message numbers are not 1..n in order (RFC 1939)")
     shape = "uidl-transcript" if transcript else "uid-per-line"
-    return ServerListing(tuple(uids), shape, tuple(findings), path, account)
+    return ServerListing(tuple(seen), shape, tuple(findings), path, account)
 
 
 def read_server_listing(path: str | os.PathLike[str], account: str | None = None) -> ServerListing:
