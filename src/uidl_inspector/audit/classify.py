@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from uidl_inspector.audit.entries import DELETE_OPERATIONS, EntryRef
+from uidl_inspector.audit.entries import DELETE_OPERATIONS, EntryRef, iso
 from uidl_inspector.audit.server_listing import ServerListing
 
 __all__ = ["AccountClassification", "classify_account", "uid_states", "CLASSES"]
@@ -59,8 +59,7 @@ class AccountClassification:
 
 def _order(ref: EntryRef) -> tuple[bool, str, int, int]:
     # Entries without a time sort first: any dated operation on the UID is more recent.
-    stamp = ref.timestamp.isoformat() if ref.timestamp else ""
-    return (ref.timestamp is not None, stamp, ref.history, ref.index)
+    return (ref.timestamp is not None, iso(ref.timestamp) or "", ref.history, ref.index)
 
 
 def uid_states(entries: Sequence[EntryRef]) -> dict[str, str]:
