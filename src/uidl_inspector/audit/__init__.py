@@ -65,9 +65,7 @@ class AuditSummary:
     findings: tuple[str, ...]  # the finding codes raised, sorted
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["findings"] = list(self.findings)
-        return out
+        return {**asdict(self), "findings": list(self.findings)}
 
 
 @dataclass(frozen=True, eq=False)
