@@ -78,18 +78,13 @@ def observations(
     """Every history with a BLOB as an observation: ``snapshot`` when its source came from a
     volume snapshot (``container.snapshot`` set), ``copy`` when the source is an MSG or a
     bare BLOB, else ``live``. ``sources`` are the report's sources (path, kind)."""
-    kinds = {s.path: s.kind for s in sources}
+    kinds = {s.path: "copy" if s.kind in _COPY_KINDS else "live" for s in sources}
     snaps = {s.path: snap for s in sources if (snap := _snapshot(s)) is not None}
     out = []
     for n, record in enumerate(histories):
         if record.blob is None:
             continue
-        if record.source in snaps:
-            kind = "snapshot"
-        elif kinds.get(record.source) in _COPY_KINDS:
-            kind = "copy"
-        else:
-            kind = "live"
+        kind = "snapshot" if record.source in snaps else kinds.get(record.source, "live")
         out.append(
             Observation(record, Sighting(kind, record.source, n, snapshot=snaps.get(record.source)))
         )
