@@ -43,6 +43,22 @@ BASIS_OUTLOOK = (
 )
 
 
+def format_offset(minutes: int) -> str:
+    sign = "-" if minutes < 0 else "+"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{rest:02d}"
+
+
+# How every clock is read and checked (the report's clock.method).
+METHOD = (
+    f"read as UTC{format_offset(ASSUMED_OFFSET)} unless the store disagrees; "
+    f"checked on quarter-hour offsets -14:00..+14:00; support = get entries "
+    f"{LAG_BEFORE:g} s before to {LAG_AFTER:g} s after a distinct message "
+    f"delivery time; an offset is accepted when >= {MIN_SUPPORT} and >= 2x any "
+    "other offset"
+)
+
+
 @dataclass(frozen=True)
 class ClockInference:
     """How the history's zoneless clock is read, and what the store's evidence says."""
@@ -66,16 +82,6 @@ class ClockInference:
         """The offset the clock is read with: UTC unless the evidence says otherwise."""
         return ASSUMED_OFFSET if self.inferred_minutes is None else self.inferred_minutes
 
-    @property
-    def method(self) -> str:
-        return (
-            f"read as UTC{format_offset(ASSUMED_OFFSET)} unless the store disagrees; "
-            f"checked on quarter-hour offsets -14:00..+14:00; support = get entries "
-            f"{LAG_BEFORE:g} s before to {LAG_AFTER:g} s after a distinct message "
-            f"delivery time; an offset is accepted when >= {MIN_SUPPORT} and >= 2x any "
-            "other offset"
-        )
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "offset_minutes": self.offset_minutes,
@@ -86,7 +92,7 @@ class ClockInference:
             "support": self.support,
             "considered": self.considered,
             "explanation": self.explanation,
-            "method": self.method,
+            "method": METHOD,
             "lag_seconds": {"before": LAG_BEFORE, "after": LAG_AFTER},
             "runner_up": (
                 None
@@ -132,12 +138,6 @@ class Link:
             "candidates": self.candidates,
             "confidence": self.confidence,
         }
-
-
-def format_offset(minutes: int) -> str:
-    sign = "-" if minutes < 0 else "+"
-    hours, rest = divmod(abs(minutes), 60)
-    return f"{sign}{hours:02d}:{rest:02d}"
 
 
 def _seconds(value: datetime) -> float:
