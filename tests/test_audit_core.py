@@ -10,7 +10,7 @@ import pytest
 from audit_fakes import FakeMessage, history, mail, mailbox, store, utc
 from uidl_inspector.audit import run_audit, take_inventory
 from uidl_inspector.audit.classify import classify_account
-from uidl_inspector.audit.clock import infer_clock, link_entries
+from uidl_inspector.audit.clock import clock_and_links
 from uidl_inspector.audit.duplicates import find_duplicates, message_key, normalise_headers
 from uidl_inspector.audit.entries import entry_refs
 from uidl_inspector.audit.inventory import store_message
@@ -167,12 +167,11 @@ def test_clock_recovers_offset(offset):
     msgs, tags = mailbox(utc(2025, 3, 3, 8), 30, offset)
     inv = take_inventory(store("s.pst", msgs))
     refs = entry_refs([history(tags)])
-    clock = infer_clock(refs, inv.messages)
+    clock, links = clock_and_links(refs, inv.messages)
     # Outlook writes UTC: the evidence confirms it, or contradicts it (a mismatch).
     assert clock.status == ("consistent" if offset == 0 else "mismatch")
     assert clock.offset_minutes == offset == clock.inferred_minutes
     assert clock.support == 30 and clock.considered == 30
-    links = link_entries(refs, inv.messages, clock)
     assert len(links) == 30
     for link in links:
         assert link.message.internet_message_id == f"<m{link.entry.index}@example.net>"
@@ -184,11 +183,11 @@ def test_clock_insufficient_when_thin():
     msgs, tags = mailbox(utc(2025, 3, 3, 8), 2, 60)
     inv = take_inventory(store("s.pst", msgs))
     refs = entry_refs([history(tags)])
-    clock = infer_clock(refs, inv.messages)
+    clock, links = clock_and_links(refs, inv.messages)
     assert clock.status == "insufficient_evidence" and clock.inferred_minutes is None
     assert clock.offset_minutes == 0  # read as UTC, as Outlook writes
     # Written an hour ahead: read as UTC, no tag follows a delivery within 30 s.
-    assert link_entries(refs, inv.messages, clock) == []
+    assert links == []
     assert "insufficient evidence" in clock.to_dict()["explanation"]
     assert clock.to_dict()["explanation"].startswith("UTC assumed")
 
@@ -198,9 +197,8 @@ def test_thin_evidence_still_links_as_utc():
     msgs, tags = mailbox(utc(2025, 3, 3, 8), 2, 0)
     inv = take_inventory(store("s.pst", msgs))
     refs = entry_refs([history(tags)])
-    clock = infer_clock(refs, inv.messages)
+    clock, links = clock_and_links(refs, inv.messages)
     assert clock.status == "insufficient_evidence"
-    links = link_entries(refs, inv.messages, clock)
     assert [(lk.entry.index, lk.message.nid) for lk in links] == [(0, 0x200004), (1, 0x200024)]
 
 
@@ -220,7 +218,7 @@ def test_tag_must_follow_its_delivery():
     ]  # 31 s after: not
     inv = take_inventory(store("s", msgs))
     refs = entry_refs([history(tags)])
-    links = link_entries(refs, inv.messages, infer_clock(refs, inv.messages))
+    _, links = clock_and_links(refs, inv.messages)
     assert [(lk.entry.uid, lk.message.nid, lk.delta_seconds) for lk in links] == [("a", 1, 29.0)]
 
 
@@ -230,14 +228,18 @@ def test_clock_insufficient_when_nothing_aligns():
         ("+", datetime(2025, 6, 1, 0, 7, 13) + timedelta(hours=5 * n, seconds=n * 11), f"u{n}")
         for n in range(20)
     ]
-    clock = infer_clock(entry_refs([history(tags)]), take_inventory(store("s", msgs)).messages)
+    clock, _ = clock_and_links(
+        entry_refs([history(tags)]), take_inventory(store("s", msgs)).messages
+    )
     assert clock.inferred_minutes is None and clock.support == 0
 
 
 def test_clock_ignores_deletes_and_undated():
     msgs, tags = mailbox(utc(2025, 3, 3, 8), 10, 60)
     tags = [("-", ts, u) for _, ts, u in tags[:5]] + tags[5:] + [("+", None, "nodate")]
-    clock = infer_clock(entry_refs([history(tags)]), take_inventory(store("s", msgs)).messages)
+    clock, _ = clock_and_links(
+        entry_refs([history(tags)]), take_inventory(store("s", msgs)).messages
+    )
     assert clock.offset_minutes == 60 and clock.considered == 5 and clock.support == 5
 
 
@@ -259,8 +261,7 @@ def test_links_are_one_to_one_and_ambiguity_lowers_confidence():
     ]
     inv = take_inventory(store("s", msgs))
     refs = entry_refs([history(tags)])
-    clock = infer_clock(refs, inv.messages)
-    links = link_entries(refs, inv.messages, clock)
+    clock, links = clock_and_links(refs, inv.messages)
     assert [lk.message.nid for lk in links] == [1, 2, 3, 4]
     # Three deliveries precede the first tag within 30 s; one (f) stays free beside it.
     assert links[0].candidates == 3
@@ -276,7 +277,7 @@ def test_copies_with_one_delivery_time_link_the_first_allocated():
     msgs = [mail(0x200024, "<a@x>", d), mail(0x200004, "<a@x>", d)]
     refs = entry_refs([history([("+", local + timedelta(seconds=7), "a")])])
     inv = take_inventory(store("s", msgs))
-    links = link_entries(refs, inv.messages, infer_clock(refs, inv.messages))
+    _, links = clock_and_links(refs, inv.messages)
     assert [lk.message.nid for lk in links] == [0x200004]
 
 
@@ -341,9 +342,8 @@ def test_links_keep_the_order_of_a_burst():
     msgs += [mail(0x200 + h, f"<v{h}@x>", d + t) for h, t in enumerate(later)]
     inv = take_inventory(store("s", [early] + msgs))
     refs = entry_refs([history(tags)])
-    clock = infer_clock(refs, inv.messages)
+    clock, links = clock_and_links(refs, inv.messages)
     assert clock.offset_minutes == 0
-    links = link_entries(refs, inv.messages, clock)
     assert [lk.message.nid for lk in links[:8]] == [0x100 + n for n in range(8)]
     assert all(lk.delta_seconds == 2.0 for lk in links[:8])
 
@@ -360,7 +360,7 @@ def test_links_follow_fetch_order_when_tag_times_cross():
     msgs += [mail(0x200 + h, f"<v{h}@x>", d + t) for h, t in enumerate(later)]
     inv = take_inventory(store("s", msgs))
     refs = entry_refs([history(tags)])
-    links = link_entries(refs, inv.messages, infer_clock(refs, inv.messages))
+    _, links = clock_and_links(refs, inv.messages)
     assert [(lk.entry.uid, lk.message.nid) for lk in links[:2]] == [("a", 1), ("b", 2)]
 
 

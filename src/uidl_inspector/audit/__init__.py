@@ -10,14 +10,14 @@ Everything is ordered deterministically, so identical input gives identical outp
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
 
 from uidl_inspector.audit.causes import AuditContext, AuditFinding, derive_findings
 from uidl_inspector.audit.classify import AccountClassification, classify_account
 from uidl_inspector.audit.clock import ClockInference, Link, clock_and_links
 from uidl_inspector.audit.duplicates import DuplicateGroup, find_duplicates
-from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef, entry_refs
+from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef, entry_refs, iso
 from uidl_inspector.audit.inventory import Inventory, take_inventory
 from uidl_inspector.audit.lineage import (
     Lineage,
@@ -65,9 +65,7 @@ class AuditSummary:
     findings: tuple[str, ...]  # the finding codes raised, sorted
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["findings"] = list(self.findings)
-        return out
+        return {**asdict(self), "findings": list(self.findings)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,18 +89,7 @@ class AuditResult(Mapping[str, Any]):
     inventory_findings: tuple[Finding, ...]
     recovered: tuple[dict[str, Any], ...]  # per account: recovered versions, lost entries
 
-    KEYS = (
-        "summary",
-        "lineages",
-        "listings",
-        "accounts",
-        "duplicates",
-        "clock",
-        "links",
-        "findings",
-        "inventory_findings",
-        "recovered",
-    )
+    KEYS: ClassVar[tuple[str, ...]]  # the section keys in report order: the fields
 
     def json_sections(self) -> Iterator[tuple[str, Any]]:
         """(key, value) in report order: ``summary`` and ``clock`` as dicts, every list
@@ -132,6 +119,9 @@ class AuditResult(Mapping[str, Any]):
         return len(self.KEYS)
 
 
+AuditResult.KEYS = tuple(f.name for f in fields(AuditResult))
+
+
 def _assign_listings(
     labels: Sequence[str], entries: Sequence[EntryRef], listings: Sequence[ServerListing]
 ) -> tuple[dict[str, ServerListing], list[dict[str, Any]]]:
@@ -156,14 +146,11 @@ def _assign_listings(
             continue
         free = [label for label in labels if label not in assigned]
         listed = set(listing.uids)
-        scores = sorted(
-            ((len(listed & uids[label]), labels.index(label)) for label in free),
-            key=lambda si: (-si[0], si[1]),
-        )
+        best = max(free, key=lambda label: len(listed & uids[label]), default=None)  # ties: first
         if len(labels) == 1 and free:
             assigned[free[0]], how[n] = listing, "only account"
-        elif scores and scores[0][0] > 0:
-            assigned[labels[scores[0][1]]], how[n] = listing, "shared UIDs"
+        elif best is not None and listed & uids[best]:
+            assigned[best], how[n] = listing, "shared UIDs"
     left = [n for n in range(len(listings)) if n not in how]
     free = [label for label in labels if label not in assigned]
     if len(left) == 1 and len(free) == 1 and listings[left[0]].account is None:
@@ -174,13 +161,9 @@ def _assign_listings(
     notes = []
     for n, listing in enumerate(listings):
         label = owner.get(id(listing))
+        note = None if label else "not matched to any account; not used"
         notes.append(
-            {
-                **listing.to_dict(),
-                "account": label,
-                "matched_by": how.get(n),
-                "note": None if label else "not matched to any account; not used",
-            }
+            {**listing.to_dict(), "account": label, "matched_by": how.get(n), "note": note}
         )
     return assigned, notes
 
@@ -201,7 +184,7 @@ def _recovered(items: Sequence[Any]) -> list[dict[str, Any]]:
                 "source": item.source,
                 "offset": place.offset,
                 "relation": item.relation,
-                "latest": item.latest.isoformat() if item.latest else None,
+                "latest": iso(item.latest),
                 "entries": len(item.history.entries),
             }
         )
@@ -213,7 +196,7 @@ def _recovered(items: Sequence[Any]) -> list[dict[str, Any]]:
                     "uid": entry.uid,
                     "operation": entry.operation,
                     "content": entry.content,
-                    "timestamp": entry.timestamp.isoformat() if entry.timestamp else None,
+                    "timestamp": iso(entry.timestamp),
                 }
             )
     return [by_account[k] for k in sorted(by_account)]

@@ -20,7 +20,7 @@ from uidl_inspector.audit.alternatives import alternatives_of
 from uidl_inspector.audit.classify import AccountClassification
 from uidl_inspector.audit.clock import ClockInference, Link, format_offset
 from uidl_inspector.audit.duplicates import DuplicateGroup
-from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef
+from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef, iso
 from uidl_inspector.audit.inventory import Inventory, StoreMessage
 from uidl_inspector.audit.lineage import Lineage
 from uidl_inspector.findings import above_info, severity_of
@@ -28,17 +28,6 @@ from uidl_inspector.records import HistoryRecord
 
 __all__ = ["AuditFinding", "AuditContext", "derive_findings", "CODES", "uid_shape"]
 
-CODES = (
-    "history_reset",
-    "multiple_managers",
-    "same_uid_in_two_histories",
-    "uid_scheme_change",
-    "get_without_delete",
-    "blob_anomaly",
-    "history_missing",
-    "clock_mismatch",
-    "older_mail_untagged",
-)
 EVIDENCE_LIMIT = 50
 SESSION_GAP = timedelta(seconds=60)  # gets closer than this belong to one send/receive
 UNKNOWN_ZONE_MARGIN = timedelta(hours=15)  # any UTC offset is within -14:00..+14:00
@@ -87,10 +76,6 @@ def _capped(name: str, refs: Sequence[Any]) -> dict[str, Any]:
     return {name: list(refs[:EVIDENCE_LIMIT]), f"{name}_total": len(refs)}
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def _history_ref(ctx: AuditContext, index: int) -> dict[str, Any]:
     record = ctx.histories[index]
     loc = record.location
@@ -116,15 +101,13 @@ def _by_history(ctx: AuditContext) -> dict[int, list[EntryRef]]:
     return out
 
 
-def _span(refs: Sequence[EntryRef]) -> tuple[datetime, datetime] | None:
-    times = [r.timestamp for r in refs if r.timestamp is not None]
-    return (min(times), max(times)) if times else None
+def _uids(ctx: AuditContext) -> dict[int, set[str]]:
+    return {i: {r.uid for r in refs if r.uid} for i, refs in _by_history(ctx).items()}
 
 
 def _mailboxes(ctx: AuditContext) -> list[list[int]]:
     """Histories of one mailbox: same account label, or most UIDs of the smaller in common."""
-    by_history = _by_history(ctx)
-    uids = {i: {r.uid for r in refs if r.uid} for i, refs in by_history.items()}
+    uids = _uids(ctx)
     parent = list(range(len(ctx.histories)))
 
     def root(i: int) -> int:
@@ -155,10 +138,6 @@ def _scope(ctx: AuditContext, indexes: Sequence[int]) -> list[StoreMessage]:
     return in_folder or messages
 
 
-def _to_utc(ctx: AuditContext, local: datetime) -> datetime:
-    return local - timedelta(minutes=ctx.clock.offset_minutes)
-
-
 def _first_session(gets: Sequence[tuple[datetime, EntryRef]]) -> list[tuple[datetime, EntryRef]]:
     """The earliest send/receive: dated gets no more than SESSION_GAP apart."""
     ordered = sorted(gets, key=lambda tr: (tr[0], tr[1].history, tr[1].index))
@@ -173,24 +152,20 @@ def _first_session(gets: Sequence[tuple[datetime, EntryRef]]) -> list[tuple[date
 def _lineage_resets(ctx: AuditContext, indexes: Sequence[int]) -> list[dict[str, Any]]:
     """The resets the lineages of these histories show: a version that kept none of the
     tags of the version before it (direct evidence that the chain broke)."""
-    out = []
     wanted = set(indexes)
-    for n, lineage in enumerate(ctx.lineages):
-        if not wanted & set(lineage.histories):
-            continue
-        for v in lineage.resets:
-            prev, cur = lineage.versions[v - 1], lineage.versions[v]
-            out.append(
-                {
-                    "lineage": n,
-                    "version": v,
-                    "before": [s.to_dict() for s in prev.sightings],
-                    "after": [s.to_dict() for s in cur.sightings],
-                    "removed": len(cur.removed),
-                    "added": len(cur.added),
-                }
-            )
-    return out
+    return [
+        {
+            "lineage": n,
+            "version": v,
+            "before": [s.to_dict() for s in lineage.versions[v - 1].sightings],
+            "after": [s.to_dict() for s in lineage.versions[v].sightings],
+            "removed": len(lineage.versions[v].removed),
+            "added": len(lineage.versions[v].added),
+        }
+        for n, lineage in enumerate(ctx.lineages)
+        if wanted & set(lineage.histories)
+        for v in lineage.resets
+    ]
 
 
 def history_reset(ctx: AuditContext) -> list[AuditFinding]:
@@ -213,7 +188,7 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
         if not gets:
             continue
         start_local = min(t for t, _ in gets)
-        start = _to_utc(ctx, start_local)
+        start = start_local - timedelta(minutes=ctx.clock.offset_minutes)  # UTC
         scope = _scope(ctx, indexes)
         scope_ids = {id(m) for m in scope}
         refetched = []
@@ -266,8 +241,8 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
             "history_start_utc": start.isoformat() + "Z" if known else None,
             "first_session": {
                 "gets": len(session),
-                "from": _iso(session[0][0]),
-                "to": _iso(session[-1][0]),
+                "from": iso(session[0][0]),
+                "to": iso(session[-1][0]),
                 "entries": [r.ref() for _, r in session[:EVIDENCE_LIMIT]],
             },
             **_capped("redownloaded", [g.to_dict() for g in refetched]),
@@ -308,23 +283,19 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
 def _earlier_versions(ctx: AuditContext, label: str, start: datetime) -> list[dict[str, Any]]:
     """Recovered histories of this account that prove an earlier history: they hold tags
     the live ones lost, dated before the live history begins."""
-    out = []
-    for item in ctx.recovered:
-        if item.account is None or item.account.label != label:
-            continue
-        lost = [e for e in item.lost if e.timestamp is not None and e.timestamp < start]
-        if lost:
-            place = item.places[0]
-            out.append(
-                {
-                    "source": item.source,
-                    "kind": item.kind,
-                    "offset": place.offset,
-                    "latest": _iso(item.latest),
-                    "entries": len(item.history.entries),
-                    "lost_before_start": len(lost),
-                }
-            )
+    out = [
+        {
+            "source": item.source,
+            "kind": item.kind,
+            "offset": item.places[0].offset,
+            "latest": iso(item.latest),
+            "entries": len(item.history.entries),
+            "lost_before_start": lost,
+        }
+        for item in ctx.recovered
+        if item.account is not None and item.account.label == label
+        if (lost := sum(1 for e in item.lost if e.timestamp is not None and e.timestamp < start))
+    ]
     return out[:EVIDENCE_LIMIT]
 
 
@@ -338,47 +309,33 @@ def multiple_managers(ctx: AuditContext) -> list[AuditFinding]:
     in one store: the profile or the account was recreated or upgraded."""
     out = []
     by_history = _by_history(ctx)
-    uids = {i: {r.uid for r in refs if r.uid} for i, refs in by_history.items()}
+    uids = _uids(ctx)
     for source in sorted({h.source for h in ctx.histories}):
         indexes = [i for i, h in enumerate(ctx.histories) if h.source == source]
-        managers: dict[Any, list[int]] = {}
-        for i in indexes:
-            managers.setdefault(_manager_key(ctx.histories[i]), []).append(i)
+        managers = {_manager_key(ctx.histories[i]) for i in indexes}
         profiles = {
             (ctx.histories[i].profile.name, ctx.histories[i].profile.search_key) for i in indexes
         } - {(None, None)}
         hidden = [m for inv in ctx.inventories for m in inv.managers if m.source == source]
-        overlaps: list[dict[str, Any]] = []
-        for i, j in combinations(indexes, 2):
-            shared = uids[i] & uids[j]
-            if shared:
-                overlaps.append(
-                    {
-                        "histories": [i, j],
-                        "shared_uids": len(shared),
-                        "examples": sorted(shared)[:10],
-                    }
-                )
-        same_manager_overlap = [
-            o
-            for o in overlaps
-            if _manager_key(ctx.histories[o["histories"][0]])
-            == _manager_key(ctx.histories[o["histories"][1]])
+        overlaps = [
+            {"histories": [i, j], "shared_uids": len(shared), "examples": sorted(shared)[:10]}
+            for i, j in combinations(indexes, 2)
+            if (shared := uids[i] & uids[j])
         ]
+        same_manager_overlap = any(
+            _manager_key(ctx.histories[i]) == _manager_key(ctx.histories[j])
+            for i, j in combinations(indexes, 2)
+            if uids[i] & uids[j]
+        )
         count = max(len(managers), len({m.nid for m in hidden}))
         if count < 2 and len(profiles) < 2 and not same_manager_overlap:
             continue
         spans = []
         for i in indexes:
-            span = _span(by_history[i])
-            spans.append(
-                {
-                    "history": i,
-                    "first": _iso(span[0]) if span else None,
-                    "last": _iso(span[1]) if span else None,
-                    "profile": ctx.histories[i].profile.name,
-                }
-            )
+            times = [r.timestamp for r in by_history[i] if r.timestamp is not None]
+            first, last = (min(times), max(times)) if times else (None, None)
+            profile = ctx.histories[i].profile.name
+            spans.append({"history": i, "first": iso(first), "last": iso(last), "profile": profile})
         spans.sort(key=lambda s: (s["first"] or "", s["history"]))
         explanation = (
             f"{source} holds {count} Message Manager(s) with {len(profiles)} distinct "
@@ -426,7 +383,7 @@ def same_uid_in_two_histories(ctx: AuditContext) -> list[AuditFinding]:
         evidence = {
             "histories": [_history_ref(ctx, h) for h in histories],
             "lineages": [i, j],
-            "spans": [[_iso(s[0]), _iso(s[1])] for s in (span_a, span_b)],
+            "spans": [[iso(s[0]), iso(s[1])] for s in (span_a, span_b)],
             "concurrent": True,
             **_capped("shared_uids", shared),
         }
@@ -481,8 +438,9 @@ def uid_scheme_change(ctx: AuditContext) -> list[AuditFinding]:
         regrouped = []
         groups = 0
         for group in ctx.duplicates:
-            linked = [link_of[id(c)] for c in group.copies if id(c) in link_of]
-            linked = [lk for lk in linked if lk.entry.account == label]
+            linked = [
+                lk for c in group.copies if (lk := link_of.get(id(c))) and lk.entry.account == label
+            ]
             if not linked:
                 continue
             groups += 1
@@ -559,11 +517,11 @@ def get_without_delete(ctx: AuditContext) -> list[AuditFinding]:
         if not kept:
             continue
         record = ctx.histories[index]
-        still = []
-        for account in ctx.accounts:
-            if account.account == record.account.label and account.listing is not None:
-                on_server = set(account.downloaded)
-                still = [r.uid for r in kept if r.uid in on_server]
+        # the UIDs the server still lists among them (one classification per account)
+        on_server = {
+            u for a in ctx.accounts if a.account == record.account.label for u in a.downloaded
+        }
+        still = [r.uid for r in kept if r.uid in on_server]
         explanation = (
             f"{record.account.label} deletes messages from the server as it downloads them "
             f"({len(and_times)} get-and-delete entries), yet {len(kept)} earlier download(s) "
@@ -687,6 +645,8 @@ RULES: tuple[Callable[[AuditContext], list[AuditFinding]], ...] = (
     history_missing,
     clock_mismatch,
 )
+# Each rule is named for the code it raises; history_reset raises older_mail_untagged too.
+CODES = (*(rule.__name__ for rule in RULES), "older_mail_untagged")
 
 
 def derive_findings(ctx: AuditContext) -> list[AuditFinding]:

@@ -12,11 +12,12 @@ deleted UIDs the server still lists (a DELE that did not take effect).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from uidl_inspector.audit.entries import DELETE_OPERATIONS, EntryRef
+from uidl_inspector.audit.entries import DELETE_OPERATIONS, EntryRef, iso
 from uidl_inspector.audit.server_listing import ServerListing
 
 __all__ = ["AccountClassification", "classify_account", "uid_states", "CLASSES"]
@@ -58,21 +59,17 @@ class AccountClassification:
 
 def _order(ref: EntryRef) -> tuple[bool, str, int, int]:
     # Entries without a time sort first: any dated operation on the UID is more recent.
-    stamp = ref.timestamp.isoformat() if ref.timestamp else ""
-    return (ref.timestamp is not None, stamp, ref.history, ref.index)
+    return (ref.timestamp is not None, iso(ref.timestamp) or "", ref.history, ref.index)
 
 
 def uid_states(entries: Sequence[EntryRef]) -> dict[str, str]:
     """UID -> last recorded operation, in first-seen order of the UIDs."""
-    first_seen: dict[str, int] = {}
-    for position, ref in enumerate(entries):
-        if ref.uid is not None:
-            first_seen.setdefault(ref.uid, position)
+    first_seen = dict.fromkeys(ref.uid for ref in entries if ref.uid is not None)
     last: dict[str, str] = {}
     for ref in sorted(entries, key=_order):
         if ref.uid is not None and ref.operation is not None:
             last[ref.uid] = ref.operation
-    return {uid: last.get(uid, "unknown") for uid in sorted(first_seen, key=first_seen.__getitem__)}
+    return {uid: last.get(uid, "unknown") for uid in first_seen}
 
 
 def classify_account(
@@ -80,10 +77,7 @@ def classify_account(
 ) -> AccountClassification:
     """Classify one account's history (and the server's UIDs when a listing is given)."""
     states = uid_states(entries)
-    operations: dict[str, int] = {}
-    for ref in entries:
-        key = ref.operation or "unknown"
-        operations[key] = operations.get(key, 0) + 1
+    operations = Counter(ref.operation or "unknown" for ref in entries)
     histories = tuple(sorted({ref.history for ref in entries}))
     base = AccountClassification(
         account=account,

@@ -23,18 +23,7 @@ from typing import Any
 from uidl_inspector.audit.entries import GET_OPERATIONS, EntryRef
 from uidl_inspector.audit.inventory import StoreMessage
 
-__all__ = [
-    "ClockInference",
-    "Link",
-    "infer_clock",
-    "link_entries",
-    "clock_and_links",
-    "OFFSETS_MINUTES",
-    "format_offset",
-    "LAG_BEFORE",
-    "LAG_AFTER",
-    "ASSUMED_OFFSET",
-]
+__all__ = ["ClockInference", "Link", "clock_and_links", "format_offset"]
 
 OFFSETS_MINUTES = tuple(range(-14 * 60, 14 * 60 + 1, 15))
 ASSUMED_OFFSET = 0  # Outlook writes its tags in UTC
@@ -51,6 +40,22 @@ _EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 (BLOB times are naive; deliveries 
 BASIS_OUTLOOK = (
     "Outlook writes its POP3 history times in UTC (real stores: each tag 3-16 s "
     "after the delivery time of the message it fetched)"
+)
+
+
+def format_offset(minutes: int) -> str:
+    sign = "-" if minutes < 0 else "+"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{rest:02d}"
+
+
+# How every clock is read and checked (the report's clock.method).
+METHOD = (
+    f"read as UTC{format_offset(ASSUMED_OFFSET)} unless the store disagrees; "
+    f"checked on quarter-hour offsets -14:00..+14:00; support = get entries "
+    f"{LAG_BEFORE:g} s before to {LAG_AFTER:g} s after a distinct message "
+    f"delivery time; an offset is accepted when >= {MIN_SUPPORT} and >= 2x any "
+    "other offset"
 )
 
 
@@ -77,16 +82,6 @@ class ClockInference:
         """The offset the clock is read with: UTC unless the evidence says otherwise."""
         return ASSUMED_OFFSET if self.inferred_minutes is None else self.inferred_minutes
 
-    @property
-    def method(self) -> str:
-        return (
-            f"read as UTC{format_offset(ASSUMED_OFFSET)} unless the store disagrees; "
-            f"checked on quarter-hour offsets -14:00..+14:00; support = get entries "
-            f"{LAG_BEFORE:g} s before to {LAG_AFTER:g} s after a distinct message "
-            f"delivery time; an offset is accepted when >= {MIN_SUPPORT} and >= 2x any "
-            "other offset"
-        )
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "offset_minutes": self.offset_minutes,
@@ -97,7 +92,7 @@ class ClockInference:
             "support": self.support,
             "considered": self.considered,
             "explanation": self.explanation,
-            "method": self.method,
+            "method": METHOD,
             "lag_seconds": {"before": LAG_BEFORE, "after": LAG_AFTER},
             "runner_up": (
                 None
@@ -143,12 +138,6 @@ class Link:
             "candidates": self.candidates,
             "confidence": self.confidence,
         }
-
-
-def format_offset(minutes: int) -> str:
-    sign = "-" if minutes < 0 else "+"
-    hours, rest = divmod(abs(minutes), 60)
-    return f"{sign}{hours:02d}:{rest:02d}"
 
 
 def _seconds(value: datetime) -> float:
@@ -200,16 +189,12 @@ def _support(times: Sequence[float], keys: Sequence[float], shift: float) -> int
     return count
 
 
-def infer_clock(entries: Sequence[EntryRef], messages: Sequence[StoreMessage]) -> ClockInference:
-    """The quarter-hour UTC offset the store's delivery times support, if any."""
-    return _infer(_gets(entries), _deliveries(messages))
-
-
 def clock_and_links(
     entries: Sequence[EntryRef], messages: Sequence[StoreMessage]
 ) -> tuple[ClockInference, list[Link]]:
-    """:func:`infer_clock`, then :func:`link_entries` with that clock, the entries' and
-    deliveries' times computed once for both."""
+    """The clock the store's delivery times support (:func:`_infer`), then the entries
+    linked to messages with that clock (:func:`_link`), the entries' and deliveries' times
+    computed once for both."""
     gets, deliveries = _gets(entries), _deliveries(messages)
     clock = _infer(gets, deliveries)
     return clock, _link(gets, deliveries, messages, clock)
@@ -218,6 +203,7 @@ def clock_and_links(
 def _infer(
     gets: Sequence[tuple[float, EntryRef]], deliveries: Sequence[tuple[float, int]]
 ) -> ClockInference:
+    """The quarter-hour UTC offset the store's delivery times support, if any."""
     keys = [t for t, _ in deliveries]
     times = sorted(t for t, _ in gets)
     if not times or not keys:
@@ -306,8 +292,11 @@ def _sequence(gets: Sequence[tuple[float, EntryRef]]) -> list[int]:
     return blob
 
 
-def link_entries(
-    entries: Sequence[EntryRef], messages: Sequence[StoreMessage], clock: ClockInference
+def _link(
+    gets: Sequence[tuple[float, EntryRef]],
+    deliveries: Sequence[tuple[float, int]],
+    messages: Sequence[StoreMessage],
+    clock: ClockInference,
 ) -> list[Link]:
     """Each get entry paired with at most one message and vice versa.
 
@@ -321,15 +310,6 @@ def link_entries(
     with the lag and with the number of still unlinked deliveries that were equally
     eligible.
     """
-    return _link(_gets(entries), _deliveries(messages), messages, clock)
-
-
-def _link(
-    gets: Sequence[tuple[float, EntryRef]],
-    deliveries: Sequence[tuple[float, int]],
-    messages: Sequence[StoreMessage],
-    clock: ClockInference,
-) -> list[Link]:
     shift = clock.offset_minutes * 60.0
     keys = [t for t, _ in deliveries]
     by_history: dict[int, list[int]] = {}

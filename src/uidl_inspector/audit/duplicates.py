@@ -35,26 +35,18 @@ class DuplicateGroup:
             "key_method": self.key_method,
             "key": self.key,
             "subject": next((c.subject for c in self.copies if c.subject), None),
+            # each copy's reference, the Message-ID (the group's) said once above
             "copies": [
-                {
-                    "source": c.source,
-                    "folder": c.folder,
-                    "nid": c.nid,
-                    "delivery_time": iso_utc(c.delivery_time),
-                }
+                {k: v for k, v in c.ref().items() if k != "internet_message_id"}
                 for c in self.copies
             ],
         }
 
 
-def _normalise_id(message_id: str) -> str:
-    return message_id.strip().strip("<>").strip()
-
-
 def message_key(message: StoreMessage) -> tuple[str, str] | None:
     """(method, key) identifying the mail, or None when nothing identifies it."""
     if message.internet_message_id:
-        return "message_id", _normalise_id(message.internet_message_id)
+        return "message_id", message.internet_message_id.strip().strip("<>").strip()
     if message.headers_sha256:
         return "transport_headers", message.headers_sha256
     if message.subject and message.sender and message.submit_time:

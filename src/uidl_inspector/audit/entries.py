@@ -9,10 +9,15 @@ from typing import Any
 
 from uidl_inspector.records import HistoryRecord
 
-__all__ = ["EntryRef", "entry_refs", "GET_OPERATIONS", "DELETE_OPERATIONS"]
+__all__ = ["EntryRef", "entry_refs", "iso", "GET_OPERATIONS", "DELETE_OPERATIONS"]
 
 GET_OPERATIONS = frozenset({"get", "get-and-delete"})
 DELETE_OPERATIONS = frozenset({"delete", "get-and-delete"})
+
+
+def iso(value: datetime | None) -> str | None:
+    """A BLOB time (zoneless, as the BLOB records it) as report text."""
+    return value.isoformat() if value else None
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ class EntryRef:
             "offset": self.offset,
             "operation": self.operation,
             "uid": self.uid,
-            "timestamp": self.timestamp.isoformat() if self.timestamp else None,
+            "timestamp": iso(self.timestamp),
         }
 
 
@@ -45,18 +50,18 @@ def entry_refs(histories: Sequence[HistoryRecord]) -> list[EntryRef]:
     out: list[EntryRef] = []
     for h_index, record in enumerate(histories):
         label = record.account.label
-        for entry in record.history.entries:
-            out.append(
-                EntryRef(
-                    history=h_index,
-                    index=entry.index,
-                    offset=getattr(entry, "offset", None),
-                    operation=entry.operation,
-                    content=getattr(entry, "content", None),
-                    timestamp=entry.timestamp,
-                    uid=entry.uid,
-                    account=label,
-                    source=record.source,
-                )
+        out.extend(
+            EntryRef(
+                history=h_index,
+                index=entry.index,
+                offset=entry.offset,
+                operation=entry.operation,
+                content=entry.content,
+                timestamp=entry.timestamp,
+                uid=entry.uid,
+                account=label,
+                source=record.source,
             )
+            for entry in record.history.entries
+        )
     return out

@@ -12,7 +12,7 @@ import hashlib
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -82,13 +82,7 @@ class HiddenMessage:
     attachments: int
 
     def ref(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "folder": self.folder,
-            "nid": self.nid,
-            "subject": self.subject,
-            "attachments": self.attachments,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -119,11 +113,8 @@ def headers_digest(headers: str) -> str:
 
 def iso_utc(value: datetime | None) -> str | None:
     """ISO 8601 with an explicit offset; a naive value from a store is taken as UTC."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
+    utc = _time(value)
+    return None if utc is None else utc.isoformat()
 
 
 def _text(value: Any) -> str | None:
@@ -163,8 +154,7 @@ class TabledFolder(Protocol):
 
 
 def _message_id(value: Any) -> str | None:
-    text = _text(value)
-    return text.strip() if text and text.strip() else None
+    return (_text(value) or "").strip() or None
 
 
 def store_message(

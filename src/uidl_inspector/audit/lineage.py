@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from uidl_inspector.audit.entries import DELETE_OPERATIONS
+from uidl_inspector.audit.entries import DELETE_OPERATIONS, iso
 from uidl_inspector.history import parse_blob
 from uidl_inspector.locate import parse_manager_subject
 from uidl_inspector.records import Account, HistoryRecord
 
 __all__ = [
-    "SOURCE_KINDS",
     "Sighting",
     "Observation",
     "Lineage",
@@ -35,7 +34,6 @@ __all__ = [
     "build_lineages",
 ]
 
-SOURCE_KINDS = ("live", "copy", "snapshot", "recovered")
 _COPY_KINDS = frozenset({"msg", "blob", "hex"})
 
 _NEVER = datetime(1, 1, 1)  # noqa: DTZ001 (BLOB times are zoneless; sorts before every time)
@@ -70,12 +68,7 @@ class Observation:
 
 def _snapshot(source: Any) -> str | None:
     """The snapshot a source was found in, when its (optional) container names one."""
-    container = getattr(source, "container", None)
-    snap = (
-        container.get("snapshot")
-        if isinstance(container, Mapping)
-        else getattr(container, "snapshot", None)
-    )
+    snap = (getattr(source, "container", None) or {}).get("snapshot")
     return None if snap is None else str(snap)
 
 
@@ -85,18 +78,13 @@ def observations(
     """Every history with a BLOB as an observation: ``snapshot`` when its source came from a
     volume snapshot (``container.snapshot`` set), ``copy`` when the source is an MSG or a
     bare BLOB, else ``live``. ``sources`` are the report's sources (path, kind)."""
-    kinds = {s.path: s.kind for s in sources}
+    kinds = {s.path: "copy" if s.kind in _COPY_KINDS else "live" for s in sources}
     snaps = {s.path: snap for s in sources if (snap := _snapshot(s)) is not None}
     out = []
     for n, record in enumerate(histories):
         if record.blob is None:
             continue
-        if record.source in snaps:
-            kind = "snapshot"
-        elif kinds.get(record.source) in _COPY_KINDS:
-            kind = "copy"
-        else:
-            kind = "live"
+        kind = "snapshot" if record.source in snaps else kinds.get(record.source, "live")
         out.append(
             Observation(record, Sighting(kind, record.source, n, snapshot=snaps.get(record.source)))
         )
@@ -108,14 +96,13 @@ def recovered_observation(
     source: str,
     blob: bytes,
     *,
-    store_key: str | None = None,
     account: Account = Account(),
     like: HistoryRecord | None = None,
 ) -> Observation:
     """A complete BLOB recovered from free space as a version of its lineage: ``index`` is its
     place in the report's ``recovered[]``. It takes its store key, account, manager and
     folder from ``like`` (the live history of the same source it is an earlier version of)
-    when given, else from ``store_key`` and ``account``."""
+    when given, else only ``account`` is known."""
     record = HistoryRecord(
         source,
         parse_blob(blob),
@@ -123,7 +110,7 @@ def recovered_observation(
         like.location if like else HistoryRecord.location,
         like.account if like else account,
         like.profile if like else HistoryRecord.profile,
-        like.store_key if like else store_key,
+        like.store_key if like else None,
     )
     return Observation(record, Sighting("recovered", source, None, recovered=index))
 
@@ -182,7 +169,7 @@ class Version:
         return {
             "sources": [s.to_dict() for s in self.sightings],
             "count": len(self.state),
-            "latest_tag": _iso(self.latest),
+            "latest_tag": iso(self.latest),
             "reset": self.reset,
             "added": self.added,
             "changed": self.changed,
@@ -224,12 +211,8 @@ class Lineage:
         }
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def _tag_dict(uid: str, tag: Tag) -> dict[str, Any]:
-    return {"uid": uid, "operation": tag[0], "timestamp": _iso(tag[2])}
+    return {"uid": uid, "operation": tag[0], "timestamp": iso(tag[2])}
 
 
 def _diff(prev: Version, cur: Version, listed: set[str] | None) -> None:
@@ -272,26 +255,15 @@ def _join_keyless(
         key: {tuple(_state(o.record).items()) for o in members} - {()}
         for key, members in groups.items()
     }
+    keyed = [key for key in groups if not key[0].startswith("source:")]
     out: dict[tuple[str, str | None, str], list[Observation]] = {}
     for key, members in groups.items():
-        if key[0].startswith("source:"):
+        home = key
+        if key[0].startswith("source:"):  # a keyed lineage first, else one joined before
             home = next(
-                (
-                    other
-                    for other in groups
-                    if other != key
-                    and other[2] == key[2]
-                    and not other[0].startswith("source:")
-                    and states[key] & states[other]
-                ),
-                None,
+                (o for o in (*keyed, *out) if o[2] == key[2] and states[key] & states[o]), key
             )
-            home = home or next(
-                (other for other in out if other[2] == key[2] and states[key] & states[other]), key
-            )
-            out.setdefault(home, []).extend(members)
-        else:
-            out.setdefault(key, []).extend(members)
+        out.setdefault(home, []).extend(members)
     return out
 
 

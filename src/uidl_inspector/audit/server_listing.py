@@ -13,6 +13,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.findings import Finding
@@ -46,24 +47,6 @@ class ServerListing:
         }
 
 
-def _lines(data: bytes) -> list[tuple[int, bytes]]:
-    """Lines with their byte offsets; CRLF, LF and lone CR all end a line."""
-    out: list[tuple[int, bytes]] = []
-    pos = 0
-    for raw in data.splitlines(keepends=True):
-        out.append((pos, raw.rstrip(b"\r\n")))
-        pos += len(raw)
-    return out
-
-
-def _decode_uid(raw: bytes, offset: int, findings: list[Finding]) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        findings.append(Finding("invalid_utf8", offset, f"UID bytes {raw.hex()} are not UTF-8"))
-        return raw.decode("utf-8", errors="backslashreplace")
-
-
 def parse_server_listing(
     data: bytes | str, path: str | None = None, account: str | None = None
 ) -> ServerListing:
@@ -71,7 +54,14 @@ def parse_server_listing(
     if isinstance(data, str):
         data = data.encode("utf-8")
     findings: list[Finding] = []
-    lines = [(o, line) for o, line in _lines(data) if line.strip()]
+
+    def flag(code: str, offset: int | None, detail: str) -> None:
+        findings.append(Finding(code, offset, detail))
+
+    # the non-blank lines with their byte offsets; CRLF, LF and lone CR all end a line
+    raws = data.splitlines(keepends=True)
+    starts = accumulate((len(raw) for raw in raws), initial=0)
+    lines = [(o, raw.rstrip(b"\r\n")) for o, raw in zip(starts, raws, strict=False) if raw.strip()]
     if not lines:
         return ServerListing((), "empty", (), path, account)
 
@@ -80,24 +70,17 @@ def parse_server_listing(
         _NUMBERED.match(line.strip()) for _, line in lines[:3]
     )
     if first.startswith(b"-ERR"):
-        findings.append(
-            Finding(
-                "server_error", first_offset, f"server answered {first[:80].decode('latin-1')!r}"
-            )
-        )
+        flag("server_error", first_offset, f"server answered {first[:80].decode('latin-1')!r}")
     if first.startswith((b"+OK", b"-ERR")):
         lines = lines[1:]
 
-    uids: list[str] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = {}  # UID -> its line number among the UIDs, in listing order
     numbers: list[int] = []
     terminated = False
     for offset, line in lines:
         text = line.strip()
         if terminated:
-            findings.append(
-                Finding("trailing_data", offset, "text after the '.' terminator is ignored")
-            )
+            flag("trailing_data", offset, "text after the '.' terminator is ignored")
             break
         if transcript and text == b".":
             terminated = True
@@ -105,55 +88,42 @@ def parse_server_listing(
         if transcript:
             match = _NUMBERED.match(text)
             if match is None:
-                findings.append(
-                    Finding("bad_line", offset, f"not a 'number uid' line: {text[:80]!r}")
-                )
+                flag("bad_line", offset, f"not a 'number uid' line: {text[:80]!r}")
                 continue
             numbers.append(int(match.group(1)))
             raw_uid = match.group(2)
         else:
             if len(text.split()) != 1:
-                findings.append(
-                    Finding("bad_line", offset, f"expected one UID per line: {text[:80]!r}")
-                )
+                flag("bad_line", offset, f"expected one UID per line: {text[:80]!r}")
                 continue
             raw_uid = text
-        uid = _decode_uid(raw_uid, offset, findings)
+        try:
+            uid = raw_uid.decode("utf-8")
+        except UnicodeDecodeError:
+            flag("invalid_utf8", offset, f"UID bytes {raw_uid.hex()} are not UTF-8")
+            uid = raw_uid.decode("utf-8", errors="backslashreplace")
         if not _RFC1939_UID.match(raw_uid):
-            findings.append(
-                Finding(
-                    "uid_not_rfc1939", offset, f"UID {uid[:80]!r} is not 1-70 characters 0x21-0x7E"
-                )
-            )
+            flag("uid_not_rfc1939", offset, f"UID {uid[:80]!r} is not 1-70 characters 0x21-0x7E")
         if uid in seen:
-            findings.append(
-                Finding(
-                    "duplicate_uid", offset, f"UID {uid[:80]!r} already listed at line {seen[uid]}"
-                )
-            )
+            flag("duplicate_uid", offset, f"UID {uid[:80]!r} already listed at line {seen[uid]}")
             continue
-        seen[uid] = len(uids) + 1
-        uids.append(uid)
+        seen[uid] = len(seen) + 1
 
     if transcript and not terminated:
-        findings.append(Finding("truncated", len(data), "the transcript has no '.' terminator"))
+        flag("truncated", len(data), "the transcript has no '.' terminator")
     if numbers and numbers != list(range(1, len(numbers) + 1)):
-        findings.append(
-            Finding("bad_numbering", None, "message numbers are not 1..n in order (RFC 1939)")
-        )
+        flag("bad_numbering", None, "message numbers are not 1..n in order (RFC 1939)")
     shape = "uidl-transcript" if transcript else "uid-per-line"
-    return ServerListing(tuple(uids), shape, tuple(findings), path, account)
+    return ServerListing(tuple(seen), shape, tuple(findings), path, account)
 
 
 def read_server_listing(path: str | os.PathLike[str], account: str | None = None) -> ServerListing:
     """Read a listing file (opened read-only, size bounded) and parse it."""
     with open(path, "rb") as handle:
         # read(n) would reserve n bytes up front: check the size first, then read it all
-        if os.fstat(handle.fileno()).st_size > MAX_LISTING_BYTES:
-            data = b""
-        else:
-            data = handle.read()
-    if len(data) > MAX_LISTING_BYTES or not data and os.path.getsize(path) > 0:
+        too_large = os.fstat(handle.fileno()).st_size > MAX_LISTING_BYTES
+        data = b"" if too_large else handle.read()
+    if too_large or len(data) > MAX_LISTING_BYTES:
         raise UidlInspectorError(
             f"{path}: larger than {MAX_LISTING_BYTES} bytes, not a UIDL listing"
         )
