@@ -13,7 +13,7 @@ from typing import Any
 
 from uidl_inspector.audit import AuditResult
 from uidl_inspector.audit.classify import CLASSES
-from uidl_inspector.report.csv_report import neutralise
+from uidl_inspector.report.csv_report import neutralise_text
 
 __all__ = ["ROW_COLUMNS", "audit_rows", "audit_csv"]
 
@@ -101,14 +101,6 @@ def audit_csv(audit: AuditResult, meta: dict[str, Any] | None = None) -> Iterato
 
 def _cells(row: dict[str, Any]) -> list[str]:
     """The row's cells in column order, then the names of the neutralised ones."""
-    cells, changed = [], []
-    for column in ROW_COLUMNS:
-        value = row.get(column)
-        if isinstance(value, str):
-            cell, was = neutralise(value)
-            if was:
-                changed.append(column)
-        else:
-            cell = "" if value is None else str(value)
-        cells.append(cell)
-    return [*cells, " ".join(changed)]
+    cells = [neutralise_text(row.get(column)) for column in ROW_COLUMNS]
+    changed = [column for column, (_, was) in zip(ROW_COLUMNS, cells, strict=True) if was]
+    return [*(cell for cell, _ in cells), " ".join(changed)]
