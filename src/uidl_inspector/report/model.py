@@ -72,14 +72,8 @@ class Source:
 
     @classmethod
     def from_bytes(cls, path: str, kind: str, data: bytes, **extra: Any) -> Source:
-        return cls(
-            path,
-            kind,
-            len(data),
-            hashlib.sha256(data).hexdigest(),
-            hashlib.md5(data).hexdigest(),
-            **extra,
-        ).logged()
+        sha256, md5 = hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest()
+        return cls(path, kind, len(data), sha256, md5, **extra).logged()
 
     @classmethod
     def from_file(
