@@ -98,15 +98,8 @@ def _summary(record: HistoryRecord) -> str:
 def _heading_rows(record: HistoryRecord) -> list[tuple[str, str]]:
     """(label, value) of a history's heading; "-" where the container has no such thing."""
     loc, profile = record.location, record.profile
-    manager = ", ".join(
-        part
-        for part in (
-            loc.folder,
-            f"message nid {loc.message_nid:#x}" if loc.message_nid is not None else None,
-            loc.message_class,
-        )
-        if part
-    )
+    nid = f"message nid {loc.message_nid:#x}" if loc.message_nid is not None else None
+    manager = ", ".join(part for part in (loc.folder, nid, loc.message_class) if part)
     attachment = ""
     if loc.attachment_index is not None:
         attachment = f"#{loc.attachment_index} {loc.attachment_name or ''}".rstrip()
@@ -134,16 +127,8 @@ def _heading_rows(record: HistoryRecord) -> list[tuple[str, str]]:
         + (" (no data)" if c.size is None else f" ({c.size} bytes)")
         for c in loc.companions
     )
-    values = (
-        record.source,
-        account,
-        name,
-        manager,
-        attachment,
-        rules,
-        _summary(record),
-        companions,
-    )
+    blob = _summary(record)
+    values = (record.source, account, name, manager, attachment, rules, blob, companions)
     return [(label, value or "-") for label, value in zip(HEADING_LABELS, values, strict=True)]
 
 
