@@ -98,12 +98,9 @@ def _record_parts(record: HistoryRecord) -> tuple[list[str], Iterator[list[list[
     """A history's neutralised cells (the same on each of its rows), and its rows' other
     cells (an entry's, then ``neutralised``) a batch of entries at a time; one row with
     empty entry cells for a history without entries."""
-    shared, shared_changed = [], []
-    for name, cell in zip(COLUMNS, _record_cells(record), strict=False):
-        text, was = neutralise(cell)
-        shared.append(text)
-        if was:
-            shared_changed.append(name)
+    cells = [neutralise(cell) for cell in _record_cells(record)]
+    shared = [text for text, _ in cells]
+    shared_changed = [name for name, (_, was) in zip(COLUMNS, cells, strict=False) if was]
     names = COLUMNS[len(shared) :]
 
     def part(e: dict[str, Any]) -> list[str]:
