@@ -82,10 +82,6 @@ class Spool:
         self.file.close()
         shutil.rmtree(self.parts, ignore_errors=True)
 
-    def copy_to(self, out: BinaryIO) -> None:
-        """Append the spooled text to ``out`` (by the kernel where it can)."""
-        _copy(self.file, 0, out, self.size)
-
     def blocks(self) -> Iterator[bytes]:
         """The spooled text, a MiB at a time."""
         self.file.flush()
@@ -172,7 +168,7 @@ def write_output(
         with os.fdopen(fd, "wb") as handle:
             for piece in chunks:
                 if isinstance(piece, Spool):
-                    piece.copy_to(handle)
+                    _copy(piece.file, 0, handle, piece.size)
                     size += piece.size
                 else:
                     handle.write(piece)
