@@ -13,6 +13,7 @@ import functools
 import io
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -151,9 +152,7 @@ def _heading(record: HistoryRecord, console: Console) -> None:
 
 def examined_line(report: Report) -> str:
     """What a run looked at, for a run that found no history."""
-    kinds: dict[str, int] = {}
-    for source in report.sources:
-        kinds[source.kind] = kinds.get(source.kind, 0) + 1
+    kinds = Counter(source.kind for source in report.sources)
     files = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())) or "none"
     seen = report.extra.get("examined", {})
     return (
@@ -325,8 +324,7 @@ def render_table(report: Report, console: Console) -> None:
     if not report.histories:
         console.print(Text("No POP3 download history found."))
         console.print(Text(examined_line(report)))
-    recovered = report.extra.get("recovered") or []
-    if recovered:
+    if recovered := report.extra.get("recovered"):
         console.print(_recovered_table(recovered))
     log.info("report: table of %d histories at %d columns", total, console.width)
 
