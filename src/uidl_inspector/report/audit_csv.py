@@ -79,17 +79,10 @@ def audit_csv(audit: AuditResult, meta: dict[str, Any] | None = None) -> Iterato
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow((*ROW_COLUMNS, "neutralised"))
     if meta is not None:
-        writer.writerow(
-            _cells(
-                {
-                    "section": "run",
-                    "kind": f"{meta['tool']} {meta['version']}",
-                    "time": meta["started_at"],
-                    "detail": f"run {meta['run_id']} finished {meta['finished_at']}: "
-                    + " ".join(meta["command_line"]),
-                }
-            )
-        )
+        command = " ".join(meta["command_line"])
+        run = dict(section="run", kind=f"{meta['tool']} {meta['version']}", time=meta["started_at"])
+        run["detail"] = f"run {meta['run_id']} finished {meta['finished_at']}: {command}"
+        writer.writerow(_cells(run))
     for n, row in enumerate(audit_rows(audit), 1):
         writer.writerow(_cells(row))
         if not n % BATCH:
