@@ -13,7 +13,7 @@ from typing import Any
 
 from uidl_inspector.audit import AuditResult
 from uidl_inspector.audit.classify import CLASSES
-from uidl_inspector.report.csv_report import neutralise_text
+from uidl_inspector.report.csv_report import neutralise
 
 __all__ = ["ROW_COLUMNS", "audit_rows", "audit_csv"]
 
@@ -94,6 +94,14 @@ def audit_csv(audit: AuditResult, meta: dict[str, Any] | None = None) -> Iterato
 
 def _cells(row: dict[str, Any]) -> list[str]:
     """The row's cells in column order, then the names of the neutralised ones."""
-    cells = [neutralise_text(row.get(column)) for column in ROW_COLUMNS]
-    changed = [column for column, (_, was) in zip(ROW_COLUMNS, cells, strict=True) if was]
-    return [*(cell for cell, _ in cells), " ".join(changed)]
+    cells, changed = [], []
+    for column in ROW_COLUMNS:  # as neutralise_text does, without a call per cell
+        value = row.get(column)
+        if isinstance(value, str):
+            cell, was = neutralise(value)
+            if was:
+                changed.append(column)
+        else:
+            cell = "" if value is None else str(value)
+        cells.append(cell)
+    return [*cells, " ".join(changed)]
