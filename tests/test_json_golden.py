@@ -14,7 +14,7 @@ from conftest import REAL_SAMPLES, SAMPLES
 from uidl_inspector.history import build_blob, make_tag, parse_blob
 from uidl_inspector.pipeline import hidden_evidence, scan_evidence
 from uidl_inspector.records import HistoryRecord
-from uidl_inspector.report.csv_report import csv_rows, to_csv
+from uidl_inspector.report.csv_report import COLUMNS, _record_parts, to_csv
 from uidl_inspector.report.json_report import _column_items, _default, to_json
 from uidl_inspector.report.model import Report, Source
 
@@ -120,9 +120,16 @@ def test_clean_history_joined_from_columns_is_the_standard_encoders() -> None:
 
 
 def test_csv_stream_is_the_rows_written_at_once() -> None:
+    """The header, then one neutralised row per entry (one with empty entry cells for a
+    history without entries), each row whole: what the streamed text must equal."""
     report = _hostile_report()
+    rows = [list(COLUMNS)]
+    for record in report.histories:
+        shared, batches = _record_parts(record)
+        for batch in batches:
+            rows += [[*shared, *cells] for cells in batch]
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(csv_rows(report.histories))
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
     assert to_csv(report) == out.getvalue()
 
 

@@ -79,17 +79,10 @@ def audit_csv(audit: AuditResult, meta: dict[str, Any] | None = None) -> Iterato
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow((*ROW_COLUMNS, "neutralised"))
     if meta is not None:
-        writer.writerow(
-            _cells(
-                {
-                    "section": "run",
-                    "kind": f"{meta['tool']} {meta['version']}",
-                    "time": meta["started_at"],
-                    "detail": f"run {meta['run_id']} finished {meta['finished_at']}: "
-                    + " ".join(meta["command_line"]),
-                }
-            )
-        )
+        command = " ".join(meta["command_line"])
+        run = dict(section="run", kind=f"{meta['tool']} {meta['version']}", time=meta["started_at"])
+        run["detail"] = f"run {meta['run_id']} finished {meta['finished_at']}: {command}"
+        writer.writerow(_cells(run))
     for n, row in enumerate(audit_rows(audit), 1):
         writer.writerow(_cells(row))
         if not n % BATCH:
@@ -102,7 +95,7 @@ def audit_csv(audit: AuditResult, meta: dict[str, Any] | None = None) -> Iterato
 def _cells(row: dict[str, Any]) -> list[str]:
     """The row's cells in column order, then the names of the neutralised ones."""
     cells, changed = [], []
-    for column in ROW_COLUMNS:
+    for column in ROW_COLUMNS:  # as neutralise_text does, without a call per cell
         value = row.get(column)
         if isinstance(value, str):
             cell, was = neutralise(value)

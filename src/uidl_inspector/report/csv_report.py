@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.model import Report
 
-__all__ = ["COLUMNS", "FORMULA_STARTS", "neutralise", "to_csv", "csv_rows", "csv_chunks"]
+__all__ = ["COLUMNS", "FORMULA_STARTS", "neutralise", "neutralise_text", "to_csv", "csv_chunks"]
 
 SLACK_TEXT_SEPARATOR = " | "
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -59,6 +59,14 @@ def neutralise(value: Any) -> tuple[str, bool]:
     return text, False
 
 
+def neutralise_text(value: object) -> tuple[str, bool]:
+    """:func:`neutralise` for text; other values are left alone (a negative timestamp
+    is not a formula)."""
+    if isinstance(value, str):
+        return neutralise(value)
+    return ("" if value is None else str(value)), False
+
+
 def _record_cells(record: HistoryRecord) -> list[Any]:
     loc, blob = record.location, record.to_dict(entries=False)["blob"] or {}
     slack = blob.get("slack") or {}
@@ -90,12 +98,9 @@ def _record_parts(record: HistoryRecord) -> tuple[list[str], Iterator[list[list[
     """A history's neutralised cells (the same on each of its rows), and its rows' other
     cells (an entry's, then ``neutralised``) a batch of entries at a time; one row with
     empty entry cells for a history without entries."""
-    shared, shared_changed = [], []
-    for name, cell in zip(COLUMNS, _record_cells(record), strict=False):
-        text, was = neutralise(cell)
-        shared.append(text)
-        if was:
-            shared_changed.append(name)
+    cells = [neutralise(cell) for cell in _record_cells(record)]
+    shared = [text for text, _ in cells]
+    shared_changed = [name for name, (_, was) in zip(COLUMNS, cells, strict=False) if was]
     names = COLUMNS[len(shared) :]
 
     def part(e: dict[str, Any]) -> list[str]:
@@ -120,17 +125,6 @@ def _record_parts(record: HistoryRecord) -> tuple[list[str], Iterator[list[list[
     return shared, batches()
 
 
-def csv_rows(histories: Sequence[HistoryRecord], header: bool = True) -> list[list[str]]:
-    """The header and one neutralised row per entry (one row with empty entry cells for a
-    history without entries, so that every Message Manager shows)."""
-    rows = [list(COLUMNS)] if header else []
-    for record in histories:
-        shared, batches = _record_parts(record)
-        for batch in batches:
-            rows += [[*shared, *cells] for cells in batch]
-    return rows
-
-
 ROWS_PER_CHUNK = 256  # each row repeats its history's cells (the slack text: up to 64 KB)
 
 
@@ -139,7 +133,9 @@ def csv_chunks(report: Report) -> Iterator[bytes]:
     holds a few rows' text whatever the history's size. A history's own cells are
     written as CSV once and that text starts each of its rows (the csv module quotes each
     field on its own, so the row is the one ``writerow`` gives)."""
-    yield _csv_text([list(COLUMNS)])
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\r\n").writerow(COLUMNS)
+    yield header.getvalue().encode("utf-8")
     for record in report.histories:
         shared, batches = _record_parts(record)
         line = io.StringIO()
@@ -153,12 +149,6 @@ def csv_chunks(report: Report) -> Iterator[bytes]:
                     out.write(prefix)
                     writer.writerow(cells)
                 yield out.getvalue().encode("utf-8")
-
-
-def _csv_text(rows: list[list[str]]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(rows)
-    return out.getvalue().encode("utf-8")
 
 
 def to_csv(report: Report) -> str:

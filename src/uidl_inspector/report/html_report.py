@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from datetime import date, datetime
 from html import escape
 from typing import Any
 
+from uidl_inspector.audit.classify import CLASSES
 from uidl_inspector.report.lineage_views import lineage_rows_html
 from uidl_inspector.report.model import Report
 from uidl_inspector.report.table_report import terminal_safe
@@ -62,18 +64,15 @@ def _figure(key: str, label: str, value: object) -> str:
 
 def _table(headers: list[str], rows: list[list[object]], table_id: str) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="num">{_e(c)}</td>'
-            if isinstance(c, int) and not isinstance(c, bool)
-            else f"<td>{_e(c)}</td>"
-            for c in row
-        )
-        + "</tr>"
-        for row in rows
-    )
+    body = "".join("<tr>" + "".join(map(_cell, row)) + "</tr>" for row in rows)
     return f'<table id="{_e(table_id)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _cell(value: object) -> str:
+    """A numeric cell is right-aligned (a bool is not a number here)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f'<td class="num">{_e(value)}</td>'
+    return f"<td>{_e(value)}</td>"
 
 
 def _bucket(day: date, unit: str) -> str:
@@ -93,35 +92,32 @@ def downloads_per_period(report: Report) -> tuple[str, list[tuple[str, int, int,
     version found in free space still records (its lost entries). Days become ISO weeks,
     then months, so that there are never more than MAX_BARS bars.
     """
-    downloads: Counter[date] = Counter()
-    for record in report.histories:
-        for entry in record.history.entries:
-            if entry.timestamp is not None and entry.operation in ("get", "get-and-delete"):
-                downloads[entry.timestamp.date()] += 1
-    recovered: Counter[date] = Counter()
-    for item in report.extra.get("recovered") or []:
-        for entry in item.lost:
-            if entry.timestamp is not None and entry.operation in ("get", "get-and-delete"):
-                recovered[entry.timestamp.date()] += 1
-    copies: Counter[date] = Counter()
-    for group in report.extra.get("audit", {}).get("duplicates", []):
-        for copy in group["copies"]:
-            if copy.get("delivery_time"):
-                copies[datetime.fromisoformat(copy["delivery_time"]).date()] += 1
-    days = sorted(set(downloads) | set(copies) | set(recovered))
+    downloads = _download_days(e for r in report.histories for e in r.history.entries)
+    recovered = _download_days(e for i in report.extra.get("recovered") or [] for e in i.lost)
+    copies = Counter(
+        datetime.fromisoformat(copy["delivery_time"]).date()
+        for group in report.extra.get("audit", {}).get("duplicates", [])
+        for copy in group["copies"]
+        if copy.get("delivery_time")
+    )
+    days = set(downloads) | set(copies) | set(recovered)
     for unit in ("day", "week", "month"):
         periods = sorted({_bucket(d, unit) for d in days})
         if len(periods) <= MAX_BARS:
             break
-    series: list[Counter[str]] = [Counter(), Counter(), Counter()]
+    got, dup, rec = series = (Counter[str](), Counter[str](), Counter[str]())
     for counts, out in zip((downloads, copies, recovered), series, strict=True):
         for d, n in counts.items():
             out[_bucket(d, unit)] += n
-    got, dup, rec = series
-    periods = sorted(set(got) | set(dup) | set(rec))
     if len(periods) > MAX_BARS:  # centuries of bogus dates: keep the busiest periods
         periods = sorted(sorted(periods, key=lambda p: -(got[p] + dup[p] + rec[p]))[:MAX_BARS])
     return unit, [(p, got[p], dup[p], rec[p]) for p in periods]
+
+
+def _download_days(entries: Iterable[Any]) -> Counter[date]:
+    """Dated downloads (get, get-and-delete) per day of the BLOB's own calendar."""
+    gets = (e for e in entries if e.operation in ("get", "get-and-delete"))
+    return Counter(e.timestamp.date() for e in gets if e.timestamp is not None)
 
 
 _SERIES = (
@@ -181,22 +177,19 @@ def _chart(unit: str, bars: list[tuple[str, int, int, int]]) -> str:
 
 def _recovered(audit: dict[str, Any]) -> str:
     """Recovered versions per account: evidence of a past state, not of the present one."""
-    rows = []
-    for account in audit.get("recovered", []):
-        for version in account["versions"]:
-            rows.append(
-                [
-                    account["account"],
-                    version["kind"],
-                    version["offset"],
-                    version["relation"],
-                    version["latest"],
-                    version["entries"],
-                    sum(
-                        1 for e in account["lost_entries"] if e["recovered"] == version["recovered"]
-                    ),
-                ]
-            )
+    rows = [
+        [
+            account["account"],
+            version["kind"],
+            version["offset"],
+            version["relation"],
+            version["latest"],
+            version["entries"],
+            sum(1 for e in account["lost_entries"] if e["recovered"] == version["recovered"]),
+        ]
+        for account in audit.get("recovered", [])
+        for version in account["versions"]
+    ]
     if not rows:
         return '<p id="recovered-none">No earlier history was recovered from free space.</p>'
     return (
@@ -222,24 +215,11 @@ def _accounts(audit: dict[str, Any]) -> str:
                 account["history_uids"],
                 ", ".join(f"{k} {v}" for k, v in sorted(account["operations"].items())),
                 server["listing"] if server else "no listing",
-                *(counts.get(c, "-") for c in ("downloaded", "deleted", "new", "history_only")),
+                *(counts.get(c, "-") for c in CLASSES),
             ]
         )
-    return _table(
-        [
-            "account",
-            "histories",
-            "history UIDs",
-            "operations",
-            "server listing",
-            "downloaded",
-            "deleted",
-            "new",
-            "history only",
-        ],
-        rows,
-        "accounts",
-    )
+    headers = ["account", "histories", "history UIDs", "operations", "server listing"]
+    return _table([*headers, *(c.replace("_", " ") for c in CLASSES)], rows, "accounts")
 
 
 def _histories(data: dict[str, Any]) -> str:
@@ -317,14 +297,8 @@ def _duplicates(audit: dict[str, Any]) -> str:
             )
     more = len(groups) - MAX_GROUPS_SHOWN
     note = f'<p class="muted">{more} more groups are in the JSON report.</p>' if more > 0 else ""
-    return (
-        _table(
-            ["Internet Message-ID", "subject", "folder", "nid", "delivery time (UTC)"],
-            rows,
-            "duplicates",
-        )
-        + note
-    )
+    headers = ["Internet Message-ID", "subject", "folder", "nid", "delivery time (UTC)"]
+    return _table(headers, rows, "duplicates") + note
 
 
 def _evidence_text(evidence: Any) -> str:
@@ -349,16 +323,14 @@ def _findings(audit: dict[str, Any]) -> str:
         return (
             '<p id="findings-none">No cause finding: the traces fit none of the known causes.</p>'
         )
-    out = []
-    for n, finding in enumerate(audit["findings"]):
-        out.append(
-            f'<div class="finding" id="finding-{n}"><h3><code>{_e(finding["code"])}</code> '
-            f"<small>{_e(finding.get('severity'))}</small></h3>"
-            f"<p>{_e(finding['explanation'])}</p>{_alternatives(finding)}"
-            "<details><summary>Evidence</summary>"
-            f"<pre>{_e(_evidence_text(finding['evidence']))}</pre></details></div>"
-        )
-    return "".join(out)
+    return "".join(
+        f'<div class="finding" id="finding-{n}"><h3><code>{_e(finding["code"])}</code> '
+        f"<small>{_e(finding.get('severity'))}</small></h3>"
+        f"<p>{_e(finding['explanation'])}</p>{_alternatives(finding)}"
+        "<details><summary>Evidence</summary>"
+        f"<pre>{_e(_evidence_text(finding['evidence']))}</pre></details></div>"
+        for n, finding in enumerate(audit["findings"])
+    )
 
 
 def _provenance(data: dict[str, Any]) -> str:
@@ -392,19 +364,12 @@ def _provenance(data: dict[str, Any]) -> str:
         [n.get("path"), n.get("account"), n.get("matched_by"), n.get("count")]
         for n in data.get("audit", {}).get("listings", [])
     ]
-    return (
-        _table(["", ""], rows, "run")
-        + "<h3>Evidence</h3>"
-        + _table(
-            ["path", "kind", "variant", "size", "SHA-256", "MD5", "errors"], sources, "sources"
-        )
-        + (
-            "<h3>Server listings</h3>"
-            + _table(["path", "account", "matched by", "UIDs"], listings, "listings")
-            if listings
-            else ""
-        )
-    )
+    headers = ["path", "kind", "variant", "size", "SHA-256", "MD5", "errors"]
+    html = _table(["", ""], rows, "run") + "<h3>Evidence</h3>" + _table(headers, sources, "sources")
+    if listings:
+        headers = ["path", "account", "matched by", "UIDs"]
+        html += "<h3>Server listings</h3>" + _table(headers, listings, "listings")
+    return html
 
 
 def to_html(report: Report) -> str:

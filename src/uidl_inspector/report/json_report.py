@@ -37,7 +37,6 @@ _OPTIONS = (
     | orjson.OPT_PASSTHROUGH_DATETIME
 )
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
-STREAMED = ("sources", "histories")  # made as they are written; every list: item by item
 
 
 def _default(value: Any) -> Any:
@@ -104,16 +103,19 @@ def _list(items: Iterable[Any], indent: int = 2) -> Iterator[bytes]:
     yield b"[]" if first else close
 
 
-def _sections(sections: Iterable[tuple[str, Any]], indent: int = 2) -> Iterator[bytes]:
-    """A section made of sections (``json_sections()``: the audit's), each list in it
-    given as an iterator and written item by item."""
+def _sections(sections: Iterable[tuple[str, Any]], indent: int) -> Iterator[bytes]:
+    """An object whose key sits at ``indent``: the report, or a section made of sections
+    (``json_sections()``: the audit's); each list in it, or iterator, is written item by
+    item."""
     first = True
     pad = b"\n" + b" " * (indent + 2)
     for key, value in sections:
         yield (b"{" if first else b",") + pad + encode_json(key) + b": "
         first = False
-        if isinstance(value, Iterator):
+        if isinstance(value, (Iterator, list)):
             yield from _list(value, indent + 2)
+        elif hasattr(value, "json_sections"):
+            yield from _sections(value.json_sections(), indent + 2)
         else:
             yield encode_json(value, indent + 2)
     yield b"{}" if first else b"\n" + b" " * indent + b"}"
@@ -217,18 +219,8 @@ def json_chunks(report: Report | dict[str, Any]) -> Iterator[bytes]:
         ]
     else:
         sections = report.items()
-    yield b"{"
-    first = True
-    for key, value in sections:
-        yield (b"\n  " if first else b",\n  ") + encode_json(key) + b": "
-        first = False
-        if key in STREAMED or isinstance(value, list):
-            yield from _list(value)
-        elif hasattr(value, "json_sections"):
-            yield from _sections(value.json_sections())
-        else:
-            yield encode_json(value, 2)
-    yield b"}\n" if first else b"\n}\n"
+    yield from _sections(sections, 0)
+    yield b"\n"
 
 
 def to_json(report: Report | dict[str, Any]) -> str:

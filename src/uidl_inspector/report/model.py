@@ -35,7 +35,7 @@ def of_total(done: int, total: int) -> str:
 
 
 def hash_file(
-    path: str | os.PathLike[str], chunk: int = 1 << 20, progress: Any = None, what: str = "hashing"
+    path: str | os.PathLike[str], progress: Any = None, what: str = "hashing"
 ) -> tuple[int, str, str]:
     """Size, SHA-256 and MD5 of a file, read once, opened read-only; ``progress`` gets
     one-line status as it goes."""
@@ -44,7 +44,7 @@ def hash_file(
         if progress is not None:
             total = os.fstat(handle.fileno()).st_size
             tell = lambda done: progress(f"{path}: {what}, {of_total(done, total)}")  # noqa: E731
-        return hash_stream(handle, chunk, progress=tell)
+        return hash_stream(handle, progress=tell)
 
 
 @dataclass(frozen=True)
@@ -72,14 +72,8 @@ class Source:
 
     @classmethod
     def from_bytes(cls, path: str, kind: str, data: bytes, **extra: Any) -> Source:
-        return cls(
-            path,
-            kind,
-            len(data),
-            hashlib.sha256(data).hexdigest(),
-            hashlib.md5(data).hexdigest(),
-            **extra,
-        ).logged()
+        sha256, md5 = hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest()
+        return cls(path, kind, len(data), sha256, md5, **extra).logged()
 
     @classmethod
     def from_file(

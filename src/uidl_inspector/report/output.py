@@ -9,6 +9,7 @@ never written over one of the inputs, with or without ``force``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -47,7 +48,7 @@ class Spool:
     removed with its content at :meth:`close`."""
 
     def __init__(self, target: str | os.PathLike[str]) -> None:
-        directory = _directory(Path(target))
+        directory = Path(target).parent
         try:
             fd, temp = tempfile.mkstemp(prefix=".spool.", dir=directory)
             self.parts = tempfile.mkdtemp(prefix=".parts.", dir=directory)
@@ -81,14 +82,10 @@ class Spool:
         self.file.close()
         shutil.rmtree(self.parts, ignore_errors=True)
 
-    def copy_to(self, out: BinaryIO) -> None:
-        """Append the spooled text to ``out`` (by the kernel where it can)."""
-        _copy(self.file, 0, out, self.size)
-
-    def blocks(self, start: int = 0) -> Iterator[bytes]:
-        """The spooled text from ``start``, a MiB at a time."""
+    def blocks(self) -> Iterator[bytes]:
+        """The spooled text, a MiB at a time."""
         self.file.flush()
-        self.file.seek(start)
+        self.file.seek(0)
         while block := self.file.read(1 << 20):
             yield block
 
@@ -113,10 +110,6 @@ def _copy(source: BinaryIO, start: int, out: BinaryIO, size: int) -> None:
     while done < size and (block := source.read(min(1 << 20, size - done))):
         out.write(block)
         done += len(block)
-
-
-def _directory(path: Path) -> Path:
-    return path.parent if str(path.parent) else Path(".")
 
 
 def check_target(
@@ -145,11 +138,9 @@ def write_output(
 ) -> None:
     """Write ``text`` (or its pieces, written as they come, a :class:`Spool` copied) to
     ``target`` (``-`` is stdout). ``protect`` lists the inputs."""
-    chunks: Iterable[bytes | Spool] = (
-        [text.encode("utf-8") if isinstance(text, str) else text]
-        if isinstance(text, (str, bytes))
-        else text
-    )
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    chunks: Iterable[bytes | Spool] = [text] if isinstance(text, bytes) else text
     if str(target) == STDOUT:
         stream = getattr(sys.stdout, "buffer", None)
         size = 0
@@ -164,7 +155,7 @@ def write_output(
         log.info("report: %d bytes written to stdout", size)
         return
     path = check_target(target, force, protect)
-    directory = _directory(path)
+    directory = path.parent
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
@@ -177,7 +168,7 @@ def write_output(
         with os.fdopen(fd, "wb") as handle:
             for piece in chunks:
                 if isinstance(piece, Spool):
-                    piece.copy_to(handle)
+                    _copy(piece.file, 0, handle, piece.size)
                     size += piece.size
                 else:
                     handle.write(piece)
@@ -212,13 +203,10 @@ def _link_new(temp: str, path: Path) -> None:
 
 
 def _fsync_dir(directory: Path) -> None:
-    try:
+    """Make the new name durable; a file system that cannot is left as it is."""
+    with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

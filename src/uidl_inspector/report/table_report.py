@@ -13,6 +13,7 @@ import functools
 import io
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,12 +34,10 @@ __all__ = [
     "to_table_text",
     "plain_text",
     "data_table",
-    "slack_lines",
     "image_line",
     "examined_line",
     "TABLE_ROWS_LIMIT",
     "HEADING_LABELS",
-    "HISTORY_BLOCKS",
 ]
 log = logging.getLogger(__name__)
 
@@ -56,13 +55,8 @@ def _escape_char(match: re.Match[str]) -> str:
     if ch.isprintable():
         return ch
     code = ord(ch)
-    return (
-        f"\\x{code:02x}"
-        if code < 0x100
-        else f"\\u{code:04x}"
-        if code < 0x10000
-        else f"\\U{code:08x}"
-    )
+    prefix, digits = ("x", 2) if code < 0x100 else ("u", 4) if code < 0x10000 else ("U", 8)
+    return f"\\{prefix}{code:0{digits}x}"
 
 
 def terminal_safe(value: object) -> str:
@@ -105,15 +99,8 @@ def _summary(record: HistoryRecord) -> str:
 def _heading_rows(record: HistoryRecord) -> list[tuple[str, str]]:
     """(label, value) of a history's heading; "-" where the container has no such thing."""
     loc, profile = record.location, record.profile
-    manager = ", ".join(
-        part
-        for part in (
-            loc.folder,
-            f"message nid {loc.message_nid:#x}" if loc.message_nid is not None else None,
-            loc.message_class,
-        )
-        if part
-    )
+    nid = f"message nid {loc.message_nid:#x}" if loc.message_nid is not None else None
+    manager = ", ".join(part for part in (loc.folder, nid, loc.message_class) if part)
     attachment = ""
     if loc.attachment_index is not None:
         attachment = f"#{loc.attachment_index} {loc.attachment_name or ''}".rstrip()
@@ -141,23 +128,16 @@ def _heading_rows(record: HistoryRecord) -> list[tuple[str, str]]:
         + (" (no data)" if c.size is None else f" ({c.size} bytes)")
         for c in loc.companions
     )
-    values = (
-        record.source,
-        account,
-        name,
-        manager,
-        attachment,
-        rules,
-        _summary(record),
-        companions,
-    )
+    blob = _summary(record)
+    values = (record.source, account, name, manager, attachment, rules, blob, companions)
     return [(label, value or "-") for label, value in zip(HEADING_LABELS, values, strict=True)]
 
 
-def _grid(rows: list[tuple[str, str]], width: int) -> Table:
+def _heading(record: HistoryRecord, console: Console) -> None:
     """Labels beside their values; values fold within their column, never cut. Two pairs
     per line when the terminal is wide."""
-    pairs = 2 if width >= WIDE else 1
+    rows = _heading_rows(record)
+    pairs = 2 if console.width >= WIDE else 1
     grid = Table.grid(padding=(0, 2, 0, 0))
     for _ in range(pairs):
         grid.add_column(no_wrap=True, style="bold")
@@ -167,31 +147,12 @@ def _grid(rows: list[tuple[str, str]], width: int) -> Table:
         for label, value in rows[first : first + pairs]:
             cells += [Text(label), _t(value)]
         grid.add_row(*cells)
-    return grid
-
-
-def _heading(record: HistoryRecord, console: Console) -> None:
-    console.print(_grid(_heading_rows(record), console.width))
-
-
-def slack_lines(record: HistoryRecord) -> list[str]:
-    """What the analyst reads about the slack: its size and the text found in it."""
-    slack = record.history.slack_dict()
-    if slack is None:
-        return []
-    lines = [
-        f"slack: {slack['size']} bytes after the last tag (Outlook's leftover memory, "
-        f"normal): {slack['hex']}"
-    ]
-    lines += [f"slack text: {terminal_safe(text)}" for text in slack["text"]]
-    return lines
+    console.print(grid)
 
 
 def examined_line(report: Report) -> str:
     """What a run looked at, for a run that found no history."""
-    kinds: dict[str, int] = {}
-    for source in report.sources:
-        kinds[source.kind] = kinds.get(source.kind, 0) + 1
+    kinds = Counter(source.kind for source in report.sources)
     files = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())) or "none"
     seen = report.extra.get("examined", {})
     return (
@@ -266,13 +227,8 @@ def _history_table(record: HistoryRecord, width: int) -> Table:
     if with_anomalies:
         table.add_column("anomalies", overflow="fold", min_width=10, ratio=1)
     for index, offset, operation, content, timestamp, uid, anomalies in cells:
-        row = [
-            _t(index),
-            _t(offset),
-            _t(operation, "red" if operation.startswith("?") else ""),
-            _t(content, "red" if content.startswith("?") else ""),
-            _t(timestamp, "red" if timestamp.startswith("?") else ""),
-        ]
+        decoded = (operation, content, timestamp)  # "?" and the raw value: not decoded
+        row = [_t(index), _t(offset), *(_t(c, "red" if c.startswith("?") else "") for c in decoded)]
         if with_anomalies:
             row += [_t(uid), _t(anomalies, "yellow")]
         elif anomalies:
@@ -315,13 +271,16 @@ def _anomalies(record: HistoryRecord, console: Console) -> None:
 
 def _slack(record: HistoryRecord, console: Console) -> None:
     """The slack and the text in it: leftover memory can name addresses, subjects, paths."""
-    for line in slack_lines(record):
+    slack = record.history.slack_dict()
+    if slack is None:
+        return
+    lines = [
+        f"slack: {slack['size']} bytes after the last tag (Outlook's leftover memory, "
+        f"normal): {slack['hex']}",
+        *(f"slack text: {terminal_safe(text)}" for text in slack["text"]),
+    ]
+    for line in lines:
         console.print(Text("  " + line, style="cyan"), overflow="fold")
-
-
-# What is printed for each history, in order: one function per block, each given the
-# record and the console.
-HISTORY_BLOCKS = (_heading, _entries, _slack, _anomalies)
 
 
 def image_line(source: Source) -> str:
@@ -329,17 +288,14 @@ def image_line(source: Source) -> str:
     seen = source.examined or {}
     hashed = "" if source.hashed else "; not hashed (--no-hash-images)"
     if "carved_ranges" in seen:  # carve: the ranges of unused space read
-        return (
-            f"{terminal_safe(source.path)}: {source.image_format or 'disk'} image, "
-            f"{seen['carved_ranges']} ranges of unused space carved "
-            f"({seen['carved_bytes']:,} bytes){hashed}"
+        carved = f"{seen['carved_ranges']} ranges of unused space carved"
+        what = f"{carved} ({seen['carved_bytes']:,} bytes)"
+    else:
+        what = (
+            f"{seen['partitions']} partitions, {seen['snapshots']} snapshots, "
+            f"{seen['file_systems']} file systems, {seen['files']} files, {seen['stores']} stores"
         )
-    return (
-        f"{terminal_safe(source.path)}: {source.image_format or 'disk'} image, "
-        f"{seen['partitions']} partitions, {seen['snapshots']} snapshots, "
-        f"{seen['file_systems']} file systems, {seen['files']} files, "
-        f"{seen['stores']} stores{hashed}"
-    )
+    return f"{terminal_safe(source.path)}: {source.image_format or 'disk'} image, {what}{hashed}"
 
 
 def _source_errors(report: Report, console: Console) -> None:
@@ -362,14 +318,13 @@ def render_table(report: Report, console: Console) -> None:
     total = len(report.histories)
     for number, record in enumerate(report.histories, 1):
         console.print(Text(f"History {number} of {total}", style="bold underline"))
-        for block in HISTORY_BLOCKS:
+        for block in (_heading, _entries, _slack, _anomalies):
             block(record, console)
         console.print()
     if not report.histories:
         console.print(Text("No POP3 download history found."))
         console.print(Text(examined_line(report)))
-    recovered = report.extra.get("recovered") or []
-    if recovered:
+    if recovered := report.extra.get("recovered"):
         console.print(_recovered_table(recovered))
     log.info("report: table of %d histories at %d columns", total, console.width)
 
@@ -394,17 +349,9 @@ def _recovered_table(items: Sequence[RecoveredItem | dict[str, Any]]) -> Table:
         d = item if isinstance(item, dict) else item.to_dict()  # dicts: merged from workers
         tags = d["blob"]["parsed_count"] if d["blob"] else len(d["entries"])
         account = (d["account"] or {}).get("email") or (d["account"] or {}).get("mini_uid")
+        cells = [d[key] for key in ("kind", "offset", "copies", "encoding", "allocated")]
         table.add_row(
-            _t(d["kind"]),
-            _t(d["offset"]),
-            _t(d["copies"]),
-            _t(d["encoding"]),
-            _t(d["allocated"]),
-            _t(tags),
-            _t(d["latest"]),
-            _t(account),
-            _t(d["relation"]),
-            _t(len(d["lost_entries"])),
+            *map(_t, [*cells, tags, d["latest"], account, d["relation"], len(d["lost_entries"])])
         )
     return table
 

@@ -21,8 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from uidl_inspector.exceptions import UidlInspectorError
-from uidl_inspector.report.csv_report import neutralise
-from uidl_inspector.report.model import Report
+from uidl_inspector.report.csv_report import neutralise_text
+from uidl_inspector.report.model import Report, Source
 
 __all__ = [
     "TimelineError",
@@ -78,6 +78,7 @@ CSV_COLUMNS = (
     "lineage",
     "seen_in",
 )
+UTC_BASIS = "UTC assumed: Outlook writes its POP3 history times in UTC"
 DELIVERY_BASIS = "delivery time (PidTagMessageDeliveryTime), stored in UTC by the store"
 
 
@@ -113,11 +114,7 @@ def resolve_zone(choice: str | None, clock: dict[str, Any] | None) -> Zone:
     if not choice:
         minutes = clock["offset_minutes"] if clock else 0
         tz, label = _fixed(minutes)
-        basis = (
-            clock["explanation"]
-            if clock
-            else ("UTC assumed: Outlook writes its POP3 history times in UTC")
-        )
+        basis = clock["explanation"] if clock else UTC_BASIS
         return Zone(tz, "UTC" if minutes == 0 else label, basis)
     if choice == "inferred":
         minutes = clock.get("inferred_offset_minutes") if clock else None
@@ -153,8 +150,8 @@ def _micros(moment: datetime) -> int:
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _display(kind: str, path: str) -> str:
-    return f"{kind.upper()}:{path}"
+def _display(source: Source | None, path: str) -> str:
+    return f"{(source.kind if source else 'unknown').upper()}:{path}"
 
 
 def timeline_events(
@@ -186,7 +183,7 @@ def timeline_events(
             "timestamp_desc": DESCRIPTIONS[entry.operation],
             "data_type": HISTORY_DATA_TYPE,
             "parser": HISTORY_PARSER,
-            "display_name": _display(source.kind if source else "unknown", path),
+            "display_name": _display(source, path),
             "sha256_hash": source.sha256 if source else None,
             "folder": folder,
             "nid": nid,
@@ -213,9 +210,7 @@ def timeline_events(
         loc = record.location
         label = record.account.label
         lineage = lineage_of.get(h_index)
-        here = _display(
-            sources[record.source].kind if record.source in sources else "unknown", record.source
-        )
+        here = _display(sources.get(record.source), record.source)
         for entry in record.history.entries:
             key = (lineage, entry.uid, entry.operation, entry.timestamp)
             if lineage is not None and key in first:
@@ -224,16 +219,9 @@ def timeline_events(
                 continue
             event = entry_event(entry, label, record.source, loc.folder, loc.message_nid)
             if event is not None:
-                events.append(
-                    {
-                        **event,
-                        "history": h_index,
-                        "entry": entry.index,
-                        "lineage": lineage,
-                        "seen_in": [here],
-                    }
-                )
-                first[key] = events[-1]
+                event.update(history=h_index, entry=entry.index, lineage=lineage, seen_in=[here])
+                events.append(event)
+                first[key] = event
     # Entries that only an earlier, recovered version of a history still holds.
     for r_index, item in enumerate(report.extra.get("recovered") or []):
         label = item.account.label if item.account else "unknown"
@@ -261,9 +249,7 @@ def timeline_events(
                     "timestamp_desc": COPY_DESCRIPTION,
                     "data_type": COPY_DATA_TYPE,
                     "parser": COPY_PARSER,
-                    "display_name": _display(
-                        source.kind if source else "unknown", copy.get("source") or ""
-                    ),
+                    "display_name": _display(source, copy.get("source") or ""),
                     "sha256_hash": source.sha256 if source else None,
                     "folder": copy["folder"],
                     "nid": copy["nid"],
@@ -312,14 +298,6 @@ def to_jsonl(events: Sequence[dict[str, Any]]) -> str:
     return "".join(json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n" for e in events)
 
 
-def neutralise_cell(value: object) -> tuple[str, bool]:
-    """A CSV cell that no spreadsheet evaluates (OWASP): prefix, never strip. Numbers are
-    left alone (a negative timestamp is not a formula)."""
-    if isinstance(value, str):
-        return neutralise(value)
-    return ("" if value is None else str(value)), False
-
-
 def to_timeline_csv(events: Sequence[dict[str, Any]]) -> tuple[str, int]:
     """CSV with fixed columns; cells that could start a formula get a leading quote.
     Returns the text and how many cells were neutralised (exact values are in JSONL)."""
@@ -331,7 +309,7 @@ def to_timeline_csv(events: Sequence[dict[str, Any]]) -> tuple[str, int]:
         row = []
         for column in CSV_COLUMNS:
             value = event.get(column)
-            cell, was = neutralise_cell("; ".join(value) if isinstance(value, list) else value)
+            cell, was = neutralise_text("; ".join(value) if isinstance(value, list) else value)
             changed += was
             row.append(cell)
         writer.writerow(row)
