@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import logging
 import os
-import sys
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
@@ -26,6 +24,7 @@ from uidl_inspector.cli.common import (
     guarded,
     jobs_or_default,
     note,
+    on_terminal,
     refuse_output_early,
     takes_image_options,
     usage_error,
@@ -57,7 +56,6 @@ class AuditFormat(str, Enum):
 
 
 TIMELINE_FORMATS = (AuditFormat.jsonl, AuditFormat.timeline_csv)
-log = logging.getLogger(__name__)
 
 
 def parse_listing_option(value: str) -> tuple[str | None, str]:
@@ -268,16 +266,13 @@ def audit(
             f"demo: auditing the bundled demo evidence {found} with the server "
             f"listing {', '.join(listing_args) or '(none)'}; give a PATH to audit your own"
         )
-    refuse_output_early(
-        output, force, [*inputs, *(parse_listing_option(v)[1] for v in listing_args)]
-    )
+    named = [parse_listing_option(v) for v in listing_args]
+    protect = [*inputs, *(path for _, path in named)]
+    refuse_output_early(output, force, protect)
     from uidl_inspector.audit import read_server_listing
     from uidl_inspector.pipeline import audit_report
 
-    listings = []
-    for value in listing_args:
-        account, path = parse_listing_option(value)
-        listings.append(read_server_listing(path, account))
+    listings = [read_server_listing(path, account) for account, path in named]
     from uidl_inspector.cli.scan import progress_on_stderr  # here: keeps the help's order
 
     with progress_on_stderr() as progress:
@@ -287,22 +282,12 @@ def audit(
     report.demo = demo
     for line in failed:
         error(line)
-    chosen = fmt or (
-        AuditFormat.table
-        if (output in (None, STDOUT) and sys.stdout.isatty())
-        else AuditFormat.json
-    )
+    chosen = fmt or (AuditFormat.table if on_terminal(output) else AuditFormat.json)
     if chosen is AuditFormat.table and output in (None, STDOUT):
         from rich.console import Console
 
         _tables(report, Console(highlight=False, markup=False, emoji=False))
     else:
-        text = _render(report, chosen, tz)
-        write_output(
-            text,
-            output or STDOUT,
-            force=force,
-            protect=[*inputs, *(parse_listing_option(v)[1] for v in listing_args)],
-        )
+        write_output(_render(report, chosen, tz), output or STDOUT, force=force, protect=protect)
     if failed:
         raise typer.Exit(EXIT_INPUT)
