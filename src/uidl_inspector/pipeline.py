@@ -259,7 +259,6 @@ def _scan_image(
     learnt) as its own Source with its ``container`` and the other places holding the same
     bytes."""
     scan = ImageScan(item.path, options, progress)
-    stores: list[Source] = []
     done: list[tuple[DistinctStore, dict[str, Any]]] = []
     try:
         for store in distinct_stores(scan):
@@ -282,19 +281,19 @@ def _scan_image(
             done.append((store, extra))
     except UidlInspectorError as exc:
         scan.errors.append(" ".join(str(exc).split()))
-    for store, extra in done:  # also_in is complete once the walk has ended
-        stores.append(
-            Source(
-                store.found.place.location,
-                store.found.kind,
-                store.size,
-                store.sha256,
-                store.md5,
-                container=store.found.place.to_dict(),
-                also_in=tuple(p.to_dict() for p in store.also_in),
-                **extra,
-            )
+    stores = [  # also_in is complete once the walk has ended
+        Source(
+            store.found.place.location,
+            store.found.kind,
+            store.size,
+            store.sha256,
+            store.md5,
+            container=store.found.place.to_dict(),
+            also_in=tuple(p.to_dict() for p in store.also_in),
+            **extra,
         )
+        for store, extra in done
+    ]
     outcome.failed.extend(scan.errors)
     files = [_image_file(path, options.hash_images, progress) for path in segments(item.path)]
     _, size, sha256, md5 = files[0]
