@@ -204,9 +204,7 @@ def _sections(
             continue
         panel = getattr(param, "rich_help_panel", None) or OPTIONS
         sections.setdefault(panel, []).append((_option_name(param), _param_help(param)))
-    ungrouped = sections.pop(OPTIONS, [])
-    if ungrouped:
-        sections[OPTIONS] = ungrouped
+    sections[OPTIONS] = sections.pop(OPTIONS, [])  # after the panels
     if isinstance(command, TyperGroup):
         subcommands = [command.get_command(ctx, n) for n in command.list_commands(ctx)]
         sections[COMMANDS] = [
