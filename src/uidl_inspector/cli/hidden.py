@@ -67,20 +67,9 @@ def _table(source: Source, rows: list[dict[str, Any]], console: Console) -> None
         numeric=("nid",),
     )
     for row in rows:
-        if row["source"] != source.path:
-            continue
-        table.add_row(
-            *(
-                terminal_safe(v)
-                for v in (
-                    row["folder"],
-                    row["nid"],
-                    row["message_class"] or "",
-                    row["subject"] or "",
-                    _attachments_text(row["attachments"]),
-                )
-            )
-        )
+        if row["source"] == source.path:
+            cells = (row["folder"], row["nid"], row["message_class"] or "", row["subject"] or "")
+            table.add_row(*map(terminal_safe, (*cells, _attachments_text(row["attachments"]))))
     console.print(table)
     for finding in source.findings:
         console.print(f"finding {finding.severity} {finding.code}: {terminal_safe(finding.detail)}")
