@@ -96,19 +96,12 @@ def _audit_table(audit: AuditResult, console: Console) -> None:
     table = data_table(
         "account", *numbers, title="Accounts against the server listing", numeric=numbers
     )
+    classes = ("downloaded", "deleted", "new", "history_only")
     for account in audit["accounts"]:  # the dict form: the counts as the report has them
         counts = (account["server"] or {}).get("counts")
-        cells = (
-            [str(counts[c]) for c in ("downloaded", "deleted", "new", "history_only")]
-            if counts
-            else ["-"] * 4
-        )
-        table.add_row(
-            terminal_safe(account["account"]),
-            str(len(account["histories"])),
-            str(account["history_uids"]),
-            *cells,
-        )
+        server = [counts[c] for c in classes] if counts else ["-"] * len(classes)
+        values = (len(account["histories"]), account["history_uids"], *server)
+        table.add_row(terminal_safe(account["account"]), *map(str, values))
     console.print(table)
     for finding in audit["findings"]:  # with severity and alternatives, as reported
         console.print(
