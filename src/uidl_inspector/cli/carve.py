@@ -57,7 +57,6 @@ def byte_progress(name: str, size: int) -> Iterator[Callable[[int], None] | None
         yield lambda done: progress.update(task, completed=done)
 
 
-# typer's decorator is untyped (no unused-ignore error once cli/app.py types it)
 @app.command(
     "carve",
     epilog=examples(
