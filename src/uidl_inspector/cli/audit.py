@@ -70,14 +70,6 @@ def _run_meta(report: Report) -> dict[str, Any]:
     return {"tool": TOOL_NAME, "version": __version__, **report.run.to_dict()}
 
 
-def _audit_of(report: Report) -> AuditResult:
-    from uidl_inspector.audit import AuditResult
-
-    audit = report.extra["audit"]
-    assert isinstance(audit, AuditResult), "audit_report puts the audit there"
-    return audit
-
-
 def _audit_table(audit: AuditResult, console: Console) -> None:
     from rich.text import Text
 
@@ -126,16 +118,16 @@ def _tables(report: Report, console: Console) -> None:
     from uidl_inspector.report.lineage_views import lineage_tables
     from uidl_inspector.report.table_report import render_table
 
-    lineage_tables(_audit_of(report), console)  # each history's life first
+    lineage_tables(report.extra["audit"], console)  # each history's life first
     render_table(report, console)
-    _audit_table(_audit_of(report), console)
+    _audit_table(report.extra["audit"], console)
 
 
 def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str | Iterator[bytes]:
     from uidl_inspector.report.audit_csv import audit_csv
     from uidl_inspector.report.json_report import json_chunks
 
-    audit = _audit_of(report)
+    audit: AuditResult = report.extra["audit"]  # pipeline.audit_report puts it there
     if fmt is AuditFormat.json:
         return json_chunks(report)
     if fmt is AuditFormat.csv:
