@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # the writers are imported by emit(), not by a command's --he
     from uidl_inspector.report.model import Report
 
 __all__ = [
-    "EXIT_OK",
     "EXIT_INPUT",
     "EXIT_USAGE",
     "Format",
@@ -42,18 +41,13 @@ __all__ = [
     "resolve_format",
     "on_terminal",
     "emit",
-    "PartitionsOpt",
-    "VssOpt",
-    "DeletedOpt",
-    "NoHashImagesOpt",
-    "CredentialOpt",
     "takes_image_options",
     "JobsOpt",
     "SchedulerOpt",
     "jobs_or_default",
 ]
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
+EXIT_INPUT, EXIT_USAGE = 1, 2
 log = logging.getLogger(__name__)
 
 
