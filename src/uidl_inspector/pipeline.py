@@ -295,7 +295,12 @@ def _scan_image(
         for store, extra in done
     ]
     outcome.failed.extend(scan.errors)
-    files = [_image_file(path, options.hash_images, progress) for path in segments(item.path)]
+    files = [  # each file of the image: path, size and hashes (empty unless hashed)
+        (path, *hash_file(path, progress=progress, what="hashing the image"))
+        if options.hash_images
+        else (path, os.path.getsize(path), "", "")
+        for path in segments(item.path)
+    ]
     _, size, sha256, md5 = files[0]
     image = Source(
         source_path(item.path),
@@ -331,15 +336,6 @@ def _error_line(exc: Exception) -> str:
 def _located(where: str, error: str) -> str:
     """``error``, prefixed with where it happened unless it already names it."""
     return error if where in error else f"{where}: {error}"
-
-
-def _image_file(
-    path: str, hashed: bool, progress: Callable[[Any], None] | None
-) -> tuple[str, int, str, str]:
-    """Path, size and hashes (empty unless ``hashed``) of one file of an image."""
-    if not hashed:
-        return path, os.path.getsize(path), "", ""
-    return (path, *hash_file(path, progress=progress, what="hashing the image"))
 
 
 def scan_evidence(
