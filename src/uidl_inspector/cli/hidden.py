@@ -57,15 +57,9 @@ def _attachments_text(attachments: list[dict[str, Any]]) -> str:
 
 
 def _table(source: Source, rows: list[dict[str, Any]], console: Console) -> None:
-    table = data_table(
-        "folder",
-        "nid",
-        "message_class",
-        "subject",
-        "attachments",
-        title=f"Hidden messages of {terminal_safe(source.path)}",
-        numeric=("nid",),
-    )
+    title = f"Hidden messages of {terminal_safe(source.path)}"
+    columns = ("folder", "nid", "message_class", "subject", "attachments")
+    table = data_table(*columns, title=title, numeric=("nid",))
     for row in rows:
         if row["source"] == source.path:
             cells = (row["folder"], row["nid"], row["message_class"] or "", row["subject"] or "")
