@@ -132,11 +132,8 @@ def _read_one(
                 from uidl_inspector.crosscheck import cross_check  # libpff: only when asked
 
                 rows, _ = hidden_inventory(evidence.store)
-                if opener is None:
-                    checked = cross_check(rows, name)
-                else:
-                    with opener() as stream:
-                        checked = cross_check(rows, stream)
+                with opener() if opener else contextlib.nullcontext(name) as stored:
+                    checked = cross_check(rows, stored)
                 report.extra.setdefault("cross_check", []).append({"source": source, **checked})
             if inventory and kind in AUDITED_KINDS:
                 _take_inventory(evidence.store, source, report, before, progress)
