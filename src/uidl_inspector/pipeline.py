@@ -71,7 +71,6 @@ __all__ = [
 AUDITED_KINDS = ("pst", "ost")  # the stores whose messages the audit lists
 
 log = logging.getLogger(__name__)
-log.addHandler(logging.NullHandler())
 
 
 # ---------------------------------------------------------------------------------------
@@ -84,7 +83,6 @@ class ScanOutcome:
 
     report: Report
     failed: list[str] = field(default_factory=list)  # one line per input not processed
-    skipped: int = 0  # files of no known kind found while walking directories
     # a file a local worker wrote its histories' report text to (``_input_task``'s parts)
     histories_file: str | None = None
 
@@ -134,11 +132,8 @@ def _read_one(
                 from uidl_inspector.crosscheck import cross_check  # libpff: only when asked
 
                 rows, _ = hidden_inventory(evidence.store)
-                if opener is None:
-                    checked = cross_check(rows, name)
-                else:
-                    with opener() as stream:
-                        checked = cross_check(rows, stream)
+                with opener() if opener else contextlib.nullcontext(name) as stored:
+                    checked = cross_check(rows, stored)
                 report.extra.setdefault("cross_check", []).append({"source": source, **checked})
             if inventory and kind in AUDITED_KINDS:
                 _take_inventory(evidence.store, source, report, before, progress)
@@ -158,11 +153,9 @@ def _read_one(
             findings += evidence.findings  # hex_length_mismatch of a hex text input
             data = evidence.blob or b""
             report.histories.append(HistoryRecord(source, parse_blob(data), data))
-        extra = {
-            "variant": evidence.variant,
-            "encryption": evidence.encryption,
-            "findings": tuple(findings),
-        }
+        extra = dict(
+            variant=evidence.variant, encryption=evidence.encryption, findings=tuple(findings)
+        )
     found = report.histories[before:]
     log.info(
         "scan %s: %d histories (%d entries), anomalies: %s",
@@ -250,23 +243,19 @@ class _Abandoned(Exception):
     """Ends the hashing of an input whose reading failed (never leaves the thread)."""
 
 
-# Reads one store into the report: (name, kind, opener) -> the Source's fields it learnt.
-StoreReader = Callable[[str, str, Callable[[], BinaryIO] | None], dict[str, Any]]
-
-
 def _scan_image(
     item: EvidenceFile,
     outcome: ScanOutcome,
     progress: Callable[[Any], None] | None,
     options: ImageOptions,
-    read: StoreReader,
-    kinds: tuple[str, ...] = ("pst", "ost", "msg"),
+    read: Callable[[str, str, Callable[[], BinaryIO]], dict[str, Any]],
+    kinds: tuple[str, ...],
 ) -> None:
     """The image as a Source of kind ``image``, then each distinct store in it (of
-    ``kinds``) read by ``read`` as its own Source with its ``container`` and the other
-    places holding the same bytes."""
+    ``kinds``) read by ``read(location, kind, opener)`` (which gives the Source's fields it
+    learnt) as its own Source with its ``container`` and the other places holding the same
+    bytes."""
     scan = ImageScan(item.path, options, progress)
-    stores: list[Source] = []
     done: list[tuple[DistinctStore, dict[str, Any]]] = []
     try:
         for store in distinct_stores(scan):
@@ -282,32 +271,33 @@ def _scan_image(
                     scan.examined["stores"] -= 1
                     continue
                 raise
-            except (UidlInspectorError, OSError) as exc:
-                extra = _store_failed(
-                    outcome, location, " ".join(str(exc).split()) or type(exc).__name__
-                )
             except Exception as exc:  # noqa: BLE001 - one store's bug must not end the image
-                if debugging():
-                    raise
-                extra = _store_failed(outcome, location, _internal_error(exc))
+                error = _error_line(exc)
+                outcome.failed.append(_located(location, error))
+                extra = {"errors": (error,)}
             done.append((store, extra))
     except UidlInspectorError as exc:
         scan.errors.append(" ".join(str(exc).split()))
-    for store, extra in done:  # also_in is complete once the walk has ended
-        stores.append(
-            Source(
-                store.found.place.location,
-                store.found.kind,
-                store.size,
-                store.sha256,
-                store.md5,
-                container=store.found.place.to_dict(),
-                also_in=tuple(p.to_dict() for p in store.also_in),
-                **extra,
-            )
+    stores = [  # also_in is complete once the walk has ended
+        Source(
+            store.found.place.location,
+            store.found.kind,
+            store.size,
+            store.sha256,
+            store.md5,
+            container=store.found.place.to_dict(),
+            also_in=tuple(p.to_dict() for p in store.also_in),
+            **extra,
         )
+        for store, extra in done
+    ]
     outcome.failed.extend(scan.errors)
-    files = [_image_file(path, options.hash_images, progress) for path in segments(item.path)]
+    files = [  # each file of the image: path, size and hashes (empty unless hashed)
+        (path, *hash_file(path, progress=progress, what="hashing the image"))
+        if options.hash_images
+        else (path, os.path.getsize(path), "", "")
+        for path in segments(item.path)
+    ]
     _, size, sha256, md5 = files[0]
     image = Source(
         source_path(item.path),
@@ -327,26 +317,22 @@ def _scan_image(
     outcome.report.sources.extend([image, *stores])
 
 
-def _internal_error(exc: Exception) -> str:
+def _error_line(exc: Exception) -> str:
+    """The one-line error of an input (or a store in an image) that could not be read. Any
+    other exception is a bug, said so (raised when debugging) without ending the run."""
+    if isinstance(exc, (UidlInspectorError, OSError)):
+        return " ".join(str(exc).split()) or type(exc).__name__
+    if debugging():
+        raise exc
     return (
         f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the "
         "traceback, and please report it)"
     )
 
 
-def _store_failed(outcome: ScanOutcome, location: str, error: str) -> dict[str, Any]:
-    """Record a store of an image that could not be read; its Source's fields."""
-    outcome.failed.append(error if location in error else f"{location}: {error}")
-    return {"errors": (error,)}
-
-
-def _image_file(
-    path: str, hashed: bool, progress: Callable[[Any], None] | None
-) -> tuple[str, int, str, str]:
-    """Path, size and hashes (empty unless ``hashed``) of one file of an image."""
-    if not hashed:
-        return path, os.path.getsize(path), "", ""
-    return (path, *hash_file(path, progress=progress, what="hashing the image"))
+def _located(where: str, error: str) -> str:
+    """``error``, prefixed with where it happened unless it already names it."""
+    return error if where in error else f"{where}: {error}"
 
 
 def scan_evidence(
@@ -419,11 +405,9 @@ def _hidden_read(
             rows = [hidden_row(evidence.message, None, findings)]
         else:
             rows, findings = hidden_inventory(evidence.store)
-        extra = {
-            "variant": evidence.variant,
-            "encryption": evidence.encryption,
-            "findings": tuple(findings),
-        }
+        extra = dict(
+            variant=evidence.variant, encryption=evidence.encryption, findings=tuple(findings)
+        )
     report.extra.setdefault("hidden", []).extend({"source": source, **row} for row in rows)
     return extra
 
@@ -490,12 +474,13 @@ def _each_input(
     """
     outcome = ScanOutcome(report or Report())
     todo: list[tuple[EvidenceFile, str | None]] = []
+    skipped = 0  # files of no known kind found while walking directories
     for item in walk_inputs(paths):
         wanted = item.kind != "unknown" if kinds is None else item.kind in kinds
         if item.from_directory and (
             item.kind == "segment" or item.kind in named_only or item.error is None and not wanted
         ):
-            outcome.skipped += 1
+            skipped += 1
             continue
         error = item.error
         if error is None and not wanted and kinds is not None:
@@ -514,12 +499,12 @@ def _each_input(
         if progress is None or here
         else (lambda n, total: progress(f"{n} of {total} inputs done"))
     )
-    for part in workers.run_ordered(task, todo, jobs, scheduler, isolate, _crashed, tell):
+    for part in workers.run_ordered(task, todo, jobs, scheduler, isolate, _failed, tell):
         if arrived is not None:
             arrived(part)
         _merge(outcome, part)
-    if outcome.skipped:
-        log.info("scan: %d files of no known kind skipped in directories", outcome.skipped)
+    if skipped:
+        log.info("scan: %d files of no known kind skipped in directories", skipped)
     outcome.report.run.finish()
     return outcome
 
@@ -538,9 +523,9 @@ def _input_task(
     write the histories' whole text (``history_items``) to a file there instead.
     """
     item, error = todo
-    outcome = ScanOutcome(Report())
     if error is None:
         try:
+            outcome = ScanOutcome(Report())
             with step(log, f"{step_name} {item.path}"):
                 handle(item, outcome)
             if encode:
@@ -551,15 +536,9 @@ def _input_task(
             if parts is not None and outcome.report.histories:
                 outcome.histories_file = _write_part(outcome.report.histories, parts)
             return outcome
-        except (UidlInspectorError, OSError) as exc:
-            error = " ".join(str(exc).split()) or type(exc).__name__
         except Exception as exc:  # noqa: BLE001 - one input's bug must not end the run
-            if debugging():
-                raise
-            error = _internal_error(exc)
-        outcome = ScanOutcome(Report())  # nothing half-read of a failed input is kept
-    _input_failed(outcome, item, error)
-    return outcome
+            error = _error_line(exc)
+    return _failed(todo, error)
 
 
 def _write_part(histories: list[HistoryRecord], parts: str) -> str:
@@ -572,14 +551,16 @@ def _write_part(histories: list[HistoryRecord], parts: str) -> str:
     return path
 
 
-def _input_failed(outcome: ScanOutcome, item: EvidenceFile, error: str) -> None:
-    outcome.failed.append(f"{item.path}: {error}" if item.path not in error else error)
-    outcome.report.sources.append(_failed_source(item, error))
-
-
-def _crashed(todo: tuple[EvidenceFile, str | None], reason: str) -> ScanOutcome:
-    outcome = ScanOutcome(Report())
-    _input_failed(outcome, todo[0], reason)
+def _failed(todo: tuple[EvidenceFile, str | None], error: str) -> ScanOutcome:
+    """A failed input's outcome: its one-line error and its Source, nothing half-read
+    (also what a worker that crashed on it returns)."""
+    item, kind = todo[0], todo[0].kind or "unknown"
+    outcome = ScanOutcome(Report(), [_located(item.path, error)])
+    try:
+        source = Source.from_file(item.path, kind, errors=(error,))
+    except OSError:
+        source = Source(source_path(item.path), kind, 0, "", "", (error,))
+    outcome.report.sources.append(source)
     return outcome
 
 
@@ -600,14 +581,6 @@ def _merge(outcome: ScanOutcome, part: ScanOutcome) -> None:
         else:
             report.extra.setdefault(key, []).extend(value)
     outcome.failed.extend(part.failed)
-    outcome.skipped += part.skipped
-
-
-def _failed_source(item: EvidenceFile, error: str) -> Source:
-    try:
-        return Source.from_file(item.path, item.kind or "unknown", errors=(error,))
-    except OSError:
-        return Source(source_path(item.path), item.kind or "unknown", 0, "", "", (error,))
 
 
 # ---------------------------------------------------------------------------------------

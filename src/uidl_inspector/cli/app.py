@@ -63,12 +63,8 @@ def examples(*lines: str) -> str:
     return "Examples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-class Command(TyperCommand):
-    """A command with the field's help layout and the run-log options."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.params.extend(runlog.options(PANEL_OUTPUT))
+class _FieldHelp:
+    """The help layout of the field's tools (cli/helpfmt.py), for the group and each command."""
 
     def collect_usage_pieces(self, ctx: Context) -> list[str]:
         from uidl_inspector.cli import helpfmt  # only for help and usage errors
@@ -76,14 +72,26 @@ class Command(TyperCommand):
         return helpfmt.usage_pieces(self, ctx)
 
     def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
-        _print_help(self, ctx)
+        from rich.console import Console  # only when help is shown
+
+        from uidl_inspector.cli import helpfmt
+
+        helpfmt.print_help(self, ctx, PANELS, Console(highlight=False))
+
+
+class Command(_FieldHelp, TyperCommand):
+    """A command with the field's help layout and the run-log options."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(runlog.options(PANEL_OUTPUT))
 
     def invoke(self, ctx: Context) -> Any:
         with runlog.run_log(ctx):
             return super().invoke(ctx)
 
 
-class Group(TyperGroup):
+class Group(_FieldHelp, TyperGroup):
     """The main command: the same help layout, listing the commands.
 
     Lazy: a command's module is imported, and its click command built, when the command
@@ -129,20 +137,7 @@ class Group(TyperGroup):
             self.add_command(command)
 
     def collect_usage_pieces(self, ctx: Context) -> list[str]:
-        from uidl_inspector.cli import helpfmt  # only for help and usage errors
-
-        return [*helpfmt.usage_pieces(self, ctx), self.subcommand_metavar]
-
-    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
-        _print_help(self, ctx)
-
-
-def _print_help(command: TyperCommand | TyperGroup, ctx: Context) -> None:
-    from rich.console import Console  # only when help is shown
-
-    from uidl_inspector.cli import helpfmt
-
-    helpfmt.print_help(command, ctx, PANELS, Console(highlight=False))
+        return [*super().collect_usage_pieces(ctx), self.subcommand_metavar]
 
 
 class App(typer.Typer):

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import logging
 import os
-import sys
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
@@ -26,6 +24,7 @@ from uidl_inspector.cli.common import (
     guarded,
     jobs_or_default,
     note,
+    on_terminal,
     refuse_output_early,
     takes_image_options,
     usage_error,
@@ -57,7 +56,6 @@ class AuditFormat(str, Enum):
 
 
 TIMELINE_FORMATS = (AuditFormat.jsonl, AuditFormat.timeline_csv)
-log = logging.getLogger(__name__)
 
 
 def parse_listing_option(value: str) -> tuple[str | None, str]:
@@ -70,14 +68,6 @@ def parse_listing_option(value: str) -> tuple[str | None, str]:
 
 def _run_meta(report: Report) -> dict[str, Any]:
     return {"tool": TOOL_NAME, "version": __version__, **report.run.to_dict()}
-
-
-def _audit_of(report: Report) -> AuditResult:
-    from uidl_inspector.audit import AuditResult
-
-    audit = report.extra["audit"]
-    assert isinstance(audit, AuditResult), "audit_report puts the audit there"
-    return audit
 
 
 def _audit_table(audit: AuditResult, console: Console) -> None:
@@ -98,19 +88,12 @@ def _audit_table(audit: AuditResult, console: Console) -> None:
     table = data_table(
         "account", *numbers, title="Accounts against the server listing", numeric=numbers
     )
+    classes = ("downloaded", "deleted", "new", "history_only")
     for account in audit["accounts"]:  # the dict form: the counts as the report has them
         counts = (account["server"] or {}).get("counts")
-        cells = (
-            [str(counts[c]) for c in ("downloaded", "deleted", "new", "history_only")]
-            if counts
-            else ["-"] * 4
-        )
-        table.add_row(
-            terminal_safe(account["account"]),
-            str(len(account["histories"])),
-            str(account["history_uids"]),
-            *cells,
-        )
+        server = [counts[c] for c in classes] if counts else ["-"] * len(classes)
+        values = (len(account["histories"]), account["history_uids"], *server)
+        table.add_row(terminal_safe(account["account"]), *map(str, values))
     console.print(table)
     for finding in audit["findings"]:  # with severity and alternatives, as reported
         console.print(
@@ -135,16 +118,16 @@ def _tables(report: Report, console: Console) -> None:
     from uidl_inspector.report.lineage_views import lineage_tables
     from uidl_inspector.report.table_report import render_table
 
-    lineage_tables(_audit_of(report), console)  # each history's life first
+    lineage_tables(report.extra["audit"], console)  # each history's life first
     render_table(report, console)
-    _audit_table(_audit_of(report), console)
+    _audit_table(report.extra["audit"], console)
 
 
 def _render(report: Report, fmt: AuditFormat, tz: str | None) -> str | Iterator[bytes]:
     from uidl_inspector.report.audit_csv import audit_csv
     from uidl_inspector.report.json_report import json_chunks
 
-    audit = _audit_of(report)
+    audit: AuditResult = report.extra["audit"]  # pipeline.audit_report puts it there
     if fmt is AuditFormat.json:
         return json_chunks(report)
     if fmt is AuditFormat.csv:
@@ -268,16 +251,13 @@ def audit(
             f"demo: auditing the bundled demo evidence {found} with the server "
             f"listing {', '.join(listing_args) or '(none)'}; give a PATH to audit your own"
         )
-    refuse_output_early(
-        output, force, [*inputs, *(parse_listing_option(v)[1] for v in listing_args)]
-    )
+    named = [parse_listing_option(v) for v in listing_args]
+    protect = [*inputs, *(path for _, path in named)]
+    refuse_output_early(output, force, protect)
     from uidl_inspector.audit import read_server_listing
     from uidl_inspector.pipeline import audit_report
 
-    listings = []
-    for value in listing_args:
-        account, path = parse_listing_option(value)
-        listings.append(read_server_listing(path, account))
+    listings = [read_server_listing(path, account) for account, path in named]
     from uidl_inspector.cli.scan import progress_on_stderr  # here: keeps the help's order
 
     with progress_on_stderr() as progress:
@@ -287,22 +267,12 @@ def audit(
     report.demo = demo
     for line in failed:
         error(line)
-    chosen = fmt or (
-        AuditFormat.table
-        if (output in (None, STDOUT) and sys.stdout.isatty())
-        else AuditFormat.json
-    )
+    chosen = fmt or (AuditFormat.table if on_terminal(output) else AuditFormat.json)
     if chosen is AuditFormat.table and output in (None, STDOUT):
         from rich.console import Console
 
         _tables(report, Console(highlight=False, markup=False, emoji=False))
     else:
-        text = _render(report, chosen, tz)
-        write_output(
-            text,
-            output or STDOUT,
-            force=force,
-            protect=[*inputs, *(parse_listing_option(v)[1] for v in listing_args)],
-        )
+        write_output(_render(report, chosen, tz), output or STDOUT, force=force, protect=protect)
     if failed:
         raise typer.Exit(EXIT_INPUT)

@@ -37,20 +37,15 @@ class BlobInputError(UidlInspectorError):
     """An input given to ``blob`` could not be read as a BLOB."""
 
 
-def _read(name: str) -> bytes:
-    if name == STDIN:
-        data = sys.stdin.buffer.read(MAX_INPUT + 1)
-    else:
-        with open(name, "rb") as handle:  # evidence: read-only, never written
-            data = handle.read(MAX_INPUT + 1)
-    if len(data) > MAX_INPUT:
-        raise BlobInputError(f"larger than {MAX_INPUT >> 20} MiB, not a history BLOB")
-    return data
-
-
 def read_blob_input(name: str, force_hex: bool = False) -> tuple[Source, bytes]:
     """The input's provenance and the BLOB's bytes (decoded from hex text when it is)."""
-    raw = _read(name)
+    if name == STDIN:
+        raw = sys.stdin.buffer.read(MAX_INPUT + 1)
+    else:
+        with open(name, "rb") as handle:  # evidence: read-only, never written
+            raw = handle.read(MAX_INPUT + 1)
+    if len(raw) > MAX_INPUT:
+        raise BlobInputError(f"larger than {MAX_INPUT >> 20} MiB, not a history BLOB")
     path = name if name == STDIN else source_path(name)
     decoded, note = decode_hex_text(raw)
     if decoded is None:

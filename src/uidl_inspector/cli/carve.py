@@ -57,7 +57,6 @@ def byte_progress(name: str, size: int) -> Iterator[Callable[[int], None] | None
         yield lambda done: progress.update(task, completed=done)
 
 
-# typer's decorator is untyped (no unused-ignore error once cli/app.py types it)
 @app.command(
     "carve",
     epilog=examples(
@@ -129,11 +128,9 @@ def _carve_image(
     """Carve one disk image into ``report``; True when some of it could not be read."""
     from uidl_inspector.recover.carve import carve_image
     from uidl_inspector.report.model import hash_file
-    from uidl_inspector.store.image import dfvfs_available, image_format
+    from uidl_inspector.store.image import INSTALL_HINT, dfvfs_available, image_format
 
     if not dfvfs_available():
-        from uidl_inspector.store.image import INSTALL_HINT
-
         raise UidlInspectorError(INSTALL_HINT)
     hashed = options.hash_images if options is not None else True
     size, sha256, md5 = hash_file(path) if hashed else (os.path.getsize(path), "", "")

@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # the writers are imported by emit(), not by a command's --he
     from uidl_inspector.report.model import Report
 
 __all__ = [
-    "EXIT_OK",
     "EXIT_INPUT",
     "EXIT_USAGE",
     "Format",
@@ -40,20 +39,15 @@ __all__ = [
     "usage_error",
     "guarded",
     "resolve_format",
+    "on_terminal",
     "emit",
-    "PartitionsOpt",
-    "VssOpt",
-    "DeletedOpt",
-    "NoHashImagesOpt",
-    "CredentialOpt",
-    "image_options",
     "takes_image_options",
     "JobsOpt",
     "SchedulerOpt",
     "jobs_or_default",
 ]
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
+EXIT_INPUT, EXIT_USAGE = 1, 2
 log = logging.getLogger(__name__)
 
 
@@ -194,35 +188,25 @@ def takes_image_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
-        images = image_options(*(kwargs.pop(name) for name in names))
+        from uidl_inspector.store.image import ImageOptions, parse_credential, parse_selection
+
+        partitions, vss, deleted, no_hash_images, credentials = (kwargs.pop(n) for n in names)
+        try:
+            images = ImageOptions(
+                parse_selection(partitions),
+                parse_selection(vss, allow_none=True),
+                deleted,
+                not no_hash_images,
+                tuple(parse_credential(c) for c in credentials or ()),
+            )
+        except ValueError as exc:
+            raise usage_error(f"invalid image option: {exc}") from None
         return command(*args, images=images, **kwargs)
 
     run.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
     run.__annotations__ = {p.name: p.annotation for p in [*own, *extra]}
     run.__annotations__["return"] = signature.return_annotation
     return run
-
-
-def image_options(
-    partitions: str,
-    vss: str,
-    deleted: bool,
-    no_hash_images: bool,
-    credentials: list[str] | None = None,
-) -> Any:
-    """The image options of the command line (a bad selection is a usage error)."""
-    from uidl_inspector.store.image import ImageOptions, parse_credential, parse_selection
-
-    try:
-        return ImageOptions(
-            parse_selection(partitions),
-            parse_selection(vss, allow_none=True),
-            deleted,
-            not no_hash_images,
-            tuple(parse_credential(c) for c in credentials or ()),
-        )
-    except ValueError as exc:
-        raise usage_error(f"invalid image option: {exc}") from None
 
 
 def jobs_or_default(jobs: int | None) -> int:
@@ -293,12 +277,14 @@ def refuse_output_early(output: str | None, force: bool, inputs: Iterable[str]) 
         check_target(output, force, inputs)
 
 
+def on_terminal(output: str | None) -> bool:
+    """Whether the report goes to stdout and that is a terminal: a table by default."""
+    return output in (None, STDOUT) and sys.stdout.isatty()
+
+
 def resolve_format(fmt: Format | None, output: str | None) -> Format:
     """The format asked for, else table when the report goes to a terminal, else json."""
-    if fmt is not None:
-        return fmt
-    to_stdout = output is None or output == STDOUT
-    return Format.table if to_stdout and sys.stdout.isatty() else Format.json
+    return fmt or (Format.table if on_terminal(output) else Format.json)
 
 
 def emit(

@@ -48,21 +48,17 @@ def command_reference(width: int = DOC_WIDTH) -> str:
     """The markdown text of docs/cli.md."""
     group = typer.main.get_command(app)
     root = typer.Context(group, info_name=TOOL_NAME, **group.context_settings)
-    sections = [HEADER]
     commands = [(TOOL_NAME, group, root)]
     for name in group.list_commands(root):  # type: ignore[attr-defined]
         command = group.get_command(root, name)  # type: ignore[attr-defined]
         if command is not None and not command.hidden:
-            commands.append(
-                (
-                    f"{TOOL_NAME} {name}",
-                    command,
-                    typer.Context(command, info_name=name, parent=root),
-                )
-            )
-    for title, command, ctx in commands:
-        sections.append(f"## {title}\n\n```text\n{help_text(command, ctx, PANELS, width)}```\n")
-    return "\n".join(sections)
+            ctx = typer.Context(command, info_name=name, parent=root)
+            commands.append((f"{TOOL_NAME} {name}", command, ctx))
+    sections = [
+        f"## {title}\n\n```text\n{help_text(command, ctx, PANELS, width)}```\n"
+        for title, command, ctx in commands
+    ]
+    return "\n".join([HEADER, *sections])
 
 
 def main(argv: list[str] | None = None) -> int:

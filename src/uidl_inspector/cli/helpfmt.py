@@ -94,10 +94,8 @@ def _default(param: Any) -> str | None:
     value = param.default
     if (
         shown is False
-        or value is None
+        or value in (None, [], ())
         or callable(value)
-        or value == []
-        or value == ()
         or getattr(param, "count", False)
     ):
         return None
@@ -106,11 +104,8 @@ def _default(param: Any) -> str | None:
             return None  # a plain flag is off unless given
         names: list[str] = param.opts if value else param.secondary_opts
         return max(names, key=len)
-    if isinstance(value, Enum):
-        return str(value.value)
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v.value if isinstance(v, Enum) else v) for v in value)
-    return str(value)
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return ", ".join(str(v.value if isinstance(v, Enum) else v) for v in values)
 
 
 def _range(param: Any) -> str | None:
@@ -204,9 +199,7 @@ def _sections(
             continue
         panel = getattr(param, "rich_help_panel", None) or OPTIONS
         sections.setdefault(panel, []).append((_option_name(param), _param_help(param)))
-    ungrouped = sections.pop(OPTIONS, [])
-    if ungrouped:
-        sections[OPTIONS] = ungrouped
+    sections[OPTIONS] = sections.pop(OPTIONS, [])  # after the panels
     if isinstance(command, TyperGroup):
         subcommands = [command.get_command(ctx, n) for n in command.list_commands(ctx)]
         sections[COMMANDS] = [

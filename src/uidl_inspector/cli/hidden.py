@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import sys
 from collections.abc import Iterator
 from enum import Enum
 from typing import Annotated, Any
@@ -27,6 +26,7 @@ from uidl_inspector.cli.common import (
     error,
     guarded,
     jobs_or_default,
+    on_terminal,
     refuse_output_early,
     takes_image_options,
 )
@@ -57,34 +57,13 @@ def _attachments_text(attachments: list[dict[str, Any]]) -> str:
 
 
 def _table(source: Source, rows: list[dict[str, Any]], console: Console) -> None:
-    for problem in source.errors:
-        console.print(f"{terminal_safe(source.path)}: {terminal_safe(problem)}")
-    if source.errors:
-        return
-    table = data_table(
-        "folder",
-        "nid",
-        "message_class",
-        "subject",
-        "attachments",
-        title=f"Hidden messages of {terminal_safe(source.path)}",
-        numeric=("nid",),
-    )
+    title = f"Hidden messages of {terminal_safe(source.path)}"
+    columns = ("folder", "nid", "message_class", "subject", "attachments")
+    table = data_table(*columns, title=title, numeric=("nid",))
     for row in rows:
-        if row["source"] != source.path:
-            continue
-        table.add_row(
-            *(
-                terminal_safe(v)
-                for v in (
-                    row["folder"],
-                    row["nid"],
-                    row["message_class"] or "",
-                    row["subject"] or "",
-                    _attachments_text(row["attachments"]),
-                )
-            )
-        )
+        if row["source"] == source.path:
+            cells = (row["folder"], row["nid"], row["message_class"] or "", row["subject"] or "")
+            table.add_row(*map(terminal_safe, (*cells, _attachments_text(row["attachments"]))))
     console.print(table)
     for finding in source.findings:
         console.print(f"finding {finding.severity} {finding.code}: {terminal_safe(finding.detail)}")
@@ -94,10 +73,10 @@ def _tables(report: Report, console: Console) -> None:
     for source in report.sources:
         if source.kind == "image":  # what was examined in it; its stores follow
             console.print(image_line(source))
-            for problem in source.errors:
-                console.print(f"{terminal_safe(source.path)}: {terminal_safe(problem)}")
-            continue
-        _table(source, report.extra["hidden"], console)
+        for problem in source.errors:
+            console.print(f"{terminal_safe(source.path)}: {terminal_safe(problem)}")
+        if source.kind != "image" and not source.errors:
+            _table(source, report.extra["hidden"], console)
 
 
 def envelope(report: Report) -> dict[str, Any]:
@@ -163,18 +142,16 @@ def hidden(
             source.path,
             sum(1 for row in outcome.report.extra["hidden"] if row["source"] == source.path),
         )
-    target = output or STDOUT
-    to_terminal = target == STDOUT and sys.stdout.isatty()
+    to_terminal = on_terminal(output)
     chosen = fmt or (HiddenFormat.table if to_terminal else HiddenFormat.json)
-    text: str | Iterator[bytes] | None
-    if chosen is HiddenFormat.json:
-        text = json_chunks(envelope(outcome.report))
-    elif to_terminal:
+    text: str | Iterator[bytes]
+    if chosen is HiddenFormat.table and to_terminal:
         _tables(outcome.report, Console(highlight=False, markup=False, emoji=False))
-        text = None
     else:
-        text = plain_text(functools.partial(_tables, outcome.report), width=160)
-    if text is not None:
-        write_output(text, target, force=force, protect=paths)
+        if chosen is HiddenFormat.json:
+            text = json_chunks(envelope(outcome.report))
+        else:
+            text = plain_text(functools.partial(_tables, outcome.report), width=160)
+        write_output(text, output or STDOUT, force=force, protect=paths)
     if outcome.failed:
         raise typer.Exit(EXIT_INPUT)
