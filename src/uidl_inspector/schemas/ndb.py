@@ -21,7 +21,7 @@ factory and the results are gathered in an :class:`NdbFormat`:
   constants, for hot loops).
 - Reading a declaration instead of restating it: ``offset_of``, ``field_size``,
   ``item_size``, ``fixed_prefix``.
-- ``header_crc_partial`` / ``header_crc_full`` (§2.2.2.6), ``page_crc`` and ``block_crc``.
+- ``header_crc_partial`` / ``header_crc_full`` (§2.2.2.6) and ``page_crc``.
 - ``FastRecord``: a struct-based fast path derived from a fixed-size declaration (used on
   B-tree entries and LTP records); tests prove it agrees with the declaration.
 """
@@ -63,11 +63,8 @@ __all__ = [
     "CLIENT_PAB",
     "PTYPE_BBT",
     "PTYPE_NBT",
-    "PTYPE_FMAP",
     "PTYPE_PMAP",
     "PTYPE_AMAP",
-    "PTYPE_FPMAP",
-    "PTYPE_DL",
     "BTYPE_XBLOCK",
     "BTYPE_SLBLOCK",
     "XBLOCK_LEVEL",
@@ -83,7 +80,6 @@ __all__ = [
     "header_crc_partial",
     "header_crc_full",
     "page_crc",
-    "block_crc",
     "block_size",
     "FastRecord",
     "nid_type",
@@ -116,11 +112,8 @@ CLIENT_PAB = b"AB"
 # §2.2.2.7.1 page types
 PTYPE_BBT = 0x80
 PTYPE_NBT = 0x81
-PTYPE_FMAP = 0x82
 PTYPE_PMAP = 0x83
 PTYPE_AMAP = 0x84
-PTYPE_FPMAP = 0x85
-PTYPE_DL = 0x86
 
 # §2.2.2.8.3.2 btype of internal blocks
 BTYPE_XBLOCK = 0x01  # XBLOCK (cLevel 1) and XXBLOCK (cLevel 2)
@@ -130,31 +123,19 @@ SLBLOCK_LEVEL, SIBLOCK_LEVEL = 0, 1
 
 # §2.2.2.1 nidType
 NID_TYPE_HID = 0x00
-NID_TYPE_INTERNAL = 0x01
 NID_TYPE_NORMAL_FOLDER = 0x02
 NID_TYPE_SEARCH_FOLDER = 0x03
 NID_TYPE_NORMAL_MESSAGE = 0x04
 NID_TYPE_ATTACHMENT = 0x05
-NID_TYPE_SEARCH_UPDATE_QUEUE = 0x06
-NID_TYPE_SEARCH_CRITERIA_OBJECT = 0x07
 NID_TYPE_ASSOC_MESSAGE = 0x08
-NID_TYPE_CONTENTS_TABLE_INDEX = 0x0A
-NID_TYPE_RECEIVE_FOLDER_TABLE = 0x0B
-NID_TYPE_OUTGOING_QUEUE_TABLE = 0x0C
 NID_TYPE_HIERARCHY_TABLE = 0x0D
 NID_TYPE_CONTENTS_TABLE = 0x0E
 NID_TYPE_ASSOC_CONTENTS_TABLE = 0x0F
-NID_TYPE_SEARCH_CONTENTS_TABLE = 0x10
-NID_TYPE_ATTACHMENT_TABLE = 0x11
-NID_TYPE_RECIPIENT_TABLE = 0x12
-NID_TYPE_SEARCH_TABLE_INDEX = 0x13
 NID_TYPE_LTP = 0x1F
 
 # §2.4.1 special NIDs
 NID_MESSAGE_STORE = 0x21
 NID_NAME_TO_ID_MAP = 0x61
-NID_NORMAL_FOLDER_TEMPLATE = 0xA1
-NID_SEARCH_FOLDER_TEMPLATE = 0xC1
 NID_ROOT_FOLDER = 0x122
 NID_SEARCH_MANAGEMENT_QUEUE = 0x1E1
 NID_SEARCH_ACTIVITY_LIST = 0x201
@@ -587,7 +568,6 @@ class NdbFormat:
     SIENTRY: Struct
     SLBLOCK: Struct
     SIBLOCK: Struct
-    page_trailer_size: int = field(init=False)
     page_crc_size: int = field(init=False)  # bytes of a page the trailer's dwCRC covers
     block_trailer_size: int = field(init=False)
     bid_size: int = field(init=False)
@@ -598,7 +578,6 @@ class NdbFormat:
 
     def __post_init__(self) -> None:
         derived = {
-            "page_trailer_size": self.PAGETRAILER.sizeof(),
             "page_crc_size": self.page_size - self.PAGETRAILER.sizeof(),
             "block_trailer_size": self.BLOCKTRAILER.sizeof(),
             "bid_size": field_size(self.BREF, "bid"),
@@ -672,11 +651,6 @@ def page_crc(fmt: NdbFormat, page: bytes) -> int:
     return crc32(bytes(page[: fmt.page_crc_size]))
 
 
-def block_crc(stored: bytes) -> int:
-    """The dwCRC a block trailer should hold: CRC of the cb stored bytes, not the padding."""
-    return crc32(bytes(stored))
-
-
 def block_size(fmt: NdbFormat, cb: int) -> int:
     """On-disk size of a block holding ``cb`` bytes: data + trailer, rounded up."""
     align = fmt.block_align
@@ -729,7 +703,6 @@ class FastRecord:
         self.struct = struct.Struct("<" + "".join(codes))
         self.size = self.struct.size
         record_type = namedtuple(name, names)  # type: ignore[misc]  # fields known at run time
-        self.tuple_type: type[tuple[Any, ...]] = record_type
         self.fields: tuple[str, ...] = tuple(names)
         self._make: Callable[[Iterable[Any]], Any] = record_type._make
         declared = declaration.sizeof()
