@@ -20,7 +20,7 @@ from uidl_inspector.exceptions import CorruptStructureError
 from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ltp as s
 from uidl_inspector.schemas.mapi import FIXED_SIZE as _FIXED
-from uidl_inspector.schemas.mapi import PropType, decode_fixed, decode_string
+from uidl_inspector.schemas.mapi import MV_FLAG, PropType, decode_fixed, decode_string
 from uidl_inspector.schemas.ndb import field_size, offset_of
 from uidl_inspector.store.ndb import Node
 
@@ -66,9 +66,6 @@ _TCROWIDS = {
 }
 MAX_ROWS = 1 << 22  # absurd-count guard for one table
 _ANSI_CODEC = "cp1252"
-
-_VARIABLE = {PropType.STRING8, PropType.UNICODE, PropType.BINARY, PropType.OBJECT}
-_MV_FLAG = 0x1000
 
 
 class LtpError(CorruptStructureError):
@@ -125,20 +122,16 @@ class Heap:
 
     def __init__(self, node: HeapNode, four_k: bool = False) -> None:
         self.node = node
-        self.four_k = four_k
         self._hid_fields = s.hid_fields(four_k)
         self.blocks = node.blocks()
         if not self.blocks:
             raise LtpError("heap_missing", f"node {node.nid:#x} has no data")
-        first = self.blocks[0]
-        # The fast record, with the declaration's Const (bSig) checked here.
-        header = heap_header(first)
+        header = heap_header(self.blocks[0])
         if header is None:
             raise LtpError(
                 "heap_bad_signature", f"node {node.nid:#x}: no heap signature", node.block_offset(0)
             )
         self.header = header
-        self.client_sig = self.header.bClientSig
         self._maps: dict[int, list[int]] = {}
 
     def _map(self, index: int) -> list[int]:
@@ -244,14 +237,12 @@ def decode_value(ptype: int, raw: bytes) -> Any:
 
     Raises ValueError when the bytes do not fit the type.
     """
-    if ptype & _MV_FLAG:
-        return _decode_mv(ptype & ~_MV_FLAG, raw)
+    if ptype & MV_FLAG:
+        return _decode_mv(ptype & ~MV_FLAG, raw)
     if ptype in (PropType.STRING8, PropType.UNICODE):
         return decode_string(ptype, raw, _ANSI_CODEC)
-    if ptype in (PropType.BINARY, PropType.OBJECT):
-        return bytes(raw)
     if ptype not in _FIXED:
-        return bytes(raw)  # unknown type: keep the bytes
+        return bytes(raw)  # Binary, Object, or an unknown type: the bytes
     return decode_fixed(ptype, raw)
 
 
@@ -280,8 +271,8 @@ def _decode_mv(base: int, raw: bytes) -> list[Any]:
 def _client_heap(node: HeapNode, four_k: bool, client_sig: int, code: str) -> Heap:
     """The node's heap, refused (``code``) unless its client signature is ``client_sig``."""
     heap = Heap(node, four_k)
-    if heap.client_sig != client_sig:
-        raise LtpError(code, f"node {node.nid:#x}: heap client {heap.client_sig:#x}")
+    if heap.header.bClientSig != client_sig:
+        raise LtpError(code, f"node {node.nid:#x}: heap client {heap.header.bClientSig:#x}")
     return heap
 
 
@@ -350,13 +341,8 @@ class PropertyContext:
         try:
             return self._value(self.types[prop_id], self._hnids[prop_id])
         except (LtpError, ValueError, OverflowError) as error:
-            self.findings.append(
-                Finding(
-                    "pc_bad_value",
-                    None,
-                    f"node {self.node.nid:#x} property {prop_id:#06x}: {error}",
-                )
-            )
+            detail = f"node {self.node.nid:#x} property {prop_id:#06x}: {error}"
+            self.findings.append(Finding("pc_bad_value", None, detail))
             return None
 
     def _value(self, ptype: int, hnid: int) -> Any:
@@ -439,13 +425,8 @@ class TableContext:
         count = len(self._matrix())
         for row_id, row_number in sorted(self.row_index(), key=lambda pair: pair[1]):
             if row_number >= count:
-                self.findings.append(
-                    Finding(
-                        "tc_row_out_of_range",
-                        None,
-                        f"node {self.node.nid:#x}: row {row_number} of {count} (id {row_id:#x})",
-                    )
-                )
+                detail = f"node {self.node.nid:#x}: row {row_number} of {count} (id {row_id:#x})"
+                self.findings.append(Finding("tc_row_out_of_range", None, detail))
                 continue
             yield row_id, row_number
 
