@@ -119,11 +119,8 @@ class PstAttachment(_PropsMixin):
             return None
         sub = self.node.subnode(ref.nid, [])
         if sub is None:
-            self.findings.append(
-                Finding(
-                    "embedded_missing", None, f"attachment {self.nid:#x}: no subnode {ref.nid:#x}"
-                )
-            )
+            detail = f"attachment {self.nid:#x}: no subnode {ref.nid:#x}"
+            self.findings.append(Finding("embedded_missing", None, detail))
             return None
         return PstMessage(self.store, sub, depth=self.depth + 1)
 
@@ -151,16 +148,10 @@ class PstMessage(_PropsMixin, MessageAccessors):
             attachment_findings: list[Finding] = []
             sub = self.node.subnode(row_id, attachment_findings)
             if sub is None:
-                self.findings.append(
-                    Finding(
-                        "attachment_missing",
-                        None,
-                        f"message {self.nid:#x}: attachment row {row_id:#x} has no subnode",
-                    )
-                )
+                detail = f"message {self.nid:#x}: attachment row {row_id:#x} has no subnode"
+                self.findings.append(Finding("attachment_missing", None, detail))
                 continue
-            attachment = PstAttachment(self.store, index, sub, row, self._depth)
-            out.append(attachment)
+            out.append(PstAttachment(self.store, index, sub, row, self._depth))
         return out
 
     def recipients(self) -> list[dict[int, Any]]:
@@ -200,8 +191,9 @@ class PstFolder(_PropsMixin):
             self._path = self.store.folder_path(self.nid)
         return self._path
 
-    def _child_path(self, name: str) -> str:
-        return f"{self.path}/{name}" if self.path else name
+    def _note(self, code: str, detail: str) -> None:
+        """A finding on this folder, its detail after the folder's NID."""
+        self.findings.append(Finding(code, None, f"folder {self.nid:#x}: {detail}"))
 
     @property
     def is_search_folder(self) -> bool:
@@ -214,9 +206,7 @@ class PstFolder(_PropsMixin):
         nid = table_nid(self.nid, nid_type)
         entry = self.store.ndb.btrees.node_entry(nid, self.findings)
         if entry is None:
-            self.findings.append(
-                Finding("folder_table_missing", None, f"folder {self.nid:#x}: no table {nid:#x}")
-            )
+            self._note("folder_table_missing", f"no table {nid:#x}")
             return None
         try:
             return TableContext(Node(self.store.ndb, entry, self.findings), self.store.four_k)
@@ -240,31 +230,16 @@ class PstFolder(_PropsMixin):
         listed: set[int] = set()
         for row_id in self._rows(nid_type) if row_ids is None else row_ids:
             if row_id in listed:
-                self.findings.append(
-                    Finding(
-                        "folder_row_duplicate", None, f"folder {self.nid:#x}: {row_id:#x} twice"
-                    )
-                )
+                self._note("folder_row_duplicate", f"{row_id:#x} twice")
                 continue
             listed.add(row_id)
             entry = self.store.ndb.btrees.node_entry(row_id, self.findings)
             if entry is None:
-                self.findings.append(
-                    Finding(
-                        "folder_row_node_missing",
-                        None,
-                        f"folder {self.nid:#x}: table row {row_id:#x} has no node",
-                    )
-                )
+                self._note("folder_row_node_missing", f"table row {row_id:#x} has no node")
                 continue
             if entry.nid_parent != self.nid:
-                self.findings.append(
-                    Finding(
-                        "folder_row_parent_mismatch",
-                        None,
-                        f"folder {self.nid:#x}: {row_id:#x} has nidParent {entry.nid_parent:#x}",
-                    )
-                )
+                detail = f"{row_id:#x} has nidParent {entry.nid_parent:#x}"
+                self._note("folder_row_parent_mismatch", detail)
             yield entry
         if self.store.check_parents:
             for entry in self.store.children_of(self.nid):
@@ -273,13 +248,7 @@ class PstFolder(_PropsMixin):
                     and entry.nid not in listed
                     and entry.nid != self.nid
                 ):
-                    self.findings.append(
-                        Finding(
-                            "folder_child_unlisted",
-                            None,
-                            f"folder {self.nid:#x}: child {entry.nid:#x} is not in its table",
-                        )
-                    )
+                    self._note("folder_child_unlisted", f"child {entry.nid:#x} is not in its table")
                     yield entry
 
     def subfolders(self) -> Iterator[PstFolder]:
@@ -298,7 +267,7 @@ class PstFolder(_PropsMixin):
                 )
                 continue
             child = PstFolder(self.store, entry, None, ancestors)
-            child._path = self._child_path(child.name)
+            child._path = f"{self.path}/{child.name}" if self.path else child.name
             yield child
 
     def messages(self) -> Iterator[PstMessage]:
