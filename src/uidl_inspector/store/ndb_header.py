@@ -72,9 +72,8 @@ class NdbHeader:
             )
         self.fmt: s.NdbFormat = fmt
         self.fields: Any = fields  # the HEADER as parsed (a construct Container)
-        self.wver: int = wver
-        self.client: bytes = client
         self.crypt_method: int = fields.bCryptMethod
+        self.encryption = CRYPT_NAMES[self.crypt_method]  # the encoding's name: none, permute, ...
         self.variant = _variant(fmt, client)
         root = fields.root
         self.roots: dict[int, tuple[int, int]] = {  # B-tree page type -> (ib, bid) of its root
@@ -82,11 +81,6 @@ class NdbHeader:
             s.PTYPE_BBT: (root.BREFBBT.ib, root.BREFBBT.bid),
         }
         self._check(raw, size, record)
-
-    @property
-    def encryption(self) -> str:
-        """The block encoding's name (none, permute, cyclic)."""
-        return CRYPT_NAMES[self.crypt_method]
 
     def _check(self, raw: bytes, size: int, record: Recorder) -> None:
         """The CRCs, the sentinel and the stated file size: findings, not failures."""
