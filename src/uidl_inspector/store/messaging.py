@@ -51,17 +51,6 @@ def props_of(node: Node, four_k: bool, findings: list[Finding]) -> PropertyConte
         return None
 
 
-def _table_rows(
-    store: PstParts, node: Node, findings: list[Finding]
-) -> list[tuple[int, dict[int, Any]]]:
-    """The rows of the TC in ``node``; an unusable table gives a finding and no rows."""
-    try:
-        return list(TableContext(node, store.four_k).rows())
-    except LtpError as error:
-        findings.append(error.finding())
-        return []
-
-
 class _PropsMixin:
     """Lazy property context of a node."""
 
@@ -138,13 +127,20 @@ class PstMessage(_PropsMixin, MessageAccessors):
         self.findings = node.findings
         self._depth = depth
 
+    def _table_rows(self, nid: int) -> list[tuple[int, dict[int, Any]]]:
+        """The rows of the TC in subnode ``nid``; a missing table gives no rows, an unusable
+        one a finding and no rows."""
+        table = self.node.subnode(nid)
+        try:
+            return [] if table is None else list(TableContext(table, self.store.four_k).rows())
+        except LtpError as error:
+            self.findings.append(error.finding())
+            return []
+
     def attachments(self) -> list[PstAttachment]:
         """Attachments in attachment-table order, each opened on its subnode."""
-        table = self.node.subnode(s.NID_ATTACHMENT_TABLE)
-        if table is None:
-            return []
         out: list[PstAttachment] = []
-        for index, (row_id, row) in enumerate(_table_rows(self.store, table, self.findings)):
+        for index, (row_id, row) in enumerate(self._table_rows(s.NID_ATTACHMENT_TABLE)):
             attachment_findings: list[Finding] = []
             sub = self.node.subnode(row_id, attachment_findings)
             if sub is None:
@@ -156,10 +152,7 @@ class PstMessage(_PropsMixin, MessageAccessors):
 
     def recipients(self) -> list[dict[int, Any]]:
         """Rows of the recipient table (0x692), properties by id."""
-        table = self.node.subnode(s.NID_RECIPIENT_TABLE)
-        if table is None:
-            return []
-        return [row for _, row in _table_rows(self.store, table, self.findings)]
+        return [row for _, row in self._table_rows(s.NID_RECIPIENT_TABLE)]
 
 
 class PstFolder(_PropsMixin):
@@ -195,14 +188,9 @@ class PstFolder(_PropsMixin):
         """A finding on this folder, its detail after the folder's NID."""
         self.findings.append(Finding(code, None, f"folder {self.nid:#x}: {detail}"))
 
-    @property
-    def is_search_folder(self) -> bool:
-        """Search folders (type 0x03) hold a search contents table of other folders' items."""
-        return s.nid_type(self.nid) == s.NID_TYPE_SEARCH_FOLDER
-
     def _table(self, nid_type: int) -> TableContext | None:
-        if self.is_search_folder:
-            return None
+        if s.nid_type(self.nid) == s.NID_TYPE_SEARCH_FOLDER:
+            return None  # a search folder holds a search contents table of others' items
         nid = table_nid(self.nid, nid_type)
         entry = self.store.ndb.btrees.node_entry(nid, self.findings)
         if entry is None:
@@ -260,11 +248,8 @@ class PstFolder(_PropsMixin):
         kinds = (s.NID_TYPE_NORMAL_FOLDER, s.NID_TYPE_SEARCH_FOLDER)
         for entry in self._children(s.NID_TYPE_HIERARCHY_TABLE, kinds):
             if entry.nid in ancestors:
-                self.findings.append(
-                    Finding(
-                        "folder_cycle", None, f"folder {self.nid:#x} lists ancestor {entry.nid:#x}"
-                    )
-                )
+                detail = f"folder {self.nid:#x} lists ancestor {entry.nid:#x}"
+                self.findings.append(Finding("folder_cycle", None, detail))
                 continue
             child = PstFolder(self.store, entry, None, ancestors)
             child._path = f"{self.path}/{child.name}" if self.path else child.name
