@@ -299,9 +299,6 @@ class LazyProps(Mapping[int, Any]):
             raise KeyError(prop_id)
         return value
 
-    def __contains__(self, prop_id: object) -> bool:
-        return isinstance(prop_id, int) and self.get(prop_id) is not None
-
     def __iter__(self) -> Iterator[int]:
         return (pid for pid in list(self._pc.types) if self.get(pid) is not None)
 
@@ -356,9 +353,7 @@ class PropertyContext:
             obj = s.PTYPOBJECT.parse(raw)
             return SubnodeRef(obj.Nid, obj.ulSize)
         raw = self.heap.value_bytes(hnid, self.findings)
-        if raw is None:
-            return None
-        return decode_value(ptype, raw)
+        return None if raw is None else decode_value(ptype, raw)
 
 
 class TableContext:
@@ -413,10 +408,9 @@ class TableContext:
                     raise LtpError("subnode_missing", f"node {self.node.nid:#x}: no rows {hnid:#x}")
                 blocks = sub.blocks()
             for block in blocks:
-                for at in range(0, len(block) - size + 1, size):
-                    rows.append((block, at))
-                    if len(rows) > MAX_ROWS:
-                        raise LtpError("tc_too_many_rows", f"node {self.node.nid:#x}")
+                rows += [(block, at) for at in range(0, len(block) - size + 1, size)]
+                if len(rows) > MAX_ROWS:
+                    raise LtpError("tc_too_many_rows", f"node {self.node.nid:#x}")
         self._rows = rows
         return rows
 
