@@ -141,14 +141,11 @@ class Node:
         """All of the node's data."""
         return b"".join(self.blocks())
 
-    def subnode_entries(self) -> dict[int, NbtEntry]:
-        if self._subs is None:
-            self._subs = self.ndb.blocks.read_subnodes(self.entry.bid_sub, self.findings)
-        return self._subs
-
     def subnode(self, nid: int, findings: list[Finding] | None = None) -> Node | None:
         """The subnode ``nid`` of this node (its findings go to ``findings`` if given)."""
-        entry = self.subnode_entries().get(nid)
+        if self._subs is None:
+            self._subs = self.ndb.blocks.read_subnodes(self.entry.bid_sub, self.findings)
+        entry = self._subs.get(nid)
         if entry is None:
             return None
         return Node(self.ndb, entry, self.findings if findings is None else findings)
