@@ -11,8 +11,6 @@ from __future__ import annotations
 import mmap
 from typing import Any
 
-from construct import ConstructError
-
 from uidl_inspector.exceptions import CorruptStructureError, NotAStoreError, UnsupportedVersionError
 from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ndb as s
@@ -62,10 +60,7 @@ class NdbHeader:
         if size < size_of_header:
             raise CorruptStructureError(f"{path}: header truncated ({size} bytes)", 0)
         raw = bytes(data[:size_of_header])
-        try:
-            fields = fmt.HEADER.parse(raw)
-        except ConstructError as error:  # only the magic is checked; kept for safety
-            raise CorruptStructureError(f"{path}: unreadable header: {error}", 0) from None
+        fields = fmt.HEADER.parse(raw)  # cannot fail: the magic is checked, the rest is sized
         if fields.bCryptMethod not in CRYPT_NAMES:
             raise UnsupportedVersionError(
                 f"{path}: unsupported block encoding bCryptMethod={fields.bCryptMethod:#x}"
