@@ -22,7 +22,7 @@ from uidl_inspector.store.ltp import LtpError, PropertyContext, SubnodeRef, Tabl
 from uidl_inspector.store.model import MAX_FOLDER_DEPTH, MessageAccessors, embedding_refused
 from uidl_inspector.store.ndb import NbtEntry, NdbFile, Node
 
-__all__ = ["PstFolder", "PstMessage", "PstAttachment", "PstParts", "table_nid", "props_of"]
+__all__ = ["PstFolder", "PstMessage", "PstAttachment", "PstParts", "props_of"]
 
 
 class PstParts(Protocol):
@@ -36,11 +36,6 @@ class PstParts(Protocol):
     def children_of(self, nid: int) -> list[NbtEntry]: ...
 
     def folder_path(self, nid: int) -> str: ...
-
-
-def table_nid(folder_nid: int, nid_type: int) -> int:
-    """The NID of a folder's hierarchy, contents or associated table (§2.4.4)."""
-    return s.make_nid(nid_type, s.nid_index(folder_nid))
 
 
 def props_of(node: Node, four_k: bool, findings: list[Finding]) -> PropertyContext | None:
@@ -191,7 +186,7 @@ class PstFolder(_PropsMixin):
     def _table(self, nid_type: int) -> TableContext | None:
         if s.nid_type(self.nid) == s.NID_TYPE_SEARCH_FOLDER:
             return None  # a search folder holds a search contents table of others' items
-        nid = table_nid(self.nid, nid_type)
+        nid = s.make_nid(nid_type, s.nid_index(self.nid))  # §2.4.4: the folder's own index
         entry = self.store.ndb.btrees.node_entry(nid, self.findings)
         if entry is None:
             self._note("folder_table_missing", f"no table {nid:#x}")
