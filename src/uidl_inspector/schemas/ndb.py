@@ -269,9 +269,8 @@ def _root(wide: bool) -> Struct:
 
 def _bref(wide: bool) -> Struct:
     """BREF §2.2.2.4: a block or page BID and its absolute file offset."""
-    if wide:
-        return Struct("bid" / Int64ul, "ib" / Int64ul)
-    return Struct("bid" / Int32ul, "ib" / Int32ul)
+    word = Int64ul if wide else Int32ul
+    return Struct("bid" / word, "ib" / word)
 
 
 def _header_start() -> list[Construct]:
@@ -342,18 +341,17 @@ HEADER_MIN_SIZE = 512  # the smaller header (ANSI); checked below against the de
 # The header CRCs cover fixed byte ranges of the raw header (§2.2.2.6): dwCRCPartial the
 # 471 bytes from wMagicClient, dwCRCFull every byte from there up to itself.
 _CRC_START = offset_of(HEADER_PREFIX, "wMagicClient")
-_CRC_PARTIAL_RANGE = (_CRC_START, _CRC_START + 471)
-_CRC_FULL_RANGE = (_CRC_START, offset_of(_header_unicode(), "dwCRCFull"))
+_CRC_FULL_END = offset_of(_header_unicode(), "dwCRCFull")
 
 
 def header_crc_partial(raw: bytes) -> int:
     """dwCRCPartial: CRC of the 471 bytes from wMagicClient (both variants)."""
-    return crc32(bytes(raw[_CRC_PARTIAL_RANGE[0] : _CRC_PARTIAL_RANGE[1]]))
+    return crc32(bytes(raw[_CRC_START : _CRC_START + 471]))
 
 
 def header_crc_full(raw: bytes) -> int:
     """dwCRCFull (Unicode only): CRC of the 516 bytes from wMagicClient."""
-    return crc32(bytes(raw[_CRC_FULL_RANGE[0] : _CRC_FULL_RANGE[1]]))
+    return crc32(bytes(raw[_CRC_START:_CRC_FULL_END]))
 
 
 # ---------------------------------------------------------------- pages
@@ -519,16 +517,14 @@ def _xblock(wide: bool, level: int) -> Struct:
 
 def _slentry(wide: bool) -> Struct:
     """SLENTRY §2.2.2.8.3.3.1.1: a subnode, its data and its own subnodes."""
-    if wide:
-        return Struct("nid" / Int64ul, "bidData" / Int64ul, "bidSub" / Int64ul)  # 24
-    return Struct("nid" / Int32ul, "bidData" / Int32ul, "bidSub" / Int32ul)  # 12
+    word = Int64ul if wide else Int32ul
+    return Struct("nid" / word, "bidData" / word, "bidSub" / word)  # 24 | 12
 
 
 def _sientry(wide: bool) -> Struct:
     """SIENTRY §2.2.2.8.3.3.2.1: lowest NID of a child SLBLOCK and its BID."""
-    if wide:
-        return Struct("nid" / Int64ul, "bid" / Int64ul)  # 16
-    return Struct("nid" / Int32ul, "bid" / Int32ul)  # 8
+    word = Int64ul if wide else Int32ul
+    return Struct("nid" / word, "bid" / word)  # 16 | 8
 
 
 def _sublock(wide: bool, level: int, entry: Struct) -> Struct:
