@@ -142,18 +142,14 @@ class Heap:
         try:
             ib_hnpm = int.from_bytes(block[:_IB_HNPM_END], "little")  # opens every block
             alloc = read_page_map(block, ib_hnpm)
+            if any(a > b for a, b in zip(alloc, alloc[1:], strict=False)) or alloc[-1] > ib_hnpm:
+                raise ValueError("allocations out of order")
         except ValueError as error:
             raise LtpError(
                 "heap_bad_page_map",
                 f"node {self.node.nid:#x} heap block {index}: {error}",
                 self.node.block_offset(index),
             ) from None
-        if any(a > b for a, b in zip(alloc, alloc[1:], strict=False)) or alloc[-1] > ib_hnpm:
-            raise LtpError(
-                "heap_bad_page_map",
-                f"node {self.node.nid:#x} heap block {index}: allocations out of order",
-                self.node.block_offset(index),
-            )
         self._maps[index] = alloc
         return alloc
 
