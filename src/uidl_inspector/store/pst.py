@@ -1,7 +1,7 @@
 """Open a PST or OST store read-only: ``open_pst(path) -> PstStore``.
 
 The store is the entry point of the native reader: the message store properties, the root
-folder, lookups by NID and, when asked, walks over every node of a type (for carving and
+folder and, when asked, walks over every node of a type (for carving and
 orphan sweeps). Wrong magic raises NotAStoreError, an unknown version or encoding
 UnsupportedVersionError, and a file whose B-trees cannot be read CorruptStructureError;
 anything less is a finding and reading goes on.
