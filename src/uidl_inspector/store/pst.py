@@ -1,10 +1,10 @@
 """Open a PST or OST store read-only: ``open_pst(path) -> PstStore``.
 
 The store is the entry point of the native reader: the message store properties, the root
-folder and, when asked, walks over every node of a type (for carving and
-orphan sweeps). Wrong magic raises NotAStoreError, an unknown version or encoding
-UnsupportedVersionError, and a file whose B-trees cannot be read CorruptStructureError;
-anything less is a finding and reading goes on.
+folder and, when asked, walks over every node of a type (for carving and orphan sweeps).
+Wrong magic raises NotAStoreError, an unknown version or encoding UnsupportedVersionError,
+and a file whose B-trees cannot be read CorruptStructureError; anything less is a finding
+and reading goes on.
 """
 
 from __future__ import annotations
