@@ -38,30 +38,27 @@ class PstParts(Protocol):
     def folder_path(self, nid: int) -> str: ...
 
 
-def props_of(node: Node, four_k: bool, findings: list[Finding]) -> PropertyContext | None:
+def props_of(node: Node, four_k: bool, findings: list[Finding]) -> Mapping[int, Any]:
+    """The properties of a node's PC, decoded lazily; an unusable PC costs a finding and
+    gives none."""
     try:
-        return PropertyContext(node, four_k)
+        return PropertyContext(node, four_k).props
     except LtpError as error:
         findings.append(error.finding())
-        return None
+        return {}
 
 
 class _PropsMixin:
-    """Lazy property context of a node."""
+    """Lazy properties of a node."""
 
     node: Node
     findings: list[Finding]
     store: PstParts
 
     @cached_property
-    def _pc(self) -> PropertyContext | None:
-        return props_of(self.node, self.store.four_k, self.findings)
-
-    @property
     def props(self) -> Mapping[int, Any]:
-        """Properties by id, decoded (see ``store.model``)."""
-        pc = self._pc
-        return pc.props if pc is not None else {}
+        """Properties by id, decoded (see ``store.model``), the PC opened on first use."""
+        return props_of(self.node, self.store.four_k, self.findings)
 
 
 class PstAttachment(_PropsMixin):
