@@ -58,8 +58,7 @@ class PstStore:
         if entry is None:
             self.findings.append(Finding("store_properties_missing", None, "no node 0x21"))
             return {}
-        pc = props_of(Node(self.ndb, entry, self.findings), self.four_k, self.findings)
-        return pc.props if pc is not None else {}
+        return props_of(Node(self.ndb, entry, self.findings), self.four_k, self.findings)
 
     def root_folder(self) -> PstFolder:
         """The root folder (NID 0x122); its path is empty."""
