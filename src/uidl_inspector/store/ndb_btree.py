@@ -152,12 +152,7 @@ class NdbBtrees:
         if page.cEnt > page.cEntMax:
             record("page_bad_counts", ib, f"page {bid:#x}: cEnt {page.cEnt} > {page.cEntMax}")
         entries = decl.parse_many(page.rgentries, page.cEnt, page.cbEnt)
-        if page.cLevel:
-            keys = [e.btkey for e in entries]
-        elif ptype == s.PTYPE_NBT:
-            keys = [e.nid for e in entries]
-        else:
-            keys = [e.BREF_bid for e in entries]
+        keys = [e[0] for e in entries]  # each entry opens with its key: btkey, nid or BREF.bid
         if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):
             record("btree_key_order", ib, f"page {bid:#x}: keys are not ascending")
             order = sorted(range(len(keys)), key=keys.__getitem__)
@@ -199,9 +194,7 @@ class NdbBtrees:
     def block_entry(self, bid: int, sink: list[Finding] | None = None) -> BbtEntry | None:
         """The BBT entry of ``bid`` (its reserved bit cleared), or None."""
         entry = self._lookup(s.PTYPE_BBT, s.bid_key(bid), self.findings if sink is None else sink)
-        if entry is None:
-            return None
-        return BbtEntry(entry.BREF_bid, entry.BREF_ib, entry.cb)
+        return None if entry is None else BbtEntry(entry.BREF_bid, entry.BREF_ib, entry.cb)
 
     def iter_entries(self, ptype: int, sink: list[Finding] | None = None) -> Iterator[Any]:
         """Every leaf entry of the NBT or BBT in key order (reads the whole tree)."""
