@@ -358,8 +358,7 @@ class TableContext:
     def __init__(self, node: HeapNode, four_k: bool = False) -> None:
         self.node = node
         self.findings = node.findings
-        heap = _client_heap(node, four_k, s.CLIENT_SIG_TC, "tc_wrong_client")
-        self.heap = heap
+        self.heap = heap = _client_heap(node, four_k, s.CLIENT_SIG_TC, "tc_wrong_client")
         try:
             info = s.TCINFO.parse(heap.item(heap.header.hidUserRoot))
         except ConstructError:
