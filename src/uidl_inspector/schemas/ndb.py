@@ -570,6 +570,7 @@ class NdbFormat:
     xblock_header_size: int = field(init=False)  # bytes before an XBLOCK's rgbid (8)
     internal_header_size: int = field(init=False)  # before SLBLOCK/SIBLOCK entries (8 | 4)
     amap_range: int = field(init=False)  # bytes one AMap describes: a bit per block_align
+    max_block_data: int = field(init=False)  # largest cb of one block (8176 Unicode, 8180 ANSI)
 
     def __post_init__(self) -> None:
         derived = {
@@ -580,14 +581,10 @@ class NdbFormat:
             "xblock_header_size": fixed_prefix(self.XBLOCK).sizeof(),
             "internal_header_size": fixed_prefix(self.SLBLOCK).sizeof(),
             "amap_range": field_size(self.AMAPPAGE, "rgbBits") * 8 * self.block_align,
+            "max_block_data": self.max_block_size - self.BLOCKTRAILER.sizeof(),
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)  # frozen: set once, here
-
-    @property
-    def max_block_data(self) -> int:
-        """Largest cb of one block (8176 Unicode, 8180 ANSI)."""
-        return self.max_block_size - self.block_trailer_size
 
 
 def _format(name: str) -> NdbFormat:
