@@ -118,10 +118,9 @@ class NdbBlocks:
 
     def read_tree(self, bid: int, sink: list[Finding]) -> list[tuple[int, bytes]]:
         """The data blocks of a data tree (one block, XBLOCK or XXBLOCK) as (bid, bytes)."""
-        if bid == 0:
-            return []
         out: list[tuple[int, bytes]] = []
-        self._collect(bid, MAX_DATA_TREE_DEPTH, set(), out, sink)
+        if bid:
+            self._collect(bid, MAX_DATA_TREE_DEPTH, set(), out, sink)
         return out
 
     def _collect(
