@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ndb as s
-from uidl_inspector.schemas.ltp import tag_parts
 from uidl_inspector.schemas.mapi import AttachMethod, PropId
 from uidl_inspector.store.ltp import LtpError, PropertyContext, SubnodeRef, TableContext
 from uidl_inspector.store.model import MAX_FOLDER_DEPTH, MessageAccessors, embedding_refused
@@ -262,7 +261,7 @@ class PstFolder(_PropsMixin):
         cells: dict[int, dict[int, Any] | None] = {}
         order: list[int] = []
         if table is not None:
-            have = {tag_parts(tag)[0] for tag, *_ in table.columns}
+            have = {prop_id for _, prop_id, *_ in table.columns}
             wanted = columns <= have
             try:
                 for row_id, row in table.rows(columns if wanted else ()):
