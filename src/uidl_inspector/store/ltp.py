@@ -313,11 +313,10 @@ class PropertyContext:
     def __init__(self, node: HeapNode, four_k: bool = False) -> None:
         self.node = node
         self.findings = node.findings
-        heap = _client_heap(node, four_k, s.CLIENT_SIG_PC, "pc_wrong_client")
+        self.heap = heap = _client_heap(node, four_k, s.CLIENT_SIG_PC, "pc_wrong_client")
         cb_key, cb_ent, records = heap.bth(heap.header.hidUserRoot)
         if (cb_key, cb_ent) != (s.PC_KEY_SIZE, s.PC_DATA_SIZE):
             raise LtpError("pc_bad_bth", f"node {node.nid:#x}: PC BTH key {cb_key}, data {cb_ent}")
-        self.heap = heap
         self.types: dict[int, int] = {}
         self._hnids: dict[int, int] = {}
         unpack = s.PCBTH_FAST.struct.unpack  # wPropId, wPropType, dwValueHnid
