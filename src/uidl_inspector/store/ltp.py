@@ -208,12 +208,11 @@ class Heap:
                 Finding("bth_bad_record", None, f"node {self.node.nid:#x}: BTH item {hid:#x}")
             )
         for at in range(0, len(raw) - size + 1, size):
-            key = raw[at : at + cb_key]
             if level:
                 child = int.from_bytes(raw[at + cb_key : at + size], "little")
                 self._bth_walk(child, level - 1, cb_key, cb_ent, seen, out)
             else:
-                out.append((key, raw[at + cb_key : at + size]))
+                out.append((raw[at : at + cb_key], raw[at + cb_key : at + size]))
 
     def value_bytes(self, hnid: int, findings: list[Finding]) -> bytes | None:
         """A HNID's bytes: a heap item, or the data of the owning node's subnode."""
