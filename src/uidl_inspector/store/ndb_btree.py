@@ -143,11 +143,8 @@ class NdbBtrees:
         else:
             decl = self.nbt_fast if ptype == s.PTYPE_NBT else self.bbt_fast
         if page.cbEnt < decl.size or page.cEnt * page.cbEnt > fmt.btentries_size:
-            record(
-                "page_bad_counts",
-                ib,
-                f"page {bid:#x}: {page.cEnt} entries of {page.cbEnt} bytes do not fit",
-            )
+            detail = f"page {bid:#x}: {page.cEnt} entries of {page.cbEnt} bytes do not fit"
+            record("page_bad_counts", ib, detail)
             return None
         if page.cEnt > page.cEntMax:
             record("page_bad_counts", ib, f"page {bid:#x}: cEnt {page.cEnt} > {page.cEntMax}")
