@@ -12,6 +12,7 @@ import pytest
 
 from uidl_inspector.schemas import mapi
 from uidl_inspector.schemas.mapi import PropType as T
+from uidl_inspector.store.model import walk_folders
 from uidl_inspector.store.msg import read_msg_extract, read_msg_olefile
 from uidl_inspector.store.pst import open_pst
 from uidl_inspector.synth.msg_writer import msg_bytes
@@ -55,7 +56,8 @@ def test_store_and_exported_msg_read_equal_over_every_written_type(tmp_path, rea
     write_pst(store, tmp_path / "s.pst")
     (tmp_path / "m.msg").write_bytes(msg_bytes(spec))
     with open_pst(tmp_path / "s.pst") as pst:
-        message = pst.get_message(spec.nid)
+        folders = walk_folders(pst.root_folder(), [])
+        message = next(m for f in folders for m in f.messages() if m.nid == spec.nid)
         from_store = {pid: message.props[pid] for pid in EVERY_TYPE}
         store_attachment = {pid: message.attachments()[0].props[pid] for pid in (0x3704, 0x6602)}
     msg = reader(str(tmp_path / "m.msg"))

@@ -19,6 +19,7 @@ from uidl_inspector.exceptions import (
 )
 from uidl_inspector.schemas import encoding, ltp, ndb
 from uidl_inspector.store import ltp as ltp_reader
+from uidl_inspector.store.messaging import PstFolder, PstMessage
 from uidl_inspector.store.model import walk_folders
 from uidl_inspector.store.pst import PstStore, open_pst
 
@@ -161,17 +162,23 @@ def test_embedded_subject_also_seen_by_readpst(tmp_path):
     assert b"This is an embedded message" in text
 
 
-def test_get_message_and_iteration_by_type():
+def _folder(store: PstStore, nid: int) -> PstFolder:
+    return next(f for f in walk_folders(store.root_folder(), []) if f.nid == nid)
+
+
+def _associated(store: PstStore, folder_nid: int, nid: int) -> PstMessage:
+    return next(m for m in _folder(store, folder_nid).associated() if m.nid == nid)
+
+
+def test_iteration_by_type():
     path = next(p for p in REAL_PSTS if p.name == "javalibpst-passworded-unicode.pst")
     with open_pst(path) as store:
         hidden = {e.nid for e in store.iter_nodes(ndb.NID_TYPE_ASSOC_MESSAGE)}
         assert {0x1000E8, 0x100108, 0x100128, 0x1001C8} <= hidden
-        message = store.get_message(0x1000E8)
+        message = _associated(store, 0x8082, 0x1000E8)
         assert message.message_class == "IPM.Microsoft.MigrationStatus"
         assert message.folder.path == "Top of Personal Folders/Inbox"
-        assert store.get_message(0x12345604) is None
-        assert store.get_message(0x122) is None
-        assert store.get_folder(0x8082).name == "Inbox"
+        assert _folder(store, 0x8082).name == "Inbox"
 
 
 def test_recipients_table_is_read():
@@ -237,7 +244,7 @@ def test_bad_block_crc_is_a_finding_and_reading_goes_on(tmp_path):
     # A byte of the PC heap's fill-level area: the CRC breaks, the properties still read.
     data[block.ib + 8] ^= 0x01
     with open_pst(_copy(tmp_path, bytes(data))) as store:
-        message = store.get_message(0x1000E8)
+        message = _associated(store, 0x8082, 0x1000E8)
         assert message.message_class == "IPM.Microsoft.MigrationStatus"
         codes = {f.code for f in message.findings}
         assert codes == {"block_crc_mismatch"}
@@ -252,7 +259,7 @@ def test_broken_message_does_not_stop_the_folder(tmp_path):
     size = ndb.block_size(ndb.UNICODE, block.cb)
     data[block.ib + size - 8] ^= 0xFF  # trailer bid of the message's block
     with open_pst(_copy(tmp_path, bytes(data))) as store:
-        inbox = store.get_folder(0x8082)
+        inbox = _folder(store, 0x8082)
         hidden = {m.nid: m for m in inbox.associated()}
         assert set(hidden) == {0x1000E8, 0x100108, 0x100128, 0x1001C8}
         broken = hidden[0x1000E8]

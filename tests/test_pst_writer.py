@@ -647,7 +647,7 @@ def test_round_trip_through_the_native_reader(written):
         problems: list = []
         _compare_folders(spec.folders, list(top.subfolders()), problems)
         assert problems == []
-        assert store.get_message(spec.orphans[0].nid) is None
+        assert store.ndb.btrees.node_entry(spec.orphans[0].nid) is None  # no NBT entry
         nodes = {e.nid for e in store.iter_nodes()}
         # the nodes a new store holds ([MS-PST] 2.7.1): store, name map, root folder and its
         # tables, search queues, table templates, IPM subtree, search root, Deleted Items

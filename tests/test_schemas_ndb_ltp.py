@@ -189,7 +189,7 @@ def test_btpage_symmetry_and_entries(fmt):
     assert len(raw) == fmt.page_size
     # Short rgentries are padded on build.
     assert fmt.BTPAGE.build(dict(page, rgentries=blob)) == raw
-    assert fmt.PAGETRAILER.parse(raw[fmt.page_size - fmt.page_trailer_size :]) == parsed.pageTrailer
+    assert fmt.PAGETRAILER.parse(raw[-fmt.PAGETRAILER.sizeof() :]) == parsed.pageTrailer
     got = [fmt.NBTENTRY.parse(parsed.rgentries[i * parsed.cbEnt :]) for i in range(5)]
     assert [g.nid for g in got] == [e["nid"] for e in entries]
     # The fast path gives the same values as the declaration.
@@ -208,7 +208,7 @@ def test_pagetrailer_checks_ptype_repeat(fmt):
     bad[1] = 0x81
     with pytest.raises(CheckError):
         fmt.PAGETRAILER.parse(bytes(bad))
-    assert len(good) == fmt.page_trailer_size
+    assert len(good) == fmt.PAGETRAILER.sizeof()
 
 
 @pytest.mark.parametrize("fmt", VARIANTS, ids=IDS)
@@ -286,7 +286,7 @@ def test_internal_blocks(fmt):
 @pytest.mark.parametrize("fmt", VARIANTS, ids=IDS)
 def test_map_pages(fmt):
     bits = bytes([0xFF]) + bytes(
-        fmt.page_size - fmt.page_trailer_size - (4 if fmt.name == "ansi" else 0) - 1
+        fmt.page_size - fmt.PAGETRAILER.sizeof() - (4 if fmt.name == "ansi" else 0) - 1
     )
     trailer = dict(ptype=0x84, ptypeRepeat=0x84, wSig=0, dwCRC=0, bid=0x4400)
     if fmt.name == "4k":
@@ -428,7 +428,7 @@ def test_nameid_bit_layout():
     "declaration, fast",
     [
         (ltp.PCBTH, ltp.PCBTH_FAST),
-        (ltp.TCOLDESC, ltp.TCOLDESC_FAST),
+        (ltp.TCOLDESC, ndb.FastRecord(ltp.TCOLDESC, "TCOLDESC")),
         (ltp.TCROWID_UNICODE, ltp.TCROWID_UNICODE_FAST),
         (ltp.TCROWID_ANSI, ltp.TCROWID_ANSI_FAST),
     ],
@@ -483,7 +483,7 @@ def test_fast_record_refuses_what_it_cannot_check():
 def test_format_sizes_derived_from_the_declarations(fmt, sizes):
     """The sizes readers and writers use, derived from the declarations, are the spec's."""
     derived = (
-        fmt.page_trailer_size,
+        fmt.PAGETRAILER.sizeof(),
         fmt.page_crc_size,
         fmt.block_trailer_size,
         fmt.bid_size,

@@ -16,9 +16,8 @@ Exports:
   ``TCROWID_UNICODE``, ``TCROWID_ANSI`` (the RowIndex records, ``TCROWID_KEY_SIZE``),
   ``TCI_*`` indexes into ``TCINFO.rgib``, ``TC_INLINE_MAX``.
 - Name-to-ID map (§2.4.7): ``NAMEID``.
-- Fast paths: ``PCBTH_FAST``, ``TCOLDESC_FAST``, ``TCROWID_UNICODE_FAST``,
-  ``TCROWID_ANSI_FAST``, ``HNHDR_FAST``, ``BTHHEADER_FAST``
-  (:class:`uidl_inspector.schemas.ndb.FastRecord`).
+- Fast paths: ``PCBTH_FAST``, ``TCROWID_UNICODE_FAST``, ``TCROWID_ANSI_FAST``,
+  ``HNHDR_FAST``, ``BTHHEADER_FAST`` (:class:`uidl_inspector.schemas.ndb.FastRecord`).
 """
 
 from __future__ import annotations
@@ -76,7 +75,6 @@ __all__ = [
     "PCBTH_FAST",
     "HNHDR_FAST",
     "BTHHEADER_FAST",
-    "TCOLDESC_FAST",
     "TCROWID_UNICODE_FAST",
     "TCROWID_ANSI_FAST",
     "TCROWID_KEY_SIZE",
@@ -278,7 +276,6 @@ MV_VARIABLE_HEAD_FAST = FastRecord(fixed_prefix(MV_VARIABLE_HEADER), "MV")  # ul
 MV_VARIABLE_ITEM_SIZE = item_size(MV_VARIABLE_HEADER, "rgulDataOffsets")
 HNHDR_FAST = FastRecord(HNHDR, "HNHDR")  # bSig is the caller's to check (HN_SIGNATURE)
 BTHHEADER_FAST = FastRecord(BTHHEADER, "BTHHEADER")  # bType likewise (BTH_TYPE)
-TCOLDESC_FAST = FastRecord(TCOLDESC, "TCOLDESC")
 TCROWID_UNICODE_FAST = FastRecord(TCROWID_UNICODE, "TCROWID")
 TCROWID_ANSI_FAST = FastRecord(TCROWID_ANSI, "TCROWID")
 TCROWID_KEY_SIZE = field_size(TCROWID_UNICODE, "dwRowID")  # the RowIndex BTH's cbKey

@@ -21,7 +21,7 @@ factory and the results are gathered in an :class:`NdbFormat`:
   constants, for hot loops).
 - Reading a declaration instead of restating it: ``offset_of``, ``field_size``,
   ``item_size``, ``fixed_prefix``.
-- ``header_crc_partial`` / ``header_crc_full`` (§2.2.2.6), ``page_crc`` and ``block_crc``.
+- ``header_crc_partial`` / ``header_crc_full`` (§2.2.2.6) and ``page_crc``.
 - ``FastRecord``: a struct-based fast path derived from a fixed-size declaration (used on
   B-tree entries and LTP records); tests prove it agrees with the declaration.
 """
@@ -63,11 +63,8 @@ __all__ = [
     "CLIENT_PAB",
     "PTYPE_BBT",
     "PTYPE_NBT",
-    "PTYPE_FMAP",
     "PTYPE_PMAP",
     "PTYPE_AMAP",
-    "PTYPE_FPMAP",
-    "PTYPE_DL",
     "BTYPE_XBLOCK",
     "BTYPE_SLBLOCK",
     "XBLOCK_LEVEL",
@@ -83,7 +80,6 @@ __all__ = [
     "header_crc_partial",
     "header_crc_full",
     "page_crc",
-    "block_crc",
     "block_size",
     "FastRecord",
     "nid_type",
@@ -116,11 +112,8 @@ CLIENT_PAB = b"AB"
 # §2.2.2.7.1 page types
 PTYPE_BBT = 0x80
 PTYPE_NBT = 0x81
-PTYPE_FMAP = 0x82
 PTYPE_PMAP = 0x83
 PTYPE_AMAP = 0x84
-PTYPE_FPMAP = 0x85
-PTYPE_DL = 0x86
 
 # §2.2.2.8.3.2 btype of internal blocks
 BTYPE_XBLOCK = 0x01  # XBLOCK (cLevel 1) and XXBLOCK (cLevel 2)
@@ -130,31 +123,19 @@ SLBLOCK_LEVEL, SIBLOCK_LEVEL = 0, 1
 
 # §2.2.2.1 nidType
 NID_TYPE_HID = 0x00
-NID_TYPE_INTERNAL = 0x01
 NID_TYPE_NORMAL_FOLDER = 0x02
 NID_TYPE_SEARCH_FOLDER = 0x03
 NID_TYPE_NORMAL_MESSAGE = 0x04
 NID_TYPE_ATTACHMENT = 0x05
-NID_TYPE_SEARCH_UPDATE_QUEUE = 0x06
-NID_TYPE_SEARCH_CRITERIA_OBJECT = 0x07
 NID_TYPE_ASSOC_MESSAGE = 0x08
-NID_TYPE_CONTENTS_TABLE_INDEX = 0x0A
-NID_TYPE_RECEIVE_FOLDER_TABLE = 0x0B
-NID_TYPE_OUTGOING_QUEUE_TABLE = 0x0C
 NID_TYPE_HIERARCHY_TABLE = 0x0D
 NID_TYPE_CONTENTS_TABLE = 0x0E
 NID_TYPE_ASSOC_CONTENTS_TABLE = 0x0F
-NID_TYPE_SEARCH_CONTENTS_TABLE = 0x10
-NID_TYPE_ATTACHMENT_TABLE = 0x11
-NID_TYPE_RECIPIENT_TABLE = 0x12
-NID_TYPE_SEARCH_TABLE_INDEX = 0x13
 NID_TYPE_LTP = 0x1F
 
 # §2.4.1 special NIDs
 NID_MESSAGE_STORE = 0x21
 NID_NAME_TO_ID_MAP = 0x61
-NID_NORMAL_FOLDER_TEMPLATE = 0xA1
-NID_SEARCH_FOLDER_TEMPLATE = 0xC1
 NID_ROOT_FOLDER = 0x122
 NID_SEARCH_MANAGEMENT_QUEUE = 0x1E1
 NID_SEARCH_ACTIVITY_LIST = 0x201
@@ -288,9 +269,8 @@ def _root(wide: bool) -> Struct:
 
 def _bref(wide: bool) -> Struct:
     """BREF §2.2.2.4: a block or page BID and its absolute file offset."""
-    if wide:
-        return Struct("bid" / Int64ul, "ib" / Int64ul)
-    return Struct("bid" / Int32ul, "ib" / Int32ul)
+    word = Int64ul if wide else Int32ul
+    return Struct("bid" / word, "ib" / word)
 
 
 def _header_start() -> list[Construct]:
@@ -356,23 +336,21 @@ def _header_ansi() -> Struct:
 
 HEADER_PREFIX = Struct(*_header_start())  # what identifies a file before its variant is known
 HEADER_SENTINEL = 0x80  # bSentinel
-HEADER_MIN_SIZE = 512  # the smaller header (ANSI); checked below against the declarations
 
 # The header CRCs cover fixed byte ranges of the raw header (§2.2.2.6): dwCRCPartial the
 # 471 bytes from wMagicClient, dwCRCFull every byte from there up to itself.
 _CRC_START = offset_of(HEADER_PREFIX, "wMagicClient")
-_CRC_PARTIAL_RANGE = (_CRC_START, _CRC_START + 471)
-_CRC_FULL_RANGE = (_CRC_START, offset_of(_header_unicode(), "dwCRCFull"))
+_CRC_FULL_END = offset_of(_header_unicode(), "dwCRCFull")
 
 
 def header_crc_partial(raw: bytes) -> int:
     """dwCRCPartial: CRC of the 471 bytes from wMagicClient (both variants)."""
-    return crc32(bytes(raw[_CRC_PARTIAL_RANGE[0] : _CRC_PARTIAL_RANGE[1]]))
+    return crc32(bytes(raw[_CRC_START : _CRC_START + 471]))
 
 
 def header_crc_full(raw: bytes) -> int:
     """dwCRCFull (Unicode only): CRC of the 516 bytes from wMagicClient."""
-    return crc32(bytes(raw[_CRC_FULL_RANGE[0] : _CRC_FULL_RANGE[1]]))
+    return crc32(bytes(raw[_CRC_START:_CRC_FULL_END]))
 
 
 # ---------------------------------------------------------------- pages
@@ -538,16 +516,14 @@ def _xblock(wide: bool, level: int) -> Struct:
 
 def _slentry(wide: bool) -> Struct:
     """SLENTRY §2.2.2.8.3.3.1.1: a subnode, its data and its own subnodes."""
-    if wide:
-        return Struct("nid" / Int64ul, "bidData" / Int64ul, "bidSub" / Int64ul)  # 24
-    return Struct("nid" / Int32ul, "bidData" / Int32ul, "bidSub" / Int32ul)  # 12
+    word = Int64ul if wide else Int32ul
+    return Struct("nid" / word, "bidData" / word, "bidSub" / word)  # 24 | 12
 
 
 def _sientry(wide: bool) -> Struct:
     """SIENTRY §2.2.2.8.3.3.2.1: lowest NID of a child SLBLOCK and its BID."""
-    if wide:
-        return Struct("nid" / Int64ul, "bid" / Int64ul)  # 16
-    return Struct("nid" / Int32ul, "bid" / Int32ul)  # 8
+    word = Int64ul if wide else Int32ul
+    return Struct("nid" / word, "bid" / word)  # 16 | 8
 
 
 def _sublock(wide: bool, level: int, entry: Struct) -> Struct:
@@ -587,7 +563,6 @@ class NdbFormat:
     SIENTRY: Struct
     SLBLOCK: Struct
     SIBLOCK: Struct
-    page_trailer_size: int = field(init=False)
     page_crc_size: int = field(init=False)  # bytes of a page the trailer's dwCRC covers
     block_trailer_size: int = field(init=False)
     bid_size: int = field(init=False)
@@ -595,10 +570,10 @@ class NdbFormat:
     xblock_header_size: int = field(init=False)  # bytes before an XBLOCK's rgbid (8)
     internal_header_size: int = field(init=False)  # before SLBLOCK/SIBLOCK entries (8 | 4)
     amap_range: int = field(init=False)  # bytes one AMap describes: a bit per block_align
+    max_block_data: int = field(init=False)  # largest cb of one block (8176 Unicode, 8180 ANSI)
 
     def __post_init__(self) -> None:
         derived = {
-            "page_trailer_size": self.PAGETRAILER.sizeof(),
             "page_crc_size": self.page_size - self.PAGETRAILER.sizeof(),
             "block_trailer_size": self.BLOCKTRAILER.sizeof(),
             "bid_size": field_size(self.BREF, "bid"),
@@ -606,14 +581,10 @@ class NdbFormat:
             "xblock_header_size": fixed_prefix(self.XBLOCK).sizeof(),
             "internal_header_size": fixed_prefix(self.SLBLOCK).sizeof(),
             "amap_range": field_size(self.AMAPPAGE, "rgbBits") * 8 * self.block_align,
+            "max_block_data": self.max_block_size - self.BLOCKTRAILER.sizeof(),
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)  # frozen: set once, here
-
-    @property
-    def max_block_data(self) -> int:
-        """Largest cb of one block (8176 Unicode, 8180 ANSI)."""
-        return self.max_block_size - self.block_trailer_size
 
 
 def _format(name: str) -> NdbFormat:
@@ -652,8 +623,7 @@ ANSI = _format("ansi")
 UNICODE = _format("unicode")
 UNICODE_4K = _format("4k")
 FORMATS = {"ansi": ANSI, "unicode": UNICODE, "4k": UNICODE_4K}
-if HEADER_MIN_SIZE != min(f.HEADER.sizeof() for f in FORMATS.values()):
-    raise AssertionError("HEADER_MIN_SIZE disagrees with the HEADER declarations")
+HEADER_MIN_SIZE = min(f.HEADER.sizeof() for f in FORMATS.values())  # ANSI's 512 bytes
 
 
 def format_for_version(wver: int) -> NdbFormat | None:
@@ -670,11 +640,6 @@ def format_for_version(wver: int) -> NdbFormat | None:
 def page_crc(fmt: NdbFormat, page: bytes) -> int:
     """The dwCRC a page trailer should hold: CRC of the bytes before the trailer."""
     return crc32(bytes(page[: fmt.page_crc_size]))
-
-
-def block_crc(stored: bytes) -> int:
-    """The dwCRC a block trailer should hold: CRC of the cb stored bytes, not the padding."""
-    return crc32(bytes(stored))
 
 
 def block_size(fmt: NdbFormat, cb: int) -> int:
@@ -729,7 +694,6 @@ class FastRecord:
         self.struct = struct.Struct("<" + "".join(codes))
         self.size = self.struct.size
         record_type = namedtuple(name, names)  # type: ignore[misc]  # fields known at run time
-        self.tuple_type: type[tuple[Any, ...]] = record_type
         self.fields: tuple[str, ...] = tuple(names)
         self._make: Callable[[Iterable[Any]], Any] = record_type._make
         declared = declaration.sizeof()

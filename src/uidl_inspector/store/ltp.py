@@ -20,7 +20,7 @@ from uidl_inspector.exceptions import CorruptStructureError
 from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ltp as s
 from uidl_inspector.schemas.mapi import FIXED_SIZE as _FIXED
-from uidl_inspector.schemas.mapi import PropType, decode_fixed, decode_string
+from uidl_inspector.schemas.mapi import MV_FLAG, PropType, decode_fixed, decode_string
 from uidl_inspector.schemas.ndb import field_size, offset_of
 from uidl_inspector.store.ndb import Node
 
@@ -66,9 +66,6 @@ _TCROWIDS = {
 }
 MAX_ROWS = 1 << 22  # absurd-count guard for one table
 _ANSI_CODEC = "cp1252"
-
-_VARIABLE = {PropType.STRING8, PropType.UNICODE, PropType.BINARY, PropType.OBJECT}
-_MV_FLAG = 0x1000
 
 
 class LtpError(CorruptStructureError):
@@ -125,20 +122,16 @@ class Heap:
 
     def __init__(self, node: HeapNode, four_k: bool = False) -> None:
         self.node = node
-        self.four_k = four_k
         self._hid_fields = s.hid_fields(four_k)
         self.blocks = node.blocks()
         if not self.blocks:
             raise LtpError("heap_missing", f"node {node.nid:#x} has no data")
-        first = self.blocks[0]
-        # The fast record, with the declaration's Const (bSig) checked here.
-        header = heap_header(first)
+        header = heap_header(self.blocks[0])
         if header is None:
             raise LtpError(
                 "heap_bad_signature", f"node {node.nid:#x}: no heap signature", node.block_offset(0)
             )
         self.header = header
-        self.client_sig = self.header.bClientSig
         self._maps: dict[int, list[int]] = {}
 
     def _map(self, index: int) -> list[int]:
@@ -149,18 +142,14 @@ class Heap:
         try:
             ib_hnpm = int.from_bytes(block[:_IB_HNPM_END], "little")  # opens every block
             alloc = read_page_map(block, ib_hnpm)
+            if any(a > b for a, b in zip(alloc, alloc[1:], strict=False)) or alloc[-1] > ib_hnpm:
+                raise ValueError("allocations out of order")
         except ValueError as error:
             raise LtpError(
                 "heap_bad_page_map",
                 f"node {self.node.nid:#x} heap block {index}: {error}",
                 self.node.block_offset(index),
             ) from None
-        if any(a > b for a, b in zip(alloc, alloc[1:], strict=False)) or alloc[-1] > ib_hnpm:
-            raise LtpError(
-                "heap_bad_page_map",
-                f"node {self.node.nid:#x} heap block {index}: allocations out of order",
-                self.node.block_offset(index),
-            )
         self._maps[index] = alloc
         return alloc
 
@@ -219,12 +208,11 @@ class Heap:
                 Finding("bth_bad_record", None, f"node {self.node.nid:#x}: BTH item {hid:#x}")
             )
         for at in range(0, len(raw) - size + 1, size):
-            key = raw[at : at + cb_key]
             if level:
                 child = int.from_bytes(raw[at + cb_key : at + size], "little")
                 self._bth_walk(child, level - 1, cb_key, cb_ent, seen, out)
             else:
-                out.append((key, raw[at + cb_key : at + size]))
+                out.append((raw[at : at + cb_key], raw[at + cb_key : at + size]))
 
     def value_bytes(self, hnid: int, findings: list[Finding]) -> bytes | None:
         """A HNID's bytes: a heap item, or the data of the owning node's subnode."""
@@ -244,14 +232,12 @@ def decode_value(ptype: int, raw: bytes) -> Any:
 
     Raises ValueError when the bytes do not fit the type.
     """
-    if ptype & _MV_FLAG:
-        return _decode_mv(ptype & ~_MV_FLAG, raw)
+    if ptype & MV_FLAG:
+        return _decode_mv(ptype & ~MV_FLAG, raw)
     if ptype in (PropType.STRING8, PropType.UNICODE):
         return decode_string(ptype, raw, _ANSI_CODEC)
-    if ptype in (PropType.BINARY, PropType.OBJECT):
-        return bytes(raw)
     if ptype not in _FIXED:
-        return bytes(raw)  # unknown type: keep the bytes
+        return bytes(raw)  # Binary, Object, or an unknown type: the bytes
     return decode_fixed(ptype, raw)
 
 
@@ -280,8 +266,8 @@ def _decode_mv(base: int, raw: bytes) -> list[Any]:
 def _client_heap(node: HeapNode, four_k: bool, client_sig: int, code: str) -> Heap:
     """The node's heap, refused (``code``) unless its client signature is ``client_sig``."""
     heap = Heap(node, four_k)
-    if heap.client_sig != client_sig:
-        raise LtpError(code, f"node {node.nid:#x}: heap client {heap.client_sig:#x}")
+    if heap.header.bClientSig != client_sig:
+        raise LtpError(code, f"node {node.nid:#x}: heap client {heap.header.bClientSig:#x}")
     return heap
 
 
@@ -308,9 +294,6 @@ class LazyProps(Mapping[int, Any]):
             raise KeyError(prop_id)
         return value
 
-    def __contains__(self, prop_id: object) -> bool:
-        return isinstance(prop_id, int) and self.get(prop_id) is not None
-
     def __iter__(self) -> Iterator[int]:
         return (pid for pid in list(self._pc.types) if self.get(pid) is not None)
 
@@ -329,11 +312,10 @@ class PropertyContext:
     def __init__(self, node: HeapNode, four_k: bool = False) -> None:
         self.node = node
         self.findings = node.findings
-        heap = _client_heap(node, four_k, s.CLIENT_SIG_PC, "pc_wrong_client")
+        self.heap = heap = _client_heap(node, four_k, s.CLIENT_SIG_PC, "pc_wrong_client")
         cb_key, cb_ent, records = heap.bth(heap.header.hidUserRoot)
         if (cb_key, cb_ent) != (s.PC_KEY_SIZE, s.PC_DATA_SIZE):
             raise LtpError("pc_bad_bth", f"node {node.nid:#x}: PC BTH key {cb_key}, data {cb_ent}")
-        self.heap = heap
         self.types: dict[int, int] = {}
         self._hnids: dict[int, int] = {}
         unpack = s.PCBTH_FAST.struct.unpack  # wPropId, wPropType, dwValueHnid
@@ -350,13 +332,8 @@ class PropertyContext:
         try:
             return self._value(self.types[prop_id], self._hnids[prop_id])
         except (LtpError, ValueError, OverflowError) as error:
-            self.findings.append(
-                Finding(
-                    "pc_bad_value",
-                    None,
-                    f"node {self.node.nid:#x} property {prop_id:#06x}: {error}",
-                )
-            )
+            detail = f"node {self.node.nid:#x} property {prop_id:#06x}: {error}"
+            self.findings.append(Finding("pc_bad_value", None, detail))
             return None
 
     def _value(self, ptype: int, hnid: int) -> Any:
@@ -370,9 +347,7 @@ class PropertyContext:
             obj = s.PTYPOBJECT.parse(raw)
             return SubnodeRef(obj.Nid, obj.ulSize)
         raw = self.heap.value_bytes(hnid, self.findings)
-        if raw is None:
-            return None
-        return decode_value(ptype, raw)
+        return None if raw is None else decode_value(ptype, raw)
 
 
 class TableContext:
@@ -381,8 +356,7 @@ class TableContext:
     def __init__(self, node: HeapNode, four_k: bool = False) -> None:
         self.node = node
         self.findings = node.findings
-        heap = _client_heap(node, four_k, s.CLIENT_SIG_TC, "tc_wrong_client")
-        self.heap = heap
+        self.heap = heap = _client_heap(node, four_k, s.CLIENT_SIG_TC, "tc_wrong_client")
         try:
             info = s.TCINFO.parse(heap.item(heap.header.hidUserRoot))
         except ConstructError:
@@ -427,10 +401,9 @@ class TableContext:
                     raise LtpError("subnode_missing", f"node {self.node.nid:#x}: no rows {hnid:#x}")
                 blocks = sub.blocks()
             for block in blocks:
-                for at in range(0, len(block) - size + 1, size):
-                    rows.append((block, at))
-                    if len(rows) > MAX_ROWS:
-                        raise LtpError("tc_too_many_rows", f"node {self.node.nid:#x}")
+                rows += [(block, at) for at in range(0, len(block) - size + 1, size)]
+                if len(rows) > MAX_ROWS:
+                    raise LtpError("tc_too_many_rows", f"node {self.node.nid:#x}")
         self._rows = rows
         return rows
 
@@ -439,13 +412,8 @@ class TableContext:
         count = len(self._matrix())
         for row_id, row_number in sorted(self.row_index(), key=lambda pair: pair[1]):
             if row_number >= count:
-                self.findings.append(
-                    Finding(
-                        "tc_row_out_of_range",
-                        None,
-                        f"node {self.node.nid:#x}: row {row_number} of {count} (id {row_id:#x})",
-                    )
-                )
+                detail = f"node {self.node.nid:#x}: row {row_number} of {count} (id {row_id:#x})"
+                self.findings.append(Finding("tc_row_out_of_range", None, detail))
                 continue
             yield row_id, row_number
 

@@ -16,13 +16,12 @@ from typing import Any, Protocol
 
 from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ndb as s
-from uidl_inspector.schemas.ltp import tag_parts
 from uidl_inspector.schemas.mapi import AttachMethod, PropId
 from uidl_inspector.store.ltp import LtpError, PropertyContext, SubnodeRef, TableContext
 from uidl_inspector.store.model import MAX_FOLDER_DEPTH, MessageAccessors, embedding_refused
 from uidl_inspector.store.ndb import NbtEntry, NdbFile, Node
 
-__all__ = ["PstFolder", "PstMessage", "PstAttachment", "PstParts", "table_nid", "props_of"]
+__all__ = ["PstFolder", "PstMessage", "PstAttachment", "PstParts", "props_of"]
 
 
 class PstParts(Protocol):
@@ -38,46 +37,27 @@ class PstParts(Protocol):
     def folder_path(self, nid: int) -> str: ...
 
 
-def table_nid(folder_nid: int, nid_type: int) -> int:
-    """The NID of a folder's hierarchy, contents or associated table (§2.4.4)."""
-    return s.make_nid(nid_type, s.nid_index(folder_nid))
-
-
-def props_of(node: Node, four_k: bool, findings: list[Finding]) -> PropertyContext | None:
+def props_of(node: Node, four_k: bool, findings: list[Finding]) -> Mapping[int, Any]:
+    """The properties of a node's PC, decoded lazily; an unusable PC costs a finding and
+    gives none."""
     try:
-        return PropertyContext(node, four_k)
+        return PropertyContext(node, four_k).props
     except LtpError as error:
         findings.append(error.finding())
-        return None
-
-
-def _table_rows(
-    store: PstParts, node: Node, findings: list[Finding]
-) -> list[tuple[int, dict[int, Any]]]:
-    """The rows of the TC in ``node``; an unusable table gives a finding and no rows."""
-    try:
-        return list(TableContext(node, store.four_k).rows())
-    except LtpError as error:
-        findings.append(error.finding())
-        return []
+        return {}
 
 
 class _PropsMixin:
-    """Lazy property context of a node."""
+    """Lazy properties of a node."""
 
     node: Node
     findings: list[Finding]
     store: PstParts
 
     @cached_property
-    def _pc(self) -> PropertyContext | None:
-        return props_of(self.node, self.store.four_k, self.findings)
-
-    @property
     def props(self) -> Mapping[int, Any]:
-        """Properties by id, decoded (see ``store.model``)."""
-        pc = self._pc
-        return pc.props if pc is not None else {}
+        """Properties by id, decoded (see ``store.model``), the PC opened on first use."""
+        return props_of(self.node, self.store.four_k, self.findings)
 
 
 class PstAttachment(_PropsMixin):
@@ -119,11 +99,8 @@ class PstAttachment(_PropsMixin):
             return None
         sub = self.node.subnode(ref.nid, [])
         if sub is None:
-            self.findings.append(
-                Finding(
-                    "embedded_missing", None, f"attachment {self.nid:#x}: no subnode {ref.nid:#x}"
-                )
-            )
+            detail = f"attachment {self.nid:#x}: no subnode {ref.nid:#x}"
+            self.findings.append(Finding("embedded_missing", None, detail))
             return None
         return PstMessage(self.store, sub, depth=self.depth + 1)
 
@@ -141,34 +118,32 @@ class PstMessage(_PropsMixin, MessageAccessors):
         self.findings = node.findings
         self._depth = depth
 
+    def _table_rows(self, nid: int) -> list[tuple[int, dict[int, Any]]]:
+        """The rows of the TC in subnode ``nid``; a missing table gives no rows, an unusable
+        one a finding and no rows."""
+        table = self.node.subnode(nid)
+        try:
+            return [] if table is None else list(TableContext(table, self.store.four_k).rows())
+        except LtpError as error:
+            self.findings.append(error.finding())
+            return []
+
     def attachments(self) -> list[PstAttachment]:
         """Attachments in attachment-table order, each opened on its subnode."""
-        table = self.node.subnode(s.NID_ATTACHMENT_TABLE)
-        if table is None:
-            return []
         out: list[PstAttachment] = []
-        for index, (row_id, row) in enumerate(_table_rows(self.store, table, self.findings)):
+        for index, (row_id, row) in enumerate(self._table_rows(s.NID_ATTACHMENT_TABLE)):
             attachment_findings: list[Finding] = []
             sub = self.node.subnode(row_id, attachment_findings)
             if sub is None:
-                self.findings.append(
-                    Finding(
-                        "attachment_missing",
-                        None,
-                        f"message {self.nid:#x}: attachment row {row_id:#x} has no subnode",
-                    )
-                )
+                detail = f"message {self.nid:#x}: attachment row {row_id:#x} has no subnode"
+                self.findings.append(Finding("attachment_missing", None, detail))
                 continue
-            attachment = PstAttachment(self.store, index, sub, row, self._depth)
-            out.append(attachment)
+            out.append(PstAttachment(self.store, index, sub, row, self._depth))
         return out
 
     def recipients(self) -> list[dict[int, Any]]:
         """Rows of the recipient table (0x692), properties by id."""
-        table = self.node.subnode(s.NID_RECIPIENT_TABLE)
-        if table is None:
-            return []
-        return [row for _, row in _table_rows(self.store, table, self.findings)]
+        return [row for _, row in self._table_rows(s.NID_RECIPIENT_TABLE)]
 
 
 class PstFolder(_PropsMixin):
@@ -200,23 +175,17 @@ class PstFolder(_PropsMixin):
             self._path = self.store.folder_path(self.nid)
         return self._path
 
-    def _child_path(self, name: str) -> str:
-        return f"{self.path}/{name}" if self.path else name
-
-    @property
-    def is_search_folder(self) -> bool:
-        """Search folders (type 0x03) hold a search contents table of other folders' items."""
-        return s.nid_type(self.nid) == s.NID_TYPE_SEARCH_FOLDER
+    def _note(self, code: str, detail: str) -> None:
+        """A finding on this folder, its detail after the folder's NID."""
+        self.findings.append(Finding(code, None, f"folder {self.nid:#x}: {detail}"))
 
     def _table(self, nid_type: int) -> TableContext | None:
-        if self.is_search_folder:
-            return None
-        nid = table_nid(self.nid, nid_type)
+        if s.nid_type(self.nid) == s.NID_TYPE_SEARCH_FOLDER:
+            return None  # a search folder holds a search contents table of others' items
+        nid = s.make_nid(nid_type, s.nid_index(self.nid))  # §2.4.4: the folder's own index
         entry = self.store.ndb.btrees.node_entry(nid, self.findings)
         if entry is None:
-            self.findings.append(
-                Finding("folder_table_missing", None, f"folder {self.nid:#x}: no table {nid:#x}")
-            )
+            self._note("folder_table_missing", f"no table {nid:#x}")
             return None
         try:
             return TableContext(Node(self.store.ndb, entry, self.findings), self.store.four_k)
@@ -240,31 +209,16 @@ class PstFolder(_PropsMixin):
         listed: set[int] = set()
         for row_id in self._rows(nid_type) if row_ids is None else row_ids:
             if row_id in listed:
-                self.findings.append(
-                    Finding(
-                        "folder_row_duplicate", None, f"folder {self.nid:#x}: {row_id:#x} twice"
-                    )
-                )
+                self._note("folder_row_duplicate", f"{row_id:#x} twice")
                 continue
             listed.add(row_id)
             entry = self.store.ndb.btrees.node_entry(row_id, self.findings)
             if entry is None:
-                self.findings.append(
-                    Finding(
-                        "folder_row_node_missing",
-                        None,
-                        f"folder {self.nid:#x}: table row {row_id:#x} has no node",
-                    )
-                )
+                self._note("folder_row_node_missing", f"table row {row_id:#x} has no node")
                 continue
             if entry.nid_parent != self.nid:
-                self.findings.append(
-                    Finding(
-                        "folder_row_parent_mismatch",
-                        None,
-                        f"folder {self.nid:#x}: {row_id:#x} has nidParent {entry.nid_parent:#x}",
-                    )
-                )
+                detail = f"{row_id:#x} has nidParent {entry.nid_parent:#x}"
+                self._note("folder_row_parent_mismatch", detail)
             yield entry
         if self.store.check_parents:
             for entry in self.store.children_of(self.nid):
@@ -273,13 +227,7 @@ class PstFolder(_PropsMixin):
                     and entry.nid not in listed
                     and entry.nid != self.nid
                 ):
-                    self.findings.append(
-                        Finding(
-                            "folder_child_unlisted",
-                            None,
-                            f"folder {self.nid:#x}: child {entry.nid:#x} is not in its table",
-                        )
-                    )
+                    self._note("folder_child_unlisted", f"child {entry.nid:#x} is not in its table")
                     yield entry
 
     def subfolders(self) -> Iterator[PstFolder]:
@@ -291,14 +239,11 @@ class PstFolder(_PropsMixin):
         kinds = (s.NID_TYPE_NORMAL_FOLDER, s.NID_TYPE_SEARCH_FOLDER)
         for entry in self._children(s.NID_TYPE_HIERARCHY_TABLE, kinds):
             if entry.nid in ancestors:
-                self.findings.append(
-                    Finding(
-                        "folder_cycle", None, f"folder {self.nid:#x} lists ancestor {entry.nid:#x}"
-                    )
-                )
+                detail = f"folder {self.nid:#x} lists ancestor {entry.nid:#x}"
+                self.findings.append(Finding("folder_cycle", None, detail))
                 continue
             child = PstFolder(self.store, entry, None, ancestors)
-            child._path = self._child_path(child.name)
+            child._path = f"{self.path}/{child.name}" if self.path else child.name
             yield child
 
     def messages(self) -> Iterator[PstMessage]:
@@ -316,7 +261,7 @@ class PstFolder(_PropsMixin):
         cells: dict[int, dict[int, Any] | None] = {}
         order: list[int] = []
         if table is not None:
-            have = {tag_parts(tag)[0] for tag, *_ in table.columns}
+            have = {prop_id for _, prop_id, *_ in table.columns}
             wanted = columns <= have
             try:
                 for row_id, row in table.rows(columns if wanted else ()):

@@ -55,17 +55,16 @@ class NdbFile:
                 self._map = (
                     mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if self.size else b""
                 )
-            self.file_header = NdbHeader(self._map, self.size, self.path, self._record)
+            head = NdbHeader(self._map, self.size, self.path, self._record)
         except BaseException:
             self.close()
             raise
-        head = self.file_header
         self.fmt: s.NdbFormat = head.fmt
         self.header: Any = head.fields  # the HEADER as parsed
-        self.wver, self.client, self.variant = head.wver, head.client, head.variant
+        self.variant, self.encryption = head.variant, head.encryption
         self.crypt_method = head.crypt_method
-        self.btrees = NdbBtrees(head, self.size, self._read, self._record, self.findings)
-        self.blocks = NdbBlocks(head, self.size, self._map, self._read, self.btrees)
+        self.btrees = NdbBtrees(head, self.size, self._read, self._record)
+        self.blocks = NdbBlocks(head, self._map, self.btrees)
         if not self.btrees.roots_readable():
             self.close()
             raise CorruptStructureError(f"{self.path}: neither B-tree root page can be read")
@@ -94,11 +93,6 @@ class NdbFile:
         ):  # otherwise a slice's meaning, as a damaged store may ask
             return os.pread(self._file.fileno(), size, offset)
         return bytes(self._map[offset : offset + size])
-
-    @property
-    def encryption(self) -> str:
-        """The block encoding's name (none, permute, cyclic)."""
-        return self.file_header.encryption
 
     def close(self) -> None:
         """Release the mapping and the file handle."""
@@ -147,14 +141,11 @@ class Node:
         """All of the node's data."""
         return b"".join(self.blocks())
 
-    def subnode_entries(self) -> dict[int, NbtEntry]:
-        if self._subs is None:
-            self._subs = self.ndb.blocks.read_subnodes(self.entry.bid_sub, self.findings)
-        return self._subs
-
     def subnode(self, nid: int, findings: list[Finding] | None = None) -> Node | None:
         """The subnode ``nid`` of this node (its findings go to ``findings`` if given)."""
-        entry = self.subnode_entries().get(nid)
+        if self._subs is None:
+            self._subs = self.ndb.blocks.read_subnodes(self.entry.bid_sub, self.findings)
+        entry = self._subs.get(nid)
         if entry is None:
             return None
         return Node(self.ndb, entry, self.findings if findings is None else findings)

@@ -40,22 +40,15 @@ _INTERNAL = s.BID_INTERNAL
 
 
 class NdbBlocks:
-    """Blocks of a store found through its BBT (``btrees``) and read through ``read``;
+    """Blocks of a store found through its BBT (``btrees``) and read through the same reader;
     ``data`` is the store's bytes, whose block trailers are unpacked in place."""
 
-    def __init__(
-        self,
-        header: NdbHeader,
-        size: int,
-        data: Mapped,
-        read: Callable[[int, int], bytes],
-        btrees: NdbBtrees,
-    ) -> None:
+    def __init__(self, header: NdbHeader, data: Mapped, btrees: NdbBtrees) -> None:
         self.fmt = fmt = header.fmt
         self.crypt_method = header.crypt_method
-        self.size = size
+        self.size = btrees.size
         self.data = data
-        self._read = read
+        self._read = btrees.read
         self._btrees = btrees
         self._blocks: Lru[int, bytes] = Lru(_BLOCK_CACHE)
         self._block_ib: Lru[int, int] = Lru(_BLOCK_CACHE * 8)
@@ -125,10 +118,9 @@ class NdbBlocks:
 
     def read_tree(self, bid: int, sink: list[Finding]) -> list[tuple[int, bytes]]:
         """The data blocks of a data tree (one block, XBLOCK or XXBLOCK) as (bid, bytes)."""
-        if bid == 0:
-            return []
         out: list[tuple[int, bytes]] = []
-        self._collect(bid, MAX_DATA_TREE_DEPTH, set(), out, sink)
+        if bid:
+            self._collect(bid, MAX_DATA_TREE_DEPTH, set(), out, sink)
         return out
 
     def _collect(
@@ -148,7 +140,7 @@ class NdbBlocks:
             out.append((bid, data))
             return
         fmt = self.fmt
-        head = s.INTERNAL_HEADER_FAST.parse(data) if len(data) >= fmt.xblock_header_size else None
+        head = internal_header(data, fmt.xblock_header_size)
         if (
             depth <= 0
             or head is None
@@ -167,29 +159,16 @@ class NdbBlocks:
         xblock = (fmt.XXBLOCK if upper else fmt.XBLOCK).parse(data)
         start = len(out)
         for child in xblock.rgbid:
-            if upper:
-                self._collect_x(child, seen, out, sink)
-            else:
-                if s.bid_is_internal(child):
-                    record(
-                        "data_tree_bad_block", None, f"XBLOCK {bid:#x} lists internal {child:#x}"
-                    )
-                    continue
-                self._collect(child, 0, seen, out, sink)
+            if s.bid_is_internal(child) != upper:  # an XXBLOCK lists XBLOCKs, an XBLOCK data
+                what = "XXBLOCK lists data block" if upper else f"XBLOCK {bid:#x} lists internal"
+                record("data_tree_bad_block", None, f"{what} {child:#x}")
+                continue
+            self._collect(child, int(upper), seen, out, sink)
         got = sum(len(b) for _, b in out[start:])
         if got != xblock.lcbTotal:
             record(
                 "data_tree_size_mismatch", None, f"tree {bid:#x}: {got} of {xblock.lcbTotal} bytes"
             )
-
-    def _collect_x(
-        self, bid: int, seen: set[int], out: list[tuple[int, bytes]], sink: list[Finding]
-    ) -> None:
-        """An XXBLOCK's child must be an XBLOCK."""
-        if not s.bid_is_internal(bid):
-            Recorder(sink)("data_tree_bad_block", None, f"XXBLOCK lists data block {bid:#x}")
-            return
-        self._collect(bid, 1, seen, out, sink)
 
     # ------------------------------------------------------------ subnode trees
 

@@ -47,8 +47,6 @@ class BbtEntry:
     bid: int
     ib: int
     cb: int
-    cref: int
-    cb_inflated: int = 0  # 4K OST only (libpst reading)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,21 +71,16 @@ class Lru(OrderedDict[K, V], Generic[K, V]):
 
 class NdbBtrees:
     """The NBT and BBT of a store, read through ``read(offset, size)`` (the file's bytes);
-    structural findings go to ``record``, once per page."""
+    structural findings go to ``record`` (into the store's findings), once per page."""
 
     def __init__(
-        self,
-        header: NdbHeader,
-        size: int,
-        read: Callable[[int, int], bytes],
-        record: Recorder,
-        findings: list[Finding],
+        self, header: NdbHeader, size: int, read: Callable[[int, int], bytes], record: Recorder
     ) -> None:
         self.fmt = fmt = header.fmt
         self.roots = header.roots
         self.size = size
-        self.findings = findings
-        self._read = read
+        self.findings = record.sink
+        self.read = read
         self._record = record
         self._pages: Lru[tuple[int, int, int], _Page] = Lru(_PAGE_CACHE)
         self.nbt_fast = s.FastRecord(fmt.NBTENTRY, "NBTENTRY")
@@ -122,7 +115,7 @@ class NdbBtrees:
         if ib % size or ib + size > self.size or ib <= 0:
             record("page_out_of_bounds", ib, f"page {bid:#x} at {ib:#x} is outside the file")
             return None
-        raw = self._read(ib, size)
+        raw = self.read(ib, size)
         page = self.page_fast.parse(raw)  # BTPAGE, its Check applied just below
         if page.pageTrailer_ptype != page.pageTrailer_ptypeRepeat:
             record("page_bad_trailer", ib, f"page {bid:#x}: ptype and ptypeRepeat differ")
@@ -150,21 +143,13 @@ class NdbBtrees:
         else:
             decl = self.nbt_fast if ptype == s.PTYPE_NBT else self.bbt_fast
         if page.cbEnt < decl.size or page.cEnt * page.cbEnt > fmt.btentries_size:
-            record(
-                "page_bad_counts",
-                ib,
-                f"page {bid:#x}: {page.cEnt} entries of {page.cbEnt} bytes do not fit",
-            )
+            detail = f"page {bid:#x}: {page.cEnt} entries of {page.cbEnt} bytes do not fit"
+            record("page_bad_counts", ib, detail)
             return None
         if page.cEnt > page.cEntMax:
             record("page_bad_counts", ib, f"page {bid:#x}: cEnt {page.cEnt} > {page.cEntMax}")
         entries = decl.parse_many(page.rgentries, page.cEnt, page.cbEnt)
-        if page.cLevel:
-            keys = [e.btkey for e in entries]
-        elif ptype == s.PTYPE_NBT:
-            keys = [e.nid for e in entries]
-        else:
-            keys = [e.BREF_bid for e in entries]
+        keys = [e[0] for e in entries]  # each entry opens with its key: btkey, nid or BREF.bid
         if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):
             record("btree_key_order", ib, f"page {bid:#x}: keys are not ascending")
             order = sorted(range(len(keys)), key=keys.__getitem__)
@@ -206,11 +191,7 @@ class NdbBtrees:
     def block_entry(self, bid: int, sink: list[Finding] | None = None) -> BbtEntry | None:
         """The BBT entry of ``bid`` (its reserved bit cleared), or None."""
         entry = self._lookup(s.PTYPE_BBT, s.bid_key(bid), self.findings if sink is None else sink)
-        if entry is None:
-            return None
-        return BbtEntry(
-            entry.BREF_bid, entry.BREF_ib, entry.cb, entry.cRef, getattr(entry, "cbInflated", 0)
-        )
+        return None if entry is None else BbtEntry(entry.BREF_bid, entry.BREF_ib, entry.cb)
 
     def iter_entries(self, ptype: int, sink: list[Finding] | None = None) -> Iterator[Any]:
         """Every leaf entry of the NBT or BBT in key order (reads the whole tree)."""

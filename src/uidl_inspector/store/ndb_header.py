@@ -11,8 +11,6 @@ from __future__ import annotations
 import mmap
 from typing import Any
 
-from construct import ConstructError
-
 from uidl_inspector.exceptions import CorruptStructureError, NotAStoreError, UnsupportedVersionError
 from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ndb as s
@@ -62,19 +60,15 @@ class NdbHeader:
         if size < size_of_header:
             raise CorruptStructureError(f"{path}: header truncated ({size} bytes)", 0)
         raw = bytes(data[:size_of_header])
-        try:
-            fields = fmt.HEADER.parse(raw)
-        except ConstructError as error:  # only the magic is checked; kept for safety
-            raise CorruptStructureError(f"{path}: unreadable header: {error}", 0) from None
+        fields = fmt.HEADER.parse(raw)  # cannot fail: the magic is checked, the rest is sized
         if fields.bCryptMethod not in CRYPT_NAMES:
             raise UnsupportedVersionError(
                 f"{path}: unsupported block encoding bCryptMethod={fields.bCryptMethod:#x}"
             )
         self.fmt: s.NdbFormat = fmt
         self.fields: Any = fields  # the HEADER as parsed (a construct Container)
-        self.wver: int = wver
-        self.client: bytes = client
         self.crypt_method: int = fields.bCryptMethod
+        self.encryption = CRYPT_NAMES[self.crypt_method]  # the encoding's name: none, permute, ...
         self.variant = _variant(fmt, client)
         root = fields.root
         self.roots: dict[int, tuple[int, int]] = {  # B-tree page type -> (ib, bid) of its root
@@ -82,11 +76,6 @@ class NdbHeader:
             s.PTYPE_BBT: (root.BREFBBT.ib, root.BREFBBT.bid),
         }
         self._check(raw, size, record)
-
-    @property
-    def encryption(self) -> str:
-        """The block encoding's name (none, permute, cyclic)."""
-        return CRYPT_NAMES[self.crypt_method]
 
     def _check(self, raw: bytes, size: int, record: Recorder) -> None:
         """The CRCs, the sentinel and the stated file size: findings, not failures."""

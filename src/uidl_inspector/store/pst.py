@@ -1,10 +1,10 @@
 """Open a PST or OST store read-only: ``open_pst(path) -> PstStore``.
 
 The store is the entry point of the native reader: the message store properties, the root
-folder, lookups by NID and, when asked, walks over every node of a type (for carving and
-orphan sweeps). Wrong magic raises NotAStoreError, an unknown version or encoding
-UnsupportedVersionError, and a file whose B-trees cannot be read CorruptStructureError;
-anything less is a finding and reading goes on.
+folder and, when asked, walks over every node of a type (for carving and orphan sweeps).
+Wrong magic raises NotAStoreError, an unknown version or encoding UnsupportedVersionError,
+and a file whose B-trees cannot be read CorruptStructureError; anything less is a finding
+and reading goes on.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from functools import cached_property
-from types import TracebackType
 from typing import Any, BinaryIO
 
 from uidl_inspector.exceptions import CorruptStructureError
 from uidl_inspector.findings import Finding
 from uidl_inspector.schemas import ndb as s
-from uidl_inspector.store.messaging import PstFolder, PstMessage, props_of
+from uidl_inspector.store.messaging import PstFolder, props_of
 from uidl_inspector.store.model import MAX_FOLDER_DEPTH
 from uidl_inspector.store.ndb import NbtEntry, NdbFile, Node
 
@@ -46,12 +45,7 @@ class PstStore:
     def __enter__(self) -> PstStore:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -64,8 +58,7 @@ class PstStore:
         if entry is None:
             self.findings.append(Finding("store_properties_missing", None, "no node 0x21"))
             return {}
-        pc = props_of(Node(self.ndb, entry, self.findings), self.four_k, self.findings)
-        return pc.props if pc is not None else {}
+        return props_of(Node(self.ndb, entry, self.findings), self.four_k, self.findings)
 
     def root_folder(self) -> PstFolder:
         """The root folder (NID 0x122); its path is empty."""
@@ -73,22 +66,6 @@ class PstStore:
         if entry is None:
             raise CorruptStructureError(f"{self.path}: the root folder (0x122) is missing")
         return PstFolder(self, entry, "")
-
-    def get_folder(self, nid: int) -> PstFolder | None:
-        """A folder by NID, or None when absent or not a folder."""
-        if s.nid_type(nid) not in (s.NID_TYPE_NORMAL_FOLDER, s.NID_TYPE_SEARCH_FOLDER):
-            return None
-        entry = self.ndb.btrees.node_entry(nid)
-        return None if entry is None else PstFolder(self, entry)
-
-    def get_message(self, nid: int) -> PstMessage | None:
-        """A message (normal 0x04 or associated 0x08) by NID, or None."""
-        if s.nid_type(nid) not in (s.NID_TYPE_NORMAL_MESSAGE, s.NID_TYPE_ASSOC_MESSAGE):
-            return None
-        entry = self.ndb.btrees.node_entry(nid)
-        if entry is None:
-            return None
-        return PstMessage(self, Node(self.ndb, entry), self.get_folder(entry.nid_parent))
 
     def iter_nodes(self, nid_type: int | None = None) -> Iterator[NbtEntry]:
         """Every NBT node of one NID type (or all): walks the whole NBT, so only on demand."""
