@@ -117,19 +117,19 @@ def _write(buf: bytearray, layout: Layout, offset: int, value: bytes) -> bool:
     if codec is None:
         buf[offset:end] = value
         return True
-    region = bytearray(codec.decode(bytes(buf[codec.start:codec.start + codec.length])))
-    region[offset - codec.start:end - codec.start] = value
-    buf[codec.start:codec.start + codec.length] = codec.encode(bytes(region))
+    region = bytearray(codec.decode(bytes(buf[codec.start : codec.start + codec.length])))
+    region[offset - codec.start : end - codec.start] = value
+    buf[codec.start : codec.start + codec.length] = codec.encode(bytes(region))
     return True
 
 
 def _read_int(buf: bytearray, layout: Layout, f: Field) -> int:
     codec = _codec_for(layout, f.offset, f.size)
     if codec is None:
-        raw = bytes(buf[f.offset:f.offset + f.size])
+        raw = bytes(buf[f.offset : f.offset + f.size])
     else:
-        region = codec.decode(bytes(buf[codec.start:codec.start + codec.length]))
-        raw = region[f.offset - codec.start:f.offset - codec.start + f.size]
+        region = codec.decode(bytes(buf[codec.start : codec.start + codec.length]))
+        raw = region[f.offset - codec.start : f.offset - codec.start + f.size]
     return int.from_bytes(raw, "little")
 
 
@@ -148,8 +148,19 @@ def _pick_offset(buf: bytearray, layout: Layout, rng: random.Random) -> int:
 def _absurd(size: int, current: int, length: int, rng: random.Random) -> int:
     top = (1 << (8 * size)) - 1
     candidates = [
-        0, 1, top, top - 1, top >> 1, (top >> 1) + 1, current + 1, current * 2 + 1,
-        current + rng.randint(1, 64), length, length + 1, length * 16, rng.randint(0, top),
+        0,
+        1,
+        top,
+        top - 1,
+        top >> 1,
+        (top >> 1) + 1,
+        current + 1,
+        current * 2 + 1,
+        current + rng.randint(1, 64),
+        length,
+        length + 1,
+        length * 16,
+        rng.randint(0, top),
     ]
     return rng.choice(candidates) & top
 
@@ -175,7 +186,7 @@ def byte_set(buf: bytearray, layout: Layout, rng: random.Random) -> str | None:
     pos = rng.randrange(len(buf))
     count = min(len(buf) - pos, rng.choice((1, 2, 4, 8)))
     value = rng.choice((0x00, 0xFF, 0x7F, 0x80, rng.randrange(256)))
-    buf[pos:pos + count] = bytes([value]) * count
+    buf[pos : pos + count] = bytes([value]) * count
     return f"byte_set {pos:#x}+{count}={value:#04x}"
 
 
@@ -189,7 +200,7 @@ def insert_bytes(buf: bytearray, layout: Layout, rng: random.Random) -> str | No
         chunk = b"\xff" * count
     elif kind == "copy" and buf:
         src = rng.randrange(len(buf))
-        chunk = bytes(buf[src:src + count])
+        chunk = bytes(buf[src : src + count])
     else:
         chunk = bytes(rng.randrange(256) for _ in range(count))
     buf[pos:pos] = chunk
@@ -203,7 +214,7 @@ def delete_bytes(buf: bytearray, layout: Layout, rng: random.Random) -> str | No
     count = min(len(buf) - pos, rng.choice((1, 1, 2, 4, 8, 64, 512)))
     if count <= 0:
         return None
-    del buf[pos:pos + count]
+    del buf[pos : pos + count]
     return f"delete {pos:#x}+{count}"
 
 
@@ -228,12 +239,13 @@ def splice(buf: bytearray, layout: Layout, rng: random.Random) -> str | None:
     count = min(rng.choice((8, 16, 64, 512)), len(buf) - src, len(buf) - dst)
     if count <= 0 or src == dst:
         return None
-    buf[dst:dst + count] = bytes(buf[src:src + count])
+    buf[dst : dst + count] = bytes(buf[src : src + count])
     return f"splice {src:#x}->{dst:#x}+{count}"
 
 
-def _overwrite_absurd(buf: bytearray, layout: Layout, rng: random.Random,
-                     kinds: tuple[str, ...], label: str) -> str | None:
+def _overwrite_absurd(
+    buf: bytearray, layout: Layout, rng: random.Random, kinds: tuple[str, ...], label: str
+) -> str | None:
     fields = [f for f in layout.of_kind(*kinds) if _fits(buf, f)]
     if not fields:
         return None
@@ -272,8 +284,10 @@ def wild_pointer(buf: bytearray, layout: Layout, rng: random.Random) -> str | No
     f = rng.choice(fields)
     current = _read_int(buf, layout, f)
     top = (1 << (8 * f.size)) - 1
-    value = rng.choice((0, top, current ^ 4, current + 0x40, len(buf) + 0x200,
-                        rng.randint(0, top))) & top
+    value = (
+        rng.choice((0, top, current ^ 4, current + 0x40, len(buf) + 0x200, rng.randint(0, top)))
+        & top
+    )
     if not _write(buf, layout, f.offset, value.to_bytes(f.size, "little")):
         return None
     return f"wild {f.note}@{f.offset:#x}={value:#x}"
@@ -307,16 +321,24 @@ STRATEGIES: tuple[tuple[Callable[[bytearray, Layout, random.Random], str | None]
     (wild_pointer, 2),
     (bad_integrity, 2),
 )
-_LENGTH_PRESERVING = {byte_set, bit_flip, splice, absurd_value, index_out_of_range,
-                      cycle_pointer, wild_pointer, bad_integrity}
+_LENGTH_PRESERVING = {
+    byte_set,
+    bit_flip,
+    splice,
+    absurd_value,
+    index_out_of_range,
+    cycle_pointer,
+    wild_pointer,
+    bad_integrity,
+}
 
 
 def _fix_checksums(buf: bytearray, checksums: Sequence[Checksum]) -> int:
     fixed = 0
     for c in checksums:
         if c.start + c.length <= len(buf) and c.at + c.size <= len(buf):
-            value = c.compute(bytes(buf[c.start:c.start + c.length])) & ((1 << (8 * c.size)) - 1)
-            buf[c.at:c.at + c.size] = value.to_bytes(c.size, "little")
+            value = c.compute(bytes(buf[c.start : c.start + c.length])) & ((1 << (8 * c.size)) - 1)
+            buf[c.at : c.at + c.size] = value.to_bytes(c.size, "little")
             fixed += 1
     return fixed
 

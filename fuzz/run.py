@@ -108,8 +108,9 @@ def _peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def run_one(target: Target, data: bytes, scratch: Path, timeout: float,
-            max_rss_kib: int | None = None) -> Outcome:
+def run_one(
+    target: Target, data: bytes, scratch: Path, timeout: float, max_rss_kib: int | None = None
+) -> Outcome:
     """Run one input in this process under the alarm (the worker's body; also --replay)."""
     from uidl_inspector.exceptions import UidlInspectorError
 
@@ -174,17 +175,22 @@ def _worker(conn: Connection, memory: int, timeout: float, max_rss: int) -> None
 class WorkerPool:
     """Workers that each run one input at a time; a dead or hung worker is replaced."""
 
-    def __init__(self, jobs: int = 1, memory: int = DEFAULT_MEMORY, timeout: float = 10.0,
-                 max_rss: int = DEFAULT_MAX_RSS) -> None:
+    def __init__(
+        self,
+        jobs: int = 1,
+        memory: int = DEFAULT_MEMORY,
+        timeout: float = 10.0,
+        max_rss: int = DEFAULT_MAX_RSS,
+    ) -> None:
         self.memory, self.timeout, self.max_rss = memory, timeout, max_rss
         self._ctx = multiprocessing.get_context("fork")
         self._workers: list[tuple[Any, Connection]] = [self._spawn() for _ in range(jobs)]
 
     def _spawn(self) -> tuple[Any, Connection]:
         parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(target=_worker,
-                                 args=(child, self.memory, self.timeout, self.max_rss),
-                                 daemon=True)
+        proc = self._ctx.Process(
+            target=_worker, args=(child, self.memory, self.timeout, self.max_rss), daemon=True
+        )
         proc.start()
         child.close()
         return proc, parent
@@ -288,8 +294,16 @@ class Stats:
         return sum(self.statuses[s] for s in ("crash", "timeout", "memory", "died"))
 
 
-def _save_crasher(target: str, seed_name: str, seed: int, index: int, steps: tuple[str, ...],
-                  data: bytes, outcome: Outcome, crash_dir: Path) -> Path:
+def _save_crasher(
+    target: str,
+    seed_name: str,
+    seed: int,
+    index: int,
+    steps: tuple[str, ...],
+    data: bytes,
+    outcome: Outcome,
+    crash_dir: Path,
+) -> Path:
     folder = crash_dir / target
     folder.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha1(data).hexdigest()[:12]
@@ -305,11 +319,20 @@ def _save_crasher(target: str, seed_name: str, seed: int, index: int, steps: tup
     return path
 
 
-def campaign(target: Target, seconds: float, seed: int, *, jobs: int = 1,
-             max_inputs: int | None = None, timeout: float = 10.0,
-             memory: int = DEFAULT_MEMORY, max_rss: int = DEFAULT_MAX_RSS,
-             crash_dir: Path | None = CRASH_DIR,
-             keep_per_site: int = 3, progress: bool = False) -> Stats:
+def campaign(
+    target: Target,
+    seconds: float,
+    seed: int,
+    *,
+    jobs: int = 1,
+    max_inputs: int | None = None,
+    timeout: float = 10.0,
+    memory: int = DEFAULT_MEMORY,
+    max_rss: int = DEFAULT_MAX_RSS,
+    crash_dir: Path | None = CRASH_DIR,
+    keep_per_site: int = 3,
+    progress: bool = False,
+) -> Stats:
     """Mutate the target's seeds for ``seconds`` (or ``max_inputs``) and tally outcomes."""
     seeds: list[Seed] = target.seeds()
     stats = Stats(target.name, seeds=len(seeds))
@@ -339,12 +362,16 @@ def campaign(target: Target, seconds: float, seed: int, *, jobs: int = 1,
                 signature = (outcome.status, outcome.error_type, outcome.site)
                 if saved[signature] < keep_per_site:
                     saved[signature] += 1
-                    _save_crasher(target.name, chosen.name, seed, index, steps, data,
-                                  outcome, crash_dir)
+                    _save_crasher(
+                        target.name, chosen.name, seed, index, steps, data, outcome, crash_dir
+                    )
             if progress and time.monotonic() - last_report > 30:
                 last_report = time.monotonic()
-                print(f"  {target.name}: {stats.inputs} inputs, {stats.failures} failures",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  {target.name}: {stats.inputs} inputs, {stats.failures} failures",
+                    file=sys.stderr,
+                    flush=True,
+                )
     stats.seconds = time.monotonic() - started
     return stats
 
@@ -390,16 +417,25 @@ def _replay(target: Target, path: Path, timeout: float) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fuzz.run", description=__doc__.split("\n")[0])
     parser.add_argument("--target", default="all", choices=[*TARGETS, "all"])
-    parser.add_argument("--seconds", type=float, default=60.0,
-                        help="time per target (all: each target gets this much)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=60.0,
+        help="time per target (all: each target gets this much)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--max-inputs", type=int, default=None)
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per input")
-    parser.add_argument("--memory-mib", type=int, default=DEFAULT_MEMORY >> 20,
-                        help="RLIMIT_AS of each worker")
-    parser.add_argument("--max-rss-mib", type=int, default=DEFAULT_MAX_RSS >> 20,
-                        help="an input whose peak resident set exceeds this is a failure")
+    parser.add_argument(
+        "--memory-mib", type=int, default=DEFAULT_MEMORY >> 20, help="RLIMIT_AS of each worker"
+    )
+    parser.add_argument(
+        "--max-rss-mib",
+        type=int,
+        default=DEFAULT_MAX_RSS >> 20,
+        help="an input whose peak resident set exceeds this is a failure",
+    )
     parser.add_argument("--crash-dir", type=Path, default=CRASH_DIR)
     parser.add_argument("--replay", type=Path, default=None, help="run one saved input here")
     args = parser.parse_args(argv)
@@ -413,17 +449,26 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Stats] = []
     for name in names:
         try:
-            stats = campaign(TARGETS[name], args.seconds, args.seed, jobs=args.jobs,
-                             max_inputs=args.max_inputs, timeout=args.timeout,
-                             memory=args.memory_mib << 20,
-                             max_rss=args.max_rss_mib << 20, crash_dir=args.crash_dir,
-                             progress=True)
+            stats = campaign(
+                TARGETS[name],
+                args.seconds,
+                args.seed,
+                jobs=args.jobs,
+                max_inputs=args.max_inputs,
+                timeout=args.timeout,
+                memory=args.memory_mib << 20,
+                max_rss=args.max_rss_mib << 20,
+                crash_dir=args.crash_dir,
+                progress=True,
+            )
         except TargetUnavailable as exc:
             print(f"skipped {name}: {exc}", file=sys.stderr)
             continue
         results.append(stats)
-    print(f"seed {args.seed}, jobs {args.jobs}, per-input timeout {args.timeout:g} s, "
-          f"RLIMIT_AS {args.memory_mib} MiB, per-input peak RSS limit {args.max_rss_mib} MiB")
+    print(
+        f"seed {args.seed}, jobs {args.jobs}, per-input timeout {args.timeout:g} s, "
+        f"RLIMIT_AS {args.memory_mib} MiB, per-input peak RSS limit {args.max_rss_mib} MiB"
+    )
     print(summary_table(results))
     return 1 if any(s.failures for s in results) else 0
 

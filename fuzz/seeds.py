@@ -23,13 +23,23 @@ def blob_seeds() -> list[tuple[str, bytes]]:
 
     t0 = datetime(2012, 9, 6, 13, 11, 38)  # noqa: DTZ001 - the BLOB records no zone
     ops, contents = ("get", "delete", "get-and-delete"), ("none", "header", "body")
-    uids = ["0BC535DB-EA63-11E1-A75C-00215AD7BB74", "1", "UID+with/every!char~" * 3,
-            "\u00e9t\u00e9-\u65e5\u672c", "x" * 200, "0000abcd", "a$b c\tz",
-            "".join(chr(c) for c in range(0x21, 0x7F))]
-    mixed = [(ops[i % 3], contents[(i // 3) % 3], t0 + timedelta(minutes=7 * i),
-              uids[i % len(uids)]) for i in range(27)]
-    many = [("get", "body", t0 + timedelta(seconds=i), f"{i:08X}-{i * 7919:08x}")
-            for i in range(600)]
+    uids = [
+        "0BC535DB-EA63-11E1-A75C-00215AD7BB74",
+        "1",
+        "UID+with/every!char~" * 3,
+        "\u00e9t\u00e9-\u65e5\u672c",
+        "x" * 200,
+        "0000abcd",
+        "a$b c\tz",
+        "".join(chr(c) for c in range(0x21, 0x7F)),
+    ]
+    mixed = [
+        (ops[i % 3], contents[(i // 3) % 3], t0 + timedelta(minutes=7 * i), uids[i % len(uids)])
+        for i in range(27)
+    ]
+    many = [
+        ("get", "body", t0 + timedelta(seconds=i), f"{i:08X}-{i * 7919:08x}") for i in range(600)
+    ]
     seeds = [
         ("doc-example", build_blob([DOC_TAG])),
         ("empty", build_blob([])),
@@ -38,8 +48,14 @@ def blob_seeds() -> list[tuple[str, bytes]]:
         ("count-mismatch", build_blob(mixed[:5], count=9)),
         ("trailing", build_blob(mixed[:3], trailing=b"\x00\xffjunk")),
         ("bad-version", build_blob(mixed[:4], version=2)),
-        ("bad-fields", build_blob([b"?x20129999996161abc", b"+b20120906131138", *mixed[:2]],
-                                  count=5, trailing=b"-h2012")),
+        (
+            "bad-fields",
+            build_blob(
+                [b"?x20129999996161abc", b"+b20120906131138", *mixed[:2]],
+                count=5,
+                trailing=b"-h2012",
+            ),
+        ),
     ]
     seeds += _sample_blobs()
     return seeds
@@ -52,9 +68,8 @@ def _sample_blobs() -> list[tuple[str, bytes]]:
     if not samples.is_dir():
         return []
     try:
-        from uidl_inspector.store.pst import open_pst
-
         from uidl_inspector.locate import locate
+        from uidl_inspector.store.pst import open_pst
     except ImportError:
         return []
     out: list[tuple[str, bytes]] = []

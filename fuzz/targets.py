@@ -122,8 +122,9 @@ def run_cli(args: list[str], inputs: int = 1) -> tuple[int, str, str] | None:
     if result.exit_code == 1:
         lines = [line for line in err.splitlines() if line.strip()]
         if not 1 <= len(lines) <= inputs:
-            raise CliContractError(f"{args[0]}: exit 1 with {len(lines)} stderr lines: "
-                                   f"{err.strip()[:200]!r}")
+            raise CliContractError(
+                f"{args[0]}: exit 1 with {len(lines)} stderr lines: {err.strip()[:200]!r}"
+            )
     return result.exit_code, out, err
 
 
@@ -136,8 +137,7 @@ def blob_layout(data: bytes) -> Layout:
     from uidl_inspector.schemas.popblob import TAG_FIELDS, PopBlob
 
     head = _offsets(PopBlob)
-    fields = [Field(*head["version"], "magic", "Version"), Field(*head["count"], "count",
-                                                                 "Count")]
+    fields = [Field(*head["version"], "magic", "Version"), Field(*head["count"], "count", "Count")]
     boundaries = {0, *(sum(head[n]) for n in ("version", "count"))}
     pos = sum(head["count"])
     while pos < len(data):
@@ -155,8 +155,10 @@ def blob_layout(data: bytes) -> Layout:
             boundaries.update((esc, esc + 1, esc + 3))
             esc = data.find(b"$", esc + 1, end)
         pos = end + 1
-    return Layout(boundaries=tuple(sorted(b for b in boundaries if b <= len(data))),
-                  fields=tuple(f for f in fields if f.offset + f.size <= len(data)))
+    return Layout(
+        boundaries=tuple(sorted(b for b in boundaries if b <= len(data))),
+        fields=tuple(f for f in fields if f.offset + f.size <= len(data)),
+    )
 
 
 def _blob_seeds() -> list[Seed]:
@@ -235,18 +237,26 @@ class _PstScan:
         self.bbt: dict[int, tuple[int, int]] = {}  # bid without bit 0 -> (ib, cb)
         self.bref_bytes: dict[int, bytes] = {}  # page ib -> its BREF bytes
 
-    def field(self, offset: int, size: int, kind: str, note: str,
-              loops: tuple[bytes, ...] = ()) -> None:
+    def field(
+        self, offset: int, size: int, kind: str, note: str, loops: tuple[bytes, ...] = ()
+    ) -> None:
         self.fields.append(Field(offset, size, kind, note, loops))
 
     def scan(self) -> Layout:
         fmt, h = self.fmt, self.header
         hdr = _offsets(fmt.HEADER)
-        for name, kind in (("dwCRCPartial", "crc"), ("dwCRCFull", "crc"), ("wVer", "magic"),
-                           ("bCryptMethod", "magic"), ("root_ibFileEof", "size"),
-                           ("root_ibAMapLast", "pointer"), ("root_cbAMapFree", "size"),
-                           ("root_fAMapValid", "magic"), ("bSentinel", "magic"),
-                           ("wMagicClient", "magic")):
+        for name, kind in (
+            ("dwCRCPartial", "crc"),
+            ("dwCRCFull", "crc"),
+            ("wVer", "magic"),
+            ("bCryptMethod", "magic"),
+            ("root_ibFileEof", "size"),
+            ("root_ibAMapLast", "pointer"),
+            ("root_cbAMapFree", "size"),
+            ("root_fAMapValid", "magic"),
+            ("bSentinel", "magic"),
+            ("wMagicClient", "magic"),
+        ):
             if name in hdr:
                 self.field(*hdr[name], kind, name)
         nbt_ref = fmt.BREF.build(h.root.BREFNBT)
@@ -254,8 +264,9 @@ class _PstScan:
         for name, other in (("root_BREFNBT", bbt_ref), ("root_BREFBBT", nbt_ref)):
             off, size = hdr[name]
             self.field(off, size, "pointer", name, (other,))
-        self.boundaries.update((hdr["root"][0], hdr["root"][0] + hdr["root"][1],
-                                fmt.HEADER.sizeof()))
+        self.boundaries.update(
+            (hdr["root"][0], hdr["root"][0] + hdr["root"][1], fmt.HEADER.sizeof())
+        )
         self.checksums.append(Checksum(8, 471, hdr["dwCRCPartial"][0]))
         if "dwCRCFull" in hdr:
             self.checksums.append(Checksum(8, 516, hdr["dwCRCFull"][0]))
@@ -263,23 +274,40 @@ class _PstScan:
         self.page(h.root.BREFBBT.ib, bbt_ref, (), 0, "bbt", set())
         self.nbt_fields()
         self.blocks()
-        return Layout(tuple(sorted(b for b in self.boundaries if 0 <= b <= len(self.data))),
-                      tuple(self.fields), tuple(self.checksums), tuple(self.codecs))
+        return Layout(
+            tuple(sorted(b for b in self.boundaries if 0 <= b <= len(self.data))),
+            tuple(self.fields),
+            tuple(self.checksums),
+            tuple(self.codecs),
+        )
 
-    def page(self, ib: int, bref: bytes, ancestors: tuple[bytes, ...], depth: int,
-             tree: str, seen: set[int]) -> None:
+    def page(
+        self,
+        ib: int,
+        bref: bytes,
+        ancestors: tuple[bytes, ...],
+        depth: int,
+        tree: str,
+        seen: set[int],
+    ) -> None:
         fmt, po = self.fmt, self.page_offsets
         if ib in seen or depth > 8 or ib + fmt.page_size > len(self.data):
             return
         seen.add(ib)
-        raw = self.data[ib:ib + fmt.page_size]
+        raw = self.data[ib : ib + fmt.page_size]
         page = fmt.BTPAGE.parse(raw)
         self.boundaries.update((ib, ib + fmt.page_size, ib + fmt.btentries_size))
-        for name, kind in (("cEnt", "count"), ("cEntMax", "count"), ("cbEnt", "size"),
-                           ("cLevel", "level"), ("pageTrailer_ptype", "signature"),
-                           ("pageTrailer_ptypeRepeat", "signature"),
-                           ("pageTrailer_wSig", "signature"), ("pageTrailer_dwCRC", "crc"),
-                           ("pageTrailer_bid", "signature")):
+        for name, kind in (
+            ("cEnt", "count"),
+            ("cEntMax", "count"),
+            ("cbEnt", "size"),
+            ("cLevel", "level"),
+            ("pageTrailer_ptype", "signature"),
+            ("pageTrailer_ptypeRepeat", "signature"),
+            ("pageTrailer_wSig", "signature"),
+            ("pageTrailer_dwCRC", "crc"),
+            ("pageTrailer_bid", "signature"),
+        ):
             self.field(ib + po[name][0], po[name][1], kind, f"{tree} page {name}")
         self.checksums.append(Checksum(ib, fmt.page_crc_size, ib + po["pageTrailer_dwCRC"][0]))
         stride = page.cbEnt or 1
@@ -289,27 +317,36 @@ class _PstScan:
             for i in range(count):
                 at = ib + i * stride
                 self.boundaries.add(at)
-                child = fmt.BTENTRY.parse(raw[i * stride:])
-                self.field(at + entry["btkey"][0], entry["btkey"][1], "index",
-                           f"{tree} btkey")
-                self.field(at + entry["BREF"][0], entry["BREF"][1], "pointer",
-                           f"{tree} child BREF", (bref, *ancestors))
-                self.page(child.BREF.ib, fmt.BREF.build(child.BREF), (bref, *ancestors),
-                          depth + 1, tree, seen)
+                child = fmt.BTENTRY.parse(raw[i * stride :])
+                self.field(at + entry["btkey"][0], entry["btkey"][1], "index", f"{tree} btkey")
+                self.field(
+                    at + entry["BREF"][0],
+                    entry["BREF"][1],
+                    "pointer",
+                    f"{tree} child BREF",
+                    (bref, *ancestors),
+                )
+                self.page(
+                    child.BREF.ib,
+                    fmt.BREF.build(child.BREF),
+                    (bref, *ancestors),
+                    depth + 1,
+                    tree,
+                    seen,
+                )
         elif tree == "nbt":
             for i in range(count):
                 at = ib + i * stride
                 self.boundaries.add(at)
-                self.nbt.append((at, fmt.NBTENTRY.parse(raw[i * stride:])))
+                self.nbt.append((at, fmt.NBTENTRY.parse(raw[i * stride :])))
         else:
             entry = _offsets(fmt.BBTENTRY)
             for i in range(count):
                 at = ib + i * stride
                 self.boundaries.add(at)
-                e = fmt.BBTENTRY.parse(raw[i * stride:])
+                e = fmt.BBTENTRY.parse(raw[i * stride :])
                 self.bbt[e.BREF.bid & ~1] = (e.BREF.ib, e.cb)
-                self.field(at + entry["BREF"][0], entry["BREF"][1], "pointer", "bbt BREF",
-                           (bref,))
+                self.field(at + entry["BREF"][0], entry["BREF"][1], "pointer", "bbt BREF", (bref,))
                 self.field(at + entry["cb"][0], entry["cb"][1], "size", "bbt cb")
                 self.field(at + entry["cRef"][0], entry["cRef"][1], "count", "bbt cRef")
 
@@ -325,15 +362,26 @@ class _PstScan:
             psize = entry["nidParent"][1]
             loops = [e.nid.to_bytes(psize, "little")]
             loops += [c.to_bytes(psize, "little") for c in children.get(e.nid, [])[:3]]
-            self.field(at + entry["nidParent"][0], psize, "pointer", "nbt nidParent",
-                       tuple(loops))
+            self.field(at + entry["nidParent"][0], psize, "pointer", "nbt nidParent", tuple(loops))
             bsize = entry["bidData"][1]
-            data_b, sub_b = (e.bidData.to_bytes(bsize, "little"),
-                             e.bidSub.to_bytes(bsize, "little"))
-            self.field(at + entry["bidData"][0], bsize, "pointer", "nbt bidData",
-                       (sub_b,) if e.bidSub else ())
-            self.field(at + entry["bidSub"][0], bsize, "pointer", "nbt bidSub",
-                       (data_b,) if e.bidData else ())
+            data_b, sub_b = (
+                e.bidData.to_bytes(bsize, "little"),
+                e.bidSub.to_bytes(bsize, "little"),
+            )
+            self.field(
+                at + entry["bidData"][0],
+                bsize,
+                "pointer",
+                "nbt bidData",
+                (sub_b,) if e.bidSub else (),
+            )
+            self.field(
+                at + entry["bidSub"][0],
+                bsize,
+                "pointer",
+                "nbt bidSub",
+                (data_b,) if e.bidData else (),
+            )
 
     def blocks(self) -> None:
         fmt, ndb = self.fmt, self.ndb
@@ -345,11 +393,15 @@ class _PstScan:
                 continue
             tail = ib + size - fmt.block_trailer_size
             self.boundaries.update((ib, ib + cb, tail, ib + size))
-            for name, kind in (("cb", "size"), ("wSig", "signature"), ("dwCRC", "crc"),
-                               ("bid", "signature")):
+            for name, kind in (
+                ("cb", "size"),
+                ("wSig", "signature"),
+                ("dwCRC", "crc"),
+                ("bid", "signature"),
+            ):
                 self.field(tail + trailer[name][0], trailer[name][1], kind, f"block {name}")
             self.checksums.append(Checksum(ib, cb, tail + trailer["dwCRC"][0]))
-            stored = self.data[ib:ib + cb]
+            stored = self.data[ib : ib + cb]
             own = bid.to_bytes(fmt.bid_size, "little")
             if bid & 2:
                 self.internal(ib, stored, own)
@@ -382,8 +434,13 @@ class _PstScan:
                 self.field(at + names["nid"][0], names["nid"][1], "index", "subnode nid")
                 for name in ("bidData", "bidSub", "bid"):
                     if name in names:
-                        self.field(at + names[name][0], names[name][1], "pointer",
-                                   f"subnode {name}", (own,))
+                        self.field(
+                            at + names[name][0],
+                            names[name][1],
+                            "pointer",
+                            f"subnode {name}",
+                            (own,),
+                        )
 
     def heap(self, ib: int, cb: int, bid: int, stored: bytes, nid: int | None) -> None:
         """First heap block of an HN: HNHDR, page map, and the PC's or TC's root items."""
@@ -394,10 +451,14 @@ class _PstScan:
             return
         if self.crypt:
             method = self.crypt
-            self.codecs.append(Codec(
-                ib, cb,
-                lambda b, m=method, k=bid: encoding.encode_block(b, m, k),
-                lambda b, m=method, k=bid: encoding.decode_block(b, m, k)))
+            self.codecs.append(
+                Codec(
+                    ib,
+                    cb,
+                    lambda b, m=method, k=bid: encoding.encode_block(b, m, k),
+                    lambda b, m=method, k=bid: encoding.decode_block(b, m, k),
+                )
+            )
         self.field(ib, 2, "index", "ibHnpm")
         self.field(ib + 2, 1, "signature", "HN bSig")
         self.field(ib + 3, 1, "signature", "HN bClientSig")
@@ -406,7 +467,7 @@ class _PstScan:
         if hnpm + 4 > len(decoded):
             return
         self.boundaries.update((ib + 12, ib + hnpm))
-        calloc = int.from_bytes(decoded[hnpm:hnpm + 2], "little")
+        calloc = int.from_bytes(decoded[hnpm : hnpm + 2], "little")
         self.field(ib + hnpm, 2, "count", "cAlloc")
         self.field(ib + hnpm + 2, 2, "count", "cFree")
         allocs = []
@@ -414,7 +475,7 @@ class _PstScan:
             at = hnpm + 4 + 2 * i
             if at + 2 > len(decoded):
                 break
-            allocs.append(int.from_bytes(decoded[at:at + 2], "little"))
+            allocs.append(int.from_bytes(decoded[at : at + 2], "little"))
             self.field(ib + at, 2, "index", "rgibAlloc")
             self.boundaries.add(ib + allocs[-1])
 
@@ -434,8 +495,7 @@ class _PstScan:
             self.bth(ib, decoded, start, item, value_at=4)
         elif client == ltp.CLIENT_SIG_TC and end - start >= 22:
             info = _offsets(ltp.TCINFO)
-            for name, kind in (("cCols", "count"), ("hidRowIndex", "index"),
-                               ("hnidRows", "index")):
+            for name, kind in (("cCols", "count"), ("hidRowIndex", "index"), ("hnidRows", "index")):
                 self.field(ib + start + info[name][0], info[name][1], kind, f"TC {name}")
             for i in range(4):
                 self.field(ib + start + 2 + 2 * i, 2, "size", "TC rgib")
@@ -448,23 +508,33 @@ class _PstScan:
                 self.field(ib + at + col["ibData"][0], 2, "index", "TCOLDESC ibData")
                 self.field(ib + at + col["cbData"][0], 1, "size", "TCOLDESC cbData")
                 self.field(ib + at + col["iBit"][0], 1, "index", "TCOLDESC iBit")
-            rowindex = item(int.from_bytes(decoded[start + 10:start + 14], "little"))
+            rowindex = item(int.from_bytes(decoded[start + 10 : start + 14], "little"))
             if rowindex is not None and rowindex[1] - rowindex[0] >= 8:
                 own_nid = None if nid is None else nid.to_bytes(4, "little")
                 self.bth(ib, decoded, rowindex[0], item, value_at=4, loop=own_nid)
 
-    def bth(self, ib: int, decoded: bytes, start: int,
-            item: Callable[[int], tuple[int, int] | None], value_at: int,
-            loop: bytes | None = None) -> None:
+    def bth(
+        self,
+        ib: int,
+        decoded: bytes,
+        start: int,
+        item: Callable[[int], tuple[int, int] | None],
+        value_at: int,
+        loop: bytes | None = None,
+    ) -> None:
         """A BTHHEADER and its leaf records: sizes, levels, each record's value at
         ``value_at`` (a PC's dwValueHnid, a row index's dwRowIndex: index kind) and, for a
         row index, the row id (a pointer that ``loop`` turns back at the owning node)."""
         head = _offsets(self._ltp().BTHHEADER)
-        for name, kind in (("cbKey", "size"), ("cbEnt", "size"), ("bIdxLevels", "level"),
-                           ("hidRoot", "index")):
+        for name, kind in (
+            ("cbKey", "size"),
+            ("cbEnt", "size"),
+            ("bIdxLevels", "level"),
+            ("hidRoot", "index"),
+        ):
             self.field(ib + start + head[name][0], head[name][1], kind, f"BTH {name}")
         cb_key, cb_ent, levels = decoded[start + 1], decoded[start + 2], decoded[start + 3]
-        records = item(int.from_bytes(decoded[start + 4:start + 8], "little"))
+        records = item(int.from_bytes(decoded[start + 4 : start + 8], "little"))
         width = cb_key + cb_ent
         if records is None or levels or not width:
             return
@@ -473,8 +543,9 @@ class _PstScan:
             if loop is not None:
                 self.field(ib + at, 4, "pointer", "row id", (loop,))
             if value_at < width:
-                self.field(ib + at + value_at, min(4, width - value_at), "index",
-                           "BTH record value")
+                self.field(
+                    ib + at + value_at, min(4, width - value_at), "index", "BTH record value"
+                )
 
     @staticmethod
     def _ltp() -> Any:
@@ -620,11 +691,16 @@ def msg_layout(data: bytes) -> Layout:
     try:
         sector = ole.sectorsize
         fields = [
-            Field(0, 8, "magic", "CFB signature"), Field(0x1C, 2, "magic", "byte order"),
-            Field(0x1E, 2, "size", "sector shift"), Field(0x20, 2, "size", "mini shift"),
-            Field(0x2C, 4, "count", "FAT sectors"), Field(0x30, 4, "pointer", "first dir"),
-            Field(0x38, 4, "size", "mini cutoff"), Field(0x3C, 4, "pointer", "first minifat"),
-            Field(0x40, 4, "count", "minifat sectors"), Field(0x44, 4, "pointer", "DIFAT"),
+            Field(0, 8, "magic", "CFB signature"),
+            Field(0x1C, 2, "magic", "byte order"),
+            Field(0x1E, 2, "size", "sector shift"),
+            Field(0x20, 2, "size", "mini shift"),
+            Field(0x2C, 4, "count", "FAT sectors"),
+            Field(0x30, 4, "pointer", "first dir"),
+            Field(0x38, 4, "size", "mini cutoff"),
+            Field(0x3C, 4, "pointer", "first minifat"),
+            Field(0x40, 4, "count", "minifat sectors"),
+            Field(0x44, 4, "pointer", "DIFAT"),
             Field(0x48, 4, "count", "DIFAT sectors"),
         ]
         boundaries = {0, 512, len(data)}
@@ -634,19 +710,22 @@ def msg_layout(data: bytes) -> Layout:
         def offset(sect: int) -> int:
             return (sect + 1) * sector
 
-        fat_sectors = [int.from_bytes(data[0x4C + 4 * i:0x50 + 4 * i], "little")
-                       for i in range(109)]
+        fat_sectors = [
+            int.from_bytes(data[0x4C + 4 * i : 0x50 + 4 * i], "little") for i in range(109)
+        ]
         fat_sectors = [s for s in fat_sectors if s < 0xFFFFFFFA]
         for i, fs in enumerate(fat_sectors):
-            fields.append(Field(0x4C + 4 * i, 4, "pointer", "DIFAT entry",
-                                (fs.to_bytes(4, "little"),)))
+            fields.append(
+                Field(0x4C + 4 * i, 4, "pointer", "DIFAT entry", (fs.to_bytes(4, "little"),))
+            )
             base = offset(fs)
             for j in range(sector // 4):
                 sect = i * (sector // 4) + j
                 nxt = ole.fat[sect] if sect < len(ole.fat) else 0xFFFFFFFF
                 if nxt < 0xFFFFFFFA:
-                    fields.append(Field(base + 4 * j, 4, "pointer", "FAT next",
-                                        (sect.to_bytes(4, "little"),)))
+                    fields.append(
+                        Field(base + 4 * j, 4, "pointer", "FAT next", (sect.to_bytes(4, "little"),))
+                    )
         sect, chain = ole.first_dir_sector, 0
         dir_entry = 0
         while sect < 0xFFFFFFFA and chain < 4096:
@@ -663,8 +742,9 @@ def msg_layout(data: bytes) -> Layout:
                     Field(at + 0x44, 4, "pointer", "dir left", (own, b"\0\0\0\0")),
                     Field(at + 0x48, 4, "pointer", "dir right", (own, b"\0\0\0\0")),
                     Field(at + 0x4C, 4, "pointer", "dir child", (own, b"\0\0\0\0")),
-                    Field(at + 0x74, 4, "pointer", "dir start sector",
-                          (sect.to_bytes(4, "little"),)),
+                    Field(
+                        at + 0x74, 4, "pointer", "dir start sector", (sect.to_bytes(4, "little"),)
+                    ),
                     Field(at + 0x78, 8, "size", "dir stream size"),
                 ]
                 dir_entry += 1
