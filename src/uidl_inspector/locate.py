@@ -16,7 +16,6 @@ Rules are documented in docs/locating.md.
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -63,9 +62,6 @@ __all__ = [
     "with_store_key",
     "is_manager_class",
 ]
-
-log = logging.getLogger(__name__)
-log.addHandler(logging.NullHandler())
 
 MANAGER_CLASS = "IPM.MessageManager"
 GENERAL_KEY_NAME = "General Key"
