@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from uidl_inspector import workers
-from uidl_inspector.exceptions import DEBUG_ENV, NotAStoreError, UidlInspectorError, debugging
+from uidl_inspector.exceptions import NotAStoreError, UidlInspectorError, debugging, internal_error
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import parse_blob
 from uidl_inspector.locate import (
@@ -322,12 +322,7 @@ def _error_line(exc: Exception) -> str:
     other exception is a bug, said so (raised when debugging) without ending the run."""
     if isinstance(exc, (UidlInspectorError, OSError)):
         return " ".join(str(exc).split()) or type(exc).__name__
-    if debugging():
-        raise exc
-    return (
-        f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the "
-        "traceback, and please report it)"
-    )
+    return internal_error(exc)
 
 
 def _located(where: str, error: str) -> str:
