@@ -287,9 +287,7 @@ def _keep(block: Block, data: bytes) -> bool:
 
 
 def find_in_store(
-    ndb: NdbFile,
-    space: StoreSpace | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    ndb: NdbFile, space: StoreSpace, progress: Callable[[int, int], None] | None = None
 ) -> tuple[list[Found], list[Surviving], list[Finding]]:
     """Every run of tags in the store's unreferenced space, decoded as the store encodes.
 
@@ -298,7 +296,6 @@ def find_in_store(
     ``progress`` gets the bytes of unreferenced space read so far and their total (told
     at most once per MiB: a large store has tens of thousands of gaps).
     """
-    space = space or StoreSpace(ndb)
     method = ndb.crypt_method
     name = CRYPT_NAMES[method]
     read = ndb.read_at  # not through the map: the gaps lie all over the file
