@@ -494,7 +494,7 @@ def _each_input(
         if progress is None or here
         else (lambda n, total: progress(f"{n} of {total} inputs done"))
     )
-    for part in workers.run_ordered(task, todo, jobs, scheduler, isolate, _failed, tell):
+    for part in workers.run_ordered(task, todo, _failed, jobs, scheduler, isolate, tell):
         if arrived is not None:
             arrived(part)
         _merge(outcome, part)

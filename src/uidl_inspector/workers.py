@@ -117,10 +117,10 @@ def runs_here(jobs: int, scheduler: str | None, count: int, isolate: bool = Fals
 def run_ordered(
     task: Callable[[T], R],
     items: Sequence[T],
+    crashed: Callable[[T, str], R],
     jobs: int = 1,
     scheduler: str | None = None,
     isolate: bool = False,
-    crashed: Callable[[T, str], R] | None = None,
     done: Callable[[int, int], None] | None = None,
 ) -> Iterator[R]:
     """``task(item)`` for every item, yielded in the order of ``items``.
@@ -214,7 +214,7 @@ def _result(
     task: Callable[[T], _Logged[R]],
     item: T,
     future: Future[_Logged[R]],
-    crashed: Callable[[T, str], R] | None,
+    crashed: Callable[[T, str], R],
 ) -> _Logged[R] | R:
     """The task's result, its rerun's alone in a fresh process when its worker died, or
     ``crashed(item, reason)`` when that one dies too (or a cluster lost it)."""
@@ -223,13 +223,9 @@ def _result(
     except BrokenProcessPool:
         pass  # a worker died: this input, or another one sharing the pool
     except Exception as exc:  # noqa: BLE001 - a cluster reports a lost worker as an error
-        if crashed is None:
-            raise
         return crashed(item, f"worker failed: {type(exc).__name__}: {exc}")
     with _local_pool(1) as alone:
         try:
             return alone.submit(task, item).result()
         except BrokenProcessPool as exc:
-            if crashed is None:
-                raise
             return crashed(item, f"its worker process crashed ({exc})")
