@@ -234,11 +234,10 @@ def carve_image(
     media: list[Found] = []
     deleted: dict[str, list[Found]] = {}
     out = ImageCarving([])
-    done = 0
 
     def counted(n: int) -> None:
         if progress is not None:
-            progress(done + n)
+            progress(out.carved_bytes + n)
 
     try:
         for part in data_ranges(path, options):
@@ -253,7 +252,6 @@ def carve_image(
                     f"{part.offset if part.offset is not None else 0}: {exc}"
                 )
                 continue
-            done += part.length
             out.carved_bytes += part.length
             (deleted.setdefault(where, []) if part.place is not None else media).extend(found)
     except UidlInspectorError as exc:
