@@ -615,11 +615,8 @@ def histories_ahead(output: str | None) -> Iterator[HistoriesAhead | None]:
     if output is None or output == STDOUT:
         yield None
         return
-    spool = Spool(output)
-    try:
+    with contextlib.closing(Spool(output)) as spool:
         yield HistoriesAhead(spool)
-    finally:
-        spool.close()
 
 
 # ---------------------------------------------------------------------------------------
