@@ -1,16 +1,9 @@
 """Find every POP3 download history in a store, with the documented rule that found it.
 
-Outlook looks for its Message Manager in the Inbox's associated contents and picks it by
-profile (PidTagConversationKey, then PidTagSearchKey, then the subject; "General Key"
-first since Outlook 2010), then picks the history attachment by name (long filename,
-filename, display name ``BlobPOP<smtp>``, then ``Blob%.8x`` of the account's mini UID).
-An analyst holding a copied store has no profile, so every folder (Inbox may be localized
-or renamed) and every ``IPM.MessageManager`` candidate is examined, and each one is
-annotated with every rule it satisfies and the profile it reveals. A content sweep then
-reports any attachment of any associated message whose bytes are a version-3 history
-(``deep=True``: of every message of the store). Embedded messages are searched.
-
-Rules are documented in docs/locating.md.
+A copied store comes without Outlook's profile, so instead of picking one Message Manager
+as Outlook does, every folder's ``IPM.MessageManager`` candidates are examined and each is
+annotated with every rule it satisfies; a content sweep then reports any attachment whose
+bytes are a version-3 history (``deep=True``: of every message). Rules: docs/locating.md.
 """
 
 from __future__ import annotations

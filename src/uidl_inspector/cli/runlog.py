@@ -1,13 +1,9 @@
 """The processing log: ``--log-file FILE``, ``-v/--verbose`` and ``-q/--quiet`` on every command.
 
-An examiner attaches the log to the case file: when the run started and ended (UTC), with
-which software, every input opened (size, hashes), what each step found and how long it
-took, every error and finding with its input, and the exit code. The library writes it
-through the package logger (uidl_inspector.logs); this module only attaches the handlers.
-
-A log file is never written over an input, even with ``--force``, and an existing one is
-replaced only with ``--force`` (the rule of report/output.py). Every message is escaped
-like terminal output, so a hostile path cannot forge a line of the log.
+What the log holds, and its rules (never written over an input, an existing one replaced
+only with ``--force``, every message escaped like terminal output), are in docs/cli.md.
+The library writes it through the package logger (uidl_inspector.logs); this module only
+attaches the handlers.
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
 """In-store recovery: histories left in a PST/OST's free and orphaned space.
 
-Why: every send/receive rewrites the BLOB into new blocks and frees the old ones without
-wiping them, so earlier versions stay in the file until the space is reused. This reads
-every byte that no BBT entry references (free space, orphaned blocks, pages), finds block
-trailers at the block alignment (cb, wSig = ComputeSig(ib, bid), CRC: the block's bid and
-whether it is intact), decodes by the store's bCryptMethod (cyclic needs the bid from a
-surviving trailer; permute and none decode any byte) and hands the bytes to the finder.
-Each find is then marked allocated or free from the AMaps. The live blocks are not read:
-their histories are the live ones.
+Every send/receive frees the old BLOB's blocks without wiping them. This reads every byte
+no BBT entry references, finds block trailers, decodes as the store's bCryptMethod says,
+hands the bytes to the finder and marks each find from the AMaps; the steps, and why, are
+in docs/recovery.md ("How a store is read"). The live blocks hold the live histories.
 """
 
 from __future__ import annotations

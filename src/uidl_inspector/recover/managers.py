@@ -1,13 +1,9 @@
 """Deleted Message Managers: ``IPM.MessageManager`` property contexts in surviving free blocks.
 
-Why: when a manager is deleted (or rewritten), its heap blocks stay in free space with its
-class, its subject (profile name and KEY) and, in its attachments' heaps, the
-``BlobPOP<smtp>`` names: who the history belonged to. A surviving block is read as a
-one-block node by the same LTP reader as live ones; its subnode tree is the SLBLOCK that
-named by a node entry left in a free NBT page (the node's earlier bidData and bidSub),
-else the list that survives nearest to it and lists an attachment table (the blocks of one
-message are written together); each attachment listed there is read from its surviving
-block, or from the live one it still shares.
+A deleted or rewritten manager's heap blocks keep its subject (profile name and KEY) and,
+in its attachments' heaps, the ``BlobPOP<smtp>`` names: who the history belonged to. A
+surviving block is read as a one-block node by the same LTP reader as live ones; how its
+subnode list and attachments are found is in docs/recovery.md (``deleted_manager``).
 Values kept in subnodes of their own (large ones) are gone with the node and not read.
 """
 
