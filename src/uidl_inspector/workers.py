@@ -1,9 +1,8 @@
 """Running one task per input on local worker processes or a Dask cluster, in input order.
 
-The pipeline does not change with the executor: each input's task is the same function,
-given the same arguments, and its results are merged in the order the inputs were named,
-so a report is identical for any number of workers. A worker that dies (a crash in a
-native library) costs the input it was running one line of error; the run goes on.
+Each input's task is the same function whatever the executor, and results are merged in
+the order the inputs were named, so a report is identical for any number of workers; a
+worker that dies costs only the input it was running (docs/scale.md).
 """
 
 from __future__ import annotations
