@@ -135,20 +135,17 @@ def run_ordered(
     here = runs_here(jobs, scheduler, total, isolate)
     with executor(0 if here else max(1, min(jobs, total)), scheduler) as pool:
         if pool is None:
-            for n, item in enumerate(items, 1):
-                yield task(item)
-                if done is not None:
-                    done(n, total)
-            return
-        logged = functools.partial(_logged, task, logging.getLogger(LOGGER).getEffectiveLevel())
-        futures: list[Future[_Logged[R]]] = [_submit(pool, logged, item) for item in items]
-        for n, (item, future) in enumerate(zip(items, futures, strict=True), 1):
-            result = _result(logged, item, future, crashed)
-            if isinstance(result, _Logged):
-                _replay(result.records)
-                yield result.value
-            else:
-                yield result
+            results: Iterator[R] = map(task, items)
+        else:
+            level = logging.getLogger(LOGGER).getEffectiveLevel()
+            logged = functools.partial(_logged, task, level)
+            futures = [_submit(pool, logged, item) for item in items]
+            results = (
+                _result(logged, item, future, crashed)
+                for item, future in zip(items, futures, strict=True)
+            )
+        for n, result in enumerate(results, 1):
+            yield result
             if done is not None:
                 done(n, total)
 
@@ -214,17 +211,19 @@ def _result(
     item: T,
     future: Future[_Logged[R]],
     crashed: Callable[[T, str], R],
-) -> _Logged[R] | R:
-    """The task's result, its rerun's alone in a fresh process when its worker died, or
-    ``crashed(item, reason)`` when that one dies too (or a cluster lost it)."""
+) -> R:
+    """The task's result (its log records replayed here), its rerun's alone in a fresh
+    process when its worker died, or ``crashed(item, reason)`` when that one dies too (or
+    a cluster lost it)."""
     try:
-        return future.result()
-    except BrokenProcessPool:
-        pass  # a worker died: this input, or another one sharing the pool
+        logged = future.result()
+    except BrokenProcessPool:  # a worker died: this input, or another one sharing the pool
+        with _local_pool(1) as alone:
+            try:
+                logged = alone.submit(task, item).result()
+            except BrokenProcessPool as exc:
+                return crashed(item, f"its worker process crashed ({exc})")
     except Exception as exc:  # noqa: BLE001 - a cluster reports a lost worker as an error
         return crashed(item, f"worker failed: {type(exc).__name__}: {exc}")
-    with _local_pool(1) as alone:
-        try:
-            return alone.submit(task, item).result()
-        except BrokenProcessPool as exc:
-            return crashed(item, f"its worker process crashed ({exc})")
+    _replay(logged.records)
+    return logged.value
