@@ -140,26 +140,21 @@ def message_rules(props: Mapping[int, object]) -> tuple[tuple[str, ...], Profile
     search = _binary(props, PropId.SEARCH_KEY)
     parsed = parse_manager_subject(_text(props, PropId.SUBJECT))
     revealed = [k for k in (conversation, parsed[1] if parsed else None) if k]
-    rules = []
     name = parsed[0] if parsed else None
-    if (
-        name == GENERAL_KEY_NAME
-        or GENERAL_KEY in revealed
-        or (search == GENERAL_KEY and not revealed)
-    ):
-        rules.append("general_key")
-    if conversation:
-        rules.append("conversation_key")
-    if search and search in revealed:
-        rules.append("search_key")
-    if parsed:
-        rules.append("subject")
+    general = name == GENERAL_KEY_NAME or GENERAL_KEY in revealed
+    holds = {  # in Outlook's order
+        "general_key": general or (search == GENERAL_KEY and not revealed),
+        "conversation_key": bool(conversation),
+        "search_key": bool(search) and search in revealed,
+        "subject": bool(parsed),
+    }
+    rules = tuple(rule for rule, held in holds.items() if held)
     key = (
         conversation
         or (parsed[1] if parsed else None)
         or (search if "general_key" in rules else None)
     )
-    return tuple(rules), Profile(name, key.hex() if key else None)
+    return rules, Profile(name, key.hex() if key else None)
 
 
 def attachment_rule(props: Mapping[int, object]) -> tuple[str | None, str | None, Account]:
