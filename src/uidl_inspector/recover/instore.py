@@ -56,11 +56,8 @@ class StoreSpace:
         self._amap = self._read_amaps()
         blocks, pages = self._walk(s.PTYPE_BBT, leaves=True)
         pages += self._walk(s.PTYPE_NBT, leaves=False)[1]
-        fmt = self.fmt
-        whole_page = fmt.page_size - fmt.block_trailer_size  # a "cb" that spans one page
-        refs = blocks + [(ib, whole_page) for ib in pages + list(self._amap)]
-        refs.sort()
-        self._refs = refs
+        whole_page = self.fmt.page_size - self.fmt.block_trailer_size  # a "cb" spanning a page
+        self._refs = sorted(blocks + [(ib, whole_page) for ib in pages + list(self._amap)])
         # [start, end) spans after the header area that no live block or page covers
         self.gaps = self._find_gaps()
         self._bounds: tuple[list[int], list[int]] | None = None
