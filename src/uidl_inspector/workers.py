@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.logs import LOGGER
@@ -35,6 +35,7 @@ SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 DISTRIBUTED_HINT = "--scheduler needs Dask distributed: pip install 'uidl-inspector[distributed]'"
 T = TypeVar("T")
 R = TypeVar("R")
+_Logged = tuple[R, list[logging.LogRecord]]  # a task's result and the records it logged
 
 
 def default_jobs() -> int:
@@ -162,13 +163,6 @@ def _submit(pool: Executor, task: Callable[[T], _Logged[R]], item: T) -> Future[
         return broken
 
 
-class _Logged(Generic[R]):
-    """A task's result with the log records it wrote in its worker."""
-
-    def __init__(self, value: R, records: list[logging.LogRecord]) -> None:
-        self.value, self.records = value, records
-
-
 class _Capture(logging.Handler):
     """Keeps the records of one thread (a Dask worker may run tasks in threads)."""
 
@@ -194,7 +188,7 @@ def _logged(task: Callable[[T], R], level: int, item: T) -> _Logged[R]:
     capture = _Capture()
     package.addHandler(capture)
     try:
-        return _Logged(task(item), capture.records)
+        return task(item), capture.records
     finally:
         package.removeHandler(capture)
 
@@ -216,14 +210,14 @@ def _result(
     process when its worker died, or ``crashed(item, reason)`` when that one dies too (or
     a cluster lost it)."""
     try:
-        logged = future.result()
+        value, records = future.result()
     except BrokenProcessPool:  # a worker died: this input, or another one sharing the pool
         with _local_pool(1) as alone:
             try:
-                logged = alone.submit(task, item).result()
+                value, records = alone.submit(task, item).result()
             except BrokenProcessPool as exc:
                 return crashed(item, f"its worker process crashed ({exc})")
     except Exception as exc:  # noqa: BLE001 - a cluster reports a lost worker as an error
         return crashed(item, f"worker failed: {type(exc).__name__}: {exc}")
-    _replay(logged.records)
-    return logged.value
+    _replay(records)
+    return value
