@@ -253,17 +253,6 @@ class StoreSpace:
         return out
 
 
-def _place(space: StoreSpace, run: Run, offset: int, block: Block | None, encoding: str) -> Place:
-    """Where a run lies. A whole BLOB's place takes in the ``count + 4`` bytes of slack
-    that Outlook writes after its last tag when its block still holds them."""
-    length = run.size
-    if run.complete and block is not None and run.header is not None:
-        with_slack = length + slack_size(run.header[1])
-        if offset + with_slack <= block.start + block.cb:
-            length = with_slack
-    return space.place(offset, length, block, encoding)
-
-
 def _holder(blocks: list[Block], offset: int) -> Block | None:
     """The smallest surviving block whose data holds ``offset``."""
     holding = [b for b in blocks if b.start <= offset < b.start + b.cb]
@@ -300,7 +289,14 @@ def find_in_store(
             kept.append((block, decoded, space.place(block.start, block.cb, block, name)))
 
     def add(run: Run, data: bytes, offset: int, block: Block | None, near: bytes) -> None:
-        place = _place(space, run, offset, block, name)
+        """Record a find. A whole BLOB's place takes in the ``count + 4`` bytes of slack
+        that Outlook writes after its last tag when its block still holds them."""
+        length = run.size
+        if run.complete and block is not None and run.header is not None:
+            with_slack = length + slack_size(run.header[1])
+            if offset + with_slack <= block.start + block.cb:
+                length = with_slack
+        place = space.place(offset, length, block, name)
         out.append((run, run.core(data), place, account_near(near)))
 
     total, done, told = sum(end - start for start, end in space.gaps), 0, -1
