@@ -92,9 +92,7 @@ def dated_tag_starts(data: bytes | memoryview) -> list[int]:
     Two literal passes instead of a translate: the fast path of ``carve`` on gigabytes. A
     run's later tags may hold any date; its first tag must be dated 20xx to be found.
     """
-    out = [m.start() - 2 for search in _CENTURY_SEARCH for m in search.finditer(data, 2)]
-    out.sort()
-    return out
+    return sorted([m.start() - 2 for search in _CENTURY_SEARCH for m in search.finditer(data, 2)])
 
 
 def encoding_at(data: bytes | memoryview, pos: int) -> bool | None:
@@ -174,9 +172,7 @@ def find_runs(data: bytes, start: int = 0) -> Iterator[Run]:
 def run_at(data: bytes, pos: int) -> list[Run]:
     """The runs of the match starting exactly at ``pos`` (none when no tag starts there)."""
     match = _RUN.match(data, pos)
-    if match is None:
-        return []
-    return list(_split(data, match.start(), match.end(), 0))
+    return [] if match is None else list(_split(data, match.start(), match.end(), 0))
 
 
 def decode_window(raw: bytes | memoryview, permuted: bool) -> bytes:
