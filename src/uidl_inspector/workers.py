@@ -107,8 +107,7 @@ def executor(jobs: int, scheduler: str | None) -> Iterator[Executor | None]:
 def runs_here(jobs: int, scheduler: str | None, count: int, isolate: bool = False) -> bool:
     """Whether :func:`run_ordered` runs its tasks in this process (one worker, no cluster,
     no need to isolate a native library, or a single input)."""
-    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
-    if scheduler:
+    if scheduler or os.environ.get(SCHEDULER_ENV):
         return False
     # a daemonic process (a harness's worker) may not start processes: it is the isolation
     return multiprocessing.current_process().daemon or (not isolate and (jobs <= 1 or count <= 1))
