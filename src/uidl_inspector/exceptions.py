@@ -17,6 +17,7 @@ __all__ = [
     "StrictModeError",
     "DEBUG_ENV",
     "debugging",
+    "internal_error",
 ]
 
 import os
@@ -27,6 +28,16 @@ DEBUG_ENV = "UIDL_DEBUG"  # set to 1 to let an unexpected error show its traceba
 def debugging() -> bool:
     """Whether unexpected errors should propagate (for developers and the fuzz harness)."""
     return os.environ.get(DEBUG_ENV) == "1"
+
+
+def internal_error(exc: BaseException) -> str:
+    """The one line for an unexpected exception (a bug), raised instead when debugging."""
+    if debugging():
+        raise exc
+    return (
+        f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the "
+        "traceback, and please report it)"
+    )
 
 
 class UidlInspectorError(Exception):

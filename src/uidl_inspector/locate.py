@@ -1,22 +1,14 @@
 """Find every POP3 download history in a store, with the documented rule that found it.
 
-Outlook looks for its Message Manager in the Inbox's associated contents and picks it by
-profile (PidTagConversationKey, then PidTagSearchKey, then the subject; "General Key"
-first since Outlook 2010), then picks the history attachment by name (long filename,
-filename, display name ``BlobPOP<smtp>``, then ``Blob%.8x`` of the account's mini UID).
-An analyst holding a copied store has no profile, so every folder (Inbox may be localized
-or renamed) and every ``IPM.MessageManager`` candidate is examined, and each one is
-annotated with every rule it satisfies and the profile it reveals. A content sweep then
-reports any attachment of any associated message whose bytes are a version-3 history
-(``deep=True``: of every message of the store). Embedded messages are searched.
-
-Rules are documented in docs/locating.md.
+A copied store comes without Outlook's profile, so instead of picking one Message Manager
+as Outlook does, every folder's ``IPM.MessageManager`` candidates are examined and each is
+annotated with every rule it satisfies; a content sweep then reports any attachment whose
+bytes are a version-3 history (``deep=True``: of every message). Rules: docs/locating.md.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -63,9 +55,6 @@ __all__ = [
     "with_store_key",
     "is_manager_class",
 ]
-
-log = logging.getLogger(__name__)
-log.addHandler(logging.NullHandler())
 
 MANAGER_CLASS = "IPM.MessageManager"
 GENERAL_KEY_NAME = "General Key"
@@ -151,26 +140,21 @@ def message_rules(props: Mapping[int, object]) -> tuple[tuple[str, ...], Profile
     search = _binary(props, PropId.SEARCH_KEY)
     parsed = parse_manager_subject(_text(props, PropId.SUBJECT))
     revealed = [k for k in (conversation, parsed[1] if parsed else None) if k]
-    rules = []
     name = parsed[0] if parsed else None
-    if (
-        name == GENERAL_KEY_NAME
-        or GENERAL_KEY in revealed
-        or (search == GENERAL_KEY and not revealed)
-    ):
-        rules.append("general_key")
-    if conversation:
-        rules.append("conversation_key")
-    if search and search in revealed:
-        rules.append("search_key")
-    if parsed:
-        rules.append("subject")
+    general = name == GENERAL_KEY_NAME or GENERAL_KEY in revealed
+    holds = {  # in Outlook's order
+        "general_key": general or (search == GENERAL_KEY and not revealed),
+        "conversation_key": bool(conversation),
+        "search_key": bool(search) and search in revealed,
+        "subject": bool(parsed),
+    }
+    rules = tuple(rule for rule, held in holds.items() if held)
     key = (
         conversation
         or (parsed[1] if parsed else None)
         or (search if "general_key" in rules else None)
     )
-    return tuple(rules), Profile(name, key.hex() if key else None)
+    return rules, Profile(name, key.hex() if key else None)
 
 
 def attachment_rule(props: Mapping[int, object]) -> tuple[str | None, str | None, Account]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from uidl_inspector import workers
-from uidl_inspector.exceptions import DEBUG_ENV, NotAStoreError, UidlInspectorError, debugging
+from uidl_inspector.exceptions import NotAStoreError, UidlInspectorError, debugging, internal_error
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import parse_blob
 from uidl_inspector.locate import (
@@ -322,12 +322,7 @@ def _error_line(exc: Exception) -> str:
     other exception is a bug, said so (raised when debugging) without ending the run."""
     if isinstance(exc, (UidlInspectorError, OSError)):
         return " ".join(str(exc).split()) or type(exc).__name__
-    if debugging():
-        raise exc
-    return (
-        f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the "
-        "traceback, and please report it)"
-    )
+    return internal_error(exc)
 
 
 def _located(where: str, error: str) -> str:
@@ -499,7 +494,7 @@ def _each_input(
         if progress is None or here
         else (lambda n, total: progress(f"{n} of {total} inputs done"))
     )
-    for part in workers.run_ordered(task, todo, jobs, scheduler, isolate, _failed, tell):
+    for part in workers.run_ordered(task, todo, _failed, jobs, scheduler, isolate, tell):
         if arrived is not None:
             arrived(part)
         _merge(outcome, part)
@@ -620,11 +615,8 @@ def histories_ahead(output: str | None) -> Iterator[HistoriesAhead | None]:
     if output is None or output == STDOUT:
         yield None
         return
-    spool = Spool(output)
-    try:
+    with contextlib.closing(Spool(output)) as spool:
         yield HistoriesAhead(spool)
-    finally:
-        spool.close()
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,9 +1,8 @@
 """Running one task per input on local worker processes or a Dask cluster, in input order.
 
-The pipeline does not change with the executor: each input's task is the same function,
-given the same arguments, and its results are merged in the order the inputs were named,
-so a report is identical for any number of workers. A worker that dies (a crash in a
-native library) costs the input it was running one line of error; the run goes on.
+Each input's task is the same function whatever the executor, and results are merged in
+the order the inputs were named, so a report is identical for any number of workers; a
+worker that dies costs only the input it was running (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.logs import LOGGER
@@ -36,6 +35,7 @@ SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 DISTRIBUTED_HINT = "--scheduler needs Dask distributed: pip install 'uidl-inspector[distributed]'"
 T = TypeVar("T")
 R = TypeVar("R")
+_Logged = tuple[R, list[logging.LogRecord]]  # a task's result and the records it logged
 
 
 def default_jobs() -> int:
@@ -107,8 +107,7 @@ def executor(jobs: int, scheduler: str | None) -> Iterator[Executor | None]:
 def runs_here(jobs: int, scheduler: str | None, count: int, isolate: bool = False) -> bool:
     """Whether :func:`run_ordered` runs its tasks in this process (one worker, no cluster,
     no need to isolate a native library, or a single input)."""
-    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
-    if scheduler:
+    if scheduler or os.environ.get(SCHEDULER_ENV):
         return False
     # a daemonic process (a harness's worker) may not start processes: it is the isolation
     return multiprocessing.current_process().daemon or (not isolate and (jobs <= 1 or count <= 1))
@@ -117,10 +116,10 @@ def runs_here(jobs: int, scheduler: str | None, count: int, isolate: bool = Fals
 def run_ordered(
     task: Callable[[T], R],
     items: Sequence[T],
+    crashed: Callable[[T, str], R],
     jobs: int = 1,
     scheduler: str | None = None,
     isolate: bool = False,
-    crashed: Callable[[T, str], R] | None = None,
     done: Callable[[int, int], None] | None = None,
 ) -> Iterator[R]:
     """``task(item)`` for every item, yielded in the order of ``items``.
@@ -136,20 +135,17 @@ def run_ordered(
     here = runs_here(jobs, scheduler, total, isolate)
     with executor(0 if here else max(1, min(jobs, total)), scheduler) as pool:
         if pool is None:
-            for n, item in enumerate(items, 1):
-                yield task(item)
-                if done is not None:
-                    done(n, total)
-            return
-        logged = functools.partial(_logged, task, logging.getLogger(LOGGER).getEffectiveLevel())
-        futures: list[Future[_Logged[R]]] = [_submit(pool, logged, item) for item in items]
-        for n, (item, future) in enumerate(zip(items, futures, strict=True), 1):
-            result = _result(logged, item, future, crashed)
-            if isinstance(result, _Logged):
-                _replay(result.records)
-                yield result.value
-            else:
-                yield result
+            results: Iterator[R] = map(task, items)
+        else:
+            level = logging.getLogger(LOGGER).getEffectiveLevel()
+            logged = functools.partial(_logged, task, level)
+            futures = [_submit(pool, logged, item) for item in items]
+            results = (
+                _result(logged, item, future, crashed)
+                for item, future in zip(items, futures, strict=True)
+            )
+        for n, result in enumerate(results, 1):
+            yield result
             if done is not None:
                 done(n, total)
 
@@ -164,13 +160,6 @@ def _submit(pool: Executor, task: Callable[[T], _Logged[R]], item: T) -> Future[
         broken: Future[_Logged[R]] = Future()
         broken.set_exception(exc)
         return broken
-
-
-class _Logged(Generic[R]):
-    """A task's result with the log records it wrote in its worker."""
-
-    def __init__(self, value: R, records: list[logging.LogRecord]) -> None:
-        self.value, self.records = value, records
 
 
 class _Capture(logging.Handler):
@@ -198,7 +187,7 @@ def _logged(task: Callable[[T], R], level: int, item: T) -> _Logged[R]:
     capture = _Capture()
     package.addHandler(capture)
     try:
-        return _Logged(task(item), capture.records)
+        return task(item), capture.records
     finally:
         package.removeHandler(capture)
 
@@ -214,22 +203,20 @@ def _result(
     task: Callable[[T], _Logged[R]],
     item: T,
     future: Future[_Logged[R]],
-    crashed: Callable[[T, str], R] | None,
-) -> _Logged[R] | R:
-    """The task's result, its rerun's alone in a fresh process when its worker died, or
-    ``crashed(item, reason)`` when that one dies too (or a cluster lost it)."""
+    crashed: Callable[[T, str], R],
+) -> R:
+    """The task's result (its log records replayed here), its rerun's alone in a fresh
+    process when its worker died, or ``crashed(item, reason)`` when that one dies too (or
+    a cluster lost it)."""
     try:
-        return future.result()
-    except BrokenProcessPool:
-        pass  # a worker died: this input, or another one sharing the pool
+        value, records = future.result()
+    except BrokenProcessPool:  # a worker died: this input, or another one sharing the pool
+        with _local_pool(1) as alone:
+            try:
+                value, records = alone.submit(task, item).result()
+            except BrokenProcessPool as exc:
+                return crashed(item, f"its worker process crashed ({exc})")
     except Exception as exc:  # noqa: BLE001 - a cluster reports a lost worker as an error
-        if crashed is None:
-            raise
         return crashed(item, f"worker failed: {type(exc).__name__}: {exc}")
-    with _local_pool(1) as alone:
-        try:
-            return alone.submit(task, item).result()
-        except BrokenProcessPool as exc:
-            if crashed is None:
-                raise
-            return crashed(item, f"its worker process crashed ({exc})")
+    _replay(records)
+    return value

@@ -1,10 +1,7 @@
 """Command-line front end. Each command is a module of this package, named after it, that
-registers the command on ``app``.
-
-The modules are found without importing them, and a command's module is imported only when
-that command runs or its help is shown (cli/app.py's ``Group``), so that a command starts
-without loading what the others need. Adding a command means adding a module.
-The CLI only calls the library; it holds no format or analysis logic.
+registers the command on ``app``; it is imported only when that command runs or its help
+is shown (cli/app.py's ``Group``). The CLI only calls the library; it holds no format or
+analysis logic.
 """
 
 from __future__ import annotations

@@ -255,11 +255,10 @@ def audit(
     protect = [*inputs, *(path for _, path in named)]
     refuse_output_early(output, force, protect)
     from uidl_inspector.audit import read_server_listing
+    from uidl_inspector.cli.scan import progress_on_stderr  # here: keeps the help's order
     from uidl_inspector.pipeline import audit_report
 
     listings = [read_server_listing(path, account) for account, path in named]
-    from uidl_inspector.cli.scan import progress_on_stderr  # here: keeps the help's order
-
     with progress_on_stderr() as progress:
         report, failed = audit_report(
             inputs, listings, progress, not no_recover, images, jobs_or_default(jobs), scheduler

@@ -33,10 +33,6 @@ MAX_INPUT = 256 << 20  # a 65,535-tag BLOB is a few MB; its hex text a few times
 STDIN = "-"
 
 
-class BlobInputError(UidlInspectorError):
-    """An input given to ``blob`` could not be read as a BLOB."""
-
-
 def read_blob_input(name: str, force_hex: bool = False) -> tuple[Source, bytes]:
     """The input's provenance and the BLOB's bytes (decoded from hex text when it is)."""
     if name == STDIN:
@@ -45,12 +41,12 @@ def read_blob_input(name: str, force_hex: bool = False) -> tuple[Source, bytes]:
         with open(name, "rb") as handle:  # evidence: read-only, never written
             raw = handle.read(MAX_INPUT + 1)
     if len(raw) > MAX_INPUT:
-        raise BlobInputError(f"larger than {MAX_INPUT >> 20} MiB, not a history BLOB")
+        raise UidlInspectorError(f"larger than {MAX_INPUT >> 20} MiB, not a history BLOB")
     path = name if name == STDIN else source_path(name)
     decoded, note = decode_hex_text(raw)
     if decoded is None:
         if force_hex:
-            raise BlobInputError("not hex text (--hex was given)")
+            raise UidlInspectorError("not hex text (--hex was given)")
         return Source.from_bytes(path, "blob", raw, variant="blob"), raw
     errors = (note,) if note else ()
     return Source.from_bytes(path, "hex", raw, variant="blob", errors=errors), decoded

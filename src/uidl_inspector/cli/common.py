@@ -20,7 +20,7 @@ import typer
 
 from uidl_inspector.cli.app import PANEL_INPUT, PANEL_OUTPUT, PANEL_PERFORMANCE
 from uidl_inspector.cli.runlog import PROG, SHOWN, quiet, terminal_safe
-from uidl_inspector.exceptions import DEBUG_ENV, UidlInspectorError, debugging
+from uidl_inspector.exceptions import UidlInspectorError, internal_error
 from uidl_inspector.report.output import STDOUT, check_target, write_output
 
 if TYPE_CHECKING:  # the writers are imported by emit(), not by a command's --help
@@ -259,12 +259,7 @@ def guarded(command: F) -> F:
             where = f"{exc.filename}: " if exc.filename else ""
             error(f"{where}{exc.strerror or exc}")
         except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
-            if debugging():
-                raise
-            error(
-                f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see "
-                "the traceback, and please report it)"
-            )
+            error(internal_error(exc))
         raise typer.Exit(EXIT_INPUT)
 
     return run  # type: ignore[return-value]

@@ -113,16 +113,13 @@ def _range(param: Any) -> str | None:
     click on its type)."""
     if getattr(param, "count", False):
         return None
-    kind = getattr(param, "type", None)
-    low = getattr(param, "min", None)
-    high = getattr(param, "max", None)
+    low, high = getattr(param, "min", None), getattr(param, "max", None)
     if low is None and high is None:
+        kind = getattr(param, "type", None)
         low, high = getattr(kind, "min", None), getattr(kind, "max", None)
-    if low is not None and high is not None:
-        return f"{low}<=x<={high}"
-    if low is not None or high is not None:
-        return f"x>={low}" if low is not None else f"x<={high}"
-    return None
+    if low is None:
+        return None if high is None else f"x<={high}"
+    return f"x>={low}" if high is None else f"{low}<=x<={high}"
 
 
 def _param_help(param: Any) -> str:

@@ -1,13 +1,9 @@
 """The processing log: ``--log-file FILE``, ``-v/--verbose`` and ``-q/--quiet`` on every command.
 
-An examiner attaches the log to the case file: when the run started and ended (UTC), with
-which software, every input opened (size, hashes), what each step found and how long it
-took, every error and finding with its input, and the exit code. The library writes it
-through the package logger (uidl_inspector.logs); this module only attaches the handlers.
-
-A log file is never written over an input, even with ``--force``, and an existing one is
-replaced only with ``--force`` (the rule of report/output.py). Every message is escaped
-like terminal output, so a hostile path cannot forge a line of the log.
+What the log holds, and its rules (never written over an input, an existing one replaced
+only with ``--force``, every message escaped like terminal output), are in docs/cli.md.
+The library writes it through the package logger (uidl_inspector.logs); this module only
+attaches the handlers.
 """
 
 from __future__ import annotations
@@ -124,25 +120,21 @@ def terminal_safe(value: object) -> str:
     return escape(value)
 
 
-class LogFileError(UidlInspectorError):
-    """The log file cannot be written where asked."""
-
-
 def _open_log(path: str, force: bool, protect: list[str]) -> TextIO:
     """The log file, opened for writing: new, or replaced with ``force``; never an input."""
     target = Path(path)
     for other in protect:
         with contextlib.suppress(OSError):
             if os.path.samefile(target, other):
-                raise LogFileError(f"{path}: refusing to write the log over an input")
+                raise UidlInspectorError(f"{path}: refusing to write the log over an input")
     if target.is_dir():
-        raise LogFileError(f"{path} is a directory")
+        raise UidlInspectorError(f"{path} is a directory")
     try:
         return open(target, "w" if force else "x", encoding="utf-8")  # noqa: SIM115
     except FileExistsError:
-        raise LogFileError(f"{path} exists (use --force to replace it)") from None
+        raise UidlInspectorError(f"{path} exists (use --force to replace it)") from None
     except OSError as exc:
-        raise LogFileError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise UidlInspectorError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _refuse(message: str, code: int) -> typer.Exit:
@@ -170,7 +162,7 @@ def run_log(ctx: Context) -> Iterator[None]:
     if log_file:
         try:
             stream = _open_log(log_file, bool(ctx.params.get("force")), _named_files(ctx))
-        except LogFileError as exc:
+        except UidlInspectorError as exc:
             raise _refuse(str(exc), 1) from None
         to_file = logging.StreamHandler(stream)
         to_file.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)

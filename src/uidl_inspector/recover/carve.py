@@ -1,17 +1,10 @@
 """Carve POP3 histories out of any binary: raw images, unallocated space, pagefiles, dumps.
 
-Why streaming: the input may be many gigabytes, so it is read in chunks with an overlap
-(memory stays at one chunk plus, at worst, one BLOB still being read), hashed on the way
-(the report ties its finds to the exact bytes, on a second thread), and searched for the
-century digits of a tag's date (20) in plain text and in the PST permutation; each
-candidate is then decoded locally and read by the same matcher as in-store recovery. So a
-run is carved when its first tag is dated 2000-2099 (in-store recovery has no such
-limit). A PST block lying in unallocated disk space keeps its encoding: permute decodes
-anywhere, cyclic needs the block's id from its trailer and is not carved here (see
-docs/recovery.md).
-
-The carver takes a binary file-like object and the absolute offset of its first byte, so
-a disk image's unallocated ranges can be fed one by one.
+Streamed in chunks with an overlap (the input may be many gigabytes), hashed on a second
+thread, and searched for the century digits of a tag's date in plain and permute-encoded
+bytes: docs/recovery.md ("carve") says how and what is not carved. The carver takes a
+file-like object and the absolute offset of its first byte, so a disk image's unallocated
+ranges can be fed one by one.
 """
 
 from __future__ import annotations
@@ -234,11 +227,10 @@ def carve_image(
     media: list[Found] = []
     deleted: dict[str, list[Found]] = {}
     out = ImageCarving([])
-    done = 0
 
     def counted(n: int) -> None:
         if progress is not None:
-            progress(done + n)
+            progress(out.carved_bytes + n)
 
     try:
         for part in data_ranges(path, options):
@@ -253,7 +245,6 @@ def carve_image(
                     f"{part.offset if part.offset is not None else 0}: {exc}"
                 )
                 continue
-            done += part.length
             out.carved_bytes += part.length
             (deleted.setdefault(where, []) if part.place is not None else media).extend(found)
     except UidlInspectorError as exc:

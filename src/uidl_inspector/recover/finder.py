@@ -1,15 +1,10 @@
 """Find POP3 history BLOBs and runs of resource tags in raw bytes, wherever they lie.
 
-Why a finder of its own: a history found in free space, in a deleted file's clusters or in
-a memory dump has no container to say where it starts or ends. What identifies it is its
-content: resource tags (``O c yyyyMMddhhmmss uid\\0``: 16 fixed characters from tiny
-alphabets, a UID of letters, digits and ``$xx`` escapes, then a NUL) follow one another,
-and a complete BLOB has the 4-byte header (Version 3, Count) just before its first tag.
-Nothing is assumed after the last tag: real BLOBs carry ``count + 4`` bytes of leftover
-memory there, and free space holds whatever came next.
-
-The same matcher serves the in-store engine (on decoded free blocks) and ``carve`` (on
-plain and on PST-permute-encoded bytes, told apart at each candidate).
+A history in free space, in a deleted file's clusters or in a memory dump has no container
+to say where it starts or ends: it is found by its content, one resource tag
+(``O c yyyyMMddhhmmss uid\\0``) after another, with the 4-byte header (Version 3, Count)
+just before the first tag of a complete BLOB (docs/recovery.md, "What is recovered"). The
+same matcher serves the in-store engine and ``carve``.
 """
 
 from __future__ import annotations
@@ -97,9 +92,7 @@ def dated_tag_starts(data: bytes | memoryview) -> list[int]:
     Two literal passes instead of a translate: the fast path of ``carve`` on gigabytes. A
     run's later tags may hold any date; its first tag must be dated 20xx to be found.
     """
-    out = [m.start() - 2 for search in _CENTURY_SEARCH for m in search.finditer(data, 2)]
-    out.sort()
-    return out
+    return sorted([m.start() - 2 for search in _CENTURY_SEARCH for m in search.finditer(data, 2)])
 
 
 def encoding_at(data: bytes | memoryview, pos: int) -> bool | None:
@@ -179,9 +172,7 @@ def find_runs(data: bytes, start: int = 0) -> Iterator[Run]:
 def run_at(data: bytes, pos: int) -> list[Run]:
     """The runs of the match starting exactly at ``pos`` (none when no tag starts there)."""
     match = _RUN.match(data, pos)
-    if match is None:
-        return []
-    return list(_split(data, match.start(), match.end(), 0))
+    return [] if match is None else list(_split(data, match.start(), match.end(), 0))
 
 
 def decode_window(raw: bytes | memoryview, permuted: bool) -> bytes:

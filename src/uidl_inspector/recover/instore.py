@@ -1,13 +1,9 @@
 """In-store recovery: histories left in a PST/OST's free and orphaned space.
 
-Why: every send/receive rewrites the BLOB into new blocks and frees the old ones without
-wiping them, so earlier versions stay in the file until the space is reused. This reads
-every byte that no BBT entry references (free space, orphaned blocks, pages), finds block
-trailers at the block alignment (cb, wSig = ComputeSig(ib, bid), CRC: the block's bid and
-whether it is intact), decodes by the store's bCryptMethod (cyclic needs the bid from a
-surviving trailer; permute and none decode any byte) and hands the bytes to the finder.
-Each find is then marked allocated or free from the AMaps. The live blocks are not read:
-their histories are the live ones.
+Every send/receive frees the old BLOB's blocks without wiping them. This reads every byte
+no BBT entry references, finds block trailers, decodes as the store's bCryptMethod says,
+hands the bytes to the finder and marks each find from the AMaps; the steps, and why, are
+in docs/recovery.md ("How a store is read"). The live blocks hold the live histories.
 """
 
 from __future__ import annotations
@@ -60,11 +56,8 @@ class StoreSpace:
         self._amap = self._read_amaps()
         blocks, pages = self._walk(s.PTYPE_BBT, leaves=True)
         pages += self._walk(s.PTYPE_NBT, leaves=False)[1]
-        fmt = self.fmt
-        whole_page = fmt.page_size - fmt.block_trailer_size  # a "cb" that spans one page
-        refs = blocks + [(ib, whole_page) for ib in pages + list(self._amap)]
-        refs.sort()
-        self._refs = refs
+        whole_page = self.fmt.page_size - self.fmt.block_trailer_size  # a "cb" spanning a page
+        self._refs = sorted(blocks + [(ib, whole_page) for ib in pages + list(self._amap)])
         # [start, end) spans after the header area that no live block or page covers
         self.gaps = self._find_gaps()
         self._bounds: tuple[list[int], list[int]] | None = None
@@ -260,17 +253,6 @@ class StoreSpace:
         return out
 
 
-def _place(space: StoreSpace, run: Run, offset: int, block: Block | None, encoding: str) -> Place:
-    """Where a run lies. A whole BLOB's place takes in the ``count + 4`` bytes of slack
-    that Outlook writes after its last tag when its block still holds them."""
-    length = run.size
-    if run.complete and block is not None and run.header is not None:
-        with_slack = length + slack_size(run.header[1])
-        if offset + with_slack <= block.start + block.cb:
-            length = with_slack
-    return space.place(offset, length, block, encoding)
-
-
 def _holder(blocks: list[Block], offset: int) -> Block | None:
     """The smallest surviving block whose data holds ``offset``."""
     holding = [b for b in blocks if b.start <= offset < b.start + b.cb]
@@ -287,9 +269,7 @@ def _keep(block: Block, data: bytes) -> bool:
 
 
 def find_in_store(
-    ndb: NdbFile,
-    space: StoreSpace | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    ndb: NdbFile, space: StoreSpace, progress: Callable[[int, int], None] | None = None
 ) -> tuple[list[Found], list[Surviving], list[Finding]]:
     """Every run of tags in the store's unreferenced space, decoded as the store encodes.
 
@@ -298,7 +278,6 @@ def find_in_store(
     ``progress`` gets the bytes of unreferenced space read so far and their total (told
     at most once per MiB: a large store has tens of thousands of gaps).
     """
-    space = space or StoreSpace(ndb)
     method = ndb.crypt_method
     name = CRYPT_NAMES[method]
     read = ndb.read_at  # not through the map: the gaps lie all over the file
@@ -310,7 +289,14 @@ def find_in_store(
             kept.append((block, decoded, space.place(block.start, block.cb, block, name)))
 
     def add(run: Run, data: bytes, offset: int, block: Block | None, near: bytes) -> None:
-        place = _place(space, run, offset, block, name)
+        """Record a find. A whole BLOB's place takes in the ``count + 4`` bytes of slack
+        that Outlook writes after its last tag when its block still holds them."""
+        length = run.size
+        if run.complete and block is not None and run.header is not None:
+            with_slack = length + slack_size(run.header[1])
+            if offset + with_slack <= block.start + block.cb:
+                length = with_slack
+        place = space.place(offset, length, block, name)
         out.append((run, run.core(data), place, account_near(near)))
 
     total, done, told = sum(end - start for start, end in space.gaps), 0, -1

@@ -1,11 +1,8 @@
 """Recovered histories: one record per distinct content, with every place it was found.
 
-Why: the same earlier BLOB often survives in several free blocks, and an analyst needs it
-once, with each place as evidence. A recovered item is then related to the live histories
-of the report: ``same_as_live`` (the bytes of a live BLOB's header and tags, only counted),
-``earlier_version`` (it shares tags with a live history and its latest tag is not newer
-than that history's latest: an earlier state of it), or ``unrelated``. ``lost_entries``
-are its tags that no live history holds: what the live history forgot.
+The same earlier BLOB often survives in several free blocks, and an analyst needs it once,
+with each place as evidence. Each item is related to the live histories of the report
+(``same_as_live``, ``earlier_version``, ``unrelated``, ``lost_entries``: docs/recovery.md).
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
 """Deleted Message Managers: ``IPM.MessageManager`` property contexts in surviving free blocks.
 
-Why: when a manager is deleted (or rewritten), its heap blocks stay in free space with its
-class, its subject (profile name and KEY) and, in its attachments' heaps, the
-``BlobPOP<smtp>`` names: who the history belonged to. A surviving block is read as a
-one-block node by the same LTP reader as live ones; its subnode tree is the SLBLOCK that
-named by a node entry left in a free NBT page (the node's earlier bidData and bidSub),
-else the list that survives nearest to it and lists an attachment table (the blocks of one
-message are written together); each attachment listed there is read from its surviving
-block, or from the live one it still shares.
+A deleted or rewritten manager's heap blocks keep its subject (profile name and KEY) and,
+in its attachments' heaps, the ``BlobPOP<smtp>`` names: who the history belonged to. A
+surviving block is read as a one-block node by the same LTP reader as live ones; how its
+subnode list and attachments are found is in docs/recovery.md (``deleted_manager``).
 Values kept in subnodes of their own (large ones) are gone with the node and not read.
 """
 
@@ -64,22 +60,14 @@ def _props(data: bytes) -> Mapping[int, Any] | None:
         return None
 
 
-def _entries(fmt: s.NdbFormat, data: bytes | None) -> list[Any] | None:
-    """The entries of an SLBLOCK, or None when ``data`` is not one."""
-    return None if data is None else sl_entries(fmt, data)
-
-
 def _subnode_lists(fmt: s.NdbFormat, surviving: Sequence[Surviving]) -> list[tuple[int, Any]]:
     """(offset, SLBLOCK entries) of surviving subnode blocks that list an attachment table."""
     out = []
     for block, data, _ in surviving:
-        entries = _entries(fmt, data) if s.bid_is_internal(block.bid) else None
+        entries = sl_entries(fmt, data) if s.bid_is_internal(block.bid) else None
         if entries and any(s.nid_of(e.nid) == s.NID_ATTACHMENT_TABLE for e in entries):
             out.append((block.start, entries))
     return out
-
-
-Lookup = Callable[[int], "bytes | None"]
 
 
 def deleted_managers(
@@ -87,8 +75,8 @@ def deleted_managers(
     surviving: Sequence[Surviving],
     source: str,
     live_subjects: set[str],
-    stale: dict[int, tuple[int, int]] | None = None,
-    live_block: Lookup | None = None,
+    stale: dict[int, tuple[int, int]],
+    live_block: Callable[[int], bytes | None],
 ) -> list[RecoveredItem]:
     """A ``deleted_manager`` item per surviving Message Manager property context.
 
@@ -100,13 +88,10 @@ def deleted_managers(
     the earlier version shares with the live one).
     """
     by_bid = {s.bid_key(block.bid): data for block, data, _ in surviving}
-    stale = stale or {}
 
     def block(bid: int) -> bytes | None:
         found = by_bid.get(s.bid_key(bid))
-        if found is None and live_block is not None:
-            found = live_block(bid)
-        return found
+        return found if found is not None else live_block(bid)
 
     lists = _subnode_lists(fmt, surviving)
     items = []
@@ -119,7 +104,8 @@ def deleted_managers(
         rules, profile = message_rules(props)
         subject = props.get(PropId.SUBJECT)
         nid, bid_sub = stale.get(s.bid_key(found.bid), (None, 0))
-        entries = _entries(fmt, block(bid_sub)) if bid_sub else None
+        listed = block(bid_sub) if bid_sub else None
+        entries = sl_entries(fmt, listed) if listed is not None else None
         linked = "stale_node_entry" if entries is not None else None
         if entries is None and lists:
             entries = min(lists, key=lambda sl: abs(sl[0] - found.start))[1]
