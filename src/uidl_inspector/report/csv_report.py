@@ -16,7 +16,7 @@ from typing import Any
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.model import Report
 
-__all__ = ["COLUMNS", "FORMULA_STARTS", "neutralise", "neutralise_text", "to_csv", "csv_chunks"]
+__all__ = ["COLUMNS", "FORMULA_STARTS", "neutralise", "neutralise_text", "csv_chunks"]
 
 SLACK_TEXT_SEPARATOR = " | "
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -149,8 +149,3 @@ def csv_chunks(report: Report) -> Iterator[bytes]:
                     out.write(prefix)
                     writer.writerow(cells)
                 yield out.getvalue().encode("utf-8")
-
-
-def to_csv(report: Report) -> str:
-    """The report's entries as CSV text (RFC 4180 quoting, ``\\r\\n`` line ends)."""
-    return b"".join(csv_chunks(report)).decode("utf-8")

@@ -27,7 +27,7 @@ from uidl_inspector.history import EntryColumns, PopHistory
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.model import Report
 
-__all__ = ["to_json", "json_chunks", "encode_json", "entries_json", "VOLATILE_KEYS"]
+__all__ = ["json_chunks", "encode_json", "entries_json", "VOLATILE_KEYS"]
 
 VOLATILE_KEYS = ("generated_at", "run")  # the only keys allowed to differ between runs
 _OPTIONS = (
@@ -221,11 +221,6 @@ def json_chunks(report: Report | dict[str, Any]) -> Iterator[bytes]:
         sections = report.items()
     yield from _sections(sections, 0)
     yield b"\n"
-
-
-def to_json(report: Report | dict[str, Any]) -> str:
-    """The report as JSON text, ending with a newline."""
-    return b"".join(json_chunks(report)).decode("ascii")
 
 
 HISTORIES_END = b"\n  ]"  # the closing bracket of a report's histories list

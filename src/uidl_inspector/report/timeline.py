@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from uidl_inspector.audit.clock import format_offset
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.report.csv_report import neutralise_text
 from uidl_inspector.report.model import Report, Source
@@ -96,9 +97,7 @@ class Zone:
 
 
 def _fixed(minutes: int) -> tuple[timezone, str]:
-    sign = "-" if minutes < 0 else "+"
-    hours, rest = divmod(abs(minutes), 60)
-    return timezone(timedelta(minutes=minutes)), f"UTC{sign}{hours:02d}:{rest:02d}"
+    return timezone(timedelta(minutes=minutes)), f"UTC{format_offset(minutes)}"
 
 
 def check_zone_name(choice: str | None) -> None:
