@@ -146,14 +146,6 @@ def _seconds(value: datetime) -> float:
     return (value - _EPOCH).total_seconds()
 
 
-def _gets(entries: Sequence[EntryRef]) -> list[tuple[float, EntryRef]]:
-    return [
-        (_seconds(e.timestamp), e)
-        for e in entries
-        if e.operation in GET_OPERATIONS and e.timestamp is not None
-    ]
-
-
 def _deliveries(messages: Sequence[StoreMessage]) -> list[tuple[float, int]]:
     """(delivery time, message index) in time order; copies delivered at one moment (a
     message copied to another folder keeps its delivery time) in node id order, so the
@@ -195,7 +187,12 @@ def clock_and_links(
     """The clock the store's delivery times support (:func:`_infer`), then the entries
     linked to messages with that clock (:func:`_link`), the entries' and deliveries' times
     computed once for both."""
-    gets, deliveries = _gets(entries), _deliveries(messages)
+    gets = [
+        (_seconds(e.timestamp), e)
+        for e in entries
+        if e.operation in GET_OPERATIONS and e.timestamp is not None
+    ]
+    deliveries = _deliveries(messages)
     clock = _infer(gets, deliveries)
     return clock, _link(gets, deliveries, messages, clock)
 
