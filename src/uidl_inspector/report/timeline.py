@@ -1,12 +1,8 @@
 """Timeline export in the shape Timesketch imports (JSONL, CSV) with plaso-style fields.
 
-One event per dated history entry and one per copy of a duplicated message. The BLOB
-records times with no zone; Outlook writes them in UTC, so they are read as the audit's
-clock says (UTC, unless the store's evidence supports another offset), or as ``--tz``
-says. Every event states its zone and the basis for it; the raw BLOB time stays beside
-the converted one.
-Timesketch drops rows whose date it cannot parse or whose year is outside 1700-9999
-silently; such entries are left out here and counted instead.
+docs/audit.md ("Timeline export") says which events there are, how the zoneless BLOB times
+are read (the audit's clock, or ``--tz``) and why undated or out-of-range entries are left
+out and counted; the raw BLOB time stays beside the converted one.
 """
 
 from __future__ import annotations
