@@ -1,9 +1,7 @@
 """The CSV report: one row per history entry, safe to open in a spreadsheet.
 
-A cell whose text could start a formula (OWASP: ``=`` ``+`` ``-`` ``@``, tab, CR, LF, and
-their full-width forms) gets a leading ``'``. Real UIDs and times can start with ``-``, so
-the value is never stripped: it is prefixed, and the ``neutralised`` column names the
-columns of that row that were. The JSON report keeps the exact values.
+docs/report-schema.md ("CSV") gives the columns and the formula neutralising: a leading
+``'``, never a stripped value (real UIDs start with ``-``), named in ``neutralised``.
 """
 
 from __future__ import annotations

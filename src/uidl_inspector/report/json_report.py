@@ -1,9 +1,6 @@
-"""The JSON report: the contract of docs/report-schema.md, in a stable key order.
-
-Keys come out in the order the model's ``to_dict`` methods give them, never sorted or
-reshuffled, and two runs over the same input give the same text except for the ``run``
-section and ``generated_at``. Non-ASCII text is written as ``\\u`` escapes, so the file is
-pure ASCII whatever a hostile UID or a path holds.
+"""The JSON report: the contract of docs/report-schema.md (keys in the order the model's
+``to_dict`` methods give them, ASCII only whatever a hostile UID holds, one text per input
+but for ``run`` and ``generated_at``).
 
 The text is produced in pieces (:func:`json_chunks`): each top-level section, and each
 history and source of a report on its own, encoded by orjson (C) and indented as
