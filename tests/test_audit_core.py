@@ -308,9 +308,10 @@ def test_run_audit_is_deterministic_and_has_documented_keys():
 def test_audit_result_is_typed_frozen_and_written_in_pieces_as_its_dict():
     from dataclasses import FrozenInstanceError
 
+    from report_text import to_json
     from uidl_inspector.audit import AuditResult, AuditSummary
     from uidl_inspector.report.audit_csv import audit_csv
-    from uidl_inspector.report.json_report import json_chunks, to_json
+    from uidl_inspector.report.json_report import json_chunks
 
     one = small_audit()
     assert isinstance(one, AuditResult) and isinstance(one.summary, AuditSummary)

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from conftest import REAL_SAMPLES, SAMPLES
+from report_text import to_csv, to_json
 from uidl_inspector.history import build_blob, make_tag, parse_blob
 from uidl_inspector.pipeline import hidden_evidence, scan_evidence
 from uidl_inspector.records import HistoryRecord
-from uidl_inspector.report.csv_report import COLUMNS, _record_parts, to_csv
-from uidl_inspector.report.json_report import _column_items, _default, to_json
+from uidl_inspector.report.csv_report import COLUMNS, _record_parts
+from uidl_inspector.report.json_report import _column_items, _default
 from uidl_inspector.report.model import Report, Source
 
 INPUTS = {

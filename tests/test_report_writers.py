@@ -14,12 +14,13 @@ import pytest
 from rich.console import Console
 
 import uidl_inspector
+from report_text import to_csv, to_json
 from uidl_inspector.findings import Finding
 from uidl_inspector.history import PopHistory, build_blob, parse_blob
 from uidl_inspector.records import Account, Companion, HistoryRecord, Location, Profile
-from uidl_inspector.report.csv_report import COLUMNS, neutralise, to_csv
+from uidl_inspector.report.csv_report import COLUMNS, neutralise
 from uidl_inspector.report.html_report import to_html
-from uidl_inspector.report.json_report import VOLATILE_KEYS, to_json
+from uidl_inspector.report.json_report import VOLATILE_KEYS
 from uidl_inspector.report.model import Report, Source
 from uidl_inspector.report.output import OutputError, write_output
 from uidl_inspector.report.table_report import render_table, terminal_safe, to_table_text

@@ -176,13 +176,12 @@ def _recovered(items: Sequence[Any]) -> list[dict[str, Any]]:
             continue
         label = item.account.label if item.account else "unknown"
         row = by_account.setdefault(label, {"account": label, "versions": [], "lost_entries": []})
-        place = item.places[0]
         row["versions"].append(
             {
                 "recovered": index,
                 "kind": item.kind,
                 "source": item.source,
-                "offset": place.offset,
+                "offset": item.places[0].offset,
                 "relation": item.relation,
                 "latest": iso(item.latest),
                 "entries": len(item.history.entries),

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 __all__ = ["ALTERNATIVES", "alternatives_of"]
 
-_A = tuple[tuple[str, str], ...]  # (explanation, what would settle it)
-
-ALTERNATIVES: dict[str, _A] = {
+# Per code: (explanation, what would settle it) for each alternative.
+ALTERNATIVES: dict[str, tuple[tuple[str, str], ...]] = {
     "history_reset": (
         (
             "The old messages came into the store another way (imported from a PST, moved in "

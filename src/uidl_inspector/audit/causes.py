@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from itertools import combinations
 from typing import Any
 
@@ -44,14 +45,10 @@ class AuditFinding:
     explanation: str
     evidence: dict[str, Any]
 
-    @property
-    def severity(self) -> str:
-        return severity_of(self.code)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
-            "severity": self.severity,
+            "severity": severity_of(self.code),
             "explanation": self.explanation,
             "alternatives": alternatives_of(self.code),
             "evidence": self.evidence,
@@ -69,6 +66,18 @@ class AuditContext:
     accounts: Sequence[AccountClassification]
     recovered: Sequence[Any] = ()  # recover.RecoveredItem: earlier states from free space
     lineages: Sequence[Lineage] = ()
+
+    @cached_property
+    def by_history(self) -> dict[int, list[EntryRef]]:
+        """Each history's entries, built once for every rule that asks."""
+        out: dict[int, list[EntryRef]] = {i: [] for i in range(len(self.histories))}
+        for ref in self.entries:
+            out[ref.history].append(ref)
+        return out
+
+    @cached_property
+    def uids(self) -> dict[int, set[str]]:
+        return {i: {r.uid for r in refs if r.uid} for i, refs in self.by_history.items()}
 
 
 def _capped(name: str, refs: Sequence[Any]) -> dict[str, Any]:
@@ -94,20 +103,9 @@ def _history_ref(ctx: AuditContext, index: int) -> dict[str, Any]:
     }
 
 
-def _by_history(ctx: AuditContext) -> dict[int, list[EntryRef]]:
-    out: dict[int, list[EntryRef]] = {i: [] for i in range(len(ctx.histories))}
-    for ref in ctx.entries:
-        out[ref.history].append(ref)
-    return out
-
-
-def _uids(ctx: AuditContext) -> dict[int, set[str]]:
-    return {i: {r.uid for r in refs if r.uid} for i, refs in _by_history(ctx).items()}
-
-
 def _mailboxes(ctx: AuditContext) -> list[list[int]]:
     """Histories of one mailbox: same account label, or most UIDs of the smaller in common."""
-    uids = _uids(ctx)
+    uids = ctx.uids
     parent = list(range(len(ctx.histories)))
 
     def root(i: int) -> int:
@@ -174,12 +172,11 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
     Older mail without a tag and without a second download is what Outlook's pruning leaves
     too: that alone is ``older_mail_untagged`` (info), not a reset."""
     out = []
-    by_history = _by_history(ctx)
     known = ctx.clock.inferred_minutes is not None  # the store's evidence fixed it
     margin = KNOWN_ZONE_MARGIN if known else UNKNOWN_ZONE_MARGIN
     linked = {id(link.message) for link in ctx.links}
     for indexes in _mailboxes(ctx):
-        refs = [r for i in indexes for r in by_history[i]]
+        refs = [r for i in indexes for r in ctx.by_history[i]]
         gets = [
             (r.timestamp, r)
             for r in refs
@@ -283,7 +280,7 @@ def history_reset(ctx: AuditContext) -> list[AuditFinding]:
 def _earlier_versions(ctx: AuditContext, label: str, start: datetime) -> list[dict[str, Any]]:
     """Recovered histories of this account that prove an earlier history: they hold tags
     the live ones lost, dated before the live history begins."""
-    out = [
+    return [
         {
             "source": item.source,
             "kind": item.kind,
@@ -295,8 +292,7 @@ def _earlier_versions(ctx: AuditContext, label: str, start: datetime) -> list[di
         for item in ctx.recovered
         if item.account is not None and item.account.label == label
         if (lost := sum(1 for e in item.lost if e.timestamp is not None and e.timestamp < start))
-    ]
-    return out[:EVIDENCE_LIMIT]
+    ][:EVIDENCE_LIMIT]
 
 
 def _manager_key(record: HistoryRecord) -> tuple[str, Any]:
@@ -308,8 +304,7 @@ def multiple_managers(ctx: AuditContext) -> list[AuditFinding]:
     """Several Message Managers (or several profile keys, or several BLOBs of one mailbox)
     in one store: the profile or the account was recreated or upgraded."""
     out = []
-    by_history = _by_history(ctx)
-    uids = _uids(ctx)
+    uids = ctx.uids
     for source in sorted({h.source for h in ctx.histories}):
         indexes = [i for i, h in enumerate(ctx.histories) if h.source == source]
         managers = {_manager_key(ctx.histories[i]) for i in indexes}
@@ -332,7 +327,7 @@ def multiple_managers(ctx: AuditContext) -> list[AuditFinding]:
             continue
         spans = []
         for i in indexes:
-            times = [r.timestamp for r in by_history[i] if r.timestamp is not None]
+            times = [r.timestamp for r in ctx.by_history[i] if r.timestamp is not None]
             first, last = (min(times), max(times)) if times else (None, None)
             profile = ctx.histories[i].profile.name
             spans.append({"history": i, "first": iso(first), "last": iso(last), "profile": profile})
@@ -502,7 +497,7 @@ def get_without_delete(ctx: AuditContext) -> list[AuditFinding]:
     """Downloads kept on the server by an account that otherwise deletes on download
     (``&``): the RETR and DELE of an interrupted session were split."""
     out = []
-    for index, refs in _by_history(ctx).items():
+    for index, refs in ctx.by_history.items():
         and_times = [
             r.timestamp for r in refs if r.operation == "get-and-delete" and r.timestamp is not None
         ]

@@ -1,15 +1,9 @@
 """The BLOB's clock, read as UTC and checked against the store, and entries linked to messages.
 
-Outlook writes a ``get`` tag in UTC a few seconds *after* it stores the fetched message
-(real stores: 3-16 s after the message's delivery time, several tags of one send/receive
-sometimes sharing one second). So the history's times are read as UTC by default, and the
-store is asked whether it agrees: every offset on the quarter-hour grid from -14:00 to
-+14:00 is tried; an offset's *support* is how many ``get`` entries then pair with distinct
-deliveries made between ``LAG_AFTER`` seconds before the tag and ``LAG_BEFORE`` after it.
-An offset is accepted only when its support is at least ``MIN_SUPPORT`` and at least twice
-that of any other offset. An accepted offset other than zero is a mismatch (the history was
-not written the way Outlook writes it): the evidence then decides how the clock is read,
-and the audit raises ``clock_mismatch``. Otherwise the clock is read as UTC.
+docs/audit.md ("Clock and links") gives the method and why: Outlook's tags are UTC, a few
+seconds after their message's delivery; the quarter-hour offsets tried, an offset's support
+(``LAG_AFTER`` before the tag to ``LAG_BEFORE`` after), acceptance (``MIN_SUPPORT``, twice
+the runner-up; another offset than UTC is ``clock_mismatch``) and the links.
 """
 
 from __future__ import annotations
@@ -146,14 +140,6 @@ def _seconds(value: datetime) -> float:
     return (value - _EPOCH).total_seconds()
 
 
-def _gets(entries: Sequence[EntryRef]) -> list[tuple[float, EntryRef]]:
-    return [
-        (_seconds(e.timestamp), e)
-        for e in entries
-        if e.operation in GET_OPERATIONS and e.timestamp is not None
-    ]
-
-
 def _deliveries(messages: Sequence[StoreMessage]) -> list[tuple[float, int]]:
     """(delivery time, message index) in time order; copies delivered at one moment (a
     message copied to another folder keeps its delivery time) in node id order, so the
@@ -195,7 +181,12 @@ def clock_and_links(
     """The clock the store's delivery times support (:func:`_infer`), then the entries
     linked to messages with that clock (:func:`_link`), the entries' and deliveries' times
     computed once for both."""
-    gets, deliveries = _gets(entries), _deliveries(messages)
+    gets = [
+        (_seconds(e.timestamp), e)
+        for e in entries
+        if e.operation in GET_OPERATIONS and e.timestamp is not None
+    ]
+    deliveries = _deliveries(messages)
     clock = _infer(gets, deliveries)
     return clock, _link(gets, deliveries, messages, clock)
 

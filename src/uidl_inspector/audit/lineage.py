@@ -1,16 +1,9 @@
-"""Lineages: one POP3 history followed across every copy of its store.
+"""Lineages: one POP3 history followed across every copy of its store (docs/audit.md,
+"Lineages": what one lineage gathers, its versions, their order and diffs).
 
-Backups, exports, shadow copies and versions recovered from free space are the same history
-at different moments. A lineage gathers every history of one store identity (the store's
-PidTagRecordKey), one Message Manager (its profile key or subject KEY) and one account;
-identical tag lists are one *version* listing every place it was seen; versions are ordered
-by their latest tag; successive versions are compared (docs/audit.md, "Lineages").
-
-A place a version was seen is a :class:`Sighting` of kind ``live`` (a history read from a
-store's folders), ``copy`` (from an exported MSG or a bare BLOB file), ``snapshot`` (from a
-store found in a volume snapshot: its source's ``container.snapshot`` is set) or
-``recovered`` (a complete BLOB recovered from free space): :func:`recovered_observation`
-turns such a BLOB into an :class:`Observation` that joins its lineage like any other.
+A place a version was seen is a :class:`Sighting`: ``live``, ``copy`` or ``snapshot`` (see
+:func:`observations`) or ``recovered`` (a complete BLOB recovered from free space, which
+:func:`recovered_observation` makes an :class:`Observation` like any other).
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """The CSV report: one row per history entry, safe to open in a spreadsheet.
 
-A cell whose text could start a formula (OWASP: ``=`` ``+`` ``-`` ``@``, tab, CR, LF, and
-their full-width forms) gets a leading ``'``. Real UIDs and times can start with ``-``, so
-the value is never stripped: it is prefixed, and the ``neutralised`` column names the
-columns of that row that were. The JSON report keeps the exact values.
+docs/report-schema.md ("CSV") gives the columns and the formula neutralising: a leading
+``'``, never a stripped value (real UIDs start with ``-``), named in ``neutralised``.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ from typing import Any
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.model import Report
 
-__all__ = ["COLUMNS", "FORMULA_STARTS", "neutralise", "neutralise_text", "to_csv", "csv_chunks"]
+__all__ = ["COLUMNS", "FORMULA_STARTS", "neutralise", "neutralise_text", "csv_chunks"]
 
 SLACK_TEXT_SEPARATOR = " | "
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -149,8 +147,3 @@ def csv_chunks(report: Report) -> Iterator[bytes]:
                     out.write(prefix)
                     writer.writerow(cells)
                 yield out.getvalue().encode("utf-8")
-
-
-def to_csv(report: Report) -> str:
-    """The report's entries as CSV text (RFC 4180 quoting, ``\\r\\n`` line ends)."""
-    return b"".join(csv_chunks(report)).decode("utf-8")

@@ -1,9 +1,6 @@
-"""The JSON report: the contract of docs/report-schema.md, in a stable key order.
-
-Keys come out in the order the model's ``to_dict`` methods give them, never sorted or
-reshuffled, and two runs over the same input give the same text except for the ``run``
-section and ``generated_at``. Non-ASCII text is written as ``\\u`` escapes, so the file is
-pure ASCII whatever a hostile UID or a path holds.
+"""The JSON report: the contract of docs/report-schema.md (keys in the order the model's
+``to_dict`` methods give them, ASCII only whatever a hostile UID holds, one text per input
+but for ``run`` and ``generated_at``).
 
 The text is produced in pieces (:func:`json_chunks`): each top-level section, and each
 history and source of a report on its own, encoded by orjson (C) and indented as
@@ -27,7 +24,7 @@ from uidl_inspector.history import EntryColumns, PopHistory
 from uidl_inspector.records import HistoryRecord
 from uidl_inspector.report.model import Report
 
-__all__ = ["to_json", "json_chunks", "encode_json", "entries_json", "VOLATILE_KEYS"]
+__all__ = ["json_chunks", "encode_json", "entries_json", "VOLATILE_KEYS"]
 
 VOLATILE_KEYS = ("generated_at", "run")  # the only keys allowed to differ between runs
 _OPTIONS = (
@@ -221,11 +218,6 @@ def json_chunks(report: Report | dict[str, Any]) -> Iterator[bytes]:
         sections = report.items()
     yield from _sections(sections, 0)
     yield b"\n"
-
-
-def to_json(report: Report | dict[str, Any]) -> str:
-    """The report as JSON text, ending with a newline."""
-    return b"".join(json_chunks(report)).decode("ascii")
 
 
 HISTORIES_END = b"\n  ]"  # the closing bracket of a report's histories list

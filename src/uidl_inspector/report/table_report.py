@@ -260,10 +260,7 @@ def _anomalies(record: HistoryRecord, console: Console) -> None:
     grid.add_column(overflow="fold", ratio=1)
     for a in record.history.anomalies:
         grid.add_row(
-            Text(
-                f"  {a.severity} {terminal_safe(a.code)}",
-                style="yellow" if a.severity != "info" else "",
-            ),
+            _t(f"  {a.severity} {a.code}", "yellow" if a.severity != "info" else ""),
             Text(("" if a.offset is None else f"at offset {a.offset}: ") + terminal_safe(a.detail)),
         )
     console.print(grid)
@@ -303,9 +300,7 @@ def _source_errors(report: Report, console: Console) -> None:
         if source.kind == "image" and source.examined is not None:
             console.print(Text(image_line(source)))
         for error in source.errors:
-            console.print(
-                Text(f"{terminal_safe(source.path)}: {terminal_safe(error)}", style="red")
-            )
+            console.print(_t(f"{source.path}: {error}", "red"))
 
 
 def render_table(report: Report, console: Console) -> None:

@@ -1,12 +1,8 @@
 """Timeline export in the shape Timesketch imports (JSONL, CSV) with plaso-style fields.
 
-One event per dated history entry and one per copy of a duplicated message. The BLOB
-records times with no zone; Outlook writes them in UTC, so they are read as the audit's
-clock says (UTC, unless the store's evidence supports another offset), or as ``--tz``
-says. Every event states its zone and the basis for it; the raw BLOB time stays beside
-the converted one.
-Timesketch drops rows whose date it cannot parse or whose year is outside 1700-9999
-silently; such entries are left out here and counted instead.
+docs/audit.md ("Timeline export") says which events there are, how the zoneless BLOB times
+are read (the audit's clock, or ``--tz``) and why undated or out-of-range entries are left
+out and counted; the raw BLOB time stays beside the converted one.
 """
 
 from __future__ import annotations
@@ -20,6 +16,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from uidl_inspector.audit.clock import format_offset
 from uidl_inspector.exceptions import UidlInspectorError
 from uidl_inspector.report.csv_report import neutralise_text
 from uidl_inspector.report.model import Report, Source
@@ -96,9 +93,7 @@ class Zone:
 
 
 def _fixed(minutes: int) -> tuple[timezone, str]:
-    sign = "-" if minutes < 0 else "+"
-    hours, rest = divmod(abs(minutes), 60)
-    return timezone(timedelta(minutes=minutes)), f"UTC{sign}{hours:02d}:{rest:02d}"
+    return timezone(timedelta(minutes=minutes)), f"UTC{format_offset(minutes)}"
 
 
 def check_zone_name(choice: str | None) -> None:
