@@ -204,9 +204,8 @@ class Heap:
         raw = self.item(hid)
         size = cb_key + (s.BTH_INDEX_DATA_SIZE if level else cb_ent)
         if len(raw) % size:
-            self.node.findings.append(
-                Finding("bth_bad_record", None, f"node {self.node.nid:#x}: BTH item {hid:#x}")
-            )
+            detail = f"node {self.node.nid:#x}: BTH item {hid:#x}"
+            self.node.findings.append(Finding("bth_bad_record", None, detail))
         for at in range(0, len(raw) - size + 1, size):
             if level:
                 child = int.from_bytes(raw[at + cb_key : at + size], "little")
@@ -220,9 +219,8 @@ class Heap:
             return self.item(hnid)
         sub = self.node.subnode(hnid, findings)
         if sub is None:
-            findings.append(
-                Finding("subnode_missing", None, f"node {self.node.nid:#x}: no subnode {hnid:#x}")
-            )
+            detail = f"node {self.node.nid:#x}: no subnode {hnid:#x}"
+            findings.append(Finding("subnode_missing", None, detail))
             return None
         return sub.data()
 
@@ -452,9 +450,8 @@ class TableContext:
                         continue
                     value = decode_value(ptype, raw)
             except (LtpError, ValueError, OverflowError) as error:
-                self.findings.append(
-                    Finding("tc_bad_cell", None, f"node {self.node.nid:#x} {tag:#010x}: {error}")
-                )
+                detail = f"node {self.node.nid:#x} {tag:#010x}: {error}"
+                self.findings.append(Finding("tc_bad_cell", None, detail))
                 continue
             out[prop_id] = value
         return out

@@ -204,11 +204,8 @@ class _OleReader:
         with self.ole.openstream(name) as stream:
             data = stream.read()
         if len(data) < declared:
-            findings.append(
-                Finding(
-                    "truncated_stream", None, f"{name}: {len(data)} of {declared} bytes readable"
-                )
-            )
+            detail = f"{name}: {len(data)} of {declared} bytes readable"
+            findings.append(Finding("truncated_stream", None, detail))
             return None
         return data
 
@@ -367,11 +364,9 @@ def _normalise(prop_type: int, value: Any) -> Any:
         return value.astimezone(timezone.utc)
     if isinstance(value, Decimal):
         return int(value * 10000)
-    if isinstance(value, bool) or value is None or isinstance(value, (float, bytes)):
-        return value
-    if isinstance(value, int) and prop_type in FIXED_SIZE:  # extract-msg reads them unsigned
-        return mapi.decode_fixed(prop_type, mapi.encode_fixed(prop_type, value))
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
+        if prop_type in FIXED_SIZE:  # extract-msg reads them unsigned
+            return mapi.decode_fixed(prop_type, mapi.encode_fixed(prop_type, value))
         return int(value)  # ErrorCodeType and other IntEnums
     return value
 
@@ -391,9 +386,8 @@ def _extract_message(source: Any, path: str, storage: str, depth: int) -> MsgMes
                     att.data, path, f"{out.storage}/{_EMBEDDED_STORAGE}", depth + 1
                 )
         elif att.type not in (extract_msg.enums.AttachmentType.DATA,):
-            out.findings.append(
-                Finding("attachment_type", None, f"{out.storage}: extract-msg type {att.type.name}")
-            )
+            detail = f"{out.storage}: extract-msg type {att.type.name}"
+            out.findings.append(Finding("attachment_type", None, detail))
         msg.attachment_list.append(out)
     return msg
 
