@@ -90,9 +90,8 @@ class NdbBtrees:
 
     def roots_readable(self) -> bool:
         """Whether either root page can be read (a store with neither cannot be opened)."""
-        nbt = self.page(*self.roots[s.PTYPE_NBT], s.PTYPE_NBT, None)
-        bbt = self.page(*self.roots[s.PTYPE_BBT], s.PTYPE_BBT, None)
-        return nbt is not None or bbt is not None
+        pages = [self.page(ib, bid, ptype, None) for ptype, (ib, bid) in self.roots.items()]
+        return any(page is not None for page in pages)
 
     def page(self, ib: int, bid: int, ptype: int, level: int | None) -> _Page | None:
         """A checked BT page; None when it cannot be used.
@@ -124,9 +123,8 @@ class NdbBtrees:
             record("page_type_mismatch", ib, f"page {bid:#x} has ptype {page.pageTrailer_ptype:#x}")
             return None
         if page.pageTrailer_bid != bid:
-            record(
-                "page_bid_mismatch", ib, f"trailer bid {page.pageTrailer_bid:#x}, expected {bid:#x}"
-            )
+            detail = f"trailer bid {page.pageTrailer_bid:#x}, expected {bid:#x}"
+            record("page_bid_mismatch", ib, detail)
             return None
         if page.pageTrailer_dwCRC != s.page_crc(fmt, raw):
             record("page_crc_mismatch", ib, f"page {bid:#x} CRC does not match")
