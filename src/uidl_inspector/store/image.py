@@ -41,7 +41,6 @@ __all__ = [
     "looks_like_image",
     "parse_selection",
     "parse_credential",
-    "first_segment",
     "segments",
     "CREDENTIAL_TYPES",
     "open_path_spec",
@@ -161,12 +160,6 @@ def segments(path: str) -> list[str]:
         if len(found) > 1 and any(os.path.abspath(f) == os.path.abspath(path) for f in found):
             return list(found)
     return [path]
-
-
-def first_segment(path: str) -> str:
-    """The first segment of the split image ``path`` belongs to (``path`` itself when it
-    is the first or not split): dfVFS opens the whole set from any EWF segment."""
-    return segments(path)[0]
 
 
 def parse_selection(value: str, allow_none: bool = False) -> tuple[str, ...]:

@@ -414,8 +414,13 @@ def _extract_props(
         if pid in props or ptype == PropType.OBJECT:
             continue
         name = f"__substg1.0_{pid:04X}{ptype:04X}"
-        if ptype & MV_FLAG:
-            value = _extract_multi(owner, pid, ptype, codec)
+        if ptype == PropType.MV_BINARY:
+            value = owner.getMultipleBinary(f"__substg1.0_{pid:04X}")
+        elif ptype in (PropType.MV_STRING8, PropType.MV_UNICODE):
+            count = len(owner.getStream(name) or b"") // 4
+            value = mv_variable(owner.getStream, name, count, ptype, codec)
+        elif ptype & MV_FLAG:
+            value = mv_fixed(ptype, owner.getStream(name) or b"")
         else:
             data = owner.getStream(name)
             if data is None:
@@ -435,16 +440,6 @@ def _relative_streams(owner: Any) -> list[tuple[str, ...]]:
     if hasattr(owner, "prefixList"):
         return [tuple(e) for e in owner.listDir(True, False, includePrefix=False)]
     return [tuple(e) for e in owner.listDir(True, False)]
-
-
-def _extract_multi(owner: Any, pid: int, ptype: int, codec: str) -> Any:
-    base = f"__substg1.0_{pid:04X}"
-    if ptype == PropType.MV_BINARY:
-        return owner.getMultipleBinary(base)
-    if ptype in (PropType.MV_STRING8, PropType.MV_UNICODE):
-        data = owner.getStream(f"{base}{ptype:04X}") or b""
-        return mv_variable(owner.getStream, f"{base}{ptype:04X}", len(data) // 4, ptype, codec)
-    return mv_fixed(ptype, owner.getStream(f"{base}{ptype:04X}") or b"")
 
 
 def read_msg_extract(path: str, data: bytes | None = None) -> MsgMessage:

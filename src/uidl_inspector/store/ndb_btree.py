@@ -86,6 +86,7 @@ class NdbBtrees:
         self.nbt_fast = s.FastRecord(fmt.NBTENTRY, "NBTENTRY")
         self.bbt_fast = s.FastRecord(fmt.BBTENTRY, "BBTENTRY")
         self.bt_fast = s.FastRecord(fmt.BTENTRY, "BTENTRY")
+        self._leaf_fast = {s.PTYPE_NBT: self.nbt_fast, s.PTYPE_BBT: self.bbt_fast}
         self.page_fast = s.FastRecord(fmt.BTPAGE, "BTPAGE")
 
     def roots_readable(self) -> bool:
@@ -136,10 +137,7 @@ class NdbBtrees:
         if page.cLevel > MAX_BTREE_DEPTH:
             record("btree_too_deep", ib, f"page {bid:#x} claims level {page.cLevel}")
             return None
-        if page.cLevel:
-            decl = self.bt_fast
-        else:
-            decl = self.nbt_fast if ptype == s.PTYPE_NBT else self.bbt_fast
+        decl = self.bt_fast if page.cLevel else self._leaf_fast[ptype]
         if page.cbEnt < decl.size or page.cEnt * page.cbEnt > fmt.btentries_size:
             detail = f"page {bid:#x}: {page.cEnt} entries of {page.cbEnt} bytes do not fit"
             record("page_bad_counts", ib, detail)
