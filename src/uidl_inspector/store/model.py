@@ -94,9 +94,7 @@ class MessageAccessors:
         value = self.props.get(PropId.SUBJECT)
         if not isinstance(value, str):
             return None
-        if value[:1] == "\x01" and len(value) >= 2:
-            return value[2:]
-        return value
+        return value[2:] if value[:1] == "\x01" and len(value) >= 2 else value
 
 
 class Folder(Protocol):
