@@ -404,9 +404,11 @@ def _extract_props(
             listed.append((pid, ptype))
         else:
             props[pid] = _normalise(ptype, prop.value)
+    # Stream paths below ``owner``: extract-msg gives a message's with its prefix unless told.
+    relative = {"includePrefix": False} if hasattr(owner, "prefixList") else {}
     streams = [
         key
-        for entry in _relative_streams(owner)
+        for entry in owner.listDir(True, False, **relative)
         if len(entry) == 1 and (key := _stream_key(entry[0]))
     ]
     codec = codec or string8_codec(props)
@@ -433,13 +435,6 @@ def _extract_props(
         if value is not None:
             props[pid] = value
     return props
-
-
-def _relative_streams(owner: Any) -> list[tuple[str, ...]]:
-    """Stream paths below ``owner`` (a message or an attachment of extract-msg)."""
-    if hasattr(owner, "prefixList"):
-        return [tuple(e) for e in owner.listDir(True, False, includePrefix=False)]
-    return [tuple(e) for e in owner.listDir(True, False)]
 
 
 def read_msg_extract(path: str, data: bytes | None = None) -> MsgMessage:
