@@ -163,7 +163,7 @@ def _image_kind(path: str, head: bytes) -> str:
 
     if not image.dfvfs_available():
         return "image" if image.looks_like_image(head) else "unknown"
-    if head.startswith(image.EWF_MAGIC) and image.first_segment(path) != path:
+    if head.startswith(image.EWF_MAGIC) and image.segments(path)[0] != path:
         return "segment"
     if image.looks_like_image(head) or (
         image.looks_like_image(head, weak=True) and image.image_format(path) is not None
@@ -191,7 +191,7 @@ def _classify(path: str, from_directory: bool) -> EvidenceFile:
         if kind == "image" and not image.dfvfs_available():
             error = image.INSTALL_HINT
         elif kind == "segment":
-            first = image.first_segment(path)
+            first = image.segments(path)[0]
             error = f"a later segment of the split image {first}: give that file"
     except OSError as exc:
         return EvidenceFile(path, None, f"cannot read: {exc.strerror or exc}", from_directory)

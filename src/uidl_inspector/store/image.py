@@ -41,7 +41,6 @@ __all__ = [
     "looks_like_image",
     "parse_selection",
     "parse_credential",
-    "first_segment",
     "segments",
     "CREDENTIAL_TYPES",
     "open_path_spec",
@@ -161,12 +160,6 @@ def segments(path: str) -> list[str]:
         if len(found) > 1 and any(os.path.abspath(f) == os.path.abspath(path) for f in found):
             return list(found)
     return [path]
-
-
-def first_segment(path: str) -> str:
-    """The first segment of the split image ``path`` belongs to (``path`` itself when it
-    is the first or not split): dfVFS opens the whole set from any EWF segment."""
-    return segments(path)[0]
 
 
 def parse_selection(value: str, allow_none: bool = False) -> tuple[str, ...]:
@@ -412,10 +405,8 @@ class ImageScan:
             try:
                 file_system = resolver.Resolver.OpenFileSystem(volume.spec)
             except _read_errors() as exc:
-                self.errors.append(
-                    f"{self.path}: {label}: cannot open its "
-                    f"{volume.file_system} file system: {_short(exc)}"
-                )
+                why = f"cannot open its {volume.file_system} file system: {_short(exc)}"
+                self.errors.append(f"{self.path}: {label}: {why}")
                 continue
             self.examined["file_systems"] += 1
             yield from self._live(volume, file_system, label)
@@ -438,13 +429,12 @@ class ImageScan:
         path: str,
         spec: Any,
         size: int,
-        deleted: bool,
         inode: int | None,
         label: str,
         everything: bool = False,
     ) -> FoundFile | None:
         """The file as a FoundFile when its first bytes say it is a store (``everything``:
-        whatever it holds, kind "data", for a carver)."""
+        whatever it holds, kind "data", for a carver); ``inode`` is a deleted file's."""
         from dfvfs.serializer import json_serializer
 
         from uidl_inspector.store.detect import sniff
@@ -467,12 +457,11 @@ class ImageScan:
             self.examined["stores"] += 1
         serialised = json_serializer.JsonPathSpecSerializer.WriteSerialized(spec)
         place = Place(
-            self.path, volume.partition, volume.snapshot, path, deleted, serialised, inode
+            self.path, volume.partition, volume.snapshot, path, inode is not None, serialised, inode
         )
         return FoundFile(place, kind, size, spec)
 
     def _live(self, volume: _Volume, file_system: Any, label: str) -> Iterator[FoundFile]:
-
         separator = file_system.PATH_SEPARATOR
         stack = [(file_system.GetRootFileEntry(), 0)]
         while stack:
@@ -498,7 +487,7 @@ class ImageScan:
                 except _read_errors() as exc:
                     self._note("image_file_unreadable", f"{label}:{child.name}: {_short(exc)}")
                     continue
-                found = self._found(volume, path, child.path_spec, size, False, None, label)
+                found = self._found(volume, path, child.path_spec, size, None, label)
                 if found is not None:
                     yield found
             stack.extend(reversed(directories))
@@ -553,7 +542,7 @@ class ImageScan:
                 files.add(meta.addr)
                 spec = _tsk_spec(volume, child, inode=meta.addr)
                 found = self._found(
-                    volume, child, spec, int(meta.size), True, meta.addr, label, everything
+                    volume, child, spec, int(meta.size), meta.addr, label, everything
                 )
                 if found is not None:
                     yield found
@@ -660,14 +649,10 @@ def _media_spec(volumes: list[_Volume]) -> Any:
     volumes: the stream whose offsets are the image offsets."""
     from dfvfs.lib import definitions
 
-    if not volumes:
-        return None
-    node = volumes[0].spec.parent
+    media = {*definitions.STORAGE_MEDIA_IMAGE_TYPE_INDICATORS, definitions.TYPE_INDICATOR_OS}
+    node = volumes[0].spec.parent if volumes else None
     while node is not None:
-        if (
-            node.type_indicator in definitions.STORAGE_MEDIA_IMAGE_TYPE_INDICATORS
-            or node.type_indicator == definitions.TYPE_INDICATOR_OS
-        ):
+        if node.type_indicator in media:
             return node
         node = node.parent
     return None

@@ -128,9 +128,8 @@ class Heap:
             raise LtpError("heap_missing", f"node {node.nid:#x} has no data")
         header = heap_header(self.blocks[0])
         if header is None:
-            raise LtpError(
-                "heap_bad_signature", f"node {node.nid:#x}: no heap signature", node.block_offset(0)
-            )
+            detail = f"node {node.nid:#x}: no heap signature"
+            raise LtpError("heap_bad_signature", detail, node.block_offset(0))
         self.header = header
         self._maps: dict[int, list[int]] = {}
 
@@ -145,11 +144,8 @@ class Heap:
             if any(a > b for a, b in zip(alloc, alloc[1:], strict=False)) or alloc[-1] > ib_hnpm:
                 raise ValueError("allocations out of order")
         except ValueError as error:
-            raise LtpError(
-                "heap_bad_page_map",
-                f"node {self.node.nid:#x} heap block {index}: {error}",
-                self.node.block_offset(index),
-            ) from None
+            detail = f"node {self.node.nid:#x} heap block {index}: {error}"
+            raise LtpError("heap_bad_page_map", detail, self.node.block_offset(index)) from None
         self._maps[index] = alloc
         return alloc
 
@@ -163,9 +159,8 @@ class Heap:
         block_index = hid >> block_shift
         index = (hid >> shift) & mask
         if block_index >= len(self.blocks):
-            raise LtpError(
-                "heap_bad_hid", f"node {self.node.nid:#x}: HID {hid:#x} names a missing block"
-            )
+            detail = f"node {self.node.nid:#x}: HID {hid:#x} names a missing block"
+            raise LtpError("heap_bad_hid", detail)
         alloc = self._map(block_index)
         if not 1 <= index < len(alloc):
             raise LtpError("heap_bad_hid", f"node {self.node.nid:#x}: HID {hid:#x} not allocated")
@@ -179,9 +174,8 @@ class Heap:
             raise LtpError("bth_bad_header", f"node {self.node.nid:#x}: bad BTH at {hid:#x}")
         cb_key, cb_ent = header.cbKey, header.cbEnt
         if cb_key not in s.BTH_KEY_SIZES or not 1 <= cb_ent <= s.BTH_MAX_ENT:
-            raise LtpError(
-                "bth_bad_header", f"node {self.node.nid:#x}: key {cb_key}, data {cb_ent}"
-            )
+            detail = f"node {self.node.nid:#x}: key {cb_key}, data {cb_ent}"
+            raise LtpError("bth_bad_header", detail)
         if header.bIdxLevels > MAX_BTH_DEPTH:
             raise LtpError("bth_too_deep", f"node {self.node.nid:#x}: {header.bIdxLevels} levels")
         out: list[tuple[bytes, bytes]] = []
@@ -204,9 +198,8 @@ class Heap:
         raw = self.item(hid)
         size = cb_key + (s.BTH_INDEX_DATA_SIZE if level else cb_ent)
         if len(raw) % size:
-            self.node.findings.append(
-                Finding("bth_bad_record", None, f"node {self.node.nid:#x}: BTH item {hid:#x}")
-            )
+            detail = f"node {self.node.nid:#x}: BTH item {hid:#x}"
+            self.node.findings.append(Finding("bth_bad_record", None, detail))
         for at in range(0, len(raw) - size + 1, size):
             if level:
                 child = int.from_bytes(raw[at + cb_key : at + size], "little")
@@ -220,9 +213,8 @@ class Heap:
             return self.item(hnid)
         sub = self.node.subnode(hnid, findings)
         if sub is None:
-            findings.append(
-                Finding("subnode_missing", None, f"node {self.node.nid:#x}: no subnode {hnid:#x}")
-            )
+            detail = f"node {self.node.nid:#x}: no subnode {hnid:#x}"
+            findings.append(Finding("subnode_missing", None, detail))
             return None
         return sub.data()
 
@@ -379,9 +371,8 @@ class TableContext:
         cb_key, cb_ent, records = self.heap.bth(self.info.hidRowIndex)
         record = _TCROWIDS.get((cb_key, cb_ent))
         if record is None:
-            raise LtpError(
-                "tc_bad_row_index", f"node {self.node.nid:#x}: key {cb_key} data {cb_ent}"
-            )
+            detail = f"node {self.node.nid:#x}: key {cb_key} data {cb_ent}"
+            raise LtpError("tc_bad_row_index", detail)
         unpack = record.struct.unpack
         return [unpack(key + data) for key, data in records]
 
@@ -452,9 +443,8 @@ class TableContext:
                         continue
                     value = decode_value(ptype, raw)
             except (LtpError, ValueError, OverflowError) as error:
-                self.findings.append(
-                    Finding("tc_bad_cell", None, f"node {self.node.nid:#x} {tag:#010x}: {error}")
-                )
+                detail = f"node {self.node.nid:#x} {tag:#010x}: {error}"
+                self.findings.append(Finding("tc_bad_cell", None, detail))
                 continue
             out[prop_id] = value
         return out

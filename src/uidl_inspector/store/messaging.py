@@ -93,9 +93,8 @@ class PstAttachment(_PropsMixin):
             return None  # refused before opening, as the MSG reader does
         ref = self.props.get(PropId.ATTACH_DATA)
         if not isinstance(ref, SubnodeRef):
-            self.findings.append(
-                Finding("embedded_missing", None, f"attachment {self.nid:#x}: no PtypObject")
-            )
+            detail = f"attachment {self.nid:#x}: no PtypObject"
+            self.findings.append(Finding("embedded_missing", None, detail))
             return None
         sub = self.node.subnode(ref.nid, [])
         if sub is None:

@@ -94,9 +94,7 @@ class MessageAccessors:
         value = self.props.get(PropId.SUBJECT)
         if not isinstance(value, str):
             return None
-        if value[:1] == "\x01" and len(value) >= 2:
-            return value[2:]
-        return value
+        return value[2:] if value[:1] == "\x01" and len(value) >= 2 else value
 
 
 class Folder(Protocol):
@@ -142,16 +140,14 @@ def walk_folders(root: Folder, findings: list[Finding]) -> Iterator[Folder]:
     while stack:
         folder, depth = stack.pop()
         if folder.nid in seen:
-            findings.append(
-                Finding("folder_cycle", None, f"folder nid {folder.nid:#x} reached twice")
-            )
+            detail = f"folder nid {folder.nid:#x} reached twice"
+            findings.append(Finding("folder_cycle", None, detail))
             continue
         seen.add(folder.nid)
         yield folder
         if depth >= MAX_FOLDER_DEPTH:
-            findings.append(
-                Finding("folder_too_deep", None, f"{folder.path}: deeper than {MAX_FOLDER_DEPTH}")
-            )
+            detail = f"{folder.path}: deeper than {MAX_FOLDER_DEPTH}"
+            findings.append(Finding("folder_too_deep", None, detail))
             continue
         try:
             children = list(folder.subfolders())

@@ -204,11 +204,8 @@ class _OleReader:
         with self.ole.openstream(name) as stream:
             data = stream.read()
         if len(data) < declared:
-            findings.append(
-                Finding(
-                    "truncated_stream", None, f"{name}: {len(data)} of {declared} bytes readable"
-                )
-            )
+            detail = f"{name}: {len(data)} of {declared} bytes readable"
+            findings.append(Finding("truncated_stream", None, detail))
             return None
         return data
 
@@ -367,11 +364,9 @@ def _normalise(prop_type: int, value: Any) -> Any:
         return value.astimezone(timezone.utc)
     if isinstance(value, Decimal):
         return int(value * 10000)
-    if isinstance(value, bool) or value is None or isinstance(value, (float, bytes)):
-        return value
-    if isinstance(value, int) and prop_type in FIXED_SIZE:  # extract-msg reads them unsigned
-        return mapi.decode_fixed(prop_type, mapi.encode_fixed(prop_type, value))
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
+        if prop_type in FIXED_SIZE:  # extract-msg reads them unsigned
+            return mapi.decode_fixed(prop_type, mapi.encode_fixed(prop_type, value))
         return int(value)  # ErrorCodeType and other IntEnums
     return value
 
@@ -391,9 +386,8 @@ def _extract_message(source: Any, path: str, storage: str, depth: int) -> MsgMes
                     att.data, path, f"{out.storage}/{_EMBEDDED_STORAGE}", depth + 1
                 )
         elif att.type not in (extract_msg.enums.AttachmentType.DATA,):
-            out.findings.append(
-                Finding("attachment_type", None, f"{out.storage}: extract-msg type {att.type.name}")
-            )
+            detail = f"{out.storage}: extract-msg type {att.type.name}"
+            out.findings.append(Finding("attachment_type", None, detail))
         msg.attachment_list.append(out)
     return msg
 
@@ -410,9 +404,11 @@ def _extract_props(
             listed.append((pid, ptype))
         else:
             props[pid] = _normalise(ptype, prop.value)
+    # Stream paths below ``owner``: extract-msg gives a message's with its prefix unless told.
+    relative = {"includePrefix": False} if hasattr(owner, "prefixList") else {}
     streams = [
         key
-        for entry in _relative_streams(owner)
+        for entry in owner.listDir(True, False, **relative)
         if len(entry) == 1 and (key := _stream_key(entry[0]))
     ]
     codec = codec or string8_codec(props)
@@ -420,8 +416,13 @@ def _extract_props(
         if pid in props or ptype == PropType.OBJECT:
             continue
         name = f"__substg1.0_{pid:04X}{ptype:04X}"
-        if ptype & MV_FLAG:
-            value = _extract_multi(owner, pid, ptype, codec)
+        if ptype == PropType.MV_BINARY:
+            value = owner.getMultipleBinary(f"__substg1.0_{pid:04X}")
+        elif ptype in (PropType.MV_STRING8, PropType.MV_UNICODE):
+            count = len(owner.getStream(name) or b"") // 4
+            value = mv_variable(owner.getStream, name, count, ptype, codec)
+        elif ptype & MV_FLAG:
+            value = mv_fixed(ptype, owner.getStream(name) or b"")
         else:
             data = owner.getStream(name)
             if data is None:
@@ -434,23 +435,6 @@ def _extract_props(
         if value is not None:
             props[pid] = value
     return props
-
-
-def _relative_streams(owner: Any) -> list[tuple[str, ...]]:
-    """Stream paths below ``owner`` (a message or an attachment of extract-msg)."""
-    if hasattr(owner, "prefixList"):
-        return [tuple(e) for e in owner.listDir(True, False, includePrefix=False)]
-    return [tuple(e) for e in owner.listDir(True, False)]
-
-
-def _extract_multi(owner: Any, pid: int, ptype: int, codec: str) -> Any:
-    base = f"__substg1.0_{pid:04X}"
-    if ptype == PropType.MV_BINARY:
-        return owner.getMultipleBinary(base)
-    if ptype in (PropType.MV_STRING8, PropType.MV_UNICODE):
-        data = owner.getStream(f"{base}{ptype:04X}") or b""
-        return mv_variable(owner.getStream, f"{base}{ptype:04X}", len(data) // 4, ptype, codec)
-    return mv_fixed(ptype, owner.getStream(f"{base}{ptype:04X}") or b"")
 
 
 def read_msg_extract(path: str, data: bytes | None = None) -> MsgMessage:

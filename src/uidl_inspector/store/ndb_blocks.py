@@ -10,7 +10,6 @@ becomes a finding in the caller's list. Layouts: :mod:`uidl_inspector.schemas.nd
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
 from typing import Any
 
 from uidl_inspector.findings import Finding
@@ -92,11 +91,15 @@ class NdbBlocks:
             record("block_sig_mismatch", tail, f"block {bid:#x} signature does not match")
         data = stored
         inflated = getattr(trailer, "cbInflated", 0)
-        if fmt is s.UNICODE_4K and inflated > cb:
-            whole = _inflate(stored, inflated, ib, bid, record)
-            if whole is None:
+        if fmt is s.UNICODE_4K and inflated > cb:  # zlib (UNCONFIRMED), to at most cbInflated
+            try:
+                data = zlib.decompressobj().decompress(stored, inflated)
+            except zlib.error as error:
+                record("block_inflate_failed", ib, f"block {bid:#x}: {error}")
                 return None
-            data = whole
+            if len(data) != inflated:
+                detail = f"block {bid:#x}: {len(data)} != {inflated} bytes"
+                record("block_inflate_failed", ib, detail)
         if not bid & _INTERNAL:  # external blocks are the only kind encoded
             data = decode_block(data, self.crypt_method, bid)
         self._blocks.put(bid, data)
@@ -113,8 +116,6 @@ class NdbBlocks:
             return None
         seen.add(bid)
         return self.read_block(bid, sink)
-
-    # ------------------------------------------------------------ data trees
 
     def read_tree(self, bid: int, sink: list[Finding]) -> list[tuple[int, bytes]]:
         """The data blocks of a data tree (one block, XBLOCK or XXBLOCK) as (bid, bytes)."""
@@ -166,11 +167,8 @@ class NdbBlocks:
             self._collect(child, int(upper), seen, out, sink)
         got = sum(len(b) for _, b in out[start:])
         if got != xblock.lcbTotal:
-            record(
-                "data_tree_size_mismatch", None, f"tree {bid:#x}: {got} of {xblock.lcbTotal} bytes"
-            )
-
-    # ------------------------------------------------------------ subnode trees
+            detail = f"tree {bid:#x}: {got} of {xblock.lcbTotal} bytes"
+            record("data_tree_size_mismatch", None, detail)
 
     def read_subnodes(self, bid: int, sink: list[Finding]) -> dict[int, NbtEntry]:
         """The entries of a subnode tree (SLBLOCK, or SIBLOCK of SLBLOCKs) by NID."""
@@ -230,18 +228,3 @@ def sl_entries(fmt: s.NdbFormat, data: bytes) -> list[Any] | None:
     if fmt.internal_header_size + head.cEnt * entry.size > len(data):
         return None
     return entry.parse_many(data[fmt.internal_header_size :], head.cEnt)
-
-
-def _inflate(
-    stored: bytes, inflated: int, ib: int, bid: int, record: Callable[..., None]
-) -> bytes | None:
-    """zlib-inflate a 4K OST block to at most its announced size (UNCONFIRMED format)."""
-    try:
-        inflater = zlib.decompressobj()
-        data = inflater.decompress(stored, inflated)
-    except zlib.error as error:
-        record("block_inflate_failed", ib, f"block {bid:#x}: {error}")
-        return None
-    if len(data) != inflated:
-        record("block_inflate_failed", ib, f"block {bid:#x}: {len(data)} != {inflated} bytes")
-    return data

@@ -86,13 +86,13 @@ class NdbBtrees:
         self.nbt_fast = s.FastRecord(fmt.NBTENTRY, "NBTENTRY")
         self.bbt_fast = s.FastRecord(fmt.BBTENTRY, "BBTENTRY")
         self.bt_fast = s.FastRecord(fmt.BTENTRY, "BTENTRY")
+        self._leaf_fast = {s.PTYPE_NBT: self.nbt_fast, s.PTYPE_BBT: self.bbt_fast}
         self.page_fast = s.FastRecord(fmt.BTPAGE, "BTPAGE")
 
     def roots_readable(self) -> bool:
         """Whether either root page can be read (a store with neither cannot be opened)."""
-        nbt = self.page(*self.roots[s.PTYPE_NBT], s.PTYPE_NBT, None)
-        bbt = self.page(*self.roots[s.PTYPE_BBT], s.PTYPE_BBT, None)
-        return nbt is not None or bbt is not None
+        pages = [self.page(ib, bid, ptype, None) for ptype, (ib, bid) in self.roots.items()]
+        return any(page is not None for page in pages)
 
     def page(self, ib: int, bid: int, ptype: int, level: int | None) -> _Page | None:
         """A checked BT page; None when it cannot be used.
@@ -124,9 +124,8 @@ class NdbBtrees:
             record("page_type_mismatch", ib, f"page {bid:#x} has ptype {page.pageTrailer_ptype:#x}")
             return None
         if page.pageTrailer_bid != bid:
-            record(
-                "page_bid_mismatch", ib, f"trailer bid {page.pageTrailer_bid:#x}, expected {bid:#x}"
-            )
+            detail = f"trailer bid {page.pageTrailer_bid:#x}, expected {bid:#x}"
+            record("page_bid_mismatch", ib, detail)
             return None
         if page.pageTrailer_dwCRC != s.page_crc(fmt, raw):
             record("page_crc_mismatch", ib, f"page {bid:#x} CRC does not match")
@@ -138,10 +137,7 @@ class NdbBtrees:
         if page.cLevel > MAX_BTREE_DEPTH:
             record("btree_too_deep", ib, f"page {bid:#x} claims level {page.cLevel}")
             return None
-        if page.cLevel:
-            decl = self.bt_fast
-        else:
-            decl = self.nbt_fast if ptype == s.PTYPE_NBT else self.bbt_fast
+        decl = self.bt_fast if page.cLevel else self._leaf_fast[ptype]
         if page.cbEnt < decl.size or page.cEnt * page.cbEnt > fmt.btentries_size:
             detail = f"page {bid:#x}: {page.cEnt} entries of {page.cbEnt} bytes do not fit"
             record("page_bad_counts", ib, detail)
