@@ -6,16 +6,8 @@ codes (see ``ANOMALY_CODES``); ``strict=True`` turns any anomaly above ``info`` 
 :class:`~uidl_inspector.exceptions.StrictModeError`. :func:`build_blob` writes BLOBs,
 exact or deliberately broken, through the same declaration (:mod:`schemas.popblob`).
 
-UIDs. The BLOB stores each UID escaped: every byte that is not an ASCII letter or digit is
-written ``$xx``. ``Entry.raw_uid`` is the stored text, ``Entry.uid`` the unescaped UID. When
-the unescaped bytes are not UTF-8, ``uid`` shows each bad byte as ``\\xNN`` (Python's
-``backslashreplace``), ``uid_hex`` holds the exact bytes, and an ``invalid_utf8`` anomaly
-says so; ``uid_hex`` is None otherwise.
-
-Slack. Real Outlook writes ``count + 4`` bytes of leftover memory after the last tag
-(:func:`~uidl_inspector.schemas.popblob.slack_size`). Those bytes are ``PopHistory.slack``,
-not an anomaly; :func:`slack_text` finds the text an analyst will want to read in them.
-Any other number of bytes after the last tag is ``trailing_data``.
+What ``uid``, ``raw_uid`` and ``uid_hex`` hold, and what the slack after the last tag is
+(:attr:`PopHistory.slack`, not an anomaly; :func:`slack_text` reads it): docs/artifact.md.
 
 Speed. A BLOB with no anomaly is recognised by one regular expression over all its tags
 (C speed); its entries are then decoded one by one when first read. Any other BLOB takes
@@ -685,53 +677,35 @@ def _bad_version(version: int) -> Finding:
 def _parse_slow(
     data: bytes, version: int, count: int, tags: TagList, trailing: bytes
 ) -> PopHistory:
-    found: list[Finding] = []
-    if version != PBLOB_VERSION:
-        found.append(_bad_version(version))
-    entries: list[Entry] = []
-    uids: list[bytes] = []
+    found = [] if version == PBLOB_VERSION else [_bad_version(version)]
     last = len(tags.raws) - 1
-    for index, (offset, raw) in enumerate(zip(tags.offsets, tags.raws, strict=True)):
-        entry, notes, uid = _decode(index, offset, raw, complete=not (tags.cut and index == last))
-        entries.append(entry)
-        found.extend(notes)
-        uids.append(uid)
+    decoded = [  # (entry, its findings, its UID's bytes) per tag
+        _decode(index, offset, raw, complete=not (tags.cut and index == last))
+        for index, (offset, raw) in enumerate(zip(tags.offsets, tags.raws, strict=True))
+    ]
     if not tags.cut and len(tags.raws) < count:
-        found.append(
-            Finding(
-                "count_mismatch", 2, f"Count says {count} tags, the BLOB holds {len(tags.raws)}"
-            )
-        )
+        detail = f"Count says {count} tags, the BLOB holds {len(tags.raws)}"
+        found.append(Finding("count_mismatch", 2, detail))
     if trailing:
         base = len(data) - len(trailing)
         pos = 0
         while (nul := trailing.find(b"\0", pos)) >= 0 and _well_formed(trailing[pos:nul]):
-            entry, notes, uid = _decode(
-                len(entries), base + pos, trailing[pos:nul], beyond_count=True
-            )
-            entries.append(entry)
-            found.extend(notes)
-            uids.append(uid)
+            decoded.append(_decode(len(decoded), base + pos, trailing[pos:nul], beyond_count=True))
             pos = nul + 1
-        extra = len(entries) - len(tags.raws)
+        extra = len(decoded) - len(tags.raws)
         if extra:
-            found.append(
-                Finding(
-                    "count_mismatch",
-                    2,
-                    f"Count says {count} tags; {extra} more well-formed tag(s) follow them",
-                )
-            )
+            detail = f"Count says {count} tags; {extra} more well-formed tag(s) follow them"
+            found.append(Finding("count_mismatch", 2, detail))
         rest = trailing[pos:]
         if rest:
             what = "all NUL" if not rest.strip(b"\0") else f"starting {rest[:16].hex()}"
-            found.append(
-                Finding(
-                    "trailing_data", base + pos, f"{len(rest)} bytes after the last tag ({what})"
-                )
-            )
+            detail = f"{len(rest)} bytes after the last tag ({what})"
+            found.append(Finding("trailing_data", base + pos, detail))
+    # Each tag's findings lie past the header's (0, 2) and before any trailing data's.
+    found += [finding for _, notes, _ in decoded for finding in notes]
+    entries = [entry for entry, _, _ in decoded]
     first_seen: dict[bytes, int] = {}
-    for entry, uid in zip(entries, uids, strict=True):
+    for entry, _, uid in decoded:
         if not uid:
             continue
         seen = first_seen.setdefault(uid, entry.index)
