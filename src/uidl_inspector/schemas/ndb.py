@@ -196,20 +196,21 @@ def offset_of(declaration: Struct, name: str) -> int:
     raise KeyError(name)
 
 
-def field_size(declaration: Struct, name: str) -> int:
-    """Size of the fixed-size field ``name`` of a Struct."""
+def _field(declaration: Struct, name: str) -> Construct:
     for sub in declaration.subcons:
         if sub.name == name:
-            return int(sub.sizeof())
+            return sub
     raise KeyError(name)
+
+
+def field_size(declaration: Struct, name: str) -> int:
+    """Size of the fixed-size field ``name`` of a Struct."""
+    return int(_field(declaration, name).sizeof())
 
 
 def item_size(declaration: Struct, name: str) -> int:
     """Size of one item of the array field ``name`` of a Struct (an XBLOCK's rgbid)."""
-    for sub in declaration.subcons:
-        if sub.name == name:
-            return int(sub.subcon.subcon.sizeof())  # Renamed -> Array -> item
-    raise KeyError(name)
+    return int(_field(declaration, name).subcon.subcon.sizeof())  # Renamed -> Array -> item
 
 
 def fixed_prefix(declaration: Struct) -> Struct:
