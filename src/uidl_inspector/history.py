@@ -666,8 +666,7 @@ def _parse(data: bytes, fast: bool) -> PopHistory:
         trailing, slack = b"", trailing
     if fast and blob.version == PBLOB_VERSION and _clean(data, tags, trailing, slack):
         return PopHistory(blob.version, blob.count, _LazyEntries(tags), (), slack)
-    history = _parse_slow(data, blob.version, blob.count, tags, trailing)
-    return replace(history, slack=slack)
+    return _parse_slow(data, blob.version, blob.count, tags, trailing, slack)
 
 
 def _bad_version(version: int) -> Finding:
@@ -675,7 +674,7 @@ def _bad_version(version: int) -> Finding:
 
 
 def _parse_slow(
-    data: bytes, version: int, count: int, tags: TagList, trailing: bytes
+    data: bytes, version: int, count: int, tags: TagList, trailing: bytes, slack: bytes | None
 ) -> PopHistory:
     found = [] if version == PBLOB_VERSION else [_bad_version(version)]
     last = len(tags.raws) - 1
@@ -719,7 +718,7 @@ def _parse_slow(
                 )
             )
     found.sort(key=lambda f: f.offset if f.offset is not None else -1)
-    return PopHistory(version, count, tuple(entries), tuple(found))
+    return PopHistory(version, count, tuple(entries), tuple(found), slack)
 
 
 # --- building ---------------------------------------------------------------------------
