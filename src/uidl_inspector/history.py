@@ -676,12 +676,17 @@ def _bad_version(version: int) -> Finding:
 def _parse_slow(
     data: bytes, version: int, count: int, tags: TagList, trailing: bytes, slack: bytes | None
 ) -> PopHistory:
-    found = [] if version == PBLOB_VERSION else [_bad_version(version)]
+    found: list[Finding] = []
+    if version != PBLOB_VERSION:
+        found.append(_bad_version(version))
+    entries: list[Entry] = []
+    uids: list[bytes] = []
     last = len(tags.raws) - 1
-    decoded = [  # (entry, its findings, its UID's bytes) per tag
-        _decode(index, offset, raw, complete=not (tags.cut and index == last))
-        for index, (offset, raw) in enumerate(zip(tags.offsets, tags.raws, strict=True))
-    ]
+    for index, (offset, raw) in enumerate(zip(tags.offsets, tags.raws, strict=True)):
+        entry, notes, uid = _decode(index, offset, raw, complete=not (tags.cut and index == last))
+        entries.append(entry)
+        found.extend(notes)
+        uids.append(uid)
     if not tags.cut and len(tags.raws) < count:
         detail = f"Count says {count} tags, the BLOB holds {len(tags.raws)}"
         found.append(Finding("count_mismatch", 2, detail))
@@ -689,9 +694,14 @@ def _parse_slow(
         base = len(data) - len(trailing)
         pos = 0
         while (nul := trailing.find(b"\0", pos)) >= 0 and _well_formed(trailing[pos:nul]):
-            decoded.append(_decode(len(decoded), base + pos, trailing[pos:nul], beyond_count=True))
+            entry, notes, uid = _decode(
+                len(entries), base + pos, trailing[pos:nul], beyond_count=True
+            )
+            entries.append(entry)
+            found.extend(notes)
+            uids.append(uid)
             pos = nul + 1
-        extra = len(decoded) - len(tags.raws)
+        extra = len(entries) - len(tags.raws)
         if extra:
             detail = f"Count says {count} tags; {extra} more well-formed tag(s) follow them"
             found.append(Finding("count_mismatch", 2, detail))
@@ -700,11 +710,8 @@ def _parse_slow(
             what = "all NUL" if not rest.strip(b"\0") else f"starting {rest[:16].hex()}"
             detail = f"{len(rest)} bytes after the last tag ({what})"
             found.append(Finding("trailing_data", base + pos, detail))
-    # Each tag's findings lie past the header's (0, 2) and before any trailing data's.
-    found += [finding for _, notes, _ in decoded for finding in notes]
-    entries = [entry for entry, _, _ in decoded]
     first_seen: dict[bytes, int] = {}
-    for entry, _, uid in decoded:
+    for entry, uid in zip(entries, uids, strict=True):
         if not uid:
             continue
         seen = first_seen.setdefault(uid, entry.index)
