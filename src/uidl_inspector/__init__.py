@@ -17,18 +17,14 @@ if TYPE_CHECKING:
 __all__ = ["__version__", "PopHistory", "build_blob", "parse_blob"]
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("uidl-inspector")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0.0.0+unknown"
-
-
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        value: Any = _version()
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value: Any = version("uidl-inspector")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            value = "0.0.0+unknown"
     elif name in ("PopHistory", "build_blob", "parse_blob"):
         from uidl_inspector import history
 

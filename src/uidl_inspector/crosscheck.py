@@ -50,13 +50,6 @@ def _entry_value(entry: Any, codec: str) -> str | None:  # entry: a pypff record
     return data.hex()
 
 
-def _without_prefix(subject: str | None) -> str | None:
-    """PidTagSubject as stored may start with 0x01 and the prefix length ([MS-PST] 2.5.3)."""
-    if subject and subject[0] == "\x01" and len(subject) >= 2:
-        return subject[2:]
-    return subject
-
-
 def _item_row(item: Any, folder: str, codec: str) -> LibpffRow:  # item: a pypff item
     row = LibpffRow(
         folder=folder,
@@ -73,7 +66,9 @@ def _item_row(item: Any, folder: str, codec: str) -> LibpffRow:  # item: a pypff
             name = _WANTED.get(entry.entry_type)
             if name is not None and row[name] is None:
                 row[name] = _entry_value(entry, codec)
-    row["subject"] = _without_prefix(row["subject"])
+    subject = row["subject"]  # as stored, it may start with 0x01 and the prefix's length
+    if subject and subject[0] == "\x01" and len(subject) >= 2:  # ([MS-PST] 2.5.3)
+        row["subject"] = subject[2:]
     return row
 
 
@@ -139,14 +134,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 def cross_check(ours: Sequence[HiddenRow], path: str | BinaryIO) -> dict[str, Any]:
-    """Compare ``ours`` (rows of locate.hidden_inventory) with libpff's inventory of ``path``.
-
-    The result is the report's ``cross_check`` section: ``engine``, ``agreed`` (items whose
-    every field agrees), ``disagreements`` (one per differing field), ``only_ours`` and
-    ``only_libpff`` (items one engine lists and the other does not), ``libpff_errors``
-    (what libpff could not read, when anything), or ``error`` when libpff cannot open the
-    store at all.
-    """
+    """Compare ``ours`` (rows of locate.hidden_inventory) with libpff's inventory of
+    ``path``: the report's ``cross_check`` section, whose keys docs/report-schema.md lists."""
     import pypff
 
     result: dict[str, Any] = {

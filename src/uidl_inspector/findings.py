@@ -1,14 +1,9 @@
 """A problem noted while reading, kept with the result instead of stopping the read.
 
 Every finding and anomaly code has one severity, declared here and nowhere else
-(:data:`SEVERITY`, documented in docs/report-schema.md):
-
-- ``info``: normal output of real Outlook, nothing wrong (worth knowing, not a problem);
-- ``warning``: unusual (damage that was read around, tampering, another writer);
-- ``error``: data was lost (a structure could not be read, a BLOB is cut).
-
-A code not listed is a ``warning``: an unknown condition is unusual by definition.
-``--strict`` fails on warnings and errors only.
+(:data:`SEVERITY`; docs/report-schema.md says what ``info``, ``warning`` and ``error``
+mean and that ``--strict`` fails on the last two). A code not listed is a ``warning``: an
+unknown condition is unusual by definition.
 """
 
 from __future__ import annotations

@@ -6,16 +6,8 @@ codes (see ``ANOMALY_CODES``); ``strict=True`` turns any anomaly above ``info`` 
 :class:`~uidl_inspector.exceptions.StrictModeError`. :func:`build_blob` writes BLOBs,
 exact or deliberately broken, through the same declaration (:mod:`schemas.popblob`).
 
-UIDs. The BLOB stores each UID escaped: every byte that is not an ASCII letter or digit is
-written ``$xx``. ``Entry.raw_uid`` is the stored text, ``Entry.uid`` the unescaped UID. When
-the unescaped bytes are not UTF-8, ``uid`` shows each bad byte as ``\\xNN`` (Python's
-``backslashreplace``), ``uid_hex`` holds the exact bytes, and an ``invalid_utf8`` anomaly
-says so; ``uid_hex`` is None otherwise.
-
-Slack. Real Outlook writes ``count + 4`` bytes of leftover memory after the last tag
-(:func:`~uidl_inspector.schemas.popblob.slack_size`). Those bytes are ``PopHistory.slack``,
-not an anomaly; :func:`slack_text` finds the text an analyst will want to read in them.
-Any other number of bytes after the last tag is ``trailing_data``.
+What ``uid``, ``raw_uid`` and ``uid_hex`` hold, and what the slack after the last tag is
+(:attr:`PopHistory.slack`, not an anomaly; :func:`slack_text` reads it): docs/artifact.md.
 
 Speed. A BLOB with no anomaly is recognised by one regular expression over all its tags
 (C speed); its entries are then decoded one by one when first read. Any other BLOB takes
@@ -674,8 +666,7 @@ def _parse(data: bytes, fast: bool) -> PopHistory:
         trailing, slack = b"", trailing
     if fast and blob.version == PBLOB_VERSION and _clean(data, tags, trailing, slack):
         return PopHistory(blob.version, blob.count, _LazyEntries(tags), (), slack)
-    history = _parse_slow(data, blob.version, blob.count, tags, trailing)
-    return replace(history, slack=slack)
+    return _parse_slow(data, blob.version, blob.count, tags, trailing, slack)
 
 
 def _bad_version(version: int) -> Finding:
@@ -683,7 +674,7 @@ def _bad_version(version: int) -> Finding:
 
 
 def _parse_slow(
-    data: bytes, version: int, count: int, tags: TagList, trailing: bytes
+    data: bytes, version: int, count: int, tags: TagList, trailing: bytes, slack: bytes | None
 ) -> PopHistory:
     found: list[Finding] = []
     if version != PBLOB_VERSION:
@@ -697,11 +688,8 @@ def _parse_slow(
         found.extend(notes)
         uids.append(uid)
     if not tags.cut and len(tags.raws) < count:
-        found.append(
-            Finding(
-                "count_mismatch", 2, f"Count says {count} tags, the BLOB holds {len(tags.raws)}"
-            )
-        )
+        detail = f"Count says {count} tags, the BLOB holds {len(tags.raws)}"
+        found.append(Finding("count_mismatch", 2, detail))
     if trailing:
         base = len(data) - len(trailing)
         pos = 0
@@ -715,21 +703,13 @@ def _parse_slow(
             pos = nul + 1
         extra = len(entries) - len(tags.raws)
         if extra:
-            found.append(
-                Finding(
-                    "count_mismatch",
-                    2,
-                    f"Count says {count} tags; {extra} more well-formed tag(s) follow them",
-                )
-            )
+            detail = f"Count says {count} tags; {extra} more well-formed tag(s) follow them"
+            found.append(Finding("count_mismatch", 2, detail))
         rest = trailing[pos:]
         if rest:
             what = "all NUL" if not rest.strip(b"\0") else f"starting {rest[:16].hex()}"
-            found.append(
-                Finding(
-                    "trailing_data", base + pos, f"{len(rest)} bytes after the last tag ({what})"
-                )
-            )
+            detail = f"{len(rest)} bytes after the last tag ({what})"
+            found.append(Finding("trailing_data", base + pos, detail))
     first_seen: dict[bytes, int] = {}
     for entry, uid in zip(entries, uids, strict=True):
         if not uid:
@@ -745,7 +725,7 @@ def _parse_slow(
                 )
             )
     found.sort(key=lambda f: f.offset if f.offset is not None else -1)
-    return PopHistory(version, count, tuple(entries), tuple(found))
+    return PopHistory(version, count, tuple(entries), tuple(found), slack)
 
 
 # --- building ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ trailers never are.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Callable
 
@@ -86,16 +87,10 @@ def _sub_lanes(x: int, y: int, low: int, top: int) -> int:
     return ((x | top) - (y & low)) ^ ((x ^ ~y) & top)
 
 
-_MIDDLE: dict[int, bytes] = {}
-
-
+@functools.cache
 def _middle(hi: int) -> bytes:
     """The steps of §5.2 between the two low-byte shifts, for one high byte, as one table."""
-    table = _MIDDLE.get(hi)
-    if table is None:
-        table = bytes(_I[(_S[(x + hi) & 0xFF] - hi) & 0xFF] for x in range(256))
-        _MIDDLE[hi] = table
-    return table
+    return bytes(_I[(_S[(x + hi) & 0xFF] - hi) & 0xFF] for x in range(256))
 
 
 def cyclic_code(data: bytes, key: int) -> bytes:

@@ -98,13 +98,12 @@ def free_cluster_runs(table: bytes, geo: FatGeometry) -> list[tuple[int, int]]:
     """(byte offset in the volume, length) of each run of free clusters (entry 0)."""
     runs: list[tuple[int, int]] = []
     start = None
+    size = geo.cluster_bytes
     entries = _entries(table, geo.bits, geo.clusters)
     for index, value in enumerate([*entries, 1]):  # a used sentinel closes the last run
         if value == 0 and start is None:
             start = index
         elif value != 0 and start is not None:
-            runs.append(
-                (geo.data_offset + start * geo.cluster_bytes, (index - start) * geo.cluster_bytes)
-            )
+            runs.append((geo.data_offset + start * size, (index - start) * size))
             start = None
     return runs

@@ -1,23 +1,9 @@
-"""[MS-PST] lists, tables and properties (LTP) layer, declared once with Construct.
-
-Exports:
-- Heap-on-node (§2.3.1): ``HNHDR``, ``HNPAGEHDR``, ``HNBITMAPHDR``, ``HNPAGEMAP``, client
-  signatures ``CLIENT_SIG_*``, ``HN_SIGNATURE``; HID helpers ``is_hid``, ``hid_index``,
-  ``hid_block_index``, ``make_hid``, ``hid_fields`` (the 4K OST takes ``four_k=True``;
-  UNCONFIRMED); the page map's head and item size (``HNPAGEMAP_HEAD_FAST``,
-  ``HNPAGEMAP_ITEM_SIZE``).
-- BTree-on-heap (§2.3.2): ``BTHHEADER``, ``bth_index_record(cbKey)``, ``BTH_KEY_SIZES``,
-  ``BTH_MAX_ENT``, ``BTH_INDEX_DATA_SIZE``.
-- Property context (§2.3.3): ``PCBTH`` (the record: wPropId, wPropType, dwValueHnid),
-  ``PTYPOBJECT`` (§2.3.3.5), ``MV_VARIABLE_HEADER`` (§2.3.3.4.2).
-  Sizes readers and writers share: ``PC_KEY_SIZE``, ``PC_DATA_SIZE``, ``HNID_SIZE``,
-  ``MV_VARIABLE_HEAD_FAST``, ``MV_VARIABLE_ITEM_SIZE``.
-- Table context (§2.3.4): ``TCINFO``, ``TCOLDESC`` (``tag_parts``/``make_tag``),
-  ``TCROWID_UNICODE``, ``TCROWID_ANSI`` (the RowIndex records, ``TCROWID_KEY_SIZE``),
-  ``TCI_*`` indexes into ``TCINFO.rgib``, ``TC_INLINE_MAX``.
-- Name-to-ID map (§2.4.7): ``NAMEID``.
-- Fast paths: ``PCBTH_FAST``, ``TCROWID_UNICODE_FAST``, ``TCROWID_ANSI_FAST``,
-  ``HNHDR_FAST``, ``BTHHEADER_FAST`` (:class:`uidl_inspector.schemas.ndb.FastRecord`).
+"""[MS-PST] lists, tables and properties (LTP) layer, declared once with Construct: the
+heap-on-node (§2.3.1) and its HIDs, the BTree-on-heap (§2.3.2), the property context
+(§2.3.3), the table context (§2.3.4) and the name-to-ID map's NAMEID (§2.4.7), with the
+sizes readers and writers share and the ``*_FAST`` records
+(:class:`uidl_inspector.schemas.ndb.FastRecord`) hot loops unpack. The 4K OST's wider
+hidIndex (``four_k=True``) is from libpff, UNCONFIRMED by Microsoft.
 """
 
 from __future__ import annotations

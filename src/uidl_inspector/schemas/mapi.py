@@ -47,7 +47,6 @@ class PropType(IntEnum):
     TIME = 0x0040
     GUID = 0x0048
     BINARY = 0x0102
-    MV_INT32 = 0x1003
     MV_STRING8 = 0x101E
     MV_UNICODE = 0x101F
     MV_BINARY = 0x1102
@@ -98,14 +97,10 @@ class PropId(IntEnum):
 
 
 class AttachMethod(IntEnum):
-    """PidTagAttachMethod values ([MS-OXCMSG] 2.2.2.9)."""
+    """PidTagAttachMethod values this tool reads or writes ([MS-OXCMSG] 2.2.2.9)."""
 
-    NONE = 0
     BY_VALUE = 1
-    BY_REFERENCE = 2
-    BY_REFERENCE_ONLY = 4
     EMBEDDED_MESSAGE = 5
-    OLE = 6
 
 
 FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)

@@ -2,28 +2,11 @@
 
 Each declaration parses and builds; offsets from the spec sit beside the fields. The three
 variants differ in field widths and order, so each structure is declared per variant by one
-factory and the results are gathered in an :class:`NdbFormat`:
-
-- ``ANSI`` (wVer 14/15), ``UNICODE`` (wVer 23, also OST wVer 23 "SO") and ``UNICODE_4K``
-  (wVer 36 OST with 4 KiB pages; layout from libpff, UNCONFIRMED by Microsoft).
-- ``FORMATS``: those three by name (``"ansi"``, ``"unicode"``, ``"4k"``);
-  ``format_for_version(wVer)`` picks one.
-- In each format: ``HEADER``, ``ROOT``, ``BREF``, ``PAGETRAILER``, ``BTPAGE``, ``BTENTRY``,
-  ``BBTENTRY``, ``NBTENTRY``, ``BLOCKTRAILER``, ``XBLOCK``, ``XXBLOCK``, ``SLBLOCK``,
-  ``SIBLOCK``, ``SLENTRY``, ``SIENTRY``, ``AMAPPAGE``, ``PMAPPAGE``, plus the sizes a reader
-  or writer needs (``page_size``, ``block_align``, ``max_block_size``, ``bid_size``, ...).
-- ``HEADER_MAGIC``, client magics, page types (``PTYPE_*``), NID types (``NID_TYPE_*``),
-  special NIDs (``NID_*``), block types (``BTYPE_*``) and levels (``*BLOCK_LEVEL``),
-  ``HEADER_PREFIX`` (the bytes both header variants share), ``INTERNAL_HEADER`` (the head
-  every XBLOCK/SLBLOCK starts with), ``FIRST_AMAP``.
-- NID and BID bits: ``nid_type``, ``nid_index``, ``make_nid``, ``nid_of``,
-  ``bid_is_internal``, ``bid_key``, ``make_bid`` (and their ``*_MASK``/``*_BITS``
-  constants, for hot loops).
-- Reading a declaration instead of restating it: ``offset_of``, ``field_size``,
-  ``item_size``, ``fixed_prefix``.
-- ``header_crc_partial`` / ``header_crc_full`` (§2.2.2.6) and ``page_crc``.
-- ``FastRecord``: a struct-based fast path derived from a fixed-size declaration (used on
-  B-tree entries and LTP records); tests prove it agrees with the declaration.
+factory and the results are gathered in an :class:`NdbFormat`: ``ANSI`` (wVer 14/15),
+``UNICODE`` (wVer 23, also OST wVer 23 "SO") and ``UNICODE_4K`` (wVer 36 OST with 4 KiB
+pages; layout from libpff, UNCONFIRMED by Microsoft). Readers and writers take sizes and
+offsets from the declarations (``offset_of``, ``field_size``, ...) instead of restating
+them; :class:`FastRecord` is the struct-based fast path derived from a declaration.
 """
 
 from __future__ import annotations
@@ -213,20 +196,21 @@ def offset_of(declaration: Struct, name: str) -> int:
     raise KeyError(name)
 
 
-def field_size(declaration: Struct, name: str) -> int:
-    """Size of the fixed-size field ``name`` of a Struct."""
+def _field(declaration: Struct, name: str) -> Construct:
     for sub in declaration.subcons:
         if sub.name == name:
-            return int(sub.sizeof())
+            return sub
     raise KeyError(name)
+
+
+def field_size(declaration: Struct, name: str) -> int:
+    """Size of the fixed-size field ``name`` of a Struct."""
+    return int(_field(declaration, name).sizeof())
 
 
 def item_size(declaration: Struct, name: str) -> int:
     """Size of one item of the array field ``name`` of a Struct (an XBLOCK's rgbid)."""
-    for sub in declaration.subcons:
-        if sub.name == name:
-            return int(sub.subcon.subcon.sizeof())  # Renamed -> Array -> item
-    raise KeyError(name)
+    return int(_field(declaration, name).subcon.subcon.sizeof())  # Renamed -> Array -> item
 
 
 def fixed_prefix(declaration: Struct) -> Struct:

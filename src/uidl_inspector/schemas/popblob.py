@@ -49,7 +49,6 @@ __all__ = [
     "HEADER_SIZE",
     "PopBlob",
     "PopBlobChecked",
-    "SLACK_EXTRA",
     "slack_size",
 ]
 
@@ -216,16 +215,16 @@ class ResourceTags(Construct):  # type: ignore[misc]  # construct ships no type 
 
 _TAGS = ResourceTags(this.count)
 
-# Real Outlook sizes its buffer too large and writes it whole: every real BLOB (9 from
-# three origins) ends with exactly Count + 4 bytes of leftover memory after the Count-th
-# tag. Microsoft's pages do not mention it. It is kept in ``trailing``; the decoder calls
-# it slack when its length is exactly this, trailing data otherwise.
-SLACK_EXTRA = 4
-
 
 def slack_size(count: int) -> int:
-    """How many bytes real Outlook writes after the Count-th tag: ``count + 4``."""
-    return count + SLACK_EXTRA
+    """How many bytes real Outlook writes after the Count-th tag: ``count + 4``.
+
+    Real Outlook sizes its buffer too large and writes it whole: every real BLOB (9 from
+    three origins) ends with exactly this much leftover memory, which Microsoft's pages do
+    not mention. It is kept in ``trailing``; the decoder calls it slack when its length is
+    exactly this, trailing data otherwise.
+    """
+    return count + 4
 
 
 PopBlobHeader = Struct(
