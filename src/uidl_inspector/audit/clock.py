@@ -1,9 +1,9 @@
 """The BLOB's clock, read as UTC and checked against the store, and entries linked to messages.
 
-docs/audit.md ("Clock and links") gives the method and why: Outlook's tags are UTC, a few
-seconds after their message's delivery; the quarter-hour offsets tried, an offset's support
-(``LAG_AFTER`` before the tag to ``LAG_BEFORE`` after), acceptance (``MIN_SUPPORT``, twice
-the runner-up; another offset than UTC is ``clock_mismatch``) and the links.
+Outlook writes a ``get`` tag in UTC a few seconds after it stores the message, so the
+history's times are read as UTC, and the store's delivery times are asked whether another
+quarter-hour offset fits them better (then ``clock_mismatch``). docs/audit.md ("Clock and
+links") gives the method, what ``LAG_AFTER``, ``LAG_BEFORE`` and ``MIN_SUPPORT`` mean, and why.
 """
 
 from __future__ import annotations
