@@ -92,11 +92,11 @@ def default_folders() -> list[FolderSpec]:
         FolderSpec("Sent Items"),
         FolderSpec("Calendar", "IPF.Appointment"),
         FolderSpec("Contacts", "IPF.Contact"),
+        FolderSpec("Drafts"),
         FolderSpec("Journal", "IPF.Journal"),
+        FolderSpec("Junk E-mail"),
         FolderSpec("Notes", "IPF.StickyNote"),
         FolderSpec("Tasks", "IPF.Task"),
-        FolderSpec("Drafts"),
-        FolderSpec("Junk E-mail"),
     ]
 
 

@@ -37,6 +37,7 @@ from uidl_inspector.synth.pst_writer import (
     Prop,
     Props,
     StoreSpec,
+    default_folders,
 )
 
 __all__ = [
@@ -875,20 +876,6 @@ def history_blob(history: HistorySpec) -> bytes:
 
 # --- store spec -------------------------------------------------------------------------
 
-_OUTLOOK_FOLDERS = [
-    ("Deleted Items", "IPF.Note"),
-    ("Inbox", "IPF.Note"),
-    ("Outbox", "IPF.Note"),
-    ("Sent Items", "IPF.Note"),
-    ("Calendar", "IPF.Appointment"),
-    ("Contacts", "IPF.Contact"),
-    ("Drafts", "IPF.Note"),
-    ("Journal", "IPF.Journal"),
-    ("Junk E-mail", "IPF.Note"),
-    ("Notes", "IPF.StickyNote"),
-    ("Tasks", "IPF.Task"),
-]
-
 
 _READ, _HASATTACH, _ASSOCIATED = 0x01, 0x10, 0x40  # PidTagMessageFlags ([MS-OXCMSG] 2.2.1.6)
 
@@ -1073,12 +1060,11 @@ def store_spec(sc: Scenario, variant: str = "unicode") -> BuiltStore:
     """The PST writer's spec for a scenario, in one variant (strings typed accordingly)."""
     s = _strings(variant)
     rng = _rng(sc.name + "/store", sc.seed)
-    folders: dict[str, FolderSpec] = {}
-    for english, container in _OUTLOOK_FOLDERS:
-        name = sc.folder_names.get(english, english)
-        # The wastebasket is marked by its fixed NID, whatever its (localized) name.
-        nid = NID_DELETED_ITEMS if english == "Deleted Items" else None
-        folders[english] = FolderSpec(name=name, container_class=container, nid=nid)
+    folders = {f.name: f for f in default_folders()}
+    for english, folder in folders.items():
+        folder.name = sc.folder_names.get(english, english)
+    # The wastebasket is marked by its fixed NID, whatever its (localized) name.
+    folders["Deleted Items"].nid = NID_DELETED_ITEMS
     inbox = folders["Inbox"]
     inbox_path = f"{TOP_NAME}/{inbox.name}"
     built = BuiltStore(
