@@ -426,7 +426,7 @@ class _BtPageBuilder:
         self.index = FastBuild(fmt.BTENTRY).pack
         self.nbt = FastBuild(fmt.NBTENTRY).pack
         self.bbt = FastBuild(fmt.BBTENTRY).pack
-        self.wide = fmt.wide
+        self.leaf_pad = (0,) if fmt.wide else ()  # the wide leaf entries' padding field
 
     def entry_size(self, ptype: int, level: int) -> int:
         if level:
@@ -439,13 +439,11 @@ class _BtPageBuilder:
     def build(
         self, ptype: int, level: int, entries: list[tuple[int, ...]], bid: int, ib: int
     ) -> bytes:
-        pad = (0,) if self.wide else ()
         if level:
             rows = [self.index(*e) for e in entries]
-        elif ptype == PTYPE_NBT:
-            rows = [self.nbt(*e, *pad) for e in entries]
         else:
-            rows = [self.bbt(*e, *pad) for e in entries]
+            pack = self.nbt if ptype == PTYPE_NBT else self.bbt
+            rows = [pack(*e, *self.leaf_pad) for e in entries]
         fields = {
             "rgentries": b"".join(rows),
             "cEnt": len(entries),

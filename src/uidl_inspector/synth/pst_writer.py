@@ -301,10 +301,7 @@ class _StoreWriter:
     def put_pc(self, nid: int, props: list[tuple[int, int, Any]], parent: int) -> None:
         """A node that is one property context (the store, the name map, a folder)."""
         subs = _Subnodes(self.ndb)
-        self.ndb.add_node(nid, *subs.seal(self.pc(props, subs)), parent)
-
-    def pc(self, props: list[tuple[int, int, Any]], subs: _Subnodes) -> list[bytes]:
-        return build_pc(props, subs, self.block_max)
+        self.ndb.add_node(nid, *subs.seal(build_pc(props, subs, self.block_max)), parent)
 
     def tc(self, cols: list[Column], rows: Iterable[Row], subs: _Subnodes) -> list[bytes]:
         return build_tc(self.columns(cols), rows, subs, self.block_max, unicode=self.unicode)
@@ -510,7 +507,7 @@ class _StoreWriter:
                 len(a.data or b"") for a in m.attachments
             )
             triples.append((PropId.MESSAGE_SIZE, PropType.INT32, size))
-        bid_data, bid_sub = own.seal(self.pc(triples, own))
+        bid_data, bid_sub = own.seal(build_pc(triples, own, self.block_max))
         if subs is not None:
             subs.entries.append((m.nid or 0, bid_data, bid_sub))
         elif not orphan:
@@ -574,7 +571,7 @@ class _StoreWriter:
                 triples.append((PropId.ATTACH_DATA, *data))
             if not any(t[0] == PropId.ATTACH_SIZE for t in triples):
                 triples.append((PropId.ATTACH_SIZE, PropType.INT32, size))
-            own.entries.append((a.nid, *asubs.seal(self.pc(triples, asubs))))
+            own.entries.append((a.nid, *asubs.seal(build_pc(triples, asubs, self.block_max))))
             values = {pid: (t, v) for pid, t, v in triples}
             rows.append((a.nid, self.cells(values, self.columns(ATTACHMENT_COLUMNS))))
         tsubs = _Subnodes(self.ndb, orphan, own.ranges)
