@@ -30,7 +30,7 @@ from uidl_inspector.schemas.encoding import crc32
 from uidl_inspector.schemas.ltp import NAMEID
 from uidl_inspector.schemas.mapi import AttachMethod, PropId, PropType
 from uidl_inspector.synth.ltp_writer import Column, Row, build_pc, build_tc, value_size
-from uidl_inspector.synth.ndb_writer import NdbWriter
+from uidl_inspector.synth.ndb_writer import BlockRanges, NdbWriter
 
 __all__ = [
     "Prop",
@@ -69,7 +69,7 @@ class MessageSpec:
     attachments: list[AttachmentSpec] = field(default_factory=list)
     recipients: list[Props] = field(default_factory=list)
     nid: int | None = None  # filled in (type 0x04, or 0x08 when associated)
-    block_ranges: list[tuple[int, int]] = field(default_factory=list)  # (offset, size)
+    block_ranges: BlockRanges = field(default_factory=list)
 
 
 @dataclass
@@ -219,9 +219,7 @@ def _deleted_items(top: list[FolderSpec]) -> FolderSpec | None:
 class _Subnodes:
     """One node's subnode tree under construction (the SubnodeSink of ltp_writer)."""
 
-    def __init__(
-        self, ndb: NdbWriter, orphan: bool = False, ranges: list[tuple[int, int]] | None = None
-    ):
+    def __init__(self, ndb: NdbWriter, orphan: bool = False, ranges: BlockRanges | None = None):
         self.ndb = ndb
         self.orphan = orphan
         self.ranges = ranges
