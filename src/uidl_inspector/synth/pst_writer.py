@@ -79,7 +79,6 @@ class FolderSpec:
     folders: list[FolderSpec] = field(default_factory=list)
     messages: list[MessageSpec] = field(default_factory=list)  # contents table
     associated: list[MessageSpec] = field(default_factory=list)  # FAI, NID type 0x08
-    props: Props = field(default_factory=dict)
     nid: int | None = None
 
 
@@ -422,7 +421,6 @@ class _StoreWriter:
         }
         if f.container_class is not None:
             props[PropId.CONTAINER_CLASS] = Prop(PropType.UNICODE, f.container_class)
-        props.update(f.props)
         return props
 
     def write_folder(self, f: FolderSpec, parent: int, *, recurse: bool = True) -> None:
