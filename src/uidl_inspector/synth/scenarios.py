@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import partial
+from itertools import accumulate, pairwise
 from typing import Any, TypeVar
 
 from uidl_inspector.history import build_blob, escape_uid, make_tag
@@ -848,12 +849,7 @@ def stored_tags(history: HistorySpec) -> list[StoredTag]:
 
 def tag_spans(stored: list[StoredTag]) -> list[tuple[int, int]]:
     """[start, end) of each stored tag in the BLOB, its NUL included."""
-    spans, pos = [], 4
-    for tag in stored:
-        end = pos + len(tag.text.encode()) + 1
-        spans.append((pos, end))
-        pos = end
-    return spans
+    return list(pairwise(accumulate((len(t.text.encode()) + 1 for t in stored), initial=4)))
 
 
 def declared_count(history: HistorySpec) -> int:
