@@ -289,14 +289,9 @@ def _message(spec: MessageSpec, kind: str, ansi_codec: str, depth: int) -> list[
     }
     children = _properties(spec.props, kind, header, ansi_codec)
     for index, recipient in enumerate(spec.recipients):
-        children.append(
-            Storage(
-                f"__recip_version1.0_#{index:08X}",
-                _properties(
-                    {**recipient, 0x3000: Prop(PropType.INT32, index)}, "attachment", {}, ansi_codec
-                ),
-            )
-        )
+        props = {**recipient, 0x3000: Prop(PropType.INT32, index)}  # PidTagRowid
+        streams = _properties(props, "attachment", {}, ansi_codec)
+        children.append(Storage(f"__recip_version1.0_#{index:08X}", streams))
     for index, attachment in enumerate(spec.attachments):
         props = {**attachment.props, 0x0E21: Prop(PropType.INT32, index)}  # PidTagAttachNumber
         if attachment.data is not None:

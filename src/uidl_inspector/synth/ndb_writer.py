@@ -236,8 +236,9 @@ class NdbWriter:
             return leaf_bids[0]
         if len(leaf_bids) > self.si_max:
             raise ValueError("too many subnodes for a two-level subnode tree")
-        si = [(g[0][0], b) for g, b in zip(leaves, leaf_bids, strict=True)]
-        return self.write_block(_siblock(self.fmt, si), internal=True, orphan=orphan, ranges=ranges)
+        rows = [{"nid": g[0][0], "bid": b} for g, b in zip(leaves, leaf_bids, strict=True)]
+        payload = bytes(self.fmt.SIBLOCK.build({"cEnt": len(rows), "rgentries": rows}))
+        return self.write_block(payload, internal=True, orphan=orphan, ranges=ranges)
 
     def add_node(self, nid: int, bid_data: int, bid_sub: int, nid_parent: int) -> None:
         """Register a node in the NBT."""
@@ -387,11 +388,6 @@ def compiled(declaration: Struct) -> Any:
 def _slblock(fmt: NdbFormat, entries: list[tuple[int, int, int]]) -> bytes:
     rows = [{"nid": n, "bidData": d, "bidSub": s} for n, d, s in entries]
     return bytes(compiled(fmt.SLBLOCK).build({"cEnt": len(rows), "rgentries": rows}))
-
-
-def _siblock(fmt: NdbFormat, entries: list[tuple[int, int]]) -> bytes:
-    rows = [{"nid": n, "bid": b} for n, b in entries]
-    return bytes(fmt.SIBLOCK.build({"cEnt": len(rows), "rgentries": rows}))
 
 
 def _trailer(ptype: int, sig: int, bid: int, crc: int = 0) -> dict[str, int]:
