@@ -47,9 +47,7 @@ _EXPIRE_AT = 4  # the session after which the server drops its oldest messages
 
 def evolving(seed: int, clock_offset: int, **_options: object) -> Scenario:
     """One account, SESSIONS send/receives; every earlier BLOB stays in free space."""
-    box = _one_account(
-        "evolving", seed, clock_offset, "k.osei@example.net", "dovecot", "Kwame Osei", 0
-    )
+    box = _one_account("evolving", seed, clock_offset, "k.osei@example.net", "Kwame Osei", 0)
     rng = box.rng
     profile = _profile(rng, "Outlook")
     written: list[tuple[HistorySpec, datetime]] = []

@@ -362,12 +362,8 @@ def build_tc(
         raise ValueError(f"an ANSI table holds at most 65,535 rows, not {len(row_ids)}")
     rowid = _TCROWID[unicode]
     recs = [rowid(row_ids[i], i) for i in sorted(range(len(row_ids)), key=row_ids.__getitem__)]
-    index_hid = build_bth(
-        heap,
-        ltp.TCROWID_KEY_SIZE,
-        (ltp.TCROWID_UNICODE if unicode else ltp.TCROWID_ANSI).sizeof() - ltp.TCROWID_KEY_SIZE,
-        recs,
-    )
+    cb_ent = (ltp.TCROWID_UNICODE if unicode else ltp.TCROWID_ANSI).sizeof() - ltp.TCROWID_KEY_SIZE
+    index_hid = build_bth(heap, ltp.TCROWID_KEY_SIZE, cb_ent, recs)
     del recs
     hnid_rows = 0
     if matrix and len(matrix) <= ltp.MAX_HEAP_ITEM:

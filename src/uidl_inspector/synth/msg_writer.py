@@ -75,11 +75,6 @@ _UNUSED_ENTRY = {
 }
 
 
-def _sort_key(name: str) -> tuple[int, str]:
-    """[MS-CFB] 2.6.4: shorter names first, then by upper-cased UTF-16 code units."""
-    return (len(name), name.upper())
-
-
 def _chain(start: int, count: int, table: list[int]) -> None:
     for i in range(count):
         table[start + i] = start + i + 1 if i + 1 < count else ENDOFCHAIN
@@ -103,7 +98,8 @@ class CompoundFile:
                 names = [child.name for child in node.children]
                 if len(set(n.upper() for n in names)) != len(names):
                     raise ValueError(f"duplicate names in storage {node.name!r}")
-                for child in sorted(node.children, key=lambda c: _sort_key(c.name)):
+                # [MS-CFB] 2.6.4: shorter names first, then by upper-cased UTF-16 code units
+                for child in sorted(node.children, key=lambda c: (len(c.name), c.name.upper())):
                     entries[index][1].append(visit(child))
             return index
 
@@ -179,8 +175,7 @@ class CompoundFile:
         _chain(mini_stream_at, mini_stream_count, fat)
         _chain(mini_fat_at, mini_fat_count, fat)
         _chain(dir_at, dir_count, fat)
-        for i in range(fat_count):
-            fat[fat_at + i] = FATSECT
+        fat[fat_at : fat_at + fat_count] = [FATSECT] * fat_count
 
         directory = bytearray()
         for index, (node, _children) in enumerate(entries):
@@ -294,14 +289,9 @@ def _message(spec: MessageSpec, kind: str, ansi_codec: str, depth: int) -> list[
     }
     children = _properties(spec.props, kind, header, ansi_codec)
     for index, recipient in enumerate(spec.recipients):
-        children.append(
-            Storage(
-                f"__recip_version1.0_#{index:08X}",
-                _properties(
-                    {**recipient, 0x3000: Prop(PropType.INT32, index)}, "attachment", {}, ansi_codec
-                ),
-            )
-        )
+        props = {**recipient, 0x3000: Prop(PropType.INT32, index)}  # PidTagRowid
+        streams = _properties(props, "attachment", {}, ansi_codec)
+        children.append(Storage(f"__recip_version1.0_#{index:08X}", streams))
     for index, attachment in enumerate(spec.attachments):
         props = {**attachment.props, 0x0E21: Prop(PropType.INT32, index)}  # PidTagAttachNumber
         if attachment.data is not None:

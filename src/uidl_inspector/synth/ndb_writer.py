@@ -48,6 +48,7 @@ PMAP_EVERY = 8  # one PMap per 8 AMaps, on the page after the AMap
 MAX_BLOCK = UNICODE.max_block_size
 MAX_CREF = (1 << 8 * field_size(UNICODE.BBTENTRY, "cRef")) - 1  # a WORD: 65,535
 CRYPT = {name: method for method, name in CRYPT_NAMES.items()}  # "none" -> 0, ...
+BlockRanges = list[tuple[int, int]]  # (offset, size) of each block written for one message
 
 
 def format_for(variant: str) -> NdbFormat:
@@ -128,7 +129,7 @@ class NdbWriter:
         *,
         internal: bool = False,
         orphan: bool = False,
-        ranges: list[tuple[int, int]] | None = None,
+        ranges: BlockRanges | None = None,
     ) -> int:
         """Write one block (encoded when external) with its trailer; return its BID.
 
@@ -159,7 +160,7 @@ class NdbWriter:
         data: bytes | list[bytes],
         *,
         orphan: bool = False,
-        ranges: list[tuple[int, int]] | None = None,
+        ranges: BlockRanges | None = None,
         share: object = None,
     ) -> int:
         """Write a data tree and return its root BID (0 for no data).
@@ -195,12 +196,8 @@ class NdbWriter:
                 starts = range(0, len(bids), xm)
                 if len(starts) > xm:
                     raise ValueError(f"data of {total} bytes is too large for an XXBLOCK tree")
-                xbids = [
-                    self._xblock(
-                        1, bids[i : i + xm], sum(map(len, chunks[i : i + xm])), orphan, kept
-                    )
-                    for i in starts
-                ]
+                groups = [(bids[i : i + xm], chunks[i : i + xm]) for i in starts]
+                xbids = [self._xblock(1, b, sum(map(len, c)), orphan, kept) for b, c in groups]
                 root = self._xblock(2, xbids, total, orphan, kept)
         if share is not None and not orphan:
             self._shared[share] = root
@@ -208,12 +205,7 @@ class NdbWriter:
         return root
 
     def _xblock(
-        self,
-        level: int,
-        bids: list[int],
-        total: int,
-        orphan: bool,
-        ranges: list[tuple[int, int]] | None,
+        self, level: int, bids: list[int], total: int, orphan: bool, ranges: BlockRanges | None
     ) -> int:
         decl = self.fmt.XBLOCK if level == 1 else self.fmt.XXBLOCK
         payload = compiled(decl).build({"cEnt": len(bids), "lcbTotal": total, "rgbid": bids})
@@ -224,7 +216,7 @@ class NdbWriter:
         entries: list[tuple[int, int, int]],
         *,
         orphan: bool = False,
-        ranges: list[tuple[int, int]] | None = None,
+        ranges: BlockRanges | None = None,
     ) -> int:
         """Write a subnode tree of (nid, bidData, bidSub) entries; return its BID (0 if none).
 
@@ -244,8 +236,9 @@ class NdbWriter:
             return leaf_bids[0]
         if len(leaf_bids) > self.si_max:
             raise ValueError("too many subnodes for a two-level subnode tree")
-        si = [(g[0][0], b) for g, b in zip(leaves, leaf_bids, strict=True)]
-        return self.write_block(_siblock(self.fmt, si), internal=True, orphan=orphan, ranges=ranges)
+        rows = [{"nid": g[0][0], "bid": b} for g, b in zip(leaves, leaf_bids, strict=True)]
+        payload = bytes(self.fmt.SIBLOCK.build({"cEnt": len(rows), "rgentries": rows}))
+        return self.write_block(payload, internal=True, orphan=orphan, ranges=ranges)
 
     def add_node(self, nid: int, bid_data: int, bid_sub: int, nid_parent: int) -> None:
         """Register a node in the NBT."""
@@ -397,11 +390,6 @@ def _slblock(fmt: NdbFormat, entries: list[tuple[int, int, int]]) -> bytes:
     return bytes(compiled(fmt.SLBLOCK).build({"cEnt": len(rows), "rgentries": rows}))
 
 
-def _siblock(fmt: NdbFormat, entries: list[tuple[int, int]]) -> bytes:
-    rows = [{"nid": n, "bid": b} for n, b in entries]
-    return bytes(fmt.SIBLOCK.build({"cEnt": len(rows), "rgentries": rows}))
-
-
 def _trailer(ptype: int, sig: int, bid: int, crc: int = 0) -> dict[str, int]:
     return {"ptype": ptype, "ptypeRepeat": ptype, "wSig": sig, "dwCRC": crc, "bid": bid}
 
@@ -426,7 +414,7 @@ class _BtPageBuilder:
         self.index = FastBuild(fmt.BTENTRY).pack
         self.nbt = FastBuild(fmt.NBTENTRY).pack
         self.bbt = FastBuild(fmt.BBTENTRY).pack
-        self.wide = fmt.wide
+        self.leaf_pad = (0,) if fmt.wide else ()  # the wide leaf entries' padding field
 
     def entry_size(self, ptype: int, level: int) -> int:
         if level:
@@ -439,13 +427,11 @@ class _BtPageBuilder:
     def build(
         self, ptype: int, level: int, entries: list[tuple[int, ...]], bid: int, ib: int
     ) -> bytes:
-        pad = (0,) if self.wide else ()
         if level:
             rows = [self.index(*e) for e in entries]
-        elif ptype == PTYPE_NBT:
-            rows = [self.nbt(*e, *pad) for e in entries]
         else:
-            rows = [self.bbt(*e, *pad) for e in entries]
+            pack = self.nbt if ptype == PTYPE_NBT else self.bbt
+            rows = [pack(*e, *self.leaf_pad) for e in entries]
         fields = {
             "rgentries": b"".join(rows),
             "cEnt": len(entries),

@@ -89,13 +89,10 @@ def blob_slack(count: int, key: str) -> tuple[bytes, list[str]]:
         room = size - len(out)
         roll = rng.random()
         word = rng.choice(_LEFTOVER_WORDS)
-        if roll < 0.25 and room >= 2 * 4 + 2:  # UTF-16LE text, cut by the buffer's end
-            text = word[: min(len(word), (room - 2) // 2)]
-            out += text.encode("utf-16-le") + b"\0\0"
-            texts.append(text)
-        elif roll < 0.35 and room >= 4 + 2:  # ASCII text
-            text = word[: min(len(word), room - 2)]
-            out += text.encode("ascii") + b"\0\0"
+        wide = roll < 0.25 and room >= 2 * 4 + 2  # UTF-16LE text, cut by the buffer's end
+        if wide or (roll < 0.35 and room >= 4 + 2):  # else ASCII text
+            text = word[: min(len(word), (room - 2) // (2 if wide else 1))]
+            out += text.encode("utf-16-le" if wide else "ascii") + b"\0\0"
             texts.append(text)
         elif roll < 0.7:
             out += bytes(min(room, rng.randint(1, 8)))

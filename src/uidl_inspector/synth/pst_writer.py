@@ -30,7 +30,7 @@ from uidl_inspector.schemas.encoding import crc32
 from uidl_inspector.schemas.ltp import NAMEID
 from uidl_inspector.schemas.mapi import AttachMethod, PropId, PropType
 from uidl_inspector.synth.ltp_writer import Column, Row, build_pc, build_tc, value_size
-from uidl_inspector.synth.ndb_writer import NdbWriter
+from uidl_inspector.synth.ndb_writer import BlockRanges, NdbWriter
 
 __all__ = [
     "Prop",
@@ -69,7 +69,7 @@ class MessageSpec:
     attachments: list[AttachmentSpec] = field(default_factory=list)
     recipients: list[Props] = field(default_factory=list)
     nid: int | None = None  # filled in (type 0x04, or 0x08 when associated)
-    block_ranges: list[tuple[int, int]] = field(default_factory=list)  # (offset, size)
+    block_ranges: BlockRanges = field(default_factory=list)
 
 
 @dataclass
@@ -79,7 +79,6 @@ class FolderSpec:
     folders: list[FolderSpec] = field(default_factory=list)
     messages: list[MessageSpec] = field(default_factory=list)  # contents table
     associated: list[MessageSpec] = field(default_factory=list)  # FAI, NID type 0x08
-    props: Props = field(default_factory=dict)
     nid: int | None = None
 
 
@@ -92,11 +91,11 @@ def default_folders() -> list[FolderSpec]:
         FolderSpec("Sent Items"),
         FolderSpec("Calendar", "IPF.Appointment"),
         FolderSpec("Contacts", "IPF.Contact"),
+        FolderSpec("Drafts"),
         FolderSpec("Journal", "IPF.Journal"),
+        FolderSpec("Junk E-mail"),
         FolderSpec("Notes", "IPF.StickyNote"),
         FolderSpec("Tasks", "IPF.Task"),
-        FolderSpec("Drafts"),
-        FolderSpec("Junk E-mail"),
     ]
 
 
@@ -219,9 +218,7 @@ def _deleted_items(top: list[FolderSpec]) -> FolderSpec | None:
 class _Subnodes:
     """One node's subnode tree under construction (the SubnodeSink of ltp_writer)."""
 
-    def __init__(
-        self, ndb: NdbWriter, orphan: bool = False, ranges: list[tuple[int, int]] | None = None
-    ):
+    def __init__(self, ndb: NdbWriter, orphan: bool = False, ranges: BlockRanges | None = None):
         self.ndb = ndb
         self.orphan = orphan
         self.ranges = ranges
@@ -301,10 +298,7 @@ class _StoreWriter:
     def put_pc(self, nid: int, props: list[tuple[int, int, Any]], parent: int) -> None:
         """A node that is one property context (the store, the name map, a folder)."""
         subs = _Subnodes(self.ndb)
-        self.ndb.add_node(nid, *subs.seal(self.pc(props, subs)), parent)
-
-    def pc(self, props: list[tuple[int, int, Any]], subs: _Subnodes) -> list[bytes]:
-        return build_pc(props, subs, self.block_max)
+        self.ndb.add_node(nid, *subs.seal(build_pc(props, subs, self.block_max)), parent)
 
     def tc(self, cols: list[Column], rows: Iterable[Row], subs: _Subnodes) -> list[bytes]:
         return build_tc(self.columns(cols), rows, subs, self.block_max, unicode=self.unicode)
@@ -427,7 +421,6 @@ class _StoreWriter:
         }
         if f.container_class is not None:
             props[PropId.CONTAINER_CLASS] = Prop(PropType.UNICODE, f.container_class)
-        props.update(f.props)
         return props
 
     def write_folder(self, f: FolderSpec, parent: int, *, recurse: bool = True) -> None:
@@ -510,7 +503,7 @@ class _StoreWriter:
                 len(a.data or b"") for a in m.attachments
             )
             triples.append((PropId.MESSAGE_SIZE, PropType.INT32, size))
-        bid_data, bid_sub = own.seal(self.pc(triples, own))
+        bid_data, bid_sub = own.seal(build_pc(triples, own, self.block_max))
         if subs is not None:
             subs.entries.append((m.nid or 0, bid_data, bid_sub))
         elif not orphan:
@@ -574,7 +567,7 @@ class _StoreWriter:
                 triples.append((PropId.ATTACH_DATA, *data))
             if not any(t[0] == PropId.ATTACH_SIZE for t in triples):
                 triples.append((PropId.ATTACH_SIZE, PropType.INT32, size))
-            own.entries.append((a.nid, *asubs.seal(self.pc(triples, asubs))))
+            own.entries.append((a.nid, *asubs.seal(build_pc(triples, asubs, self.block_max))))
             values = {pid: (t, v) for pid, t, v in triples}
             rows.append((a.nid, self.cells(values, self.columns(ATTACHMENT_COLUMNS))))
         tsubs = _Subnodes(self.ndb, orphan, own.ranges)

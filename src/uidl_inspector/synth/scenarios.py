@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import partial
+from itertools import accumulate, pairwise
 from typing import Any, TypeVar
 
 from uidl_inspector.history import build_blob, escape_uid, make_tag
@@ -37,6 +38,7 @@ from uidl_inspector.synth.pst_writer import (
     Prop,
     Props,
     StoreSpec,
+    default_folders,
 )
 
 __all__ = [
@@ -436,7 +438,13 @@ def _simple_days(box: _Mailbox, days: int, per_sync: tuple[int, int] = (0, 2)) -
 
 
 def _one_account(
-    name: str, seed: int, clock_offset: int, smtp: str, scheme: str, display: str, days: int
+    name: str,
+    seed: int,
+    clock_offset: int,
+    smtp: str,
+    display: str,
+    days: int,
+    scheme: str = "dovecot",
 ) -> _Mailbox:
     """The common start of a story: one account, ``days`` of ordinary mail (the box's
     ``rng`` is the story's)."""
@@ -497,7 +505,7 @@ def _session_opener(box: _Mailbox) -> InboxMessage | None:
 
 def _single_account(seed: int, clock_offset: int, **_options: object) -> Scenario:
     box = _one_account(
-        "single-account", seed, clock_offset, "maria.lopez@example.org", "dovecot", "Maria Lopez", 2
+        "single-account", seed, clock_offset, "maria.lopez@example.org", "Maria Lopez", 2
     )
     # Webmail deleted one of the first days' messages: the next send/receive dropped its tag,
     # its copy stays in the store, linked to nothing (as in the real lab stores).
@@ -547,13 +555,7 @@ def _multi_account(seed: int, clock_offset: int, **_options: object) -> Scenario
 
 def _general_key(seed: int, clock_offset: int, **_options: object) -> Scenario:
     box = _one_account(
-        "general-key",
-        seed,
-        clock_offset,
-        "office@smallfirm.example",
-        "dovecot",
-        "Small Firm Office",
-        2,
+        "general-key", seed, clock_offset, "office@smallfirm.example", "Small Firm Office", 2
     )
     manager = ManagerSpec(
         GENERAL_KEY,
@@ -565,7 +567,7 @@ def _general_key(seed: int, clock_offset: int, **_options: object) -> Scenario:
 
 def _embedded(seed: int, clock_offset: int, **_options: object) -> Scenario:
     box = _one_account(
-        "embedded", seed, clock_offset, "k.tanaka@example.jp", "uuid", "Kenji Tanaka", 2
+        "embedded", seed, clock_offset, "k.tanaka@example.jp", "Kenji Tanaka", 2, "uuid"
     )
     manager = ManagerSpec(_profile(box.rng, "Outlook"), (box.history(),), embedded=True)
     return _one_account_scenario("embedded", seed, box, [manager])
@@ -575,7 +577,7 @@ def _two_profiles(seed: int, clock_offset: int, **_options: object) -> Scenario:
     """The profile was recreated: the new profile has a new key, an empty history, and
     fetched again every message still on the server (leave-on-server)."""
     box = _one_account(
-        "two-profiles", seed, clock_offset, "p.schmidt@example.de", "dovecot", "Petra Schmidt", 3
+        "two-profiles", seed, clock_offset, "p.schmidt@example.de", "Petra Schmidt", 3
     )
     old = ManagerSpec(_profile(box.rng, "Outlook"), (box.history(),), identification=("subject",))
     box.idle(30)
@@ -627,9 +629,7 @@ def _anomalous(seed: int, clock_offset: int, **_options: object) -> Scenario:
 def _duplicates(seed: int, clock_offset: int, **_options: object) -> Scenario:
     """The history was reset (lost BLOB, same profile): at the next sync Outlook fetched
     every message still on the server again; the Inbox holds both copies."""
-    box = _one_account(
-        "duplicates", seed, clock_offset, "claims@insurer.example", "dovecot", "Claims Desk", 4
-    )
+    box = _one_account("duplicates", seed, clock_offset, "claims@insurer.example", "Claims Desk", 4)
     box.idle(box.rng.uniform(20, 40))
     box.reset_history()
     reset_at = box.now
@@ -646,13 +646,7 @@ def _duplicates(seed: int, clock_offset: int, **_options: object) -> Scenario:
 
 def _deleted_manager(seed: int, clock_offset: int, **_options: object) -> Scenario:
     box = _one_account(
-        "deleted-manager",
-        seed,
-        clock_offset,
-        "s.ivanova@example.org",
-        "dovecot",
-        "Svetlana Ivanova",
-        2,
+        "deleted-manager", seed, clock_offset, "s.ivanova@example.org", "Svetlana Ivanova", 2
     )
     old = ManagerSpec(_profile(box.rng, "Outlook"), (box.history(),), deleted=True)
     box.idle(20)
@@ -684,18 +678,16 @@ def _localized(seed: int, clock_offset: int, **_options: object) -> Scenario:
         seed,
         clock_offset,
         "juergen.mueller@beispiel.example",
-        "numeric",
         "Jürgen Müller",
         2,
+        "numeric",
     )
     manager = ManagerSpec(_profile(box.rng, "Jürgens Profil"), (box.history(),))
     return _one_account_scenario("localized", seed, box, [manager], folder_names=_GERMAN)
 
 
 def _large(seed: int, clock_offset: int, messages: int = 1000, **_options: object) -> Scenario:
-    box = _one_account(
-        "large", seed, clock_offset, "archive@bigcorp.example", "dovecot", "Archive", 0
-    )
+    box = _one_account("large", seed, clock_offset, "archive@bigcorp.example", "Archive", 0)
     rng = box.rng
     while box.number < messages:
         box.arrive(min(rng.randint(1, 8), messages - box.number))
@@ -730,17 +722,11 @@ def _two_clients(seed: int, clock_offset: int, **_options: object) -> list[Scena
     for n, (box, name) in enumerate(((desk, "Desk"), (laptop, "Laptop")), 1):
         manager = ManagerSpec(_profile(rng, name), (box.history(),))
         facts = {"client": n, "shared_uids": shared}
-        out.append(
-            _one_account_scenario(
-                "two-clients",
-                seed,
-                box,
-                [manager],
-                listing,
-                facts=facts,
-                store_key=rng.randbytes(16),
-            )
+        key = rng.randbytes(16)
+        story = _one_account_scenario(
+            "two-clients", seed, box, [manager], listing, facts=facts, store_key=key
         )
+        out.append(story)
     return out
 
 
@@ -749,9 +735,7 @@ def _copies(seed: int, clock_offset: int, **_options: object) -> list[Scenario]:
     arrives and is downloaded (tags added), and webmail deletes the oldest messages on the
     server, so Outlook drops their tags at the next send/receive (tags pruned). Every copy
     keeps the store's record key: one lineage, one version per copy."""
-    box = _one_account(
-        "copies", seed, clock_offset, "a.rossi@example.it", "dovecot", "Anna Rossi", 2
-    )
+    box = _one_account("copies", seed, clock_offset, "a.rossi@example.it", "Anna Rossi", 2)
     profile = _profile(box.rng, "Outlook")
     key = box.rng.randbytes(16)
     out = []
@@ -769,11 +753,10 @@ def _copies(seed: int, clock_offset: int, **_options: object) -> list[Scenario]:
             "tags": list(box.tags),
         }
         listing = [m.uid for m in box.on_server]
-        out.append(
-            _one_account_scenario(
-                "copies", seed, box, [manager], listing, facts=facts, store_key=key
-            )
+        story = _one_account_scenario(
+            "copies", seed, box, [manager], listing, facts=facts, store_key=key
         )
+        out.append(story)
         before = dict(box.tags)
     return out
 
@@ -866,12 +849,7 @@ def stored_tags(history: HistorySpec) -> list[StoredTag]:
 
 def tag_spans(stored: list[StoredTag]) -> list[tuple[int, int]]:
     """[start, end) of each stored tag in the BLOB, its NUL included."""
-    spans, pos = [], 4
-    for tag in stored:
-        end = pos + len(tag.text.encode()) + 1
-        spans.append((pos, end))
-        pos = end
-    return spans
+    return list(pairwise(accumulate((len(t.text.encode()) + 1 for t in stored), initial=4)))
 
 
 def declared_count(history: HistorySpec) -> int:
@@ -893,20 +871,6 @@ def history_blob(history: HistorySpec) -> bytes:
 
 
 # --- store spec -------------------------------------------------------------------------
-
-_OUTLOOK_FOLDERS = [
-    ("Deleted Items", "IPF.Note"),
-    ("Inbox", "IPF.Note"),
-    ("Outbox", "IPF.Note"),
-    ("Sent Items", "IPF.Note"),
-    ("Calendar", "IPF.Appointment"),
-    ("Contacts", "IPF.Contact"),
-    ("Drafts", "IPF.Note"),
-    ("Journal", "IPF.Journal"),
-    ("Junk E-mail", "IPF.Note"),
-    ("Notes", "IPF.StickyNote"),
-    ("Tasks", "IPF.Task"),
-]
 
 
 _READ, _HASATTACH, _ASSOCIATED = 0x01, 0x10, 0x40  # PidTagMessageFlags ([MS-OXCMSG] 2.2.1.6)
@@ -1092,12 +1056,11 @@ def store_spec(sc: Scenario, variant: str = "unicode") -> BuiltStore:
     """The PST writer's spec for a scenario, in one variant (strings typed accordingly)."""
     s = _strings(variant)
     rng = _rng(sc.name + "/store", sc.seed)
-    folders: dict[str, FolderSpec] = {}
-    for english, container in _OUTLOOK_FOLDERS:
-        name = sc.folder_names.get(english, english)
-        # The wastebasket is marked by its fixed NID, whatever its (localized) name.
-        nid = NID_DELETED_ITEMS if english == "Deleted Items" else None
-        folders[english] = FolderSpec(name=name, container_class=container, nid=nid)
+    folders = {f.name: f for f in default_folders()}
+    for english, folder in folders.items():
+        folder.name = sc.folder_names.get(english, english)
+    # The wastebasket is marked by its fixed NID, whatever its (localized) name.
+    folders["Deleted Items"].nid = NID_DELETED_ITEMS
     inbox = folders["Inbox"]
     inbox_path = f"{TOP_NAME}/{inbox.name}"
     built = BuiltStore(

@@ -75,7 +75,7 @@ def _tag_findings(stored: StoredTag, offset: int) -> list[tuple[str, int]]:
         i
         for i, c in enumerate(tag.raw_uid)
         if (c == "$" and not _HEX_PAIR.fullmatch(tag.raw_uid[i + 1 : i + 3]))
-        or (c != "$" and not c.isalnum() and not _escaped_at(tag.raw_uid, i))
+        or (c != "$" and not c.isalnum())  # a $hh escape's digits are alphanumeric
     ]
     if bad:
         found.append(("bad_uid_escape", offset + _UID_AT + bad[0]))
@@ -86,15 +86,6 @@ def _tag_findings(stored: StoredTag, offset: int) -> list[tuple[str, int]]:
     if not stored.complete:
         found.append(("truncated", offset))
     return found
-
-
-def _escaped_at(raw: str, i: int) -> bool:
-    """True when position ``i`` is one of the two hex digits of a valid ``$hh``."""
-    return any(
-        raw[j] == "$" and _HEX_PAIR.fullmatch(raw[j + 1 : j + 3]) is not None
-        for j in (i - 1, i - 2)
-        if j >= 0
-    )
 
 
 def _entry_rows(history: HistorySpec) -> Iterator[dict[str, Any]]:
